@@ -1,0 +1,1 @@
+"""The ``irqfwd`` command line (typer + rich)."""

@@ -1,0 +1,42 @@
+"""Entry point of the ``irqfwd`` command.
+
+Each sub-command lives in its own module and registers itself on :data:`app`.
+:class:`~irqfwd.cli.errors.InputError` raised anywhere below becomes a one-line
+message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from irqfwd.cli.errors import InputError, fail
+
+app = typer.Typer(
+    name="irqfwd",
+    help="Model, run and measure ARM interrupt forwarding to guest VMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Sub-command modules; each defines ``register(app: typer.Typer) -> None``.
+_COMMAND_MODULES = ("regs", "run", "bench", "calibrate")
+
+for _name in _COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"irqfwd.cli.{_name}")
+    except ModuleNotFoundError as exc:  # a command module not written yet
+        if exc.name != f"irqfwd.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except InputError as exc:
+        fail(str(exc))

@@ -1,0 +1,196 @@
+"""The discrete-event kernel every irqfwd model runs on.
+
+A deliberately tiny, dependency-free core in the spirit of SimPy's ``core.py``:
+
+* Time is an integer number of **nanoseconds** (``Engine.now``).
+* Pending work is a binary heap of ``[time, priority, sequence, callback, args]``
+  entries.  The order is total and deterministic: earlier *time* first, then lower
+  *priority* (:data:`URGENT` < :data:`NORMAL` < :data:`LATE`), then insertion order
+  (*sequence*).  Two runs that schedule the same things in the same order therefore
+  execute them in the same order, which is what makes results byte-identical.
+* Randomness comes only from :attr:`Engine.rng`, seeded at construction.
+* Work is either a plain callback (:meth:`Engine.schedule`, :meth:`Engine.at`) or a
+  generator *process* (:meth:`Engine.process`) that yields an ``int`` delay in ns or a
+  :class:`Signal` to wait for; the value the signal fires with is sent back into the
+  generator.
+
+Event-ordering rules the models rely on (asserted where they matter):
+
+1. A callback scheduled with delay 0 runs after every callback already queued for the
+   current instant with the same or a lower priority value.
+2. Cancelled entries are skipped, never reordered.
+3. :meth:`Engine.run` with ``until=T`` executes every entry with ``time <= T`` and then
+   leaves ``now == T``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Generator
+from typing import Any
+
+__all__ = ["LATE", "NORMAL", "URGENT", "Engine", "Handle", "Process", "Signal", "SimulationError"]
+
+URGENT = 0
+"""Priority for hardware reactions that must happen before software at the same instant."""
+NORMAL = 1
+"""Default priority."""
+LATE = 2
+"""Priority for bookkeeping that must observe everything else at the same instant."""
+
+Handle = list
+"""Opaque handle returned by :meth:`Engine.schedule`; pass it to :meth:`Engine.cancel`."""
+
+ProcessGen = Generator[Any, Any, Any]
+
+
+class SimulationError(RuntimeError):
+    """Raised for misuse of the engine (negative delays, yielding unsupported values)."""
+
+
+class Signal:
+    """A one-shot event that processes and callbacks can wait for.
+
+    ``fire(value)`` wakes every waiter (in the order they started waiting) at the current
+    simulated time.  A signal fires at most once; firing it again raises.
+    """
+
+    __slots__ = ("_engine", "_waiters", "fired", "value")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._waiters: list[Callable[[Any], None]] = []
+        self.fired = False
+        self.value: Any = None
+
+    def add_callback(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(value)`` when the signal fires (at once if it already has)."""
+        if self.fired:
+            self._engine.schedule(0, callback, self.value)
+        else:
+            self._waiters.append(callback)
+
+    def fire(self, value: Any = None) -> None:
+        """Fire the signal; waiters resume at the current instant, in wait order."""
+        if self.fired:
+            raise SimulationError("Signal fired twice")
+        self.fired = True
+        self.value = value
+        waiters, self._waiters = self._waiters, []
+        for callback in waiters:
+            self._engine.schedule(0, callback, value)
+
+
+class Process(Signal):
+    """A running generator; as a :class:`Signal` it fires with the generator's return value."""
+
+    __slots__ = ("_gen", "name")
+
+    def __init__(self, engine: Engine, gen: ProcessGen, name: str = "") -> None:
+        super().__init__(engine)
+        self._gen = gen
+        self.name = name
+        engine.schedule(0, self._resume, None)
+
+    def _resume(self, value: Any) -> None:
+        try:
+            target = self._gen.send(value)
+        except StopIteration as stop:
+            self.fire(stop.value)
+            return
+        if type(target) is int:
+            if target < 0:
+                raise SimulationError(f"process {self.name!r} yielded negative delay {target}")
+            self._engine.schedule(target, self._resume, None)
+        elif isinstance(target, Signal):
+            target.add_callback(self._resume)
+        else:
+            raise SimulationError(
+                f"process {self.name!r} yielded {target!r}; expected an int delay in ns or a Signal"
+            )
+
+
+class Engine:
+    """Deterministic discrete-event scheduler with integer-nanosecond time."""
+
+    __slots__ = ("_heap", "_seq", "_stopped", "events_run", "now", "rng", "seed")
+
+    def __init__(self, seed: int = 0) -> None:
+        self.now = 0
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.events_run = 0
+        self._heap: list[list[Any]] = []
+        self._seq = 0
+        self._stopped = False
+
+    def schedule(
+        self, delay: int, callback: Callable[..., Any], *args: Any, priority: int = NORMAL
+    ) -> Handle:
+        """Run ``callback(*args)`` ``delay`` ns from now; returns a cancellable handle."""
+        if delay < 0:
+            raise SimulationError(f"negative delay {delay}")
+        self._seq += 1
+        entry = [self.now + delay, priority, self._seq, callback, args]
+        heapq.heappush(self._heap, entry)
+        return entry
+
+    def at(self, time: int, callback: Callable[..., Any], *args: Any, priority: int = NORMAL) -> Handle:
+        """Run ``callback(*args)`` at absolute time ``time`` (not in the past)."""
+        return self.schedule(time - self.now, callback, *args, priority=priority)
+
+    @staticmethod
+    def cancel(handle: Handle | None) -> None:
+        """Cancel a scheduled callback; cancelling twice or a run entry is harmless."""
+        if handle is not None:
+            handle[3] = None
+
+    def process(self, gen: ProcessGen, name: str = "") -> Process:
+        """Start a generator process at the current instant."""
+        return Process(self, gen, name)
+
+    def signal(self) -> Signal:
+        """A new one-shot :class:`Signal` bound to this engine."""
+        return Signal(self)
+
+    def timeout(self, delay: int, value: Any = None) -> Signal:
+        """A :class:`Signal` that fires ``delay`` ns from now."""
+        sig = Signal(self)
+        self.schedule(delay, sig.fire, value)
+        return sig
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current callback."""
+        self._stopped = True
+
+    def peek(self) -> int | None:
+        """Time of the next live entry, or ``None`` when nothing is scheduled."""
+        heap = self._heap
+        while heap and heap[0][3] is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run(self, until: int | None = None) -> None:
+        """Execute entries in order until the heap is empty, ``until`` is passed, or :meth:`stop`."""
+        heap = self._heap
+        pop = heapq.heappop
+        self._stopped = False
+        count = 0
+        while heap:
+            entry = heap[0]
+            if until is not None and entry[0] > until:
+                break
+            pop(heap)
+            callback = entry[3]
+            if callback is None:
+                continue
+            self.now = entry[0]
+            entry[3] = None
+            count += 1
+            callback(*entry[4])
+            if self._stopped:
+                break
+        self.events_run += count
+        if until is not None and not self._stopped and self.now < until:
+            self.now = until

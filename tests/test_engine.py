@@ -1,0 +1,57 @@
+"""The event kernel: deterministic (time, priority, sequence) order, processes, signals."""
+
+from irqfwd.sim import LATE, URGENT, Engine
+
+
+def test_order_is_time_then_priority_then_insertion() -> None:
+    eng = Engine()
+    seen: list[str] = []
+    eng.schedule(10, seen.append, "t10-normal-a")
+    eng.schedule(10, seen.append, "t10-late", priority=LATE)
+    eng.schedule(10, seen.append, "t10-urgent", priority=URGENT)
+    eng.schedule(10, seen.append, "t10-normal-b")
+    eng.schedule(5, seen.append, "t5")
+    eng.run()
+    assert seen == ["t5", "t10-urgent", "t10-normal-a", "t10-normal-b", "t10-late"]
+    assert eng.now == 10
+
+
+def test_cancel_and_run_until() -> None:
+    eng = Engine()
+    seen: list[int] = []
+    h = eng.schedule(3, seen.append, 3)
+    eng.schedule(7, seen.append, 7)
+    eng.schedule(20, seen.append, 20)
+    eng.cancel(h)
+    eng.run(until=10)
+    assert seen == [7] and eng.now == 10
+    eng.run()
+    assert seen == [7, 20]
+
+
+def test_process_delays_and_signals() -> None:
+    eng = Engine()
+    sig = eng.signal()
+    log: list[tuple[int, object]] = []
+
+    def waiter():  # type: ignore[no-untyped-def]
+        value = yield sig
+        log.append((eng.now, value))
+        yield 5
+        log.append((eng.now, "done"))
+        return 42
+
+    def firer():  # type: ignore[no-untyped-def]
+        yield 100
+        sig.fire("go")
+
+    p = eng.process(waiter())
+    eng.process(firer())
+    eng.run()
+    assert log == [(100, "go"), (105, "done")]
+    assert p.fired and p.value == 42
+
+
+def test_same_seed_same_random_stream() -> None:
+    a, b = Engine(seed=7), Engine(seed=7)
+    assert [a.rng.random() for _ in range(5)] == [b.rng.random() for _ in range(5)]
