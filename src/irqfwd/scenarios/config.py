@@ -1,0 +1,146 @@
+"""Scenario configuration: what machine, which VMs and devices, what traffic, for how long.
+
+A scenario is a validated pydantic model.  Built-in scenarios live in
+:mod:`irqfwd.scenarios.builtin`; users write the same structure as TOML.  The delivery
+*design* (``irqfd-resample``, ``forwarded``, ...) is chosen separately, so one scenario can
+be run under several designs side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "DeviceConfig",
+    "GuestConfig",
+    "ScenarioConfig",
+    "SchedulerConfig",
+    "TimerConfig",
+    "TrafficConfig",
+    "VMConfig",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrafficConfig(_Strict):
+    """When the device raises interrupts (one *event* = one packet/completion)."""
+
+    pattern: Literal["periodic", "poisson", "burst", "trace"] = "periodic"
+    rate_hz: float = Field(default=20_000.0, gt=0)
+    """Mean event rate (periodic, poisson; for burst: mean rate of bursts × burst_size)."""
+    burst_size: int = Field(default=8, ge=1)
+    burst_gap_ns: int = Field(default=500, ge=0)
+    """Spacing of events inside one burst."""
+    trace_csv: str | None = None
+    """For ``trace``: CSV with a ``time_ns`` column (one event per row)."""
+    start_ns: int = Field(default=10_000, ge=0)
+
+    @model_validator(mode="after")
+    def _trace_needs_file(self) -> TrafficConfig:
+        if self.pattern == "trace" and not self.trace_csv:
+            raise ValueError("pattern 'trace' needs trace_csv")
+        return self
+
+
+class DeviceConfig(_Strict):
+    """A pass-through device (a NIC) assigned to a VM through VFIO."""
+
+    name: str = "nic0"
+    kind: Literal["nic"] = "nic"
+    vm: int = Field(default=0, ge=0)
+    """Index of the VM the device is assigned to."""
+    vcpu: int = Field(default=0, ge=0)
+    """Target vCPU of the virtual interrupt inside that VM."""
+    trigger: Literal["level", "edge"] = "level"
+    host_intid: int = Field(default=48, ge=32, le=1019)
+    """Physical SPI the device is wired to."""
+    guest_intid: int = Field(default=48, ge=32, le=1019)
+    """Virtual SPI the guest sees (GSI routed by irqfd)."""
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
+    handler_ns: int | None = Field(default=None, ge=0)
+    """Guest handler work; None = the cost profile's guest_handler_ns."""
+    threaded: bool = False
+    """Guest driver uses a threaded (oneshot) handler."""
+    napi: bool = False
+    """NAPI-like polling: the guest masks device interrupts and polls while work remains."""
+    napi_budget: int = Field(default=64, ge=1)
+    coalesce_ns: int = Field(default=0, ge=0)
+    """Interrupt moderation: at most one interrupt per coalesce_ns (0 = off)."""
+
+
+class GuestConfig(_Strict):
+    """Guest kernel behaviour."""
+
+    eoimode: Literal[0, 1] = 0
+    """Guest GIC driver EOImode (a Linux guest without EL2 runs EOImode 0)."""
+
+
+class TimerConfig(_Strict):
+    """Guest use of the virtual timer (arch timer scenarios)."""
+
+    enabled: bool = False
+    mode: Literal["periodic", "oneshot"] = "periodic"
+    hz: int = Field(default=250, ge=100, le=1000)
+    """Tick rate for periodic mode (CONFIG_HZ)."""
+    oneshot_min_ns: int = Field(default=50_000, ge=1)
+    oneshot_max_ns: int = Field(default=2_000_000, ge=1)
+
+
+class VMConfig(_Strict):
+    """One VM: vCPUs and optional pinning of vCPU i to pCPU pin[i]."""
+
+    name: str | None = None
+    vcpus: int = Field(default=1, ge=1, le=8)
+    pin: list[int] | None = None
+    timer: TimerConfig = Field(default_factory=TimerConfig)
+
+
+class SchedulerConfig(_Strict):
+    """How vCPU threads share physical CPUs."""
+
+    policy: Literal["pinned", "round-robin"] = "pinned"
+    timeslice_ns: int = Field(default=1_000_000, ge=1_000)
+    migrate_every_ns: int = Field(default=0, ge=0)
+    """Move vCPUs between pCPUs this often (0 = never)."""
+
+
+class ScenarioConfig(_Strict):
+    """A complete scenario."""
+
+    name: str
+    description: str = ""
+    duration_ns: int = Field(default=10_000_000, gt=0)
+    seed: int = 0
+    pcpus: int = Field(default=1, ge=1, le=8)
+    num_lrs: int = Field(default=4, ge=1, le=64)
+    host_at_el2: bool = True
+    """Host booted at EL2/HYP: GIC driver uses EOImode 1 (Linux gic_check_eoimode)."""
+    vms: list[VMConfig] = Field(default_factory=lambda: [VMConfig()])
+    devices: list[DeviceConfig] = Field(default_factory=lambda: [DeviceConfig()])
+    guest: GuestConfig = Field(default_factory=GuestConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    cost_profile: str = "altra"
+
+    @model_validator(mode="after")
+    def _check_refs(self) -> ScenarioConfig:
+        for dev in self.devices:
+            if dev.vm >= len(self.vms):
+                raise ValueError(f"device {dev.name!r} assigned to VM {dev.vm}, but there are {len(self.vms)} VMs")
+            if dev.vcpu >= self.vms[dev.vm].vcpus:
+                raise ValueError(f"device {dev.name!r} targets vCPU {dev.vcpu} of a VM with {self.vms[dev.vm].vcpus} vCPUs")
+        for i, vm in enumerate(self.vms):
+            if vm.pin is not None:
+                if len(vm.pin) != vm.vcpus:
+                    raise ValueError(f"VM {i}: pin lists {len(vm.pin)} pCPUs for {vm.vcpus} vCPUs")
+                bad = [p for p in vm.pin if p >= self.pcpus]
+                if bad:
+                    raise ValueError(f"VM {i}: pin names pCPU {bad[0]}, but there are {self.pcpus} pCPUs")
+        hosts = [d.host_intid for d in self.devices]
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("two devices share one host_intid")
+        return self
