@@ -1,0 +1,494 @@
+"""Online invariant checker: watches the trace-event bus and reports broken rules.
+
+The checker subscribes to the events listed in ``docs/architecture.md`` (plus
+``host_irq_entry`` and ``guest_deactivate``) through :meth:`Recorder.subscribe`, so it costs
+nothing for events no rule listens to.  Each rule is a small object with a name; every
+violation carries the simulated time, the (host) INTID concerned, the rule name and a
+message that starts with the rule name.
+
+Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conventions.md`` §2.9):
+
+``lost-interrupt``
+    every ``device_irq_raise`` is covered by a ``guest_irq_handled`` of the same device by
+    the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end.
+``edge-exactly-once``
+    an edge device's raise is handled exactly once: a guest handler invocation that
+    covers no raise not already handled is a duplicate delivery.
+``deactivate-exactly-once``
+    every physical activation (``phys_activate``) is followed by exactly one
+    ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
+    never none by the end (§13.1).
+``hw-lr-pending-active``
+    no ``lr_write`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (IHI 0048B
+    §5.3.9; Linux ``vgic_v2_populate_lr`` never writes it, §13.9).
+``stale-active``
+    once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
+    physical INTID is inactive by the vCPU's next ``kvm_entry`` (the host had its fold),
+    and no physical interrupt is left active at the end.
+``vfio-masked-at-end``
+    every VFIO automasked line (``vfio_mask``) is unmasked again by the end (§7).
+``level-storm``
+    a level line re-fires on the host (``host_irq_entry``) while its device is
+    de-asserted, or fires again for the same assertion before the guest handled it
+    (the early-unmask bug).
+
+**Device sequence numbers.** ``device_irq_raise.seq`` numbers a device's raises 1, 2, 3...
+``guest_irq_handled.seq`` is the newest raise the guest handler consumed (a driver drains
+its ring, so one invocation may cover several raises): it covers every raise of that device
+with ``seq`` at most that value not covered before.
+
+**Adding rules from another module** (the timer engineer's rules): subclass :class:`Rule`,
+set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) and optionally
+``finish(end_ns)``, then call :func:`register_rule` with the class at import time::
+
+    class TimerRule(Rule):
+        name = "vtimer-..."
+        def handlers(self): return {"kvm_timer_update_irq": self._on_update}
+        ...
+    register_rule(TimerRule)
+
+:class:`InvariantChecker` instantiates every registered rule whose ``applies(design)`` is
+true.  A rule reports through ``self.violation(time_ns, intid, message)`` and counts each
+check with ``self.check()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from irqfwd.sim.metrics import Recorder
+
+__all__ = [
+    "DEFAULT_GRACE_NS",
+    "InvariantChecker",
+    "Rule",
+    "Violation",
+    "register_rule",
+    "registered_rules",
+]
+
+DEFAULT_GRACE_NS = 2_000_000
+"""Raises, masks and activations this close to the end of the run are not yet expected to
+be complete (2 ms: longer than one round-robin timeslice of the default scheduler, 1 ms)."""
+
+Handler = Callable[[int, dict[str, Any]], None]
+
+# GICv2 GICH_LRn fields (IHI 0048B §5.3.9)
+_LR_HW = 1 << 31
+_LR_STATE_SHIFT = 28
+_LR_STATE_PENDING_ACTIVE = 3
+_LR_PHYSID_SHIFT = 10
+_LR_ID_MASK = 0x3FF
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: when, which (host) INTID, which rule, and why."""
+
+    time_ns: int
+    rule: str
+    intid: int
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``time_ns``, ``rule``, ``intid``, ``message``)."""
+        return {"time_ns": self.time_ns, "rule": self.rule, "intid": self.intid, "message": self.message}
+
+
+class Rule:
+    """Base class of an invariant; one instance per checker (per run)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        self.checker = checker
+
+    @classmethod
+    def applies(cls, design: str) -> bool:
+        """Whether this rule is checked under delivery design ``design`` (default: always)."""
+        return True
+
+    def handlers(self) -> dict[str, Handler]:
+        """Event name → callback ``fn(time_ns, fields)``."""
+        return {}
+
+    def finish(self, end_ns: int) -> None:
+        """End-of-run checks (``end_ns`` = simulated end time)."""
+
+    def check(self, n: int = 1) -> None:
+        """Count ``n`` performed checks."""
+        self.checker.checked += n
+
+    def violation(self, time_ns: int, intid: int, message: str) -> None:
+        """Report a violation of this rule; the message is prefixed with the rule name."""
+        self.checker.violations.append(Violation(time_ns, self.name, intid, f"{self.name}: {message}"))
+
+
+_RULES: list[type[Rule]] = []
+
+
+def register_rule(rule: type[Rule]) -> type[Rule]:
+    """Add a rule class to every checker created from now on (usable as a decorator)."""
+    if not rule.name:
+        raise ValueError(f"rule {rule.__qualname__} has no name")
+    if any(r.name == rule.name for r in _RULES if r is not rule):
+        raise ValueError(f"a rule named {rule.name!r} is already registered")
+    if rule not in _RULES:
+        _RULES.append(rule)
+    return rule
+
+
+def registered_rules() -> list[str]:
+    """Names of the registered rules, in registration order."""
+    return [r.name for r in _RULES]
+
+
+class InvariantChecker:
+    """Subscribe every registered rule to ``recorder`` for a run of design ``design``.
+
+    ``grace_ns``: work started within this many ns of the end is exempt from end-of-run
+    checks.  ``rules``: restrict to these rule names (default: all registered).
+    """
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        design: str = "",
+        *,
+        grace_ns: int = DEFAULT_GRACE_NS,
+        rules: Iterable[str] | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.design = design
+        self.grace_ns = grace_ns
+        self.checked = 0
+        self.violations: list[Violation] = []
+        self.finished = False
+        wanted = set(rules) if rules is not None else None
+        if wanted is not None:
+            unknown = wanted - set(registered_rules())
+            if unknown:
+                raise ValueError(f"unknown invariant rule(s): {', '.join(sorted(unknown))}")
+        self.rules: list[Rule] = [
+            cls(self) for cls in _RULES if (wanted is None or cls.name in wanted) and cls.applies(design)
+        ]
+        for rule in self.rules:
+            for event, fn in rule.handlers().items():
+                recorder.subscribe(event, fn)
+
+    def finish(self, end_ns: int | None = None) -> list[Violation]:
+        """Run the end-of-run checks once (``end_ns`` defaults to the engine's time)."""
+        if not self.finished:
+            self.finished = True
+            end = end_ns if end_ns is not None else self.recorder._engine.now
+            for rule in self.rules:
+                rule.finish(end)
+        return self.violations
+
+    @property
+    def ok(self) -> bool:
+        """True when no violation was reported."""
+        return not self.violations
+
+    def by_rule(self) -> dict[str, int]:
+        """Number of violations per rule name."""
+        counts: dict[str, int] = {}
+        for v in self.violations:
+            counts[v.rule] = counts.get(v.rule, 0) + 1
+        return counts
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class _DeviceRaises(Rule):
+    """Shared bookkeeping: raises per device and the handler's coverage of them."""
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.raised: dict[str, list[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
+        self.trigger: dict[str, str] = {}
+        self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"device_irq_raise": self._on_raise, "guest_irq_handled": self._on_handled}
+
+    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        dev = f["dev"]
+        self.trigger[dev] = f.get("trigger", "level")
+        self.raised.setdefault(dev, []).append((int(f["seq"]), time, int(f["intid"])))
+
+    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
+        dev = f.get("dev")
+        if dev is None:
+            return
+        seq = int(f["seq"])
+        before = self.covered.get(dev, 0)
+        self.on_cover(time, dev, before, seq)
+        if seq > before:
+            self.covered[dev] = seq
+
+    def on_cover(self, time: int, dev: str, before: int, seq: int) -> None:
+        """A handler invocation of ``dev`` consumed raises up to ``seq`` (``before`` done)."""
+
+
+class LostInterrupt(_DeviceRaises):
+    """Every device assertion reaches the guest handler (no lost interrupt)."""
+
+    name = "lost-interrupt"
+
+    def finish(self, end_ns: int) -> None:
+        for dev in sorted(self.raised):
+            covered = self.covered.get(dev, 0)
+            lost = [
+                (seq, t, intid)
+                for seq, t, intid in self.raised[dev]
+                if seq > covered and t < end_ns - self.checker.grace_ns
+            ]
+            self.check(len(self.raised[dev]))
+            if lost:
+                seq, t, intid = lost[0]
+                self.violation(
+                    end_ns,
+                    intid,
+                    f"{len(lost)} raise(s) of {dev} never handled by the guest "
+                    f"(first: seq {seq} at {t} ns; handled up to seq {covered})",
+                )
+
+
+class EdgeExactlyOnce(_DeviceRaises):
+    """An edge interrupt is handled once per raise: never twice (§13.4, §14)."""
+
+    name = "edge-exactly-once"
+
+    def on_cover(self, time: int, dev: str, before: int, seq: int) -> None:
+        if self.trigger.get(dev) != "edge":
+            return
+        self.check()
+        if seq <= before:
+            intid = self.raised[dev][-1][2] if self.raised.get(dev) else 0
+            self.violation(
+                time, intid, f"{dev} raise seq {seq} handled again (already handled up to seq {before})"
+            )
+
+
+class DeactivateExactlyOnce(Rule):
+    """Each physical activation is deactivated exactly once (§13.1)."""
+
+    name = "deactivate-exactly-once"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.active: dict[tuple[int, int], int] = {}  # (intid, cpu-or-0 for SPIs) -> activation time
+
+    @staticmethod
+    def _key(f: dict[str, Any]) -> tuple[int, int]:
+        intid = int(f["intid"])
+        return (intid, int(f.get("cpu", 0)) if intid < 32 else 0)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
+
+    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
+        key = self._key(f)
+        self.check()
+        if key in self.active:
+            self.violation(
+                time, key[0], f"INTID {key[0]} activated again while still active since {self.active[key]} ns"
+            )
+        self.active[key] = time
+
+    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        key = self._key(f)
+        self.check()
+        if self.active.pop(key, None) is None:
+            by = f.get("by", f.get("source", "?"))
+            self.violation(time, key[0], f"INTID {key[0]} deactivated (by {by}) while not active: double deactivation")
+
+    def finish(self, end_ns: int) -> None:
+        for (intid, _cpu), since in sorted(self.active.items()):
+            self.check()
+            if since < end_ns - self.checker.grace_ns:
+                self.violation(end_ns, intid, f"INTID {intid} activated at {since} ns never deactivated")
+
+
+class HwLrPendingActive(Rule):
+    """No GICH_LRn with HW=1 in the pending+active state (IHI 0048B §5.3.9; §13.9)."""
+
+    name = "hw-lr-pending-active"
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"lr_write": self._on_lr_write}
+
+    def _on_lr_write(self, time: int, f: dict[str, Any]) -> None:
+        value = int(f["value"])
+        self.check()
+        if value & _LR_HW and (value >> _LR_STATE_SHIFT) & 3 == _LR_STATE_PENDING_ACTIVE:
+            pintid = (value >> _LR_PHYSID_SHIFT) & _LR_ID_MASK
+            self.violation(
+                time,
+                pintid,
+                f"GICH_LR{f.get('lr', '?')} on CPU {f.get('cpu', '?')} written with HW=1 and "
+                f"State=pending+active (value {value:#010x}, vINTID {value & _LR_ID_MASK}, pINTID {pintid})",
+            )
+
+
+class StaleActive(Rule):
+    """A physical INTID does not stay active after its guest deactivated it (§13.2, §14)."""
+
+    name = "stale-active"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.active: dict[int, int] = {}  # SPI intid -> activation time
+        self.dev_intid: dict[str, int] = {}
+        self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host intid
+        self.lr_phys: dict[int, dict[int, int]] = {}  # cpu -> vintid -> pintid (HW=1 LRs seen)
+        self.waiting: dict[int, list[tuple[int, int]]] = {}  # vcpu -> [(intid, guest deact time)]
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "device_irq_raise": self._on_raise,
+            "guest_irq_handled": self._on_handled,
+            "phys_activate": self._on_activate,
+            "phys_deactivate": self._on_deactivate,
+            "guest_deactivate": self._on_guest_deactivate,
+            "kvm_entry": self._on_entry,
+        }
+
+    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        self.dev_intid[f["dev"]] = int(f["intid"])
+
+    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
+        dev = f.get("dev")
+        if dev in self.dev_intid:
+            self.vint_to_phys[(int(f["vm"]), int(f["vintid"]))] = self.dev_intid[dev]
+
+    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
+        intid = int(f["intid"])
+        if intid >= 32:
+            self.active[intid] = time
+
+    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        self.active.pop(int(f["intid"]), None)
+
+    def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        intid = self.vint_to_phys.get((int(f["vm"]), int(f["vintid"])))
+        if intid is not None and intid in self.active:
+            self.waiting.setdefault(int(f["vcpu"]), []).append((intid, time))
+
+    def _on_entry(self, time: int, f: dict[str, Any]) -> None:
+        pending = self.waiting.pop(int(f.get("vcpu", 0)), None)
+        if not pending:
+            return
+        for intid, since in pending:
+            self.check()
+            act = self.active.get(intid)
+            if act is not None and act <= since:
+                self.violation(
+                    time,
+                    intid,
+                    f"physical INTID {intid} still active at kvm_entry although the guest "
+                    f"deactivated it at {since} ns",
+                )
+
+    def finish(self, end_ns: int) -> None:
+        for intid, since in sorted(self.active.items()):
+            self.check()
+            if since < end_ns - self.checker.grace_ns:
+                self.violation(end_ns, intid, f"physical INTID {intid} left active at the end (since {since} ns)")
+
+
+class VfioMaskedAtEnd(Rule):
+    """Every VFIO automasked line is unmasked again (vfio_platform_irq.c; §7)."""
+
+    name = "vfio-masked-at-end"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.masked: dict[int, int] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"vfio_mask": self._on_mask, "vfio_unmask": self._on_unmask}
+
+    def _on_mask(self, time: int, f: dict[str, Any]) -> None:
+        self.masked.setdefault(int(f["intid"]), time)
+
+    def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
+        self.masked.pop(int(f["intid"]), None)
+
+    def finish(self, end_ns: int) -> None:
+        for intid, since in sorted(self.masked.items()):
+            self.check()
+            if since < end_ns - self.checker.grace_ns:
+                self.violation(end_ns, intid, f"INTID {intid} VFIO-masked since {since} ns, never unmasked")
+
+
+class LevelStorm(Rule):
+    """A level line does not re-fire while de-asserted or before its assertion was handled."""
+
+    name = "level-storm"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.level_intid: dict[int, str] = {}  # intid -> dev (level devices)
+        self.asserted: dict[int, bool] = {}
+        self.fired_unhandled: dict[int, bool] = {}  # host entry since the last raise/handling
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "device_irq_raise": self._on_raise,
+            "device_irq_lower": self._on_lower,
+            "guest_irq_handled": self._on_handled,
+            "host_irq_entry": self._on_host_entry,
+        }
+
+    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        if f.get("trigger", "level") != "level":
+            return
+        intid = int(f["intid"])
+        self.level_intid[intid] = f["dev"]
+        self.asserted[intid] = True
+        self.fired_unhandled[intid] = False
+
+    def _on_lower(self, time: int, f: dict[str, Any]) -> None:
+        intid = int(f["intid"])
+        if intid in self.level_intid:
+            self.asserted[intid] = False
+
+    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
+        dev = f.get("dev")
+        for intid, d in self.level_intid.items():
+            if d == dev:
+                self.fired_unhandled[intid] = False
+
+    def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
+        intid = int(f["intid"])
+        dev = self.level_intid.get(intid)
+        if dev is None:
+            return
+        self.check()
+        if not self.asserted.get(intid, False):
+            self.violation(time, intid, f"INTID {intid} fired on CPU {f.get('cpu', '?')} while {dev} is de-asserted")
+        elif self.fired_unhandled.get(intid, False):
+            self.violation(
+                time,
+                intid,
+                f"INTID {intid} fired again on CPU {f.get('cpu', '?')} for the same assertion of {dev} "
+                "before the guest handled it",
+            )
+        self.fired_unhandled[intid] = True
+
+
+for _rule in (
+    LostInterrupt,
+    EdgeExactlyOnce,
+    DeactivateExactlyOnce,
+    HwLrPendingActive,
+    StaleActive,
+    VfioMaskedAtEnd,
+    LevelStorm,
+):
+    register_rule(_rule)
