@@ -1,0 +1,136 @@
+"""Traffic patterns: when a device has a new event (packet, completion) to signal.
+
+:func:`arrivals` turns a :class:`~irqfwd.scenarios.config.TrafficConfig` into a finite,
+non-decreasing sequence of absolute event times (integer ns) in ``[start, end_ns)``, where
+``start = start_ns + cfg.start_ns``:
+
+* ``periodic``: ``start + round(k * 1e9 / rate_hz)`` for k = 0, 1, 2...  (no drift from
+  rounding the period).
+* ``poisson``: exponential gaps of mean ``1e9 / rate_hz`` drawn from ``rng`` (the engine's
+  generator, so runs are reproducible); the first event comes one gap after ``start``.
+* ``burst``: bursts of ``burst_size`` events spaced ``burst_gap_ns``; bursts start
+  periodically at ``rate_hz / burst_size`` (so the mean event rate is ``rate_hz``).
+* ``trace``: replay of a CSV file with a ``time_ns`` column; each row is one event at
+  ``start_ns + time_ns``.  Rows must be non-negative integers in non-decreasing order; a bad
+  file raises :class:`~irqfwd.cli.errors.InputError` naming the file and the line.
+
+Pure Python, no dependency: the CSV is read with the ``csv`` module.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+from irqfwd.cli.errors import InputError
+from irqfwd.scenarios.config import TrafficConfig
+
+__all__ = ["arrivals", "read_trace_csv"]
+
+_NS_PER_S = 1_000_000_000
+
+
+def arrivals(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:
+    """Absolute event times (ns) of pattern ``cfg`` in ``[start_ns + cfg.start_ns, end_ns)``."""
+    if cfg.pattern == "trace":
+        if cfg.trace_csv is None:  # the config validator already forbids this
+            raise InputError("traffic pattern 'trace' needs trace_csv")
+        times = read_trace_csv(Path(cfg.trace_csv))
+        return (start_ns + t for t in times if start_ns + t < end_ns)
+    start = start_ns + cfg.start_ns
+    if cfg.pattern == "periodic":
+        return _periodic(start, end_ns, _NS_PER_S / cfg.rate_hz)
+    if cfg.pattern == "poisson":
+        return _poisson(start, end_ns, cfg.rate_hz, rng)
+    if cfg.pattern == "burst":
+        period = cfg.burst_size * _NS_PER_S / cfg.rate_hz
+        span = (cfg.burst_size - 1) * cfg.burst_gap_ns
+        if span >= period:
+            raise InputError(
+                f"traffic: a burst of {cfg.burst_size} events spaced {cfg.burst_gap_ns} ns lasts "
+                f"{span} ns, not shorter than the burst period {period:.0f} ns at rate_hz={cfg.rate_hz:g}"
+            )
+        return _bursts(start, end_ns, period, cfg.burst_size, cfg.burst_gap_ns)
+    raise InputError(f"traffic: unknown pattern {cfg.pattern!r}")  # pragma: no cover
+
+
+def _periodic(start: int, end: int, period: float) -> Iterator[int]:
+    k = 0
+    while True:
+        t = start + round(k * period)
+        if t >= end:
+            return
+        yield t
+        k += 1
+
+
+def _poisson(start: int, end: int, rate_hz: float, rng: random.Random) -> Iterator[int]:
+    lam = rate_hz / _NS_PER_S  # events per ns
+    t = float(start)
+    last = start
+    while True:
+        t += rng.expovariate(lam)
+        ti = max(last, round(t))
+        if ti >= end:
+            return
+        yield ti
+        last = ti
+
+
+def _bursts(start: int, end: int, period: float, size: int, gap: int) -> Iterator[int]:
+    k = 0
+    while True:
+        base = start + round(k * period)
+        if base >= end:
+            return
+        for i in range(size):
+            t = base + i * gap
+            if t >= end:
+                return
+            yield t
+        k += 1
+
+
+def read_trace_csv(path: Path) -> list[int]:
+    """Event times of a trace CSV (column ``time_ns``); :class:`InputError` names file and line."""
+    try:
+        handle = path.open(newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read trace: {exc.strerror or exc}") from None
+    times: list[int] = []
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(f"{path}:1: empty trace file (expected a header with a time_ns column)") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}:1: {exc}") from None
+        names = [h.strip() for h in header]
+        if "time_ns" not in names:
+            raise InputError(f"{path}:1: no time_ns column in header {','.join(names)!r}")
+        col = names.index("time_ns")
+        last = 0
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if col >= len(row):
+                    raise InputError(f"{path}:{line}: missing time_ns value")
+                text = row[col].strip()
+                try:
+                    t = int(text)
+                except ValueError:
+                    raise InputError(f"{path}:{line}: time_ns {text!r} is not an integer") from None
+                if t < 0:
+                    raise InputError(f"{path}:{line}: time_ns {t} is negative")
+                if t < last:
+                    raise InputError(f"{path}:{line}: time_ns {t} is earlier than the previous row ({last})")
+                times.append(t)
+                last = t
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: {exc}") from None
+    return times
