@@ -127,9 +127,27 @@ static uint64_t do_access(uint64_t op, uint64_t size, uint64_t addr, uint64_t va
     return r;
 }
 
+/*
+ * QEMU 7.2's GIC reset (arm_gic_common_reset) leaves GICC_APRn, GICC_NSAPRn and GICH_APR
+ * unchanged (reference D19 for GICH_APR; observed for GICC_APRn/NSAPRn as well), so a
+ * PSCI SYSTEM_RESET would carry active priorities over from the previous script.  Each
+ * CPU clears its own banked copies before taking commands, which gives the architectural
+ * reset state (all zero) that a fresh model instance has.
+ */
+static void clear_active_priorities(void)
+{
+    for (uint64_t n = 0; n < 4; n++) {
+        mmio_w32(0x080100d0UL + 4 * n, 0); /* GICC_APRn */
+        mmio_w32(0x080100e0UL + 4 * n, 0); /* GICC_NSAPRn */
+    }
+    mmio_w32(0x080300f0UL, 0); /* GICH_APR */
+    dsb();
+}
+
 void sec_main(void)
 {
     uint64_t seen = mb.req;
+    clear_active_priorities();
     mb.alive = 1;
     dsb();
     for (;;) {
@@ -313,6 +331,7 @@ int main(void)
     uint64_t el;
     /* 8-bit words, FIFOs enabled: QEMU then buffers 16 received characters. */
     mmio_w32(UART_BASE + UART_LCR_H, 0x70);
+    clear_active_priorities();
     __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
     uart_puts("\nIRQFWD-PROBE READY EL");
     uart_puthex((el >> 2) & 3);
