@@ -1,0 +1,585 @@
+"""GICv2 virtual interface control (GICH_*) for one CPU interface (GICv2 ~§5.3).
+
+The hypervisor's view of one virtual CPU interface: the List Registers (GICH_LRn), the
+control/status registers GICH_HCR, GICH_VTR, GICH_VMCR, GICH_MISR, GICH_EISRn, GICH_ELRSRn
+and GICH_APR, and the level-sensitive maintenance interrupt (~§5.3.4, reference doc §2.2,
+§2.3, §2.6).
+
+This object also holds the state the virtual CPU interface (GICV_*, see
+:mod:`irqfwd.hw.gicv2.vcpu_interface`) operates on — GICV_CTLR/PMR/BPR/ABPR are the
+GICH_VMCR fields and GICV_APR0 is GICH_APR — and performs the virtual prioritization
+(virtual HPPI, vIRQ/vFIQ, reference doc §2.5 step 2), because an LR write from the
+hypervisor changes the guest's outputs exactly as a GICV access does.
+
+State is kept as plain ints and bitmasks (bit *n* = LR *n*): the simulator writes an LR,
+and the guest reads GICV_IAR and writes GICV_EOIR, for every virtual interrupt.
+
+Hooks into the rest of the GIC (implemented by ``GICv2``, see ``docs/architecture.md``):
+``deactivate_physical(cpu, intid)``, ``set_maintenance(cpu, level)`` and
+``update_virtual_outputs(cpu, virq, vfiq)``.  The two level hooks are called only when the
+level changes (and unconditionally by :meth:`HypInterface.reset`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+
+__all__ = [
+    "GICH_FRAME_SIZE",
+    "GICH_HCR_EN",
+    "GICH_HCR_EOICOUNT_SHIFT",
+    "GICH_HCR_LRENPIE",
+    "GICH_HCR_NPIE",
+    "GICH_HCR_UIE",
+    "GICH_HCR_VGRP0DIE",
+    "GICH_HCR_VGRP0EIE",
+    "GICH_HCR_VGRP1DIE",
+    "GICH_HCR_VGRP1EIE",
+    "GICH_LR_ACTIVE",
+    "GICH_LR_EOI",
+    "GICH_LR_GRP1",
+    "GICH_LR_HW",
+    "GICH_LR_PENDING",
+    "GICH_MISR_EOI",
+    "GICH_MISR_LRENP",
+    "GICH_MISR_NP",
+    "GICH_MISR_U",
+    "GICH_MISR_VGRP0D",
+    "GICH_MISR_VGRP0E",
+    "GICH_MISR_VGRP1D",
+    "GICH_MISR_VGRP1E",
+    "GICH_REGS",
+    "GICV_CTLR_ACKCTL",
+    "GICV_CTLR_CBPR",
+    "GICV_CTLR_ENABLEGRP0",
+    "GICV_CTLR_ENABLEGRP1",
+    "GICV_CTLR_EOIMODE",
+    "GICV_CTLR_FIQEN",
+    "GICV_CTLR_MASK",
+    "HypInterface",
+    "VirtualInterfaceHooks",
+    "make_lr",
+]
+
+# --- GICH_HCR (~§5.3.1) -------------------------------------------------------------------
+GICH_HCR_EN = 1 << 0
+GICH_HCR_UIE = 1 << 1
+GICH_HCR_LRENPIE = 1 << 2
+GICH_HCR_NPIE = 1 << 3
+GICH_HCR_VGRP0EIE = 1 << 4
+GICH_HCR_VGRP0DIE = 1 << 5
+GICH_HCR_VGRP1EIE = 1 << 6
+GICH_HCR_VGRP1DIE = 1 << 7
+GICH_HCR_EOICOUNT_SHIFT = 27
+GICH_HCR_MASK = 0xF800_00FF
+"""Writable bits: En..VGrp1DIE [7:0] and EOICount [31:27]; [26:8] RES0."""
+
+# --- GICH_MISR (~§5.3.4) ------------------------------------------------------------------
+GICH_MISR_EOI = 1 << 0
+GICH_MISR_U = 1 << 1
+GICH_MISR_LRENP = 1 << 2
+GICH_MISR_NP = 1 << 3
+GICH_MISR_VGRP0E = 1 << 4
+GICH_MISR_VGRP0D = 1 << 5
+GICH_MISR_VGRP1E = 1 << 6
+GICH_MISR_VGRP1D = 1 << 7
+
+# --- GICH_LRn (~§5.3.8) -------------------------------------------------------------------
+GICH_LR_VIRTUALID_MASK = 0x3FF
+GICH_LR_PHYSICALID_SHIFT = 10
+GICH_LR_CPUID_SHIFT = 10
+GICH_LR_EOI = 1 << 19
+GICH_LR_PRIORITY_SHIFT = 23
+GICH_LR_STATE_SHIFT = 28
+GICH_LR_PENDING = 1 << 28
+GICH_LR_ACTIVE = 1 << 29
+GICH_LR_GRP1 = 1 << 30
+GICH_LR_HW = 1 << 31
+GICH_LR_MASK = 0xFF8F_FFFF
+"""Bits 22:20 are RES0: writing 0xFFFFFFFF reads back 0xFF8FFFFF (TV2)."""
+
+# --- GICV_CTLR (~§5.4; same bits as GICC_CTLR without Security Extensions) ---------------
+GICV_CTLR_ENABLEGRP0 = 1 << 0
+GICV_CTLR_ENABLEGRP1 = 1 << 1
+GICV_CTLR_ACKCTL = 1 << 2
+GICV_CTLR_FIQEN = 1 << 3
+GICV_CTLR_CBPR = 1 << 4
+GICV_CTLR_EOIMODE = 1 << 9
+GICV_CTLR_MASK = 0x21F
+
+# --- GICH_VMCR (~§5.3.3) ------------------------------------------------------------------
+GICH_VMCR_VMABP_SHIFT = 18
+GICH_VMCR_VMBP_SHIFT = 21
+GICH_VMCR_VMPRIMASK_SHIFT = 27
+GICH_VMCR_RESET = 0x004C_0000
+GICV_BPR_MIN = 2
+"""Minimum GICV_BPR: 5 priority bits (GICH_VTR.PRIbits = 4) → group priority [7:3]."""
+GICV_ABPR_MIN = 3
+
+IDLE_PRIORITY = 0x100
+"""Running priority with no active priority bit (GICV_RPR reads 0xFF)."""
+
+# GICH frame offsets (~§5.3, reference doc §2.2)
+GICH_HCR = 0x000
+GICH_VTR = 0x004
+GICH_VMCR = 0x008
+GICH_MISR = 0x010
+GICH_EISR0 = 0x020
+GICH_EISR1 = 0x024
+GICH_ELRSR0 = 0x030
+GICH_ELRSR1 = 0x034
+GICH_APR = 0x0F0
+GICH_LR0 = 0x100
+GICH_LR_MAX = 64
+
+
+class VirtualInterfaceHooks(Protocol):
+    """What the virtual interface needs from the rest of the GIC (``GICv2`` implements it)."""
+
+    def deactivate_physical(self, cpu: int, intid: int) -> None:
+        """Deactivate physical ``intid`` as a GICC_DIR write from ``cpu`` would (HW=1 LR)."""
+
+    def set_maintenance(self, cpu: int, level: bool) -> None:
+        """Drive the maintenance PPI (``config.maintenance_intid``) of ``cpu``."""
+
+    def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
+        """Set the vIRQ/vFIQ output levels of ``cpu``."""
+
+
+def make_lr(
+    virtual_id: int,
+    *,
+    state: int = 1,
+    priority: int = 0,
+    group1: bool = False,
+    hw: bool = False,
+    physical_id: int = 0,
+    cpuid: int = 0,
+    eoi: bool = False,
+) -> int:
+    """Encode a GICH_LRn value (~§5.3.8). ``priority`` is the 8-bit priority (low 3 bits dropped).
+
+    ``state``: 0 invalid, 1 pending, 2 active, 3 pending and active.  With ``hw`` the
+    PhysicalID field [19:10] is used, otherwise CPUID [12:10] and EOI [19].
+    """
+    value = (virtual_id & 0x3FF) | (state & 3) << GICH_LR_STATE_SHIFT
+    value |= ((priority >> 3) & 0x1F) << GICH_LR_PRIORITY_SHIFT
+    if group1:
+        value |= GICH_LR_GRP1
+    if hw:
+        value |= GICH_LR_HW | (physical_id & 0x3FF) << GICH_LR_PHYSICALID_SHIFT
+    else:
+        value |= (cpuid & 7) << GICH_LR_CPUID_SHIFT
+        if eoi:
+            value |= GICH_LR_EOI
+    return value
+
+
+class HypInterface:
+    """GICH_* of one CPU interface plus the shared virtual CPU interface state (~§5.3).
+
+    Attributes shared with :class:`~irqfwd.hw.gicv2.vcpu_interface.VcpuInterface`
+    (treat as read-only outside these two classes; write through the methods):
+    ``lr`` (list of LR values), ``h_hcr``, ``h_apr``, ``v_ctlr``, ``v_pmr`` (8-bit, low 3
+    bits 0), ``v_bpr``, ``v_abpr``, ``pend_mask`` (LRs in state 01), ``valid_mask``
+    (state ≠ 00), ``eisr_mask``, ``elrsr_mask``, ``hppi_lr`` (the virtual HPPI's LR or -1)
+    and ``hppi_ok`` (it passes GICH_HCR.En, GICV_PMR and the preemption check).
+    """
+
+    __slots__ = (
+        "_d14",
+        "_maint",
+        "_tie_lowest_lr",
+        "_vfiq",
+        "_virq",
+        "config",
+        "cpu",
+        "eisr_mask",
+        "elrsr_mask",
+        "gic",
+        "h_apr",
+        "h_hcr",
+        "hppi_lr",
+        "hppi_ok",
+        "lr",
+        "lr_extra",
+        "num_lrs",
+        "pend_mask",
+        "regs",
+        "v_abpr",
+        "v_bpr",
+        "v_ctlr",
+        "v_pmr",
+        "valid_mask",
+        "vtr",
+    )
+
+    def __init__(self, cpu: int, config: GICv2Config, gic: VirtualInterfaceHooks) -> None:
+        self.cpu = cpu
+        self.config = config
+        self.gic = gic
+        self.num_lrs = config.num_lrs
+        self.vtr = (config.num_lrs - 1) | (4 << 26) | (4 << 29)
+        """GICH_VTR: ListRegs = num_lrs-1, PREbits = PRIbits = 4 (5 bits) → 0x90000003."""
+        self._d14 = config.quirks.extra_lr_storage
+        self._tie_lowest_lr = config.tie_break_lowest_lr
+        self.lr: list[int] = [0] * self.num_lrs
+        self.lr_extra = 0
+        self.h_hcr = 0
+        self.h_apr = 0
+        self.v_ctlr = 0
+        self.v_pmr = 0
+        self.v_bpr = GICV_BPR_MIN
+        self.v_abpr = GICV_ABPR_MIN
+        self.pend_mask = 0
+        self.valid_mask = 0
+        self.eisr_mask = 0
+        self.elrsr_mask = (1 << self.num_lrs) - 1
+        self.hppi_lr = -1
+        self.hppi_ok = False
+        self._maint = False
+        self._virq = False
+        self._vfiq = False
+        self.regs = RegisterBlock("GICH", GICH_FRAME_SIZE, GICH_REGS, self)
+
+    # ------------------------------------------------------------------ reset / update
+    def reset(self) -> None:
+        """Reset (GIC-400/QEMU values): HCR 0, VMCR 0x004C0000, APR 0, every LR 0."""
+        self.lr = [0] * self.num_lrs
+        self.lr_extra = 0
+        self.h_hcr = 0
+        self.h_apr = 0
+        self.v_ctlr = 0
+        self.v_pmr = 0
+        self.v_bpr = GICV_BPR_MIN
+        self.v_abpr = GICV_ABPR_MIN
+        self.pend_mask = 0
+        self.valid_mask = 0
+        self.eisr_mask = 0
+        self.elrsr_mask = (1 << self.num_lrs) - 1
+        self.update()
+        self.gic.set_maintenance(self.cpu, self._maint)
+        self.gic.update_virtual_outputs(self.cpu, self._virq, self._vfiq)
+
+    def group_priority(self, lr_value: int) -> int:
+        """Group priority of an LR's interrupt: GICV_BPR, or GICV_ABPR for Group 1 with CBPR=0.
+
+        BPR *b* keeps priority bits [7:b+1], ABPR *a* keeps [7:a] (GICv2 ~§3.3.4).
+        """
+        prio = (lr_value >> 20) & 0xF8
+        if lr_value & GICH_LR_GRP1 and not self.v_ctlr & GICV_CTLR_CBPR:
+            return prio & (0xFF << self.v_abpr) & 0xFF
+        return prio & (0xFF << (self.v_bpr + 1)) & 0xFF
+
+    def running_priority(self) -> int:
+        """Virtual running priority from GICH_APR: lowest set bit *k* → ``k << 3``; idle 0x100."""
+        apr = self.h_apr
+        if not apr:
+            return IDLE_PRIORITY
+        return ((apr & -apr).bit_length() - 1) << 3
+
+    def update(self) -> None:
+        """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
+
+        Called after every state change; calls the GIC hooks only on a level change.
+        """
+        lrs = self.lr
+        ctlr = self.v_ctlr
+        best = -1
+        best_prio = IDLE_PRIORITY
+        m = self.pend_mask
+        if self._tie_lowest_lr:
+            while m:
+                low = m & -m
+                n = low.bit_length() - 1
+                m ^= low
+                v = lrs[n]
+                if ctlr & (2 if v & GICH_LR_GRP1 else 1):
+                    prio = (v >> 20) & 0xF8
+                    if prio < best_prio:
+                        best_prio = prio
+                        best = n
+        else:  # equal priority → lowest VirtualID
+            best_key = IDLE_PRIORITY << 10
+            while m:
+                low = m & -m
+                n = low.bit_length() - 1
+                m ^= low
+                v = lrs[n]
+                if ctlr & (2 if v & GICH_LR_GRP1 else 1):
+                    key = ((v >> 20) & 0xF8) << 10 | (v & 0x3FF)
+                    if key < best_key:
+                        best_key = key
+                        best = n
+            best_prio = best_key >> 10
+        virq = vfiq = False
+        ok = False
+        hcr = self.h_hcr
+        if best >= 0:
+            v = lrs[best]
+            if (
+                hcr & GICH_HCR_EN
+                and best_prio < self.v_pmr
+                and self.group_priority(v) < self.running_priority()
+            ):
+                ok = True
+                if not v & GICH_LR_GRP1 and ctlr & GICV_CTLR_FIQEN:
+                    vfiq = True
+                else:
+                    virq = True
+        self.hppi_lr = best
+        self.hppi_ok = ok
+        if virq != self._virq or vfiq != self._vfiq:
+            self._virq = virq
+            self._vfiq = vfiq
+            self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
+        maint = bool(hcr & GICH_HCR_EN) and self.read_misr() != 0
+        if maint != self._maint:
+            self._maint = maint
+            self.gic.set_maintenance(self.cpu, maint)
+
+    @property
+    def maintenance(self) -> bool:
+        """Current level of the maintenance interrupt (GICH_HCR.En and GICH_MISR ≠ 0)."""
+        return self._maint
+
+    @property
+    def virq(self) -> bool:
+        """Current vIRQ output level."""
+        return self._virq
+
+    @property
+    def vfiq(self) -> bool:
+        """Current vFIQ output level."""
+        return self._vfiq
+
+    # ------------------------------------------------------------------ list registers
+    def _lr_masks(self, n: int, v: int) -> None:
+        """Update the per-LR bitmasks after LR ``n`` became ``v``."""
+        bit = 1 << n
+        clear = ~bit
+        state = (v >> GICH_LR_STATE_SHIFT) & 3
+        self.pend_mask = (self.pend_mask & clear) | (bit if state == 1 else 0)
+        if state:
+            self.valid_mask |= bit
+            self.eisr_mask &= clear
+            self.elrsr_mask &= clear
+        else:
+            self.valid_mask &= clear
+            if not v & GICH_LR_HW and v & GICH_LR_EOI:
+                self.eisr_mask |= bit
+                self.elrsr_mask &= clear
+            else:
+                self.eisr_mask &= clear
+                self.elrsr_mask |= bit
+
+    def set_lr(self, n: int, v: int) -> None:
+        """Internal LR update by the virtual CPU interface (no update() call)."""
+        self.lr[n] = v
+        self._lr_masks(n, v)
+
+    def read_lr(self, n: int) -> int:
+        """GICH_LRn read (~§5.3.8). LRs ≥ num_lrs are RAZ (D14: LR<num_lrs> is storage)."""
+        if n < self.num_lrs:
+            return self.lr[n]
+        if self._d14 and n == self.num_lrs:
+            return self.lr_extra
+        return 0
+
+    def write_lr(self, n: int, v: int) -> None:
+        """GICH_LRn write (~§5.3.8): bits 22:20 RES0; LRs ≥ num_lrs WI (D14: storage)."""
+        v &= GICH_LR_MASK
+        if n < self.num_lrs:
+            self.lr[n] = v
+            self._lr_masks(n, v)
+            self.update()
+        elif self._d14 and n == self.num_lrs:
+            self.lr_extra = v
+
+    # ------------------------------------------------------------------ control registers
+    @property
+    def hcr(self) -> int:
+        """GICH_HCR (~§5.3.1); assigning goes through :meth:`write_hcr`."""
+        return self.h_hcr
+
+    @hcr.setter
+    def hcr(self, value: int) -> None:
+        self.write_hcr(value)
+
+    def write_hcr(self, v: int) -> None:
+        """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF)."""
+        self.h_hcr = v & GICH_HCR_MASK
+        self.update()
+
+    def increment_eoicount(self) -> None:
+        """GICH_HCR.EOICount += 1, wrapping 31 → 0 (~§5.3.1); caller runs update()."""
+        self.h_hcr = (self.h_hcr + (1 << GICH_HCR_EOICOUNT_SHIFT)) & 0xFFFF_FFFF
+
+    @property
+    def eoicount(self) -> int:
+        """GICH_HCR.EOICount."""
+        return self.h_hcr >> GICH_HCR_EOICOUNT_SHIFT
+
+    def read_vtr(self) -> int:
+        """GICH_VTR (~§5.3.2), read-only."""
+        return self.vtr
+
+    @property
+    def vmcr(self) -> int:
+        """GICH_VMCR (~§5.3.3); assigning goes through :meth:`write_vmcr`."""
+        return self.read_vmcr()
+
+    @vmcr.setter
+    def vmcr(self, value: int) -> None:
+        self.write_vmcr(value)
+
+    def read_vmcr(self) -> int:
+        """GICH_VMCR: VMPriMask [31:27], VMBP [23:21], VMABP [20:18], VMCCtlr [9:0]."""
+        return (
+            (self.v_pmr >> 3) << GICH_VMCR_VMPRIMASK_SHIFT
+            | self.v_bpr << GICH_VMCR_VMBP_SHIFT
+            | self.v_abpr << GICH_VMCR_VMABP_SHIFT
+            | self.v_ctlr
+        )
+
+    def write_vmcr(self, v: int) -> None:
+        """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3."""
+        self.v_ctlr = v & GICV_CTLR_MASK
+        self.v_pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
+        self.v_bpr = max((v >> GICH_VMCR_VMBP_SHIFT) & 7, GICV_BPR_MIN)
+        self.v_abpr = max((v >> GICH_VMCR_VMABP_SHIFT) & 7, GICV_ABPR_MIN)
+        self.update()
+
+    @property
+    def apr(self) -> int:
+        """GICH_APR (~§5.3.7); assigning goes through :meth:`write_apr`."""
+        return self.h_apr
+
+    @apr.setter
+    def apr(self, value: int) -> None:
+        self.write_apr(value)
+
+    def write_apr(self, v: int) -> None:
+        """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority."""
+        self.h_apr = v & 0xFFFF_FFFF
+        self.update()
+
+    def read_misr(self) -> int:
+        """GICH_MISR (~§5.3.4): each condition ANDed with its GICH_HCR enable (EOI: EISR ≠ 0).
+
+        Computed whatever GICH_HCR.En is (as QEMU 7.2 does); En gates only the interrupt.
+        """
+        hcr = self.h_hcr
+        misr = GICH_MISR_EOI if self.eisr_mask else 0
+        if hcr & 0xFE:
+            if hcr & GICH_HCR_UIE:
+                valid = self.valid_mask
+                if not valid & (valid - 1):
+                    misr |= GICH_MISR_U
+            if hcr & GICH_HCR_LRENPIE and hcr >> GICH_HCR_EOICOUNT_SHIFT:
+                misr |= GICH_MISR_LRENP
+            if hcr & GICH_HCR_NPIE and not self.pend_mask:
+                misr |= GICH_MISR_NP
+            ctlr = self.v_ctlr
+            if ctlr & GICV_CTLR_ENABLEGRP0:
+                misr |= hcr & GICH_HCR_VGRP0EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP0DIE
+            if ctlr & GICV_CTLR_ENABLEGRP1:
+                misr |= hcr & GICH_HCR_VGRP1EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP1DIE
+        return misr
+
+    def read_eisr(self) -> int:
+        """GICH_EISR0/1 as one int (~§5.3.5): LR invalid, HW=0 and EOI=1."""
+        return self.eisr_mask
+
+    def read_elrsr(self) -> int:
+        """GICH_ELRSR0/1 as one int (~§5.3.6): LR invalid and (HW=1 or EOI=0)."""
+        return self.elrsr_mask
+
+    # ------------------------------------------------------------------ MMIO
+    def read(self, offset: int, size: int = 4) -> int:
+        """Read the GICH frame at ``offset`` through the register table (reserved: RAZ)."""
+        return self.regs.read(offset, size, self.cpu)
+
+    def write(self, offset: int, value: int, size: int = 4) -> None:
+        """Write the GICH frame at ``offset`` through the register table (reserved: WI)."""
+        self.regs.write(offset, value, size, self.cpu)
+
+    # register-table handlers (regs.py contract: read(n, cpu), write(n, value, mask, cpu))
+    def _r_hcr(self, n: int, cpu: int) -> int:
+        return self.h_hcr
+
+    def _w_hcr(self, n: int, value: int, mask: int, cpu: int) -> None:
+        self.write_hcr(value)
+
+    def _r_vtr(self, n: int, cpu: int) -> int:
+        return self.vtr
+
+    def _r_vmcr(self, n: int, cpu: int) -> int:
+        return self.read_vmcr()
+
+    def _w_vmcr(self, n: int, value: int, mask: int, cpu: int) -> None:
+        self.write_vmcr(value)
+
+    def _r_misr(self, n: int, cpu: int) -> int:
+        return self.read_misr()
+
+    def _r_eisr(self, n: int, cpu: int) -> int:
+        return (self.eisr_mask >> (32 * n)) & 0xFFFF_FFFF
+
+    def _r_elrsr(self, n: int, cpu: int) -> int:
+        return (self.elrsr_mask >> (32 * n)) & 0xFFFF_FFFF
+
+    def _r_apr(self, n: int, cpu: int) -> int:
+        return self.h_apr
+
+    def _w_apr(self, n: int, value: int, mask: int, cpu: int) -> None:
+        self.write_apr(value)
+
+    def _r_lr(self, n: int, cpu: int) -> int:
+        return self.read_lr(n)
+
+    def _w_lr(self, n: int, value: int, mask: int, cpu: int) -> None:
+        self.write_lr(n, value)
+
+
+GICH_FRAME_SIZE = 0x1000
+"""Bytes of the GICH ("this CPU") frame decoded by :class:`HypInterface`."""
+
+GICH_REGS: tuple[Reg, ...] = (
+    Reg("GICH_HCR", GICH_HCR, read="_r_hcr", write="_w_hcr", doc="Hypervisor Control"),
+    Reg("GICH_VTR", GICH_VTR, read="_r_vtr", doc="VGIC Type (RO)"),
+    Reg(
+        "GICH_VMCR",
+        GICH_VMCR,
+        reset=GICH_VMCR_RESET,
+        read="_r_vmcr",
+        write="_w_vmcr",
+        doc="Virtual Machine Control",
+    ),
+    Reg("GICH_MISR", GICH_MISR, read="_r_misr", doc="Maintenance Interrupt Status (RO)"),
+    Reg("GICH_EISR", GICH_EISR0, length=8, read="_r_eisr", doc="End of Interrupt Status 0/1 (RO)"),
+    Reg(
+        "GICH_ELRSR",
+        GICH_ELRSR0,
+        length=8,
+        read="_r_elrsr",
+        doc="Empty List Register Status 0/1 (RO)",
+    ),
+    Reg("GICH_APR", GICH_APR, read="_r_apr", write="_w_apr", doc="Active Priorities"),
+    Reg(
+        "GICH_LR",
+        GICH_LR0,
+        length=4 * GICH_LR_MAX,
+        read="_r_lr",
+        write="_w_lr",
+        doc="List Registers 0-63 (≥ num_lrs RAZ/WI)",
+    ),
+)
+"""GICH register map (~§5.3, reference doc §2.2); every register is word-access only."""
