@@ -1,0 +1,156 @@
+"""Micro-benchmark of the GICv2 model: MMIO accesses/s and IAR/EOIR/DIR round trips/s.
+
+``run_gic_benchmark(num_irqs, seconds)`` builds a :class:`~irqfwd.hw.gicv2.gic.GICv2` with
+``num_irqs`` INTIDs (rounded up to a multiple of 32, e.g. 1020 → 1024 = 988 usable SPIs),
+enables every SPI and measures, through the public ``GICv2.read``/``write`` API:
+
+* ``mmio_per_s``: a representative mix of GICD/GICC accesses (ISENABLER/IPRIORITYR reads,
+  ISPENDR/ICPENDR/IPRIORITYR writes, GICC_PMR write, GICC_RPR/HPPIR reads) spread over all
+  SPIs;
+* ``roundtrips_per_s``: one SPI made pending (GICD_ISPENDR write), GICC_IAR, GICC_EOIR,
+  GICC_DIR (EOImode = 1, the Linux host configuration), cycling over all SPIs.
+
+Each figure is the median of ``repeats`` timed repetitions.  Wall-clock results are the
+point of a benchmark; nothing here feeds a simulation result.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.gic import GICv2
+
+__all__ = ["compare_sizes", "run_gic_benchmark"]
+
+
+def _setup(num_irqs: int) -> tuple[GICv2, list[int]]:
+    n = min(1024, max(64, -(-num_irqs // 32) * 32))
+    gic = GICv2(GICv2Config(num_irqs=n))
+    d, c = gic.config.gicd_base, gic.config.gicc_base
+    gic.write(d + 0x000, 1)  # GICD_CTLR.EnableGrp0
+    gic.write(c + 0x000, 0x201)  # GICC_CTLR: EnableGrp0 | EOImode
+    gic.write(c + 0x004, 0xF0)  # GICC_PMR
+    spis = list(range(32, min(n, 1020)))
+    for i in spis:
+        gic.write(d + 0x400 + i, 0xA0, size=1)
+        gic.write(d + 0x800 + i, 0x01, size=1)
+    for w in range(1, n // 32):
+        gic.write(d + 0x100 + 4 * w, 0xFFFF_FFFF)
+    return gic, spis
+
+
+def _mmio_ops(gic: GICv2, spis: list[int], count: int) -> int:
+    d, c = gic.config.gicd_base, gic.config.gicc_base
+    rd, wr = gic.read, gic.write
+    nspi = len(spis)
+    k = 0
+    done = 0
+    while done < count:
+        i = spis[k % nspi]
+        k += 7
+        w = 4 * (i >> 5)
+        b = 1 << (i & 31)
+        rd(d + 0x100 + w)  # GICD_ISENABLERn
+        wr(d + 0x200 + w, b)  # GICD_ISPENDRn
+        rd(c + 0x018)  # GICC_HPPIR
+        wr(d + 0x400 + i, 0x90, 1)  # GICD_IPRIORITYR byte
+        rd(d + 0x400 + (i & ~3))  # GICD_IPRIORITYRn
+        wr(d + 0x280 + w, b)  # GICD_ICPENDRn
+        wr(c + 0x004, 0xF0)  # GICC_PMR
+        rd(c + 0x014)  # GICC_RPR
+        wr(d + 0x400 + i, 0xA0, 1)
+        rd(d + 0x200 + w)  # GICD_ISPENDRn
+        done += 10
+    return done
+
+
+def _roundtrips(gic: GICv2, spis: list[int], count: int) -> int:
+    d, c = gic.config.gicd_base, gic.config.gicc_base
+    rd, wr = gic.read, gic.write
+    nspi = len(spis)
+    k = 0
+    for _ in range(count):
+        i = spis[k % nspi]
+        k += 7
+        wr(d + 0x200 + 4 * (i >> 5), 1 << (i & 31))  # GICD_ISPENDRn
+        v = rd(c + 0x00C)  # GICC_IAR
+        if v != i:
+            raise RuntimeError(f"benchmark: IAR returned {v:#x}, expected {i:#x}")
+        wr(c + 0x010, v)  # GICC_EOIR (priority drop)
+        wr(c + 0x1000, v)  # GICC_DIR (deactivate)
+    return count
+
+
+def _rate(fn: Any, gic: GICv2, spis: list[int], seconds: float) -> float:
+    batch = 200
+    total = 0
+    start = time.perf_counter()
+    end = start + seconds
+    now = start
+    while now < end or total == 0:
+        total += fn(gic, spis, batch)
+        now = time.perf_counter()
+    return total / (now - start)
+
+
+def run_gic_benchmark(num_irqs: int, seconds: float, repeats: int = 5) -> dict[str, Any]:
+    """Measure MMIO accesses/s and IAR/EOIR/DIR round trips/s (medians of ``repeats``).
+
+    ``seconds`` is the total time budget, split evenly over both measurements and all
+    repetitions.  Returns ``num_irqs``, ``spis``, ``mmio_per_s``, ``roundtrips_per_s``,
+    ``ns_per_access``, ``ns_per_roundtrip`` and the raw samples.
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    gic, spis = _setup(num_irqs)
+    slot = seconds / (2 * repeats)
+    mmio = [_rate(_mmio_ops, gic, spis, slot) for _ in range(repeats)]
+    rts = [_rate(_roundtrips, gic, spis, slot) for _ in range(repeats)]
+    m, r = statistics.median(mmio), statistics.median(rts)
+    return {
+        "num_irqs": gic.config.num_irqs,
+        "spis": len(spis),
+        "repeats": repeats,
+        "mmio_per_s": m,
+        "roundtrips_per_s": r,
+        "ns_per_access": 1e9 / m,
+        "ns_per_roundtrip": 1e9 / r,
+        "mmio_samples": mmio,
+        "roundtrip_samples": rts,
+    }
+
+
+def compare_sizes(seconds: float = 4.0, repeats: int = 5) -> dict[str, Any]:
+    """Benchmark 32 SPIs (num_irqs 64) against 988 SPIs (num_irqs 1020 → 1024).
+
+    ``cost_ratio_*`` = per-operation cost at 988 SPIs / cost at 32 SPIs (target ≤ 1.2).
+    """
+    small = run_gic_benchmark(64, seconds / 2, repeats)
+    large = run_gic_benchmark(1020, seconds / 2, repeats)
+    return {
+        "small": small,
+        "large": large,
+        "cost_ratio_mmio": small["mmio_per_s"] / large["mmio_per_s"],
+        "cost_ratio_roundtrip": small["roundtrips_per_s"] / large["roundtrips_per_s"],
+    }
+
+
+def main() -> None:
+    """Print the 32-vs-988-SPI comparison."""
+    res = compare_sizes()
+    for key in ("small", "large"):
+        r = res[key]
+        print(
+            f"{r['spis']:4d} SPIs: {r['mmio_per_s']:10.0f} MMIO/s ({r['ns_per_access']:.0f} ns)  "
+            f"{r['roundtrips_per_s']:9.0f} IAR/EOIR/DIR round trips/s ({r['ns_per_roundtrip']:.0f} ns)"
+        )
+    print(f"cost ratio 988/32: MMIO {res['cost_ratio_mmio']:.3f}, round trip {res['cost_ratio_roundtrip']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

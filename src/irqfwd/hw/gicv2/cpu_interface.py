@@ -1,0 +1,459 @@
+"""GICv2 CPU interface (GICC_*, Arm IHI 0048B §4.4) of one processor.
+
+The interface has no Security Extensions (QEMU ``virt`` with ``secure=off``): GICC_CTLR is
+the "Secure/no-security" view with EnableGrp0 [0], EnableGrp1 [1], AckCtl [2], FIQEn [3],
+CBPR [4] and EOImode [9] (writable mask 0x21F; the bypass-disable bits are not
+implemented, as in QEMU).  Group 1 interrupts are signalled as IRQ; Group 0 as FIQ when
+FIQEn = 1, otherwise IRQ (§3.4~, §4.4.1).
+
+Priorities (§3.3~, §4.4.3, §4.4.8):
+
+* group priority = priority AND the binary-point mask: ``0xFF << (BPR + 1)`` for Group 0
+  (and Group 1 when CBPR = 1), ``0xFF << ABPR`` for Group 1 otherwise;
+* an interrupt is signalled / acknowledged when its priority is below GICC_PMR and its
+  group priority is below the running priority;
+* running priority = group priority of the highest active, not yet dropped, interrupt.
+
+Active priorities (GICC_APRn/NSAPRn, §4.4.12–§4.4.13, contents IMPLEMENTATION DEFINED) use
+QEMU's layout (D22): bit index = group_priority >> 1 (128 preemption levels), word = index
+/ 32; Group 0 priorities go to GICC_APRn and Group 1 priorities to GICC_NSAPRn even without
+Security Extensions.  Running priority = (lowest set index over both) << 1, 0xFF idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
+from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+
+__all__ = [
+    "GICC_CTLR_ACKCTL",
+    "GICC_CTLR_CBPR",
+    "GICC_CTLR_ENABLEGRP0",
+    "GICC_CTLR_ENABLEGRP1",
+    "GICC_CTLR_EOIMODE",
+    "GICC_CTLR_FIQEN",
+    "GICC_SIZE",
+    "CpuInterface",
+    "CpuOutputs",
+    "gicc_regs",
+]
+
+GICC_SIZE = 0x2000
+GICC_CTLR_ENABLEGRP0 = 1 << 0
+GICC_CTLR_ENABLEGRP1 = 1 << 1
+GICC_CTLR_ACKCTL = 1 << 2
+GICC_CTLR_FIQEN = 1 << 3
+GICC_CTLR_CBPR = 1 << 4
+GICC_CTLR_EOIMODE = 1 << 9
+GICC_CTLR_MASK = 0x21F
+
+SPURIOUS = 1023
+GROUP1_SPURIOUS = 1022
+_IDLE = 0x100
+
+
+class CpuOutputs:
+    """Output lines of one CPU interface: physical IRQ/FIQ and virtual IRQ/FIQ."""
+
+    __slots__ = ("fiq", "irq", "vfiq", "virq")
+
+    def __init__(self) -> None:
+        self.irq = False
+        self.fiq = False
+        self.virq = False
+        self.vfiq = False
+
+    def __repr__(self) -> str:
+        return f"CpuOutputs(irq={self.irq}, fiq={self.fiq}, virq={self.virq}, vfiq={self.vfiq})"
+
+
+def gicc_regs(config: GICv2Config) -> tuple[Reg, ...]:
+    """The GICC register map (GICv2 §4.1.3, Table 4-2)."""
+    return (
+        Reg("GICC_CTLR", 0x00, read="read_ctlr", write="write_ctlr"),
+        Reg("GICC_PMR", 0x04, read="read_pmr", write="write_pmr"),
+        Reg("GICC_BPR", 0x08, reset=config.bpr_min, read="read_bpr", write="write_bpr"),
+        Reg("GICC_IAR", 0x0C, read="read_iar"),
+        Reg("GICC_EOIR", 0x10, write="mmio_write_eoir"),
+        Reg("GICC_RPR", 0x14, reset=0xFF, read="read_rpr"),
+        Reg("GICC_HPPIR", 0x18, reset=0x3FF, read="read_hppir"),
+        Reg("GICC_ABPR", 0x1C, reset=min(config.bpr_min + 1, 7), read="read_abpr",
+            write="write_abpr"),
+        Reg("GICC_AIAR", 0x20, read="read_aiar"),
+        Reg("GICC_AEOIR", 0x24, write="mmio_write_aeoir"),
+        Reg("GICC_AHPPIR", 0x28, read="read_ahppir"),
+        Reg("GICC_APR", 0xD0, length=16, read="read_apr", write="write_apr"),
+        Reg("GICC_NSAPR", 0xE0, length=16, read="read_nsapr", write="write_nsapr"),
+        Reg("GICC_IIDR", 0xFC, reset=config.gicc_iidr, read="read_reset"),
+        Reg("GICC_DIR", 0x1000, write="mmio_write_dir"),
+    )
+
+
+def _noop_emit(cpu: int, signal: str, level: bool) -> None:
+    return None
+
+
+class CpuInterface:
+    """GICC_* of CPU ``cpu`` operating on the shared :class:`Distributor`.
+
+    ``emit(cpu, signal, level)`` is called when the IRQ or FIQ output changes.  After a
+    state change the interface recomputes its outputs in :meth:`update`; the named hot-path
+    methods (:meth:`read_iar`, :meth:`write_eoir`, :meth:`write_dir`, :meth:`read_hppir`,
+    :meth:`read_rpr`) have exactly the semantics of the register access they name.
+    """
+
+    __slots__ = (
+        "_abpr_min",
+        "_bpr_min",
+        "_d1",
+        "_d3",
+        "_d4",
+        "_d5",
+        "_d11",
+        "_pmr_mask",
+        "abpr",
+        "apr0",
+        "apr1",
+        "block",
+        "bpr",
+        "config",
+        "cpu",
+        "ctlr",
+        "dist",
+        "emit",
+        "out",
+        "pmr",
+        "stale",
+        "stale_hppir",
+    )
+
+    def __init__(
+        self,
+        cpu: int,
+        config: GICv2Config,
+        dist: Distributor,
+        emit: Callable[[int, str, bool], None] | None = None,
+    ) -> None:
+        self.cpu = cpu
+        self.config = config
+        self.dist = dist
+        self.emit = emit or _noop_emit
+        self.out = CpuOutputs()
+        q = config.quirks
+        self._d1 = q.no_aliased_regs
+        self._d3 = q.hppir_masked_by_pmr
+        self._d4 = q.hppir_no_cpuid
+        self._d5 = q.no_per_irq_group_filter
+        self._d11 = q.eoir_qemu_rules
+        self._pmr_mask = (0xFF << (8 - config.prio_bits)) & 0xFF
+        self._bpr_min = config.bpr_min
+        self._abpr_min = min(config.bpr_min + 1, 7)
+        self.ctlr = 0
+        self.pmr = 0
+        self.bpr = self._bpr_min
+        self.abpr = self._abpr_min
+        self.apr0 = 0
+        """Group 0 active priorities (GICC_APR0–3 as one 128-bit int)."""
+        self.apr1 = 0
+        """Group 1 active priorities (GICC_NSAPR0–3 as one 128-bit int)."""
+        self.stale = False
+        """D16: physical state left stale by a HW=1 deactivation (QEMU only)."""
+        self.stale_hppir = SPURIOUS
+        self.block = RegisterBlock("GICC", GICC_SIZE, gicc_regs(config), self)
+
+    def reset(self) -> None:
+        """Reset values (§4.4, Table 4-2; QEMU: BPR = min, ABPR = min + 1)."""
+        self.ctlr = 0
+        self.pmr = 0
+        self.bpr = self._bpr_min
+        self.abpr = self._abpr_min
+        self.apr0 = 0
+        self.apr1 = 0
+        self.stale = False
+        self.stale_hppir = SPURIOUS
+
+    # ------------------------------------------------------------------ priority helpers
+
+    def group_mask(self, group: int) -> int:
+        """Group-priority mask of ``group`` (§3.3~, BPR/ABPR table)."""
+        if group and not self.ctlr & GICC_CTLR_CBPR:
+            return (0xFF << self.abpr) & 0xFF
+        return (0xFF << (self.bpr + 1)) & 0xFF
+
+    def running_priority(self) -> int:
+        """Running priority, 0x100 when idle (GICC_RPR reads 0xFF then)."""
+        a = self.apr0 | self.apr1
+        if not a:
+            return _IDLE
+        return ((a & -a).bit_length() - 1) << 1
+
+    def _groups(self) -> int:
+        """Groups whose interrupts may be chosen as the HPPI (§3.3~; D5 quirk)."""
+        d = self.dist.ctlr & self.ctlr & 3
+        if self._d5:
+            return 3 if (self.dist.ctlr & 3) and (self.ctlr & 3) else 0
+        return d
+
+    def _signalled(self) -> int:
+        """Packed HPPI key if it passes PMR and preemption, else NO_IRQ."""
+        g = self._groups()
+        if not g:
+            return NO_IRQ
+        k = self.dist.best(self.cpu, g)
+        if k < 0:
+            return NO_IRQ
+        p = k >> 11
+        if p >= self.pmr:
+            return NO_IRQ
+        a = self.apr0 | self.apr1
+        if a and (p & self.group_mask((k >> 10) & 1)) >= ((a & -a).bit_length() - 1) << 1:
+            return NO_IRQ
+        return k
+
+    def update(self) -> None:
+        """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes."""
+        self.stale = False
+        k = self._signalled()
+        irq = fiq = False
+        if k >= 0:
+            g = (k >> 10) & 1
+            if self._d5 and not ((self.dist.ctlr & self.ctlr) >> g) & 1:
+                pass  # D5: the group enables only gate the lines
+            elif g == 0 and self.ctlr & GICC_CTLR_FIQEN:
+                fiq = True
+            else:
+                irq = True
+        out = self.out
+        if out.irq != irq:
+            out.irq = irq
+            self.emit(self.cpu, "irq", irq)
+        if out.fiq != fiq:
+            out.fiq = fiq
+            self.emit(self.cpu, "fiq", fiq)
+
+    def _notify_irq(self, intid: int) -> None:
+        self.dist.notify(1 << self.cpu if intid < 32 else (1 << self.dist.num_cpus) - 1)
+
+    # ------------------------------------------------------------------ acknowledge / EOI
+
+    def _acknowledge(self, k: int) -> int:
+        i = k & 0x3FF
+        g = (k >> 10) & 1
+        src = self.dist.acknowledge(self.cpu, i)
+        idx = ((k >> 11) & self.group_mask(g)) >> 1
+        if g:
+            self.apr1 |= 1 << idx
+        else:
+            self.apr0 |= 1 << idx
+        self._notify_irq(i)
+        return i | (src << 10)
+
+    def read_iar(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_IAR (§4.4.4): acknowledge the HPPI; 1023 if none can be signalled, 1022
+        for a Group 1 HPPI with AckCtl = 0.  (``n``/``cpu`` are the RegisterBlock's.)"""
+        if self.stale:
+            return SPURIOUS
+        k = self._signalled()
+        if k < 0:
+            return SPURIOUS
+        if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
+            return GROUP1_SPURIOUS
+        return self._acknowledge(k)
+
+    def read_aiar(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_AIAR (§4.4.9): acknowledge a Group 1 HPPI regardless of AckCtl; 1023 if the
+        HPPI is Group 0.  D1: not implemented (reads 0)."""
+        if self._d1:
+            return 0
+        if self.stale:
+            return SPURIOUS
+        k = self._signalled()
+        if k < 0 or not k & 0x400:
+            return SPURIOUS
+        return self._acknowledge(k)
+
+    def _hppi_id(self, k: int) -> int:
+        i = k & 0x3FF
+        if i < 16 and not self._d4:
+            s = self.dist.sgi_src[self.cpu][i]
+            i |= ((s & -s).bit_length() - 1) << 10
+        return i
+
+    def read_hppir(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_HPPIR (§4.4.7): the HPPI (+ source CPUID for SGIs) without acknowledging;
+        not masked by PMR or running priority (D3: masked by PMR; D4: no CPUID)."""
+        if self.stale:
+            return self.stale_hppir
+        g = self._groups()
+        if not g:
+            return SPURIOUS
+        k = self.dist.best(self.cpu, g)
+        if k < 0 or (self._d3 and (k >> 11) >= self.pmr):
+            return SPURIOUS
+        if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
+            return GROUP1_SPURIOUS
+        return self._hppi_id(k)
+
+    def read_ahppir(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_AHPPIR (§4.4.11): the HPPI if it is Group 1, else 1023.  D1: reads 0."""
+        if self._d1:
+            return 0
+        g = self._groups()
+        k = self.dist.best(self.cpu, g) if g else NO_IRQ
+        if k < 0 or not k & 0x400 or (self._d3 and (k >> 11) >= self.pmr):
+            return SPURIOUS
+        return self._hppi_id(k)
+
+    def _drop_priority(self, group: int) -> bool:
+        """Priority drop (§3.2.1~): clear the highest active priority.  Returns False when
+        no priority was active.  Under D11 only ``group``'s priorities are considered."""
+        if self._d11:
+            if group:
+                a = self.apr1
+                if not a:
+                    return False
+                self.apr1 = a & (a - 1)
+            else:
+                a = self.apr0
+                if not a:
+                    return False
+                self.apr0 = a & (a - 1)
+            return True
+        a0, a1 = self.apr0, self.apr1
+        if not (a0 | a1):
+            return False
+        a = a0 | a1
+        low = a & -a
+        if a0 & low:
+            self.apr0 = a0 ^ low
+        else:
+            self.apr1 = a1 ^ low
+        return True
+
+    def write_eoir(self, value: int) -> None:
+        """GICC_EOIR (§4.4.5): priority drop; with EOImode = 0 also deactivate the INTID.
+
+        1020–1023 and unimplemented INTIDs are ignored.  Default (spec reading): the
+        highest active priority is dropped if there is one, and with EOImode = 0 the
+        written INTID is deactivated in any case.  D11 (QEMU): ignored entirely when no
+        priority is active; drops the highest active priority of the written INTID's group.
+        """
+        i = value & 0x3FF
+        dist = self.dist
+        if i >= 1020 or i >= dist.num_irqs:
+            return
+        c = self.cpu
+        dropped = self._drop_priority((dist.grp[c][i >> 5] >> (i & 31)) & 1)
+        if self._d11 and not dropped:
+            return
+        mask = 1 << c
+        if not self.ctlr & GICC_CTLR_EOIMODE:
+            mask |= dist.deactivate(c, i, "eoir")
+        dist.notify(mask)
+
+    def write_aeoir(self, value: int) -> None:
+        """GICC_AEOIR (§4.4.10): EOIR for Group 1 interrupts.  D1: ignored."""
+        if not self._d1:
+            self.write_eoir(value)
+
+    def write_dir(self, value: int) -> None:
+        """GICC_DIR (§4.4.15): deactivate the INTID (EOImode = 1).
+
+        With EOImode = 0 the write is UNPREDICTABLE; it is ignored (QEMU's choice, D12).
+        1020–1023 and unimplemented INTIDs are ignored.  No priority drop.
+        """
+        i = value & 0x3FF
+        if i >= 1020 or i >= self.dist.num_irqs or not self.ctlr & GICC_CTLR_EOIMODE:
+            return
+        mask = self.dist.deactivate(self.cpu, i, "dir")
+        if mask:
+            self.dist.notify(mask)
+
+    def mmio_write_eoir(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """RegisterBlock handler of GICC_EOIR."""
+        self.write_eoir(v)
+
+    def mmio_write_aeoir(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """RegisterBlock handler of GICC_AEOIR."""
+        self.write_aeoir(v)
+
+    def mmio_write_dir(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """RegisterBlock handler of GICC_DIR."""
+        self.write_dir(v)
+
+    # ------------------------------------------------------------------ other registers
+
+    def _changed(self) -> None:
+        self.dist.notify(1 << self.cpu)
+
+    def read_ctlr(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_CTLR (§4.4.1)."""
+        return self.ctlr
+
+    def write_ctlr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_CTLR write; bits outside 0x21F RAZ/WI."""
+        self.ctlr = v & GICC_CTLR_MASK
+        self._changed()
+
+    def read_pmr(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_PMR (§4.4.2)."""
+        return self.pmr
+
+    def write_pmr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_PMR write; unimplemented low bits RAZ/WI."""
+        self.pmr = v & self._pmr_mask
+        self._changed()
+
+    def read_bpr(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_BPR (§4.4.3)."""
+        return self.bpr
+
+    def write_bpr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_BPR write; values below the minimum set the minimum."""
+        self.bpr = max(v & 7, self._bpr_min)
+        self._changed()
+
+    def read_abpr(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_ABPR (§4.4.8)."""
+        return self.abpr
+
+    def write_abpr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_ABPR write; minimum = BPR minimum + 1."""
+        self.abpr = max(v & 7, self._abpr_min)
+        self._changed()
+
+    def read_rpr(self, n: int = 0, cpu: int = 0) -> int:
+        """GICC_RPR (§4.4.6): running priority, 0xFF when idle."""
+        r = self.running_priority()
+        return 0xFF if r == _IDLE else r
+
+    def read_apr(self, n: int, cpu: int = 0) -> int:
+        """GICC_APRn (§4.4.12): Group 0 active priorities, word ``n`` (QEMU layout, D22)."""
+        return (self.apr0 >> (32 * n)) & 0xFFFF_FFFF
+
+    def write_apr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_APRn write (restore)."""
+        self.apr0 = (self.apr0 & ~(0xFFFF_FFFF << (32 * n))) | ((v & 0xFFFF_FFFF) << (32 * n))
+        self._changed()
+
+    def read_nsapr(self, n: int, cpu: int = 0) -> int:
+        """GICC_NSAPRn (§4.4.13): Group 1 active priorities, word ``n`` (QEMU layout, D22)."""
+        return (self.apr1 >> (32 * n)) & 0xFFFF_FFFF
+
+    def write_nsapr(self, n: int, v: int, mask: int, cpu: int) -> None:
+        """GICC_NSAPRn write (restore)."""
+        self.apr1 = (self.apr1 & ~(0xFFFF_FFFF << (32 * n))) | ((v & 0xFFFF_FFFF) << (32 * n))
+        self._changed()
+
+    # ------------------------------------------------------------------ MMIO
+
+    def read(self, offset: int, size: int = 4, cpu: int | None = None) -> int:
+        """MMIO read at ``offset`` of the GICC frame."""
+        return self.block.read(offset, size, self.cpu)
+
+    def write(self, offset: int, value: int, size: int = 4, cpu: int | None = None) -> None:
+        """MMIO write at ``offset`` of the GICC frame."""
+        self.block.write(offset, value, size, self.cpu)

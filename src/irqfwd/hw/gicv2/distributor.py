@@ -1,0 +1,769 @@
+"""GICv2 Distributor (GICD_*, Arm IHI 0048B §4.3) with incremental HPPI bookkeeping.
+
+State layout
+------------
+Everything is kept as 32-bit words indexed by ``n = INTID >> 5`` (the same words the
+GICD_ISENABLERn & co. registers expose), one list per CPU interface:
+
+* word 0 (INTIDs 0–31, SGIs and PPIs) is **banked**: each CPU has its own copy;
+* words ≥ 1 (SPIs) describe one global interrupt and are **mirrored** in every CPU's list,
+  so the candidate test reads one list.  The exceptions are the per-CPU SPI pending latch
+  and active bits that QEMU keeps (``QemuQuirks.spi_n_n`` D7,
+  ``spi_pending_follows_targets`` D9); with those quirks off the copies stay equal.
+
+Interrupt state machine (GICv2 §3.2.4, Figure 3-1)
+---------------------------------------------------
+* edge-triggered: pending = latch; a rising edge, GICD_ISPENDR or GICD_SGIR set it;
+  GICD_ICPENDR and the acknowledge (GICC_IAR) clear it;
+* level-sensitive: pending = latch OR line; GICD_ISPENDR sets the latch, GICD_ICPENDR and
+  the acknowledge clear only the latch; nothing else latches the line (in particular not
+  enabling the interrupt, GICv2 §4.3.5);
+* pending and active are independent bits; an active (or active-and-pending) interrupt is
+  never a candidate for the highest priority pending interrupt (HPPI).
+* SGIs (N-N model, §4.3.15–§4.3.17): one pending bit per (target, source); the latch bit
+  of an SGI is the OR over sources.  SPIs follow the 1-N model: one acknowledge clears the
+  pending state for every CPU.
+
+HPPI bookkeeping
+----------------
+For each CPU and group the distributor keeps the set of *candidates* (pending, not active,
+enabled, targeted at the CPU) as bitmasks per priority value (``_bk[cpu][group][prio]``)
+plus a 256-bit mask of the non-empty priorities (``_pm[cpu][group]``).  Every state change
+re-evaluates the one interrupt it touches (:meth:`Distributor._sync`), so
+:meth:`Distributor.best` is O(1): lowest set priority bit, then lowest INTID in that
+bucket (the lowest-INTID tie-break of QEMU and Arm's implementations).  The group enables
+(GICD_CTLR, GICC_CTLR) are applied by the caller when it picks which groups to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+
+__all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
+
+GICD_SIZE = 0x1000
+NO_IRQ = -1
+"""Value of :meth:`Distributor.best` when no candidate exists."""
+
+GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
+    ("GICD_PIDR4", 0xFD0, 0x04),
+    ("GICD_PIDR5", 0xFD4, 0x00),
+    ("GICD_PIDR6", 0xFD8, 0x00),
+    ("GICD_PIDR7", 0xFDC, 0x00),
+    ("GICD_PIDR0", 0xFE0, 0x90),
+    ("GICD_PIDR1", 0xFE4, 0xB4),
+    ("GICD_PIDR2", 0xFE8, 0x2B),
+    ("GICD_PIDR3", 0xFEC, 0x00),
+    ("GICD_CIDR0", 0xFF0, 0x0D),
+    ("GICD_CIDR1", 0xFF4, 0xF0),
+    ("GICD_CIDR2", 0xFF8, 0x05),
+    ("GICD_CIDR3", 0xFFC, 0xB1),
+)
+"""Identification registers (GICv2 §4.3.18~; values read on QEMU 7.2: PIDR2.ArchRev = 2)."""
+
+
+def _noop_notify(mask: int) -> None:
+    return None
+
+
+def gicd_regs(config: GICv2Config) -> tuple[Reg, ...]:
+    """The GICD register map (GICv2 §4.1.2, Table 4-1) for ``config``."""
+    typer = (config.num_irqs // 32 - 1) | ((config.num_cpus - 1) << 5)
+    regs = [
+        Reg("GICD_CTLR", 0x000, read="read_ctlr", write="write_ctlr"),
+        Reg("GICD_TYPER", 0x004, reset=typer, read="read_reset"),
+        Reg("GICD_IIDR", 0x008, reset=config.gicd_iidr, read="read_reset"),
+        Reg("GICD_IGROUPR", 0x080, bits_per_irq=1, read="read_group", write="write_group"),
+        Reg("GICD_ISENABLER", 0x100, bits_per_irq=1, read="read_enable", write="write_senable"),
+        Reg("GICD_ICENABLER", 0x180, bits_per_irq=1, read="read_enable", write="write_cenable"),
+        Reg("GICD_ISPENDR", 0x200, bits_per_irq=1, read="read_pending", write="write_spending"),
+        Reg("GICD_ICPENDR", 0x280, bits_per_irq=1, read="read_pending", write="write_cpending"),
+        Reg("GICD_ISACTIVER", 0x300, bits_per_irq=1, read="read_active", write="write_sactive"),
+        Reg("GICD_ICACTIVER", 0x380, bits_per_irq=1, read="read_active", write="write_cactive"),
+        Reg("GICD_IPRIORITYR", 0x400, bits_per_irq=8, sizes=(1, 4),
+            read="read_priority", write="write_priority"),
+        Reg("GICD_ITARGETSR", 0x800, bits_per_irq=8, sizes=(1, 4),
+            read="read_target", write="write_target"),
+        Reg("GICD_ICFGR", 0xC00, bits_per_irq=2, read="read_config", write="write_config"),
+        Reg("GICD_SGIR", 0xF00, read="read_raz", write="write_sgir"),
+        Reg("GICD_CPENDSGIR", 0xF10, length=16, sizes=(1, 4),
+            read="read_sgi_pending", write="write_sgi_cpending"),
+        Reg("GICD_SPENDSGIR", 0xF20, length=16, sizes=(1, 4),
+            read="read_sgi_pending", write="write_sgi_spending"),
+    ]
+    regs += [Reg(name, off, reset=val, read="read_reset") for name, off, val in GICD_ID_REGS]
+    return tuple(regs)
+
+
+class Distributor:
+    """GICD_* registers and per-interrupt state of one GICv2 (GICv2 §4.3).
+
+    ``notify(cpu_mask)`` is called after every state change that may alter the HPPI or the
+    outputs of the CPUs in ``cpu_mask``; ``event(kind, intid, cpu, source)`` reports
+    physical activations/deactivations.  :class:`~irqfwd.hw.gicv2.gic.GICv2` wires both.
+    """
+
+    __slots__ = (
+        "_allmask", "_bk", "_cpus", "_d6", "_d7", "_d8", "_d9", "_pm", "_pmask",
+        "_ppi_cfg_writable", "_sgi_en", "act", "block", "cand", "config", "ctlr", "edge",
+        "en", "event", "grp", "latch", "line", "notify", "num_cpus", "num_irqs", "prio",
+        "sgi_src", "targets", "words",
+    )
+
+    def __init__(self, config: GICv2Config | None = None) -> None:
+        self.config = config = config or GICv2Config()
+        self.num_cpus = config.num_cpus
+        self.num_irqs = config.num_irqs
+        self.words = config.num_irqs // 32
+        self._cpus = tuple(range(config.num_cpus))
+        self._allmask = (1 << config.num_cpus) - 1
+        self._pmask = (0xFF << (8 - config.prio_bits)) & 0xFF
+        self._sgi_en = 0xFFFF if config.sgis_always_enabled else 0
+        self._ppi_cfg_writable = config.ppi_config_writable
+        q = config.quirks
+        self._d6 = q.ppi_icpendr_all_cpus
+        self._d7 = q.spi_n_n
+        self._d8 = q.ppi_ispendr_smp_ignored and config.num_cpus > 1
+        self._d9 = q.spi_pending_follows_targets
+        self.notify: Callable[[int], None] = _noop_notify
+        self.event: Callable[[str, int, int, str], None] | None = None
+        # declared here, filled by reset()
+        self.ctlr = 0
+        self.en: list[list[int]] = []
+        self.latch: list[list[int]] = []
+        self.line: list[list[int]] = []
+        self.act: list[list[int]] = []
+        self.grp: list[list[int]] = []
+        self.edge: list[list[int]] = []
+        self.cand: list[list[int]] = []
+        self.prio: list[list[int]] = []
+        self.sgi_src: list[list[int]] = []
+        self.targets: list[int] = []
+        self._pm: list[list[int]] = []
+        self._bk: list[list[list[int]]] = []
+        self.reset()
+        self.block = RegisterBlock("GICD", GICD_SIZE, gicd_regs(config), self, config.num_irqs)
+
+    # ------------------------------------------------------------------ reset
+
+    def reset(self) -> None:
+        """Architectural reset (GICv2 §4.3, reset values in Table 4-1); no notification."""
+        nc, w = self.num_cpus, self.words
+        self.ctlr = 0
+        self.en = [[self._sgi_en] + [0] * (w - 1) for _ in range(nc)]
+        self.latch = [[0] * w for _ in range(nc)]
+        self.line = [[0] * w for _ in range(nc)]
+        self.act = [[0] * w for _ in range(nc)]
+        self.grp = [[0] * w for _ in range(nc)]
+        # ICFGR0 is 0xAAAAAAAA: SGIs are edge-triggered; PPIs and SPIs reset level-sensitive
+        self.edge = [[0xFFFF] + [0] * (w - 1) for _ in range(nc)]
+        self.cand = [[0] * w for _ in range(nc)]
+        self.prio = [[0] * self.num_irqs for _ in range(nc)]
+        self.sgi_src = [[0] * 16 for _ in range(nc)]
+        # uniprocessor: ITARGETSR is RAZ/WI and every SPI goes to CPU 0 (GICv2 §4.3.12)
+        self.targets = [1 if nc == 1 else 0] * self.num_irqs
+        self._pm = [[0, 0] for _ in range(nc)]
+        self._bk = [[[0] * 256, [0] * 256] for _ in range(nc)]
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _sync(self, c: int, i: int) -> None:
+        """Re-evaluate whether INTID ``i`` is a candidate for CPU ``c`` and update buckets."""
+        w = i >> 5
+        b = 1 << (i & 31)
+        want = (
+            (self.latch[c][w] | (self.line[c][w] & ~self.edge[c][w]))
+            & ~self.act[c][w] & self.en[c][w] & b
+        )
+        if want and i >= 32 and not (self.targets[i] >> c) & 1:
+            want = 0
+        cw = self.cand[c]
+        if want:
+            if not cw[w] & b:
+                cw[w] |= b
+                g = (self.grp[c][w] >> (i & 31)) & 1
+                p = self.prio[c][i]
+                bk = self._bk[c][g]
+                old = bk[p]
+                bk[p] = old | (1 << i)
+                if not old:
+                    self._pm[c][g] |= 1 << p
+        elif cw[w] & b:
+            self._unlink(c, i)
+
+    def _unlink(self, c: int, i: int) -> None:
+        """Remove ``i`` from CPU ``c``'s candidate buckets (before its priority/group change)."""
+        w = i >> 5
+        b = 1 << (i & 31)
+        cw = self.cand[c]
+        if cw[w] & b:
+            cw[w] &= ~b
+            g = (self.grp[c][w] >> (i & 31)) & 1
+            p = self.prio[c][i]
+            bk = self._bk[c][g]
+            new = bk[p] & ~(1 << i)
+            bk[p] = new
+            if not new:
+                self._pm[c][g] &= ~(1 << p)
+
+    def _sync_irq(self, i: int, c: int) -> int:
+        """Re-evaluate ``i`` for the CPUs it concerns; return their mask."""
+        if i < 32:
+            self._sync(c, i)
+            return 1 << c
+        for cc in self._cpus:
+            self._sync(cc, i)
+        return self._allmask
+
+    def best(self, c: int, groups: int) -> int:
+        """HPPI candidate of CPU ``c`` among ``groups`` (bit 0 = Group 0, bit 1 = Group 1).
+
+        Returns ``(priority << 11) | (group << 10) | intid`` or :data:`NO_IRQ`.  Ties go to
+        the lowest INTID (QEMU, and the choice documented in docs/conformance.md).
+        """
+        pm = self._pm[c]
+        k0 = k1 = NO_IRQ
+        if groups & 1:
+            m = pm[0]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk[c][0][p]
+                k0 = (p << 11) | ((bk & -bk).bit_length() - 1)
+        if groups & 2:
+            m = pm[1]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk[c][1][p]
+                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+        if k1 < 0:
+            return k0
+        if k0 < 0 or (k1 & ~0x400) < k0:
+            return k1
+        return k0
+
+    def candidates(self, c: int) -> list[int]:
+        """INTIDs currently in CPU ``c``'s candidate set (for tests and tools)."""
+        out = []
+        for w, word in enumerate(self.cand[c]):
+            while word:
+                low = word & -word
+                out.append(w * 32 + low.bit_length() - 1)
+                word ^= low
+        return out
+
+    # ------------------------------------------------------------------ queries
+
+    def _check(self, i: int) -> None:
+        if not 0 <= i < self.num_irqs:
+            raise ValueError(f"INTID {i} not implemented (num_irqs={self.num_irqs})")
+
+    def is_pending(self, intid: int, cpu: int = 0) -> bool:
+        """Pending state as GICD_ISPENDR reports it (latch OR level line; SPIs: any CPU copy)."""
+        w, b = intid >> 5, 1 << (intid & 31)
+        if intid < 32:
+            return bool((self.latch[cpu][w] | (self.line[cpu][w] & ~self.edge[cpu][w])) & b)
+        return any((self.latch[c][w] | self.line[c][w] & ~self.edge[c][w]) & b for c in self._cpus)
+
+    def is_active(self, intid: int, cpu: int = 0) -> bool:
+        """Active state as GICD_ISACTIVER reports it (SPIs: any CPU copy)."""
+        w, b = intid >> 5, 1 << (intid & 31)
+        if intid < 32:
+            return bool(self.act[cpu][w] & b)
+        return any(self.act[c][w] & b for c in self._cpus)
+
+    def is_enabled(self, intid: int, cpu: int = 0) -> bool:
+        """Enable bit (GICD_ISENABLER)."""
+        return bool((self.en[cpu][intid >> 5] >> (intid & 31)) & 1)
+
+    def line_level(self, intid: int, cpu: int = 0) -> bool:
+        """Current level of the input line of ``intid`` (PPIs: of ``cpu``)."""
+        return bool((self.line[cpu][intid >> 5] >> (intid & 31)) & 1)
+
+    def priority(self, intid: int, cpu: int = 0) -> int:
+        """Priority byte (GICD_IPRIORITYR)."""
+        return self.prio[cpu][intid]
+
+    def group(self, intid: int, cpu: int = 0) -> int:
+        """Group (GICD_IGROUPR bit): 0 or 1."""
+        return (self.grp[cpu][intid >> 5] >> (intid & 31)) & 1
+
+    def is_edge(self, intid: int, cpu: int = 0) -> bool:
+        """True if edge-triggered (GICD_ICFGR Int_config[1])."""
+        return bool((self.edge[cpu][intid >> 5] >> (intid & 31)) & 1)
+
+    # ------------------------------------------------------------------ inputs & state changes
+
+    def set_line(self, intid: int, level: bool, cpu: int = 0) -> None:
+        """Drive the input line of an SPI (``cpu`` ignored) or of ``cpu``'s PPI (§3.2.4)."""
+        w, b = intid >> 5, 1 << (intid & 31)
+        if intid < 32:
+            line = self.line[cpu]
+            if bool(line[w] & b) == bool(level):
+                return
+            if level:
+                line[w] |= b
+                if self.edge[cpu][w] & b:
+                    self.latch[cpu][w] |= b
+            else:
+                line[w] &= ~b
+            self._sync(cpu, intid)
+            self.notify(1 << cpu)
+            return
+        if bool(self.line[0][w] & b) == bool(level):
+            return
+        rising_edge = level and self.edge[0][w] & b
+        tmask = self.targets[intid] if self._d9 else self._allmask
+        for c in self._cpus:
+            if level:
+                self.line[c][w] |= b
+                if rising_edge and (tmask >> c) & 1:
+                    self.latch[c][w] |= b
+            else:
+                self.line[c][w] &= ~b
+            self._sync(c, intid)
+        self.notify(self._allmask)
+
+    def _set_pending(self, i: int, on: bool, c: int) -> int:
+        w, b = i >> 5, 1 << (i & 31)
+        if i < 16:
+            return 0  # SGI bits of ISPENDR0/ICPENDR0 are read-only (§4.3.7, §4.3.8)
+        if i < 32:
+            if on:
+                if self._d8:
+                    return 0
+                self.latch[c][w] |= b
+            elif self._d6:
+                for cc in self._cpus:
+                    self.latch[cc][w] &= ~b
+                    self._sync(cc, i)
+                return self._allmask
+            else:
+                self.latch[c][w] &= ~b
+            self._sync(c, i)
+            return 1 << c
+        if on:
+            tmask = self.targets[i] if self._d9 else self._allmask
+            for cc in self._cpus:
+                if (tmask >> cc) & 1:
+                    self.latch[cc][w] |= b
+                    self._sync(cc, i)
+        else:
+            for cc in self._cpus:
+                self.latch[cc][w] &= ~b
+                self._sync(cc, i)
+        return self._allmask
+
+    def set_pending(self, intid: int, on: bool, cpu: int = 0) -> None:
+        """GICD_ISPENDR (on) / GICD_ICPENDR (off) semantics for one INTID (§4.3.7, §4.3.8)."""
+        self._check(intid)
+        m = self._set_pending(intid, on, cpu)
+        if m:
+            self.notify(m)
+
+    def _set_enabled(self, i: int, on: bool, c: int) -> int:
+        w, b = i >> 5, 1 << (i & 31)
+        if i < 16 and self._sgi_en:
+            return 0
+        if i < 32:
+            if on:
+                self.en[c][w] |= b
+            else:
+                self.en[c][w] &= ~b
+            self._sync(c, i)
+            return 1 << c
+        for cc in self._cpus:
+            if on:
+                self.en[cc][w] |= b
+            else:
+                self.en[cc][w] &= ~b
+            self._sync(cc, i)
+        return self._allmask
+
+    def set_enabled(self, intid: int, on: bool, cpu: int = 0) -> None:
+        """GICD_ISENABLER / GICD_ICENABLER for one INTID (§4.3.5, §4.3.6); never latches."""
+        self._check(intid)
+        m = self._set_enabled(intid, on, cpu)
+        if m:
+            self.notify(m)
+
+    def _set_active(self, i: int, on: bool, c: int, source: str) -> int:
+        """Set/clear active; ``source`` names the cause for ``event``.  Returns the CPU mask.
+
+        Register writes (ISACTIVER/ICACTIVER) change every CPU's copy of an SPI; acknowledge
+        and deactivation by a CPU interface change only that CPU's copy under D7.
+        """
+        w, b = i >> 5, 1 << (i & 31)
+        if i < 32:
+            act = self.act[c]
+            was = act[w] & b
+            if on:
+                act[w] |= b
+            else:
+                act[w] &= ~b
+            self._sync(c, i)
+            mask = 1 << c
+        else:
+            was = 0
+            per_cpu = self._d7 and source in ("iar", "eoir", "dir", "hw_lr")
+            for cc in self._cpus:
+                if per_cpu and cc != c:
+                    continue
+                act = self.act[cc]
+                was |= act[w] & b
+                if on:
+                    act[w] |= b
+                else:
+                    act[w] &= ~b
+                self._sync(cc, i)
+            mask = self._allmask
+        ev = self.event
+        if ev is not None and bool(was) != bool(on):
+            ev("activate" if on else "deactivate", i, c, source)
+        return mask
+
+    def set_active(self, intid: int, on: bool, cpu: int = 0) -> None:
+        """GICD_ISACTIVER / GICD_ICACTIVER for one INTID (§4.3.9, §4.3.10)."""
+        self._check(intid)
+        self.notify(self._set_active(intid, on, cpu, "isactiver" if on else "icactiver"))
+
+    def _set_priority(self, i: int, value: int, c: int) -> int:
+        value &= self._pmask
+        if i < 32:
+            if self.prio[c][i] != value:
+                self._unlink(c, i)
+                self.prio[c][i] = value
+                self._sync(c, i)
+            return 1 << c
+        if self.prio[0][i] != value:
+            for cc in self._cpus:
+                self._unlink(cc, i)
+                self.prio[cc][i] = value
+                self._sync(cc, i)
+        return self._allmask
+
+    def set_priority(self, intid: int, prio: int, cpu: int = 0) -> None:
+        """GICD_IPRIORITYR byte write (§4.3.11): only the top ``prio_bits`` bits are kept."""
+        self._check(intid)
+        self.notify(self._set_priority(intid, prio, cpu))
+
+    def _set_group(self, i: int, g: int, c: int) -> int:
+        w, b = i >> 5, 1 << (i & 31)
+        cpus = (c,) if i < 32 else self._cpus
+        for cc in cpus:
+            if bool(self.grp[cc][w] & b) != bool(g):
+                self._unlink(cc, i)
+                self.grp[cc][w] ^= b
+                self._sync(cc, i)
+        return 1 << c if i < 32 else self._allmask
+
+    def set_group(self, intid: int, group: int, cpu: int = 0) -> None:
+        """GICD_IGROUPR bit (§4.3.4): 0 = Group 0, 1 = Group 1."""
+        self._check(intid)
+        self.notify(self._set_group(intid, group, cpu))
+
+    def _set_targets(self, i: int, mask: int) -> int:
+        if i < 32 or self.num_cpus == 1:
+            return 0
+        self.targets[i] = mask & self._allmask
+        for cc in self._cpus:
+            self._sync(cc, i)
+        return self._allmask
+
+    def set_targets(self, intid: int, mask: int) -> None:
+        """GICD_ITARGETSR byte of an SPI (§4.3.12); a pending SPI follows its new targets."""
+        self._check(intid)
+        m = self._set_targets(intid, mask)
+        if m:
+            self.notify(m)
+
+    def _set_edge(self, i: int, edge: bool, c: int) -> int:
+        if i < 16:
+            return 0  # ICFGR0 is read-only
+        if i < 32 and not self._ppi_cfg_writable:
+            return 0
+        w, b = i >> 5, 1 << (i & 31)
+        cpus = (c,) if i < 32 else self._cpus
+        for cc in cpus:
+            if edge:
+                self.edge[cc][w] |= b
+            else:
+                self.edge[cc][w] &= ~b
+            self._sync(cc, i)
+        return 1 << c if i < 32 else self._allmask
+
+    def set_edge(self, intid: int, edge: bool, cpu: int = 0) -> None:
+        """GICD_ICFGR Int_config[1] (§4.3.13): True = edge-triggered, False = level-sensitive."""
+        self._check(intid)
+        m = self._set_edge(intid, edge, cpu)
+        if m:
+            self.notify(m)
+
+    # ------------------------------------------------------------------ SGIs
+
+    def send_sgi(self, sgi: int, target_mask: int, source: int) -> None:
+        """Make SGI ``sgi`` pending from ``source`` on every CPU in ``target_mask`` (§4.3.15)."""
+        b = 1 << sgi
+        target_mask &= self._allmask
+        for c in self._cpus:
+            if (target_mask >> c) & 1:
+                self.sgi_src[c][sgi] |= 1 << source
+                self.latch[c][0] |= b
+                self._sync(c, sgi)
+        if target_mask:
+            self.notify(target_mask)
+
+    def _sgi_pending_write(self, sgi: int, sources: int, on: bool, c: int) -> None:
+        src = self.sgi_src[c]
+        if on:
+            src[sgi] |= sources & self._allmask
+        else:
+            src[sgi] &= ~sources
+        if src[sgi]:
+            self.latch[c][0] |= 1 << sgi
+        else:
+            self.latch[c][0] &= ~(1 << sgi)
+        self._sync(c, sgi)
+
+    def set_sgi_pending(self, sgi: int, source: int, on: bool, cpu: int = 0) -> None:
+        """GICD_SPENDSGIR (on) / GICD_CPENDSGIR (off) bit for (``sgi``, ``source``) of ``cpu``."""
+        self._sgi_pending_write(sgi, 1 << source, on, cpu)
+        self.notify(1 << cpu)
+
+    # ------------------------------------------------------------------ CPU interface side
+
+    def acknowledge(self, c: int, i: int) -> int:
+        """Pending → active for an IAR read by CPU ``c`` (§3.2.4 transitions C/D).
+
+        Clears the latch (all CPUs for a 1-N SPI, only ``c`` under D7) and, for an SGI, the
+        lowest pending source (QEMU's order).  Returns the source CPU (SGIs) or 0.  The
+        caller notifies the affected CPUs (``c`` alone for INTIDs < 32, else all).
+        """
+        w, b = i >> 5, 1 << (i & 31)
+        src = 0
+        if i < 16:
+            s = self.sgi_src[c][i]
+            low = s & -s
+            src = low.bit_length() - 1
+            s ^= low
+            self.sgi_src[c][i] = s
+            if not s:
+                self.latch[c][0] &= ~b
+        elif i < 32 or self._d7:
+            self.latch[c][w] &= ~b
+        else:
+            for cc in self._cpus:
+                self.latch[cc][w] &= ~b
+                if cc != c:
+                    self._sync(cc, i)
+        self._set_active(i, True, c, "iar")
+        return src
+
+    def deactivate(self, c: int, i: int, source: str) -> int:
+        """Active → inactive on behalf of CPU ``c`` (EOIR/DIR/HW LR); returns the CPU mask."""
+        if not 0 <= i < self.num_irqs:
+            return 0
+        return self._set_active(i, False, c, source)
+
+    # ------------------------------------------------------------------ register handlers
+
+    def _cpus_for(self, n: int, c: int) -> tuple[int, ...]:
+        return (c,) if n == 0 else self._cpus
+
+    def read_ctlr(self, n: int, c: int) -> int:
+        """GICD_CTLR (§4.3.1), no Security Extensions: EnableGrp0 [0], EnableGrp1 [1]."""
+        return self.ctlr
+
+    def write_ctlr(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_CTLR write: bits other than EnableGrp0/1 are RES0."""
+        self.ctlr = v & 3
+        self.notify(self._allmask)
+
+    def read_group(self, n: int, c: int) -> int:
+        """GICD_IGROUPRn (§4.3.4); n = 0 banked."""
+        return self.grp[c][n]
+
+    def write_group(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_IGROUPRn write."""
+        changed = v ^ self.grp[c][n]
+        base = n << 5
+        m = 0
+        while changed:
+            low = changed & -changed
+            changed ^= low
+            k = low.bit_length() - 1
+            m |= self._set_group(base + k, (v >> k) & 1, c)
+        if m:
+            self.notify(m)
+
+    def read_enable(self, n: int, c: int) -> int:
+        """GICD_ISENABLERn / ICENABLERn read (§4.3.5, §4.3.6): the enable bits."""
+        return self.en[c][n]
+
+    def _write_bits(self, n: int, v: int, c: int, fn: Callable[[int, bool, int], int], on: bool) -> None:
+        base = n << 5
+        m = 0
+        while v:
+            low = v & -v
+            v ^= low
+            m |= fn(base + low.bit_length() - 1, on, c)
+        if m:
+            self.notify(m)
+
+    def write_senable(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ISENABLERn write-1-to-set."""
+        self._write_bits(n, v & ~self.en[c][n], c, self._set_enabled, True)
+
+    def write_cenable(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ICENABLERn write-1-to-clear (SGI bits WI when SGIs are always enabled)."""
+        self._write_bits(n, v & self.en[c][n], c, self._set_enabled, False)
+
+    def read_pending(self, n: int, c: int) -> int:
+        """GICD_ISPENDRn / ICPENDRn read (§4.3.7): latch OR level line (SPIs: any CPU copy)."""
+        r = 0
+        for cc in self._cpus_for(n, c):
+            r |= self.latch[cc][n] | (self.line[cc][n] & ~self.edge[cc][n])
+        return r
+
+    def write_spending(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ISPENDRn write-1-to-set (sets the latch)."""
+        self._write_bits(n, v, c, self._set_pending, True)
+
+    def write_cpending(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ICPENDRn write-1-to-clear (clears the latch only)."""
+        self._write_bits(n, v, c, self._set_pending, False)
+
+    def read_active(self, n: int, c: int) -> int:
+        """GICD_ISACTIVERn / ICACTIVERn read (§4.3.9): active bits (SPIs: any CPU copy)."""
+        r = 0
+        for cc in self._cpus_for(n, c):
+            r |= self.act[cc][n]
+        return r
+
+    def _sact(self, i: int, on: bool, c: int) -> int:
+        return self._set_active(i, on, c, "isactiver" if on else "icactiver")
+
+    def write_sactive(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ISACTIVERn write-1-to-set."""
+        self._write_bits(n, v, c, self._sact, True)
+
+    def write_cactive(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ICACTIVERn write-1-to-clear."""
+        self._write_bits(n, v, c, self._sact, False)
+
+    def read_priority(self, n: int, c: int) -> int:
+        """GICD_IPRIORITYRn (§4.3.11): four priority bytes; n = 0..7 banked."""
+        p = self.prio[c]
+        i = n << 2
+        return p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (p[i + 3] << 24)
+
+    def write_priority(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_IPRIORITYRn write of the byte lanes in ``mask``."""
+        m = 0
+        for k in range(4):
+            if (mask >> (8 * k)) & 0xFF:
+                m |= self._set_priority((n << 2) + k, (v >> (8 * k)) & 0xFF, c)
+        if m:
+            self.notify(m)
+
+    def read_target(self, n: int, c: int) -> int:
+        """GICD_ITARGETSRn (§4.3.12): SGI/PPI bytes read the accessing CPU's bit (RO);
+        all RAZ/WI on a uniprocessor."""
+        if self.num_cpus == 1:
+            return 0
+        if n < 8:
+            return (1 << c) * 0x0101_0101
+        t = self.targets
+        i = n << 2
+        return t[i] | (t[i + 1] << 8) | (t[i + 2] << 16) | (t[i + 3] << 24)
+
+    def write_target(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ITARGETSRn write (SPI bytes only; bits of unimplemented CPUs are RAZ/WI)."""
+        if n < 8 or self.num_cpus == 1:
+            return
+        m = 0
+        for k in range(4):
+            if (mask >> (8 * k)) & 0xFF:
+                m |= self._set_targets((n << 2) + k, (v >> (8 * k)) & 0xFF)
+        if m:
+            self.notify(m)
+
+    def read_config(self, n: int, c: int) -> int:
+        """GICD_ICFGRn (§4.3.13): Int_config[1] = edge for each of 16 INTIDs; [0] RAZ."""
+        e = (self.edge[c][n >> 1] >> ((n & 1) << 4)) & 0xFFFF
+        r = 0
+        k = 0
+        while e:
+            if e & 1:
+                r |= 2 << (2 * k)
+            e >>= 1
+            k += 1
+        return r
+
+    def write_config(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_ICFGRn write: ICFGR0 read-only, ICFGR1 per ``ppi_config_writable``."""
+        if n == 0:
+            return
+        base = n << 4
+        m = 0
+        for k in range(16):
+            i = base + k
+            edge = bool((v >> (2 * k + 1)) & 1)
+            if edge != bool((self.edge[c][i >> 5] >> (i & 31)) & 1):
+                m |= self._set_edge(i, edge, c)
+        if m:
+            self.notify(m)
+
+    def write_sgir(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_SGIR (§4.3.15, Table 4-21).
+
+        TargetListFilter 0b00 = CPUTargetList, 0b01 = all but the requester, 0b10 = the
+        requester, 0b11 (reserved, UNPREDICTABLE) = every CPU including the requester (QEMU,
+        D10).  NSATT ignored (no Security Extensions); SGIINTID is bits [3:0].
+        """
+        filt = (v >> 24) & 3
+        if filt == 0:
+            targets = (v >> 16) & 0xFF
+        elif filt == 1:
+            targets = self._allmask & ~(1 << c)
+        elif filt == 2:
+            targets = 1 << c
+        else:
+            targets = self._allmask
+        self.send_sgi(v & 0xF, targets, c)
+
+    def read_sgi_pending(self, n: int, c: int) -> int:
+        """GICD_CPENDSGIRn / SPENDSGIRn (§4.3.16, §4.3.17): byte b = sources of SGI 4n+b."""
+        s = self.sgi_src[c]
+        i = n << 2
+        return s[i] | (s[i + 1] << 8) | (s[i + 2] << 16) | (s[i + 3] << 24)
+
+    def _write_sgi_pending(self, n: int, v: int, on: bool, c: int) -> None:
+        touched = False
+        for k in range(4):
+            bits = (v >> (8 * k)) & 0xFF
+            if bits:
+                self._sgi_pending_write((n << 2) + k, bits, on, c)
+                touched = True
+        if touched:
+            self.notify(1 << c)
+
+    def write_sgi_spending(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_SPENDSGIRn write-1-to-set."""
+        self._write_sgi_pending(n, v, True, c)
+
+    def write_sgi_cpending(self, n: int, v: int, mask: int, c: int) -> None:
+        """GICD_CPENDSGIRn write-1-to-clear."""
+        self._write_sgi_pending(n, v, False, c)
+
+    # ------------------------------------------------------------------ MMIO
+
+    def read(self, offset: int, size: int = 4, cpu: int = 0) -> int:
+        """MMIO read at ``offset`` of the GICD frame as CPU ``cpu``."""
+        return self.block.read(offset, size, cpu)
+
+    def write(self, offset: int, value: int, size: int = 4, cpu: int = 0) -> None:
+        """MMIO write at ``offset`` of the GICD frame as CPU ``cpu``."""
+        self.block.write(offset, value, size, cpu)

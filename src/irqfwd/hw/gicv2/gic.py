@@ -1,0 +1,251 @@
+"""The GICv2 device: memory map, input lines, output lines and wiring of the blocks.
+
+``GICv2(config)`` builds one :class:`~irqfwd.hw.gicv2.distributor.Distributor`, one
+:class:`~irqfwd.hw.gicv2.cpu_interface.CpuInterface` per CPU and, when the virtualization
+modules are present, one ``HypInterface`` (GICH) and ``VcpuInterface`` (GICV) per CPU
+(``docs/architecture.md`` gives the contract).  Every state change recomputes the outputs
+of the CPUs it concerns; ``on_output`` fires only on a level change.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface, CpuOutputs
+from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
+
+__all__ = ["GICH_SIZE", "GICV_SIZE", "GICv2"]
+
+GICH_SIZE = 0x1000
+"""GICH "this CPU" frame (GICv2 §5.3~; QEMU maps 0x1000 bytes)."""
+GICV_SIZE = 0x2000
+"""GICV frame (GICV_DIR at +0x1000)."""
+
+_Access = Callable[..., Any]
+
+
+def _load_virtual() -> tuple[Any, Any] | None:
+    """HypInterface / VcpuInterface classes, or None while those modules do not exist."""
+    try:
+        hyp_mod = importlib.import_module("irqfwd.hw.gicv2.hyp_interface")
+        vcpu_mod = importlib.import_module("irqfwd.hw.gicv2.vcpu_interface")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("irqfwd.hw.gicv2.hyp_interface", "irqfwd.hw.gicv2.vcpu_interface"):
+            return None
+        raise
+    return hyp_mod.HypInterface, vcpu_mod.VcpuInterface
+
+
+class GICv2:
+    """A GICv2 with Virtualization Extensions (Arm IHI 0048B), QEMU ``virt`` defaults.
+
+    * :meth:`read` / :meth:`write`: MMIO on the GICD, GICC, GICH and GICV frames;
+    * :meth:`set_line`: SPI and per-CPU PPI inputs;
+    * ``outputs[cpu]``: ``irq``/``fiq``/``virq``/``vfiq`` levels; ``on_output(cpu, signal,
+      level)`` on every change; ``on_event(kind, intid, cpu, source)`` on every physical
+      activation/deactivation.
+    """
+
+    __slots__ = (
+        "_frames", "_ncpu", "_stale_mask", "config", "cpu_if", "dist", "hyp", "on_event",
+        "on_output", "outputs", "vcpu_if",
+    )
+
+    def __init__(self, config: GICv2Config | None = None) -> None:
+        self.config = config = config or GICv2Config()
+        self._ncpu = config.num_cpus
+        self.on_output: Callable[[int, str, bool], None] | None = None
+        self.on_event: Callable[[str, int, int, str], None] | None = None
+        self._stale_mask = 0
+        self.dist = Distributor(config)
+        self.dist.notify = self._update
+        self.dist.event = self._event
+        self.cpu_if = [CpuInterface(c, config, self.dist, self._emit) for c in range(config.num_cpus)]
+        self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
+        self.hyp: list[Any] = []
+        self.vcpu_if: list[Any] = []
+        classes = _load_virtual()
+        if classes is not None:
+            hyp_cls, vcpu_cls = classes
+            self.hyp = [hyp_cls(c, config, self) for c in range(config.num_cpus)]
+            self.vcpu_if = [vcpu_cls(h, config) for h in self.hyp]
+        self._frames: dict[int, tuple[int, str, tuple[_Access, ...], tuple[_Access, ...]]] = {}
+        self._map_frames()
+
+    # ------------------------------------------------------------------ memory map
+
+    def _map_frames(self) -> None:
+        cfg = self.config
+        ncpu = self._ncpu
+        dist_block = self.dist.block
+        frames: list[tuple[str, int, int, tuple[_Access, ...], tuple[_Access, ...]]] = [
+            ("GICD", cfg.gicd_base, GICD_SIZE, (dist_block.read,) * ncpu,
+             (dist_block.write,) * ncpu),
+            ("GICC", cfg.gicc_base, GICC_SIZE, tuple(ci.block.read for ci in self.cpu_if),
+             tuple(ci.block.write for ci in self.cpu_if)),
+        ]
+        if self.hyp:
+            frames.append(("GICH", cfg.gich_base, GICH_SIZE,
+                           tuple(self._virt_reader(h) for h in self.hyp),
+                           tuple(self._virt_writer(h) for h in self.hyp)))
+            frames.append(("GICV", cfg.gicv_base, GICV_SIZE,
+                           tuple(self._virt_reader(v) for v in self.vcpu_if),
+                           tuple(self._virt_writer(v) for v in self.vcpu_if)))
+        for name, base, size, rd, wr in frames:
+            if base % 0x1000:
+                raise ValueError(f"{name} base {base:#x} is not 4 KiB aligned")
+            for page in range(base >> 12, (base + size) >> 12):
+                if page in self._frames:
+                    raise ValueError(f"{name} frame at {base:#x} overlaps another GIC frame")
+                self._frames[page] = (base, name, rd, wr)
+
+    @staticmethod
+    def _virt_reader(block: Any) -> _Access:
+        def read(offset: int, size: int, cpu: int) -> int:
+            return int(block.read(offset, size))
+
+        return read
+
+    @staticmethod
+    def _virt_writer(block: Any) -> _Access:
+        def write(offset: int, value: int, size: int, cpu: int) -> None:
+            block.write(offset, value, size)
+
+        return write
+
+    def _frame(self, addr: int, cpu: int) -> tuple[int, str, tuple[_Access, ...], tuple[_Access, ...]]:
+        f = self._frames.get(addr >> 12)
+        if f is None:
+            raise ValueError(
+                f"address {addr:#x} is not in a GIC frame (GICD {self.config.gicd_base:#x}, "
+                f"GICC {self.config.gicc_base:#x}"
+                + (f", GICH {self.config.gich_base:#x}, GICV {self.config.gicv_base:#x})"
+                   if self.hyp else "; GICH/GICV not available)")
+            )
+        if not 0 <= cpu < self._ncpu:
+            raise ValueError(f"cpu {cpu} out of range (num_cpus={self._ncpu})")
+        return f
+
+    def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:
+        """MMIO read of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
+        f = self._frames.get(addr >> 12)
+        if f is None or not 0 <= cpu < self._ncpu:
+            f = self._frame(addr, cpu)
+        return f[2][cpu](addr - f[0], size, cpu)
+
+    def write(self, addr: int, value: int, size: int = 4, cpu: int = 0) -> None:
+        """MMIO write of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
+        f = self._frames.get(addr >> 12)
+        if f is None or not 0 <= cpu < self._ncpu:
+            f = self._frame(addr, cpu)
+        f[3][cpu](addr - f[0], value, size, cpu)
+        if self._stale_mask and f[1] in ("GICD", "GICC"):
+            self._update(self._stale_mask)
+
+    # ------------------------------------------------------------------ inputs
+
+    def set_line(self, intid: int, level: bool, cpu: int | None = None) -> None:
+        """Drive the input of SPI ``intid`` (``cpu`` ignored) or of PPI ``intid`` of ``cpu``.
+
+        SGIs have no input line (use GICD_SGIR); INTIDs ≥ ``num_irqs`` or ≥ 1020 and PPIs
+        without a valid ``cpu`` raise :class:`ValueError`.
+        """
+        if intid >= 32:
+            if intid >= self.config.num_irqs or intid >= 1020:
+                raise ValueError(
+                    f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
+                )
+            self.dist.set_line(intid, level, 0)
+            return
+        if intid < 16:
+            raise ValueError(f"INTID {intid} is an SGI: SGIs have no input line (use GICD_SGIR)")
+        if cpu is None or not 0 <= cpu < self._ncpu:
+            raise ValueError(f"PPI {intid} needs cpu in 0..{self._ncpu - 1}, got {cpu}")
+        self.dist.set_line(intid, level, cpu)
+
+    # ------------------------------------------------------------------ outputs & events
+
+    def _update(self, mask: int) -> None:
+        cpu_if = self.cpu_if
+        if mask & 1:
+            cpu_if[0].update()
+        if mask > 1:
+            for c in range(1, self._ncpu):
+                if (mask >> c) & 1:
+                    cpu_if[c].update()
+        if self._stale_mask:
+            self._stale_mask &= ~mask
+
+    def _emit(self, cpu: int, signal: str, level: bool) -> None:
+        cb = self.on_output
+        if cb is not None:
+            cb(cpu, signal, level)
+
+    def _event(self, kind: str, intid: int, cpu: int, source: str) -> None:
+        cb = self.on_event
+        if cb is not None:
+            cb(kind, intid, cpu, source)
+
+    def update_outputs(self) -> None:
+        """Recompute every CPU's physical outputs (emitting changes)."""
+        self._update((1 << self._ncpu) - 1)
+
+    # ------------------------------------------------------------------ hooks for GICH/GICV
+
+    def deactivate_physical(self, cpu: int, intid: int) -> None:
+        """Deactivate physical ``intid`` as a GICC_DIR write from ``cpu`` would, without a
+        priority drop (HW=1 list register, GICv2 §5.x~ / Arm XML GICH_LR.HW).
+
+        SGIs and INTIDs ≥ 1020 or not implemented are ignored (UNPREDICTABLE; QEMU D17).
+        With ``QemuQuirks.hw_deactivate_no_phys_update`` (D16) the physical outputs and
+        GICC_HPPIR are left stale until the next GICD/GICC write or input change.
+        """
+        if intid < 16 or intid >= 1020 or intid >= self.config.num_irqs:
+            return
+        ci = self.cpu_if[cpu]
+        if self.config.quirks.hw_deactivate_no_phys_update:
+            stale_hppir = ci.read_hppir()
+            mask = self.dist.deactivate(cpu, intid, "hw_lr")
+            for c in range(self._ncpu):
+                if (mask >> c) & 1 and not self.cpu_if[c].stale:
+                    self.cpu_if[c].stale_hppir = stale_hppir if c == cpu else self.cpu_if[c].read_hppir()
+                    self.cpu_if[c].stale = True
+            self._stale_mask |= mask
+            return
+        mask = self.dist.deactivate(cpu, intid, "hw_lr")
+        if mask:
+            self._update(mask)
+
+    def set_maintenance(self, cpu: int, level: bool) -> None:
+        """Drive the maintenance interrupt PPI (``config.maintenance_intid``) of ``cpu``."""
+        self.dist.set_line(self.config.maintenance_intid, level, cpu)
+
+    def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
+        """Set the virtual IRQ/FIQ outputs of ``cpu`` (called by the virtual interface)."""
+        out = self.outputs[cpu]
+        if out.virq != virq:
+            out.virq = virq
+            self._emit(cpu, "virq", virq)
+        if out.vfiq != vfiq:
+            out.vfiq = vfiq
+            self._emit(cpu, "vfiq", vfiq)
+
+    # ------------------------------------------------------------------ reset
+
+    def reset(self) -> None:
+        """Reset every block and recompute the outputs (changes are emitted)."""
+        self.dist.reset()
+        for ci in self.cpu_if:
+            ci.reset()
+        self._stale_mask = 0
+        for block in (*self.hyp, *self.vcpu_if):
+            reset = getattr(block, "reset", None)
+            if reset is not None:
+                reset()
+        if not self.hyp:
+            for c in range(self._ncpu):
+                self.update_virtual_outputs(c, False, False)
+        self.update_outputs()

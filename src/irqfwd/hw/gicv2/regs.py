@@ -1,0 +1,254 @@
+"""Table-driven register decode for the GICv2 frames (GICD, GICC, GICH, GICV).
+
+A block declares its registers as a tuple of :class:`Reg` entries that reads like the
+register map of Arm IHI 0048B (§4.1.2 GICD, §4.1.3 GICC, §5.3 GICH, §5.5 GICV)::
+
+    Reg("GICD_ISENABLER", 0x100, bits_per_irq=1, read="read_enable", write="write_senable")
+
+and hands the table to :class:`RegisterBlock` together with the object that implements the
+handlers (the *owner*).  The block resolves every handler once, at construction, into a
+word-offset → entry dictionary, so an access costs one dict lookup (O(1)) and one call.
+
+Handler contract (the same for every block)
+-------------------------------------------
+
+* ``read(n, cpu) -> int`` returns the whole 32-bit word ``n`` of the register (``n`` is
+  the word index inside the register: 0 for a one-word register, ``INTID * bits // 32``
+  for a bits-per-interrupt register).
+* ``write(n, value, mask, cpu) -> None`` receives the value already shifted to its byte
+  lane and ``mask`` = the byte lanes being written (``0xFFFFFFFF`` for a word access,
+  ``0xFF << 8*k`` for a byte access to byte *k*).  Write-1-to-set/clear handlers can
+  simply use ``value`` (bits outside the lane are 0); read-write handlers of
+  byte-accessible registers (IPRIORITYR, ITARGETSR) update only the lanes in ``mask``.
+* ``cpu`` is the accessing CPU interface (banked registers use it; others ignore it).
+
+Handlers are named by string: a method of the owner, or one of the shared handlers
+:data:`SHARED_HANDLERS` (``read_raz``, ``read_rao``, ``read_reset``, ``write_wi``).
+
+Access rules (the choices for what the architecture leaves UNPREDICTABLE)
+------------------------------------------------------------------------
+
+* GICv2 §4.1.4: every GICD/GICC register is word-accessible; IPRIORITYR, ITARGETSR,
+  CPENDSGIR and SPENDSGIR are also byte-accessible.  A ``Reg`` lists its legal ``sizes``.
+* An access of a size the register does not allow, or a misaligned access (offset not a
+  multiple of the size), is UNPREDICTABLE in the architecture; this model treats it as
+  **RAZ/WI** (reads return 0, writes are ignored) and counts it in
+  :attr:`RegisterBlock.bad_accesses`.
+* Reserved offsets, and words of a bits-per-interrupt register that lie beyond the
+  implemented interrupts (GICD_TYPER.ITLinesNumber), are **RAZ/WI** as GICv2 §4.3.2
+  requires ("registers for unimplemented interrupts are RAZ/WI").
+* Sizes other than 1, 2 or 4 bytes and offsets outside the frame are programming errors
+  of the caller and raise :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "SHARED_HANDLERS",
+    "ReadFn",
+    "Reg",
+    "RegisterBlock",
+    "WriteFn",
+    "read_raz",
+    "write_wi",
+]
+
+ReadFn = Callable[[int, int], int]
+"""``read(n, cpu) -> word``."""
+WriteFn = Callable[[int, int, int, int], None]
+"""``write(n, value, mask, cpu)``."""
+
+_SIZE_BITS = {1: 0b001, 2: 0b010, 4: 0b100}
+_LANE_MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFF_FFFF)
+
+
+def read_raz(n: int, cpu: int) -> int:
+    """Shared handler: read as zero."""
+    return 0
+
+
+def read_rao(n: int, cpu: int) -> int:
+    """Shared handler: read as all ones (32 bits)."""
+    return 0xFFFF_FFFF
+
+
+def write_wi(n: int, value: int, mask: int, cpu: int) -> None:
+    """Shared handler: write ignored."""
+
+
+SHARED_HANDLERS: dict[str, Callable[..., int | None]] = {
+    "read_raz": read_raz,
+    "read_rao": read_rao,
+    "write_wi": write_wi,
+}
+"""Handlers any table may name.  ``read_reset`` (the entry's reset value, for constant
+identification registers) is also accepted; it is bound per entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reg:
+    """One register (or register array) of a frame.
+
+    Either ``length`` (bytes, fixed) or ``bits_per_irq`` (the register array spans
+    ``1024 * bits_per_irq / 8`` bytes of address space, of which the words covering the
+    implemented INTIDs are decoded; the rest is RAZ/WI).
+    """
+
+    name: str
+    """Architectural name without the index, e.g. ``GICD_ISENABLER``."""
+    offset: int
+    length: int = 4
+    bits_per_irq: int = 0
+    sizes: tuple[int, ...] = (4,)
+    """Legal access sizes in bytes."""
+    reset: int = 0
+    """Reset value of each word (documentation; ``read_reset`` returns it)."""
+    read: str = "read_raz"
+    write: str = "write_wi"
+    doc: str = ""
+
+    def span(self) -> int:
+        """Bytes of address space the entry covers."""
+        if self.bits_per_irq:
+            return 1024 * self.bits_per_irq // 8
+        return self.length
+
+    def implemented_words(self, num_irqs: int) -> int:
+        """Words decoded for a GIC with ``num_irqs`` INTIDs."""
+        if self.bits_per_irq:
+            return min(num_irqs * self.bits_per_irq // 32, self.span() // 4)
+        return max(1, self.length // 4)
+
+
+class RegisterBlock:
+    """Offset → handler decode for one frame, built once from a :class:`Reg` table."""
+
+    __slots__ = ("_map", "_regs", "bad_accesses", "name", "size")
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        regs: Iterable[Reg],
+        owner: object,
+        num_irqs: int = 1024,
+    ) -> None:
+        self.name = name
+        self.size = size
+        self.bad_accesses = 0
+        self._regs: tuple[Reg, ...] = tuple(sorted(regs, key=lambda r: r.offset))
+        # word offset -> (read, write, n, allowed-size bits)
+        self._map: dict[int, tuple[ReadFn, WriteFn, int, int]] = {}
+        end = -1
+        for reg in self._regs:
+            if reg.offset < end:
+                raise ValueError(f"{name}: {reg.name} at {reg.offset:#x} overlaps the previous register")
+            if reg.offset % 4 or reg.offset + reg.span() > size:
+                raise ValueError(f"{name}: {reg.name} at {reg.offset:#x} is misplaced")
+            end = reg.offset + reg.span()
+            rd = self._resolve(owner, reg, reg.read)
+            wr = self._resolve(owner, reg, reg.write)
+            allowed = 0
+            for s in reg.sizes:
+                allowed |= _SIZE_BITS[s]
+            for n in range(reg.implemented_words(num_irqs)):
+                self._map[reg.offset + 4 * n] = (rd, wr, n, allowed)  # type: ignore[assignment]
+
+    @staticmethod
+    def _resolve(owner: object, reg: Reg, name: str) -> Callable[..., int | None]:
+        if name == "read_reset":
+            value = reg.reset
+
+            def read_reset(n: int, cpu: int) -> int:
+                return value
+
+            return read_reset
+        fn = SHARED_HANDLERS.get(name)
+        if fn is not None:
+            return fn
+        fn = getattr(owner, name, None)
+        if fn is None or not callable(fn):
+            raise ValueError(f"{reg.name}: handler {name!r} not found on {type(owner).__name__}")
+        return fn
+
+    # -- access ---------------------------------------------------------------------------
+
+    def read(self, offset: int, size: int = 4, cpu: int = 0) -> int:
+        """Read ``size`` bytes at ``offset`` of the frame (RAZ for reserved/illegal accesses)."""
+        entry = self._map.get(offset & ~3)
+        if entry is None:
+            if not 0 <= offset < self.size or size not in _SIZE_BITS:
+                self._check(offset, size)
+            return 0
+        if not entry[3] & _SIZE_BITS.get(size, 0) or offset & (size - 1):
+            self._check(offset, size)
+            self.bad_accesses += 1
+            return 0
+        value = entry[0](entry[2], cpu)
+        if size == 4:
+            return value
+        return (value >> ((offset & 3) << 3)) & _LANE_MASK[size]
+
+    def write(self, offset: int, value: int, size: int = 4, cpu: int = 0) -> None:
+        """Write ``size`` bytes at ``offset`` of the frame (ignored for reserved/illegal accesses)."""
+        entry = self._map.get(offset & ~3)
+        if entry is None:
+            if not 0 <= offset < self.size or size not in _SIZE_BITS:
+                self._check(offset, size)
+            return
+        if not entry[3] & _SIZE_BITS.get(size, 0) or offset & (size - 1):
+            self._check(offset, size)
+            self.bad_accesses += 1
+            return
+        if size == 4:
+            entry[1](entry[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
+            return
+        shift = (offset & 3) << 3
+        lane = _LANE_MASK[size]
+        entry[1](entry[2], (value & lane) << shift, lane << shift, cpu)
+
+    def _check(self, offset: int, size: int) -> None:
+        if size not in _SIZE_BITS:
+            raise ValueError(f"{self.name}: access size must be 1, 2 or 4 bytes, got {size}")
+        if not 0 <= offset < self.size:
+            raise ValueError(
+                f"{self.name}: offset {offset:#x} outside the {self.size:#x}-byte frame"
+            )
+
+    # -- introspection --------------------------------------------------------------------
+
+    @property
+    def regs(self) -> tuple[Reg, ...]:
+        """The register table, sorted by offset."""
+        return self._regs
+
+    def decode(self, offset: int) -> tuple[Reg, int] | None:
+        """The register covering ``offset`` and the word index in it (None if reserved).
+
+        Uses a binary search over the sorted table; for introspection and tools, not the
+        access path.
+        """
+        import bisect
+
+        offsets = [r.offset for r in self._regs]
+        i = bisect.bisect_right(offsets, offset) - 1
+        if i < 0:
+            return None
+        reg = self._regs[i]
+        if offset >= reg.offset + reg.span():
+            return None
+        return reg, (offset - reg.offset) // 4
+
+    def is_implemented(self, offset: int) -> bool:
+        """True if the word at ``offset`` is decoded to handlers (not RAZ/WI reserved space)."""
+        return (offset & ~3) in self._map
+
+    def reg_named(self, name: str) -> Reg:
+        """The entry called ``name`` (KeyError if absent)."""
+        for reg in self._regs:
+            if reg.name == name:
+                return reg
+        raise KeyError(name)
