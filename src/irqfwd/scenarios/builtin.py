@@ -174,8 +174,12 @@ def _parse_int(text: str) -> int:
         raise ValueError(f"{text!r} is not an integer") from None
 
 
-def _parse_scalar(text: str) -> Any:
-    """Value for a generic dotted path: JSON lists/objects, null; else the string (pydantic coerces)."""
+def _parse_scalar(text: str, current: Any) -> Any:
+    """Value for a generic dotted path, typed after the value it replaces.
+
+    JSON for lists/objects, ``none``/``null`` for None, int/float/bool when the current value
+    has that type; otherwise the string (pydantic coerces it, e.g. ``"500"`` for ``int | None``).
+    """
     stripped = text.strip()
     if stripped.lower() in ("none", "null"):
         return None
@@ -184,6 +188,19 @@ def _parse_scalar(text: str) -> Any:
             return json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{text!r} is not valid JSON: {exc.msg}") from None
+    if isinstance(current, bool):
+        if stripped.lower() in ("true", "1", "yes", "on"):
+            return True
+        if stripped.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{text!r} is not a boolean (true/false)")
+    if isinstance(current, int):
+        return _parse_int(stripped)
+    if isinstance(current, float):
+        try:
+            return float(stripped)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
     return stripped
 
 
@@ -227,7 +244,7 @@ def _set_path(data: dict[str, Any], key: str, raw: str) -> None:
             if not 0 <= idx < len(node):
                 raise ValueError(f"{where}: index {idx} out of range (there are {len(node)})")
             if last:
-                node[idx] = _parse_scalar(raw)
+                node[idx] = _parse_scalar(raw, node[idx])
             else:
                 node = node[idx]
         elif isinstance(node, dict):
@@ -235,7 +252,7 @@ def _set_path(data: dict[str, Any], key: str, raw: str) -> None:
                 known = ", ".join(sorted(node))
                 raise ValueError(f"{where}: unknown key {part!r} (known: {known})")
             if last:
-                node[part] = _parse_scalar(raw)
+                node[part] = _parse_scalar(raw, node[part])
             else:
                 node = node[part]
         else:

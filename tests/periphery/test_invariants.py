@@ -1,0 +1,237 @@
+"""The online invariant checker: each rule fires on a synthetic event stream that breaks it
+and stays silent on a clean one (linux-forwarding-lineage.md §13, ecosystem §2.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from irqfwd.sim import Engine
+from irqfwd.sim.invariants import InvariantChecker, Rule, register_rule, registered_rules
+from irqfwd.sim.metrics import Recorder
+
+Step = tuple[int, str, dict[str, Any]]
+
+LR_HW = 1 << 31
+
+
+def lr(state: int, vintid: int, pintid: int = 0, hw: bool = False) -> int:
+    """GICH_LRn value (IHI 0048B §5.3.9): HW[31], State[29:28], PhysicalID[19:10], VirtualID[9:0]."""
+    return (LR_HW if hw else 0) | (state << 28) | (pintid << 10) | vintid
+
+
+def replay(steps: list[Step], end_ns: int = 10_000_000, design: str = "forwarded", grace_ns: int = 1_000_000) -> InvariantChecker:
+    """Emit ``steps`` at their times through a Recorder watched by a checker, then finish."""
+    eng = Engine()
+    rec = Recorder(eng)
+    checker = InvariantChecker(rec, design, grace_ns=grace_ns)
+    for t, name, fields in steps:
+        eng.at(t, lambda n=name, f=fields: rec.emit(n, **f))
+    eng.run(until=end_ns)
+    checker.finish(end_ns)
+    return checker
+
+
+def forwarded_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
+    """One clean forwarded level interrupt: raise, host entry, HW LR, guest handles + deactivates."""
+    return [
+        (t, "device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
+        (t + 100, "phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
+        (t + 110, "host_irq_entry", {"intid": intid, "cpu": 0}),
+        (t + 200, "kvm_exit", {"vcpu": 0, "reason": "IRQ"}),
+        (t + 300, "lr_write", {"cpu": 0, "lr": 0, "value": lr(1, 48, intid, hw=True)}),
+        (t + 400, "kvm_entry", {"vcpu": 0}),
+        (t + 500, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
+        (t + 600, "device_irq_lower", {"dev": "nic0", "intid": intid}),
+        (t + 700, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
+        (t + 700, "phys_deactivate", {"intid": intid, "cpu": 0, "source": "hw_lr", "by": "guest"}),
+    ]
+
+
+def resample_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
+    """One clean irqfd-resample level interrupt: VFIO mask, host DIR, EOI MI, resample, unmask."""
+    return [
+        (t, "device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
+        (t + 100, "phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
+        (t + 110, "host_irq_entry", {"intid": intid, "cpu": 0}),
+        (t + 150, "vfio_mask", {"intid": intid}),
+        (t + 160, "phys_deactivate", {"intid": intid, "cpu": 0, "source": "dir", "by": "host"}),
+        (t + 300, "lr_write", {"cpu": 0, "lr": 0, "value": lr(1, 48) | (1 << 19)}),
+        (t + 500, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
+        (t + 600, "device_irq_lower", {"dev": "nic0", "intid": intid}),
+        (t + 700, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
+        (t + 800, "vgic_maintenance", {"cpu": 0, "misr": 1}),
+        (t + 900, "vfio_unmask", {"intid": intid}),
+        (t + 1000, "kvm_entry", {"vcpu": 0}),
+    ]
+
+
+def clean_stream(factory: Callable[[int, int], list[Step]]) -> list[Step]:
+    steps: list[Step] = []
+    for k in range(20):
+        steps += factory(10_000 + k * 50_000, k + 1)
+    return steps
+
+
+def rules_fired(checker: InvariantChecker) -> set[str]:
+    return {v.rule for v in checker.violations}
+
+
+def test_registry_lists_every_builtin_rule() -> None:
+    """The seven delivery invariants of the task are registered under their names."""
+    assert {
+        "lost-interrupt",
+        "edge-exactly-once",
+        "deactivate-exactly-once",
+        "hw-lr-pending-active",
+        "stale-active",
+        "vfio-masked-at-end",
+        "level-storm",
+    } <= set(registered_rules())
+
+
+@pytest.mark.parametrize("factory", [forwarded_level_irq, resample_level_irq])
+def test_clean_streams_are_silent(factory: Callable[[int, int], list[Step]]) -> None:
+    """A well-formed forwarded or resampled interrupt stream violates nothing, yet is checked."""
+    checker = replay(clean_stream(factory))
+    assert checker.violations == []
+    assert checker.checked > 40
+
+
+def test_lost_interrupt_fires_and_respects_grace_window() -> None:
+    """A raise never handled is lost, unless it came within the grace window before the end."""
+    steps = clean_stream(forwarded_level_irq)
+    steps.append((5_000_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
+    checker = replay(steps)
+    assert rules_fired(checker) == {"lost-interrupt"}
+    v = checker.violations[0]
+    assert v.intid == 48 and v.message.startswith("lost-interrupt:") and "seq 21" in v.message
+    late = clean_stream(forwarded_level_irq)
+    late.append((9_500_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
+    assert "lost-interrupt" not in rules_fired(replay(late))
+
+
+def test_one_handler_covers_several_raises() -> None:
+    """A driver that drains its ring covers every raise up to the seq it reports (no loss)."""
+    steps: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (1_200, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 2}),
+    ]
+    assert replay(steps).violations == []
+
+
+def test_edge_handled_twice_fires_edge_exactly_once() -> None:
+    """An edge raise delivered to the guest handler twice is a duplicate (§13.4)."""
+    steps: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (9_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+    ]
+    checker = replay(steps)
+    assert rules_fired(checker) == {"edge-exactly-once"}
+    assert checker.violations[0].time_ns == 9_000
+
+
+def test_level_handled_twice_is_not_an_edge_violation() -> None:
+    """A spurious second handler run on a level line is not covered by edge-exactly-once."""
+    steps: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (9_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+    ]
+    assert "edge-exactly-once" not in rules_fired(replay(steps))
+
+
+def test_double_deactivation_fires() -> None:
+    """Guest (HW LR) and host both deactivating one activation breaks exactly-once (§13.1)."""
+    steps = forwarded_level_irq(10_000, 1)
+    steps.append((10_800, "phys_deactivate", {"intid": 48, "cpu": 0, "source": "dir", "by": "host"}))
+    checker = replay(steps)
+    assert rules_fired(checker) == {"deactivate-exactly-once"}
+    assert "double deactivation" in checker.violations[0].message
+
+
+def test_never_deactivated_fires_deactivate_and_stale_active() -> None:
+    """An activation nobody deactivates is reported at the end by both end-of-run rules."""
+    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "phys_deactivate"]
+    checker = replay(steps)
+    assert {"deactivate-exactly-once", "stale-active"} <= rules_fired(checker)
+
+
+def test_hw_lr_pending_active_fires_only_for_hw() -> None:
+    """HW=1 with State=pending+active is forbidden; HW=0 pending+active is legal (§5.3.9)."""
+    bad = replay([(1_000, "lr_write", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)})])
+    assert rules_fired(bad) == {"hw-lr-pending-active"}
+    assert bad.violations[0].intid == 48 and "GICH_LR2" in bad.violations[0].message
+    ok = replay([(1_000, "lr_write", {"cpu": 0, "lr": 2, "value": lr(3, 48)})])
+    assert ok.violations == []
+
+
+def test_stale_active_after_guest_deactivation() -> None:
+    """Physical INTID still active at the vCPU's next entry after the guest deactivated it."""
+    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "phys_deactivate"]
+    steps.append((11_000, "kvm_entry", {"vcpu": 0}))
+    steps.append((12_000, "phys_deactivate", {"intid": 48, "cpu": 0, "source": "icactiver", "by": "host"}))
+    checker = replay(steps)
+    assert rules_fired(checker) == {"stale-active"}
+    assert checker.violations[0].time_ns == 11_000
+
+
+def test_vfio_masked_at_end_fires() -> None:
+    """A VFIO automask never undone leaves the line masked (vfio_platform_irq.c)."""
+    steps = [s for s in resample_level_irq(10_000, 1) if s[1] != "vfio_unmask"]
+    checker = replay(steps)
+    assert rules_fired(checker) == {"vfio-masked-at-end"}
+
+
+def test_level_storm_when_deasserted_and_on_early_refire() -> None:
+    """A level line firing while de-asserted, or twice for one unhandled assertion, is a storm."""
+    steps = clean_stream(resample_level_irq)
+    steps.append((5_000_000, "host_irq_entry", {"intid": 48, "cpu": 0}))
+    assert rules_fired(replay(steps)) == {"level-storm"}
+    early: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (1_100, "host_irq_entry", {"intid": 48, "cpu": 0}),
+        (1_900, "host_irq_entry", {"intid": 48, "cpu": 0}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+    ]
+    checker = replay(early)
+    assert rules_fired(checker) == {"level-storm"}
+    assert checker.violations[0].time_ns == 1_900
+
+
+def test_rule_registered_from_another_module_runs() -> None:
+    """register_rule() adds a rule every new checker subscribes; it can report violations."""
+
+    class NoHvc(Rule):
+        name = "test-no-hvc-exit"
+
+        def handlers(self) -> dict[str, Callable[[int, dict[str, Any]], None]]:
+            return {"kvm_exit": self._on_exit}
+
+        def _on_exit(self, time: int, f: dict[str, Any]) -> None:
+            self.check()
+            if f["reason"] == "HVC":
+                self.violation(time, 0, "unexpected HVC exit")
+
+    register_rule(NoHvc)
+    try:
+        eng = Engine()
+        rec = Recorder(eng)
+        checker = InvariantChecker(rec, "forwarded", rules=["test-no-hvc-exit"])
+        rec.emit("kvm_exit", vcpu=0, reason="HVC")
+        assert [v.rule for v in checker.violations] == ["test-no-hvc-exit"]
+        assert checker.checked == 1
+        with pytest.raises(ValueError, match="already registered"):
+
+            class Dup(Rule):
+                name = "test-no-hvc-exit"
+
+            register_rule(Dup)
+    finally:
+        from irqfwd.sim import invariants
+
+        invariants._RULES.remove(NoHvc)

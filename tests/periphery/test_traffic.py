@@ -1,0 +1,106 @@
+"""Traffic patterns (irqfwd.devices.traffic): rates, determinism and CSV trace errors."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+from pathlib import Path
+
+import pytest
+
+from irqfwd.cli.errors import InputError
+from irqfwd.devices.traffic import arrivals
+from irqfwd.scenarios.config import TrafficConfig
+
+
+def times(cfg: TrafficConfig, end_ns: int, seed: int = 1, start_ns: int = 0) -> list[int]:
+    return list(arrivals(cfg, random.Random(seed), start_ns, end_ns))
+
+
+def test_periodic_rate_and_phase() -> None:
+    """20 kHz periodic over 10 ms: 200 events 50 µs apart from start_ns, none at or after the end."""
+    t = times(TrafficConfig(pattern="periodic", rate_hz=20_000, start_ns=10_000), 10_000_000)
+    assert len(t) == 200
+    assert t[0] == 10_000 and t[-1] == 10_000 + 199 * 50_000
+    assert {b - a for a, b in itertools.pairwise(t)} == {50_000}
+
+
+def test_periodic_non_integer_period_does_not_drift() -> None:
+    """A 3 kHz period (333,333.3 ns) is rounded per event, not accumulated: event k at round(k·T)."""
+    t = times(TrafficConfig(pattern="periodic", rate_hz=3_000, start_ns=0), 1_000_000_000)
+    assert len(t) == 3_000
+    assert t[-1] == round(2_999 * 1e9 / 3_000)
+
+
+def test_poisson_mean_rate_and_exponential_gaps() -> None:
+    """Poisson at 50 kHz over 1 s: about 50,000 events; gap mean ≈ std (exponential)."""
+    t = times(TrafficConfig(pattern="poisson", rate_hz=50_000, start_ns=0), 1_000_000_000)
+    assert 49_000 < len(t) < 51_000
+    gaps = [b - a for a, b in itertools.pairwise(t)]
+    assert all(g >= 0 for g in gaps)
+    mean, std = statistics.fmean(gaps), statistics.pstdev(gaps)
+    assert 19_000 < mean < 21_000
+    assert abs(std - mean) / mean < 0.05
+
+
+def test_poisson_is_deterministic_per_seed() -> None:
+    """Same seed → same times (engine.rng is the only randomness); another seed differs."""
+    cfg = TrafficConfig(pattern="poisson", rate_hz=20_000)
+    assert times(cfg, 5_000_000, seed=3) == times(cfg, 5_000_000, seed=3)
+    assert times(cfg, 5_000_000, seed=3) != times(cfg, 5_000_000, seed=4)
+
+
+def test_bursts_shape_and_mean_rate() -> None:
+    """Bursts of 8 events 500 ns apart, bursts every 8/20 kHz = 400 µs: mean rate 20 kHz."""
+    cfg = TrafficConfig(pattern="burst", rate_hz=20_000, burst_size=8, burst_gap_ns=500, start_ns=0)
+    t = times(cfg, 10_000_000)
+    assert len(t) == 200
+    assert t[:9] == [0, 500, 1_000, 1_500, 2_000, 2_500, 3_000, 3_500, 400_000]
+
+
+def test_burst_longer_than_its_period_is_an_input_error() -> None:
+    """Overlapping bursts cannot be produced in order: rejected with the numbers involved."""
+    cfg = TrafficConfig(pattern="burst", rate_hz=1_000_000, burst_size=8, burst_gap_ns=5_000)
+    with pytest.raises(InputError, match="burst of 8 events"):
+        times(cfg, 1_000_000)
+
+
+def test_start_offset_is_added() -> None:
+    """Times are absolute: start_ns + cfg.start_ns is the first periodic event."""
+    t = times(TrafficConfig(pattern="periodic", rate_hz=1_000, start_ns=5), 3_000_000, start_ns=1_000_000)
+    assert t == [1_000_005, 2_000_005]
+
+
+def test_trace_replay(tmp_path: Path) -> None:
+    """Trace rows replay at start_ns + time_ns, extra columns ignored, rows past the end dropped."""
+    f = tmp_path / "t.csv"
+    f.write_text("bytes,time_ns\n64,100\n1500,100\n64,2500\n\n64,9999999\n")
+    cfg = TrafficConfig(pattern="trace", trace_csv=str(f))
+    assert times(cfg, 1_000_000, start_ns=10) == [110, 110, 2_510]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", r"t\.csv:1: empty trace"),
+        ("when\n1\n", r"t\.csv:1: no time_ns column"),
+        ("time_ns\n10\nabc\n", r"t\.csv:3: time_ns 'abc' is not an integer"),
+        ("time_ns\n10\n-5\n", r"t\.csv:3: time_ns -5 is negative"),
+        ("time_ns\n10\n20\n15\n", r"t\.csv:4: time_ns 15 is earlier than the previous row"),
+        ("a,time_ns\n1,10\n2\n", r"t\.csv:3: missing time_ns"),
+    ],
+)
+def test_trace_errors_name_file_and_line(tmp_path: Path, content: str, expected: str) -> None:
+    """A bad trace file is an InputError naming the file and the offending line."""
+    f = tmp_path / "t.csv"
+    f.write_text(content)
+    with pytest.raises(InputError, match=expected):
+        times(TrafficConfig(pattern="trace", trace_csv=str(f)), 1_000_000)
+
+
+def test_missing_trace_file(tmp_path: Path) -> None:
+    """A missing trace file is an InputError naming it."""
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(InputError, match=r"nope\.csv: cannot read trace"):
+        times(TrafficConfig(pattern="trace", trace_csv=str(missing)), 1_000_000)
