@@ -1,0 +1,34 @@
+"""Helpers for the periphery tests: run the real ``irqfwd`` entry point in-process."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def irqfwd(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Call ``irqfwd ARGS...`` through :func:`irqfwd.cli.main.main` (InputError → exit 2)."""
+    from irqfwd.cli.main import main
+
+    def call(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["irqfwd", *args])
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return call

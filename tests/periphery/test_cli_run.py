@@ -1,0 +1,116 @@
+"""``irqfwd run`` / ``irqfwd compare``: exit statuses, messages, the JSON report and determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SHORT = ["--set", "duration=2ms"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "no-such-scenario"], "unknown scenario 'no-such-scenario'"),
+        (["run", "nic-level", "--design", "psychic"], "unknown design 'psychic'"),
+        (["run", "nic-level", "--set", "rate=fast"], "--set rate: 'fast' is not a rate"),
+        (["run", "nic-level", "--set", "nope=1"], "--set nope: unknown key 'nope'"),
+        (["compare", "nic-level", "--designs", "forwarded,forwarded"], "--designs: a design is listed twice"),
+        (["compare", "nic-level", "--designs", "forwarded,bogus"], "unknown design 'bogus'"),
+        (["run", "missing.toml"], "missing.toml: no such scenario file"),
+    ],
+)
+def test_bad_input_exits_2_with_message(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    """Bad user input: one 'irqfwd: error:' line naming the problem, exit 2, no traceback."""
+    res = irqfwd(*args)
+    assert res.code == 2
+    assert f"irqfwd: error: {message}" in res.err
+    assert "Traceback" not in res.err + res.out
+
+
+def test_bad_toml_exits_2_naming_file_and_key(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A scenario file with an unknown key is rejected naming the file and the key path."""
+    f = tmp_path / "bad.toml"
+    f.write_text("[[devices]]\n[devices.traffic]\nrat_hz = 5\n")
+    res = irqfwd("run", str(f))
+    assert res.code == 2
+    assert "bad.toml: devices.0.traffic.rat_hz: Extra inputs are not permitted" in res.err
+
+
+def test_list_names_builtins_and_designs(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """'irqfwd list' shows the built-in scenarios and the delivery designs."""
+    res = irqfwd("list")
+    assert res.code == 0
+    for name in ("nic-level", "nic-edge", "nic-burst", "two-vms-one-pcpu", "irqfd-resample", "forwarded"):
+        assert name in res.out
+
+
+def test_compare_json_shape(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """--json: scenario, seed and per-design counters / latency_ns / invariants with the documented keys."""
+    res = irqfwd("compare", "nic-level", *SHORT, "--seed", "5", "--json")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["scenario"] == "nic-level" and report["seed"] == 5
+    assert list(report["designs"]) == sorted(["irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"])
+    for design, d in report["designs"].items():
+        c = d["counters"]
+        for key in ("device_irqs_raised", "guest_irqs_handled", "exits_total", "maintenance_irqs", "vfio_mask",
+                    "vfio_unmask", "eventfd_signals", "resamplefd_signals", "lr_spills"):
+            assert isinstance(c[key], int), (design, key)
+        assert isinstance(c["exits"], dict)
+        assert sum(c["exits"].values()) == c["exits_total"], design
+        # 20 kHz for 2 ms, first event at 10 µs: 40 raises, all handled with no violation.
+        assert c["device_irqs_raised"] == 40, design
+        assert c["guest_irqs_handled"] == 40, design
+        lat = d["latency_ns"]["assert_to_guest_handler"]
+        assert set(lat) >= {"p50", "p99", "max", "mean"}
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+        assert d["invariants"]["checked"] > 0 and d["invariants"]["violations"] == []
+
+
+def test_resample_costs_more_exits_than_forwarding(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """§15: irqfd-resample takes a maintenance exit and VFIO mask/unmask per level IRQ; forwarding none."""
+    res = irqfwd("compare", "nic-level", *SHORT, "--designs", "irqfd-resample,forwarded", "--json")
+    d = json.loads(res.out)["designs"]
+    resample, fwd = d["irqfd-resample"]["counters"], d["forwarded"]["counters"]
+    assert resample["maintenance_irqs"] >= resample["guest_irqs_handled"]
+    assert resample["vfio_mask"] == resample["vfio_unmask"] >= resample["guest_irqs_handled"]
+    assert fwd["maintenance_irqs"] == 0 and fwd["vfio_mask"] == 0
+    assert fwd["exits_total"] < resample["exits_total"]
+
+
+def test_same_seed_gives_byte_identical_json(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """Determinism: same scenario + seed → byte-identical JSON (Poisson traffic uses engine.rng)."""
+    args = ("compare", "nic-level", *SHORT, "--set", "pattern=poisson", "--seed", "11", "--json")
+    first = irqfwd(*args)
+    second = irqfwd(*args)
+    assert first.code == 0 and first.out == second.out
+    other = irqfwd("compare", "nic-level", *SHORT, "--set", "pattern=poisson", "--seed", "12", "--json")
+    assert other.out != first.out
+
+
+def test_run_table_and_trace_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """'run' prints the metric table; --trace writes one 'time_ns name key=value' line per event."""
+    trace = tmp_path / "t.txt"
+    res = irqfwd("run", "nic-level", *SHORT, "--design", "forwarded", "--trace", str(trace))
+    assert res.code == 0, res.err
+    assert "guest interrupts handled" in res.out and "forwarded" in res.out
+    lines = [ln for ln in trace.read_text().splitlines() if not ln.startswith("#")]
+    assert lines
+    times = [int(ln.split()[0]) for ln in lines]
+    assert times == sorted(times)
+    names = {ln.split()[1] for ln in lines}
+    assert {"device_irq_raise", "guest_irq_handled", "kvm_exit"} <= names
+    raise_line = next(ln for ln in lines if ln.split()[1] == "device_irq_raise")
+    assert "intid=48" in raise_line and "trigger=level" in raise_line
+
+
+def test_violation_exits_1_after_printing(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """A design that breaks an invariant: the report is printed, then exit status 1."""
+    res = irqfwd("run", "nic-level", *SHORT, "--design", "fault-hw-lr-pending-active", "--json")
+    assert res.code == 1
+    report = json.loads(res.out)
+    rules = {v["rule"] for v in report["designs"]["fault-hw-lr-pending-active"]["invariants"]["violations"]}
+    assert "hw-lr-pending-active" in rules
