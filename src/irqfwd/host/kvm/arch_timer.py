@@ -1,0 +1,458 @@
+"""KVM's arch timer backend: the guest virtual timer as a forwarded (HW-mapped) PPI.
+
+Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §13.2/3/5/7/12/13):
+
+* **Init** (``kvm_timer_hyp_init``): the host vtimer PPI (27) is forwarded to vCPUs
+  *once and permanently* with ``irq_set_vcpu_affinity`` when the host GIC has an active
+  state, so the host's ``irq_eoi`` never deactivates it (EOImode 1: priority drop only).
+* **Enable** (``kvm_timer_enable``): ``kvm_vgic_map_phys_irq(vcpu, host_irq, 27, ops)``
+  with ``ops.get_input_level = kvm_arch_timer_get_input_level``.
+* **Load** (``kvm_timer_vcpu_load`` → ``kvm_timer_vcpu_load_gic``): recompute the level
+  (``kvm_timer_should_fire``) and update the vgic (``kvm_timer_update_irq`` with the timer
+  context as owner); set the physical PPI's Active state to
+  ``kvm_vgic_map_is_active(vcpu, 27) or level`` with ``irq_set_irqchip_state(ACTIVE)``;
+  cancel the background timer; restore ``CNTVOFF_EL2``, ``CNTV_CVAL``, ``CNTV_CTL``.
+  Only "inactive" is cached (commit 9b4a3004439d, §6.3): a cached "active" could be
+  stale because the guest's EOI through the HW bit clears it behind KVM's back.
+* **Put** (``kvm_timer_vcpu_put``): save ``CNTV_CTL``/``CNTV_CVAL``, disable the hardware
+  timer so it cannot fire for the next context, and if the vCPU blocks in WFI arm the
+  background hrtimer (``bg_timer``) at the guest's deadline.  The physical Active state is
+  not saved: the next load recomputes it.
+* **Host ISR** (``kvm_arch_timer_handler``): with no vCPU loaded on this CPU the
+  interrupt is ignored (it stays Active: forwarded, no DIR); otherwise, if the timer
+  condition holds, the level is raised into the vgic.
+
+Designs (``irqfwd.sim.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
+``sw-deactivate`` (a host without hardware deactivation, Apple M1 style §6.5: the timer
+LR gets no HW bit and gets the EOI bit, the guest's EOI exits, the "kvm-timer" irqchip
+emulates Active as a *mask* of the host PPI, unmasked at fold once the virtual interrupt
+is neither active nor latched) and ``timer-no-vgic`` (no active-state support: the PPI is
+``disable_percpu_irq``-masked while the output is asserted, ``kvm_timer_vcpu_load_nogic``).
+
+Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_state_set``,
+``timer_spurious``, ``timer_wakeups``, ``timer_irq_raised`` (level rises given to the
+vgic); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
+handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
+(``vcpu``, ``vm``, ``intid``, ``level``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
+(``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
+``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``timer_host_irq``
+(``cpu``, ``vcpu``, ``vm``, ``condition``).
+
+Every public operation returns the simulated time it costs in ns (from the
+:class:`~irqfwd.sim.costs.CostProfile`), which the caller charges to the CPU running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
+from irqfwd.sim.costs import CostProfile
+from irqfwd.sim.engine import Engine, Handle
+from irqfwd.sim.metrics import Recorder
+
+__all__ = [
+    "IRQCHIP_STATE_ACTIVE",
+    "IRQCHIP_STATE_MASKED",
+    "IRQCHIP_STATE_PENDING",
+    "TIMER_DESIGNS",
+    "ArchTimerContext",
+    "KvmArchTimer",
+    "TimerDesign",
+    "TimerIrqOps",
+    "TimerPlatform",
+]
+
+IRQCHIP_STATE_PENDING = "pending"
+IRQCHIP_STATE_ACTIVE = "active"
+IRQCHIP_STATE_MASKED = "masked"
+
+TimerDesign = Literal["forwarded", "sw-deactivate", "timer-no-vgic"]
+TIMER_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate", "timer-no-vgic")
+"""Timer delivery designs this backend implements."""
+
+_MASK64 = (1 << 64) - 1
+
+
+class TimerPlatform(Protocol):
+    """Host services arch_timer.c calls, for the physical CPU ``cpu`` it runs on.
+
+    Implemented by an adapter over ``irqfwd.host.genirq`` and ``irqfwd.host.kvm.vgic``
+    (see :mod:`irqfwd.host.kvm.timer_glue`) or by a test fake.
+    """
+
+    def irq_get_irqchip_state(self, irq: int, which: str, cpu: int) -> bool: ...
+
+    def irq_set_irqchip_state(self, irq: int, which: str, value: bool, cpu: int) -> None: ...
+
+    def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int: ...
+
+    def disable_percpu_irq(self, irq: int, cpu: int) -> None: ...
+
+    def enable_percpu_irq(self, irq: int, cpu: int) -> None: ...
+
+    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: TimerIrqOps) -> int: ...
+
+    def kvm_vgic_inject_irq(self, vcpu: Any, intid: int, level: bool, owner: object) -> int: ...
+
+    def kvm_vgic_map_is_active(self, vcpu: Any, vintid: int) -> bool: ...
+
+    def kvm_vgic_reset_mapped_irq(self, vcpu: Any, vintid: int) -> None: ...
+
+    def kvm_vcpu_kick(self, vcpu: Any) -> None:
+        """Wake a blocked vCPU (``kvm_vcpu_wake_up``) or kick a running one."""
+        ...
+
+
+@dataclass
+class TimerIrqOps:
+    """``struct irq_ops`` for the timer mapping (``arch_timer_irq_ops``)."""
+
+    get_input_level: Callable[[Any, int], bool]
+    """``kvm_arch_timer_get_input_level(vcpu, vintid)``."""
+    sw_resample: bool = False
+    """``VGIC_IRQ_SW_RESAMPLE``: no HW bit, EOI bit set, software deactivation at fold."""
+
+
+@dataclass
+class ArchTimerContext:
+    """``struct arch_timer_context`` of a vCPU's virtual timer (plus the KVM bookkeeping)."""
+
+    vcpu: Any
+    vm: int
+    vcpu_id: int
+    cnt_ctl: int = 0
+    """Saved CNTV_CTL_EL0 (ENABLE/IMASK/ISTATUS as last read)."""
+    cnt_cval: int = 0
+    """Saved CNTV_CVAL_EL0."""
+    cntvoff: int = 0
+    """The VM's CNTVOFF_EL2."""
+    irq_level: bool = False
+    """``ctx->irq.level``: the level last given to the vgic."""
+    loaded: bool = False
+    """The registers live in the hardware of ``cpu``."""
+    cpu: int | None = None
+    intid: int = PPI_VTIMER
+    host_irq: int = PPI_VTIMER
+    enabled: bool = False
+    """``kvm_timer_enable`` done (vgic mapping in place)."""
+    blocking: bool = False
+    """The vCPU is blocked in WFI (``kvm_vcpu_is_blocking``)."""
+    bg_timer: Handle | None = None
+    """The background hrtimer armed at put while blocking."""
+
+
+class KvmArchTimer:
+    """The KVM arch timer of one host: per-vCPU contexts, per-pCPU loaded vCPU."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: Recorder,
+        costs: CostProfile,
+        timers: ArchTimers,
+        platform: TimerPlatform,
+        design: str = "forwarded",
+        host_irq: int = PPI_VTIMER,
+    ) -> None:
+        if design not in TIMER_DESIGNS:
+            raise ValueError(f"timer design {design!r} is not one of {', '.join(TIMER_DESIGNS)}")
+        self.engine = engine
+        self.rec = recorder
+        self.costs = costs
+        self.timers = timers
+        self.platform = platform
+        self.design = design
+        self.host_irq = host_irq
+        self.has_gic_active_state = design != "timer-no-vgic"
+        """Static key ``has_gic_active_state`` (§6.1)."""
+        self.no_hw_deactivation = design == "sw-deactivate"
+        """``gic_kvm_info.no_hw_deactivation`` (§4.4, §6.5)."""
+        self.running: list[ArchTimerContext | None] = [None] * len(timers)
+        """``kvm_get_running_vcpu()`` per physical CPU (the loaded timer context)."""
+        self._inactive_cached: list[bool] = [False] * len(timers)
+        """Per pCPU: the PPI's Active state is known to be clear (§6.3)."""
+        self._masked: list[bool] = [False] * len(timers)
+        """sw-deactivate / no-vgic: the host PPI is masked on this CPU."""
+        self.contexts: list[ArchTimerContext] = []
+        self._initialised = False
+
+    # ------------------------------------------------------------------ setup
+    def kvm_timer_hyp_init(self) -> int:
+        """Forward the host vtimer PPI permanently (``irq_set_vcpu_affinity``, §6.1).
+
+        Under ``sw-deactivate`` the call lands on the "kvm-timer" irqchip, which only
+        records the forwarding (it never reaches the GIC, which keeps deactivating the PPI
+        itself); under ``timer-no-vgic`` nothing is forwarded.
+        """
+        self._initialised = True
+        if self.design == "forwarded":
+            self.platform.irq_set_vcpu_affinity(self.host_irq, self)
+        return 0
+
+    def kvm_timer_vcpu_init(self, vcpu: Any, vm: int, vcpu_id: int, cntvoff: int = 0) -> ArchTimerContext:
+        """Create the vCPU's virtual timer context (``kvm_timer_vcpu_init``)."""
+        ctx = ArchTimerContext(vcpu=vcpu, vm=vm, vcpu_id=vcpu_id, cntvoff=cntvoff & _MASK64, host_irq=self.host_irq)
+        self.contexts.append(ctx)
+        return ctx
+
+    def kvm_timer_enable(self, ctx: ArchTimerContext) -> int:
+        """Map the vtimer vINTID onto the host PPI (``kvm_timer_enable``)."""
+        if not self._initialised:
+            self.kvm_timer_hyp_init()
+        if self.has_gic_active_state:
+            ops = TimerIrqOps(self.kvm_arch_timer_get_input_level, sw_resample=self.no_hw_deactivation)
+            ret = self.platform.kvm_vgic_map_phys_irq(ctx.vcpu, ctx.host_irq, ctx.intid, ops)
+            if ret:
+                raise RuntimeError(f"kvm_vgic_map_phys_irq failed: {ret}")
+        ctx.enabled = True
+        return 0
+
+    def kvm_timer_vcpu_reset(self, ctx: ArchTimerContext) -> int:
+        """Reset the timer (CTL=0) and the mapped irq's stale state (``kvm_vgic_reset_mapped_irq``)."""
+        ctx.cnt_ctl = 0
+        ctx.cnt_cval = 0
+        ctx.irq_level = False
+        if ctx.loaded and ctx.cpu is not None:
+            self.timers[ctx.cpu].virt.write_ctl(0)
+        if self.has_gic_active_state and ctx.enabled:
+            self.platform.kvm_vgic_reset_mapped_irq(ctx.vcpu, ctx.intid)
+        return 0
+
+    # ------------------------------------------------------------------ level logic
+    def _hw_ctl(self, ctx: ArchTimerContext) -> int:
+        assert ctx.cpu is not None
+        return self.timers[ctx.cpu].virt.read_ctl()
+
+    def kvm_timer_irq_can_fire(self, ctx: ArchTimerContext) -> bool:
+        """``kvm_timer_irq_can_fire``: ENABLE set and IMASK clear (saved context)."""
+        return bool(ctx.cnt_ctl & CTL_ENABLE) and not ctx.cnt_ctl & CTL_IMASK
+
+    def _virtual_count(self, ctx: ArchTimerContext) -> int:
+        return (self.timers.counter.count() - ctx.cntvoff) & _MASK64
+
+    def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
+        """``kvm_timer_should_fire``: from the hardware CTL when loaded, else from the saved context."""
+        if ctx.loaded:
+            ctl = self._hw_ctl(ctx)
+            return bool(ctl & CTL_ENABLE) and bool(ctl & CTL_ISTATUS) and not ctl & CTL_IMASK
+        return self.kvm_timer_irq_can_fire(ctx) and self._virtual_count(ctx) >= ctx.cnt_cval
+
+    def kvm_arch_timer_get_input_level(self, vcpu: Any, vintid: int) -> bool:
+        """``get_input_level`` op of the mapping: the timer output as the vgic samples it."""
+        for ctx in self.contexts:
+            if ctx.vcpu is vcpu and ctx.intid == vintid:
+                return self.kvm_timer_should_fire(ctx)
+        return False
+
+    def kvm_timer_update_irq(self, ctx: ArchTimerContext, new_level: bool) -> int:
+        """Set ``ctx->irq.level`` and inject it with the timer context as owner."""
+        if new_level and not ctx.irq_level:
+            self.rec.count("timer_irq_raised")
+        ctx.irq_level = new_level
+        if self.rec.wants("kvm_timer_update_irq"):
+            self.rec.emit("kvm_timer_update_irq", vcpu=ctx.vcpu_id, vm=ctx.vm, intid=ctx.intid, level=new_level)
+        if self.has_gic_active_state:
+            ret = self.platform.kvm_vgic_inject_irq(ctx.vcpu, ctx.intid, new_level, ctx)
+            if ret:
+                raise RuntimeError(f"kvm_vgic_inject_irq refused the timer: {ret}")
+            return self.costs.vgic_inject_ns
+        return 0
+
+    # ------------------------------------------------------------------ physical active state
+    def _set_phys_active(self, cpu: int, active: bool) -> int:
+        """``set_timer_irq_phys_active`` with the "inactive only" cache (§6.3)."""
+        if not active and self._inactive_cached[cpu]:
+            if self.rec.wants("kvm_timer_phys_active"):
+                self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
+            return 0
+        if self.no_hw_deactivation:
+            # kvm-timer irqchip: Active is emulated as a mask of the parent (§6.5)
+            self._mask(cpu, active)
+        else:
+            self.platform.irq_set_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
+        self.rec.count("irqchip_state_set")
+        self._inactive_cached[cpu] = not active
+        if self.rec.wants("kvm_timer_phys_active"):
+            self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=active, cached=False)
+        return self.costs.irqchip_state_ns
+
+    def _mask(self, cpu: int, masked: bool) -> None:
+        if masked == self._masked[cpu]:
+            return
+        self._masked[cpu] = masked
+        if masked:
+            self.platform.disable_percpu_irq(self.host_irq, cpu)
+        else:
+            self.platform.enable_percpu_irq(self.host_irq, cpu)
+
+    def phys_active(self, cpu: int) -> bool:
+        """Read the PPI's physical Active state on ``cpu`` (``irq_get_irqchip_state``; counted)."""
+        self.rec.count("irqchip_state_get")
+        return self.platform.irq_get_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, cpu)
+
+    def kvm_timer_set_phys_active_sw(self, cpu: int, active: bool) -> int:
+        """sw-deactivate: the vgic fold's ``vgic_irq_set_phys_active(irq, false)`` → unmask (§5.5)."""
+        return self._set_phys_active(cpu, active)
+
+    # ------------------------------------------------------------------ load / put
+    def kvm_timer_vcpu_load(self, ctx: ArchTimerContext, cpu: int) -> int:
+        """``kvm_timer_vcpu_load``: level → vgic, physical Active, unblock, restore registers."""
+        if not ctx.enabled:
+            return 0
+        cost = 0
+        ctx.cpu = cpu
+        self.running[cpu] = ctx
+        if self.has_gic_active_state:
+            cost += self._load_gic(ctx, cpu)
+        else:
+            cost += self._load_nogic(ctx, cpu)
+        cost += self._unblocking(ctx)
+        cost += self._restore_state(ctx, cpu)
+        return cost
+
+    def _load_gic(self, ctx: ArchTimerContext, cpu: int) -> int:
+        """``kvm_timer_vcpu_load_gic``."""
+        cost = self.kvm_timer_update_irq(ctx, self.kvm_timer_should_fire(ctx))
+        phys_active = self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid) or ctx.irq_level
+        return cost + self._set_phys_active(cpu, phys_active)
+
+    def _load_nogic(self, ctx: ArchTimerContext, cpu: int) -> int:
+        """``kvm_timer_vcpu_load_nogic``: mask the PPI while the output is asserted (§6.2)."""
+        level = self.kvm_timer_should_fire(ctx)
+        cost = self.kvm_timer_update_irq(ctx, level) if level != ctx.irq_level else 0
+        self._mask(cpu, ctx.irq_level)
+        return cost
+
+    def _restore_state(self, ctx: ArchTimerContext, cpu: int) -> int:
+        """``timer_restore_state``: CNTVOFF_EL2, CNTV_CVAL_EL0, then CNTV_CTL_EL0."""
+        hw = self.timers[cpu]
+        hw.write_cntvoff(ctx.cntvoff)
+        hw.virt.write_cval(ctx.cnt_cval)
+        hw.virt.write_ctl(ctx.cnt_ctl)
+        ctx.loaded = True
+        self.rec.count("timer_restore")
+        if self.rec.wants("kvm_timer_restore_state"):
+            self.rec.emit("kvm_timer_restore_state", vcpu=ctx.vcpu_id, vm=ctx.vm, cpu=cpu, ctl=ctx.cnt_ctl, cval=ctx.cnt_cval)
+        return 0
+
+    def kvm_timer_vcpu_put(self, ctx: ArchTimerContext) -> int:
+        """``kvm_timer_vcpu_put``: save, disable the hardware timer, arm bg_timer if blocking."""
+        if not ctx.enabled or not ctx.loaded:
+            return 0
+        cpu = ctx.cpu
+        assert cpu is not None
+        cost = self._save_state(ctx, cpu)
+        if ctx.blocking:
+            cost += self._blocking(ctx)
+        if self.running[cpu] is ctx:
+            self.running[cpu] = None
+        if self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid):
+            # the guest may have set the mapped irq active (ISACTIVER mirror): stop trusting the cache
+            self._inactive_cached[cpu] = False
+        if not self.has_gic_active_state:
+            self._mask(cpu, False)
+        return cost
+
+    def _save_state(self, ctx: ArchTimerContext, cpu: int) -> int:
+        """``timer_save_state``: read CTL/CVAL, then write CTL=0 so it cannot fire for the next context."""
+        hw = self.timers[cpu]
+        ctx.cnt_ctl = hw.virt.read_ctl()
+        ctx.cnt_cval = hw.virt.read_cval()
+        hw.virt.write_ctl(0)
+        ctx.loaded = False
+        self.rec.count("timer_save")
+        if self.rec.wants("kvm_timer_save_state"):
+            self.rec.emit("kvm_timer_save_state", vcpu=ctx.vcpu_id, vm=ctx.vm, cpu=cpu, ctl=ctx.cnt_ctl, cval=ctx.cnt_cval)
+        return 0
+
+    # ------------------------------------------------------------------ blocking (WFI)
+    def kvm_timer_earliest_exp_ns(self, ctx: ArchTimerContext) -> int | None:
+        """ns from now until the guest's deadline (0 if passed), None if it cannot fire."""
+        if not self.kvm_timer_irq_can_fire(ctx):
+            return None
+        count = self._virtual_count(ctx)
+        if count >= ctx.cnt_cval:
+            return 0
+        counter = self.timers.counter
+        now_unwrapped = counter.unwrapped_at(self.engine.now)
+        return counter.time_of(now_unwrapped + (ctx.cnt_cval - count)) - self.engine.now
+
+    def _blocking(self, ctx: ArchTimerContext) -> int:
+        """``kvm_timer_blocking``: arm bg_timer at the earliest deadline if the timer can fire."""
+        delay = self.kvm_timer_earliest_exp_ns(ctx)
+        if delay is None:
+            return 0
+        self.engine.cancel(ctx.bg_timer)
+        ctx.bg_timer = self.engine.schedule(delay, self._bg_timer_expire, ctx)
+        return 0
+
+    def _unblocking(self, ctx: ArchTimerContext) -> int:
+        """``kvm_timer_unblocking``: cancel bg_timer."""
+        self.engine.cancel(ctx.bg_timer)
+        ctx.bg_timer = None
+        return 0
+
+    def _bg_timer_expire(self, ctx: ArchTimerContext) -> None:
+        """``kvm_bg_timer_expire``: wake the blocked vCPU; its load will inject the level."""
+        ctx.bg_timer = None
+        if self.rec.wants("kvm_timer_hrtimer_expire"):
+            self.rec.emit("kvm_timer_hrtimer_expire", vcpu=ctx.vcpu_id, vm=ctx.vm)
+        if ctx.loaded or not self.kvm_timer_should_fire(ctx):
+            return
+        self.rec.count("timer_wakeups")
+        self.platform.kvm_vcpu_kick(ctx.vcpu)
+
+    def kvm_cpu_has_pending_timer(self, ctx: ArchTimerContext) -> bool:
+        """``kvm_cpu_has_pending_timer``: the vCPU should not (stay) blocked because of its timer."""
+        return self.kvm_timer_should_fire(ctx)
+
+    # ------------------------------------------------------------------ host ISR
+    def kvm_arch_timer_handler(self, cpu: int) -> int:
+        """Host handler of the forwarded vtimer PPI on ``cpu`` (``kvm_arch_timer_handler``).
+
+        The GIC driver already dropped the priority (EOImode 1) and, the irq being
+        forwarded, will not deactivate it; under ``sw-deactivate`` the kvm-timer irqchip
+        masks the PPI at ack (Active emulated as a mask) and the GIC deactivates it.
+        """
+        self._inactive_cached[cpu] = False  # the PPI was just acknowledged (activated) here
+        cost = 0
+        if self.no_hw_deactivation:
+            self._mask(cpu, True)
+        ctx = self.running[cpu]
+        condition = ctx is not None and self.kvm_timer_should_fire(ctx)
+        if self.rec.wants("timer_host_irq"):
+            self.rec.emit(
+                "timer_host_irq",
+                cpu=cpu,
+                vcpu=None if ctx is None else ctx.vcpu_id,
+                vm=None if ctx is None else ctx.vm,
+                condition=condition,
+            )
+        if ctx is None or not condition:
+            self.rec.count("timer_spurious")
+            return cost
+        assert ctx is not None
+        cost += self.kvm_timer_update_irq(ctx, True)
+        if not self.has_gic_active_state:
+            self._mask(cpu, True)
+        return cost
+
+    # ------------------------------------------------------------------ helpers
+    def deadline_ns(self, ctx: ArchTimerContext) -> int:
+        """Engine time at which the context's CVAL was (or will be) reached (saved or live registers)."""
+        cval = self.timers[ctx.cpu].virt.cval if ctx.loaded and ctx.cpu is not None else ctx.cnt_cval
+        counter = self.timers.counter
+        count = self._virtual_count(ctx)
+        now_unwrapped = counter.unwrapped_at(self.engine.now)
+        delta = ((cval - count + (1 << 63)) & _MASK64) - (1 << 63)
+        return counter.time_of(now_unwrapped + delta)
+
+    def context_of(self, vcpu: Any) -> ArchTimerContext | None:
+        """The virtual timer context of ``vcpu``."""
+        for ctx in self.contexts:
+            if ctx.vcpu is vcpu:
+                return ctx
+        return None
