@@ -14,6 +14,7 @@ GICv2 §4.1, virtualization extensions §5.3/§5.4) and be aligned to the access
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,8 +22,8 @@ from typing import Literal
 from irqfwd.cli.errors import InputError
 from irqfwd.hw.gicv2.config import GICv2Config
 
-__all__ = ["FRAME_SIZES", "Op", "ReadResult", "Script", "format_results", "frame_of",
-           "load_script", "parse_number", "parse_script"]
+__all__ = ["FRAME_SIZES", "Op", "ReadResult", "Script", "builtin_scripts", "format_results",
+           "frame_of", "load_script", "parse_expectations", "parse_number", "parse_script"]
 
 OpKind = Literal["cpu", "read", "write", "line"]
 
@@ -190,3 +191,40 @@ def load_script(path: str | Path, config: GICv2Config | None = None) -> Script:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read register script: {exc}") from None
     return parse_script(text, str(path), config)
+
+
+_EXPECT_BOTH = re.compile(r"#\s*=\s*(0x[0-9a-fA-F]+|\d+)\b")
+_EXPECT_SPEC = re.compile(r"#.*\bspec\s*=\s*(0x[0-9a-fA-F]+|\d+)\b")
+_EXPECT_QEMU = re.compile(r"#.*\bqemu\s*=\s*(0x[0-9a-fA-F]+|\d+)\b")
+
+
+def parse_expectations(text: str) -> dict[int, tuple[int | None, int | None]]:
+    """Expected values written as comments after reads: line → (architecture, QEMU 7.2).
+
+    ``r ADDR  # = V`` means both give V; ``r ADDR  # spec = V qemu = W`` gives them apart
+    (either may be omitted when unknown or UNPREDICTABLE).  Comments on other statements
+    are ignored.
+    """
+    out: dict[int, tuple[int | None, int | None]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.lstrip().startswith("r"):
+            continue
+        both = _EXPECT_BOTH.search(line)
+        if both:
+            v = int(both.group(1), 0)
+            out[lineno] = (v, v)
+            continue
+        spec, qemu = _EXPECT_SPEC.search(line), _EXPECT_QEMU.search(line)
+        if spec or qemu:
+            out[lineno] = (int(spec.group(1), 0) if spec else None,
+                           int(qemu.group(1), 0) if qemu else None)
+    return out
+
+
+def builtin_scripts() -> list[Path]:
+    """The register scripts shipped with irqfwd (``scripts/regs`` or ``irqfwd/data/regs``)."""
+    here = Path(__file__).resolve()
+    for d in (here.parents[1] / "data" / "regs", here.parents[3] / "scripts" / "regs"):
+        if d.is_dir():
+            return sorted(d.glob("*.regs"))
+    return []
