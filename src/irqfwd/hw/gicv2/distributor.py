@@ -518,7 +518,7 @@ class Distributor:
     def _sgi_pending_write(self, sgi: int, sources: int, on: bool, c: int) -> None:
         src = self.sgi_src[c]
         if on:
-            src[sgi] |= sources & self._allmask
+            src[sgi] |= sources  # all 8 source bits are kept, as QEMU does (TV16 on 1 CPU)
         else:
             src[sgi] &= ~sources
         if src[sgi]:
