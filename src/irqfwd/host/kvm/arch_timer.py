@@ -33,7 +33,7 @@ Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_st
 ``timer_spurious``, ``timer_wakeups``, ``timer_irq_raised`` (level rises given to the
 vgic); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
-(``vcpu``, ``vm``, ``intid``, ``level``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
+(``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
 (``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
 ``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``timer_host_irq``
 (``cpu``, ``vcpu``, ``vm``, ``condition``).
@@ -253,7 +253,9 @@ class KvmArchTimer:
             self.rec.count("timer_irq_raised")
         ctx.irq_level = new_level
         if self.rec.wants("kvm_timer_update_irq"):
-            self.rec.emit("kvm_timer_update_irq", vcpu=ctx.vcpu_id, vm=ctx.vm, intid=ctx.intid, level=new_level)
+            self.rec.emit(
+                "kvm_timer_update_irq", vcpu=ctx.vcpu_id, vm=ctx.vm, intid=ctx.intid, level=new_level, cpu=ctx.cpu
+            )
         if self.has_gic_active_state:
             ret = self.platform.kvm_vgic_inject_irq(ctx.vcpu, ctx.intid, new_level, ctx)
             if ret:

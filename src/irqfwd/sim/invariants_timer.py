@@ -1,0 +1,207 @@
+"""Invariant rules of the virtual timer (``linux-forwarding-lineage.md`` §6, §13.3/5/7/12).
+
+Registered into :mod:`irqfwd.sim.invariants` at import time (the checker instantiates
+them for every design).  They listen to the events of :mod:`irqfwd.host.kvm.arch_timer`
+and :mod:`irqfwd.guest.timer`:
+
+=========================  =====================================================  ==========
+event                      fields                                                 emitted by
+=========================  =====================================================  ==========
+``guest_timer_program``    ``vm``, ``vcpu``, ``cval``, ``deadline_ns``            guest arms its vtimer
+``guest_timer_irq``        ``vm``, ``vcpu``, ``istatus``, ``ctl``, ``cval``       guest timer handler entry
+``kvm_timer_update_irq``   ``vm``, ``vcpu``, ``intid``, ``level``, ``cpu``        KVM gives the level to the vgic
+``timer_host_irq``         ``cpu``, ``vm``, ``vcpu`` (None: nothing loaded), ``condition``  host vtimer ISR
+``kvm_timer_phys_active``  ``cpu``, ``active``, ``cached``                        KVM sets the PPI's Active state at load
+``phys_activate`` / ``phys_deactivate``  ``intid``, ``cpu``, ``source``           the GIC
+=========================  =====================================================  ==========
+
+Rules:
+
+``timer-lost``
+    every deadline the guest programmed is followed by its guest handler, across vCPU
+    switches and migrations: a deadline still unhandled ``grace_ns`` before the end, or
+    replaced by a new one after being overdue by more than ``grace_ns``, is lost.
+``timer-condition-false``
+    the guest timer handler never runs with the timer condition false (CNTV_CTL.ISTATUS
+    clear: the Linux guest would count a spurious interrupt), except under designs listed
+    in :attr:`TimerConditionFalse.documented_designs`.
+``timer-stale-active``
+    when KVM loads a vCPU whose virtual timer interrupt is neither active nor asserted it
+    makes (or knows, from its cache) the physical PPI 27 of that CPU inactive: the PPI
+    must then really be inactive; a stale Active would silently mask the timer of the
+    vCPU now running there.
+``timer-wrong-guest``
+    every guest timer handler invocation of a vCPU follows a level raise
+    (``kvm_timer_update_irq`` level=1) for that same vCPU; a vtimer PPI the host took with
+    no vCPU loaded is never turned into an injection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from irqfwd.hw.timer import PPI_VTIMER
+from irqfwd.sim.invariants import Handler, InvariantChecker, Rule, register_rule
+
+__all__ = ["TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]
+
+_Key = tuple[int, int]
+
+
+def _key(f: dict[str, Any]) -> _Key:
+    return (int(f["vm"]), int(f["vcpu"]))
+
+
+class TimerLost(Rule):
+    """No timer interrupt lost across a vCPU switch or migration."""
+
+    name = "timer-lost"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.armed: dict[_Key, tuple[int, int]] = {}  # (vm, vcpu) -> (deadline_ns, cval)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"guest_timer_program": self._on_program, "guest_timer_irq": self._on_irq}
+
+    def _on_program(self, time: int, f: dict[str, Any]) -> None:
+        key = _key(f)
+        old = self.armed.get(key)
+        if old is not None and old[0] < time - self.checker.grace_ns:
+            self.violation(
+                time, PPI_VTIMER,
+                f"VM {key[0]} vCPU {key[1]}: deadline at {old[0]} ns (CVAL {old[1]:#x}) never reached "
+                f"the guest handler before it was reprogrammed at {time} ns",
+            )
+        self.armed[key] = (int(f["deadline_ns"]), int(f["cval"]))
+
+    def _on_irq(self, time: int, f: dict[str, Any]) -> None:
+        key = _key(f)
+        self.check()
+        armed = self.armed.get(key)
+        if armed is not None and f.get("istatus", True) and armed[0] <= time:
+            del self.armed[key]
+
+    def finish(self, end_ns: int) -> None:
+        for key, (deadline, cval) in sorted(self.armed.items()):
+            self.check()
+            if deadline < end_ns - self.checker.grace_ns:
+                self.violation(
+                    end_ns, PPI_VTIMER,
+                    f"VM {key[0]} vCPU {key[1]}: deadline at {deadline} ns (CVAL {cval:#x}) never "
+                    f"reached the guest handler",
+                )
+
+
+class TimerConditionFalse(Rule):
+    """No timer interrupt delivered to a vCPU whose timer condition is false."""
+
+    name = "timer-condition-false"
+    documented_designs: ClassVar[tuple[str, ...]] = ()
+    """Designs that document spurious guest timer interrupts (none so far)."""
+
+    @classmethod
+    def applies(cls, design: str) -> bool:
+        return design not in cls.documented_designs
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"guest_timer_irq": self._on_irq}
+
+    def _on_irq(self, time: int, f: dict[str, Any]) -> None:
+        self.check()
+        if not f.get("istatus", True):
+            self.violation(
+                time, PPI_VTIMER,
+                f"VM {f['vm']} vCPU {f['vcpu']}: guest timer handler ran with CNTV_CTL={int(f.get('ctl', 0)):#x} "
+                f"(ISTATUS clear, CVAL {int(f.get('cval', 0)):#x})",
+            )
+
+
+class TimerStaleActive(Rule):
+    """The physical vtimer PPI is never left Active behind a load that needs it inactive."""
+
+    name = "timer-stale-active"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.active: dict[int, int] = {}  # cpu -> activation time of PPI 27
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "phys_activate": self._on_activate,
+            "phys_deactivate": self._on_deactivate,
+            "kvm_timer_phys_active": self._on_load,
+        }
+
+    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
+        if int(f["intid"]) == PPI_VTIMER:
+            self.active[int(f["cpu"])] = time
+
+    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        if int(f["intid"]) == PPI_VTIMER:
+            self.active.pop(int(f["cpu"]), None)
+
+    def _on_load(self, time: int, f: dict[str, Any]) -> None:
+        if f.get("active"):
+            return
+        self.check()
+        cpu = int(f["cpu"])
+        since = self.active.get(cpu)
+        if since is not None:
+            how = "cached as inactive" if f.get("cached") else "written inactive"
+            self.violation(
+                time, PPI_VTIMER,
+                f"PPI {PPI_VTIMER} of CPU {cpu} {how} at vcpu load but still Active since {since} ns",
+            )
+
+
+class TimerWrongGuest(Rule):
+    """A guest's timer handler runs only for its own timer's level raise."""
+
+    name = "timer-wrong-guest"
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.raised: dict[_Key, int] = {}  # (vm, vcpu) -> level raises not yet consumed
+        self.ignored: dict[int, int] = {}  # cpu -> time of a host vtimer irq with no vCPU loaded
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "kvm_timer_update_irq": self._on_update,
+            "guest_timer_irq": self._on_irq,
+            "timer_host_irq": self._on_host_irq,
+        }
+
+    def _on_host_irq(self, time: int, f: dict[str, Any]) -> None:
+        cpu = int(f["cpu"])
+        if f.get("vcpu") is None:
+            self.ignored[cpu] = time
+        else:
+            self.ignored.pop(cpu, None)
+
+    def _on_update(self, time: int, f: dict[str, Any]) -> None:
+        if not f.get("level"):
+            return
+        key = _key(f)
+        self.raised[key] = self.raised.get(key, 0) + 1
+        cpu = f.get("cpu")
+        if cpu is not None and self.ignored.get(int(cpu)) == time:
+            self.violation(
+                time, PPI_VTIMER,
+                f"vtimer PPI taken on CPU {cpu} with no vCPU loaded was injected into VM {key[0]} vCPU {key[1]}",
+            )
+
+    def _on_irq(self, time: int, f: dict[str, Any]) -> None:
+        key = _key(f)
+        self.check()
+        if self.raised.get(key, 0) <= 0:
+            self.violation(
+                time, PPI_VTIMER,
+                f"VM {key[0]} vCPU {key[1]} took a timer interrupt that KVM never raised for it",
+            )
+            return
+        self.raised[key] = 0
+
+
+for _rule in (TimerLost, TimerConditionFalse, TimerStaleActive, TimerWrongGuest):
+    register_rule(_rule)
