@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.timer import (
     CTL_ENABLE,
     CTL_IMASK,
@@ -229,3 +231,88 @@ def test_deterministic_schedule() -> None:
         return gic.calls
 
     assert run() == run() == [(197_520, PPI_VTIMER, True, 0), (197_536, PPI_VTIMER, True, 1)]
+
+
+# --------------------------------------------------------------------------- on the real GICv2 model
+
+
+GICD, GICC = 0x0800_0000, 0x0801_0000
+GICD_CTLR, ISENABLER0, ICENABLER0, ISPENDR0, ISACTIVER0, IPRIORITYR = 0x0, 0x100, 0x180, 0x200, 0x300, 0x400
+GICC_CTLR, GICC_PMR, GICC_IAR, GICC_EOIR = 0x00, 0x04, 0x0C, 0x10
+
+
+def gic_with_timers(enable_ppi: bool = True) -> tuple[Engine, GICv2, ArchTimers]:
+    eng = Engine()
+    gic = GICv2(GICv2Config(num_cpus=2))
+    for cpu in range(2):
+        gic.write(GICD + GICD_CTLR, 1, cpu=cpu)
+        gic.write(GICC + GICC_CTLR, 1, cpu=cpu)
+        gic.write(GICC + GICC_PMR, 0xF0, cpu=cpu)
+        gic.write(GICD + IPRIORITYR + PPI_VTIMER, 0xA0, size=1, cpu=cpu)
+        if enable_ppi:
+            gic.write(GICD + ISENABLER0, 1 << PPI_VTIMER, cpu=cpu)
+    return eng, gic, ArchTimers(eng, 2, gic, freq_hz=100_000_000)
+
+
+def test_gic_ppi27_pending_follows_timer_output() -> None:
+    """kvm-unit-tests arm/timer.c: not pending before expiry; pending at the GIC once CVAL is reached; IAR returns 27."""
+    eng, gic, t = gic_with_timers()
+    v = t[1].virt
+    v.write_cval(1_000)  # 10 µs
+    v.write_ctl(CTL_ENABLE)
+    eng.run(until=9_999)
+    assert not gic.read(GICD + ISPENDR0, cpu=1) & (1 << PPI_VTIMER)
+    assert not gic.outputs[1].irq
+    eng.run(until=10_000)
+    assert gic.read(GICD + ISPENDR0, cpu=1) & (1 << PPI_VTIMER)
+    assert gic.outputs[1].irq and not gic.outputs[0].irq
+    assert gic.read(GICC + GICC_IAR, cpu=1) & 0x3FF == PPI_VTIMER
+    assert gic.read(GICD + ISACTIVER0, cpu=1) & (1 << PPI_VTIMER)
+
+
+def test_gic_imask_clears_pending_but_not_istatus() -> None:
+    """kvm-unit-tests arm/timer.c: IMASK=1 → ISTATUS still set, the GIC state is not pending (level PPI)."""
+    eng, gic, t = gic_with_timers()
+    v = t[0].virt
+    v.write_cval(10)
+    v.write_ctl(CTL_ENABLE)
+    eng.run(until=1_000)
+    assert gic.read(GICD + ISPENDR0, cpu=0) & (1 << PPI_VTIMER)
+    v.write_ctl(CTL_ENABLE | CTL_IMASK)
+    assert v.read_ctl() & CTL_ISTATUS
+    assert not gic.read(GICD + ISPENDR0, cpu=0) & (1 << PPI_VTIMER)
+    assert not gic.outputs[0].irq
+
+
+def test_gic_disabled_timer_leaves_ppi_inactive() -> None:
+    """kvm-unit-tests arm/timer.c: ENABLE=0 → the GIC state is inactive (neither pending nor active), no IRQ."""
+    eng, gic, t = gic_with_timers()
+    t[0].virt.write_cval(10)
+    eng.run(until=1_000_000)
+    assert not gic.read(GICD + ISPENDR0, cpu=0) & (1 << PPI_VTIMER)
+    assert not gic.read(GICD + ISACTIVER0, cpu=0) & (1 << PPI_VTIMER)
+    assert not gic.outputs[0].irq
+
+
+def test_gic_ppi_disabled_pending_but_no_irq() -> None:
+    """kvm-unit-tests arm/timer.c: with the GIC IRQ disabled an expired timer is pending but not signalled."""
+    eng, gic, t = gic_with_timers(enable_ppi=False)
+    t[0].virt.write_cval(10)
+    t[0].virt.write_ctl(CTL_ENABLE)
+    eng.run(until=1_000)
+    assert gic.read(GICD + ISPENDR0, cpu=0) & (1 << PPI_VTIMER)
+    assert not gic.outputs[0].irq
+    gic.write(GICD + ISENABLER0, 1 << PPI_VTIMER, cpu=0)
+    assert gic.outputs[0].irq
+
+
+def test_gic_active_ppi_not_resignalled_until_eoi() -> None:
+    """IHI 0048B §3.2.4: an Active level PPI whose line stays high is Active+Pending, signalled again only after EOI."""
+    eng, gic, t = gic_with_timers()
+    t[0].virt.write_cval(10)
+    t[0].virt.write_ctl(CTL_ENABLE)
+    eng.run(until=1_000)
+    assert gic.read(GICC + GICC_IAR, cpu=0) == PPI_VTIMER
+    assert not gic.outputs[0].irq  # active: not signalled although the line is high
+    gic.write(GICC + GICC_EOIR, PPI_VTIMER, cpu=0)
+    assert gic.outputs[0].irq  # line still high → fires again at once (§13.5)
