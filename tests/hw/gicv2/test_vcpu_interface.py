@@ -7,7 +7,11 @@ result is checked with the matching :class:`QemuQuirks` flag.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqfwd.hw.gicv2.config import GICv2Config, QemuQuirks
 from irqfwd.hw.gicv2.hyp_interface import HypInterface, make_lr
@@ -594,6 +598,20 @@ def test_abpr_for_group1_unless_cbpr() -> None:
     assert hyp.group_priority(make_lr(0x40, priority=0x58)) == 0x58
 
 
+def test_group1_preemption_uses_abpr() -> None:
+    """~§3.3.4 / §2.5 step 2: a Group 1 LR preempts by its ABPR group priority (CBPR=0):
+    priority 0x58 with ABPR 5 → group 0x40 < running 0x50; with CBPR=1 (BPR 2) it is 0x58."""
+    hyp, vcpu, gic = make()
+    ven(hyp, vcpu, ctlr=0x7)
+    vcpu.write(ABPR, 5)
+    hyp.write(HAPR, 1 << 10)  # running priority 0x50
+    hyp.write(LR(0), make_lr(0x41, priority=0x58, group1=True))
+    assert gic.outputs[0] == (True, False)
+    vcpu.write(CTLR, 0x17)
+    assert gic.outputs[0] == (False, False)
+    assert vcpu.read(IAR) == 1023
+
+
 def test_apr_write_changes_running_priority_and_outputs() -> None:
     """~§5.3.7: writing GICH_APR (context restore) changes the virtual running priority."""
     hyp, vcpu, gic = make()
@@ -619,3 +637,115 @@ def test_named_fast_methods_match_mmio() -> None:
     vcpu.write_dir(27)
     assert gic.deactivated == [(0, 27)]
     assert hyp.read_elrsr() == 0xF
+
+
+# --------------------------------------------------------------------------- property test
+
+LR_STATES = st.sampled_from([1, 1, 1, 0, 2, 3])
+
+
+def _reference(hyp: HypInterface) -> tuple[int, int, int, int, bool, bool, bool]:
+    """From-scratch EISR, ELRSR, MISR, HPPI LR, vIRQ, vFIQ, maintenance (~§5.3.4–5.3.6, §2.5)."""
+    lrs = [hyp.read_lr(n) for n in range(hyp.num_lrs)]
+    state = [(v >> 28) & 3 for v in lrs]
+    hw = [bool(v >> 31) for v in lrs]
+    eoi = [bool(v >> 19 & 1) and not hw[n] for n, v in enumerate(lrs)]
+    eisr = sum(1 << n for n in range(len(lrs)) if state[n] == 0 and eoi[n])
+    elrsr = sum(1 << n for n in range(len(lrs)) if state[n] == 0 and not eoi[n])
+    hcr, vmcr = hyp.read(HCR), hyp.read(VMCR)
+    ctlr, pmr = vmcr & 0x3FF, (vmcr >> 27) << 3
+    bpr, abpr = (vmcr >> 21) & 7, (vmcr >> 18) & 7
+    valid = sum(1 for s in state if s)
+    pending = [n for n in range(len(lrs)) if state[n] == 1]
+    misr = int(eisr != 0)
+    misr |= 2 * int(bool(hcr & 2) and valid <= 1)
+    misr |= 4 * int(bool(hcr & 4) and hcr >> 27 != 0)
+    misr |= 8 * int(bool(hcr & 8) and not pending)
+    g0, g1 = bool(ctlr & 1), bool(ctlr & 2)
+    misr |= 0x10 * int(bool(hcr & 0x10) and g0) | 0x20 * int(bool(hcr & 0x20) and not g0)
+    misr |= 0x40 * int(bool(hcr & 0x40) and g1) | 0x80 * int(bool(hcr & 0x80) and not g1)
+    cands = [(((lrs[n] >> 23) & 0x1F) << 3, n) for n in pending if (g1 if lrs[n] >> 30 & 1 else g0)]
+    hppi = min(cands)[1] if cands else -1
+    virq = vfiq = False
+    if hppi >= 0 and hcr & 1:
+        v = lrs[hppi]
+        prio = ((v >> 23) & 0x1F) << 3
+        grp1 = bool(v >> 30 & 1)
+        gmask = (0xFF << abpr) if grp1 and not ctlr & 0x10 else (0xFF << (bpr + 1))
+        apr = hyp.read(HAPR)
+        rp = min([k << 3 for k in range(32) if apr >> k & 1], default=0x100)
+        if prio < pmr and prio & gmask & 0xFF < rp:
+            vfiq = not grp1 and bool(ctlr & 8)
+            virq = not vfiq
+    return eisr, elrsr, misr, hppi, virq, vfiq, bool(hcr & 1) and misr != 0
+
+
+PRIO_FIELDS = st.sampled_from([2, 2, 3, 8, 9, 0x1F]) | st.integers(0, 0x1F)
+VMCRS = st.builds(
+    lambda pm, bp, abp, ctl: pm << 27 | bp << 21 | abp << 18 | ctl,
+    st.sampled_from([0x1F, 0x1F, 0x10, 0x1]),
+    st.integers(0, 7),
+    st.integers(0, 7),
+    st.integers(0, 0x3FF),
+)
+HCRS = st.integers(0, 0xFFFF_FFFF) | st.integers(0, 0xFF).map(lambda v: v | 1)
+APRS = st.sampled_from([0, 1 << 1, 1 << 2, 1 << 3, 0x24]) | st.integers(0, 0xFFFF_FFFF)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("lr"),
+                st.integers(0, 3),
+                LR_STATES,
+                PRIO_FIELDS,
+                st.integers(0, 0xFFFF_FFFF),
+            ),
+            st.tuples(st.just("iar")),
+            st.tuples(st.just("eoir"), st.integers(0, 3)),
+            st.tuples(st.just("dir"), st.integers(0, 3)),
+            st.tuples(st.just("hcr"), HCRS),
+            st.tuples(st.just("vmcr"), VMCRS),
+            st.tuples(st.just("apr"), APRS),
+        ),
+        min_size=4,
+        max_size=40,
+    )
+)
+def test_incremental_state_matches_from_scratch(ops: list[tuple[Any, ...]]) -> None:
+    """~§5.3.4–5.3.6, §2.5: after any sequence of GICH/GICV accesses the incrementally kept
+    EISR/ELRSR/MISR, virtual HPPI, vIRQ/vFIQ and maintenance level equal a from-scratch
+    evaluation of the LRs (and the hooks saw the same levels)."""
+    hyp, vcpu, gic = make()
+    hyp.write(HCR, 0x1)
+    hyp.write(VMCR, 0xF800_0007)  # both groups, AckCtl, PMR 0xF8
+    for op in ops:
+        kind = op[0]
+        if kind == "lr":
+            _, n, state, prio, bits = op
+            value = (bits & 0xC00F_FC1F) | state << 28 | prio << 23
+            hyp.write(LR(n), value)
+        elif kind == "iar":
+            vcpu.read(IAR)
+        elif kind in ("eoir", "dir"):
+            vid = hyp.read_lr(op[1]) & 0x1FFF
+            vcpu.write(EOIR if kind == "eoir" else DIR, vid)
+        elif kind == "hcr":
+            hyp.write(HCR, op[1])
+        elif kind == "vmcr":
+            hyp.write(VMCR, op[1])
+        else:
+            hyp.write(HAPR, op[1])
+        eisr, elrsr, misr, hppi, virq, vfiq, maint = _reference(hyp)
+        assert hyp.read_eisr() == eisr
+        assert hyp.read_elrsr() == elrsr
+        assert hyp.read(MISR) == misr
+        if hppi >= 0:
+            assert hyp.hppi_lr == hppi
+        else:
+            assert vcpu.read(HPPIR) == 1023
+        assert (hyp.virq, hyp.vfiq) == (virq, vfiq)
+        assert gic.outputs[0] == (virq, vfiq)
+        assert gic.maintenance[0] is maint

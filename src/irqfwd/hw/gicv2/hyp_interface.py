@@ -285,6 +285,7 @@ class HypInterface:
         """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
 
         Called after every state change; calls the GIC hooks only on a level change.
+        (Hot path: group/running priority and the MISR test are inlined.)
         """
         lrs = self.lr
         ctlr = self.v_ctlr
@@ -294,8 +295,8 @@ class HypInterface:
         if self._tie_lowest_lr:
             while m:
                 low = m & -m
-                n = low.bit_length() - 1
                 m ^= low
+                n = low.bit_length() - 1
                 v = lrs[n]
                 if ctlr & (2 if v & GICH_LR_GRP1 else 1):
                     prio = (v >> 20) & 0xF8
@@ -306,8 +307,8 @@ class HypInterface:
             best_key = IDLE_PRIORITY << 10
             while m:
                 low = m & -m
-                n = low.bit_length() - 1
                 m ^= low
+                n = low.bit_length() - 1
                 v = lrs[n]
                 if ctlr & (2 if v & GICH_LR_GRP1 else 1):
                     key = ((v >> 20) & 0xF8) << 10 | (v & 0x3FF)
@@ -315,16 +316,17 @@ class HypInterface:
                         best_key = key
                         best = n
             best_prio = best_key >> 10
-        virq = vfiq = False
-        ok = False
         hcr = self.h_hcr
-        if best >= 0:
+        virq = vfiq = ok = False
+        if best >= 0 and hcr & GICH_HCR_EN and best_prio < self.v_pmr:
             v = lrs[best]
-            if (
-                hcr & GICH_HCR_EN
-                and best_prio < self.v_pmr
-                and self.group_priority(v) < self.running_priority()
-            ):
+            # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR
+            if v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
+                gprio = best_prio & (0xFF << self.v_abpr)
+            else:
+                gprio = best_prio & (0xFF << (self.v_bpr + 1))
+            apr = self.h_apr
+            if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
                 ok = True
                 if not v & GICH_LR_GRP1 and ctlr & GICV_CTLR_FIQEN:
                     vfiq = True
@@ -332,12 +334,15 @@ class HypInterface:
                     virq = True
         self.hppi_lr = best
         self.hppi_ok = ok
-        if virq != self._virq or vfiq != self._vfiq:
+        if virq is not self._virq or vfiq is not self._vfiq:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        maint = bool(hcr & GICH_HCR_EN) and self.read_misr() != 0
-        if maint != self._maint:
+        if hcr & GICH_HCR_EN:
+            maint = bool(self.eisr_mask) or (hcr & 0xFE != 0 and self.read_misr() != 0)
+        else:
+            maint = False
+        if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
 
