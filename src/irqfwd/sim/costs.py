@@ -76,6 +76,8 @@ class CostProfile(BaseModel):
     guest_handler_ns: int = Ns  # default device handler work in the guest
     guest_irq_exit_ns: int = Ns  # guest exception return
     guest_mmio_ack_ns: int = Ns  # guest access to a pass-through device register (no exit)
+    guest_timer_handler_ns: int = Field(default=1500, ge=0)  # Linux guest tick handler body
+    # (arch_timer_handler_virt + tick_handle_periodic/hrtimer_interrupt), excluding IAR/EOIR
 
     @classmethod
     def from_toml(cls, path: Path) -> CostProfile:
