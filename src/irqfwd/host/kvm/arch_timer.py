@@ -57,12 +57,14 @@ __all__ = [
     "IRQCHIP_STATE_ACTIVE",
     "IRQCHIP_STATE_MASKED",
     "IRQCHIP_STATE_PENDING",
+    "SCENARIO_DESIGNS",
     "TIMER_DESIGNS",
     "ArchTimerContext",
     "KvmArchTimer",
     "TimerDesign",
     "TimerIrqOps",
     "TimerPlatform",
+    "timer_design_for",
 ]
 
 IRQCHIP_STATE_PENDING = "pending"
@@ -73,7 +75,21 @@ TimerDesign = Literal["forwarded", "sw-deactivate", "timer-no-vgic"]
 TIMER_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate", "timer-no-vgic")
 """Timer delivery designs this backend implements."""
 
+SCENARIO_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate")
+"""Delivery designs under which the ``vtimer-*`` scenarios run (``timer-no-vgic`` needs a
+userspace irqchip, which the simulator does not model: unit-tested only)."""
+
 _MASK64 = (1 << 64) - 1
+
+
+def timer_design_for(design: str) -> str:
+    """The timer backend mode under system delivery design ``design``.
+
+    The vtimer is HW-mapped whatever path pass-through devices take (``irqfd-resample``,
+    ``forwarded``, ...), as in Linux; only ``sw-deactivate`` (a host without hardware
+    deactivation) and ``timer-no-vgic`` change it.
+    """
+    return design if design in ("sw-deactivate", "timer-no-vgic") else "forwarded"
 
 
 class TimerPlatform(Protocol):
