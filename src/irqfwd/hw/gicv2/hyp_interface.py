@@ -186,10 +186,11 @@ class HypInterface:
     ``lr`` (list of LR values), ``h_hcr``, ``h_apr``, ``v_ctlr``, ``v_pmr`` (8-bit, low 3
     bits 0), ``v_bpr``, ``v_abpr``, ``pend_mask`` (LRs in state 01), ``valid_mask``
     (state ≠ 00), ``eisr_mask``, ``elrsr_mask``, ``hppi_lr`` (the virtual HPPI's LR or -1)
-    and ``hppi_ok`` (it passes GICH_HCR.En, GICV_PMR and the preemption check).
+    and ``hppi_ok`` (it passes GICV_PMR and the preemption check, so GICV_IAR may take it).
     """
 
     __slots__ = (
+        "_d5",
         "_d14",
         "_maint",
         "_tie_lowest_lr",
@@ -226,6 +227,7 @@ class HypInterface:
         """GICH_VTR: ListRegs = num_lrs-1, PREbits = PRIbits = 4 (5 bits) → 0x90000003."""
         self._d14 = config.quirks.extra_lr_storage
         self._tie_lowest_lr = config.tie_break_lowest_lr
+        self._d5 = config.quirks.no_per_irq_group_filter
         self.lr: list[int] = [0] * self.num_lrs
         self.lr_extra = 0
         self.h_hcr = 0
@@ -284,42 +286,47 @@ class HypInterface:
     def update(self) -> None:
         """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
 
-        Called after every state change; calls the GIC hooks only on a level change.
-        (Hot path: group/running priority and the MISR test are inlined.)
+        Candidates are the LRs in state 01 whose group is enabled in GICV_CTLR (D5: any
+        pending LR while some group is enabled); none while GICH_HCR.En = 0.  Called after
+        every state change; calls the GIC hooks only on a level change.  (Hot path: group
+        and running priority and the MISR test are inlined.)
         """
-        lrs = self.lr
+        hcr = self.h_hcr
         ctlr = self.v_ctlr
         best = -1
         best_prio = IDLE_PRIORITY
-        m = self.pend_mask
-        if self._tie_lowest_lr:
-            while m:
-                low = m & -m
-                m ^= low
-                n = low.bit_length() - 1
-                v = lrs[n]
-                if ctlr & (2 if v & GICH_LR_GRP1 else 1):
-                    prio = (v >> 20) & 0xF8
-                    if prio < best_prio:
-                        best_prio = prio
-                        best = n
-        else:  # equal priority → lowest VirtualID
-            best_key = IDLE_PRIORITY << 10
-            while m:
-                low = m & -m
-                m ^= low
-                n = low.bit_length() - 1
-                v = lrs[n]
-                if ctlr & (2 if v & GICH_LR_GRP1 else 1):
-                    key = ((v >> 20) & 0xF8) << 10 | (v & 0x3FF)
-                    if key < best_key:
-                        best_key = key
-                        best = n
-            best_prio = best_key >> 10
-        hcr = self.h_hcr
+        m = self.pend_mask if hcr & GICH_HCR_EN else 0
+        if m:
+            lrs = self.lr
+            # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
+            gmask = (3 if ctlr & 3 else 0) if self._d5 else ctlr
+            if self._tie_lowest_lr:
+                while m:
+                    low = m & -m
+                    m ^= low
+                    n = low.bit_length() - 1
+                    v = lrs[n]
+                    if gmask & (2 if v & GICH_LR_GRP1 else 1):
+                        prio = (v >> 20) & 0xF8
+                        if prio < best_prio:
+                            best_prio = prio
+                            best = n
+            else:  # equal priority → lowest VirtualID
+                best_key = IDLE_PRIORITY << 10
+                while m:
+                    low = m & -m
+                    m ^= low
+                    n = low.bit_length() - 1
+                    v = lrs[n]
+                    if gmask & (2 if v & GICH_LR_GRP1 else 1):
+                        key = ((v >> 20) & 0xF8) << 10 | (v & 0x3FF)
+                        if key < best_key:
+                            best_key = key
+                            best = n
+                best_prio = best_key >> 10
         virq = vfiq = ok = False
-        if best >= 0 and hcr & GICH_HCR_EN and best_prio < self.v_pmr:
-            v = lrs[best]
+        if best >= 0 and best_prio < self.v_pmr:
+            v = self.lr[best]
             # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR
             if v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
                 gprio = best_prio & (0xFF << self.v_abpr)
@@ -328,10 +335,13 @@ class HypInterface:
             apr = self.h_apr
             if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
                 ok = True
-                if not v & GICH_LR_GRP1 and ctlr & GICV_CTLR_FIQEN:
-                    vfiq = True
-                else:
-                    virq = True
+                if v & GICH_LR_GRP1:
+                    virq = bool(ctlr & GICV_CTLR_ENABLEGRP1)
+                elif ctlr & GICV_CTLR_ENABLEGRP0:
+                    if ctlr & GICV_CTLR_FIQEN:
+                        vfiq = True
+                    else:
+                        virq = True
         self.hppi_lr = best
         self.hppi_ok = ok
         if virq is not self._virq or vfiq is not self._vfiq:

@@ -25,8 +25,11 @@ IMPLEMENTATION DEFINED / UNPREDICTABLE choices (architectural default):
 * The LR matching an EOI/DIR is the lowest-numbered LR with that VirtualID in state 10 or
   11; for a virtual SGI (VirtualID < 16, HW=0) the CPUID must match too (D18: VirtualID only).
 * GICV_DIR with EOImode = 0 is ignored (UNPREDICTABLE; QEMU ignores it too).
+* With GICH_HCR.En = 0 there is no virtual HPPI: GICV_HPPIR and GICV_IAR read 1023 (as
+  QEMU 7.2 does; the architecture text consulted only says nothing is signalled).
 * QEMU quirks honoured here: D1 (no AIAR/AEOIR/AHPPIR), D3 (HPPIR masked by PMR), D4
-  (HPPIR without CPUID), D13 (GICV_ABPR minimum 1), D18 (above).  D16 (no physical
+  (HPPIR without CPUID), D5 (HPPI chosen across both groups, in ``HypInterface.update``),
+  D13 (GICV_ABPR minimum 1), D18 (above).  D16 (no physical
   re-evaluation after an HW=1 deactivation) is handled by ``GICv2.deactivate_physical``.
 """
 
