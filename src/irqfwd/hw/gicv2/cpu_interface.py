@@ -199,7 +199,10 @@ class CpuInterface:
 
     def _signalled(self) -> int:
         """Packed HPPI key if it passes PMR and preemption, else NO_IRQ."""
-        g = self._groups()
+        dctlr = self.dist.ctlr & 3
+        g = dctlr & self.ctlr
+        if self._d5 and dctlr and self.ctlr & 3:
+            g = 3
         if not g:
             return NO_IRQ
         k = self.dist.best(self.cpu, g)
@@ -217,6 +220,9 @@ class CpuInterface:
         """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes."""
         self.stale = False
         k = self._signalled()
+        out = self.out
+        if k < 0 and not (out.irq or out.fiq):
+            return
         irq = fiq = False
         if k >= 0:
             g = (k >> 10) & 1
@@ -226,7 +232,6 @@ class CpuInterface:
                 fiq = True
             else:
                 irq = True
-        out = self.out
         if out.irq != irq:
             out.irq = irq
             self.emit(self.cpu, "irq", irq)

@@ -554,10 +554,8 @@ class Distributor:
         elif i < 32 or self._d7:
             self.latch[c][w] &= ~b
         else:
-            for cc in self._cpus:
+            for cc in self._cpus:  # 1-N: pending ends everywhere; _set_active re-syncs all
                 self.latch[cc][w] &= ~b
-                if cc != c:
-                    self._sync(cc, i)
         self._set_active(i, True, c, "iar")
         return src
 

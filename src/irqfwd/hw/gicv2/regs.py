@@ -43,6 +43,7 @@ Access rules (the choices for what the architecture leaves UNPREDICTABLE)
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -126,7 +127,7 @@ class Reg:
 class RegisterBlock:
     """Offset → handler decode for one frame, built once from a :class:`Reg` table."""
 
-    __slots__ = ("_map", "_regs", "bad_accesses", "name", "size")
+    __slots__ = ("_map", "_offsets", "_regs", "bad_accesses", "name", "size")
 
     def __init__(
         self,
@@ -140,6 +141,7 @@ class RegisterBlock:
         self.size = size
         self.bad_accesses = 0
         self._regs: tuple[Reg, ...] = tuple(sorted(regs, key=lambda r: r.offset))
+        self._offsets = [r.offset for r in self._regs]
         # word offset -> (read, write, n, allowed-size bits)
         self._map: dict[int, tuple[ReadFn, WriteFn, int, int]] = {}
         end = -1
@@ -231,10 +233,7 @@ class RegisterBlock:
         Uses a binary search over the sorted table; for introspection and tools, not the
         access path.
         """
-        import bisect
-
-        offsets = [r.offset for r in self._regs]
-        i = bisect.bisect_right(offsets, offset) - 1
+        i = bisect.bisect_right(self._offsets, offset) - 1
         if i < 0:
             return None
         reg = self._regs[i]
