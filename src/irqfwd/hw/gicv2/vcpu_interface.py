@@ -40,6 +40,7 @@ from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_ACTIVE,
     GICH_LR_GRP1,
     GICH_LR_HW,
+    GICH_LR_PENDING,
     GICV_BPR_MIN,
     GICV_CTLR_ACKCTL,
     GICV_CTLR_EOIMODE,
@@ -151,12 +152,18 @@ class VcpuInterface:
         return vid
 
     def _acknowledge(self, n: int) -> int:
+        """LR ``n`` (state 01): → 10, set the GICH_APR bit of its group priority."""
         hyp = self.hyp
         v = hyp.lr[n]
         hyp.h_apr |= 1 << (hyp.group_priority(v) >> 3)
-        hyp.set_lr(n, v ^ (GICH_LR_ACTIVE | (GICH_LR_ACTIVE >> 1)))  # 01 → 10
+        # 01 → 10: no longer pending, still valid; EISR/ELRSR unchanged (state ≠ 00)
+        hyp.lr[n] = v ^ (GICH_LR_ACTIVE | GICH_LR_PENDING)
+        hyp.pend_mask &= ~(1 << n)
         hyp.update()
-        return self._id_of(v)
+        vid = v & 0x3FF
+        if vid < 16 and not v & GICH_LR_HW:
+            return v & 0x1FFF
+        return vid
 
     def read_iar(self) -> int:
         """GICV_IAR (~§5.4): acknowledge the virtual HPPI if it can be signalled.
