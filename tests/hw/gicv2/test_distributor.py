@@ -548,3 +548,151 @@ def test_hppi_equals_brute_force(
     else:
         p, i = min(ref)
         assert (got >> 11, got & 0x3FF) == (p, i)
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["line", "pend", "enable", "active", "prio", "group", "targets", "edge",
+                         "sgi", "ack", "deact"]),
+        st.sampled_from([1, 5, 20, 27, 40, 41, 70, 95]),  # INTID
+        st.integers(0, 1),  # cpu
+        st.integers(0, 255),  # value
+    ),
+    min_size=5,
+    max_size=40,
+)
+
+
+@pytest.mark.parametrize("quirks", [{}, {"spi_n_n": True}, {"spi_pending_follows_targets": True},
+                                    {"ppi_icpendr_all_cpus": True}])
+@settings(max_examples=150, deadline=None)
+@given(ops=_ops)
+def test_incremental_candidates_match_from_scratch(
+    quirks: dict[str, bool], ops: list[tuple[str, int, int, int]]
+) -> None:
+    """§3.2.4 / §3.3~: after any sequence of line changes, ISPENDR/ICPENDR, enables, active
+    changes, priority/group/target/config writes, SGIs, acknowledges and deactivations, each
+    CPU's incremental candidate set and HPPI equal a from-scratch evaluation of the state."""
+    from irqfwd.hw.gicv2.config import QemuQuirks
+
+    d = Distributor(GICv2Config(num_cpus=2, num_irqs=96, quirks=QemuQuirks(**quirks)))
+    for j in (40, 41, 70, 95):  # start with enabled, targeted interrupts so ops interact
+        d.set_targets(j, 0x3)
+        d.set_enabled(j, True)
+    for c in (0, 1):
+        d.set_enabled(20, True, c)
+        d.set_enabled(27, True, c)
+    for op, i, c, v in ops:
+        if op == "line" and i >= 16:
+            d.set_line(i, bool(v & 1), c)
+        elif op == "pend":
+            d.set_pending(i, bool(v & 1), c)
+        elif op == "enable":
+            d.set_enabled(i, bool(v & 1), c)
+        elif op == "active":
+            d.set_active(i, bool(v & 1), c)
+        elif op == "prio":
+            d.set_priority(i, v, c)
+        elif op == "group":
+            d.set_group(i, v & 1, c)
+        elif op == "targets":
+            d.set_targets(i, v & 3)
+        elif op == "edge":
+            d.set_edge(i, bool(v & 1), c)
+        elif op == "sgi":
+            d.send_sgi(i & 15, v & 3, c)
+        elif op == "ack":
+            k = d.best(c, 3)
+            if k >= 0:
+                d.acknowledge(c, k & 0x3FF)
+        elif op == "deact":
+            d.deactivate(c, i, "dir")
+        for cpu in (0, 1):
+            ref = []
+            for j in range(96):
+                w, b = j >> 5, 1 << (j & 31)
+                pending = (d.latch[cpu][w] | (d.line[cpu][w] & ~d.edge[cpu][w])) & b
+                if j < 16:
+                    assert bool(pending) == bool(d.sgi_src[cpu][j])
+                if (pending and not d.act[cpu][w] & b and d.en[cpu][w] & b
+                        and (j < 32 or (d.targets[j] >> cpu) & 1)):
+                    ref.append(j)
+            assert d.candidates(cpu) == ref
+            for groups in (1, 2, 3):
+                sel = [(d.priority(j, cpu), j) for j in ref if (groups >> d.group(j, cpu)) & 1]
+                k = d.best(cpu, groups)
+                if sel:
+                    assert (k >> 11, k & 0x3FF) == min(sel)
+                else:
+                    assert k == NO_IRQ
+
+
+def test_priority_change_of_pending_interrupt_reorders_hppi() -> None:
+    """GICv2 §4.3.11/§3.3~: rewriting the priority of pending interrupts (SPI and banked PPI)
+    changes which one is the HPPI at once."""
+    d = Distributor(GICv2Config(num_cpus=2))
+    for i in (40, 41):
+        d.set_targets(i, 0x3)
+        d.set_enabled(i, True)
+        d.set_priority(i, 0x80)
+        d.set_pending(i, True)
+    d.set_enabled(27, True, cpu=1)
+    d.set_priority(27, 0x90, cpu=1)
+    d.set_pending(27, True, cpu=1)
+    assert d.best(1, 1) & 0x3FF == 40
+    d.set_priority(41, 0x10)
+    assert d.best(0, 1) == (0x10 << 11) | 41
+    d.set_priority(27, 0x08, cpu=1)
+    assert d.best(1, 1) == (0x08 << 11) | 27
+    assert d.best(0, 1) == (0x10 << 11) | 41
+    d.set_group(27, 1, cpu=1)
+    assert d.best(1, 1) == (0x10 << 11) | 41
+    assert d.best(1, 2) == (0x08 << 11) | 0x400 | 27
+
+
+# --------------------------------------------------------------------------- register framework
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.words = [0, 0]
+
+    def rd(self, n: int, cpu: int) -> int:
+        return self.words[n] + cpu
+
+    def wr(self, n: int, value: int, mask: int, cpu: int) -> None:
+        self.words[n] = (self.words[n] & ~mask) | (value & mask)
+
+
+def test_register_block_lanes_sizes_and_decode() -> None:
+    """regs.py contract: handlers get word n, the value in its byte lane and the lane mask;
+    sizes not listed are RAZ/WI; decode() names the register; reserved space RAZ/WI."""
+    from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+
+    o = _Owner()
+    blk = RegisterBlock("T", 0x100, [Reg("T_A", 0x10, length=8, sizes=(1, 4), read="rd",
+                                         write="wr"),
+                                     Reg("T_ID", 0x40, reset=0x2B, read="read_reset")], o)
+    blk.write(0x15, 0xAB, size=1)
+    assert o.words == [0, 0xAB00]
+    assert blk.read(0x14) == 0xAB00
+    assert blk.read(0x15, size=1) == 0xAB
+    assert blk.read(0x14, cpu=1) == 0xAB01
+    blk.write(0x14, 0xFFFF, size=2)  # halfword not allowed
+    assert o.words[1] == 0xAB00 and blk.bad_accesses == 1
+    assert blk.read(0x40) == 0x2B
+    assert blk.read(0x20) == 0 and not blk.is_implemented(0x20)
+    assert blk.decode(0x14) == (blk.reg_named("T_A"), 1)
+    assert blk.decode(0x18) is None
+    with pytest.raises(ValueError, match="outside"):
+        blk.read(0x100)
+
+
+def test_register_block_rejects_bad_tables() -> None:
+    """regs.py: overlapping entries and unknown handler names are rejected at build time."""
+    from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+
+    with pytest.raises(ValueError, match="overlaps"):
+        RegisterBlock("T", 0x100, [Reg("A", 0x0, length=8), Reg("B", 0x4)], _Owner())
+    with pytest.raises(ValueError, match="handler 'nope'"):
+        RegisterBlock("T", 0x100, [Reg("A", 0x0, read="nope")], _Owner())
