@@ -247,12 +247,12 @@ class CpuInterface:
     def _acknowledge(self, k: int) -> int:
         i = k & 0x3FF
         g = (k >> 10) & 1
-        src = self.dist.acknowledge(self.cpu, i)
         idx = ((k >> 11) & self.group_mask(g)) >> 1
-        if g:
+        if g:  # record the active priority first: on_event observers see the new RPR
             self.apr1 |= 1 << idx
         else:
             self.apr0 |= 1 << idx
+        src = self.dist.acknowledge(self.cpu, i)
         self._notify_irq(i)
         return i | (src << 10)
 

@@ -257,8 +257,8 @@ class Distributor:
     # ------------------------------------------------------------------ queries
 
     def _check(self, i: int) -> None:
-        if not 0 <= i < self.num_irqs:
-            raise ValueError(f"INTID {i} not implemented (num_irqs={self.num_irqs})")
+        if not 0 <= i < self.num_irqs or i >= 1020:
+            raise ValueError(f"INTID {i} is not an implemented interrupt (num_irqs={self.num_irqs})")
 
     def is_pending(self, intid: int, cpu: int = 0) -> bool:
         """Pending state as GICD_ISPENDR reports it (latch OR level line; SPIs: any CPU copy)."""

@@ -47,6 +47,12 @@ class GICv2:
     * ``outputs[cpu]``: ``irq``/``fiq``/``virq``/``vfiq`` levels; ``on_output(cpu, signal,
       level)`` on every change; ``on_event(kind, intid, cpu, source)`` on every physical
       activation/deactivation.
+
+    Callbacks run synchronously inside the access that caused them.  ``on_output`` fires
+    after the state change is complete; ``on_event`` fires during the transition (the
+    interrupt's new active state and, for an IAR, the new running priority are visible,
+    the outputs are not yet recomputed).  Callbacks should schedule work on the engine
+    rather than re-enter the GIC.
     """
 
     __slots__ = (
