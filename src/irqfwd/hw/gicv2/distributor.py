@@ -368,12 +368,13 @@ class Distributor:
         if i < 16 and self._sgi_en:
             return 0
         if i < 32:
-            if on:
-                self.en[c][w] |= b
-            else:
-                self.en[c][w] &= ~b
+            if bool(self.en[c][w] & b) == on:
+                return 0
+            self.en[c][w] ^= b
             self._sync(c, i)
             return 1 << c
+        if bool(self.en[0][w] & b) == on:
+            return 0
         for cc in self._cpus:
             if on:
                 self.en[cc][w] |= b
@@ -398,76 +399,83 @@ class Distributor:
         w, b = i >> 5, 1 << (i & 31)
         if i < 32:
             act = self.act[c]
-            was = act[w] & b
-            if on:
-                act[w] |= b
-            else:
-                act[w] &= ~b
+            if bool(act[w] & b) == on:
+                return 0
+            act[w] ^= b
             self._sync(c, i)
             mask = 1 << c
         else:
-            was = 0
+            mask = 0
             per_cpu = self._d7 and source in ("iar", "eoir", "dir", "hw_lr")
             for cc in self._cpus:
                 if per_cpu and cc != c:
                     continue
                 act = self.act[cc]
-                was |= act[w] & b
-                if on:
-                    act[w] |= b
-                else:
-                    act[w] &= ~b
-                self._sync(cc, i)
-            mask = self._allmask
+                if bool(act[w] & b) != on:
+                    act[w] ^= b
+                    self._sync(cc, i)
+                    mask = self._allmask
+            if not mask:
+                return 0
         ev = self.event
-        if ev is not None and bool(was) != bool(on):
+        if ev is not None:
             ev("activate" if on else "deactivate", i, c, source)
         return mask
 
     def set_active(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISACTIVER / GICD_ICACTIVER for one INTID (§4.3.9, §4.3.10)."""
         self._check(intid)
-        self.notify(self._set_active(intid, on, cpu, "isactiver" if on else "icactiver"))
+        m = self._set_active(intid, on, cpu, "isactiver" if on else "icactiver")
+        if m:
+            self.notify(m)
 
     def _set_priority(self, i: int, value: int, c: int) -> int:
         value &= self._pmask
         if i < 32:
-            if self.prio[c][i] != value:
-                self._unlink(c, i)
-                self.prio[c][i] = value
-                self._sync(c, i)
+            if self.prio[c][i] == value:
+                return 0
+            self._unlink(c, i)
+            self.prio[c][i] = value
+            self._sync(c, i)
             return 1 << c
-        if self.prio[0][i] != value:
-            for cc in self._cpus:
-                self._unlink(cc, i)
-                self.prio[cc][i] = value
-                self._sync(cc, i)
+        if self.prio[0][i] == value:
+            return 0
+        for cc in self._cpus:
+            self._unlink(cc, i)
+            self.prio[cc][i] = value
+            self._sync(cc, i)
         return self._allmask
 
     def set_priority(self, intid: int, prio: int, cpu: int = 0) -> None:
         """GICD_IPRIORITYR byte write (§4.3.11): only the top ``prio_bits`` bits are kept."""
         self._check(intid)
-        self.notify(self._set_priority(intid, prio, cpu))
+        m = self._set_priority(intid, prio, cpu)
+        if m:
+            self.notify(m)
 
     def _set_group(self, i: int, g: int, c: int) -> int:
         w, b = i >> 5, 1 << (i & 31)
+        if bool(self.grp[c][w] & b) == bool(g):
+            return 0
         cpus = (c,) if i < 32 else self._cpus
         for cc in cpus:
-            if bool(self.grp[cc][w] & b) != bool(g):
-                self._unlink(cc, i)
-                self.grp[cc][w] ^= b
-                self._sync(cc, i)
+            self._unlink(cc, i)
+            self.grp[cc][w] ^= b
+            self._sync(cc, i)
         return 1 << c if i < 32 else self._allmask
 
     def set_group(self, intid: int, group: int, cpu: int = 0) -> None:
         """GICD_IGROUPR bit (§4.3.4): 0 = Group 0, 1 = Group 1."""
         self._check(intid)
-        self.notify(self._set_group(intid, group, cpu))
+        m = self._set_group(intid, group, cpu)
+        if m:
+            self.notify(m)
 
     def _set_targets(self, i: int, mask: int) -> int:
-        if i < 32 or self.num_cpus == 1:
+        mask &= self._allmask
+        if i < 32 or self.num_cpus == 1 or self.targets[i] == mask:
             return 0
-        self.targets[i] = mask & self._allmask
+        self.targets[i] = mask
         for cc in self._cpus:
             self._sync(cc, i)
         return self._allmask
@@ -485,12 +493,11 @@ class Distributor:
         if i < 32 and not self._ppi_cfg_writable:
             return 0
         w, b = i >> 5, 1 << (i & 31)
+        if bool(self.edge[c][w] & b) == edge:
+            return 0
         cpus = (c,) if i < 32 else self._cpus
         for cc in cpus:
-            if edge:
-                self.edge[cc][w] |= b
-            else:
-                self.edge[cc][w] &= ~b
+            self.edge[cc][w] ^= b
             self._sync(cc, i)
         return 1 << c if i < 32 else self._allmask
 
