@@ -15,7 +15,9 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     an edge device's raise is handled exactly once: a guest handler invocation that
     covers no raise not already handled is a duplicate delivery.
 ``deactivate-exactly-once``
-    every physical activation (``phys_activate``) is followed by exactly one
+    every physical activation (``phys_activate``) of a device INTID (one that a
+    ``device_irq_raise`` named; the timer PPI has its own rules in
+    :mod:`irqfwd.sim.invariants_timer`) is followed by exactly one
     ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
     never none by the end (§13.1).
 ``hw-lr-pending-active``
@@ -33,9 +35,10 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     (the early-unmask bug).
 
 **Device sequence numbers.** ``device_irq_raise.seq`` numbers a device's raises 1, 2, 3...
-``guest_irq_handled.seq`` is the newest raise the guest handler consumed (a driver drains
-its ring, so one invocation may cover several raises): it covers every raise of that device
-with ``seq`` at most that value not covered before.
+``guest_irq_handled.seq`` is the oldest raise not served before (``Nic.handler_entry``), or
+None when there is none.  The driver drains the device's status register, so a handler
+invocation with a ``seq`` serves every raise of that device so far; one with ``seq`` None
+serves nothing (for an edge device: a duplicate delivery).
 
 **Adding rules from another module** (the timer engineer's rules): subclass :class:`Rule`,
 set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) and optionally
@@ -224,14 +227,17 @@ class _DeviceRaises(Rule):
         dev = f.get("dev")
         if dev is None:
             return
-        seq = int(f["seq"])
         before = self.covered.get(dev, 0)
-        self.on_cover(time, dev, before, seq)
-        if seq > before:
-            self.covered[dev] = seq
+        seq = f.get("seq")
+        raised = self.raised.get(dev)
+        # The handler serves every raise not served yet (the driver drains the status
+        # register), so it covers up to the newest raise so far; seq None = nothing new.
+        after = before if seq is None or not raised else max(before, int(seq), raised[-1][0])
+        self.on_cover(time, dev, before, after)
+        self.covered[dev] = after
 
-    def on_cover(self, time: int, dev: str, before: int, seq: int) -> None:
-        """A handler invocation of ``dev`` consumed raises up to ``seq`` (``before`` done)."""
+    def on_cover(self, time: int, dev: str, before: int, after: int) -> None:
+        """A handler invocation of ``dev`` served raises ``before+1 .. after`` (none if equal)."""
 
 
 class LostInterrupt(_DeviceRaises):
@@ -263,14 +269,14 @@ class EdgeExactlyOnce(_DeviceRaises):
 
     name = "edge-exactly-once"
 
-    def on_cover(self, time: int, dev: str, before: int, seq: int) -> None:
+    def on_cover(self, time: int, dev: str, before: int, after: int) -> None:
         if self.trigger.get(dev) != "edge":
             return
         self.check()
-        if seq <= before:
+        if after <= before:
             intid = self.raised[dev][-1][2] if self.raised.get(dev) else 0
             self.violation(
-                time, intid, f"{dev} raise seq {seq} handled again (already handled up to seq {before})"
+                time, intid, f"{dev} handler ran with no new raise: edge delivered again (raises up to seq {before} already handled)"
             )
 
 
@@ -282,6 +288,7 @@ class DeactivateExactlyOnce(Rule):
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.active: dict[tuple[int, int], int] = {}  # (intid, cpu-or-0 for SPIs) -> activation time
+        self.device_intids: set[int] = set()
 
     @staticmethod
     def _key(f: dict[str, Any]) -> tuple[int, int]:
@@ -289,9 +296,18 @@ class DeactivateExactlyOnce(Rule):
         return (intid, int(f.get("cpu", 0)) if intid < 32 else 0)
 
     def handlers(self) -> dict[str, Handler]:
-        return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
+        return {
+            "device_irq_raise": self._on_raise,
+            "phys_activate": self._on_activate,
+            "phys_deactivate": self._on_deactivate,
+        }
+
+    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        self.device_intids.add(int(f["intid"]))
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
+        if int(f["intid"]) not in self.device_intids:
+            return
         key = self._key(f)
         self.check()
         if key in self.active:
@@ -301,6 +317,8 @@ class DeactivateExactlyOnce(Rule):
         self.active[key] = time
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        if int(f["intid"]) not in self.device_intids:
+            return
         key = self._key(f)
         self.check()
         if self.active.pop(key, None) is None:
