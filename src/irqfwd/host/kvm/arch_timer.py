@@ -38,8 +38,9 @@ handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 ``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``timer_host_irq``
 (``cpu``, ``vcpu``, ``vm``, ``condition``).
 
-Every public operation returns the simulated time it costs in ns (from the
-:class:`~irqfwd.sim.costs.CostProfile`), which the caller charges to the CPU running it.
+Every public operation returns the simulated time it costs in ns *beyond* what its callees
+charge themselves (the vgic, genirq and the GIC chip charge through
+``Machine.charge``); the caller adds it to the step that runs it.
 """
 
 from __future__ import annotations
@@ -276,7 +277,6 @@ class KvmArchTimer:
             ret = self.platform.kvm_vgic_inject_irq(ctx.vcpu, ctx.intid, new_level, ctx)
             if ret:
                 raise RuntimeError(f"kvm_vgic_inject_irq refused the timer: {ret}")
-            return self.costs.vgic_inject_ns
         return 0
 
     # ------------------------------------------------------------------ physical active state
@@ -295,7 +295,7 @@ class KvmArchTimer:
         self._inactive_cached[cpu] = not active
         if self.rec.wants("kvm_timer_phys_active"):
             self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=active, cached=False)
-        return self.costs.irqchip_state_ns
+        return 0
 
     def _mask(self, cpu: int, masked: bool) -> None:
         if masked == self._masked[cpu]:
