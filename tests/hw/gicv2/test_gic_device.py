@@ -55,6 +55,21 @@ def test_frames_decode_at_qemu_virt_addresses() -> None:
     assert g.read(D + ISACTIVER + 4) == 0
 
 
+def test_tv1_tv2_virtual_frames_through_the_memory_map() -> None:
+    """TV1/TV2 via GICv2.read/write: GICH_VMCR 0x004C0000, ELRSR0 0xF, GICV_ABPR 3, GICV_RPR
+    0xFF; GICV_PMR ← 0xFF reads 0xF8, GICH_HCR ← ~0 reads 0xF80000FF, GICH_LR0 ← ~0 reads
+    0xFF8FFFFF; each CPU reaches its own GICH/GICV at the same address."""
+    g = GICv2()
+    assert (g.read(H + 0x8), g.read(H + 0x30), g.read(V + 0x1C), g.read(V + RPR)) == (
+        0x004C0000, 0xF, 3, 0xFF)
+    g.write(V + PMR, 0xFF, cpu=1)
+    g.write(H + 0x0, 0xFFFF_FFFF, cpu=1)
+    g.write(H + 0x100, 0xFFFF_FFFF, cpu=1)
+    assert (g.read(V + PMR, cpu=1), g.read(H + 0x0, cpu=1), g.read(H + 0x100, cpu=1)) == (
+        0xF8, 0xF80000FF, 0xFF8FFFFF)
+    assert (g.read(V + PMR, cpu=0), g.read(H + 0x0, cpu=0), g.read(H + 0x100, cpu=0)) == (0, 0, 0)
+
+
 @pytest.mark.parametrize("addr", [0x0, D - 4, D + 0x1000, C + 0x2000, H + 0x1000, V + 0x2000,
                                   0x0900_0000])
 def test_address_outside_frames_raises(addr: int) -> None:
