@@ -428,6 +428,24 @@ def test_registers_beyond_implemented_interrupts_raz_wi() -> None:
     assert g.read(D + ISENABLER + 4) == 0xFFFF_FFFF
 
 
+def test_special_intids_1020_1023_raz_wi() -> None:
+    """GICv2 §3.2.5~/§4.3: with 1024 INTIDs the register bits of the special INTIDs
+    1020–1023 are RAZ/WI (enable, pending, priority, target, config)."""
+    g = GICv2(GICv2Config(num_irqs=1024))
+    g.write(D + ISENABLER + 4 * 31, 0xFFFF_FFFF)
+    assert g.read(D + ISENABLER + 4 * 31) == 0x0FFF_FFFF
+    g.write(D + ISPENDR + 4 * 31, 0xFFFF_FFFF)
+    assert g.read(D + ISPENDR + 4 * 31) == 0x0FFF_FFFF
+    g.write(D + IPRIORITYR + 4 * 255, 0xFFFF_FFFF)
+    assert g.read(D + IPRIORITYR + 4 * 255) == 0x00FF_FFFF
+    g.write(D + ITARGETSR + 4 * 255, 0x0101_0101)
+    assert g.read(D + ITARGETSR + 4 * 255) == 0x0001_0101
+    g.write(D + ICFGR + 4 * 63, 0xFFFF_FFFF)
+    assert g.read(D + ICFGR + 4 * 63) == 0x00AA_AAAA
+    g.write(D + IGROUPR + 4 * 31, 0xFFFF_FFFF)
+    assert g.read(D + IGROUPR + 4 * 31) == 0x0FFF_FFFF
+
+
 def test_reserved_offsets_raz_wi() -> None:
     """GICv2 §4.1.2: reserved GICD space (e.g. 0x00C, 0xE00 NSACR without Sec.Ext.) is RAZ/WI."""
     g = gic1()

@@ -592,6 +592,8 @@ class Distributor:
 
     def write_group(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_IGROUPRn write."""
+        if n == 31:
+            v &= 0x0FFF_FFFF  # INTIDs 1020–1023: RAZ/WI
         changed = v ^ self.grp[c][n]
         base = n << 5
         m = 0
@@ -608,6 +610,8 @@ class Distributor:
         return self.en[c][n]
 
     def _write_bits(self, n: int, v: int, c: int, fn: Callable[[int, bool, int], int], on: bool) -> None:
+        if n == 31:
+            v &= 0x0FFF_FFFF  # INTIDs 1020–1023 are special: their bits are RAZ/WI
         base = n << 5
         m = 0
         while v:
@@ -666,6 +670,8 @@ class Distributor:
 
     def write_priority(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_IPRIORITYRn write of the byte lanes in ``mask``."""
+        if n == 255:
+            mask &= 0x00FF_FFFF  # INTIDs 1020–1023: RAZ/WI
         m = 0
         for k in range(4):
             if (mask >> (8 * k)) & 0xFF:
@@ -688,6 +694,8 @@ class Distributor:
         """GICD_ITARGETSRn write (SPI bytes only; bits of unimplemented CPUs are RAZ/WI)."""
         if n < 8 or self.num_cpus == 1:
             return
+        if n == 255:
+            mask &= 0x00FF_FFFF  # INTIDs 1020–1023: RAZ/WI
         m = 0
         for k in range(4):
             if (mask >> (8 * k)) & 0xFF:
@@ -711,6 +719,8 @@ class Distributor:
         """GICD_ICFGRn write: ICFGR0 read-only, ICFGR1 per ``ppi_config_writable``."""
         if n == 0:
             return
+        if n == 63:
+            v &= 0x00FF_FFFF  # INTIDs 1020–1023: RAZ/WI
         base = n << 4
         m = 0
         for k in range(16):
