@@ -1,0 +1,287 @@
+"""A Linux-like guest kernel running on the vCPUs of one VM.
+
+* Boot (each vCPU): program its virtual CPU interface directly (GICV_CTLR with EOImode
+  from ``ScenarioConfig.guest.eoimode``, GICV_PMR 0xF0: no exit).  vCPU 0 then sets up the
+  distributor through *trapped* MMIO (``DABT_LOW`` exits emulated by
+  :mod:`irqfwd.host.kvm.vgic_mmio`): per device ICFGR, IPRIORITYR, ITARGETSR, ISENABLER,
+  then GICD_CTLR.  Boot exits (including the first idle WFI) are counted separately
+  (``boot_exit:*``).
+* Idle: WFI (trapped: exit ``WFx``).
+* IRQ vector (guest ``gic_handle_irq`` on GICV): read GICV_IAR; 1020..1023 end the loop;
+  EOImode 0: handler then GICV_EOIR; EOImode 1: GICV_EOIR (priority drop) before the
+  handler and GICV_DIR after it.  Each deactivation emits ``guest_deactivate``.
+* Drivers (:class:`GuestDriver`): handler entry emits ``guest_irq_handled`` (``vm``,
+  ``vcpu``, ``vintid``, ``dev``, ``seq``: the oldest device raise it serves, or None) and
+  counts ``guest_irqs_handled``; the handler acknowledges the device through pass-through
+  MMIO (``guest_mmio_ack_ns``) and works ``handler_ns``.  Options:
+  ``napi`` (disable device interrupts, poll ``napi_budget`` events per softirq round,
+  re-enable when done) and ``threaded`` (oneshot: the flow masks the vINTID with a trapped
+  GICD_ICENABLER write before the hard handler, the thread does the work and unmasks it
+  with GICD_ISENABLER; with EOImode 1 the GICV_DIR is deferred to the thread end,
+  ``IRQCHIP_EOI_THREADED``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from irqfwd.sim.machine import Step
+
+if TYPE_CHECKING:
+    from irqfwd.devices.nic import Nic
+    from irqfwd.host.kvm.vcpu import Vcpu
+    from irqfwd.host.kvm.vm import Kvm
+    from irqfwd.sim.costs import CostProfile
+
+__all__ = ["GuestCpu", "GuestDriver", "GuestKernel"]
+
+GICD_CTLR = 0x000
+GICD_ISENABLER = 0x100
+GICD_ICENABLER = 0x180
+GICD_IPRIORITYR = 0x400
+GICD_ITARGETSR = 0x800
+GICD_ICFGR = 0xC00
+GICV_CTLR_ENABLE = 1 << 0
+GICV_CTLR_EOIMODE = 1 << 9
+GUEST_PMR = 0xF0
+GUEST_PRIO = 0xA0
+
+
+class GuestDriver:
+    """A guest device driver bound to one vINTID."""
+
+    def __init__(self, dev: Nic, vintid: int, vcpu: int, handler_ns: int, *, threaded: bool = False,
+                 napi: bool = False, napi_budget: int = 64, edge: bool = False) -> None:
+        self.dev = dev
+        self.vintid = vintid
+        self.vcpu = vcpu
+        self.handler_ns = handler_ns
+        self.threaded = threaded
+        self.napi = napi
+        self.napi_budget = napi_budget
+        self.edge = edge
+        self.napi_scheduled = False
+
+
+class GuestKernel:
+    """The guest OS of one VM: one :class:`GuestCpu` per vCPU."""
+
+    def __init__(self, kvm: Kvm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver]) -> None:
+        self.kvm = kvm
+        self.costs = costs
+        self.eoimode = eoimode
+        self.drivers = {d.vintid: d for d in drivers}
+        self.gicd_base = kvm.m.gic.config.gicd_base
+        self.on_handler_entry: Callable[[GuestCpu, GuestDriver], None] | None = None
+        """Hook run at every handler entry (the system uses it to kill the VM at teardown)."""
+        self.cpus = [GuestCpu(self, v) for v in kvm.vcpus]
+
+
+class GuestCpu:
+    """The guest kernel's execution context on one vCPU (steps run on ``vcpu.cpu``)."""
+
+    def __init__(self, kernel: GuestKernel, vcpu: Vcpu) -> None:
+        self.k = kernel
+        self.vcpu = vcpu
+        self.gic = kernel.kvm.m.gic
+        self.rec = kernel.kvm.m.recorder
+        c = kernel.costs
+        self.c_entry = c.guest_irq_entry_ns
+        self.c_exit = c.guest_irq_exit_ns
+        self.c_gicv = c.gicv_access_ns
+        self.c_ack = c.guest_mmio_ack_ns
+        self.eoimode1 = kernel.eoimode == 1
+        self.bh: deque[Step] = deque()
+        self.iar = 1023
+        self.driver: GuestDriver | None = None
+        self.boot_ops: list[tuple[int, int, int]] = []
+        self._boot_i = 0
+        self.idle_step: Step = self._idle
+        self._wfi_resume: Step = self._idle
+        self._iar_step: Step = self._irq_iar
+        self._handler_step: Step = self._handler
+        self._eoi_step: Step = self._eoi
+        self._bh_step: Step = self._run_bh
+        vcpu.guest = self
+        vcpu.guest_next = self._boot
+        vcpu.guest_irq_step = self._irq_entry
+        if vcpu.vcpu_id == 0:
+            self.boot_ops = self._dist_init_ops()
+
+    # ---------------------------------------------------------------- boot
+    def _dist_init_ops(self) -> list[tuple[int, int, int]]:
+        """(offset, value, size) distributor writes of ``gic_dist_init`` + ``request_irq``."""
+        ops: list[tuple[int, int, int]] = [(GICD_CTLR, 0, 4)]
+        by_word: dict[int, int] = {}
+        for d in self.k.drivers.values():
+            if d.edge:
+                word = d.vintid // 16
+                by_word[word] = by_word.get(word, 0) | (2 << (2 * (d.vintid % 16)))
+            else:
+                by_word.setdefault(d.vintid // 16, 0)
+        for word, val in sorted(by_word.items()):
+            ops.append((GICD_ICFGR + 4 * word, val, 4))
+        for d in self.k.drivers.values():
+            ops.append((GICD_IPRIORITYR + d.vintid, GUEST_PRIO, 1))
+            ops.append((GICD_ITARGETSR + d.vintid, 1 << d.vcpu, 1))
+        ops.append((GICD_CTLR, 1, 4))
+        for d in self.k.drivers.values():
+            ops.append((GICD_ISENABLER + 4 * (d.vintid // 32), 1 << (d.vintid % 32), 4))
+        return ops
+
+    def _cpu_index(self) -> int:
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        return cpu.index
+
+    def _set_next(self, step: Step) -> None:
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        cpu.next = step
+
+    def _boot(self) -> int:
+        """``gic_cpu_init`` on GICV (no exit), then the distributor writes (trapped)."""
+        vif = self.gic.vcpu_if[self._cpu_index()]
+        vif.write_pmr(GUEST_PMR)
+        vif.write_ctlr(GICV_CTLR_ENABLE | (GICV_CTLR_EOIMODE if self.eoimode1 else 0))
+        self._set_next(self._boot_mmio)
+        return 2 * self.c_gicv
+
+    def _boot_mmio(self) -> int:
+        if self._boot_i < len(self.boot_ops):
+            off, val, size = self.boot_ops[self._boot_i]
+            self._boot_i += 1
+            return self.vcpu.trap_mmio(self.k.gicd_base + off, val, size, True, self._boot_mmio)
+        self._set_next(self._idle)
+        return 0
+
+    # ---------------------------------------------------------------- idle
+    def _idle(self) -> int:
+        """The idle loop: WFI (trapped by KVM)."""
+        vcpu = self.vcpu
+        if vcpu.booting:
+            cost = vcpu.trap_wfi(self._wfi_resume)
+            vcpu.booting = False
+            return cost
+        return vcpu.trap_wfi(self._wfi_resume)
+
+    # ---------------------------------------------------------------- IRQ vector
+    def _irq_entry(self) -> int:
+        return self.c_entry + self._irq_iar()
+
+    def _irq_iar(self) -> int:
+        vif = self.gic.vcpu_if[self._cpu_index()]
+        iar = vif.read_iar()
+        intid = iar & 0x3FF
+        cost = self.c_gicv
+        if intid >= 1020:
+            vcpu = self.vcpu
+            vcpu.guest_irqs_masked = False
+            if self.bh:
+                self._set_next(self._bh_step)
+            else:
+                self._set_next(vcpu.guest_stack.pop() or self.idle_step)
+            return cost + self.c_exit
+        self.iar = iar
+        if self.eoimode1:
+            vif.write_eoir(iar)
+            cost += self.c_gicv
+        self.driver = self.k.drivers.get(intid)
+        self._set_next(self._handler_step)
+        return cost
+
+    def _handler(self) -> int:
+        d = self.driver
+        intid = self.iar & 0x3FF
+        if d is None:
+            self._set_next(self._eoi_step)
+            return 0
+        seq = d.dev.handler_entry()
+        rec = self.rec
+        rec.counters["guest_irqs_handled"] += 1
+        if rec.wants("guest_irq_handled"):
+            rec.emit("guest_irq_handled", vm=self.k.kvm.index, vcpu=self.vcpu.vcpu_id,
+                     vintid=intid, dev=d.dev.name, seq=seq)
+        hook = self.k.on_handler_entry
+        if hook is not None:
+            hook(self, d)
+        if d.threaded:
+            # handle_fasteoi_irq with IRQS_ONESHOT: mask_irq first (trapped GICD_ICENABLER).
+            self.bh.append(partial(self._thread, d, self.iar))
+            return self.vcpu.trap_mmio(self.k.gicd_base + GICD_ICENABLER + 4 * (intid // 32),
+                                       1 << (intid % 32), 4, True, self._eoi_step)
+        if d.napi:
+            d.dev.set_irq_enabled(False)
+            if not d.napi_scheduled:
+                d.napi_scheduled = True
+                self.bh.append(partial(self._napi_poll, d))
+            self._set_next(self._eoi_step)
+            return self.c_ack
+        d.dev.ack()
+        self._set_next(self._eoi_step)
+        return self.c_ack + d.handler_ns
+
+    def _eoi(self) -> int:
+        vif = self.gic.vcpu_if[self._cpu_index()]
+        iar = self.iar
+        d = self.driver
+        cost = self.c_gicv
+        deferred = d is not None and d.threaded and self.eoimode1
+        if self.eoimode1:
+            if not deferred:
+                vif.write_dir(iar)
+        else:
+            vif.write_eoir(iar)
+        if not deferred:
+            self._emit_deactivate(iar & 0x3FF)
+        self._set_next(self._iar_step)
+        return cost
+
+    def _emit_deactivate(self, vintid: int) -> None:
+        rec = self.rec
+        if rec.wants("guest_deactivate"):
+            rec.emit("guest_deactivate", vm=self.k.kvm.index, vcpu=self.vcpu.vcpu_id, vintid=vintid)
+
+    # ---------------------------------------------------------------- bottom halves
+    def _run_bh(self) -> int:
+        step = self.bh.popleft()
+        return step()
+
+    def _bh_done(self) -> None:
+        if self.bh:
+            self._set_next(self._bh_step)
+        else:
+            self._set_next(self.vcpu.guest_stack.pop() or self.idle_step)
+
+    def _napi_poll(self, d: GuestDriver) -> int:
+        """One NAPI poll round: up to ``napi_budget`` events, re-enable when done."""
+        n = d.dev.poll(d.napi_budget)
+        cost = self.c_ack + (d.handler_ns if n else 0)
+        if d.dev.pending:
+            self.bh.append(partial(self._napi_poll, d))
+        else:
+            d.napi_scheduled = False
+            d.dev.set_irq_enabled(True)
+            cost += self.c_ack
+        self._bh_done()
+        return cost
+
+    def _thread(self, d: GuestDriver, iar: int) -> int:
+        """The irq thread: device work, (EOImode 1: GICV_DIR), unmask (trapped ISENABLER)."""
+        d.dev.ack()
+        cost = self.c_ack + d.handler_ns
+        intid = iar & 0x3FF
+        if self.eoimode1:
+            self.gic.vcpu_if[self._cpu_index()].write_dir(iar)
+            self._emit_deactivate(intid)
+            cost += self.c_gicv
+        cont = self._after_thread
+        return cost + self.vcpu.trap_mmio(self.k.gicd_base + GICD_ISENABLER + 4 * (intid // 32),
+                                          1 << (intid % 32), 4, True, cont)
+
+    def _after_thread(self) -> int:
+        self._bh_done()
+        return 0

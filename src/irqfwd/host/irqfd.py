@@ -1,0 +1,183 @@
+"""KVM irqfd and the resampler (virt/kvm/eventfd.c, arch/arm64/kvm/vgic/vgic-irqfd.c; lineage §8).
+
+* :meth:`IrqfdLayer.kvm_irqfd_assign` registers a wait-queue entry on the eventfd
+  (``irqfd_wakeup``); an eventfd that is already signalled injects at once.
+* ``irqfd_wakeup`` consumes the counter and queues ``irqfd_inject`` on a workqueue (SPI
+  routes are never injected from atomic context on arm64).
+* ``irqfd_inject``: a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
+  latches it, a level SPI effectively loses it); a resample irqfd asserts the GSI through
+  its resampler and keeps it asserted; mode ``"mapped"`` (forwarded designs) asserts only,
+  because a HW-mapped level irq observes rising edges and is re-sampled from the physical
+  line at fold (§5.4 step 5).
+* :class:`IrqfdResampler`: one per GSI, shared by every resample irqfd on it; its ack
+  notifier (``irqfd_resampler_ack``, run by ``kvm_notify_acked_irq``) de-asserts the GSI
+  *once*, then signals *every* resamplefd (counter ``resamplefd_signals``).
+* Routing is the flat arm64 default, GSI n → SPI 32 + n; PPIs cannot be irqfd targets.
+* Each irqfd is also an irqbypass *consumer* (token = its eventfd);
+  ``kvm_arch_irq_bypass_add_producer`` accepts only MSI routes upstream (returns 0 and
+  does nothing for SPIs); a design may accept SPI routes (``bypass_spi``) and then injects
+  straight from the producer's hard-irq handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from irqfwd.host.eventfd import EventFd
+from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
+from irqfwd.sim.machine import WorkItem
+
+if TYPE_CHECKING:
+    from irqfwd.host.kvm.vm import Kvm
+
+__all__ = ["KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID", "KVM_USERSPACE_IRQ_SOURCE_ID", "IrqfdResampler",
+           "KvmIrqfd"]
+
+KVM_USERSPACE_IRQ_SOURCE_ID = 0
+KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID = 1
+EINVAL = -22
+EBUSY = -16
+KVM_IRQ_ROUTING_IRQCHIP = 1
+KVM_IRQ_ROUTING_MSI = 2
+
+
+class IrqfdResampler:
+    """``struct kvm_kernel_irqfd_resampler``: one per GSI."""
+
+    def __init__(self, kvm: Kvm, gsi: int) -> None:
+        self.kvm = kvm
+        self.gsi = gsi
+        self.list: list[KvmIrqfd] = []
+
+    def ack(self, gsi: int) -> None:
+        """``irqfd_resampler_ack``: de-assert the GSI once, then signal every resamplefd."""
+        kvm = self.kvm
+        m = kvm.m
+        m.acc += m.costs.resample_ns
+        kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
+        rec = m.recorder
+        if rec.wants("irqfd_resample"):
+            rec.emit("irqfd_resample", vm=kvm.index, gsi=self.gsi)
+        for irqfd in self.list:
+            fd = irqfd.resamplefd
+            if fd is not None:
+                rec.counters["resamplefd_signals"] += 1
+                fd.signal()
+
+
+class KvmIrqfd:
+    """``struct kvm_kernel_irqfd``."""
+
+    def __init__(self, kvm: Kvm, eventfd: EventFd, gsi: int, resamplefd: EventFd | None,
+                 mode: str) -> None:
+        self.kvm = kvm
+        self.eventfd = eventfd
+        self.gsi = gsi
+        self.resamplefd = resamplefd
+        self.mode = mode  # "pulse" | "resample" | "mapped"
+        self.resampler: IrqfdResampler | None = None
+        self.inject = WorkItem(self.irqfd_inject, f"irqfd-{gsi}")
+        self.route_type = KVM_IRQ_ROUTING_IRQCHIP
+        self.consumer = IrqBypassConsumer(eventfd, self._add_producer, self._del_producer)
+        self.producer: IrqBypassProducer | None = None
+        self.on_add_producer: Callable[[KvmIrqfd, IrqBypassProducer], int] | None = None
+        """Design hook: accept an SPI route for direct injection (forwarded-direct)."""
+        self.on_del_producer: Callable[[KvmIrqfd, IrqBypassProducer], None] | None = None
+
+    def irqfd_wakeup(self, fd: EventFd) -> None:
+        """``irqfd_wakeup`` (EPOLLIN): consume the count, queue ``irqfd_inject``."""
+        fd.ctx_do_read()
+        self.kvm.m.schedule_work(self.inject)
+
+    def irqfd_inject(self) -> None:
+        """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""
+        kvm = self.kvm
+        m = kvm.m
+        m.acc += m.costs.irqfd_inject_ns
+        rec = m.recorder
+        if rec.wants("irqfd_inject"):
+            rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi)
+        if self.mode == "resample":
+            kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
+        elif self.mode == "mapped":
+            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+        else:
+            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
+
+    def direct_inject(self) -> int:
+        """Injection from the producer's hard-irq handler (bypass): no eventfd, no workqueue."""
+        kvm = self.kvm
+        m = kvm.m
+        saved = m.acc
+        level_only = self.mode != "pulse"
+        kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+        if not level_only:
+            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
+        cost = m.acc - saved
+        m.acc = saved
+        return cost
+
+    # -------------------------------------------------------------- irqbypass consumer
+    def _add_producer(self, cons: IrqBypassConsumer, prod: IrqBypassProducer) -> int:
+        """``kvm_arch_irq_bypass_add_producer``: upstream only MSI routes are bypassed."""
+        if self.route_type != KVM_IRQ_ROUTING_MSI and self.on_add_producer is None:
+            return 0
+        self.producer = prod
+        if self.on_add_producer is not None:
+            return self.on_add_producer(self, prod)
+        return 0
+
+    def _del_producer(self, cons: IrqBypassConsumer, prod: IrqBypassProducer) -> None:
+        """``kvm_arch_irq_bypass_del_producer``."""
+        if self.producer is prod and self.on_del_producer is not None:
+            self.on_del_producer(self, prod)
+        self.producer = None
+
+
+class IrqfdLayer:
+    """The irqfd list and resamplers of one VM (``kvm->irqfds``)."""
+
+    def __init__(self, kvm: Kvm) -> None:
+        self.kvm = kvm
+        self.items: list[KvmIrqfd] = []
+        self.resamplers: dict[int, IrqfdResampler] = {}
+
+    def kvm_irqfd_assign(self, eventfd: EventFd, gsi: int, resamplefd: EventFd | None = None,
+                         mode: str | None = None) -> KvmIrqfd | int:
+        """``kvm_irqfd_assign``: -EINVAL for a GSI that does not route to an SPI, -EBUSY if the
+        eventfd is already an irqfd; injects at once when the eventfd is already signalled."""
+        kvm = self.kvm
+        if not 0 <= gsi < kvm.vgic.nr_spis:
+            return EINVAL
+        if any(i.eventfd is eventfd for i in self.items):
+            return EBUSY
+        if mode is None:
+            mode = "resample" if resamplefd is not None else "pulse"
+        irqfd = KvmIrqfd(kvm, eventfd, gsi, resamplefd, mode)
+        if resamplefd is not None:
+            res = self.resamplers.get(gsi)
+            if res is None:
+                res = self.resamplers[gsi] = IrqfdResampler(kvm, gsi)
+                kvm.kvm_register_irq_ack_notifier(gsi, res.ack)
+            res.list.append(irqfd)
+            irqfd.resampler = res
+        self.items.append(irqfd)
+        eventfd.add_waiter(irqfd.irqfd_wakeup)
+        if eventfd.count:
+            irqfd.irqfd_wakeup(eventfd)
+        return irqfd
+
+    def kvm_irqfd_deassign(self, irqfd: KvmIrqfd) -> None:
+        """``irqfd_shutdown``: unhook; the last irqfd of a resampler de-asserts the GSI."""
+        irqfd.eventfd.remove_waiter(irqfd.irqfd_wakeup)
+        if irqfd in self.items:
+            self.items.remove(irqfd)
+        res = irqfd.resampler
+        if res is not None:
+            res.list.remove(irqfd)
+            if not res.list:
+                self.kvm.kvm_unregister_irq_ack_notifier(res.gsi, res.ack)
+                del self.resamplers[res.gsi]
+                self.kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, res.gsi, False)

@@ -1,0 +1,367 @@
+"""The KVM vgic core (arch/arm64/kvm/vgic/vgic.c), Linux's current design (lineage §5).
+
+* :class:`VgicIrq` (``struct vgic_irq``): ``pending_latch``, ``line_level``, ``active``,
+  ``enabled``, ``priority``, ``group``, ``config``, ``target_vcpu``, ``vcpu`` (owner of the
+  ap_list entry), ``hw``/``hwintid``/``host_irq``/``ops`` (mapped irqs), ``owner``.
+* :class:`Vgic` (one per VM, ``struct vgic_dist`` + the vgic entry points):
+  ``kvm_vgic_inject_irq`` (owner check, ``vgic_validate_injection`` level semantics),
+  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``vgic_target_oracle``,
+  ``vgic_sort_ap_list`` (``vgic_irq_cmp``: legacy "active first" order or the 2025
+  LR-overflow order), ``kvm_vgic_flush_hwstate`` (LR population, UIE on overflow,
+  counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold + ``vgic_prune_ap_list``),
+  ``vgic_irq_handle_resampling``, ``kvm_vgic_map_phys_irq`` / ``kvm_vgic_unmap_phys_irq`` /
+  ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``kvm_vgic_vcpu_pending_irq``.
+
+The GICv2 list-register encoding lives in :mod:`irqfwd.host.kvm.vgic_v2`, as in Linux.
+The physical side of mapped irqs goes through the host genirq API
+(``irq_get_irqchip_state`` / ``irq_set_irqchip_state``), never through the GIC directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from irqfwd.host.genirq import IRQCHIP_STATE_ACTIVE, IRQCHIP_STATE_PENDING
+
+if TYPE_CHECKING:
+    from irqfwd.host.kvm.vcpu import Vcpu
+    from irqfwd.host.kvm.vm import Kvm
+
+__all__ = [
+    "VGIC_CONFIG_EDGE",
+    "VGIC_CONFIG_LEVEL",
+    "VGIC_IRQ_SW_RESAMPLE",
+    "VGIC_NR_PRIVATE_IRQS",
+    "IrqOps",
+    "Vgic",
+    "VgicIrq",
+    "VgicOptions",
+]
+
+VGIC_CONFIG_EDGE = 0
+VGIC_CONFIG_LEVEL = 1
+VGIC_NR_PRIVATE_IRQS = 32
+VGIC_IRQ_SW_RESAMPLE = 1 << 0
+EINVAL = -22
+
+
+class IrqOps:
+    """``struct irq_ops``: ``flags`` (``VGIC_IRQ_SW_RESAMPLE``) and ``get_input_level``."""
+
+    __slots__ = ("flags", "get_input_level")
+
+    def __init__(self, flags: int = 0, get_input_level: Callable[[int], bool] | None = None) -> None:
+        self.flags = flags
+        self.get_input_level = get_input_level
+
+
+class VgicIrq:
+    """``struct vgic_irq``."""
+
+    __slots__ = (
+        "active", "active_source", "config", "enabled", "group", "host_irq", "hw", "hwintid",
+        "intid", "line_level", "on_lr", "ops", "owner", "pending_latch", "priority", "source",
+        "target_vcpu", "targets", "vcpu",
+    )
+
+    def __init__(self, intid: int, target: Vcpu | None, config: int) -> None:
+        self.intid = intid
+        self.pending_latch = False
+        self.line_level = False
+        self.active = False
+        self.enabled = intid < 16  # SGIs are always enabled on GICv2 (IMPDEF, as KVM)
+        self.priority = 0
+        self.group = 0
+        self.config = config
+        self.target_vcpu = target
+        self.targets = 1 if intid >= VGIC_NR_PRIVATE_IRQS else 0
+        self.vcpu: Vcpu | None = None
+        self.hw = False
+        self.hwintid = 0
+        self.host_irq = 0
+        self.ops: IrqOps | None = None
+        self.owner: Any = None
+        self.source = 0
+        self.active_source = 0
+        self.on_lr = False
+
+    def irq_is_pending(self) -> bool:
+        """``irq_is_pending``: latch for edge, latch or line level for level."""
+        if self.config == VGIC_CONFIG_EDGE:
+            return self.pending_latch
+        return self.pending_latch or self.line_level
+
+    def is_mapped_level(self) -> bool:
+        """``vgic_irq_is_mapped_level``."""
+        return self.config == VGIC_CONFIG_LEVEL and self.hw
+
+    def needs_resampling(self) -> bool:
+        """``vgic_irq_needs_resampling``: ``VGIC_IRQ_SW_RESAMPLE`` in ``ops.flags``."""
+        ops = self.ops
+        return ops is not None and bool(ops.flags & VGIC_IRQ_SW_RESAMPLE)
+
+    def __repr__(self) -> str:
+        return (f"VgicIrq({self.intid}, P={int(self.pending_latch)} L={int(self.line_level)} "
+                f"A={int(self.active)} E={int(self.enabled)} HW={int(self.hw)}:{self.hwintid})")
+
+
+class VgicOptions:
+    """vgic behaviour switches a design may change (see :mod:`irqfwd.sim.designs`)."""
+
+    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line")
+
+    def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
+                 level_eoi_bit: bool = True, mapped_level_lower_line: bool = True) -> None:
+        self.ap_list_order = ap_list_order
+        """``"legacy"``: active first (up to 2025); ``"2025"``: pending-not-active first."""
+        self.hw_lr_pending_active = hw_lr_pending_active
+        """Fault: allow Pending+Active in a HW=1 LR (forbidden by 3d6e77ad1489)."""
+        self.level_eoi_bit = level_eoi_bit
+        """Level non-HW LRs get the EOI bit (False = fault-level-no-eoi-bit)."""
+        self.mapped_level_lower_line = mapped_level_lower_line
+        """Lower ``line_level`` of a mapped level irq once written pending (§5.4 step 5)."""
+
+
+def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
+    # vgic_irq_cmp up to 2025: active first, then pending+enabled by priority, then the rest.
+    if irq.active:
+        return (0, 0)
+    if irq.enabled and irq.irq_is_pending():
+        return (1, irq.priority)
+    return (2, 0)
+
+
+def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
+    # 2025 LR-overflow order: pending-not-active first, then priority; HW active before non-HW.
+    pend = irq.enabled and irq.irq_is_pending()
+    if pend and not irq.active:
+        return (0, irq.priority, 0)
+    if irq.active:
+        return (1, irq.priority, 0 if irq.hw else 1)
+    return (2, 0, 0)
+
+
+class Vgic:
+    """The vgic of one VM (``struct vgic_dist``) and its entry points."""
+
+    def __init__(self, kvm: Kvm, nr_spis: int, options: VgicOptions | None = None) -> None:
+        self.kvm = kvm
+        self.m = kvm.m
+        self.host = kvm.host
+        self.nr_spis = nr_spis
+        self.options = options or VgicOptions()
+        self.enabled = False  # GICD_CTLR.EnableGrp0
+        self.spis: list[VgicIrq] = []
+        self.nr_lr = kvm.m.gic.config.num_lrs
+        self.sort_key: Callable[[VgicIrq], Any] = (
+            _cmp_key_2025 if self.options.ap_list_order == "2025" else _cmp_key_legacy)
+        c = kvm.m.costs
+        self.inject_ns = c.vgic_inject_ns
+
+    def init_spis(self, first_vcpu: Vcpu) -> None:
+        """``kvm_vgic_dist_init``: SPIs level, targeting vCPU 0, disabled."""
+        self.spis = [VgicIrq(32 + i, first_vcpu, VGIC_CONFIG_LEVEL) for i in range(self.nr_spis)]
+
+    # ---------------------------------------------------------------- lookup
+    def get_irq(self, vcpu: Vcpu | None, intid: int) -> VgicIrq | None:
+        """``vgic_get_irq``: private irqs of ``vcpu`` or SPIs of the VM."""
+        if intid < VGIC_NR_PRIVATE_IRQS:
+            return vcpu.private_irqs[intid] if vcpu is not None else None
+        i = intid - VGIC_NR_PRIVATE_IRQS
+        if 0 <= i < len(self.spis):
+            return self.spis[i]
+        return None
+
+    # ---------------------------------------------------------------- targeting / queueing
+    def vgic_target_oracle(self, irq: VgicIrq) -> Vcpu | None:
+        """``vgic_target_oracle``: an active irq stays with its owner (§5.3)."""
+        if irq.active:
+            return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
+        if irq.enabled and irq.irq_is_pending():
+            if not self.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
+                return None
+            return irq.target_vcpu
+        return None
+
+    def vgic_queue_irq_unlock(self, irq: VgicIrq) -> bool:
+        """``vgic_queue_irq_unlock``: put ``irq`` on its target's ap_list and kick it."""
+        vcpu = self.vgic_target_oracle(irq)
+        if irq.vcpu is not None or vcpu is None:
+            if vcpu is not None:
+                self.kvm.kvm_vcpu_kick(vcpu)
+            return False
+        irq.vcpu = vcpu
+        vcpu.ap_list.append(irq)
+        self.kvm.kvm_vcpu_kick(vcpu)
+        return True
+
+    def kvm_vgic_inject_irq(self, vcpu: Vcpu | None, intid: int, level: bool, owner: Any) -> int:
+        """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue (§5.2)."""
+        self.m.acc += self.inject_ns
+        irq = self.get_irq(vcpu, intid)
+        if irq is None:
+            return EINVAL
+        if irq.owner is not None and irq.owner is not owner:
+            return EINVAL
+        rec = self.m.recorder
+        if rec.wants("vgic_update_irq_pending"):
+            rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
+        if irq.config == VGIC_CONFIG_LEVEL:
+            if irq.line_level == level:
+                return 0
+            irq.line_level = level
+        else:
+            if not level:
+                return 0
+            irq.pending_latch = True
+        self.vgic_queue_irq_unlock(irq)
+        return 0
+
+    # ---------------------------------------------------------------- mapping (§5.2)
+    def kvm_vgic_map_phys_irq(self, vcpu: Vcpu | None, host_irq: int, vintid: int,
+                              ops: IrqOps | None = None) -> int:
+        """``kvm_vgic_map_phys_irq``: ``hw``, ``hwintid`` = root irq_data's hwirq, ``ops``."""
+        irq = self.get_irq(vcpu, vintid)
+        if irq is None:
+            return EINVAL
+        data = self.host.genirq.irq_get_irq_data(host_irq).root()
+        irq.hw = True
+        irq.host_irq = host_irq
+        irq.hwintid = data.hwirq
+        irq.ops = ops
+        return 0
+
+    def kvm_vgic_unmap_phys_irq(self, vcpu: Vcpu | None, vintid: int) -> int:
+        """``kvm_vgic_unmap_phys_irq``: clear hw/hwintid/ops only; state is the caller's job."""
+        irq = self.get_irq(vcpu, vintid)
+        if irq is None or not irq.hw:
+            return EINVAL
+        irq.hw = False
+        irq.hwintid = 0
+        irq.ops = None
+        return 0
+
+    def kvm_vgic_reset_mapped_irq(self, vcpu: Vcpu | None, vintid: int) -> None:
+        """``kvm_vgic_reset_mapped_irq``: clear active, pending_latch and line_level."""
+        irq = self.get_irq(vcpu, vintid)
+        if irq is None or not irq.hw:
+            return
+        irq.active = False
+        irq.pending_latch = False
+        irq.line_level = False
+
+    def kvm_vgic_map_is_active(self, vcpu: Vcpu | None, vintid: int) -> bool:
+        """``kvm_vgic_map_is_active``: ``hw && active`` (meaningful after fold)."""
+        irq = self.get_irq(vcpu, vintid)
+        return irq is not None and irq.hw and irq.active
+
+    def vgic_get_phys_line_level(self, irq: VgicIrq) -> bool:
+        """``vgic_get_phys_line_level``: ``ops.get_input_level`` or physical PENDING."""
+        ops = irq.ops
+        if ops is not None and ops.get_input_level is not None:
+            return ops.get_input_level(irq.intid)
+        cpu = self.kvm.current_pcpu()
+        _, pending = self.host.genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
+        return pending
+
+    def vgic_irq_set_phys_active(self, irq: VgicIrq, active: bool) -> None:
+        """``vgic_irq_set_phys_active``: ``irq_set_irqchip_state(ACTIVE)`` on the host irq."""
+        cpu = self.kvm.current_pcpu()
+        self.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
+
+    def vgic_irq_set_phys_pending(self, irq: VgicIrq, pending: bool) -> None:
+        """``vgic_irq_set_phys_pending``: ``irq_set_irqchip_state(PENDING)`` on the host irq."""
+        cpu = self.kvm.current_pcpu()
+        self.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, pending, cpu)
+
+    def vgic_irq_handle_resampling(self, irq: VgicIrq, lr_deactivated: bool, lr_pending: bool) -> None:
+        """``vgic_irq_handle_resampling`` (§5.5 step 5): mapped level irqs only."""
+        if not irq.is_mapped_level():
+            return
+        resample = False
+        if irq.needs_resampling():
+            resample = not (irq.active or irq.pending_latch)
+        elif lr_pending or (lr_deactivated and irq.line_level):
+            irq.line_level = self.vgic_get_phys_line_level(irq)
+            resample = not irq.line_level
+        if resample:
+            self.vgic_irq_set_phys_active(irq, False)
+
+    # ---------------------------------------------------------------- flush / sync
+    def vgic_sort_ap_list(self, vcpu: Vcpu) -> None:
+        """``vgic_sort_ap_list`` with ``vgic_irq_cmp`` (stable, as list_sort)."""
+        vcpu.ap_list.sort(key=self.sort_key)
+
+    def kvm_vgic_flush_hwstate(self, vcpu: Vcpu) -> None:
+        """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
+        from irqfwd.host.kvm import vgic_v2
+
+        ap = vcpu.ap_list
+        cpuif = vcpu.v2
+        if not ap:
+            cpuif.used_lrs = 0
+            return
+        nr_lr = self.nr_lr
+        if len(ap) > nr_lr:
+            self.vgic_sort_ap_list(vcpu)
+        count = 0
+        oracle = self.vgic_target_oracle
+        populate = vgic_v2.vgic_v2_populate_lr
+        spilled = 0
+        for irq in ap:
+            if oracle(irq) is not vcpu:
+                continue
+            if count >= nr_lr:
+                spilled += 1
+                continue
+            populate(self, vcpu, irq, count)
+            count += 1
+        if spilled:
+            vgic_v2.vgic_v2_set_underflow(vcpu)
+            rec = self.m.recorder
+            rec.counters["lr_spills"] += spilled
+            if rec.wants("vgic_lr_spill"):
+                rec.emit("vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
+        cpuif.used_lrs = count
+
+    def kvm_vgic_sync_hwstate(self, vcpu: Vcpu) -> None:
+        """``kvm_vgic_sync_hwstate``: fold the LR shadow, then ``vgic_prune_ap_list``."""
+        from irqfwd.host.kvm import vgic_v2
+
+        if vcpu.v2.used_lrs or vcpu.v2.eoicount:
+            vgic_v2.vgic_v2_fold_lr_state(self, vcpu)
+        if vcpu.ap_list:
+            self.vgic_prune_ap_list(vcpu)
+
+    def vgic_prune_ap_list(self, vcpu: Vcpu) -> None:
+        """``vgic_prune_ap_list``: drop irqs with no target; move irqs whose target changed."""
+        keep: list[VgicIrq] = []
+        oracle = self.vgic_target_oracle
+        for irq in vcpu.ap_list:
+            target = oracle(irq)
+            if target is vcpu:
+                keep.append(irq)
+            elif target is None:
+                irq.vcpu = None
+            else:
+                irq.vcpu = target
+                target.ap_list.append(irq)
+                self.kvm.kvm_vcpu_kick(target)
+        vcpu.ap_list = keep
+
+    def kvm_vgic_vcpu_pending_irq(self, vcpu: Vcpu) -> bool:
+        """``kvm_vgic_vcpu_pending_irq``: a pending, enabled, inactive irq above the priority mask."""
+        pmr = vcpu.vgic_pmr()
+        for irq in vcpu.ap_list:
+            if irq.enabled and not irq.active and irq.irq_is_pending() and irq.priority < pmr:
+                return True
+        return False
+
+    # ---------------------------------------------------------------- ack notifiers (§8)
+    def kvm_notify_acked_irq(self, spi_pin: int) -> None:
+        """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
+        rec = self.m.recorder
+        if rec.wants("kvm_ack_irq"):
+            rec.emit("kvm_ack_irq", irqchip="GICv2", pin=spi_pin)
+        self.kvm.notify_acked(spi_pin)
