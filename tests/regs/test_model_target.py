@@ -41,8 +41,10 @@ def test_architectural_model_matches_spec_values(path: Path) -> None:
 
 
 # QEMU-only scripts: they document QEMU 7.2 behaviour that no QemuQuirks flag reproduces
-# (halfword GICD accesses, CPU bits of absent CPU interfaces; docs/conformance.md).
-QEMU_ONLY = ("qemu-halfword-access", "qemu-unimplemented-cpu-bits")
+# (halfword GICD accesses, CPU bits of absent CPU interfaces, IAR 1022 without preemption;
+# docs/conformance.md).
+QEMU_ONLY = ("qemu-halfword-access", "qemu-unimplemented-cpu-bits",
+             "qemu-iar-1022-without-preemption")
 QUIRK_SCRIPTS = [p for p in SCRIPTS if p.stem not in QEMU_ONLY]
 
 

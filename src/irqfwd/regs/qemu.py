@@ -113,11 +113,15 @@ class QemuTarget:
         self._dirty = False
         self.commands_sent = 0
         """Probe commands executed so far (for throughput figures)."""
+        log = os.environ.get("IRQFWD_QEMU_TRANSCRIPT")
+        self._transcript = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115
+        """``$IRQFWD_QEMU_TRANSCRIPT``: append every probe command sent (debugging aid)."""
 
     # -- process management -----------------------------------------------------------
     def start(self) -> None:
         """Build the probe, start QEMU and wait for the probe's ready banner."""
         elf = build_probe(self._build_dir)
+        self._buf, self._lines, self._stderr, self._dirty = b"", [], b"", False
         self._tmp = tempfile.TemporaryDirectory(prefix="irqfwd-qemu-")
         cmd = [QEMU, "-M", "virt,gic-version=2,virtualization=on", "-cpu", "cortex-a57",
                "-smp", str(self.num_cpus), "-m", "128M", "-accel", "tcg,thread=single",
@@ -160,6 +164,24 @@ class QemuTarget:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._transcript is not None:
+            self._transcript.close()
+            self._transcript = None
+
+    def _log(self, data: bytes) -> None:
+        if self._transcript is not None:
+            self._transcript.write(data.decode())
+            self._transcript.flush()
+
+    @property
+    def alive(self) -> bool:
+        """True while the QEMU process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def restart(self) -> None:
+        """Kill QEMU if needed and start a fresh one (e.g. after QEMU aborted)."""
+        self.close()
+        self.start()
 
     def __enter__(self) -> QemuTarget:
         self.start()
@@ -225,6 +247,7 @@ class QemuTarget:
     def reset(self) -> None:
         """PSCI SYSTEM_RESET: QEMU resets the machine and restarts the probe."""
         out = bytearray(b"x\n")
+        self._log(bytes(out))
         deadline = time.monotonic() + self.timeout
         while out:
             self._pump(deadline, out)
@@ -255,6 +278,7 @@ class QemuTarget:
         self._dirty = True
         ops = list(script.ops)
         out = bytearray(b"".join(_probe_command(op) for op in ops))
+        self._log(f"# {script.path}\n".encode() + bytes(out))
         deadline = time.monotonic() + self.timeout
         answers: list[bytes] = []
         while len(answers) < len(ops):
