@@ -158,6 +158,9 @@ class Vgic:
             _cmp_key_2025 if self.options.ap_list_order == "2025" else _cmp_key_legacy)
         c = kvm.m.costs
         self.inject_ns = c.vgic_inject_ns
+        from irqfwd.host.kvm import vgic_v2  # the LR back end (imports this module)
+
+        self._v2 = vgic_v2
 
     def init_spis(self, first_vcpu: Vcpu) -> None:
         """``kvm_vgic_dist_init``: SPIs level, targeting vCPU 0, disabled."""
@@ -295,8 +298,7 @@ class Vgic:
 
     def kvm_vgic_flush_hwstate(self, vcpu: Vcpu) -> None:
         """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
-        from irqfwd.host.kvm import vgic_v2
-
+        vgic_v2 = self._v2
         ap = vcpu.ap_list
         cpuif = vcpu.v2
         if not ap:
@@ -318,7 +320,11 @@ class Vgic:
             populate(self, vcpu, irq, count)
             count += 1
         if spilled:
-            vgic_v2.vgic_v2_set_underflow(vcpu)
+            # GICH_HCR.UIE fires while at most one LR is valid: with a single LR that holds
+            # as soon as it is written and would livelock the vCPU, so it is only requested
+            # with two or more LRs (real GICv2 implementations have four).
+            if nr_lr > 1:
+                vgic_v2.vgic_v2_set_underflow(vcpu)
             rec = self.m.recorder
             rec.counters["lr_spills"] += spilled
             if rec.wants("vgic_lr_spill"):
@@ -327,10 +333,8 @@ class Vgic:
 
     def kvm_vgic_sync_hwstate(self, vcpu: Vcpu) -> None:
         """``kvm_vgic_sync_hwstate``: fold the LR shadow, then ``vgic_prune_ap_list``."""
-        from irqfwd.host.kvm import vgic_v2
-
         if vcpu.v2.used_lrs or vcpu.v2.eoicount:
-            vgic_v2.vgic_v2_fold_lr_state(self, vcpu)
+            self._v2.vgic_v2_fold_lr_state(self, vcpu)
         if vcpu.ap_list:
             self.vgic_prune_ap_list(vcpu)
 
