@@ -119,12 +119,15 @@ class Nic:
     def handler_entry(self) -> int | None:
         """Guest handler entry: ``assert_to_guest_handler`` of the oldest unserved raise.
 
-        Returns that raise's ``seq`` (None when nothing was raised since the last entry).
+        Returns the ``seq`` of the *newest* raise this invocation serves (it drains the
+        ring, covering every earlier raise too), or None when nothing was raised since the
+        last entry.
         """
         u = self.unserved
         if not u:
             return None
-        seq, t = u[0]
+        t = u[0][1]
+        seq = u[-1][0]
         self.m.recorder.latency("assert_to_guest_handler", self.m.engine.now - t)
         u.clear()
         return seq

@@ -1,0 +1,195 @@
+"""Per-interrupt counts of each delivery design, derived from the design's semantics.
+
+Scenario: one level (or edge) NIC on SPI 48, 1 pCPU / 1 VM / 1 vCPU, periodic traffic slow
+enough that interrupts never overlap (20 kHz, a handler of ~1 µs).  ``run_scenario`` kills
+the VM inside the guest handler of the first interrupt after ``duration_ns`` (teardown with
+an active interrupt), so that last interrupt gets no EOI: the formulas below account for
+it with ``N - 1`` where the EOI matters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from irqfwd.cli.errors import InputError
+from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig
+from irqfwd.sim.costs import load_profile
+from irqfwd.sim.designs import DESIGNS
+from irqfwd.sim.system import run_scenario
+
+
+def _cfg(trigger: str = "level", duration: int = 2_000_000, **dev: object) -> ScenarioConfig:
+    return ScenarioConfig(
+        name="t", duration_ns=duration,
+        devices=[DeviceConfig(trigger=trigger, traffic=TrafficConfig(rate_hz=20_000), **dev)],  # type: ignore[arg-type]
+    )
+
+
+def _run(design: str, **kw: object) -> Counter[str]:
+    r = run_scenario(_cfg(**kw), design)  # type: ignore[arg-type]
+    return r.recorder.counters
+
+
+def test_forwarded_level_one_exit_per_interrupt_no_maintenance_no_mask() -> None:
+    """Lineage §15 / §5.4: a HW-forwarded SPI costs one exit per interrupt, no EOI
+    maintenance interrupt and no host mask/unmask; the guest's EOI deactivates the physical
+    irq (HW=1 LR) for every interrupt but the one killed at teardown, which the host's
+    teardown mask deactivates (gic_eoimode1_mask_irq)."""
+    c = _run("forwarded")
+    n = c["guest_irqs_handled"]
+    assert n == c["device_irqs_raised"] > 30
+    assert c["maintenance_irqs"] == 0
+    assert c["vfio_mask"] == c["vfio_unmask"] == 0
+    assert c["exits_total"] == n
+    assert c["host_irqs"] == n
+    assert c["eventfd_signals"] == n
+    assert c["phys_deactivate_guest"] == n - 1
+    assert c["phys_deactivate_host"] == 1
+    assert c["lr_spills"] == 0
+
+
+def test_irqfd_resample_level_counts() -> None:
+    """Lineage §7–8, §15: VFIO automask + resamplefd: one mask per interrupt, one EOI
+    maintenance exit + ack notifier + resamplefd + unmask per guest EOI; 2 exits per
+    interrupt.  VFIO's disable_irq_nosync is lazy on the GIC (no irq_disable callback), so
+    the still-high line fires once more and is masked by handle_fasteoi_irq: 2 host IRQs."""
+    c = _run("irqfd-resample")
+    n = c["guest_irqs_handled"]
+    assert n == c["device_irqs_raised"] > 30
+    assert c["vfio_mask"] == n
+    assert c["maintenance_irqs"] == c["resamplefd_signals"] == n - 1
+    assert c["vfio_unmask"] == n  # n - 1 resamplefd unmasks + the VMM's unmask at teardown
+    assert c["exits_total"] == 2 * n - 1
+    assert c["exit:IRQ"] == n and c["exit:WFx"] == n - 1
+    assert c["host_irqs"] == 2 * n
+    assert c["eventfd_signals"] == n + c["resamplefd_signals"]
+    assert c["phys_deactivate_guest"] == 0
+    assert c["phys_deactivate_host"] == c["host_irqs"]
+
+
+def test_forwarded_direct_skips_eventfd() -> None:
+    """Lineage §10.1 "inject straight from the VFIO ISR": irqbypass producer → consumer,
+    no eventfd signal, otherwise the forwarded counts."""
+    c = _run("forwarded-direct")
+    n = c["guest_irqs_handled"]
+    assert n == c["device_irqs_raised"] > 30
+    assert c["eventfd_signals"] == 0
+    assert c["exits_total"] == n
+    assert c["maintenance_irqs"] == 0
+    assert c["phys_deactivate_guest"] == n - 1
+
+
+def test_forwarded_direct_is_faster_by_at_least_the_workqueue_hop() -> None:
+    """irqfd injection of SPIs goes through a workqueue (§8); direct injection from the
+    hard-irq handler saves that hop on assert → guest handler latency.  The kworker runs
+    off-CPU from the moment of the eventfd signal, so the hop overlaps the remainder of the
+    host IRQ path (exception entry, IAR/EOIR, flow + VFIO handler, eventfd signal)."""
+    costs = load_profile("altra")
+    lat = {}
+    for d in ("forwarded", "forwarded-direct"):
+        r = run_scenario(_cfg(), d)
+        lat[d] = r.recorder.latencies["assert_to_guest_handler"].percentile(50)
+    overlap = (costs.exception_entry_ns + 2 * costs.gicc_access_ns + costs.host_irq_handler_ns
+               + costs.vfio_handler_ns + costs.eventfd_signal_ns)
+    assert lat["forwarded"] - lat["forwarded-direct"] >= costs.workqueue_hop_ns - overlap
+
+
+def test_sw_deactivate_one_extra_exit_and_host_deactivation() -> None:
+    """Lineage §6.5 / §15: without HW deactivation the LR has no HW bit but the EOI bit,
+    so each guest EOI costs a maintenance exit and KVM deactivates the physical irq at
+    fold (irq_set_irqchip_state ACTIVE=false); no VFIO mask/unmask."""
+    c = _run("sw-deactivate")
+    n = c["guest_irqs_handled"]
+    assert n == c["device_irqs_raised"] > 30
+    assert c["maintenance_irqs"] == n - 1
+    assert c["exits_total"] == 2 * n - 1
+    assert c["vfio_mask"] == c["vfio_unmask"] == 0
+    assert c["phys_deactivate_guest"] == 0
+    assert c["phys_deactivate_host"] == c["host_irqs"] == n
+
+
+def test_edge_irqfd_resample_design_uses_plain_irqfd() -> None:
+    """Lineage §7: edge VFIO IRQs only signal (no automask); a non-resample irqfd pulse is
+    latched by an edge vgic irq; edge LRs have no EOI bit: one exit per interrupt."""
+    c = _run("irqfd-resample", trigger="edge")
+    n = c["guest_irqs_handled"]
+    assert n == c["device_irqs_raised"] > 30
+    assert c["vfio_mask"] == 0 and c["maintenance_irqs"] == 0
+    assert c["exits_total"] == n
+    assert c["host_irqs"] == n
+
+
+def test_fault_level_no_eoi_bit() -> None:
+    """Without LR.EOI there is no maintenance interrupt, no ack notifier, no resample: the
+    VFIO line stays masked after the first interrupt (no host IRQ ever again) and the GSI
+    stays asserted, so the vgic re-delivers it over and over."""
+    c = _run("fault-level-no-eoi-bit")
+    assert c["maintenance_irqs"] == 0
+    assert c["resamplefd_signals"] == 0
+    assert c["vfio_mask"] == 1
+    assert c["host_irqs"] <= 2
+    assert c["guest_irqs_handled"] > 5 * c["device_irqs_raised"]
+
+
+def test_fault_early_unmask_refires_the_level_line() -> None:
+    """VFIO unmasking before the guest EOI lets the still-asserted line fire again on the
+    host: more host IRQs and VFIO masks than the design without the bug."""
+    good = _run("irqfd-resample")
+    bad = _run("fault-early-unmask")
+    assert bad["host_irqs"] > good["host_irqs"]
+    assert bad["vfio_mask"] > bad["guest_irqs_handled"]
+    assert bad["eventfd_signals"] - bad["resamplefd_signals"] > bad["guest_irqs_handled"]
+
+
+def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
+    """§13.2: a forwarded irq active at teardown must be deactivated by the host's mask
+    path; un-forwarding it first leaves it Active on the physical GIC."""
+    good = run_scenario(_cfg(), "forwarded")
+    bad = run_scenario(_cfg(), "fault-no-teardown-deactivate")
+    assert good.system is not None and bad.system is not None
+    assert not good.system.machine.gic.dist.is_active(48)
+    assert bad.system.machine.gic.dist.is_active(48)
+    assert bad.recorder.counters["teardown_stuck_active"] == 1
+    assert good.recorder.counters["teardown_stuck_active"] == 0
+
+
+def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
+    """§5.4 / 3d6e77ad1489: forwarded never writes a HW=1 LR in state pending+active; the
+    fault variant does (and re-delivers, deactivating the physical irq a second time)."""
+    def pa_hw(design: str) -> int:
+        r = run_scenario(_cfg(threaded=True), design, tracing=True)
+        return sum(1 for _, name, f in r.recorder.trace
+                   if name == "lr_write" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
+    assert pa_hw("forwarded") == 0
+    assert pa_hw("fault-hw-lr-pending-active") > 0
+
+
+def test_forwarding_needs_eoimode1() -> None:
+    """§4.2: without EL2 the GIC driver stays in EOImode 0 (gic_chip, no
+    irq_set_vcpu_affinity): forwarded designs are refused with a clear input error."""
+    cfg = _cfg().model_copy(update={"host_at_el2": False})
+    with pytest.raises(InputError, match="EOImode 1"):
+        run_scenario(cfg, "forwarded")
+    r = run_scenario(cfg, "irqfd-resample")
+    assert r.recorder.counters["guest_irqs_handled"] > 30
+
+
+def test_unknown_design_is_an_input_error() -> None:
+    """Bad user input names the problem and the choices."""
+    with pytest.raises(InputError, match="forwarded-direct"):
+        run_scenario(_cfg(), "no-such-design")
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_determinism_same_seed_same_results(design: str) -> None:
+    """Same scenario + seed → identical counters and latency samples (engine.rng only)."""
+    cfg = ScenarioConfig(name="d", duration_ns=1_000_000, seed=7,
+                         devices=[DeviceConfig(traffic=TrafficConfig(pattern="poisson", rate_hz=50_000))])
+    a = run_scenario(cfg, design)
+    b = run_scenario(cfg, design)
+    assert a.recorder.counters == b.recorder.counters
+    assert {k: v.samples for k, v in a.recorder.latencies.items()} == \
+        {k: v.samples for k, v in b.recorder.latencies.items()}
+    assert a.sim_time_ns == b.sim_time_ns
