@@ -244,3 +244,73 @@ def test_qemu_virt_preset_keeps_reset_values() -> None:
     assert g.config.quirks.enabled()
     assert (g.read(D + 0x4), g.read(D + ISENABLER), g.read(C + 0x8), g.read(C + 0x1C)) == (
         0x8, 0xFFFF, 0, 1)
+
+
+@pytest.mark.parametrize(("quirk", "prio_word", "targets", "enabled"),
+                         [(False, 0, 0x0101_0101, 0), (True, 0xBEEF_0000, 0x0101_0201, 0x100)])
+def test_x1_gicd_any_access_size(quirk: bool, prio_word: int, targets: int, enabled: int) -> None:
+    """X1 (found with QEMU 7.2, scripts/regs/qemu-halfword-access.regs), GICv2 §4.1.4:
+    halfword accesses and byte accesses to word-only GICD registers are UNPREDICTABLE
+    (model: RAZ/WI); QEMU performs them byte by byte."""
+    g = make(num_cpus=2, gicd_any_access_size=quirk)
+    g.write(D + IPRIORITYR + 2, 0xBEEF, size=2)
+    assert g.read(D + IPRIORITYR) == prio_word
+    g.write(D + ITARGETSR + 40, 0x0101_0101)
+    g.write(D + ITARGETSR + 40, 0x0201, size=2)
+    assert g.read(D + ITARGETSR + 40) == targets
+    assert g.read(D + ITARGETSR + 2, size=2, cpu=1) == (0x0202 if quirk else 0)
+    g.write(D + ISENABLER + 5, 0x01, size=1)
+    assert g.read(D + ISENABLER + 4) == enabled
+
+
+def test_x1_byte_writes_keep_other_lanes() -> None:
+    """X1: a byte write to a read-write word register (IGROUPR, ICFGR, GICD_CTLR) changes only
+    its lane; a partial GICD_SGIR write sends no SGI."""
+    g = make(num_cpus=1, gicd_any_access_size=True)
+    g.write(D + IGROUPR + 4, 0xFFFF_FFFF)
+    g.write(D + IGROUPR + 5, 0x00, size=1)
+    assert g.read(D + IGROUPR + 4) == 0xFFFF_00FF
+    g.write(D + 0xC08, 0xAAAA_AAAA)
+    g.write(D + 0xC09, 0x00, size=1)
+    assert g.read(D + 0xC08) == 0xAAAA_00AA
+    g.write(D + GICD_CTLR, 0x1)
+    g.write(D + GICD_CTLR + 1, 0xFF, size=1)
+    assert g.read(D + GICD_CTLR) == 0x1
+    g.write(D + SGIR + 3, 0x02, size=1)
+    assert g.read(D + ISPENDR) == 0
+
+
+@pytest.mark.parametrize(("quirk", "iar", "rpr"), [(False, 0x29, 0x80), (True, 0x3FF, 0x84)])
+def test_x2_preemption_compares_full_priority(quirk: bool, iar: int, rpr: int) -> None:
+    """X2 (found with QEMU 7.2), §3.3~: 0x85 taken with BPR=0 (running 0x84), then BPR=3: SPI
+    41 @0x86 has group priority 0x80 < 0x84 and preempts; QEMU compares the full priority
+    0x86 with 0x84 and does not."""
+    g = make(preemption_qemu_rules=quirk)
+    setup(g, gicc_ctlr=0x1, pmr=0xFF)
+    spi(g, 40, 0x85)
+    spi(g, 41, 0x86)
+    pend(g, 40)
+    assert g.read(C + IAR) == 0x28
+    g.write(C + 0x08, 3)  # GICC_BPR
+    pend(g, 41)
+    assert g.read(C + HPPIR) == 0x29
+    assert g.outputs[0].irq == (not quirk)
+    assert g.read(C + IAR) == iar
+    assert g.read(C + RPR) == rpr
+
+
+@pytest.mark.parametrize(("quirk", "iar"), [(False, 0x3FF), (True, 0x3FE)])
+def test_x2_iar_1022_before_preemption_check(quirk: bool, iar: int) -> None:
+    """X2 (scripts/regs/qemu-iar-1022-without-preemption.regs), §4.4.4: a Group 1 HPPI with
+    AckCtl=0 that cannot preempt gives IAR 1023 (nothing can be acknowledged); QEMU answers
+    1022.  HPPIR is 1022 in both."""
+    g = make(preemption_qemu_rules=quirk)
+    setup(g, gicc_ctlr=0x3, gicd_ctlr=0x3)
+    spi(g, 40, 0x10)
+    pend(g, 40)
+    assert g.read(C + IAR) == 0x28
+    g.write(D + IGROUPR, 0x1)  # SGI 0 in Group 1
+    g.write(D + IPRIORITYR, 0x20, size=1)
+    g.write(D + SGIR, 0x0200_0000)
+    assert g.read(C + HPPIR) == 0x3FE
+    assert g.read(C + IAR) == iar

@@ -44,6 +44,11 @@ class QemuQuirks:
     """D16: a HW=1 LR deactivation does not re-evaluate the physical CPU interface."""
     virtual_eoi_qemu_rules: bool = False
     """D18: QEMU's virtual EOI bookkeeping (LR deactivated even with no APR bit, lowest APR bit dropped)."""
+    gicd_any_access_size: bool = False
+    """X1: GICD accesses of any size (1, 2, 4) to any register are performed byte by byte."""
+    preemption_qemu_rules: bool = False
+    """X2: GICC_IAR answers 1022 for a Group 1 HPPI (AckCtl=0) before the preemption check, and
+    preemption compares the full priority, not the group priority, with the running priority."""
 
     @classmethod
     def qemu_7_2(cls) -> QemuQuirks:

@@ -114,6 +114,7 @@ class CpuInterface:
         "_d5",
         "_d11",
         "_pmr_mask",
+        "_x2",
         "abpr",
         "apr0",
         "apr1",
@@ -148,6 +149,7 @@ class CpuInterface:
         self._d4 = q.hppir_no_cpuid
         self._d5 = q.no_per_irq_group_filter
         self._d11 = q.eoir_qemu_rules
+        self._x2 = q.preemption_qemu_rules
         self._pmr_mask = (0xFF << (8 - config.prio_bits)) & 0xFF
         self._bpr_min = config.bpr_min
         self._abpr_min = min(config.bpr_min + 1, 7)
@@ -197,6 +199,19 @@ class CpuInterface:
             return 3 if (self.dist.ctlr & 3) and (self.ctlr & 3) else 0
         return d
 
+    def _pmr_hppi(self) -> int:
+        """Packed HPPI key if it passes PMR (QEMU's ``current_pending``), else NO_IRQ."""
+        dctlr = self.dist.ctlr & 3
+        g = dctlr & self.ctlr
+        if self._d5 and dctlr and self.ctlr & 3:
+            g = 3
+        if not g:
+            return NO_IRQ
+        k = self.dist.best(self.cpu, g)
+        if k < 0 or (k >> 11) >= self.pmr:
+            return NO_IRQ
+        return k
+
     def _signalled(self) -> int:
         """Packed HPPI key if it passes PMR and preemption, else NO_IRQ."""
         dctlr = self.dist.ctlr & 3
@@ -212,8 +227,11 @@ class CpuInterface:
         if p >= self.pmr:
             return NO_IRQ
         a = self.apr0 | self.apr1
-        if a and (p & self.group_mask((k >> 10) & 1)) >= ((a & -a).bit_length() - 1) << 1:
-            return NO_IRQ
+        if a:
+            if not self._x2:  # preemption compares group priorities (§3.3~)
+                p &= self.group_mask((k >> 10) & 1)
+            if p >= ((a & -a).bit_length() - 1) << 1:
+                return NO_IRQ
         return k
 
     def update(self) -> None:
@@ -261,6 +279,15 @@ class CpuInterface:
         for a Group 1 HPPI with AckCtl = 0.  (``n``/``cpu`` are the RegisterBlock's.)"""
         if self.stale:
             return SPURIOUS
+        if self._x2:  # QEMU: group/AckCtl checked before the running priority
+            k = self._pmr_hppi()
+            if k < 0:
+                return SPURIOUS
+            if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
+                return GROUP1_SPURIOUS
+            if (k >> 11) >= self.running_priority():
+                return SPURIOUS
+            return self._acknowledge(k)
         k = self._signalled()
         if k < 0:
             return SPURIOUS

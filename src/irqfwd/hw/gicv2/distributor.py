@@ -107,10 +107,35 @@ class Distributor:
     """
 
     __slots__ = (
-        "_allmask", "_bk", "_cpus", "_d6", "_d7", "_d8", "_d9", "_pm", "_pmask",
-        "_ppi_cfg_writable", "_sgi_en", "act", "block", "cand", "config", "ctlr", "edge",
-        "en", "event", "grp", "latch", "line", "notify", "num_cpus", "num_irqs", "prio",
-        "sgi_src", "targets", "words",
+        "_allmask",
+        "_bk",
+        "_cpus",
+        "_d6",
+        "_d7",
+        "_d8",
+        "_d9",
+        "_pm",
+        "_pmask",
+        "_ppi_cfg_writable",
+        "_sgi_en",
+        "act",
+        "block",
+        "cand",
+        "config",
+        "ctlr",
+        "edge",
+        "en",
+        "event",
+        "grp",
+        "latch",
+        "line",
+        "notify",
+        "num_cpus",
+        "num_irqs",
+        "prio",
+        "sgi_src",
+        "targets",
+        "words",
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
@@ -128,6 +153,7 @@ class Distributor:
         self._d7 = q.spi_n_n
         self._d8 = q.ppi_ispendr_smp_ignored and config.num_cpus > 1
         self._d9 = q.spi_pending_follows_targets
+
         self.notify: Callable[[int], None] = _noop_notify
         self.event: Callable[[str, int, int, str], None] | None = None
         # declared here, filled by reset()
@@ -145,7 +171,8 @@ class Distributor:
         self._pm: list[list[int]] = []
         self._bk: list[list[list[int]]] = []
         self.reset()
-        self.block = RegisterBlock("GICD", GICD_SIZE, gicd_regs(config), self, config.num_irqs)
+        self.block = RegisterBlock("GICD", GICD_SIZE, gicd_regs(config), self, config.num_irqs,
+                                   any_size=q.gicd_any_access_size)
 
     # ------------------------------------------------------------------ reset
 
@@ -583,7 +610,7 @@ class Distributor:
 
     def write_ctlr(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_CTLR write: bits other than EnableGrp0/1 are RES0."""
-        self.ctlr = v & 3
+        self.ctlr = ((self.ctlr & ~mask) | (v & mask)) & 3
         self.notify(self._allmask)
 
     def read_group(self, n: int, c: int) -> int:
@@ -592,6 +619,7 @@ class Distributor:
 
     def write_group(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_IGROUPRn write."""
+        v = (self.grp[c][n] & ~mask) | (v & mask)
         if n == 31:
             v &= 0x0FFF_FFFF  # INTIDs 1020–1023: RAZ/WI
         changed = v ^ self.grp[c][n]
@@ -720,10 +748,12 @@ class Distributor:
         if n == 0:
             return
         if n == 63:
-            v &= 0x00FF_FFFF  # INTIDs 1020–1023: RAZ/WI
+            mask &= 0x00FF_FFFF  # INTIDs 1020–1023: RAZ/WI
         base = n << 4
         m = 0
         for k in range(16):
+            if not (mask >> (2 * k)) & 3:
+                continue
             i = base + k
             edge = bool((v >> (2 * k + 1)) & 1)
             if edge != bool((self.edge[c][i >> 5] >> (i & 31)) & 1):
@@ -738,6 +768,8 @@ class Distributor:
         requester, 0b11 (reserved, UNPREDICTABLE) = every CPU including the requester (QEMU,
         D10).  NSATT ignored (no Security Extensions); SGIINTID is bits [3:0].
         """
+        if mask != 0xFFFF_FFFF:
+            return  # a partial write does not trigger an SGI
         filt = (v >> 24) & 3
         if filt == 0:
             targets = (v >> 16) & 0xFF

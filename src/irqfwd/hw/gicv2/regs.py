@@ -125,7 +125,12 @@ class Reg:
 
 
 class RegisterBlock:
-    """Offset → handler decode for one frame, built once from a :class:`Reg` table."""
+    """Offset → handler decode for one frame, built once from a :class:`Reg` table.
+
+    ``any_size=True`` accepts 1-, 2- and 4-byte (aligned) accesses to every register, the
+    narrow ones reaching the handler as byte lanes (QEMU's GICD, ``QemuQuirks`` X1); the
+    handlers of read-write registers must then honour ``mask``.
+    """
 
     __slots__ = ("_map", "_offsets", "_regs", "bad_accesses", "name", "size")
 
@@ -136,6 +141,7 @@ class RegisterBlock:
         regs: Iterable[Reg],
         owner: object,
         num_irqs: int = 1024,
+        any_size: bool = False,
     ) -> None:
         self.name = name
         self.size = size
@@ -153,7 +159,7 @@ class RegisterBlock:
             end = reg.offset + reg.span()
             rd = self._resolve(owner, reg, reg.read)
             wr = self._resolve(owner, reg, reg.write)
-            allowed = 0
+            allowed = 0b111 if any_size else 0
             for s in reg.sizes:
                 allowed |= _SIZE_BITS[s]
             for n in range(reg.implemented_words(num_irqs)):
