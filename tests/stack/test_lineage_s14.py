@@ -1,0 +1,588 @@
+"""Statements of linux-forwarding-lineage.md §14 that concern the host GIC driver, genirq,
+the vgic, VFIO, irqfd and irqbypass (not the timer, not GICv4), one test (or more) each.
+
+Each docstring quotes the statement it checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from irqfwd.host.genirq import EINVAL, ENOSYS
+from irqfwd.host.gic_driver import GicEoimode1Chip, gic_check_eoimode
+from irqfwd.host.irqbypass import EBUSY, IrqBypassConsumer, IrqBypassManager, IrqBypassProducer
+from irqfwd.host.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
+from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
+from irqfwd.host.kvm.vgic_v2 import (
+    GICH_LR_ACTIVE_BIT,
+    GICH_LR_EOI,
+    GICH_LR_HW,
+    GICH_LR_PENDING_BIT,
+    vgic_v2_fold_lr_state,
+    vgic_v2_populate_lr,
+)
+from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
+from irqfwd.sim.system import System, build_system, run_scenario
+
+GICD = 0x0800_0000
+
+
+def _cfg(trigger: str = "level", vcpus: int = 1) -> ScenarioConfig:
+    return ScenarioConfig(name="s14", duration_ns=1_000_000, vms=[VMConfig(vcpus=vcpus)],
+                          devices=[DeviceConfig(trigger=trigger, traffic=TrafficConfig(rate_hz=20_000))])  # type: ignore[arg-type]
+
+
+def _sys(design: str, trigger: str = "level", tracing: bool = False, vcpus: int = 1) -> System:
+    return build_system(_cfg(trigger, vcpus), design, tracing=tracing)
+
+
+def _fire(s: System, times: list[int], until: int = 200_000) -> None:
+    s.devices[0].nic.start(iter(times))
+    s.machine.run(until)
+
+
+def _spi(s: System, intid: int = 48) -> VgicIrq:
+    irq = s.vms[0].vgic.get_irq(None, intid)
+    assert irq is not None
+    return irq
+
+
+class _LoggingCpuIf:
+    """Proxy of a GICC block that logs EOIR/DIR writes."""
+
+    def __init__(self, real: Any, log: list[tuple[str, int]]) -> None:
+        self._real = real
+        self._log = log
+
+    def write_eoir(self, v: int) -> None:
+        self._log.append(("eoir", v & 0x3FF))
+        self._real.write_eoir(v)
+
+    def write_dir(self, v: int) -> None:
+        self._log.append(("dir", v & 0x3FF))
+        self._real.write_dir(v)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+# ---------------------------------------------------------------------- host GIC driver / genirq
+def test_forwarded_host_eoir_before_handler_never_dir() -> None:
+    """§14: "The host writes EOIR for a forwarded interrupt before running its handler and
+    never writes DIR for it." """
+    s = _sys("forwarded")
+    gic = s.machine.gic
+    log: list[tuple[str, int]] = []
+    gic.cpu_if[0] = _LoggingCpuIf(gic.cpu_if[0], log)  # type: ignore[call-overload]
+    desc = s.host.genirq.irq_to_desc(s.devices[0].host_irq)
+    assert desc.action is not None
+    real = desc.action.handler
+
+    def handler(irq: int, dev_id: Any) -> int:
+        log.append(("handler", irq))
+        assert gic.cpu_if[0].running_priority() == 0x100  # priority already dropped
+        assert gic.dist.is_active(48)
+        return real(irq, dev_id)
+
+    desc.action.handler = handler
+    _fire(s, [10_000])
+    kinds = [k for k, v in log if v == 48 or k == "handler"]
+    assert kinds == ["eoir", "handler"]
+    assert ("dir", 48) not in log
+
+
+def test_mask_of_forwarded_irq_clears_active() -> None:
+    """§14: "Masking (disable/free) a forwarded interrupt on the host also clears its
+    physical Active state."  (A non-forwarded irq keeps it.)"""
+    for design, cleared in (("forwarded", True), ("irqfd-resample", False)):
+        s = _sys(design)
+        dist = s.machine.gic.dist
+        dist.set_active(48, True)
+        s.host.genirq.free_irq(s.devices[0].host_irq)
+        assert dist.is_active(48) is (not cleared)
+        assert not dist.is_enabled(48)
+
+
+def test_irq_set_vcpu_affinity_marks_and_unmarks_forwarded() -> None:
+    """§14: "irq_set_vcpu_affinity(irq, non-NULL) marks the interrupt forwarded;
+    irq_set_vcpu_affinity(irq, NULL) un-marks it; a chip without support returns -ENOSYS." """
+    s = _sys("irqfd-resample")
+    g = s.host.genirq
+    irq = s.devices[0].host_irq
+    d = g.irq_get_irq_data(irq)
+    assert g.irq_set_vcpu_affinity(irq, s.vms[0].vcpus[0]) == 0
+    assert d.irqd_is_forwarded_to_vcpu()
+    assert g.irq_set_vcpu_affinity(irq, None) == 0
+    assert not d.irqd_is_forwarded_to_vcpu()
+    s0 = build_system(_cfg().model_copy(update={"host_at_el2": False}), "irqfd-resample")
+    assert s0.host.genirq.irq_set_vcpu_affinity(s0.devices[0].host_irq, object()) == ENOSYS
+
+
+def test_forwarding_sgi_or_cascaded_gic_rejected() -> None:
+    """§14: "Forwarding an SGI or an interrupt of a cascaded GIC is rejected." """
+    s = _sys("irqfd-resample")
+    g = s.host.genirq
+    sgi = g.irq_create_mapping(s.host.gic_driver.chip, 5)
+    assert g.irq_set_vcpu_affinity(sgi, object()) == EINVAL
+    cascaded = GicEoimode1Chip(s.machine, cascaded=True)
+    spi = g.irq_create_mapping(cascaded, 60, domain=1)
+    assert g.irq_set_vcpu_affinity(spi, object()) == EINVAL
+    assert not g.irq_get_irq_data(spi).irqd_is_forwarded_to_vcpu()
+
+
+def test_eoimode1_only_at_el2_with_8k_cpu_interface() -> None:
+    """§14: "EOImode1 is enabled only when the host booted at EL2/HYP (and, on GICv2, only
+    with an 8 KiB CPU interface)." """
+    assert gic_check_eoimode(True, 0x2000)
+    assert not gic_check_eoimode(True, 0x1000)
+    assert not gic_check_eoimode(False, 0x2000)
+    for el2 in (True, False):
+        s = build_system(_cfg().model_copy(update={"host_at_el2": el2}), "irqfd-resample")
+        ctlr = s.machine.gic.read(s.machine.gic.config.gicc_base, 4, 0)
+        assert bool(ctlr & (1 << 9)) is el2
+
+
+def test_special_intids_never_eoid() -> None:
+    """§14: "INTIDs 1020–1023 returned by IAR are never EOI'd or deactivated." """
+    s = _sys("irqfd-resample", trigger="edge")
+    gic = s.machine.gic
+    log: list[tuple[str, int]] = []
+    gic.cpu_if[0] = _LoggingCpuIf(gic.cpu_if[0], log)  # type: ignore[call-overload]
+    _fire(s, [10_000])
+    assert s.recorder.counters["host_irqs"] == 1
+    assert log == [("eoir", 48), ("dir", 48)]
+    # A spurious entry (nothing pending) writes nothing.
+    cpu = s.machine.pcpus[0]
+    log.clear()
+    cpu.stack.append(None)
+    cost = s.host.gic_driver.handle_irq_step(cpu)
+    assert cost > 0 and log == []
+
+
+# ---------------------------------------------------------------------- LR encoding
+def _populate(s: System, irq: VgicIrq) -> int:
+    vcpu = s.vms[0].vcpus[0]
+    vgic_v2_populate_lr(s.vms[0].vgic, vcpu, irq, 0)
+    return vcpu.v2.vgic_lr[0]
+
+
+def test_hw_lr_carries_pintid_and_no_eoi_bit() -> None:
+    """§14: "An LR with HW=1 carries pINTID and never sets the EOI (maintenance) bit." """
+    s = _sys("forwarded")
+    irq = _spi(s)
+    irq.line_level = True
+    irq.enabled = True
+    lr = _populate(s, irq)
+    assert lr & GICH_LR_HW
+    assert (lr >> 10) & 0x3FF == 48  # PhysicalID; bit 19 (EOI when HW=0) is PhysicalID[9]
+    r = run_scenario(_cfg(), "forwarded")
+    assert r.recorder.counters["maintenance_irqs"] == 0
+
+
+def test_hw_lr_never_pending_and_active() -> None:
+    """§14: "An LR with HW=1 is never written in the Pending+Active state; if the virtual
+    irq is active, only A is written." """
+    s = _sys("forwarded")
+    irq = _spi(s)
+    irq.enabled = True
+    irq.active = True
+    irq.line_level = True
+    irq.pending_latch = True
+    lr = _populate(s, irq)
+    assert lr & GICH_LR_HW
+    assert lr & (GICH_LR_PENDING_BIT | GICH_LR_ACTIVE_BIT) == GICH_LR_ACTIVE_BIT
+
+
+def test_guest_deactivation_of_hw_lr_deactivates_physical_without_exit() -> None:
+    """§14: "When the guest deactivates a vINTID whose LR has HW=1, the physical pINTID
+    becomes Inactive, with no maintenance interrupt and no exit." """
+    r = run_scenario(_cfg(), "forwarded", tracing=True)
+    last = None
+    seen = 0
+    for _, name, f in r.recorder.trace:
+        if name in ("kvm_entry", "kvm_exit"):
+            last = name
+        elif name == "phys_deactivate" and f["by"] == "guest":
+            assert f["intid"] == 48 and f["source"] == "hw_lr"
+            assert last == "kvm_entry"  # still in the guest: no exit happened
+            seen += 1
+    assert seen > 10
+    assert r.recorder.counters["maintenance_irqs"] == 0
+
+
+def test_level_non_hw_lr_has_eoi_bit_and_ack_notifier_runs() -> None:
+    """§14: "A level, non-HW LR has the EOI bit set; guest deactivation causes a maintenance
+    interrupt, and fold calls the ack notifier (resampler) for SPIs." """
+    r = run_scenario(_cfg(), "irqfd-resample", tracing=True)
+    lrs = [f["value"] for _, n, f in r.recorder.trace if n == "lr_write" and f["value"] & 0x3FF == 48]
+    assert lrs and all(v & GICH_LR_EOI and not v & GICH_LR_HW for v in lrs)
+    acks = sum(1 for _, n, _f in r.recorder.trace if n == "kvm_ack_irq")
+    c = r.recorder.counters
+    assert acks == c["maintenance_irqs"] == c["resamplefd_signals"] > 10
+
+
+def test_mapped_level_written_pending_then_line_level_cleared() -> None:
+    """§14: "A level mapped irq is written to the LR as Pending and its cached line_level is
+    then cleared; the level is re-sampled from hardware at fold time." """
+    s = _sys("forwarded")
+    irq = _spi(s)
+    irq.enabled = True
+    irq.line_level = True
+    lr = _populate(s, irq)
+    assert lr & GICH_LR_PENDING_BIT and not lr & GICH_LR_ACTIVE_BIT
+    assert irq.line_level is False
+    # Fold with the LR still pending and the physical line high: re-sampled to True.
+    vcpu = s.vms[0].vcpus[0]
+    vcpu.v2.used_lrs = 1
+    s.machine.gic.set_line(48, True)
+    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    assert irq.line_level is True
+
+
+def test_fold_line_low_clears_physical_active() -> None:
+    """§14: "If at fold a mapped level irq's line is sampled low, KVM clears the physical
+    Active state itself." """
+    s = _sys("forwarded")
+    irq = _spi(s)
+    irq.enabled = True
+    irq.line_level = True
+    dist = s.machine.gic.dist
+    dist.set_active(48, True)
+    _populate(s, irq)
+    vcpu = s.vms[0].vcpus[0]
+    vcpu.v2.used_lrs = 1  # the guest never acknowledged it; the device went away
+    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    assert not dist.is_active(48)
+    assert irq.line_level is False
+
+
+def test_deactivate_with_line_high_refires_and_reinjects() -> None:
+    """§14: "If the guest deactivates a mapped level irq whose line is still high, the
+    physical interrupt fires again immediately and is re-injected." """
+    s = _sys("forwarded", tracing=True)
+    nic = s.devices[0].nic
+    real_ack = nic.ack
+    calls = {"n": 0}
+
+    def lazy_ack() -> int:  # the first handler invocation does not acknowledge the device
+        calls["n"] += 1
+        return 0 if calls["n"] == 1 else real_ack()
+
+    nic.ack = lazy_ack  # type: ignore[method-assign]
+    _fire(s, [10_000])
+    c = s.recorder.counters
+    assert c["device_irqs_raised"] == 1
+    assert c["host_irqs"] == 2 and c["guest_irqs_handled"] == 2
+    events = [(t, n, f) for t, n, f in s.recorder.trace if n in ("phys_deactivate", "host_irq_entry")]
+    first_deact = next(t for t, n, f in events if n == "phys_deactivate" and f["by"] == "guest")
+    second_entry = [t for t, n, f in events if n == "host_irq_entry" and f["intid"] == 48][1]
+    assert second_entry >= first_deact
+
+
+def test_second_edge_while_active_is_held_in_physical_gic() -> None:
+    """§14: "A second edge on a mapped edge irq while it is virtually active is held
+    pending in the physical GIC and is delivered after deactivation." """
+    s = _sys("forwarded", trigger="edge", tracing=True)
+    dist = s.machine.gic.dist
+    probe: dict[str, bool] = {}
+
+    def look() -> None:
+        probe["pending"] = dist.is_pending(48)
+        probe["active"] = dist.is_active(48)
+
+    s.engine.at(10_600, look)
+    _fire(s, [10_000, 10_500])
+    assert probe == {"pending": True, "active": True}
+    c = s.recorder.counters
+    assert c["host_irqs"] == 2 and c["guest_irqs_handled"] == 2
+    tr = s.recorder.trace
+    deact = [t for t, n, f in tr if n == "phys_deactivate" and f["by"] == "guest"]
+    act = [t for t, n, f in tr if n == "phys_activate"]
+    assert len(act) == 2 and act[1] >= deact[0]
+
+
+def test_edge_pending_latch_consumed_by_lr_and_restored_at_fold() -> None:
+    """§14: "An edge irq whose LR is still Pending at fold keeps pending_latch set; an edge
+    irq written to an LR has pending_latch cleared." """
+    s = _sys("irqfd-resample")
+    irq = _spi(s, 49)
+    irq.config = VGIC_CONFIG_EDGE
+    irq.enabled = True
+    irq.pending_latch = True
+    lr = _populate(s, irq)
+    assert lr & GICH_LR_PENDING_BIT and irq.pending_latch is False
+    vcpu = s.vms[0].vcpus[0]
+    vcpu.v2.used_lrs = 1
+    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    assert irq.pending_latch is True
+
+
+def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
+    """§14: "An active virtual irq stays on its current vcpu's ap_list even if its target
+    vcpu changes; it migrates only after it is no longer active." """
+    s = _sys("irqfd-resample", vcpus=2)
+    vgic = s.vms[0].vgic
+    v0, v1 = s.vms[0].vcpus
+    irq = _spi(s, 50)
+    irq.enabled = True
+    vgic.enabled = True
+    irq.active = True
+    irq.vcpu = v0
+    v0.ap_list.append(irq)
+    irq.target_vcpu = v1
+    assert vgic.vgic_target_oracle(irq) is v0
+    vgic.vgic_prune_ap_list(v0)
+    assert irq in v0.ap_list and irq.vcpu is v0
+    irq.active = False
+    irq.pending_latch = True
+    vgic.vgic_prune_ap_list(v0)
+    assert irq not in v0.ap_list and irq in v1.ap_list and irq.vcpu is v1
+
+
+def test_ap_list_order_legacy_and_2025() -> None:
+    """§14: "ap_list order (2025+ vgic): pending-not-active before active; then by
+    priority; among active, HW irqs before non-HW (older kernels: active first)." """
+    from irqfwd.host.kvm.vgic import _cmp_key_2025, _cmp_key_legacy
+
+    def mk(intid: int, prio: int, active: bool, pending: bool, hw: bool) -> VgicIrq:
+        i = VgicIrq(intid, None, VGIC_CONFIG_LEVEL)
+        i.enabled, i.priority, i.active, i.line_level, i.hw = True, prio, active, pending, hw
+        return i
+
+    c_nonhw = mk(40, 0x10, True, False, False)
+    a_hw = mk(41, 0x10, True, False, True)
+    b = mk(42, 0x80, False, True, False)
+    d = mk(43, 0x20, False, True, False)
+    irqs = [c_nonhw, a_hw, b, d]
+    assert [i.intid for i in sorted(irqs, key=_cmp_key_legacy)] == [40, 41, 43, 42]
+    assert [i.intid for i in sorted(irqs, key=_cmp_key_2025)] == [43, 42, 41, 40]
+
+
+# ---------------------------------------------------------------------- guest MMIO on mapped irqs
+def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
+    kvm = s.vms[0]
+    return kvm.vgic_mmio.access(kvm.vcpus[0], GICD + off, val, 4, write, uaccess)
+
+
+def test_guest_ispendr_on_mapped_irq_sets_physical_active() -> None:
+    """§14: "Guest ISPENDR on a mapped irq sets pending and makes the physical irq Active." """
+    s = _sys("forwarded")
+    _mmio(s, 0x200 + 4, 1 << 16)
+    assert _spi(s).pending_latch
+    assert s.machine.gic.dist.is_active(48)
+
+
+def test_guest_icpendr_on_mapped_irq() -> None:
+    """§14: "Guest ICPENDR on a mapped irq clears physical pending, and clears physical
+    Active if the virtual irq is not active." """
+    for vactive in (False, True):
+        s = _sys("forwarded")
+        dist = s.machine.gic.dist
+        dist.set_pending(48, True)
+        dist.set_active(48, True)
+        irq = _spi(s)
+        irq.active = vactive
+        irq.pending_latch = True
+        _mmio(s, 0x280 + 4, 1 << 16)
+        assert not irq.pending_latch
+        assert not dist.is_pending(48)
+        assert dist.is_active(48) is vactive
+
+
+def test_guest_and_user_active_writes_on_mapped_irq() -> None:
+    """§14: "Guest I/CACTIVER on a mapped irq changes both virtual and physical Active;
+    userspace accesses change only virtual state." """
+    s = _sys("forwarded")
+    dist = s.machine.gic.dist
+    irq = _spi(s)
+    _mmio(s, 0x300 + 4, 1 << 16)
+    assert irq.active and dist.is_active(48)
+    _mmio(s, 0x380 + 4, 1 << 16)
+    assert not irq.active and not dist.is_active(48)
+    _mmio(s, 0x300 + 4, 1 << 16, uaccess=True)
+    assert irq.active and not dist.is_active(48)
+    assert _mmio(s, 0x300 + 4, 0, write=False) & (1 << 16)
+
+
+def test_injection_owner_and_level_semantics() -> None:
+    """§14: "Injection into a vgic irq with an owner from a different owner is rejected;
+    level injection only applies level changes; edge injection only acts on level=1." """
+    s = _sys("irqfd-resample")
+    vgic = s.vms[0].vgic
+    vgic.enabled = True
+    owned = _spi(s, 50)
+    owned.owner = "timer-ctx"
+    assert vgic.kvm_vgic_inject_irq(None, 50, True, None) == EINVAL
+    assert not owned.line_level
+    assert vgic.kvm_vgic_inject_irq(None, 50, True, "timer-ctx") == 0 and owned.line_level
+    lvl = _spi(s, 51)
+    lvl.enabled = True
+    assert vgic.kvm_vgic_inject_irq(None, 51, True, None) == 0
+    v0 = s.vms[0].vcpus[0]
+    n = len(v0.ap_list)
+    vgic.kvm_vgic_inject_irq(None, 51, True, None)  # no level change: nothing happens
+    assert len(v0.ap_list) == n and lvl.line_level
+    edge = _spi(s, 52)
+    edge.config = VGIC_CONFIG_EDGE
+    vgic.kvm_vgic_inject_irq(None, 52, False, None)
+    assert not edge.pending_latch
+    vgic.kvm_vgic_inject_irq(None, 52, True, None)
+    assert edge.pending_latch
+
+
+# ---------------------------------------------------------------------- VFIO / irqfd / irqbypass
+def test_vfio_level_masks_before_signal_and_unmasks_on_resamplefd() -> None:
+    """§14: "A VFIO platform level IRQ is masked (disable_irq_nosync) in its handler before
+    the trigger eventfd is signalled, and unmasked only by an UNMASK action or eventfd; an
+    edge IRQ only signals." """
+    r = run_scenario(_cfg(), "irqfd-resample", tracing=True)
+    state = "idle"
+    unmasks = 0
+    for _, n, f in r.recorder.trace:
+        if n == "vfio_mask":
+            state = "masked"
+        elif n == "eventfd_signal" and f["fd"] == "nic0-trigger":
+            assert state == "masked"
+        elif n == "eventfd_signal" and f["fd"] == "nic0-resample":
+            state = "resampled"
+        elif n == "vfio_unmask":
+            unmasks += 1
+            assert state in ("resampled", "teardown")
+            state = "idle"
+        elif n == "vm_teardown":
+            state = "teardown"
+    assert unmasks > 10
+    c = run_scenario(_cfg("edge"), "irqfd-resample").recorder.counters
+    assert c["vfio_mask"] == 0 and c["eventfd_signals"] == c["guest_irqs_handled"] > 10
+
+
+def test_resample_irqfd_asserts_until_ack_then_deasserts_once() -> None:
+    """§14: "A resample irqfd asserts the GSI on trigger and keeps it asserted until guest
+    ack; on ack it de-asserts once and signals every resamplefd on that GSI." """
+    from irqfwd.host.eventfd import EventFd
+
+    s = _sys("irqfd-resample", tracing=True)
+    kvm = s.vms[0]
+    w = s.devices[0]
+    fd2, rfd2 = EventFd(s.machine, "t2"), EventFd(s.machine, "r2")
+    second = kvm.irqfds.kvm_irqfd_assign(fd2, 16, rfd2)
+    assert isinstance(second, KvmIrqfd) and second.resampler is w.irqfd.resampler
+    w.irqfd.irqfd_inject()
+    irq = _spi(s)
+    assert irq.line_level
+    assert w.resamplefd is not None
+    before = (w.resamplefd.count, rfd2.count)
+    w.vfio.set_unmask_eventfd(None)  # keep the counts observable (no virqfd consumer)
+    kvm.vgic.kvm_notify_acked_irq(16)
+    assert not irq.line_level
+    assert (w.resamplefd.count, rfd2.count) == (before[0] + 1, before[1] + 1)
+    lows = [f for _, n, f in s.recorder.trace if n == "vgic_update_irq_pending" and not f["level"]]
+    assert len(lows) == 1
+
+
+def test_non_resample_irqfd_pulses() -> None:
+    """§14: "A non-resample irqfd pulses the GSI (1 then 0)." """
+    from irqfwd.host.eventfd import EventFd
+
+    s = _sys("irqfd-resample", tracing=True)
+    fd = EventFd(s.machine, "p")
+    irqfd = s.vms[0].irqfds.kvm_irqfd_assign(fd, 17, None)
+    assert isinstance(irqfd, KvmIrqfd)
+    irqfd.irqfd_inject()
+    levels = [f["level"] for _, n, f in s.recorder.trace if n == "vgic_update_irq_pending" and f["intid"] == 49]
+    assert levels == [True, False]
+
+
+def test_assigning_a_signalled_eventfd_injects_at_once() -> None:
+    """§14: "Assigning an irqfd whose eventfd is already signalled injects immediately." """
+    from irqfwd.host.eventfd import EventFd
+
+    s = _sys("irqfd-resample")
+    fd = EventFd(s.machine, "pre")
+    fd.signal()
+    irqfd = s.vms[0].irqfds.kvm_irqfd_assign(fd, 17, None)
+    assert isinstance(irqfd, KvmIrqfd)
+    assert irqfd.inject.pending and fd.count == 0
+
+
+def test_irqfd_routes_only_to_spis() -> None:
+    """§14: "On ARM, irqfd can target SPIs (via routing) ...; PPIs cannot be irqfd
+    targets": GSI n routes to SPI 32 + n, and a GSI beyond the SPIs is refused."""
+    from irqfwd.host.eventfd import EventFd
+
+    s = _sys("irqfd-resample", tracing=True)
+    kvm = s.vms[0]
+    assert kvm.irqfds.kvm_irqfd_assign(EventFd(s.machine), kvm.vgic.nr_spis, None) == EINVAL
+    assert kvm.irqfds.kvm_irqfd_assign(EventFd(s.machine), -1, None) == EINVAL
+    irqfd = kvm.irqfds.kvm_irqfd_assign(EventFd(s.machine), 0, None)
+    assert isinstance(irqfd, KvmIrqfd)
+    irqfd.irqfd_inject()
+    intids = {f["intid"] for _, n, f in s.recorder.trace if n == "vgic_update_irq_pending"}
+    assert intids == {32}
+
+
+def test_irqbypass_one_to_one_and_ebusy() -> None:
+    """§14: "irqbypass connects exactly one producer with one consumer with the same token;
+    a duplicate token returns -EBUSY." """
+    mgr = IrqBypassManager()
+    token, other = object(), object()
+    links: list[str] = []
+    cons = IrqBypassConsumer(token, lambda c, p: links.append("add") or 0, lambda c, p: None)
+    prod = IrqBypassProducer(token)
+    stranger = IrqBypassProducer(other)
+    assert mgr.register_consumer(cons) == 0
+    assert mgr.register_producer(stranger) == 0 and stranger.consumer is None
+    assert mgr.register_producer(prod) == 0
+    assert prod.consumer is cons and cons.producer is prod and links == ["add"]
+    assert mgr.register_producer(IrqBypassProducer(token)) == EBUSY
+    assert mgr.register_consumer(IrqBypassConsumer(token, lambda c, p: 0, lambda c, p: None)) == EBUSY
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_irqbypass_connect_order(fail: bool) -> None:
+    """§14: "irqbypass connect order: producer stop, consumer stop, add_consumer,
+    add_producer (rollback add_consumer on failure), consumer start, producer start." """
+    mgr = IrqBypassManager()
+    token = object()
+    log: list[str] = []
+    cons = IrqBypassConsumer(token, lambda c, p: log.append("cons.add_producer") or (-5 if fail else 0),
+                             lambda c, p: log.append("cons.del_producer"))
+    cons.stop = lambda c: log.append("cons.stop")
+    cons.start = lambda c: log.append("cons.start")
+    prod = IrqBypassProducer(token)
+    prod.stop = lambda p: log.append("prod.stop")
+    prod.start = lambda p: log.append("prod.start")
+    prod.add_consumer = lambda p, c: log.append("prod.add_consumer") or 0
+    prod.del_consumer = lambda p, c: log.append("prod.del_consumer")
+    mgr.register_consumer(cons)
+    ret = mgr.register_producer(prod)
+    expected = ["prod.stop", "cons.stop", "prod.add_consumer", "cons.add_producer"]
+    if fail:
+        expected.append("prod.del_consumer")
+    expected += ["cons.start", "prod.start"]
+    assert log == expected
+    assert (ret != 0) is fail and (prod.consumer is None) is fail
+
+
+def test_arm_irqbypass_only_for_msi_routes() -> None:
+    """§14: "On ARM, irqbypass forwarding is only accepted for MSI routes (GICv4 vLPI); SPI
+    routes stay on the eventfd path." """
+    from irqfwd.host.eventfd import EventFd
+
+    s = _sys("irqfd-resample")
+    w = s.devices[0]
+    mgr = s.host.irqbypass
+    w.vfio.producer.token = w.trigger
+    assert mgr.register_consumer(w.irqfd.consumer) == 0
+    assert mgr.register_producer(w.vfio.producer) == 0
+    assert w.irqfd.producer is None and w.vfio.bypass_inject is None
+    c = run_scenario(_cfg(), "irqfd-resample").recorder.counters
+    assert c["eventfd_signals"] > 0
+    msi = s.vms[0].irqfds.kvm_irqfd_assign(EventFd(s.machine), 20, None)
+    assert isinstance(msi, KvmIrqfd)
+    msi.route_type = KVM_IRQ_ROUTING_MSI
+    prod = IrqBypassProducer(msi.eventfd)
+    assert mgr.register_consumer(msi.consumer) == 0 and mgr.register_producer(prod) == 0
+    assert msi.producer is prod
