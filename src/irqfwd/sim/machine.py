@@ -35,6 +35,7 @@ not compete with vCPU threads for the pCPU.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from irqfwd.hw.gicv2.gic import GICv2
@@ -63,7 +64,7 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "engine", "host_irq_step", "idle_step", "index", "irqs_masked", "machine",
+        "_active", "_handle", "engine", "host_irq_step", "idle_step", "index", "irqs_masked", "machine",
         "mode", "need_resched", "next", "out", "stack", "vcpu",
     )
 
@@ -83,6 +84,26 @@ class PhysCpu:
         self.host_irq_step: Step = _nothing
         self.idle_step: Step = _nothing
         self._active = False
+        self._handle: list[Any] | None = None
+
+    def interrupt(self) -> None:
+        """An interrupt (or reschedule) arrived while the CPU is in the middle of a step.
+
+        A step that can take interrupts (guest mode, or host mode with IRQs unmasked) is
+        cut short: the boundary happens now and the rest of the step's duration is
+        executed after the interrupt, as a remainder step (the step's effects already
+        happened at its start).
+        """
+        h = self._handle
+        if h is None or h[3] is None:
+            return
+        eng = self.engine
+        rem = h[0] - eng.now
+        if rem <= 0 or (self.mode == HOST and self.irqs_masked):
+            return
+        Engine.cancel(h)
+        self.next = partial(_remainder, self, rem, self.next)
+        self._handle = eng.schedule(0, self._run)
 
     def poke(self) -> None:
         """Wake the CPU if it is idle (new runnable thread, or an interrupt line rose)."""
@@ -93,6 +114,7 @@ class PhysCpu:
             self.engine.schedule(0, self._run)
 
     def _run(self) -> None:
+        self._handle = None
         eng = self.engine
         m = self.machine
         out = self.out
@@ -130,12 +152,18 @@ class PhysCpu:
                 if top is None or top > t:
                     eng.now = t
                     continue
-            eng.at(t, self._run)
+            self._handle = eng.at(t, self._run)
             return
 
 
 def _nothing() -> int:
     return 0
+
+
+def _remainder(cpu: PhysCpu, rem: int, cont: Step | None) -> int:
+    """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``."""
+    cpu.next = cont
+    return rem
 
 
 class WorkItem:
@@ -201,8 +229,16 @@ class Machine:
 
     # ------------------------------------------------------------------ GIC hooks
     def _on_output(self, cpu: int, signal: str, level: bool) -> None:
-        if level and signal == "irq":
-            self.pcpus[cpu].poke()
+        if not level:
+            return
+        c = self.pcpus[cpu]
+        if signal == "irq":
+            c.poke()
+            c.interrupt()
+        elif signal == "virq" and c.mode == GUEST:
+            v = c.vcpu
+            if v is not None and not v.guest_irqs_masked:
+                c.interrupt()
 
     def note_assert(self, intid: int) -> None:
         """A device asserted physical ``intid``: start its ``assert_to_phys_deactivate`` clock."""

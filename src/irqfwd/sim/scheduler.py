@@ -184,6 +184,7 @@ class Scheduler:
             self.m.recorder.counters["sched_tick_preempt"] += 1
             cpu.need_resched = True
             cpu.poke()
+            cpu.interrupt()
 
     # ---------------------------------------------------------------- migration
     def _migrate(self) -> None:
@@ -202,4 +203,5 @@ class Scheduler:
                 vcpu.exit_request = True
                 vcpu.cpu.need_resched = True
                 vcpu.cpu.poke()
+                vcpu.cpu.interrupt()
         self.m.engine.schedule(self.config.migrate_every_ns, self._migrate)
