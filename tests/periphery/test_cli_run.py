@@ -61,9 +61,10 @@ def test_compare_json_shape(irqfwd) -> None:  # type: ignore[no-untyped-def]
             assert isinstance(c[key], int), (design, key)
         assert isinstance(c["exits"], dict)
         assert sum(c["exits"].values()) == c["exits_total"], design
-        # 20 kHz for 2 ms, first event at 10 µs: 40 raises, all handled with no violation.
-        assert c["device_irqs_raised"] == 40, design
-        assert c["guest_irqs_handled"] == 40, design
+        # 20 kHz for 2 ms, first event at 10 µs: 40 raises, plus at most one more before the
+        # VM is killed at the next handler entry (system.TEARDOWN); every raise handled.
+        assert c["device_irqs_raised"] in (40, 41), design
+        assert c["guest_irqs_handled"] == c["device_irqs_raised"], design
         lat = d["latency_ns"]["assert_to_guest_handler"]
         assert set(lat) >= {"p50", "p99", "max", "mean"}
         assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
@@ -75,7 +76,8 @@ def test_resample_costs_more_exits_than_forwarding(irqfwd) -> None:  # type: ign
     res = irqfwd("compare", "nic-level", *SHORT, "--designs", "irqfd-resample,forwarded", "--json")
     d = json.loads(res.out)["designs"]
     resample, fwd = d["irqfd-resample"]["counters"], d["forwarded"]["counters"]
-    assert resample["maintenance_irqs"] >= resample["guest_irqs_handled"]
+    # (the last handler entry is where the VM is killed: its EOI never happens)
+    assert resample["maintenance_irqs"] >= resample["guest_irqs_handled"] - 1 > 0
     assert resample["vfio_mask"] == resample["vfio_unmask"] >= resample["guest_irqs_handled"]
     assert fwd["maintenance_irqs"] == 0 and fwd["vfio_mask"] == 0
     assert fwd["exits_total"] < resample["exits_total"]

@@ -188,19 +188,61 @@ def test_vfio_masked_at_end_fires() -> None:
 
 
 def test_level_storm_when_deasserted_and_on_early_refire() -> None:
-    """A level line firing while de-asserted, or twice for one unhandled assertion, is a storm."""
+    """A level line firing while de-asserted, or again after an early VFIO unmask, is a storm."""
     steps = clean_stream(resample_level_irq)
     steps.append((5_000_000, "host_irq_entry", {"intid": 48, "cpu": 0}))
     assert rules_fired(replay(steps)) == {"level-storm"}
     early: list[Step] = [
         (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
         (1_100, "host_irq_entry", {"intid": 48, "cpu": 0}),
+        (1_150, "vfio_mask", {"intid": 48}),
+        (1_500, "vfio_unmask", {"intid": 48}),
         (1_900, "host_irq_entry", {"intid": 48, "cpu": 0}),
         (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
     ]
     checker = replay(early)
     assert rules_fired(checker) == {"level-storm"}
     assert checker.violations[0].time_ns == 1_900
+
+
+def test_lazy_disable_second_fire_is_not_a_storm() -> None:
+    """disable_irq_nosync is lazy: the line fires once more while disabled, then the flow
+    handler masks it (kernel/irq/chip.c handle_fasteoi_irq); that is not a storm."""
+    lazy: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (1_100, "host_irq_entry", {"intid": 48, "cpu": 0}),
+        (1_150, "vfio_mask", {"intid": 48}),
+        (1_400, "host_irq_entry", {"intid": 48, "cpu": 0}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (3_100, "device_irq_lower", {"dev": "nic0", "intid": 48}),
+        (4_000, "vfio_unmask", {"intid": 48}),
+    ]
+    assert replay(lazy).violations == []
+
+
+def test_virtual_level_refire_while_deasserted_is_a_storm() -> None:
+    """No EOI bit → no resample: the guest handler runs again with nothing raised while the
+    device is de-asserted (§13.6); flagged as level-storm at the guest's handler entry."""
+    steps: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (3_100, "device_irq_lower", {"dev": "nic0", "intid": 48}),
+        (4_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+    ]
+    checker = replay(steps)
+    assert rules_fired(checker) == {"level-storm"}
+    assert checker.violations[0].time_ns == 4_000
+
+
+def test_active_at_teardown_is_stale_even_inside_grace_window() -> None:
+    """A physical INTID left active when the VM is torn down is never deactivated (§13.2):
+    reported even though the activation is within the grace window before the end."""
+    steps = [s for s in forwarded_level_irq(9_990_000, 1) if s[1] not in ("phys_deactivate", "guest_deactivate")]
+    steps.append((9_995_000, "vm_teardown", {"vm": 0}))
+    checker = replay(steps)
+    assert {"stale-active", "deactivate-exactly-once"} <= rules_fired(checker)
+    no_teardown = [s for s in steps if s[1] != "vm_teardown"]
+    assert replay(no_teardown).violations == []
 
 
 def test_rule_registered_from_another_module_runs() -> None:

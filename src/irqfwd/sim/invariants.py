@@ -31,8 +31,9 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     every VFIO automasked line (``vfio_mask``) is unmasked again by the end (§7).
 ``level-storm``
     a level line re-fires on the host (``host_irq_entry``) while its device is
-    de-asserted, or fires again for the same assertion before the guest handled it
-    (the early-unmask bug).
+    de-asserted, or fires again for the same assertion after VFIO unmasked it but before
+    the guest handled it (the early-unmask bug), or the guest handler runs again with no
+    new raise while the device is de-asserted (a virtual level line never resampled).
 
 **Device sequence numbers.** ``device_irq_raise.seq`` numbers a device's raises 1, 2, 3...
 ``guest_irq_handled.seq`` is the oldest raise not served before (``Nic.handler_entry``), or
@@ -152,7 +153,8 @@ class InvariantChecker:
     """Subscribe every registered rule to ``recorder`` for a run of design ``design``.
 
     ``grace_ns``: work started within this many ns of the end is exempt from end-of-run
-    checks.  ``rules``: restrict to these rule names (default: all registered).
+    checks, except physical Active states older than a ``vm_teardown`` (nothing can
+    deactivate them once the VM is gone).  ``rules``: restrict to these rule names (default: all registered).
     """
 
     def __init__(
@@ -177,9 +179,23 @@ class InvariantChecker:
         self.rules: list[Rule] = [
             cls(self) for cls in _RULES if (wanted is None or cls.name in wanted) and cls.applies(design)
         ]
+        self.teardown_ns: int | None = None
+        """Time of the first ``vm_teardown`` event (VM killed: nobody deactivates after it)."""
+        recorder.subscribe("vm_teardown", self._on_teardown)
         for rule in self.rules:
             for event, fn in rule.handlers().items():
                 recorder.subscribe(event, fn)
+
+    def _on_teardown(self, time: int, fields: dict[str, Any]) -> None:
+        if self.teardown_ns is None:
+            self.teardown_ns = time
+
+    def overdue(self, since: int, end_ns: int) -> bool:
+        """Whether state entered at ``since`` should have been resolved by ``end_ns``: older
+        than the grace window, or older than a VM teardown (after which nothing resolves it)."""
+        if since < end_ns - self.grace_ns:
+            return True
+        return self.teardown_ns is not None and since <= self.teardown_ns
 
     def finish(self, end_ns: int | None = None) -> list[Violation]:
         """Run the end-of-run checks once (``end_ns`` defaults to the engine's time)."""
@@ -328,7 +344,7 @@ class DeactivateExactlyOnce(Rule):
     def finish(self, end_ns: int) -> None:
         for (intid, _cpu), since in sorted(self.active.items()):
             self.check()
-            if since < end_ns - self.checker.grace_ns:
+            if self.checker.overdue(since, end_ns):
                 self.violation(end_ns, intid, f"INTID {intid} activated at {since} ns never deactivated")
 
 
@@ -415,8 +431,11 @@ class StaleActive(Rule):
     def finish(self, end_ns: int) -> None:
         for intid, since in sorted(self.active.items()):
             self.check()
-            if since < end_ns - self.checker.grace_ns:
-                self.violation(end_ns, intid, f"physical INTID {intid} left active at the end (since {since} ns)")
+            if self.checker.overdue(since, end_ns):
+                after = " and the VM teardown" if self.checker.teardown_ns is not None else ""
+                self.violation(
+                    end_ns, intid, f"physical INTID {intid} left active at the end{after} (active since {since} ns)"
+                )
 
 
 class VfioMaskedAtEnd(Rule):
@@ -445,7 +464,15 @@ class VfioMaskedAtEnd(Rule):
 
 
 class LevelStorm(Rule):
-    """A level line does not re-fire while de-asserted or before its assertion was handled."""
+    """A level line does not re-fire while de-asserted, nor after an early VFIO unmask.
+
+    (a) ``host_irq_entry`` for a level device's INTID while the device is de-asserted (a
+    stale line or a missing resample); (b) for the same assertion, a host entry after VFIO
+    unmasked the line that had already fired, before the guest handled it (the
+    early-unmask storm); (c) the guest handler runs with no new raise (``seq`` None) while
+    the device is de-asserted: the *virtual* line re-fired (no EOI bit, so no resample).  The second entry of a *lazy* ``disable_irq_nosync`` (the line
+    fires once more while disabled, then the flow handler masks it) is legitimate.
+    """
 
     name = "level-storm"
 
@@ -453,7 +480,8 @@ class LevelStorm(Rule):
         super().__init__(checker)
         self.level_intid: dict[int, str] = {}  # intid -> dev (level devices)
         self.asserted: dict[int, bool] = {}
-        self.fired_unhandled: dict[int, bool] = {}  # host entry since the last raise/handling
+        self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
+        self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -461,6 +489,7 @@ class LevelStorm(Rule):
             "device_irq_lower": self._on_lower,
             "guest_irq_handled": self._on_handled,
             "host_irq_entry": self._on_host_entry,
+            "vfio_unmask": self._on_unmask,
         }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
@@ -469,7 +498,8 @@ class LevelStorm(Rule):
         intid = int(f["intid"])
         self.level_intid[intid] = f["dev"]
         self.asserted[intid] = True
-        self.fired_unhandled[intid] = False
+        self.fired[intid] = False
+        self.unmasked[intid] = False
 
     def _on_lower(self, time: int, f: dict[str, Any]) -> None:
         intid = int(f["intid"])
@@ -480,7 +510,21 @@ class LevelStorm(Rule):
         dev = f.get("dev")
         for intid, d in self.level_intid.items():
             if d == dev:
-                self.fired_unhandled[intid] = False
+                self.fired[intid] = False
+                self.unmasked[intid] = False
+                self.check()
+                if f.get("seq") is None and not self.asserted.get(intid, False):
+                    self.violation(
+                        time,
+                        intid,
+                        f"guest handler of {dev} (vINTID {f.get('vintid', '?')}) ran again while {dev} "
+                        "is de-asserted: the virtual level line was left asserted",
+                    )
+
+    def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
+        intid = int(f["intid"])
+        if self.fired.get(intid, False):
+            self.unmasked[intid] = True
 
     def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
         intid = int(f["intid"])
@@ -490,14 +534,15 @@ class LevelStorm(Rule):
         self.check()
         if not self.asserted.get(intid, False):
             self.violation(time, intid, f"INTID {intid} fired on CPU {f.get('cpu', '?')} while {dev} is de-asserted")
-        elif self.fired_unhandled.get(intid, False):
+        elif self.fired.get(intid, False) and self.unmasked.get(intid, False):
             self.violation(
                 time,
                 intid,
-                f"INTID {intid} fired again on CPU {f.get('cpu', '?')} for the same assertion of {dev} "
-                "before the guest handled it",
+                f"INTID {intid} fired again on CPU {f.get('cpu', '?')} for the same assertion of {dev}: "
+                "VFIO unmasked it before the guest handled it",
             )
-        self.fired_unhandled[intid] = True
+        self.fired[intid] = True
+        self.unmasked[intid] = False
 
 
 for _rule in (
