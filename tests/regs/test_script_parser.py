@@ -184,3 +184,13 @@ def test_cli_run_bad_input_exits_2(tmp_path: Path, case: str) -> None:
     assert res.stdout == ""
     assert needle in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_cli_diff_bad_input_exits_2_before_starting_qemu(tmp_path: Path) -> None:
+    """`irqfwd regs diff` validates every script first: a bad line is exit 2, not exit 1."""
+    bad = tmp_path / "bad.regs"
+    bad.write_text("cpu 0\nr 0x8040001\n")
+    res = _cli("regs", "diff", str(bad))
+    assert res.returncode == 2
+    assert "bad.regs:2: address 0x8040001 is not aligned for a 32-bit access" in res.stderr
+    assert res.stdout == ""
