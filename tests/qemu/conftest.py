@@ -42,3 +42,10 @@ def qemu(qemu_tools: None) -> Iterator[QemuTarget]:
     """One QEMU (virt, GICv2, 2 CPUs) for the whole session; every run() starts from reset."""
     with QemuTarget(num_cpus=2, timeout=60.0) as q:
         yield q
+
+
+@pytest.fixture(scope="session")
+def qemu_up(qemu_tools: None) -> Iterator[QemuTarget]:
+    """A uniprocessor QEMU (-smp 1): the GIC then has one CPU interface (D8, D23 differ)."""
+    with QemuTarget(num_cpus=1, timeout=60.0) as q:
+        yield q
