@@ -1,0 +1,324 @@
+"""kvm-unit-tests ``arm/micro-bench`` equivalents, run inside the simulator.
+
+Each benchmark builds a small system with :func:`irqfwd.sim.system.build_system` (the real
+machine, host kernel, KVM run loop and vgic, GICv2 model and scheduler), replaces the guest
+kernel of the VM by a tiny guest program, lets it repeat one operation ``iterations`` times
+and returns the simulated average ns per operation, as ``micro-bench.c`` prints it:
+
+``hvc``
+    the guest executes HVC #0 (KVM: ``kvm_exit`` HVC, ``handle_hvc``, re-entry).
+``mmio_read_vgic``
+    the guest reads GICD_IIDR: a trapped ``DABT_LOW`` exit emulated in the kernel
+    (``vgic_mmio``).
+``mmio_read_user``
+    the guest reads a register of a device emulated by the VMM (kvm-unit-tests uses the
+    QEMU test device): ``DABT_LOW`` outside the vgic frame → ``KVM_EXIT_MMIO`` to user
+    space → the VMM completes the access → ``KVM_RUN``.  The KVM run loop here has no VMM,
+    so this benchmark installs the user-space leg on its vCPU (:class:`_UserMmioExit`):
+    ``mmio_emul_user_ns`` instead of the in-kernel emulation, everything else the real path.
+``eoi``
+    the guest writes GICV_EOIR with the spurious INTID 1023 (no trap, GICv2 §5.4).
+``ipi``
+    vCPU 0 (pCPU 0) writes GICD_SGIR for SGI 1 to vCPU 1 (pCPU 1, idle in WFI) and spins
+    until vCPU 1's IRQ handler (GICV_IAR, flag, GICV_EOIR) has run: trapped SGIR write,
+    ``vgic_queue_irq_unlock``, ``kvm_vcpu_kick`` (wake-up of the blocked vCPU), flush, entry,
+    the virtual IRQ.
+``timer_10ms``
+    provided by the timer model (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`), when
+    present: the extra latency beyond a 10 ms virtual timer until the guest handler runs.
+
+Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from irqfwd.scenarios.config import ScenarioConfig, VMConfig
+from irqfwd.sim.costs import CostProfile
+
+if TYPE_CHECKING:
+    from irqfwd.host.kvm.vcpu import Vcpu
+    from irqfwd.sim.system import System
+
+__all__ = ["BENCHMARKS", "MEASURED_ALTRA", "run_microbenchmarks"]
+
+MEASURED_ALTRA: dict[str, int] = {
+    "hvc": 306,
+    "mmio_read_user": 1683,
+    "mmio_read_vgic": 451,
+    "eoi": 14,
+    "ipi": 1926,
+    "timer_10ms": 902,
+}
+"""kvm-unit-tests arm/micro-bench on Ampere Altra (R. Ananta, LKML 2024-10-29), ns/op."""
+
+ITERATIONS = 64
+GICD_IIDR = 0x008
+GICD_CTLR = 0x000
+GICD_SGIR = 0xF00
+GICV_CTLR_ENABLE = 1
+GUEST_PMR = 0xF0
+SPURIOUS = 1023
+USER_MMIO_ADDR = 0x0A00_0000
+"""A guest-physical address outside the vgic frame (a VMM-emulated device)."""
+SPIN_NS = 10
+"""One ``cpu_relax()`` iteration of the IPI sender's wait loop."""
+IPI_SGI = 1
+IPI_GAP_NS = 20_000
+"""Pause of the IPI sender between two timed iterations."""
+
+
+def _build(costs: CostProfile, vcpus: int) -> System:
+    system_mod = importlib.import_module("irqfwd.sim.system")
+    config = ScenarioConfig(
+        name="micro-bench",
+        duration_ns=1_000_000,
+        pcpus=vcpus,
+        vms=[VMConfig(vcpus=vcpus, pin=list(range(vcpus)))],
+        devices=[],
+    )
+    system: System = system_mod.build_system(config, "irqfd-resample", seed=0, costs=costs)
+    return system
+
+
+class _Guest:
+    """A minimal guest program on one vCPU (steps as in :mod:`irqfwd.guest.kernel`)."""
+
+    def __init__(self, system: System, vcpu: Vcpu, op: Callable[[], int] | None, n: int,
+                 enable_dist: bool = False, start_after: int = 0) -> None:
+        self.s = system
+        self.vcpu = vcpu
+        self.gic = system.machine.gic
+        self.costs = system.costs
+        self.engine = system.engine
+        self.op = op
+        self.n = n
+        self.i = 0
+        self.t0 = -1
+        self.t1 = -1
+        self.flag = False
+        self.enable_dist = enable_dist
+        self.start_after = start_after
+        vcpu.guest_next = self._setup
+        vcpu.guest_irq_step = self._irq
+
+    def _cpu(self) -> int:
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        return cpu.index
+
+    def _set_next(self, step: Callable[[], int] | None) -> None:
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        cpu.next = step
+
+    def _setup(self) -> int:
+        """gic_cpu_init on GICV (PMR, CTLR), optionally GICD_CTLR.Enable (trapped)."""
+        vif = self.gic.vcpu_if[self._cpu()]
+        vif.write_pmr(GUEST_PMR)
+        vif.write_ctlr(GICV_CTLR_ENABLE)
+        self.vcpu.booting = False
+        cost = 2 * self.costs.gicv_access_ns
+        if self.enable_dist:
+            gicd = self.gic.config.gicd_base
+            return cost + self.vcpu.trap_mmio(gicd + GICD_CTLR, 1, 4, True, self._start)
+        self._set_next(self._start)
+        return cost
+
+    def _start(self) -> int:
+        if self.op is None:
+            self._set_next(self._idle)
+            return 0
+        now = self.engine.now
+        if now < self.start_after:  # busy-wait until the other vCPUs are set up
+            self._set_next(self._start)
+            return self.start_after - now
+        self.t0 = self.engine.now
+        self._set_next(self.op)
+        return 0
+
+    def done(self) -> int:
+        """One operation finished (the guest resumed): loop or stop the engine."""
+        self.i += 1
+        if self.i < self.n:
+            self._set_next(self.op)
+        else:
+            self.t1 = self.engine.now
+            self.engine.stop()
+            self._set_next(None)
+        return 0
+
+    def _idle(self) -> int:
+        """``while (true) wfi();``"""
+        return self.vcpu.trap_wfi(self._idle)
+
+    def _irq(self) -> int:
+        """IRQ vector: GICV_IAR, set the flag, GICV_EOIR, exception return."""
+        vif = self.gic.vcpu_if[self._cpu()]
+        iar = vif.read_iar()
+        c = self.costs
+        cost = c.guest_irq_entry_ns + c.gicv_access_ns
+        if (iar & 0x3FF) < 1020:
+            self.flag = True
+            vif.write_eoir(iar)
+            cost += c.gicv_access_ns
+        vcpu = self.vcpu
+        vcpu.guest_irqs_masked = False
+        self._set_next(vcpu.guest_stack.pop() or self._idle)
+        return cost + c.guest_irq_exit_ns
+
+    def per_op(self) -> float:
+        if self.t1 < 0:
+            raise RuntimeError("micro-benchmark did not finish")
+        return (self.t1 - self.t0) / self.n
+
+
+def _run(system: System, guest: _Guest) -> float:
+    system.machine.run(system.engine.now + 1_000_000_000)
+    return guest.per_op()
+
+
+class _UserMmioExit:
+    """The user-space leg of a ``DABT_LOW`` outside the vgic frame (``KVM_EXIT_MMIO``).
+
+    Wraps the vCPU's exit handler: accesses outside the distributor frame go to the VMM
+    (``mmio_emul_user_ns``: return to user space, emulate, ``KVM_RUN`` again) and read 0;
+    everything else is the real in-kernel handler.
+    """
+
+    def __init__(self, vcpu: Vcpu, costs: CostProfile) -> None:
+        self.vcpu = vcpu
+        self.inner = vcpu._handle_exit_step
+        self.user_ns = costs.mmio_emul_user_ns
+        base = vcpu.kvm.vgic_mmio.base
+        self.frame = range(base, base + 0x1000)
+        vcpu._handle_exit_step = self
+
+    def __call__(self) -> int:
+        vcpu = self.vcpu
+        if vcpu.exit_reason == "DABT_LOW" and vcpu.mmio[0] not in self.frame:
+            cpu = vcpu.cpu
+            assert cpu is not None
+            cpu.next = vcpu.loop_step
+            vcpu.mmio_result = 0
+            rec = vcpu.m.recorder
+            rec.counters["kvm_userspace_exit"] += 1
+            return self.user_ns
+        return self.inner()
+
+
+def bench_hvc(costs: CostProfile, n: int = ITERATIONS) -> float:
+    """Null hypercall round trip (ns)."""
+    s = _build(costs, 1)
+    vcpu = s.vms[0].vcpus[0]
+    g = _Guest(s, vcpu, None, n)
+    g.op = lambda: vcpu.trap_hvc(g.done)
+    return _run(s, g)
+
+
+def bench_mmio_read_vgic(costs: CostProfile, n: int = ITERATIONS) -> float:
+    """Guest read of GICD_IIDR, emulated by the in-kernel vgic (ns)."""
+    s = _build(costs, 1)
+    vcpu = s.vms[0].vcpus[0]
+    addr = s.machine.gic.config.gicd_base + GICD_IIDR
+    g = _Guest(s, vcpu, None, n)
+    g.op = lambda: vcpu.trap_mmio(addr, 0, 4, False, g.done)
+    return _run(s, g)
+
+
+def bench_mmio_read_user(costs: CostProfile, n: int = ITERATIONS) -> float:
+    """Guest read of a VMM-emulated device register (exit to user space) (ns)."""
+    s = _build(costs, 1)
+    vcpu = s.vms[0].vcpus[0]
+    _UserMmioExit(vcpu, costs)
+    g = _Guest(s, vcpu, None, n)
+    g.op = lambda: vcpu.trap_mmio(USER_MMIO_ADDR, 0, 4, False, g.done)
+    return _run(s, g)
+
+
+def bench_eoi(costs: CostProfile, n: int = ITERATIONS) -> float:
+    """Guest GICV_EOIR write of INTID 1023 (no trap) (ns)."""
+    s = _build(costs, 1)
+    vcpu = s.vms[0].vcpus[0]
+    g = _Guest(s, vcpu, None, n)
+
+    def op() -> int:
+        s.machine.gic.vcpu_if[g._cpu()].write_eoir(SPURIOUS)
+        g._set_next(g.done)
+        return costs.gicv_access_ns
+
+    g.op = op
+    return _run(s, g)
+
+
+def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
+    """SGI from vCPU 0 to vCPU 1 (idle in WFI on another pCPU) until its handler ran (ns).
+
+    As ``micro-bench.c``, only the send → "handler has run" interval of each iteration is
+    timed; between iterations the sender pauses ``IPI_GAP_NS`` so the receiver is back in
+    WFI (blocked) when the next SGI comes.
+    """
+    s = _build(costs, 2)
+    v0, v1 = s.vms[0].vcpus
+    receiver = _Guest(s, v1, None, 0)
+    sender = _Guest(s, v0, None, n, enable_dist=True, start_after=100_000)
+    sgir = s.machine.gic.config.gicd_base + GICD_SGIR
+    value = (1 << (16 + v1.vcpu_id)) | IPI_SGI
+    eng = s.engine
+    state = {"sent": 0, "total": 0, "count": 0}
+
+    def wait() -> int:
+        if not receiver.flag:
+            sender._set_next(wait)
+            return SPIN_NS
+        receiver.flag = False
+        state["total"] += eng.now - state["sent"]
+        state["count"] += 1
+        if state["count"] >= n:
+            sender.t1 = eng.now
+            eng.stop()
+            sender._set_next(None)
+            return 0
+        sender._set_next(send)
+        return IPI_GAP_NS
+
+    def send() -> int:
+        state["sent"] = eng.now
+        return v0.trap_mmio(sgir, value, 4, True, wait)
+
+    sender.op = send
+    s.machine.run(eng.now + 1_000_000_000)
+    if state["count"] < n:
+        raise RuntimeError("ipi micro-benchmark did not finish")
+    return state["total"] / n
+
+
+def bench_timer_10ms(costs: CostProfile) -> float | None:
+    """The timer model's ``timer_10ms`` (None when that module is not present)."""
+    try:
+        mod = importlib.import_module("irqfwd.scenarios.microbench_timer")
+    except ModuleNotFoundError as exc:
+        if exc.name != "irqfwd.scenarios.microbench_timer":
+            raise
+        return None
+    fn: Any = mod.timer_10ms
+    return float(fn(costs))
+
+
+BENCHMARKS: dict[str, Callable[[CostProfile], float | None]] = {
+    "hvc": bench_hvc,
+    "mmio_read_user": bench_mmio_read_user,
+    "mmio_read_vgic": bench_mmio_read_vgic,
+    "eoi": bench_eoi,
+    "ipi": bench_ipi,
+    "timer_10ms": bench_timer_10ms,
+}
+
+
+def run_microbenchmarks(costs: CostProfile, names: list[str] | None = None) -> dict[str, float | None]:
+    """Simulated ns/op of each benchmark (None: not available in this build)."""
+    chosen = names if names is not None else list(BENCHMARKS)
+    return {name: BENCHMARKS[name](costs) for name in chosen}
