@@ -171,9 +171,9 @@ def _table(title: str, summaries: dict[str, dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    table.add_column("metric (per handled interrupt unless stated)")
+    table.add_column("per handled interrupt (or total)", no_wrap=True)
     for design in summaries:
-        table.add_column(design, justify="right")
+        table.add_column(design, justify="right", no_wrap=True)
 
     def row(label: str, cells: list[str]) -> None:
         table.add_row(label, *cells)
@@ -220,6 +220,8 @@ def _print_human(title: str, summaries: dict[str, dict[str, Any]]) -> None:
     from rich.console import Console
 
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 160
     console.print(_table(title, summaries))
     for design, s in summaries.items():
         violations = s["invariants"]["violations"]
