@@ -257,9 +257,6 @@ class CpuInterface:
             out.fiq = fiq
             self.emit(self.cpu, "fiq", fiq)
 
-    def _notify_irq(self, intid: int) -> None:
-        self.dist.notify(1 << self.cpu if intid < 32 else (1 << self.dist.num_cpus) - 1)
-
     # ------------------------------------------------------------------ acknowledge / EOI
 
     def _acknowledge(self, k: int) -> int:
@@ -270,9 +267,7 @@ class CpuInterface:
             self.apr1 |= 1 << idx
         else:
             self.apr0 |= 1 << idx
-        src = self.dist.acknowledge(self.cpu, i)
-        self._notify_irq(i)
-        return i | (src << 10)
+        return i | (self.dist.acknowledge(self.cpu, i) << 10)
 
     def read_iar(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_IAR (§4.4.4): acknowledge the HPPI; 1023 if none can be signalled, 1022

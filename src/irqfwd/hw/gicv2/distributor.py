@@ -197,8 +197,13 @@ class Distributor:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _sync(self, c: int, i: int) -> None:
-        """Re-evaluate whether INTID ``i`` is a candidate for CPU ``c`` and update buckets."""
+    def _sync(self, c: int, i: int) -> int:
+        """Re-evaluate whether INTID ``i`` is a candidate for CPU ``c`` and update buckets.
+
+        Returns ``1 << c`` if CPU ``c``'s candidate set changed, else 0: a CPU's outputs
+        depend only on its candidate set and its CPU interface, so only those CPUs need
+        their outputs recomputed.
+        """
         w = i >> 5
         b = 1 << (i & 31)
         want = (
@@ -218,11 +223,15 @@ class Distributor:
                 bk[p] = old | (1 << i)
                 if not old:
                     self._pm[c][g] |= 1 << p
-        elif cw[w] & b:
-            self._unlink(c, i)
+                return 1 << c
+            return 0
+        if cw[w] & b:
+            return self._unlink(c, i)
+        return 0
 
-    def _unlink(self, c: int, i: int) -> None:
-        """Remove ``i`` from CPU ``c``'s candidate buckets (before its priority/group change)."""
+    def _unlink(self, c: int, i: int) -> int:
+        """Remove ``i`` from CPU ``c``'s candidate buckets (before its priority/group change);
+        returns ``1 << c`` if it was a candidate, else 0."""
         w = i >> 5
         b = 1 << (i & 31)
         cw = self.cand[c]
@@ -235,15 +244,8 @@ class Distributor:
             bk[p] = new
             if not new:
                 self._pm[c][g] &= ~(1 << p)
-
-    def _sync_irq(self, i: int, c: int) -> int:
-        """Re-evaluate ``i`` for the CPUs it concerns; return their mask."""
-        if i < 32:
-            self._sync(c, i)
             return 1 << c
-        for cc in self._cpus:
-            self._sync(cc, i)
-        return self._allmask
+        return 0
 
     def best(self, c: int, groups: int) -> int:
         """HPPI candidate of CPU ``c`` among ``groups`` (bit 0 = Group 0, bit 1 = Group 1).
@@ -336,13 +338,15 @@ class Distributor:
                     self.latch[cpu][w] |= b
             else:
                 line[w] &= ~b
-            self._sync(cpu, intid)
-            self.notify(1 << cpu)
+            m = self._sync(cpu, intid)
+            if m:
+                self.notify(m)
             return
         if bool(self.line[0][w] & b) == bool(level):
             return
         rising_edge = level and self.edge[0][w] & b
         tmask = self.targets[intid] if self._d9 else self._allmask
+        m = 0
         for c in self._cpus:
             if level:
                 self.line[c][w] |= b
@@ -350,8 +354,9 @@ class Distributor:
                     self.latch[c][w] |= b
             else:
                 self.line[c][w] &= ~b
-            self._sync(c, intid)
-        self.notify(self._allmask)
+            m |= self._sync(c, intid)
+        if m:
+            self.notify(m)
 
     def _set_pending(self, i: int, on: bool, c: int) -> int:
         w, b = i >> 5, 1 << (i & 31)
@@ -363,25 +368,26 @@ class Distributor:
                     return 0
                 self.latch[c][w] |= b
             elif self._d6:
+                m = 0
                 for cc in self._cpus:
                     self.latch[cc][w] &= ~b
-                    self._sync(cc, i)
-                return self._allmask
+                    m |= self._sync(cc, i)
+                return m
             else:
                 self.latch[c][w] &= ~b
-            self._sync(c, i)
-            return 1 << c
+            return self._sync(c, i)
+        m = 0
         if on:
             tmask = self.targets[i] if self._d9 else self._allmask
             for cc in self._cpus:
                 if (tmask >> cc) & 1:
                     self.latch[cc][w] |= b
-                    self._sync(cc, i)
+                    m |= self._sync(cc, i)
         else:
             for cc in self._cpus:
                 self.latch[cc][w] &= ~b
-                self._sync(cc, i)
-        return self._allmask
+                m |= self._sync(cc, i)
+        return m
 
     def set_pending(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISPENDR (on) / GICD_ICPENDR (off) semantics for one INTID (§4.3.7, §4.3.8)."""
@@ -398,17 +404,14 @@ class Distributor:
             if bool(self.en[c][w] & b) == on:
                 return 0
             self.en[c][w] ^= b
-            self._sync(c, i)
-            return 1 << c
+            return self._sync(c, i)
         if bool(self.en[0][w] & b) == on:
             return 0
+        m = 0
         for cc in self._cpus:
-            if on:
-                self.en[cc][w] |= b
-            else:
-                self.en[cc][w] &= ~b
-            self._sync(cc, i)
-        return self._allmask
+            self.en[cc][w] ^= b
+            m |= self._sync(cc, i)
+        return m
 
     def set_enabled(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISENABLER / GICD_ICENABLER for one INTID (§4.3.5, §4.3.6); never latches."""
@@ -418,7 +421,8 @@ class Distributor:
             self.notify(m)
 
     def _set_active(self, i: int, on: bool, c: int, source: str) -> int:
-        """Set/clear active; ``source`` names the cause for ``event``.  Returns the CPU mask.
+        """Set/clear active; ``source`` names the cause for ``event``.  Returns the mask of
+        CPUs whose candidate set changed.
 
         Register writes (ISACTIVER/ICACTIVER) change every CPU's copy of an SPI; acknowledge
         and deactivation by a CPU interface change only that CPU's copy under D7.
@@ -429,10 +433,10 @@ class Distributor:
             if bool(act[w] & b) == on:
                 return 0
             act[w] ^= b
-            self._sync(c, i)
-            mask = 1 << c
+            mask = self._sync(c, i)
         else:
             mask = 0
+            changed = False
             per_cpu = self._d7 and source in ("iar", "eoir", "dir", "hw_lr")
             for cc in self._cpus:
                 if per_cpu and cc != c:
@@ -440,9 +444,9 @@ class Distributor:
                 act = self.act[cc]
                 if bool(act[w] & b) != on:
                     act[w] ^= b
-                    self._sync(cc, i)
-                    mask = self._allmask
-            if not mask:
+                    mask |= self._sync(cc, i)
+                    changed = True
+            if not changed:
                 return 0
         ev = self.event
         if ev is not None:
@@ -461,17 +465,17 @@ class Distributor:
         if i < 32:
             if self.prio[c][i] == value:
                 return 0
-            self._unlink(c, i)
+            m = self._unlink(c, i)
             self.prio[c][i] = value
-            self._sync(c, i)
-            return 1 << c
+            return m | self._sync(c, i)
         if self.prio[0][i] == value:
             return 0
+        m = 0
         for cc in self._cpus:
-            self._unlink(cc, i)
+            m |= self._unlink(cc, i)
             self.prio[cc][i] = value
-            self._sync(cc, i)
-        return self._allmask
+            m |= self._sync(cc, i)
+        return m
 
     def set_priority(self, intid: int, prio: int, cpu: int = 0) -> None:
         """GICD_IPRIORITYR byte write (§4.3.11): only the top ``prio_bits`` bits are kept."""
@@ -484,12 +488,12 @@ class Distributor:
         w, b = i >> 5, 1 << (i & 31)
         if bool(self.grp[c][w] & b) == bool(g):
             return 0
-        cpus = (c,) if i < 32 else self._cpus
-        for cc in cpus:
-            self._unlink(cc, i)
+        m = 0
+        for cc in (c,) if i < 32 else self._cpus:
+            m |= self._unlink(cc, i)
             self.grp[cc][w] ^= b
-            self._sync(cc, i)
-        return 1 << c if i < 32 else self._allmask
+            m |= self._sync(cc, i)
+        return m
 
     def set_group(self, intid: int, group: int, cpu: int = 0) -> None:
         """GICD_IGROUPR bit (§4.3.4): 0 = Group 0, 1 = Group 1."""
@@ -503,9 +507,10 @@ class Distributor:
         if i < 32 or self.num_cpus == 1 or self.targets[i] == mask:
             return 0
         self.targets[i] = mask
+        m = 0
         for cc in self._cpus:
-            self._sync(cc, i)
-        return self._allmask
+            m |= self._sync(cc, i)
+        return m
 
     def set_targets(self, intid: int, mask: int) -> None:
         """GICD_ITARGETSR byte of an SPI (§4.3.12); a pending SPI follows its new targets."""
@@ -522,11 +527,11 @@ class Distributor:
         w, b = i >> 5, 1 << (i & 31)
         if bool(self.edge[c][w] & b) == edge:
             return 0
-        cpus = (c,) if i < 32 else self._cpus
-        for cc in cpus:
+        m = 0
+        for cc in (c,) if i < 32 else self._cpus:
             self.edge[cc][w] ^= b
-            self._sync(cc, i)
-        return 1 << c if i < 32 else self._allmask
+            m |= self._sync(cc, i)
+        return m
 
     def set_edge(self, intid: int, edge: bool, cpu: int = 0) -> None:
         """GICD_ICFGR Int_config[1] (§4.3.13): True = edge-triggered, False = level-sensitive."""
@@ -540,16 +545,16 @@ class Distributor:
     def send_sgi(self, sgi: int, target_mask: int, source: int) -> None:
         """Make SGI ``sgi`` pending from ``source`` on every CPU in ``target_mask`` (§4.3.15)."""
         b = 1 << sgi
-        target_mask &= self._allmask
+        m = 0
         for c in self._cpus:
             if (target_mask >> c) & 1:
                 self.sgi_src[c][sgi] |= 1 << source
                 self.latch[c][0] |= b
-                self._sync(c, sgi)
-        if target_mask:
-            self.notify(target_mask)
+                m |= self._sync(c, sgi)
+        if m:
+            self.notify(m)
 
-    def _sgi_pending_write(self, sgi: int, sources: int, on: bool, c: int) -> None:
+    def _sgi_pending_write(self, sgi: int, sources: int, on: bool, c: int) -> int:
         src = self.sgi_src[c]
         if on:
             src[sgi] |= sources  # all 8 source bits are kept, as QEMU does (TV16 on 1 CPU)
@@ -559,12 +564,13 @@ class Distributor:
             self.latch[c][0] |= 1 << sgi
         else:
             self.latch[c][0] &= ~(1 << sgi)
-        self._sync(c, sgi)
+        return self._sync(c, sgi)
 
     def set_sgi_pending(self, sgi: int, source: int, on: bool, cpu: int = 0) -> None:
         """GICD_SPENDSGIR (on) / GICD_CPENDSGIR (off) bit for (``sgi``, ``source``) of ``cpu``."""
-        self._sgi_pending_write(sgi, 1 << source, on, cpu)
-        self.notify(1 << cpu)
+        m = self._sgi_pending_write(sgi, 1 << source, on, cpu)
+        if m:
+            self.notify(m)
 
     # ------------------------------------------------------------------ CPU interface side
 
@@ -572,8 +578,9 @@ class Distributor:
         """Pending → active for an IAR read by CPU ``c`` (§3.2.4 transitions C/D).
 
         Clears the latch (all CPUs for a 1-N SPI, only ``c`` under D7) and, for an SGI, the
-        lowest pending source (QEMU's order).  Returns the source CPU (SGIs) or 0.  The
-        caller notifies the affected CPUs (``c`` alone for INTIDs < 32, else all).
+        lowest pending source (QEMU's order).  Returns the source CPU (SGIs) or 0.  Notifies
+        ``c`` (whose running priority the caller has already raised) and every CPU whose
+        candidate set changed.
         """
         w, b = i >> 5, 1 << (i & 31)
         src = 0
@@ -590,11 +597,12 @@ class Distributor:
         else:
             for cc in self._cpus:  # 1-N: pending ends everywhere; _set_active re-syncs all
                 self.latch[cc][w] &= ~b
-        self._set_active(i, True, c, "iar")
+        self.notify(self._set_active(i, True, c, "iar") | (1 << c))
         return src
 
     def deactivate(self, c: int, i: int, source: str) -> int:
-        """Active → inactive on behalf of CPU ``c`` (EOIR/DIR/HW LR); returns the CPU mask."""
+        """Active → inactive on behalf of CPU ``c`` (EOIR/DIR/HW LR); returns the mask of CPUs
+        whose candidate set changed (the caller notifies them)."""
         if not 0 <= i < self.num_irqs:
             return 0
         return self._set_active(i, False, c, source)
@@ -788,14 +796,13 @@ class Distributor:
         return s[i] | (s[i + 1] << 8) | (s[i + 2] << 16) | (s[i + 3] << 24)
 
     def _write_sgi_pending(self, n: int, v: int, on: bool, c: int) -> None:
-        touched = False
+        m = 0
         for k in range(4):
             bits = (v >> (8 * k)) & 0xFF
             if bits:
-                self._sgi_pending_write((n << 2) + k, bits, on, c)
-                touched = True
-        if touched:
-            self.notify(1 << c)
+                m |= self._sgi_pending_write((n << 2) + k, bits, on, c)
+        if m:
+            self.notify(m)
 
     def write_sgi_spending(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_SPENDSGIRn write-1-to-set."""
