@@ -194,3 +194,13 @@ def test_cli_diff_bad_input_exits_2_before_starting_qemu(tmp_path: Path) -> None
     assert res.returncode == 2
     assert "bad.regs:2: address 0x8040001 is not aligned for a 32-bit access" in res.stderr
     assert res.stdout == ""
+
+
+def test_isr_statement() -> None:
+    """`isr` reads the current CPU's IRQ/FIQ inputs (ISR_EL1.I bit 7, F bit 6) and prints
+    as `isr = VALUE`; it takes no argument."""
+    s = parse_script("cpu 1\nisr\n", "i.regs")
+    assert [(o.kind, o.cpu) for o in s.reads] == [("isr", 1)]
+    assert ReadResult(2, "isr", 0, 0x80, 1).format() == "isr = 0x80"
+    with pytest.raises(InputError, match=r"i.regs:1: 'isr' takes no argument"):
+        parse_script("isr 1\n", "i.regs")

@@ -1,7 +1,8 @@
 """``irqfwd regs``: run register scripts on the GICv2 model or on QEMU, and compare them.
 
 ``irqfwd regs run SCRIPT... [--target model|qemu] [--quirks none|qemu] [--cpus N]`` prints
-one line per read, ``OP ADDR = VALUE`` (lowercase hex), and nothing else on stdout.  The
+one line per read, ``OP ADDR = VALUE`` (lowercase hex; ``isr = VALUE`` for the ``isr``
+statement), and nothing else on stdout.  The
 model target is architectural by default (Arm IHI 0048B); ``--quirks qemu`` turns on every
 QEMU 7.2 deviation the model reproduces (``GICv2Config.qemu_virt``, docs/conformance.md).
 

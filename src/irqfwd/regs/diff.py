@@ -32,7 +32,8 @@ class Disagreement:
 
     def format(self) -> str:
         """``PATH:LINE: OP ADDR (cpu N): model 0x.. qemu 0x..``."""
-        return (f"{self.path}:{self.lineno}: {self.op} {self.addr:#x} (cpu {self.cpu}): "
+        what = "isr" if self.op == "isr" else f"{self.op} {self.addr:#x}"
+        return (f"{self.path}:{self.lineno}: {what} (cpu {self.cpu}): "
                 f"model {self.model:#x}, qemu {self.qemu:#x}")
 
 

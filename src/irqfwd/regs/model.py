@@ -12,7 +12,8 @@ def run_on_model(script: Script, config: GICv2Config | None = None) -> list[Read
     """Execute ``script`` on a freshly reset GICv2 built from ``config``; return every read.
 
     ``line ppiNN`` drives the PPI input of the current CPU (``GICv2.set_line(intid, level,
-    cpu)``), ``line spiNN`` the SPI input (``cpu=None``).
+    cpu)``), ``line spiNN`` the SPI input (``cpu=None``); ``isr`` reports the CPU's IRQ/FIQ
+    outputs (``gic.outputs[cpu]``) in ISR_EL1 layout (I = bit 7, F = bit 6).
     """
     from irqfwd.hw.gicv2.gic import GICv2  # the model is imported lazily: parsing needs none of it
 
@@ -26,4 +27,8 @@ def run_on_model(script: Script, config: GICv2Config | None = None) -> list[Read
             gic.write(op.addr, op.value, op.size, op.cpu)
         elif op.kind == "line":
             gic.set_line(op.addr, bool(op.value), op.cpu if op.addr < 32 else None)
+        elif op.kind == "isr":
+            out = gic.outputs[op.cpu]
+            value = (0x80 if out.irq else 0) | (0x40 if out.fiq else 0)
+            results.append(ReadResult(op.lineno, op.op, 0, value, op.cpu))
     return results

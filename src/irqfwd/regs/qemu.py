@@ -87,6 +87,8 @@ def _probe_command(op: Op) -> bytes:
         return f"w{op.size} {op.addr:x} {op.value:x}\n".encode()
     if op.kind == "line":
         return f"l {op.addr} {op.value}\n".encode()
+    if op.kind == "isr":
+        return b"i\n"
     return f"c {op.cpu}\n".encode()
 
 
@@ -298,7 +300,7 @@ class QemuTarget:
             where = f"{script.path}:{op.lineno}"
             if text.startswith("!"):
                 raise QemuError(f"{where}: the probe rejected '{op.op}': {text[1:]}")
-            if op.kind == "read":
+            if op.kind in ("read", "isr"):
                 if not text.startswith("="):
                     raise QemuError(f"{where}: unexpected probe answer {text!r} to a read")
                 results.append(ReadResult(op.lineno, op.op, op.addr, int(text[1:], 16), op.cpu))

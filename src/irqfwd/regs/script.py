@@ -6,6 +6,8 @@ Syntax, one statement per line (``#`` starts a comment, blank lines are ignored)
     r|r8|r16 ADDR          # 32/8/16-bit read; the result is printed as "OP ADDR = VALUE"
     w|w8|w16 ADDR VALUE    # 32/8/16-bit write
     line ppiNN|spiNN LEVEL # drive an interrupt input (PPIs: of the current CPU), LEVEL 0|1
+    isr                    # the current CPU's physical interrupt inputs as ISR_EL1 shows
+                           # them: bit 7 = IRQ, bit 6 = FIQ; printed as "isr = VALUE"
 
 Numbers are Python integer literals (``0x28``, ``40``, ``0b101``, ``0xFFFF_FFFF``).
 Addresses must lie in a GIC frame of the configured memory map (GICD, GICC, GICH, GICV;
@@ -25,7 +27,7 @@ from irqfwd.hw.gicv2.config import GICv2Config
 __all__ = ["FRAME_SIZES", "Op", "ReadResult", "Script", "builtin_scripts", "format_results",
            "frame_of", "load_script", "parse_expectations", "parse_number", "parse_script"]
 
-OpKind = Literal["cpu", "read", "write", "line"]
+OpKind = Literal["cpu", "read", "write", "line", "isr"]
 
 _SIZES = {"r": 4, "r8": 1, "r16": 2, "w": 4, "w8": 1, "w16": 2}
 
@@ -41,7 +43,8 @@ class Op:
     lineno: int
     """1-based line number in the script file."""
     op: str
-    """The mnemonic as written: ``cpu``, ``r``, ``r8``, ``r16``, ``w``, ``w8``, ``w16``, ``line``."""
+    """The mnemonic as written: ``cpu``, ``r``, ``r8``, ``r16``, ``w``, ``w8``, ``w16``,
+    ``line``, ``isr``."""
     cpu: int
     """CPU making the access (for ``cpu``: the CPU selected)."""
     addr: int = 0
@@ -63,7 +66,9 @@ class ReadResult:
     cpu: int = 0
 
     def format(self) -> str:
-        """``OP ADDR = VALUE`` in lowercase hex, e.g. ``r 0x8000004 = 0x28``."""
+        """``OP ADDR = VALUE`` in lowercase hex, e.g. ``r 0x8000004 = 0x28``; ``isr = VALUE``."""
+        if self.op == "isr":
+            return f"isr = {self.value:#x}"
         return f"{self.op} {self.addr:#x} = {self.value:#x}"
 
 
@@ -76,8 +81,8 @@ class Script:
 
     @property
     def reads(self) -> list[Op]:
-        """The read statements, in order."""
-        return [op for op in self.ops if op.kind == "read"]
+        """The statements that produce a result (reads and ``isr``), in order."""
+        return [op for op in self.ops if op.kind in ("read", "isr")]
 
 
 def format_results(results: list[ReadResult]) -> str:
@@ -174,8 +179,13 @@ def parse_script(text: str, path: str = "<script>", config: GICv2Config | None =
             if level not in (0, 1):
                 raise bad(f"level must be 0 or 1, got {level}")
             ops.append(Op("line", lineno, mnem, cpu, intid, level, 0))
+        elif mnem == "isr":
+            if args:
+                raise bad(f"'isr' takes no argument, got {len(args)}")
+            ops.append(Op("isr", lineno, mnem, cpu))
         else:
-            raise bad(f"unknown statement {mnem!r} (expected cpu, r, r8, r16, w, w8, w16 or line)")
+            raise bad(f"unknown statement {mnem!r} (expected cpu, r, r8, r16, w, w8, w16, "
+                      "line or isr)")
     return Script(path, tuple(ops))
 
 
@@ -207,7 +217,7 @@ def parse_expectations(text: str) -> dict[int, tuple[int | None, int | None]]:
     """
     out: dict[int, tuple[int | None, int | None]] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.lstrip().startswith("r"):
+        if not line.lstrip().startswith(("r", "isr")):
             continue
         both = _EXPECT_BOTH.search(line)
         if both:
