@@ -43,7 +43,7 @@ def test_architectural_model_matches_spec_values(path: Path) -> None:
 # QEMU-only scripts: they document QEMU 7.2 behaviour that no QemuQuirks flag reproduces
 # (CPU bits of absent CPU interfaces, X3; full-priority preemption at GICV, X2 covers only
 # GICC; docs/conformance.md).
-QEMU_ONLY = ("qemu-unimplemented-cpu-bits", "qemu-preemption-full-priority")
+QEMU_ONLY = ("qemu-unimplemented-cpu-bits",)
 QUIRK_SCRIPTS = [p for p in SCRIPTS if p.stem not in QEMU_ONLY]
 
 

@@ -701,6 +701,8 @@ def _reference(hyp: HypInterface) -> tuple[int, int, int, int, bool, bool, bool]
         prio = ((v >> 23) & 0x1F) << 3
         grp1 = bool(v >> 30 & 1)
         gmask = (0xFF << abpr) if grp1 and not ctlr & 0x10 else (0xFF << (bpr + 1))
+        if hyp.config.quirks.preemption_qemu_rules:  # X2: QEMU preempts on the full priority
+            gmask = 0xFF
         apr = hyp.read(HAPR)
         rp = min([k << 3 for k in range(32) if apr >> k & 1], default=0x100)
         if prio < pmr and prio & gmask & 0xFF < rp and (g1 if grp1 else g0):
@@ -781,3 +783,23 @@ def test_incremental_state_matches_from_scratch(
         assert (hyp.virq, hyp.vfiq) == (virq, vfiq)
         assert gic.outputs[0] == (virq, vfiq)
         assert gic.maintenance[0] is maint
+
+
+def test_x2_virtual_preemption_on_full_priority() -> None:
+    """Conformance X2 (QEMU 7.2, found by tests/qemu/test_diff_random.py): QEMU's GICV decides
+    preemption on the full LR priority, not the group priority (GICv2 ~§3.3.4 says group).
+
+    GICV_BPR=3 (group = bits [7:4]), GICH_APR bit 1 (running priority 0x08), a Group 0 LR at
+    priority 0x08: its group priority 0x00 preempts architecturally; with X2, 0x08 does not.
+    """
+    from irqfwd.hw.gicv2 import GICv2, GICv2Config
+
+    for quirks, expected in ((False, 0x10), (True, 0x3FF)):
+        cfg = GICv2Config.qemu_virt(1) if quirks else GICv2Config(num_cpus=1)
+        gic = GICv2(cfg)
+        H, V = cfg.gich_base, cfg.gicv_base
+        gic.write(H + 0x000, 0x1)  # GICH_HCR.En
+        gic.write(H + 0x008, 0x1F << 27 | 3 << 21 | 3 << 18 | 0x1)  # VMCR: PMR 0xF8, BPR 3, EnableGrp0
+        gic.write(H + 0x0F0, 0x2)  # GICH_APR: active group priority 0x08
+        gic.write(H + 0x100, 0x1 << 28 | 0x1 << 23 | 0x10)  # LR0: pending, priority 0x08, vINTID 16
+        assert gic.read(V + 0x00C) == expected

@@ -196,6 +196,7 @@ class HypInterface:
         "_tie_lowest_lr",
         "_vfiq",
         "_virq",
+        "_x2",
         "config",
         "cpu",
         "eisr_mask",
@@ -228,6 +229,7 @@ class HypInterface:
         self._d14 = config.quirks.extra_lr_storage
         self._tie_lowest_lr = config.tie_break_lowest_lr
         self._d5 = config.quirks.no_per_irq_group_filter
+        self._x2 = config.quirks.preemption_qemu_rules
         self.lr: list[int] = [0] * self.num_lrs
         self.lr_extra = 0
         self.h_hcr = 0
@@ -327,8 +329,11 @@ class HypInterface:
         virq = vfiq = ok = False
         if best >= 0 and best_prio < self.v_pmr:
             v = self.lr[best]
-            # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR
-            if v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
+            # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR;
+            # X2: QEMU compares the full priority instead
+            if self._x2:
+                gprio = best_prio
+            elif v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
                 gprio = best_prio & (0xFF << self.v_abpr)
             else:
                 gprio = best_prio & (0xFF << (self.v_bpr + 1))
