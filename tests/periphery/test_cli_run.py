@@ -98,7 +98,7 @@ def test_run_table_and_trace_file(irqfwd, tmp_path: Path) -> None:  # type: igno
     trace = tmp_path / "t.txt"
     res = irqfwd("run", "nic-level", *SHORT, "--design", "forwarded", "--trace", str(trace))
     assert res.code == 0, res.err
-    assert "guest interrupts handled" in res.out and "forwarded" in res.out
+    assert "guest device interrupts handled" in res.out and "forwarded" in res.out
     lines = [ln for ln in trace.read_text().splitlines() if not ln.startswith("#")]
     assert lines
     times = [int(ln.split()[0]) for ln in lines]
