@@ -8,13 +8,15 @@ only interrupt source is each vCPU's virtual timer (PPI 27), ticking at ``HZ``.
     1 pCPU, 1 VM with 1 vCPU, periodic tick at HZ=1000 for 20 ms: the steady state of
     ``linux-forwarding-lineage.md`` §6 (one exit per tick, no EOI exit with ``forwarded``).
 ``vtimer-shared``
-    1 pCPU shared round-robin (500 µs timeslice) by 3 VMs of 1 vCPU, each ticking at
-    HZ=1000 for 20 ms: every switch saves one vCPU's CNTV_CTL/CVAL and restores the
-    next one's, rebuilding the PPI's physical Active state (§6.2, §6.3).
+    1 pCPU shared round-robin (300 µs timeslice) by 3 VMs of 1 vCPU, each ticking at
+    HZ=1000 for 20 ms (two CPU-bound guests, one idling in WFI): every switch saves one
+    vCPU's CNTV_CTL/CVAL and restores the next one's, rebuilding the PPI's physical Active
+    state (§6.2, §6.3); a descheduled vCPU's tick is injected at its next load.
 ``vtimer-migrate``
-    2 pCPUs, 2 VMs with 1 vCPU each, round-robin with vCPU migration every 300 µs
-    (KVM selftests ``arch_timer.c -m``): a vCPU may leave with its timer interrupt pending
-    or active and the per-CPU PPI state is rebuilt on the new pCPU at load (§13.3).
+    2 pCPUs, 3 VMs with 1 vCPU each (two CPU-bound), round-robin with vCPU migration
+    every 300 µs (KVM selftests ``arch_timer.c -m``): a vCPU may leave with its timer
+    interrupt pending or active and the per-CPU PPI state is rebuilt on the new pCPU at
+    load (§13.3).
 
 Each runs under the timer designs of :data:`irqfwd.host.kvm.arch_timer.SCENARIO_DESIGNS`
 (``irqfwd run vtimer-shared --design forwarded``).
@@ -31,8 +33,8 @@ __all__ = ["TIMER_SCENARIOS"]
 TIMER_SCENARIOS = ("vtimer-tick", "vtimer-shared", "vtimer-migrate")
 
 
-def _vm(name: str, hz: int = 1000) -> VMConfig:
-    return VMConfig(name=name, vcpus=1, timer=TimerConfig(enabled=True, mode="periodic", hz=hz))
+def _vm(name: str, hz: int = 1000, busy: bool = False) -> VMConfig:
+    return VMConfig(name=name, vcpus=1, timer=TimerConfig(enabled=True, mode="periodic", hz=hz, guest_busy=busy))
 
 
 register_scenario(
@@ -51,12 +53,12 @@ register_scenario(
 register_scenario(
     ScenarioConfig(
         name="vtimer-shared",
-        description="1 pCPU shared round-robin (500 us) by 3 VMs ticking at HZ=1000: vtimer save/restore on every switch",
+        description="1 pCPU shared round-robin (300 us) by 3 VMs ticking at HZ=1000: vtimer save/restore on every switch",
         duration_ns=20_000_000,
         pcpus=1,
-        vms=[_vm("vm0"), _vm("vm1"), _vm("vm2")],
+        vms=[_vm("vm0", busy=True), _vm("vm1", busy=True), _vm("vm2")],
         devices=[],
-        scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=500_000),
+        scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=300_000),
     ),
     replace=True,
 )
@@ -64,10 +66,10 @@ register_scenario(
 register_scenario(
     ScenarioConfig(
         name="vtimer-migrate",
-        description="2 pCPUs, 2 VMs ticking at HZ=1000, vCPUs migrated every 300 us (selftests arch_timer.c -m)",
+        description="2 pCPUs, 3 VMs ticking at HZ=1000, vCPUs migrated every 300 us (selftests arch_timer.c -m)",
         duration_ns=20_000_000,
         pcpus=2,
-        vms=[_vm("vm0"), _vm("vm1")],
+        vms=[_vm("vm0", busy=True), _vm("vm1", busy=True), _vm("vm2")],
         devices=[],
         scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=500_000, migrate_every_ns=300_000),
     ),

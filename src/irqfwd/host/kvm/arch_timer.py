@@ -30,8 +30,8 @@ is neither active nor latched) and ``timer-no-vgic`` (no active-state support: t
 ``disable_percpu_irq``-masked while the output is asserted, ``kvm_timer_vcpu_load_nogic``).
 
 Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_state_set``,
-``timer_spurious``, ``timer_wakeups``, ``timer_irq_raised`` (level rises given to the
-vgic); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
+``timer_spurious``, ``timer_wakeups``, ``timer_irq_injected`` (level=1 updates given to
+the vgic); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 (``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
 (``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
@@ -266,8 +266,8 @@ class KvmArchTimer:
 
     def kvm_timer_update_irq(self, ctx: ArchTimerContext, new_level: bool) -> int:
         """Set ``ctx->irq.level`` and inject it with the timer context as owner."""
-        if new_level and not ctx.irq_level:
-            self.rec.count("timer_irq_raised")
+        if new_level:
+            self.rec.count("timer_irq_injected")
         ctx.irq_level = new_level
         if self.rec.wants("kvm_timer_update_irq"):
             self.rec.emit(
@@ -305,6 +305,10 @@ class KvmArchTimer:
             self.platform.disable_percpu_irq(self.host_irq, cpu)
         else:
             self.platform.enable_percpu_irq(self.host_irq, cpu)
+
+    def masked(self, cpu: int) -> bool:
+        """sw-deactivate / no-vgic: the host vtimer PPI is masked on ``cpu`` (emulated Active)."""
+        return self._masked[cpu]
 
     def phys_active(self, cpu: int) -> bool:
         """Read the PPI's physical Active state on ``cpu`` (``irq_get_irqchip_state``; counted)."""
