@@ -89,6 +89,10 @@ class TimerConfig(_Strict):
     """Tick rate for periodic mode (CONFIG_HZ)."""
     oneshot_min_ns: int = Field(default=50_000, ge=1)
     oneshot_max_ns: int = Field(default=2_000_000, ge=1)
+    guest_busy: bool = False
+    """The guest vCPU computes between interrupts instead of idling in WFI, so its timer
+    fires while it runs (physical IRQ exit) and it can be preempted or migrated with the
+    timer interrupt pending or active."""
 
 
 class VMConfig(_Strict):

@@ -76,6 +76,8 @@ class System:
     guests: list[GuestKernel]
     devices: list[DeviceWiring]
     torn_down: list[int] = field(default_factory=list)
+    vtimer: Any = None
+    """The arch timer (:class:`irqfwd.host.kvm.timer_glue.VtimerSystem`) when a VM uses it."""
 
 
 @dataclass
@@ -151,13 +153,18 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             for w in wirings if w.kvm is kvm
         ]
         guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers))
+    vtimer = None
+    if any(vmc.timer.enabled for vmc in config.vms):
+        from irqfwd.host.kvm.timer_glue import install_vtimer
+
+        vtimer = install_vtimer(machine, host, vms, guests, config, d.hw_deactivation)
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
             pcpu = vmc.pin[v] if vmc.pin is not None else g % config.pcpus
             sched.add_vcpu(vcpu, pcpu)
             g += 1
-    return System(config, d, engine, rec, costs, machine, host, vms, guests, wirings)
+    return System(config, d, engine, rec, costs, machine, host, vms, guests, wirings, vtimer=vtimer)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Kvm, dev: DeviceConfig, d: Design) -> DeviceWiring:
@@ -248,6 +255,7 @@ class _Teardown:
                 else:
                     vcpu.exit_request = True
                     vcpu.cpu.poke()
+                    vcpu.cpu.interrupt()
         s.engine.schedule(0, self._wait, priority=LATE)
 
     def _wait(self) -> None:
