@@ -135,6 +135,18 @@ def test_edge_handled_twice_fires_edge_exactly_once() -> None:
     assert checker.violations[0].time_ns == 9_000
 
 
+def test_edge_held_pending_while_active_is_not_a_duplicate() -> None:
+    """§14: a second edge while the irq is active is delivered after deactivation, even if
+    the driver already drained its work: two raises, two deliveries, no violation."""
+    steps: list[Step] = [
+        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (2_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
+        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 2}),
+        (6_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+    ]
+    assert replay(steps).violations == []
+
+
 def test_level_handled_twice_is_not_an_edge_violation() -> None:
     """A spurious second handler run on a level line is not covered by edge-exactly-once."""
     steps: list[Step] = [
