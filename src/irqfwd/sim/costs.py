@@ -70,8 +70,9 @@ class CostProfile(BaseModel):
     irqchip_state_ns: int = Ns  # irq_get/set_irqchip_state (one distributor access + locking)
     sched_switch_ns: int = Ns  # host scheduler switch between vCPU threads
     hrtimer_ns: int = Ns  # hrtimer expiry handling on the host
-    kvm_timer_irq_ns: int = Field(default=0, ge=0)  # kvm_arch_timer_handler body beyond the vgic
-    # injection (kvm_timer_should_fire sysreg reads, timer map, tracepoint)
+    kvm_timer_irq_ns: int = Field(default=310, ge=0)  # host side of the vtimer PPI beyond the GIC
+    # driver and the vgic injection: irq_enter/exit, kvm_arch_timer_handler (timer map,
+    # kvm_timer_should_fire sysreg reads, tracepoint); calibrated on timer_10ms
 
     # --- guest ---
     guest_irq_entry_ns: int = Ns  # guest exception entry to its GIC driver

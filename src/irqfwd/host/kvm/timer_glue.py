@@ -297,32 +297,34 @@ class VtimerSystem:
             gcpu.idle_step = spin
             gcpu._wfi_resume = spin
 
-    def _spin_step(self, gcpu: GuestCpu) -> Step:
-        """A CPU-bound guest: compute until something may interrupt it.
+    def spin_quantum(self) -> int:
+        """Length of one step of a CPU-bound guest: until something may interrupt it.
 
         Interrupts are taken at step boundaries, so the step ends at the next engine entry
         that is not merely another pCPU's step chain (timer and device events are exact),
         and at most :data:`SPIN_QUANTUM_NS` later: an IPI or kick sent from another pCPU's
         step is seen within that quantum.  (Ending at *every* entry would make two spinning
-        pCPUs leapfrog each other nanosecond by nanosecond.)
+        pCPUs leapfrog each other nanosecond by nanosecond.)  Never 0: a zero-length step at
+        an instant with a LATE entry pending would re-run before it forever.
         """
         engine = self.m.engine
-        heap: list[Any] = engine._heap  # read-only scan; Engine has no "next non-CPU entry" API
+        now = engine.now
+        limit = now + SPIN_QUANTUM_NS
         cpu_run = PhysCpu._run
+        for entry in engine._heap:  # read-only scan; Engine has no "next non-CPU entry" API
+            t = entry[0]
+            if t < limit:
+                cb = entry[3]
+                if cb is not None and getattr(cb, "__func__", None) is not cpu_run:
+                    limit = t
+        return max(limit - now, 1)
+
+    def _spin_step(self, gcpu: GuestCpu) -> Step:
+        """The idle loop of a CPU-bound guest (``TimerConfig.guest_busy``)."""
 
         def spin() -> int:
-            now = engine.now
-            limit = now + SPIN_QUANTUM_NS
-            for entry in heap:
-                t = entry[0]
-                if t < limit:
-                    cb = entry[3]
-                    if cb is not None and getattr(cb, "__func__", None) is not cpu_run:
-                        limit = t
             gcpu._set_next(spin)
-            # never 0: a zero-length step at an instant with a LATE entry pending would
-            # re-run before it forever
-            return max(limit - now, 1)
+            return self.spin_quantum()
 
         return spin
 
