@@ -14,9 +14,11 @@ only interrupt source is each vCPU's virtual timer (PPI 27), ticking at ``HZ``.
     state (§6.2, §6.3); a descheduled vCPU's tick is injected at its next load.
 ``vtimer-migrate``
     2 pCPUs, 3 VMs with 1 vCPU each (two CPU-bound), round-robin with vCPU migration
-    every 300 µs (KVM selftests ``arch_timer.c -m``): a vCPU may leave with its timer
-    interrupt pending or active and the per-CPU PPI state is rebuilt on the new pCPU at
-    load (§13.3).
+    every 13 µs (KVM selftests ``arch_timer.c -m``, as a stress: the period divides
+    neither the tick nor the timeslice, so some migrations land between the host's
+    injection and the guest's EOI): a vCPU leaves with its timer interrupt pending or
+    active (counters ``timer_put_pending`` / ``timer_put_active``) and the per-CPU PPI
+    state is rebuilt on the new pCPU at load (§13.3).
 
 Each runs under the timer designs of :data:`irqfwd.host.kvm.arch_timer.SCENARIO_DESIGNS`
 (``irqfwd run vtimer-shared --design forwarded``).
@@ -66,12 +68,12 @@ register_scenario(
 register_scenario(
     ScenarioConfig(
         name="vtimer-migrate",
-        description="2 pCPUs, 3 VMs ticking at HZ=1000, vCPUs migrated every 300 us (selftests arch_timer.c -m)",
+        description="2 pCPUs, 3 VMs ticking at HZ=1000, vCPUs migrated every 13 us (selftests arch_timer.c -m stress)",
         duration_ns=20_000_000,
         pcpus=2,
         vms=[_vm("vm0", busy=True), _vm("vm1", busy=True), _vm("vm2")],
         devices=[],
-        scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=500_000, migrate_every_ns=300_000),
+        scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=500_000, migrate_every_ns=13_000),
     ),
     replace=True,
 )

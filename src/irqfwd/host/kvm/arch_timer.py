@@ -31,7 +31,9 @@ is neither active nor latched) and ``timer-no-vgic`` (no active-state support: t
 
 Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_state_set``,
 ``timer_spurious``, ``timer_wakeups``, ``timer_irq_injected`` (level=1 updates given to
-the vgic); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
+the vgic), ``timer_put_active`` / ``timer_put_pending`` (vCPU put while its timer
+interrupt is virtually active / its output asserted but not active: the switch or
+migration cases of §13.3); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 (``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
 (``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
@@ -366,6 +368,10 @@ class KvmArchTimer:
             return 0
         cpu = ctx.cpu
         assert cpu is not None
+        if self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid):
+            self.rec.count("timer_put_active")
+        elif self.kvm_timer_should_fire(ctx):
+            self.rec.count("timer_put_pending")
         cost = self._save_state(ctx, cpu)
         if ctx.blocking:
             cost += self._blocking(ctx)
