@@ -136,3 +136,26 @@ def test_stale_active_fault_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     r = run_scenario(get_scenario("vtimer-migrate"), "forwarded")
     rules = {v.rule for v in r.violations}
     assert "timer-stale-active" in rules
+
+
+def test_missing_bg_timer_fault_loses_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KVM that never arms the background timer at put (kvm_timer_blocking) leaves a vCPU blocked
+    in WFI past its deadline: timer-lost reports it."""
+    monkeypatch.setattr(KvmArchTimer, "_blocking", lambda self, ctx: 0)
+    r = run_scenario(get_scenario("vtimer-tick"), "forwarded")
+    assert "timer-lost" in {v.rule for v in r.violations}
+    assert cnt(r, "guest_timer_irqs") < 5
+
+
+def test_stale_level_fault_delivers_with_condition_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KVM that re-injects the cached ctx->irq.level at load instead of kvm_timer_should_fire
+    interrupts guests whose timer condition is false: timer-condition-false reports it."""
+    orig = KvmArchTimer.kvm_timer_should_fire
+
+    def sticky(self: KvmArchTimer, ctx: Any) -> bool:
+        return ctx.irq_level or orig(self, ctx)
+
+    monkeypatch.setattr(KvmArchTimer, "kvm_timer_should_fire", sticky)
+    r = run_scenario(get_scenario("vtimer-shared"), "forwarded")
+    assert "timer-condition-false" in {v.rule for v in r.violations}
+    assert cnt(r, "guest_timer_spurious") > 0

@@ -56,6 +56,7 @@ from irqfwd.host.kvm.arch_timer import (
 from irqfwd.host.kvm.vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
 from irqfwd.hw.timer import CTL_ENABLE, DEFAULT_FREQ_HZ, PPI_VTIMER, ArchTimers
 from irqfwd.scenarios.config import TimerConfig
+from irqfwd.sim.engine import URGENT
 from irqfwd.sim.machine import PhysCpu
 
 if TYPE_CHECKING:
@@ -277,8 +278,12 @@ class VtimerSystem:
         gt.deadline_ns = self.hw.counter.time_of(ctx.cntvoff + period_ticks)
         gt.started = True
         rec = self.m.recorder
-        if rec.wants("guest_timer_program"):
-            rec.emit("guest_timer_program", vm=gt.vm, vcpu=gt.vcpu, cval=gt.cval, deadline_ns=gt.deadline_ns)
+
+        def announce() -> None:  # once the run starts, so checkers attached after the build see it
+            if rec.wants("guest_timer_program"):
+                rec.emit("guest_timer_program", vm=gt.vm, vcpu=gt.vcpu, cval=gt.cval, deadline_ns=gt.deadline_ns)
+
+        self.m.engine.schedule(0, announce, priority=URGENT)
         orig = gcpu._handler_step
         hw = self.hw
 
