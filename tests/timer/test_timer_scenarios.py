@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from irqfwd.host.kvm.arch_timer import SCENARIO_DESIGNS, KvmArchTimer
-from irqfwd.scenarios.builtin import get_scenario
+from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.scenarios.timer import TIMER_SCENARIOS
 from irqfwd.sim.system import RunResult, run_scenario
 
@@ -159,3 +159,34 @@ def test_stale_level_fault_delivers_with_condition_false(monkeypatch: pytest.Mon
     r = run_scenario(get_scenario("vtimer-shared"), "forwarded")
     assert "timer-condition-false" in {v.rule for v in r.violations}
     assert cnt(r, "guest_timer_spurious") > 0
+
+
+@pytest.mark.parametrize("design", ["irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"])
+def test_timer_with_passthrough_nic(design: str) -> None:
+    """The vtimer shares the vCPU (LRs, exits) with a pass-through level NIC under each device
+    design: every tick still arrives (no vCPU switch ever rebuilds the timer state here, so the
+    guest's EOI — HW bit, or the M1 maintenance path unmasking the PPI — must do it) and
+    every NIC interrupt is handled, with no violation."""
+    cfg = apply_overrides(get_scenario("nic-level"), [
+        "vms.0.timer.enabled=true", "vms.0.timer.guest_busy=true", "vms.0.timer.hz=1000", "duration=10ms",
+    ])
+    r = run_scenario(cfg, design)
+    assert r.violations == []
+    assert 9 <= cnt(r, "guest_timer_irqs") <= 12
+    assert cnt(r, "guest_irqs_handled") >= 195
+    assert cnt(r, "timer_restore") <= 2  # pinned, busy: loaded once (plus the boot WFI)
+
+
+def test_sw_deactivate_chip_keeps_forwarding_off_the_gic() -> None:
+    """§6.5 on a GIC: the kvm-timer irqchip is forwarded, the GIC's irq_data of PPI 27 is not (so the
+    GIC driver deactivates it with DIR), and after each tick the PPI ends unmasked again."""
+    cfg = apply_overrides(get_scenario("vtimer-tick"), ["vms.0.timer.guest_busy=true"])
+    r = run_scenario(cfg, "sw-deactivate")
+    assert r.system is not None
+    vt = r.system.vtimer
+    d = r.system.host.genirq.irq_get_irq_data(vt.host_irq)
+    assert d.irqd_is_forwarded_to_vcpu()
+    assert d.parent_data is not None and not d.parent_data.irqd_is_forwarded_to_vcpu()
+    assert cnt(r, "phys_deactivate_host") == cnt(r, "host_irqs") > 15
+    assert not vt.kt.masked(0)
+    assert r.system.machine.gic.dist.is_enabled(27, 0)

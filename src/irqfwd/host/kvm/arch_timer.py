@@ -204,11 +204,14 @@ class KvmArchTimer:
 
         Under ``sw-deactivate`` the call lands on the "kvm-timer" irqchip, which only
         records the forwarding (it never reaches the GIC, which keeps deactivating the PPI
-        itself); under ``timer-no-vgic`` nothing is forwarded.
+        itself) and from then on turns ``irq_set_irqchip_state(ACTIVE)`` into mask/unmask;
+        under ``timer-no-vgic`` (no active state) nothing is forwarded.
         """
         self._initialised = True
-        if self.design == "forwarded":
-            self.platform.irq_set_vcpu_affinity(self.host_irq, self)
+        if self.has_gic_active_state:
+            ret = self.platform.irq_set_vcpu_affinity(self.host_irq, self)
+            if ret:
+                raise RuntimeError(f"irq_set_vcpu_affinity(vtimer) failed: {ret}")
         return 0
 
     def kvm_timer_vcpu_init(self, vcpu: Any, vm: int, vcpu_id: int, cntvoff: int = 0) -> ArchTimerContext:
