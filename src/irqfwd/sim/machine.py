@@ -102,7 +102,7 @@ class PhysCpu:
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
         Engine.cancel(h)
-        self.next = partial(_remainder, self, rem, self.next)
+        self.next = partial(_remainder, self.machine, rem, self.next)
         self._handle = eng.schedule(0, self._run)
 
     def poke(self) -> None:
@@ -160,9 +160,13 @@ def _nothing() -> int:
     return 0
 
 
-def _remainder(cpu: PhysCpu, rem: int, cont: Step | None) -> int:
-    """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``."""
-    cpu.next = cont
+def _remainder(m: Machine, rem: int, cont: Step | None) -> int:
+    """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``.
+
+    It runs on whichever pCPU executes it (a guest step may resume on another pCPU after
+    its vCPU migrated).
+    """
+    m.pcpus[m.cur].next = cont
     return rem
 
 

@@ -279,8 +279,16 @@ class Vgic:
         self.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, pending, cpu)
 
     def vgic_irq_handle_resampling(self, irq: VgicIrq, lr_deactivated: bool, lr_pending: bool) -> None:
-        """``vgic_irq_handle_resampling`` (§5.5 step 5): mapped level irqs only."""
+        """``vgic_irq_handle_resampling`` (§5.5 step 5): mapped level irqs only.
+
+        Extension: a mapped *edge* irq with ``VGIC_IRQ_SW_RESAMPLE`` (no HW deactivation;
+        Linux has no such user) gets the level rule too (deactivate the physical irq once
+        it is neither active nor latched), otherwise its physical active state would never
+        be cleared.
+        """
         if not irq.is_mapped_level():
+            if irq.hw and irq.needs_resampling() and not (irq.active or irq.pending_latch):
+                self.vgic_irq_set_phys_active(irq, False)
             return
         resample = False
         if irq.needs_resampling():

@@ -108,8 +108,17 @@ def _read_enable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
 
 
 def _write_senable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+    """``vgic_mmio_write_senable``: a mapped level irq re-samples the physical line (the
+    device may have changed while it was disabled) and, if it went low, is deactivated on
+    the host so that the GIC signals the next assertion."""
+    vgic = mm.vgic
+    if irq.is_mapped_level() and not ua:
+        was_high = irq.line_level
+        irq.line_level = vgic.vgic_get_phys_line_level(irq)
+        if not irq.active and was_high and not irq.line_level:
+            vgic.vgic_irq_set_phys_active(irq, False)
     irq.enabled = True
-    mm.vgic.vgic_queue_irq_unlock(irq)
+    vgic.vgic_queue_irq_unlock(irq)
 
 
 def _write_cenable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
