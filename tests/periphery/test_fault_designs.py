@@ -30,14 +30,10 @@ def run(scenario: str, design: str, seed: int = 1):  # type: ignore[no-untyped-d
     return run_scenario(cfg, design, seed=seed)
 
 
-# sw-deactivate on an *edge* NIC is left out: its non-HW LR has no EOI bit for edge irqs, so
-# no maintenance interrupt ever deactivates the physical irq and every later edge is lost
-# (the checker reports lost-interrupt; reported to the owner of irqfwd.sim.designs).
 CASES = [
     (scenario, design)
     for scenario in ("nic-level", "nic-edge", "nic-burst", "two-vms-one-pcpu")
     for design in CLEAN
-    if (scenario, design) != ("nic-edge", "sw-deactivate")
 ]
 
 
