@@ -586,3 +586,22 @@ def test_arm_irqbypass_only_for_msi_routes() -> None:
     prod = IrqBypassProducer(msi.eventfd)
     assert mgr.register_consumer(msi.consumer) == 0 and mgr.register_producer(prod) == 0
     assert msi.producer is prod
+
+
+def test_vgic_state_debugfs_layout() -> None:
+    """ecosystem-and-conventions §4.1: a ``vgic-state`` snapshot in KVM's debugfs layout;
+    a mapped, enabled, level SPI 48 pending on its line reads ``PLAEHCG`` = 0101110 with
+    HWID 48 before it is queued, and 0011110 (A=1, line low) once the guest holds it."""
+    s = _sys("forwarded")
+    vgic = s.vms[0].vgic
+    irq = _spi(s)
+    irq.enabled = True
+    irq.line_level = True
+    text = vgic.debug_state()
+    assert "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID" in text
+    row = next(line for line in text.splitlines() if line.startswith("SPI   48"))
+    assert row.split()[3] == "0101110" and row.split()[4] == "48"
+    irq.line_level = False
+    irq.active = True
+    row = next(line for line in vgic.debug_state().splitlines() if line.startswith("SPI   48"))
+    assert row.split()[3] == "0011110"

@@ -11,7 +11,7 @@
   EOImode 0: handler then GICV_EOIR; EOImode 1: GICV_EOIR (priority drop) before the
   handler and GICV_DIR after it.  Each deactivation emits ``guest_deactivate``.
 * Drivers (:class:`GuestDriver`): handler entry emits ``guest_irq_handled`` (``vm``,
-  ``vcpu``, ``vintid``, ``dev``, ``seq``: the oldest device raise it serves, or None) and
+  ``vcpu``, ``vintid``, ``dev``, ``seq``: the newest device raise it serves, or None) and
   counts ``guest_irqs_handled``; the handler acknowledges the device through pass-through
   MMIO (``guest_mmio_ack_ns``) and works ``handler_ns``.  Options:
   ``napi`` (disable device interrupts, poll ``napi_budget`` events per softirq round,

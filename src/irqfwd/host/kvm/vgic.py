@@ -370,6 +370,33 @@ class Vgic:
                 return True
         return False
 
+    # ---------------------------------------------------------------- debugfs
+    def debug_state(self) -> str:
+        """The KVM debugfs ``vgic-state`` dump (vgic-debug.c ``print_irq_state``): one row
+        per interrupt with ``TYP ID TGT_ID PLAEHCG HWID TARGET SRC PRI VCPU_ID`` (P pending,
+        L line level, A active, E enabled, H hw, C level config, G group)."""
+        lines = [f"Distributor\n===========\nvgic_model:\tGICv2\nnr_spis:\t{self.nr_spis}\n"
+                 f"enabled:\t{int(self.enabled)}\n",
+                 "P=pending_latch, L=line_level, A=active, E=enabled, H=hw, C=config (level=1), G=group\n",
+                 "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID"]
+
+        def row(typ: str, irq: VgicIrq) -> str:
+            tgt = irq.target_vcpu.vcpu_id if irq.target_vcpu is not None else -1
+            owner = irq.vcpu.vcpu_id if irq.vcpu is not None else -1
+            bits = "".join(str(int(b)) for b in (
+                irq.pending_latch, irq.line_level, irq.active, irq.enabled, irq.hw,
+                irq.config == VGIC_CONFIG_LEVEL, irq.group))
+            return (f"{typ} {irq.intid:4d}     {tgt:2d} {bits} {irq.hwintid:8d} {irq.targets:8x} "
+                    f" {irq.source:2x} {irq.priority:3d}      {owner:2d} ")
+
+        for vcpu in self.kvm.vcpus:
+            lines.append(f"VCPU {vcpu.vcpu_id} private interrupts")
+            for irq in vcpu.private_irqs:
+                lines.append(row("SGI" if irq.intid < 16 else "PPI", irq))
+        for irq in self.spis:
+            lines.append(row("SPI", irq))
+        return "\n".join(lines) + "\n"
+
     # ---------------------------------------------------------------- ack notifiers (§8)
     def kvm_notify_acked_irq(self, spi_pin: int) -> None:
         """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
