@@ -71,3 +71,15 @@ def test_wrong_guest_is_reported() -> None:
     ignored = (10, "timer_host_irq", {"cpu": 0, "vcpu": None, "vm": None, "condition": False})
     assert replay([ignored, raise_(10, vm=0, cpu=0), girq(30)]) == ["timer-wrong-guest"]
     assert replay([ignored, raise_(10, vm=0, cpu=1), girq(30)]) == []
+
+
+def test_sw_deactivate_stale_line_redelivery_is_documented() -> None:
+    """docs/timer.md "Known spurious deliveries": under sw-deactivate one re-delivery right after the
+    guest's own deactivation (no new raise) is accepted; the same trace under forwarded is a violation,
+    and a condition-false delivery with no preceding deactivation is one under both."""
+    deact = (25, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 27})
+    trace = [raise_(10), girq(20), deact, girq(30, istatus=False)]
+    assert replay(trace, design="sw-deactivate") == []
+    assert sorted(replay(trace, design="forwarded")) == ["timer-condition-false", "timer-wrong-guest"]
+    fresh = [raise_(10), girq(20, istatus=False)]
+    assert replay(fresh, design="sw-deactivate") == ["timer-condition-false"]
