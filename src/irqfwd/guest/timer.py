@@ -110,12 +110,13 @@ class GuestTimer:
 
     def start(self, hw: GenericTimer, first_ns: int | None = None) -> int:
         """Arm the first event ``first_ns`` from now (default: one period / a random one-shot delay)."""
-        delay = self._next_delay_ns() if first_ns is None else first_ns
+        delay = self.next_delay_ns() if first_ns is None else first_ns
         self._program(hw, hw.virt.count() + hw.counter.ns_to_ticks(delay))
         self.started = True
         return 0
 
-    def _next_delay_ns(self) -> int:
+    def next_delay_ns(self) -> int:
+        """Delay to the next event: one period, or a uniform one-shot delay from ``engine.rng``."""
         if self.config.mode == "periodic":
             return self.period_ns
         lo, hi = self.config.oneshot_min_ns, max(self.config.oneshot_min_ns, self.config.oneshot_max_ns)
@@ -153,7 +154,7 @@ class GuestTimer:
                 self.rec.count("guest_timer_ticks_caught_up")
             self._program(hw, cval)
         else:
-            self._program(hw, hw.virt.count() + hw.counter.ns_to_ticks(self._next_delay_ns()))
+            self._program(hw, hw.virt.count() + hw.counter.ns_to_ticks(self.next_delay_ns()))
         return self._handler_ns
 
     def condition_met(self, hw: GenericTimer) -> bool:

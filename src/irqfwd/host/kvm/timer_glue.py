@@ -268,7 +268,7 @@ class VtimerSystem:
         gcpu.boot_ops.append((GICD_ISENABLER, 1 << PPI_VTIMER, 4))
         # the first clock event, programmed before the vCPU first runs (saved context); guests
         # boot at different times, so the first periodic deadline has a random phase
-        first_ns = gt._next_delay_ns()
+        first_ns = gt.next_delay_ns()
         if config.mode == "periodic":
             first_ns = first_ns // 2 + self.m.engine.rng.randrange(first_ns)
         period_ticks = self.hw.counter.ns_to_ticks(first_ns)
