@@ -247,6 +247,9 @@ class GuestCpu:
 
     # ---------------------------------------------------------------- bottom halves
     def _run_bh(self) -> int:
+        if not self.bh:  # already drained by a nested interrupt's exit path
+            self._bh_done()
+            return 0
         step = self.bh.popleft()
         return step()
 
