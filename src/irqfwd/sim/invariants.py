@@ -26,7 +26,8 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
 ``stale-active``
     once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
     physical INTID is inactive by the vCPU's next ``kvm_entry`` (the host had its fold),
-    and no physical interrupt is left active at the end.
+    and no physical interrupt is left active at the end (in particular after a
+    ``vm_teardown``: nothing can deactivate it once the VM is gone, §13.2).
 ``vfio-masked-at-end``
     every VFIO automasked line (``vfio_mask``) is unmasked again by the end (§7).
 ``level-storm``
@@ -36,10 +37,10 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     new raise while the device is de-asserted (a virtual level line never resampled).
 
 **Device sequence numbers.** ``device_irq_raise.seq`` numbers a device's raises 1, 2, 3...
-``guest_irq_handled.seq`` is the oldest raise not served before (``Nic.handler_entry``), or
-None when there is none.  The driver drains the device's status register, so a handler
-invocation with a ``seq`` serves every raise of that device so far; one with ``seq`` None
-serves nothing (for an edge device: a duplicate delivery).
+``guest_irq_handled.seq`` names a raise the handler serves (``Nic.handler_entry``), or is
+None when nothing was raised since the previous handler run.  The driver drains the
+device's status register, so a handler run with a ``seq`` serves every raise of that
+device so far; one with ``seq`` None serves nothing.
 
 **Adding rules from another module** (the timer engineer's rules): subclass :class:`Rule`,
 set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) and optionally
@@ -51,6 +52,8 @@ set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) 
         ...
     register_rule(TimerRule)
 
+and list the module in :data:`PLUGIN_MODULES` (``irqfwd.sim.invariants_timer`` is listed):
+the first checker imports them, so every run in every process checks the same rules.
 :class:`InvariantChecker` instantiates every registered rule whose ``applies(design)`` is
 true.  A rule reports through ``self.violation(time_ns, intid, message)`` and counts each
 check with ``self.check()``.
@@ -58,6 +61,7 @@ check with ``self.check()``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -66,6 +70,7 @@ from irqfwd.sim.metrics import Recorder
 
 __all__ = [
     "DEFAULT_GRACE_NS",
+    "PLUGIN_MODULES",
     "InvariantChecker",
     "Rule",
     "Violation",
@@ -78,6 +83,23 @@ DEFAULT_GRACE_NS = 2_000_000
 be complete (2 ms: longer than one round-robin timeslice of the default scheduler, 1 ms)."""
 
 Handler = Callable[[int, dict[str, Any]], None]
+
+PLUGIN_MODULES: list[str] = ["irqfwd.sim.invariants_timer"]
+"""Modules that register rules; imported when the first checker is created."""
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for mod in PLUGIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
 
 # GICv2 GICH_LRn fields (IHI 0048B §5.3.9)
 _LR_HW = 1 << 31
@@ -171,6 +193,7 @@ class InvariantChecker:
         self.checked = 0
         self.violations: list[Violation] = []
         self.finished = False
+        _load_plugins()
         wanted = set(rules) if rules is not None else None
         if wanted is not None:
             unknown = wanted - set(registered_rules())
