@@ -20,6 +20,7 @@ SHORT = ["--set", "duration=2ms"]
         (["compare", "nic-level", "--designs", "forwarded,forwarded"], "--designs: a design is listed twice"),
         (["compare", "nic-level", "--designs", "forwarded,bogus"], "unknown design 'bogus'"),
         (["run", "missing.toml"], "missing.toml: no such scenario file"),
+        (["run", "nic-level", "--trace", "/no/such/dir/t.txt"], "--trace /no/such/dir/t.txt: not a writable file path"),
     ],
 )
 def test_bad_input_exits_2_with_message(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]

@@ -290,6 +290,8 @@ def run_cmd(
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     _check_design(design)
+    if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
+        raise InputError(f"--trace {trace}: not a writable file path")
     config, seed, costs = _prepare(scenario, overrides, seed)
     result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
     if trace is not None:
