@@ -119,6 +119,12 @@ def test_shortcut_overrides() -> None:
     assert (cfg.duration_ns, cfg.pcpus, cfg.num_lrs) == (2_000_000, 2, 16)
 
 
+def test_device_shortcuts_need_devices() -> None:
+    """rate/trigger/pattern on a scenario without devices is an error, not a silent no-op."""
+    with pytest.raises(InputError, match="--set rate: the scenario has no devices"):
+        apply_overrides(ScenarioConfig(name="empty", devices=[]), ["rate=5k"])
+
+
 def test_vms_override_adds_one_nic_per_vm() -> None:
     """vms=3 on a one-NIC-per-VM scenario adds VMs with their own NIC on the next host INTIDs."""
     cfg = apply_overrides(get_scenario("nic-level"), ["vms=3", "vcpus=2"])

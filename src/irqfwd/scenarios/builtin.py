@@ -279,6 +279,8 @@ def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioC
         if not sep or not key:
             raise InputError(f"--set {item!r}: expected key=value")
         try:
+            if key in ("rate", "trigger", "pattern") and not data["devices"]:
+                raise ValueError("the scenario has no devices")
             if key == "rate":
                 rate = _parse_rate(raw)
                 for dev in data["devices"]:
