@@ -190,3 +190,16 @@ def test_sw_deactivate_chip_keeps_forwarding_off_the_gic() -> None:
     assert cnt(r, "phys_deactivate_host") == cnt(r, "host_irqs") > 15
     assert not vt.kt.masked(0)
     assert r.system.machine.gic.dist.is_enabled(27, 0)
+
+
+@pytest.mark.parametrize("extra", [["vms.0.timer.mode=oneshot"], ["vcpus=2"], ["pcpus=3"],
+                                   ["vms.0.timer.hz=250", "vms.0.timer.guest_busy=true"]])
+@pytest.mark.parametrize("design", ["irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"])
+def test_migrate_variants_have_no_violation(design: str, extra: list[str]) -> None:
+    """vtimer-migrate varied (one-shot hrtimers on VM 0, 2-vCPU VMs, 3 pCPUs, HZ=250 on VM 0)
+    under every non-fault design and another seed: no invariant violation, every vCPU ticks."""
+    cfg = apply_overrides(get_scenario("vtimer-migrate"), extra)
+    r = run_scenario(cfg, design, seed=3, tracing=True)
+    assert r.violations == []
+    ticked = {(f["vm"], f["vcpu"]) for f in events(r, "guest_timer_irq")}
+    assert ticked == {(i, v) for i, vm in enumerate(cfg.vms) for v in range(vm.vcpus)}
