@@ -605,3 +605,47 @@ def test_vgic_state_debugfs_layout() -> None:
     irq.active = True
     row = next(line for line in vgic.debug_state().splitlines() if line.startswith("SPI   48"))
     assert row.split()[3] == "0011110"
+
+
+def _overflow_cfg() -> ScenarioConfig:
+    # EOImode 1 guest, oneshot threaded handlers (DIR deferred to the thread end), four
+    # devices bursting together, two LRs: more active irqs than LRs.
+    from irqfwd.scenarios.config import GuestConfig
+
+    return ScenarioConfig(
+        name="ovf", duration_ns=2_000_000, num_lrs=2, guest=GuestConfig(eoimode=1),
+        devices=[DeviceConfig(name=f"d{i}", host_intid=48 + i, guest_intid=48 + i, threaded=True,
+                              handler_ns=5_000,
+                              traffic=TrafficConfig(pattern="burst", rate_hz=30_000, burst_size=3, burst_gap_ns=0))
+                 for i in range(4)])
+
+
+def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
+    """§14: "Under LR overflow with EOImode1 guests, DIR is trapped and deactivation of an
+    active irq not in an LR is emulated (including physical deactivation for HW irqs,
+    exactly once)."  With the 2025 ap_list order (pending first) active irqs are pushed out
+    of the LRs; an untrapped GICV_DIR for them finds no LR (GICH_HCR.EOICount) and they stay
+    active (the device starves); with DIR trapped every deactivation is emulated once."""
+    from irqfwd.sim.system import build_system as _build
+
+    assert _build(_overflow_cfg(), "forwarded", vgic_2025=True).vms[0].vgic.options.trap_dir
+    r = run_scenario(_overflow_cfg(), "forwarded", vgic_2025=True, tracing=True)
+    c = r.recorder.counters
+    assert c["lr_spills"] > 0 and c["eoicount"] == 0
+    assert c["dir_trapped"] == c["guest_irqs_handled"] - 1  # the killed last one never DIRs
+    deact = [f for _, n, f in r.recorder.trace if n == "phys_deactivate"]
+    assert all(f["source"] == "icactiver" for f in deact)
+    assert len(deact) == c["host_irqs"]
+    assert r.checker.by_rule() == {}
+    # The same vgic ordering without DIR trapping loses deactivations.
+    s = _build(_overflow_cfg(), "forwarded", vgic_2025=True)
+    for g in s.guests:
+        for gc in g.cpus:
+            gc.trap_dir = False
+    from irqfwd.devices.traffic import arrivals
+
+    for w in s.devices:
+        w.nic.start(arrivals(w.cfg.traffic, s.engine.rng, 0, 2_000_000))
+    s.machine.run(2_000_000)
+    assert s.recorder.counters["eoicount"] > 0
+    assert any(s.machine.gic.dist.is_active(48 + i) for i in range(4))

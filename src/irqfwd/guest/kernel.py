@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from irqfwd.sim.machine import Step
 
@@ -94,6 +94,8 @@ class GuestCpu:
         self.c_gicv = c.gicv_access_ns
         self.c_ack = c.guest_mmio_ack_ns
         self.eoimode1 = kernel.eoimode == 1
+        self.trap_dir = kernel.kvm.vgic.options.trap_dir
+        self.gicv_dir = kernel.kvm.m.gic.config.gicv_base + 0x1000
         self.bh: deque[Step] = deque()
         self.iar = 1023
         self.driver: GuestDriver | None = None
@@ -232,13 +234,24 @@ class GuestCpu:
         deferred = d is not None and d.threaded and self.eoimode1
         if self.eoimode1:
             if not deferred:
-                vif.write_dir(iar)
+                return cost + self._write_dir(vif, iar, self._iar_step)
         else:
             vif.write_eoir(iar)
         if not deferred:
             self._emit_deactivate(iar & 0x3FF)
         self._set_next(self._iar_step)
         return cost
+
+    def _write_dir(self, vif: Any, iar: int, cont: Step) -> int:
+        """GICV_DIR (+ ``guest_deactivate``): direct, or a trapped access when KVM does not
+        map the DIR page."""
+        if self.trap_dir:
+            self._emit_deactivate(iar & 0x3FF)
+            return self.vcpu.trap_mmio(self.gicv_dir, iar, 4, True, cont)
+        vif.write_dir(iar)
+        self._emit_deactivate(iar & 0x3FF)
+        self._set_next(cont)
+        return 0
 
     def _emit_deactivate(self, vintid: int) -> None:
         rec = self.rec
@@ -277,13 +290,16 @@ class GuestCpu:
         d.dev.ack()
         cost = self.c_ack + d.handler_ns
         intid = iar & 0x3FF
+        unmask = partial(self._unmask_after_thread, intid)
         if self.eoimode1:
-            self.gic.vcpu_if[self._cpu_index()].write_dir(iar)
-            self._emit_deactivate(intid)
             cost += self.c_gicv
-        cont = self._after_thread
-        return cost + self.vcpu.trap_mmio(self.k.gicd_base + GICD_ISENABLER + 4 * (intid // 32),
-                                          1 << (intid % 32), 4, True, cont)
+            return cost + self._write_dir(self.gic.vcpu_if[self._cpu_index()], iar, unmask)
+        return cost + unmask()
+
+    def _unmask_after_thread(self, intid: int) -> int:
+        """``irq_finalize_oneshot`` → unmask: a trapped GICD_ISENABLER write."""
+        return self.vcpu.trap_mmio(self.k.gicd_base + GICD_ISENABLER + 4 * (intid // 32),
+                                   1 << (intid % 32), 4, True, self._after_thread)
 
     def _after_thread(self) -> int:
         self._bh_done()

@@ -108,8 +108,13 @@ def _num_irqs(config: ScenarioConfig) -> int:
 
 
 def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | None = None,
-                 costs: CostProfile | None = None, tracing: bool = False) -> System:
-    """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``."""
+                 costs: CostProfile | None = None, tracing: bool = False,
+                 vgic_2025: bool = False) -> System:
+    """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
+
+    ``vgic_2025``: the 2025 LR-overflow vgic (ap_list order pending-first, GICV_DIR always
+    trapped and emulated) instead of the classic one (active irqs first, DIR not trapped).
+    """
     d = design if isinstance(design, Design) else get_design(design)
     if costs is None:
         try:
@@ -129,7 +134,8 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
             "(split EOI/deactivate): set host_at_el2 = true")
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
-                       mapped_level_lower_line=not d.hw_lr_pending_active)
+                       mapped_level_lower_line=not d.hw_lr_pending_active,
+                       ap_list_order="2025" if vgic_2025 else "legacy", trap_dir=vgic_2025)
     vms: list[Kvm] = []
     for i, vmc in enumerate(config.vms):
         kvm = Kvm(host, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts)
@@ -306,11 +312,13 @@ def _make_checker(recorder: Recorder, design: str) -> Any:
 
 
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
-                 costs: CostProfile | None = None, tracing: bool = False) -> RunResult:
-    """Run ``config`` under ``design``; deterministic for a given seed."""
+                 costs: CostProfile | None = None, tracing: bool = False,
+                 vgic_2025: bool = False) -> RunResult:
+    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
+    :func:`build_system`)."""
     from irqfwd.devices.traffic import arrivals
 
-    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing)
+    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
     checker = _make_checker(system.recorder, design)
     engine = system.engine
     end = config.duration_ns

@@ -94,6 +94,7 @@ class Vcpu:
         self._mmio_ns = c.mmio_emul_kernel_ns
         self._hvc_ns = c.hypercall_ns
         self._block_ns = c.wfi_block_ns
+        self._gicv_dir = kvm.m.gic.config.gicv_base + 0x1000
         self.exit_irq_step: Step = self._exit_irq
         self.loop_step: Step = self._loop
         self._handle_exit_step: Step = self._handle_exit
@@ -190,7 +191,10 @@ class Vcpu:
             return self._kvm_handle_wfx(cpu)
         if reason == "DABT_LOW":
             addr, value, size, is_write = self.mmio
-            self.mmio_result = self.kvm.vgic_mmio.access(self, addr, value, size, is_write)
+            if addr == self._gicv_dir:
+                self.kvm.vgic.vgic_v2_deactivate(self, value)
+            else:
+                self.mmio_result = self.kvm.vgic_mmio.access(self, addr, value, size, is_write)
             return self._mmio_ns
         return self._hvc_ns
 

@@ -109,10 +109,12 @@ class VgicIrq:
 class VgicOptions:
     """vgic behaviour switches a design may change (see :mod:`irqfwd.sim.designs`)."""
 
-    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line")
+    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line",
+                 "trap_dir")
 
     def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
-                 level_eoi_bit: bool = True, mapped_level_lower_line: bool = True) -> None:
+                 level_eoi_bit: bool = True, mapped_level_lower_line: bool = True,
+                 trap_dir: bool = False) -> None:
         self.ap_list_order = ap_list_order
         """``"legacy"``: active first (up to 2025); ``"2025"``: pending-not-active first."""
         self.hw_lr_pending_active = hw_lr_pending_active
@@ -121,6 +123,10 @@ class VgicOptions:
         """Level non-HW LRs get the EOI bit (False = fault-level-no-eoi-bit)."""
         self.mapped_level_lower_line = mapped_level_lower_line
         """Lower ``line_level`` of a mapped level irq once written pending (§5.4 step 5)."""
+        self.trap_dir = trap_dir
+        """2025 LR-overflow series, "GICv2: Always trap GICV_DIR": the guest's GICV_DIR page
+        is not mapped, every DIR write exits (DABT_LOW) and is emulated by
+        :meth:`Vgic.vgic_v2_deactivate` (§5.7)."""
 
 
 def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
@@ -369,6 +375,31 @@ class Vgic:
             if irq.enabled and not irq.active and irq.irq_is_pending() and irq.priority < pmr:
                 return True
         return False
+
+    # ---------------------------------------------------------------- trapped DIR (§5.7)
+    def vgic_v2_deactivate(self, vcpu: Vcpu, val: int) -> None:
+        """Emulate a trapped GICV_DIR write (the 2025 ``vgic_v*_deactivate``).
+
+        The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in
+        its ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise it becomes
+        inactive, a HW irq's physical INTID is deactivated by the host (exactly once: the
+        guest's DIR never reached an LR), and a level non-HW SPI notifies its ack
+        notifiers as the EOI maintenance interrupt would have.  (An irq held in an LR of
+        another running vCPU, the "big hammer" case, is not modelled.)
+        """
+        intid = val & 0x3FF
+        irq = self.get_irq(vcpu, intid)
+        rec = self.m.recorder
+        rec.counters["dir_trapped"] += 1
+        if irq is None or not irq.active:
+            return
+        irq.active = False
+        if irq.hw and not irq.needs_resampling():
+            self.vgic_irq_set_phys_active(irq, False)
+        elif irq.config == VGIC_CONFIG_LEVEL and intid >= VGIC_NR_PRIVATE_IRQS:
+            self.kvm_notify_acked_irq(intid - VGIC_NR_PRIVATE_IRQS)
+            if irq.hw:
+                self.vgic_irq_handle_resampling(irq, True, False)
 
     # ---------------------------------------------------------------- debugfs
     def debug_state(self) -> str:
