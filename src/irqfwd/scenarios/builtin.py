@@ -27,7 +27,6 @@ unknown keys are rejected and every error names the file and the key path.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import tomllib
@@ -36,6 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from irqfwd._plugins import import_plugins
 from irqfwd.cli.errors import InputError
 from irqfwd.scenarios.config import (
     DeviceConfig,
@@ -59,7 +59,6 @@ PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer"]
 """Modules imported on first use of the registry; they call :func:`register_scenario`."""
 
 _REGISTRY: dict[str, ScenarioConfig] = {}
-_plugins_loaded = False
 
 
 def register_scenario(config: ScenarioConfig, *, replace: bool = False) -> ScenarioConfig:
@@ -71,16 +70,7 @@ def register_scenario(config: ScenarioConfig, *, replace: bool = False) -> Scena
 
 
 def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for mod in PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    import_plugins(PLUGIN_MODULES)
 
 
 def scenario_names() -> list[str]:

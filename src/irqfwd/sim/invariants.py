@@ -61,11 +61,11 @@ check with ``self.check()``.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from irqfwd._plugins import import_plugins
 from irqfwd.sim.metrics import Recorder
 
 __all__ = [
@@ -86,20 +86,8 @@ Handler = Callable[[int, dict[str, Any]], None]
 
 PLUGIN_MODULES: list[str] = ["irqfwd.sim.invariants_timer"]
 """Modules that register rules; imported when the first checker is created."""
-_plugins_loaded = False
-
-
 def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for mod in PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    import_plugins(PLUGIN_MODULES)
 
 # GICv2 GICH_LRn fields (IHI 0048B §5.3.9)
 _LR_HW = 1 << 31
