@@ -61,6 +61,7 @@ check with ``self.check()``.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -234,12 +235,18 @@ class InvariantChecker:
 
 
 class _DeviceRaises(Rule):
-    """Shared bookkeeping: raises per device and the handler's coverage of them."""
+    """Shared bookkeeping: raises per device and the handler's coverage of them.
+
+    Per event O(1): only the raises not yet covered by a handler run are kept
+    (``unserved``), plus the number of raises and the newest seq/INTID per device.
+    """
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.raised: dict[str, list[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
-        self.trigger: dict[str, str] = {}
+        self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
+        self.n_raised: dict[str, int] = {}
+        self.last: dict[str, tuple[int, int]] = {}  # dev -> (newest seq, its intid)
+        self.edge: set[str] = set()
         self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
 
     def handlers(self) -> dict[str, Handler]:
@@ -247,8 +254,18 @@ class _DeviceRaises(Rule):
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         dev = f["dev"]
-        self.trigger[dev] = f.get("trigger", "level")
-        self.raised.setdefault(dev, []).append((int(f["seq"]), time, int(f["intid"])))
+        if f.get("trigger", "level") == "edge":
+            self.edge.add(dev)
+        else:
+            self.edge.discard(dev)
+        seq = f["seq"]
+        intid = f["intid"]
+        q = self.unserved.get(dev)
+        if q is None:
+            q = self.unserved[dev] = deque()
+        q.append((seq, time, intid))
+        self.n_raised[dev] = self.n_raised.get(dev, 0) + 1
+        self.last[dev] = (seq, intid)
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev = f.get("dev")
@@ -256,12 +273,16 @@ class _DeviceRaises(Rule):
             return
         before = self.covered.get(dev, 0)
         seq = f.get("seq")
-        raised = self.raised.get(dev)
+        last = self.last.get(dev)
         # The handler serves every raise not served yet (the driver drains the status
         # register), so it covers up to the newest raise so far; seq None = nothing new.
-        after = before if seq is None or not raised else max(before, int(seq), raised[-1][0])
+        after = before if seq is None or last is None else max(before, seq, last[0])
         self.on_cover(time, dev, before, after)
-        self.covered[dev] = after
+        if after != before:
+            self.covered[dev] = after
+            q = self.unserved[dev]
+            while q and q[0][0] <= after:
+                q.popleft()
 
     def on_cover(self, time: int, dev: str, before: int, after: int) -> None:
         """A handler invocation of ``dev`` served raises ``before+1 .. after`` (none if equal)."""
@@ -273,14 +294,14 @@ class LostInterrupt(_DeviceRaises):
     name = "lost-interrupt"
 
     def finish(self, end_ns: int) -> None:
-        for dev in sorted(self.raised):
+        for dev in sorted(self.unserved):
             covered = self.covered.get(dev, 0)
             lost = [
                 (seq, t, intid)
-                for seq, t, intid in self.raised[dev]
+                for seq, t, intid in self.unserved[dev]
                 if seq > covered and t < end_ns - self.checker.grace_ns
             ]
-            self.check(len(self.raised[dev]))
+            self.check(self.n_raised.get(dev, 0))
             if lost:
                 seq, t, intid = lost[0]
                 self.violation(
@@ -307,20 +328,31 @@ class EdgeExactlyOnce(_DeviceRaises):
         super().__init__(checker)
         self.deliveries: dict[str, int] = {}
 
-    def on_cover(self, time: int, dev: str, before: int, after: int) -> None:
-        if self.trigger.get(dev) != "edge":
+    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
+        # Only the number of raises matters here: no coverage bookkeeping needed.
+        dev = f.get("dev")
+        if dev is None or dev not in self.edge:
             return
         self.check()
         n = self.deliveries.get(dev, 0) + 1
         self.deliveries[dev] = n
-        raised = self.raised.get(dev, [])
-        if n > len(raised):
-            intid = raised[-1][2] if raised else 0
+        raised = self.n_raised.get(dev, 0)
+        if n > raised:
+            last = self.last.get(dev)
             self.violation(
                 time,
-                intid,
-                f"{dev} handler run #{n} but the device raised only {len(raised)} edge(s): delivered twice",
+                last[1] if last is not None else 0,
+                f"{dev} handler run #{n} but the device raised only {raised} edge(s): delivered twice",
             )
+
+    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        dev = f["dev"]
+        if f.get("trigger", "level") == "edge":
+            self.edge.add(dev)
+        else:
+            self.edge.discard(dev)
+        self.n_raised[dev] = self.n_raised.get(dev, 0) + 1
+        self.last[dev] = (f["seq"], f["intid"])
 
 
 class DeactivateExactlyOnce(Rule):
@@ -330,13 +362,9 @@ class DeactivateExactlyOnce(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.active: dict[tuple[int, int], int] = {}  # (intid, cpu-or-0 for SPIs) -> activation time
+        # key: the INTID for SPIs, INTID + (cpu << 10) for banked INTIDs < 32
+        self.active: dict[int, int] = {}  # key -> activation time
         self.device_intids: set[int] = set()
-
-    @staticmethod
-    def _key(f: dict[str, Any]) -> tuple[int, int]:
-        intid = int(f["intid"])
-        return (intid, int(f.get("cpu", 0)) if intid < 32 else 0)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -346,32 +374,34 @@ class DeactivateExactlyOnce(Rule):
         }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        self.device_intids.add(int(f["intid"]))
+        self.device_intids.add(f["intid"])
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        if int(f["intid"]) not in self.device_intids:
+        intid = f["intid"]
+        if intid not in self.device_intids:
             return
-        key = self._key(f)
-        self.check()
-        if key in self.active:
-            self.violation(
-                time, key[0], f"INTID {key[0]} activated again while still active since {self.active[key]} ns"
-            )
+        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        self.checker.checked += 1
+        since = self.active.get(key)
+        if since is not None:
+            self.violation(time, intid, f"INTID {intid} activated again while still active since {since} ns")
         self.active[key] = time
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        if int(f["intid"]) not in self.device_intids:
+        intid = f["intid"]
+        if intid not in self.device_intids:
             return
-        key = self._key(f)
-        self.check()
+        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        self.checker.checked += 1
         if self.active.pop(key, None) is None:
             by = f.get("by", f.get("source", "?"))
-            self.violation(time, key[0], f"INTID {key[0]} deactivated (by {by}) while not active: double deactivation")
+            self.violation(time, intid, f"INTID {intid} deactivated (by {by}) while not active: double deactivation")
 
     def finish(self, end_ns: int) -> None:
-        for (intid, _cpu), since in sorted(self.active.items()):
+        for key, since in sorted(self.active.items()):
             self.check()
             if self.checker.overdue(since, end_ns):
+                intid = key & 0x3FF
                 self.violation(end_ns, intid, f"INTID {intid} activated at {since} ns never deactivated")
 
 
@@ -397,17 +427,27 @@ class HwLrPendingActive(Rule):
 
 
 class StaleActive(Rule):
-    """A physical INTID does not stay active after its guest deactivated it (§13.2, §14)."""
+    """A physical INTID does not stay active after its guest deactivated it (§13.2, §14).
+
+    Each physical activation of an SPI is one *instance* (a generation number per INTID).
+    A guest deactivation of the vINTID mapped to it records the instance active at that
+    moment, keyed by the deactivating vCPU (``(vm, vcpu)``: vCPU ids repeat across VMs);
+    at that vCPU's next ``kvm_entry`` the violation is that *same* instance still being
+    active.  A new activation in between (e.g. sw-deactivate: the fold deactivates, then a
+    new edge held pending in the GIC fires at once) is a different instance, whatever the
+    timestamps.
+    """
 
     name = "stale-active"
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.active: dict[int, int] = {}  # SPI intid -> activation time
+        self.gen: dict[int, int] = {}  # SPI intid -> generation of its current/last activation
         self.dev_intid: dict[str, int] = {}
         self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host intid
-        self.lr_phys: dict[int, dict[int, int]] = {}  # cpu -> vintid -> pintid (HW=1 LRs seen)
-        self.waiting: dict[int, list[tuple[int, int]]] = {}  # vcpu -> [(intid, guest deact time)]
+        self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -420,34 +460,41 @@ class StaleActive(Rule):
         }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        self.dev_intid[f["dev"]] = int(f["intid"])
+        self.dev_intid[f["dev"]] = f["intid"]
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev = f.get("dev")
-        if dev in self.dev_intid:
-            self.vint_to_phys[(int(f["vm"]), int(f["vintid"]))] = self.dev_intid[dev]
+        intid = self.dev_intid.get(f.get("dev"))  # type: ignore[arg-type]
+        if intid is not None:
+            self.vint_to_phys[(f["vm"], f["vintid"])] = intid
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        intid = int(f["intid"])
+        intid = f["intid"]
         if intid >= 32:
             self.active[intid] = time
+            self.gen[intid] = self.gen.get(intid, 0) + 1
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        self.active.pop(int(f["intid"]), None)
+        self.active.pop(f["intid"], None)
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid = self.vint_to_phys.get((int(f["vm"]), int(f["vintid"])))
+        intid = self.vint_to_phys.get((f["vm"], f["vintid"]))
         if intid is not None and intid in self.active:
-            self.waiting.setdefault(int(f["vcpu"]), []).append((intid, time))
+            key = (f["vm"], f["vcpu"])
+            w = self.waiting.get(key)
+            if w is None:
+                self.waiting[key] = [(intid, self.gen[intid], time)]
+            else:
+                w.append((intid, self.gen[intid], time))
 
     def _on_entry(self, time: int, f: dict[str, Any]) -> None:
-        pending = self.waiting.pop(int(f.get("vcpu", 0)), None)
+        if not self.waiting:
+            return
+        pending = self.waiting.pop((f.get("vm", 0), f.get("vcpu", 0)), None)
         if not pending:
             return
-        for intid, since in pending:
+        for intid, gen, since in pending:
             self.check()
-            act = self.active.get(intid)
-            if act is not None and act <= since:
+            if intid in self.active and self.gen[intid] == gen:
                 self.violation(
                     time,
                     intid,
@@ -497,8 +544,18 @@ class LevelStorm(Rule):
     stale line or a missing resample); (b) for the same assertion, a host entry after VFIO
     unmasked the line that had already fired, before the guest handled it (the
     early-unmask storm); (c) the guest handler runs with no new raise (``seq`` None) while
-    the device is de-asserted: the *virtual* line re-fired (no EOI bit, so no resample).  The second entry of a *lazy* ``disable_irq_nosync`` (the line
-    fires once more while disabled, then the flow handler masks it) is legitimate.
+    the device is de-asserted *and the host took no interrupt of that line since the
+    previous handler run*: the *virtual* line re-fired on its own (no EOI bit, so no
+    resample).  The second entry of a *lazy* ``disable_irq_nosync`` (the line fires once
+    more while disabled, then the flow handler masks it) is legitimate.
+
+    Also legitimate (docs/designs.md, "Threaded guest handlers"): one empty handler run
+    that delivers a host interrupt taken while the device was still asserted, but after
+    the guest handler had started and before the driver acknowledged the device (a
+    threaded handler's thread acks late: under ``irqfd-resample`` VFIO's unmask can come
+    first, under the forwarding designs the guest's EOI deactivates the still-high line
+    and the asynchronous irqfd injection of that second host interrupt can land after the
+    thread's GICD_ISENABLER).  Each such host interrupt excuses one empty run.
     """
 
     name = "level-storm"
@@ -506,6 +563,7 @@ class LevelStorm(Rule):
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.level_intid: dict[int, str] = {}  # intid -> dev (level devices)
+        self.dev_level: dict[str, int] = {}  # dev -> intid (level devices)
         self.asserted: dict[int, bool] = {}
         self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
         self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
@@ -520,45 +578,51 @@ class LevelStorm(Rule):
         }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
+        intid = f["intid"]
         if f.get("trigger", "level") != "level":
+            if self.level_intid.get(intid) == f["dev"]:
+                del self.level_intid[intid]
+                self.dev_level.pop(f["dev"], None)
             return
-        intid = int(f["intid"])
-        self.level_intid[intid] = f["dev"]
+        dev = f["dev"]
+        self.level_intid[intid] = dev
+        self.dev_level[dev] = intid
         self.asserted[intid] = True
         self.fired[intid] = False
         self.unmasked[intid] = False
 
     def _on_lower(self, time: int, f: dict[str, Any]) -> None:
-        intid = int(f["intid"])
+        intid = f["intid"]
         if intid in self.level_intid:
             self.asserted[intid] = False
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev = f.get("dev")
-        for intid, d in self.level_intid.items():
-            if d == dev:
-                self.fired[intid] = False
-                self.unmasked[intid] = False
-                self.check()
-                if f.get("seq") is None and not self.asserted.get(intid, False):
-                    self.violation(
-                        time,
-                        intid,
-                        f"guest handler of {dev} (vINTID {f.get('vintid', '?')}) ran again while {dev} "
-                        "is de-asserted: the virtual level line was left asserted",
-                    )
+        intid = self.dev_level.get(dev)  # type: ignore[arg-type]
+        if intid is None:
+            return
+        self.checker.checked += 1
+        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.fired.get(intid, False):
+            self.violation(
+                time,
+                intid,
+                f"guest handler of {dev} (vINTID {f.get('vintid', '?')}) ran again while {dev} "
+                "is de-asserted: the virtual level line was left asserted",
+            )
+        self.fired[intid] = False
+        self.unmasked[intid] = False
 
     def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
-        intid = int(f["intid"])
+        intid = f["intid"]
         if self.fired.get(intid, False):
             self.unmasked[intid] = True
 
     def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
-        intid = int(f["intid"])
+        intid = f["intid"]
         dev = self.level_intid.get(intid)
         if dev is None:
             return
-        self.check()
+        self.checker.checked += 1
         if not self.asserted.get(intid, False):
             self.violation(time, intid, f"INTID {intid} fired on CPU {f.get('cpu', '?')} while {dev} is de-asserted")
         elif self.fired.get(intid, False) and self.unmasked.get(intid, False):
