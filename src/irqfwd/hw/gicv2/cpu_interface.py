@@ -107,12 +107,15 @@ class CpuInterface:
 
     __slots__ = (
         "_abpr_min",
+        "_bk0",
+        "_bk1",
         "_bpr_min",
         "_d1",
         "_d3",
         "_d4",
         "_d5",
         "_d11",
+        "_pm",
         "_pmr_mask",
         "_x2",
         "abpr",
@@ -164,6 +167,10 @@ class CpuInterface:
         self.stale = False
         """D16: physical state left stale by a HW=1 deactivation (QEMU only)."""
         self.stale_hppir = SPURIOUS
+        # the distributor's HPPI bookkeeping of this CPU (lists refilled in place on reset)
+        self._pm = dist._pm[cpu]
+        self._bk0 = dist._bk[cpu][0]
+        self._bk1 = dist._bk[cpu][1]
         self.block = RegisterBlock("GICC", GICC_SIZE, gicc_regs(config), self)
 
     def reset(self) -> None:
@@ -213,14 +220,34 @@ class CpuInterface:
         return k
 
     def _signalled(self) -> int:
-        """Packed HPPI key if it passes PMR and preemption, else NO_IRQ."""
+        """Packed HPPI key if it passes PMR and preemption, else NO_IRQ.
+
+        (Hot path: :meth:`Distributor.best` and :meth:`group_mask` are inlined; :meth:`update`
+        inlines this method in turn.  Keep the three in step.)
+        """
+        ctlr = self.ctlr
         dctlr = self.dist.ctlr & 3
-        g = dctlr & self.ctlr
-        if self._d5 and dctlr and self.ctlr & 3:
+        g = dctlr & ctlr
+        if self._d5 and dctlr and ctlr & 3:
             g = 3
         if not g:
             return NO_IRQ
-        k = self.dist.best(self.cpu, g)
+        pm = self._pm
+        k = NO_IRQ
+        if g & 1:
+            m = pm[0]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk0[p]
+                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+        if g & 2:
+            m = pm[1]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk1[p]
+                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                if k < 0 or (k1 & ~0x400) < k:
+                    k = k1
         if k < 0:
             return NO_IRQ
         p = k >> 11
@@ -229,7 +256,10 @@ class CpuInterface:
         a = self.apr0 | self.apr1
         if a:
             if not self._x2:  # preemption compares group priorities (§3.3~)
-                p &= self.group_mask((k >> 10) & 1)
+                if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
+                    p &= (0xFF << self.abpr) & 0xFF
+                else:
+                    p &= (0xFF << (self.bpr + 1)) & 0xFF
             if p >= ((a & -a).bit_length() - 1) << 1:
                 return NO_IRQ
         return k
@@ -237,16 +267,53 @@ class CpuInterface:
     def update(self) -> None:
         """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes."""
         self.stale = False
-        k = self._signalled()
         out = self.out
-        if k < 0 and not (out.irq or out.fiq):
-            return
+        # inline _signalled()
+        ctlr = self.ctlr
+        dctlr = self.dist.ctlr & 3
+        g = dctlr & ctlr
+        if self._d5 and dctlr and ctlr & 3:
+            g = 3
+        k = NO_IRQ
+        if g:
+            pm = self._pm
+            if g & 1:
+                m = pm[0]
+                if m:
+                    p = (m & -m).bit_length() - 1
+                    bk = self._bk0[p]
+                    k = (p << 11) | ((bk & -bk).bit_length() - 1)
+            if g & 2:
+                m = pm[1]
+                if m:
+                    p = (m & -m).bit_length() - 1
+                    bk = self._bk1[p]
+                    k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                    if k < 0 or (k1 & ~0x400) < k:
+                        k = k1
+            if k >= 0:
+                p = k >> 11
+                if p >= self.pmr:
+                    k = NO_IRQ
+                else:
+                    a = self.apr0 | self.apr1
+                    if a:
+                        if not self._x2:
+                            if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
+                                p &= (0xFF << self.abpr) & 0xFF
+                            else:
+                                p &= (0xFF << (self.bpr + 1)) & 0xFF
+                        if p >= ((a & -a).bit_length() - 1) << 1:
+                            k = NO_IRQ
         irq = fiq = False
-        if k >= 0:
+        if k < 0:
+            if not (out.irq or out.fiq):
+                return
+        else:
             g = (k >> 10) & 1
-            if self._d5 and not ((self.dist.ctlr & self.ctlr) >> g) & 1:
+            if self._d5 and not ((dctlr & ctlr) >> g) & 1:
                 pass  # D5: the group enables only gate the lines
-            elif g == 0 and self.ctlr & GICC_CTLR_FIQEN:
+            elif g == 0 and ctlr & GICC_CTLR_FIQEN:
                 fiq = True
             else:
                 irq = True
@@ -286,9 +353,20 @@ class CpuInterface:
         k = self._signalled()
         if k < 0:
             return SPURIOUS
-        if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
-            return GROUP1_SPURIOUS
-        return self._acknowledge(k)
+        # inline _acknowledge(k)
+        ctlr = self.ctlr
+        i = k & 0x3FF
+        if k & 0x400:
+            if not ctlr & GICC_CTLR_ACKCTL:
+                return GROUP1_SPURIOUS
+            # record the active priority first: on_event observers see the new RPR
+            if ctlr & GICC_CTLR_CBPR:
+                self.apr1 |= 1 << (((k >> 11) & (0xFF << (self.bpr + 1))) >> 1)
+            else:
+                self.apr1 |= 1 << (((k >> 11) & (0xFF << self.abpr)) >> 1)
+        else:
+            self.apr0 |= 1 << (((k >> 11) & (0xFF << (self.bpr + 1))) >> 1)
+        return i | (self.dist.acknowledge(self.cpu, i) << 10)
 
     def read_aiar(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_AIAR (§4.4.9): acknowledge a Group 1 HPPI regardless of AckCtl; 1023 if the
@@ -373,13 +451,23 @@ class CpuInterface:
         if i >= 1020 or i >= dist.num_irqs:
             return
         c = self.cpu
-        dropped = self._drop_priority((dist.grp[c][i >> 5] >> (i & 31)) & 1)
-        if self._d11 and not dropped:
-            return
-        mask = 1 << c
-        if not self.ctlr & GICC_CTLR_EOIMODE:
-            mask |= dist.deactivate(c, i, "eoir")
-        dist.notify(mask)
+        if self._d11:
+            if not self._drop_priority((dist.grp[c][i >> 5] >> (i & 31)) & 1):
+                return
+        else:  # inline _drop_priority: clear the lowest set bit over both groups
+            a0 = self.apr0
+            a1 = self.apr1
+            a = a0 | a1
+            if a:
+                low = a & -a
+                if a0 & low:
+                    self.apr0 = a0 ^ low
+                else:
+                    self.apr1 = a1 ^ low
+        if self.ctlr & GICC_CTLR_EOIMODE:
+            dist.notify(1 << c)
+        else:
+            dist.notify((1 << c) | dist.deactivate(c, i, "eoir"))
 
     def write_aeoir(self, value: int) -> None:
         """GICC_AEOIR (§4.4.10): EOIR for Group 1 interrupts.  D1: ignored."""

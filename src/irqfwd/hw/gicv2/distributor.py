@@ -48,6 +48,13 @@ GICD_SIZE = 0x1000
 NO_IRQ = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
 
+_CpuState = tuple[
+    list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int],
+    list[list[int]], list[int],
+]
+"""One CPU's view, in the order ``latch, line, edge, act, en, cand, grp, prio, bk, pm``:
+the lists of :class:`Distributor` for that CPU, fetched together by the hot paths."""
+
 GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_PIDR4", 0xFD0, 0x04),
     ("GICD_PIDR5", 0xFD4, 0x00),
@@ -118,6 +125,7 @@ class Distributor:
         "_pmask",
         "_ppi_cfg_writable",
         "_sgi_en",
+        "_st",
         "act",
         "block",
         "cand",
@@ -170,6 +178,7 @@ class Distributor:
         self.targets: list[int] = []
         self._pm: list[list[int]] = []
         self._bk: list[list[list[int]]] = []
+        self._st: tuple[_CpuState, ...] = ()
         self.reset()
         self.block = RegisterBlock("GICD", GICD_SIZE, gicd_regs(config), self, config.num_irqs,
                                    any_size=q.gicd_any_access_size)
@@ -177,23 +186,48 @@ class Distributor:
     # ------------------------------------------------------------------ reset
 
     def reset(self) -> None:
-        """Architectural reset (GICv2 §4.3, reset values in Table 4-1); no notification."""
+        """Architectural reset (GICv2 §4.3, reset values in Table 4-1); no notification.
+
+        The per-CPU lists are refilled in place (their identity never changes), so the CPU
+        interfaces and :attr:`_st` may keep references to them.
+        """
         nc, w = self.num_cpus, self.words
         self.ctlr = 0
-        self.en = [[self._sgi_en] + [0] * (w - 1) for _ in range(nc)]
-        self.latch = [[0] * w for _ in range(nc)]
-        self.line = [[0] * w for _ in range(nc)]
-        self.act = [[0] * w for _ in range(nc)]
-        self.grp = [[0] * w for _ in range(nc)]
         # ICFGR0 is 0xAAAAAAAA: SGIs are edge-triggered; PPIs and SPIs reset level-sensitive
-        self.edge = [[0xFFFF] + [0] * (w - 1) for _ in range(nc)]
-        self.cand = [[0] * w for _ in range(nc)]
-        self.prio = [[0] * self.num_irqs for _ in range(nc)]
-        self.sgi_src = [[0] * 16 for _ in range(nc)]
+        fresh: dict[str, list[int]] = {
+            "en": [self._sgi_en] + [0] * (w - 1),
+            "latch": [0] * w,
+            "line": [0] * w,
+            "act": [0] * w,
+            "grp": [0] * w,
+            "edge": [0xFFFF] + [0] * (w - 1),
+            "cand": [0] * w,
+            "prio": [0] * self.num_irqs,
+            "sgi_src": [0] * 16,
+        }
         # uniprocessor: ITARGETSR is RAZ/WI and every SPI goes to CPU 0 (GICv2 §4.3.12)
-        self.targets = [1 if nc == 1 else 0] * self.num_irqs
+        targets = [1 if nc == 1 else 0] * self.num_irqs
+        if self._st:
+            for name, template in fresh.items():
+                for lst in getattr(self, name):
+                    lst[:] = template
+            self.targets[:] = targets
+            for pm in self._pm:
+                pm[:] = [0, 0]
+            for bk in self._bk:
+                bk[0][:] = [0] * 256
+                bk[1][:] = [0] * 256
+            return
+        for name, template in fresh.items():
+            setattr(self, name, [list(template) for _ in range(nc)])
+        self.targets = targets
         self._pm = [[0, 0] for _ in range(nc)]
         self._bk = [[[0] * 256, [0] * 256] for _ in range(nc)]
+        self._st = tuple(
+            (self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c], self.cand[c],
+             self.grp[c], self.prio[c], self._bk[c], self._pm[c])
+            for c in range(nc)
+        )
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -202,31 +236,38 @@ class Distributor:
 
         Returns ``1 << c`` if CPU ``c``'s candidate set changed, else 0: a CPU's outputs
         depend only on its candidate set and its CPU interface, so only those CPUs need
-        their outputs recomputed.
+        their outputs recomputed.  (The hot paths inline this; keep them in step.)
         """
         w = i >> 5
-        b = 1 << (i & 31)
-        want = (
-            (self.latch[c][w] | (self.line[c][w] & ~self.edge[c][w]))
-            & ~self.act[c][w] & self.en[c][w] & b
-        )
+        s = i & 31
+        b = 1 << s
+        latch, line, edge, act, en, cand, grp, prio, bk, pm = self._st[c]
+        want = (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b
         if want and i >= 32 and not (self.targets[i] >> c) & 1:
             want = 0
-        cw = self.cand[c]
+        cw = cand[w]
         if want:
-            if not cw[w] & b:
-                cw[w] |= b
-                g = (self.grp[c][w] >> (i & 31)) & 1
-                p = self.prio[c][i]
-                bk = self._bk[c][g]
-                old = bk[p]
-                bk[p] = old | (1 << i)
-                if not old:
-                    self._pm[c][g] |= 1 << p
-                return 1 << c
-            return 0
-        if cw[w] & b:
-            return self._unlink(c, i)
+            if cw & b:
+                return 0
+            cand[w] = cw | b
+            g = (grp[w] >> s) & 1
+            p = prio[i]
+            bkg = bk[g]
+            old = bkg[p]
+            bkg[p] = old | (1 << i)
+            if not old:
+                pm[g] |= 1 << p
+            return 1 << c
+        if cw & b:
+            cand[w] = cw ^ b
+            g = (grp[w] >> s) & 1
+            p = prio[i]
+            bkg = bk[g]
+            new = bkg[p] & ~(1 << i)
+            bkg[p] = new
+            if not new:
+                pm[g] &= ~(1 << p)
+            return 1 << c
         return 0
 
     def _unlink(self, c: int, i: int) -> int:
@@ -327,34 +368,92 @@ class Distributor:
 
     def set_line(self, intid: int, level: bool, cpu: int = 0) -> None:
         """Drive the input line of an SPI (``cpu`` ignored) or of ``cpu``'s PPI (§3.2.4)."""
-        w, b = intid >> 5, 1 << (intid & 31)
+        w = intid >> 5
+        s = intid & 31
+        b = 1 << s
         if intid < 32:
-            line = self.line[cpu]
-            if bool(line[w] & b) == bool(level):
+            latch, line, edge, act, en, cand, grp, prio, bk, pm = self._st[cpu]
+            lw = line[w]
+            if level:
+                if lw & b:
+                    return
+                line[w] = lw | b
+                if edge[w] & b:
+                    latch[w] |= b
+            elif lw & b:
+                line[w] = lw ^ b
+            else:
                 return
+            # inline _sync(cpu, intid)
+            cw = cand[w]
+            if (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b:
+                if cw & b:
+                    return
+                cand[w] = cw | b
+                g = (grp[w] >> s) & 1
+                p = prio[intid]
+                bkg = bk[g]
+                old = bkg[p]
+                bkg[p] = old | (1 << intid)
+                if not old:
+                    pm[g] |= 1 << p
+            elif cw & b:
+                cand[w] = cw ^ b
+                g = (grp[w] >> s) & 1
+                p = prio[intid]
+                bkg = bk[g]
+                new = bkg[p] & ~(1 << intid)
+                bkg[p] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
+            else:
+                return
+            self.notify(1 << cpu)
+            return
+        st = self._st
+        if level:
+            if st[0][1][w] & b:
+                return
+            rising_edge = st[0][2][w] & b
+        elif not st[0][1][w] & b:
+            return
+        else:
+            rising_edge = 0
+        t = self.targets[intid]
+        tmask = t if self._d9 else self._allmask
+        nb = ~b
+        bi = 1 << intid
+        m = 0
+        for c, (latch, line, edge, act, en, cand, grp, prio, bk, pm) in enumerate(st):
             if level:
                 line[w] |= b
-                if self.edge[cpu][w] & b:
-                    self.latch[cpu][w] |= b
-            else:
-                line[w] &= ~b
-            m = self._sync(cpu, intid)
-            if m:
-                self.notify(m)
-            return
-        if bool(self.line[0][w] & b) == bool(level):
-            return
-        rising_edge = level and self.edge[0][w] & b
-        tmask = self.targets[intid] if self._d9 else self._allmask
-        m = 0
-        for c in self._cpus:
-            if level:
-                self.line[c][w] |= b
                 if rising_edge and (tmask >> c) & 1:
-                    self.latch[c][w] |= b
+                    latch[w] |= b
             else:
-                self.line[c][w] &= ~b
-            m |= self._sync(c, intid)
+                line[w] &= nb
+            # inline _sync(c, intid)
+            cw = cand[w]
+            if (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b and (t >> c) & 1:
+                if not cw & b:
+                    cand[w] = cw | b
+                    g = (grp[w] >> s) & 1
+                    p = prio[intid]
+                    bkg = bk[g]
+                    old = bkg[p]
+                    bkg[p] = old | bi
+                    if not old:
+                        pm[g] |= 1 << p
+                    m |= 1 << c
+            elif cw & b:
+                cand[w] = cw ^ b
+                g = (grp[w] >> s) & 1
+                p = prio[intid]
+                bkg = bk[g]
+                new = bkg[p] & ~bi
+                bkg[p] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
+                m |= 1 << c
         if m:
             self.notify(m)
 

@@ -25,6 +25,13 @@ GICV_SIZE = 0x2000
 """GICV frame (GICV_DIR at +0x1000)."""
 
 _Access = Callable[..., Any]
+_Decoded = tuple[Callable[[int, int], int], Callable[[int, int, int, int], None], int, bool]
+"""Word address → (read handler, write handler, word index, GICD/GICC frame) of a word
+register access (see :meth:`GICv2._flat_decode`)."""
+
+
+def _noop_emit(cpu: int, signal: str, level: bool) -> None:
+    return None
 
 
 def _load_virtual() -> tuple[Any, Any] | None:
@@ -56,20 +63,21 @@ class GICv2:
     """
 
     __slots__ = (
-        "_frames", "_ncpu", "_stale_mask", "config", "cpu_if", "dist", "hyp", "on_event",
-        "on_output", "outputs", "vcpu_if",
+        "_decode", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
+        "_updates", "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
         self.config = config = config or GICv2Config()
         self._ncpu = config.num_cpus
-        self.on_output: Callable[[int, str, bool], None] | None = None
-        self.on_event: Callable[[str, int, int, str], None] | None = None
+        self._spi_end = min(config.num_irqs, 1020)
+        self._on_output: Callable[[int, str, bool], None] | None = None
+        self._on_event: Callable[[str, int, int, str], None] | None = None
         self._stale_mask = 0
         self.dist = Distributor(config)
         self.dist.notify = self._update
-        self.dist.event = self._event
-        self.cpu_if = [CpuInterface(c, config, self.dist, self._emit) for c in range(config.num_cpus)]
+        self.cpu_if = [CpuInterface(c, config, self.dist) for c in range(config.num_cpus)]
+        self._updates = tuple(ci.update for ci in self.cpu_if)
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
         self.hyp: list[Any] = []
         self.vcpu_if: list[Any] = []
@@ -80,6 +88,31 @@ class GICv2:
             self.vcpu_if = [vcpu_cls(h, config) for h in self.hyp]
         self._frames: dict[int, tuple[int, str, tuple[_Access, ...], tuple[_Access, ...]]] = {}
         self._map_frames()
+        self._decode: tuple[dict[int, _Decoded], ...] = self._flat_decode()
+
+    # ------------------------------------------------------------------ callbacks
+
+    @property
+    def on_output(self) -> Callable[[int, str, bool], None] | None:
+        """``on_output(cpu, signal, level)``: called on every output level change."""
+        return self._on_output
+
+    @on_output.setter
+    def on_output(self, cb: Callable[[int, str, bool], None] | None) -> None:
+        # wired straight into the CPU interfaces: no wrapper call per emitted change
+        self._on_output = cb
+        for ci in self.cpu_if:
+            ci.emit = cb if cb is not None else _noop_emit
+
+    @property
+    def on_event(self) -> Callable[[str, int, int, str], None] | None:
+        """``on_event(kind, intid, cpu, source)``: physical activations/deactivations."""
+        return self._on_event
+
+    @on_event.setter
+    def on_event(self, cb: Callable[[str, int, int, str], None] | None) -> None:
+        self._on_event = cb
+        self.dist.event = cb  # the distributor skips the call when None
 
     # ------------------------------------------------------------------ memory map
 
@@ -135,8 +168,39 @@ class GICv2:
             raise ValueError(f"cpu {cpu} out of range (num_cpus={self._ncpu})")
         return f
 
+    def _flat_decode(self) -> tuple[dict[int, _Decoded], ...]:
+        """Per CPU: absolute word address → handlers of every register word that accepts
+        an aligned 4-byte access, built once from the blocks' decode tables.
+
+        :meth:`read`/:meth:`write` use it for aligned word accesses (the common case) and
+        fall back to the frame's :class:`~irqfwd.hw.gicv2.regs.RegisterBlock` for anything
+        else (narrow, misaligned or illegal accesses, reserved offsets, errors), so the
+        result is the same either way.
+        """
+        cfg = self.config
+        out: list[dict[int, _Decoded]] = []
+        for c in range(self._ncpu):
+            blocks: list[tuple[int, Any, bool]] = [
+                (cfg.gicd_base, self.dist.block, True),
+                (cfg.gicc_base, self.cpu_if[c].block, True),
+            ]
+            if self.hyp:
+                blocks.append((cfg.gich_base, self.hyp[c].regs, False))
+                blocks.append((cfg.gicv_base, self.vcpu_if[c].regs, False))
+            table: dict[int, _Decoded] = {}
+            for base, block, phys in blocks:
+                for off, (rd, wr, n, allowed) in block.word_entries():
+                    if allowed & 0b100:
+                        table[base + off] = (rd, wr, n, phys)
+            out.append(table)
+        return tuple(out)
+
     def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:
         """MMIO read of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
+        if size == 4 and not addr & 3 and 0 <= cpu < self._ncpu:
+            e = self._decode[cpu].get(addr)
+            if e is not None:
+                return e[0](e[2], cpu)
         f = self._frames.get(addr >> 12)
         if f is None or not 0 <= cpu < self._ncpu:
             f = self._frame(addr, cpu)
@@ -144,6 +208,13 @@ class GICv2:
 
     def write(self, addr: int, value: int, size: int = 4, cpu: int = 0) -> None:
         """MMIO write of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
+        if size == 4 and not addr & 3 and 0 <= cpu < self._ncpu:
+            e = self._decode[cpu].get(addr)
+            if e is not None:
+                e[1](e[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
+                if self._stale_mask and e[3]:
+                    self._update(self._stale_mask)
+                return
         f = self._frames.get(addr >> 12)
         if f is None or not 0 <= cpu < self._ncpu:
             f = self._frame(addr, cpu)
@@ -160,7 +231,7 @@ class GICv2:
         without a valid ``cpu`` raise :class:`ValueError`.
         """
         if intid >= 32:
-            if intid >= self.config.num_irqs or intid >= 1020:
+            if intid >= self._spi_end:
                 raise ValueError(
                     f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
                 )
@@ -175,23 +246,24 @@ class GICv2:
     # ------------------------------------------------------------------ outputs & events
 
     def _update(self, mask: int) -> None:
-        cpu_if = self.cpu_if
-        if mask & 1:
-            cpu_if[0].update()
-        if mask > 1:
-            for c in range(1, self._ncpu):
+        """Recompute the outputs of the CPUs in ``mask`` (the distributor's ``notify``)."""
+        ups = self._updates
+        if mask == 1:
+            ups[0]()
+        else:
+            for c in range(self._ncpu):
                 if (mask >> c) & 1:
-                    cpu_if[c].update()
+                    ups[c]()
         if self._stale_mask:
             self._stale_mask &= ~mask
 
     def _emit(self, cpu: int, signal: str, level: bool) -> None:
-        cb = self.on_output
+        cb = self._on_output
         if cb is not None:
             cb(cpu, signal, level)
 
     def _event(self, kind: str, intid: int, cpu: int, source: str) -> None:
-        cb = self.on_event
+        cb = self._on_event
         if cb is not None:
             cb(kind, intid, cpu, source)
 
@@ -234,10 +306,14 @@ class GICv2:
         out = self.outputs[cpu]
         if out.virq != virq:
             out.virq = virq
-            self._emit(cpu, "virq", virq)
+            cb = self._on_output
+            if cb is not None:
+                cb(cpu, "virq", virq)
         if out.vfiq != vfiq:
             out.vfiq = vfiq
-            self._emit(cpu, "vfiq", vfiq)
+            cb = self._on_output
+            if cb is not None:
+                cb(cpu, "vfiq", vfiq)
 
     # ------------------------------------------------------------------ reset
 

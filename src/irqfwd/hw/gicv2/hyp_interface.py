@@ -291,18 +291,36 @@ class HypInterface:
         Candidates are the LRs in state 01 whose group is enabled in GICV_CTLR (D5: any
         pending LR while some group is enabled); none while GICH_HCR.En = 0.  Called after
         every state change; calls the GIC hooks only on a level change.  (Hot path: group
-        and running priority and the MISR test are inlined.)
+        and running priority and the MISR test are inlined; GICH_HCR.En = 0 and a single
+        pending LR take short cuts with the same result.)
         """
         hcr = self.h_hcr
+        if not hcr & GICH_HCR_EN:  # no virtual HPPI, no vIRQ/vFIQ, no maintenance
+            self.hppi_lr = -1
+            self.hppi_ok = False
+            if self._virq or self._vfiq:
+                self._virq = self._vfiq = False
+                self.gic.update_virtual_outputs(self.cpu, False, False)
+            if self._maint:
+                self._maint = False
+                self.gic.set_maintenance(self.cpu, False)
+            return
         ctlr = self.v_ctlr
         best = -1
-        best_prio = IDLE_PRIORITY
-        m = self.pend_mask if hcr & GICH_HCR_EN else 0
+        m = self.pend_mask
+        virq = vfiq = ok = False
         if m:
             lrs = self.lr
             # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
             gmask = (3 if ctlr & 3 else 0) if self._d5 else ctlr
-            if self._tie_lowest_lr:
+            best_prio = IDLE_PRIORITY
+            if not m & (m - 1):  # one pending LR: both tie-breaks pick it
+                n = m.bit_length() - 1
+                v = lrs[n]
+                if gmask & (2 if v & GICH_LR_GRP1 else 1):
+                    best = n
+                    best_prio = (v >> 20) & 0xF8
+            elif self._tie_lowest_lr:
                 while m:
                     low = m & -m
                     m ^= low
@@ -326,37 +344,33 @@ class HypInterface:
                             best_key = key
                             best = n
                 best_prio = best_key >> 10
-        virq = vfiq = ok = False
-        if best >= 0 and best_prio < self.v_pmr:
-            v = self.lr[best]
-            # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR;
-            # X2: QEMU compares the full priority instead
-            if self._x2:
-                gprio = best_prio
-            elif v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
-                gprio = best_prio & (0xFF << self.v_abpr)
-            else:
-                gprio = best_prio & (0xFF << (self.v_bpr + 1))
-            apr = self.h_apr
-            if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
-                ok = True
-                if v & GICH_LR_GRP1:
-                    virq = bool(ctlr & GICV_CTLR_ENABLEGRP1)
-                elif ctlr & GICV_CTLR_ENABLEGRP0:
-                    if ctlr & GICV_CTLR_FIQEN:
-                        vfiq = True
-                    else:
-                        virq = True
+            if best >= 0 and best_prio < self.v_pmr:
+                v = lrs[best]
+                # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR;
+                # X2: QEMU compares the full priority instead
+                if self._x2:
+                    gprio = best_prio
+                elif v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
+                    gprio = best_prio & (0xFF << self.v_abpr)
+                else:
+                    gprio = best_prio & (0xFF << (self.v_bpr + 1))
+                apr = self.h_apr
+                if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
+                    ok = True
+                    if v & GICH_LR_GRP1:
+                        virq = bool(ctlr & GICV_CTLR_ENABLEGRP1)
+                    elif ctlr & GICV_CTLR_ENABLEGRP0:
+                        if ctlr & GICV_CTLR_FIQEN:
+                            vfiq = True
+                        else:
+                            virq = True
         self.hppi_lr = best
         self.hppi_ok = ok
         if virq is not self._virq or vfiq is not self._vfiq:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        if hcr & GICH_HCR_EN:
-            maint = bool(self.eisr_mask) or (hcr & 0xFE != 0 and self.read_misr() != 0)
-        else:
-            maint = False
+        maint = bool(self.eisr_mask) or (hcr & 0xFE != 0 and self.read_misr() != 0)
         if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
@@ -414,7 +428,24 @@ class HypInterface:
         v &= GICH_LR_MASK
         if n < self.num_lrs:
             self.lr[n] = v
-            self._lr_masks(n, v)
+            # inline _lr_masks(n, v)
+            bit = 1 << n
+            clear = ~bit
+            state = v >> GICH_LR_STATE_SHIFT & 3
+            if state:
+                self.pend_mask = (self.pend_mask & clear) | bit if state == 1 else self.pend_mask & clear
+                self.valid_mask |= bit
+                self.eisr_mask &= clear
+                self.elrsr_mask &= clear
+            else:
+                self.pend_mask &= clear
+                self.valid_mask &= clear
+                if not v & GICH_LR_HW and v & GICH_LR_EOI:
+                    self.eisr_mask |= bit
+                    self.elrsr_mask &= clear
+                else:
+                    self.eisr_mask &= clear
+                    self.elrsr_mask |= bit
             self.update()
         elif self._d14 and n == self.num_lrs:
             self.lr_extra = v

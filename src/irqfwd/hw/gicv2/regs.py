@@ -247,6 +247,12 @@ class RegisterBlock:
             return None
         return reg, (offset - reg.offset) // 4
 
+    def word_entries(self) -> list[tuple[int, tuple[ReadFn, WriteFn, int, int]]]:
+        """Every decoded word: ``(offset, (read, write, n, allowed-size bits))`` where bit 2
+        of ``allowed`` means 4-byte accesses are legal (for callers that flatten several
+        frames into one decode table, e.g. ``GICv2``)."""
+        return sorted(self._map.items())
+
     def is_implemented(self, offset: int) -> bool:
         """True if the word at ``offset`` is decoded to handlers (not RAZ/WI reserved space)."""
         return (offset & ~3) in self._map

@@ -43,6 +43,7 @@ from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_PENDING,
     GICV_BPR_MIN,
     GICV_CTLR_ACKCTL,
+    GICV_CTLR_CBPR,
     GICV_CTLR_EOIMODE,
     GICV_CTLR_MASK,
     HypInterface,
@@ -175,9 +176,28 @@ class VcpuInterface:
         n = hyp.hppi_lr
         if n < 0 or not hyp.hppi_ok:
             return SPURIOUS
-        if hyp.lr[n] & GICH_LR_GRP1 and not hyp.v_ctlr & GICV_CTLR_ACKCTL:
-            return GROUP1_NOT_ACKED
-        return self._acknowledge(n)
+        v = hyp.lr[n]
+        # inline _acknowledge(n) and HypInterface.group_priority(v)
+        prio = (v >> 20) & 0xF8
+        if v & GICH_LR_GRP1:
+            ctlr = hyp.v_ctlr
+            if not ctlr & GICV_CTLR_ACKCTL:
+                return GROUP1_NOT_ACKED
+            if ctlr & GICV_CTLR_CBPR:
+                prio &= 0xFF << (hyp.v_bpr + 1)
+            else:
+                prio &= 0xFF << hyp.v_abpr
+        else:
+            prio &= 0xFF << (hyp.v_bpr + 1)
+        hyp.h_apr |= 1 << (prio >> 3)
+        # 01 → 10: no longer pending, still valid; EISR/ELRSR unchanged (state ≠ 00)
+        hyp.lr[n] = v ^ (GICH_LR_ACTIVE | GICH_LR_PENDING)
+        hyp.pend_mask &= ~(1 << n)
+        hyp.update()
+        vid = v & 0x3FF
+        if vid < 16 and not v & GICH_LR_HW:
+            return v & 0x1FFF
+        return vid
 
     def read_aiar(self) -> int:
         """GICV_AIAR: acknowledge a Group 1 HPPI whatever AckCtl is (D1: reads 0)."""
@@ -222,8 +242,13 @@ class VcpuInterface:
     def _find_active_lr(self, value: int) -> int:
         """Lowest LR in state 10/11 whose VirtualID (and CPUID for a vSGI) matches ``value``."""
         vid = value & 0x3FF
-        lrs = self.hyp.lr
-        for n in range(self.hyp.num_lrs):
+        hyp = self.hyp
+        lrs = hyp.lr
+        m = hyp.valid_mask  # only LRs in a state other than 00 can be active
+        while m:
+            low = m & -m
+            m ^= low
+            n = low.bit_length() - 1
             v = lrs[n]
             if v & 0x3FF == vid and v & GICH_LR_ACTIVE:
                 if vid < 16 and not v & GICH_LR_HW and not self._d18 and (v ^ value) & 0x1C00:
