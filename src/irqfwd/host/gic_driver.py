@@ -11,7 +11,9 @@
 * :class:`GicDriver`: distributor/CPU-interface init and ``gic_handle_irq`` as a pCPU step
   (:meth:`GicDriver.handle_irq_step`): read GICC_IAR; INTID ≥ 1020 ends the loop and is never
   EOI'd; SGIs get EOIR (+ DIR in EOImode 1) at once; INTIDs 16..1019 in EOImode 1 get EOIR
-  (priority drop) *before* the flow handler, whose ``irq_eoi`` then deactivates.
+  (priority drop) *before* the flow handler, whose ``irq_eoi`` then deactivates.  That
+  ``irq_eoi`` is executed as the following step, i.e. after the cost of the IAR, EOIR and
+  flow handler (a step's effects happen at its start; ``docs/designs.md``, modelling notes).
 
 Every GIC access goes through the real :class:`irqfwd.hw.gicv2.GICv2` model and charges
 ``gicc_access_ns`` / ``gicd_access_ns``.  Counters: ``host_irqs`` (every acknowledged
@@ -77,6 +79,9 @@ class GicChip(IrqChip):
         self.gicc = machine.costs.gicc_access_ns
         self.irq_get_irqchip_state = self._get_state
         self.irq_set_irqchip_state = self._set_state
+        self.deferred_eoi: list[tuple[IrqData, int]] | None = None
+        """While ``gic_handle_irq`` runs a flow handler: the ``irq_eoi`` calls it made, to be
+        executed as the next step (after the handler's cost) by :class:`GicDriver`."""
 
     def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_mask_irq``: GICD_ICENABLER."""
@@ -90,6 +95,10 @@ class GicChip(IrqChip):
 
     def irq_eoi(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_eoi_irq``: GICC_EOIR (drop + deactivate in EOImode 0)."""
+        q = self.deferred_eoi
+        if q is not None:
+            q.append((d, cpu))
+            return
         self.m.acc += self.gicc
         self.gic.cpu_if[cpu].write_eoir(d.hwirq)
 
@@ -142,6 +151,10 @@ class GicEoimode1Chip(GicChip):
         """``gic_eoimode1_eoi_irq``: GICC_DIR, skipped for forwarded irqs."""
         if d.state & IRQD_FORWARDED_TO_VCPU:
             return
+        q = self.deferred_eoi
+        if q is not None:
+            q.append((d, cpu))
+            return
         self.m.acc += self.gicc
         self.gic.cpu_if[cpu].write_dir(d.hwirq)
 
@@ -173,6 +186,8 @@ class GicDriver:
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
         self._iter_steps = [partial(self._iter, cpu) for cpu in machine.pcpus]
+        self._eoi_steps = [partial(self._deferred_eoi_step, cpu) for cpu in machine.pcpus]
+        self._eoi_q: list[list[tuple[IrqData, int]]] = [[] for _ in machine.pcpus]
         for cpu in machine.pcpus:
             cpu.host_irq_step = partial(self._entry, cpu)
 
@@ -217,6 +232,16 @@ class GicDriver:
         return 0
 
     # ---------------------------------------------------------------- gic_handle_irq
+    def _deferred_eoi_step(self, cpu: PhysCpu) -> int:
+        """The flow handler's ``irq_eoi`` (GICC_DIR / GICC_EOIR), after the handler's cost."""
+        q = self._eoi_q[cpu.index]
+        chip = self.chip
+        for d, c in q:
+            chip.irq_eoi(d, c)
+        q.clear()
+        cpu.next = self._iter_steps[cpu.index]
+        return 0
+
     def handle_irq_step(self, cpu: PhysCpu) -> int:
         """One iteration of the ``gic_handle_irq`` loop on ``cpu`` (see module docstring)."""
         return self._iter(cpu)
@@ -256,7 +281,18 @@ class GicDriver:
             if self.eoimode1:
                 ci.write_eoir(irqstat)
                 cost += self.gicc
-            r = self.genirq.generic_handle_domain_irq(irqnr, c)
+            chip = self.chip
+            q = self._eoi_q[c]
+            chip.deferred_eoi = q
+            try:
+                r = self.genirq.generic_handle_domain_irq(irqnr, c)
+            finally:
+                chip.deferred_eoi = None
+            if q:
+                # The flow handler's irq_eoi (GICC_DIR in EOImode 1) is a register write
+                # executed after the handler: it takes effect at the end of this step.
+                cpu.next = self._eoi_steps[c]
+                return cost + self.flow_ns + r
             if r < 0:
                 # gic_deactivate_unhandled
                 rec.counters["host_irqs_unhandled"] += 1

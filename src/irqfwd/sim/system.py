@@ -36,7 +36,7 @@ from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.designs import Design, get_design
 from irqfwd.sim.engine import LATE, Engine
-from irqfwd.sim.machine import Machine
+from irqfwd.sim.machine import HOST, Machine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.sim.scheduler import Scheduler
 
@@ -266,7 +266,10 @@ class _Teardown:
 
     def _wait(self) -> None:
         s = self.s
-        if all(v.exited for kvm in s.vms for v in kvm.vcpus):
+        # Also wait for host IRQ handlers in flight: the host tears down from task context,
+        # after a handler's deferred GICC_DIR (gic_handle_irq's irq_eoi) has executed.
+        if all(v.exited for kvm in s.vms for v in kvm.vcpus) and not any(
+                c.mode == HOST and c.irqs_masked for c in s.machine.pcpus):
             self.teardown()
             s.engine.stop()
         else:
