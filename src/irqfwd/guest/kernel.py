@@ -87,6 +87,8 @@ class GuestCpu:
         self.k = kernel
         self.vcpu = vcpu
         self.gic = kernel.kvm.m.gic
+        self.vcpu_if = self.gic.vcpu_if
+        self.vm_index = kernel.kvm.index
         self.rec = kernel.kvm.m.recorder
         c = kernel.costs
         self.c_entry = c.guest_irq_entry_ns
@@ -175,24 +177,26 @@ class GuestCpu:
         return self.c_entry + self._irq_iar()
 
     def _irq_iar(self) -> int:
-        vif = self.gic.vcpu_if[self._cpu_index()]
+        vcpu = self.vcpu
+        cpu = vcpu.cpu
+        assert cpu is not None
+        vif = self.vcpu_if[cpu.index]
         iar = vif.read_iar()
         intid = iar & 0x3FF
         cost = self.c_gicv
         if intid >= 1020:
-            vcpu = self.vcpu
             vcpu.guest_irqs_masked = False
             if self.bh:
-                self._set_next(self._bh_step)
+                cpu.next = self._bh_step
             else:
-                self._set_next(vcpu.guest_stack.pop() or self.idle_step)
+                cpu.next = vcpu.guest_stack.pop() or self.idle_step
             return cost + self.c_exit
         self.iar = iar
         if self.eoimode1:
             vif.write_eoir(iar)
             cost += self.c_gicv
         self.driver = self.k.drivers.get(intid)
-        self._set_next(self._handler_step)
+        cpu.next = self._handler_step
         return cost
 
     def _handler(self) -> int:
@@ -201,12 +205,13 @@ class GuestCpu:
         if d is None:
             self._set_next(self._eoi_step)
             return 0
-        seq = d.dev.handler_entry()
+        dev = d.dev
+        seq = dev.handler_entry()
         rec = self.rec
         rec.counters["guest_irqs_handled"] += 1
         if rec.wants("guest_irq_handled"):
-            rec.emit("guest_irq_handled", vm=self.k.kvm.index, vcpu=self.vcpu.vcpu_id,
-                     vintid=intid, dev=d.dev.name, seq=seq)
+            rec.emit("guest_irq_handled", vm=self.vm_index, vcpu=self.vcpu.vcpu_id,
+                     vintid=intid, dev=dev.name, seq=seq)
         hook = self.k.on_handler_entry
         if hook is not None:
             hook(self, d)
@@ -216,18 +221,22 @@ class GuestCpu:
             return self.vcpu.trap_mmio(self.k.gicd_base + GICD_ICENABLER + 4 * (intid // 32),
                                        1 << (intid % 32), 4, True, self._eoi_step)
         if d.napi:
-            d.dev.set_irq_enabled(False)
+            dev.set_irq_enabled(False)
             if not d.napi_scheduled:
                 d.napi_scheduled = True
                 self.bh.append(partial(self._napi_poll, d))
             self._set_next(self._eoi_step)
             return self.c_ack
-        d.dev.ack()
-        self._set_next(self._eoi_step)
+        dev.ack()
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        cpu.next = self._eoi_step
         return self.c_ack + d.handler_ns
 
     def _eoi(self) -> int:
-        vif = self.gic.vcpu_if[self._cpu_index()]
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        vif = self.vcpu_if[cpu.index]
         iar = self.iar
         d = self.driver
         cost = self.c_gicv
@@ -239,7 +248,7 @@ class GuestCpu:
             vif.write_eoir(iar)
         if not deferred:
             self._emit_deactivate(iar & 0x3FF)
-        self._set_next(self._iar_step)
+        cpu.next = self._iar_step
         return cost
 
     def _write_dir(self, vif: Any, iar: int, cont: Step) -> int:
@@ -256,7 +265,7 @@ class GuestCpu:
     def _emit_deactivate(self, vintid: int) -> None:
         rec = self.rec
         if rec.wants("guest_deactivate"):
-            rec.emit("guest_deactivate", vm=self.k.kvm.index, vcpu=self.vcpu.vcpu_id, vintid=vintid)
+            rec.emit("guest_deactivate", vm=self.vm_index, vcpu=self.vcpu.vcpu_id, vintid=vintid)
 
     # ---------------------------------------------------------------- bottom halves
     def _run_bh(self) -> int:

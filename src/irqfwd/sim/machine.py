@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
 from irqfwd.hw.gicv2.gic import GICv2
@@ -118,12 +119,18 @@ class PhysCpu:
         eng = self.engine
         m = self.machine
         out = self.out
+        idx = self.index
+        stack = self.stack
+        horizon = m.horizon
+        # The engine's heap is read directly (as Engine.peek does) to test whether another
+        # entry is due before this step ends: this loop runs once per step.
+        heap = eng._heap
         n = 0
         while True:
             # ---- step boundary: take interrupts
             if self.mode == HOST:
                 if out.irq and not self.irqs_masked:
-                    self.stack.append(self.next)
+                    stack.append(self.next)
                     self.irqs_masked = True
                     self.next = self.host_irq_step
             else:
@@ -142,17 +149,18 @@ class PhysCpu:
                 return
             self.next = None
             m.acc = 0
-            m.cur = self.index
+            m.cur = idx
             cost = fn() + m.acc
             m.cur = -1
             t = eng.now + cost
             n += 1
-            if n < _MAX_BATCH and t <= m.horizon:
-                top = eng.peek()
-                if top is None or top > t:
+            if n < _MAX_BATCH and t <= horizon:
+                while heap and heap[0][3] is None:
+                    heappop(heap)
+                if not heap or heap[0][0] > t:
                     eng.now = t
                     continue
-            self._handle = eng.at(t, self._run)
+            self._handle = eng.schedule(cost, self._run)
             return
 
 
