@@ -182,6 +182,7 @@ class InvariantChecker:
         self.checked = 0
         self.violations: list[Violation] = []
         self.finished = False
+        self._shared: dict[str, Any] = {}
         _load_plugins()
         wanted = set(rules) if rules is not None else None
         if wanted is not None:
@@ -197,6 +198,19 @@ class InvariantChecker:
         for rule in self.rules:
             for event, fn in rule.handlers().items():
                 recorder.subscribe(event, fn)
+
+    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The per-checker bookkeeping object ``key`` shared by several rules, created by
+        ``factory()`` on first use; if it has ``handlers()`` they are subscribed then (before
+        the handlers of the rule asking for it), so each event updates it once."""
+        obj = self._shared.get(key)
+        if obj is None:
+            obj = self._shared[key] = factory()
+            handlers = getattr(obj, "handlers", None)
+            if handlers is not None:
+                for event, fn in handlers().items():
+                    self.recorder.subscribe(event, fn)
+        return obj
 
     def _on_teardown(self, time: int, fields: dict[str, Any]) -> None:
         if self.teardown_ns is None:
@@ -234,32 +248,36 @@ class InvariantChecker:
 # --------------------------------------------------------------------------- rules
 
 
-class _DeviceRaises(Rule):
-    """Shared bookkeeping: raises per device and the handler's coverage of them.
+class DeviceTracker:
+    """Device raises and their coverage by guest handler runs, shared by the device rules.
 
-    Per event O(1): only the raises not yet covered by a handler run are kept
-    (``unserved``), plus the number of raises and the newest seq/INTID per device.
+    One subscription per event whatever the number of rules using it; O(1) per event:
+    only the raises not yet covered by a handler run are kept (``unserved``).
     """
 
-    def __init__(self, checker: InvariantChecker) -> None:
-        super().__init__(checker)
-        self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
+    def __init__(self) -> None:
+        self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
+        self.device_intids: set[int] = set()
+        self.edge: set[str] = set()
         self.n_raised: dict[str, int] = {}
         self.last: dict[str, tuple[int, int]] = {}  # dev -> (newest seq, its intid)
-        self.edge: set[str] = set()
+        self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
         self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
+        self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host INTID
 
     def handlers(self) -> dict[str, Handler]:
         return {"device_irq_raise": self._on_raise, "guest_irq_handled": self._on_handled}
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         dev = f["dev"]
+        intid = f["intid"]
+        seq = f["seq"]
         if f.get("trigger", "level") == "edge":
             self.edge.add(dev)
         else:
             self.edge.discard(dev)
-        seq = f["seq"]
-        intid = f["intid"]
+        self.dev_intid[dev] = intid
+        self.device_intids.add(intid)
         q = self.unserved.get(dev)
         if q is None:
             q = self.unserved[dev] = deque()
@@ -271,37 +289,47 @@ class _DeviceRaises(Rule):
         dev = f.get("dev")
         if dev is None:
             return
-        before = self.covered.get(dev, 0)
+        intid = self.dev_intid.get(dev)
+        if intid is not None:
+            self.vint_to_phys[(f["vm"], f["vintid"])] = intid
         seq = f.get("seq")
         last = self.last.get(dev)
+        if seq is None or last is None:
+            return
         # The handler serves every raise not served yet (the driver drains the status
         # register), so it covers up to the newest raise so far; seq None = nothing new.
-        after = before if seq is None or last is None else max(before, seq, last[0])
-        self.on_cover(time, dev, before, after)
+        before = self.covered.get(dev, 0)
+        after = max(before, seq, last[0])
         if after != before:
             self.covered[dev] = after
             q = self.unserved[dev]
             while q and q[0][0] <= after:
                 q.popleft()
 
-    def on_cover(self, time: int, dev: str, before: int, after: int) -> None:
-        """A handler invocation of ``dev`` served raises ``before+1 .. after`` (none if equal)."""
+
+def _devices(checker: InvariantChecker) -> DeviceTracker:
+    return checker.shared("devices", DeviceTracker)  # type: ignore[no-any-return]
 
 
-class LostInterrupt(_DeviceRaises):
+class LostInterrupt(Rule):
     """Every device assertion reaches the guest handler (no lost interrupt)."""
 
     name = "lost-interrupt"
 
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.dev = _devices(checker)
+
     def finish(self, end_ns: int) -> None:
-        for dev in sorted(self.unserved):
-            covered = self.covered.get(dev, 0)
+        d = self.dev
+        for dev in sorted(d.unserved):
+            covered = d.covered.get(dev, 0)
             lost = [
                 (seq, t, intid)
-                for seq, t, intid in self.unserved[dev]
+                for seq, t, intid in d.unserved[dev]
                 if seq > covered and t < end_ns - self.checker.grace_ns
             ]
-            self.check(self.n_raised.get(dev, 0))
+            self.check(d.n_raised.get(dev, 0))
             if lost:
                 seq, t, intid = lost[0]
                 self.violation(
@@ -312,7 +340,7 @@ class LostInterrupt(_DeviceRaises):
                 )
 
 
-class EdgeExactlyOnce(_DeviceRaises):
+class EdgeExactlyOnce(Rule):
     """An edge interrupt is delivered to the guest at most once per raise (§13.4, §14).
 
     Counts deliveries, not work: a second edge that arrives while the first is active is
@@ -326,33 +354,28 @@ class EdgeExactlyOnce(_DeviceRaises):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
+        self.dev = _devices(checker)
         self.deliveries: dict[str, int] = {}
 
+    def handlers(self) -> dict[str, Handler]:
+        return {"guest_irq_handled": self._on_handled}
+
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        # Only the number of raises matters here: no coverage bookkeeping needed.
         dev = f.get("dev")
-        if dev is None or dev not in self.edge:
+        d = self.dev
+        if dev is None or dev not in d.edge:
             return
-        self.check()
+        self.checker.checked += 1
         n = self.deliveries.get(dev, 0) + 1
         self.deliveries[dev] = n
-        raised = self.n_raised.get(dev, 0)
+        raised = d.n_raised.get(dev, 0)
         if n > raised:
-            last = self.last.get(dev)
+            last = d.last.get(dev)
             self.violation(
                 time,
                 last[1] if last is not None else 0,
                 f"{dev} handler run #{n} but the device raised only {raised} edge(s): delivered twice",
             )
-
-    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        dev = f["dev"]
-        if f.get("trigger", "level") == "edge":
-            self.edge.add(dev)
-        else:
-            self.edge.discard(dev)
-        self.n_raised[dev] = self.n_raised.get(dev, 0) + 1
-        self.last[dev] = (f["seq"], f["intid"])
 
 
 class DeactivateExactlyOnce(Rule):
@@ -364,17 +387,13 @@ class DeactivateExactlyOnce(Rule):
         super().__init__(checker)
         # key: the INTID for SPIs, INTID + (cpu << 10) for banked INTIDs < 32
         self.active: dict[int, int] = {}  # key -> activation time
-        self.device_intids: set[int] = set()
+        self.device_intids = _devices(checker).device_intids
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "device_irq_raise": self._on_raise,
             "phys_activate": self._on_activate,
             "phys_deactivate": self._on_deactivate,
         }
-
-    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        self.device_intids.add(f["intid"])
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
         intid = f["intid"]
@@ -444,28 +463,17 @@ class StaleActive(Rule):
         super().__init__(checker)
         self.active: dict[int, int] = {}  # SPI intid -> activation time
         self.gen: dict[int, int] = {}  # SPI intid -> generation of its current/last activation
-        self.dev_intid: dict[str, int] = {}
-        self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host intid
+        self.vint_to_phys = _devices(checker).vint_to_phys  # (vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "device_irq_raise": self._on_raise,
-            "guest_irq_handled": self._on_handled,
             "phys_activate": self._on_activate,
             "phys_deactivate": self._on_deactivate,
             "guest_deactivate": self._on_guest_deactivate,
             "kvm_entry": self._on_entry,
         }
-
-    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        self.dev_intid[f["dev"]] = f["intid"]
-
-    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        intid = self.dev_intid.get(f.get("dev"))  # type: ignore[arg-type]
-        if intid is not None:
-            self.vint_to_phys[(f["vm"], f["vintid"])] = intid
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
         intid = f["intid"]

@@ -103,16 +103,22 @@ although it masked the timer meanwhile (a Linux guest counts it as IRQ_NONE)."""
 
 
 class _StaleLine:
-    """Per vCPU: the guest deactivated vINTID 27 and KVM raised no new level since."""
+    """Per vCPU: the guest deactivated vINTID 27 and KVM raised no new level since.
+
+    One instance per checker (``InvariantChecker.shared``), used by two rules.
+    """
 
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
 
-    def on_deactivate(self, f: dict[str, Any]) -> None:
-        if int(f.get("vintid", -1)) == PPI_VTIMER:
+    def handlers(self) -> dict[str, Handler]:
+        return {"guest_deactivate": self._on_deactivate, "kvm_timer_update_irq": self._on_update}
+
+    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        if f.get("vintid", -1) == PPI_VTIMER:
             self.after_deact[_key(f)] = True
 
-    def on_update(self, f: dict[str, Any]) -> None:
+    def _on_update(self, time: int, f: dict[str, Any]) -> None:
         if f.get("level"):
             self.after_deact[_key(f)] = False
 
@@ -128,14 +134,10 @@ class TimerConditionFalse(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.stale = _StaleLine()
+        self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
 
     def handlers(self) -> dict[str, Handler]:
-        return {
-            "guest_timer_irq": self._on_irq,
-            "guest_deactivate": lambda t, f: self.stale.on_deactivate(f),
-            "kvm_timer_update_irq": lambda t, f: self.stale.on_update(f),
-        }
+        return {"guest_timer_irq": self._on_irq}
 
     def _on_irq(self, time: int, f: dict[str, Any]) -> None:
         self.check()
@@ -164,12 +166,12 @@ class TimerStaleActive(Rule):
         }
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        if int(f["intid"]) == PPI_VTIMER:
-            self.active[int(f["cpu"])] = time
+        if f["intid"] == PPI_VTIMER:
+            self.active[f["cpu"]] = time
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        if int(f["intid"]) == PPI_VTIMER:
-            self.active.pop(int(f["cpu"]), None)
+        if f["intid"] == PPI_VTIMER:
+            self.active.pop(f["cpu"], None)
 
     def _on_load(self, time: int, f: dict[str, Any]) -> None:
         if f.get("active"):
@@ -194,14 +196,13 @@ class TimerWrongGuest(Rule):
         super().__init__(checker)
         self.raised: dict[_Key, int] = {}  # (vm, vcpu) -> level raises not yet consumed
         self.ignored: dict[int, int] = {}  # cpu -> time of a host vtimer irq with no vCPU loaded
-        self.stale = _StaleLine()
+        self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
 
     def handlers(self) -> dict[str, Handler]:
         return {
             "kvm_timer_update_irq": self._on_update,
             "guest_timer_irq": self._on_irq,
             "timer_host_irq": self._on_host_irq,
-            "guest_deactivate": lambda t, f: self.stale.on_deactivate(f),
         }
 
     def _on_host_irq(self, time: int, f: dict[str, Any]) -> None:
@@ -212,7 +213,6 @@ class TimerWrongGuest(Rule):
             self.ignored.pop(cpu, None)
 
     def _on_update(self, time: int, f: dict[str, Any]) -> None:
-        self.stale.on_update(f)
         if not f.get("level"):
             return
         key = _key(f)
