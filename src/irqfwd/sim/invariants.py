@@ -308,7 +308,7 @@ class DeviceTracker:
 
 
 def _devices(checker: InvariantChecker) -> DeviceTracker:
-    return checker.shared("devices", DeviceTracker)  # type: ignore[no-any-return]
+    return checker.shared("devices", DeviceTracker)
 
 
 class LostInterrupt(Rule):
