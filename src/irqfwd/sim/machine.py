@@ -119,13 +119,13 @@ class PhysCpu:
         eng = self.engine
         m = self.machine
         out = self.out
-        idx = self.index
         stack = self.stack
         horizon = m.horizon
+        batch = _MAX_BATCH
         # The engine's heap is read directly (as Engine.peek does) to test whether another
         # entry is due before this step ends: this loop runs once per step.
         heap = eng._heap
-        n = 0
+        m.cur = self.index  # the executing pCPU, for every step of this batch
         while True:
             # ---- step boundary: take interrupts
             if self.mode == HOST:
@@ -145,21 +145,24 @@ class PhysCpu:
                     self.next = v.guest_irq_step
             fn = self.next
             if fn is None:
+                m.cur = -1
                 self._active = False
                 return
             self.next = None
             m.acc = 0
-            m.cur = idx
             cost = fn() + m.acc
-            m.cur = -1
             t = eng.now + cost
-            n += 1
-            if n < _MAX_BATCH and t <= horizon:
-                while heap and heap[0][3] is None:
+            batch -= 1
+            if batch and t <= horizon:
+                while heap:
+                    top = heap[0]
+                    if top[3] is not None:
+                        break
                     heappop(heap)
-                if not heap or heap[0][0] > t:
+                if not heap or top[0] > t:
                     eng.now = t
                     continue
+            m.cur = -1
             self._handle = eng.schedule(cost, self._run)
             return
 
