@@ -311,6 +311,62 @@ def _devices(checker: InvariantChecker) -> DeviceTracker:
     return checker.shared("devices", DeviceTracker)
 
 
+def phys_key(intid: int, cpu: int) -> int:
+    """Key of a physical interrupt's Active state: the INTID for SPIs, INTID + (cpu << 10)
+    for the banked INTIDs < 32 (SGIs, PPIs)."""
+    return intid if intid >= 32 else intid + (cpu << 10)
+
+
+class PhysTracker:
+    """The physical Active states (``phys_activate`` / ``phys_deactivate``), shared by
+    ``deactivate-exactly-once``, ``stale-active`` and ``timer-stale-active``: one
+    subscription per event.  ``gen`` numbers the activations of each key (an *instance*).
+
+    The per-event checks of ``deactivate-exactly-once`` run here (``deact`` is that rule
+    when it is checked) so that an event costs one call.
+    """
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        self.checker = checker
+        self.active: dict[int, int] = {}  # phys_key -> activation time
+        self.gen: dict[int, int] = {}  # phys_key -> number of activations so far
+        self.deact: DeactivateExactlyOnce | None = None
+        self.device_intids = _devices(checker).device_intids
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
+
+    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
+        intid = f["intid"]
+        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        active = self.active
+        d = self.deact
+        if d is not None and intid in self.device_intids:
+            self.checker.checked += 1
+            since = active.get(key)
+            if since is not None:
+                d.violation(time, intid, f"INTID {intid} activated again while still active since {since} ns")
+        active[key] = time
+        self.gen[key] = self.gen.get(key, 0) + 1
+
+    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
+        intid = f["intid"]
+        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        since = self.active.pop(key, None)
+        d = self.deact
+        if d is not None and intid in self.device_intids:
+            self.checker.checked += 1
+            if since is None:
+                by = f.get("by", f.get("source", "?"))
+                d.violation(time, intid, f"INTID {intid} deactivated (by {by}) while not active: double deactivation")
+
+
+def phys_tracker(checker: InvariantChecker) -> PhysTracker:
+    """The checker's shared :class:`PhysTracker`."""
+    tracker: PhysTracker = checker.shared("phys", lambda: PhysTracker(checker))
+    return tracker
+
+
 class LostInterrupt(Rule):
     """Every device assertion reaches the guest handler (no lost interrupt)."""
 
@@ -379,48 +435,26 @@ class EdgeExactlyOnce(Rule):
 
 
 class DeactivateExactlyOnce(Rule):
-    """Each physical activation is deactivated exactly once (§13.1)."""
+    """Each physical activation is deactivated exactly once (§13.1).
+
+    The per-event checks run in :class:`PhysTracker` (one call per event).
+    """
 
     name = "deactivate-exactly-once"
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        # key: the INTID for SPIs, INTID + (cpu << 10) for banked INTIDs < 32
-        self.active: dict[int, int] = {}  # key -> activation time
         self.device_intids = _devices(checker).device_intids
-
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "phys_activate": self._on_activate,
-            "phys_deactivate": self._on_deactivate,
-        }
-
-    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
-        if intid not in self.device_intids:
-            return
-        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
-        self.checker.checked += 1
-        since = self.active.get(key)
-        if since is not None:
-            self.violation(time, intid, f"INTID {intid} activated again while still active since {since} ns")
-        self.active[key] = time
-
-    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
-        if intid not in self.device_intids:
-            return
-        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
-        self.checker.checked += 1
-        if self.active.pop(key, None) is None:
-            by = f.get("by", f.get("source", "?"))
-            self.violation(time, intid, f"INTID {intid} deactivated (by {by}) while not active: double deactivation")
+        self.phys = phys_tracker(checker)
+        self.phys.deact = self
 
     def finish(self, end_ns: int) -> None:
-        for key, since in sorted(self.active.items()):
+        for key, since in sorted(self.phys.active.items()):
+            intid = key & 0x3FF
+            if intid not in self.device_intids:
+                continue
             self.check()
             if self.checker.overdue(since, end_ns):
-                intid = key & 0x3FF
                 self.violation(end_ns, intid, f"INTID {intid} activated at {since} ns never deactivated")
 
 
@@ -461,28 +495,18 @@ class StaleActive(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.active: dict[int, int] = {}  # SPI intid -> activation time
-        self.gen: dict[int, int] = {}  # SPI intid -> generation of its current/last activation
+        phys = phys_tracker(checker)
+        self.active = phys.active  # SPI intid -> activation time (also banked keys >= 1024 or < 32)
+        self.gen = phys.gen  # SPI intid -> generation of its current/last activation
         self.vint_to_phys = _devices(checker).vint_to_phys  # (vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "phys_activate": self._on_activate,
-            "phys_deactivate": self._on_deactivate,
             "guest_deactivate": self._on_guest_deactivate,
             "kvm_entry": self._on_entry,
         }
-
-    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
-        if intid >= 32:
-            self.active[intid] = time
-            self.gen[intid] = self.gen.get(intid, 0) + 1
-
-    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        self.active.pop(f["intid"], None)
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
         intid = self.vint_to_phys.get((f["vm"], f["vintid"]))
@@ -512,6 +536,8 @@ class StaleActive(Rule):
 
     def finish(self, end_ns: int) -> None:
         for intid, since in sorted(self.active.items()):
+            if not 32 <= intid < 1024:
+                continue  # banked SGI/PPI keys
             self.check()
             if self.checker.overdue(since, end_ns):
                 after = " and the VM teardown" if self.checker.teardown_ns is not None else ""

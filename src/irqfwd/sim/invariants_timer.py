@@ -42,7 +42,14 @@ from __future__ import annotations
 from typing import Any
 
 from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.invariants import Handler, InvariantChecker, Rule, register_rule
+from irqfwd.sim.invariants import (
+    Handler,
+    InvariantChecker,
+    Rule,
+    phys_key,
+    phys_tracker,
+    register_rule,
+)
 
 __all__ = ["STALE_LINE_DESIGNS", "TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]
 
@@ -156,29 +163,17 @@ class TimerStaleActive(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.active: dict[int, int] = {}  # cpu -> activation time of PPI 27
+        self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
 
     def handlers(self) -> dict[str, Handler]:
-        return {
-            "phys_activate": self._on_activate,
-            "phys_deactivate": self._on_deactivate,
-            "kvm_timer_phys_active": self._on_load,
-        }
-
-    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        if f["intid"] == PPI_VTIMER:
-            self.active[f["cpu"]] = time
-
-    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        if f["intid"] == PPI_VTIMER:
-            self.active.pop(f["cpu"], None)
+        return {"kvm_timer_phys_active": self._on_load}
 
     def _on_load(self, time: int, f: dict[str, Any]) -> None:
         if f.get("active"):
             return
         self.check()
         cpu = int(f["cpu"])
-        since = self.active.get(cpu)
+        since = self.phys_active.get(phys_key(PPI_VTIMER, cpu))
         if since is not None:
             how = "cached as inactive" if f.get("cached") else "written inactive"
             self.violation(
