@@ -295,15 +295,21 @@ class GuestCpu:
         return cost
 
     def _thread(self, d: GuestDriver, iar: int) -> int:
-        """The irq thread: device work, (EOImode 1: GICV_DIR), unmask (trapped ISENABLER)."""
+        """The irq thread: device work; then (next step, after the work) EOImode 1: GICV_DIR,
+        and the unmask (trapped ISENABLER)."""
         d.dev.ack()
-        cost = self.c_ack + d.handler_ns
-        intid = iar & 0x3FF
-        unmask = partial(self._unmask_after_thread, intid)
+        self._set_next(partial(self._thread_end, iar))
+        return self.c_ack + d.handler_ns
+
+    def _thread_end(self, iar: int) -> int:
+        """End of the irq thread (``irq_finalize_oneshot``): GICV_DIR (EOImode 1,
+        ``IRQCHIP_EOI_THREADED``), then the unmask."""
+        unmask = partial(self._unmask_after_thread, iar & 0x3FF)
         if self.eoimode1:
-            cost += self.c_gicv
-            return cost + self._write_dir(self.gic.vcpu_if[self._cpu_index()], iar, unmask)
-        return cost + unmask()
+            cpu = self.vcpu.cpu
+            assert cpu is not None
+            return self.c_gicv + self._write_dir(self.vcpu_if[cpu.index], iar, unmask)
+        return unmask()
 
     def _unmask_after_thread(self, intid: int) -> int:
         """``irq_finalize_oneshot`` → unmask: a trapped GICD_ISENABLER write."""
