@@ -287,12 +287,18 @@ class GuestCpu:
         cost = self.c_ack + (d.handler_ns if n else 0)
         if d.dev.pending:
             self.bh.append(partial(self._napi_poll, d))
+            self._bh_done()
         else:
-            d.napi_scheduled = False
-            d.dev.set_irq_enabled(True)
-            cost += self.c_ack
-        self._bh_done()
+            # napi_complete_done + re-enable: after this round's work (next step).
+            self._set_next(partial(self._napi_complete, d))
         return cost
+
+    def _napi_complete(self, d: GuestDriver) -> int:
+        """``napi_complete_done``: re-enable the device interrupt (MMIO write)."""
+        d.napi_scheduled = False
+        d.dev.set_irq_enabled(True)
+        self._bh_done()
+        return self.c_ack
 
     def _thread(self, d: GuestDriver, iar: int) -> int:
         """The irq thread: device work; then (next step, after the work) EOImode 1: GICV_DIR,
