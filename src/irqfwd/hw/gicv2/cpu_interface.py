@@ -467,7 +467,7 @@ class CpuInterface:
         if self.ctlr & GICC_CTLR_EOIMODE:
             dist.notify(1 << c)
         else:
-            dist.notify((1 << c) | dist.deactivate(c, i, "eoir"))
+            dist.notify((1 << c) | dist._set_active(i, False, c, "eoir"))
 
     def write_aeoir(self, value: int) -> None:
         """GICC_AEOIR (§4.4.10): EOIR for Group 1 interrupts.  D1: ignored."""
@@ -483,9 +483,10 @@ class CpuInterface:
         i = value & 0x3FF
         if i >= 1020 or i >= self.dist.num_irqs or not self.ctlr & GICC_CTLR_EOIMODE:
             return
-        mask = self.dist.deactivate(self.cpu, i, "dir")
+        dist = self.dist
+        mask = dist._set_active(i, False, self.cpu, "dir")  # dist.deactivate(), range checked
         if mask:
-            self.dist.notify(mask)
+            dist.notify(mask)
 
     def mmio_write_eoir(self, n: int, v: int, mask: int, cpu: int) -> None:
         """RegisterBlock handler of GICC_EOIR."""

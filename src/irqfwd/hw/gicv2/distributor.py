@@ -121,6 +121,8 @@ class Distributor:
         "_d7",
         "_d8",
         "_d9",
+        "_end",
+        "_mirror",
         "_pm",
         "_pmask",
         "_ppi_cfg_writable",
@@ -161,6 +163,10 @@ class Distributor:
         self._d7 = q.spi_n_n
         self._d8 = q.ppi_ispendr_smp_ignored and config.num_cpus > 1
         self._d9 = q.spi_pending_follows_targets
+        self._end = min(config.num_irqs, 1020)
+        """One past the last implemented INTID (:meth:`_check`)."""
+        self._mirror = not (self._d7 or self._d9)
+        """SPI words are equal in every CPU's lists (no per-CPU SPI latch/active quirk)."""
 
         self.notify: Callable[[int], None] = _noop_notify
         self.event: Callable[[str, int, int, str], None] | None = None
@@ -288,6 +294,45 @@ class Distributor:
             return 1 << c
         return 0
 
+    def _spi_cands(self, i: int, now: int) -> int:
+        """Mirror mode (no D7/D9): make SPI ``i`` a candidate on exactly its targets when
+        ``now`` (the candidate test evaluated on the mirrored words) is non-zero, on no CPU
+        otherwise.  The same result as :meth:`_sync` on every CPU; returns the mask of CPUs
+        whose candidate set changed."""
+        w = i >> 5
+        s = i & 31
+        b = 1 << s
+        t = self.targets[i] if now else 0
+        m = 0
+        c = 0
+        for cand in self.cand:
+            cw = cand[w]
+            if (t >> c) & 1:
+                if not cw & b:
+                    cand[w] = cw | b
+                    _l, _n, _e, _a, _en, _c, grp, prio, bk, pm = self._st[c]
+                    g = (grp[w] >> s) & 1
+                    p = prio[i]
+                    bkg = bk[g]
+                    old = bkg[p]
+                    bkg[p] = old | (1 << i)
+                    if not old:
+                        pm[g] |= 1 << p
+                    m |= 1 << c
+            elif cw & b:
+                cand[w] = cw ^ b
+                _l, _n, _e, _a, _en, _c, grp, prio, bk, pm = self._st[c]
+                g = (grp[w] >> s) & 1
+                p = prio[i]
+                bkg = bk[g]
+                new = bkg[p] & ~(1 << i)
+                bkg[p] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
+                m |= 1 << c
+            c += 1  # noqa: SIM113 (no enumerate tuple per CPU on this hot path)
+        return m
+
     def best(self, c: int, groups: int) -> int:
         """HPPI candidate of CPU ``c`` among ``groups`` (bit 0 = Group 0, bit 1 = Group 1).
 
@@ -342,6 +387,8 @@ class Distributor:
         w, b = intid >> 5, 1 << (intid & 31)
         if intid < 32:
             return bool(self.act[cpu][w] & b)
+        if self._mirror:
+            return bool(self.act[0][w] & b)
         return any(self.act[c][w] & b for c in self._cpus)
 
     def is_enabled(self, intid: int, cpu: int = 0) -> bool:
@@ -410,20 +457,74 @@ class Distributor:
                 return
             self.notify(1 << cpu)
             return
-        st = self._st
+        line0 = self.line[0]
+        lw = line0[w]
         if level:
-            if st[0][1][w] & b:
+            if lw & b:
                 return
-            rising_edge = st[0][2][w] & b
-        elif not st[0][1][w] & b:
-            return
+            nl = lw | b
+        elif lw & b:
+            nl = lw ^ b
         else:
-            rising_edge = 0
+            return
+        if self._mirror:
+            # Without D7/D9 every CPU's copy of an SPI's words is equal, so the candidate
+            # test (before and after the change) is evaluated once; the SPI is a candidate
+            # exactly on its targets when the test holds (the invariant _sync maintains).
+            edge_w = self.edge[0][w]
+            latch0 = self.latch[0]
+            gate = ~self.act[0][w] & self.en[0][w] & b
+            was = (latch0[w] | (lw & ~edge_w)) & gate
+            if level and edge_w & b:  # rising edge of an edge-triggered SPI
+                for latch in self.latch:
+                    latch[w] |= b
+            for line in self.line:
+                line[w] = nl
+            now = (latch0[w] | (nl & ~edge_w)) & gate
+            t = self.targets[intid]
+            if was == now or not t:
+                return
+            st = self._st
+            bi = 1 << intid
+            m = 0
+            for c in range(self.num_cpus):
+                if not (t >> c) & 1:
+                    continue
+                _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = st[c]
+                cw = cand[w]
+                if now:
+                    if cw & b:
+                        continue
+                    cand[w] = cw | b
+                    g = (grp[w] >> s) & 1
+                    p = prio[intid]
+                    bkg = bk[g]
+                    old = bkg[p]
+                    bkg[p] = old | bi
+                    if not old:
+                        pm[g] |= 1 << p
+                elif cw & b:
+                    cand[w] = cw ^ b
+                    g = (grp[w] >> s) & 1
+                    p = prio[intid]
+                    bkg = bk[g]
+                    new = bkg[p] & ~bi
+                    bkg[p] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                else:
+                    continue
+                m |= 1 << c
+            if m:
+                self.notify(m)
+            return
+        st = self._st
         t = self.targets[intid]
-        tmask = t if self._d9 else self._allmask
-        nb = ~b
         bi = 1 << intid
         m = 0
+        rising_edge = level and st[0][2][w] & b
+        tmask = t if self._d9 else self._allmask
+        nb = ~b
         for c, (latch, line, edge, act, en, cand, grp, prio, bk, pm) in enumerate(st):
             if level:
                 line[w] |= b
@@ -459,9 +560,9 @@ class Distributor:
 
     def _set_pending(self, i: int, on: bool, c: int) -> int:
         w, b = i >> 5, 1 << (i & 31)
-        if i < 16:
-            return 0  # SGI bits of ISPENDR0/ICPENDR0 are read-only (§4.3.7, §4.3.8)
         if i < 32:
+            if i < 16:
+                return 0  # SGI bits of ISPENDR0/ICPENDR0 are read-only (§4.3.7, §4.3.8)
             if on:
                 if self._d8:
                     return 0
@@ -475,6 +576,18 @@ class Distributor:
             else:
                 self.latch[c][w] &= ~b
             return self._sync(c, i)
+        if self._mirror:
+            latches = self.latch
+            if on:
+                for latch in latches:
+                    latch[w] |= b
+                # pending now: a candidate if not active, enabled (and targeted)
+                return self._spi_cands(i, ~self.act[0][w] & self.en[0][w] & b)
+            for latch in latches:
+                latch[w] &= ~b
+            return self._spi_cands(
+                i, self.line[0][w] & ~self.edge[0][w] & ~self.act[0][w] & self.en[0][w] & b
+            )
         m = 0
         if on:
             tmask = self.targets[i] if self._d9 else self._allmask
@@ -490,31 +603,41 @@ class Distributor:
 
     def set_pending(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISPENDR (on) / GICD_ICPENDR (off) semantics for one INTID (§4.3.7, §4.3.8)."""
-        self._check(intid)
+        if not 0 <= intid < self._end:
+            self._check(intid)
         m = self._set_pending(intid, on, cpu)
         if m:
             self.notify(m)
 
     def _set_enabled(self, i: int, on: bool, c: int) -> int:
         w, b = i >> 5, 1 << (i & 31)
-        if i < 16 and self._sgi_en:
-            return 0
         if i < 32:
+            if i < 16 and self._sgi_en:
+                return 0
             if bool(self.en[c][w] & b) == on:
                 return 0
             self.en[c][w] ^= b
             return self._sync(c, i)
-        if bool(self.en[0][w] & b) == on:
+        en0 = self.en[0]
+        if bool(en0[w] & b) == on:
             return 0
+        for en in self.en:
+            en[w] ^= b
+        if self._mirror:
+            return self._spi_cands(
+                i,
+                (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w]))
+                & ~self.act[0][w] & en0[w] & b,
+            )
         m = 0
         for cc in self._cpus:
-            self.en[cc][w] ^= b
             m |= self._sync(cc, i)
         return m
 
     def set_enabled(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISENABLER / GICD_ICENABLER for one INTID (§4.3.5, §4.3.6); never latches."""
-        self._check(intid)
+        if not 0 <= intid < self._end:
+            self._check(intid)
         m = self._set_enabled(intid, on, cpu)
         if m:
             self.notify(m)
@@ -533,6 +656,20 @@ class Distributor:
                 return 0
             act[w] ^= b
             mask = self._sync(c, i)
+        elif self._mirror:
+            act0 = self.act[0]
+            if bool(act0[w] & b) == on:
+                return 0
+            for act in self.act:
+                act[w] ^= b
+            if on:  # an active interrupt is never a candidate
+                mask = self._spi_cands(i, 0)
+            else:
+                mask = self._spi_cands(
+                    i,
+                    (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w]))
+                    & self.en[0][w] & b,
+                )
         else:
             mask = 0
             changed = False
@@ -554,7 +691,8 @@ class Distributor:
 
     def set_active(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISACTIVER / GICD_ICACTIVER for one INTID (§4.3.9, §4.3.10)."""
-        self._check(intid)
+        if not 0 <= intid < self._end:
+            self._check(intid)
         m = self._set_active(intid, on, cpu, "isactiver" if on else "icactiver")
         if m:
             self.notify(m)
@@ -694,8 +832,8 @@ class Distributor:
         elif i < 32 or self._d7:
             self.latch[c][w] &= ~b
         else:
-            for cc in self._cpus:  # 1-N: pending ends everywhere; _set_active re-syncs all
-                self.latch[cc][w] &= ~b
+            for latch in self.latch:  # 1-N: pending ends everywhere; _set_active re-syncs all
+                latch[w] &= ~b
         self.notify(self._set_active(i, True, c, "iar") | (1 << c))
         return src
 

@@ -63,7 +63,7 @@ class GICv2:
     """
 
     __slots__ = (
-        "_decode", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
+        "_d16", "_decode", "_dist_set_line", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
         "_updates", "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
     )
 
@@ -71,11 +71,13 @@ class GICv2:
         self.config = config = config or GICv2Config()
         self._ncpu = config.num_cpus
         self._spi_end = min(config.num_irqs, 1020)
+        self._d16 = config.quirks.hw_deactivate_no_phys_update
         self._on_output: Callable[[int, str, bool], None] | None = None
         self._on_event: Callable[[str, int, int, str], None] | None = None
         self._stale_mask = 0
         self.dist = Distributor(config)
         self.dist.notify = self._update
+        self._dist_set_line = self.dist.set_line
         self.cpu_if = [CpuInterface(c, config, self.dist) for c in range(config.num_cpus)]
         self._updates = tuple(ci.update for ci in self.cpu_if)
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
@@ -235,13 +237,13 @@ class GICv2:
                 raise ValueError(
                     f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
                 )
-            self.dist.set_line(intid, level, 0)
+            self._dist_set_line(intid, level, 0)
             return
         if intid < 16:
             raise ValueError(f"INTID {intid} is an SGI: SGIs have no input line (use GICD_SGIR)")
         if cpu is None or not 0 <= cpu < self._ncpu:
             raise ValueError(f"PPI {intid} needs cpu in 0..{self._ncpu - 1}, got {cpu}")
-        self.dist.set_line(intid, level, cpu)
+        self._dist_set_line(intid, level, cpu)
 
     # ------------------------------------------------------------------ outputs & events
 
@@ -281,21 +283,22 @@ class GICv2:
         With ``QemuQuirks.hw_deactivate_no_phys_update`` (D16) the physical outputs and
         GICC_HPPIR are left stale until the next GICD/GICC write or input change.
         """
-        if intid < 16 or intid >= 1020 or intid >= self.config.num_irqs:
+        if intid < 16 or intid >= self._spi_end:
+            return
+        if not self._d16:
+            # dist.deactivate() without its range check (done above)
+            mask = self.dist._set_active(intid, False, cpu, "hw_lr")
+            if mask:
+                self._update(mask)
             return
         ci = self.cpu_if[cpu]
-        if self.config.quirks.hw_deactivate_no_phys_update:
-            stale_hppir = ci.read_hppir()
-            mask = self.dist.deactivate(cpu, intid, "hw_lr")
-            for c in range(self._ncpu):
-                if (mask >> c) & 1 and not self.cpu_if[c].stale:
-                    self.cpu_if[c].stale_hppir = stale_hppir if c == cpu else self.cpu_if[c].read_hppir()
-                    self.cpu_if[c].stale = True
-            self._stale_mask |= mask
-            return
+        stale_hppir = ci.read_hppir()
         mask = self.dist.deactivate(cpu, intid, "hw_lr")
-        if mask:
-            self._update(mask)
+        for c in range(self._ncpu):
+            if (mask >> c) & 1 and not self.cpu_if[c].stale:
+                self.cpu_if[c].stale_hppir = stale_hppir if c == cpu else self.cpu_if[c].read_hppir()
+                self.cpu_if[c].stale = True
+        self._stale_mask |= mask
 
     def set_maintenance(self, cpu: int, level: bool) -> None:
         """Drive the maintenance interrupt PPI (``config.maintenance_intid``) of ``cpu``."""

@@ -481,7 +481,12 @@ class HypInterface:
     @property
     def vmcr(self) -> int:
         """GICH_VMCR (~§5.3.3); assigning goes through :meth:`write_vmcr`."""
-        return self.read_vmcr()
+        return (  # read_vmcr(), inlined
+            (self.v_pmr >> 3) << GICH_VMCR_VMPRIMASK_SHIFT
+            | self.v_bpr << GICH_VMCR_VMBP_SHIFT
+            | self.v_abpr << GICH_VMCR_VMABP_SHIFT
+            | self.v_ctlr
+        )
 
     @vmcr.setter
     def vmcr(self, value: int) -> None:

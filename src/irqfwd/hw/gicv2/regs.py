@@ -191,6 +191,8 @@ class RegisterBlock:
             if not 0 <= offset < self.size or size not in _SIZE_BITS:
                 self._check(offset, size)
             return 0
+        if size == 4 and not offset & 3 and entry[3] & 0b100:  # aligned word: the usual case
+            return entry[0](entry[2], cpu)
         if not entry[3] & _SIZE_BITS.get(size, 0) or offset & (size - 1):
             self._check(offset, size)
             self.bad_accesses += 1
@@ -206,6 +208,9 @@ class RegisterBlock:
         if entry is None:
             if not 0 <= offset < self.size or size not in _SIZE_BITS:
                 self._check(offset, size)
+            return
+        if size == 4 and not offset & 3 and entry[3] & 0b100:  # aligned word: the usual case
+            entry[1](entry[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
             return
         if not entry[3] & _SIZE_BITS.get(size, 0) or offset & (size - 1):
             self._check(offset, size)

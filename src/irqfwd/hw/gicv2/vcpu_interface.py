@@ -38,6 +38,7 @@ from __future__ import annotations
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_ACTIVE,
+    GICH_LR_EOI,
     GICH_LR_GRP1,
     GICH_LR_HW,
     GICH_LR_PENDING,
@@ -260,7 +261,24 @@ class VcpuInterface:
         """Clear LR ``n``'s active bit; HW=1 → deactivate PhysicalID (16 ≤ id < 1020)."""
         hyp = self.hyp
         v = hyp.lr[n] & ~GICH_LR_ACTIVE
-        hyp.set_lr(n, v)
+        hyp.lr[n] = v
+        # inline HypInterface._lr_masks(n, v): 10 → 00 or 11 → 01
+        bit = 1 << n
+        clear = ~bit
+        if v & GICH_LR_PENDING:
+            hyp.pend_mask |= bit
+            hyp.valid_mask |= bit
+            hyp.eisr_mask &= clear
+            hyp.elrsr_mask &= clear
+        else:
+            hyp.pend_mask &= clear
+            hyp.valid_mask &= clear
+            if not v & GICH_LR_HW and v & GICH_LR_EOI:
+                hyp.eisr_mask |= bit
+                hyp.elrsr_mask &= clear
+            else:
+                hyp.eisr_mask &= clear
+                hyp.elrsr_mask |= bit
         hyp.update()
         if v & GICH_LR_HW:
             pid = (v >> 10) & 0x3FF
