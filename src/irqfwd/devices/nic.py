@@ -60,7 +60,7 @@ class Nic:
         t = next(self._arrivals, None)
         if t is not None:
             eng = self.m.engine
-            eng.at(max(t, eng.now), self._arrival)
+            eng.schedule(max(t - eng.now, 0), self._arrival)
 
     def _arrival(self) -> None:
         self.pending += 1

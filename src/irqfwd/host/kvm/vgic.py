@@ -187,7 +187,8 @@ class Vgic:
         """``vgic_target_oracle``: an active irq stays with its owner (§5.3)."""
         if irq.active:
             return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
-        if irq.enabled and irq.irq_is_pending():
+        # irq_is_pending(), inlined (hot path)
+        if irq.enabled and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL)):
             if not self.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
                 return None
             return irq.target_vcpu
@@ -370,9 +371,13 @@ class Vgic:
 
     def kvm_vgic_vcpu_pending_irq(self, vcpu: Vcpu) -> bool:
         """``kvm_vgic_vcpu_pending_irq``: a pending, enabled, inactive irq above the priority mask."""
+        ap = vcpu.ap_list
+        if not ap:
+            return False
         pmr = vcpu.vgic_pmr()
-        for irq in vcpu.ap_list:
-            if irq.enabled and not irq.active and irq.irq_is_pending() and irq.priority < pmr:
+        for irq in ap:
+            if (irq.enabled and not irq.active and irq.priority < pmr
+                    and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL))):
                 return True
         return False
 

@@ -21,7 +21,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VGIC_NR_PRIVATE_IRQS
+from irqfwd.host.kvm.vgic import (
+    VGIC_CONFIG_EDGE,
+    VGIC_CONFIG_LEVEL,
+    VGIC_IRQ_SW_RESAMPLE,
+    VGIC_NR_PRIVATE_IRQS,
+)
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
@@ -90,7 +95,9 @@ def vgic_v2_populate_lr(vgic: Vgic, vcpu: Vcpu, irq: VgicIrq, lr: int) -> None:
             val |= irq.active_source << GICH_LR_PHYSID_CPUID_SHIFT
     if irq.group:
         val |= GICH_LR_GROUP1
-    if irq.hw and not irq.needs_resampling():
+    ops = irq.ops
+    sw_resample = ops is not None and bool(ops.flags & VGIC_IRQ_SW_RESAMPLE)  # needs_resampling()
+    if irq.hw and not sw_resample:
         val |= GICH_LR_HW | (irq.hwintid << GICH_LR_PHYSID_CPUID_SHIFT)
         # Never Pending+Active on a HW interrupt: its pending state is in the physical
         # distributor (3d6e77ad1489) -- unless a fault design says otherwise.
@@ -102,7 +109,7 @@ def vgic_v2_populate_lr(vgic: Vgic, vcpu: Vcpu, irq: VgicIrq, lr: int) -> None:
         # Software resampling does not work well with P+A (67b5b673ad4d).
         if irq.active:
             allow_pending = False
-    if allow_pending and irq.irq_is_pending():
+    if allow_pending and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL)):
         val |= GICH_LR_PENDING_BIT
         if irq.config == VGIC_CONFIG_EDGE:
             irq.pending_latch = False
@@ -116,7 +123,7 @@ def vgic_v2_populate_lr(vgic: Vgic, vcpu: Vcpu, irq: VgicIrq, lr: int) -> None:
                     irq.pending_latch = True
                     val |= GICH_LR_EOI
     # Mapped level irqs: only rising edges are observed; lower the line once queued.
-    if irq.is_mapped_level() and val & GICH_LR_PENDING_BIT and opts.mapped_level_lower_line:
+    if irq.hw and irq.config == VGIC_CONFIG_LEVEL and val & GICH_LR_PENDING_BIT and opts.mapped_level_lower_line:
         irq.line_level = False
     val |= (irq.priority >> 3) << GICH_LR_PRIORITY_SHIFT
     vcpu.v2.vgic_lr[lr] = val
@@ -136,7 +143,9 @@ def vgic_v2_fold_lr_state(vgic: Vgic, vcpu: Vcpu) -> None:
     for lr in range(cpuif.used_lrs):
         val = cpuif.vgic_lr[lr]
         intid = val & GICH_LR_VIRTUALID
-        if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis:
+        # lr_signals_eoi_mi(val), inlined: invalid, EOI set, HW clear
+        if (not val & (GICH_LR_STATE | GICH_LR_HW) and val & GICH_LR_EOI
+                and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis):
             vgic.kvm_notify_acked_irq(intid - VGIC_NR_PRIVATE_IRQS)
         irq = vgic.get_irq(vcpu, intid)
         if irq is None:
