@@ -25,7 +25,8 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     §5.3.9; Linux ``vgic_v2_populate_lr`` never writes it, §13.9).
 ``stale-active``
     once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
-    physical INTID is inactive by the vCPU's next ``kvm_entry`` (the host had its fold),
+    physical activation it deactivated is over by that vCPU's (``(vm, vcpu)``) next
+    ``kvm_entry`` (the host had its fold; a *new* activation since is another instance),
     and no physical interrupt is left active at the end (in particular after a
     ``vm_teardown``: nothing can deactivate it once the VM is gone, §13.2).
 ``vfio-masked-at-end``
@@ -34,7 +35,9 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     a level line re-fires on the host (``host_irq_entry``) while its device is
     de-asserted, or fires again for the same assertion after VFIO unmasked it but before
     the guest handled it (the early-unmask bug), or the guest handler runs again with no
-    new raise while the device is de-asserted (a virtual level line never resampled).
+    new raise while the device is de-asserted and with no host interrupt of that line
+    since its previous run (a virtual level line never resampled; one empty run per host
+    interrupt taken while asserted is the faithful threaded-handler race, docs/designs.md).
 
 **Device sequence numbers.** ``device_irq_raise.seq`` numbers a device's raises 1, 2, 3...
 ``guest_irq_handled.seq`` names a raise the handler serves (``Nic.handler_entry``), or is
@@ -57,6 +60,11 @@ the first checker imports them, so every run in every process checks the same ru
 :class:`InvariantChecker` instantiates every registered rule whose ``applies(design)`` is
 true.  A rule reports through ``self.violation(time_ns, intid, message)`` and counts each
 check with ``self.check()``.
+
+**Cost.** Bookkeeping several rules need is kept once per checker and updated by one
+subscription per event (:meth:`InvariantChecker.shared`: :class:`DeviceTracker` for raises
+and handler coverage, :class:`PhysTracker` for physical Active states); per-event work is
+O(1) dictionary updates keyed by INTID or device.
 """
 
 from __future__ import annotations
