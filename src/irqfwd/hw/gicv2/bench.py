@@ -10,6 +10,13 @@ enables every SPI and measures, through the public ``GICv2.read``/``write`` API:
 * ``roundtrips_per_s``: one SPI made pending (GICD_ISPENDR write), GICC_IAR, GICC_EOIR,
   GICC_DIR (EOImode = 1, the Linux host configuration), cycling over all SPIs.
 
+``run_hot_path_benchmark(seconds)`` measures the named methods the simulator calls
+(``GICv2.set_line``, ``Distributor.set_enabled``/``set_active``/``is_active``,
+``CpuInterface.read_iar``/``write_eoir``/``write_dir``, ``HypInterface.write_lr``/
+``read_elrsr``/``read_eisr``/``read_misr``/``read_lr``, ``VcpuInterface.read_iar``/
+``write_eoir``/``write_dir``), in ns per operation (an "operation" is the sequence named by
+its key).
+
 Each figure is the median of ``repeats`` timed repetitions, timed in CPU time of this
 process.  Host-time results are the point of a benchmark; nothing here feeds a simulation
 result.
@@ -23,8 +30,9 @@ from typing import Any
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.gicv2.hyp_interface import GICH_HCR_EN, make_lr
 
-__all__ = ["compare_sizes", "run_gic_benchmark"]
+__all__ = ["compare_sizes", "run_gic_benchmark", "run_hot_path_benchmark"]
 
 
 def _setup(num_irqs: int) -> tuple[GICv2, list[int]]:
@@ -164,6 +172,127 @@ def compare_sizes(seconds: float = 4.0, repeats: int = 7) -> dict[str, Any]:
     }
 
 
+def _hot_setup() -> GICv2:
+    """2 CPUs (the default configuration), Linux-like host programming: both groups
+    enabled, EOImode 1, PMR 0xF0, every INTID enabled at priority 0xA0 targeting CPU 0;
+    GICH_HCR.En = 1 and GICV Group 0 enabled with PMR 0xF8 on CPU 0; callbacks installed
+    (as the simulator does)."""
+    gic = GICv2(GICv2Config())
+    cfg = gic.config
+    d, c = cfg.gicd_base, cfg.gicc_base
+    gic.on_output = lambda cpu, signal, level: None
+    gic.on_event = lambda kind, intid, cpu, source: None
+    gic.write(d, 3)  # GICD_CTLR: EnableGrp0 | EnableGrp1
+    for cpu in range(cfg.num_cpus):
+        gic.write(c, 0x203, 4, cpu)  # GICC_CTLR: EnableGrp0 | EnableGrp1 | EOImode
+        gic.write(c + 0x004, 0xF0, 4, cpu)
+        gic.write(d + 0x100, 0xFFFF_FFFF, 4, cpu)
+        for i in range(16, 32, 4):
+            gic.write(d + 0x400 + i, 0xA0A0_A0A0, 4, cpu)
+    for w in range(1, cfg.num_irqs // 32):
+        gic.write(d + 0x100 + 4 * w, 0xFFFF_FFFF)
+    for i in range(32, cfg.num_irqs, 4):
+        gic.write(d + 0x400 + i, 0xA0A0_A0A0)
+        gic.write(d + 0x800 + i, 0x0101_0101)
+    hyp = gic.hyp[0]
+    hyp.write_hcr(GICH_HCR_EN)
+    hyp.write_vmcr(0xF800_0001)  # VMPriMask 0xF8, VMCCtlr.EnableGrp0
+    return gic
+
+
+def _hot_ops(gic: GICv2) -> dict[str, Any]:
+    """One-iteration closures of each hot path, keyed by what they do."""
+    dist = gic.dist
+    ci = gic.cpu_if[0]
+    hyp = gic.hyp[0]
+    vif = gic.vcpu_if[0]
+    cfg = gic.config
+    rd, wr = gic.read, gic.write
+    d, c, h, v = cfg.gicd_base, cfg.gicc_base, cfg.gich_base, cfg.gicv_base
+    set_line = gic.set_line
+    lr = make_lr(40, state=1, priority=0xA0)
+
+    def spi_line() -> None:
+        set_line(40, True)
+        set_line(40, False)
+
+    def ppi_line() -> None:
+        set_line(27, True, 0)
+        set_line(27, False, 0)
+
+    def phys_rt() -> None:
+        dist.set_pending(41, True)
+        i = ci.read_iar()
+        ci.write_eoir(i)
+        ci.write_dir(i)
+
+    def enable_pair() -> None:
+        dist.set_enabled(42, False)
+        dist.set_enabled(42, True)
+
+    def active_pair() -> None:
+        dist.set_active(43, True)
+        dist.is_active(43)
+        dist.set_active(43, False)
+
+    def virt_rt() -> None:
+        hyp.write_lr(0, lr)
+        i = vif.read_iar()
+        vif.write_eoir(i)
+        hyp.read_elrsr()
+        hyp.read_eisr()
+        hyp.read_misr()
+        hyp.read_lr(0)
+
+    def mmio_rt() -> None:
+        wr(d + 0x204, 1 << 12)  # GICD_ISPENDR1: INTID 44
+        i = rd(c + 0x00C)
+        wr(c + 0x010, i)
+        wr(c + 0x1000, i)
+
+    def mmio_virt() -> None:
+        wr(h + 0x100, lr)  # GICH_LR0
+        i = rd(v + 0x00C)  # GICV_IAR
+        wr(v + 0x010, i)  # GICV_EOIR
+        rd(h + 0x030)  # GICH_ELRSR0
+        rd(h + 0x010)  # GICH_MISR
+
+    return {
+        "set_line SPI level up+down": spi_line,
+        "set_line PPI level up+down": ppi_line,
+        "set_pending+read_iar+write_eoir+write_dir": phys_rt,
+        "set_enabled off+on": enable_pair,
+        "set_active on+is_active+off": active_pair,
+        "write_lr+GICV read_iar+write_eoir+ELRSR/EISR/MISR/LR reads": virt_rt,
+        "MMIO ISPENDR+IAR+EOIR+DIR": mmio_rt,
+        "MMIO GICH_LR+GICV_IAR+GICV_EOIR+ELRSR+MISR": mmio_virt,
+    }
+
+
+def run_hot_path_benchmark(seconds: float = 2.0, repeats: int = 5) -> dict[str, float]:
+    """ns per operation of each hot path (median of ``repeats``; CPU time)."""
+    _check_args(seconds, repeats)
+    gic = _hot_setup()
+    ops = _hot_ops(gic)
+    slot = seconds / (repeats * len(ops))
+    out: dict[str, float] = {}
+    for name, fn in ops.items():
+        samples = []
+        for _ in range(repeats):
+            n = 0
+            start = time.process_time()
+            end = start + slot
+            now = start
+            while now < end or n == 0 or now == start:
+                for _ in range(100):
+                    fn()
+                n += 100
+                now = time.process_time()
+            samples.append((now - start) / n * 1e9)
+        out[name] = statistics.median(samples)
+    return out
+
+
 def main() -> None:
     """Print the 32-vs-988-SPI comparison."""
     res = compare_sizes()
@@ -174,6 +303,9 @@ def main() -> None:
             f"{r['roundtrips_per_s']:9.0f} IAR/EOIR/DIR round trips/s ({r['ns_per_roundtrip']:.0f} ns)"
         )
     print(f"cost ratio 988/32: MMIO {res['cost_ratio_mmio']:.3f}, round trip {res['cost_ratio_roundtrip']:.3f}")
+    print("hot paths (ns per operation):")
+    for name, ns in run_hot_path_benchmark().items():
+        print(f"  {ns:8.0f}  {name}")
 
 
 if __name__ == "__main__":
