@@ -264,8 +264,12 @@ class CpuInterface:
                 return NO_IRQ
         return k
 
-    def update(self) -> None:
-        """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes."""
+    def update(self, mask: int = 0) -> None:
+        """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes.
+
+        ``mask`` is ignored: it lets a uniprocessor GIC use this method directly as the
+        distributor's ``notify(cpu_mask)`` (every mask is then CPU 0's).
+        """
         self.stale = False
         out = self.out
         # inline _signalled()

@@ -80,6 +80,9 @@ class GICv2:
         self._dist_set_line = self.dist.set_line
         self.cpu_if = [CpuInterface(c, config, self.dist) for c in range(config.num_cpus)]
         self._updates = tuple(ci.update for ci in self.cpu_if)
+        if config.num_cpus == 1 and not config.quirks.hw_deactivate_no_phys_update:
+            # every mask is 1 and there is never a stale CPU (D16): skip _update
+            self.dist.notify = self.cpu_if[0].update
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
         self.hyp: list[Any] = []
         self.vcpu_if: list[Any] = []
