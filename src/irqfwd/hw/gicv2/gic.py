@@ -25,9 +25,9 @@ GICV_SIZE = 0x2000
 """GICV frame (GICV_DIR at +0x1000)."""
 
 _Access = Callable[..., Any]
-_Decoded = tuple[Callable[[int, int], int], Callable[[int, int, int, int], None], int, bool]
-"""Word address → (read handler, write handler, word index, GICD/GICC frame) of a word
-register access (see :meth:`GICv2._flat_decode`)."""
+_Decoded = tuple[Callable[[int, int], int], Callable[[int, int, int, int], None], int, bool, int]
+"""Word address → (read handler, write handler, word index, GICD/GICC frame, legal sizes
+as the bit mask 1 | 2 | 4) of a register word (see :meth:`GICv2._flat_decode`)."""
 
 
 def _noop_emit(cpu: int, signal: str, level: bool) -> None:
@@ -174,13 +174,14 @@ class GICv2:
         return f
 
     def _flat_decode(self) -> tuple[dict[int, _Decoded], ...]:
-        """Per CPU: absolute word address → handlers of every register word that accepts
-        an aligned 4-byte access, built once from the blocks' decode tables.
+        """Per CPU: absolute word address → handlers of every decoded register word,
+        built once from the blocks' decode tables (``RegisterBlock.word_entries``).
 
-        :meth:`read`/:meth:`write` use it for aligned word accesses (the common case) and
-        fall back to the frame's :class:`~irqfwd.hw.gicv2.regs.RegisterBlock` for anything
-        else (narrow, misaligned or illegal accesses, reserved offsets, errors), so the
-        result is the same either way.
+        :meth:`read`/:meth:`write` use it for legal aligned accesses (what the
+        ``RegisterBlock`` would do, minus the frame lookup and one call level) and fall
+        back to the frame's :class:`~irqfwd.hw.gicv2.regs.RegisterBlock` for anything else
+        (illegal sizes or alignment, reserved offsets, errors), so the result is the same
+        either way.
         """
         cfg = self.config
         out: list[dict[int, _Decoded]] = []
@@ -195,17 +196,21 @@ class GICv2:
             table: dict[int, _Decoded] = {}
             for base, block, phys in blocks:
                 for off, (rd, wr, n, allowed) in block.word_entries():
-                    if allowed & 0b100:
-                        table[base + off] = (rd, wr, n, phys)
+                    # RegisterBlock's size bits: 0b001 = 1 byte, 0b010 = 2, 0b100 = 4 bytes
+                    table[base + off] = (rd, wr, n, phys, allowed)
             out.append(table)
         return tuple(out)
 
     def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:
         """MMIO read of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
-        if size == 4 and not addr & 3 and 0 <= cpu < self._ncpu:
-            e = self._decode[cpu].get(addr)
+        if 0 <= cpu < self._ncpu:
+            e = self._decode[cpu].get(addr & ~3)
             if e is not None:
-                return e[0](e[2], cpu)
+                if size == 4:
+                    if not addr & 3 and e[4] & 4:
+                        return e[0](e[2], cpu)
+                elif (size == 1 or (size == 2 and not addr & 1)) and e[4] & size:
+                    return (e[0](e[2], cpu) >> ((addr & 3) << 3)) & (0xFF if size == 1 else 0xFFFF)
         f = self._frames.get(addr >> 12)
         if f is None or not 0 <= cpu < self._ncpu:
             f = self._frame(addr, cpu)
@@ -213,13 +218,22 @@ class GICv2:
 
     def write(self, addr: int, value: int, size: int = 4, cpu: int = 0) -> None:
         """MMIO write of ``size`` bytes (1, 2 or 4) at ``addr`` by ``cpu``."""
-        if size == 4 and not addr & 3 and 0 <= cpu < self._ncpu:
-            e = self._decode[cpu].get(addr)
+        if 0 <= cpu < self._ncpu:
+            e = self._decode[cpu].get(addr & ~3)
             if e is not None:
-                e[1](e[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
-                if self._stale_mask and e[3]:
-                    self._update(self._stale_mask)
-                return
+                if size == 4:
+                    if not addr & 3 and e[4] & 4:
+                        e[1](e[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
+                        if self._stale_mask and e[3]:
+                            self._update(self._stale_mask)
+                        return
+                elif (size == 1 or (size == 2 and not addr & 1)) and e[4] & size:
+                    shift = (addr & 3) << 3
+                    lane = 0xFF if size == 1 else 0xFFFF
+                    e[1](e[2], (value & lane) << shift, lane << shift, cpu)
+                    if self._stale_mask and e[3]:
+                        self._update(self._stale_mask)
+                    return
         f = self._frames.get(addr >> 12)
         if f is None or not 0 <= cpu < self._ncpu:
             f = self._frame(addr, cpu)
