@@ -707,11 +707,28 @@ class Distributor:
             return m | self._sync(c, i)
         if self.prio[0][i] == value:
             return 0
+        # A priority change never changes candidacy: move the SPI between the priority
+        # buckets of the CPUs where it is a candidate (= _unlink, set, _sync on each CPU).
+        w = i >> 5
+        s = i & 31
+        b = 1 << s
+        bi = 1 << i
         m = 0
-        for cc in self._cpus:
-            m |= self._unlink(cc, i)
-            self.prio[cc][i] = value
-            m |= self._sync(cc, i)
+        for cc, (_l, _n, _e, _a, _en, cand, grp, prio, bk, pm) in enumerate(self._st):
+            p = prio[i]
+            prio[i] = value
+            if cand[w] & b:
+                g = (grp[w] >> s) & 1
+                bkg = bk[g]
+                new = bkg[p] & ~bi
+                bkg[p] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
+                old = bkg[value]
+                bkg[value] = old | bi
+                if not old:
+                    pm[g] |= 1 << value
+                m |= 1 << cc
         return m
 
     def set_priority(self, intid: int, prio: int, cpu: int = 0) -> None:
