@@ -223,7 +223,7 @@ class CpuInterface:
         """Packed HPPI key if it passes PMR and preemption, else NO_IRQ.
 
         (Hot path: :meth:`Distributor.best` and :meth:`group_mask` are inlined; :meth:`update`
-        inlines this method in turn.  Keep the three in step.)
+        and :meth:`read_iar` inline this method in turn.  Keep them in step.)
         """
         ctlr = self.ctlr
         dctlr = self.dist.ctlr & 3
@@ -354,11 +354,45 @@ class CpuInterface:
             if (k >> 11) >= self.running_priority():
                 return SPURIOUS
             return self._acknowledge(k)
-        k = self._signalled()
+        # inline _signalled()
+        ctlr = self.ctlr
+        dctlr = self.dist.ctlr & 3
+        g = dctlr & ctlr
+        if self._d5 and dctlr and ctlr & 3:
+            g = 3
+        if not g:
+            return SPURIOUS
+        pm = self._pm
+        k = NO_IRQ
+        if g & 1:
+            m = pm[0]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk0[p]
+                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+        if g & 2:
+            m = pm[1]
+            if m:
+                p = (m & -m).bit_length() - 1
+                bk = self._bk1[p]
+                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                if k < 0 or (k1 & ~0x400) < k:
+                    k = k1
         if k < 0:
             return SPURIOUS
+        p = k >> 11
+        if p >= self.pmr:
+            return SPURIOUS
+        a = self.apr0 | self.apr1
+        if a:
+            if not self._x2:
+                if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
+                    p &= (0xFF << self.abpr) & 0xFF
+                else:
+                    p &= (0xFF << (self.bpr + 1)) & 0xFF
+            if p >= ((a & -a).bit_length() - 1) << 1:
+                return SPURIOUS
         # inline _acknowledge(k)
-        ctlr = self.ctlr
         i = k & 0x3FF
         if k & 0x400:
             if not ctlr & GICC_CTLR_ACKCTL:
