@@ -380,15 +380,17 @@ class Distributor:
         w, b = intid >> 5, 1 << (intid & 31)
         if intid < 32:
             return bool((self.latch[cpu][w] | (self.line[cpu][w] & ~self.edge[cpu][w])) & b)
+        if self._mirror:  # every CPU's copy is equal
+            return (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w])) & b != 0
         return any((self.latch[c][w] | self.line[c][w] & ~self.edge[c][w]) & b for c in self._cpus)
 
     def is_active(self, intid: int, cpu: int = 0) -> bool:
         """Active state as GICD_ISACTIVER reports it (SPIs: any CPU copy)."""
         w, b = intid >> 5, 1 << (intid & 31)
         if intid < 32:
-            return bool(self.act[cpu][w] & b)
+            return self.act[cpu][w] & b != 0
         if self._mirror:
-            return bool(self.act[0][w] & b)
+            return self.act[0][w] & b != 0
         return any(self.act[c][w] & b for c in self._cpus)
 
     def is_enabled(self, intid: int, cpu: int = 0) -> bool:
@@ -487,7 +489,7 @@ class Distributor:
             st = self._st
             bi = 1 << intid
             m = 0
-            for c in range(self.num_cpus):
+            for c in self._cpus:  # (a tuple: cheaper to iterate than a range)
                 if not (t >> c) & 1:
                     continue
                 _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = st[c]
@@ -525,7 +527,8 @@ class Distributor:
         rising_edge = level and st[0][2][w] & b
         tmask = t if self._d9 else self._allmask
         nb = ~b
-        for c, (latch, line, edge, act, en, cand, grp, prio, bk, pm) in enumerate(st):
+        for c in self._cpus:
+            latch, line, edge, act, en, cand, grp, prio, bk, pm = st[c]
             if level:
                 line[w] |= b
                 if rising_edge and (tmask >> c) & 1:
@@ -614,12 +617,12 @@ class Distributor:
         if i < 32:
             if i < 16 and self._sgi_en:
                 return 0
-            if bool(self.en[c][w] & b) == on:
+            if (self.en[c][w] & b != 0) == on:
                 return 0
             self.en[c][w] ^= b
             return self._sync(c, i)
         en0 = self.en[0]
-        if bool(en0[w] & b) == on:
+        if (en0[w] & b != 0) == on:
             return 0
         for en in self.en:
             en[w] ^= b
@@ -652,13 +655,13 @@ class Distributor:
         w, b = i >> 5, 1 << (i & 31)
         if i < 32:
             act = self.act[c]
-            if bool(act[w] & b) == on:
+            if (act[w] & b != 0) == on:
                 return 0
             act[w] ^= b
             mask = self._sync(c, i)
         elif self._mirror:
             act0 = self.act[0]
-            if bool(act0[w] & b) == on:
+            if (act0[w] & b != 0) == on:
                 return 0
             for act in self.act:
                 act[w] ^= b
@@ -678,7 +681,7 @@ class Distributor:
                 if per_cpu and cc != c:
                     continue
                 act = self.act[cc]
-                if bool(act[w] & b) != on:
+                if (act[w] & b != 0) != on:
                     act[w] ^= b
                     mask |= self._sync(cc, i)
                     changed = True
@@ -714,7 +717,8 @@ class Distributor:
         b = 1 << s
         bi = 1 << i
         m = 0
-        for cc, (_l, _n, _e, _a, _en, cand, grp, prio, bk, pm) in enumerate(self._st):
+        for cc in self._cpus:
+            _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = self._st[cc]
             p = prio[i]
             prio[i] = value
             if cand[w] & b:

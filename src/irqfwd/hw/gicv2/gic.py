@@ -270,9 +270,11 @@ class GICv2:
         if mask == 1:
             ups[0]()
         else:
-            for c in range(self._ncpu):
+            c = 0
+            for up in ups:
                 if (mask >> c) & 1:
-                    ups[c]()
+                    up()
+                c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
         if self._stale_mask:
             self._stale_mask &= ~mask
 

@@ -358,7 +358,7 @@ class HypInterface:
                 if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
                     ok = True
                     if v & GICH_LR_GRP1:
-                        virq = bool(ctlr & GICV_CTLR_ENABLEGRP1)
+                        virq = ctlr & GICV_CTLR_ENABLEGRP1 != 0
                     elif ctlr & GICV_CTLR_ENABLEGRP0:
                         if ctlr & GICV_CTLR_FIQEN:
                             vfiq = True
@@ -370,7 +370,7 @@ class HypInterface:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        maint = bool(self.eisr_mask) or (hcr & 0xFE != 0 and self.read_misr() != 0)
+        maint = self.eisr_mask != 0 or (hcr & 0xFE != 0 and self.read_misr() != 0)
         if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
@@ -505,8 +505,10 @@ class HypInterface:
         """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3."""
         self.v_ctlr = v & GICV_CTLR_MASK
         self.v_pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
-        self.v_bpr = max((v >> GICH_VMCR_VMBP_SHIFT) & 7, GICV_BPR_MIN)
-        self.v_abpr = max((v >> GICH_VMCR_VMABP_SHIFT) & 7, GICV_ABPR_MIN)
+        bpr = (v >> GICH_VMCR_VMBP_SHIFT) & 7
+        abpr = (v >> GICH_VMCR_VMABP_SHIFT) & 7
+        self.v_bpr = bpr if bpr > GICV_BPR_MIN else GICV_BPR_MIN  # max(): a call costs more
+        self.v_abpr = abpr if abpr > GICV_ABPR_MIN else GICV_ABPR_MIN
         self.update()
 
     @property
