@@ -433,3 +433,115 @@ def test_make_lr_encoding() -> None:
     assert make_lr(51, priority=0x50, eoi=True) == 0x1508_0033
     assert make_lr(5, priority=0x10, cpuid=3) == 0x1100_0C05
     assert make_lr(0x51, priority=0x10, group1=True) == 0x5100_0051
+
+
+# --------------------------------------------------------------------------- bulk world-switch ops
+
+
+def _state(hyp: HypInterface, gic: FakeGic) -> tuple[object, ...]:
+    """Everything a bulk operation must leave as the per-register sequence does."""
+    return (
+        [hyp.read(LR(n)) for n in range(hyp.num_lrs + 1)],
+        hyp.read(HCR),
+        hyp.read(MISR),
+        hyp.read(EISR0),
+        hyp.read(ELRSR0),
+        hyp.hppi_lr,
+        hyp.hppi_ok,
+        hyp.maintenance,
+        (hyp.virq, hyp.vfiq),
+        gic.maintenance[0],
+        gic.outputs[0],
+    )
+
+
+_WORLD_LRS = [
+    make_lr(40, state=1, priority=0x20, group1=True),  # pending
+    make_lr(41, state=2, priority=0x10, hw=True, physical_id=41),  # active, HW
+    make_lr(42, state=0, eoi=True),  # invalid + EOI: EISR, maintenance
+    make_lr(43, state=3, priority=0x08),  # pending and active
+]
+
+
+def _loaded(config: GICv2Config | None = None, hcr: int = 0x0B) -> tuple[HypInterface, FakeGic]:
+    """A running vCPU: groups enabled, PMR 0xF8, the LRs above, GICH_HCR (En|UIE|NPIE)."""
+    hyp, gic = make(config)
+    hyp.write(VMCR, (0x1F << 27) | 0x3)
+    for n, v in enumerate(_WORLD_LRS):
+        hyp.write(LR(n), v)
+    hyp.write(HCR, hcr)
+    return hyp, gic
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("hcr", [None, 0])
+def test_save_and_clear_lrs_matches_per_lr_sequence(count: int, hcr: int | None) -> None:
+    """vgic-v2-sr.c ``save_lrs`` + ``__vgic_v2_save_state``: reading and zeroing LR0..count-1
+    (and GICH_HCR = 0) in bulk ends in the same LRs, ELRSR/EISR/MISR, maintenance level and
+    virtual outputs as the per-register GICH_LRn reads/writes (~§5.3.4–5.3.8)."""
+    ref, ref_gic = _loaded()
+    expected = [ref.read(LR(n)) for n in range(count)]
+    for n in range(count):
+        ref.write(LR(n), 0)
+    if hcr is not None:
+        ref.write(HCR, hcr)
+    hyp, gic = _loaded()
+    assert hyp.maintenance  # LR2 has EOI set: the level starts high
+    values = hyp.save_and_clear_lrs(count, hcr)
+    assert values == expected == _WORLD_LRS[:count]
+    assert _state(hyp, gic) == _state(ref, ref_gic)
+
+
+def test_save_and_clear_lrs_does_not_report_intermediate_levels() -> None:
+    """The one documented difference: a single re-evaluation, so the maintenance level is
+    reported once (dropped by GICH_HCR = 0) instead of per zeroed LR (~§5.3.4 U/NP)."""
+    ref, ref_gic = _loaded()
+    before = ref_gic.maintenance_calls
+    for n in range(4):
+        ref.write(LR(n), 0)
+    ref.write(HCR, 0)
+    hyp, gic = _loaded()
+    hyp.save_and_clear_lrs(4, 0)
+    assert gic.maintenance_calls - before == 1
+    assert ref_gic.maintenance_calls - before >= 1
+    assert gic.maintenance[0] is False and hyp.read(ELRSR0) == 0xF
+
+
+def test_save_and_clear_lrs_beyond_num_lrs_d14() -> None:
+    """D14: LR<num_lrs> is plain storage, read and cleared like the per-LR sequence; LRs
+    past it are RAZ (~§5.3.8)."""
+    cfg = GICv2Config(quirks=QemuQuirks(extra_lr_storage=True))
+    hyp, _ = _loaded(cfg)
+    hyp.write(LR(4), 0x1234)
+    values = hyp.save_and_clear_lrs(6)
+    assert values == [*_WORLD_LRS, 0x1234, 0]
+    assert hyp.read(LR(4)) == 0
+    assert hyp.read(ELRSR0) == 0xF and hyp.read(EISR0) == 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_restore_lrs_matches_per_lr_sequence(count: int) -> None:
+    """``__vgic_v2_restore_state``: GICH_HCR then the used LRs in bulk end in the same state
+    (masks, HPPI, maintenance, vIRQ/vFIQ) as one write per register (~§5.3.1, §5.3.8)."""
+    ref, ref_gic = make()
+    ref.write(VMCR, (0x1F << 27) | 0x3)
+    for n in range(count):
+        ref.write(LR(n), _WORLD_LRS[n] | 0x0070_0000)  # RES0 bits 22:20 dropped
+    ref.write(HCR, 0x0B)
+    hyp, gic = make()
+    hyp.write(VMCR, (0x1F << 27) | 0x3)
+    hyp.restore_lrs([v | 0x0070_0000 for v in _WORLD_LRS[:count]], 0x0B)
+    assert _state(hyp, gic) == _state(ref, ref_gic)
+    assert hyp.read(LR(0)) == _WORLD_LRS[0]
+
+
+def test_restore_lrs_without_hcr_keeps_hcr() -> None:
+    """``restore_lrs(values)`` alone writes only the LRs: GICH_HCR.En = 0 keeps vIRQ low
+    (~§5.3.1), and a later GICH_HCR write raises it as after per-LR writes."""
+    hyp, gic = make()
+    hyp.write(VMCR, (0x1F << 27) | 0x3)
+    hyp.restore_lrs([_WORLD_LRS[0]])
+    assert hyp.read(HCR) == 0 and gic.outputs[0] == (False, False)
+    assert hyp.read(ELRSR0) == 0xE
+    hyp.write(HCR, 1)
+    assert gic.outputs[0] == (True, False)

@@ -104,10 +104,8 @@ class Vcpu:
         """The guest's virtual priority mask (GICH_VMCR.VMPriMask, live when loaded)."""
         cpu = self.cpu
         if cpu is not None:
-            vmcr = self.m.gic.hyp[cpu.index].vmcr
-        else:
-            vmcr = self.v2.vgic_vmcr
-        return ((vmcr >> GICH_VMCR_PRIMASK_SHIFT) & 0x1F) << 3
+            return self.m.gic.hyp[cpu.index].v_pmr  # == VMPriMask << 3; no whole-VMCR build
+        return ((self.v2.vgic_vmcr >> GICH_VMCR_PRIMASK_SHIFT) & 0x1F) << 3
 
     # ---------------------------------------------------------------- run loop
     def _loop(self) -> int:

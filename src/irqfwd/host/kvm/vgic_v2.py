@@ -204,16 +204,16 @@ def vgic_v2_save_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
             rec.counters["maintenance_irqs"] += 1
             if rec.wants("vgic_maintenance"):
                 rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
-    if used:
-        lrs = cpuif.vgic_lr
-        read_lr = hyp.read_lr
-        write_lr = hyp.write_lr
-        for i in range(used):
-            lrs[i] = read_lr(i)
-            write_lr(i, 0)
-        cost += used * costs.lr_save_ns
     cpuif.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
-    if hcr:
+    if used:
+        # save_lrs (read and zero each used LR), then GICH_HCR = 0: one re-evaluation
+        values = hyp.save_and_clear_lrs(used, 0 if hcr else None)
+        if used == 1:
+            cpuif.vgic_lr[0] = values[0]
+        else:
+            cpuif.vgic_lr[:used] = values
+        cost += used * costs.lr_save_ns
+    elif hcr:
         hyp.write_hcr(0)
     return cost
 
@@ -229,11 +229,11 @@ def vgic_v2_restore_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
     lrs = cpuif.vgic_lr
     rec = m.recorder
     trace = rec.wants("lr_write")
-    for i in range(used):
-        hyp.write_lr(i, lrs[i])
-        if trace:
+    # GICH_HCR and the used LRs, one re-evaluation
+    hyp.restore_lrs(lrs[:used] if used < len(lrs) else lrs, cpuif.vgic_hcr)
+    if trace:
+        for i in range(used):
             rec.emit("lr_write", cpu=cpu, lr=i, value=lrs[i], vcpu=vcpu.vcpu_id, vm=vcpu.kvm.index)
-    hyp.write_hcr(cpuif.vgic_hcr)
     return costs.gich_restore_fixed_ns + used * costs.lr_restore_ns
 
 

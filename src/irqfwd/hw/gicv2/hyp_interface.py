@@ -450,6 +450,88 @@ class HypInterface:
         elif self._d14 and n == self.num_lrs:
             self.lr_extra = v
 
+    def save_and_clear_lrs(self, count: int, hcr: int | None = None) -> list[int]:
+        """Read GICH_LR0..count-1 and write 0 to each (then GICH_HCR := ``hcr`` if given);
+        re-evaluate once.
+
+        The world-switch save of KVM (``save_lrs`` in arch/arm64/kvm/hyp/vgic-v2-sr.c, then
+        ``writel_relaxed(0, base + GICH_HCR)`` in ``__vgic_v2_save_state``): the same final
+        state (LRs, EISR/ELRSR, MISR, HPPI, maintenance and vIRQ/vFIQ levels) as ``count``
+        :meth:`read_lr` / ``write_lr(n, 0)`` pairs and :meth:`write_hcr`, but :meth:`update`
+        runs once, so level changes in between are not reported to the GIC hooks.  LRs ≥
+        num_lrs read as :meth:`read_lr` does (RAZ; D14 storage is read and cleared).
+        """
+        num = self.num_lrs
+        k = count if count < num else num
+        lrs = self.lr
+        if k == 1:  # the common case: one used LR
+            values = [lrs[0]]
+            lrs[0] = 0
+        else:
+            values = lrs[:k]
+            lrs[:k] = [0] * k
+        if k:
+            bits = (1 << k) - 1
+            clear = ~bits
+            self.pend_mask &= clear
+            self.valid_mask &= clear
+            self.eisr_mask &= clear
+            self.elrsr_mask |= bits
+        if count > num:
+            values.append(self.lr_extra if self._d14 else 0)
+            values.extend([0] * (count - num - 1))
+            self.lr_extra = 0
+        if hcr is not None:
+            self.h_hcr = hcr & GICH_HCR_MASK
+        self.update()
+        return values
+
+    def restore_lrs(self, values: list[int], hcr: int | None = None) -> None:
+        """(GICH_HCR := ``hcr`` if given, then) write GICH_LR0..len(values)-1; re-evaluate once.
+
+        The world-switch restore of KVM (``__vgic_v2_restore_state``: GICH_HCR, then each used
+        LR): the same final state as :meth:`write_hcr` and one :meth:`write_lr` per value,
+        with a single :meth:`update`.  Values beyond num_lrs behave as :meth:`write_lr` (WI;
+        D14: LR<num_lrs> is storage).
+        """
+        if hcr is not None:
+            self.h_hcr = hcr & GICH_HCR_MASK
+        num = self.num_lrs
+        lrs = self.lr
+        pend = self.pend_mask
+        valid = self.valid_mask
+        eisr = self.eisr_mask
+        elrsr = self.elrsr_mask
+        n = 0
+        for v in values:  # hot path: no enumerate(); _lr_masks() inlined
+            v &= GICH_LR_MASK
+            if n < num:
+                lrs[n] = v
+                bit = 1 << n
+                clear = ~bit
+                state = v >> GICH_LR_STATE_SHIFT & 3
+                pend = (pend & clear) | bit if state == 1 else pend & clear
+                if state:
+                    valid |= bit
+                    eisr &= clear
+                    elrsr &= clear
+                else:
+                    valid &= clear
+                    if not v & GICH_LR_HW and v & GICH_LR_EOI:
+                        eisr |= bit
+                        elrsr &= clear
+                    else:
+                        eisr &= clear
+                        elrsr |= bit
+            elif self._d14 and n == num:
+                self.lr_extra = v
+            n += 1  # noqa: SIM113 -- enumerate() costs more on this hot path
+        self.pend_mask = pend
+        self.valid_mask = valid
+        self.eisr_mask = eisr
+        self.elrsr_mask = elrsr
+        self.update()
+
     # ------------------------------------------------------------------ control registers
     @property
     def hcr(self) -> int:
