@@ -55,3 +55,31 @@ def test_process_delays_and_signals() -> None:
 def test_same_seed_same_random_stream() -> None:
     a, b = Engine(seed=7), Engine(seed=7)
     assert [a.rng.random() for _ in range(5)] == [b.rng.random() for _ in range(5)]
+
+
+def test_next_time_bound_skip_and_cancelled() -> None:
+    """Engine.next_time: earliest live entry before the bound, skipping rejected callbacks
+    and cancelled entries, without consuming anything (the spinning-guest quantum query)."""
+    eng = Engine()
+    seen: list[str] = []
+
+    def a() -> None:
+        seen.append("a")
+
+    def b() -> None:
+        seen.append("b")
+
+    h = eng.schedule(5, a)
+    eng.schedule(20, b)
+    eng.schedule(30, a)
+    assert eng.next_time() == 5
+    assert eng.next_time(5) is None  # strictly earlier than the bound
+    assert eng.next_time(6) == 5
+    assert eng.next_time(skip=lambda cb: cb is a) == 20
+    assert eng.next_time(20, skip=lambda cb: cb is a) is None
+    Engine.cancel(h)
+    assert eng.next_time() == 20
+    assert eng.next_time(skip=lambda cb: cb is b) == 30
+    eng.run()
+    assert seen == ["b", "a"]  # the queries consumed nothing
+    assert eng.next_time() is None

@@ -19,6 +19,11 @@
   GICD_ICENABLER write before the hard handler, the thread does the work and unmasks it
   with GICD_ISENABLER; with EOImode 1 the GICV_DIR is deferred to the thread end,
   ``IRQCHIP_EOI_THREADED``).
+* Handler dispatch (the guest's irq domain): the IAR loop calls the handler registered for
+  the acknowledged vINTID with :meth:`GuestKernel.register_irq_handler`; every driver
+  registers its handler through it at construction, other guest code (the arch-timer
+  tick, :mod:`irqfwd.host.kvm.timer_glue`) the same way.  A vINTID without a handler is
+  just deactivated (a spurious interrupt for Linux).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Kvm
     from irqfwd.sim.costs import CostProfile
 
-__all__ = ["GuestCpu", "GuestDriver", "GuestKernel"]
+__all__ = ["GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
 
 GICD_CTLR = 0x000
 GICD_ISENABLER = 0x100
@@ -48,6 +53,12 @@ GICV_CTLR_ENABLE = 1 << 0
 GICV_CTLR_EOIMODE = 1 << 9
 GUEST_PMR = 0xF0
 GUEST_PRIO = 0xA0
+
+IrqHandler = Callable[["GuestCpu"], int]
+"""A guest interrupt handler: called as one guest step on the vCPU that acknowledged the
+vINTID (``GuestCpu.iar`` holds the GICV_IAR value), returns its cost in ns.  Unless it
+chains a continuation of its own (which must end in the end-of-interrupt), the flow goes on
+with GICV_EOIR / GICV_DIR."""
 
 
 class GuestDriver:
@@ -76,8 +87,24 @@ class GuestKernel:
         self.drivers = {d.vintid: d for d in drivers}
         self.gicd_base = kvm.m.gic.config.gicd_base
         self.on_handler_entry: Callable[[GuestCpu, GuestDriver], None] | None = None
-        """Hook run at every handler entry (the system uses it to kill the VM at teardown)."""
+        """Hook run at every driver handler entry (the system uses it to kill the VM at teardown)."""
+        self.irq_handlers: dict[int, IrqHandler] = {}
+        """vINTID → handler (read-only; use :meth:`register_irq_handler`)."""
+        for d in drivers:
+            self.register_irq_handler(d.vintid, GuestCpu.driver_handler)
         self.cpus = [GuestCpu(self, v) for v in kvm.vcpus]
+
+    def register_irq_handler(self, vintid: int, handler: IrqHandler) -> None:
+        """Install ``handler`` for ``vintid`` on every vCPU of this guest (Linux
+        ``request_irq``/``request_percpu_irq`` through the GIC irq domain: ``gic_handle_irq``
+        → ``generic_handle_domain_irq``).  One handler per vINTID (no IRQF_SHARED): a second
+        registration raises :class:`ValueError`, as ``request_irq`` fails with -EBUSY.
+        """
+        if not 0 <= vintid < 1020:
+            raise ValueError(f"vINTID {vintid} is not an interrupt ID (0..1019)")
+        if vintid in self.irq_handlers:
+            raise ValueError(f"vINTID {vintid} already has a handler")
+        self.irq_handlers[vintid] = handler
 
 
 class GuestCpu:
@@ -101,6 +128,7 @@ class GuestCpu:
         self.bh: deque[Step] = deque()
         self.iar = 1023
         self.driver: GuestDriver | None = None
+        self._irq_handler: IrqHandler | None = None
         self.boot_ops: list[tuple[int, int, int]] = []
         self._boot_i = 0
         self.idle_step: Step = self._idle
@@ -196,15 +224,29 @@ class GuestCpu:
             vif.write_eoir(iar)
             cost += self.c_gicv
         self.driver = self.k.drivers.get(intid)
+        self._irq_handler = self.k.irq_handlers.get(intid)
         cpu.next = self._handler_step
         return cost
 
     def _handler(self) -> int:
-        d = self.driver
-        intid = self.iar & 0x3FF
-        if d is None:
+        """``generic_handle_domain_irq``: run the vINTID's handler, then the EOI step."""
+        h = self._irq_handler
+        if h is None:
             self._set_next(self._eoi_step)
             return 0
+        cpu = self.vcpu.cpu
+        assert cpu is not None
+        cost = h(self)
+        if cpu.next is None:
+            cpu.next = self._eoi_step
+        return cost
+
+    def driver_handler(self) -> int:
+        """The :data:`IrqHandler` of a :class:`GuestDriver`'s vINTID (the driver's ISR and
+        its flow: oneshot masking, NAPI, or device ack + work)."""
+        d = self.driver
+        assert d is not None
+        intid = self.iar & 0x3FF
         dev = d.dev
         seq = dev.handler_entry()
         rec = self.rec

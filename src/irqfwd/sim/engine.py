@@ -21,6 +21,13 @@ Event-ordering rules the models rely on (asserted where they matter):
 2. Cancelled entries are skipped, never reordered.
 3. :meth:`Engine.run` with ``until=T`` executes every entry with ``time <= T`` and then
    leaves ``now == T``.
+
+Queries: :meth:`Engine.peek` (time of the next live entry) and :meth:`Engine.next_time`
+(earliest live entry before a bound, optionally ignoring some callbacks).  One supported
+fast path reads the heap directly: :meth:`irqfwd.sim.machine.PhysCpu._run` inlines
+:meth:`Engine.peek` in its per-step loop (same logic: drop cancelled entries from the
+top, then compare ``heap[0][0]``), because a method call there costs measurable speed.
+Any change to the heap entry layout must update that loop.
 """
 
 from __future__ import annotations
@@ -170,6 +177,24 @@ class Engine:
         while heap and heap[0][3] is None:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+    def next_time(
+        self, before: int | None = None, skip: Callable[[Callable[..., Any]], bool] | None = None
+    ) -> int | None:
+        """Time of the earliest live entry earlier than ``before`` whose callback ``skip`` rejects.
+
+        ``before=None`` means no bound; ``skip(callback)`` returning True leaves that entry
+        out (e.g. a CPU's own step chain).  Returns ``None`` when no entry qualifies.  A
+        read-only scan of the whole queue (O(n)): it never pops or reorders entries.
+        """
+        best = before
+        for entry in self._heap:
+            t = entry[0]
+            if best is None or t < best:
+                cb = entry[3]
+                if cb is not None and (skip is None or not skip(cb)):
+                    best = t
+        return None if best == before else best
 
     def run(self, until: int | None = None) -> None:
         """Execute entries in order until the heap is empty, ``until`` is passed, or :meth:`stop`."""

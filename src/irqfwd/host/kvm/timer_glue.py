@@ -17,12 +17,10 @@
   scheduler hooks ``on_load``/``on_put``/``on_block``/``on_unblock``, and — when the
   VM's :class:`~irqfwd.scenarios.config.TimerConfig` is enabled — the guest's clock event
   (:class:`~irqfwd.guest.timer.GuestTimer`): PPI 27 enabled through trapped GICD writes
-  appended to the vCPU's boot MMIO, the first deadline armed at creation, and the guest's
-  IRQ handler step extended to run the timer handler for vINTID 27.
-
-The guest hook uses the guest kernel's ``GuestCpu._handler_step`` attribute (the step its
-IRQ vector continues with after GICV_IAR): see the report; a public per-vINTID handler
-table in :mod:`irqfwd.guest.kernel` would be the clean hook.
+  appended to the vCPU's boot MMIO, the first deadline armed at creation, and the timer
+  handler registered for vINTID 27 with
+  :meth:`~irqfwd.guest.kernel.GuestKernel.register_irq_handler` (one handler per guest,
+  dispatching to the vCPU's own clock event, as ``request_percpu_irq`` does).
 """
 
 from __future__ import annotations
@@ -219,6 +217,7 @@ class VtimerSystem:
             genirq.enable_percpu_irq(self.host_irq, cpu)
         self.kt.kvm_timer_hyp_init()
         self.guest_timers: list[GuestTimer] = []
+        self._guest_timer_of: dict[GuestCpu, GuestTimer] = {}
         self._kvm_timer_irq_ns = machine.costs.kvm_timer_irq_ns
 
     # ------------------------------------------------------------------ host ISR
@@ -284,23 +283,23 @@ class VtimerSystem:
                 rec.emit("guest_timer_program", vm=gt.vm, vcpu=gt.vcpu, cval=gt.cval, deadline_ns=gt.deadline_ns)
 
         self.m.engine.schedule(0, announce, priority=URGENT)
-        orig = gcpu._handler_step
-        hw = self.hw
-
-        def handler_step() -> int:
-            if gcpu.iar & 0x3FF != PPI_VTIMER:
-                return orig()
-            cpu = vcpu.cpu
-            assert cpu is not None
-            cost = gt.handle_irq(hw[cpu.index])
-            gcpu._set_next(gcpu._eoi_step)
-            return cost
-
-        gcpu._handler_step = handler_step
+        # request_percpu_irq(arch_timer_handler_virt): one handler per guest, per-vCPU data
+        self._guest_timer_of[gcpu] = gt
+        if PPI_VTIMER not in gcpu.k.irq_handlers:
+            gcpu.k.register_irq_handler(PPI_VTIMER, self._guest_timer_handler)
         if config.guest_busy:
             spin = self._spin_step(gcpu)
             gcpu.idle_step = spin
             gcpu._wfi_resume = spin
+
+    def _guest_timer_handler(self, gcpu: GuestCpu) -> int:
+        """The guest's ``arch_timer_handler_virt`` for vINTID 27 on ``gcpu`` (its clock event)."""
+        gt = self._guest_timer_of.get(gcpu)
+        if gt is None:  # this vCPU has no guest tick: a spurious interrupt
+            return 0
+        cpu = gcpu.vcpu.cpu
+        assert cpu is not None
+        return gt.handle_irq(self.hw[cpu.index])
 
     def spin_quantum(self) -> int:
         """Length of one step of a CPU-bound guest: until something may interrupt it.
@@ -315,14 +314,8 @@ class VtimerSystem:
         engine = self.m.engine
         now = engine.now
         limit = now + SPIN_QUANTUM_NS
-        cpu_run = PhysCpu._run
-        for entry in engine._heap:  # read-only scan; Engine has no "next non-CPU entry" API
-            t = entry[0]
-            if t < limit:
-                cb = entry[3]
-                if cb is not None and getattr(cb, "__func__", None) is not cpu_run:
-                    limit = t
-        return max(limit - now, 1)
+        t = engine.next_time(limit, skip=_is_cpu_step)
+        return max((limit if t is None else t) - now, 1)
 
     def _spin_step(self, gcpu: GuestCpu) -> Step:
         """The idle loop of a CPU-bound guest (``TimerConfig.guest_busy``)."""
@@ -332,6 +325,14 @@ class VtimerSystem:
             return self.spin_quantum()
 
         return spin
+
+
+def _is_cpu_step(callback: Any) -> bool:
+    """True for a pCPU's step chain (``PhysCpu._run``), which a spinning guest step ignores."""
+    return getattr(callback, "__func__", None) is _CPU_RUN
+
+
+_CPU_RUN = PhysCpu._run
 
 
 def install_vtimer(machine: Machine, host: HostKernel, vms: list[Any], guests: list[Any],
