@@ -196,7 +196,7 @@ def vgic_v2_save_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
     used = cpuif.used_lrs
     costs = m.costs
     cost = costs.gich_save_fixed_ns
-    hcr = hyp.hcr
+    hcr = hyp.h_hcr  # GICH_HCR without the property call
     if hcr & GICH_HCR_EN:
         misr = hyp.read_misr()
         if misr:
