@@ -46,7 +46,7 @@ pytestmark = pytest.mark.qemu
 
 D, C, H, V = 0x8000000, 0x8010000, 0x8030000, 0x8040000
 CONFIG = GICv2Config.qemu_virt(2)
-MAX_EXAMPLES = int(os.environ.get("IRQFWD_RANDOM_EXAMPLES", "150"))
+MAX_EXAMPLES = int(os.environ.get("IRQFWD_RANDOM_EXAMPLES", "600"))
 
 INTIDS = st.sampled_from([*range(0, 4), 25, 26, 27, 30, *range(32, 44), 63, 64, 95])
 U32 = st.integers(0, 0xFFFF_FFFF)

@@ -803,3 +803,43 @@ def test_x2_virtual_preemption_on_full_priority() -> None:
         gic.write(H + 0x0F0, 0x2)  # GICH_APR: active group priority 0x08
         gic.write(H + 0x100, 0x1 << 28 | 0x1 << 23 | 0x10)  # LR0: pending, priority 0x08, vINTID 16
         assert gic.read(V + 0x00C) == expected
+
+
+def test_x7_hw_lr_below_16_cpuid_bits() -> None:
+    """Conformance X7 (QEMU 7.2): GICV_IAR of a HW=1 LR with VirtualID < 16 returns LR bits
+    [12:10] (the low PhysicalID bits) as a CPUID; architecturally (~§5.3.8, GICH_LR.CPUID
+    only exists when HW=0) it returns the bare VirtualID.
+    """
+    from irqfwd.hw.gicv2 import GICv2, GICv2Config
+
+    for quirks, expected in ((False, 0x005), (True, 0x1405)):
+        cfg = GICv2Config.qemu_virt(1) if quirks else GICv2Config(num_cpus=1)
+        gic = GICv2(cfg)
+        H, V = cfg.gich_base, cfg.gicv_base
+        gic.write(H + 0x000, 0x1)  # GICH_HCR.En
+        gic.write(V + 0x000, 0x1)  # GICV_CTLR.EnableGrp0
+        gic.write(V + 0x004, 0xF8)  # GICV_PMR
+        # LR0: HW=1, pending, priority field 2, PhysicalID 37 (bits [12:10] = 5), VirtualID 5
+        gic.write(H + 0x100, 1 << 31 | 1 << 28 | 2 << 23 | 37 << 10 | 5)
+        assert gic.read(V + 0x00C) == expected
+
+
+def test_x2_virtual_1022_before_preemption() -> None:
+    """Conformance X2 (QEMU 7.2, found by tests/qemu/test_diff_random.py): QEMU's GICV_IAR
+    answers 1022 for a Group 1 HPPI with GICV_CTLR.AckCtl = 0 before checking the running
+    priority; architecturally (~§5.4, §4.4.4) an HPPI that cannot preempt gives 1023.
+
+    GICH_APR bit 0 (running priority 0x00), a pending Group 1 LR at priority 0x00.
+    """
+    from irqfwd.hw.gicv2 import GICv2, GICv2Config
+
+    for quirks, expected in ((False, 0x3FF), (True, 0x3FE)):
+        cfg = GICv2Config.qemu_virt(1) if quirks else GICv2Config(num_cpus=1)
+        gic = GICv2(cfg)
+        H, V = cfg.gich_base, cfg.gicv_base
+        gic.write(H + 0x000, 0x1)  # GICH_HCR.En
+        gic.write(V + 0x000, 0x3)  # GICV_CTLR: EnableGrp0 | EnableGrp1, AckCtl = 0
+        gic.write(V + 0x004, 0xF8)  # GICV_PMR
+        gic.write(H + 0x0F0, 0x1)  # GICH_APR: running priority 0x00
+        gic.write(H + 0x100, 0x5000_0000)  # LR0: Grp1, pending, priority 0, VirtualID 0
+        assert gic.read(V + 0x00C) == expected

@@ -46,6 +46,9 @@ class QemuQuirks:
     """D18: QEMU's virtual EOI bookkeeping (LR deactivated even with no APR bit, lowest APR bit dropped)."""
     gicd_any_access_size: bool = False
     """X1: GICD accesses of any size (1, 2, 4) to any register are performed byte by byte."""
+    hw_lr_sgi_cpuid: bool = False
+    """X7: GICV_IAR returns LR bits [12:10] as a CPUID for VirtualID < 16 even when HW=1
+    (there they are the low PhysicalID bits)."""
     preemption_qemu_rules: bool = False
     """X2: GICC_IAR answers 1022 for a Group 1 HPPI (AckCtl=0) before the preemption check, and
     preemption compares the full priority, not the group priority, with the running priority."""

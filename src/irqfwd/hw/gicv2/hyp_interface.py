@@ -542,6 +542,10 @@ class HypInterface:
     def hcr(self, value: int) -> None:
         self.write_hcr(value)
 
+    def read_hcr(self) -> int:
+        """GICH_HCR (~§5.3.1)."""
+        return self.h_hcr
+
     def write_hcr(self, v: int) -> None:
         """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF)."""
         self.h_hcr = v & GICH_HCR_MASK
@@ -602,6 +606,10 @@ class HypInterface:
     def apr(self, value: int) -> None:
         self.write_apr(value)
 
+    def read_apr(self) -> int:
+        """GICH_APR (~§5.3.7)."""
+        return self.h_apr
+
     def write_apr(self, v: int) -> None:
         """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority."""
         self.h_apr = v & 0xFFFF_FFFF
@@ -652,23 +660,11 @@ class HypInterface:
         self.regs.write(offset, value, size, self.cpu)
 
     # register-table handlers (regs.py contract: read(n, cpu), write(n, value, mask, cpu))
-    def _r_hcr(self, n: int, cpu: int) -> int:
-        return self.h_hcr
 
-    def _w_hcr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_hcr(value)
 
-    def _r_vtr(self, n: int, cpu: int) -> int:
-        return self.vtr
 
-    def _r_vmcr(self, n: int, cpu: int) -> int:
-        return self.read_vmcr()
 
-    def _w_vmcr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_vmcr(value)
 
-    def _r_misr(self, n: int, cpu: int) -> int:
-        return self.read_misr()
 
     def _r_eisr(self, n: int, cpu: int) -> int:
         return (self.eisr_mask >> (32 * n)) & 0xFFFF_FFFF
@@ -676,11 +672,7 @@ class HypInterface:
     def _r_elrsr(self, n: int, cpu: int) -> int:
         return (self.elrsr_mask >> (32 * n)) & 0xFFFF_FFFF
 
-    def _r_apr(self, n: int, cpu: int) -> int:
-        return self.h_apr
 
-    def _w_apr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_apr(value)
 
     def _r_lr(self, n: int, cpu: int) -> int:
         return self.read_lr(n)
@@ -693,17 +685,18 @@ GICH_FRAME_SIZE = 0x1000
 """Bytes of the GICH ("this CPU") frame decoded by :class:`HypInterface`."""
 
 GICH_REGS: tuple[Reg, ...] = (
-    Reg("GICH_HCR", GICH_HCR, read="_r_hcr", write="_w_hcr", doc="Hypervisor Control"),
-    Reg("GICH_VTR", GICH_VTR, read="_r_vtr", doc="VGIC Type (RO)"),
+    Reg("GICH_HCR", GICH_HCR, read="read_hcr", write="write_hcr", plain=True, doc="Hypervisor Control"),
+    Reg("GICH_VTR", GICH_VTR, read="read_vtr", plain=True, doc="VGIC Type (RO)"),
     Reg(
         "GICH_VMCR",
         GICH_VMCR,
         reset=GICH_VMCR_RESET,
-        read="_r_vmcr",
-        write="_w_vmcr",
+        read="read_vmcr",
+        write="write_vmcr",
+        plain=True,
         doc="Virtual Machine Control",
     ),
-    Reg("GICH_MISR", GICH_MISR, read="_r_misr", doc="Maintenance Interrupt Status (RO)"),
+    Reg("GICH_MISR", GICH_MISR, read="read_misr", plain=True, doc="Maintenance Interrupt Status (RO)"),
     Reg("GICH_EISR", GICH_EISR0, length=8, read="_r_eisr", doc="End of Interrupt Status 0/1 (RO)"),
     Reg(
         "GICH_ELRSR",
@@ -712,7 +705,7 @@ GICH_REGS: tuple[Reg, ...] = (
         read="_r_elrsr",
         doc="Empty List Register Status 0/1 (RO)",
     ),
-    Reg("GICH_APR", GICH_APR, read="_r_apr", write="_w_apr", doc="Active Priorities"),
+    Reg("GICH_APR", GICH_APR, read="read_apr", write="write_apr", plain=True, doc="Active Priorities"),
     Reg(
         "GICH_LR",
         GICH_LR0,

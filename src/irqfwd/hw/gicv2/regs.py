@@ -110,6 +110,10 @@ class Reg:
     read: str = "read_raz"
     write: str = "write_wi"
     doc: str = ""
+    plain: bool = False
+    """A single-word register whose handlers are the block's own accessors,
+    ``read() -> int`` and ``write(value) -> None`` (e.g. ``read_pmr``/``write_pmr``), so no
+    ``(n, cpu)`` adapter is needed.  Shared handlers and ``read_reset`` keep their form."""
 
     def span(self) -> int:
         """Bytes of address space the entry covers."""
@@ -157,8 +161,8 @@ class RegisterBlock:
             if reg.offset % 4 or reg.offset + reg.span() > size:
                 raise ValueError(f"{name}: {reg.name} at {reg.offset:#x} is misplaced")
             end = reg.offset + reg.span()
-            rd = self._resolve(owner, reg, reg.read)
-            wr = self._resolve(owner, reg, reg.write)
+            rd = self._resolve(owner, reg, reg.read, write=False)
+            wr = self._resolve(owner, reg, reg.write, write=True)
             allowed = 0b111 if any_size else 0
             for s in reg.sizes:
                 allowed |= _SIZE_BITS[s]
@@ -166,7 +170,7 @@ class RegisterBlock:
                 self._map[reg.offset + 4 * n] = (rd, wr, n, allowed)  # type: ignore[assignment]
 
     @staticmethod
-    def _resolve(owner: object, reg: Reg, name: str) -> Callable[..., int | None]:
+    def _resolve(owner: object, reg: Reg, name: str, write: bool) -> Callable[..., int | None]:
         if name == "read_reset":
             value = reg.reset
 
@@ -180,7 +184,22 @@ class RegisterBlock:
         fn = getattr(owner, name, None)
         if fn is None or not callable(fn):
             raise ValueError(f"{reg.name}: handler {name!r} not found on {type(owner).__name__}")
-        return fn
+        if not reg.plain:
+            return fn
+        if reg.length != 4 or reg.bits_per_irq:
+            raise ValueError(f"{reg.name}: a plain register must be a single word")
+        accessor = fn
+        if write:
+
+            def plain_write(n: int, value: int, mask: int, cpu: int) -> None:
+                accessor(value)
+
+            return plain_write
+
+        def plain_read(n: int, cpu: int) -> int:
+            return accessor()
+
+        return plain_read
 
     # -- access ---------------------------------------------------------------------------
 

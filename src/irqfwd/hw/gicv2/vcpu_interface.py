@@ -75,7 +75,7 @@ GROUP1_NOT_ACKED = 1022
 class VcpuInterface:
     """GICV_* registers of one CPU, operating on ``hyp``'s List Registers (~§5.4)."""
 
-    __slots__ = ("_abpr_min", "_d1", "_d3", "_d4", "_d18", "config", "cpu", "gic", "hyp", "regs")
+    __slots__ = ("_abpr_min", "_d1", "_d3", "_d4", "_d18", "_sgi_hw", "_x2", "config", "cpu", "gic", "hyp", "regs")
 
     def __init__(self, hyp: HypInterface, config: GICv2Config) -> None:
         self.hyp = hyp
@@ -87,6 +87,9 @@ class VcpuInterface:
         self._d3 = q.hppir_masked_by_pmr
         self._d4 = q.hppir_no_cpuid
         self._d18 = q.virtual_eoi_qemu_rules
+        self._x2 = q.preemption_qemu_rules
+        # LR bits that stop a VirtualID < 16 carrying a CPUID in GICV_IAR: HW (X7: none)
+        self._sgi_hw = 0 if q.hw_lr_sgi_cpuid else GICH_LR_HW
         # D13: QEMU clamps GICV_ABPR writes to the *physical* ABPR minimum (BPR min + 1).
         self._abpr_min = config.bpr_min + 1 if q.gicv_abpr_min_not_enforced else 3
         self.regs = RegisterBlock("GICV", GICV_FRAME_SIZE, GICV_REGS, self)
@@ -149,7 +152,7 @@ class VcpuInterface:
     def _id_of(self, lr_value: int) -> int:
         """The INTID GICV_IAR returns for an LR: VirtualID, | CPUID << 10 for a vSGI (HW=0)."""
         vid = lr_value & 0x3FF
-        if vid < 16 and not lr_value & GICH_LR_HW:
+        if vid < 16 and not lr_value & self._sgi_hw:
             return lr_value & 0x1FFF
         return vid
 
@@ -163,7 +166,7 @@ class VcpuInterface:
         hyp.pend_mask &= ~(1 << n)
         hyp.update()
         vid = v & 0x3FF
-        if vid < 16 and not v & GICH_LR_HW:
+        if vid < 16 and not v & self._sgi_hw:
             return v & 0x1FFF
         return vid
 
@@ -175,6 +178,14 @@ class VcpuInterface:
         """
         hyp = self.hyp
         n = hyp.hppi_lr
+        if n >= 0 and self._x2:  # X2: QEMU answers 1022 before the running-priority check
+            v = hyp.lr[n]
+            if (
+                v & GICH_LR_GRP1
+                and not hyp.v_ctlr & GICV_CTLR_ACKCTL
+                and (v >> 20) & 0xF8 < hyp.v_pmr
+            ):
+                return GROUP1_NOT_ACKED
         if n < 0 or not hyp.hppi_ok:
             return SPURIOUS
         v = hyp.lr[n]
@@ -196,7 +207,7 @@ class VcpuInterface:
         hyp.pend_mask &= ~(1 << n)
         hyp.update()
         vid = v & 0x3FF
-        if vid < 16 and not v & GICH_LR_HW:
+        if vid < 16 and not v & self._sgi_hw:
             return v & 0x1FFF
         return vid
 
@@ -333,50 +344,20 @@ class VcpuInterface:
         self.regs.write(offset, value, size, self.cpu)
 
     # register-table handlers (regs.py contract: read(n, cpu), write(n, value, mask, cpu))
-    def _r_ctlr(self, n: int, cpu: int) -> int:
-        return self.hyp.v_ctlr
 
-    def _w_ctlr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_ctlr(value)
 
-    def _r_pmr(self, n: int, cpu: int) -> int:
-        return self.hyp.v_pmr
 
-    def _w_pmr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_pmr(value)
 
-    def _r_bpr(self, n: int, cpu: int) -> int:
-        return self.hyp.v_bpr
 
-    def _w_bpr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_bpr(value)
 
-    def _r_iar(self, n: int, cpu: int) -> int:
-        return self.read_iar()
 
-    def _w_eoir(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_eoir(value)
 
-    def _r_rpr(self, n: int, cpu: int) -> int:
-        return self.read_rpr()
 
-    def _r_hppir(self, n: int, cpu: int) -> int:
-        return self.read_hppir()
 
-    def _r_abpr(self, n: int, cpu: int) -> int:
-        return self.hyp.v_abpr
 
-    def _w_abpr(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_abpr(value)
 
-    def _r_aiar(self, n: int, cpu: int) -> int:
-        return self.read_aiar()
 
-    def _w_aeoir(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_aeoir(value)
 
-    def _r_ahppir(self, n: int, cpu: int) -> int:
-        return self.read_ahppir()
 
     def _r_apr(self, n: int, cpu: int) -> int:
         return self.hyp.h_apr if n == 0 else 0
@@ -388,8 +369,6 @@ class VcpuInterface:
     def _r_iidr(self, n: int, cpu: int) -> int:
         return self.config.gicv_iidr
 
-    def _w_dir(self, n: int, value: int, mask: int, cpu: int) -> None:
-        self.write_dir(value)
 
 
 GICV_FRAME_SIZE = 0x2000
@@ -397,36 +376,36 @@ GICV_FRAME_SIZE = 0x2000
 
 GICV_REGS: tuple[Reg, ...] = (
     Reg(
-        "GICV_CTLR", GICV_CTLR, read="_r_ctlr", write="_w_ctlr", doc="Virtual CPU Interface Control"
+        "GICV_CTLR", GICV_CTLR, read="read_ctlr", write="write_ctlr", plain=True, doc="Virtual CPU Interface Control"
     ),
-    Reg("GICV_PMR", GICV_PMR, read="_r_pmr", write="_w_pmr", doc="Priority Mask ([7:3])"),
-    Reg("GICV_BPR", GICV_BPR, reset=2, read="_r_bpr", write="_w_bpr", doc="Binary Point (min 2)"),
-    Reg("GICV_IAR", GICV_IAR, read="_r_iar", doc="Interrupt Acknowledge (RO)"),
-    Reg("GICV_EOIR", GICV_EOIR, write="_w_eoir", doc="End of Interrupt (WO)"),
-    Reg("GICV_RPR", GICV_RPR, reset=0xFF, read="_r_rpr", doc="Running Priority (RO)"),
+    Reg("GICV_PMR", GICV_PMR, read="read_pmr", write="write_pmr", plain=True, doc="Priority Mask ([7:3])"),
+    Reg("GICV_BPR", GICV_BPR, reset=2, read="read_bpr", write="write_bpr", plain=True, doc="Binary Point (min 2)"),
+    Reg("GICV_IAR", GICV_IAR, read="read_iar", plain=True, doc="Interrupt Acknowledge (RO)"),
+    Reg("GICV_EOIR", GICV_EOIR, write="write_eoir", plain=True, doc="End of Interrupt (WO)"),
+    Reg("GICV_RPR", GICV_RPR, reset=0xFF, read="read_rpr", plain=True, doc="Running Priority (RO)"),
     Reg(
         "GICV_HPPIR",
         GICV_HPPIR,
         reset=0x3FF,
-        read="_r_hppir",
-        doc="Highest Priority Pending Interrupt (RO)",
+        read="read_hppir",
+        plain=True, doc="Highest Priority Pending Interrupt (RO)",
     ),
     Reg(
         "GICV_ABPR",
         GICV_ABPR,
         reset=3,
-        read="_r_abpr",
-        write="_w_abpr",
-        doc="Aliased Binary Point (min 3)",
+        read="read_abpr",
+        write="write_abpr",
+        plain=True, doc="Aliased Binary Point (min 3)",
     ),
-    Reg("GICV_AIAR", GICV_AIAR, read="_r_aiar", doc="Aliased Interrupt Acknowledge (RO)"),
-    Reg("GICV_AEOIR", GICV_AEOIR, write="_w_aeoir", doc="Aliased End of Interrupt (WO)"),
+    Reg("GICV_AIAR", GICV_AIAR, read="read_aiar", plain=True, doc="Aliased Interrupt Acknowledge (RO)"),
+    Reg("GICV_AEOIR", GICV_AEOIR, write="write_aeoir", plain=True, doc="Aliased End of Interrupt (WO)"),
     Reg(
         "GICV_AHPPIR",
         GICV_AHPPIR,
         reset=0x3FF,
-        read="_r_ahppir",
-        doc="Aliased Highest Priority Pending Interrupt (RO)",
+        read="read_ahppir",
+        plain=True, doc="Aliased Highest Priority Pending Interrupt (RO)",
     ),
     Reg(
         "GICV_APR",
@@ -437,6 +416,6 @@ GICV_REGS: tuple[Reg, ...] = (
         doc="Active Priorities 0-3 (APR0 = GICH_APR; APR1-3 RAZ/WI)",
     ),
     Reg("GICV_IIDR", GICV_IIDR, read="_r_iidr", doc="CPU Interface Identification (RO)"),
-    Reg("GICV_DIR", GICV_DIR, write="_w_dir", doc="Deactivate Interrupt (WO)"),
+    Reg("GICV_DIR", GICV_DIR, write="write_dir", plain=True, doc="Deactivate Interrupt (WO)"),
 )
 """GICV register map (~§5.4, same layout as GICC, reference doc §2.4); word access only."""
