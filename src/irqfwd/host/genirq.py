@@ -338,8 +338,9 @@ class Genirq:
             if desc.settings & IRQ_DISABLE_UNLAZY:
                 _mask_irq(desc, cpu)
 
-    disable_irq = disable_irq_nosync
-    """``disable_irq`` (synchronize_irq has nothing to wait for in the model)."""
+    def disable_irq(self, irq: int, cpu: int = 0) -> None:
+        """``disable_irq`` (synchronize_irq has nothing to wait for in the model)."""
+        self.disable_irq_nosync(irq, cpu)
 
     def enable_irq(self, irq: int, cpu: int = 0) -> None:
         """``enable_irq``: depth -= 1; on 1 → 0 clear disabled and unmask.

@@ -37,6 +37,8 @@ import random
 from collections.abc import Callable, Generator
 from typing import Any
 
+from irqfwd.sim.errors import SimulationError
+
 __all__ = ["LATE", "NORMAL", "URGENT", "Engine", "Handle", "Process", "Signal", "SimulationError"]
 
 URGENT = 0
@@ -50,10 +52,6 @@ Handle = list
 """Opaque handle returned by :meth:`Engine.schedule`; pass it to :meth:`Engine.cancel`."""
 
 ProcessGen = Generator[Any, Any, Any]
-
-
-class SimulationError(RuntimeError):
-    """Raised for misuse of the engine (negative delays, yielding unsupported values)."""
 
 
 class Signal:

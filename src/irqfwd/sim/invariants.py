@@ -74,6 +74,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from irqfwd._mypyc import mypyc_attr
 from irqfwd._plugins import import_plugins
 from irqfwd.sim.metrics import Recorder
 
@@ -120,6 +121,7 @@ class Violation:
         return {"time_ns": self.time_ns, "rule": self.rule, "intid": self.intid, "message": self.message}
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Rule:
     """Base class of an invariant; one instance per checker (per run)."""
 

@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from irqfwd._mypyc import mypyc_attr
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine, Handle
@@ -163,6 +164,8 @@ class ArchTimerContext:
     """The background hrtimer armed at put while blocking."""
 
 
+# Interpreted-style class even when compiled: tests inject faults by patching its methods.
+@mypyc_attr(native_class=False)
 class KvmArchTimer:
     """The KVM arch timer of one host: per-vCPU contexts, per-pCPU loaded vCPU."""
 

@@ -329,10 +329,10 @@ class VtimerSystem:
 
 def _is_cpu_step(callback: Any) -> bool:
     """True for a pCPU's step chain (``PhysCpu._run``), which a spinning guest step ignores."""
-    return getattr(callback, "__func__", None) is _CPU_RUN
-
-
-_CPU_RUN = PhysCpu._run
+    # Compared by owner and name: a mypyc-compiled bound method has no ``__func__``.
+    return isinstance(getattr(callback, "__self__", None), PhysCpu) and (
+        getattr(callback, "__name__", "") == "_run"
+    )
 
 
 def install_vtimer(machine: Machine, host: HostKernel, vms: list[Any], guests: list[Any],

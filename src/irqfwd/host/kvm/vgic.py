@@ -166,7 +166,11 @@ class Vgic:
         self.inject_ns = c.vgic_inject_ns
         from irqfwd.host.kvm import vgic_v2  # the LR back end (imports this module)
 
-        self._v2 = vgic_v2
+        # The back-end entry points, bound once (a module object cannot be an attribute
+        # of a mypyc native class).
+        self._populate_lr: Callable[[Vgic, Vcpu, VgicIrq, int], None] = vgic_v2.vgic_v2_populate_lr
+        self._set_underflow: Callable[[Vcpu], None] = vgic_v2.vgic_v2_set_underflow
+        self._fold_lr_state: Callable[[Vgic, Vcpu], None] = vgic_v2.vgic_v2_fold_lr_state
 
     def init_spis(self, first_vcpu: Vcpu) -> None:
         """``kvm_vgic_dist_init``: SPIs level, targeting vCPU 0, disabled."""
@@ -313,7 +317,6 @@ class Vgic:
 
     def kvm_vgic_flush_hwstate(self, vcpu: Vcpu) -> None:
         """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
-        vgic_v2 = self._v2
         ap = vcpu.ap_list
         cpuif = vcpu.v2
         if not ap:
@@ -324,7 +327,7 @@ class Vgic:
             self.vgic_sort_ap_list(vcpu)
         count = 0
         oracle = self.vgic_target_oracle
-        populate = vgic_v2.vgic_v2_populate_lr
+        populate = self._populate_lr
         spilled = 0
         for irq in ap:
             if oracle(irq) is not vcpu:
@@ -339,7 +342,7 @@ class Vgic:
             # as soon as it is written and would livelock the vCPU, so it is only requested
             # with two or more LRs (real GICv2 implementations have four).
             if nr_lr > 1:
-                vgic_v2.vgic_v2_set_underflow(vcpu)
+                self._set_underflow(vcpu)
             rec = self.m.recorder
             rec.counters["lr_spills"] += spilled
             if rec.wants("vgic_lr_spill"):
@@ -349,7 +352,7 @@ class Vgic:
     def kvm_vgic_sync_hwstate(self, vcpu: Vcpu) -> None:
         """``kvm_vgic_sync_hwstate``: fold the LR shadow, then ``vgic_prune_ap_list``."""
         if vcpu.v2.used_lrs or vcpu.v2.eoicount:
-            self._v2.vgic_v2_fold_lr_state(self, vcpu)
+            self._fold_lr_state(self, vcpu)
         if vcpu.ap_list:
             self.vgic_prune_ap_list(vcpu)
 
