@@ -9,13 +9,14 @@ of the CPUs it concerns; ``on_output`` fires only on a level change.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface, CpuOutputs
 from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
+from irqfwd.hw.gicv2.hyp_interface import HypInterface
+from irqfwd.hw.gicv2.vcpu_interface import VcpuInterface
 
 __all__ = ["GICH_SIZE", "GICV_SIZE", "GICv2"]
 
@@ -32,18 +33,6 @@ as the bit mask 1 | 2 | 4) of a register word (see :meth:`GICv2._flat_decode`)."
 
 def _noop_emit(cpu: int, signal: str, level: bool) -> None:
     return None
-
-
-def _load_virtual() -> tuple[Any, Any] | None:
-    """HypInterface / VcpuInterface classes, or None while those modules do not exist."""
-    try:
-        hyp_mod = importlib.import_module("irqfwd.hw.gicv2.hyp_interface")
-        vcpu_mod = importlib.import_module("irqfwd.hw.gicv2.vcpu_interface")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("irqfwd.hw.gicv2.hyp_interface", "irqfwd.hw.gicv2.vcpu_interface"):
-            return None
-        raise
-    return hyp_mod.HypInterface, vcpu_mod.VcpuInterface
 
 
 class GICv2:
@@ -84,13 +73,8 @@ class GICv2:
             # every mask is 1 and there is never a stale CPU (D16): skip _update
             self.dist.notify = self.cpu_if[0].update
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
-        self.hyp: list[Any] = []
-        self.vcpu_if: list[Any] = []
-        classes = _load_virtual()
-        if classes is not None:
-            hyp_cls, vcpu_cls = classes
-            self.hyp = [hyp_cls(c, config, self) for c in range(config.num_cpus)]
-            self.vcpu_if = [vcpu_cls(h, config) for h in self.hyp]
+        self.hyp: list[HypInterface] = [HypInterface(c, config, self) for c in range(config.num_cpus)]
+        self.vcpu_if: list[VcpuInterface] = [VcpuInterface(h, config) for h in self.hyp]
         self._frames: dict[int, tuple[int, str, tuple[_Access, ...], tuple[_Access, ...]]] = {}
         self._map_frames()
         self._decode: tuple[dict[int, _Decoded], ...] = self._flat_decode()
