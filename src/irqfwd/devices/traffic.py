@@ -23,13 +23,14 @@ import csv
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 from irqfwd.cli.errors import InputError
 from irqfwd.scenarios.config import TrafficConfig
 
 __all__ = ["arrivals", "read_trace_csv"]
 
-_NS_PER_S = 1_000_000_000
+_NS_PER_S: Final = 1_000_000_000
 
 
 def arrivals(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:

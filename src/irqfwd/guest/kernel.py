@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from irqfwd.sim.machine import Step
 
@@ -43,16 +43,16 @@ if TYPE_CHECKING:
 
 __all__ = ["GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
 
-GICD_CTLR = 0x000
-GICD_ISENABLER = 0x100
-GICD_ICENABLER = 0x180
-GICD_IPRIORITYR = 0x400
-GICD_ITARGETSR = 0x800
-GICD_ICFGR = 0xC00
-GICV_CTLR_ENABLE = 1 << 0
-GICV_CTLR_EOIMODE = 1 << 9
-GUEST_PMR = 0xF0
-GUEST_PRIO = 0xA0
+GICD_CTLR: Final = 0x000
+GICD_ISENABLER: Final = 0x100
+GICD_ICENABLER: Final = 0x180
+GICD_IPRIORITYR: Final = 0x400
+GICD_ITARGETSR: Final = 0x800
+GICD_ICFGR: Final = 0xC00
+GICV_CTLR_ENABLE: Final = 1 << 0
+GICV_CTLR_EOIMODE: Final = 1 << 9
+GUEST_PMR: Final = 0xF0
+GUEST_PRIO: Final = 0xA0
 
 IrqHandler = Callable[["GuestCpu"], int]
 """A guest interrupt handler: called as one guest step on the vCPU that acknowledged the

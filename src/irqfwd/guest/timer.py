@@ -29,6 +29,8 @@ Trace events (read by :mod:`irqfwd.sim.invariants_timer`): ``guest_timer_program
 
 from __future__ import annotations
 
+from typing import Final
+
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, GenericTimer
 from irqfwd.scenarios.config import TimerConfig
 from irqfwd.sim.costs import CostProfile
@@ -37,8 +39,8 @@ from irqfwd.sim.metrics import Recorder
 
 __all__ = ["GuestTimer"]
 
-_NS_PER_S = 1_000_000_000
-_MASK64 = (1 << 64) - 1
+_NS_PER_S: Final = 1_000_000_000
+_MASK64: Final = (1 << 64) - 1
 
 
 class GuestTimer:

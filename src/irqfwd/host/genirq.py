@@ -25,7 +25,7 @@ the *current* CPU's banked copy: callers pass ``cpu``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "EBUSY",
@@ -49,33 +49,33 @@ __all__ = [
     "IrqDesc",
 ]
 
-ENOSYS = -38
-EINVAL = -22
-EBUSY = -16
-ENOENT = -2
+ENOSYS: Final = -38
+EINVAL: Final = -22
+EBUSY: Final = -16
+ENOENT: Final = -2
 
-IRQCHIP_STATE_PENDING = 0
-IRQCHIP_STATE_ACTIVE = 1
-IRQCHIP_STATE_MASKED = 2
-IRQCHIP_STATE_LINE_LEVEL = 3
+IRQCHIP_STATE_PENDING: Final = 0
+IRQCHIP_STATE_ACTIVE: Final = 1
+IRQCHIP_STATE_MASKED: Final = 2
+IRQCHIP_STATE_LINE_LEVEL: Final = 3
 
-IRQD_IRQ_DISABLED = 1 << 16
-IRQD_IRQ_MASKED = 1 << 17
-IRQD_FORWARDED_TO_VCPU = 1 << 24
-IRQD_IRQ_STARTED = 1 << 22
-IRQD_LEVEL = 1 << 13
+IRQD_IRQ_DISABLED: Final = 1 << 16
+IRQD_IRQ_MASKED: Final = 1 << 17
+IRQD_FORWARDED_TO_VCPU: Final = 1 << 24
+IRQD_IRQ_STARTED: Final = 1 << 22
+IRQD_LEVEL: Final = 1 << 13
 
-IRQS_PENDING = 1 << 9
-IRQS_ONESHOT = 1 << 5
+IRQS_PENDING: Final = 1 << 9
+IRQS_ONESHOT: Final = 1 << 5
 
-IRQ_DISABLE_UNLAZY = 1 << 19  # irq_settings flag
-IRQ_PER_CPU_DEVID = 1 << 17
+IRQ_DISABLE_UNLAZY: Final = 1 << 19  # irq_settings flag
+IRQ_PER_CPU_DEVID: Final = 1 << 17
 
-IRQF_NOAUTOEN = 1 << 19
-IRQF_ONESHOT = 1 << 13
+IRQF_NOAUTOEN: Final = 1 << 19
+IRQF_ONESHOT: Final = 1 << 13
 
-IRQCHIP_EOI_THREADED = 1 << 6
-IRQCHIP_EOI_IF_HANDLED = 1 << 1
+IRQCHIP_EOI_THREADED: Final = 1 << 6
+IRQCHIP_EOI_IF_HANDLED: Final = 1 << 1
 
 Handler = Callable[[int, Any], int]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from irqfwd.host.genirq import (
     EINVAL,
@@ -48,16 +48,16 @@ __all__ = [
     "gic_check_eoimode",
 ]
 
-GIC_DIST_CTRL = 0x000
-GIC_DIST_SOFTINT = 0xF00
-GIC_CPU_CTRL = 0x00
-GIC_CPU_PRIMASK = 0x04
-GICC_CTLR_ENABLE = 1 << 0
-GICC_CTLR_EOIMODENS = 1 << 9
+GIC_DIST_CTRL: Final = 0x000
+GIC_DIST_SOFTINT: Final = 0xF00
+GIC_CPU_CTRL: Final = 0x00
+GIC_CPU_PRIMASK: Final = 0x04
+GICC_CTLR_ENABLE: Final = 1 << 0
+GICC_CTLR_EOIMODENS: Final = 1 << 9
 """``GIC_CPU_CTRL_EOImodeNS``: bit 9 of the (Non-secure view of) GICC_CTLR."""
-GICC_INT_PRI_THRESHOLD = 0xF0
-GICD_INT_DEF_PRI = 0xA0
-IPI_RESCHEDULE = 0
+GICC_INT_PRI_THRESHOLD: Final = 0xF0
+GICD_INT_DEF_PRI: Final = 0xA0
+IPI_RESCHEDULE: Final = 0
 """SGI used for ``smp_send_reschedule`` (arm64 ``IPI_RESCHEDULE``)."""
 
 

@@ -12,12 +12,12 @@ Every callback except ``add_producer``/``del_producer`` is optional (``None``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["EBUSY", "EINVAL", "IrqBypassConsumer", "IrqBypassManager", "IrqBypassProducer"]
 
-EBUSY = -16
-EINVAL = -22
+EBUSY: Final = -16
+EINVAL: Final = -22
 
 
 class IrqBypassProducer:

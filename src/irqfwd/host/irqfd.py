@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 __all__ = ["KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID", "KVM_USERSPACE_IRQ_SOURCE_ID", "IrqfdResampler",
            "KvmIrqfd"]
 
-KVM_USERSPACE_IRQ_SOURCE_ID = 0
-KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID = 1
-EINVAL = -22
-EBUSY = -16
-KVM_IRQ_ROUTING_IRQCHIP = 1
-KVM_IRQ_ROUTING_MSI = 2
+KVM_USERSPACE_IRQ_SOURCE_ID: Final = 0
+KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID: Final = 1
+EINVAL: Final = -22
+EBUSY: Final = -16
+KVM_IRQ_ROUTING_IRQCHIP: Final = 1
+KVM_IRQ_ROUTING_MSI: Final = 2
 
 
 class IrqfdResampler:

@@ -20,7 +20,7 @@ Counters: ``vfio_mask``, ``vfio_unmask``; trace events ``vfio_mask`` / ``vfio_un
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.genirq import Genirq
@@ -29,9 +29,9 @@ from irqfwd.sim.machine import Machine, WorkItem
 
 __all__ = ["VFIO_IRQ_INFO_AUTOMASKED", "VFIO_IRQ_INFO_MASKABLE", "VfioPlatformIrq"]
 
-VFIO_IRQ_INFO_EVENTFD = 1 << 0
-VFIO_IRQ_INFO_MASKABLE = 1 << 1
-VFIO_IRQ_INFO_AUTOMASKED = 1 << 2
+VFIO_IRQ_INFO_EVENTFD: Final = 1 << 0
+VFIO_IRQ_INFO_MASKABLE: Final = 1 << 1
+VFIO_IRQ_INFO_AUTOMASKED: Final = 1 << 2
 
 
 class VfioPlatformIrq:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from irqfwd.sim.engine import URGENT, Engine, Handle
 
@@ -57,29 +57,29 @@ __all__ = [
     "TimerChannel",
 ]
 
-CTL_ENABLE = 1 << 0
+CTL_ENABLE: Final = 1 << 0
 """CNTx_CTL.ENABLE."""
-CTL_IMASK = 1 << 1
+CTL_IMASK: Final = 1 << 1
 """CNTx_CTL.IMASK: masks the output, not the condition."""
-CTL_ISTATUS = 1 << 2
+CTL_ISTATUS: Final = 1 << 2
 """CNTx_CTL.ISTATUS (read-only): the timer condition is met."""
-_CTL_WRITABLE = CTL_ENABLE | CTL_IMASK
+_CTL_WRITABLE: Final = CTL_ENABLE | CTL_IMASK
 
-PPI_VTIMER = 27
+PPI_VTIMER: Final = 27
 """Virtual timer PPI (SBSA / Linux default ``arch_timer`` DT binding)."""
-PPI_PTIMER = 30
+PPI_PTIMER: Final = 30
 """EL1 physical timer PPI."""
-PPI_HYP_PTIMER = 26
+PPI_HYP_PTIMER: Final = 26
 """EL2 (hypervisor) physical timer PPI."""
 
-DEFAULT_FREQ_HZ = 25_000_000
+DEFAULT_FREQ_HZ: Final = 25_000_000
 """CNTFRQ_EL0 of the default system: 25 MHz as on Ampere Altra (assumption, not measured here)."""
 
-WRAP_HORIZON_NS = 1_000_000_000
+WRAP_HORIZON_NS: Final = 1_000_000_000
 """A count wrap-around that ends a met condition is scheduled only if it is this close."""
 
-_MASK64 = (1 << 64) - 1
-_NS_PER_S = 1_000_000_000
+_MASK64: Final = (1 << 64) - 1
+_NS_PER_S: Final = 1_000_000_000
 
 
 def _sext32(value: int) -> int:

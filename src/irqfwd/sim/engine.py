@@ -35,17 +35,17 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Final
 
 from irqfwd.sim.errors import SimulationError
 
 __all__ = ["LATE", "NORMAL", "URGENT", "Engine", "Handle", "Process", "Signal", "SimulationError"]
 
-URGENT = 0
+URGENT: Final = 0
 """Priority for hardware reactions that must happen before software at the same instant."""
-NORMAL = 1
+NORMAL: Final = 1
 """Default priority."""
-LATE = 2
+LATE: Final = 2
 """Priority for bookkeeping that must observe everything else at the same instant."""
 
 Handle = list

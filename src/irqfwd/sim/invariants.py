@@ -72,7 +72,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd._plugins import import_plugins
@@ -88,7 +88,7 @@ __all__ = [
     "registered_rules",
 ]
 
-DEFAULT_GRACE_NS = 2_000_000
+DEFAULT_GRACE_NS: Final = 2_000_000
 """Raises, masks and activations this close to the end of the run are not yet expected to
 be complete (2 ms: longer than one round-robin timeslice of the default scheduler, 1 ms)."""
 
@@ -100,11 +100,11 @@ def _load_plugins() -> None:
     import_plugins(PLUGIN_MODULES)
 
 # GICv2 GICH_LRn fields (IHI 0048B §5.3.9)
-_LR_HW = 1 << 31
-_LR_STATE_SHIFT = 28
-_LR_STATE_PENDING_ACTIVE = 3
-_LR_PHYSID_SHIFT = 10
-_LR_ID_MASK = 0x3FF
+_LR_HW: Final = 1 << 31
+_LR_STATE_SHIFT: Final = 28
+_LR_STATE_PENDING_ACTIVE: Final = 3
+_LR_PHYSID_SHIFT: Final = 10
+_LR_ID_MASK: Final = 0x3FF
 
 
 @dataclass(frozen=True, slots=True)

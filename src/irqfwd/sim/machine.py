@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from heapq import heappop
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.sim.costs import CostProfile
@@ -49,16 +49,16 @@ if TYPE_CHECKING:
 
 __all__ = ["GUEST", "HOST", "Machine", "PhysCpu", "Step", "WorkItem"]
 
-HOST = 0
+HOST: Final = 0
 """pCPU executes host code (EL2, VHE)."""
-GUEST = 1
+GUEST: Final = 1
 """pCPU executes a guest vCPU (EL1/EL0 of the VM)."""
 
 Step = Callable[[], int]
 """A step: applies its effects, sets ``cpu.next``, returns its duration in ns."""
 
-_MAX_BATCH = 4096
-_FOREVER = 1 << 62
+_MAX_BATCH: Final = 4096
+_FOREVER: Final = 1 << 62
 
 
 class PhysCpu:

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
@@ -71,9 +71,9 @@ __all__ = [
     "timer_design_for",
 ]
 
-IRQCHIP_STATE_PENDING = "pending"
-IRQCHIP_STATE_ACTIVE = "active"
-IRQCHIP_STATE_MASKED = "masked"
+IRQCHIP_STATE_PENDING: Final = "pending"
+IRQCHIP_STATE_ACTIVE: Final = "active"
+IRQCHIP_STATE_MASKED: Final = "masked"
 
 TimerDesign = Literal["forwarded", "sw-deactivate", "timer-no-vgic"]
 TIMER_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate", "timer-no-vgic")
@@ -83,7 +83,7 @@ SCENARIO_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate")
 """Delivery designs under which the ``vtimer-*`` scenarios run (``timer-no-vgic`` needs a
 userspace irqchip, which the simulator does not model: unit-tested only)."""
 
-_MASK64 = (1 << 64) - 1
+_MASK64: Final = (1 << 64) - 1
 
 
 def timer_design_for(design: str) -> str:

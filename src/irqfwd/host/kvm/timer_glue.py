@@ -25,7 +25,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from irqfwd.guest.timer import GuestTimer
 from irqfwd.host.genirq import (
@@ -65,12 +65,12 @@ if TYPE_CHECKING:
 
 __all__ = ["GUEST_TIMER_PRIO", "HostTimerPlatform", "KvmTimerChip", "VtimerSystem", "install_vtimer"]
 
-SPIN_QUANTUM_NS = 2_000
+SPIN_QUANTUM_NS: Final = 2_000
 """Longest single step of a CPU-bound guest (it ends earlier at the next non-CPU engine entry)."""
-GUEST_TIMER_PRIO = 0xA0
+GUEST_TIMER_PRIO: Final = 0xA0
 """Priority the guest gives its timer PPI (Linux: GICD_INT_DEF_PRI)."""
-GICD_ISENABLER = 0x100
-GICD_IPRIORITYR = 0x400
+GICD_ISENABLER: Final = 0x100
+GICD_IPRIORITYR: Final = 0x400
 
 _STATE = {IRQCHIP_STATE_ACTIVE: GENIRQ_ACTIVE, IRQCHIP_STATE_PENDING: GENIRQ_PENDING, IRQCHIP_STATE_MASKED: GENIRQ_MASKED}
 

@@ -20,7 +20,7 @@ The physical side of mapped irqs goes through the host genirq API
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from irqfwd.host.genirq import IRQCHIP_STATE_ACTIVE, IRQCHIP_STATE_PENDING
 
@@ -39,11 +39,11 @@ __all__ = [
     "VgicOptions",
 ]
 
-VGIC_CONFIG_EDGE = 0
-VGIC_CONFIG_LEVEL = 1
-VGIC_NR_PRIVATE_IRQS = 32
-VGIC_IRQ_SW_RESAMPLE = 1 << 0
-EINVAL = -22
+VGIC_CONFIG_EDGE: Final = 0
+VGIC_CONFIG_LEVEL: Final = 1
+VGIC_NR_PRIVATE_IRQS: Final = 32
+VGIC_IRQ_SW_RESAMPLE: Final = 1 << 0
+EINVAL: Final = -22
 
 
 class IrqOps:

@@ -17,7 +17,7 @@ running vCPU is not halted-and-folded first, as ``vgic_access_active_prepare`` w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
 
@@ -32,8 +32,8 @@ IrqWrite = Callable[["VgicMmio", "Vcpu", VgicIrq, int, bool], None]
 RegRead = Callable[["VgicMmio", "Vcpu"], int]
 RegWrite = Callable[["VgicMmio", "Vcpu", int], None]
 
-IMPLEMENTER_ARM = 0x43B
-PRODUCT_ID_KVM = 0x4B
+IMPLEMENTER_ARM: Final = 0x43B
+PRODUCT_ID_KVM: Final = 0x4B
 
 
 class VgicReg(NamedTuple):

@@ -19,7 +19,7 @@ Kept apart from the core (:mod:`irqfwd.host.kvm.vgic`) as in Linux:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from irqfwd.host.kvm.vgic import (
     VGIC_CONFIG_EDGE,
@@ -47,22 +47,22 @@ __all__ = [
     "vgic_v2_save_state",
 ]
 
-GICH_LR_VIRTUALID = 0x3FF
-GICH_LR_PHYSID_CPUID_SHIFT = 10
-GICH_LR_PHYSID_CPUID = 0x3FF << 10
-GICH_LR_EOI = 1 << 19
-GICH_LR_PRIORITY_SHIFT = 23
-GICH_LR_PENDING_BIT = 1 << 28
-GICH_LR_ACTIVE_BIT = 1 << 29
-GICH_LR_STATE = 3 << 28
-GICH_LR_GROUP1 = 1 << 30
-GICH_LR_HW = 1 << 31
+GICH_LR_VIRTUALID: Final = 0x3FF
+GICH_LR_PHYSID_CPUID_SHIFT: Final = 10
+GICH_LR_PHYSID_CPUID: Final = 0x3FF << 10
+GICH_LR_EOI: Final = 1 << 19
+GICH_LR_PRIORITY_SHIFT: Final = 23
+GICH_LR_PENDING_BIT: Final = 1 << 28
+GICH_LR_ACTIVE_BIT: Final = 1 << 29
+GICH_LR_STATE: Final = 3 << 28
+GICH_LR_GROUP1: Final = 1 << 30
+GICH_LR_HW: Final = 1 << 31
 
-GICH_HCR_EN = 1 << 0
-GICH_HCR_UIE = 1 << 1
-GICH_HCR_EOICOUNT_SHIFT = 27
-GICH_VMCR_EOIMODE = 1 << 9
-GICH_VMCR_PRIMASK_SHIFT = 27
+GICH_HCR_EN: Final = 1 << 0
+GICH_HCR_UIE: Final = 1 << 1
+GICH_HCR_EOICOUNT_SHIFT: Final = 27
+GICH_VMCR_EOIMODE: Final = 1 << 9
+GICH_VMCR_PRIMASK_SHIFT: Final = 27
 
 
 class VgicV2CpuIf:

@@ -23,6 +23,7 @@ Security Extensions.  Running priority = (lowest set index over both) << 1, 0xFF
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
@@ -41,18 +42,18 @@ __all__ = [
     "gicc_regs",
 ]
 
-GICC_SIZE = 0x2000
-GICC_CTLR_ENABLEGRP0 = 1 << 0
-GICC_CTLR_ENABLEGRP1 = 1 << 1
-GICC_CTLR_ACKCTL = 1 << 2
-GICC_CTLR_FIQEN = 1 << 3
-GICC_CTLR_CBPR = 1 << 4
-GICC_CTLR_EOIMODE = 1 << 9
-GICC_CTLR_MASK = 0x21F
+GICC_SIZE: Final = 0x2000
+GICC_CTLR_ENABLEGRP0: Final = 1 << 0
+GICC_CTLR_ENABLEGRP1: Final = 1 << 1
+GICC_CTLR_ACKCTL: Final = 1 << 2
+GICC_CTLR_FIQEN: Final = 1 << 3
+GICC_CTLR_CBPR: Final = 1 << 4
+GICC_CTLR_EOIMODE: Final = 1 << 9
+GICC_CTLR_MASK: Final = 0x21F
 
-SPURIOUS = 1023
-GROUP1_SPURIOUS = 1022
-_IDLE = 0x100
+SPURIOUS: Final = 1023
+GROUP1_SPURIOUS: Final = 1022
+_IDLE: Final = 0x100
 
 
 class CpuOutputs:

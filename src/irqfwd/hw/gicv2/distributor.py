@@ -38,14 +38,15 @@ bucket (the lowest-INTID tie-break of QEMU and Arm's implementations).  The grou
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 
-GICD_SIZE = 0x1000
-NO_IRQ = -1
+GICD_SIZE: Final = 0x1000
+NO_IRQ: Final = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
 
 _CpuState = tuple[

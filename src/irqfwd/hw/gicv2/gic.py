@@ -10,7 +10,7 @@ of the CPUs it concerns; ``on_output`` fires only on a level change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface, CpuOutputs
@@ -20,9 +20,9 @@ from irqfwd.hw.gicv2.vcpu_interface import VcpuInterface
 
 __all__ = ["GICH_SIZE", "GICV_SIZE", "GICv2"]
 
-GICH_SIZE = 0x1000
+GICH_SIZE: Final = 0x1000
 """GICH "this CPU" frame (GICv2 §5.3~; QEMU maps 0x1000 bytes)."""
-GICV_SIZE = 0x2000
+GICV_SIZE: Final = 0x2000
 """GICV frame (GICV_DIR at +0x1000)."""
 
 _Access = Callable[..., Any]

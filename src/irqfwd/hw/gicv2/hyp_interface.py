@@ -22,7 +22,7 @@ level changes (and unconditionally by :meth:`HypInterface.reset`).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
@@ -65,75 +65,75 @@ __all__ = [
 ]
 
 # --- GICH_HCR (~§5.3.1) -------------------------------------------------------------------
-GICH_HCR_EN = 1 << 0
-GICH_HCR_UIE = 1 << 1
-GICH_HCR_LRENPIE = 1 << 2
-GICH_HCR_NPIE = 1 << 3
-GICH_HCR_VGRP0EIE = 1 << 4
-GICH_HCR_VGRP0DIE = 1 << 5
-GICH_HCR_VGRP1EIE = 1 << 6
-GICH_HCR_VGRP1DIE = 1 << 7
-GICH_HCR_EOICOUNT_SHIFT = 27
-GICH_HCR_MASK = 0xF800_00FF
+GICH_HCR_EN: Final = 1 << 0
+GICH_HCR_UIE: Final = 1 << 1
+GICH_HCR_LRENPIE: Final = 1 << 2
+GICH_HCR_NPIE: Final = 1 << 3
+GICH_HCR_VGRP0EIE: Final = 1 << 4
+GICH_HCR_VGRP0DIE: Final = 1 << 5
+GICH_HCR_VGRP1EIE: Final = 1 << 6
+GICH_HCR_VGRP1DIE: Final = 1 << 7
+GICH_HCR_EOICOUNT_SHIFT: Final = 27
+GICH_HCR_MASK: Final = 0xF800_00FF
 """Writable bits: En..VGrp1DIE [7:0] and EOICount [31:27]; [26:8] RES0."""
 
 # --- GICH_MISR (~§5.3.4) ------------------------------------------------------------------
-GICH_MISR_EOI = 1 << 0
-GICH_MISR_U = 1 << 1
-GICH_MISR_LRENP = 1 << 2
-GICH_MISR_NP = 1 << 3
-GICH_MISR_VGRP0E = 1 << 4
-GICH_MISR_VGRP0D = 1 << 5
-GICH_MISR_VGRP1E = 1 << 6
-GICH_MISR_VGRP1D = 1 << 7
+GICH_MISR_EOI: Final = 1 << 0
+GICH_MISR_U: Final = 1 << 1
+GICH_MISR_LRENP: Final = 1 << 2
+GICH_MISR_NP: Final = 1 << 3
+GICH_MISR_VGRP0E: Final = 1 << 4
+GICH_MISR_VGRP0D: Final = 1 << 5
+GICH_MISR_VGRP1E: Final = 1 << 6
+GICH_MISR_VGRP1D: Final = 1 << 7
 
 # --- GICH_LRn (~§5.3.8) -------------------------------------------------------------------
-GICH_LR_VIRTUALID_MASK = 0x3FF
-GICH_LR_PHYSICALID_SHIFT = 10
-GICH_LR_CPUID_SHIFT = 10
-GICH_LR_EOI = 1 << 19
-GICH_LR_PRIORITY_SHIFT = 23
-GICH_LR_STATE_SHIFT = 28
-GICH_LR_PENDING = 1 << 28
-GICH_LR_ACTIVE = 1 << 29
-GICH_LR_GRP1 = 1 << 30
-GICH_LR_HW = 1 << 31
-GICH_LR_MASK = 0xFF8F_FFFF
+GICH_LR_VIRTUALID_MASK: Final = 0x3FF
+GICH_LR_PHYSICALID_SHIFT: Final = 10
+GICH_LR_CPUID_SHIFT: Final = 10
+GICH_LR_EOI: Final = 1 << 19
+GICH_LR_PRIORITY_SHIFT: Final = 23
+GICH_LR_STATE_SHIFT: Final = 28
+GICH_LR_PENDING: Final = 1 << 28
+GICH_LR_ACTIVE: Final = 1 << 29
+GICH_LR_GRP1: Final = 1 << 30
+GICH_LR_HW: Final = 1 << 31
+GICH_LR_MASK: Final = 0xFF8F_FFFF
 """Bits 22:20 are RES0: writing 0xFFFFFFFF reads back 0xFF8FFFFF (TV2)."""
 
 # --- GICV_CTLR (~§5.4; same bits as GICC_CTLR without Security Extensions) ---------------
-GICV_CTLR_ENABLEGRP0 = 1 << 0
-GICV_CTLR_ENABLEGRP1 = 1 << 1
-GICV_CTLR_ACKCTL = 1 << 2
-GICV_CTLR_FIQEN = 1 << 3
-GICV_CTLR_CBPR = 1 << 4
-GICV_CTLR_EOIMODE = 1 << 9
-GICV_CTLR_MASK = 0x21F
+GICV_CTLR_ENABLEGRP0: Final = 1 << 0
+GICV_CTLR_ENABLEGRP1: Final = 1 << 1
+GICV_CTLR_ACKCTL: Final = 1 << 2
+GICV_CTLR_FIQEN: Final = 1 << 3
+GICV_CTLR_CBPR: Final = 1 << 4
+GICV_CTLR_EOIMODE: Final = 1 << 9
+GICV_CTLR_MASK: Final = 0x21F
 
 # --- GICH_VMCR (~§5.3.3) ------------------------------------------------------------------
-GICH_VMCR_VMABP_SHIFT = 18
-GICH_VMCR_VMBP_SHIFT = 21
-GICH_VMCR_VMPRIMASK_SHIFT = 27
-GICH_VMCR_RESET = 0x004C_0000
-GICV_BPR_MIN = 2
+GICH_VMCR_VMABP_SHIFT: Final = 18
+GICH_VMCR_VMBP_SHIFT: Final = 21
+GICH_VMCR_VMPRIMASK_SHIFT: Final = 27
+GICH_VMCR_RESET: Final = 0x004C_0000
+GICV_BPR_MIN: Final = 2
 """Minimum GICV_BPR: 5 priority bits (GICH_VTR.PRIbits = 4) → group priority [7:3]."""
-GICV_ABPR_MIN = 3
+GICV_ABPR_MIN: Final = 3
 
-IDLE_PRIORITY = 0x100
+IDLE_PRIORITY: Final = 0x100
 """Running priority with no active priority bit (GICV_RPR reads 0xFF)."""
 
 # GICH frame offsets (~§5.3, reference doc §2.2)
-GICH_HCR = 0x000
-GICH_VTR = 0x004
-GICH_VMCR = 0x008
-GICH_MISR = 0x010
-GICH_EISR0 = 0x020
-GICH_EISR1 = 0x024
-GICH_ELRSR0 = 0x030
-GICH_ELRSR1 = 0x034
-GICH_APR = 0x0F0
-GICH_LR0 = 0x100
-GICH_LR_MAX = 64
+GICH_HCR: Final = 0x000
+GICH_VTR: Final = 0x004
+GICH_VMCR: Final = 0x008
+GICH_MISR: Final = 0x010
+GICH_EISR0: Final = 0x020
+GICH_EISR1: Final = 0x024
+GICH_ELRSR0: Final = 0x030
+GICH_ELRSR1: Final = 0x034
+GICH_APR: Final = 0x0F0
+GICH_LR0: Final = 0x100
+GICH_LR_MAX: Final = 64
 
 
 class VirtualInterfaceHooks(Protocol):
@@ -681,7 +681,7 @@ class HypInterface:
         self.write_lr(n, value)
 
 
-GICH_FRAME_SIZE = 0x1000
+GICH_FRAME_SIZE: Final = 0x1000
 """Bytes of the GICH ("this CPU") frame decoded by :class:`HypInterface`."""
 
 GICH_REGS: tuple[Reg, ...] = (

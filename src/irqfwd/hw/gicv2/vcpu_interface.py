@@ -35,6 +35,8 @@ IMPLEMENTATION DEFINED / UNPREDICTABLE choices (architectural default):
 
 from __future__ import annotations
 
+from typing import Final
+
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_ACTIVE,
@@ -53,23 +55,23 @@ from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = ["GICV_FRAME_SIZE", "GICV_REGS", "VcpuInterface"]
 
-GICV_CTLR = 0x0000
-GICV_PMR = 0x0004
-GICV_BPR = 0x0008
-GICV_IAR = 0x000C
-GICV_EOIR = 0x0010
-GICV_RPR = 0x0014
-GICV_HPPIR = 0x0018
-GICV_ABPR = 0x001C
-GICV_AIAR = 0x0020
-GICV_AEOIR = 0x0024
-GICV_AHPPIR = 0x0028
-GICV_APR0 = 0x00D0
-GICV_IIDR = 0x00FC
-GICV_DIR = 0x1000
+GICV_CTLR: Final = 0x0000
+GICV_PMR: Final = 0x0004
+GICV_BPR: Final = 0x0008
+GICV_IAR: Final = 0x000C
+GICV_EOIR: Final = 0x0010
+GICV_RPR: Final = 0x0014
+GICV_HPPIR: Final = 0x0018
+GICV_ABPR: Final = 0x001C
+GICV_AIAR: Final = 0x0020
+GICV_AEOIR: Final = 0x0024
+GICV_AHPPIR: Final = 0x0028
+GICV_APR0: Final = 0x00D0
+GICV_IIDR: Final = 0x00FC
+GICV_DIR: Final = 0x1000
 
-SPURIOUS = 1023
-GROUP1_NOT_ACKED = 1022
+SPURIOUS: Final = 1023
+GROUP1_NOT_ACKED: Final = 1022
 
 
 class VcpuInterface:
@@ -371,7 +373,7 @@ class VcpuInterface:
 
 
 
-GICV_FRAME_SIZE = 0x2000
+GICV_FRAME_SIZE: Final = 0x2000
 """Bytes of the GICV frame (GICV_DIR at 0x1000 lies in its second 4 KB page)."""
 
 GICV_REGS: tuple[Reg, ...] = (
