@@ -19,10 +19,11 @@ __all__ = ["EventFd"]
 class EventFd:
     """One eventfd context (``struct eventfd_ctx``)."""
 
-    __slots__ = ("count", "m", "name", "waiters")
+    __slots__ = ("_signal_ns", "count", "m", "name", "waiters")
 
     def __init__(self, machine: Machine, name: str = "") -> None:
         self.m = machine
+        self._signal_ns = machine.costs.eventfd_signal_ns
         self.name = name
         self.count = 0
         self.waiters: list[Callable[[EventFd], None]] = []
@@ -30,11 +31,12 @@ class EventFd:
     def signal(self, n: int = 1) -> None:
         """``eventfd_signal``: add ``n`` and wake every waiter."""
         m = self.m
-        m.recorder.counters["eventfd_signals"] += 1
-        m.acc += m.costs.eventfd_signal_ns
+        rec = m.recorder
+        rec.counters["eventfd_signals"] += 1
+        m.acc += self._signal_ns
         self.count += n
-        if m.recorder.wants("eventfd_signal"):
-            m.recorder.emit("eventfd_signal", fd=self.name)
+        if rec.wants("eventfd_signal"):
+            rec.emit("eventfd_signal", fd=self.name)
         for w in tuple(self.waiters):
             w(self)
 

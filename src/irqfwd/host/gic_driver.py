@@ -23,7 +23,6 @@ INTID < 1020), ``host_irqs_spurious``; trace ``host_irq_entry`` (intid, cpu).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 from irqfwd.host.genirq import (
@@ -36,7 +35,7 @@ from irqfwd.host.genirq import (
     IrqChip,
     IrqData,
 )
-from irqfwd.sim.machine import Machine, PhysCpu
+from irqfwd.sim.machine import Machine, PhysCpu, Step
 
 __all__ = [
     "GICC_CTLR_EOIMODENS",
@@ -185,11 +184,12 @@ class GicDriver:
         self.return_ns = c.exception_return_ns
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
-        self._iter_steps = [partial(self._iter, cpu) for cpu in machine.pcpus]
-        self._eoi_steps = [partial(self._deferred_eoi_step, cpu) for cpu in machine.pcpus]
+        steps = [_CpuSteps(self, cpu) for cpu in machine.pcpus]
+        self._iter_steps: list[Step] = [s.iter for s in steps]
+        self._eoi_steps: list[Step] = [s.deferred_eoi for s in steps]
         self._eoi_q: list[list[tuple[IrqData, int]]] = [[] for _ in machine.pcpus]
-        for cpu in machine.pcpus:
-            cpu.host_irq_step = partial(self._entry, cpu)
+        for s in steps:
+            s.cpu.host_irq_step = s.entry
 
     # ---------------------------------------------------------------- init
     def init(self) -> None:
@@ -305,3 +305,26 @@ class GicDriver:
                 cost += self.flow_ns + r
         cpu.next = self._iter_steps[c]
         return cost
+
+
+class _CpuSteps:
+    """``gic_handle_irq``'s steps bound to one pCPU (bound methods: cheaper to call than
+    ``functools.partial`` objects, interpreted or compiled)."""
+
+    __slots__ = ("cpu", "drv")
+
+    def __init__(self, drv: GicDriver, cpu: PhysCpu) -> None:
+        self.drv = drv
+        self.cpu = cpu
+
+    def entry(self) -> int:
+        """The IRQ exception vector: entry cost, then the first ``gic_handle_irq`` pass."""
+        return self.drv._entry(self.cpu)
+
+    def iter(self) -> int:
+        """The next pass of the ``gic_handle_irq`` loop."""
+        return self.drv._iter(self.cpu)
+
+    def deferred_eoi(self) -> int:
+        """The flow handler's ``irq_eoi`` after the handler's cost."""
+        return self.drv._deferred_eoi_step(self.cpu)

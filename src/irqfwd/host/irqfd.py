@@ -49,12 +49,13 @@ class IrqfdResampler:
         self.kvm = kvm
         self.gsi = gsi
         self.list: list[KvmIrqfd] = []
+        self._resample_ns = kvm.m.costs.resample_ns
 
     def ack(self, gsi: int) -> None:
         """``irqfd_resampler_ack``: de-assert the GSI once, then signal every resamplefd."""
         kvm = self.kvm
         m = kvm.m
-        m.acc += m.costs.resample_ns
+        m.acc += self._resample_ns
         kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
         rec = m.recorder
         if rec.wants("irqfd_resample"):
@@ -78,6 +79,7 @@ class KvmIrqfd:
         self.mode = mode  # "pulse" | "resample" | "mapped"
         self.resampler: IrqfdResampler | None = None
         self.inject = WorkItem(self.irqfd_inject, f"irqfd-{gsi}")
+        self._inject_ns = kvm.m.costs.irqfd_inject_ns
         self.route_type = KVM_IRQ_ROUTING_IRQCHIP
         self.consumer = IrqBypassConsumer(eventfd, self._add_producer, self._del_producer)
         self.producer: IrqBypassProducer | None = None
@@ -94,7 +96,7 @@ class KvmIrqfd:
         """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""
         kvm = self.kvm
         m = kvm.m
-        m.acc += m.costs.irqfd_inject_ns
+        m.acc += self._inject_ns
         rec = m.recorder
         if rec.wants("irqfd_inject"):
             rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi)

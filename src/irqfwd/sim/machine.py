@@ -35,7 +35,6 @@ not compete with vCPU threads for the pCPU.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
@@ -103,7 +102,7 @@ class PhysCpu:
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
         Engine.cancel(h)
-        self.next = partial(_remainder, self.machine, rem, self.next)
+        self.next = _Remainder(self.machine, rem, self.next).step
         self._handle = eng.schedule(0, self._run)
 
     def poke(self) -> None:
@@ -173,14 +172,22 @@ def _nothing() -> int:
     return 0
 
 
-def _remainder(m: Machine, rem: int, cont: Step | None) -> int:
-    """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``.
+class _Remainder:
+    """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``."""
 
-    It runs on whichever pCPU executes it (a guest step may resume on another pCPU after
-    its vCPU migrated).
-    """
-    m.pcpus[m.cur].next = cont
-    return rem
+    __slots__ = ("cont", "m", "rem")
+
+    def __init__(self, m: Machine, rem: int, cont: Step | None) -> None:
+        self.m = m
+        self.rem = rem
+        self.cont = cont
+
+    def step(self) -> int:
+        """Runs on whichever pCPU executes it (a guest step may resume on another pCPU
+        after its vCPU migrated)."""
+        m = self.m
+        m.pcpus[m.cur].next = self.cont
+        return self.rem
 
 
 class WorkItem:

@@ -99,11 +99,9 @@ class Recorder:
     def emit(self, name: str, **fields: Any) -> None:
         """Publish trace event ``name`` at the current simulated time."""
         subs = self._subs.get(name)
-        if subs is None and not self.tracing:
-            return
-        now = self._engine.now
         if self.tracing:
-            self.trace.append((now, name, fields))
-        if subs:
+            self.trace.append((self._engine.now, name, fields))
+        if subs is not None:
+            now = self._engine.now
             for fn in subs:
                 fn(now, fields)
