@@ -298,9 +298,9 @@ def _print_simulator(console: Any, sim: dict[str, Any]) -> None:
         f"{sim['build']} build"
     )
     t = Table(title=title, title_justify="left")
-    cols = ["design", "guest IRQs", "wall s", "IRQs/wall s", "engine ev/s", "bare heapq ev/s", "slowdown"]
+    cols = ["design", "guest IRQs", "wall s", "IRQs/wall s", "engine ev/s", "bare ev/s", "slowdown"]
     if pure:
-        cols += ["pure IRQs/wall s", "compiled/pure"]
+        cols += ["pure IRQs/s", "vs pure"]
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for design, d in sim["designs"].items():
