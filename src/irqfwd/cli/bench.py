@@ -229,7 +229,11 @@ def _simulator(quick: bool, designs: tuple[str, ...], with_pure: bool) -> dict[s
     sim["build"] = "compiled" if accel.active else "pure"
     sim["accel"] = accel.as_dict()
     if accel.active and with_pure:
-        pure = pure_sim_section(quick, designs)["simulator"]
+        try:
+            pure = pure_sim_section(quick, designs)["simulator"]
+        except (RuntimeError, ValueError, KeyError) as exc:  # reported, never a traceback
+            sim["pure_error"] = str(exc)
+            return sim
         sim["pure"] = {"designs": pure["designs"], "aggregate": pure["aggregate"], "build": pure["build"]}
         speed = {
             d: sim["designs"][d]["guest_irqs_per_wall_s"] / pure["designs"][d]["guest_irqs_per_wall_s"]
@@ -328,6 +332,8 @@ def _print_simulator(console: Any, sim: dict[str, Any]) -> None:
     )
     accel = sim["accel"]
     console.print(f"build: {accel['reason']} (IRQFWD_ACCEL={accel['mode']})", markup=False)
+    if "pure_error" in sim:
+        console.print(f"pure-Python comparison not measured: {sim['pure_error']}", markup=False)
 
 
 def accel_cmd(
