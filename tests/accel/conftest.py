@@ -96,7 +96,7 @@ def compiled_build() -> Path:
     status = status_and_files("auto", [], BUILD_DIR)["status"]
     if status["active"]:
         return BUILD_DIR
-    reason = f"the compiled build cannot be used ({status['reason']}): run `make compile`"
+    reason = f"the compiled build cannot be used: {status['reason']}"
     if _ci():
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(reason)
