@@ -4,7 +4,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps test lint unit bench run clean
+# The optional mypyc build of the simulation hot path (docs/performance.md, "Compiled
+# build (mypyc)").  The module list lives in scripts/build_accel.py only.
+ACCEL_DIR      := build/accel
+ACCEL_MANIFEST := $(ACCEL_DIR)/manifest.json
+ACCEL_SOURCES   = $(shell $(PYTHON) scripts/build_accel.py --list)
+# The suites that also run against the compiled modules (IRQFWD_ACCEL=require).
+ACCEL_SUITES   := tests/stack tests/timer tests/periphery tests/test_engine.py tests/accel
+
+.PHONY: install system-deps test lint unit bench run clean compile uncompile accel
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +20,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Rebuilt when a compiled source, the build script or the venv changes (~70 s).  A failed
+# build warns and leaves pure Python in use, except under CI=true where it is an error.
+$(ACCEL_MANIFEST): $(STAMP) scripts/build_accel.py $(ACCEL_SOURCES)
+	$(PY) scripts/build_accel.py --make --out $(ACCEL_DIR)
+
+accel: $(ACCEL_MANIFEST)
+
+install: $(STAMP) accel
+
+compile: $(STAMP)
+	$(PY) scripts/build_accel.py --out $(ACCEL_DIR)
+
+uncompile:
+	rm -rf $(ACCEL_DIR)
 
 # Debian packages the QEMU differential tests need (qemu-system-arm,
 # gcc-aarch64-linux-gnu).  Installed through apt when missing and apt is usable;
@@ -21,20 +42,27 @@ system-deps:
 	@bash scripts/ensure-system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests scripts/build_accel.py
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)
-	$(VENV)/bin/pytest -q
+	IRQFWD_ACCEL=off $(VENV)/bin/pytest -q
 
-test: $(STAMP) system-deps lint
-	$(VENV)/bin/pytest -q
+# The whole suite on the .py sources, then the model suites on the compiled modules.
+test: install system-deps lint
+	IRQFWD_ACCEL=off $(VENV)/bin/pytest -q
+	@if [ -f $(ACCEL_MANIFEST) ] || [ "$$CI" = true ]; then \
+		echo "IRQFWD_ACCEL=require $(VENV)/bin/pytest -q $(ACCEL_SUITES)"; \
+		IRQFWD_ACCEL=require $(VENV)/bin/pytest -q $(ACCEL_SUITES); \
+	else \
+		echo "WARNING: no compiled build ($(ACCEL_DIR)); the compiled test run is skipped"; \
+	fi
 
-bench: $(STAMP)
+bench: install
 	$(VENV)/bin/irqfwd bench
 
-run: $(STAMP)
+run: install
 	$(VENV)/bin/irqfwd compare nic-level
 
-clean:
+clean: uncompile
 	rm -rf $(VENV) probe/build .pytest_cache .mypy_cache .ruff_cache

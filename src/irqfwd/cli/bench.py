@@ -14,6 +14,12 @@ Three measurements (wall clock; the only place irqfwd reports wall-clock figures
    much real work one engine entry carries: a machine step chain runs inside one entry).
    The run is ``nic-level`` stretched to 200 ms (20 ms with ``--quick``) so that set-up is
    a small part of it.
+   The **aggregate** is the figure issue 3 names: total guest interrupts of the default
+   ``compare nic-level`` designs ÷ total (median) wall time, against the target of
+   100,000/s on one core (reported, not an exit status).
+   The section says which build ran (:func:`irqfwd._accel.status`); when the compiled
+   (mypyc) build is active, the same section is also measured in a pure-Python
+   subprocess (``IRQFWD_ACCEL=off``) and the compiled/pure ratio is given per design.
 3. **Memory**: peak traced allocation (``tracemalloc``) of one ``nic-level`` run per design.
 
 ``--quick`` shortens every measurement (for CI smoke runs); figures are then noisier.
@@ -26,15 +32,27 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["bare_heap_loop", "machine_description", "register", "run_bench"]
+__all__ = [
+    "SIM_TARGET_IRQS_PER_S",
+    "aggregate",
+    "bare_heap_loop",
+    "machine_description",
+    "pure_sim_section",
+    "register",
+    "run_bench",
+]
 
 GIC_TARGET_RATIO = 1.2
+SIM_TARGET_IRQS_PER_S = 100_000
+"""Issue 3's target: simulated guest interrupts per wall-clock second, one core."""
 
 
 def machine_description() -> dict[str, Any]:
@@ -135,7 +153,50 @@ def _sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
             "slowdown_vs_bare": bare_eps / sim_eps,
             "sim_ns_per_wall_s": config.duration_ns / wall,
         }
+    out["aggregate"] = aggregate(out["designs"])
     return out
+
+
+def aggregate(designs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``compare nic-level`` as a whole: total guest IRQs ÷ total median wall time.
+
+    Beside it, the bare ``heapq`` loop rate over the same total number of engine events,
+    and whether the 100,000 IRQs/s target (:data:`SIM_TARGET_IRQS_PER_S`) is met.
+    """
+    irqs = sum(int(d["guest_irqs_handled"]) for d in designs.values())
+    wall = sum(float(d["wall_s_median"]) for d in designs.values())
+    events = sum(int(d["engine_events"]) for d in designs.values())
+    bare_s = sum(int(d["engine_events"]) / float(d["bare_heap_events_per_s"]) for d in designs.values())
+    rate = irqs / wall if wall > 0 else float("inf")
+    return {
+        "designs": list(designs),
+        "guest_irqs_handled": irqs,
+        "wall_s": wall,
+        "guest_irqs_per_wall_s": rate,
+        "engine_events": events,
+        "bare_heap_events_per_s": events / bare_s if bare_s > 0 else float("inf"),
+        "target_guest_irqs_per_wall_s": SIM_TARGET_IRQS_PER_S,
+        "meets_target": rate >= SIM_TARGET_IRQS_PER_S,
+    }
+
+
+def pure_sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
+    """The simulator section measured again in a pure-Python subprocess (``IRQFWD_ACCEL=off``).
+
+    Runs ``irqfwd bench --simulator-only`` (a hidden option) with the same interpreter, so
+    that compiled and pure figures come from the same ``bench`` invocation and machine state.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "IRQFWD_ACCEL"}
+    env["IRQFWD_ACCEL"] = "off"
+    cmd = [sys.executable, "-c", "from irqfwd.cli.main import main; main()", "bench",
+           "--simulator-only", "--json", "--designs", ",".join(designs)]
+    if quick:
+        cmd.append("--quick")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pure-Python bench subprocess failed ({proc.returncode}): {proc.stderr.strip()}")
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
 
 
 def _memory_section(designs: tuple[str, ...]) -> dict[str, Any]:
@@ -159,6 +220,32 @@ def _memory_section(designs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _simulator(quick: bool, designs: tuple[str, ...], with_pure: bool) -> dict[str, Any]:
+    """Simulator section + which build ran; with the compiled build, pure figures beside."""
+    from irqfwd import _accel
+
+    accel = _accel.status()
+    sim = _sim_section(quick, designs)
+    sim["build"] = "compiled" if accel.active else "pure"
+    sim["accel"] = accel.as_dict()
+    if accel.active and with_pure:
+        try:
+            pure = pure_sim_section(quick, designs)["simulator"]
+        except (RuntimeError, ValueError, KeyError) as exc:  # reported, never a traceback
+            sim["pure_error"] = str(exc)
+            return sim
+        sim["pure"] = {"designs": pure["designs"], "aggregate": pure["aggregate"], "build": pure["build"]}
+        speed = {
+            d: sim["designs"][d]["guest_irqs_per_wall_s"] / pure["designs"][d]["guest_irqs_per_wall_s"]
+            for d in designs
+        }
+        speed["aggregate"] = (
+            sim["aggregate"]["guest_irqs_per_wall_s"] / pure["aggregate"]["guest_irqs_per_wall_s"]
+        )
+        sim["compiled_over_pure"] = speed
+    return sim
+
+
 def run_bench(quick: bool = False, designs: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Run all three benchmark sections and return their figures."""
     from irqfwd.cli.run import DEFAULT_COMPARE_DESIGNS
@@ -168,7 +255,7 @@ def run_bench(quick: bool = False, designs: tuple[str, ...] | None = None) -> di
         "machine": machine_description(),
         "quick": quick,
         "gic": _gic_section(quick),
-        "simulator": _sim_section(quick, chosen),
+        "simulator": _simulator(quick, chosen, with_pure=True),
         "memory": _memory_section(chosen),
     }
 
@@ -198,16 +285,7 @@ def _print(report: dict[str, Any]) -> None:
         f"cost ratio 988/32 SPIs: MMIO {gic['cost_ratio_mmio']:.3f}, round trip "
         f"{gic['cost_ratio_roundtrip']:.3f} (target ≤ {gic['target_ratio']}): {verdict}"
     )
-    sim = report["simulator"]
-    t = Table(title=f"simulator: {sim['scenario']} for {sim['duration']} (median of {sim['repeats']})", title_justify="left")
-    for col in ("design", "guest IRQs", "wall s", "IRQs/wall s", "engine ev/s", "bare heapq ev/s", "slowdown"):
-        t.add_column(col, justify="right", no_wrap=True)
-    for design, d in sim["designs"].items():
-        t.add_row(
-            design, str(d["guest_irqs_handled"]), f"{d['wall_s_median']:.3f}", f"{d['guest_irqs_per_wall_s']:,.0f}",
-            f"{d['sim_events_per_wall_s']:,.0f}", f"{d['bare_heap_events_per_s']:,.0f}", f"{d['slowdown_vs_bare']:.0f}x",
-        )
-    console.print(t)
+    _print_simulator(console, report["simulator"])
     mem = report["memory"]
     console.print(
         "peak traced memory of one nic-level run: "
@@ -215,12 +293,86 @@ def _print(report: dict[str, Any]) -> None:
     )
 
 
+def _print_simulator(console: Any, sim: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    pure = sim.get("pure")
+    title = (
+        f"simulator: {sim['scenario']} for {sim['duration']} (median of {sim['repeats']}), "
+        f"{sim['build']} build"
+    )
+    t = Table(title=title, title_justify="left")
+    cols = ["design", "guest IRQs", "wall s", "IRQs/wall s", "engine ev/s", "bare ev/s", "slowdown"]
+    if pure:
+        cols += ["pure IRQs/s", "vs pure"]
+    for col in cols:
+        t.add_column(col, justify="right", no_wrap=True)
+    for design, d in sim["designs"].items():
+        row = [
+            design, str(d["guest_irqs_handled"]), f"{d['wall_s_median']:.3f}", f"{d['guest_irqs_per_wall_s']:,.0f}",
+            f"{d['sim_events_per_wall_s']:,.0f}", f"{d['bare_heap_events_per_s']:,.0f}", f"{d['slowdown_vs_bare']:.0f}x",
+        ]
+        if pure:
+            row += [f"{pure['designs'][design]['guest_irqs_per_wall_s']:,.0f}",
+                    f"{sim['compiled_over_pure'][design]:.2f}x"]
+        t.add_row(*row)
+    a = sim["aggregate"]
+    row = [
+        "compare (all)", str(a["guest_irqs_handled"]), f"{a['wall_s']:.3f}", f"{a['guest_irqs_per_wall_s']:,.0f}",
+        "", f"{a['bare_heap_events_per_s']:,.0f}", "",
+    ]
+    if pure:
+        row += [f"{pure['aggregate']['guest_irqs_per_wall_s']:,.0f}", f"{sim['compiled_over_pure']['aggregate']:.2f}x"]
+    t.add_row(*row, style="bold")
+    console.print(t)
+    verdict = "met" if a["meets_target"] else "[bold red]NOT met[/]"
+    console.print(
+        f"compare {sim['scenario']} aggregate: {a['guest_irqs_per_wall_s']:,.0f} guest IRQs/wall s "
+        f"({sim['build']} build); target {a['target_guest_irqs_per_wall_s']:,}/s: {verdict}"
+    )
+    accel = sim["accel"]
+    console.print(f"build: {accel['reason']} (IRQFWD_ACCEL={accel['mode']})", markup=False)
+    if "pure_error" in sim:
+        console.print(f"pure-Python comparison not measured: {sim['pure_error']}", markup=False)
+
+
+def accel_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show whether the compiled (mypyc) build is in use, and why (IRQFWD_ACCEL)."""
+    from irqfwd import _accel
+
+    st = _accel.status()
+    if as_json:
+        typer.echo(json.dumps(st.as_dict(), sort_keys=True, indent=2))
+        return
+    typer.echo(f"mode: {st.mode}\nactive: {'yes' if st.active else 'no'}\nreason: {st.reason}")
+    typer.echo(f"build dir: {st.build_dir}")
+    if st.active:
+        typer.echo(f"shared library: {st.shared_lib}\nmodules ({len(st.modules)}): {', '.join(st.modules)}")
+
+
 def bench_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Short measurements (noisier).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    simulator_only: Annotated[bool, typer.Option("--simulator-only", hidden=True)] = False,
+    designs: Annotated[
+        str | None, typer.Option("--designs", help="Comma-separated designs (default: compare's).")
+    ] = None,
 ) -> None:
     """Benchmark the GIC model, the end-to-end simulator and its memory use."""
-    report = run_bench(quick)
+    from irqfwd.cli.errors import InputError
+    from irqfwd.cli.run import DEFAULT_COMPARE_DESIGNS
+    from irqfwd.sim.designs import DESIGNS
+
+    chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
+    unknown = [d for d in chosen if d not in DESIGNS]
+    if unknown or not chosen:
+        raise InputError(f"--designs: unknown design(s) {', '.join(unknown) or '(none given)'}")
+    if simulator_only:  # internal: the pure-Python half of a compiled bench (pure_sim_section)
+        typer.echo(json.dumps({"simulator": _simulator(quick, chosen, with_pure=False)}, sort_keys=True))
+        return
+    report = run_bench(quick, chosen)
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True, indent=2))
     else:
@@ -230,5 +382,6 @@ def bench_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``bench`` to the ``irqfwd`` command."""
+    """Add ``bench`` and ``accel`` to the ``irqfwd`` command."""
     app.command("bench")(bench_cmd)
+    app.command("accel")(accel_cmd)

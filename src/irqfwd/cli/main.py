@@ -2,7 +2,7 @@
 
 Each sub-command lives in its own module and registers itself on :data:`app`.
 :class:`~irqfwd.cli.errors.InputError` raised anywhere below becomes a one-line
-message and exit status 2.
+message and exit status 2; so does an ``IRQFWD_ACCEL`` setting that cannot be honoured.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ import importlib
 
 import typer
 
+from irqfwd import _accel
 from irqfwd.cli.errors import InputError, fail
+
+# IRQFWD_ACCEL=require without a usable compiled build, or an unknown IRQFWD_ACCEL value:
+# a clear message and exit status 2 before any model module is imported (irqfwd._accel).
+if _accel.status().error is not None:
+    fail(str(_accel.status().error))
 
 app = typer.Typer(
     name="irqfwd",

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Build irqfwd's optional compiled hot path ("the accelerator") with mypyc, out of tree.
+
+The list of compiled modules lives here and only here (:data:`MODULES`); the Makefile
+reads it with ``scripts/build_accel.py --list``.
+
+``scripts/build_accel.py [--out build/accel]`` runs ``mypyc.build.mypycify`` on
+:data:`MODULES` and setuptools ``build_ext --build-lib/--build-temp`` into a temporary
+directory next to ``--out``, writes ``manifest.json`` (interpreter cache tag and version,
+mypy version, the shared ``<hash>__mypyc`` extension, and per module its dotted name,
+extension path and source sha256) and then swaps the directory into place.  Nothing is
+written under ``src/``.  ``src/irqfwd/_accel.py`` reads the manifest at import time and
+uses the build only if every source hash still matches (docs/performance.md, "Compiled
+build (mypyc)").
+
+Options: ``--list`` prints the source paths (one per line) and exits; ``--make`` is the
+Makefile's mode: an existing build whose manifest matches every source hash, this script
+and the mypy version is kept (only its timestamp is refreshed); a failed build prints a
+warning and exits 0 (pure Python still works) unless ``CI=true``, where it exits 1.
+
+Runs with the project venv's interpreter (the one whose cache tag the build targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MANIFEST_FORMAT = 1
+
+#: The compiled modules, as source paths relative to the project root.  Keep in sync with
+#: nothing else: the Makefile, the loader (through the manifest) and tests read this list.
+MODULES: tuple[str, ...] = (
+    "src/irqfwd/hw/gicv2/distributor.py",
+    "src/irqfwd/hw/gicv2/cpu_interface.py",
+    "src/irqfwd/hw/gicv2/hyp_interface.py",
+    "src/irqfwd/hw/gicv2/vcpu_interface.py",
+    "src/irqfwd/hw/gicv2/gic.py",
+    "src/irqfwd/hw/gicv2/regs.py",
+    "src/irqfwd/hw/gicv2/config.py",
+    "src/irqfwd/hw/timer.py",
+    "src/irqfwd/sim/engine.py",
+    "src/irqfwd/sim/machine.py",
+    "src/irqfwd/sim/metrics.py",
+    "src/irqfwd/sim/invariants.py",
+    "src/irqfwd/sim/invariants_timer.py",
+    "src/irqfwd/sim/scheduler.py",
+    "src/irqfwd/host/vfio.py",
+    "src/irqfwd/host/genirq.py",
+    "src/irqfwd/host/gic_driver.py",
+    "src/irqfwd/host/irqfd.py",
+    "src/irqfwd/host/irqbypass.py",
+    "src/irqfwd/host/eventfd.py",
+    "src/irqfwd/host/kernel.py",
+    "src/irqfwd/host/kvm/timer_glue.py",
+    "src/irqfwd/host/kvm/vgic_mmio.py",
+    "src/irqfwd/host/kvm/vgic.py",
+    "src/irqfwd/host/kvm/vcpu.py",
+    "src/irqfwd/host/kvm/vgic_v2.py",
+    "src/irqfwd/host/kvm/arch_timer.py",
+    "src/irqfwd/host/kvm/vm.py",
+    "src/irqfwd/guest/kernel.py",
+    "src/irqfwd/guest/timer.py",
+    "src/irqfwd/devices/nic.py",
+    "src/irqfwd/devices/traffic.py",
+)
+
+
+class BuildError(Exception):
+    """The accelerator could not be built; the message says why."""
+
+
+def module_name(source: str) -> str:
+    """Dotted module name of a ``src/``-layout source path (``src/irqfwd/sim/engine.py``)."""
+    rel = source.removeprefix("src/").removesuffix(".py")
+    return rel.replace("/", ".")
+
+
+def sha256_file(path: str) -> str:
+    """Hex sha256 of a file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _hashes() -> dict[str, str]:
+    return {src: sha256_file(os.path.join(ROOT, src)) for src in MODULES}
+
+
+def _compile(lib_dir: str, temp_dir: str, c_dir: str, verbose: bool) -> None:
+    """mypycify + setuptools build_ext into ``lib_dir`` (never in place)."""
+    try:
+        from mypyc.build import mypycify
+        from setuptools import setup  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - depends on the venv
+        raise BuildError(f"mypyc/setuptools not importable ({exc}); run `make install`") from exc
+    extensions = mypycify(list(MODULES), target_dir=c_dir, opt_level="3")
+    args = ["build_ext", "--build-lib", lib_dir, "--build-temp", temp_dir]
+    if not verbose:
+        args.insert(0, "--quiet")
+    try:
+        setup(name="irqfwd-accel", ext_modules=extensions, script_args=args)
+    except SystemExit as exc:  # setuptools reports compiler errors this way
+        if exc.code not in (0, None):
+            raise BuildError(f"build_ext failed: {exc.code}") from exc
+
+
+def _manifest(lib_dir: str, hashes: dict[str, str]) -> dict[str, object]:
+    import importlib.machinery
+
+    import mypy.version
+
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    shared = sorted(
+        name for name in os.listdir(lib_dir) if name.endswith(suffix) and "__mypyc" in name
+    )
+    if len(shared) != 1:
+        raise BuildError(f"expected one <hash>__mypyc{suffix} in the build, found {shared}")
+    modules = []
+    for src in MODULES:
+        name = module_name(src)
+        so = name.replace(".", "/") + suffix
+        if not os.path.isfile(os.path.join(lib_dir, so)):
+            raise BuildError(f"mypyc produced no extension for {name} ({so})")
+        modules.append({"name": name, "so": so, "source": src, "sha256": hashes[src]})
+    return {
+        "format": MANIFEST_FORMAT,
+        "cache_tag": sys.implementation.cache_tag,
+        "python": sys.version,
+        "extension_suffix": suffix,
+        "mypy": mypy.version.__version__,
+        "shared_lib": {"name": shared[0].removesuffix(suffix), "so": shared[0]},
+        "builder": _builder_digest(),
+        "modules": modules,
+    }
+
+
+def _builder_digest() -> str:
+    """What else the compiled code depends on: this script and the mypy version."""
+    import mypy.version
+
+    return f"{sha256_file(os.path.abspath(__file__))}/mypy-{mypy.version.__version__}"
+
+
+def up_to_date(out: str) -> bool:
+    """True when ``out`` holds a build of the current sources by this builder and interpreter.
+
+    Lets ``make`` skip the ~70 s rebuild when only timestamps changed (a checkout).
+    """
+    try:
+        with open(os.path.join(out, "manifest.json")) as f:
+            manifest = json.load(f)
+        hashes = _hashes()
+        return (
+            manifest.get("format") == MANIFEST_FORMAT
+            and manifest.get("cache_tag") == sys.implementation.cache_tag
+            and manifest.get("builder") == _builder_digest()
+            and [m["source"] for m in manifest["modules"]] == list(MODULES)
+            and all(m["sha256"] == hashes[m["source"]] for m in manifest["modules"])
+        )
+    except (OSError, ValueError, KeyError, TypeError, ImportError):
+        return False
+
+
+def build(out: str, verbose: bool = False) -> dict[str, object]:
+    """Build into a temporary directory beside ``out``, then swap it into place."""
+    out = os.path.abspath(out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    os.chdir(ROOT)  # mypyc needs the src/ paths and pyproject.toml's [tool.mypy]
+    before = _hashes()
+    work = tempfile.mkdtemp(prefix=".accel-build-", dir=parent)
+    try:
+        lib_dir = os.path.join(work, "lib")
+        _compile(lib_dir, os.path.join(work, "temp"), os.path.join(work, "c"), verbose)
+        if _hashes() != before:
+            changed = [s for s, h in _hashes().items() if before[s] != h]
+            raise BuildError(
+                f"sources changed during the build ({', '.join(changed)}); run it again"
+            )
+        manifest = _manifest(lib_dir, before)
+        with open(os.path.join(lib_dir, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+            f.write("\n")
+        old = None
+        if os.path.exists(out):
+            old = os.path.join(work, "old")
+            os.rename(out, old)
+        os.rename(lib_dir, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "accel"))
+    parser.add_argument("--list", action="store_true", help="print the compiled sources and exit")
+    parser.add_argument(
+        "--make", action="store_true", help="warn instead of failing unless CI=true"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(MODULES))
+        return 0
+    t0 = time.monotonic()
+    if args.make and up_to_date(args.out):
+        os.utime(os.path.join(args.out, "manifest.json"))  # newer than its prerequisites
+        print(f"build_accel: {os.path.relpath(args.out, ROOT)} is up to date (sources unchanged)")
+        return 0
+    try:
+        manifest = build(args.out, args.verbose)
+    except (Exception, SystemExit) as exc:  # mypy (SystemExit) or compiler failures
+        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        print(f"build_accel: the mypyc build FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.make and not ci:
+            print(
+                "build_accel: WARNING: continuing without the compiled build; irqfwd runs as pure "
+                "Python (IRQFWD_ACCEL=auto falls back). `make compile` retries.",
+                file=sys.stderr,
+            )
+            return 0
+        return 1
+    shared = manifest["shared_lib"]
+    assert isinstance(shared, dict)
+    print(
+        f"build_accel: {len(MODULES)} modules compiled into {os.path.relpath(args.out, ROOT)} "
+        f"({shared['name']}, {manifest['cache_tag']}) in {time.monotonic() - t0:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
