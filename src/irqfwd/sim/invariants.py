@@ -76,7 +76,7 @@ from typing import Any, ClassVar, Final
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd._plugins import import_plugins
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Listener, Recorder
 
 __all__ = [
     "DEFAULT_GRACE_NS",
@@ -122,10 +122,16 @@ class Violation:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class Rule:
-    """Base class of an invariant; one instance per checker (per run)."""
+class Rule(Listener):
+    """Base class of an invariant; one instance per checker (per run).
+
+    The checker subscribes the callables of :meth:`handlers`; a rule that also routes
+    those events in :meth:`~irqfwd.sim.metrics.Listener.on_event` sets
+    ``dispatches_events = True`` and is subscribed as a listener instead (cheaper).
+    """
 
     name: ClassVar[str] = ""
+    dispatches_events: ClassVar[bool] = False
 
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
@@ -170,6 +176,17 @@ def registered_rules() -> list[str]:
     return [r.name for r in _RULES]
 
 
+def _subscribe(recorder: Recorder, obj: object, handlers: dict[str, Handler]) -> None:
+    """Subscribe ``obj`` to the events of ``handlers``: as a listener when it routes them
+    itself (:attr:`Listener.dispatches_events`), else each callable."""
+    if isinstance(obj, Listener) and obj.dispatches_events:
+        for event in handlers:
+            recorder.listen(event, obj)
+    else:
+        for event, fn in handlers.items():
+            recorder.subscribe(event, fn)
+
+
 class InvariantChecker:
     """Subscribe every registered rule to ``recorder`` for a run of design ``design``.
 
@@ -206,8 +223,7 @@ class InvariantChecker:
         """Time of the first ``vm_teardown`` event (VM killed: nobody deactivates after it)."""
         recorder.subscribe("vm_teardown", self._on_teardown)
         for rule in self.rules:
-            for event, fn in rule.handlers().items():
-                recorder.subscribe(event, fn)
+            _subscribe(recorder, rule, rule.handlers())
 
     def shared(self, key: str, factory: Callable[[], Any]) -> Any:
         """The per-checker bookkeeping object ``key`` shared by several rules, created by
@@ -218,8 +234,7 @@ class InvariantChecker:
             obj = self._shared[key] = factory()
             handlers = getattr(obj, "handlers", None)
             if handlers is not None:
-                for event, fn in handlers().items():
-                    self.recorder.subscribe(event, fn)
+                _subscribe(self.recorder, obj, handlers())
         return obj
 
     def _on_teardown(self, time: int, fields: dict[str, Any]) -> None:
@@ -258,7 +273,7 @@ class InvariantChecker:
 # --------------------------------------------------------------------------- rules
 
 
-class DeviceTracker:
+class DeviceTracker(Listener):
     """Device raises and their coverage by guest handler runs, shared by the device rules.
 
     One subscription per event whatever the number of rules using it; O(1) per event:
@@ -274,6 +289,12 @@ class DeviceTracker:
         self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
         self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
         self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host INTID
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "device_irq_raise":
+            self._on_raise(time_ns, fields)
+        else:
+            self._on_handled(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"device_irq_raise": self._on_raise, "guest_irq_handled": self._on_handled}
@@ -327,7 +348,7 @@ def phys_key(intid: int, cpu: int) -> int:
     return intid if intid >= 32 else intid + (cpu << 10)
 
 
-class PhysTracker:
+class PhysTracker(Listener):
     """The physical Active states (``phys_activate`` / ``phys_deactivate``), shared by
     ``deactivate-exactly-once``, ``stale-active`` and ``timer-stale-active``: one
     subscription per event.  ``gen`` numbers the activations of each key (an *instance*).
@@ -342,6 +363,12 @@ class PhysTracker:
         self.gen: dict[int, int] = {}  # phys_key -> number of activations so far
         self.deact: DeactivateExactlyOnce | None = None
         self.device_intids = _devices(checker).device_intids
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "phys_activate":
+            self._on_activate(time_ns, fields)
+        else:
+            self._on_deactivate(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
@@ -417,11 +444,15 @@ class EdgeExactlyOnce(Rule):
     """
 
     name = "edge-exactly-once"
+    dispatches_events = True
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.dev = _devices(checker)
         self.deliveries: dict[str, int] = {}
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        self._on_handled(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"guest_irq_handled": self._on_handled}
@@ -472,6 +503,10 @@ class HwLrPendingActive(Rule):
     """No GICH_LRn with HW=1 in the pending+active state (IHI 0048B §5.3.9; §13.9)."""
 
     name = "hw-lr-pending-active"
+    dispatches_events = True
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        self._on_lr_write(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"lr_write": self._on_lr_write}
@@ -502,6 +537,7 @@ class StaleActive(Rule):
     """
 
     name = "stale-active"
+    dispatches_events = True
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -511,6 +547,12 @@ class StaleActive(Rule):
         self.vint_to_phys = _devices(checker).vint_to_phys  # (vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "guest_deactivate":
+            self._on_guest_deactivate(time_ns, fields)
+        else:
+            self._on_entry(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -560,10 +602,17 @@ class VfioMaskedAtEnd(Rule):
     """Every VFIO automasked line is unmasked again (vfio_platform_irq.c; §7)."""
 
     name = "vfio-masked-at-end"
+    dispatches_events = True
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.masked: dict[int, int] = {}
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "vfio_mask":
+            self._on_mask(time_ns, fields)
+        else:
+            self._on_unmask(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"vfio_mask": self._on_mask, "vfio_unmask": self._on_unmask}
@@ -603,6 +652,7 @@ class LevelStorm(Rule):
     """
 
     name = "level-storm"
+    dispatches_events = True
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -611,6 +661,18 @@ class LevelStorm(Rule):
         self.asserted: dict[int, bool] = {}
         self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
         self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "device_irq_raise":
+            self._on_raise(time_ns, fields)
+        elif name == "device_irq_lower":
+            self._on_lower(time_ns, fields)
+        elif name == "guest_irq_handled":
+            self._on_handled(time_ns, fields)
+        elif name == "host_irq_entry":
+            self._on_host_entry(time_ns, fields)
+        else:
+            self._on_unmask(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {

@@ -50,6 +50,7 @@ from irqfwd.sim.invariants import (
     phys_tracker,
     register_rule,
 )
+from irqfwd.sim.metrics import Listener
 
 __all__ = ["STALE_LINE_DESIGNS", "TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]
 
@@ -109,7 +110,7 @@ still asserted: ``line_level`` set at load) is re-delivered the interrupt once a
 although it masked the timer meanwhile (a Linux guest counts it as IRQ_NONE)."""
 
 
-class _StaleLine:
+class _StaleLine(Listener):
     """Per vCPU: the guest deactivated vINTID 27 and KVM raised no new level since.
 
     One instance per checker (``InvariantChecker.shared``), used by two rules.
@@ -117,6 +118,12 @@ class _StaleLine:
 
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        if name == "guest_deactivate":
+            self._on_deactivate(time_ns, fields)
+        else:
+            self._on_update(time_ns, fields)
 
     def handlers(self) -> dict[str, Handler]:
         return {"guest_deactivate": self._on_deactivate, "kvm_timer_update_irq": self._on_update}

@@ -7,6 +7,8 @@ tracepoints where one exists (``kvm_exit``, ``kvm_entry``, ``irq_handler_entry``
 
 ``emit`` is the hook the online invariant checker and the trace writers subscribe to.
 It costs one dict lookup when nobody listens to that event name and tracing is off.
+Subscribers are :class:`Listener` objects (``on_event(name, time_ns, fields)``, a direct
+method call in the compiled build) or plain callables ``fn(time_ns, fields)``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,43 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+from irqfwd._mypyc import mypyc_attr
 from irqfwd.sim.engine import Engine
 
-__all__ = ["LatencyStats", "Recorder", "TraceEvent"]
+__all__ = ["LatencyStats", "Listener", "Recorder", "TraceEvent"]
 
 TraceEvent = tuple[int, str, dict[str, Any]]
 """``(time_ns, name, fields)`` as kept in :attr:`Recorder.trace`."""
 
 Subscriber = Callable[[int, dict[str, Any]], None]
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Listener:
+    """An object subscribed with :meth:`Recorder.listen`: :meth:`on_event` receives every
+    event it listens to (one method call per event, no bound-method object)."""
+
+    dispatches_events: ClassVar[bool] = True
+    """Whether :meth:`on_event` routes every event this object listens to (see
+    :class:`irqfwd.sim.invariants.Rule`, whose subclasses may rely on callables instead)."""
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle {name!r}")
+
+
+class _Callback(Listener):
+    """A plain callable ``fn(time_ns, fields)`` subscribed with :meth:`Recorder.subscribe`."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Subscriber) -> None:
+        self.fn = fn
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        self.fn(time_ns, fields)
 
 
 class LatencyStats:
@@ -75,7 +104,7 @@ class Recorder:
         self.latencies: dict[str, LatencyStats] = {}
         self.tracing = tracing
         self.trace: list[TraceEvent] = []
-        self._subs: dict[str, list[Subscriber]] = {}
+        self._subs: dict[str, list[Listener]] = {}
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
@@ -90,7 +119,12 @@ class Recorder:
 
     def subscribe(self, name: str, fn: Subscriber) -> None:
         """Call ``fn(time_ns, fields)`` for every event ``name`` emitted from now on."""
-        self._subs.setdefault(name, []).append(fn)
+        self.listen(name, _Callback(fn))
+
+    def listen(self, name: str, listener: Listener) -> None:
+        """Call ``listener.on_event(name, time_ns, fields)`` for every event ``name``
+        emitted from now on (subscribers run in subscription order)."""
+        self._subs.setdefault(name, []).append(listener)
 
     def wants(self, name: str) -> bool:
         """True if emitting ``name`` would reach anyone (lets hot paths skip building fields)."""
@@ -103,5 +137,5 @@ class Recorder:
             self.trace.append((self._engine.now, name, fields))
         if subs is not None:
             now = self._engine.now
-            for fn in subs:
-                fn(now, fields)
+            for listener in subs:
+                listener.on_event(name, now, fields)
