@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 
 from irqfwd.scenarios.config import DeviceConfig
@@ -44,10 +43,14 @@ class Nic:
         self.seq = 0
         self.events = 0
         self.events_handled = 0
-        self.unserved: deque[tuple[int, int]] = deque()
+        self.unserved: list[tuple[int, int]] = []
         self._last_raise = -(1 << 62)
         self._coalesce_armed = False
         self._arrivals: Iterator[int] | None = None
+        rec = machine.recorder
+        self._ev_raise = rec.event("device_irq_raise", dev=self.name, intid=self.intid,
+                                   trigger=self.trigger, seq=0)
+        self._ev_lower = rec.event("device_irq_lower", dev=self.name, intid=self.intid)
 
     # ---------------------------------------------------------------- traffic
     def start(self, times: Iterator[int]) -> None:
@@ -96,9 +99,10 @@ class Nic:
         self.unserved.append((self.seq, now))
         rec = m.recorder
         rec.counters["device_irqs_raised"] += 1
-        if rec.wants("device_irq_raise"):
-            rec.emit("device_irq_raise", dev=self.name, intid=self.intid, trigger=self.trigger,
-                     seq=self.seq)
+        ev = self._ev_raise
+        if ev.live:
+            ev.fields["seq"] = self.seq
+            ev.emit()
         m.note_assert(self.intid)
         if self.level:
             self.line = True
@@ -111,9 +115,8 @@ class Nic:
         if self.level and self.line:
             self.line = False
             self.m.gic.set_line(self.intid, False)
-            rec = self.m.recorder
-            if rec.wants("device_irq_lower"):
-                rec.emit("device_irq_lower", dev=self.name, intid=self.intid)
+            if self._ev_lower.live:
+                self._ev_lower.emit()
 
     # ---------------------------------------------------------------- driver side
     def handler_entry(self) -> int | None:

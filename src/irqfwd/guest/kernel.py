@@ -116,7 +116,10 @@ class GuestCpu:
         self.gic = kernel.kvm.m.gic
         self.vcpu_if = self.gic.vcpu_if
         self.vm_index = kernel.kvm.index
-        self.rec = kernel.kvm.m.recorder
+        self.rec = rec = kernel.kvm.m.recorder
+        self._ev_handled = rec.event("guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
+                                     vintid=0, dev="", seq=None)
+        self._ev_deact = rec.event("guest_deactivate", vm=self.vm_index, vcpu=vcpu.vcpu_id, vintid=0)
         c = kernel.costs
         self.c_entry = c.guest_irq_entry_ns
         self.c_exit = c.guest_irq_exit_ns
@@ -251,9 +254,13 @@ class GuestCpu:
         seq = dev.handler_entry()
         rec = self.rec
         rec.counters["guest_irqs_handled"] += 1
-        if rec.wants("guest_irq_handled"):
-            rec.emit("guest_irq_handled", vm=self.vm_index, vcpu=self.vcpu.vcpu_id,
-                     vintid=intid, dev=dev.name, seq=seq)
+        ev = self._ev_handled
+        if ev.live:
+            f = ev.fields
+            f["vintid"] = intid
+            f["dev"] = dev.name
+            f["seq"] = seq
+            ev.emit()
         hook = self.k.on_handler_entry
         if hook is not None:
             hook(self, d)
@@ -305,9 +312,10 @@ class GuestCpu:
         return 0
 
     def _emit_deactivate(self, vintid: int) -> None:
-        rec = self.rec
-        if rec.wants("guest_deactivate"):
-            rec.emit("guest_deactivate", vm=self.vm_index, vcpu=self.vcpu.vcpu_id, vintid=vintid)
+        ev = self._ev_deact
+        if ev.live:
+            ev.fields["vintid"] = vintid
+            ev.emit()
 
     # ---------------------------------------------------------------- bottom halves
     def _run_bh(self) -> int:

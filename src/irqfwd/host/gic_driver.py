@@ -184,6 +184,7 @@ class GicDriver:
         self.return_ns = c.exception_return_ns
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
+        self._ev_entry = machine.recorder.event("host_irq_entry", intid=0, cpu=0)
         steps = [_CpuSteps(self, cpu) for cpu in machine.pcpus]
         self._iter_steps: list[Step] = [s.iter for s in steps]
         self._eoi_steps: list[Step] = [s.deferred_eoi for s in steps]
@@ -265,8 +266,12 @@ class GicDriver:
                 cpu.next = cpu.idle_step
             return self.gicc + self.return_ns
         rec.counters["host_irqs"] += 1
-        if rec.wants("host_irq_entry"):
-            rec.emit("host_irq_entry", intid=irqnr, cpu=c)
+        ev = self._ev_entry
+        if ev.live:
+            f = ev.fields
+            f["intid"] = irqnr
+            f["cpu"] = c
+            ev.emit()
         cost = self.gicc
         if irqnr < 16:
             ci.write_eoir(irqstat)

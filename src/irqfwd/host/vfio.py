@@ -42,6 +42,8 @@ class VfioPlatformIrq:
         self.m = machine
         self.genirq = genirq
         self.hwirq = hwirq
+        self._ev_mask = machine.recorder.event("vfio_mask", intid=hwirq)
+        self._ev_unmask = machine.recorder.event("vfio_unmask", intid=hwirq)
         self.host_irq = host_irq
         self.level = level
         self.name = name
@@ -111,8 +113,8 @@ class VfioPlatformIrq:
         self.masked = True
         rec = self.m.recorder
         rec.counters["vfio_mask"] += 1
-        if rec.wants("vfio_mask"):
-            rec.emit("vfio_mask", intid=self.hwirq)
+        if self._ev_mask.live:
+            self._ev_mask.emit()
 
     def unmask(self) -> None:
         """``vfio_platform_unmask``: ``enable_irq`` once (guarded by ``masked``)."""
@@ -123,8 +125,8 @@ class VfioPlatformIrq:
         self.masked = False
         rec = self.m.recorder
         rec.counters["vfio_unmask"] += 1
-        if rec.wants("vfio_unmask"):
-            rec.emit("vfio_unmask", intid=self.hwirq)
+        if self._ev_unmask.live:
+            self._ev_unmask.emit()
 
     def release(self) -> None:
         """Device release: disable the virqfds, free the irq (``vfio_platform_irq_cleanup``)."""

@@ -32,9 +32,9 @@ Any change to the heap entry layout must update that loop.
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Callable, Generator
+from heapq import heappop, heappush
 from typing import Any, Final
 
 from irqfwd.sim.errors import SimulationError
@@ -116,6 +116,10 @@ class Process(Signal):
             )
 
 
+_FAR_FUTURE: Final = 1 << 62
+"""Beyond any simulated time (``run(until=None)``)."""
+
+
 class Engine:
     """Deterministic discrete-event scheduler with integer-nanosecond time."""
 
@@ -138,7 +142,7 @@ class Engine:
             raise SimulationError(f"negative delay {delay}")
         self._seq += 1
         entry = [self.now + delay, priority, self._seq, callback, args]
-        heapq.heappush(self._heap, entry)
+        heappush(self._heap, entry)
         return entry
 
     def at(self, time: int, callback: Callable[..., Any], *args: Any, priority: int = NORMAL) -> Handle:
@@ -173,7 +177,7 @@ class Engine:
         """Time of the next live entry, or ``None`` when nothing is scheduled."""
         heap = self._heap
         while heap and heap[0][3] is None:
-            heapq.heappop(heap)
+            heappop(heap)
         return heap[0][0] if heap else None
 
     def next_time(
@@ -197,21 +201,27 @@ class Engine:
     def run(self, until: int | None = None) -> None:
         """Execute entries in order until the heap is empty, ``until`` is passed, or :meth:`stop`."""
         heap = self._heap
-        pop = heapq.heappop
+        pop = heappop
         self._stopped = False
         count = 0
+        limit = _FAR_FUTURE if until is None else until
         while heap:
             entry = heap[0]
-            if until is not None and entry[0] > until:
+            t: int = entry[0]
+            if t > limit:
                 break
             pop(heap)
             callback = entry[3]
             if callback is None:
                 continue
-            self.now = entry[0]
+            self.now = t
             entry[3] = None
             count += 1
-            callback(*entry[4])
+            args: tuple[Any, ...] = entry[4]
+            if args:
+                callback(*args)
+            else:
+                callback()
             if self._stopped:
                 break
         self.events_run += count

@@ -211,8 +211,8 @@ class Machine:
     """
 
     __slots__ = (
-        "_assert_t", "acc", "costs", "cur", "engine", "gic", "horizon", "pcpus", "recorder",
-        "work_hop",
+        "_assert_t", "_ev_act", "_ev_deact", "acc", "costs", "cur", "engine", "gic", "horizon",
+        "pcpus", "recorder", "work_hop",
     )
 
     def __init__(self, engine: Engine, recorder: Recorder, costs: CostProfile, gic: GICv2) -> None:
@@ -220,6 +220,8 @@ class Machine:
         self.recorder = recorder
         self.costs = costs
         self.gic = gic
+        self._ev_act = recorder.event("phys_activate", intid=0, cpu=0, source="")
+        self._ev_deact = recorder.event("phys_deactivate", intid=0, cpu=0, source="", by="")
         self.acc = 0
         self.cur = -1
         """Index of the pCPU whose step is executing (-1: off-CPU work such as a workqueue)."""
@@ -272,16 +274,29 @@ class Machine:
     def _on_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
         rec = self.recorder
         if kind == "activate":
-            if rec.wants("phys_activate"):
-                rec.emit("phys_activate", intid=intid, cpu=cpu, source=source)
+            ev = self._ev_act
+            if ev.live:
+                f = ev.fields
+                f["intid"] = intid
+                f["cpu"] = cpu
+                f["source"] = source
+                ev.emit()
             return
         by = "guest" if source == "hw_lr" else "host"
         rec.counters["phys_deactivate_guest" if by == "guest" else "phys_deactivate_host"] += 1
-        t0 = self._assert_t.pop(intid, None)
+        at = self._assert_t
+        t0 = at.get(intid)
         if t0 is not None:
+            del at[intid]
             rec.latency("assert_to_phys_deactivate", self.engine.now - t0)
-        if rec.wants("phys_deactivate"):
-            rec.emit("phys_deactivate", intid=intid, cpu=cpu, source=source, by=by)
+        ev = self._ev_deact
+        if ev.live:
+            f = ev.fields
+            f["intid"] = intid
+            f["cpu"] = cpu
+            f["source"] = source
+            f["by"] = by
+            ev.emit()
 
     # ------------------------------------------------------------------ running
     def run(self, until: int) -> None:

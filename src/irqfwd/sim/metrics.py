@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.sim.engine import Engine
 
-__all__ = ["LatencyStats", "Listener", "Recorder", "TraceEvent"]
+__all__ = ["EventSite", "LatencyStats", "Listener", "Recorder", "TraceEvent"]
 
 TraceEvent = tuple[int, str, dict[str, Any]]
 """``(time_ns, name, fields)`` as kept in :attr:`Recorder.trace`."""
@@ -41,6 +41,42 @@ class Listener:
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""
         raise NotImplementedError(f"{type(self).__name__} does not handle {name!r}")
+
+
+class EventSite:
+    """A hot emission site of one event (:meth:`Recorder.event`): a reusable ``fields``
+    dict whose keys are fixed at creation, and :attr:`live`, true while emitting would
+    reach anyone (tracing, or a subscriber of :attr:`name`).
+
+    The site updates the changing values in :attr:`fields` and calls :meth:`emit` only when
+    :attr:`live`; that costs no dict construction.  Listeners see the site's own dict for
+    the duration of the call (the :class:`Listener` contract: never keep ``fields``);
+    plain-callable subscribers and the trace get a copy.
+    """
+
+    __slots__ = ("_rec", "fields", "live", "name")
+
+    def __init__(self, rec: Recorder, name: str, fields: dict[str, Any]) -> None:
+        self._rec = rec
+        self.name = name
+        self.fields = fields
+        self.live = rec.tracing or name in rec._subs
+
+    def emit(self) -> None:
+        """Publish the event with the current :attr:`fields` at the current simulated time."""
+        rec = self._rec
+        name = self.name
+        fields = self.fields
+        if rec.tracing:
+            rec.trace.append((rec._engine.now, name, dict(fields)))
+        subs = rec._subs.get(name)
+        if subs is not None:
+            now = rec._engine.now
+            for listener in subs:
+                if isinstance(listener, _Callback):
+                    listener.fn(now, dict(fields))
+                else:
+                    listener.on_event(name, now, fields)
 
 
 class _Callback(Listener):
@@ -96,7 +132,7 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_engine", "_subs", "counters", "latencies", "trace", "tracing")
+    __slots__ = ("_engine", "_sites", "_subs", "counters", "latencies", "trace", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
@@ -105,6 +141,7 @@ class Recorder:
         self.tracing = tracing
         self.trace: list[TraceEvent] = []
         self._subs: dict[str, list[Listener]] = {}
+        self._sites: dict[str, list[EventSite]] = {}
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
@@ -125,6 +162,15 @@ class Recorder:
         """Call ``listener.on_event(name, time_ns, fields)`` for every event ``name``
         emitted from now on (subscribers run in subscription order)."""
         self._subs.setdefault(name, []).append(listener)
+        for site in self._sites.get(name, ()):
+            site.live = True
+
+    def event(self, name: str, **fields: Any) -> EventSite:
+        """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
+        order is the order of the emitted event's fields)."""
+        site = EventSite(self, name, fields)
+        self._sites.setdefault(name, []).append(site)
+        return site
 
     def wants(self, name: str) -> bool:
         """True if emitting ``name`` would reach anyone (lets hot paths skip building fields)."""

@@ -55,6 +55,10 @@ class Vcpu:
         self.m = kvm.m
         self.vcpu_id = vcpu_id
         self.name = f"{kvm.name}/vcpu{vcpu_id}"
+        rec = kvm.m.recorder
+        self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
+        self.ev_lr_write = rec.event("lr_write", cpu=0, lr=0, value=0, vcpu=vcpu_id, vm=kvm.index)
+        """``lr_write`` emission site (``__vgic_v2_restore_state``, :mod:`.vgic_v2`)."""
         # vgic per-vCPU state (struct vgic_cpu)
         self.private_irqs = [
             VgicIrq(i, self, 0 if i < 16 else VGIC_CONFIG_LEVEL) for i in range(32)
@@ -124,9 +128,10 @@ class Vcpu:
         cost = self._enter_fixed + vgic_v2.vgic_v2_restore_state(m, self, cpu.index)
         cpu.mode = GUEST
         cpu.irqs_masked = True
-        rec = m.recorder
-        if rec.wants("kvm_entry"):
-            rec.emit("kvm_entry", vcpu=self.vcpu_id, vm=self.kvm.index, cpu=cpu.index)
+        ev = self._ev_entry
+        if ev.live:
+            ev.fields["cpu"] = cpu.index
+            ev.emit()
         cpu.next = self.guest_next
         self.guest_next = None
         return cost

@@ -227,13 +227,16 @@ def vgic_v2_restore_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
         return costs.gich_restore_fixed_ns
     hyp = m.gic.hyp[cpu]
     lrs = cpuif.vgic_lr
-    rec = m.recorder
-    trace = rec.wants("lr_write")
     # GICH_HCR and the used LRs, one re-evaluation
     hyp.restore_lrs(lrs[:used] if used < len(lrs) else lrs, cpuif.vgic_hcr)
-    if trace:
+    ev = vcpu.ev_lr_write
+    if ev.live:
+        f = ev.fields
+        f["cpu"] = cpu
         for i in range(used):
-            rec.emit("lr_write", cpu=cpu, lr=i, value=lrs[i], vcpu=vcpu.vcpu_id, vm=vcpu.kvm.index)
+            f["lr"] = i
+            f["value"] = lrs[i]
+            ev.emit()
     return costs.gich_restore_fixed_ns + used * costs.lr_restore_ns
 
 
