@@ -288,7 +288,7 @@ class DeviceTracker(Listener):
         self.last: dict[str, tuple[int, int]] = {}  # dev -> (newest seq, its intid)
         self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
         self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
-        self.vint_to_phys: dict[tuple[int, int], int] = {}  # (vm, vintid) -> host INTID
+        self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "device_irq_raise":
@@ -300,9 +300,9 @@ class DeviceTracker(Listener):
         return {"device_irq_raise": self._on_raise, "guest_irq_handled": self._on_handled}
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        dev = f["dev"]
-        intid = f["intid"]
-        seq = f["seq"]
+        dev: str = f["dev"]
+        intid: int = f["intid"]
+        seq: int = f["seq"]
         if f.get("trigger", "level") == "edge":
             self.edge.add(dev)
         else:
@@ -317,25 +317,38 @@ class DeviceTracker(Listener):
         self.last[dev] = (seq, intid)
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev = f.get("dev")
+        dev: str | None = f.get("dev")
         if dev is None:
             return
         intid = self.dev_intid.get(dev)
         if intid is not None:
-            self.vint_to_phys[(f["vm"], f["vintid"])] = intid
-        seq = f.get("seq")
+            self.vint_to_phys[vint_key(f["vm"], f["vintid"])] = intid
+        seq: int | None = f.get("seq")
         last = self.last.get(dev)
         if seq is None or last is None:
             return
         # The handler serves every raise not served yet (the driver drains the status
         # register), so it covers up to the newest raise so far; seq None = nothing new.
         before = self.covered.get(dev, 0)
-        after = max(before, seq, last[0])
+        after = before
+        if seq > after:
+            after = seq
+        newest = last[0]
+        if newest > after:
+            after = newest
         if after != before:
             self.covered[dev] = after
             q = self.unserved[dev]
-            while q and q[0][0] <= after:
+            while q:
+                head: tuple[int, int, int] = q[0]
+                if head[0] > after:
+                    break
                 q.popleft()
+
+
+def vint_key(vm: int, vintid: int) -> int:
+    """Key of a guest's vINTID in :attr:`DeviceTracker.vint_to_phys` (vINTIDs < 1024)."""
+    return (vm << 10) | vintid
 
 
 def _devices(checker: InvariantChecker) -> DeviceTracker:
@@ -374,8 +387,8 @@ class PhysTracker(Listener):
         return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
-        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        intid: int = f["intid"]
+        key = intid if intid >= 32 else intid + (int(f.get("cpu", 0)) << 10)
         active = self.active
         d = self.deact
         if d is not None and intid in self.device_intids:
@@ -387,8 +400,8 @@ class PhysTracker(Listener):
         self.gen[key] = self.gen.get(key, 0) + 1
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
-        key = intid if intid >= 32 else intid + (f.get("cpu", 0) << 10)
+        intid: int = f["intid"]
+        key = intid if intid >= 32 else intid + (int(f.get("cpu", 0)) << 10)
         since = self.active.pop(key, None)
         d = self.deact
         if d is not None and intid in self.device_intids:
@@ -544,7 +557,7 @@ class StaleActive(Rule):
         phys = phys_tracker(checker)
         self.active = phys.active  # SPI intid -> activation time (also banked keys >= 1024 or < 32)
         self.gen = phys.gen  # SPI intid -> generation of its current/last activation
-        self.vint_to_phys = _devices(checker).vint_to_phys  # (vm, vintid) -> host intid
+        self.vint_to_phys = _devices(checker).vint_to_phys  # vint_key(vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
 
@@ -561,7 +574,7 @@ class StaleActive(Rule):
         }
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid = self.vint_to_phys.get((f["vm"], f["vintid"]))
+        intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
         if intid is not None and intid in self.active:
             key = (f["vm"], f["vcpu"])
             w = self.waiting.get(key)
@@ -684,13 +697,13 @@ class LevelStorm(Rule):
         }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
+        intid: int = f["intid"]
         if f.get("trigger", "level") != "level":
             if self.level_intid.get(intid) == f["dev"]:
                 del self.level_intid[intid]
                 self.dev_level.pop(f["dev"], None)
             return
-        dev = f["dev"]
+        dev: str = f["dev"]
         self.level_intid[intid] = dev
         self.dev_level[dev] = intid
         self.asserted[intid] = True
@@ -698,13 +711,15 @@ class LevelStorm(Rule):
         self.unmasked[intid] = False
 
     def _on_lower(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
+        intid: int = f["intid"]
         if intid in self.level_intid:
             self.asserted[intid] = False
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev = f.get("dev")
-        intid = self.dev_level.get(dev)  # type: ignore[arg-type]
+        dev: str | None = f.get("dev")
+        if dev is None:
+            return
+        intid = self.dev_level.get(dev)
         if intid is None:
             return
         self.checker.checked += 1
@@ -719,12 +734,12 @@ class LevelStorm(Rule):
         self.unmasked[intid] = False
 
     def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
+        intid: int = f["intid"]
         if self.fired.get(intid, False):
             self.unmasked[intid] = True
 
     def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
-        intid = f["intid"]
+        intid: int = f["intid"]
         dev = self.level_intid.get(intid)
         if dev is None:
             return
