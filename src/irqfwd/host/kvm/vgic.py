@@ -326,11 +326,10 @@ class Vgic:
         if len(ap) > nr_lr:
             self.vgic_sort_ap_list(vcpu)
         count = 0
-        oracle = self.vgic_target_oracle
         populate = self._populate_lr
         spilled = 0
         for irq in ap:
-            if oracle(irq) is not vcpu:
+            if self.vgic_target_oracle(irq) is not vcpu:
                 continue
             if count >= nr_lr:
                 spilled += 1
@@ -359,9 +358,8 @@ class Vgic:
     def vgic_prune_ap_list(self, vcpu: Vcpu) -> None:
         """``vgic_prune_ap_list``: drop irqs with no target; move irqs whose target changed."""
         keep: list[VgicIrq] = []
-        oracle = self.vgic_target_oracle
         for irq in vcpu.ap_list:
-            target = oracle(irq)
+            target = self.vgic_target_oracle(irq)
             if target is vcpu:
                 keep.append(irq)
             elif target is None:

@@ -52,8 +52,8 @@ class GICv2:
     """
 
     __slots__ = (
-        "_d16", "_decode", "_dist_set_line", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
-        "_updates", "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
+        "_d16", "_decode", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
+        "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
@@ -66,9 +66,7 @@ class GICv2:
         self._stale_mask = 0
         self.dist = Distributor(config)
         self.dist.notify = self._update
-        self._dist_set_line = self.dist.set_line
         self.cpu_if = [CpuInterface(c, config, self.dist) for c in range(config.num_cpus)]
-        self._updates = tuple(ci.update for ci in self.cpu_if)
         if config.num_cpus == 1 and not config.quirks.hw_deactivate_no_phys_update:
             # every mask is 1 and there is never a stale CPU (D16): skip _update
             self.dist.notify = self.cpu_if[0].update
@@ -238,26 +236,26 @@ class GICv2:
                 raise ValueError(
                     f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
                 )
-            self._dist_set_line(intid, level, 0)
+            self.dist.set_line(intid, level, 0)
             return
         if intid < 16:
             raise ValueError(f"INTID {intid} is an SGI: SGIs have no input line (use GICD_SGIR)")
         if cpu is None or not 0 <= cpu < self._ncpu:
             raise ValueError(f"PPI {intid} needs cpu in 0..{self._ncpu - 1}, got {cpu}")
-        self._dist_set_line(intid, level, cpu)
+        self.dist.set_line(intid, level, cpu)
 
     # ------------------------------------------------------------------ outputs & events
 
     def _update(self, mask: int) -> None:
         """Recompute the outputs of the CPUs in ``mask`` (the distributor's ``notify``)."""
-        ups = self._updates
+        cpus = self.cpu_if
         if mask == 1:
-            ups[0]()
+            cpus[0].update()
         else:
             c = 0
-            for up in ups:
+            for ci in cpus:
                 if (mask >> c) & 1:
-                    up()
+                    ci.update()
                 c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
         if self._stale_mask:
             self._stale_mask &= ~mask
