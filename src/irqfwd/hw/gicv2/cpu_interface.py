@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Final
 
 from irqfwd.hw.gicv2.config import GICv2Config
-from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
+from irqfwd.hw.gicv2.distributor import _BK_SUM, NO_IRQ, Distributor
 from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = [
@@ -239,14 +239,20 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0[p]
-                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                bk = self._bk0
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1[p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                bk = self._bk1
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:
@@ -286,14 +292,20 @@ class CpuInterface:
                 m = pm[0]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk0[p]
-                    k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                    bk = self._bk0
+                    sm = bk[_BK_SUM + p]
+                    wn = (sm & -sm).bit_length() - 1
+                    wd = bk[(p << 5) | wn]
+                    k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
             if g & 2:
                 m = pm[1]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk1[p]
-                    k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                    bk = self._bk1
+                    sm = bk[_BK_SUM + p]
+                    wn = (sm & -sm).bit_length() - 1
+                    wd = bk[(p << 5) | wn]
+                    k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                     if k < 0 or (k1 & ~0x400) < k:
                         k = k1
             if k >= 0:
@@ -369,14 +381,20 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0[p]
-                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                bk = self._bk0
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1[p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                bk = self._bk1
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:

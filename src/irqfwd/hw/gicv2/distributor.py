@@ -27,12 +27,23 @@ Interrupt state machine (GICv2 §3.2.4, Figure 3-1)
 HPPI bookkeeping
 ----------------
 For each CPU and group the distributor keeps the set of *candidates* (pending, not active,
-enabled, targeted at the CPU) as bitmasks per priority value (``_bk[cpu][group][prio]``)
-plus a 256-bit mask of the non-empty priorities (``_pm[cpu][group]``).  Every state change
-re-evaluates the one interrupt it touches (:meth:`Distributor._sync`), so
-:meth:`Distributor.best` is O(1): lowest set priority bit, then lowest INTID in that
-bucket (the lowest-INTID tie-break of QEMU and Arm's implementations).  The group enables
-(GICD_CTLR, GICC_CTLR) are applied by the caller when it picks which groups to look at.
+enabled, targeted at the CPU) as one two-level bitmap per priority value plus a 256-bit
+mask of the non-empty priorities (``_pm[cpu][group]``).  The bitmaps of a (CPU, group) live
+in one flat list ``bk = _bk[cpu][group]``:
+
+* ``bk[(prio << 5) | (INTID >> 5)]``: bit ``INTID & 31`` set for each candidate of that
+  priority in that 32-INTID word (the same word/bit split as ``cand``);
+* ``bk[_BK_SUM + prio]``: bit ``n`` set iff word ``n`` of that priority is non-zero; the
+  priority's bucket is empty iff this summary is 0 (then its ``_pm`` bit is clear).
+
+Every stored value is below 2**32, so adding, removing and finding the lowest member are
+a fixed number of small-int operations whatever the INTID and the number of interrupts
+(issue 2: the HPPI selection must not cost more with 988 SPIs than with 32).  Every state
+change re-evaluates the one interrupt it touches (:meth:`Distributor._sync`), so
+:meth:`Distributor.best` is O(1): lowest set priority bit, lowest non-empty word of that
+priority (summary), lowest bit of that word, i.e. the lowest INTID of the bucket (the
+lowest-INTID tie-break of QEMU and Arm's implementations).  The group enables (GICD_CTLR,
+GICC_CTLR) are applied by the caller when it picks which groups to look at.
 """
 
 from __future__ import annotations
@@ -48,6 +59,10 @@ __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 GICD_SIZE: Final = 0x1000
 NO_IRQ: Final = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
+_BK_SUM: Final = 256 << 5
+"""Index of priority 0's summary word in a bucket list (after the 256 x 32 bitmap words)."""
+_BK_LEN: Final = _BK_SUM + 256
+"""Length of one (CPU, group) bucket list."""
 
 _CpuState = tuple[
     list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int],
@@ -222,14 +237,14 @@ class Distributor:
             for pm in self._pm:
                 pm[:] = [0, 0]
             for bk in self._bk:
-                bk[0][:] = [0] * 256
-                bk[1][:] = [0] * 256
+                bk[0][:] = [0] * _BK_LEN
+                bk[1][:] = [0] * _BK_LEN
             return
         for name, template in fresh.items():
             setattr(self, name, [list(template) for _ in range(nc)])
         self.targets = targets
         self._pm = [[0, 0] for _ in range(nc)]
-        self._bk = [[[0] * 256, [0] * 256] for _ in range(nc)]
+        self._bk = [[[0] * _BK_LEN, [0] * _BK_LEN] for _ in range(nc)]
         self._st = tuple(
             (self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c], self.cand[c],
              self.grp[c], self.prio[c], self._bk[c], self._pm[c])
@@ -260,20 +275,30 @@ class Distributor:
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            old = bkg[p]
-            bkg[p] = old | (1 << i)
+            j = (p << 5) | w
+            old = bkg[j]
+            bkg[j] = old | b
             if not old:
-                pm[g] |= 1 << p
+                j = _BK_SUM + p
+                old = bkg[j]
+                bkg[j] = old | (1 << w)
+                if not old:
+                    pm[g] |= 1 << p
             return 1 << c
         if cw & b:
             cand[w] = cw ^ b
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            new = bkg[p] & ~(1 << i)
-            bkg[p] = new
+            j = (p << 5) | w
+            new = bkg[j] ^ b
+            bkg[j] = new
             if not new:
-                pm[g] &= ~(1 << p)
+                j = _BK_SUM + p
+                new = bkg[j] ^ (1 << w)
+                bkg[j] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
             return 1 << c
         return 0
 
@@ -288,10 +313,15 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            new = bk[p] & ~(1 << i)
-            bk[p] = new
+            j = (p << 5) | w
+            new = bk[j] ^ b
+            bk[j] = new
             if not new:
-                self._pm[c][g] &= ~(1 << p)
+                j = _BK_SUM + p
+                new = bk[j] ^ (1 << w)
+                bk[j] = new
+                if not new:
+                    self._pm[c][g] &= ~(1 << p)
             return 1 << c
         return 0
 
@@ -315,10 +345,15 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[i]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | (1 << i)
+                    j = (p << 5) | w
+                    old = bkg[j]
+                    bkg[j] = old | b
                     if not old:
-                        pm[g] |= 1 << p
+                        j = _BK_SUM + p
+                        old = bkg[j]
+                        bkg[j] = old | (1 << w)
+                        if not old:
+                            pm[g] |= 1 << p
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
@@ -326,10 +361,15 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[i]
                 bkg = bk[g]
-                new = bkg[p] & ~(1 << i)
-                bkg[p] = new
+                j = (p << 5) | w
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    j = _BK_SUM + p
+                    new = bkg[j] ^ (1 << w)
+                    bkg[j] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
                 m |= 1 << c
             c += 1  # noqa: SIM113 (no enumerate tuple per CPU on this hot path)
         return m
@@ -346,14 +386,20 @@ class Distributor:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk[c][0][p]
-                k0 = (p << 11) | ((bk & -bk).bit_length() - 1)
+                bk = self._bk[c][0]
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k0 = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if groups & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk[c][1][p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                bk = self._bk[c][1]
+                sm = bk[_BK_SUM + p]
+                wn = (sm & -sm).bit_length() - 1
+                wd = bk[(p << 5) | wn]
+                k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if k1 < 0:
             return k0
         if k0 < 0 or (k1 & ~0x400) < k0:
@@ -443,19 +489,29 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                old = bkg[p]
-                bkg[p] = old | (1 << intid)
+                j = (p << 5) | w
+                old = bkg[j]
+                bkg[j] = old | b
                 if not old:
-                    pm[g] |= 1 << p
+                    j = _BK_SUM + p
+                    old = bkg[j]
+                    bkg[j] = old | (1 << w)
+                    if not old:
+                        pm[g] |= 1 << p
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                new = bkg[p] & ~(1 << intid)
-                bkg[p] = new
+                j = (p << 5) | w
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    j = _BK_SUM + p
+                    new = bkg[j] ^ (1 << w)
+                    bkg[j] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
             else:
                 return
             self.notify(1 << cpu)
@@ -488,7 +544,6 @@ class Distributor:
             if was == now or not t:
                 return
             st = self._st
-            bi = 1 << intid
             m = 0
             for c in self._cpus:  # (a tuple: cheaper to iterate than a range)
                 if not (t >> c) & 1:
@@ -502,19 +557,29 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | bi
+                    j = (p << 5) | w
+                    old = bkg[j]
+                    bkg[j] = old | b
                     if not old:
-                        pm[g] |= 1 << p
+                        j = _BK_SUM + p
+                        old = bkg[j]
+                        bkg[j] = old | (1 << w)
+                        if not old:
+                            pm[g] |= 1 << p
                 elif cw & b:
                     cand[w] = cw ^ b
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    new = bkg[p] & ~bi
-                    bkg[p] = new
+                    j = (p << 5) | w
+                    new = bkg[j] ^ b
+                    bkg[j] = new
                     if not new:
-                        pm[g] &= ~(1 << p)
+                        j = _BK_SUM + p
+                        new = bkg[j] ^ (1 << w)
+                        bkg[j] = new
+                        if not new:
+                            pm[g] &= ~(1 << p)
                 else:
                     continue
                 m |= 1 << c
@@ -523,7 +588,6 @@ class Distributor:
             return
         st = self._st
         t = self.targets[intid]
-        bi = 1 << intid
         m = 0
         rising_edge = level and st[0][2][w] & b
         tmask = t if self._d9 else self._allmask
@@ -544,20 +608,30 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | bi
+                    j = (p << 5) | w
+                    old = bkg[j]
+                    bkg[j] = old | b
                     if not old:
-                        pm[g] |= 1 << p
+                        j = _BK_SUM + p
+                        old = bkg[j]
+                        bkg[j] = old | (1 << w)
+                        if not old:
+                            pm[g] |= 1 << p
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                new = bkg[p] & ~bi
-                bkg[p] = new
+                j = (p << 5) | w
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    j = _BK_SUM + p
+                    new = bkg[j] ^ (1 << w)
+                    bkg[j] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
                 m |= 1 << c
         if m:
             self.notify(m)
@@ -716,7 +790,6 @@ class Distributor:
         w = i >> 5
         s = i & 31
         b = 1 << s
-        bi = 1 << i
         m = 0
         for cc in self._cpus:
             _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = self._st[cc]
@@ -725,14 +798,24 @@ class Distributor:
             if cand[w] & b:
                 g = (grp[w] >> s) & 1
                 bkg = bk[g]
-                new = bkg[p] & ~bi
-                bkg[p] = new
+                j = (p << 5) | w
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
-                old = bkg[value]
-                bkg[value] = old | bi
+                    j = _BK_SUM + p
+                    new = bkg[j] ^ (1 << w)
+                    bkg[j] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                j = (value << 5) | w
+                old = bkg[j]
+                bkg[j] = old | b
                 if not old:
-                    pm[g] |= 1 << value
+                    j = _BK_SUM + value
+                    old = bkg[j]
+                    bkg[j] = old | (1 << w)
+                    if not old:
+                        pm[g] |= 1 << value
                 m |= 1 << cc
         return m
 
