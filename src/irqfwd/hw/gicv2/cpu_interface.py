@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Final
 
 from irqfwd.hw.gicv2.config import GICv2Config
-from irqfwd.hw.gicv2.distributor import _BK_SUM, NO_IRQ, Distributor
+from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
 from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = [
@@ -240,18 +240,18 @@ class CpuInterface:
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk0
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk1
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
@@ -293,18 +293,18 @@ class CpuInterface:
                 if m:
                     p = (m & -m).bit_length() - 1
                     bk = self._bk0
-                    sm = bk[_BK_SUM + p]
+                    sm = bk[p]
                     wn = (sm & -sm).bit_length() - 1
-                    wd = bk[(p << 5) | wn]
+                    wd = bk[((wn + 1) << 8) | p]
                     k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
             if g & 2:
                 m = pm[1]
                 if m:
                     p = (m & -m).bit_length() - 1
                     bk = self._bk1
-                    sm = bk[_BK_SUM + p]
+                    sm = bk[p]
                     wn = (sm & -sm).bit_length() - 1
-                    wd = bk[(p << 5) | wn]
+                    wd = bk[((wn + 1) << 8) | p]
                     k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                     if k < 0 or (k1 & ~0x400) < k:
                         k = k1
@@ -382,18 +382,18 @@ class CpuInterface:
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk0
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk1
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1

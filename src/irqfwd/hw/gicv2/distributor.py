@@ -29,12 +29,12 @@ HPPI bookkeeping
 For each CPU and group the distributor keeps the set of *candidates* (pending, not active,
 enabled, targeted at the CPU) as one two-level bitmap per priority value plus a 256-bit
 mask of the non-empty priorities (``_pm[cpu][group]``).  The bitmaps of a (CPU, group) live
-in one flat list ``bk = _bk[cpu][group]``:
+in one flat list ``bk = _bk[cpu][group]`` of ``(words + 1) * 256`` ints:
 
-* ``bk[(prio << 5) | (INTID >> 5)]``: bit ``INTID & 31`` set for each candidate of that
-  priority in that 32-INTID word (the same word/bit split as ``cand``);
-* ``bk[_BK_SUM + prio]``: bit ``n`` set iff word ``n`` of that priority is non-zero; the
-  priority's bucket is empty iff this summary is 0 (then its ``_pm`` bit is clear).
+* ``bk[prio]``: summary, bit ``n`` set iff word ``n`` of that priority is non-zero; the
+  priority's bucket is empty iff its summary is 0 (then its ``_pm`` bit is clear);
+* ``bk[((n + 1) << 8) | prio]`` with ``n = INTID >> 5``: bit ``INTID & 31`` set for each
+  candidate of that priority in that 32-INTID word (the same word/bit split as ``cand``).
 
 Every stored value is below 2**32, so adding, removing and finding the lowest member are
 a fixed number of small-int operations whatever the INTID and the number of interrupts
@@ -59,10 +59,6 @@ __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 GICD_SIZE: Final = 0x1000
 NO_IRQ: Final = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
-_BK_SUM: Final = 256 << 5
-"""Index of priority 0's summary word in a bucket list (after the 256 x 32 bitmap words)."""
-_BK_LEN: Final = _BK_SUM + 256
-"""Length of one (CPU, group) bucket list."""
 
 _CpuState = tuple[
     list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int],
@@ -214,6 +210,7 @@ class Distributor:
         interfaces and :attr:`_st` may keep references to them.
         """
         nc, w = self.num_cpus, self.words
+        nbk = (w + 1) << 8  # bucket list: 256 summaries, then 256 priorities per word
         self.ctlr = 0
         # ICFGR0 is 0xAAAAAAAA: SGIs are edge-triggered; PPIs and SPIs reset level-sensitive
         fresh: dict[str, list[int]] = {
@@ -237,14 +234,14 @@ class Distributor:
             for pm in self._pm:
                 pm[:] = [0, 0]
             for bk in self._bk:
-                bk[0][:] = [0] * _BK_LEN
-                bk[1][:] = [0] * _BK_LEN
+                bk[0][:] = [0] * nbk
+                bk[1][:] = [0] * nbk
             return
         for name, template in fresh.items():
             setattr(self, name, [list(template) for _ in range(nc)])
         self.targets = targets
         self._pm = [[0, 0] for _ in range(nc)]
-        self._bk = [[[0] * _BK_LEN, [0] * _BK_LEN] for _ in range(nc)]
+        self._bk = [[[0] * nbk, [0] * nbk] for _ in range(nc)]
         self._st = tuple(
             (self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c], self.cand[c],
              self.grp[c], self.prio[c], self._bk[c], self._pm[c])
@@ -275,13 +272,12 @@ class Distributor:
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            j = (p << 5) | w
+            j = ((w + 1) << 8) | p
             old = bkg[j]
             bkg[j] = old | b
             if not old:
-                j = _BK_SUM + p
-                old = bkg[j]
-                bkg[j] = old | (1 << w)
+                old = bkg[p]
+                bkg[p] = old | (1 << w)
                 if not old:
                     pm[g] |= 1 << p
             return 1 << c
@@ -290,13 +286,12 @@ class Distributor:
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            j = (p << 5) | w
+            j = ((w + 1) << 8) | p
             new = bkg[j] ^ b
             bkg[j] = new
             if not new:
-                j = _BK_SUM + p
-                new = bkg[j] ^ (1 << w)
-                bkg[j] = new
+                new = bkg[p] ^ (1 << w)
+                bkg[p] = new
                 if not new:
                     pm[g] &= ~(1 << p)
             return 1 << c
@@ -313,13 +308,12 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            j = (p << 5) | w
+            j = ((w + 1) << 8) | p
             new = bk[j] ^ b
             bk[j] = new
             if not new:
-                j = _BK_SUM + p
-                new = bk[j] ^ (1 << w)
-                bk[j] = new
+                new = bk[p] ^ (1 << w)
+                bk[p] = new
                 if not new:
                     self._pm[c][g] &= ~(1 << p)
             return 1 << c
@@ -345,13 +339,12 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[i]
                     bkg = bk[g]
-                    j = (p << 5) | w
+                    j = ((w + 1) << 8) | p
                     old = bkg[j]
                     bkg[j] = old | b
                     if not old:
-                        j = _BK_SUM + p
-                        old = bkg[j]
-                        bkg[j] = old | (1 << w)
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
                         if not old:
                             pm[g] |= 1 << p
                     m |= 1 << c
@@ -361,13 +354,12 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[i]
                 bkg = bk[g]
-                j = (p << 5) | w
+                j = ((w + 1) << 8) | p
                 new = bkg[j] ^ b
                 bkg[j] = new
                 if not new:
-                    j = _BK_SUM + p
-                    new = bkg[j] ^ (1 << w)
-                    bkg[j] = new
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
                     if not new:
                         pm[g] &= ~(1 << p)
                 m |= 1 << c
@@ -387,18 +379,18 @@ class Distributor:
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk[c][0]
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k0 = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if groups & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
                 bk = self._bk[c][1]
-                sm = bk[_BK_SUM + p]
+                sm = bk[p]
                 wn = (sm & -sm).bit_length() - 1
-                wd = bk[(p << 5) | wn]
+                wd = bk[((wn + 1) << 8) | p]
                 k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
         if k1 < 0:
             return k0
@@ -489,13 +481,12 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = (p << 5) | w
+                j = ((w + 1) << 8) | p
                 old = bkg[j]
                 bkg[j] = old | b
                 if not old:
-                    j = _BK_SUM + p
-                    old = bkg[j]
-                    bkg[j] = old | (1 << w)
+                    old = bkg[p]
+                    bkg[p] = old | (1 << w)
                     if not old:
                         pm[g] |= 1 << p
             elif cw & b:
@@ -503,13 +494,12 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = (p << 5) | w
+                j = ((w + 1) << 8) | p
                 new = bkg[j] ^ b
                 bkg[j] = new
                 if not new:
-                    j = _BK_SUM + p
-                    new = bkg[j] ^ (1 << w)
-                    bkg[j] = new
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
                     if not new:
                         pm[g] &= ~(1 << p)
             else:
@@ -557,13 +547,12 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = (p << 5) | w
+                    j = ((w + 1) << 8) | p
                     old = bkg[j]
                     bkg[j] = old | b
                     if not old:
-                        j = _BK_SUM + p
-                        old = bkg[j]
-                        bkg[j] = old | (1 << w)
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
                         if not old:
                             pm[g] |= 1 << p
                 elif cw & b:
@@ -571,13 +560,12 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = (p << 5) | w
+                    j = ((w + 1) << 8) | p
                     new = bkg[j] ^ b
                     bkg[j] = new
                     if not new:
-                        j = _BK_SUM + p
-                        new = bkg[j] ^ (1 << w)
-                        bkg[j] = new
+                        new = bkg[p] ^ (1 << w)
+                        bkg[p] = new
                         if not new:
                             pm[g] &= ~(1 << p)
                 else:
@@ -608,13 +596,12 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = (p << 5) | w
+                    j = ((w + 1) << 8) | p
                     old = bkg[j]
                     bkg[j] = old | b
                     if not old:
-                        j = _BK_SUM + p
-                        old = bkg[j]
-                        bkg[j] = old | (1 << w)
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
                         if not old:
                             pm[g] |= 1 << p
                     m |= 1 << c
@@ -623,13 +610,12 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = (p << 5) | w
+                j = ((w + 1) << 8) | p
                 new = bkg[j] ^ b
                 bkg[j] = new
                 if not new:
-                    j = _BK_SUM + p
-                    new = bkg[j] ^ (1 << w)
-                    bkg[j] = new
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
                     if not new:
                         pm[g] &= ~(1 << p)
                 m |= 1 << c
@@ -798,22 +784,20 @@ class Distributor:
             if cand[w] & b:
                 g = (grp[w] >> s) & 1
                 bkg = bk[g]
-                j = (p << 5) | w
+                j = ((w + 1) << 8) | p
                 new = bkg[j] ^ b
                 bkg[j] = new
                 if not new:
-                    j = _BK_SUM + p
-                    new = bkg[j] ^ (1 << w)
-                    bkg[j] = new
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
                     if not new:
                         pm[g] &= ~(1 << p)
-                j = (value << 5) | w
+                j = ((w + 1) << 8) | value
                 old = bkg[j]
                 bkg[j] = old | b
                 if not old:
-                    j = _BK_SUM + value
-                    old = bkg[j]
-                    bkg[j] = old | (1 << w)
+                    old = bkg[value]
+                    bkg[value] = old | (1 << w)
                     if not old:
                         pm[g] |= 1 << value
                 m |= 1 << cc
