@@ -239,20 +239,12 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0
-                sm = bk[p]
-                wn = (sm & -sm).bit_length() - 1
-                wd = bk[((wn + 1) << 8) | p]
-                k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                k = (p << 11) | self._bk0[256 | p]
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1
-                sm = bk[p]
-                wn = (sm & -sm).bit_length() - 1
-                wd = bk[((wn + 1) << 8) | p]
-                k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:
@@ -292,20 +284,12 @@ class CpuInterface:
                 m = pm[0]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk0
-                    sm = bk[p]
-                    wn = (sm & -sm).bit_length() - 1
-                    wd = bk[((wn + 1) << 8) | p]
-                    k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                    k = (p << 11) | self._bk0[256 | p]
             if g & 2:
                 m = pm[1]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk1
-                    sm = bk[p]
-                    wn = (sm & -sm).bit_length() - 1
-                    wd = bk[((wn + 1) << 8) | p]
-                    k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                    k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                     if k < 0 or (k1 & ~0x400) < k:
                         k = k1
             if k >= 0:
@@ -381,20 +365,12 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0
-                sm = bk[p]
-                wn = (sm & -sm).bit_length() - 1
-                wd = bk[((wn + 1) << 8) | p]
-                k = (p << 11) | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                k = (p << 11) | self._bk0[256 | p]
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1
-                sm = bk[p]
-                wn = (sm & -sm).bit_length() - 1
-                wd = bk[((wn + 1) << 8) | p]
-                k1 = (p << 11) | 0x400 | (wn << 5) | ((wd & -wd).bit_length() - 1)
+                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:
