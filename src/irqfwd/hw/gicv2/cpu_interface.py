@@ -239,14 +239,12 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0[p]
-                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                k = (p << 11) | self._bk0[256 | p]
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1[p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:
@@ -286,14 +284,12 @@ class CpuInterface:
                 m = pm[0]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk0[p]
-                    k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                    k = (p << 11) | self._bk0[256 | p]
             if g & 2:
                 m = pm[1]
                 if m:
                     p = (m & -m).bit_length() - 1
-                    bk = self._bk1[p]
-                    k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                    k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                     if k < 0 or (k1 & ~0x400) < k:
                         k = k1
             if k >= 0:
@@ -369,14 +365,12 @@ class CpuInterface:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk0[p]
-                k = (p << 11) | ((bk & -bk).bit_length() - 1)
+                k = (p << 11) | self._bk0[256 | p]
         if g & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk1[p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
                 if k < 0 or (k1 & ~0x400) < k:
                     k = k1
         if k < 0:

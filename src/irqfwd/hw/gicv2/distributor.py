@@ -27,12 +27,27 @@ Interrupt state machine (GICv2 §3.2.4, Figure 3-1)
 HPPI bookkeeping
 ----------------
 For each CPU and group the distributor keeps the set of *candidates* (pending, not active,
-enabled, targeted at the CPU) as bitmasks per priority value (``_bk[cpu][group][prio]``)
-plus a 256-bit mask of the non-empty priorities (``_pm[cpu][group]``).  Every state change
-re-evaluates the one interrupt it touches (:meth:`Distributor._sync`), so
-:meth:`Distributor.best` is O(1): lowest set priority bit, then lowest INTID in that
-bucket (the lowest-INTID tie-break of QEMU and Arm's implementations).  The group enables
-(GICD_CTLR, GICC_CTLR) are applied by the caller when it picks which groups to look at.
+enabled, targeted at the CPU) as one two-level bitmap per priority value plus a 256-bit
+mask of the non-empty priorities (``_pm[cpu][group]``).  The bitmaps of a (CPU, group) live
+in one flat list ``bk = _bk[cpu][group]`` of ``(words + 2) * 256`` ints:
+
+* ``bk[prio]``: summary, bit ``n`` set iff word ``n`` of that priority is non-zero; the
+  priority's bucket is empty iff its summary is 0 (then its ``_pm`` bit is clear);
+* ``bk[256 | prio]``: the lowest INTID in that bucket (meaningless while it is empty);
+* ``bk[((n + 2) << 8) | prio]`` with ``n = INTID >> 5``: bit ``INTID & 31`` set for each
+  candidate of that priority in that 32-INTID word (the same word/bit split as ``cand``).
+
+Every stored value is below 2**32, so adding, removing and finding the lowest member are
+a fixed number of small-int operations whatever the INTID and the number of interrupts
+(issue 2: the HPPI selection must not cost more with 988 SPIs than with 32).  Adding sets
+the word bit (and the summary bit if the word was empty, and the ``_pm`` bit and lowest
+INTID if the bucket was) and lowers the lowest INTID; removing clears them the same way
+and, when it removes the lowest of a bucket that stays non-empty, finds the new lowest
+from the summary's lowest word (:func:`_bucket_low`).  Every state change re-evaluates the
+one interrupt it touches (:meth:`Distributor._sync`), so :meth:`Distributor.best` is
+O(1): lowest set priority bit, then that bucket's lowest INTID (the lowest-INTID tie-break
+of QEMU and Arm's implementations).  The group enables (GICD_CTLR, GICC_CTLR) are applied
+by the caller when it picks which groups to look at.
 """
 
 from __future__ import annotations
@@ -71,6 +86,15 @@ GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_CIDR3", 0xFFC, 0xB1),
 )
 """Identification registers (GICv2 §4.3.18~; values read on QEMU 7.2: PIDR2.ArchRev = 2)."""
+
+
+def _bucket_low(bk: list[int], p: int) -> int:
+    """Lowest INTID in priority ``p``'s non-empty bucket of ``bk``: lowest non-empty word
+    (summary), then lowest bit of that word (the lowest-INTID tie-break)."""
+    sm = bk[p]
+    wn = (sm & -sm).bit_length() - 1
+    wd = bk[((wn + 2) << 8) | p]
+    return (wn << 5) | ((wd & -wd).bit_length() - 1)
 
 
 def _noop_notify(mask: int) -> None:
@@ -199,6 +223,8 @@ class Distributor:
         interfaces and :attr:`_st` may keep references to them.
         """
         nc, w = self.num_cpus, self.words
+        # bucket list: 256 summaries, 256 lowest INTIDs, then 256 priorities per word
+        bk_template = [0] * ((w + 2) << 8)
         self.ctlr = 0
         # ICFGR0 is 0xAAAAAAAA: SGIs are edge-triggered; PPIs and SPIs reset level-sensitive
         fresh: dict[str, list[int]] = {
@@ -222,14 +248,14 @@ class Distributor:
             for pm in self._pm:
                 pm[:] = [0, 0]
             for bk in self._bk:
-                bk[0][:] = [0] * 256
-                bk[1][:] = [0] * 256
+                bk[0][:] = bk_template
+                bk[1][:] = bk_template
             return
         for name, template in fresh.items():
             setattr(self, name, [list(template) for _ in range(nc)])
         self.targets = targets
         self._pm = [[0, 0] for _ in range(nc)]
-        self._bk = [[[0] * 256, [0] * 256] for _ in range(nc)]
+        self._bk = [[list(bk_template), list(bk_template)] for _ in range(nc)]
         self._st = tuple(
             (self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c], self.cand[c],
              self.grp[c], self.prio[c], self._bk[c], self._pm[c])
@@ -260,20 +286,38 @@ class Distributor:
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            old = bkg[p]
-            bkg[p] = old | (1 << i)
-            if not old:
-                pm[g] |= 1 << p
+            j = ((w + 2) << 8) | p
+            old = bkg[j]
+            bkg[j] = old | b
+            if old:
+                j = 256 | p
+                if i < bkg[j]:
+                    bkg[j] = i
+            else:
+                old = bkg[p]
+                bkg[p] = old | (1 << w)
+                j = 256 | p
+                if not old:
+                    pm[g] |= 1 << p
+                    bkg[j] = i
+                elif i < bkg[j]:
+                    bkg[j] = i
             return 1 << c
         if cw & b:
             cand[w] = cw ^ b
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            new = bkg[p] & ~(1 << i)
-            bkg[p] = new
+            j = ((w + 2) << 8) | p
+            new = bkg[j] ^ b
+            bkg[j] = new
             if not new:
-                pm[g] &= ~(1 << p)
+                new = bkg[p] ^ (1 << w)
+                bkg[p] = new
+                if not new:
+                    pm[g] &= ~(1 << p)
+            if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
+                bkg[256 | p] = _bucket_low(bkg, p)
             return 1 << c
         return 0
 
@@ -288,10 +332,16 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            new = bk[p] & ~(1 << i)
-            bk[p] = new
+            j = ((w + 2) << 8) | p
+            new = bk[j] ^ b
+            bk[j] = new
             if not new:
-                self._pm[c][g] &= ~(1 << p)
+                new = bk[p] ^ (1 << w)
+                bk[p] = new
+                if not new:
+                    self._pm[c][g] &= ~(1 << p)
+            if new and bk[256 | p] == i:  # removed the lowest of a non-empty bucket
+                bk[256 | p] = _bucket_low(bk, p)
             return 1 << c
         return 0
 
@@ -315,10 +365,22 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[i]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | (1 << i)
-                    if not old:
-                        pm[g] |= 1 << p
+                    j = ((w + 2) << 8) | p
+                    old = bkg[j]
+                    bkg[j] = old | b
+                    if old:
+                        j = 256 | p
+                        if i < bkg[j]:
+                            bkg[j] = i
+                    else:
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
+                        j = 256 | p
+                        if not old:
+                            pm[g] |= 1 << p
+                            bkg[j] = i
+                        elif i < bkg[j]:
+                            bkg[j] = i
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
@@ -326,10 +388,16 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[i]
                 bkg = bk[g]
-                new = bkg[p] & ~(1 << i)
-                bkg[p] = new
+                j = ((w + 2) << 8) | p
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
+                    bkg[256 | p] = _bucket_low(bkg, p)
                 m |= 1 << c
             c += 1  # noqa: SIM113 (no enumerate tuple per CPU on this hot path)
         return m
@@ -346,14 +414,12 @@ class Distributor:
             m = pm[0]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk[c][0][p]
-                k0 = (p << 11) | ((bk & -bk).bit_length() - 1)
+                k0 = (p << 11) | self._bk[c][0][256 | p]
         if groups & 2:
             m = pm[1]
             if m:
                 p = (m & -m).bit_length() - 1
-                bk = self._bk[c][1][p]
-                k1 = (p << 11) | 0x400 | ((bk & -bk).bit_length() - 1)
+                k1 = (p << 11) | 0x400 | self._bk[c][1][256 | p]
         if k1 < 0:
             return k0
         if k0 < 0 or (k1 & ~0x400) < k0:
@@ -443,19 +509,37 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                old = bkg[p]
-                bkg[p] = old | (1 << intid)
-                if not old:
-                    pm[g] |= 1 << p
+                j = ((w + 2) << 8) | p
+                old = bkg[j]
+                bkg[j] = old | b
+                if old:
+                    j = 256 | p
+                    if intid < bkg[j]:
+                        bkg[j] = intid
+                else:
+                    old = bkg[p]
+                    bkg[p] = old | (1 << w)
+                    j = 256 | p
+                    if not old:
+                        pm[g] |= 1 << p
+                        bkg[j] = intid
+                    elif intid < bkg[j]:
+                        bkg[j] = intid
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                new = bkg[p] & ~(1 << intid)
-                bkg[p] = new
+                j = ((w + 2) << 8) | p
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
+                    bkg[256 | p] = _bucket_low(bkg, p)
             else:
                 return
             self.notify(1 << cpu)
@@ -488,7 +572,6 @@ class Distributor:
             if was == now or not t:
                 return
             st = self._st
-            bi = 1 << intid
             m = 0
             for c in self._cpus:  # (a tuple: cheaper to iterate than a range)
                 if not (t >> c) & 1:
@@ -502,19 +585,37 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | bi
-                    if not old:
-                        pm[g] |= 1 << p
+                    j = ((w + 2) << 8) | p
+                    old = bkg[j]
+                    bkg[j] = old | b
+                    if old:
+                        j = 256 | p
+                        if intid < bkg[j]:
+                            bkg[j] = intid
+                    else:
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
+                        j = 256 | p
+                        if not old:
+                            pm[g] |= 1 << p
+                            bkg[j] = intid
+                        elif intid < bkg[j]:
+                            bkg[j] = intid
                 elif cw & b:
                     cand[w] = cw ^ b
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    new = bkg[p] & ~bi
-                    bkg[p] = new
+                    j = ((w + 2) << 8) | p
+                    new = bkg[j] ^ b
+                    bkg[j] = new
                     if not new:
-                        pm[g] &= ~(1 << p)
+                        new = bkg[p] ^ (1 << w)
+                        bkg[p] = new
+                        if not new:
+                            pm[g] &= ~(1 << p)
+                    if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
+                        bkg[256 | p] = _bucket_low(bkg, p)
                 else:
                     continue
                 m |= 1 << c
@@ -523,7 +624,6 @@ class Distributor:
             return
         st = self._st
         t = self.targets[intid]
-        bi = 1 << intid
         m = 0
         rising_edge = level and st[0][2][w] & b
         tmask = t if self._d9 else self._allmask
@@ -544,20 +644,38 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    old = bkg[p]
-                    bkg[p] = old | bi
-                    if not old:
-                        pm[g] |= 1 << p
+                    j = ((w + 2) << 8) | p
+                    old = bkg[j]
+                    bkg[j] = old | b
+                    if old:
+                        j = 256 | p
+                        if intid < bkg[j]:
+                            bkg[j] = intid
+                    else:
+                        old = bkg[p]
+                        bkg[p] = old | (1 << w)
+                        j = 256 | p
+                        if not old:
+                            pm[g] |= 1 << p
+                            bkg[j] = intid
+                        elif intid < bkg[j]:
+                            bkg[j] = intid
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                new = bkg[p] & ~bi
-                bkg[p] = new
+                j = ((w + 2) << 8) | p
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
+                    bkg[256 | p] = _bucket_low(bkg, p)
                 m |= 1 << c
         if m:
             self.notify(m)
@@ -716,7 +834,6 @@ class Distributor:
         w = i >> 5
         s = i & 31
         b = 1 << s
-        bi = 1 << i
         m = 0
         for cc in self._cpus:
             _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = self._st[cc]
@@ -725,14 +842,32 @@ class Distributor:
             if cand[w] & b:
                 g = (grp[w] >> s) & 1
                 bkg = bk[g]
-                new = bkg[p] & ~bi
-                bkg[p] = new
+                j = ((w + 2) << 8) | p
+                new = bkg[j] ^ b
+                bkg[j] = new
                 if not new:
-                    pm[g] &= ~(1 << p)
-                old = bkg[value]
-                bkg[value] = old | bi
-                if not old:
-                    pm[g] |= 1 << value
+                    new = bkg[p] ^ (1 << w)
+                    bkg[p] = new
+                    if not new:
+                        pm[g] &= ~(1 << p)
+                if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
+                    bkg[256 | p] = _bucket_low(bkg, p)
+                j = ((w + 2) << 8) | value
+                old = bkg[j]
+                bkg[j] = old | b
+                if old:
+                    j = 256 | value
+                    if i < bkg[j]:
+                        bkg[j] = i
+                else:
+                    old = bkg[value]
+                    bkg[value] = old | (1 << w)
+                    j = 256 | value
+                    if not old:
+                        pm[g] |= 1 << value
+                        bkg[j] = i
+                    elif i < bkg[j]:
+                        bkg[j] = i
                 m |= 1 << cc
         return m
 
