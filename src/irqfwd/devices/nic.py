@@ -51,6 +51,7 @@ class Nic:
         self._ev_raise = rec.event("device_irq_raise", dev=self.name, intid=self.intid,
                                    trigger=self.trigger, seq=0)
         self._ev_lower = rec.event("device_irq_lower", dev=self.name, intid=self.intid)
+        self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic
     def start(self, times: Iterator[int]) -> None:
@@ -97,8 +98,7 @@ class Nic:
         self.seq += 1
         self._last_raise = now
         self.unserved.append((self.seq, now))
-        rec = m.recorder
-        rec.counters["device_irqs_raised"] += 1
+        self._c_raised.n += 1
         ev = self._ev_raise
         if ev.live:
             ev.fields["seq"] = self.seq

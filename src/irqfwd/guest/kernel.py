@@ -120,6 +120,7 @@ class GuestCpu:
         self._ev_handled = rec.event("guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
                                      vintid=0, dev="", seq=None)
         self._ev_deact = rec.event("guest_deactivate", vm=self.vm_index, vcpu=vcpu.vcpu_id, vintid=0)
+        self._c_handled = rec.counter("guest_irqs_handled")
         c = kernel.costs
         self.c_entry = c.guest_irq_entry_ns
         self.c_exit = c.guest_irq_exit_ns
@@ -252,8 +253,7 @@ class GuestCpu:
         intid = self.iar & 0x3FF
         dev = d.dev
         seq = dev.handler_entry()
-        rec = self.rec
-        rec.counters["guest_irqs_handled"] += 1
+        self._c_handled.n += 1
         ev = self._ev_handled
         if ev.live:
             f = ev.fields

@@ -19,11 +19,12 @@ __all__ = ["EventFd"]
 class EventFd:
     """One eventfd context (``struct eventfd_ctx``)."""
 
-    __slots__ = ("_signal_ns", "count", "m", "name", "waiters")
+    __slots__ = ("_c_signals", "_signal_ns", "count", "m", "name", "waiters")
 
     def __init__(self, machine: Machine, name: str = "") -> None:
         self.m = machine
         self._signal_ns = machine.costs.eventfd_signal_ns
+        self._c_signals = machine.recorder.counter("eventfd_signals")
         self.name = name
         self.count = 0
         self.waiters: list[Callable[[EventFd], None]] = []
@@ -32,7 +33,7 @@ class EventFd:
         """``eventfd_signal``: add ``n`` and wake every waiter."""
         m = self.m
         rec = m.recorder
-        rec.counters["eventfd_signals"] += 1
+        self._c_signals.n += 1
         m.acc += self._signal_ns
         self.count += n
         if rec.wants("eventfd_signal"):

@@ -185,6 +185,7 @@ class GicDriver:
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
         self._ev_entry = machine.recorder.event("host_irq_entry", intid=0, cpu=0)
+        self._c_host_irqs = machine.recorder.counter("host_irqs")
         steps = [_CpuSteps(self, cpu) for cpu in machine.pcpus]
         self._iter_steps: list[Step] = [s.iter for s in steps]
         self._eoi_steps: list[Step] = [s.deferred_eoi for s in steps]
@@ -265,7 +266,7 @@ class GicDriver:
             if cpu.next is None:
                 cpu.next = cpu.idle_step
             return self.gicc + self.return_ns
-        rec.counters["host_irqs"] += 1
+        self._c_host_irqs.n += 1
         ev = self._ev_entry
         if ev.live:
             f = ev.fields

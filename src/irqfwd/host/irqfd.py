@@ -50,6 +50,7 @@ class IrqfdResampler:
         self.gsi = gsi
         self.list: list[KvmIrqfd] = []
         self._resample_ns = kvm.m.costs.resample_ns
+        self._c_resamplefd = kvm.m.recorder.counter("resamplefd_signals")
 
     def ack(self, gsi: int) -> None:
         """``irqfd_resampler_ack``: de-assert the GSI once, then signal every resamplefd."""
@@ -63,7 +64,7 @@ class IrqfdResampler:
         for irqfd in self.list:
             fd = irqfd.resamplefd
             if fd is not None:
-                rec.counters["resamplefd_signals"] += 1
+                self._c_resamplefd.n += 1
                 fd.signal()
 
 

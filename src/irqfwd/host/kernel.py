@@ -27,6 +27,7 @@ class HostKernel:
 
     def __init__(self, machine: Machine, host_at_el2: bool = True) -> None:
         self.m = machine
+        self._c_maint = machine.recorder.counter("maintenance_irq_host")
         self.genirq = Genirq()
         self.gic_driver = GicDriver(machine, self.genirq, host_at_el2)
         self.irqbypass = IrqBypassManager()
@@ -42,7 +43,7 @@ class HostKernel:
 
     def _vgic_maintenance_handler(self, irq: int, dev_id: Any) -> int:
         """``vgic_maintenance_handler``: nothing to do, fold does the work."""
-        self.m.recorder.counters["maintenance_irq_host"] += 1
+        self._c_maint.n += 1
         return self.m.costs.maintenance_handler_ns
 
     def sched(self) -> Scheduler:

@@ -43,6 +43,8 @@ class VfioPlatformIrq:
         self.genirq = genirq
         self.hwirq = hwirq
         self._ev_mask = machine.recorder.event("vfio_mask", intid=hwirq)
+        self._c_mask = machine.recorder.counter("vfio_mask")
+        self._c_unmask = machine.recorder.counter("vfio_unmask")
         self._ev_unmask = machine.recorder.event("vfio_unmask", intid=hwirq)
         self.host_irq = host_irq
         self.level = level
@@ -111,8 +113,7 @@ class VfioPlatformIrq:
             return
         self.genirq.disable_irq_nosync(self.host_irq)
         self.masked = True
-        rec = self.m.recorder
-        rec.counters["vfio_mask"] += 1
+        self._c_mask.n += 1
         if self._ev_mask.live:
             self._ev_mask.emit()
 
@@ -123,8 +124,7 @@ class VfioPlatformIrq:
         self.m.acc += self._unmask_ns
         self.genirq.enable_irq(self.host_irq)
         self.masked = False
-        rec = self.m.recorder
-        rec.counters["vfio_unmask"] += 1
+        self._c_unmask.n += 1
         if self._ev_unmask.live:
             self._ev_unmask.emit()
 

@@ -211,7 +211,7 @@ class Machine:
     """
 
     __slots__ = (
-        "_assert_t", "_ev_act", "_ev_deact", "acc", "costs", "cur", "engine", "gic", "horizon",
+        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "acc", "costs", "cur", "engine", "gic", "horizon",
         "pcpus", "recorder", "work_hop",
     )
 
@@ -222,6 +222,8 @@ class Machine:
         self.gic = gic
         self._ev_act = recorder.event("phys_activate", intid=0, cpu=0, source="")
         self._ev_deact = recorder.event("phys_deactivate", intid=0, cpu=0, source="", by="")
+        self._c_deact_guest = recorder.counter("phys_deactivate_guest")
+        self._c_deact_host = recorder.counter("phys_deactivate_host")
         self.acc = 0
         self.cur = -1
         """Index of the pCPU whose step is executing (-1: off-CPU work such as a workqueue)."""
@@ -283,7 +285,10 @@ class Machine:
                 ev.emit()
             return
         by = "guest" if source == "hw_lr" else "host"
-        rec.counters["phys_deactivate_guest" if by == "guest" else "phys_deactivate_host"] += 1
+        if by == "guest":
+            self._c_deact_guest.n += 1
+        else:
+            self._c_deact_host.n += 1
         at = self._assert_t
         t0 = at.get(intid)
         if t0 is not None:

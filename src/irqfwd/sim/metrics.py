@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.sim.engine import Engine
 
-__all__ = ["EventSite", "LatencyStats", "Listener", "Recorder", "TraceEvent"]
+__all__ = ["CounterSite", "EventSite", "LatencyStats", "Listener", "Recorder", "TraceEvent"]
 
 TraceEvent = tuple[int, str, dict[str, Any]]
 """``(time_ns, name, fields)`` as kept in :attr:`Recorder.trace`."""
@@ -79,6 +79,17 @@ class EventSite:
                     listener.on_event(name, now, fields)
 
 
+class CounterSite:
+    """A hot counter (:meth:`Recorder.counter`): ``site.n += k`` costs no dict update; the
+    count is folded into :attr:`Recorder.counters` whenever that is read."""
+
+    __slots__ = ("n", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.n = 0
+
+
 class _Callback(Listener):
     """A plain callable ``fn(time_ns, fields)`` subscribed with :meth:`Recorder.subscribe`."""
 
@@ -132,20 +143,37 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_engine", "_sites", "_subs", "counters", "latencies", "trace", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "latencies", "trace", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
-        self.counters: Counter[str] = Counter()
+        self._counters: Counter[str] = Counter()
+        self._counter_sites: list[CounterSite] = []
         self.latencies: dict[str, LatencyStats] = {}
         self.tracing = tracing
         self.trace: list[TraceEvent] = []
         self._subs: dict[str, list[Listener]] = {}
         self._sites: dict[str, list[EventSite]] = {}
 
+    @property
+    def counters(self) -> Counter[str]:
+        """Every counter by name (the :class:`CounterSite` counts are folded in first)."""
+        c = self._counters
+        for site in self._counter_sites:
+            if site.n:
+                c[site.name] += site.n
+                site.n = 0
+        return c
+
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
-        self.counters[name] += n
+        self._counters[name] += n
+
+    def counter(self, name: str) -> CounterSite:
+        """A :class:`CounterSite` adding to counter ``name`` (for hot paths)."""
+        site = CounterSite(name)
+        self._counter_sites.append(site)
+        return site
 
     def latency(self, path: str, ns: int) -> None:
         """Record one latency sample (ns) for measured path ``path``."""

@@ -102,7 +102,11 @@ class Vcpu:
         self.exit_irq_step: Step = self._exit_irq
         self.loop_step: Step = self._loop
         self._handle_exit_step: Step = self._handle_exit
-        self._keys = {r: (f"exit:{r}", f"boot_exit:{r}") for r in EXIT_REASONS}
+        self._c_exits = rec.counter("exits_total")
+        self._c_boot_exits = rec.counter("boot_exits_total")
+        self._c_reason = {r: (rec.counter(f"exit:{r}"), rec.counter(f"boot_exit:{r}")) for r in EXIT_REASONS}
+        self.c_maintenance_irqs = rec.counter("maintenance_irqs")
+        """``maintenance_irqs`` (a non-zero GICH_MISR at exit, :func:`.vgic_v2.vgic_v2_save_state`)."""
 
     def vgic_pmr(self) -> int:
         """The guest's virtual priority mask (GICH_VMCR.VMPriMask, live when loaded)."""
@@ -142,14 +146,13 @@ class Vcpu:
         assert cpu is not None
         m = self.m
         rec = m.recorder
-        cnt = rec.counters
-        keys = self._keys[reason]
+        sites = self._c_reason[reason]
         if self.booting:
-            cnt["boot_exits_total"] += 1
-            cnt[keys[1]] += 1
+            self._c_boot_exits.n += 1
+            sites[1].n += 1
         else:
-            cnt["exits_total"] += 1
-            cnt[keys[0]] += 1
+            self._c_exits.n += 1
+            sites[0].n += 1
         if rec.wants("kvm_exit"):
             rec.emit("kvm_exit", vcpu=self.vcpu_id, vm=self.kvm.index, reason=reason, cpu=cpu.index)
         cpu.mode = HOST

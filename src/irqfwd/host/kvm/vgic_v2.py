@@ -200,8 +200,8 @@ def vgic_v2_save_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
     if hcr & GICH_HCR_EN:
         misr = hyp.read_misr()
         if misr:
+            vcpu.c_maintenance_irqs.n += 1
             rec = m.recorder
-            rec.counters["maintenance_irqs"] += 1
             if rec.wants("vgic_maintenance"):
                 rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
     cpuif.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
