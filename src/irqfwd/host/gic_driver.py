@@ -260,7 +260,7 @@ class GicDriver:
         if irqnr >= 1020:
             # Spurious/special: end of the loop, never EOI'd (§4.2); exception return.
             if first:
-                rec.counters["host_irqs_spurious"] += 1
+                rec.count("host_irqs_spurious")
             cpu.irqs_masked = False
             cpu.next = cpu.stack.pop() if cpu.stack else None
             if cpu.next is None:
@@ -301,7 +301,7 @@ class GicDriver:
                 return cost + self.flow_ns + r
             if r < 0:
                 # gic_deactivate_unhandled
-                rec.counters["host_irqs_unhandled"] += 1
+                rec.count("host_irqs_unhandled")
                 if self.eoimode1:
                     ci.write_dir(irqstat)
                 else:

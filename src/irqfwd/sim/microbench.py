@@ -205,7 +205,7 @@ class _UserMmioExit:
             cpu.next = vcpu.loop_step
             vcpu.mmio_result = 0
             rec = vcpu.m.recorder
-            rec.counters["kvm_userspace_exit"] += 1
+            rec.count("kvm_userspace_exit")
             return self.user_ns
         return self.inner()
 

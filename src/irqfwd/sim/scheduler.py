@@ -180,7 +180,7 @@ class Scheduler:
         if cpu.vcpu is None:
             return
         if any(not v.blocked and not v.exited for v in self.rq[cpu.index]):
-            self.m.recorder.counters["sched_tick_preempt"] += 1
+            self.m.recorder.count("sched_tick_preempt")
             cpu.need_resched = True
             cpu.poke()
             cpu.interrupt()
@@ -193,7 +193,7 @@ class Scheduler:
                 continue
             old = vcpu.home
             vcpu.home = (old + 1) % n
-            self.m.recorder.counters["vcpu_migrations"] += 1
+            self.m.recorder.count("vcpu_migrations")
             if vcpu in self.rq[old]:
                 self.rq[old].remove(vcpu)
                 self.rq[vcpu.home].append(vcpu)

@@ -300,7 +300,7 @@ class _Teardown:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)
                 w.kvm.vgic.kvm_vgic_unmap_phys_irq(vcpu, w.cfg.guest_intid)
             if m.gic.dist.is_active(w.cfg.host_intid):
-                rec.counters["teardown_stuck_active"] += 1
+                rec.count("teardown_stuck_active")
         s.torn_down = [kvm.index for kvm in s.vms]
 
 

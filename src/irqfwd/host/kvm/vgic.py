@@ -343,7 +343,7 @@ class Vgic:
             if nr_lr > 1:
                 self._set_underflow(vcpu)
             rec = self.m.recorder
-            rec.counters["lr_spills"] += spilled
+            rec.count("lr_spills", spilled)
             if rec.wants("vgic_lr_spill"):
                 rec.emit("vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
         cpuif.used_lrs = count
@@ -396,7 +396,7 @@ class Vgic:
         intid = val & 0x3FF
         irq = self.get_irq(vcpu, intid)
         rec = self.m.recorder
-        rec.counters["dir_trapped"] += 1
+        rec.count("dir_trapped")
         if irq is None or not irq.active:
             return
         irq.active = False

@@ -173,7 +173,7 @@ def _fold_eoicount(vgic: Vgic, vcpu: Vcpu, eoicount: int) -> None:
     """EOIs that found no LR (GICH_HCR.EOICount): an EOImode 0 guest deactivated that many
     active irqs that were not in an LR (the 2025 LR-overflow handling, §5.7)."""
     rec = vgic.m.recorder
-    rec.counters["eoicount"] += eoicount
+    rec.count("eoicount", eoicount)
     if vcpu.v2.vgic_vmcr & GICH_VMCR_EOIMODE:
         return  # EOImode 1: the EOIR was a priority drop only; DIR deactivates
     for irq in vcpu.ap_list:
