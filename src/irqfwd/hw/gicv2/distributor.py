@@ -88,6 +88,44 @@ GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
 """Identification registers (GICv2 §4.3.18~; values read on QEMU 7.2: PIDR2.ArchRev = 2)."""
 
 
+def _bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
+    """Add candidate ``intid`` (bit ``b`` of word ``w``) to the priority-``p`` bucket
+    ``bk`` of group ``g``: set its bit, the word's summary bit and the priority's ``pm``
+    bit when the bucket was empty, and lower the cached lowest INTID."""
+    j = ((w + 2) << 8) | p
+    old = bk[j]
+    bk[j] = old | b
+    if old:
+        j = 256 | p
+        if intid < bk[j]:
+            bk[j] = intid
+    else:
+        old = bk[p]
+        bk[p] = old | (1 << w)
+        j = 256 | p
+        if not old:
+            pm[g] |= 1 << p
+            bk[j] = intid
+        elif intid < bk[j]:
+            bk[j] = intid
+
+
+def _bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
+    """Remove candidate ``intid`` from its bucket (the inverse of :func:`_bucket_add`):
+    clear the summary and ``pm`` bits that become empty, recompute the cached lowest INTID
+    when it was ``intid`` and the bucket stays non-empty."""
+    j = ((w + 2) << 8) | p
+    new = bk[j] ^ b
+    bk[j] = new
+    if not new:
+        new = bk[p] ^ (1 << w)
+        bk[p] = new
+        if not new:
+            pm[g] &= ~(1 << p)
+    if new and bk[256 | p] == intid:  # removed the lowest of a non-empty bucket
+        bk[256 | p] = _bucket_low(bk, p)
+
+
 def _bucket_low(bk: list[int], p: int) -> int:
     """Lowest INTID in priority ``p``'s non-empty bucket of ``bk``: lowest non-empty word
     (summary), then lowest bit of that word (the lowest-INTID tie-break)."""
@@ -286,38 +324,14 @@ class Distributor:
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            j = ((w + 2) << 8) | p
-            old = bkg[j]
-            bkg[j] = old | b
-            if old:
-                j = 256 | p
-                if i < bkg[j]:
-                    bkg[j] = i
-            else:
-                old = bkg[p]
-                bkg[p] = old | (1 << w)
-                j = 256 | p
-                if not old:
-                    pm[g] |= 1 << p
-                    bkg[j] = i
-                elif i < bkg[j]:
-                    bkg[j] = i
+            _bucket_add(bkg, pm, g, w, b, p, i)
             return 1 << c
         if cw & b:
             cand[w] = cw ^ b
             g = (grp[w] >> s) & 1
             p = prio[i]
             bkg = bk[g]
-            j = ((w + 2) << 8) | p
-            new = bkg[j] ^ b
-            bkg[j] = new
-            if not new:
-                new = bkg[p] ^ (1 << w)
-                bkg[p] = new
-                if not new:
-                    pm[g] &= ~(1 << p)
-            if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
-                bkg[256 | p] = _bucket_low(bkg, p)
+            _bucket_remove(bkg, pm, g, w, b, p, i)
             return 1 << c
         return 0
 
@@ -332,16 +346,7 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            j = ((w + 2) << 8) | p
-            new = bk[j] ^ b
-            bk[j] = new
-            if not new:
-                new = bk[p] ^ (1 << w)
-                bk[p] = new
-                if not new:
-                    self._pm[c][g] &= ~(1 << p)
-            if new and bk[256 | p] == i:  # removed the lowest of a non-empty bucket
-                bk[256 | p] = _bucket_low(bk, p)
+            _bucket_remove(bk, self._pm[c], g, w, b, p, i)
             return 1 << c
         return 0
 
@@ -365,22 +370,7 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[i]
                     bkg = bk[g]
-                    j = ((w + 2) << 8) | p
-                    old = bkg[j]
-                    bkg[j] = old | b
-                    if old:
-                        j = 256 | p
-                        if i < bkg[j]:
-                            bkg[j] = i
-                    else:
-                        old = bkg[p]
-                        bkg[p] = old | (1 << w)
-                        j = 256 | p
-                        if not old:
-                            pm[g] |= 1 << p
-                            bkg[j] = i
-                        elif i < bkg[j]:
-                            bkg[j] = i
+                    _bucket_add(bkg, pm, g, w, b, p, i)
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
@@ -388,16 +378,7 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[i]
                 bkg = bk[g]
-                j = ((w + 2) << 8) | p
-                new = bkg[j] ^ b
-                bkg[j] = new
-                if not new:
-                    new = bkg[p] ^ (1 << w)
-                    bkg[p] = new
-                    if not new:
-                        pm[g] &= ~(1 << p)
-                if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
-                    bkg[256 | p] = _bucket_low(bkg, p)
+                _bucket_remove(bkg, pm, g, w, b, p, i)
                 m |= 1 << c
             c += 1  # noqa: SIM113 (no enumerate tuple per CPU on this hot path)
         return m
@@ -509,37 +490,13 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = ((w + 2) << 8) | p
-                old = bkg[j]
-                bkg[j] = old | b
-                if old:
-                    j = 256 | p
-                    if intid < bkg[j]:
-                        bkg[j] = intid
-                else:
-                    old = bkg[p]
-                    bkg[p] = old | (1 << w)
-                    j = 256 | p
-                    if not old:
-                        pm[g] |= 1 << p
-                        bkg[j] = intid
-                    elif intid < bkg[j]:
-                        bkg[j] = intid
+                _bucket_add(bkg, pm, g, w, b, p, intid)
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = ((w + 2) << 8) | p
-                new = bkg[j] ^ b
-                bkg[j] = new
-                if not new:
-                    new = bkg[p] ^ (1 << w)
-                    bkg[p] = new
-                    if not new:
-                        pm[g] &= ~(1 << p)
-                if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
-                    bkg[256 | p] = _bucket_low(bkg, p)
+                _bucket_remove(bkg, pm, g, w, b, p, intid)
             else:
                 return
             self.notify(1 << cpu)
@@ -585,37 +542,13 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = ((w + 2) << 8) | p
-                    old = bkg[j]
-                    bkg[j] = old | b
-                    if old:
-                        j = 256 | p
-                        if intid < bkg[j]:
-                            bkg[j] = intid
-                    else:
-                        old = bkg[p]
-                        bkg[p] = old | (1 << w)
-                        j = 256 | p
-                        if not old:
-                            pm[g] |= 1 << p
-                            bkg[j] = intid
-                        elif intid < bkg[j]:
-                            bkg[j] = intid
+                    _bucket_add(bkg, pm, g, w, b, p, intid)
                 elif cw & b:
                     cand[w] = cw ^ b
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = ((w + 2) << 8) | p
-                    new = bkg[j] ^ b
-                    bkg[j] = new
-                    if not new:
-                        new = bkg[p] ^ (1 << w)
-                        bkg[p] = new
-                        if not new:
-                            pm[g] &= ~(1 << p)
-                    if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
-                        bkg[256 | p] = _bucket_low(bkg, p)
+                    _bucket_remove(bkg, pm, g, w, b, p, intid)
                 else:
                     continue
                 m |= 1 << c
@@ -644,38 +577,14 @@ class Distributor:
                     g = (grp[w] >> s) & 1
                     p = prio[intid]
                     bkg = bk[g]
-                    j = ((w + 2) << 8) | p
-                    old = bkg[j]
-                    bkg[j] = old | b
-                    if old:
-                        j = 256 | p
-                        if intid < bkg[j]:
-                            bkg[j] = intid
-                    else:
-                        old = bkg[p]
-                        bkg[p] = old | (1 << w)
-                        j = 256 | p
-                        if not old:
-                            pm[g] |= 1 << p
-                            bkg[j] = intid
-                        elif intid < bkg[j]:
-                            bkg[j] = intid
+                    _bucket_add(bkg, pm, g, w, b, p, intid)
                     m |= 1 << c
             elif cw & b:
                 cand[w] = cw ^ b
                 g = (grp[w] >> s) & 1
                 p = prio[intid]
                 bkg = bk[g]
-                j = ((w + 2) << 8) | p
-                new = bkg[j] ^ b
-                bkg[j] = new
-                if not new:
-                    new = bkg[p] ^ (1 << w)
-                    bkg[p] = new
-                    if not new:
-                        pm[g] &= ~(1 << p)
-                if new and bkg[256 | p] == intid:  # removed the lowest of a non-empty bucket
-                    bkg[256 | p] = _bucket_low(bkg, p)
+                _bucket_remove(bkg, pm, g, w, b, p, intid)
                 m |= 1 << c
         if m:
             self.notify(m)
@@ -842,16 +751,7 @@ class Distributor:
             if cand[w] & b:
                 g = (grp[w] >> s) & 1
                 bkg = bk[g]
-                j = ((w + 2) << 8) | p
-                new = bkg[j] ^ b
-                bkg[j] = new
-                if not new:
-                    new = bkg[p] ^ (1 << w)
-                    bkg[p] = new
-                    if not new:
-                        pm[g] &= ~(1 << p)
-                if new and bkg[256 | p] == i:  # removed the lowest of a non-empty bucket
-                    bkg[256 | p] = _bucket_low(bkg, p)
+                _bucket_remove(bkg, pm, g, w, b, p, i)
                 j = ((w + 2) << 8) | value
                 old = bkg[j]
                 bkg[j] = old | b
