@@ -752,22 +752,7 @@ class Distributor:
                 g = (grp[w] >> s) & 1
                 bkg = bk[g]
                 _bucket_remove(bkg, pm, g, w, b, p, i)
-                j = ((w + 2) << 8) | value
-                old = bkg[j]
-                bkg[j] = old | b
-                if old:
-                    j = 256 | value
-                    if i < bkg[j]:
-                        bkg[j] = i
-                else:
-                    old = bkg[value]
-                    bkg[value] = old | (1 << w)
-                    j = 256 | value
-                    if not old:
-                        pm[g] |= 1 << value
-                        bkg[j] = i
-                    elif i < bkg[j]:
-                        bkg[j] = i
+                _bucket_add(bkg, pm, g, w, b, value, i)
                 m |= 1 << cc
         return m
 
