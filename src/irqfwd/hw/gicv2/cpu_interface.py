@@ -108,15 +108,12 @@ class CpuInterface:
 
     __slots__ = (
         "_abpr_min",
-        "_bk0",
-        "_bk1",
         "_bpr_min",
         "_d1",
         "_d3",
         "_d4",
         "_d5",
         "_d11",
-        "_pm",
         "_pmr_mask",
         "_x2",
         "abpr",
@@ -168,10 +165,6 @@ class CpuInterface:
         self.stale = False
         """D16: physical state left stale by a HW=1 deactivation (QEMU only)."""
         self.stale_hppir = SPURIOUS
-        # the distributor's HPPI bookkeeping of this CPU (lists refilled in place on reset)
-        self._pm = dist._pm[cpu]
-        self._bk0 = dist._bk[cpu][0]
-        self._bk1 = dist._bk[cpu][1]
         self.block = RegisterBlock("GICC", GICC_SIZE, gicc_regs(config), self)
 
     def reset(self) -> None:
@@ -209,10 +202,7 @@ class CpuInterface:
 
     def _pmr_hppi(self) -> int:
         """Packed HPPI key if it passes PMR (QEMU's ``current_pending``), else NO_IRQ."""
-        dctlr = self.dist.ctlr & 3
-        g = dctlr & self.ctlr
-        if self._d5 and dctlr and self.ctlr & 3:
-            g = 3
+        g = self._groups()
         if not g:
             return NO_IRQ
         k = self.dist.best(self.cpu, g)
@@ -221,41 +211,15 @@ class CpuInterface:
         return k
 
     def _signalled(self) -> int:
-        """Packed HPPI key if it passes PMR and preemption, else NO_IRQ.
-
-        (Hot path: :meth:`Distributor.best` and :meth:`group_mask` are inlined; :meth:`update`
-        and :meth:`read_iar` inline this method in turn.  Keep them in step.)
-        """
-        ctlr = self.ctlr
-        dctlr = self.dist.ctlr & 3
-        g = dctlr & ctlr
-        if self._d5 and dctlr and ctlr & 3:
-            g = 3
-        if not g:
-            return NO_IRQ
-        pm = self._pm
-        k = NO_IRQ
-        if g & 1:
-            m = pm[0]
-            if m:
-                p = (m & -m).bit_length() - 1
-                k = (p << 11) | self._bk0[256 | p]
-        if g & 2:
-            m = pm[1]
-            if m:
-                p = (m & -m).bit_length() - 1
-                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
-                if k < 0 or (k1 & ~0x400) < k:
-                    k = k1
+        """Packed HPPI key if it passes PMR and preemption (§3.3~), else NO_IRQ."""
+        k = self._pmr_hppi()
         if k < 0:
-            return NO_IRQ
-        p = k >> 11
-        if p >= self.pmr:
             return NO_IRQ
         a = self.apr0 | self.apr1
         if a:
+            p = k >> 11
             if not self._x2:  # preemption compares group priorities (§3.3~)
-                if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
+                if k & 0x400 and not self.ctlr & GICC_CTLR_CBPR:
                     p &= (0xFF << self.abpr) & 0xFF
                 else:
                     p &= (0xFF << (self.bpr + 1)) & 0xFF
@@ -271,48 +235,15 @@ class CpuInterface:
         """
         self.stale = False
         out = self.out
-        # inline _signalled()
+        k = self._signalled()
         ctlr = self.ctlr
-        dctlr = self.dist.ctlr & 3
-        g = dctlr & ctlr
-        if self._d5 and dctlr and ctlr & 3:
-            g = 3
-        k = NO_IRQ
-        if g:
-            pm = self._pm
-            if g & 1:
-                m = pm[0]
-                if m:
-                    p = (m & -m).bit_length() - 1
-                    k = (p << 11) | self._bk0[256 | p]
-            if g & 2:
-                m = pm[1]
-                if m:
-                    p = (m & -m).bit_length() - 1
-                    k1 = (p << 11) | 0x400 | self._bk1[256 | p]
-                    if k < 0 or (k1 & ~0x400) < k:
-                        k = k1
-            if k >= 0:
-                p = k >> 11
-                if p >= self.pmr:
-                    k = NO_IRQ
-                else:
-                    a = self.apr0 | self.apr1
-                    if a:
-                        if not self._x2:
-                            if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
-                                p &= (0xFF << self.abpr) & 0xFF
-                            else:
-                                p &= (0xFF << (self.bpr + 1)) & 0xFF
-                        if p >= ((a & -a).bit_length() - 1) << 1:
-                            k = NO_IRQ
         irq = fiq = False
         if k < 0:
             if not (out.irq or out.fiq):
                 return
         else:
             g = (k >> 10) & 1
-            if self._d5 and not ((dctlr & ctlr) >> g) & 1:
+            if self._d5 and not ((self.dist.ctlr & ctlr) >> g) & 1:
                 pass  # D5: the group enables only gate the lines
             elif g == 0 and ctlr & GICC_CTLR_FIQEN:
                 fiq = True
@@ -351,55 +282,12 @@ class CpuInterface:
             if (k >> 11) >= self.running_priority():
                 return SPURIOUS
             return self._acknowledge(k)
-        # inline _signalled()
-        ctlr = self.ctlr
-        dctlr = self.dist.ctlr & 3
-        g = dctlr & ctlr
-        if self._d5 and dctlr and ctlr & 3:
-            g = 3
-        if not g:
-            return SPURIOUS
-        pm = self._pm
-        k = NO_IRQ
-        if g & 1:
-            m = pm[0]
-            if m:
-                p = (m & -m).bit_length() - 1
-                k = (p << 11) | self._bk0[256 | p]
-        if g & 2:
-            m = pm[1]
-            if m:
-                p = (m & -m).bit_length() - 1
-                k1 = (p << 11) | 0x400 | self._bk1[256 | p]
-                if k < 0 or (k1 & ~0x400) < k:
-                    k = k1
+        k = self._signalled()
         if k < 0:
             return SPURIOUS
-        p = k >> 11
-        if p >= self.pmr:
-            return SPURIOUS
-        a = self.apr0 | self.apr1
-        if a:
-            if not self._x2:
-                if k & 0x400 and not ctlr & GICC_CTLR_CBPR:
-                    p &= (0xFF << self.abpr) & 0xFF
-                else:
-                    p &= (0xFF << (self.bpr + 1)) & 0xFF
-            if p >= ((a & -a).bit_length() - 1) << 1:
-                return SPURIOUS
-        # inline _acknowledge(k)
-        i = k & 0x3FF
-        if k & 0x400:
-            if not ctlr & GICC_CTLR_ACKCTL:
-                return GROUP1_SPURIOUS
-            # record the active priority first: on_event observers see the new RPR
-            if ctlr & GICC_CTLR_CBPR:
-                self.apr1 |= 1 << (((k >> 11) & (0xFF << (self.bpr + 1))) >> 1)
-            else:
-                self.apr1 |= 1 << (((k >> 11) & (0xFF << self.abpr)) >> 1)
-        else:
-            self.apr0 |= 1 << (((k >> 11) & (0xFF << (self.bpr + 1))) >> 1)
-        return i | (self.dist.acknowledge(self.cpu, i) << 10)
+        if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
+            return GROUP1_SPURIOUS
+        return self._acknowledge(k)
 
     def read_aiar(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_AIAR (§4.4.9): acknowledge a Group 1 HPPI regardless of AckCtl; 1023 if the

@@ -64,13 +64,6 @@ GICD_SIZE: Final = 0x1000
 NO_IRQ: Final = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
 
-_CpuState = tuple[
-    list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int],
-    list[list[int]], list[int],
-]
-"""One CPU's view, in the order ``latch, line, edge, act, en, cand, grp, prio, bk, pm``:
-the lists of :class:`Distributor` for that CPU, fetched together by the hot paths."""
-
 GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_PIDR4", 0xFD0, 0x04),
     ("GICD_PIDR5", 0xFD4, 0x00),
@@ -178,6 +171,7 @@ class Distributor:
 
     __slots__ = (
         "_allmask",
+        "_allocated",
         "_bk",
         "_cpus",
         "_d6",
@@ -190,7 +184,6 @@ class Distributor:
         "_pmask",
         "_ppi_cfg_writable",
         "_sgi_en",
-        "_st",
         "act",
         "block",
         "cand",
@@ -247,7 +240,7 @@ class Distributor:
         self.targets: list[int] = []
         self._pm: list[list[int]] = []
         self._bk: list[list[list[int]]] = []
-        self._st: tuple[_CpuState, ...] = ()
+        self._allocated = False
         self.reset()
         self.block = RegisterBlock("GICD", GICD_SIZE, gicd_regs(config), self, config.num_irqs,
                                    any_size=q.gicd_any_access_size)
@@ -258,7 +251,7 @@ class Distributor:
         """Architectural reset (GICv2 §4.3, reset values in Table 4-1); no notification.
 
         The per-CPU lists are refilled in place (their identity never changes), so the CPU
-        interfaces and :attr:`_st` may keep references to them.
+        interfaces may keep references to them.
         """
         nc, w = self.num_cpus, self.words
         # bucket list: 256 summaries, 256 lowest INTIDs, then 256 priorities per word
@@ -278,7 +271,7 @@ class Distributor:
         }
         # uniprocessor: ITARGETSR is RAZ/WI and every SPI goes to CPU 0 (GICv2 §4.3.12)
         targets = [1 if nc == 1 else 0] * self.num_irqs
-        if self._st:
+        if self._allocated:
             for name, template in fresh.items():
                 for lst in getattr(self, name):
                     lst[:] = template
@@ -294,11 +287,7 @@ class Distributor:
         self.targets = targets
         self._pm = [[0, 0] for _ in range(nc)]
         self._bk = [[list(bk_template), list(bk_template)] for _ in range(nc)]
-        self._st = tuple(
-            (self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c], self.cand[c],
-             self.grp[c], self.prio[c], self._bk[c], self._pm[c])
-            for c in range(nc)
-        )
+        self._allocated = True
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -307,31 +296,35 @@ class Distributor:
 
         Returns ``1 << c`` if CPU ``c``'s candidate set changed, else 0: a CPU's outputs
         depend only on its candidate set and its CPU interface, so only those CPUs need
-        their outputs recomputed.  (The hot paths inline this; keep them in step.)
+        their outputs recomputed.
         """
         w = i >> 5
-        s = i & 31
-        b = 1 << s
-        latch, line, edge, act, en, cand, grp, prio, bk, pm = self._st[c]
+        b = 1 << (i & 31)
+        latch, line, edge, act, en = self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c]
         want = (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b
         if want and i >= 32 and not (self.targets[i] >> c) & 1:
             want = 0
+        return self._set_cand(c, i, want)
+
+    def _set_cand(self, c: int, i: int, want: int) -> int:
+        """Make INTID ``i`` a candidate of CPU ``c`` (``want`` non-zero) or not, moving it in
+        or out of its priority bucket; ``1 << c`` if that changed anything, else 0."""
+        w = i >> 5
+        s = i & 31
+        b = 1 << s
+        cand = self.cand[c]
         cw = cand[w]
         if want:
             if cw & b:
                 return 0
             cand[w] = cw | b
-            g = (grp[w] >> s) & 1
-            p = prio[i]
-            bkg = bk[g]
-            _bucket_add(bkg, pm, g, w, b, p, i)
+            g = (self.grp[c][w] >> s) & 1
+            _bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
             return 1 << c
         if cw & b:
             cand[w] = cw ^ b
-            g = (grp[w] >> s) & 1
-            p = prio[i]
-            bkg = bk[g]
-            _bucket_remove(bkg, pm, g, w, b, p, i)
+            g = (self.grp[c][w] >> s) & 1
+            _bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
             return 1 << c
         return 0
 
@@ -355,32 +348,10 @@ class Distributor:
         ``now`` (the candidate test evaluated on the mirrored words) is non-zero, on no CPU
         otherwise.  The same result as :meth:`_sync` on every CPU; returns the mask of CPUs
         whose candidate set changed."""
-        w = i >> 5
-        s = i & 31
-        b = 1 << s
         t = self.targets[i] if now else 0
         m = 0
-        c = 0
-        for cand in self.cand:
-            cw = cand[w]
-            if (t >> c) & 1:
-                if not cw & b:
-                    cand[w] = cw | b
-                    _l, _n, _e, _a, _en, _c, grp, prio, bk, pm = self._st[c]
-                    g = (grp[w] >> s) & 1
-                    p = prio[i]
-                    bkg = bk[g]
-                    _bucket_add(bkg, pm, g, w, b, p, i)
-                    m |= 1 << c
-            elif cw & b:
-                cand[w] = cw ^ b
-                _l, _n, _e, _a, _en, _c, grp, prio, bk, pm = self._st[c]
-                g = (grp[w] >> s) & 1
-                p = prio[i]
-                bkg = bk[g]
-                _bucket_remove(bkg, pm, g, w, b, p, i)
-                m |= 1 << c
-            c += 1  # noqa: SIM113 (no enumerate tuple per CPU on this hot path)
+        for c in self._cpus:
+            m |= self._set_cand(c, i, (t >> c) & 1)
         return m
 
     def best(self, c: int, groups: int) -> int:
@@ -469,37 +440,21 @@ class Distributor:
         s = intid & 31
         b = 1 << s
         if intid < 32:
-            latch, line, edge, act, en, cand, grp, prio, bk, pm = self._st[cpu]
+            line = self.line[cpu]
             lw = line[w]
             if level:
                 if lw & b:
                     return
                 line[w] = lw | b
-                if edge[w] & b:
-                    latch[w] |= b
+                if self.edge[cpu][w] & b:
+                    self.latch[cpu][w] |= b
             elif lw & b:
                 line[w] = lw ^ b
             else:
                 return
-            # inline _sync(cpu, intid)
-            cw = cand[w]
-            if (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b:
-                if cw & b:
-                    return
-                cand[w] = cw | b
-                g = (grp[w] >> s) & 1
-                p = prio[intid]
-                bkg = bk[g]
-                _bucket_add(bkg, pm, g, w, b, p, intid)
-            elif cw & b:
-                cand[w] = cw ^ b
-                g = (grp[w] >> s) & 1
-                p = prio[intid]
-                bkg = bk[g]
-                _bucket_remove(bkg, pm, g, w, b, p, intid)
-            else:
-                return
-            self.notify(1 << cpu)
+            m = self._sync(cpu, intid)
+            if m:
+                self.notify(m)
             return
         line0 = self.line[0]
         lw = line0[w]
@@ -528,64 +483,25 @@ class Distributor:
             t = self.targets[intid]
             if was == now or not t:
                 return
-            st = self._st
             m = 0
-            for c in self._cpus:  # (a tuple: cheaper to iterate than a range)
-                if not (t >> c) & 1:
-                    continue
-                _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = st[c]
-                cw = cand[w]
-                if now:
-                    if cw & b:
-                        continue
-                    cand[w] = cw | b
-                    g = (grp[w] >> s) & 1
-                    p = prio[intid]
-                    bkg = bk[g]
-                    _bucket_add(bkg, pm, g, w, b, p, intid)
-                elif cw & b:
-                    cand[w] = cw ^ b
-                    g = (grp[w] >> s) & 1
-                    p = prio[intid]
-                    bkg = bk[g]
-                    _bucket_remove(bkg, pm, g, w, b, p, intid)
-                else:
-                    continue
-                m |= 1 << c
+            for c in self._cpus:
+                if (t >> c) & 1:
+                    m |= self._set_cand(c, intid, now)
             if m:
                 self.notify(m)
             return
-        st = self._st
         t = self.targets[intid]
         m = 0
-        rising_edge = level and st[0][2][w] & b
+        rising_edge = level and self.edge[0][w] & b
         tmask = t if self._d9 else self._allmask
-        nb = ~b
         for c in self._cpus:
-            latch, line, edge, act, en, cand, grp, prio, bk, pm = st[c]
             if level:
-                line[w] |= b
+                self.line[c][w] |= b
                 if rising_edge and (tmask >> c) & 1:
-                    latch[w] |= b
+                    self.latch[c][w] |= b
             else:
-                line[w] &= nb
-            # inline _sync(c, intid)
-            cw = cand[w]
-            if (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b and (t >> c) & 1:
-                if not cw & b:
-                    cand[w] = cw | b
-                    g = (grp[w] >> s) & 1
-                    p = prio[intid]
-                    bkg = bk[g]
-                    _bucket_add(bkg, pm, g, w, b, p, intid)
-                    m |= 1 << c
-            elif cw & b:
-                cand[w] = cw ^ b
-                g = (grp[w] >> s) & 1
-                p = prio[intid]
-                bkg = bk[g]
-                _bucket_remove(bkg, pm, g, w, b, p, intid)
-                m |= 1 << c
+                self.line[c][w] &= ~b
+            m |= self._sync(c, intid)
         if m:
             self.notify(m)
 
@@ -745,14 +661,14 @@ class Distributor:
         b = 1 << s
         m = 0
         for cc in self._cpus:
-            _l, _n, _e, _a, _en, cand, grp, prio, bk, pm = self._st[cc]
+            prio = self.prio[cc]
             p = prio[i]
             prio[i] = value
-            if cand[w] & b:
-                g = (grp[w] >> s) & 1
-                bkg = bk[g]
-                _bucket_remove(bkg, pm, g, w, b, p, i)
-                _bucket_add(bkg, pm, g, w, b, value, i)
+            if self.cand[cc][w] & b:
+                g = (self.grp[cc][w] >> s) & 1
+                bkg = self._bk[cc][g]
+                _bucket_remove(bkg, self._pm[cc], g, w, b, p, i)
+                _bucket_add(bkg, self._pm[cc], g, w, b, value, i)
                 m |= 1 << cc
         return m
 
