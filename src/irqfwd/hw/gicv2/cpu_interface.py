@@ -375,16 +375,8 @@ class CpuInterface:
         if self._d11:
             if not self._drop_priority((dist.grp[c][i >> 5] >> (i & 31)) & 1):
                 return
-        else:  # inline _drop_priority: clear the lowest set bit over both groups
-            a0 = self.apr0
-            a1 = self.apr1
-            a = a0 | a1
-            if a:
-                low = a & -a
-                if a0 & low:
-                    self.apr0 = a0 ^ low
-                else:
-                    self.apr1 = a1 ^ low
+        else:
+            self._drop_priority(0)
         if self.ctlr & GICC_CTLR_EOIMODE:
             dist.notify(1 << c)
         else:

@@ -789,19 +789,6 @@ class Distributor:
                 self.latch[c][0] &= ~b
         elif i < 32 or self._d7:
             self.latch[c][w] &= ~b
-        elif self._mirror and not self.act[0][w] & b:
-            # inline _set_active(i, True, c, "iar") of a mirrored SPI: pending ends and
-            # active starts on every CPU; an active SPI is a candidate nowhere
-            for latch in self.latch:
-                latch[w] &= ~b
-            for act in self.act:
-                act[w] |= b
-            mask = self._spi_cands(i, 0)
-            ev = self.event
-            if ev is not None:
-                ev("activate", i, c, "iar")
-            self.notify(mask | (1 << c))
-            return 0
         else:
             for latch in self.latch:  # 1-N: pending ends everywhere; _set_active re-syncs all
                 latch[w] &= ~b

@@ -428,24 +428,7 @@ class HypInterface:
         v &= GICH_LR_MASK
         if n < self.num_lrs:
             self.lr[n] = v
-            # inline _lr_masks(n, v)
-            bit = 1 << n
-            clear = ~bit
-            state = v >> GICH_LR_STATE_SHIFT & 3
-            if state:
-                self.pend_mask = (self.pend_mask & clear) | bit if state == 1 else self.pend_mask & clear
-                self.valid_mask |= bit
-                self.eisr_mask &= clear
-                self.elrsr_mask &= clear
-            else:
-                self.pend_mask &= clear
-                self.valid_mask &= clear
-                if not v & GICH_LR_HW and v & GICH_LR_EOI:
-                    self.eisr_mask |= bit
-                    self.elrsr_mask &= clear
-                else:
-                    self.eisr_mask &= clear
-                    self.elrsr_mask |= bit
+            self._lr_masks(n, v)
             self.update()
         elif self._d14 and n == self.num_lrs:
             self.lr_extra = v
@@ -497,39 +480,14 @@ class HypInterface:
         if hcr is not None:
             self.h_hcr = hcr & GICH_HCR_MASK
         num = self.num_lrs
-        lrs = self.lr
-        pend = self.pend_mask
-        valid = self.valid_mask
-        eisr = self.eisr_mask
-        elrsr = self.elrsr_mask
         n = 0
-        for v in values:  # hot path: no enumerate(); _lr_masks() inlined
+        for v in values:
             v &= GICH_LR_MASK
             if n < num:
-                lrs[n] = v
-                bit = 1 << n
-                clear = ~bit
-                state = v >> GICH_LR_STATE_SHIFT & 3
-                pend = (pend & clear) | bit if state == 1 else pend & clear
-                if state:
-                    valid |= bit
-                    eisr &= clear
-                    elrsr &= clear
-                else:
-                    valid &= clear
-                    if not v & GICH_LR_HW and v & GICH_LR_EOI:
-                        eisr |= bit
-                        elrsr &= clear
-                    else:
-                        eisr &= clear
-                        elrsr |= bit
+                self.set_lr(n, v)
             elif self._d14 and n == num:
                 self.lr_extra = v
-            n += 1  # noqa: SIM113 -- enumerate() costs more on this hot path
-        self.pend_mask = pend
-        self.valid_mask = valid
-        self.eisr_mask = eisr
-        self.elrsr_mask = elrsr
+            n += 1  # noqa: SIM113
         self.update()
 
     # ------------------------------------------------------------------ control registers

@@ -40,13 +40,11 @@ from typing import Final
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_ACTIVE,
-    GICH_LR_EOI,
     GICH_LR_GRP1,
     GICH_LR_HW,
     GICH_LR_PENDING,
     GICV_BPR_MIN,
     GICV_CTLR_ACKCTL,
-    GICV_CTLR_CBPR,
     GICV_CTLR_EOIMODE,
     GICV_CTLR_MASK,
     HypInterface,
@@ -190,28 +188,9 @@ class VcpuInterface:
                 return GROUP1_NOT_ACKED
         if n < 0 or not hyp.hppi_ok:
             return SPURIOUS
-        v = hyp.lr[n]
-        # inline _acknowledge(n) and HypInterface.group_priority(v)
-        prio = (v >> 20) & 0xF8
-        if v & GICH_LR_GRP1:
-            ctlr = hyp.v_ctlr
-            if not ctlr & GICV_CTLR_ACKCTL:
-                return GROUP1_NOT_ACKED
-            if ctlr & GICV_CTLR_CBPR:
-                prio &= 0xFF << (hyp.v_bpr + 1)
-            else:
-                prio &= 0xFF << hyp.v_abpr
-        else:
-            prio &= 0xFF << (hyp.v_bpr + 1)
-        hyp.h_apr |= 1 << (prio >> 3)
-        # 01 → 10: no longer pending, still valid; EISR/ELRSR unchanged (state ≠ 00)
-        hyp.lr[n] = v ^ (GICH_LR_ACTIVE | GICH_LR_PENDING)
-        hyp.pend_mask &= ~(1 << n)
-        hyp.update()
-        vid = v & 0x3FF
-        if vid < 16 and not v & self._sgi_hw:
-            return v & 0x1FFF
-        return vid
+        if hyp.lr[n] & GICH_LR_GRP1 and not hyp.v_ctlr & GICV_CTLR_ACKCTL:
+            return GROUP1_NOT_ACKED
+        return self._acknowledge(n)
 
     def read_aiar(self) -> int:
         """GICV_AIAR: acknowledge a Group 1 HPPI whatever AckCtl is (D1: reads 0)."""
@@ -275,23 +254,7 @@ class VcpuInterface:
         hyp = self.hyp
         v = hyp.lr[n] & ~GICH_LR_ACTIVE
         hyp.lr[n] = v
-        # inline HypInterface._lr_masks(n, v): 10 → 00 or 11 → 01
-        bit = 1 << n
-        clear = ~bit
-        if v & GICH_LR_PENDING:
-            hyp.pend_mask |= bit
-            hyp.valid_mask |= bit
-            hyp.eisr_mask &= clear
-            hyp.elrsr_mask &= clear
-        else:
-            hyp.pend_mask &= clear
-            hyp.valid_mask &= clear
-            if not v & GICH_LR_HW and v & GICH_LR_EOI:
-                hyp.eisr_mask |= bit
-                hyp.elrsr_mask &= clear
-            else:
-                hyp.eisr_mask &= clear
-                hyp.elrsr_mask |= bit
+        hyp.set_lr(n, v)  # 10 → 00 or 11 → 01
         hyp.update()
         if v & GICH_LR_HW:
             pid = (v >> 10) & 0x3FF
