@@ -23,11 +23,9 @@ Event-ordering rules the models rely on (asserted where they matter):
    leaves ``now == T``.
 
 Queries: :meth:`Engine.peek` (time of the next live entry) and :meth:`Engine.next_time`
-(earliest live entry before a bound, optionally ignoring some callbacks).  One supported
-fast path reads the heap directly: :meth:`irqfwd.sim.machine.PhysCpu._run` inlines
-:meth:`Engine.peek` in its per-step loop (same logic: drop cancelled entries from the
-top, then compare ``heap[0][0]``), because a method call there costs measurable speed.
-Any change to the heap entry layout must update that loop.
+(earliest live entry before a bound, optionally ignoring some callbacks).
+:meth:`irqfwd.sim.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
+decide whether it may fast-forward.
 """
 
 from __future__ import annotations
@@ -176,9 +174,13 @@ class Engine:
     def peek(self) -> int | None:
         """Time of the next live entry, or ``None`` when nothing is scheduled."""
         heap = self._heap
-        while heap and heap[0][3] is None:
+        while heap:
+            top = heap[0]
+            if top[3] is not None:
+                t: int = top[0]
+                return t
             heappop(heap)
-        return heap[0][0] if heap else None
+        return None
 
     def next_time(
         self, before: int | None = None, skip: Callable[[Callable[..., Any]], bool] | None = None
