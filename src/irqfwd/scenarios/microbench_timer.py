@@ -24,6 +24,7 @@ from irqfwd.host.kvm.timer_glue import VtimerSystem
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER
 from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import CostProfile
+from irqfwd.sim.microbench import GuestProgram
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
@@ -37,21 +38,15 @@ ITERATIONS = 16
 WAIT_NS = 10_000_000
 GICD_ISENABLER = 0x100
 GICD_IPRIORITYR = 0x400
-GICV_CTLR_ENABLE = 1
-GUEST_PMR = 0xF0
 TIMER_PRIO = 0xA0
 
 
-class TimerBench:
+class TimerBench(GuestProgram):
     """The guest side of ``timer_10ms`` on one vCPU (steps as :mod:`irqfwd.guest.kernel`)."""
 
     def __init__(self, system: System, vt: VtimerSystem, vcpu: Vcpu, iterations: int) -> None:
-        self.s = system
+        super().__init__(system, vcpu)
         self.vt = vt
-        self.vcpu = vcpu
-        self.engine = system.engine
-        self.gic = system.machine.gic
-        self.costs = system.costs
         self.n = iterations
         self.i = 0
         self.flag = False
@@ -60,27 +55,12 @@ class TimerBench:
         """Per iteration: ns from the 10 ms deadline until the spinning loop saw the flag."""
         self.spurious = 0
         self._spin: Step = self._wait
-        vcpu.guest_next = self._setup
-        vcpu.guest_irq_step = self._irq
-
-    def _cpu(self) -> int:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        return cpu.index
-
-    def _set_next(self, step: Step | None) -> None:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        cpu.next = step
 
     # ---------------------------------------------------------------- timer_prep
     def _setup(self) -> int:
         """gic_cpu_init on GICV, then the PPI's priority and enable (trapped GICD writes)."""
-        vif = self.gic.vcpu_if[self._cpu()]
-        vif.write_pmr(GUEST_PMR)
-        vif.write_ctlr(GICV_CTLR_ENABLE)
+        cost = self._gicv_init()
         gicd = self.gic.config.gicd_base
-        cost = 2 * self.costs.gicv_access_ns
 
         def enable() -> int:
             return self.vcpu.trap_mmio(gicd + GICD_ISENABLER, 1 << PPI_VTIMER, 4, True, self._boot_done)

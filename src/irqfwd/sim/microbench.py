@@ -84,24 +84,17 @@ def _build(costs: CostProfile, vcpus: int) -> System:
     return system
 
 
-class _Guest:
-    """A minimal guest program on one vCPU (steps as in :mod:`irqfwd.guest.kernel`)."""
+class GuestProgram:
+    """Base of the micro-benchmark guest programs: a step chain on one vCPU (steps as in
+    :mod:`irqfwd.guest.kernel`) that starts at :meth:`_setup` and takes its virtual IRQs
+    at :meth:`_irq`."""
 
-    def __init__(self, system: System, vcpu: Vcpu, op: Callable[[], int] | None, n: int,
-                 enable_dist: bool = False, start_after: int = 0) -> None:
+    def __init__(self, system: System, vcpu: Vcpu) -> None:
         self.s = system
         self.vcpu = vcpu
         self.gic = system.machine.gic
         self.costs = system.costs
         self.engine = system.engine
-        self.op = op
-        self.n = n
-        self.i = 0
-        self.t0 = -1
-        self.t1 = -1
-        self.flag = False
-        self.enable_dist = enable_dist
-        self.start_after = start_after
         vcpu.guest_next = self._setup
         vcpu.guest_irq_step = self._irq
 
@@ -115,13 +108,41 @@ class _Guest:
         assert cpu is not None
         cpu.next = step
 
-    def _setup(self) -> int:
-        """gic_cpu_init on GICV (PMR, CTLR), optionally GICD_CTLR.Enable (trapped)."""
+    def _gicv_init(self) -> int:
+        """Linux ``gic_cpu_init`` on GICV: GICV_PMR, then GICV_CTLR.Enable; returns the cost."""
         vif = self.gic.vcpu_if[self._cpu()]
         vif.write_pmr(GUEST_PMR)
         vif.write_ctlr(GICV_CTLR_ENABLE)
+        return 2 * self.costs.gicv_access_ns
+
+    def _setup(self) -> int:
+        """The program's first step."""
+        raise NotImplementedError
+
+    def _irq(self) -> int:
+        """The guest's IRQ vector."""
+        raise NotImplementedError
+
+
+class _Guest(GuestProgram):
+    """A minimal guest program on one vCPU: optional set-up, then ``op`` ``n`` times."""
+
+    def __init__(self, system: System, vcpu: Vcpu, op: Callable[[], int] | None, n: int,
+                 enable_dist: bool = False, start_after: int = 0) -> None:
+        super().__init__(system, vcpu)
+        self.op = op
+        self.n = n
+        self.i = 0
+        self.t0 = -1
+        self.t1 = -1
+        self.flag = False
+        self.enable_dist = enable_dist
+        self.start_after = start_after
+
+    def _setup(self) -> int:
+        """gic_cpu_init on GICV (PMR, CTLR), optionally GICD_CTLR.Enable (trapped)."""
+        cost = self._gicv_init()
         self.vcpu.booting = False
-        cost = 2 * self.costs.gicv_access_ns
         if self.enable_dist:
             gicd = self.gic.config.gicd_base
             return cost + self.vcpu.trap_mmio(gicd + GICD_CTLR, 1, 4, True, self._start)
