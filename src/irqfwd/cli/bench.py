@@ -117,12 +117,10 @@ def _gic_section(quick: bool) -> dict[str, Any]:
 
 
 def _sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
-    import importlib
 
     from irqfwd.scenarios.builtin import apply_overrides, get_scenario
     from irqfwd.sim.costs import load_profile
-
-    run_scenario = importlib.import_module("irqfwd.sim.system").run_scenario
+    from irqfwd.sim.system import run_scenario
     duration, repeats = ("20ms", 3) if quick else ("200ms", 5)
     config = apply_overrides(get_scenario("nic-level"), [f"duration={duration}"])
     costs = load_profile(config.cost_profile)
@@ -200,12 +198,10 @@ def pure_sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _memory_section(designs: tuple[str, ...]) -> dict[str, Any]:
-    import importlib
 
     from irqfwd.scenarios.builtin import get_scenario
     from irqfwd.sim.costs import load_profile
-
-    run_scenario = importlib.import_module("irqfwd.sim.system").run_scenario
+    from irqfwd.sim.system import run_scenario
     config = get_scenario("nic-level")
     costs = load_profile(config.cost_profile)
     out: dict[str, Any] = {}

@@ -31,13 +31,7 @@ app = typer.Typer(
 _COMMAND_MODULES = ("regs", "run", "bench", "calibrate")
 
 for _name in _COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"irqfwd.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"irqfwd.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+    importlib.import_module(f"irqfwd.cli.{_name}").register(app)
 
 
 def main() -> None:

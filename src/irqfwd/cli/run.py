@@ -16,7 +16,6 @@ violated (after printing), 2 on bad input.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,13 +23,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from irqfwd.cli.errors import InputError
+from irqfwd.sim.designs import NAMES
 
 if TYPE_CHECKING:
     from irqfwd.scenarios.config import ScenarioConfig
     from irqfwd.sim.costs import CostProfile
 
 __all__ = [
-    "ALL_DESIGNS",
     "DEFAULT_COMPARE_DESIGNS",
     "format_trace_line",
     "register",
@@ -39,13 +38,6 @@ __all__ = [
 ]
 
 DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
-ALL_DESIGNS = (
-    *DEFAULT_COMPARE_DESIGNS,
-    "fault-level-no-eoi-bit",
-    "fault-early-unmask",
-    "fault-no-teardown-deactivate",
-    "fault-hw-lr-pending-active",
-)
 
 # Counters always present in the JSON (0 when a design never touches them).
 _COUNTERS = (
@@ -80,21 +72,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 
 
 def known_designs() -> tuple[str, ...]:
-    """Design names the simulator accepts (from ``irqfwd.sim.designs`` when it says)."""
-    try:
-        designs = importlib.import_module("irqfwd.sim.designs")
-    except ModuleNotFoundError as exc:
-        if exc.name != "irqfwd.sim.designs":
-            raise
-        return ALL_DESIGNS
-    for attr in ("DESIGNS", "NAMES", "DESIGN_NAMES"):
-        names = getattr(designs, attr, None)
-        if names:
-            return tuple(names)
-    fn = getattr(designs, "design_names", None)
-    if callable(fn):
-        return tuple(fn())
-    return ALL_DESIGNS
+    """Design names the simulator accepts (:data:`irqfwd.sim.designs.NAMES`)."""
+    return NAMES
 
 
 def _check_design(name: str) -> str:
@@ -124,7 +103,7 @@ def run_designs(
     config: ScenarioConfig, designs: list[str], seed: int, costs: CostProfile | None = None, *, tracing: bool = False
 ) -> dict[str, Any]:
     """Run ``config`` under each design; ``{design: RunResult}`` in the given order."""
-    run_scenario = importlib.import_module("irqfwd.sim.system").run_scenario
+    from irqfwd.sim.system import run_scenario
     return {d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing) for d in designs}
 
 

@@ -32,9 +32,8 @@ Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import CostProfile
@@ -72,7 +71,7 @@ IPI_GAP_NS = 20_000
 
 
 def _build(costs: CostProfile, vcpus: int) -> System:
-    system_mod = importlib.import_module("irqfwd.sim.system")
+    from irqfwd.sim.system import build_system
     config = ScenarioConfig(
         name="micro-bench",
         duration_ns=1_000_000,
@@ -80,7 +79,7 @@ def _build(costs: CostProfile, vcpus: int) -> System:
         vms=[VMConfig(vcpus=vcpus, pin=list(range(vcpus)))],
         devices=[],
     )
-    system: System = system_mod.build_system(config, "irqfd-resample", seed=0, costs=costs)
+    system: System = build_system(config, "irqfd-resample", seed=0, costs=costs)
     return system
 
 
@@ -317,16 +316,11 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
     return state["total"] / n
 
 
-def bench_timer_10ms(costs: CostProfile) -> float | None:
-    """The timer model's ``timer_10ms`` (None when that module is not present)."""
-    try:
-        mod = importlib.import_module("irqfwd.scenarios.microbench_timer")
-    except ModuleNotFoundError as exc:
-        if exc.name != "irqfwd.scenarios.microbench_timer":
-            raise
-        return None
-    fn: Any = mod.timer_10ms
-    return float(fn(costs))
+def bench_timer_10ms(costs: CostProfile) -> float:
+    """The timer model's ``timer_10ms`` (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`)."""
+    from irqfwd.scenarios.microbench_timer import timer_10ms
+
+    return float(timer_10ms(costs))
 
 
 BENCHMARKS: dict[str, Callable[[CostProfile], float | None]] = {

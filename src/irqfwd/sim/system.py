@@ -16,7 +16,6 @@ design whose teardown leaves a physical interrupt active shows it in the counter
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.designs import Design, get_design
 from irqfwd.sim.engine import LATE, Engine
+from irqfwd.sim.invariants import InvariantChecker, Violation
 from irqfwd.sim.machine import HOST, Machine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.sim.scheduler import Scheduler
@@ -88,7 +88,7 @@ class RunResult:
     design: str
     seed: int
     recorder: Recorder
-    checker: Any
+    checker: InvariantChecker
     sim_time_ns: int
     events_run: int
     system: System | None = field(default=None, repr=False)
@@ -98,8 +98,9 @@ class RunResult:
         return dict(self.recorder.counters)
 
     @property
-    def violations(self) -> list[Any]:
-        return list(getattr(self.checker, "violations", []) or [])
+    def violations(self) -> list[Violation]:
+        """The invariant violations of the run."""
+        return list(self.checker.violations)
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
@@ -304,16 +305,6 @@ class _Teardown:
         s.torn_down = [kvm.index for kvm in s.vms]
 
 
-def _make_checker(recorder: Recorder, design: str) -> Any:
-    try:
-        mod = importlib.import_module("irqfwd.sim.invariants")
-    except ModuleNotFoundError as exc:
-        if exc.name != "irqfwd.sim.invariants":
-            raise
-        return None
-    return mod.InvariantChecker(recorder, design)
-
-
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
                  vgic_2025: bool = False) -> RunResult:
@@ -322,7 +313,7 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     from irqfwd.devices.traffic import arrivals
 
     system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
-    checker = _make_checker(system.recorder, design)
+    checker = InvariantChecker(system.recorder, design)
     engine = system.engine
     end = config.duration_ns
     for w in system.devices:
@@ -337,7 +328,6 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
         system.machine.run(end + 3 * TEARDOWN_WINDOW_NS)
     if not system.torn_down:
         td.teardown()
-    if checker is not None:
-        checker.finish(engine.now)
+    checker.finish(engine.now)
     return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
                      engine.events_run, system)
