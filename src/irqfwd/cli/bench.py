@@ -357,8 +357,8 @@ def bench_cmd(
     ] = None,
 ) -> None:
     """Benchmark the GIC model, the end-to-end simulator and its memory use."""
-    from irqfwd.cli.errors import InputError
     from irqfwd.cli.run import DEFAULT_COMPARE_DESIGNS
+    from irqfwd.errors import InputError
     from irqfwd.sim.designs import DESIGNS
 
     chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS

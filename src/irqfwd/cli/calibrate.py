@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 
 __all__ = ["register"]
 

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 
 __all__ = ["register"]
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 from irqfwd.sim.designs import NAMES
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 from irqfwd.scenarios.config import TrafficConfig
 
 __all__ = ["arrivals", "read_trace_csv"]

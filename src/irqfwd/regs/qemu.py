@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 from irqfwd.regs.script import Op, ReadResult, Script
 
 __all__ = ["QEMU_DRIVABLE_PPIS", "QemuError", "QemuTarget", "build_probe", "missing_tools",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 from irqfwd.hw.gicv2.config import GICv2Config
 
 __all__ = ["FRAME_SIZES", "Op", "ReadResult", "Script", "builtin_scripts", "format_results",

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from irqfwd._plugins import import_plugins
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 from irqfwd.scenarios.config import (
     DeviceConfig,
     ScenarioConfig,

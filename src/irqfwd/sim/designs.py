@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from irqfwd.cli.errors import InputError
+from irqfwd.errors import InputError
 
 __all__ = ["DESIGNS", "Design", "get_design"]
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Generator
 from heapq import heappop, heappush
 from typing import Any, Final
 
-from irqfwd.sim.errors import SimulationError
+from irqfwd.errors import SimulationError
 
 __all__ = ["LATE", "NORMAL", "URGENT", "Engine", "Handle", "Process", "Signal", "SimulationError"]
 
