@@ -685,7 +685,7 @@ class _Owner:
 def test_register_block_lanes_sizes_and_decode() -> None:
     """regs.py contract: handlers get word n, the value in its byte lane and the lane mask;
     sizes not listed are RAZ/WI; decode() names the register; reserved space RAZ/WI."""
-    from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+    from irqfwd.hw.gic.regs import Reg, RegisterBlock
 
     o = _Owner()
     blk = RegisterBlock("T", 0x100, [Reg("T_A", 0x10, length=8, sizes=(1, 4), read="rd",
@@ -708,7 +708,7 @@ def test_register_block_lanes_sizes_and_decode() -> None:
 
 def test_register_block_rejects_bad_tables() -> None:
     """regs.py: overlapping entries and unknown handler names are rejected at build time."""
-    from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
+    from irqfwd.hw.gic.regs import Reg, RegisterBlock
 
     with pytest.raises(ValueError, match="overlaps"):
         RegisterBlock("T", 0x100, [Reg("A", 0x0, length=8), Reg("B", 0x4)], _Owner())

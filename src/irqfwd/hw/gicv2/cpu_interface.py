@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from irqfwd.hw.gic.device import CpuOutputs
+from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
-from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = [
     "GICC_CTLR_ACKCTL",
@@ -38,7 +39,6 @@ __all__ = [
     "GICC_CTLR_FIQEN",
     "GICC_SIZE",
     "CpuInterface",
-    "CpuOutputs",
     "gicc_regs",
 ]
 
@@ -54,21 +54,6 @@ GICC_CTLR_MASK: Final = 0x21F
 SPURIOUS: Final = 1023
 GROUP1_SPURIOUS: Final = 1022
 _IDLE: Final = 0x100
-
-
-class CpuOutputs:
-    """Output lines of one CPU interface: physical IRQ/FIQ and virtual IRQ/FIQ."""
-
-    __slots__ = ("fiq", "irq", "vfiq", "virq")
-
-    def __init__(self) -> None:
-        self.irq = False
-        self.fiq = False
-        self.virq = False
-        self.vfiq = False
-
-    def __repr__(self) -> str:
-        return f"CpuOutputs(irq={self.irq}, fiq={self.fiq}, virq={self.virq}, vfiq={self.vfiq})"
 
 
 def gicc_regs(config: GICv2Config) -> tuple[Reg, ...]:

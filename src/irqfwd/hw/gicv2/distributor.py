@@ -43,7 +43,7 @@ a fixed number of small-int operations whatever the INTID and the number of inte
 the word bit (and the summary bit if the word was empty, and the ``_pm`` bit and lowest
 INTID if the bucket was) and lowers the lowest INTID; removing clears them the same way
 and, when it removes the lowest of a bucket that stays non-empty, finds the new lowest
-from the summary's lowest word (:func:`_bucket_low`).  Every state change re-evaluates the
+from the summary's lowest word (:func:`bucket_low`).  Every state change re-evaluates the
 one interrupt it touches (:meth:`Distributor._sync`), so :meth:`Distributor.best` is
 O(1): lowest set priority bit, then that bucket's lowest INTID (the lowest-INTID tie-break
 of QEMU and Arm's implementations).  The group enables (GICD_CTLR, GICC_CTLR) are applied
@@ -55,8 +55,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
+from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
-from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 
@@ -79,53 +80,6 @@ GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_CIDR3", 0xFFC, 0xB1),
 )
 """Identification registers (GICv2 §4.3.18~; values read on QEMU 7.2: PIDR2.ArchRev = 2)."""
-
-
-def _bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """Add candidate ``intid`` (bit ``b`` of word ``w``) to the priority-``p`` bucket
-    ``bk`` of group ``g``: set its bit, the word's summary bit and the priority's ``pm``
-    bit when the bucket was empty, and lower the cached lowest INTID."""
-    j = ((w + 2) << 8) | p
-    old = bk[j]
-    bk[j] = old | b
-    if old:
-        j = 256 | p
-        if intid < bk[j]:
-            bk[j] = intid
-    else:
-        old = bk[p]
-        bk[p] = old | (1 << w)
-        j = 256 | p
-        if not old:
-            pm[g] |= 1 << p
-            bk[j] = intid
-        elif intid < bk[j]:
-            bk[j] = intid
-
-
-def _bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """Remove candidate ``intid`` from its bucket (the inverse of :func:`_bucket_add`):
-    clear the summary and ``pm`` bits that become empty, recompute the cached lowest INTID
-    when it was ``intid`` and the bucket stays non-empty."""
-    j = ((w + 2) << 8) | p
-    new = bk[j] ^ b
-    bk[j] = new
-    if not new:
-        new = bk[p] ^ (1 << w)
-        bk[p] = new
-        if not new:
-            pm[g] &= ~(1 << p)
-    if new and bk[256 | p] == intid:  # removed the lowest of a non-empty bucket
-        bk[256 | p] = _bucket_low(bk, p)
-
-
-def _bucket_low(bk: list[int], p: int) -> int:
-    """Lowest INTID in priority ``p``'s non-empty bucket of ``bk``: lowest non-empty word
-    (summary), then lowest bit of that word (the lowest-INTID tie-break)."""
-    sm = bk[p]
-    wn = (sm & -sm).bit_length() - 1
-    wd = bk[((wn + 2) << 8) | p]
-    return (wn << 5) | ((wd & -wd).bit_length() - 1)
 
 
 def _noop_notify(mask: int) -> None:
@@ -255,7 +209,7 @@ class Distributor:
         """
         nc, w = self.num_cpus, self.words
         # bucket list: 256 summaries, 256 lowest INTIDs, then 256 priorities per word
-        bk_template = [0] * ((w + 2) << 8)
+        bk_template = new_buckets(w)
         self.ctlr = 0
         # ICFGR0 is 0xAAAAAAAA: SGIs are edge-triggered; PPIs and SPIs reset level-sensitive
         fresh: dict[str, list[int]] = {
@@ -319,12 +273,12 @@ class Distributor:
                 return 0
             cand[w] = cw | b
             g = (self.grp[c][w] >> s) & 1
-            _bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+            bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
             return 1 << c
         if cw & b:
             cand[w] = cw ^ b
             g = (self.grp[c][w] >> s) & 1
-            _bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+            bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
             return 1 << c
         return 0
 
@@ -339,7 +293,7 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            _bucket_remove(bk, self._pm[c], g, w, b, p, i)
+            bucket_remove(bk, self._pm[c], g, w, b, p, i)
             return 1 << c
         return 0
 
@@ -667,8 +621,8 @@ class Distributor:
             if self.cand[cc][w] & b:
                 g = (self.grp[cc][w] >> s) & 1
                 bkg = self._bk[cc][g]
-                _bucket_remove(bkg, self._pm[cc], g, w, b, p, i)
-                _bucket_add(bkg, self._pm[cc], g, w, b, value, i)
+                bucket_remove(bkg, self._pm[cc], g, w, b, p, i)
+                bucket_add(bkg, self._pm[cc], g, w, b, value, i)
                 m |= 1 << cc
         return m
 

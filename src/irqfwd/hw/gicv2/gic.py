@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from irqfwd.hw.gic.device import CpuOutputs
 from irqfwd.hw.gicv2.config import GICv2Config
-from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface, CpuOutputs
+from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface
 from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
 from irqfwd.hw.gicv2.hyp_interface import HypInterface
 from irqfwd.hw.gicv2.vcpu_interface import VcpuInterface

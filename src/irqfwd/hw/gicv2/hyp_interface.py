@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
+from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
-from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = [
     "GICH_FRAME_SIZE",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_ACTIVE,
@@ -49,7 +50,6 @@ from irqfwd.hw.gicv2.hyp_interface import (
     GICV_CTLR_MASK,
     HypInterface,
 )
-from irqfwd.hw.gicv2.regs import Reg, RegisterBlock
 
 __all__ = ["GICV_FRAME_SIZE", "GICV_REGS", "VcpuInterface"]
 

@@ -1,4 +1,4 @@
-"""Table-driven register decode for the GICv2 frames (GICD, GICC, GICH, GICV).
+"""Table-driven register decode for every GIC frame (GICv2: GICD, GICC, GICH, GICV).
 
 A block declares its registers as a tuple of :class:`Reg` entries that reads like the
 register map of Arm IHI 0048B (§4.1.2 GICD, §4.1.3 GICC, §5.3 GICH, §5.5 GICV)::

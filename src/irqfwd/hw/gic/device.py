@@ -1,0 +1,88 @@
+"""What every GIC model offers the rest of the machine (the hardware seam between versions).
+
+A GIC device (:class:`GicDevice`: GICv2 in :mod:`irqfwd.hw.gicv2`, GICv3/v4 in
+:mod:`irqfwd.hw.gicv3`) has input lines, per-CPU output lines, MMIO frames and, from GICv3
+on, system registers.  The pCPU step loop (:mod:`irqfwd.hw.machine`) reads the outputs;
+software reaches the GIC only through :meth:`GicDevice.read` / :meth:`GicDevice.write`
+(and :meth:`GicDevice.read_sysreg` / :meth:`GicDevice.write_sysreg`), or through the
+blocks' named register accessors, which have exactly the semantics of the register access
+they are named after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["CpuOutputs", "EventHook", "GicDevice", "OutputHook"]
+
+OutputHook = Callable[[int, str, bool], None]
+"""``on_output(cpu, signal, level)``: ``signal`` is ``"irq" | "fiq" | "virq" | "vfiq"``."""
+EventHook = Callable[[str, int, int, str], None]
+"""``on_event(kind, intid, cpu, source)``: ``kind`` ``"activate" | "deactivate"`` of a
+physical interrupt; ``source`` the register or mechanism (``"iar"``, ``"eoir"``, ``"dir"``,
+``"isactiver"``, ``"icactiver"``, ``"hw_lr"``)."""
+
+
+class CpuOutputs:
+    """Output lines of one CPU interface: physical IRQ/FIQ and virtual IRQ/FIQ."""
+
+    __slots__ = ("fiq", "irq", "vfiq", "virq")
+
+    def __init__(self) -> None:
+        self.irq = False
+        self.fiq = False
+        self.virq = False
+        self.vfiq = False
+
+    def __repr__(self) -> str:
+        return f"CpuOutputs(irq={self.irq}, fiq={self.fiq}, virq={self.virq}, vfiq={self.vfiq})"
+
+
+class GicDevice(Protocol):
+    """The interface of a GIC model to the machine (see the module docstring)."""
+
+    outputs: list[CpuOutputs]
+    """Per CPU interface: the current output levels."""
+
+    @property
+    def version(self) -> int:
+        """Architecture version: 2 or 3 (a GICv4 is a version-3 GIC with vLPIs)."""
+        ...
+
+    @property
+    def num_cpus(self) -> int:
+        """CPU interfaces (processing elements) the GIC serves."""
+        ...
+
+    @property
+    def on_output(self) -> OutputHook | None:
+        """Called on every output level change."""
+        ...
+
+    @on_output.setter
+    def on_output(self, cb: OutputHook | None) -> None: ...
+
+    @property
+    def on_event(self) -> EventHook | None:
+        """Called on every physical activation and deactivation."""
+        ...
+
+    @on_event.setter
+    def on_event(self, cb: EventHook | None) -> None: ...
+
+    def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:
+        """MMIO read of ``size`` bytes at physical address ``addr`` by ``cpu``."""
+        ...
+
+    def write(self, addr: int, value: int, size: int = 4, cpu: int = 0) -> None:
+        """MMIO write of ``size`` bytes at physical address ``addr`` by ``cpu``."""
+        ...
+
+    def set_line(self, intid: int, level: bool, cpu: int | None = None) -> None:
+        """Drive the input of SPI ``intid``, or of PPI ``intid`` of ``cpu``."""
+        ...
+
+    def reset(self) -> None:
+        """Reset every block and recompute the outputs."""
+        ...
