@@ -68,14 +68,14 @@ def test_fresh_build_is_accepted_with_every_module(tmp_path: Path) -> None:
 
 
 def test_one_stale_source_disables_the_whole_build(tmp_path: Path) -> None:
-    """All-or-nothing: one changed source hash (irqfwd.sim.machine) => auto runs every module
+    """All-or-nothing: one changed source hash (irqfwd.hw.machine) => auto runs every module
     as pure Python, and the reason names the stale file."""
     build = fake_build(tmp_path)
-    with_hash(build, "irqfwd.sim.machine", "0" * 64)
-    out = status_and_files("auto", ["irqfwd.sim.machine", "irqfwd.sim.engine"], build)
+    with_hash(build, "irqfwd.hw.machine", "0" * 64)
+    out = status_and_files("auto", ["irqfwd.hw.machine", "irqfwd.sim.engine"], build)
     st = out["status"]
     assert st["active"] is False and st["modules"] == [] and st["error"] is None
-    assert "src/irqfwd/sim/machine.py" in st["reason"] and "stale" in st["reason"]
+    assert "src/irqfwd/hw/machine.py" in st["reason"] and "stale" in st["reason"]
     assert all(f.endswith(".py") for f in out["files"].values()), out["files"]
 
 

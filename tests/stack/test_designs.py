@@ -14,10 +14,10 @@ from collections import Counter
 import pytest
 
 from irqfwd.cli.errors import InputError
-from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig
+from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.designs import DESIGNS
-from irqfwd.sim.system import run_scenario
+from irqfwd.system.build import run_scenario
+from irqfwd.system.designs import DESIGNS
 
 
 def _cfg(trigger: str = "level", duration: int = 2_000_000, **dev: object) -> ScenarioConfig:
@@ -209,7 +209,7 @@ def test_edge_device_every_main_design_delivers_everything(design: str) -> None:
 def test_guest_eoimode_does_not_change_forwarded_counts(eoimode: int) -> None:
     """Guest EOImode 1 (§12): GICV_EOIR drops priority, GICV_DIR deactivates — with a HW
     LR the DIR deactivates the physical irq, so the counts equal EOImode 0's."""
-    from irqfwd.scenarios.config import GuestConfig
+    from irqfwd.config import GuestConfig
 
     cfg = _cfg().model_copy(update={"guest": GuestConfig(eoimode=eoimode)})  # type: ignore[arg-type]
     r = run_scenario(cfg, "forwarded")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from irqfwd.config import ScenarioConfig
 from irqfwd.guest.kernel import GuestCpu
 from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
-from irqfwd.scenarios.config import ScenarioConfig
-from irqfwd.sim.system import build_system, run_scenario
+from irqfwd.system.build import build_system, run_scenario
 
 
 def _nic_plus_tick() -> ScenarioConfig:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
 from irqfwd.host.genirq import EINVAL, ENOSYS
-from irqfwd.host.gic_driver import GicEoimode1Chip, gic_check_eoimode
 from irqfwd.host.irqbypass import EBUSY, IrqBypassConsumer, IrqBypassManager, IrqBypassProducer
-from irqfwd.host.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
+from irqfwd.host.irqchip.irq_gic import GicEoimode1Chip, gic_check_eoimode
+from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
 from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
 from irqfwd.host.kvm.vgic_v2 import (
     GICH_LR_ACTIVE_BIT,
@@ -23,8 +24,7 @@ from irqfwd.host.kvm.vgic_v2 import (
     vgic_v2_fold_lr_state,
     vgic_v2_populate_lr,
 )
-from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
-from irqfwd.sim.system import System, build_system, run_scenario
+from irqfwd.system.build import System, build_system, run_scenario
 
 GICD = 0x0800_0000
 
@@ -606,7 +606,7 @@ def test_vgic_state_debugfs_layout() -> None:
 def _overflow_cfg() -> ScenarioConfig:
     # EOImode 1 guest, oneshot threaded handlers (DIR deferred to the thread end), four
     # devices bursting together, two LRs: more active irqs than LRs.
-    from irqfwd.scenarios.config import GuestConfig
+    from irqfwd.config import GuestConfig
 
     return ScenarioConfig(
         name="ovf", duration_ns=2_000_000, num_lrs=2, guest=GuestConfig(eoimode=1),
@@ -622,7 +622,7 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     exactly once)."  With the 2025 ap_list order (pending first) active irqs are pushed out
     of the LRs; an untrapped GICV_DIR for them finds no LR (GICH_HCR.EOICount) and they stay
     active (the device starves); with DIR trapped every deactivation is emulated once."""
-    from irqfwd.sim.system import build_system as _build
+    from irqfwd.system.build import build_system as _build
 
     assert _build(_overflow_cfg(), "forwarded", vgic_2025=True).vms[0].vgic.options.trap_dir
     r = run_scenario(_overflow_cfg(), "forwarded", vgic_2025=True, tracing=True)

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from irqfwd.host.kvm.timer_glue import VtimerSystem
+from irqfwd.config import ScenarioConfig, VMConfig
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, GenericTimer
 from irqfwd.scenarios.builtin import get_scenario
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.system import System, build_system, run_scenario
+from irqfwd.system.build import System, build_system, run_scenario
+from irqfwd.system.vtimer import VtimerSystem
 
 GICD_ISENABLER0, GICD_ICENABLER0 = 0x100, 0x180
 GICD_ISPENDR0, GICD_ISACTIVER0 = 0x200, 0x300

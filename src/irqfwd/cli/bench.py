@@ -3,7 +3,7 @@
 Three measurements (wall clock; the only place irqfwd reports wall-clock figures):
 
 1. **GIC model**: GICD/GICC MMIO accesses per second and GICC_IAR/EOIR/DIR round trips per
-   second with 32 and with 988 SPIs (:func:`irqfwd.hw.gicv2.bench.run_gic_benchmark`), and
+   second with 32 and with 988 SPIs (:func:`irqfwd.calibrate.gic_bench.run_gic_benchmark`), and
    the per-access cost ratio 988/32 (target ≤ 1.2: highest-priority-pending selection must
    not scan every interrupt).
 2. **End-to-end simulator**: simulated guest interrupts handled per wall-clock second for
@@ -98,7 +98,7 @@ def bare_heap_loop(events: int, queue: int = 16) -> float:
 
 
 def _gic_section(quick: bool) -> dict[str, Any]:
-    from irqfwd.hw.gicv2.bench import run_gic_benchmark
+    from irqfwd.calibrate.gic_bench import run_gic_benchmark
 
     seconds, repeats = (0.4, 3) if quick else (3.0, 5)
     small = run_gic_benchmark(64, seconds, repeats)
@@ -120,7 +120,7 @@ def _sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
 
     from irqfwd.scenarios.builtin import apply_overrides, get_scenario
     from irqfwd.sim.costs import load_profile
-    from irqfwd.sim.system import run_scenario
+    from irqfwd.system.build import run_scenario
     duration, repeats = ("20ms", 3) if quick else ("200ms", 5)
     config = apply_overrides(get_scenario("nic-level"), [f"duration={duration}"])
     costs = load_profile(config.cost_profile)
@@ -201,7 +201,7 @@ def _memory_section(designs: tuple[str, ...]) -> dict[str, Any]:
 
     from irqfwd.scenarios.builtin import get_scenario
     from irqfwd.sim.costs import load_profile
-    from irqfwd.sim.system import run_scenario
+    from irqfwd.system.build import run_scenario
     config = get_scenario("nic-level")
     costs = load_profile(config.cost_profile)
     out: dict[str, Any] = {}
@@ -359,7 +359,7 @@ def bench_cmd(
     """Benchmark the GIC model, the end-to-end simulator and its memory use."""
     from irqfwd.cli.run import DEFAULT_COMPARE_DESIGNS
     from irqfwd.errors import InputError
-    from irqfwd.sim.designs import DESIGNS
+    from irqfwd.system.designs import DESIGNS
 
     chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
     unknown = [d for d in chosen if d not in DESIGNS]

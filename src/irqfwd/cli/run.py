@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from irqfwd.errors import InputError
-from irqfwd.sim.designs import NAMES
+from irqfwd.system.designs import NAMES
 
 if TYPE_CHECKING:
-    from irqfwd.scenarios.config import ScenarioConfig
+    from irqfwd.config import ScenarioConfig
     from irqfwd.sim.costs import CostProfile
 
 __all__ = [
@@ -72,7 +72,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 
 
 def known_designs() -> tuple[str, ...]:
-    """Design names the simulator accepts (:data:`irqfwd.sim.designs.NAMES`)."""
+    """Design names the simulator accepts (:data:`irqfwd.system.designs.NAMES`)."""
     return NAMES
 
 
@@ -103,7 +103,7 @@ def run_designs(
     config: ScenarioConfig, designs: list[str], seed: int, costs: CostProfile | None = None, *, tracing: bool = False
 ) -> dict[str, Any]:
     """Run ``config`` under each design; ``{design: RunResult}`` in the given order."""
-    from irqfwd.sim.system import run_scenario
+    from irqfwd.system.build import run_scenario
     return {d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing) for d in designs}
 
 

@@ -22,7 +22,7 @@
 * Handler dispatch (the guest's irq domain): the IAR loop calls the handler registered for
   the acknowledged vINTID with :meth:`GuestKernel.register_irq_handler`; every driver
   registers its handler through it at construction, other guest code (the arch-timer
-  tick, :mod:`irqfwd.host.kvm.timer_glue`) the same way.  A vINTID without a handler is
+  tick, :mod:`irqfwd.system.vtimer`) the same way.  A vINTID without a handler is
   just deactivated (a spurious interrupt for Linux).
 """
 
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
-from irqfwd.sim.machine import Step
+from irqfwd.hw.machine import Step
 
 if TYPE_CHECKING:
     from irqfwd.devices.nic import Nic

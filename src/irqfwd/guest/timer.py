@@ -20,7 +20,7 @@ one-shot clock event device:
 The guest's accesses to ``CNTV_*`` go straight to the hardware of the pCPU its vCPU runs on
 (VHE host, no trap): callers pass that pCPU's :class:`~irqfwd.hw.timer.GenericTimer`.
 
-Trace events (read by :mod:`irqfwd.sim.invariants_timer`): ``guest_timer_program`` (``vm``,
+Trace events (read by :mod:`irqfwd.check.timer`): ``guest_timer_program`` (``vm``,
 ``vcpu``, ``cval``, ``deadline_ns``) and ``guest_timer_irq`` (``vm``, ``vcpu``, ``istatus``,
 ``ctl``, ``cval``).  Counters ``guest_timer_irqs``, ``guest_timer_spurious``,
 ``guest_timer_ticks``, ``guest_timer_ticks_caught_up``; latency path
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from irqfwd.config import TimerConfig
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, GenericTimer
-from irqfwd.scenarios.config import TimerConfig
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from irqfwd.host.genirq import Genirq
-from irqfwd.host.gic_driver import GicDriver
 from irqfwd.host.irqbypass import IrqBypassManager
-from irqfwd.sim.machine import Machine
+from irqfwd.host.irqchip.irq_gic import GicDriver
+from irqfwd.hw.machine import Machine
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Kvm
-    from irqfwd.sim.scheduler import Scheduler
+    from irqfwd.host.sched import Scheduler
 
 __all__ = ["HostKernel"]
 
@@ -47,6 +47,6 @@ class HostKernel:
         return self.m.costs.maintenance_handler_ns
 
     def sched(self) -> Scheduler:
-        """The scheduler (set by :func:`irqfwd.sim.system.build_system`)."""
+        """The scheduler (set by :func:`irqfwd.system.build.build_system`)."""
         assert self.scheduler is not None
         return self.scheduler

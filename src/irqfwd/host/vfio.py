@@ -8,7 +8,7 @@
 * Edge IRQs (``vfio_irq_handler``) only signal.
 * The handler is requested once, at the first trigger set-up (CVE-2024-26813
   "persistent IRQ handlers").
-* Design knobs (:class:`irqfwd.sim.designs.Design`): ``automask=False`` for forwarded
+* Design knobs (:class:`irqfwd.system.designs.Design`): ``automask=False`` for forwarded
   interrupts (the GIC active state masks the line); ``bypass_inject`` (irqbypass consumer
   injects from the hard-irq handler instead of the eventfd); ``early_unmask`` (fault: the
   unmask is queued right after the trigger signal, before the guest's EOI).
@@ -25,7 +25,7 @@ from typing import Any, Final
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.genirq import Genirq
 from irqfwd.host.irqbypass import IrqBypassProducer
-from irqfwd.sim.machine import Machine, WorkItem
+from irqfwd.hw.machine import Machine, WorkItem
 
 __all__ = ["VFIO_IRQ_INFO_AUTOMASKED", "VFIO_IRQ_INFO_MASKABLE", "VfioPlatformIrq"]
 

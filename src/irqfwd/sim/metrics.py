@@ -36,7 +36,7 @@ class Listener:
 
     dispatches_events: ClassVar[bool] = True
     """Whether :meth:`on_event` routes every event this object listens to (see
-    :class:`irqfwd.sim.invariants.Rule`, whose subclasses may rely on callables instead)."""
+    :class:`irqfwd.check.invariants.Rule`, whose subclasses may rely on callables instead)."""
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""

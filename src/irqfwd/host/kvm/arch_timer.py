@@ -22,7 +22,7 @@ Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §1
   interrupt is ignored (it stays Active: forwarded, no DIR); otherwise, if the timer
   condition holds, the level is raised into the vgic.
 
-Designs (``irqfwd.sim.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
+Designs (``irqfwd.system.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
 ``sw-deactivate`` (a host without hardware deactivation, Apple M1 style §6.5: the timer
 LR gets no HW bit and gets the EOI bit, the guest's EOI exits, the "kvm-timer" irqchip
 emulates Active as a *mask* of the host PPI, unmasked at fold once the virtual interrupt
@@ -100,7 +100,7 @@ class TimerPlatform(Protocol):
     """Host services arch_timer.c calls, for the physical CPU ``cpu`` it runs on.
 
     Implemented by an adapter over ``irqfwd.host.genirq`` and ``irqfwd.host.kvm.vgic``
-    (see :mod:`irqfwd.host.kvm.timer_glue`) or by a test fake.
+    (see :mod:`irqfwd.system.vtimer`) or by a test fake.
     """
 
     def irq_get_irqchip_state(self, irq: int, which: str, cpu: int) -> bool: ...

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from irqfwd.host.kvm import vgic_v2
 from irqfwd.host.kvm.vgic import VGIC_CONFIG_LEVEL, VgicIrq
 from irqfwd.host.kvm.vgic_v2 import GICH_VMCR_PRIMASK_SHIFT, VgicV2CpuIf
-from irqfwd.sim.machine import GUEST, HOST, PhysCpu, Step
+from irqfwd.hw.machine import GUEST, HOST, PhysCpu, Step
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Kvm

@@ -107,7 +107,7 @@ class VgicIrq:
 
 
 class VgicOptions:
-    """vgic behaviour switches a design may change (see :mod:`irqfwd.sim.designs`)."""
+    """vgic behaviour switches a design may change (see :mod:`irqfwd.system.designs`)."""
 
     __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line",
                  "trap_dir")

@@ -31,7 +31,7 @@ from irqfwd.host.kvm.vgic import (
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
     from irqfwd.host.kvm.vgic import Vgic, VgicIrq
-    from irqfwd.sim.machine import Machine
+    from irqfwd.hw.machine import Machine
 
 __all__ = [
     "GICH_HCR_EN",

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from irqfwd.host.irqfd import IrqfdLayer
+from irqfwd.host.kvm.irqfd import IrqfdLayer
 from irqfwd.host.kvm.vcpu import Vcpu
 from irqfwd.host.kvm.vgic import Vgic, VgicOptions
 from irqfwd.host.kvm.vgic_mmio import VgicMmio
-from irqfwd.sim.machine import GUEST
+from irqfwd.hw.machine import GUEST
 
 if TYPE_CHECKING:
     from irqfwd.host.kernel import HostKernel

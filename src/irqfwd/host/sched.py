@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from irqfwd.config import SchedulerConfig
 from irqfwd.host.kvm import vgic_v2
 from irqfwd.host.kvm.vcpu import Vcpu
-from irqfwd.scenarios.config import SchedulerConfig
+from irqfwd.hw.machine import HOST, Machine, PhysCpu
 from irqfwd.sim.engine import Handle
-from irqfwd.sim.machine import HOST, Machine, PhysCpu
 
 __all__ = ["Scheduler"]
 

@@ -8,8 +8,8 @@ until its IRQ handler (``GICC_IAR``, ``CNTV_CTL = IMASK``, ``GICC_EOIR``, flag) 
 injection latency of a *busy* vCPU (performance-anchors.md §1.1: 902 ns on Ampere Altra).
 
 Here the same guest program runs on one vCPU pinned to one pCPU of a system built by
-:func:`irqfwd.sim.system.build_system`, with the arch timer of
-:class:`irqfwd.host.kvm.timer_glue.VtimerSystem` (design ``forwarded``: HW-mapped vtimer),
+:func:`irqfwd.system.build.build_system`, with the arch timer of
+:class:`irqfwd.system.vtimer.VtimerSystem` (design ``forwarded``: HW-mapped vtimer),
 the real GICv2 model, host GIC driver in EOImode 1, KVM run loop and vgic.  The path
 measured is the model's: timer output → PPI 27 → IRQ exit (``kvm_exit`` IRQ, vgic save and
 fold) → host ``gic_handle_irq`` → ``kvm_arch_timer_handler`` → ``kvm_vgic_inject_irq`` →
@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from irqfwd.host.kvm.timer_glue import VtimerSystem
+from irqfwd.calibrate.microbench import GuestProgram
+from irqfwd.config import ScenarioConfig, VMConfig
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.microbench import GuestProgram
+from irqfwd.system.vtimer import VtimerSystem
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.sim.machine import Step
-    from irqfwd.sim.system import System
+    from irqfwd.hw.machine import Step
+    from irqfwd.system.build import System
 
 __all__ = ["ITERATIONS", "TimerBench", "timer_10ms"]
 
@@ -128,7 +128,7 @@ class TimerBench(GuestProgram):
 
 def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: str = "forwarded") -> TimerBench:
     """Build the one-vCPU system, run ``iterations`` timed rounds, return the guest program."""
-    from irqfwd.sim.system import build_system
+    from irqfwd.system.build import build_system
 
     config = ScenarioConfig(
         name="micro-bench-timer",

@@ -35,7 +35,7 @@ from irqfwd.host.genirq import (
     IrqChip,
     IrqData,
 )
-from irqfwd.sim.machine import Machine, PhysCpu, Step
+from irqfwd.hw.machine import Machine, PhysCpu, Step
 
 __all__ = [
     "GICC_CTLR_EOIMODENS",

@@ -1,6 +1,6 @@
 """Invariant rules of the virtual timer (``linux-forwarding-lineage.md`` §6, §13.3/5/7/12).
 
-Registered into :mod:`irqfwd.sim.invariants` at import time (the checker instantiates
+Registered into :mod:`irqfwd.check.invariants` at import time (the checker instantiates
 them for every design).  They listen to the events of :mod:`irqfwd.host.kvm.arch_timer`
 and :mod:`irqfwd.guest.timer`:
 
@@ -41,8 +41,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.invariants import (
+from irqfwd.check.invariants import (
     Handler,
     InvariantChecker,
     Rule,
@@ -50,6 +49,7 @@ from irqfwd.sim.invariants import (
     phys_tracker,
     register_rule,
 )
+from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.sim.metrics import Listener
 
 __all__ = ["STALE_LINE_DESIGNS", "TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]

@@ -17,7 +17,7 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
 ``deactivate-exactly-once``
     every physical activation (``phys_activate``) of a device INTID (one that a
     ``device_irq_raise`` named; the timer PPI has its own rules in
-    :mod:`irqfwd.sim.invariants_timer`) is followed by exactly one
+    :mod:`irqfwd.check.timer`) is followed by exactly one
     ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
     never none by the end (§13.1).
 ``hw-lr-pending-active``
@@ -55,7 +55,7 @@ set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) 
         ...
     register_rule(TimerRule)
 
-and list the module in :data:`PLUGIN_MODULES` (``irqfwd.sim.invariants_timer`` is listed):
+and list the module in :data:`PLUGIN_MODULES` (``irqfwd.check.timer`` is listed):
 the first checker imports them, so every run in every process checks the same rules.
 :class:`InvariantChecker` instantiates every registered rule whose ``applies(design)`` is
 true.  A rule reports through ``self.violation(time_ns, intid, message)`` and counts each
@@ -94,7 +94,7 @@ be complete (2 ms: longer than one round-robin timeslice of the default schedule
 
 Handler = Callable[[int, dict[str, Any]], None]
 
-PLUGIN_MODULES: list[str] = ["irqfwd.sim.invariants_timer"]
+PLUGIN_MODULES: list[str] = ["irqfwd.check.timer"]
 """Modules that register rules; imported when the first checker is created."""
 def _load_plugins() -> None:
     import_plugins(PLUGIN_MODULES)

@@ -1,7 +1,7 @@
 """Build a whole system (machine, host, VMs, guests, devices) for one design and run it.
 
 :func:`build_system` wires, for every device of the scenario, the path its design asks for
-(:mod:`irqfwd.sim.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
+(:mod:`irqfwd.system.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
 (resample, pulse or mapped), optionally forwarding (``irq_set_vcpu_affinity`` +
 ``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair.
 
@@ -19,26 +19,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from irqfwd.check.invariants import InvariantChecker, Violation
+from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
-from irqfwd.host.irqfd import KvmIrqfd
 from irqfwd.host.kernel import HostKernel
+from irqfwd.host.kvm.irqfd import KvmIrqfd
 from irqfwd.host.kvm.vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
 from irqfwd.host.kvm.vm import Kvm
+from irqfwd.host.sched import Scheduler
 from irqfwd.host.vfio import VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
-from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig
+from irqfwd.hw.machine import HOST, Machine
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.sim.designs import Design, get_design
 from irqfwd.sim.engine import LATE, Engine
-from irqfwd.sim.invariants import InvariantChecker, Violation
-from irqfwd.sim.machine import HOST, Machine
 from irqfwd.sim.metrics import Recorder
-from irqfwd.sim.scheduler import Scheduler
+from irqfwd.system.designs import Design, get_design
 
 __all__ = ["TEARDOWN_WINDOW_NS", "DeviceWiring", "RunResult", "System", "build_system", "run_scenario"]
 
@@ -77,7 +77,7 @@ class System:
     devices: list[DeviceWiring]
     torn_down: list[int] = field(default_factory=list)
     vtimer: Any = None
-    """The arch timer (:class:`irqfwd.host.kvm.timer_glue.VtimerSystem`) when a VM uses it."""
+    """The arch timer (:class:`irqfwd.system.vtimer.VtimerSystem`) when a VM uses it."""
 
 
 @dataclass
@@ -162,7 +162,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers))
     vtimer = None
     if any(vmc.timer.enabled for vmc in config.vms):
-        from irqfwd.host.kvm.timer_glue import install_vtimer
+        from irqfwd.system.vtimer import install_vtimer
 
         vtimer = install_vtimer(machine, host, vms, guests, config, d.hw_deactivation)
     g = 0

@@ -15,7 +15,7 @@
   adapter over genirq and the VM's vgic;
 * per vCPU: the timer context, ``kvm_timer_enable`` (vgic mapping, owner = context), the
   scheduler hooks ``on_load``/``on_put``/``on_block``/``on_unblock``, and — when the
-  VM's :class:`~irqfwd.scenarios.config.TimerConfig` is enabled — the guest's clock event
+  VM's :class:`~irqfwd.config.TimerConfig` is enabled — the guest's clock event
   (:class:`~irqfwd.guest.timer.GuestTimer`): PPI 27 enabled through trapped GICD writes
   appended to the vCPU's boot MMIO, the first deadline armed at creation, and the timer
   handler registered for vINTID 27 with
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from irqfwd.config import TimerConfig
 from irqfwd.guest.timer import GuestTimer
 from irqfwd.host.genirq import (
     IRQCHIP_STATE_ACTIVE as GENIRQ_ACTIVE,
@@ -52,16 +53,15 @@ from irqfwd.host.kvm.arch_timer import (
     timer_design_for,
 )
 from irqfwd.host.kvm.vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
+from irqfwd.hw.machine import PhysCpu
 from irqfwd.hw.timer import CTL_ENABLE, DEFAULT_FREQ_HZ, PPI_VTIMER, ArchTimers
-from irqfwd.scenarios.config import TimerConfig
 from irqfwd.sim.engine import URGENT
-from irqfwd.sim.machine import PhysCpu
 
 if TYPE_CHECKING:
     from irqfwd.guest.kernel import GuestCpu
     from irqfwd.host.kernel import HostKernel
     from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.sim.machine import Machine, Step
+    from irqfwd.hw.machine import Machine, Step
 
 __all__ = ["GUEST_TIMER_PRIO", "HostTimerPlatform", "KvmTimerChip", "VtimerSystem", "install_vtimer"]
 
@@ -342,7 +342,7 @@ def install_vtimer(machine: Machine, host: HostKernel, vms: list[Any], guests: l
 
     ``hw_deactivation`` is the delivery design's flag (False: ``sw-deactivate``, §6.5).
     """
-    import irqfwd.sim.invariants_timer  # noqa: F401  (registers the timer invariant rules)
+    import irqfwd.check.timer  # noqa: F401  (registers the timer invariant rules)
 
     vt = VtimerSystem(machine, host, "forwarded" if hw_deactivation else "sw-deactivate")
     for kvm, guest, vmc in zip(vms, guests, config.vms, strict=True):

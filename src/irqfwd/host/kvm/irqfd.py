@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
-from irqfwd.sim.machine import WorkItem
+from irqfwd.hw.machine import WorkItem
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Kvm

@@ -1,6 +1,6 @@
 """kvm-unit-tests ``arm/micro-bench`` equivalents, run inside the simulator.
 
-Each benchmark builds a small system with :func:`irqfwd.sim.system.build_system` (the real
+Each benchmark builds a small system with :func:`irqfwd.system.build.build_system` (the real
 machine, host kernel, KVM run loop and vgic, GICv2 model and scheduler), replaces the guest
 kernel of the VM by a tiny guest program, lets it repeat one operation ``iterations`` times
 and returns the simulated average ns per operation, as ``micro-bench.c`` prints it:
@@ -24,7 +24,7 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
     ``vgic_queue_irq_unlock``, ``kvm_vcpu_kick`` (wake-up of the blocked vCPU), flush, entry,
     the virtual IRQ.
 ``timer_10ms``
-    provided by the timer model (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`), when
+    provided by the timer model (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`), when
     present: the extra latency beyond a 10 ms virtual timer until the guest handler runs.
 
 Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
@@ -35,12 +35,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
+from irqfwd.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import CostProfile
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.sim.system import System
+    from irqfwd.system.build import System
 
 __all__ = ["BENCHMARKS", "MEASURED_ALTRA", "run_microbenchmarks"]
 
@@ -71,7 +71,7 @@ IPI_GAP_NS = 20_000
 
 
 def _build(costs: CostProfile, vcpus: int) -> System:
-    from irqfwd.sim.system import build_system
+    from irqfwd.system.build import build_system
     config = ScenarioConfig(
         name="micro-bench",
         duration_ns=1_000_000,
@@ -317,8 +317,8 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
 
 
 def bench_timer_10ms(costs: CostProfile) -> float:
-    """The timer model's ``timer_10ms`` (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`)."""
-    from irqfwd.scenarios.microbench_timer import timer_10ms
+    """The timer model's ``timer_10ms`` (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`)."""
+    from irqfwd.calibrate.microbench_timer import timer_10ms
 
     return float(timer_10ms(costs))
 
