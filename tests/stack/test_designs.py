@@ -149,8 +149,8 @@ def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
     good = run_scenario(_cfg(), "forwarded")
     bad = run_scenario(_cfg(), "fault-no-teardown-deactivate")
     assert good.system is not None and bad.system is not None
-    assert not good.system.machine.gic.dist.is_active(48)
-    assert bad.system.machine.gic.dist.is_active(48)
+    assert not good.system.gic.dist.is_active(48)
+    assert bad.system.gic.dist.is_active(48)
     assert bad.recorder.counters["teardown_stuck_active"] == 1
     assert good.recorder.counters["teardown_stuck_active"] == 0
 

@@ -15,15 +15,8 @@ from irqfwd.host.genirq import EINVAL, ENOSYS
 from irqfwd.host.irqbypass import EBUSY, IrqBypassConsumer, IrqBypassManager, IrqBypassProducer
 from irqfwd.host.irqchip.irq_gic import GicEoimode1Chip, gic_check_eoimode
 from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
-from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
-from irqfwd.host.kvm.vgic_v2 import (
-    GICH_LR_ACTIVE_BIT,
-    GICH_LR_EOI,
-    GICH_LR_HW,
-    GICH_LR_PENDING_BIT,
-    vgic_v2_fold_lr_state,
-    vgic_v2_populate_lr,
-)
+from irqfwd.host.irqchip.arm_gic import GICH_LR_ACTIVE_BIT, GICH_LR_EOI, GICH_LR_HW, GICH_LR_PENDING_BIT
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
 from irqfwd.system.build import System, build_system, run_scenario
 
 GICD = 0x0800_0000
@@ -112,9 +105,9 @@ def test_forwarding_sgi_or_cascaded_gic_rejected() -> None:
     """§14: "Forwarding an SGI or an interrupt of a cascaded GIC is rejected." """
     s = _sys("irqfd-resample")
     g = s.host.genirq
-    sgi = g.irq_create_mapping(s.host.gic_driver.chip, 5)
+    sgi = g.irq_create_mapping(s.host.irqchip.chip, 5)
     assert g.irq_set_vcpu_affinity(sgi, object()) == EINVAL
-    cascaded = GicEoimode1Chip(s.machine, cascaded=True)
+    cascaded = GicEoimode1Chip(s.machine, s.gic, cascaded=True)
     spi = g.irq_create_mapping(cascaded, 60, domain=1)
     assert g.irq_set_vcpu_affinity(spi, object()) == EINVAL
     assert not g.irq_get_irq_data(spi).irqd_is_forwarded_to_vcpu()
@@ -128,7 +121,7 @@ def test_eoimode1_only_at_el2_with_8k_cpu_interface() -> None:
     assert not gic_check_eoimode(False, 0x2000)
     for el2 in (True, False):
         s = build_system(_cfg().model_copy(update={"host_at_el2": el2}), "irqfd-resample")
-        ctlr = s.machine.gic.read(s.machine.gic.config.gicc_base, 4, 0)
+        ctlr = s.gic.read(s.gic.config.gicc_base, 4, 0)
         assert bool(ctlr & (1 << 9)) is el2
 
 
@@ -136,7 +129,7 @@ def test_special_intids_never_eoid() -> None:
     """§14: "INTIDs 1020–1023 returned by IAR are never EOI'd or deactivated." """
     s = _sys("irqfd-resample", trigger="edge", tracing=True)
     gic = s.machine.gic
-    drv = s.host.gic_driver
+    drv = s.host.irqchip
     _fire(s, [10_000])
     assert s.recorder.counters["host_irqs"] == 1
     # The real interrupt: EOIR (priority drop) then GICC_DIR (EOImode 1).
@@ -157,8 +150,8 @@ def test_special_intids_never_eoid() -> None:
 # ---------------------------------------------------------------------- LR encoding
 def _populate(s: System, irq: VgicIrq) -> int:
     vcpu = s.vms[0].vcpus[0]
-    vgic_v2_populate_lr(s.vms[0].vgic, vcpu, irq, 0)
-    return vcpu.v2.vgic_lr[0]
+    s.vms[0].vgic.ops.populate_lr(vcpu, irq, 0)
+    return vcpu.vgic_cpu.vgic_v2.vgic_lr[0]
 
 
 def test_hw_lr_carries_pintid_and_no_eoi_bit() -> None:
@@ -228,9 +221,9 @@ def test_mapped_level_written_pending_then_line_level_cleared() -> None:
     assert irq.line_level is False
     # Fold with the LR still pending and the physical line high: re-sampled to True.
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1
+    vcpu.vgic_cpu.used_lrs = 1
     s.machine.gic.set_line(48, True)
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert irq.line_level is True
 
 
@@ -245,8 +238,8 @@ def test_fold_line_low_clears_physical_active() -> None:
     dist.set_active(48, True)
     _populate(s, irq)
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1  # the guest never acknowledged it; the device went away
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    vcpu.vgic_cpu.used_lrs = 1  # the guest never acknowledged it; the device went away
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert not dist.is_active(48)
     assert irq.line_level is False
 
@@ -310,8 +303,8 @@ def test_edge_pending_latch_consumed_by_lr_and_restored_at_fold() -> None:
     lr = _populate(s, irq)
     assert lr & GICH_LR_PENDING_BIT and irq.pending_latch is False
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    vcpu.vgic_cpu.used_lrs = 1
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert irq.pending_latch is True
 
 
@@ -326,15 +319,15 @@ def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
     vgic.enabled = True
     irq.active = True
     irq.vcpu = v0
-    v0.ap_list.append(irq)
+    v0.vgic_cpu.ap_list.append(irq)
     irq.target_vcpu = v1
     assert vgic.vgic_target_oracle(irq) is v0
     vgic.vgic_prune_ap_list(v0)
-    assert irq in v0.ap_list and irq.vcpu is v0
+    assert irq in v0.vgic_cpu.ap_list and irq.vcpu is v0
     irq.active = False
     irq.pending_latch = True
     vgic.vgic_prune_ap_list(v0)
-    assert irq not in v0.ap_list and irq in v1.ap_list and irq.vcpu is v1
+    assert irq not in v0.vgic_cpu.ap_list and irq in v1.vgic_cpu.ap_list and irq.vcpu is v1
 
 
 def test_ap_list_order_legacy_and_2025() -> None:
@@ -417,9 +410,9 @@ def test_injection_owner_and_level_semantics() -> None:
     lvl.enabled = True
     assert vgic.kvm_vgic_inject_irq(None, 51, True, None) == 0
     v0 = s.vms[0].vcpus[0]
-    n = len(v0.ap_list)
+    n = len(v0.vgic_cpu.ap_list)
     vgic.kvm_vgic_inject_irq(None, 51, True, None)  # no level change: nothing happens
-    assert len(v0.ap_list) == n and lvl.line_level
+    assert len(v0.vgic_cpu.ap_list) == n and lvl.line_level
     edge = _spi(s, 52)
     edge.config = VGIC_CONFIG_EDGE
     vgic.kvm_vgic_inject_irq(None, 52, False, None)
@@ -635,13 +628,12 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     assert r.checker.by_rule() == {}
     # The same vgic ordering without DIR trapping loses deactivations.
     s = _build(_overflow_cfg(), "forwarded", vgic_2025=True)
-    for g in s.guests:
-        for gc in g.cpus:
-            gc.trap_dir = False
+    for kvm in s.vms:  # stage 2 maps the GICV_DIR page after all: the guest's DIR does not trap
+        kvm.stage2_device_pages.add((s.gic.config.gicv_base + 0x1000) >> 12)
     from irqfwd.devices.traffic import arrivals
 
     for w in s.devices:
         w.nic.start(arrivals(w.cfg.traffic, s.engine.rng, 0, 2_000_000))
     s.machine.run(2_000_000)
     assert s.recorder.counters["eoicount"] > 0
-    assert any(s.machine.gic.dist.is_active(48 + i) for i in range(4))
+    assert any(s.gic.dist.is_active(48 + i) for i in range(4))

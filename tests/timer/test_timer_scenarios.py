@@ -189,7 +189,7 @@ def test_sw_deactivate_chip_keeps_forwarding_off_the_gic() -> None:
     assert d.parent_data is not None and not d.parent_data.irqd_is_forwarded_to_vcpu()
     assert cnt(r, "phys_deactivate_host") == cnt(r, "host_irqs") > 15
     assert not vt.kt.masked(0)
-    assert r.system.machine.gic.dist.is_enabled(27, 0)
+    assert r.system.gic.dist.is_enabled(27, 0)
 
 
 @pytest.mark.parametrize("extra", [["vms.0.timer.mode=oneshot"], ["vcpus=2"], ["pcpus=3"],

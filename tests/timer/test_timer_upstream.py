@@ -60,7 +60,7 @@ class TimerGuest:
         self.vt = vt
         self.vcpu = system.vms[0].vcpus[0]
         self.engine = system.engine
-        self.gic = system.machine.gic
+        self.gic = system.gic
         self.costs = system.costs
         self.gicd = self.gic.config.gicd_base
         self.irqs: list[IrqRecord] = []
@@ -70,8 +70,8 @@ class TimerGuest:
         self._result: Any = None
         self._until = 0
         self._irq_seen = 0
-        self.vcpu.guest_next = self._boot
-        self.vcpu.guest_irq_step = self._irq
+        self.vcpu.ctx.guest_next = self._boot
+        self.vcpu.ctx.guest_irq_step = self._irq
 
     def hw(self) -> GenericTimer:
         cpu = self.vcpu.cpu
@@ -150,8 +150,8 @@ class TimerGuest:
             if intid == PPI_VTIMER:
                 self.on_irq(self)
             vif.write_eoir(iar)
-        self.vcpu.guest_irqs_masked = False
-        self._set_next(self.vcpu.guest_stack.pop() or self._step)
+        self.vcpu.ctx.guest_irqs_masked = False
+        self._set_next(self.vcpu.ctx.guest_stack.pop() or self._step)
         return c.guest_irq_entry_ns + 2 * c.gicv_access_ns + c.guest_irq_exit_ns
 
 

@@ -91,11 +91,11 @@ class GuestProgram:
     def __init__(self, system: System, vcpu: Vcpu) -> None:
         self.s = system
         self.vcpu = vcpu
-        self.gic = system.machine.gic
+        self.gic = system.gic
         self.costs = system.costs
         self.engine = system.engine
-        vcpu.guest_next = self._setup
-        vcpu.guest_irq_step = self._irq
+        vcpu.ctx.guest_next = self._setup
+        vcpu.ctx.guest_irq_step = self._irq
 
     def _cpu(self) -> int:
         cpu = self.vcpu.cpu
@@ -186,8 +186,8 @@ class _Guest(GuestProgram):
             vif.write_eoir(iar)
             cost += c.gicv_access_ns
         vcpu = self.vcpu
-        vcpu.guest_irqs_masked = False
-        self._set_next(vcpu.guest_stack.pop() or self._idle)
+        vcpu.ctx.guest_irqs_masked = False
+        self._set_next(vcpu.ctx.guest_stack.pop() or self._idle)
         return cost + c.guest_irq_exit_ns
 
     def per_op(self) -> float:
@@ -222,7 +222,7 @@ class _UserMmioExit:
         if vcpu.exit_reason == "DABT_LOW" and vcpu.mmio[0] not in self.frame:
             cpu = vcpu.cpu
             assert cpu is not None
-            cpu.next = vcpu.loop_step
+            cpu.next = vcpu.run_step
             vcpu.mmio_result = 0
             rec = vcpu.m.recorder
             rec.count("kvm_userspace_exit")
@@ -243,7 +243,7 @@ def bench_mmio_read_vgic(costs: CostProfile, n: int = ITERATIONS) -> float:
     """Guest read of GICD_IIDR, emulated by the in-kernel vgic (ns)."""
     s = _build(costs, 1)
     vcpu = s.vms[0].vcpus[0]
-    addr = s.machine.gic.config.gicd_base + GICD_IIDR
+    addr = s.gic.config.gicd_base + GICD_IIDR
     g = _Guest(s, vcpu, None, n)
     g.op = lambda: vcpu.trap_mmio(addr, 0, 4, False, g.done)
     return _run(s, g)
@@ -266,7 +266,7 @@ def bench_eoi(costs: CostProfile, n: int = ITERATIONS) -> float:
     g = _Guest(s, vcpu, None, n)
 
     def op() -> int:
-        s.machine.gic.vcpu_if[g._cpu()].write_eoir(SPURIOUS)
+        s.gic.vcpu_if[g._cpu()].write_eoir(SPURIOUS)
         g._set_next(g.done)
         return costs.gicv_access_ns
 
@@ -285,7 +285,7 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
     v0, v1 = s.vms[0].vcpus
     receiver = _Guest(s, v1, None, 0)
     sender = _Guest(s, v0, None, n, enable_dist=True, start_after=100_000)
-    sgir = s.machine.gic.config.gicd_base + GICD_SGIR
+    sgir = s.gic.config.gicd_base + GICD_SGIR
     value = (1 << (16 + v1.vcpu_id)) | IPI_SGI
     eng = s.engine
     state = {"sent": 0, "total": 0, "count": 0}

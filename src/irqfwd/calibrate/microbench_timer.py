@@ -121,8 +121,8 @@ class TimerBench(GuestProgram):
             vif.write_eoir(iar)
             cost += c.gicv_access_ns
         vcpu = self.vcpu
-        vcpu.guest_irqs_masked = False
-        self._set_next(vcpu.guest_stack.pop() or self._wait)
+        vcpu.ctx.guest_irqs_masked = False
+        self._set_next(vcpu.ctx.guest_stack.pop() or self._wait)
         return cost + c.guest_irq_exit_ns
 
 

@@ -1,24 +1,23 @@
-"""vCPU threads on pCPUs: placement, ``vcpu_load``/``vcpu_put``, blocking, time slices, migration.
+"""Threads on pCPUs (kernel/sched/): placement, switching, blocking, time slices, migration.
 
-Policies (``ScenarioConfig.scheduler``):
+The scheduler runs :class:`Task` objects (the vCPU threads of KVM): it knows nothing of
+KVM.  As Linux's preempt notifiers do, it calls :meth:`Task.sched_in` when a thread is
+switched in on a pCPU and :meth:`Task.sched_out` when it is switched out (for a vCPU,
+``kvm_sched_in`` → ``kvm_arch_vcpu_load`` and ``kvm_sched_out`` → ``kvm_arch_vcpu_put``).
 
-* ``pinned``: each vCPU thread stays on its pCPU (``VMConfig.pin`` or round-robin placement
-  of all vCPUs over the pCPUs); threads sharing a pCPU run until they block (WFI).
-* ``round-robin``: same placement, plus a host tick every ``timeslice_ns`` that preempts the
-  running vCPU (an exit with reason ``IRQ``) when another thread on that pCPU is runnable.
-* ``migrate_every_ns > 0``: every period each vCPU thread moves to the next pCPU
-  (``home = (home + 1) % pcpus``); a running vCPU is kicked out with a reschedule IPI and
-  re-placed at its next ``resched_point``.
+Policies (``SchedulerConfig``):
 
-``vcpu_load`` (sched-in, ``kvm_arch_vcpu_load``): ``vgic_v2_load`` (GICH_VMCR/APR), then the
-vCPU's ``on_load`` hooks.  ``vcpu_put`` (sched-out, ``kvm_arch_vcpu_put``): the ``on_put``
-hooks, then ``vgic_v2_put``.  A vCPU executing WFI with nothing pending blocks
-(``kvm_vcpu_block``: ``on_block`` hooks, then put); ``kvm_vcpu_kick`` of a blocked vCPU
-calls :meth:`Scheduler.wake` (``kvm_vcpu_wake_up``: ``on_unblock`` hooks, runnable again;
-the load happens when it is scheduled in).  Hooks are ``fn(vcpu, pcpu_index) -> cost_ns``.
+* ``pinned``: each thread stays on its pCPU; threads sharing a pCPU run until they block;
+* ``round-robin``: plus a tick every ``timeslice_ns`` that preempts the running thread
+  (``need_resched``) when another thread on that pCPU is runnable;
+* ``migrate_every_ns > 0``: every period each thread moves to the next pCPU
+  (``home = (home + 1) % pcpus``); a running thread is asked to leave its pCPU
+  (:meth:`Task.request_exit` and a reschedule) and is re-placed at its next
+  :meth:`Scheduler.resched_point`.
 
-Costs: ``vcpu_wakeup_ns`` when an idle pCPU switches to a woken thread, ``sched_switch_ns``
-for a switch between two threads.
+A thread that blocks (:meth:`Scheduler.block`) is switched out; :meth:`Scheduler.try_to_wake_up`
+makes it runnable on its home pCPU again.  Costs: ``vcpu_wakeup_ns`` when an idle pCPU
+switches to a woken thread, ``sched_switch_ns`` for a switch between two threads.
 """
 
 from __future__ import annotations
@@ -26,26 +25,60 @@ from __future__ import annotations
 from collections import deque
 
 from irqfwd.config import SchedulerConfig
-from irqfwd.host.kvm import vgic_v2
-from irqfwd.host.kvm.vcpu import Vcpu
-from irqfwd.hw.machine import HOST, Machine, PhysCpu
+from irqfwd.hw.machine import HOST, Machine, PhysCpu, Step
 from irqfwd.sim.engine import Handle
 
-__all__ = ["Scheduler"]
+__all__ = ["Scheduler", "Task"]
+
+
+def _no_run() -> int:
+    raise RuntimeError("task scheduled with no code to run")
+
+
+class Task:
+    """A schedulable thread (the parts of ``struct task_struct`` the model needs)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.home = 0
+        """pCPU whose runqueue the thread belongs to."""
+        self.cpu: PhysCpu | None = None
+        """pCPU the thread is switched in on (between sched_in and sched_out)."""
+        self.blocked = False
+        self.exited = False
+        self.slice_start = 0
+        self.run_step: Step = _no_run
+        """Where the thread continues when it is switched in."""
+
+    def sched_in(self, cpu: PhysCpu) -> int:
+        """Preempt notifier ``sched_in``: the thread now runs on ``cpu``; returns the cost (ns)."""
+        return 0
+
+    def sched_out(self, cpu: PhysCpu) -> int:
+        """Preempt notifier ``sched_out``: the thread leaves ``cpu``; returns the cost (ns)."""
+        return 0
+
+    def should_exit(self) -> bool:
+        """The thread's owner is going away: it exits at its next resched point."""
+        return False
+
+    def request_exit(self) -> None:
+        """Ask a running thread to leave its pCPU at its next opportunity (migration)."""
 
 
 class Scheduler:
-    """Per-pCPU runqueues of vCPU threads."""
+    """Per-pCPU runqueues of threads."""
 
-    def __init__(self, machine: Machine, config: SchedulerConfig, send_resched: object = None) -> None:
+    def __init__(self, machine: Machine, config: SchedulerConfig) -> None:
         self.m = machine
         self.config = config
         self.rr = config.policy == "round-robin"
-        self.rq: list[deque[Vcpu]] = [deque() for _ in machine.pcpus]
-        self.vcpus: list[Vcpu] = []
+        self.rq: list[deque[Task]] = [deque() for _ in machine.pcpus]
+        self.curr: list[Task | None] = [None for _ in machine.pcpus]
+        """The thread switched in on each pCPU."""
+        self.tasks: list[Task] = []
         self._slice: list[Handle | None] = [None for _ in machine.pcpus]
         self._last_was_idle = [True for _ in machine.pcpus]
-        self.send_resched = send_resched
         c = machine.costs
         self.wakeup_ns = c.vcpu_wakeup_ns
         self.switch_ns = c.sched_switch_ns
@@ -53,11 +86,11 @@ class Scheduler:
             cpu.idle_step = _IdleStep(self, cpu).step
 
     # ---------------------------------------------------------------- placement
-    def add_vcpu(self, vcpu: Vcpu, pcpu: int) -> None:
-        """Place a new, runnable vCPU thread on ``pcpu``."""
-        vcpu.home = pcpu
-        self.vcpus.append(vcpu)
-        self.rq[pcpu].append(vcpu)
+    def add_task(self, task: Task, pcpu: int) -> None:
+        """Place a new, runnable thread on ``pcpu`` (``wake_up_new_task``)."""
+        task.home = pcpu
+        self.tasks.append(task)
+        self.rq[pcpu].append(task)
         self.m.pcpus[pcpu].poke()
 
     def start_migration(self) -> None:
@@ -66,31 +99,19 @@ class Scheduler:
         if every and len(self.m.pcpus) > 1:
             self.m.engine.schedule(every, self._migrate)
 
-    # ---------------------------------------------------------------- load / put
-    def vcpu_load(self, vcpu: Vcpu, cpu: PhysCpu) -> int:
-        """``kvm_arch_vcpu_load``: vgic VMCR/APR restore, then ``on_load`` hooks."""
-        cpu.vcpu = vcpu
-        vcpu.cpu = cpu
-        vcpu.slice_start = self.m.engine.now
-        cost = vgic_v2.vgic_v2_load(self.m, vcpu, cpu.index)
-        for hook in vcpu.on_load:
-            cost += hook(vcpu, cpu.index)
-        rec = self.m.recorder
-        if rec.wants("vcpu_load"):
-            rec.emit("vcpu_load", vm=vcpu.kvm.index, vcpu=vcpu.vcpu_id, cpu=cpu.index)
-        return cost
+    # ---------------------------------------------------------------- switch in / out
+    def switch_in(self, task: Task, cpu: PhysCpu) -> int:
+        """Make ``task`` current on ``cpu`` and run its ``sched_in`` notifier."""
+        self.curr[cpu.index] = task
+        task.cpu = cpu
+        task.slice_start = self.m.engine.now
+        return task.sched_in(cpu)
 
-    def vcpu_put(self, vcpu: Vcpu, cpu: PhysCpu) -> int:
-        """``kvm_arch_vcpu_put``: ``on_put`` hooks, then vgic VMCR/APR save."""
-        cost = 0
-        for hook in vcpu.on_put:
-            cost += hook(vcpu, cpu.index)
-        cost += vgic_v2.vgic_v2_put(self.m, vcpu, cpu.index)
-        rec = self.m.recorder
-        if rec.wants("vcpu_put"):
-            rec.emit("vcpu_put", vm=vcpu.kvm.index, vcpu=vcpu.vcpu_id, cpu=cpu.index)
-        cpu.vcpu = None
-        vcpu.cpu = None
+    def switch_out(self, task: Task, cpu: PhysCpu) -> int:
+        """Run ``task``'s ``sched_out`` notifier and make ``cpu`` have no current thread."""
+        cost = task.sched_out(cpu)
+        self.curr[cpu.index] = None
+        task.cpu = None
         return cost
 
     # ---------------------------------------------------------------- idle / switch
@@ -99,76 +120,66 @@ class Scheduler:
         rq = self.rq[cpu.index]
         cpu.need_resched = False
         while rq:
-            vcpu = rq.popleft()
-            if vcpu.blocked or vcpu.exited or vcpu.home != cpu.index:
+            task = rq.popleft()
+            if task.blocked or task.exited or task.home != cpu.index:
                 continue
             cost = self.wakeup_ns if self._last_was_idle[cpu.index] else self.switch_ns
             self._last_was_idle[cpu.index] = False
-            cost += self.vcpu_load(vcpu, cpu)
+            cost += self.switch_in(task, cpu)
             cpu.mode = HOST
-            cpu.next = vcpu.loop_step
+            cpu.next = task.run_step
             self._arm_slice(cpu)
             return cost
         self._last_was_idle[cpu.index] = True
         cpu.next = None
         return 0
 
-    def resched_point(self, vcpu: Vcpu, cpu: PhysCpu) -> int:
-        """The run loop's ``cond_resched`` / exit check; -1 = keep running this vCPU."""
+    def resched_point(self, task: Task, cpu: PhysCpu) -> int:
+        """``cond_resched`` / the exit check of a thread's loop; -1 = keep running ``task``."""
         cpu.need_resched = False
-        if vcpu.kvm.dying:
-            vcpu.exited = True
-            cost = self.vcpu_put(vcpu, cpu)
+        if task.should_exit():
+            task.exited = True
+            cost = self.switch_out(task, cpu)
             self._last_was_idle[cpu.index] = False
             cpu.next = cpu.idle_step
             return cost
-        if vcpu.home != cpu.index:
-            cost = self.vcpu_put(vcpu, cpu)
-            self.rq[vcpu.home].append(vcpu)
-            self.m.pcpus[vcpu.home].poke()
+        if task.home != cpu.index:
+            cost = self.switch_out(task, cpu)
+            self.rq[task.home].append(task)
+            self.m.pcpus[task.home].poke()
             self._last_was_idle[cpu.index] = False
             cpu.next = cpu.idle_step
             return cost
         rq = self.rq[cpu.index]
-        if not any(not v.blocked and not v.exited for v in rq):
+        if not any(not t.blocked and not t.exited for t in rq):
             return -1
-        cost = self.vcpu_put(vcpu, cpu)
-        rq.append(vcpu)
+        cost = self.switch_out(task, cpu)
+        rq.append(task)
         self._last_was_idle[cpu.index] = False
         cpu.next = cpu.idle_step
         return cost
 
-    def block(self, vcpu: Vcpu, cpu: PhysCpu) -> int:
-        """``kvm_vcpu_block``: ``on_block`` hooks, sleep (vcpu_put), switch away."""
-        cost = 0
-        for hook in vcpu.on_block:
-            cost += hook(vcpu, cpu.index)
-        vcpu.blocked = True
-        cost += self.vcpu_put(vcpu, cpu)
+    def block(self, task: Task, cpu: PhysCpu) -> int:
+        """``schedule()`` from a thread that set itself blocked: switch it out."""
+        task.blocked = True
+        cost = self.switch_out(task, cpu)
         cpu.next = cpu.idle_step
         return cost
 
-    def wake(self, vcpu: Vcpu) -> None:
-        """``kvm_vcpu_wake_up``: make a blocked vCPU thread runnable on its home pCPU."""
-        if not vcpu.blocked or vcpu.exited:
-            return
-        vcpu.blocked = False
-        for hook in vcpu.on_unblock:
-            self.m.acc += hook(vcpu, vcpu.home)
-        rec = self.m.recorder
-        if rec.wants("kvm_vcpu_wakeup"):
-            rec.emit("kvm_vcpu_wakeup", vm=vcpu.kvm.index, vcpu=vcpu.vcpu_id)
-        self.rq[vcpu.home].append(vcpu)
-        cpu = self.m.pcpus[vcpu.home]
+    def try_to_wake_up(self, task: Task) -> None:
+        """``try_to_wake_up``: make a blocked thread runnable on its home pCPU."""
+        task.blocked = False
+        self.rq[task.home].append(task)
+        cpu = self.m.pcpus[task.home]
         cpu.poke()
-        if cpu.vcpu is not None:
+        if self.curr[cpu.index] is not None:
             self._arm_slice(cpu)
 
     # ---------------------------------------------------------------- time slices
     def _arm_slice(self, cpu: PhysCpu) -> None:
         if not self.rr or self._slice[cpu.index] is not None:
             return
-        cur = cpu.vcpu
+        cur = self.curr[cpu.index]
         if cur is None or not self.rq[cpu.index]:
             return
         eng = self.m.engine
@@ -177,9 +188,9 @@ class Scheduler:
 
     def _slice_expired(self, cpu: PhysCpu) -> None:
         self._slice[cpu.index] = None
-        if cpu.vcpu is None:
+        if self.curr[cpu.index] is None:
             return
-        if any(not v.blocked and not v.exited for v in self.rq[cpu.index]):
+        if any(not t.blocked and not t.exited for t in self.rq[cpu.index]):
             self.m.recorder.count("sched_tick_preempt")
             cpu.need_resched = True
             cpu.poke()
@@ -188,21 +199,21 @@ class Scheduler:
     # ---------------------------------------------------------------- migration
     def _migrate(self) -> None:
         n = len(self.m.pcpus)
-        for vcpu in self.vcpus:
-            if vcpu.exited:
+        for task in self.tasks:
+            if task.exited:
                 continue
-            old = vcpu.home
-            vcpu.home = (old + 1) % n
+            old = task.home
+            task.home = (old + 1) % n
             self.m.recorder.count("vcpu_migrations")
-            if vcpu in self.rq[old]:
-                self.rq[old].remove(vcpu)
-                self.rq[vcpu.home].append(vcpu)
-                self.m.pcpus[vcpu.home].poke()
-            elif vcpu.cpu is not None:
-                vcpu.exit_request = True
-                vcpu.cpu.need_resched = True
-                vcpu.cpu.poke()
-                vcpu.cpu.interrupt()
+            if task in self.rq[old]:
+                self.rq[old].remove(task)
+                self.rq[task.home].append(task)
+                self.m.pcpus[task.home].poke()
+            elif task.cpu is not None:
+                task.request_exit()
+                task.cpu.need_resched = True
+                task.cpu.poke()
+                task.cpu.interrupt()
         self.m.engine.schedule(self.config.migrate_every_ns, self._migrate)
 
 

@@ -23,14 +23,15 @@ from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
+from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
 from irqfwd.host.kernel import HostKernel
+from irqfwd.host.kvm.arm import KvmArch
+from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
 from irqfwd.host.kvm.irqfd import KvmIrqfd
-from irqfwd.host.kvm.vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
 from irqfwd.host.kvm.vm import Kvm
-from irqfwd.host.sched import Scheduler
 from irqfwd.host.vfio import VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
@@ -71,7 +72,9 @@ class System:
     recorder: Recorder
     costs: CostProfile
     machine: Machine
+    gic: GICv2
     host: HostKernel
+    kvm: KvmArch
     vms: list[Kvm]
     guests: list[GuestKernel]
     devices: list[DeviceWiring]
@@ -127,10 +130,10 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     num_irqs = _num_irqs(config)
     gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
     machine = Machine(engine, rec, costs, gic)
-    host = HostKernel(machine, config.host_at_el2)
-    sched = Scheduler(machine, config.scheduler)
-    host.scheduler = sched
-    if d.forward and not host.gic_driver.eoimode1:
+    host = HostKernel(machine, config.host_at_el2, config.scheduler)
+    sched = host.sched
+    kvm_arch = KvmArch(host)
+    if d.forward and not host.irqchip.eoimode1:
         raise InputError(
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
             "(split EOI/deactivate): set host_at_el2 = true")
@@ -139,9 +142,9 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                        ap_list_order="2025" if vgic_2025 else "legacy", trap_dir=vgic_2025)
     vms: list[Kvm] = []
     for i, vmc in enumerate(config.vms):
-        kvm = Kvm(host, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts)
+        kvm = Kvm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
+                  dist_base=gic.config.gicd_base)
         vms.append(kvm)
-        host.vms.append(kvm)
     guest_vintids: dict[int, set[int]] = {}
     wirings: list[DeviceWiring] = []
     for dev in config.devices:
@@ -159,7 +162,9 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                         edge=w.cfg.trigger == "edge")
             for w in wirings if w.kvm is kvm
         ]
-        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers))
+        guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
+                                     config.guest.eoimode == 1)
+        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
     vtimer = None
     if any(vmc.timer.enabled for vmc in config.vms):
         from irqfwd.system.vtimer import install_vtimer
@@ -169,17 +174,18 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
             pcpu = vmc.pin[v] if vmc.pin is not None else g % config.pcpus
-            sched.add_vcpu(vcpu, pcpu)
+            sched.add_task(vcpu, pcpu)
             g += 1
-    return System(config, d, engine, rec, costs, machine, host, vms, guests, wirings, vtimer=vtimer)
+    return System(config, d, engine, rec, costs, machine, gic, host, kvm_arch, vms, guests, wirings,
+                  vtimer=vtimer)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Kvm, dev: DeviceConfig, d: Design) -> DeviceWiring:
     nic = Nic(machine, dev)
     level = dev.trigger == "level"
-    host_irq = host.gic_driver.map_spi(dev.host_intid, edge=not level)
-    vfio = VfioPlatformIrq(machine, host.genirq, host_irq, dev.host_intid, level, f"vfio-{dev.name}",
-                           automask=d.vfio_automask, early_unmask=d.early_unmask)
+    host_irq = host.irqchip.map_spi(dev.host_intid, edge=not level)
+    vfio = VfioPlatformIrq(machine, host.genirq, host.wq, host_irq, dev.host_intid, level,
+                           f"vfio-{dev.name}", automask=d.vfio_automask, early_unmask=d.early_unmask)
     trigger = EventFd(machine, f"{dev.name}-trigger")
     gsi = dev.guest_intid - 32
     vcpu = kvm.vcpus[dev.vcpu]
@@ -260,7 +266,7 @@ class _Teardown:
                 if vcpu.blocked or vcpu.cpu is None:
                     vcpu.exited = True
                 else:
-                    vcpu.exit_request = True
+                    vcpu.request_exit()
                     vcpu.cpu.poke()
                     vcpu.cpu.interrupt()
         s.engine.schedule(0, self._wait, priority=LATE)
@@ -278,7 +284,6 @@ class _Teardown:
 
     def teardown(self) -> None:
         s = self.s
-        m = s.machine
         genirq = s.host.genirq
         rec = s.recorder
         for kvm in s.vms:
@@ -300,7 +305,7 @@ class _Teardown:
             if w.forwarded and s.design.teardown_deactivate:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)
                 w.kvm.vgic.kvm_vgic_unmap_phys_irq(vcpu, w.cfg.guest_intid)
-            if m.gic.dist.is_active(w.cfg.host_intid):
+            if s.gic.dist.is_active(w.cfg.host_intid):
                 rec.count("teardown_stuck_active")
         s.torn_down = [kvm.index for kvm in s.vms]
 
@@ -318,7 +323,7 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     end = config.duration_ns
     for w in system.devices:
         w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
-    system.host.sched().start_migration()
+    system.host.sched.start_migration()
     system.machine.run(end)
     td = _Teardown(system)
     td.arm()

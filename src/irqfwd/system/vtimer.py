@@ -52,7 +52,7 @@ from irqfwd.host.kvm.arch_timer import (
     TimerIrqOps,
     timer_design_for,
 )
-from irqfwd.host.kvm.vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
+from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
 from irqfwd.hw.machine import PhysCpu
 from irqfwd.hw.timer import CTL_ENABLE, DEFAULT_FREQ_HZ, PPI_VTIMER, ArchTimers
 from irqfwd.sim.engine import URGENT
@@ -69,8 +69,6 @@ SPIN_QUANTUM_NS: Final = 2_000
 """Longest single step of a CPU-bound guest (it ends earlier at the next non-CPU engine entry)."""
 GUEST_TIMER_PRIO: Final = 0xA0
 """Priority the guest gives its timer PPI (Linux: GICD_INT_DEF_PRI)."""
-GICD_ISENABLER: Final = 0x100
-GICD_IPRIORITYR: Final = 0x400
 
 _STATE = {IRQCHIP_STATE_ACTIVE: GENIRQ_ACTIVE, IRQCHIP_STATE_PENDING: GENIRQ_PENDING, IRQCHIP_STATE_MASKED: GENIRQ_MASKED}
 
@@ -201,7 +199,7 @@ class VtimerSystem:
         self.hw = ArchTimers(machine.engine, ncpu, machine.gic, freq_hz=freq_hz)
         self.mode = timer_design_for(design)
         genirq = host.genirq
-        self.host_irq = host.gic_driver.map_ppi(PPI_VTIMER)
+        self.host_irq = host.irqchip.map_ppi(PPI_VTIMER)
         if self.mode == "sw-deactivate":
             desc = genirq.irq_to_desc(self.host_irq)
             gic_data = desc.irq_data
@@ -213,7 +211,7 @@ class VtimerSystem:
         )
         genirq.request_percpu_irq(self.host_irq, self._host_handler, "kvm guest vtimer")
         for cpu in range(ncpu):
-            machine.gic.dist.set_edge(PPI_VTIMER, False, cpu)
+            host.irqchip.set_ppi_type(PPI_VTIMER, False, cpu)
             genirq.enable_percpu_irq(self.host_irq, cpu)
         self.kt.kvm_timer_hyp_init()
         self.guest_timers: list[GuestTimer] = []
@@ -263,8 +261,7 @@ class VtimerSystem:
                         vcpu=vcpu.vcpu_id, cntvoff=ctx.cntvoff)
         self.guest_timers.append(gt)
         # gic_cpu_init/request_percpu_irq on this vCPU: priority and enable of the banked PPI (trapped)
-        gcpu.boot_ops.append((GICD_IPRIORITYR + PPI_VTIMER, GUEST_TIMER_PRIO, 1))
-        gcpu.boot_ops.append((GICD_ISENABLER, 1 << PPI_VTIMER, 4))
+        gcpu.boot_ops.extend(gcpu.gic.percpu_irq_ops(PPI_VTIMER, GUEST_TIMER_PRIO))
         # the first clock event, programmed before the vCPU first runs (saved context); guests
         # boot at different times, so the first periodic deadline has a random phase
         first_ns = gt.next_delay_ns()

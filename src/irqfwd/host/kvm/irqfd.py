@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
-from irqfwd.hw.machine import WorkItem
+from irqfwd.host.workqueue import WorkItem
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Kvm
@@ -91,7 +91,7 @@ class KvmIrqfd:
     def irqfd_wakeup(self, fd: EventFd) -> None:
         """``irqfd_wakeup`` (EPOLLIN): consume the count, queue ``irqfd_inject``."""
         fd.ctx_do_read()
-        self.kvm.m.schedule_work(self.inject)
+        self.kvm.host.wq.schedule_work(self.inject)
 
     def irqfd_inject(self) -> None:
         """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
 
 if TYPE_CHECKING:
     from irqfwd.host.kvm.vcpu import Vcpu
@@ -88,7 +88,7 @@ def _write_sgir(mm: VgicMmio, vcpu: Vcpu, v: int) -> None:
         return
     for t in vcpus:
         if targets & (1 << t.vcpu_id):
-            irq = t.private_irqs[intid]
+            irq = t.vgic_cpu.private_irqs[intid]
             irq.source |= 1 << vcpu.vcpu_id
             irq.pending_latch = True
             mm.vgic.vgic_queue_irq_unlock(irq)

@@ -78,6 +78,16 @@ class GICv2:
         self._map_frames()
         self._decode: tuple[dict[int, _Decoded], ...] = self._flat_decode()
 
+    @property
+    def version(self) -> int:
+        """GIC architecture version (:class:`~irqfwd.hw.gic.device.GicDevice`): 2."""
+        return 2
+
+    @property
+    def num_cpus(self) -> int:
+        """CPU interfaces (GICD_TYPER.CPUNumber + 1)."""
+        return self._ncpu
+
     # ------------------------------------------------------------------ callbacks
 
     @property
