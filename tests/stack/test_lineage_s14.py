@@ -13,10 +13,15 @@ import pytest
 from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
 from irqfwd.host.genirq import EINVAL, ENOSYS
 from irqfwd.host.irqbypass import EBUSY, IrqBypassConsumer, IrqBypassManager, IrqBypassProducer
+from irqfwd.host.irqchip.arm_gic import (
+    GICH_LR_ACTIVE_BIT,
+    GICH_LR_EOI,
+    GICH_LR_HW,
+    GICH_LR_PENDING_BIT,
+)
 from irqfwd.host.irqchip.irq_gic import GicEoimode1Chip, gic_check_eoimode
-from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
-from irqfwd.host.irqchip.arm_gic import GICH_LR_ACTIVE_BIT, GICH_LR_EOI, GICH_LR_HW, GICH_LR_PENDING_BIT
 from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
+from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
 from irqfwd.system.build import System, build_system, run_scenario
 
 GICD = 0x0800_0000
