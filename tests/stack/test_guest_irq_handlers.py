@@ -46,7 +46,7 @@ def test_registry_maps_each_vintid_to_its_handler() -> None:
     nic_vintid = cfg.devices[0].guest_intid
     assert k.irq_handlers[nic_vintid] is GuestCpu.driver_handler
     assert s.vtimer is not None
-    assert k.irq_handlers[PPI_VTIMER] == s.vtimer._guest_timer_handler
+    assert k.irq_handlers[PPI_VTIMER] == s.vtimer.guest_drivers[k].handler
     assert set(k.irq_handlers) == {nic_vintid, PPI_VTIMER}
 
 

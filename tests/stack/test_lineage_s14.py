@@ -20,8 +20,17 @@ from irqfwd.host.irqchip.arm_gic import (
     GICH_LR_PENDING_BIT,
 )
 from irqfwd.host.irqchip.irq_gic import GicEoimode1Chip, gic_check_eoimode
-from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL
 from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
+from irqfwd.host.kvm.kvm_host import VgicIrq
+from irqfwd.host.kvm.vgic import (
+    kvm_notify_acked_irq,
+    kvm_vgic_inject_irq,
+    vgic_debug_state,
+    vgic_get_irq,
+    vgic_prune_ap_list,
+    vgic_target_oracle,
+)
 from irqfwd.system.build import System, build_system, run_scenario
 
 GICD = 0x0800_0000
@@ -42,7 +51,7 @@ def _fire(s: System, times: list[int], until: int = 200_000) -> None:
 
 
 def _spi(s: System, intid: int = 48) -> VgicIrq:
-    irq = s.vms[0].vgic.get_irq(None, intid)
+    irq = vgic_get_irq(s.vms[0], None, intid)
     assert irq is not None
     return irq
 
@@ -326,12 +335,12 @@ def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
     irq.vcpu = v0
     v0.vgic_cpu.ap_list.append(irq)
     irq.target_vcpu = v1
-    assert vgic.vgic_target_oracle(irq) is v0
-    vgic.vgic_prune_ap_list(v0)
+    assert vgic_target_oracle(s.vms[0], irq) is v0
+    vgic_prune_ap_list(v0)
     assert irq in v0.vgic_cpu.ap_list and irq.vcpu is v0
     irq.active = False
     irq.pending_latch = True
-    vgic.vgic_prune_ap_list(v0)
+    vgic_prune_ap_list(v0)
     assert irq not in v0.vgic_cpu.ap_list and irq in v1.vgic_cpu.ap_list and irq.vcpu is v1
 
 
@@ -408,21 +417,21 @@ def test_injection_owner_and_level_semantics() -> None:
     vgic.enabled = True
     owned = _spi(s, 50)
     owned.owner = "timer-ctx"
-    assert vgic.kvm_vgic_inject_irq(None, 50, True, None) == EINVAL
+    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, None) == EINVAL
     assert not owned.line_level
-    assert vgic.kvm_vgic_inject_irq(None, 50, True, "timer-ctx") == 0 and owned.line_level
+    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, "timer-ctx") == 0 and owned.line_level
     lvl = _spi(s, 51)
     lvl.enabled = True
-    assert vgic.kvm_vgic_inject_irq(None, 51, True, None) == 0
+    assert kvm_vgic_inject_irq(s.vms[0], None, 51, True, None) == 0
     v0 = s.vms[0].vcpus[0]
     n = len(v0.vgic_cpu.ap_list)
-    vgic.kvm_vgic_inject_irq(None, 51, True, None)  # no level change: nothing happens
+    kvm_vgic_inject_irq(s.vms[0], None, 51, True, None)  # no level change: nothing happens
     assert len(v0.vgic_cpu.ap_list) == n and lvl.line_level
     edge = _spi(s, 52)
     edge.config = VGIC_CONFIG_EDGE
-    vgic.kvm_vgic_inject_irq(None, 52, False, None)
+    kvm_vgic_inject_irq(s.vms[0], None, 52, False, None)
     assert not edge.pending_latch
-    vgic.kvm_vgic_inject_irq(None, 52, True, None)
+    kvm_vgic_inject_irq(s.vms[0], None, 52, True, None)
     assert edge.pending_latch
 
 
@@ -469,7 +478,7 @@ def test_resample_irqfd_asserts_until_ack_then_deasserts_once() -> None:
     assert w.resamplefd is not None
     before = (w.resamplefd.count, rfd2.count)
     w.vfio.set_unmask_eventfd(None)  # keep the counts observable (no virqfd consumer)
-    kvm.vgic.kvm_notify_acked_irq(16)
+    kvm_notify_acked_irq(kvm, 16)
     assert not irq.line_level
     assert (w.resamplefd.count, rfd2.count) == (before[0] + 1, before[1] + 1)
     lows = [f for _, n, f in s.recorder.trace if n == "vgic_update_irq_pending" and not f["level"]]
@@ -587,17 +596,16 @@ def test_vgic_state_debugfs_layout() -> None:
     a mapped, enabled, level SPI 48 pending on its line reads ``PLAEHCG`` = 0101110 with
     HWID 48 before it is queued, and 0011110 (A=1, line low) once the guest holds it."""
     s = _sys("forwarded")
-    vgic = s.vms[0].vgic
     irq = _spi(s)
     irq.enabled = True
     irq.line_level = True
-    text = vgic.debug_state()
+    text = vgic_debug_state(s.vms[0])
     assert "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID" in text
     row = next(line for line in text.splitlines() if line.startswith("SPI   48"))
     assert row.split()[3] == "0101110" and row.split()[4] == "48"
     irq.line_level = False
     irq.active = True
-    row = next(line for line in vgic.debug_state().splitlines() if line.startswith("SPI   48"))
+    row = next(line for line in vgic_debug_state(s.vms[0]).splitlines() if line.startswith("SPI   48"))
     assert row.split()[3] == "0011110"
 
 

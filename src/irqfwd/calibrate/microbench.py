@@ -13,9 +13,8 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
 ``mmio_read_user``
     the guest reads a register of a device emulated by the VMM (kvm-unit-tests uses the
     QEMU test device): ``DABT_LOW`` outside the vgic frame → ``KVM_EXIT_MMIO`` to user
-    space → the VMM completes the access → ``KVM_RUN``.  The KVM run loop here has no VMM,
-    so this benchmark installs the user-space leg on its vCPU (:class:`_UserMmioExit`):
-    ``mmio_emul_user_ns`` instead of the in-kernel emulation, everything else the real path.
+    space (no in-kernel device on ``KVM_MMIO_BUS`` covers the address) → the VMM
+    completes the access (``mmio_emul_user_ns``) → ``KVM_RUN``.
 ``eoi``
     the guest writes GICV_EOIR with the spurious INTID 1023 (no trap, GICv2 §5.4).
 ``ipi``
@@ -201,35 +200,6 @@ def _run(system: System, guest: _Guest) -> float:
     return guest.per_op()
 
 
-class _UserMmioExit:
-    """The user-space leg of a ``DABT_LOW`` outside the vgic frame (``KVM_EXIT_MMIO``).
-
-    Wraps the vCPU's exit handler: accesses outside the distributor frame go to the VMM
-    (``mmio_emul_user_ns``: return to user space, emulate, ``KVM_RUN`` again) and read 0;
-    everything else is the real in-kernel handler.
-    """
-
-    def __init__(self, vcpu: Vcpu, costs: CostProfile) -> None:
-        self.vcpu = vcpu
-        self.inner = vcpu._handle_exit_step
-        self.user_ns = costs.mmio_emul_user_ns
-        base = vcpu.kvm.vgic_mmio.base
-        self.frame = range(base, base + 0x1000)
-        vcpu._handle_exit_step = self
-
-    def __call__(self) -> int:
-        vcpu = self.vcpu
-        if vcpu.exit_reason == "DABT_LOW" and vcpu.mmio[0] not in self.frame:
-            cpu = vcpu.cpu
-            assert cpu is not None
-            cpu.next = vcpu.run_step
-            vcpu.mmio_result = 0
-            rec = vcpu.m.recorder
-            rec.count("kvm_userspace_exit")
-            return self.user_ns
-        return self.inner()
-
-
 def bench_hvc(costs: CostProfile, n: int = ITERATIONS) -> float:
     """Null hypercall round trip (ns)."""
     s = _build(costs, 1)
@@ -253,7 +223,6 @@ def bench_mmio_read_user(costs: CostProfile, n: int = ITERATIONS) -> float:
     """Guest read of a VMM-emulated device register (exit to user space) (ns)."""
     s = _build(costs, 1)
     vcpu = s.vms[0].vcpus[0]
-    _UserMmioExit(vcpu, costs)
     g = _Guest(s, vcpu, None, n)
     g.op = lambda: vcpu.trap_mmio(USER_MMIO_ADDR, 0, 4, False, g.done)
     return _run(s, g)

@@ -39,7 +39,7 @@ from irqfwd.hw.machine import Step
 if TYPE_CHECKING:
     from irqfwd.devices.nic import Nic
     from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vm import Kvm
+    from irqfwd.host.kvm.vm import Vm
     from irqfwd.sim.costs import CostProfile
 
 __all__ = ["GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
@@ -73,7 +73,7 @@ class GuestDriver:
 class GuestKernel:
     """The guest OS of one VM: one :class:`GuestCpu` per vCPU."""
 
-    def __init__(self, kvm: Kvm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver],
+    def __init__(self, kvm: Vm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver],
                  gic: GicV2GuestDriver) -> None:
         self.kvm = kvm
         self.costs = costs

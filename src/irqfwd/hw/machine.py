@@ -188,6 +188,14 @@ def _nothing() -> int:
     return 0
 
 
+def _is_cpu_step(callback: Any) -> bool:
+    """True for a pCPU's step chain (``PhysCpu._run``), which CPU-bound code ignores."""
+    # Compared by owner and name: a mypyc-compiled bound method has no ``__func__``.
+    return isinstance(getattr(callback, "__self__", None), PhysCpu) and (
+        getattr(callback, "__name__", "") == "_run"
+    )
+
+
 class _Remainder:
     """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``."""
 
@@ -290,6 +298,24 @@ class Machine:
             f["source"] = source
             f["by"] = by
             ev.emit()
+
+    # ------------------------------------------------------------------ CPU-bound code
+    def spin_quantum(self, max_ns: int) -> int:
+        """Length of one step of CPU-bound code (a spinning guest): until something may
+        interrupt it.
+
+        Interrupts are taken at step boundaries, so the step ends at the next engine entry
+        that is not merely another pCPU's step chain (timer and device events are exact),
+        and at most ``max_ns`` later: an IPI or kick sent from another pCPU's step is seen
+        within that quantum.  (Ending at *every* entry would make two spinning pCPUs
+        leapfrog each other nanosecond by nanosecond.)  Never 0: a zero-length step at an
+        instant with a LATE entry pending would re-run before it forever.
+        """
+        engine = self.engine
+        now = engine.now
+        limit = now + max_ns
+        t = engine.next_time(limit, skip=_is_cpu_step)
+        return max((limit if t is None else t) - now, 1)
 
     # ------------------------------------------------------------------ running
     def run(self, until: int) -> None:

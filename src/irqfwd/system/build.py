@@ -28,10 +28,12 @@ from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
 from irqfwd.host.kernel import HostKernel
-from irqfwd.host.kvm.arm import KvmArch
+from irqfwd.host.kvm.arm import kvm_arch_init
 from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
 from irqfwd.host.kvm.irqfd import KvmIrqfd
-from irqfwd.host.kvm.vm import Kvm
+from irqfwd.host.kvm.kvm_host import KvmGlobals
+from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq, kvm_vgic_unmap_phys_irq
+from irqfwd.host.kvm.vm import Vm
 from irqfwd.host.vfio import VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
@@ -40,6 +42,7 @@ from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import LATE, Engine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.system.designs import Design, get_design
+from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 
 __all__ = ["TEARDOWN_WINDOW_NS", "DeviceWiring", "RunResult", "System", "build_system", "run_scenario"]
 
@@ -53,7 +56,7 @@ class DeviceWiring:
 
     cfg: DeviceConfig
     nic: Nic
-    kvm: Kvm
+    kvm: Vm
     host_irq: int
     vfio: VfioPlatformIrq
     trigger: EventFd
@@ -74,13 +77,13 @@ class System:
     machine: Machine
     gic: GICv2
     host: HostKernel
-    kvm: KvmArch
-    vms: list[Kvm]
+    kvm: KvmGlobals
+    vms: list[Vm]
     guests: list[GuestKernel]
     devices: list[DeviceWiring]
     torn_down: list[int] = field(default_factory=list)
-    vtimer: Any = None
-    """The arch timer (:class:`irqfwd.system.vtimer.VtimerSystem`) when a VM uses it."""
+    vtimer: VtimerSystem | None = None
+    """The arch timer when a VM uses it."""
 
 
 @dataclass
@@ -132,7 +135,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     machine = Machine(engine, rec, costs, gic)
     host = HostKernel(machine, config.host_at_el2, config.scheduler)
     sched = host.sched
-    kvm_arch = KvmArch(host)
+    kvm_arch = kvm_arch_init(host)
     if d.forward and not host.irqchip.eoimode1:
         raise InputError(
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
@@ -140,10 +143,10 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
                        mapped_level_lower_line=not d.hw_lr_pending_active,
                        ap_list_order="2025" if vgic_2025 else "legacy", trap_dir=vgic_2025)
-    vms: list[Kvm] = []
+    vms: list[Vm] = []
     for i, vmc in enumerate(config.vms):
-        kvm = Kvm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
-                  dist_base=gic.config.gicd_base)
+        kvm = Vm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
+                 dist_base=gic.config.gicd_base)
         vms.append(kvm)
     guest_vintids: dict[int, set[int]] = {}
     wirings: list[DeviceWiring] = []
@@ -165,11 +168,9 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
                                      config.guest.eoimode == 1)
         guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
-    vtimer = None
+    vtimer: VtimerSystem | None = None
     if any(vmc.timer.enabled for vmc in config.vms):
-        from irqfwd.system.vtimer import install_vtimer
-
-        vtimer = install_vtimer(machine, host, vms, guests, config, d.hw_deactivation)
+        vtimer = install_vtimer(machine, gic, host, vms, guests, config, d.hw_deactivation)
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
@@ -180,7 +181,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                   vtimer=vtimer)
 
 
-def _wire_device(machine: Machine, host: HostKernel, kvm: Kvm, dev: DeviceConfig, d: Design) -> DeviceWiring:
+def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:
     nic = Nic(machine, dev)
     level = dev.trigger == "level"
     host_irq = host.irqchip.map_spi(dev.host_intid, edge=not level)
@@ -194,7 +195,7 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Kvm, dev: DeviceConfig
         if ret:
             raise InputError(f"design {d.name!r}: irq_set_vcpu_affinity failed ({ret})")
         ops = None if d.hw_deactivation else IrqOps(VGIC_IRQ_SW_RESAMPLE)
-        kvm.vgic.kvm_vgic_map_phys_irq(vcpu, host_irq, dev.guest_intid, ops)
+        kvm_vgic_map_phys_irq(kvm, vcpu, host_irq, dev.guest_intid, ops)
     ret = vfio.set_trigger(trigger)
     if ret:
         raise InputError(f"device {dev.name!r}: request_irq failed ({ret})")
@@ -299,12 +300,12 @@ class _Teardown:
             vcpu = w.kvm.vcpus[w.cfg.vcpu]
             if w.forwarded and not s.design.teardown_deactivate:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)
-                w.kvm.vgic.kvm_vgic_unmap_phys_irq(vcpu, w.cfg.guest_intid)
+                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
             w.vfio.unmask()
             w.vfio.release()
             if w.forwarded and s.design.teardown_deactivate:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)
-                w.kvm.vgic.kvm_vgic_unmap_phys_irq(vcpu, w.cfg.guest_intid)
+                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
             if s.gic.dist.is_active(w.cfg.host_intid):
                 rec.count("teardown_stuck_active")
         s.torn_down = [kvm.index for kvm in s.vms]

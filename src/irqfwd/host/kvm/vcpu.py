@@ -8,7 +8,8 @@ Run loop (host mode, vCPU thread loaded on a pCPU)::
     exit:   trap to EL2, kvm_exit, world switch out, vgic save (LRs, MISR), fold
             (kvm_vgic_sync_hwstate), local_irq_enable (pending host IRQs are taken here)
     handle_exit(reason): IRQ → loop; WFx → kvm_vcpu_block unless a vgic irq is pending;
-            DABT_LOW → in-kernel distributor emulation (vgic_mmio); HVC → hypercall
+            DABT_LOW → an in-kernel device on KVM_MMIO_BUS (the vgic distributor), else
+            the VMM (KVM_EXIT_MMIO, counter ``kvm_userspace_exit``); HVC → hypercall
 
 Exit reasons use the KVM arm64 names (``IRQ``, ``WFx``, ``DABT_LOW``, ``HVC``).  Every exit
 counts ``exits_total`` and ``exit:<REASON>`` and emits ``kvm_exit`` (``vcpu``, ``reason``,
@@ -29,66 +30,42 @@ back end's ``put``).  Hooks for other subsystems (e.g. the arch timer's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from irqfwd.host.kvm.arm_vgic import (
-    VGIC_CONFIG_EDGE,
-    VGIC_CONFIG_LEVEL,
-    VGIC_NR_SGIS,
-    VgicCpu,
-    VgicIrq,
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu
+from irqfwd.host.kvm.vgic import (
+    kvm_vgic_flush_hwstate,
+    kvm_vgic_sync_hwstate,
+    kvm_vgic_vcpu_pending_irq,
 )
-from irqfwd.host.sched import Task
-from irqfwd.hw.machine import GUEST, HOST, GuestContext, PhysCpu, Step
+from irqfwd.hw.machine import GUEST, HOST, PhysCpu, Step
 
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vm import Kvm
-
-__all__ = ["EXIT_REASONS", "Vcpu", "VcpuHook"]
+__all__ = ["EXIT_REASONS", "Vcpu"]
 
 EXIT_REASONS = ("IRQ", "WFx", "DABT_LOW", "HVC", "SYS64")
+"""KVM arm64 exit reasons (``kvm_exit`` tracepoint, ESR_ELx exception classes)."""
 
-VcpuHook = Callable[["Vcpu", int], int]
 
-
-class Vcpu(Task):
-    """``struct kvm_vcpu`` + its vgic per-CPU state + the vCPU thread's run loop."""
+class Vcpu(KvmVcpu):
+    """A vCPU with its thread's run loop (``kvm_arch_vcpu_ioctl_run``)."""
 
     def __init__(self, kvm: Kvm, vcpu_id: int) -> None:
-        super().__init__(f"{kvm.name}/vcpu{vcpu_id}")
-        self.kvm = kvm
-        self.m = kvm.m
-        self.vcpu_id = vcpu_id
+        super().__init__(kvm, vcpu_id)
         rec = kvm.m.recorder
         self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
         self._ev_load = rec.event("vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self._ev_put = rec.event("vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
-        self.ev_lr_write = rec.event("lr_write", cpu=0, lr=0, value=0, vcpu=vcpu_id, vm=kvm.index)
-        """``lr_write`` emission site (the back end's world-switch restore)."""
-        self.vgic_cpu = VgicCpu([
-            VgicIrq(i, self, VGIC_CONFIG_EDGE if i < VGIC_NR_SGIS else VGIC_CONFIG_LEVEL)
-            for i in range(32)
-        ])
-        """``struct vgic_cpu`` (SGIs edge, PPIs level)."""
-        kvm.vgic.ops.vcpu_init(self)
-        self.ctx = GuestContext()
-        """The guest's EL1 context, loaded on the pCPU between sched_in and sched_out."""
-        self.ctx.stage2_device_pages = kvm.stage2_device_pages
         self.guest: Any = None
         self.booting = True
-        # exits
+        """Exits are counted as ``boot_exit:*`` until the guest first idles."""
         self.exit_reason = "IRQ"
         self.mmio: tuple[int, int, int, bool] = (0, 0, 4, False)
         self.mmio_result = 0
-        self.on_load: list[VcpuHook] = []
-        self.on_put: list[VcpuHook] = []
-        self.on_block: list[VcpuHook] = []
-        self.on_unblock: list[VcpuHook] = []
         c = kvm.m.costs
         self._enter_fixed = c.vgic_flush_ns + c.world_switch_in_ns + c.guest_entry_ns
         self._exit_fixed = c.trap_to_el2_ns + c.world_switch_out_ns + c.vgic_fold_ns
         self._mmio_ns = c.mmio_emul_kernel_ns
+        self._mmio_user_ns = c.mmio_emul_user_ns
         self._hvc_ns = c.hypercall_ns
         self._block_ns = c.wfi_block_ns
         self.ctx.exit_irq_step = self._exit_irq
@@ -96,16 +73,15 @@ class Vcpu(Task):
         self._handle_exit_step: Step = self._handle_exit
         self._c_exits = rec.counter("exits_total")
         self._c_boot_exits = rec.counter("boot_exits_total")
+        self._c_user_exits = rec.counter("kvm_userspace_exit")
         self._c_reason = {r: (rec.counter(f"exit:{r}"), rec.counter(f"boot_exit:{r}")) for r in EXIT_REASONS}
-        self.c_maintenance_irqs = rec.counter("maintenance_irqs")
-        """``maintenance_irqs`` (a maintenance condition seen at exit by the back end's save)."""
 
     # ---------------------------------------------------------------- preempt notifiers
     def sched_in(self, cpu: PhysCpu) -> int:
         """``kvm_sched_in`` → ``kvm_arch_vcpu_load``: load the guest context, the vgic
         (``kvm_vgic_load``), then the ``on_load`` hooks."""
         cpu.ctx = self.ctx
-        self.kvm.arch.running_vcpu[cpu.index] = self
+        self.kvm.glob.running_vcpu[cpu.index] = self
         cost = self.kvm.vgic.ops.load(self, cpu.index)
         for hook in self.on_load:
             cost += hook(self, cpu.index)
@@ -127,7 +103,7 @@ class Vcpu(Task):
             ev.fields["cpu"] = cpu.index
             ev.emit()
         cpu.ctx = None
-        self.kvm.arch.running_vcpu[cpu.index] = None
+        self.kvm.glob.running_vcpu[cpu.index] = None
         return cost
 
     def should_exit(self) -> bool:
@@ -150,7 +126,7 @@ class Vcpu(Task):
 
     def _enter(self, cpu: PhysCpu) -> int:
         """Flush, restore the virtual interface, world switch in, ``kvm_entry``."""
-        self.kvm.vgic.kvm_vgic_flush_hwstate(self)
+        kvm_vgic_flush_hwstate(self)
         cost = self._enter_fixed + self.kvm.vgic.ops.restore_state(self, cpu.index)
         cpu.mode = GUEST
         cpu.irqs_masked = True
@@ -180,7 +156,7 @@ class Vcpu(Task):
             rec.emit("kvm_exit", vcpu=self.vcpu_id, vm=self.kvm.index, reason=reason, cpu=cpu.index)
         cpu.mode = HOST
         cost = self._exit_fixed + self.kvm.vgic.ops.save_state(self, cpu.index)
-        self.kvm.vgic.kvm_vgic_sync_hwstate(self)
+        kvm_vgic_sync_hwstate(self)
         cpu.irqs_masked = False
         self.exit_reason = reason
         cpu.next = self._handle_exit_step
@@ -220,16 +196,21 @@ class Vcpu(Task):
             return self._kvm_handle_wfx(cpu)
         if reason == "DABT_LOW":
             addr, value, size, is_write = self.mmio
-            self.mmio_result = self.kvm.kvm_io_bus_access(self, addr, value, size, is_write)
+            handler = self.kvm.kvm_io_bus_find(addr)
+            if handler is None:
+                # io_mem_abort → KVM_EXIT_MMIO: the VMM emulates it (reads 0) and re-enters
+                self.mmio_result = 0
+                self._c_user_exits.n += 1
+                return self._mmio_user_ns
+            self.mmio_result = handler(self, addr, value, size, is_write)
             return self._mmio_ns
         return self._hvc_ns
 
     def _kvm_handle_wfx(self, cpu: PhysCpu) -> int:
         """``kvm_handle_wfx`` → ``kvm_vcpu_wfi``: sync the VMCR (``kvm_vgic_vmcr_sync``), then
         block unless a vgic irq is pending."""
-        vgic = self.kvm.vgic
-        vgic.ops.vmcr_sync(self, cpu.index)
-        if vgic.kvm_vgic_vcpu_pending_irq(self) or self.kvm.dying:
+        self.kvm.vgic.ops.vmcr_sync(self, cpu.index)
+        if kvm_vgic_vcpu_pending_irq(self) or self.kvm.dying:
             return 0
         return self._block_ns + self.kvm_vcpu_block(cpu)
 
@@ -239,17 +220,3 @@ class Vcpu(Task):
         for hook in self.on_block:
             cost += hook(self, cpu.index)
         return cost + self.kvm.host.sched.block(self, cpu)
-
-    def kvm_vcpu_wake_up(self) -> None:
-        """``kvm_vcpu_wake_up``: a blocked vCPU becomes runnable (``on_unblock`` hooks, charged
-        to the waker, and the ``kvm_vcpu_wakeup`` event)."""
-        if not self.blocked or self.exited:
-            return
-        self.blocked = False
-        m = self.m
-        for hook in self.on_unblock:
-            m.acc += hook(self, self.home)
-        rec = m.recorder
-        if rec.wants("kvm_vcpu_wakeup"):
-            rec.emit("kvm_vcpu_wakeup", vm=self.kvm.index, vcpu=self.vcpu_id)
-        self.kvm.host.sched.try_to_wake_up(self)

@@ -9,14 +9,12 @@ work is done at fold.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from irqfwd.host.irqchip.arm_vgic_info import GIC_V2
-from irqfwd.host.kvm.arm_vgic import VgicGlobalState, VgicOps
+from irqfwd.host.kernel import HostKernel
+from irqfwd.host.kvm.kvm_host import VgicGlobalState, VgicOps
 from irqfwd.host.kvm.vgic_v2 import VgicV2Ops, vgic_v2_probe
-
-if TYPE_CHECKING:
-    from irqfwd.host.kernel import HostKernel
 
 __all__ = ["kvm_vgic_hyp_init"]
 

@@ -26,7 +26,7 @@ virtual interface control frames (GICH) that the host GIC driver handed to KVM i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from irqfwd.host.irqchip.arm_gic import (
     GIC_VCPU_DIR_PAGE,
@@ -60,17 +60,19 @@ from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
     VGIC_NR_PRIVATE_IRQS,
     VGIC_NR_SGIS,
-    VgicIrq,
-    VgicOps,
     VgicV2CpuIf,
     VgicVmcr,
 )
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
+from irqfwd.host.kvm.vgic import (
+    kvm_notify_acked_irq,
+    vgic_deactivate,
+    vgic_get_irq,
+    vgic_irq_handle_resampling,
+    vgic_irq_set_phys_active,
+)
 from irqfwd.hw.gicv2.hyp_interface import HypInterface
 from irqfwd.hw.machine import Machine
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vm import Kvm
 
 __all__ = ["VgicV2Ops", "lr_signals_eoi_mi", "vgic_v2_probe"]
 
@@ -90,7 +92,7 @@ def vgic_v2_probe(info: GicKvmInfo) -> int:
     return (vctrl[0].read_vtr() & _GICH_VTR_LISTREGS) + 1
 
 
-def _v2(vcpu: Vcpu) -> VgicV2CpuIf:
+def _v2(vcpu: KvmVcpu) -> VgicV2CpuIf:
     cif = vcpu.vgic_cpu.vgic_v2
     assert cif is not None
     return cif
@@ -114,7 +116,7 @@ class VgicV2Ops(VgicOps):
         self.lr_restore_ns = c.lr_restore_ns
 
     # ---------------------------------------------------------------- set-up
-    def vcpu_init(self, vcpu: Vcpu) -> None:
+    def vcpu_init(self, vcpu: KvmVcpu) -> None:
         """``vgic_v2_enable``: VMCR 0, GICH_HCR.En."""
         vcpu.vgic_cpu.vgic_v2 = VgicV2CpuIf(self.nr_lr, GICH_HCR_EN)
 
@@ -130,7 +132,7 @@ class VgicV2Ops(VgicOps):
         kvm.stage2_device_pages |= pages
 
     # ---------------------------------------------------------------- list registers
-    def populate_lr(self, vcpu: Vcpu, irq: VgicIrq, lr: int) -> None:
+    def populate_lr(self, vcpu: KvmVcpu, irq: VgicIrq, lr: int) -> None:
         """``vgic_v2_populate_lr``."""
         opts = vcpu.kvm.vgic.options
         intid = irq.intid
@@ -174,27 +176,27 @@ class VgicV2Ops(VgicOps):
         _v2(vcpu).vgic_lr[lr] = val
         irq.on_lr = True
 
-    def clear_lr(self, vcpu: Vcpu, lr: int) -> None:
+    def clear_lr(self, vcpu: KvmVcpu, lr: int) -> None:
         """``vgic_v2_clear_lr``."""
         _v2(vcpu).vgic_lr[lr] = 0
 
-    def set_underflow(self, vcpu: Vcpu) -> None:
+    def set_underflow(self, vcpu: KvmVcpu) -> None:
         """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when at most one LR is valid)."""
         _v2(vcpu).vgic_hcr |= GICH_HCR_UIE
 
-    def fold_lr_state(self, vcpu: Vcpu) -> None:
+    def fold_lr_state(self, vcpu: KvmVcpu) -> None:
         """``vgic_v2_fold_lr_state``, then the EOIs GICH_HCR.EOICount counted."""
         vgic_cpu = vcpu.vgic_cpu
         cpuif = _v2(vcpu)
-        vgic = vcpu.kvm.vgic
+        kvm = vcpu.kvm
         cpuif.vgic_hcr &= ~GICH_HCR_UIE
-        nr_spis = vgic.nr_spis
+        nr_spis = kvm.vgic.nr_spis
         for lr in range(vgic_cpu.used_lrs):
             val = cpuif.vgic_lr[lr]
             intid = val & GICH_LR_VIRTUALID
             if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis:
-                vgic.kvm_notify_acked_irq(intid - VGIC_NR_PRIVATE_IRQS)
-            irq = vgic.get_irq(vcpu, intid)
+                kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
+            irq = vgic_get_irq(kvm, vcpu, intid)
             if irq is None:
                 continue
             irq.on_lr = False
@@ -208,18 +210,18 @@ class VgicV2Ops(VgicOps):
                     irq.source |= 1 << ((val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7)
             if irq.config == VGIC_CONFIG_LEVEL and not (val & GICH_LR_STATE):
                 irq.pending_latch = False
-            vgic.vgic_irq_handle_resampling(irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
+            vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
         vgic_cpu.used_lrs = 0
         eoicount = vgic_cpu.eoicount
         if eoicount:
             vgic_cpu.eoicount = 0
             self._fold_eoicount(vcpu, eoicount)
 
-    def _fold_eoicount(self, vcpu: Vcpu, eoicount: int) -> None:
+    def _fold_eoicount(self, vcpu: KvmVcpu, eoicount: int) -> None:
         """EOIs that found no LR (GICH_HCR.EOICount): an EOImode 0 guest deactivated that many
         active irqs that were not in an LR (the 2025 LR-overflow handling)."""
-        vgic = vcpu.kvm.vgic
-        vgic.m.recorder.count("eoicount", eoicount)
+        kvm = vcpu.kvm
+        kvm.m.recorder.count("eoicount", eoicount)
         if _v2(vcpu).vgic_vmcr & GICH_VMCR_EOI_MODE_MASK:
             return  # EOImode 1: the EOIR was a priority drop only; DIR deactivates
         for irq in vcpu.vgic_cpu.ap_list:
@@ -229,10 +231,10 @@ class VgicV2Ops(VgicOps):
                 irq.active = False
                 eoicount -= 1
                 if irq.hw:
-                    vgic.vgic_irq_set_phys_active(irq, False)
+                    vgic_irq_set_phys_active(kvm, irq, False)
 
     # ---------------------------------------------------------------- VMCR
-    def get_vmcr(self, vcpu: Vcpu, vmcr: VgicVmcr) -> None:
+    def get_vmcr(self, vcpu: KvmVcpu, vmcr: VgicVmcr) -> None:
         """``vgic_v2_get_vmcr``: decode the saved GICH_VMCR."""
         v = _v2(vcpu).vgic_vmcr
         vmcr.grpen0 = (v >> GICH_VMCR_ENABLE_GRP0_SHIFT) & 1
@@ -245,12 +247,12 @@ class VgicV2Ops(VgicOps):
         vmcr.bpr = (v >> GICH_VMCR_BINPOINT_SHIFT) & 7
         vmcr.pmr = ((v >> GICH_VMCR_PRIMASK_SHIFT) & 0x1F) << GICV_PMR_PRIORITY_SHIFT
 
-    def vmcr_sync(self, vcpu: Vcpu, cpu: int) -> None:
+    def vmcr_sync(self, vcpu: KvmVcpu, cpu: int) -> None:
         """``vgic_v2_vmcr_sync``: GICH_VMCR of the loaded vCPU into its saved state."""
         _v2(vcpu).vgic_vmcr = self.vctrl[cpu].read_vmcr()
 
     # ---------------------------------------------------------------- world switch
-    def save_state(self, vcpu: Vcpu, cpu: int) -> int:
+    def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
         """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount, then
         ``save_lrs`` (GICH_ELRSR, each used LR read unless empty, then zeroed) and
         GICH_HCR = 0.  Returns the cost in ns."""
@@ -283,7 +285,7 @@ class VgicV2Ops(VgicOps):
             gich.write_hcr(0)
         return cost
 
-    def restore_state(self, vcpu: Vcpu, cpu: int) -> int:
+    def restore_state(self, vcpu: KvmVcpu, cpu: int) -> int:
         """``__vgic_v2_restore_state``: GICH_HCR, then each used LR (``lr_write`` events)."""
         used = vcpu.vgic_cpu.used_lrs
         if not used:
@@ -305,7 +307,7 @@ class VgicV2Ops(VgicOps):
                 ev.emit()
         return self.restore_fixed_ns + used * self.lr_restore_ns
 
-    def load(self, vcpu: Vcpu, cpu: int) -> int:
+    def load(self, vcpu: KvmVcpu, cpu: int) -> int:
         """``vgic_v2_load``: restore GICH_VMCR and GICH_APR."""
         gich = self.vctrl[cpu]
         cpuif = _v2(vcpu)
@@ -313,7 +315,7 @@ class VgicV2Ops(VgicOps):
         gich.write_apr(cpuif.vgic_apr)
         return 2 * self.lr_restore_ns
 
-    def put(self, vcpu: Vcpu, cpu: int) -> int:
+    def put(self, vcpu: KvmVcpu, cpu: int) -> int:
         """``vgic_v2_put``: save GICH_VMCR and GICH_APR."""
         gich = self.vctrl[cpu]
         cpuif = _v2(vcpu)
@@ -322,11 +324,11 @@ class VgicV2Ops(VgicOps):
         return 2 * self.lr_save_ns
 
     # ---------------------------------------------------------------- trapped GICV_DIR
-    def deactivate(self, vcpu: Vcpu, val: int) -> None:
+    def deactivate(self, vcpu: KvmVcpu, val: int) -> None:
         """``vgic_v2_deactivate``: a trapped GICV_DIR write (INTID in bits [9:0])."""
-        vcpu.kvm.vgic.vgic_deactivate(vcpu, val & GICH_LR_VIRTUALID)
+        vgic_deactivate(vcpu, val & GICH_LR_VIRTUALID)
 
-    def _dir_page_access(self, vcpu: Vcpu, addr: int, value: int, size: int, is_write: bool) -> int:
+    def _dir_page_access(self, vcpu: KvmVcpu, addr: int, value: int, size: int, is_write: bool) -> int:
         """The trapped GICV_DIR page: a write at offset 0 deactivates; the rest is RAZ/WI."""
         if is_write and addr == self.vcpu_base + GIC_VCPU_DIR_PAGE:
             self.deactivate(vcpu, value)
