@@ -9,7 +9,7 @@ from irqfwd.check.invariants import InvariantChecker
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim import Engine
 from irqfwd.sim.metrics import Recorder
-from irqfwd.system.build import run_scenario
+from irqfwd.system.run import run_scenario
 
 Step = tuple[int, str, dict[str, Any]]
 

@@ -16,8 +16,8 @@ import pytest
 from irqfwd.cli.errors import InputError
 from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig
 from irqfwd.sim.costs import load_profile
-from irqfwd.system.build import run_scenario
 from irqfwd.system.designs import DESIGNS
+from irqfwd.system.run import run_scenario
 
 
 def _cfg(trigger: str = "level", duration: int = 2_000_000, **dev: object) -> ScenarioConfig:

@@ -10,7 +10,8 @@ from irqfwd.config import ScenarioConfig
 from irqfwd.guest.kernel import GuestCpu
 from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
-from irqfwd.system.build import build_system, run_scenario
+from irqfwd.system.build import build_system
+from irqfwd.system.run import run_scenario
 
 
 def _nic_plus_tick() -> ScenarioConfig:

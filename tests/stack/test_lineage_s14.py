@@ -31,7 +31,8 @@ from irqfwd.host.kvm.vgic import (
     vgic_prune_ap_list,
     vgic_target_oracle,
 )
-from irqfwd.system.build import System, build_system, run_scenario
+from irqfwd.system.build import System, build_system
+from irqfwd.system.run import run_scenario
 
 GICD = 0x0800_0000
 

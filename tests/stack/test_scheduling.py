@@ -12,7 +12,7 @@ from irqfwd.config import (
     TrafficConfig,
     VMConfig,
 )
-from irqfwd.system.build import run_scenario
+from irqfwd.system.run import run_scenario
 
 
 def _two_vms_one_pcpu(policy: str) -> ScenarioConfig:

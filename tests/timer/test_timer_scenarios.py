@@ -17,7 +17,7 @@ import pytest
 from irqfwd.host.kvm.arch_timer import SCENARIO_DESIGNS, KvmArchTimer
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.scenarios.timer import TIMER_SCENARIOS
-from irqfwd.system.build import RunResult, run_scenario
+from irqfwd.system.run import RunResult, run_scenario
 
 
 @cache

@@ -21,7 +21,8 @@ from irqfwd.config import ScenarioConfig, VMConfig
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, GenericTimer
 from irqfwd.scenarios.builtin import get_scenario
 from irqfwd.sim.costs import load_profile
-from irqfwd.system.build import System, build_system, run_scenario
+from irqfwd.system.build import System, build_system
+from irqfwd.system.run import run_scenario
 from irqfwd.system.vtimer import VtimerSystem
 
 GICD_ISENABLER0, GICD_ICENABLER0 = 0x100, 0x180

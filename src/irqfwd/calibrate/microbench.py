@@ -32,14 +32,13 @@ Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from irqfwd.calibrate.microbench_timer import timer_10ms
+from irqfwd.calibrate.program import GuestProgram
 from irqfwd.config import ScenarioConfig, VMConfig
+from irqfwd.host.kvm.vcpu import Vcpu
 from irqfwd.sim.costs import CostProfile
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.system.build import System
+from irqfwd.system.build import System, build_system
 
 __all__ = ["BENCHMARKS", "MEASURED_ALTRA", "run_microbenchmarks"]
 
@@ -57,8 +56,6 @@ ITERATIONS = 64
 GICD_IIDR = 0x008
 GICD_CTLR = 0x000
 GICD_SGIR = 0xF00
-GICV_CTLR_ENABLE = 1
-GUEST_PMR = 0xF0
 SPURIOUS = 1023
 USER_MMIO_ADDR = 0x0A00_0000
 """A guest-physical address outside the vgic frame (a VMM-emulated device)."""
@@ -70,7 +67,6 @@ IPI_GAP_NS = 20_000
 
 
 def _build(costs: CostProfile, vcpus: int) -> System:
-    from irqfwd.system.build import build_system
     config = ScenarioConfig(
         name="micro-bench",
         duration_ns=1_000_000,
@@ -80,46 +76,6 @@ def _build(costs: CostProfile, vcpus: int) -> System:
     )
     system: System = build_system(config, "irqfd-resample", seed=0, costs=costs)
     return system
-
-
-class GuestProgram:
-    """Base of the micro-benchmark guest programs: a step chain on one vCPU (steps as in
-    :mod:`irqfwd.guest.kernel`) that starts at :meth:`_setup` and takes its virtual IRQs
-    at :meth:`_irq`."""
-
-    def __init__(self, system: System, vcpu: Vcpu) -> None:
-        self.s = system
-        self.vcpu = vcpu
-        self.gic = system.gic
-        self.costs = system.costs
-        self.engine = system.engine
-        vcpu.ctx.guest_next = self._setup
-        vcpu.ctx.guest_irq_step = self._irq
-
-    def _cpu(self) -> int:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        return cpu.index
-
-    def _set_next(self, step: Callable[[], int] | None) -> None:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        cpu.next = step
-
-    def _gicv_init(self) -> int:
-        """Linux ``gic_cpu_init`` on GICV: GICV_PMR, then GICV_CTLR.Enable; returns the cost."""
-        vif = self.gic.vcpu_if[self._cpu()]
-        vif.write_pmr(GUEST_PMR)
-        vif.write_ctlr(GICV_CTLR_ENABLE)
-        return 2 * self.costs.gicv_access_ns
-
-    def _setup(self) -> int:
-        """The program's first step."""
-        raise NotImplementedError
-
-    def _irq(self) -> int:
-        """The guest's IRQ vector."""
-        raise NotImplementedError
 
 
 class _Guest(GuestProgram):
@@ -287,7 +243,6 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
 
 def bench_timer_10ms(costs: CostProfile) -> float:
     """The timer model's ``timer_10ms`` (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`)."""
-    from irqfwd.calibrate.microbench_timer import timer_10ms
 
     return float(timer_10ms(costs))
 

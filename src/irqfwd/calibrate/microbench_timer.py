@@ -18,18 +18,16 @@ re-entry (flush, HW=1 LR) → guest IRQ vector → the loop sees the flag.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from irqfwd.calibrate.microbench import GuestProgram
+from irqfwd.calibrate.program import GuestProgram
 from irqfwd.config import ScenarioConfig, VMConfig
+from irqfwd.host.kvm.vcpu import Vcpu
+from irqfwd.hw.machine import Step
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER
 from irqfwd.sim.costs import CostProfile
+from irqfwd.system.build import System, build_system
 from irqfwd.system.vtimer import VtimerSystem
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.hw.machine import Step
-    from irqfwd.system.build import System
 
 __all__ = ["ITERATIONS", "TimerBench", "timer_10ms"]
 
@@ -128,8 +126,6 @@ class TimerBench(GuestProgram):
 
 def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: str = "forwarded") -> TimerBench:
     """Build the one-vCPU system, run ``iterations`` timed rounds, return the guest program."""
-    from irqfwd.system.build import build_system
-
     config = ScenarioConfig(
         name="micro-bench-timer",
         duration_ns=1_000_000,

@@ -1,25 +1,15 @@
-"""Build a whole system (machine, host, VMs, guests, devices) for one design and run it.
+"""Build a whole system (machine, host, VMs, guests, devices) for one design.
 
 :func:`build_system` wires, for every device of the scenario, the path its design asks for
 (:mod:`irqfwd.system.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
 (resample, pulse or mapped), optionally forwarding (``irq_set_vcpu_affinity`` +
 ``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair.
-
-:func:`run_scenario` runs the scenario for ``duration_ns`` and then tears the VMs down the
-way a VMM killing a guest would: at the next guest handler entry (the guest holds an
-active interrupt; at most ``TEARDOWN_WINDOW_NS`` later) the VM is marked dying, its vCPUs
-leave, and the host resets the device, stops irqfd injection, unmasks the VFIO line (as
-QEMU does when it stops KVM injection), frees the host irq and un-forwards/unmaps it.  A
-design whose teardown leaves a physical interrupt active shows it in the counter
-``teardown_stuck_active`` and in the invariant checker.  Trace: ``vm_teardown`` (``vm``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
@@ -32,22 +22,20 @@ from irqfwd.host.kvm.arm import kvm_arch_init
 from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
 from irqfwd.host.kvm.irqfd import KvmIrqfd
 from irqfwd.host.kvm.kvm_host import KvmGlobals
-from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq, kvm_vgic_unmap_phys_irq
+from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
 from irqfwd.host.kvm.vm import Vm
 from irqfwd.host.vfio import VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
-from irqfwd.hw.machine import HOST, Machine
+from irqfwd.hw.machine import Machine
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.sim.engine import LATE, Engine
+from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.system.designs import Design, get_design
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 
-__all__ = ["TEARDOWN_WINDOW_NS", "DeviceWiring", "RunResult", "System", "build_system", "run_scenario"]
+__all__ = ["DeviceWiring", "System", "build_system"]
 
-TEARDOWN_WINDOW_NS = 1_000_000
-"""After ``duration_ns``, wait at most this long for a guest handler entry to kill the VM in."""
 
 
 @dataclass
@@ -84,29 +72,6 @@ class System:
     torn_down: list[int] = field(default_factory=list)
     vtimer: VtimerSystem | None = None
     """The arch timer when a VM uses it."""
-
-
-@dataclass
-class RunResult:
-    """Outcome of one :func:`run_scenario`."""
-
-    config: ScenarioConfig
-    design: str
-    seed: int
-    recorder: Recorder
-    checker: InvariantChecker
-    sim_time_ns: int
-    events_run: int
-    system: System | None = field(default=None, repr=False)
-
-    @property
-    def counters(self) -> dict[str, int]:
-        return dict(self.recorder.counters)
-
-    @property
-    def violations(self) -> list[Violation]:
-        """The invariant violations of the run."""
-        return list(self.checker.violations)
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
@@ -235,105 +200,3 @@ def _connect_bypass(host: HostKernel, vfio: VfioPlatformIrq, irqfd: KvmIrqfd) ->
         ret = host.irqbypass.register_producer(prod)
     if ret:
         raise InputError(f"irqbypass registration failed ({ret})")
-
-
-# ---------------------------------------------------------------------- teardown
-class _Teardown:
-    """Kill the VMs at the next guest handler entry after the end, then tear them down."""
-
-    def __init__(self, system: System) -> None:
-        self.s = system
-        self.killed = False
-
-    def arm(self) -> None:
-        for g in self.s.guests:
-            g.on_handler_entry = self._on_handler
-        self.s.engine.schedule(TEARDOWN_WINDOW_NS, self.kill, priority=LATE)
-
-    def _on_handler(self, gcpu: Any, driver: Any) -> None:
-        if not self.killed:
-            self.kill()
-
-    def kill(self) -> None:
-        if self.killed:
-            return
-        self.killed = True
-        s = self.s
-        for nic in (w.nic for w in s.devices):
-            nic._arrivals = iter(())
-        for kvm in s.vms:
-            kvm.dying = True
-            for vcpu in kvm.vcpus:
-                if vcpu.blocked or vcpu.cpu is None:
-                    vcpu.exited = True
-                else:
-                    vcpu.request_exit()
-                    vcpu.cpu.poke()
-                    vcpu.cpu.interrupt()
-        s.engine.schedule(0, self._wait, priority=LATE)
-
-    def _wait(self) -> None:
-        s = self.s
-        # Also wait for host IRQ handlers in flight: the host tears down from task context,
-        # after a handler's deferred GICC_DIR (gic_handle_irq's irq_eoi) has executed.
-        if all(v.exited for kvm in s.vms for v in kvm.vcpus) and not any(
-                c.mode == HOST and c.irqs_masked for c in s.machine.pcpus):
-            self.teardown()
-            s.engine.stop()
-        else:
-            s.engine.schedule(100, self._wait, priority=LATE)
-
-    def teardown(self) -> None:
-        s = self.s
-        genirq = s.host.genirq
-        rec = s.recorder
-        for kvm in s.vms:
-            if rec.wants("vm_teardown"):
-                rec.emit("vm_teardown", vm=kvm.index)
-        for w in s.devices:
-            w.nic.pending = 0
-            w.nic.set_irq_enabled(False)  # device reset: line low
-            if s.design.direct_inject:
-                s.host.irqbypass.unregister_producer(w.vfio.producer)
-                s.host.irqbypass.unregister_consumer(w.irqfd.consumer)
-            w.kvm.irqfds.kvm_irqfd_deassign(w.irqfd)
-            vcpu = w.kvm.vcpus[w.cfg.vcpu]
-            if w.forwarded and not s.design.teardown_deactivate:
-                genirq.irq_set_vcpu_affinity(w.host_irq, None)
-                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
-            w.vfio.unmask()
-            w.vfio.release()
-            if w.forwarded and s.design.teardown_deactivate:
-                genirq.irq_set_vcpu_affinity(w.host_irq, None)
-                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
-            if s.gic.dist.is_active(w.cfg.host_intid):
-                rec.count("teardown_stuck_active")
-        s.torn_down = [kvm.index for kvm in s.vms]
-
-
-def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
-                 costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False) -> RunResult:
-    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
-    :func:`build_system`)."""
-    from irqfwd.devices.traffic import arrivals
-
-    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
-    checker = InvariantChecker(system.recorder, design)
-    engine = system.engine
-    end = config.duration_ns
-    for w in system.devices:
-        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
-    system.host.sched.start_migration()
-    system.machine.run(end)
-    td = _Teardown(system)
-    td.arm()
-    system.machine.run(end + 2 * TEARDOWN_WINDOW_NS)
-    if not td.killed:
-        td.kill()
-        system.machine.run(end + 3 * TEARDOWN_WINDOW_NS)
-    if not system.torn_down:
-        td.teardown()
-    checker.finish(engine.now)
-    return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
-                     engine.events_run, system)
