@@ -171,6 +171,20 @@ class ArchTimerContext:
     """The background hrtimer armed at put while blocking."""
 
 
+class _InputLevel:
+    """``arch_timer_irq_ops.get_input_level`` bound to one vCPU."""
+
+    __slots__ = ("kt", "vcpu")
+
+    def __init__(self, kt: KvmArchTimer, vcpu: Any) -> None:
+        self.kt = kt
+        self.vcpu = vcpu
+
+    def get_input_level(self, vintid: int) -> bool:
+        """``kvm_arch_timer_get_input_level``."""
+        return self.kt.kvm_arch_timer_get_input_level(self.vcpu, vintid)
+
+
 # Interpreted-style class even when compiled: tests inject faults by patching its methods.
 @mypyc_attr(native_class=False)
 class KvmArchTimer:
@@ -235,13 +249,9 @@ class KvmArchTimer:
         if not self._initialised:
             self.kvm_timer_hyp_init()
         if self.has_gic_active_state:
-            vcpu = ctx.vcpu
-
-            def get_input_level(vintid: int) -> bool:  # arch_timer_irq_ops.get_input_level
-                return self.kvm_arch_timer_get_input_level(vcpu, vintid)
-
+            get_input_level = _InputLevel(self, ctx.vcpu).get_input_level
             ops = IrqOps(VGIC_IRQ_SW_RESAMPLE if self.no_hw_deactivation else 0, get_input_level)
-            ret = self.platform.kvm_vgic_map_phys_irq(vcpu, ctx.host_irq, ctx.intid, ops)
+            ret = self.platform.kvm_vgic_map_phys_irq(ctx.vcpu, ctx.host_irq, ctx.intid, ops)
             if ret:
                 raise RuntimeError(f"kvm_vgic_map_phys_irq failed: {ret}")
         ctx.enabled = True
