@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from irqfwd._mypyc import mypyc_attr
 from irqfwd.host.kernel import HostKernel
 from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
@@ -124,11 +125,13 @@ class VgicCpu:
         """Scratch ``struct vgic_vmcr`` for :meth:`VgicOps.get_vmcr`."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class VgicOps:
     """The per-version back end of the vgic (``vgic_v2_*`` / ``vgic_v3_*`` in Linux).
 
     The core (:mod:`irqfwd.host.kvm.vgic`) calls only these.  Methods that access the
-    hardware return the cost in ns of their register accesses where noted.
+    hardware return the cost in ns of their register accesses where noted.  Back ends may
+    be interpreted subclasses (a test's recording stand-in) even in the compiled build.
     """
 
     name = "none"
