@@ -116,6 +116,8 @@ class _StaleLine(Listener):
     One instance per checker (``InvariantChecker.shared``), used by two rules.
     """
 
+    events = ("guest_deactivate", "kvm_timer_update_irq")
+
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
 
@@ -125,8 +127,6 @@ class _StaleLine(Listener):
         else:
             self._on_update(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"guest_deactivate": self._on_deactivate, "kvm_timer_update_irq": self._on_update}
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
         if f.get("vintid", -1) == PPI_VTIMER:
