@@ -53,15 +53,27 @@ class GICv2:
     """
 
     __slots__ = (
-        "_d16", "_decode", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
-        "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
+        "_decode",
+        "_frames",
+        "_ncpu",
+        "_on_event",
+        "_on_output",
+        "_q_hw_deactivate_no_phys_update",
+        "_spi_end",
+        "_stale_mask",
+        "config",
+        "cpu_if",
+        "dist",
+        "hyp",
+        "outputs",
+        "vcpu_if",
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
         self.config = config = config or GICv2Config()
         self._ncpu = config.num_cpus
         self._spi_end = min(config.num_irqs, 1020)
-        self._d16 = config.quirks.hw_deactivate_no_phys_update
+        self._q_hw_deactivate_no_phys_update = config.quirks.hw_deactivate_no_phys_update
         self._on_output: Callable[[int, str, bool], None] | None = None
         self._on_event: Callable[[str, int, int, str], None] | None = None
         self._stale_mask = 0
@@ -297,7 +309,7 @@ class GICv2:
         """
         if intid < 16 or intid >= self._spi_end:
             return
-        if not self._d16:
+        if not self._q_hw_deactivate_no_phys_update:
             # dist.deactivate() without its range check (done above)
             mask = self.dist._set_active(intid, False, cpu, "hw_lr")
             if mask:
