@@ -10,7 +10,7 @@ ACCEL_DIR      := build/accel
 ACCEL_MANIFEST := $(ACCEL_DIR)/manifest.json
 ACCEL_SOURCES   = $(shell $(PYTHON) scripts/build_accel.py --list)
 # The suites that also run against the compiled modules (IRQFWD_ACCEL=require).
-ACCEL_SUITES   := tests/hw tests/regs tests/stack tests/timer tests/periphery tests/test_engine.py tests/test_metrics.py tests/accel
+ACCEL_SUITES   := tests/hw tests/regs tests/sim tests/host tests/guest tests/check tests/system tests/scenarios tests/devices tests/calibrate tests/cli tests/accel tests/test_golden.py
 
 .PHONY: install system-deps test lint unit bench run clean compile uncompile accel
 
