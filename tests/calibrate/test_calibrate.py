@@ -1,5 +1,5 @@
 """``irqfwd calibrate``: the arm/micro-bench equivalents run in the simulator land within 10%
-of the Ampere Altra measurements (performance-anchors.md §1.1) with the default profile."""
+of the Ampere Altra measurements (kvm-unit-tests arm/micro-bench on Ampere Altra, Linux 6.12-rc1) with the default profile."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kvm-unit-tests micro-bench timer_10ms in the simulator (performance-anchors.md §1.1: 902 ns on Altra)."""
+"""kvm-unit-tests micro-bench timer_10ms in the simulator (902 ns on Ampere Altra, Linux 6.12-rc1)."""
 
 from __future__ import annotations
 

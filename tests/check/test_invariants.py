@@ -136,7 +136,7 @@ def test_edge_handled_twice_fires_edge_exactly_once() -> None:
 
 
 def test_edge_held_pending_while_active_is_not_a_duplicate() -> None:
-    """§14: a second edge while the irq is active is delivered after deactivation, even if
+    """a second edge while the irq is active is delivered after deactivation, even if
     the driver already drained its work: two raises, two deliveries, no violation."""
     steps: list[Step] = [
         (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),

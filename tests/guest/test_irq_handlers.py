@@ -53,7 +53,7 @@ def test_registry_maps_each_vintid_to_its_handler() -> None:
 
 def test_second_registration_and_bad_vintid_rejected() -> None:
     """One handler per vINTID (no IRQF_SHARED: ``request_irq`` returns -EBUSY), and only
-    INTIDs 0..1019 exist (GICv2 §3.2: 1020..1023 are special)."""
+    INTIDs 0..1019 exist (IHI 0048B §3.2: 1020..1023 are special)."""
     s = build_system(get_scenario("nic-level"), "forwarded")
     (k,) = s.guests
     vintid = next(iter(k.irq_handlers))

@@ -1,4 +1,4 @@
-"""Statements of linux-forwarding-lineage.md §14 that concern the host GIC driver, genirq,
+"""Behaviours of Linux that concern the host GIC driver, genirq,
 the vgic, VFIO, irqfd and irqbypass (not the timer, not GICv4), one test (or more) each.
 
 Each docstring quotes the statement it checks.
@@ -65,7 +65,7 @@ def _phys_deactivations(s: System, intid: int) -> list[str]:
 
 # ---------------------------------------------------------------------- host GIC driver / genirq
 def test_forwarded_host_eoir_before_handler_never_dir() -> None:
-    """§14: "The host writes EOIR for a forwarded interrupt before running its handler and
+    """"The host writes EOIR for a forwarded interrupt before running its handler and
     never writes DIR for it." """
     s = _sys("forwarded", tracing=True)
     gic = s.machine.gic
@@ -76,7 +76,7 @@ def test_forwarded_host_eoir_before_handler_never_dir() -> None:
 
     def handler(irq: int, dev_id: Any) -> int:
         # EOIR (the priority drop) has been written: the running priority is idle again
-        # while INTID 48 stays active (EOImode 1, GICv2 §3.2.1 / gic_handle_irq).
+        # while INTID 48 stays active (EOImode 1, IHI 0048B §3.2.1 / gic_handle_irq).
         seen.append(gic.cpu_if[0].running_priority())
         assert gic.dist.is_active(48)
         return real(irq, dev_id)
@@ -90,7 +90,7 @@ def test_forwarded_host_eoir_before_handler_never_dir() -> None:
 
 
 def test_mask_of_forwarded_irq_clears_active() -> None:
-    """§14: "Masking (disable/free) a forwarded interrupt on the host also clears its
+    """"Masking (disable/free) a forwarded interrupt on the host also clears its
     physical Active state."  (A non-forwarded irq keeps it.)"""
     for design, cleared in (("forwarded", True), ("irqfd-resample", False)):
         s = _sys(design)
@@ -102,7 +102,7 @@ def test_mask_of_forwarded_irq_clears_active() -> None:
 
 
 def test_irq_set_vcpu_affinity_marks_and_unmarks_forwarded() -> None:
-    """§14: "irq_set_vcpu_affinity(irq, non-NULL) marks the interrupt forwarded;
+    """"irq_set_vcpu_affinity(irq, non-NULL) marks the interrupt forwarded;
     irq_set_vcpu_affinity(irq, NULL) un-marks it; a chip without support returns -ENOSYS." """
     s = _sys("irqfd-resample")
     g = s.host.genirq
@@ -117,7 +117,7 @@ def test_irq_set_vcpu_affinity_marks_and_unmarks_forwarded() -> None:
 
 
 def test_forwarding_sgi_or_cascaded_gic_rejected() -> None:
-    """§14: "Forwarding an SGI or an interrupt of a cascaded GIC is rejected." """
+    """"Forwarding an SGI or an interrupt of a cascaded GIC is rejected." """
     s = _sys("irqfd-resample")
     g = s.host.genirq
     sgi = g.irq_create_mapping(s.host.irqchip.chip, 5)
@@ -129,7 +129,7 @@ def test_forwarding_sgi_or_cascaded_gic_rejected() -> None:
 
 
 def test_eoimode1_only_at_el2_with_8k_cpu_interface() -> None:
-    """§14: "EOImode1 is enabled only when the host booted at EL2/HYP (and, on GICv2, only
+    """"EOImode1 is enabled only when the host booted at EL2/HYP (and, on GICv2, only
     with an 8 KiB CPU interface)." """
     assert gic_check_eoimode(True, 0x2000)
     assert not gic_check_eoimode(True, 0x1000)
@@ -141,7 +141,7 @@ def test_eoimode1_only_at_el2_with_8k_cpu_interface() -> None:
 
 
 def test_special_intids_never_eoid() -> None:
-    """§14: "INTIDs 1020–1023 returned by IAR are never EOI'd or deactivated." """
+    """"INTIDs 1020–1023 returned by IAR are never EOI'd or deactivated." """
     s = _sys("irqfd-resample", trigger="edge", tracing=True)
     gic = s.machine.gic
     drv = s.host.irqchip
@@ -170,7 +170,7 @@ def _populate(s: System, irq: VgicIrq) -> int:
 
 
 def test_hw_lr_carries_pintid_and_no_eoi_bit() -> None:
-    """§14: "An LR with HW=1 carries pINTID and never sets the EOI (maintenance) bit." """
+    """"An LR with HW=1 carries pINTID and never sets the EOI (maintenance) bit." """
     s = _sys("forwarded")
     irq = _spi(s)
     irq.line_level = True
@@ -183,7 +183,7 @@ def test_hw_lr_carries_pintid_and_no_eoi_bit() -> None:
 
 
 def test_hw_lr_never_pending_and_active() -> None:
-    """§14: "An LR with HW=1 is never written in the Pending+Active state; if the virtual
+    """"An LR with HW=1 is never written in the Pending+Active state; if the virtual
     irq is active, only A is written." """
     s = _sys("forwarded")
     irq = _spi(s)
@@ -197,7 +197,7 @@ def test_hw_lr_never_pending_and_active() -> None:
 
 
 def test_guest_deactivation_of_hw_lr_deactivates_physical_without_exit() -> None:
-    """§14: "When the guest deactivates a vINTID whose LR has HW=1, the physical pINTID
+    """"When the guest deactivates a vINTID whose LR has HW=1, the physical pINTID
     becomes Inactive, with no maintenance interrupt and no exit." """
     r = run_scenario(_cfg(), "forwarded", tracing=True)
     last = None
@@ -214,7 +214,7 @@ def test_guest_deactivation_of_hw_lr_deactivates_physical_without_exit() -> None
 
 
 def test_level_non_hw_lr_has_eoi_bit_and_ack_notifier_runs() -> None:
-    """§14: "A level, non-HW LR has the EOI bit set; guest deactivation causes a maintenance
+    """"A level, non-HW LR has the EOI bit set; guest deactivation causes a maintenance
     interrupt, and fold calls the ack notifier (resampler) for SPIs." """
     r = run_scenario(_cfg(), "irqfd-resample", tracing=True)
     lrs = [f["value"] for _, n, f in r.recorder.trace if n == "lr_write" and f["value"] & 0x3FF == 48]
@@ -225,7 +225,7 @@ def test_level_non_hw_lr_has_eoi_bit_and_ack_notifier_runs() -> None:
 
 
 def test_mapped_level_written_pending_then_line_level_cleared() -> None:
-    """§14: "A level mapped irq is written to the LR as Pending and its cached line_level is
+    """"A level mapped irq is written to the LR as Pending and its cached line_level is
     then cleared; the level is re-sampled from hardware at fold time." """
     s = _sys("forwarded")
     irq = _spi(s)
@@ -243,7 +243,7 @@ def test_mapped_level_written_pending_then_line_level_cleared() -> None:
 
 
 def test_fold_line_low_clears_physical_active() -> None:
-    """§14: "If at fold a mapped level irq's line is sampled low, KVM clears the physical
+    """"If at fold a mapped level irq's line is sampled low, KVM clears the physical
     Active state itself." """
     s = _sys("forwarded")
     irq = _spi(s)
@@ -260,7 +260,7 @@ def test_fold_line_low_clears_physical_active() -> None:
 
 
 def test_deactivate_with_line_high_refires_and_reinjects() -> None:
-    """§14: "If the guest deactivates a mapped level irq whose line is still high, the
+    """"If the guest deactivates a mapped level irq whose line is still high, the
     physical interrupt fires again immediately and is re-injected." """
     # A probe run finds when the guest's handler acknowledges the NIC (the line falls)
     # and when its EOI deactivates INTID 48; a second packet arriving between the two
@@ -286,7 +286,7 @@ def test_deactivate_with_line_high_refires_and_reinjects() -> None:
 
 
 def test_second_edge_while_active_is_held_in_physical_gic() -> None:
-    """§14: "A second edge on a mapped edge irq while it is virtually active is held
+    """"A second edge on a mapped edge irq while it is virtually active is held
     pending in the physical GIC and is delivered after deactivation." """
     s = _sys("forwarded", trigger="edge", tracing=True)
     dist = s.machine.gic.dist
@@ -308,7 +308,7 @@ def test_second_edge_while_active_is_held_in_physical_gic() -> None:
 
 
 def test_edge_pending_latch_consumed_by_lr_and_restored_at_fold() -> None:
-    """§14: "An edge irq whose LR is still Pending at fold keeps pending_latch set; an edge
+    """"An edge irq whose LR is still Pending at fold keeps pending_latch set; an edge
     irq written to an LR has pending_latch cleared." """
     s = _sys("irqfd-resample")
     irq = _spi(s, 49)
@@ -324,7 +324,7 @@ def test_edge_pending_latch_consumed_by_lr_and_restored_at_fold() -> None:
 
 
 def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
-    """§14: "An active virtual irq stays on its current vcpu's ap_list even if its target
+    """"An active virtual irq stays on its current vcpu's ap_list even if its target
     vcpu changes; it migrates only after it is no longer active." """
     s = _sys("irqfd-resample", vcpus=2)
     vgic = s.vms[0].vgic
@@ -346,7 +346,7 @@ def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
 
 
 def test_ap_list_order_legacy_and_2025() -> None:
-    """§14: "ap_list order (2025+ vgic): pending-not-active before active; then by
+    """"ap_list order (2025+ vgic): pending-not-active before active; then by
     priority; among active, HW irqs before non-HW (older kernels: active first)." """
     from irqfwd.host.kvm.vgic import _cmp_key_2025, _cmp_key_legacy
 
@@ -371,7 +371,7 @@ def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = Fal
 
 
 def test_guest_ispendr_on_mapped_irq_sets_physical_active() -> None:
-    """§14: "Guest ISPENDR on a mapped irq sets pending and makes the physical irq Active." """
+    """"Guest ISPENDR on a mapped irq sets pending and makes the physical irq Active." """
     s = _sys("forwarded")
     _mmio(s, 0x200 + 4, 1 << 16)
     assert _spi(s).pending_latch
@@ -379,7 +379,7 @@ def test_guest_ispendr_on_mapped_irq_sets_physical_active() -> None:
 
 
 def test_guest_icpendr_on_mapped_irq() -> None:
-    """§14: "Guest ICPENDR on a mapped irq clears physical pending, and clears physical
+    """"Guest ICPENDR on a mapped irq clears physical pending, and clears physical
     Active if the virtual irq is not active." """
     for vactive in (False, True):
         s = _sys("forwarded")
@@ -396,7 +396,7 @@ def test_guest_icpendr_on_mapped_irq() -> None:
 
 
 def test_guest_and_user_active_writes_on_mapped_irq() -> None:
-    """§14: "Guest I/CACTIVER on a mapped irq changes both virtual and physical Active;
+    """"Guest I/CACTIVER on a mapped irq changes both virtual and physical Active;
     userspace accesses change only virtual state." """
     s = _sys("forwarded")
     dist = s.machine.gic.dist
@@ -411,7 +411,7 @@ def test_guest_and_user_active_writes_on_mapped_irq() -> None:
 
 
 def test_injection_owner_and_level_semantics() -> None:
-    """§14: "Injection into a vgic irq with an owner from a different owner is rejected;
+    """"Injection into a vgic irq with an owner from a different owner is rejected;
     level injection only applies level changes; edge injection only acts on level=1." """
     s = _sys("irqfd-resample")
     vgic = s.vms[0].vgic
@@ -438,7 +438,7 @@ def test_injection_owner_and_level_semantics() -> None:
 
 # ---------------------------------------------------------------------- VFIO / irqfd / irqbypass
 def test_vfio_level_masks_before_signal_and_unmasks_on_resamplefd() -> None:
-    """§14: "A VFIO platform level IRQ is masked (disable_irq_nosync) in its handler before
+    """"A VFIO platform level IRQ is masked (disable_irq_nosync) in its handler before
     the trigger eventfd is signalled, and unmasked only by an UNMASK action or eventfd; an
     edge IRQ only signals." """
     r = run_scenario(_cfg(), "irqfd-resample", tracing=True)
@@ -463,7 +463,7 @@ def test_vfio_level_masks_before_signal_and_unmasks_on_resamplefd() -> None:
 
 
 def test_resample_irqfd_asserts_until_ack_then_deasserts_once() -> None:
-    """§14: "A resample irqfd asserts the GSI on trigger and keeps it asserted until guest
+    """"A resample irqfd asserts the GSI on trigger and keeps it asserted until guest
     ack; on ack it de-asserts once and signals every resamplefd on that GSI." """
     from irqfwd.host.eventfd import EventFd
 
@@ -487,7 +487,7 @@ def test_resample_irqfd_asserts_until_ack_then_deasserts_once() -> None:
 
 
 def test_non_resample_irqfd_pulses() -> None:
-    """§14: "A non-resample irqfd pulses the GSI (1 then 0)." """
+    """"A non-resample irqfd pulses the GSI (1 then 0)." """
     from irqfwd.host.eventfd import EventFd
 
     s = _sys("irqfd-resample", tracing=True)
@@ -500,7 +500,7 @@ def test_non_resample_irqfd_pulses() -> None:
 
 
 def test_assigning_a_signalled_eventfd_injects_at_once() -> None:
-    """§14: "Assigning an irqfd whose eventfd is already signalled injects immediately." """
+    """"Assigning an irqfd whose eventfd is already signalled injects immediately." """
     from irqfwd.host.eventfd import EventFd
 
     s = _sys("irqfd-resample")
@@ -512,7 +512,7 @@ def test_assigning_a_signalled_eventfd_injects_at_once() -> None:
 
 
 def test_irqfd_routes_only_to_spis() -> None:
-    """§14: "On ARM, irqfd can target SPIs (via routing) ...; PPIs cannot be irqfd
+    """"On ARM, irqfd can target SPIs (via routing) ...; PPIs cannot be irqfd
     targets": GSI n routes to SPI 32 + n, and a GSI beyond the SPIs is refused."""
     from irqfwd.host.eventfd import EventFd
 
@@ -528,7 +528,7 @@ def test_irqfd_routes_only_to_spis() -> None:
 
 
 def test_irqbypass_one_to_one_and_ebusy() -> None:
-    """§14: "irqbypass connects exactly one producer with one consumer with the same token;
+    """"irqbypass connects exactly one producer with one consumer with the same token;
     a duplicate token returns -EBUSY." """
     mgr = IrqBypassManager()
     token, other = object(), object()
@@ -546,7 +546,7 @@ def test_irqbypass_one_to_one_and_ebusy() -> None:
 
 @pytest.mark.parametrize("fail", [False, True])
 def test_irqbypass_connect_order(fail: bool) -> None:
-    """§14: "irqbypass connect order: producer stop, consumer stop, add_consumer,
+    """"irqbypass connect order: producer stop, consumer stop, add_consumer,
     add_producer (rollback add_consumer on failure), consumer start, producer start." """
     mgr = IrqBypassManager()
     token = object()
@@ -571,7 +571,7 @@ def test_irqbypass_connect_order(fail: bool) -> None:
 
 
 def test_arm_irqbypass_only_for_msi_routes() -> None:
-    """§14: "On ARM, irqbypass forwarding is only accepted for MSI routes (GICv4 vLPI); SPI
+    """"On ARM, irqbypass forwarding is only accepted for MSI routes (GICv4 vLPI); SPI
     routes stay on the eventfd path." """
     from irqfwd.host.eventfd import EventFd
 
@@ -624,7 +624,7 @@ def _overflow_cfg() -> ScenarioConfig:
 
 
 def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
-    """§14: "Under LR overflow with EOImode1 guests, DIR is trapped and deactivation of an
+    """"Under LR overflow with EOImode1 guests, DIR is trapped and deactivation of an
     active irq not in an LR is emulated (including physical deactivation for HW irqs,
     exactly once)."  With the 2025 ap_list order (pending first) active irqs are pushed out
     of the LRs; an untrapped GICV_DIR for them finds no LR (GICH_HCR.EOICount) and they stay

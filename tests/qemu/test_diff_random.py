@@ -9,7 +9,7 @@ examples run in one QEMU process, reset (PSCI SYSTEM_RESET) between examples.
 Excluded, because they are QEMU deviations that QemuQuirks cannot reproduce
 (docs/conformance.md, "QEMU-only behaviour"; scripts qemu-halfword-access.regs and
 qemu-unimplemented-cpu-bits.regs):
-* halfword accesses, and byte accesses to word-only registers (GICv2 §4.1.4: UNPREDICTABLE;
+* halfword accesses, and byte accesses to word-only registers (IHI 0048B §4.1.4: UNPREDICTABLE;
   QEMU performs them, X1 for GICD is reproduced by a quirk, X4 for GICC is not) — only
   32-bit accesses, and bytes on IPRIORITYR/ITARGETSR/CPENDSGIR/SPENDSGIR, are generated;
 * CPU-indexed bits of absent CPU interfaces (ITARGETSR bits 7:2, SGI source bits 7:2 of

@@ -73,7 +73,7 @@ def test_qemu_matches_documented_values(qemu: QemuTarget, path: Path) -> None:
 
 def test_long_script_streams_without_loss(qemu: QemuTarget) -> None:
     """Thousands of commands streamed at once (far beyond the PL011's 16/32-byte RX FIFO):
-    every read returns the byte written just before (IPRIORITYR, GICv2 §4.3.11)."""
+    every read returns the byte written just before (IPRIORITYR, IHI 0048B §4.3.11)."""
     lines = []
     for i in range(2500):
         addr = 0x8000420 + (i * 7) % 0x60

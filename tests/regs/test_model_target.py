@@ -85,7 +85,7 @@ r 0x8000304
 
 
 def test_ppi_lines_are_per_cpu() -> None:
-    """`line ppiNN` drives the PPI of the current CPU only (GICv2 §2.2.1, banked ISPENDR0)."""
+    """`line ppiNN` drives the PPI of the current CPU only (IHI 0048B §2.2.1, banked ISPENDR0)."""
     text = "cpu 1\nline ppi27 1\nr 0x8000200\ncpu 0\nr 0x8000200\nline spi40 1\nr 0x8000204\n"
     vals = [r.value for r in run_on_model(parse_script(text, "ppi"))]
     # CPU1 sees PPI 27 pending, CPU0 does not; SPI 40 with no target: line-pending state is

@@ -1,6 +1,6 @@
 """Register-script parser (irqfwd.regs.script) and `irqfwd regs run` input errors.
 
-Addresses are checked against the GICv2 memory map of QEMU's virt board (GICv2 §4.1,
+Addresses are checked against the GICv2 memory map of QEMU's virt board (IHI 0048B §4.1,
 reference §4.5); bad input must give "FILE:LINE: problem" and exit status 2.
 """
 

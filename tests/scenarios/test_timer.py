@@ -3,7 +3,7 @@
 Checked per run: no invariant violation (timer rules included), every VM receives its
 expected ticks (HZ × duration, within a small tolerance for the random first phase and the
 teardown window), save/restore counts equal the number of vCPU puts/loads, and the
-per-design exit/maintenance/deactivation counts of linux-forwarding-lineage.md §6 and §15.
+per-design exit/maintenance/deactivation counts of arch/arm64/kvm/arch_timer.c.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Fault-injection designs: each makes the invariant checker report the rule it breaks;
-the clean designs report nothing (linux-forwarding-lineage.md §13–14)."""
+the clean designs report nothing (the hazards each fault design mirrors, docs/designs.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The upstream timer checks, run as guest programs on the simulated system.
 
 Each test mirrors one check of kvm-unit-tests ``arm/timer.c`` or of the KVM selftests
-``arch_timer.c`` / ``arch_timer_edge_cases.c`` (ecosystem-and-conventions.md §2.2, §2.5) and
+``arch_timer.c`` / ``arch_timer_edge_cases.c`` (kvm-unit-tests arm/timer.c, tools/testing/selftests/kvm/arm64) and
 asserts what its counterpart asserts.  The guest program runs on a vCPU of a system built by
 ``build_system`` with the arch timer of ``VtimerSystem`` (design ``forwarded``: HW-mapped
 vtimer, host GIC in EOImode 1): its CNTV_* accesses go to the pCPU's Generic Timer, its GICD

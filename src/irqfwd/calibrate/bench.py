@@ -9,7 +9,7 @@ Three measurements (wall clock; the only place irqfwd reports wall-clock figures
 2. **End-to-end simulator**: simulated guest interrupts handled per wall-clock second for
    ``compare nic-level`` (each default design), beside the event rate of a bare ``heapq``
    event loop doing the same number of push/pop pairs with trivial callbacks, measured in
-   the same process (performance-anchors.md §3.1 describes that loop).  Medians of several
+   the same process (the same entry layout and callback call as the engine).  Medians of several
    repetitions; ``slowdown_vs_bare`` = bare loop events/s ÷ simulator engine events/s (how
    much real work one engine entry carries: a machine step chain runs inside one entry).
    The run is ``nic-level`` stretched to 200 ms (20 ms with ``--quick``) so that set-up is

@@ -26,7 +26,7 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
     provided by the timer model (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`), when
     present: the extra latency beyond a 10 ms virtual timer until the guest handler runs.
 
-Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
+Reference figures: Ampere Altra, Linux 6.12-rc1, kvm-unit-tests ``arm/micro-bench`` (``docs/calibration.md``).
 """
 
 from __future__ import annotations

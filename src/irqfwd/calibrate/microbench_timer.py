@@ -5,7 +5,7 @@ timer PPI at the GIC, then per iteration reads ``CNTVCT``, programs
 ``CNTV_CVAL = CNTVCT + CNTFRQ/100`` with ``CNTV_CTL = ENABLE`` and spins (``cpu_relax``)
 until its IRQ handler (``GICC_IAR``, ``CNTV_CTL = IMASK``, ``GICC_EOIR``, flag) has run;
 ``timer_post`` subtracts the 10 ms from the total, so the figure is the virtual-timer
-injection latency of a *busy* vCPU (performance-anchors.md §1.1: 902 ns on Ampere Altra).
+injection latency of a *busy* vCPU (902 ns on Ampere Altra: kvm-unit-tests ``arm/micro-bench`` ``timer_10ms``, Linux 6.12-rc1; ``docs/calibration.md``).
 
 Here the same guest program runs on one vCPU pinned to one pCPU of a system built by
 :func:`irqfwd.system.build.build_system`, with the arch timer of

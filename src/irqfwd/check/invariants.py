@@ -6,7 +6,7 @@ nothing for events no rule listens to.  Each rule is a small object with a name;
 violation carries the simulated time, the (host) INTID concerned, the rule name and a
 message that starts with the rule name.
 
-Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conventions.md`` §2.9):
+Rules shipped here (the hazards of the Linux forwarding code, each named with the function or commit it guards):
 
 ``lost-interrupt``
     every ``device_irq_raise`` is covered by a ``guest_irq_handled`` of the same device by
@@ -19,18 +19,18 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
     ``device_irq_raise`` named; the timer PPI has its own rules in
     :mod:`irqfwd.check.timer`) is followed by exactly one
     ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
-    never none by the end (§13.1).
+    never none by the end (GICv2/v3: an active interrupt blocks its INTID).
 ``hw-lr-pending-active``
     no ``lr_write`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (IHI 0048B
-    §5.3.9; Linux ``vgic_v2_populate_lr`` never writes it, §13.9).
+    IHI 0048B §5.3.8; Linux ``vgic_v2_populate_lr`` never writes it since 3d6e77ad1489).
 ``stale-active``
     once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
     physical activation it deactivated is over by that vCPU's (``(vm, vcpu)``) next
     ``kvm_entry`` (the host had its fold; a *new* activation since is another instance),
     and no physical interrupt is left active at the end (in particular after a
-    ``vm_teardown``: nothing can deactivate it once the VM is gone, §13.2).
+    ``vm_teardown``: nothing can deactivate it once the VM is gone).
 ``vfio-masked-at-end``
-    every VFIO automasked line (``vfio_mask``) is unmasked again by the end (§7).
+    every VFIO automasked line (``vfio_mask``) is unmasked again by the end (``vfio_platform_unmask``).
 ``level-storm``
     a level line re-fires on the host (``host_irq_entry``) while its device is
     de-asserted, or fires again for the same assertion after VFIO unmasked it but before
@@ -448,7 +448,7 @@ class LostInterrupt(Rule):
 
 
 class EdgeExactlyOnce(Rule):
-    """An edge interrupt is delivered to the guest at most once per raise (§13.4, §14).
+    """An edge interrupt is delivered to the guest at most once per raise (IHI 0048B §3.2.4: edges merged while pending).
 
     Counts deliveries, not work: a second edge that arrives while the first is active is
     held pending (physical or virtual) and delivered after deactivation, even when the
@@ -488,7 +488,7 @@ class EdgeExactlyOnce(Rule):
 
 
 class DeactivateExactlyOnce(Rule):
-    """Each physical activation is deactivated exactly once (§13.1).
+    """Each physical activation is deactivated exactly once (IHI 0048B §4.4.5, §4.4.15).
 
     The per-event checks run in :class:`PhysTracker` (one call per event).
     """
@@ -535,7 +535,7 @@ class HwLrPendingActive(Rule):
 
 
 class StaleActive(Rule):
-    """A physical INTID does not stay active after its guest deactivated it (§13.2, §14).
+    """A physical INTID does not stay active after its guest deactivated it (``irqd_is_forwarded_to_vcpu``: the host never deactivates it).
 
     Each physical activation of an SPI is one *instance* (a generation number per INTID).
     A guest deactivation of the vINTID mapped to it records the instance active at that
@@ -604,7 +604,7 @@ class StaleActive(Rule):
 
 
 class VfioMaskedAtEnd(Rule):
-    """Every VFIO automasked line is unmasked again (vfio_platform_irq.c; §7)."""
+    """Every VFIO automasked line is unmasked again (vfio_platform_irq.c)."""
 
     name = "vfio-masked-at-end"
     events = ("vfio_mask", "vfio_unmask")

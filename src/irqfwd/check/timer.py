@@ -1,4 +1,4 @@
-"""Invariant rules of the virtual timer (``linux-forwarding-lineage.md`` §6, §13.3/5/7/12).
+"""Invariant rules of the virtual timer (arch/arm64/kvm/arch_timer.c).
 
 Registered into :mod:`irqfwd.check.invariants` at import time (the checker instantiates
 them for every design).  They listen to the events of :mod:`irqfwd.host.kvm.arch_timer`

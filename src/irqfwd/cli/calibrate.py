@@ -2,7 +2,7 @@
 
 Runs the kvm-unit-tests ``arm/micro-bench`` equivalents inside the simulator
 (:mod:`irqfwd.calibrate.microbench`) with a cost profile and prints, per benchmark, the simulated
-average ns per operation, the measured Ampere Altra figure (performance-anchors.md §1.1)
+average ns per operation, the measured Ampere Altra figure (kvm-unit-tests ``arm/micro-bench``, Linux 6.12-rc1; ``docs/calibration.md``)
 and their ratio.  Exit status 1 if a simulated figure is more than 10% off the measured
 one, 2 on bad input (an unknown profile or an invalid profile file).
 """

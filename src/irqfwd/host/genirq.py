@@ -362,7 +362,7 @@ class Genirq:
         """``irq_set_vcpu_affinity``: the first chip of the hierarchy with the callback decides.
 
         Non-``None`` ``vcpu_info`` forwards (the GIC chip sets ``IRQD_FORWARDED_TO_VCPU``),
-        ``None`` un-forwards.  Returns ``-ENOSYS`` when no chip implements it (§3).
+        ``None`` un-forwards.  Returns ``-ENOSYS`` when no chip implements it.
         """
         d: IrqData | None = self.irq_get_irq_data(irq)
         while d is not None:
@@ -373,7 +373,7 @@ class Genirq:
         return ENOSYS
 
     def irq_get_irqchip_state(self, irq: int, which: int, cpu: int = 0) -> tuple[int, bool]:
-        """``irq_get_irqchip_state``: ``(0, state)`` or ``(-EINVAL, False)`` (§3)."""
+        """``irq_get_irqchip_state``: ``(0, state)`` or ``(-EINVAL, False)``."""
         d: IrqData | None = self.irq_get_irq_data(irq)
         while d is not None:
             cb = d.chip.irq_get_irqchip_state
@@ -383,7 +383,7 @@ class Genirq:
         return EINVAL, False
 
     def irq_set_irqchip_state(self, irq: int, which: int, val: bool, cpu: int = 0) -> int:
-        """``irq_set_irqchip_state``: 0, or ``-EINVAL`` when no chip supports it (§3)."""
+        """``irq_set_irqchip_state``: 0, or ``-EINVAL`` when no chip supports it."""
         d: IrqData | None = self.irq_get_irq_data(irq)
         while d is not None:
             cb = d.chip.irq_set_irqchip_state

@@ -1,4 +1,4 @@
-"""IRQ bypass manager (virt/lib/irqbypass.c, lineage §9).
+"""IRQ bypass manager (virt/lib/irqbypass.c).
 
 Producers (e.g. a VFIO interrupt) and consumers (e.g. a KVM irqfd) register with a
 *token* (the trigger eventfd).  A producer and a consumer with the same token are

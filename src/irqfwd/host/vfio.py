@@ -1,4 +1,4 @@
-"""VFIO platform interrupts (drivers/vfio/platform/vfio_platform_irq.c, lineage §7).
+"""VFIO platform interrupts (drivers/vfio/platform/vfio_platform_irq.c).
 
 * Level IRQs are ``MASKABLE | AUTOMASKED``: :meth:`VfioPlatformIrq.handler` (as
   ``vfio_automasked_irq_handler``) calls ``disable_irq_nosync`` and sets ``masked`` *before*

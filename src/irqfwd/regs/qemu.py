@@ -1,7 +1,7 @@
 """The QEMU target: run register scripts on ``qemu-system-aarch64``'s GICv2.
 
 The bare-metal probe in ``probe/`` (built here with ``make``) runs at EL2 on
-``-M virt,gic-version=2,virtualization=on`` (reference §4.5–4.8) and executes one command
+``-M virt,gic-version=2,virtualization=on`` (QEMU ``hw/arm/virt.c``: GICD 0x08000000, GICC 0x08010000, GICH 0x08030000, GICV 0x08040000) and executes one command
 per line received on the PL011.  The whole script is streamed in one go (non-blocking
 pipes, stdin written while stdout is read; QEMU's PL011 applies back-pressure through the
 chardev, so nothing is lost), then the answers are matched to the reads.  Between scripts
@@ -33,7 +33,7 @@ CROSS_GCC = "aarch64-linux-gnu-gcc"
 BANNER = b"IRQFWD-PROBE READY"
 QEMU_DRIVABLE_PPIS = {26: "CNTHP (EL2 physical timer)", 27: "CNTV (EL1 virtual timer)",
                       30: "CNTP (EL1 physical timer)"}
-"""PPIs the probe can drive: generic timer outputs wired by the virt board (reference §4.5)."""
+"""PPIs the probe can drive: generic timer outputs wired by the virt board (``hw/arm/virt.c`` ``create_gic``)."""
 MAX_QEMU_CPUS = 2
 """The probe drives CPU0 and CPU1 (started through PSCI CPU_ON)."""
 

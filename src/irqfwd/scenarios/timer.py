@@ -6,19 +6,19 @@ only interrupt source is each vCPU's virtual timer (PPI 27), ticking at ``HZ``.
 
 ``vtimer-tick``
     1 pCPU, 1 VM with 1 vCPU, periodic tick at HZ=1000 for 20 ms: the steady state of
-    ``linux-forwarding-lineage.md`` §6 (one exit per tick, no EOI exit with ``forwarded``).
+    arch/arm64/kvm/arch_timer.c (one exit per tick, no EOI exit with ``forwarded``).
 ``vtimer-shared``
     1 pCPU shared round-robin (300 µs timeslice) by 3 VMs of 1 vCPU, each ticking at
     HZ=1000 for 20 ms (two CPU-bound guests, one idling in WFI): every switch saves one
     vCPU's CNTV_CTL/CVAL and restores the next one's, rebuilding the PPI's physical Active
-    state (§6.2, §6.3); a descheduled vCPU's tick is injected at its next load.
+    state (``kvm_timer_vcpu_load``/``kvm_timer_vcpu_put``); a descheduled vCPU's tick is injected at its next load.
 ``vtimer-migrate``
     2 pCPUs, 3 VMs with 1 vCPU each (two CPU-bound), round-robin with vCPU migration
     every 13 µs (KVM selftests ``arch_timer.c -m``, as a stress: the period divides
     neither the tick nor the timeslice, so some migrations land between the host's
     injection and the guest's EOI): a vCPU leaves with its timer interrupt pending or
     active (counters ``timer_put_pending`` / ``timer_put_active``) and the per-CPU PPI
-    state is rebuilt on the new pCPU at load (§13.3).
+    state is rebuilt on the new pCPU at load (``kvm_timer_vcpu_load_gic``).
 
 Each runs under the timer designs of :data:`irqfwd.host.kvm.arch_timer.SCENARIO_DESIGNS`
 (``irqfwd run vtimer-shared --design forwarded``).

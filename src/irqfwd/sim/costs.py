@@ -3,7 +3,7 @@
 Models never hard-code durations; they read them from a :class:`CostProfile`.  Profiles are
 TOML files validated by pydantic (unknown keys and negative values are errors).  The default
 profile, ``profiles/altra.toml``, is calibrated on KVM/arm64 on Ampere Altra (Neoverse-N1,
-GICv3 host, kvm-unit-tests ``arm/micro-bench``; ``performance-anchors.md`` §1.1):
+GICv3 host, kvm-unit-tests ``arm/micro-bench``; ``docs/calibration.md``):
 hypercall 306 ns, in-kernel vGIC MMIO 451 ns, user-space MMIO 1,683 ns, guest EOI 14 ns,
 emulated IPI 1,926 ns, vtimer injection 902 ns.  ``irqfwd calibrate`` re-runs those
 micro-benchmarks in the simulator and prints simulated against measured.

@@ -7,12 +7,12 @@ set-up: ``forward``, ``hw_deactivation``, ``direct_inject``; vgic: ``level_eoi_b
 each design and the per-interrupt counts it implies.
 
 ``irqfd-resample``
-    Upstream KVM/QEMU for VFIO platform level IRQs (lineage §7–8): VFIO automask
+    Upstream KVM/QEMU for VFIO platform level IRQs (``vfio_platform_irq.c``, ``virt/kvm/eventfd.c``): VFIO automask
     (``disable_irq_nosync``) + trigger eventfd → irqfd (resample) → vgic SPI, LR with the EOI
     bit; guest EOI → maintenance interrupt → fold → ``kvm_notify_acked_irq`` → resampler
     de-asserts and signals the resamplefd → VFIO virqfd unmask (``enable_irq``).
 ``forwarded``
-    Eric Auger's forwarding (§10): ``irq_set_vcpu_affinity`` + ``kvm_vgic_map_phys_irq``;
+    Eric Auger's forwarding (the 2015 "KVM-VFIO IRQ forward control" series, unmerged): ``irq_set_vcpu_affinity`` + ``kvm_vgic_map_phys_irq``;
     host EOImode 1 (priority drop only, no DIR for the forwarded irq); no VFIO mask/unmask
     (the GIC active state masks the line); LR with HW=1 and pINTID; the guest's EOI
     deactivates the physical irq.  Injection still eventfd → irqfd (asserting only: a
@@ -20,9 +20,9 @@ each design and the per-interrupt counts it implies.
 ``forwarded-direct``
     ``forwarded`` plus injection straight from the VFIO hard-irq handler through an
     irqbypass producer/consumer pair (token = trigger eventfd): no eventfd signal, no
-    workqueue hop.  (Upstream's arm64 consumer refuses non-MSI routes, §9.)
+    workqueue hop.  (Upstream's arm64 ``kvm_arch_irq_bypass_add_producer`` refuses non-MSI routes.)
 ``sw-deactivate``
-    Hosts without hardware deactivation (Apple M1-like, §4.4 / §6.5): the irq is forwarded
+    Hosts without hardware deactivation (Apple M1-like, ``gic_kvm_info.no_hw_deactivation``, Linux 5.14): the irq is forwarded
     (so the host never deactivates it in ``irq_eoi``) and mapped with
     ``VGIC_IRQ_SW_RESAMPLE``: the LR has no HW bit and has the EOI bit; the guest's EOI
     causes a maintenance interrupt and KVM deactivates the physical irq at fold
@@ -42,7 +42,7 @@ Fault variants reproduce known bugs:
 ``fault-no-teardown-deactivate``
     ``forwarded`` whose teardown un-forwards the irq *before* freeing it, so the mask path
     (``gic_eoimode1_mask_irq``) no longer clears the active state: an irq the guest held
-    active at VM teardown stays Active on the host forever (§13.2).
+    active at VM teardown stays Active on the host forever (``gic_eoimode1_mask_irq`` clears Active only while forwarded).
 ``fault-hw-lr-pending-active``
     ``forwarded`` with the pre-3d6e77ad1489 vgic: a HW LR may be written Pending+Active and
     a mapped level irq keeps ``line_level`` after queueing (the pre-v4.16 behaviour), so the

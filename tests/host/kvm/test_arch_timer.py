@@ -1,4 +1,4 @@
-"""KVM arch timer backend against the timer statements of linux-forwarding-lineage.md §14 (and §6)."""
+"""KVM arch timer backend against the behaviour of arch/arm64/kvm/arch_timer.c (Linux 6.x), one test per statement."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def sets(plat: FakePlatform) -> list[tuple[Any, ...]]:
     [(False, False, False), (True, False, True), (False, True, True), (True, True, True)],
 )
 def test_load_sets_phys_active_to_virtual_active_or_output(virt_active: bool, asserted: bool, expected: bool) -> None:
-    """§14: "On timer vcpu_load, the physical timer PPI Active state is set to (virtual active || timer output asserted), else cleared." """
+    """"On timer vcpu_load, the physical timer PPI Active state is set to (virtual active || timer output asserted), else cleared." """
     eng, rec, hw, plat, kt, ctx, vcpu = setup()
     plat.virt_active[id(vcpu)] = virt_active
     plat.phys_active[1] = not expected  # the opposite, so the write is observable
@@ -111,7 +111,7 @@ def test_load_sets_phys_active_to_virtual_active_or_output(virt_active: bool, as
 
 
 def test_put_saves_and_disables_the_timer_hardware() -> None:
-    """§14: "On timer vcpu_put, the timer hardware is disabled" (timer_save_state writes CTL=0 after saving)."""
+    """"On timer vcpu_put, the timer hardware is disabled" (timer_save_state writes CTL=0 after saving)."""
     eng, rec, hw, plat, kt, ctx, _vcpu = setup()
     ctx.cnt_ctl = CTL_ENABLE
     ctx.cnt_cval = 500
@@ -129,7 +129,7 @@ def test_put_saves_and_disables_the_timer_hardware() -> None:
 
 
 def test_timer_ppi_with_no_loaded_vcpu_is_ignored() -> None:
-    """§14: "a timer PPI arriving with no loaded vcpu is ignored" — no injection, PPI left Active (§13.7)."""
+    """"a timer PPI arriving with no loaded vcpu is ignored" — no injection, PPI left Active (§13.7)."""
     _eng, rec, _hw, plat, kt, _ctx, _vcpu = setup()
     plat.phys_active[0] = True  # the host acked it (IAR) and, forwarded, will not DIR it
     n_inj = len(plat.injected)
@@ -156,7 +156,7 @@ def test_handler_with_condition_injects_level_with_owner() -> None:
 
 
 def test_only_inactive_is_cached() -> None:
-    """§14: "Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d)."""
+    """"Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d)."""
     _eng, _rec, _hw, plat, kt, ctx, vcpu = setup()
     kt.kvm_timer_vcpu_load(ctx, 0)  # timer off → writes inactive, caches it
     kt.kvm_timer_vcpu_put(ctx)
@@ -239,7 +239,7 @@ def test_masked_timer_arms_no_bg_timer() -> None:
 
 
 def test_no_vgic_masking_fallback() -> None:
-    """§14: "With no vgic/active-state support on the host, the timer PPI is masked with disable_percpu_irq while its output is asserted." """
+    """"With no vgic/active-state support on the host, the timer PPI is masked with disable_percpu_irq while its output is asserted." """
     _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup("timer-no-vgic")
     assert not [c for c in plat.calls if c[0] == "vcpu_affinity"] and plat.maps == []
     ctx.cnt_ctl = CTL_ENABLE
@@ -255,7 +255,7 @@ def test_no_vgic_masking_fallback() -> None:
 
 
 def test_m1_style_no_hw_deactivation() -> None:
-    """§14: "Without hardware deactivation (M1), the timer LR has no HW bit and has the EOI bit; ... the host unmasks the timer irq once it is neither active nor latched." """
+    """"Without hardware deactivation (M1), the timer LR has no HW bit and has the EOI bit; ... the host unmasks the timer irq once it is neither active nor latched." """
     eng, _rec, _hw, plat, kt, ctx, _vcpu = setup("sw-deactivate")
     # forwarded once, like the HW design (the kvm-timer chip keeps the flag to itself)
     assert [c for c in plat.calls if c[0] == "vcpu_affinity"] == [("vcpu_affinity", PPI_VTIMER, True)]

@@ -1,8 +1,8 @@
-"""HPPI candidate buckets over the whole INTID range (GICv2 §3.3~, issue 2 target).
+"""HPPI candidate buckets over the whole INTID range (IHI 0048B §3.3~, issue 2 target).
 
 The distributor keeps each CPU's candidates per (group, priority) so that the highest
 priority pending interrupt is found without scanning every interrupt.  These tests drive
-interrupts up to INTID 1019 (the last SPI, GICv2 §2.2.1) and check (a) that the selection
+interrupts up to INTID 1019 (the last SPI, IHI 0048B §2.2.1) and check (a) that the selection
 equals a from-scratch scan of the architectural state, lowest INTID winning a priority tie,
 and (b) that the bookkeeping only ever holds small integers, so that each bucket operation
 costs the same whatever the INTID (the issue 2 target: per-access cost at 988 SPIs within
@@ -70,7 +70,7 @@ _ops = st.lists(
 def test_buckets_hold_small_ints_and_match_scan_up_to_intid_1019(
     quirks: dict[str, bool], ops: list[tuple[str, int, int, int]]
 ) -> None:
-    """Issue 2 target (bounded per-operation cost of the HPPI selection, GICv2 §3.3~): after
+    """Issue 2 target (bounded per-operation cost of the HPPI selection, IHI 0048B §3.3~): after
     pending/enable/active/priority/group/target changes and acknowledges on INTIDs up to
     1019, every value stored in the candidate buckets is a small int (< 2**32, so no
     operation is arithmetic on an INTID-wide bitmask) and each CPU's HPPI still equals a
@@ -129,7 +129,7 @@ def test_all_spis_pending_bucket_values_stay_below_2_pow_32() -> None:
 
 
 def test_equal_priority_spis_acknowledged_in_intid_order_across_words() -> None:
-    """GICv2 §3.3~ tie-break (lowest INTID, as QEMU and docs/conformance.md): equal-priority
+    """IHI 0048B §3.3~ tie-break (lowest INTID, as QEMU and docs/conformance.md): equal-priority
     pending SPIs spread over the first, middle and last 32-INTID words are acknowledged by
     GICC_IAR in ascending INTID order, a lower priority value always first, and GICC_IAR
     reads 1023 once all are active."""

@@ -50,7 +50,7 @@ def active1(g: GICv2) -> int:
 
 
 def test_tv1_cpu_interface_reset_values() -> None:
-    """TV1, GICv2 §4.4 (Table 4-2): CTLR 0, PMR 0, RPR 0xFF, HPPIR/IAR 0x3FF, IIDR
+    """TV1, IHI 0048B §4.4 (Table 4-2): CTLR 0, PMR 0, RPR 0xFF, HPPIR/IAR 0x3FF, IIDR
     0x0002043B; BPR 0 and ABPR 1 (QEMU's IMPDEF minima)."""
     g = gic1()
     assert [g.read(C + r) for r in (CTLR, PMR, RPR, HPPIR, IAR, IIDR, BPR, ABPR)] == [
@@ -58,14 +58,14 @@ def test_tv1_cpu_interface_reset_values() -> None:
 
 
 def test_tv2_ctlr_write_mask() -> None:
-    """TV2, GICv2 §4.4.1: GICC_CTLR ← 0xFFFFFFFF reads 0x21F (no bypass bits, no Sec.Ext.)."""
+    """TV2, IHI 0048B §4.4.1: GICC_CTLR ← 0xFFFFFFFF reads 0x21F (no bypass bits, no Sec.Ext.)."""
     g = gic1()
     g.write(C + CTLR, 0xFFFF_FFFF)
     assert g.read(C + CTLR) == 0x21F
 
 
 def test_pmr_unimplemented_bits() -> None:
-    """GICv2 §4.4.2: PMR implements as many bits as the distributor priorities (5 → 0xF8)."""
+    """IHI 0048B §4.4.2: PMR implements as many bits as the distributor priorities (5 → 0xF8)."""
     g = gic1(prio_bits=5)
     g.write(C + PMR, 0xFF)
     assert g.read(C + PMR) == 0xF8
@@ -73,7 +73,7 @@ def test_pmr_unimplemented_bits() -> None:
 
 @pytest.mark.parametrize(("bpr_min", "bpr0", "abpr0"), [(0, 0, 1), (2, 2, 3)])
 def test_tv14_binary_point_clamping(bpr_min: int, bpr0: int, abpr0: int) -> None:
-    """TV14, GICv2 §4.4.3/§4.4.8: writes below the minimum set the minimum; ABPR minimum is
+    """TV14, IHI 0048B §4.4.3/§4.4.8: writes below the minimum set the minimum; ABPR minimum is
     BPR minimum + 1 (QEMU 0/1, GIC-400 2/3)."""
     g = gic1(bpr_min=bpr_min)
     g.write(C + BPR, 0)
@@ -88,7 +88,7 @@ def test_tv14_binary_point_clamping(bpr_min: int, bpr0: int, abpr0: int) -> None
 
 
 def test_tv4_eoimode1_priority_drop_then_deactivate() -> None:
-    """TV4, GICv2 §3.2.1~/§4.4.4–§4.4.7/§4.4.15: IAR activates and raises RPR, EOIR drops the
+    """TV4, IHI 0048B §3.2.1~/§4.4.4–§4.4.7/§4.4.15: IAR activates and raises RPR, EOIR drops the
     priority only, DIR deactivates; APR2 = 0x10000 in QEMU's layout (D22)."""
     g = gic1()
     setup(g)
@@ -108,7 +108,7 @@ def test_tv4_eoimode1_priority_drop_then_deactivate() -> None:
 
 
 def test_tv5_eoimode0_spurious_eoi_ignored() -> None:
-    """TV5, GICv2 §4.4.5: EOIR of 1023 is ignored; EOIR of the INTID drops and deactivates."""
+    """TV5, IHI 0048B §4.4.5: EOIR of 1023 is ignored; EOIR of the INTID drops and deactivates."""
     g = gic1()
     setup(g, gicc_ctlr=0x1)
     spi(g, 40, 0x80)
@@ -121,7 +121,7 @@ def test_tv5_eoimode0_spurious_eoi_ignored() -> None:
 
 
 def test_tv6_dir_with_eoimode0_ignored() -> None:
-    """TV6, GICv2 §4.4.15: DIR with EOImode=0 is UNPREDICTABLE; the model ignores it
+    """TV6, IHI 0048B §4.4.15: DIR with EOImode=0 is UNPREDICTABLE; the model ignores it
     (QEMU's choice, D12); ICACTIVER still deactivates."""
     g = gic1()
     setup(g, gicc_ctlr=0x1)
@@ -134,7 +134,7 @@ def test_tv6_dir_with_eoimode0_ignored() -> None:
 
 @pytest.mark.parametrize("special", [1020, 1021, 1022, 1023])
 def test_eoir_dir_special_intids_ignored(special: int) -> None:
-    """GICv2 §3.2.5~/§4.4.5/§4.4.15: EOIR/DIR writes of 1020–1023 have no effect."""
+    """IHI 0048B §3.2.5~/§4.4.5/§4.4.15: EOIR/DIR writes of 1020–1023 have no effect."""
     g = gic1()
     setup(g)
     spi(g, 40, 0xA0)
@@ -148,7 +148,7 @@ def test_eoir_dir_special_intids_ignored(special: int) -> None:
 
 
 def test_tv8_priority_mask_strict() -> None:
-    """TV8, GICv2 §4.4.2/§4.4.7: PMR=0xA0 masks priority 0xA0 (strictly lower needed); HPPIR
+    """TV8, IHI 0048B §4.4.2/§4.4.7: PMR=0xA0 masks priority 0xA0 (strictly lower needed); HPPIR
     still reports it (architecture; QEMU D3 differs)."""
     g = gic1()
     setup(g, gicc_ctlr=0x1, pmr=0xA0)
@@ -163,7 +163,7 @@ def test_tv8_priority_mask_strict() -> None:
 
 
 def test_tv9_disabled_paths_keep_pending() -> None:
-    """TV9, GICv2 §4.3.1/§4.4.1: CPU interface or distributor disabled → IAR 1023, pending kept."""
+    """TV9, IHI 0048B §4.3.1/§4.4.1: CPU interface or distributor disabled → IAR 1023, pending kept."""
     g = gic1()
     setup(g, gicc_ctlr=0x0)
     spi(g, 40, 0xA0)

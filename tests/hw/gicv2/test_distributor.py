@@ -48,7 +48,7 @@ def spi(g: GICv2, n: int, prio: int, target: int = 1) -> None:
 
 
 def test_tv1_reset_and_id_values_uniprocessor() -> None:
-    """TV1, GICv2 §4.3.2/§4.3.3/§4.3.18: reset GICD_CTLR 0, TYPER 0x8, IIDR 0x43B, PIDR2 0x2B."""
+    """TV1, IHI 0048B §4.3.2/§4.3.3/§4.3.18: reset GICD_CTLR 0, TYPER 0x8, IIDR 0x43B, PIDR2 0x2B."""
     g = gic1()
     assert g.read(D + CTLR) == 0
     assert g.read(D + TYPER) == 0x8
@@ -60,7 +60,7 @@ def test_tv1_reset_and_id_values_uniprocessor() -> None:
 
 
 def test_tv1_typer_two_cpus() -> None:
-    """GICv2 §4.3.2: GICD_TYPER.CPUNumber = CPUs − 1 → 0x28 with `-smp 2`."""
+    """IHI 0048B §4.3.2: GICD_TYPER.CPUNumber = CPUs − 1 → 0x28 with `-smp 2`."""
     assert GICv2().read(D + TYPER) == 0x28
 
 
@@ -70,14 +70,14 @@ def test_tv1_typer_two_cpus() -> None:
      (0xFE8, 0x2B), (0xFEC, 0), (0xFF0, 0x0D), (0xFF4, 0xF0), (0xFF8, 0x05), (0xFFC, 0xB1)],
 )
 def test_identification_registers(offset: int, value: int) -> None:
-    """GICv2 §4.3.18~: ID registers 0xFD0–0xFFC read QEMU's GICv2 values and ignore writes."""
+    """IHI 0048B §4.3.18~: ID registers 0xFD0–0xFFC read QEMU's GICv2 values and ignore writes."""
     g = gic1()
     g.write(D + offset, 0xFFFF_FFFF)
     assert g.read(D + offset) == value
 
 
 def test_tv2_ctlr_write_mask() -> None:
-    """TV2, GICv2 §4.3.1: without Security Extensions only EnableGrp0/1 are writable."""
+    """TV2, IHI 0048B §4.3.1: without Security Extensions only EnableGrp0/1 are writable."""
     g = gic1()
     g.write(D + CTLR, 0xFFFF_FFFF)
     assert g.read(D + CTLR) == 0x3
@@ -85,14 +85,14 @@ def test_tv2_ctlr_write_mask() -> None:
 
 @pytest.mark.parametrize(("bits", "readback"), [(8, 0xFF), (5, 0xF8), (4, 0xF0)])
 def test_tv2_priority_bits(bits: int, readback: int) -> None:
-    """TV2, GICv2 §4.3.11: unimplemented low priority bits are RAZ/WI (QEMU 8 bits; GIC-400 5)."""
+    """TV2, IHI 0048B §4.3.11: unimplemented low priority bits are RAZ/WI (QEMU 8 bits; GIC-400 5)."""
     g = GICv2(GICv2Config(num_cpus=1, prio_bits=bits))
     g.write(D + IPRIORITYR + 40, 0xFF, size=1)
     assert g.read(D + IPRIORITYR + 40, size=1) == readback
 
 
 def test_tv3_sgi_bits_are_fixed() -> None:
-    """TV3, GICv2 §4.3.5–§4.3.7, §4.3.13: SGI enables RAO/WI, SGI ISPENDR bits RO, ICFGR0 RO."""
+    """TV3, IHI 0048B §4.3.5–§4.3.7, §4.3.13: SGI enables RAO/WI, SGI ISPENDR bits RO, ICFGR0 RO."""
     g = gic1()
     g.write(D + ICENABLER, 0xFFFF_FFFF)
     assert g.read(D + ISENABLER) == 0x0000FFFF
@@ -103,7 +103,7 @@ def test_tv3_sgi_bits_are_fixed() -> None:
 
 
 def test_sgis_disableable_when_configured() -> None:
-    """GICv2 §4.3.5: whether SGIs can be disabled is IMPDEF; with sgis_always_enabled=False
+    """IHI 0048B §4.3.5: whether SGIs can be disabled is IMPDEF; with sgis_always_enabled=False
     their enable bits are ordinary set/clear bits (reset 0)."""
     g = GICv2(GICv2Config(num_cpus=1, sgis_always_enabled=False))
     assert g.read(D + ISENABLER) == 0
@@ -117,7 +117,7 @@ def test_sgis_disableable_when_configured() -> None:
 
 
 def test_enable_set_clear_and_pending_kept() -> None:
-    """TV9 step 4, GICv2 §4.3.6: ICENABLER stops forwarding but does not clear pending."""
+    """TV9 step 4, IHI 0048B §4.3.6: ICENABLER stops forwarding but does not clear pending."""
     g = gic1()
     en(g)
     spi(g, 40, 0xA0)
@@ -129,7 +129,7 @@ def test_enable_set_clear_and_pending_kept() -> None:
 
 
 def test_ispendr_on_level_interrupt_sets_latch() -> None:
-    """GICv2 §4.3.7: ISPENDR on a level interrupt sets the latch, which outlives the line."""
+    """IHI 0048B §4.3.7: ISPENDR on a level interrupt sets the latch, which outlives the line."""
     d = Distributor(GICv2Config(num_cpus=1))
     d.set_line(40, True)
     d.set_pending(40, True)
@@ -140,7 +140,7 @@ def test_ispendr_on_level_interrupt_sets_latch() -> None:
 
 
 def test_icpendr_with_line_high_has_no_visible_effect() -> None:
-    """GICv2 §4.3.8 / TV20 step 5: ICPENDR clears only the latch; a high level line keeps
+    """IHI 0048B §4.3.8 / TV20 step 5: ICPENDR clears only the latch; a high level line keeps
     the interrupt pending."""
     g = gic1()
     g.set_line(40, True)
@@ -151,7 +151,7 @@ def test_icpendr_with_line_high_has_no_visible_effect() -> None:
 
 
 def test_isactiver_icactiver_round_trip() -> None:
-    """GICv2 §4.3.9/§4.3.10: ISACTIVER sets and ICACTIVER clears the active state."""
+    """IHI 0048B §4.3.9/§4.3.10: ISACTIVER sets and ICACTIVER clears the active state."""
     g = gic1()
     g.write(D + ISACTIVER + 4, 0x300)
     assert g.read(D + ICACTIVER + 4) == 0x300
@@ -160,7 +160,7 @@ def test_isactiver_icactiver_round_trip() -> None:
 
 
 def test_tv7_active_and_pending_not_signalled() -> None:
-    """TV7, GICv2 §3.2.4: an active+pending interrupt is not the HPPI and raises no IRQ."""
+    """TV7, IHI 0048B §3.2.4: an active+pending interrupt is not the HPPI and raises no IRQ."""
     g = gic1()
     en(g, ctlr=0x1)
     spi(g, 40, 0x80)
@@ -183,7 +183,7 @@ def _ppi27(g: GICv2) -> None:
 
 
 def test_tv20_level_ppi_lifecycle() -> None:
-    """TV20, GICv2 §3.2.4 transitions A1, D, B2, E1: level PPI 27 pending before enable,
+    """TV20, IHI 0048B §3.2.4 transitions A1, D, B2, E1: level PPI 27 pending before enable,
     active+pending after IAR, active after the line drops, inactive after DIR."""
     g = gic1()
     _ppi27(g)
@@ -208,7 +208,7 @@ def test_tv20_level_ppi_lifecycle() -> None:
 
 
 def test_tv21_level_software_latch() -> None:
-    """TV21, GICv2 §4.3.7/§4.3.8: the ISPENDR latch survives a line pulse and is cleared by
+    """TV21, IHI 0048B §4.3.7/§4.3.8: the ISPENDR latch survives a line pulse and is cleared by
     the acknowledge; ISPENDR then ICPENDR leaves the interrupt idle."""
     g = gic1()
     _ppi27(g)
@@ -227,7 +227,7 @@ def test_tv21_level_software_latch() -> None:
 
 
 def test_tv22_edge_configured_ppi() -> None:
-    """TV22, GICv2 §4.3.13: ICFGR1 bit 23 makes PPI 27 edge-triggered; a pulse latches."""
+    """TV22, IHI 0048B §4.3.13: ICFGR1 bit 23 makes PPI 27 edge-triggered; a pulse latches."""
     g = gic1()
     _ppi27(g)
     g.write(D + ISENABLER, 1 << 27)
@@ -241,7 +241,7 @@ def test_tv22_edge_configured_ppi() -> None:
 
 
 def test_tv23_enabling_asserted_level_does_not_latch() -> None:
-    """TV23, GICv2 §4.3.5: enabling a level interrupt while its line is high must not latch."""
+    """TV23, IHI 0048B §4.3.5: enabling a level interrupt while its line is high must not latch."""
     g = gic1()
     _ppi27(g)
     g.set_line(27, True, cpu=0)
@@ -252,21 +252,21 @@ def test_tv23_enabling_asserted_level_does_not_latch() -> None:
 
 
 def test_icfgr1_writes_all_ones_reads_edge_bits_only() -> None:
-    """GICv2 §4.3.13: Int_config[0] is reserved; QEMU's writable ICFGR1 reads 0xAAAAAAAA."""
+    """IHI 0048B §4.3.13: Int_config[0] is reserved; QEMU's writable ICFGR1 reads 0xAAAAAAAA."""
     g = gic1()
     g.write(D + ICFGR + 4, 0xFFFF_FFFF)
     assert g.read(D + ICFGR + 4) == 0xAAAAAAAA
 
 
 def test_icfgr1_read_only_when_configured() -> None:
-    """GICv2 §4.3.13: PPI configuration is IMPDEF; ppi_config_writable=False makes it RO."""
+    """IHI 0048B §4.3.13: PPI configuration is IMPDEF; ppi_config_writable=False makes it RO."""
     g = GICv2(GICv2Config(num_cpus=1, ppi_config_writable=False))
     g.write(D + ICFGR + 4, 0xFFFF_FFFF)
     assert g.read(D + ICFGR + 4) == 0
 
 
 def test_spi_icfgr_edge_and_level() -> None:
-    """GICv2 §4.3.13: SPI config bits are writable; an edge SPI is latched by a rising edge."""
+    """IHI 0048B §4.3.13: SPI config bits are writable; an edge SPI is latched by a rising edge."""
     g = gic1()
     g.write(D + ICFGR + 8, 0x2)  # INTID 32 edge
     assert g.read(D + ICFGR + 8) == 0x2
@@ -282,7 +282,7 @@ def test_spi_icfgr_edge_and_level() -> None:
 
 
 def test_itargetsr_banked_own_cpu_bit() -> None:
-    """TV18, GICv2 §4.3.12: ITARGETSR0–7 read the accessing CPU's bit in every byte."""
+    """TV18, IHI 0048B §4.3.12: ITARGETSR0–7 read the accessing CPU's bit in every byte."""
     g = GICv2()
     assert g.read(D + ITARGETSR, cpu=0) == 0x01010101
     assert g.read(D + ITARGETSR + 0x1C, cpu=1) == 0x02020202
@@ -291,7 +291,7 @@ def test_itargetsr_banked_own_cpu_bit() -> None:
 
 
 def test_itargetsr_uniprocessor_raz_wi() -> None:
-    """D23 / GICv2 §4.3.12: in a uniprocessor implementation ITARGETSR is RAZ/WI."""
+    """D23 / IHI 0048B §4.3.12: in a uniprocessor implementation ITARGETSR is RAZ/WI."""
     g = gic1()
     g.write(D + ITARGETSR + 40, 0x1, size=1)
     assert g.read(D + ITARGETSR + 40, size=1) == 0
@@ -299,7 +299,7 @@ def test_itargetsr_uniprocessor_raz_wi() -> None:
 
 
 def test_itargetsr_spi_bytes_and_unimplemented_cpus() -> None:
-    """GICv2 §4.3.12: SPI target bytes are RW; bits for absent CPU interfaces are RAZ/WI."""
+    """IHI 0048B §4.3.12: SPI target bytes are RW; bits for absent CPU interfaces are RAZ/WI."""
     g = GICv2()
     g.write(D + ITARGETSR + 40, 0xFF, size=1)
     assert g.read(D + ITARGETSR + 40, size=1) == 0x03
@@ -308,7 +308,7 @@ def test_itargetsr_spi_bytes_and_unimplemented_cpus() -> None:
 
 
 def test_retargeting_pending_spi_moves_it() -> None:
-    """GICv2 §4.3.12: changing a pending SPI's targets forwards it to the new targets."""
+    """IHI 0048B §4.3.12: changing a pending SPI's targets forwards it to the new targets."""
     g = GICv2()
     for c in (0, 1):
         en(g, cpu=c)
@@ -324,7 +324,7 @@ def test_retargeting_pending_spi_moves_it() -> None:
 
 
 def test_tv15_sgi_to_self() -> None:
-    """TV15, GICv2 §4.3.15/§4.4.4: SGIR filter 0b10 pends SGI 3 from CPU0 on itself."""
+    """TV15, IHI 0048B §4.3.15/§4.4.4: SGIR filter 0b10 pends SGI 3 from CPU0 on itself."""
     g = gic1()
     en(g, ctlr=0x1)
     g.write(D + IPRIORITYR + 3, 0x40, size=1)
@@ -338,7 +338,7 @@ def test_tv15_sgi_to_self() -> None:
 
 
 def test_tv16_per_source_sgi_pending() -> None:
-    """TV16, GICv2 §4.3.16/§4.3.17: SGI 5 pending from sources 1 and 2; one IAR per source."""
+    """TV16, IHI 0048B §4.3.16/§4.3.17: SGI 5 pending from sources 1 and 2; one IAR per source."""
     g = gic1()
     en(g, ctlr=0x1)
     g.write(D + IPRIORITYR + 5, 0x40, size=1)
@@ -360,7 +360,7 @@ def test_tv16_per_source_sgi_pending() -> None:
 
 
 def test_tv16_hppir_reports_sgi_source() -> None:
-    """TV16 step 7, GICv2 §4.4.7: HPPIR of an SGI carries its source CPUID (spec 0x405)."""
+    """TV16 step 7, IHI 0048B §4.4.7: HPPIR of an SGI carries its source CPUID (spec 0x405)."""
     g = gic1()
     en(g, ctlr=0x1)
     g.write(D + IPRIORITYR + 5, 0x40, size=1)
@@ -376,7 +376,7 @@ def test_tv17_sgir_all_but_self_on_uniprocessor() -> None:
 
 
 def test_tv18_smp_sgi_source_and_banking() -> None:
-    """TV18, GICv2 §4.3.5/§4.3.15/§4.4.4: banked ISENABLER0; SGI 7 from CPU1 to CPU0 carries
+    """TV18, IHI 0048B §4.3.5/§4.3.15/§4.4.4: banked ISENABLER0; SGI 7 from CPU1 to CPU0 carries
     source 1; filter 0b01 from CPU0 reaches CPU1 with source 0."""
     g = GICv2()
     en(g, cpu=0)
@@ -409,7 +409,7 @@ def test_sgir_target_list() -> None:
 
 
 def test_igroupr_banked_and_global() -> None:
-    """GICv2 §4.3.4: IGROUPR0 is banked per CPU, IGROUPR1+ are global."""
+    """IHI 0048B §4.3.4: IGROUPR0 is banked per CPU, IGROUPR1+ are global."""
     g = GICv2()
     g.write(D + IGROUPR, 0x8000_0001, cpu=1)
     g.write(D + IGROUPR + 4, 0x100, cpu=0)
@@ -419,7 +419,7 @@ def test_igroupr_banked_and_global() -> None:
 
 
 def test_registers_beyond_implemented_interrupts_raz_wi() -> None:
-    """GICv2 §4.3.2: registers for INTIDs ≥ 32·(ITLinesNumber+1) are RAZ/WI (64 INTIDs)."""
+    """IHI 0048B §4.3.2: registers for INTIDs ≥ 32·(ITLinesNumber+1) are RAZ/WI (64 INTIDs)."""
     g = GICv2(GICv2Config(num_cpus=1, num_irqs=64))
     for off in (ISENABLER + 8, ISPENDR + 8, IPRIORITYR + 64, ICFGR + 16):
         g.write(D + off, 0xFFFF_FFFF)
@@ -429,7 +429,7 @@ def test_registers_beyond_implemented_interrupts_raz_wi() -> None:
 
 
 def test_special_intids_1020_1023_raz_wi() -> None:
-    """GICv2 §3.2.5~/§4.3: with 1024 INTIDs the register bits of the special INTIDs
+    """IHI 0048B §3.2.5~/§4.3: with 1024 INTIDs the register bits of the special INTIDs
     1020–1023 are RAZ/WI (enable, pending, priority, target, config)."""
     g = GICv2(GICv2Config(num_irqs=1024))
     g.write(D + ISENABLER + 4 * 31, 0xFFFF_FFFF)
@@ -447,7 +447,7 @@ def test_special_intids_1020_1023_raz_wi() -> None:
 
 
 def test_reserved_offsets_raz_wi() -> None:
-    """GICv2 §4.1.2: reserved GICD space (e.g. 0x00C, 0xE00 NSACR without Sec.Ext.) is RAZ/WI."""
+    """IHI 0048B §4.1.2: reserved GICD space (e.g. 0x00C, 0xE00 NSACR without Sec.Ext.) is RAZ/WI."""
     g = gic1()
     for off in (0x00C, 0x040, 0xE00, 0xF04, 0xF30, 0xFCC):
         g.write(D + off, 0xFFFF_FFFF)
@@ -455,7 +455,7 @@ def test_reserved_offsets_raz_wi() -> None:
 
 
 def test_byte_access_rules() -> None:
-    """GICv2 §4.1.4: IPRIORITYR/ITARGETSR/CPENDSGIR/SPENDSGIR are byte-accessible; a byte
+    """IHI 0048B §4.1.4: IPRIORITYR/ITARGETSR/CPENDSGIR/SPENDSGIR are byte-accessible; a byte
     access to a word-only register is RAZ/WI (UNPREDICTABLE, model choice)."""
     g = gic1()
     g.write(D + IPRIORITYR + 41, 0x80, size=1)
@@ -468,7 +468,7 @@ def test_byte_access_rules() -> None:
 
 
 def test_halfword_and_misaligned_access_raz_wi() -> None:
-    """GICv2 §4.1.4: halfword and misaligned accesses are not supported → RAZ/WI here."""
+    """IHI 0048B §4.1.4: halfword and misaligned accesses are not supported → RAZ/WI here."""
     g = gic1()
     g.write(D + IPRIORITYR + 40, 0xFFFF, size=2)
     assert g.read(D + IPRIORITYR + 40) == 0
@@ -490,7 +490,7 @@ def test_bad_size_is_a_programming_error() -> None:
 @given(ops=st.lists(st.tuples(st.booleans(), st.integers(1, 8), st.integers(0, 0xFFFF_FFFF)),
                     max_size=20))
 def test_isenabler_icenabler_round_trip(ops: list[tuple[bool, int, int]]) -> None:
-    """GICv2 §4.3.5/§4.3.6: ISENABLER ORs, ICENABLER clears, both read the enable bits."""
+    """IHI 0048B §4.3.5/§4.3.6: ISENABLER ORs, ICENABLER clears, both read the enable bits."""
     g = gic1()
     model = [0] * 9
     for setting, n, v in ops:
@@ -504,7 +504,7 @@ def test_isenabler_icenabler_round_trip(ops: list[tuple[bool, int, int]]) -> Non
 @settings(max_examples=40, deadline=None)
 @given(bits=st.integers(4, 8), value=st.integers(0, 255), pmr=st.integers(0, 255))
 def test_priority_masking_any_prio_bits(bits: int, value: int, pmr: int) -> None:
-    """GICv2 §4.3.11/§4.4.2: priorities keep the top prio_bits bits; the interrupt is
+    """IHI 0048B §4.3.11/§4.4.2: priorities keep the top prio_bits bits; the interrupt is
     signalled iff the stored priority is strictly below the stored PMR."""
     g = GICv2(GICv2Config(num_cpus=1, prio_bits=bits))
     keep = (0xFF << (8 - bits)) & 0xFF
@@ -541,7 +541,7 @@ def test_hppi_equals_brute_force(
     cpu: int,
     extra: list[tuple[int, int]],
 ) -> None:
-    """GICv2 §3.3~: the incremental HPPI equals a brute-force scan (pending, not active,
+    """IHI 0048B §3.3~: the incremental HPPI equals a brute-force scan (pending, not active,
     enabled, targeted, group selected; lowest priority, then lowest INTID), including after
     priority changes of candidates."""
     d = Distributor(GICv2Config(num_cpus=2, num_irqs=96))
@@ -646,7 +646,7 @@ def test_incremental_candidates_match_from_scratch(
 
 
 def test_priority_change_of_pending_interrupt_reorders_hppi() -> None:
-    """GICv2 §4.3.11/§3.3~: rewriting the priority of pending interrupts (SPI and banked PPI)
+    """IHI 0048B §4.3.11/§3.3~: rewriting the priority of pending interrupts (SPI and banked PPI)
     changes which one is the HPPI at once."""
     d = Distributor(GICv2Config(num_cpus=2))
     for i in (40, 41):

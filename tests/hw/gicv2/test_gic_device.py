@@ -95,7 +95,7 @@ def test_bad_cpu_raises() -> None:
 
 
 def test_gicc_frame_is_banked_per_cpu() -> None:
-    """GICv2 §4.1.3: every CPU reaches its own CPU interface at the same address."""
+    """IHI 0048B §4.1.3: every CPU reaches its own CPU interface at the same address."""
     g = GICv2()
     g.write(C + PMR, 0xF0, cpu=1)
     assert g.read(C + PMR, cpu=0) == 0
@@ -124,7 +124,7 @@ def test_set_line_rejects_bad_inputs(intid: int, cpu: int | None, match: str) ->
 
 
 def test_ppi_lines_are_per_cpu() -> None:
-    """GICv2 §1.4.2~: a PPI input belongs to one CPU interface."""
+    """IHI 0048B §1.4.2~: a PPI input belongs to one CPU interface."""
     g = GICv2()
     g.set_line(27, True, cpu=1)
     assert g.read(D + ISPENDR, cpu=1) & (1 << 27)
@@ -329,7 +329,7 @@ def test_outputs_always_equal_from_scratch_evaluation(
     quirks: QemuQuirks, ops: list[tuple[str, int, int, int]]
 ) -> None:
     """After every input change or register access the IRQ/FIQ outputs equal a from-scratch
-    evaluation of each CPU interface (GICv2 §3.3~/§4.4.1): the incremental notification never
+    evaluation of each CPU interface (IHI 0048B §3.3~/§4.4.1): the incremental notification never
     misses a CPU.  (The D16 stale state is left out: its staleness is the point.)"""
     g = GICv2(GICv2Config(num_cpus=2, num_irqs=96, quirks=replace(quirks,
                                                                    hw_deactivate_no_phys_update=False)))

@@ -1,4 +1,4 @@
-"""GICH_* (virtual interface control) unit tests: GICv2 ~§5.3, reference doc §2.2–2.3, §2.6.
+"""GICH_* (virtual interface control) unit tests: IHI 0048B §5.3.
 
 Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5 (QEMU 7.2 observed).
 """
@@ -70,7 +70,7 @@ def make(config: GICv2Config | None = None, cpu: int = 0) -> tuple[HypInterface,
 
 
 def test_reset_values_tv1() -> None:
-    """TV1 / ~§5.3.2–5.3.3: GICH_VTR 0x90000003, GICH_VMCR 0x004C0000, ELRSR0 0xF, rest 0."""
+    """TV1 / §5.3.2–5.3.3: GICH_VTR 0x90000003, GICH_VMCR 0x004C0000, ELRSR0 0xF, rest 0."""
     hyp, gic = make()
     assert hyp.read(VTR) == 0x9000_0003
     assert hyp.read(VMCR) == 0x004C_0000
@@ -122,7 +122,7 @@ def test_reset_clears_state() -> None:
 
 
 def test_hcr_write_mask_tv2() -> None:
-    """TV2 step 5 / ~§5.3.1: GICH_HCR ← 0xFFFFFFFF reads 0xF80000FF ([26:8] RES0)."""
+    """TV2 step 5 / §5.3.1: GICH_HCR ← 0xFFFFFFFF reads 0xF80000FF ([26:8] RES0)."""
     hyp, _ = make()
     hyp.write(HCR, 0xFFFF_FFFF)
     assert hyp.read(HCR) == 0xF800_00FF
@@ -130,7 +130,7 @@ def test_hcr_write_mask_tv2() -> None:
 
 
 def test_lr_write_mask_tv2() -> None:
-    """TV2 step 6 / ~§5.3.8: GICH_LR0 ← 0xFFFFFFFF reads 0xFF8FFFFF (bits 22:20 RES0)."""
+    """TV2 step 6 / §5.3.8: GICH_LR0 ← 0xFFFFFFFF reads 0xFF8FFFFF (bits 22:20 RES0)."""
     hyp, _ = make()
     hyp.write(LR(0), 0xFFFF_FFFF)
     assert hyp.read(LR(0)) == 0xFF8F_FFFF == GICH_LR_MASK
@@ -226,7 +226,7 @@ def test_eisr1_elrsr1_high_lrs() -> None:
 
 
 def test_misr_eoi_and_maintenance_tv28() -> None:
-    """TV28 / ~§5.3.4: invalid HW=0 EOI=1 LR → EISR bit, MISR.EOI, maintenance asserted;
+    """TV28 / §5.3.4: invalid HW=0 EOI=1 LR → EISR bit, MISR.EOI, maintenance asserted;
     rewriting the LR clears it."""
     hyp, gic = make()
     hyp.write(HCR, 0x1)
@@ -241,7 +241,7 @@ def test_misr_eoi_and_maintenance_tv28() -> None:
 
 
 def test_misr_computed_but_maintenance_gated_by_en_tv28_tv38() -> None:
-    """TV28 step 5, TV38 / ~§5.3.1: with GICH_HCR.En = 0 the maintenance line stays low (MISR
+    """TV28 step 5, TV38 / §5.3.1: with GICH_HCR.En = 0 the maintenance line stays low (MISR
     still reads the condition, as on QEMU 7.2); setting En asserts it."""
     hyp, gic = make()
     hyp.write(LR(0), make_lr(33, state=0, eoi=True))
@@ -255,7 +255,7 @@ def test_misr_computed_but_maintenance_gated_by_en_tv28_tv38() -> None:
 
 
 def test_misr_underflow_and_no_pending_tv32() -> None:
-    """TV32 / ~§5.3.4: U while ≤ 1 LR valid, NP while no LR pending."""
+    """TV32 / §5.3.4: U while ≤ 1 LR valid, NP while no LR pending."""
     hyp, gic = make()
     hyp.write(HCR, 0xB)
     assert hyp.read(MISR) == GICH_MISR_U | GICH_MISR_NP
@@ -292,7 +292,7 @@ def test_misr_lrenp_follows_eoicount() -> None:
 
 
 def test_misr_group_enable_conditions_tv33() -> None:
-    """TV33 / ~§5.3.4: VGrp0E/D, VGrp1E/D follow GICV_CTLR.EnableGrp0/1 (via GICH_VMCR)."""
+    """TV33 / §5.3.4: VGrp0E/D, VGrp1E/D follow GICV_CTLR.EnableGrp0/1 (via GICH_VMCR)."""
     hyp, _ = make()
     hyp.write(HCR, 0x91)
     hyp.write(VMCR, 0x1)
@@ -353,7 +353,7 @@ def test_maintenance_is_per_cpu() -> None:
 
 
 def test_vmcr_write_fields_and_clamp_tv34() -> None:
-    """TV34 steps 2–3 / ~§5.3.3: VMCR fields; VMBP clamps to 2 and VMABP to 3."""
+    """TV34 steps 2–3 / §5.3.3: VMCR fields; VMBP clamps to 2 and VMABP to 3."""
     hyp, _ = make()
     hyp.write(VMCR, 0x0840_0003)
     assert (hyp.v_ctlr, hyp.v_pmr, hyp.v_bpr, hyp.v_abpr) == (0x3, 0x08, 2, 3)
@@ -478,7 +478,7 @@ def _loaded(config: GICv2Config | None = None, hcr: int = 0x0B) -> tuple[HypInte
 def test_save_and_clear_lrs_matches_per_lr_sequence(count: int, hcr: int | None) -> None:
     """vgic-v2-sr.c ``save_lrs`` + ``__vgic_v2_save_state``: reading and zeroing LR0..count-1
     (and GICH_HCR = 0) in bulk ends in the same LRs, ELRSR/EISR/MISR, maintenance level and
-    virtual outputs as the per-register GICH_LRn reads/writes (~§5.3.4–5.3.8)."""
+    virtual outputs as the per-register GICH_LRn reads/writes (IHI 0048B §5.3.4–5.3.8)."""
     ref, ref_gic = _loaded()
     expected = [ref.read(LR(n)) for n in range(count)]
     for n in range(count):
@@ -494,7 +494,7 @@ def test_save_and_clear_lrs_matches_per_lr_sequence(count: int, hcr: int | None)
 
 def test_save_and_clear_lrs_does_not_report_intermediate_levels() -> None:
     """The one documented difference: a single re-evaluation, so the maintenance level is
-    reported once (dropped by GICH_HCR = 0) instead of per zeroed LR (~§5.3.4 U/NP)."""
+    reported once (dropped by GICH_HCR = 0) instead of per zeroed LR (IHI 0048B §5.3.4 U/NP)."""
     ref, ref_gic = _loaded()
     before = ref_gic.maintenance_calls
     for n in range(4):
@@ -509,7 +509,7 @@ def test_save_and_clear_lrs_does_not_report_intermediate_levels() -> None:
 
 def test_save_and_clear_lrs_beyond_num_lrs_d14() -> None:
     """D14: LR<num_lrs> is plain storage, read and cleared like the per-LR sequence; LRs
-    past it are RAZ (~§5.3.8)."""
+    past it are RAZ (IHI 0048B §5.3.8)."""
     cfg = GICv2Config(quirks=QemuQuirks(extra_lr_storage=True))
     hyp, _ = _loaded(cfg)
     hyp.write(LR(4), 0x1234)
@@ -522,7 +522,7 @@ def test_save_and_clear_lrs_beyond_num_lrs_d14() -> None:
 @pytest.mark.parametrize("count", [1, 2, 4])
 def test_restore_lrs_matches_per_lr_sequence(count: int) -> None:
     """``__vgic_v2_restore_state``: GICH_HCR then the used LRs in bulk end in the same state
-    (masks, HPPI, maintenance, vIRQ/vFIQ) as one write per register (~§5.3.1, §5.3.8)."""
+    (masks, HPPI, maintenance, vIRQ/vFIQ) as one write per register (IHI 0048B §5.3.1, §5.3.8)."""
     ref, ref_gic = make()
     ref.write(VMCR, (0x1F << 27) | 0x3)
     for n in range(count):
@@ -537,7 +537,7 @@ def test_restore_lrs_matches_per_lr_sequence(count: int) -> None:
 
 def test_restore_lrs_without_hcr_keeps_hcr() -> None:
     """``restore_lrs(values)`` alone writes only the LRs: GICH_HCR.En = 0 keeps vIRQ low
-    (~§5.3.1), and a later GICH_HCR write raises it as after per-LR writes."""
+    (IHI 0048B §5.3.1), and a later GICH_HCR write raises it as after per-LR writes."""
     hyp, gic = make()
     hyp.write(VMCR, (0x1F << 27) | 0x3)
     hyp.restore_lrs([_WORLD_LRS[0]])

@@ -40,7 +40,7 @@ def pend(g: GICv2, n: int, cpu: int = 0) -> None:
 
 @pytest.mark.parametrize(("quirk", "aihppir", "aiar"), [(False, 0x28, 0x28), (True, 0, 0)])
 def test_d1_aliased_registers(quirk: bool, aihppir: int, aiar: int) -> None:
-    """D1 / TV24 step 2, GICv2 §4.4.9–§4.4.11: AHPPIR/AIAR see a Group 1 interrupt; QEMU
+    """D1 / TV24 step 2, IHI 0048B §4.4.9–§4.4.11: AHPPIR/AIAR see a Group 1 interrupt; QEMU
     does not implement them (read 0, AEOIR ignored)."""
     g = make(no_aliased_regs=quirk)
     setup(g, gicc_ctlr=0x3, gicd_ctlr=0x3)
@@ -249,7 +249,7 @@ def test_qemu_virt_preset_keeps_reset_values() -> None:
 @pytest.mark.parametrize(("quirk", "prio_word", "targets", "enabled"),
                          [(False, 0, 0x0101_0101, 0), (True, 0xBEEF_0000, 0x0101_0201, 0x100)])
 def test_x1_gicd_any_access_size(quirk: bool, prio_word: int, targets: int, enabled: int) -> None:
-    """X1 (found with QEMU 7.2, scripts/regs/qemu-halfword-access.regs), GICv2 §4.1.4:
+    """X1 (found with QEMU 7.2, scripts/regs/qemu-halfword-access.regs), IHI 0048B §4.1.4:
     halfword accesses and byte accesses to word-only GICD registers are UNPREDICTABLE
     (model: RAZ/WI); QEMU performs them byte by byte."""
     g = make(num_cpus=2, gicd_any_access_size=quirk)

@@ -1,4 +1,4 @@
-"""GICV_* (virtual CPU interface) unit tests: GICv2 ~§5.4, reference doc §2.4–2.5.
+"""GICV_* (virtual CPU interface) unit tests: IHI 0048B §5.4.
 
 Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5; where QEMU 7.2
 deviates (D1, D3, D4, D13, D18) the architectural result is the default and the QEMU
@@ -68,7 +68,7 @@ def ven(hyp: HypInterface, vcpu: VcpuInterface, ctlr: int = 0x1) -> None:
 
 
 def test_reset_and_id_values_tv1() -> None:
-    """TV1 / ~§5.4: GICV_BPR 2, GICV_ABPR 3, GICV_RPR 0xFF, GICV_IIDR = config.gicv_iidr."""
+    """TV1 / §5.4: GICV_BPR 2, GICV_ABPR 3, GICV_RPR 0xFF, GICV_IIDR = config.gicv_iidr."""
     _, vcpu, _ = make()
     assert vcpu.read(BPR) == 2
     assert vcpu.read(ABPR) == 3
@@ -81,7 +81,7 @@ def test_reset_and_id_values_tv1() -> None:
 
 
 def test_write_masks_tv2_tv14() -> None:
-    """TV2 step 4, TV14 / ~§5.4: PMR keeps [7:3]; CTLR mask 0x21F; BPR min 2, ABPR min 3."""
+    """TV2 step 4, TV14 / §5.4: PMR keeps [7:3]; CTLR mask 0x21F; BPR min 2, ABPR min 3."""
     _, vcpu, _ = make()
     vcpu.write(PMR, 0xFF)
     assert vcpu.read(PMR) == 0xF8
@@ -120,7 +120,7 @@ def test_apr_aliases() -> None:
 
 
 def test_vmcr_gicv_aliasing_tv34() -> None:
-    """TV34 / ~§5.3.3: GICV_CTLR/PMR/BPR/ABPR writes appear in GICH_VMCR and vice versa."""
+    """TV34 / §5.3.3: GICV_CTLR/PMR/BPR/ABPR writes appear in GICH_VMCR and vice versa."""
     hyp, vcpu, _ = make()
     vcpu.write(CTLR, 0x201)
     vcpu.write(PMR, 0xF0)
@@ -177,7 +177,7 @@ def test_software_injection_lifecycle_tv27() -> None:
 
 
 def test_eoi_maintenance_hw0_tv28() -> None:
-    """TV28 / ~§5.3.4: EOI of an LR with EOI=1 → invalid, EISR bit, MISR.EOI, maintenance."""
+    """TV28 / §5.3.4: EOI of an LR with EOI=1 → invalid, EISR bit, MISR.EOI, maintenance."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(1), 0x1508_0033)
@@ -237,7 +237,7 @@ def test_hw1_invalid_physical_id_ignored_d17(pid: int) -> None:
 
 
 def test_hw1_virtual_eoimode1_tv30() -> None:
-    """TV30 / ~§5.4: EOImode=1 → EOIR drops priority only; GICV_DIR deactivates the physical."""
+    """TV30 / §5.4: EOImode=1 → EOIR drops priority only; GICV_DIR deactivates the physical."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0x201)
     hyp.write(LR(0), 0x9500_A03C)
@@ -268,7 +268,7 @@ def test_dir_ignored_with_eoimode0() -> None:
 
 
 def test_eoicount_and_lrenp_tv31() -> None:
-    """TV31 / ~§5.3.1: EOI with no LR after a priority drop → EOICount++; no drop → no count;
+    """TV31 / §5.3.1: EOI with no LR after a priority drop → EOICount++; no drop → no count;
     DIR with no LR → EOICount++; wrap 31 → 0."""
     hyp, vcpu, gic = make()
     hyp.write(HCR, 0x5)
@@ -481,7 +481,7 @@ def test_group_filter_d5_applies_to_virtual_hppi() -> None:
 
 
 def test_group1_ackctl_tv36() -> None:
-    """TV36 / ~§5.4: Group 1 HPPI with AckCtl=0 → HPPIR/IAR 1022; AIAR acknowledges it
+    """TV36 / §5.4: Group 1 HPPI with AckCtl=0 → HPPIR/IAR 1022; AIAR acknowledges it
     (D1: QEMU reads 0); AckCtl=1 → IAR acknowledges, APR bit 2."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0x3)
@@ -523,7 +523,7 @@ def test_aiar_with_group0_hppi_is_spurious() -> None:
 
 
 def test_pmr_is_strict_tv37() -> None:
-    """TV37 / ~§5.4: priority 0xF8 is not < PMR 0xF8 → no vIRQ, IAR 1023; HPPIR reports it
+    """TV37 / §5.4: priority 0xF8 is not < PMR 0xF8 → no vIRQ, IAR 1023; HPPIR reports it
     by the architecture, 1023 with D3 (QEMU)."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
@@ -670,7 +670,7 @@ LR_STATES = st.sampled_from([1, 1, 1, 0, 2, 3])
 
 
 def _reference(hyp: HypInterface) -> tuple[int, int, int, int, bool, bool, bool]:
-    """From-scratch EISR, ELRSR, MISR, HPPI LR, vIRQ, vFIQ, maintenance (~§5.3.4–5.3.6, §2.5)."""
+    """From-scratch EISR, ELRSR, MISR, HPPI LR, vIRQ, vFIQ, maintenance (IHI 0048B §5.3.4–5.3.6, §2.5)."""
     lrs = [hyp.read_lr(n) for n in range(hyp.num_lrs)]
     state = [(v >> 28) & 3 for v in lrs]
     hw = [bool(v >> 31) for v in lrs]
@@ -787,7 +787,7 @@ def test_incremental_state_matches_from_scratch(
 
 def test_x2_virtual_preemption_on_full_priority() -> None:
     """Conformance X2 (QEMU 7.2, found by tests/qemu/test_diff_random.py): QEMU's GICV decides
-    preemption on the full LR priority, not the group priority (GICv2 ~§3.3.4 says group).
+    preemption on the full LR priority, not the group priority (IHI 0048B §3.3.4 says group).
 
     GICV_BPR=3 (group = bits [7:4]), GICH_APR bit 1 (running priority 0x08), a Group 0 LR at
     priority 0x08: its group priority 0x00 preempts architecturally; with X2, 0x08 does not.
@@ -807,7 +807,7 @@ def test_x2_virtual_preemption_on_full_priority() -> None:
 
 def test_x7_hw_lr_below_16_cpuid_bits() -> None:
     """Conformance X7 (QEMU 7.2): GICV_IAR of a HW=1 LR with VirtualID < 16 returns LR bits
-    [12:10] (the low PhysicalID bits) as a CPUID; architecturally (~§5.3.8, GICH_LR.CPUID
+    [12:10] (the low PhysicalID bits) as a CPUID; architecturally (IHI 0048B §5.3.8, GICH_LR.CPUID
     only exists when HW=0) it returns the bare VirtualID.
     """
     from irqfwd.hw.gicv2 import GICv2, GICv2Config
@@ -827,7 +827,7 @@ def test_x7_hw_lr_below_16_cpuid_bits() -> None:
 def test_x2_virtual_1022_before_preemption() -> None:
     """Conformance X2 (QEMU 7.2, found by tests/qemu/test_diff_random.py): QEMU's GICV_IAR
     answers 1022 for a Group 1 HPPI with GICV_CTLR.AckCtl = 0 before checking the running
-    priority; architecturally (~§5.4, §4.4.4) an HPPI that cannot preempt gives 1023.
+    priority; architecturally (IHI 0048B §5.4, §4.4.4) an HPPI that cannot preempt gives 1023.
 
     GICH_APR bit 0 (running priority 0x00), a pending Group 1 LR at priority 0x00.
     """

@@ -1,8 +1,8 @@
 """GICH/GICV wired into the whole GICv2 device, through ``GICv2.read/write`` (MMIO only).
 
 Checks the hooks between the virtual interface and the physical GIC: HW=1 deactivation
-reaching the distributor (GICv2 ~§5.3.8, Arm XML GICH_LR.HW), the maintenance PPI 25
-(reference doc §2.6), vIRQ/vFIQ outputs, banking per CPU.  TVnn = reference doc §5.
+reaching the distributor (IHI 0048B §5.3.8, Arm XML GICH_LR.HW), the maintenance PPI 25
+(), vIRQ/vFIQ outputs, banking per CPU.  TVnn =.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_hw1_guest_eoi_deactivates_physical_tv29() -> None:
 
 
 def test_virtual_eoimode1_dir_deactivates_physical_tv30() -> None:
-    """TV30 / ~§5.4: GICV_CTLR.EOImode=1 → GICV_EOIR leaves SPI 40 active; GICV_DIR
+    """TV30 / §5.4: GICV_CTLR.EOImode=1 → GICV_EOIR leaves SPI 40 active; GICV_DIR
     deactivates it."""
     g = GICv2(GICv2Config())
     en(g)
@@ -163,7 +163,7 @@ def test_eoi_maintenance_raises_ppi25_tv28() -> None:
 
 
 def test_maintenance_gated_by_en_tv38() -> None:
-    """TV38 / ~§5.3.1: an invalid EOI=1 LR with GICH_HCR.En=0 leaves PPI 25 idle; En=1 pends it."""
+    """TV38 / §5.3.1: an invalid EOI=1 LR with GICH_HCR.En=0 leaves PPI 25 idle; En=1 pends it."""
     g = GICv2(GICv2Config())
     g.write(H + LR0, (1 << 19) | 0x33)
     assert not g.read(D + ISPENDR) & (1 << 25)
@@ -191,7 +191,7 @@ def test_virtual_interfaces_are_banked_per_cpu() -> None:
 
 
 def test_vfiq_output_and_reset() -> None:
-    """§1.8 / ~§5.3: Group 0 with GICV_CTLR.FIQEn drives vFIQ; GICv2.reset() clears LRs,
+    """§1.8 / §5.3: Group 0 with GICV_CTLR.FIQEn drives vFIQ; GICv2.reset() clears LRs,
     GICH state and the virtual outputs."""
     g = GICv2(GICv2Config())
     ven(g, ctlr=0x9)

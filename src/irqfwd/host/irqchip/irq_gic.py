@@ -1,4 +1,4 @@
-"""The host GICv2 driver, after Linux ``drivers/irqchip/irq-gic.c`` (lineage §4.2).
+"""The host GICv2 driver, after Linux ``drivers/irqchip/irq-gic.c``.
 
 * :func:`gic_check_eoimode`: split EOI/deactivate (EOImode 1, ``supports_deactivate_key``)
   only when the host booted at EL2/HYP and the CPU interface is at least 8 KiB.
@@ -315,7 +315,7 @@ class GicDriver:
         irqnr = irqstat & 0x3FF
         rec = self.m.recorder
         if irqnr >= 1020:
-            # Spurious/special: end of the loop, never EOI'd (§4.2); exception return.
+            # Spurious/special: end of the loop, never EOI'd (``gic_handle_irq``); exception return.
             if first:
                 rec.count("host_irqs_spurious")
             cpu.irqs_masked = False

@@ -1,6 +1,6 @@
 """KVM's arch timer backend: the guest virtual timer as a forwarded (HW-mapped) PPI.
 
-Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §13.2/3/5/7/12/13):
+Models ``arch/arm64/kvm/arch_timer.c`` (Linux 6.x):
 
 * **Init** (``kvm_timer_hyp_init``): the host vtimer PPI (27) is forwarded to vCPUs
   *once and permanently* with ``irq_set_vcpu_affinity`` when the host GIC has an active
@@ -12,7 +12,7 @@ Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §1
   context as owner); set the physical PPI's Active state to
   ``kvm_vgic_map_is_active(vcpu, 27) or level`` with ``irq_set_irqchip_state(ACTIVE)``;
   cancel the background timer; restore ``CNTVOFF_EL2``, ``CNTV_CVAL``, ``CNTV_CTL``.
-  Only "inactive" is cached (commit 9b4a3004439d, §6.3): a cached "active" could be
+  Only "inactive" is cached (commit 9b4a3004439d): a cached "active" could be
   stale because the guest's EOI through the HW bit clears it behind KVM's back.
 * **Put** (``kvm_timer_vcpu_put``): save ``CNTV_CTL``/``CNTV_CVAL``, disable the hardware
   timer so it cannot fire for the next context, and if the vCPU blocks in WFI arm the
@@ -23,7 +23,7 @@ Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §1
   condition holds, the level is raised into the vgic.
 
 Designs (``irqfwd.system.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
-``sw-deactivate`` (a host without hardware deactivation, Apple M1 style §6.5: the timer
+``sw-deactivate`` (a host without hardware deactivation, Apple M1 style, Linux 5.14: the timer
 LR gets no HW bit and gets the EOI bit, the guest's EOI exits, the "kvm-timer" irqchip
 emulates Active as a *mask* of the host PPI, unmasked at fold once the virtual interrupt
 is neither active nor latched) and ``timer-no-vgic`` (no active-state support: the PPI is
@@ -33,7 +33,7 @@ Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_st
 ``timer_spurious``, ``timer_wakeups``, ``timer_irq_injected`` (level=1 updates given to
 the vgic), ``timer_put_active`` / ``timer_put_pending`` (vCPU put while its timer
 interrupt is virtually active / its output asserted but not active: the switch or
-migration cases of §13.3); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
+migration cases); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 (``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
 (``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
@@ -210,13 +210,13 @@ class KvmArchTimer:
         self.design = design
         self.host_irq = host_irq
         self.has_gic_active_state = design != "timer-no-vgic"
-        """Static key ``has_gic_active_state`` (§6.1)."""
+        """Static key ``has_gic_active_state`` (``kvm_timer_hyp_init``)."""
         self.no_hw_deactivation = design == "sw-deactivate"
-        """``gic_kvm_info.no_hw_deactivation`` (§4.4, §6.5)."""
+        """``gic_kvm_info.no_hw_deactivation`` (Apple M1, Linux 5.14)."""
         self.running: list[ArchTimerContext | None] = [None] * len(timers)
         """``kvm_get_running_vcpu()`` per physical CPU (the loaded timer context)."""
         self._inactive_cached: list[bool] = [False] * len(timers)
-        """Per pCPU: the PPI's Active state is known to be clear (§6.3)."""
+        """Per pCPU: the PPI's Active state is known to be clear (9b4a3004439d)."""
         self._masked: list[bool] = [False] * len(timers)
         """sw-deactivate / no-vgic: the host PPI is masked on this CPU."""
         self.contexts: list[ArchTimerContext] = []
@@ -224,7 +224,7 @@ class KvmArchTimer:
 
     # ------------------------------------------------------------------ setup
     def kvm_timer_hyp_init(self) -> int:
-        """Forward the host vtimer PPI permanently (``irq_set_vcpu_affinity``, §6.1).
+        """Forward the host vtimer PPI permanently (``irq_set_vcpu_affinity``, ``kvm_timer_hyp_init``).
 
         Under ``sw-deactivate`` the call lands on the "kvm-timer" irqchip, which only
         records the forwarding (it never reaches the GIC, which keeps deactivating the PPI
@@ -311,13 +311,13 @@ class KvmArchTimer:
 
     # ------------------------------------------------------------------ physical active state
     def _set_phys_active(self, cpu: int, active: bool) -> int:
-        """``set_timer_irq_phys_active`` with the "inactive only" cache (§6.3)."""
+        """``set_timer_irq_phys_active`` with the "inactive only" cache (9b4a3004439d)."""
         if not active and self._inactive_cached[cpu]:
             if self.rec.wants("kvm_timer_phys_active"):
                 self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
             return 0
         if self.no_hw_deactivation:
-            # kvm-timer irqchip: Active is emulated as a mask of the parent (§6.5)
+            # kvm-timer irqchip: Active is emulated as a mask of the parent (``timer_chip``)
             self._mask(cpu, active)
         else:
             self.platform.irq_set_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
@@ -346,7 +346,7 @@ class KvmArchTimer:
         return self.platform.irq_get_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, cpu)
 
     def kvm_timer_set_phys_active_sw(self, cpu: int, active: bool) -> int:
-        """sw-deactivate: the vgic fold's ``vgic_irq_set_phys_active(irq, false)`` → unmask (§5.5)."""
+        """sw-deactivate: the vgic fold's ``vgic_irq_set_phys_active(irq, false)`` → unmask (``vgic_irq_handle_resampling``)."""
         return self._set_phys_active(cpu, active)
 
     # ------------------------------------------------------------------ load / put
@@ -372,7 +372,7 @@ class KvmArchTimer:
         return cost + self._set_phys_active(cpu, phys_active)
 
     def _load_nogic(self, ctx: ArchTimerContext, cpu: int) -> int:
-        """``kvm_timer_vcpu_load_nogic``: mask the PPI while the output is asserted (§6.2)."""
+        """``kvm_timer_vcpu_load_nogic``: mask the PPI while the output is asserted."""
         level = self.kvm_timer_should_fire(ctx)
         cost = self.kvm_timer_update_irq(ctx, level) if level != ctx.irq_level else 0
         self._mask(cpu, ctx.irq_level)

@@ -1,4 +1,4 @@
-"""KVM irqfd and the resampler (virt/kvm/eventfd.c, arch/arm64/kvm/vgic/vgic-irqfd.c; lineage §8).
+"""KVM irqfd and the resampler (virt/kvm/eventfd.c, arch/arm64/kvm/vgic/vgic-irqfd.c).
 
 * :meth:`IrqfdLayer.kvm_irqfd_assign` registers a wait-queue entry on the eventfd
   (``irqfd_wakeup``); an eventfd that is already signalled injects at once.
@@ -8,7 +8,7 @@
   latches it, a level SPI effectively loses it); a resample irqfd asserts the GSI through
   its resampler and keeps it asserted; mode ``"mapped"`` (forwarded designs) asserts only,
   because a HW-mapped level irq observes rising edges and is re-sampled from the physical
-  line at fold (§5.4 step 5).
+  line at fold (``vgic_v2_populate_lr`` lowers ``line_level``).
 * :class:`IrqfdResampler`: one per GSI, shared by every resample irqfd on it; its ack
   notifier (``irqfd_resampler_ack``, run by ``kvm_notify_acked_irq``) de-asserts the GSI
   *once*, then signals *every* resamplefd (counter ``resamplefd_signals``).

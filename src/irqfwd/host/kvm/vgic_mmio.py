@@ -5,7 +5,7 @@ the :class:`~irqfwd.host.kvm.kvm_host.VgicIrq` state, as ``vgic_v2_dist_register
 Per-interrupt registers give a handler per interrupt field (``bits_per_irq`` 1, 2 or 8);
 set/clear registers call their write handler only for bits written as 1.
 
-Mapped (HW) interrupts mirror guest accesses to the physical interrupt (lineage §5.6):
+Mapped (HW) interrupts mirror guest accesses to the physical interrupt (``vgic_hw_irq_spending``, ``vgic_hw_irq_cpending``, ``vgic_hw_irq_change_active``):
 ``ISPENDR`` sets the latch *and* the physical Active state; ``ICPENDR`` clears the physical
 pending state and, if the virtual irq is not active, the physical Active state;
 ``ISACTIVER``/``ICACTIVER`` change virtual and physical Active together.  Userspace

@@ -4,7 +4,7 @@ Defaults equal QEMU's ``virt`` board (``gic-version=2,virtualization=on``, 2 CPU
 the architecture (Arm IHI 0048B) leaves a choice to the implementation.  Where QEMU 7.2
 *deviates* from the architecture, the default follows the architecture and a flag in
 :class:`QemuQuirks` reproduces QEMU (``docs/conformance.md`` lists every one, with the
-deviation number D1–D23 of ``gicv2-virtualization-and-qemu.md``).
+deviation number D1–D23/X1–X8 of ``docs/conformance.md``).
 """
 
 from __future__ import annotations

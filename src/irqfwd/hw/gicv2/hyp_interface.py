@@ -2,13 +2,12 @@
 
 The hypervisor's view of one virtual CPU interface: the List Registers (GICH_LRn), the
 control/status registers GICH_HCR, GICH_VTR, GICH_VMCR, GICH_MISR, GICH_EISRn, GICH_ELRSRn
-and GICH_APR, and the level-sensitive maintenance interrupt (~§5.3.4, reference doc §2.2,
-§2.3, §2.6).
+and GICH_APR, and the level-sensitive maintenance interrupt (Arm IHI 0048B §5.3, §5.3.4).
 
 This object also holds the state the virtual CPU interface (GICV_*, see
 :mod:`irqfwd.hw.gicv2.vcpu_interface`) operates on — GICV_CTLR/PMR/BPR/ABPR are the
 GICH_VMCR fields and GICV_APR0 is GICH_APR — and performs the virtual prioritization
-(virtual HPPI, vIRQ/vFIQ, reference doc §2.5 step 2), because an LR write from the
+(virtual HPPI, vIRQ/vFIQ, IHI 0048B §5.2), because an LR write from the
 hypervisor changes the guest's outputs exactly as a GICV access does.
 
 State is kept as plain ints and bitmasks (bit *n* = LR *n*): the simulator writes an LR,
@@ -122,7 +121,7 @@ GICV_ABPR_MIN: Final = 3
 IDLE_PRIORITY: Final = 0x100
 """Running priority with no active priority bit (GICV_RPR reads 0xFF)."""
 
-# GICH frame offsets (~§5.3, reference doc §2.2)
+# GICH frame offsets (IHI 0048B §5.3, Table 5-1)
 GICH_HCR: Final = 0x000
 GICH_VTR: Final = 0x004
 GICH_VMCR: Final = 0x008
@@ -652,4 +651,4 @@ GICH_REGS: tuple[Reg, ...] = (
         doc="List Registers 0-63 (≥ num_lrs RAZ/WI)",
     ),
 )
-"""GICH register map (~§5.3, reference doc §2.2); every register is word-access only."""
+"""GICH register map (IHI 0048B §5.3, Table 5-1); every register is word-access only."""

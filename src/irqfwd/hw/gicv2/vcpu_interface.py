@@ -1,11 +1,11 @@
-"""GICv2 virtual CPU interface (GICV_*) for one CPU (GICv2 ~§5.4, reference doc §2.4–2.5).
+"""GICv2 virtual CPU interface (GICV_*) for one CPU (Arm IHI 0048B §5.4, §5.2).
 
 The guest's view: a GICv2 CPU interface without Security Extensions whose "distributor" is
 the List Registers of the matching :class:`~irqfwd.hw.gicv2.hyp_interface.HypInterface`.
 GICV_CTLR/PMR/BPR/ABPR are the GICH_VMCR fields and GICV_APR0 is GICH_APR, so every
 access here is visible through GICH_* and vice versa.
 
-Life cycle of a virtual interrupt (reference doc §2.5):
+Life cycle of a virtual interrupt (IHI 0048B §5.2):
 
 * GICV_IAR acknowledges the virtual HPPI: LR state 01 → 10, sets the GICH_APR bit of its
   group priority, returns VirtualID (| CPUID << 10 for a virtual SGI with HW=0); 1022 for
@@ -383,4 +383,4 @@ GICV_REGS: tuple[Reg, ...] = (
     Reg("GICV_IIDR", GICV_IIDR, read="_r_iidr", doc="CPU Interface Identification (RO)"),
     Reg("GICV_DIR", GICV_DIR, write="write_dir", plain=True, doc="Deactivate Interrupt (WO)"),
 )
-"""GICV register map (~§5.4, same layout as GICC, reference doc §2.4); word access only."""
+"""GICV register map (IHI 0048B §5.4, the GICC layout); word access only."""
