@@ -44,7 +44,7 @@ def _latency_of(design: str, cfg: ScenarioConfig, dev: str) -> list[int]:
 
 def test_round_robin_time_slice_bounds_the_wait_of_the_other_vm() -> None:
     """Two VMs on one pCPU: with ``pinned`` (run until block) VM b waits for VM a's 300 µs
-    handler; ``round-robin`` preempts a after its 50 µs slice (a host tick → exit IRQ),
+    handler; ``round-robin`` preempts a after its 50 µs slice (a tick → exit IRQ),
     so b's worst assert → handler latency is far below the slow handler's duration."""
     pinned = _latency_of("forwarded", _two_vms_one_pcpu("pinned"), "fast")
     rr_result = run_scenario(_two_vms_one_pcpu("round-robin"), "forwarded")
@@ -52,7 +52,11 @@ def test_round_robin_time_slice_bounds_the_wait_of_the_other_vm() -> None:
     assert max(pinned) > 150_000
     assert max(rr) < 120_000
     assert rr_result.recorder.counters["sched_tick_preempt"] > 0
-    assert rr_result.recorder.counters["exit:IRQ"] >= rr_result.recorder.counters["sched_tick_preempt"]
+    # a slice ends either in guest mode (an IRQ exit) or while the vCPU halt-polls after a
+    # WFx exit (kvm_vcpu_halt stops polling on need_resched)
+    c = rr_result.recorder.counters
+    assert c["exit:IRQ"] > 0
+    assert c["sched_tick_preempt"] <= c["exit:IRQ"] + c["exit:WFx"]
 
 
 def test_two_vms_share_a_pcpu_and_each_gets_its_interrupts() -> None:

@@ -72,12 +72,12 @@ class Vcpu:
     pass
 
 
-def setup(design: str = "forwarded") -> tuple[Engine, Recorder, ArchTimers, FakePlatform, KvmArchTimer, ArchTimerContext, Vcpu]:
+def setup(design: str = "forwarded", cache_inactive: bool = False) -> tuple[Engine, Recorder, ArchTimers, FakePlatform, KvmArchTimer, ArchTimerContext, Vcpu]:
     eng = Engine()
     rec = Recorder(eng)
     hw = ArchTimers(eng, 2, None, freq_hz=100_000_000)  # 10 ns per tick
     plat = FakePlatform()
-    kt = KvmArchTimer(eng, rec, load_profile(), hw, plat, design=design)
+    kt = KvmArchTimer(eng, rec, load_profile(), hw, plat, design=design, cache_inactive=cache_inactive)
     vcpu = Vcpu()
     ctx = kt.kvm_timer_vcpu_init(vcpu, vm=0, vcpu_id=0)
     kt.kvm_timer_enable(ctx)
@@ -156,8 +156,9 @@ def test_handler_with_condition_injects_level_with_owner() -> None:
 
 
 def test_only_inactive_is_cached() -> None:
-    """"Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d)."""
-    _eng, _rec, _hw, plat, kt, ctx, vcpu = setup()
+    """"Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d,
+    the 5.8 kernel profile)."""
+    _eng, _rec, _hw, plat, kt, ctx, vcpu = setup(cache_inactive=True)
     kt.kvm_timer_vcpu_load(ctx, 0)  # timer off → writes inactive, caches it
     kt.kvm_timer_vcpu_put(ctx)
     kt.kvm_timer_vcpu_load(ctx, 0)  # inactive again → served from the cache, no GIC write
@@ -178,8 +179,9 @@ def test_only_inactive_is_cached() -> None:
 
 
 def test_host_ack_invalidates_inactive_cache() -> None:
-    """§6.3: the cache holds only while nothing activated the PPI; a host ack (IAR) on that CPU invalidates it."""
-    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup()
+    """The inactive cache (9b4a3004439d) holds only while nothing activated the PPI; a host ack
+    (IAR) on that CPU invalidates it."""
+    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup(cache_inactive=True)
     kt.kvm_timer_vcpu_load(ctx, 0)
     kt.kvm_timer_vcpu_put(ctx)
     plat.phys_active[0] = True  # PPI acked on CPU 0 with nobody loaded
@@ -289,3 +291,13 @@ def test_unknown_design_rejected() -> None:
     eng = Engine()
     with pytest.raises(ValueError, match="vlpi"):
         KvmArchTimer(eng, Recorder(eng), load_profile(), ArchTimers(eng, 1), FakePlatform(), design="vlpi")
+
+
+def test_without_the_cache_every_load_writes_active() -> None:
+    """6.x ``kvm_timer_vcpu_load_gic``: ``irq_set_irqchip_state(IRQCHIP_STATE_ACTIVE)`` on every
+    load, even when the PPI is already known to be inactive (no cache)."""
+    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup()
+    for _ in range(3):
+        kt.kvm_timer_vcpu_load(ctx, 0)
+        kt.kvm_timer_vcpu_put(ctx)
+    assert len(sets(plat)) == 3
