@@ -1,5 +1,6 @@
 """Oneshot threaded guest handlers (kernel/irq/manage.c irq_finalize_oneshot; vgic
-vgic_mmio_write_senable re-sampling a mapped level line, lineage §5.6; irqfd/resampler §8)."""
+vgic_mmio_write_senable re-sampling a mapped level line, arch/arm64/kvm/vgic/vgic-mmio.c;
+irqfd/resampler, virt/kvm/eventfd.c)."""
 
 from __future__ import annotations
 

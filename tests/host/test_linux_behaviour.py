@@ -594,7 +594,7 @@ def test_arm_irqbypass_only_for_msi_routes() -> None:
 
 
 def test_vgic_state_debugfs_layout() -> None:
-    """ecosystem-and-conventions §4.1: a ``vgic-state`` snapshot in KVM's debugfs layout;
+    """arch/arm64/kvm/vgic/vgic-debug.c: a ``vgic-state`` snapshot in KVM's debugfs layout;
     a mapped, enabled, level SPI 48 pending on its line reads ``PLAEHCG`` = 0101110 with
     HWID 48 before it is queued, and 0011110 (A=1, line low) once the guest holds it."""
     s = _sys("forwarded")

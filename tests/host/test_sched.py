@@ -103,10 +103,10 @@ def test_migration_moves_vcpus_between_pcpus_without_losing_interrupts() -> None
 
 
 def test_lr_overflow_spills_and_underflow_maintenance() -> None:
-    """§5.7: more queued interrupts than list registers: the rest stay on the ap_list
-    (``lr_spills``), GICH_HCR.UIE asks for a maintenance interrupt when the LRs drain, and
-    every interrupt is still delivered.  With HW forwarding the only maintenance
-    interrupts are these underflow ones."""
+    """``vgic_flush_lr_state`` / ``vgic_v2_set_underflow``: more queued interrupts than list
+    registers: the rest stay on the ap_list (``lr_spills``), GICH_HCR.UIE asks for a
+    maintenance interrupt when the LRs drain, and every interrupt is still delivered.  With
+    HW forwarding the only maintenance interrupts are these underflow ones."""
     cfg = ScenarioConfig(
         name="ovf", duration_ns=2_000_000, num_lrs=2,
         devices=[DeviceConfig(name=f"d{i}", host_intid=48 + i, guest_intid=48 + i,
@@ -157,7 +157,9 @@ def _random_config(rng: random.Random, it: int) -> ScenarioConfig:
 def test_random_systems_keep_the_hard_invariants() -> None:
     """Random mixes of VMs, vCPUs, pCPUs, policies, migration, edge/level, threaded/NAPI
     drivers and LR counts run to completion under every main design without a lost
-    interrupt, a double or missing physical deactivation, or a P+A HW LR (§13.1, §13.9).
+    interrupt, a double or missing physical deactivation, or a P+A HW LR
+    (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs; ``vgic_v2_populate_lr`` since
+    3d6e77ad1489).
     (Spurious guest interrupts from the asynchronous irqfd injection racing a threaded
     handler's unmask are real and allowed here.)"""
     rng = random.Random(1234)

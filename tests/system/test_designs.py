@@ -33,10 +33,10 @@ def _run(design: str, **kw: object) -> Counter[str]:
 
 
 def test_forwarded_level_one_exit_per_interrupt_no_maintenance_no_mask() -> None:
-    """Lineage §15 / §5.4: a HW-forwarded SPI costs one exit per interrupt, no EOI
-    maintenance interrupt and no host mask/unmask; the guest's EOI deactivates the physical
-    irq (HW=1 LR) for every interrupt but the one killed at teardown, which the host's
-    teardown mask deactivates (gic_eoimode1_mask_irq)."""
+    """``vgic_v2_populate_lr`` (HW=1, no EOI bit): a HW-forwarded SPI costs one exit per
+    interrupt, no EOI maintenance interrupt and no host mask/unmask; the guest's EOI
+    deactivates the physical irq (HW=1 LR) for every interrupt but the one killed at
+    teardown, which the host's teardown mask deactivates (gic_eoimode1_mask_irq)."""
     c = _run("forwarded")
     n = c["guest_irqs_handled"]
     assert n == c["device_irqs_raised"] > 30
@@ -51,10 +51,11 @@ def test_forwarded_level_one_exit_per_interrupt_no_maintenance_no_mask() -> None
 
 
 def test_irqfd_resample_level_counts() -> None:
-    """Lineage §7–8, §15: VFIO automask + resamplefd: one mask per interrupt, one EOI
-    maintenance exit + ack notifier + resamplefd + unmask per guest EOI; 2 exits per
-    interrupt.  VFIO's disable_irq_nosync is lazy on the GIC (no irq_disable callback), so
-    the still-high line fires once more and is masked by handle_fasteoi_irq: 2 host IRQs."""
+    """vfio_platform_irq.c + virt/kvm/eventfd.c: VFIO automask + resamplefd: one mask per
+    interrupt, one EOI maintenance exit + ack notifier + resamplefd + unmask per guest EOI;
+    2 exits per interrupt.  VFIO's disable_irq_nosync is lazy on the GIC (no irq_disable
+    callback), so the still-high line fires once more and is masked by handle_fasteoi_irq:
+    2 host IRQs."""
     c = _run("irqfd-resample")
     n = c["guest_irqs_handled"]
     assert n == c["device_irqs_raised"] > 30
@@ -70,8 +71,9 @@ def test_irqfd_resample_level_counts() -> None:
 
 
 def test_forwarded_direct_skips_eventfd() -> None:
-    """Lineage §10.1 "inject straight from the VFIO ISR": irqbypass producer → consumer,
-    no eventfd signal, otherwise the forwarded counts."""
+    """Eric Auger's unmerged "KVM-VFIO IRQ forward control" series (2014–2015), "inject
+    straight from the VFIO ISR": irqbypass producer → consumer, no eventfd signal, otherwise
+    the forwarded counts."""
     c = _run("forwarded-direct")
     n = c["guest_irqs_handled"]
     assert n == c["device_irqs_raised"] > 30
@@ -105,9 +107,10 @@ def test_forwarded_direct_saves_the_eventfd_and_on_5_8_the_kworker(kernel: str) 
 
 
 def test_sw_deactivate_one_extra_exit_and_host_deactivation() -> None:
-    """Lineage §6.5 / §15: without HW deactivation the LR has no HW bit but the EOI bit,
-    so each guest EOI costs a maintenance exit and KVM deactivates the physical irq at
-    fold (irq_set_irqchip_state ACTIVE=false); no VFIO mask/unmask."""
+    """``VGIC_IRQ_SW_RESAMPLE`` (Apple M1, Linux 5.14): without HW deactivation the LR has
+    no HW bit but the EOI bit, so each guest EOI costs a maintenance exit and KVM
+    deactivates the physical irq at fold (irq_set_irqchip_state ACTIVE=false); no VFIO
+    mask/unmask."""
     c = _run("sw-deactivate")
     n = c["guest_irqs_handled"]
     assert n == c["device_irqs_raised"] > 30
@@ -119,8 +122,8 @@ def test_sw_deactivate_one_extra_exit_and_host_deactivation() -> None:
 
 
 def test_edge_irqfd_resample_design_uses_plain_irqfd() -> None:
-    """Lineage §7: edge VFIO IRQs only signal (no automask); a non-resample irqfd pulse is
-    latched by an edge vgic irq; edge LRs have no EOI bit: one exit per interrupt."""
+    """``vfio_irq_handler``: edge VFIO IRQs only signal (no automask); a non-resample irqfd
+    pulse is latched by an edge vgic irq; edge LRs have no EOI bit: one exit per interrupt."""
     c = _run("irqfd-resample", trigger="edge")
     n = c["guest_irqs_handled"]
     assert n == c["device_irqs_raised"] > 30
@@ -158,8 +161,8 @@ def test_fault_early_unmask_refires_the_level_line() -> None:
 
 
 def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
-    """§13.2: a forwarded irq active at teardown must be deactivated by the host's mask
-    path; un-forwarding it first leaves it Active on the physical GIC."""
+    """``gic_eoimode1_mask_irq``: a forwarded irq active at teardown must be deactivated by
+    the host's mask path; un-forwarding it first leaves it Active on the physical GIC."""
     good = run_scenario(_cfg(), "forwarded")
     bad = run_scenario(_cfg(), "fault-no-teardown-deactivate")
     assert good.system is not None and bad.system is not None
@@ -170,8 +173,9 @@ def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
 
 
 def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
-    """§5.4 / 3d6e77ad1489: forwarded never writes a HW=1 LR in state pending+active; the
-    fault variant does (and re-delivers, deactivating the physical irq a second time)."""
+    """``vgic_v2_populate_lr`` / 3d6e77ad1489: forwarded never writes a HW=1 LR in state
+    pending+active; the fault variant does (and re-delivers, deactivating the physical irq
+    a second time)."""
     def pa_hw(design: str) -> int:
         r = run_scenario(_cfg(threaded=True), design, tracing=True)
         return sum(1 for _, name, f in r.recorder.trace
@@ -181,7 +185,7 @@ def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
 
 
 def test_forwarding_needs_eoimode1() -> None:
-    """§4.2: without EL2 the GIC driver stays in EOImode 0 (gic_chip, no
+    """``gic_check_eoimode``: without EL2 the GIC driver stays in EOImode 0 (gic_chip, no
     irq_set_vcpu_affinity): forwarded designs are refused with a clear input error."""
     cfg = _cfg().model_copy(update={"host_at_el2": False})
     with pytest.raises(InputError, match="EOImode 1"):
@@ -222,7 +226,7 @@ def test_edge_device_every_main_design_delivers_everything(design: str) -> None:
 @pytest.mark.parametrize("eoimode", [0, 1])
 @pytest.mark.parametrize("kernel", ["6.1", "current"])
 def test_guest_eoimode_and_gicv_dir_trapping(eoimode: int, kernel: str) -> None:
-    """Guest EOImode 1 (IHI 0048B §5.4): GICV_EOIR drops priority, GICV_DIR deactivates; with
+    """Guest EOImode 1 (IHI 0048B §5.3.8, GICH_LR.HW): GICV_EOIR drops priority, GICV_DIR deactivates; with
     a HW LR the DIR deactivates the physical irq.  Up to 6.18 the GICV_DIR page is mapped
     into the guest, so the counts equal EOImode 0's; since "KVM: arm64: GICv2: Always trap
     GICV_DIR register" (2025) every DIR is a DABT_LOW exit emulated by KVM."""
