@@ -7,6 +7,9 @@ tracepoints where one exists (``kvm_exit``, ``kvm_entry``, ``irq_handler_entry``
 
 ``emit`` is the hook the online invariant checker and the trace writers subscribe to.
 It costs one dict lookup when nobody listens to that event name and tracing is off.
+A *tracer* (:meth:`Recorder.set_tracer`, a :class:`Listener`) receives every event as it
+is emitted (the streaming exporters of :mod:`irqfwd.trace`); ``tracing=True`` instead keeps
+every event in the in-memory list :attr:`Recorder.trace` (tests, short runs).
 Subscribers are :class:`Listener` objects (``on_event(name, time_ns, fields)``, a direct
 method call in the compiled build) or plain callables ``fn(time_ns, fields)``.
 """
@@ -68,7 +71,11 @@ class EventSite:
         name = self.name
         fields = self.fields
         if rec.tracing:
-            rec.trace.append((rec._engine.now, name, dict(fields)))
+            if rec.keep_trace:
+                rec.trace.append((rec._engine.now, name, dict(fields)))
+            tracer = rec.tracer
+            if tracer is not None:
+                tracer.on_event(name, rec._engine.now, fields)
         subs = rec._subs.get(name)
         if subs is not None:
             now = rec._engine.now
@@ -143,7 +150,8 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "latencies", "trace", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "keep_trace", "latencies",
+                 "trace", "tracer", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
@@ -151,6 +159,11 @@ class Recorder:
         self._counter_sites: list[CounterSite] = []
         self.latencies: dict[str, LatencyStats] = {}
         self.tracing = tracing
+        """True while every event is wanted (a tracer, or the in-memory :attr:`trace`)."""
+        self.keep_trace = tracing
+        """Append every event to :attr:`trace` (``tracing=True`` at construction)."""
+        self.tracer: Listener | None = None
+        """The listener that receives every event (:meth:`set_tracer`)."""
         self.trace: list[TraceEvent] = []
         self._subs: dict[str, list[Listener]] = {}
         self._sites: dict[str, list[EventSite]] = {}
@@ -193,6 +206,17 @@ class Recorder:
         for site in self._sites.get(name, ()):
             site.live = True
 
+    def set_tracer(self, tracer: Listener | None) -> None:
+        """Send every event emitted from now on to ``tracer.on_event(name, time_ns, fields)``
+        (None: stop).  The tracer sees emission sites' own dicts (it must not keep them)
+        and runs before the subscribers of the event."""
+        self.tracer = tracer
+        self.tracing = self.keep_trace or tracer is not None
+        for name, sites in self._sites.items():
+            live = self.tracing or name in self._subs
+            for site in sites:
+                site.live = live
+
     def event(self, name: str, **fields: Any) -> EventSite:
         """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
         order is the order of the emitted event's fields)."""
@@ -208,7 +232,11 @@ class Recorder:
         """Publish trace event ``name`` at the current simulated time."""
         subs = self._subs.get(name)
         if self.tracing:
-            self.trace.append((self._engine.now, name, fields))
+            if self.keep_trace:
+                self.trace.append((self._engine.now, name, fields))
+            tracer = self.tracer
+            if tracer is not None:
+                tracer.on_event(name, self._engine.now, fields)
         if subs is not None:
             now = self._engine.now
             for listener in subs:
