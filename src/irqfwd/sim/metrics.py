@@ -17,6 +17,7 @@ method call in the compiled build) or plain callables ``fn(time_ns, fields)``.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -110,40 +111,53 @@ class _Callback(Listener):
 
 
 class LatencyStats:
-    """Exact order statistics over a list of integer samples (nearest-rank percentiles)."""
+    """Exact order statistics over integer samples (nearest-rank percentiles).
+
+    Samples are kept in an ``array('q')`` (8 bytes each: a 10-million-interrupt run keeps
+    its latencies in 80 MB per path, not the ~360 MB of a list of ints); percentiles are
+    taken over the sorted distinct values and their counts, so summarising never sorts a
+    copy of every sample.
+    """
 
     __slots__ = ("samples",)
 
     def __init__(self) -> None:
-        self.samples: list[int] = []
+        self.samples: array[int] = array("q")
 
     def add(self, ns: int) -> None:
         self.samples.append(ns)
+
+    def _histogram(self) -> list[tuple[int, int]]:
+        return sorted(Counter(self.samples).items())
+
+    @staticmethod
+    def _rank(hist: list[tuple[int, int]], n: int, p: float) -> int:
+        target = max(1, math.ceil(p / 100.0 * n))
+        seen = 0
+        for value, count in hist:
+            seen += count
+            if seen >= target:
+                return value
+        return hist[-1][0]
 
     def percentile(self, p: float) -> int:
         """Nearest-rank percentile ``p`` in [0, 100]; 0 when there are no samples."""
         if not self.samples:
             return 0
-        ordered = sorted(self.samples)
-        rank = max(1, math.ceil(p / 100.0 * len(ordered)))
-        return ordered[rank - 1]
+        return self._rank(self._histogram(), len(self.samples), p)
 
     def summary(self) -> dict[str, float | int]:
         """``{"count", "p50", "p99", "max", "mean"}`` (mean rounded to 0.1 ns)."""
         n = len(self.samples)
         if n == 0:
             return {"count": 0, "p50": 0, "p99": 0, "max": 0, "mean": 0.0}
-        ordered = sorted(self.samples)
-
-        def rank(p: float) -> int:
-            return ordered[max(1, math.ceil(p / 100.0 * n)) - 1]
-
+        hist = self._histogram()
         return {
             "count": n,
-            "p50": rank(50),
-            "p99": rank(99),
-            "max": ordered[-1],
-            "mean": round(sum(ordered) / n, 1),
+            "p50": self._rank(hist, n, 50),
+            "p99": self._rank(hist, n, 99),
+            "max": hist[-1][0],
+            "mean": round(sum(self.samples) / n, 1),
         }
 
 
