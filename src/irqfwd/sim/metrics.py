@@ -231,7 +231,7 @@ class Recorder:
             for site in sites:
                 site.live = live
 
-    def event(self, name: str, **fields: Any) -> EventSite:
+    def event(self, name: str, /, **fields: Any) -> EventSite:
         """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
         order is the order of the emitted event's fields)."""
         site = EventSite(self, name, fields)
@@ -242,7 +242,7 @@ class Recorder:
         """True if emitting ``name`` would reach anyone (lets hot paths skip building fields)."""
         return self.tracing or name in self._subs
 
-    def emit(self, name: str, **fields: Any) -> None:
+    def emit(self, name: str, /, **fields: Any) -> None:
         """Publish trace event ``name`` at the current simulated time."""
         subs = self._subs.get(name)
         if self.tracing:
