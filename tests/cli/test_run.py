@@ -105,8 +105,8 @@ def test_run_table_and_trace_file(irqfwd, tmp_path: Path) -> None:  # type: igno
     times = [int(ln.split()[0]) for ln in lines]
     assert times == sorted(times)
     names = {ln.split()[1] for ln in lines}
-    assert {"device_irq_raise", "guest_irq_handled", "kvm_exit"} <= names
-    raise_line = next(ln for ln in lines if ln.split()[1] == "device_irq_raise")
+    assert {"irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "kvm_exit"} <= names
+    raise_line = next(ln for ln in lines if ln.split()[1] == "irqfwd_device_irq_raise")
     assert "intid=48" in raise_line and "trigger=level" in raise_line
 
 

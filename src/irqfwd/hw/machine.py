@@ -219,7 +219,7 @@ class Machine:
 
     The GIC's ``on_output`` wakes idle pCPUs and becomes the ``gic_update_set_irq`` event
     (QEMU's trace point: ``cpu``, ``signal`` = irq/fiq/virq/vfiq, ``level``); its ``on_event`` becomes the
-    ``phys_activate`` / ``phys_deactivate`` trace events (``by`` = ``"guest"`` for a
+    ``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate`` trace events (``by`` = ``"guest"`` for a
     HW=1 list-register deactivation, else ``"host"``), the ``phys_deactivate_guest`` /
     ``phys_deactivate_host`` counters and the ``assert_to_phys_deactivate`` latency.
     """
@@ -234,8 +234,8 @@ class Machine:
         self.recorder = recorder
         self.costs = costs
         self.gic = gic
-        self._ev_act = recorder.event("phys_activate", intid=0, cpu=0, source="")
-        self._ev_deact = recorder.event("phys_deactivate", intid=0, cpu=0, source="", by="")
+        self._ev_act = recorder.event("irqfwd_phys_activate", intid=0, cpu=0, source="")
+        self._ev_deact = recorder.event("irqfwd_phys_deactivate", intid=0, cpu=0, source="", by="")
         self._ev_out = recorder.event("gic_update_set_irq", cpu=0, signal="", level=0)
         self._c_deact_guest = recorder.counter("phys_deactivate_guest")
         self._c_deact_host = recorder.counter("phys_deactivate_host")

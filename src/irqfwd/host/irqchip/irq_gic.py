@@ -21,7 +21,8 @@ the CPU interface through its named register accessors (GICC_IAR, GICC_EOIR, GIC
 each access charges ``gicd_access_ns`` / ``gicc_access_ns``.  Like ``gic_set_kvm_info`` it
 fills :attr:`GicDriver.kvm_info` (type GIC_V2, the maintenance PPI, the GICH frames and
 the GICV base) for ``kvm_vgic_hyp_init``.  Counters: ``host_irqs`` (every acknowledged
-INTID < 1020), ``host_irqs_spurious``; trace ``host_irq_entry`` (intid, cpu) after the
+INTID < 1020), ``host_irqs_spurious``; trace ``irq_handler_entry`` (intid, cpu, name: the
+action's, ``IPI`` for SGIs) after the
 IAR read and ``irq_handler_exit`` (intid, cpu, ret ``handled``/``unhandled``) when the
 handler's step is over (at the start of the next step of ``gic_handle_irq`` on that CPU:
 the deferred ``irq_eoi`` or the next IAR read), so that the pair brackets the handler's
@@ -222,7 +223,7 @@ class GicDriver:
         self.return_ns = c.exception_return_ns
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
-        self._ev_entry = machine.recorder.event("host_irq_entry", intid=0, cpu=0)
+        self._ev_entry = machine.recorder.event("irq_handler_entry", intid=0, cpu=0, name="")
         self._ev_exit = machine.recorder.event("irq_handler_exit", intid=0, cpu=0, ret="handled")
         self._in_handler: list[int] = [-1 for _ in machine.pcpus]
         """Per pCPU, kept only while traced: the INTID whose handler step runs, times 2, plus
@@ -353,6 +354,7 @@ class GicDriver:
             f = ev.fields
             f["intid"] = irqnr
             f["cpu"] = c
+            f["name"] = "IPI" if irqnr < 16 else self.genirq.irq_action_name(irqnr)
             ev.emit()
             self._in_handler[c] = irqnr << 1
         cost = self.gicc

@@ -4,7 +4,7 @@
   (``irqfd_wakeup``); an eventfd that is already signalled injects at once.
 * ``irqfd_wakeup`` consumes the counter and queues ``irqfd_inject`` on a workqueue (SPI
   routes are never injected from atomic context on arm64).
-* ``irqfd_inject``: a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
+* ``irqfd_inject`` (trace event ``irqfwd_irqfd_inject``): a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
   latches it, a level SPI effectively loses it); a resample irqfd asserts the GSI through
   its resampler and keeps it asserted; mode ``"mapped"`` (forwarded designs) asserts only,
   because a HW-mapped level irq observes rising edges and is re-sampled from the physical
@@ -60,8 +60,8 @@ class IrqfdResampler:
         m.acc += self._resample_ns
         kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
         rec = m.recorder
-        if rec.wants("irqfd_resample"):
-            rec.emit("irqfd_resample", vm=kvm.index, gsi=self.gsi)
+        if rec.wants("irqfwd_irqfd_resample"):
+            rec.emit("irqfwd_irqfd_resample", vm=kvm.index, gsi=self.gsi)
         for irqfd in self.list:
             fd = irqfd.resamplefd
             if fd is not None:
@@ -100,8 +100,8 @@ class KvmIrqfd:
         m = kvm.m
         m.acc += self._inject_ns
         rec = m.recorder
-        if rec.wants("irqfd_inject"):
-            rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi)
+        if rec.wants("irqfwd_irqfd_inject"):
+            rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi)
         if self.mode == "resample":
             kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
         elif self.mode == "mapped":
