@@ -60,7 +60,6 @@ class GICv2:
         "_ncpu",
         "_on_event",
         "_on_output",
-        "on_line",
         "_q_hw_deactivate_no_phys_update",
         "_spi_end",
         "_stale_mask",
@@ -68,6 +67,7 @@ class GICv2:
         "cpu_if",
         "dist",
         "hyp",
+        "on_line",
         "outputs",
         "vcpu_if",
     )
