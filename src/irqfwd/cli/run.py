@@ -232,7 +232,29 @@ def list_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``compare`` and ``list`` to the ``irqfwd`` command."""
+    """Add ``run``, ``compare``, ``list`` and ``state`` to the ``irqfwd`` command."""
     app.command("run")(run_cmd)
     app.command("compare")(compare_cmd)
     app.command("list")(list_cmd)
+    app.command("state")(state_cmd)
+
+
+def state_cmd(
+    scenario: ScenarioArg,
+    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot (e.g. 1ms, 250us, 12000).")],
+    design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Print the vgic state (KVM debugfs vgic-state layout), the list registers and the
+    distributor state of SCENARIO at simulated time --at."""
+    from irqfwd.scenarios.builtin import parse_duration
+    from irqfwd.system.state import state_at
+
+    _check_design(design)
+    try:
+        at_ns = parse_duration(at)
+    except ValueError as exc:
+        raise InputError(f"--at: {exc}") from None
+    config, seed, costs = prepare(scenario, overrides, seed)
+    typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)
