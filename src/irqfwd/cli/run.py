@@ -199,6 +199,11 @@ def compare_cmd(
     as_json: JsonOpt = False,
     trace: TraceOpt = None,
     trace_format: TraceFormatOpt = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
+                     metavar="DIR"),
+    ] = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
     names = [d.strip() for d in designs.split(",") if d.strip()]
@@ -210,7 +215,14 @@ def compare_cmd(
         _check_design(name)
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
-    results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
+    if report_dir is not None:
+        if trace is not None:
+            raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+        from irqfwd.report import write_report
+
+        results = write_report(report_dir, config, seed, costs, names)
+    else:
+        results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
     _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 

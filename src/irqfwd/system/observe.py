@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System
 from irqfwd.trace import DeviceInfo, Topology, TraceSink, VmInfo, open_sink
 
-__all__ = ["attach_trace", "detach_trace", "topology"]
+__all__ = ["Tee", "attach_trace", "detach_trace", "topology"]
 
 
 def topology(system: System) -> Topology:
@@ -65,11 +65,27 @@ class _LineWatcher:
             self.rec.emit("gic_set_irq", intid=intid, cpu=cpu, level=int(level))
 
 
-def attach_trace(system: System, path: Path, fmt: str, header: dict[str, Any]) -> TraceSink:
-    """Open the ``fmt`` exporter on ``path`` and make it receive every event of ``system``."""
-    sink = open_sink(path, fmt, topology(system), header)
+class Tee(Listener):
+    """Several tracers at once (a trace file and a report's observer)."""
+
+    def __init__(self, *targets: Listener) -> None:
+        self.targets = targets
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        for t in self.targets:
+            t.on_event(name, time_ns, fields)
+
+
+def attach_trace(system: System, path: Path | None, fmt: str | None, header: dict[str, Any],
+                 observer: Listener | None = None) -> TraceSink | None:
+    """Open the ``fmt`` exporter on ``path`` (if given) and make it, and ``observer`` (if
+    given), receive every event of ``system``; returns the exporter."""
+    sink = open_sink(path, fmt, topology(system), header) if path is not None and fmt is not None else None
+    targets = [t for t in (sink, observer) if t is not None]
+    if not targets:
+        return None
     rec = system.recorder
-    rec.set_tracer(sink)
+    rec.set_tracer(targets[0] if len(targets) == 1 else Tee(*targets))
     system.gic.on_line = _LineWatcher(rec, system.gic.config.maintenance_intid).on_line
     return sink
 

@@ -26,7 +26,7 @@ from irqfwd.devices.traffic import arrivals
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
 from irqfwd.system.designs import NAMES
 from irqfwd.system.observe import attach_trace, detach_trace
@@ -100,9 +100,10 @@ class RunResult:
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
                  vgic_2025: bool = False, trace: Path | None = None,
-                 trace_format: str | None = None) -> RunResult:
+                 trace_format: str | None = None, observer: Listener | None = None) -> RunResult:
     """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
-    :func:`build_system`; ``trace``/``trace_format``: stream the events to a file)."""
+    :func:`build_system`; ``trace``/``trace_format``: stream the events to a file;
+    ``observer``: a listener that receives every event, e.g. a report's)."""
     fmt = None
     if trace is not None:
         fmt = resolve_format(trace, trace_format)
@@ -110,17 +111,18 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
     engine = system.engine
     sink: TraceSink | None = None
-    if trace is not None and fmt is not None:
+    if trace is not None or observer is not None:
         sink = attach_trace(system, trace, fmt, {"scenario": config.name, "design": system.design.name,
-                                                 "seed": engine.seed})
+                                                 "seed": engine.seed}, observer)
     try:
         checker = _simulate(system)
     except BaseException:
         if sink is not None:
             sink.abort()
         raise
-    if sink is not None:
+    if trace is not None or observer is not None:
         detach_trace(system)
+    if sink is not None:
         sink.close(engine.now)
     return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
                      engine.events_run, system, trace)
