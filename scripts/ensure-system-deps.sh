@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages the QEMU differential tests need, if missing.
+# Install the Debian packages the QEMU differential tests and the report browser test need, if missing.
 # Never fails the build by itself: the tests decide (skip with a reason, or fail under CI=true).
 need=()
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+# headless browser for the report.html test (tests/report)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

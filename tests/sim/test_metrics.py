@@ -76,3 +76,37 @@ def test_event_site_emits_like_emit_and_copies_for_trace_and_callables() -> None
         (250, {"intid": 27, "cpu": 0, "source": "iar"}),
         (250, {"intid": 30, "cpu": 1, "source": "iar"}),
     ]
+
+
+class _Tap(Listener):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int, dict[str, Any]]] = []
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        self.seen.append((name, time_ns, dict(fields)))
+
+
+def test_tracer_receives_every_event_and_makes_existing_sites_live() -> None:
+    """``set_tracer``: sites created before it become live, every event (site or ``emit``)
+    reaches the tracer before the subscribers, nothing is kept in memory; ``None`` stops it."""
+    eng = Engine()
+    rec = Recorder(eng)
+    site = rec.event("kvm_entry", vcpu=0)
+    order: list[str] = []
+    rec.subscribe("kvm_entry", lambda t, f: order.append("sub"))
+    other = rec.event("kvm_exit", vcpu=0)
+    assert not other.live and not rec.wants("kvm_exit")
+    tap = _Tap()
+    rec.set_tracer(tap)
+    assert site.live and other.live and rec.wants("irqfwd_anything")
+    eng.now = 7
+    site.fields["vcpu"] = 1
+    site.emit()
+    order.append("after")
+    rec.emit("kvm_exit", vcpu=1, reason="IRQ")
+    assert tap.seen == [("kvm_entry", 7, {"vcpu": 1}), ("kvm_exit", 7, {"vcpu": 1, "reason": "IRQ"})]
+    assert order == ["sub", "after"] and rec.trace == []
+    rec.set_tracer(None)
+    assert site.live and not other.live and not rec.wants("kvm_exit")
+    other.emit()
+    assert len(tap.seen) == 2

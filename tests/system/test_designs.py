@@ -179,7 +179,7 @@ def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
     def pa_hw(design: str) -> int:
         r = run_scenario(_cfg(threaded=True), design, tracing=True)
         return sum(1 for _, name, f in r.recorder.trace
-                   if name == "lr_write" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
+                   if name == "gic_lr_entry" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
     assert pa_hw("forwarded") == 0
     assert pa_hw("fault-hw-lr-pending-active") > 0
 

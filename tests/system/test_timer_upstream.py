@@ -427,7 +427,7 @@ def test_selftest_every_vcpu_gets_its_timer_irqs(name: str) -> None:
     assert r.violations == []
     irqs: dict[tuple[int, int], list[bool]] = {}
     for _t, ev, f in r.recorder.trace:
-        if ev == "guest_timer_irq":
+        if ev == "irqfwd_guest_timer_irq":
             irqs.setdefault((f["vm"], f["vcpu"]), []).append(f["istatus"])
     expected_vcpus = {(i, v) for i, vm in enumerate(cfg.vms) for v in range(vm.vcpus)}
     assert set(irqs) == expected_vcpus

@@ -1,7 +1,12 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace FILE]``
-``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+
+``--trace PATH`` streams the run's events to PATH (:mod:`irqfwd.trace`): ftrace text in the
+``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
+(``.vcd``), or the format ``--trace-format`` names.  ``compare`` writes one file per design,
+``STEM.DESIGN.EXT``.
 
 SCENARIO is a built-in name (``irqfwd list``) or a scenario TOML file.  The table shows, per
 design, the interrupts handled, exits per interrupt by KVM exit reason (the ``perf kvm stat``
@@ -32,7 +37,7 @@ from irqfwd.system.run import (
     run_designs,
     summarize_result,
 )
-from irqfwd.trace.text import write_trace
+from irqfwd.trace import FORMATS, check_trace_path, resolve_format
 
 __all__ = ["register"]
 
@@ -49,6 +54,24 @@ SetOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the scenario's seed).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+TraceOpt = Annotated[
+    Path | None,
+    typer.Option("--trace", help="Stream the event trace to PATH (.txt ftrace text, .json Perfetto, .vcd waveform).",
+                 metavar="PATH"),
+]
+TraceFormatOpt = Annotated[
+    str | None,
+    typer.Option("--trace-format", help=f"Trace format ({', '.join(FORMATS)}); default: by the extension of PATH."),
+]
+
+
+def _check_trace(trace: Path | None, trace_format: str | None) -> None:
+    if trace is None:
+        if trace_format is not None:
+            raise InputError("--trace-format: needs --trace PATH")
+        return
+    check_trace_path(trace)
+    resolve_format(trace, trace_format)
 
 
 def _check_design(name: str) -> str:
@@ -172,18 +195,14 @@ def run_cmd(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
-    trace: Annotated[
-        Path | None, typer.Option("--trace", help="Write the event trace (ftrace-like text) to FILE.", metavar="FILE")
-    ] = None,
+    trace: TraceOpt = None,
+    trace_format: TraceFormatOpt = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     _check_design(design)
-    if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
-        raise InputError(f"--trace {trace}: not a writable file path")
+    _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
-    result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
-    if trace is not None:
-        write_trace(trace, result.recorder.trace, f"scenario={config.name} design={design} seed={seed}")
+    result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format)[design]
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 
@@ -195,6 +214,13 @@ def compare_cmd(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
+    trace: TraceOpt = None,
+    trace_format: TraceFormatOpt = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
+                     metavar="DIR"),
+    ] = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
     names = [d.strip() for d in designs.split(",") if d.strip()]
@@ -204,8 +230,16 @@ def compare_cmd(
         raise InputError("--designs: a design is listed twice")
     for name in names:
         _check_design(name)
+    _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
-    results = run_designs(config, names, seed, costs)
+    if report_dir is not None:
+        if trace is not None:
+            raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+        from irqfwd.report import write_report
+
+        results = write_report(report_dir, config, seed, costs, names)
+    else:
+        results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
     _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 
@@ -227,7 +261,29 @@ def list_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``compare`` and ``list`` to the ``irqfwd`` command."""
+    """Add ``run``, ``compare``, ``list`` and ``state`` to the ``irqfwd`` command."""
     app.command("run")(run_cmd)
     app.command("compare")(compare_cmd)
     app.command("list")(list_cmd)
+    app.command("state")(state_cmd)
+
+
+def state_cmd(
+    scenario: ScenarioArg,
+    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot (e.g. 1ms, 250us, 12000).")],
+    design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Print the vgic state (KVM debugfs vgic-state layout), the list registers and the
+    distributor state of SCENARIO at simulated time --at."""
+    from irqfwd.scenarios.builtin import parse_duration
+    from irqfwd.system.state import state_at
+
+    _check_design(design)
+    try:
+        at_ns = parse_duration(at)
+    except ValueError as exc:
+        raise InputError(f"--at: {exc}") from None
+    config, seed, costs = prepare(scenario, overrides, seed)
+    typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)
