@@ -21,6 +21,8 @@
  *   run EXP N REPS INTERVAL_US TIMEOUT_S
  *                              EXP: level-resample edge-irqfd vtimer-idle vtimer-busy sgi
  *   pin 0|1                    pin vCPU i to CPU i % ncpus and the VMM thread to the last
+ *   halt_poll_ns N             write N to /sys/module/kvm/parameters/halt_poll_ns first
+ *                              (the old value is restored at the end when not PID 1)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -79,8 +81,13 @@ static void out(const char *fmt, ...)
     }
 }
 
+static int write_file(const char *path, const char *text, int append);
+static char saved_halt_poll[32];
+
 static void finish(int status)
 {
+    if (saved_halt_poll[0])
+        write_file("/sys/module/kvm/parameters/halt_poll_ns", saved_halt_poll, 0);
     out("@@irqfwd end %d", status);
     if (is_init) {
         sync();
@@ -185,10 +192,11 @@ struct run_spec {
 static struct {
     int gic;
     int pin;
+    long long halt_poll_ns; /* -1: leave the kernel's value */
     int nevents, nruns;
     struct event ev[MAX_EVENTS];
     struct run_spec run[MAX_RUNS];
-} cfg = {.gic = 2, .pin = 1};
+} cfg = {.gic = 2, .pin = 1, .halt_poll_ns = -1};
 
 static const struct {
     const char *name;
@@ -224,6 +232,7 @@ static void parse_config(const char *path)
             if (cfg.gic != 2 && cfg.gic != 3)
                 die("config line %d: gic must be 2 or 3", lineno);
         } else if (sscanf(line, "pin %d", &cfg.pin) == 1) {
+        } else if (sscanf(line, "halt_poll_ns %lld", &cfg.halt_poll_ns) == 1) {
         } else if (sscanf(line, "event %31s %63s %159s", a, b, c) == 3) {
             if (cfg.nevents == MAX_EVENTS)
                 die("config line %d: too many events", lineno);
@@ -328,6 +337,24 @@ static void triggers(int on)
     }
 }
 
+/* Collapse runs of blanks (hist pads strings to their field width) to one space. */
+static void squeeze(char *s)
+{
+    char *d = s;
+    int blank = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '\t') {
+            if (!blank)
+                *d++ = ' ';
+            blank = 1;
+            continue;
+        }
+        blank = 0;
+        *d++ = *s;
+    }
+    *d = 0;
+}
+
 static void dump_hists(void)
 {
     char path[512], tag[128];
@@ -340,9 +367,12 @@ static void dump_hists(void)
         if (!text)
             continue;
         snprintf(tag, sizeof tag, "hist %s:%s", e->cat, e->name);
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
-            if (line[0] == '{' || strstr(line, "Hits:") || strstr(line, "Dropped:"))
-                out("@@irqfwd %s %s", tag, line);
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+            if (line[0] != '{' && !strstr(line, "Hits:") && !strstr(line, "Dropped:"))
+                continue;
+            squeeze(line);
+            out("@@irqfwd %s %s", tag, line);
+        }
         free(text);
     }
 }
@@ -905,6 +935,17 @@ int main(int argc, char **argv)
     }
     vm.run_size = (size_t)ioctl(vm.kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     vm.done_efd = eventfd(0, EFD_CLOEXEC);
+    if (cfg.halt_poll_ns >= 0) {
+        const char *hp_path = "/sys/module/kvm/parameters/halt_poll_ns";
+        char *old = read_file(hp_path, NULL), val[32];
+        snprintf(val, sizeof val, "%lld", cfg.halt_poll_ns);
+        int err = write_file(hp_path, val, 0);
+        if (err)
+            die("cannot set %s: %s", hp_path, strerror(-err));
+        if (old && !is_init)
+            snprintf(saved_halt_poll, sizeof saved_halt_poll, "%s", old);
+        free(old);
+    }
     print_info();
     prepare_events();
     for (int r = 0; r < cfg.nruns; r++) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerate data/measured/: every experiment on every host setting (GICv2/GICv3 x
+# nVHE/VHE/protected x kvm.halt_poll_ns default/0), one QEMU boot per setting.
+# Usage: measure/collect-all.sh [OUTDIR] [extra irqfwd measure options...]
+# Takes about 20-30 minutes on a 2-core machine.  Each file is written atomically.
+set -u
+cd "$(dirname "$0")/.."
+out=${1:-data/measured}; shift || true
+IRQFWD=${IRQFWD:-.venv/bin/irqfwd}
+status=0
+for gic in v2 v3; do
+  for mode in nvhe vhe protected; do
+    for poll in default 0; do
+      key="gic${gic}-${mode}-poll_${poll}"
+      args=(-e all --host-gic "$gic" --mode "$mode" -n 50 --reps 3 --out "$out/$key.json")
+      [ "$poll" = 0 ] && args+=(--halt-poll-ns 0)
+      echo "=== $key: $(date -u +%H:%M:%S)"
+      if ! IRQFWD_ACCEL=off "$IRQFWD" measure "${args[@]}" "$@" > "$out/.$key.txt" 2>&1; then
+        echo "FAILED: $key"; tail -3 "$out/.$key.txt"; status=1
+      fi
+    done
+  done
+done
+exit $status

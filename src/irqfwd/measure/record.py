@@ -1,0 +1,196 @@
+"""The measured record: per-interrupt counts with their provenance, as JSON.
+
+Schema ``irqfwd.measured/1``::
+
+    {"schema": "irqfwd.measured/1",
+     "host": {"gic", "mode", "halt_poll_ns", "key", "mode_detected", "halt_poll_ns_effective"},
+     "where": "qemu-tcg" | "native", "times_meaningful": bool,
+     "provenance": {kernel release/version/package/sha256, config, qemu version and command,
+                    kernel command line, compiler, harness hashes, events, date, ...},
+     "experiments": {NAME: {"description", "n", "reps", "interval_us", "vcpus",
+                            "per_interrupt": {KEY: {"label", "mean", "reps": [...],
+                                                    "raw_mean"}},
+                            "runs": [{"rep", "elapsed_ns", "run": {...}, "baseline": {...}}],
+                            "times": {...}   (native only)}}}
+
+Written atomically (temporary file in the same directory, then rename), so a reader never
+sees half a file and an interrupted write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from irqfwd.errors import InputError
+from irqfwd.measure.build import Harness
+from irqfwd.measure.experiments import EXPERIMENTS, HostSetting
+from irqfwd.measure.kernel import Kernel
+from irqfwd.measure.reduce import QUANTITIES, Reduced, quantity_label
+from irqfwd.measure.runner import BootResult, detect_mode
+
+__all__ = ["SCHEMA", "load_record", "make_record", "merge_records", "write_json_atomic"]
+
+SCHEMA = "irqfwd.measured/1"
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[3]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+_TIMEBASED = {q.key for q in QUANTITIES if q.timebased}
+
+
+def experiment_record(red: Reduced, times_meaningful: bool) -> dict[str, Any]:
+    exp = EXPERIMENTS.get(red.experiment)
+    per: dict[str, Any] = {}
+    for key in red.quantity_keys():
+        vals = red.per_irq(key)
+        raw = [r.raw_per_irq(key) for r in red.reps]
+        if not any(vals) and not any(raw):
+            continue
+        per[key] = {"label": quantity_label(key).strip(), "mean": _r(statistics.fmean(vals)),
+                    "reps": [_r(v) for v in vals], "raw_mean": _r(statistics.fmean(raw))}
+        if key in _TIMEBASED:
+            per[key]["timebased"] = True
+    out: dict[str, Any] = {
+        "description": exp.description if exp else "",
+        "n": red.n, "reps": len(red.reps), "interval_us": red.interval_us, "vcpus": red.vcpus,
+        "per_interrupt": per,
+        "runs": [{"rep": r.rep, "elapsed_ns": r.elapsed_ns if times_meaningful else None,
+                  "dropped_events": r.dropped,
+                  "run": {k: int(v) for k, v in sorted(r.run.items()) if v},
+                  "baseline": {k: int(v) for k, v in sorted(r.baseline.items()) if v}}
+                 for r in red.reps],
+    }
+    if times_meaningful:
+        out["times"] = {
+            "elapsed_per_interrupt_ns": {
+                "mean": _r(statistics.fmean(r.elapsed_ns / r.n for r in red.reps)),
+                "reps": [_r(r.elapsed_ns / r.n) for r in red.reps]},
+        }
+        lates = [r.late_ticks_mean for r in red.reps if r.late_ticks_mean is not None]
+        if lates:
+            out["times"]["vtimer_late_ns"] = {"mean": _r(statistics.fmean(lates)),
+                                              "reps": [_r(x) for x in lates]}
+    return out
+
+
+def make_record(setting: HostSetting, boot: BootResult, reduced: list[Reduced], *,
+                kernel: Kernel | None, harness: Harness, smp: int) -> dict[str, Any]:
+    """The JSON-ready record of one boot's experiments."""
+    out = boot.output
+    times_meaningful = boot.where == "native"
+    hp = out.info.get("halt_poll_ns")
+    prov: dict[str, Any] = {
+        "kernel_release": out.info.get("kernel_release"),
+        "kernel_version": out.info.get("kernel_version"),
+        "kernel_cmdline": out.info.get("cmdline", boot.kernel_cmdline),
+        "where": boot.where,
+        "qemu_version": boot.qemu_version,
+        "qemu_command": [Path(a).name if a.startswith("/") else a for a in boot.command]
+        if boot.where == "qemu-tcg" else None,
+        "host_cpus": int(out.info.get("ncpus", "0") or 0),
+        "cntfrq_hz": int(out.info.get("cntfrq", "0") or 0),
+        "pinning": "vCPU i on CPU i, the VMM's device thread on the last CPU"
+        if out.info.get("pin") == "1" else "none",
+        "halt_poll_params": {k: out.info[k] for k in ("halt_poll_ns", "halt_poll_ns_grow",
+                                                      "halt_poll_ns_grow_start",
+                                                      "halt_poll_ns_shrink") if k in out.info},
+        "kvm_exit_fields": out.kvm_exit_fields,
+        "events": out.events,
+        "missing_events": out.missing_events,
+        "warnings": out.warnings,
+        "kvm_dmesg": [line for line in out.dmesg if "kvm" in line.lower()],
+        "compiler": harness.compiler,
+        "vmm_sha256": _sha256(harness.vmm),
+        "guest_sha256": _sha256(harness.guest),
+        "irqfwd_commit": _git_commit(),
+        "measured_at": boot.started_at,
+        "boot_seconds": round(boot.boot_seconds, 1),
+        "total_seconds": round(boot.total_seconds, 1),
+        "smp": smp,
+    }
+    if kernel is not None:
+        prov["kernel_package"] = kernel.package
+        prov["kernel_image_sha256"] = kernel.sha256()
+        prov["kernel_config"] = {k: kernel.config_value(k) for k in
+                                 ("HZ", "NO_HZ_IDLE", "NO_HZ_FULL", "PREEMPT_VOLUNTARY",
+                                  "PREEMPT_DYNAMIC", "KVM", "HIST_TRIGGERS")}
+    return {
+        "schema": SCHEMA,
+        "host": {"gic": setting.gic, "mode": setting.mode, "halt_poll_ns": setting.halt_poll_ns,
+                 "key": setting.key, "mode_detected": detect_mode(out.dmesg),
+                 "halt_poll_ns_effective": int(hp) if hp and hp.isdigit() else None},
+        "where": boot.where,
+        "times_meaningful": times_meaningful,
+        "provenance": prov,
+        "experiments": {r.experiment: experiment_record(r, times_meaningful) for r in reduced},
+    }
+
+
+def merge_records(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with the experiments of ``old`` it does not have (same host setting)."""
+    if old.get("host", {}).get("key") != new["host"]["key"]:
+        return new
+    merged = dict(new)
+    merged["experiments"] = {**old.get("experiments", {}), **new["experiments"]}
+    merged["experiments"] = {k: merged["experiments"][k] for k in sorted(merged["experiments"])}
+    return merged
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    """Read and check a measured file; InputError naming the problem otherwise."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such measured file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise InputError(f"{path}: not an irqfwd measured file (schema {SCHEMA!r} expected)")
+    exps = data.get("experiments")
+    if not isinstance(exps, dict) or not exps:
+        raise InputError(f"{path}: has no experiments")
+    for name, exp in exps.items():
+        if not isinstance(exp, dict) or not isinstance(exp.get("per_interrupt"), dict):
+            raise InputError(f"{path}: experiment {name!r} has no per_interrupt table")
+    return data
