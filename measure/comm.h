@@ -44,6 +44,7 @@ enum experiment {
     EXP_VTIMER_IDLE = 3,    /* virtual timer, guest waits in WFI */
     EXP_VTIMER_BUSY = 4,    /* virtual timer, guest spins */
     EXP_SGI = 5,            /* SGI from vCPU0 to vCPU1 waiting in WFI */
+    EXP_GUEST_FAULT = 6,    /* test of the error path: the guest reads an unmapped address */
 };
 
 #define SPI_LEVEL_INTID 40 /* irqfd GSI 8 */

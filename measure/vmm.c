@@ -20,6 +20,7 @@
  *   event CAT NAME KEYS        a hist trigger; KEYS comma-separated fields (".sym" ok)
  *   run EXP N REPS INTERVAL_US TIMEOUT_S
  *                              EXP: level-resample edge-irqfd vtimer-idle vtimer-busy sgi
+ *                              (and guest-fault, the error path's test)
  *   pin 0|1                    pin vCPU i to CPU i % ncpus and the VMM thread to the last
  *   halt_poll_ns N             write N to /sys/module/kvm/parameters/halt_poll_ns first
  *                              (the old value is restored at the end when not PID 1)
@@ -205,6 +206,7 @@ static const struct {
     {"level-resample", EXP_LEVEL_RESAMPLE, 1}, {"edge-irqfd", EXP_EDGE_IRQFD, 1},
     {"vtimer-idle", EXP_VTIMER_IDLE, 1},       {"vtimer-busy", EXP_VTIMER_BUSY, 1},
     {"sgi", EXP_SGI, 2},
+    {"guest-fault", EXP_GUEST_FAULT, 1},
 };
 
 static int exp_vcpus(int id)

@@ -284,6 +284,9 @@ void guest_main(uint64_t idx)
     case EXP_SGI:
         gic_cfg(idx, SGI_INTID, 1);
         break;
+    case EXP_GUEST_FAULT:
+        (void)R32(0xc0000000UL); /* not in the page table: a translation fault */
+        break;
     default:
         guest_error(GERR_BAD_EXPERIMENT);
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from irqfwd.measure.build import Harness, build_harness, native_arm64
+from irqfwd.measure.build import Harness, build_harness, missing_tools, native_arm64
 from irqfwd.measure.experiments import (
     DEFAULT_EXPERIMENT,
     EXPERIMENTS,
@@ -56,6 +56,9 @@ def measure(setting: HostSetting, experiments: list[Experiment], *, n: int | Non
     kernel: Kernel | None = None
     if place == "qemu":
         kernel = find_kernel()
+    missing = missing_tools(native=place == "native")
+    if missing:  # before any progress line: the error is then the only output
+        build_harness(build_dir, native=place == "native")
     if progress:
         progress("build", "building the VMM and the guest")
     harness: Harness = build_harness(build_dir, native=place == "native")

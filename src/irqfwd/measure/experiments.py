@@ -13,7 +13,7 @@ from typing import Literal
 
 from irqfwd.errors import InputError
 
-__all__ = ["DEFAULT_EXPERIMENT", "EXPERIMENTS", "MODES", "Experiment", "HostSetting",
+__all__ = ["DEFAULT_EXPERIMENT", "EXPERIMENTS", "GUEST_FAULT", "MODES", "Experiment", "HostSetting",
            "ModelScenario", "all_host_settings", "get_experiment", "parse_gic", "parse_mode"]
 
 Mode = Literal["nvhe", "vhe", "protected"]
@@ -78,6 +78,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     )
 }
 DEFAULT_EXPERIMENT = "level-resample"
+
+GUEST_FAULT = Experiment("guest-fault", "the guest reads an unmapped address (tests the error path)",
+                         1, 1000, 1, None)
+"""Not a measurement: the test of a faulting guest (tests/measure), kept out of EXPERIMENTS."""
 
 
 def get_experiment(name: str) -> Experiment:

@@ -170,6 +170,15 @@ def _tail(path: Path, lines: int = 6) -> str:
     return " | ".join(useful[-lines:])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the parent dies (PR_SET_PDEATHSIG), so
+    a killed ``irqfwd measure`` never leaves QEMU running."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def _new_log(setting: HostSetting) -> Path:
     d = log_dir()
     d.mkdir(parents=True, exist_ok=True)
@@ -203,7 +212,8 @@ def run_qemu(setting: HostSetting, specs: list[RunSpec], *, kernel: Kernel, harn
         began_at: float | None = None
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True)
+                                    stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
         except OSError as exc:
             raise MeasureError(f"cannot start {QEMU}: {exc}") from None
         assert proc.stdout is not None
