@@ -78,6 +78,7 @@ struct comm {
     volatile uint64_t dev_requests;       /* VMM: requests raised (one writer) */
     volatile uint64_t dev_serviced;       /* guest: requests serviced (one writer); the
                                              device asserts its line while they differ */
+    volatile uint64_t sgi_rtt_ticks_sum;  /* SGI: sum over SGIs of send -> handler ran */
 };
 
 #define COMM_MAGIC 0x6972716677643031ULL /* "irqfwd01" */

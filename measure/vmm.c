@@ -673,6 +673,7 @@ static int wait_done(uint64_t deadline)
 
 struct vmm_stats {
     uint64_t irqfd_signals, resamples, reasserts, requests;
+    uint64_t roundtrip_ns_sum; /* level: irqfd write -> resamplefd readable, summed */
 };
 
 static void signal_fd(int fd)
@@ -690,9 +691,11 @@ static void device_level(uint64_t n, uint64_t interval_ns, uint64_t deadline, st
     for (uint64_t i = 0; i < n && !vm.error_set; i++) {
         sleep_ns(interval_ns);
         __atomic_store_n(&vm.comm->dev_requests, i + 1, __ATOMIC_RELEASE);
+        uint64_t t_assert = now_ns();
         signal_fd(vm.irqfd);
         s->irqfd_signals++;
         s->requests++;
+        int first = 1;
         for (;;) {
             uint64_t t = now_ns();
             if (t >= deadline || vm.error_set)
@@ -705,6 +708,9 @@ static void device_level(uint64_t n, uint64_t interval_ns, uint64_t deadline, st
             if (read(vm.resamplefd, &v, 8) != 8)
                 continue;
             s->resamples += v;
+            if (first)
+                s->roundtrip_ns_sum += now_ns() - t_assert;
+            first = 0;
             if (__atomic_load_n(&vm.comm->dev_serviced, __ATOMIC_ACQUIRE) <
                 __atomic_load_n(&vm.comm->dev_requests, __ATOMIC_ACQUIRE)) {
                 s->reasserts++;
@@ -793,6 +799,9 @@ static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uin
     out("@@irqfwd stat vmm_irqfd_signals %llu", (unsigned long long)s.irqfd_signals);
     out("@@irqfwd stat vmm_resamplefd_reads %llu", (unsigned long long)s.resamples);
     out("@@irqfwd stat vmm_reasserts %llu", (unsigned long long)s.reasserts);
+    out("@@irqfwd stat vmm_roundtrip_ns_sum %llu", (unsigned long long)s.roundtrip_ns_sum);
+    out("@@irqfwd stat guest_sgi_rtt_ticks_sum %llu",
+        (unsigned long long)vm.comm->sgi_rtt_ticks_sum);
     if (vm.error_set)
         die("%s run %llu of %s: %s", kind, (unsigned long long)rep, spec->exp, vm.error);
     if (!ok) {

@@ -319,9 +319,11 @@ void guest_main(uint64_t idx)
         for (uint64_t i = 0; i < n; i++) {
             spin_ticks(comm->period_ticks);
             comm->sent = i + 1;
+            uint64_t t0 = cntvct(); /* as kvm-unit-tests' micro-bench ipi: send -> handled */
             send_sgi(1);
             while (comm->handled[1] < i + 1)
                 ;
+            comm->sgi_rtt_ticks_sum += cntvct() - t0;
         }
         break;
     }

@@ -129,6 +129,8 @@ def compare(measured: dict[str, Any], model: dict[str, float] | None) -> list[Co
         mval = None
         if model is not None and key.startswith("exits.") and "@" not in key:
             mval = model.get(key, 0.0)
+        if abs(float(entry["mean"])) < 0.005 and not mval:
+            continue  # an exit reason seen only outside the interrupts (set-up), both 0
         rows.append(Comparison(key, quantity_label(key).strip(), float(entry["mean"]), mval,
                                key if mval is not None else None))
     if model is not None:  # exit reasons the model has and the kernel never showed

@@ -11,7 +11,9 @@ Schema ``irqfwd.measured/1``::
                             "per_interrupt": {KEY: {"label", "mean", "reps": [...],
                                                     "raw_mean"}},
                             "runs": [{"rep", "elapsed_ns", "run": {...}, "baseline": {...}}],
-                            "times": {...}   (native only)}}}
+                            "times": {"elapsed_per_interrupt_ns", "vtimer_late_ns",
+                                      "irqfd_resample_roundtrip_ns", "sgi_roundtrip_ns"}
+                                     (native only, each {"mean", "reps"})}}}
 
 Written atomically (temporary file in the same directory, then rename), so a reader never
 sees half a file and an interrupted write leaves nothing behind.
@@ -90,10 +92,14 @@ def experiment_record(red: Reduced, times_meaningful: bool) -> dict[str, Any]:
                 "mean": _r(statistics.fmean(r.elapsed_ns / r.n for r in red.reps)),
                 "reps": [_r(r.elapsed_ns / r.n) for r in red.reps]},
         }
-        lates = [r.late_ticks_mean for r in red.reps if r.late_ticks_mean is not None]
-        if lates:
-            out["times"]["vtimer_late_ns"] = {"mean": _r(statistics.fmean(lates)),
-                                              "reps": [_r(x) for x in lates]}
+        series: tuple[tuple[str, list[float | None]], ...] = (
+                ("vtimer_late_ns", [r.late_ticks_mean for r in red.reps]),
+                ("irqfd_resample_roundtrip_ns", [r.roundtrip_ns for r in red.reps]),
+                ("sgi_roundtrip_ns", [r.sgi_rtt_ns for r in red.reps]))
+        for name, maybe in series:
+            got = [v for v in maybe if v is not None]
+            if got:
+                out["times"][name] = {"mean": _r(statistics.fmean(got)), "reps": [_r(x) for x in got]}
     return out
 
 

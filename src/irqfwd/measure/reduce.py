@@ -246,7 +246,12 @@ class RepCounts:
     elapsed_ns: int
     handled: int
     late_ticks_mean: float | None = None
+    """vtimer: mean ns from the programmed expiry to the guest handler's entry."""
     dropped: int = 0
+    roundtrip_ns: float | None = None
+    """level-resample: mean ns from the VMM's irqfd write to its resamplefd being readable."""
+    sgi_rtt_ns: float | None = None
+    """sgi: mean ns from vCPU0's SGI to vCPU0 seeing vCPU1's handler done (micro-bench ipi)."""
 
     def per_irq(self, key: str) -> float:
         return (self.run.get(key, 0.0) - self.baseline.get(key, 0.0)) / self.n
@@ -308,7 +313,14 @@ def reduce_experiment(boot: BootOutput, experiment: str) -> Reduced:
         freq = run.stats.get("guest_cntfrq", 0)
         if experiment.startswith("vtimer") and freq:
             late = run.stats.get("guest_late_ticks_sum", 0) / run.n * 1e9 / freq
+        roundtrip = None
+        if run.stats.get("vmm_roundtrip_ns_sum"):
+            roundtrip = run.stats["vmm_roundtrip_ns_sum"] / run.n
+        sgi_rtt = None
+        if run.stats.get("guest_sgi_rtt_ticks_sum") and freq:
+            sgi_rtt = run.stats["guest_sgi_rtt_ticks_sum"] / run.n * 1e9 / freq
         out.reps.append(RepCounts(rep, run.n, run_counts(run), run_counts(base),
                                   run.stats.get("elapsed_ns", 0), handled, late,
-                                  sum(run.dropped.values()) + sum(base.dropped.values())))
+                                  sum(run.dropped.values()) + sum(base.dropped.values()),
+                                  roundtrip, sgi_rtt))
     return out
