@@ -31,6 +31,7 @@
 #define MB_DONE 0x00  /* value: vCPU index; the guest finished its part */
 #define MB_FAULT 0x08 /* value: ESR; fault_elr/fault_far in the comm page */
 #define MB_ERROR 0x10 /* value: error code (GERR_*) */
+#define MB_DEVACK 0x18 /* level-irqline: the guest acks the device, the VMM lowers the line */
 
 #define GERR_SPURIOUS_LIMIT 1
 #define GERR_UNEXPECTED_IRQ 2
@@ -45,10 +46,13 @@ enum experiment {
     EXP_VTIMER_BUSY = 4,    /* virtual timer, guest spins */
     EXP_SGI = 5,            /* SGI from vCPU0 to vCPU1 waiting in WFI */
     EXP_GUEST_FAULT = 6,    /* test of the error path: the guest reads an unmapped address */
+    EXP_LEVEL_IRQLINE = 7,  /* level SPI raised/lowered by the VMM with KVM_IRQ_LINE, acked by
+                               the guest through a register of the (userspace) device */
 };
 
 #define SPI_LEVEL_INTID 40 /* irqfd GSI 8 */
 #define SPI_EDGE_INTID 41  /* irqfd GSI 9 */
+#define SPI_IRQLINE_INTID 42 /* KVM_IRQ_LINE */
 #define VTIMER_INTID 27
 #define SGI_INTID 1
 

@@ -20,8 +20,11 @@
  *   event CAT NAME KEYS        a hist trigger; KEYS comma-separated fields (".sym" ok)
  *   run EXP N REPS INTERVAL_US TIMEOUT_S
  *                              EXP: level-resample edge-irqfd vtimer-idle vtimer-busy sgi
+ *                              level-irqline
  *                              (and guest-fault, the error path's test)
  *   pin 0|1                    pin vCPU i to CPU i % ncpus and the VMM thread to the last
+ *   rawtrace 0|1               also enable the events in the ring buffer and print every
+ *                              event of each run ("@@irqfwd trace LINE"; for small N)
  *   halt_poll_ns N             write N to /sys/module/kvm/parameters/halt_poll_ns first
  *                              (the old value is restored at the end when not PID 1)
  */
@@ -194,6 +197,7 @@ static struct {
     int gic;
     int pin;
     long long halt_poll_ns; /* -1: leave the kernel's value */
+    int rawtrace;           /* also record the events in the ring buffer and print them */
     int nevents, nruns;
     struct event ev[MAX_EVENTS];
     struct run_spec run[MAX_RUNS];
@@ -207,6 +211,7 @@ static const struct {
     {"vtimer-idle", EXP_VTIMER_IDLE, 1},       {"vtimer-busy", EXP_VTIMER_BUSY, 1},
     {"sgi", EXP_SGI, 2},
     {"guest-fault", EXP_GUEST_FAULT, 1},
+    {"level-irqline", EXP_LEVEL_IRQLINE, 1},
 };
 
 static int exp_vcpus(int id)
@@ -235,6 +240,7 @@ static void parse_config(const char *path)
                 die("config line %d: gic must be 2 or 3", lineno);
         } else if (sscanf(line, "pin %d", &cfg.pin) == 1) {
         } else if (sscanf(line, "halt_poll_ns %lld", &cfg.halt_poll_ns) == 1) {
+        } else if (sscanf(line, "rawtrace %d", &cfg.rawtrace) == 1) {
         } else if (sscanf(line, "event %31s %63s %159s", a, b, c) == 3) {
             if (cfg.nevents == MAX_EVENTS)
                 die("config line %d: too many events", lineno);
@@ -357,6 +363,35 @@ static void squeeze(char *s)
     *d = 0;
 }
 
+/* The ring buffer: every configured event, printed after the run (cfg.rawtrace). */
+static void rawtrace(int on)
+{
+    char path[512];
+    write_file(TRACEFS "/tracing_on", "0", 0);
+    for (int i = 0; i < cfg.nevents; i++) {
+        struct event *e = &cfg.ev[i];
+        if (!e->ok)
+            continue;
+        snprintf(path, sizeof path, "%s/events/%s/%s/enable", TRACEFS, e->cat, e->name);
+        write_file(path, on ? "1" : "0", 0);
+    }
+    if (on) {
+        write_file(TRACEFS "/buffer_size_kb", "16384", 0);
+        write_file(TRACEFS "/trace", "", 0); /* O_TRUNC: clear */
+        write_file(TRACEFS "/tracing_on", "1", 0);
+        return;
+    }
+    char *text = read_file(TRACEFS "/trace", NULL);
+    if (!text)
+        return;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] != '#') {
+            squeeze(line);
+            out("@@irqfwd trace %s", line);
+        }
+    free(text);
+}
+
 static void dump_hists(void)
 {
     char path[512], tag[128];
@@ -395,7 +430,8 @@ static struct vm {
     int nvcpus;
     size_t run_size;
     struct vcpu v[MAX_VCPUS];
-    int irqfd, resamplefd, done_efd;
+    int irqfd, resamplefd, done_efd, ack_efd;
+    uint64_t irq_line_calls;
     volatile int stop;
     volatile int guest_done;
     volatile int error_set;
@@ -448,6 +484,7 @@ static void vm_create(int exp, uint64_t n, uint64_t period_ticks, int baseline)
     memset(&vm.v, 0, sizeof vm.v);
     vm.stop = 0, vm.guest_done = 0, vm.error_set = 0, vm.error[0] = 0;
     vm.irqfd = vm.resamplefd = -1;
+    vm.irq_line_calls = 0;
     vm.nvcpus = exp_vcpus(exp);
     vm.fd = ioctl(vm.kvm, KVM_CREATE_VM, 0);
     if (vm.fd < 0)
@@ -557,6 +594,17 @@ static void pin_to(int cpu)
 
 static void on_kick(int sig) { (void)sig; }
 
+/* KVM_IRQ_LINE on the level-irqline experiment's SPI. */
+static void irq_line(int level)
+{
+    struct kvm_irq_level il = {
+        .irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | SPI_IRQLINE_INTID,
+        .level = (uint32_t)level};
+    if (ioctl(vm.fd, KVM_IRQ_LINE, &il) < 0)
+        vm_error("KVM_IRQ_LINE (level %d) failed: %s", level, strerror(errno));
+    __sync_fetch_and_add(&vm.irq_line_calls, 1);
+}
+
 static const char *gerr_name(uint64_t code)
 {
     switch (code) {
@@ -600,6 +648,11 @@ static void *vcpu_thread(void *arg)
                     uint64_t one = 1;
                     if (write(vm.done_efd, &one, 8) < 0) {
                     }
+                }
+            } else if (off == MB_DEVACK) {
+                irq_line(0);
+                uint64_t one = 1;
+                if (write(vm.ack_efd, &one, 8) < 0) {
                 }
             } else if (off == MB_FAULT) {
                 vm_error("guest fault on vCPU%d: ESR_EL1=0x%llx ELR_EL1=0x%llx FAR_EL1=0x%llx",
@@ -739,6 +792,30 @@ static void device_edge(uint64_t n, uint64_t interval_ns, uint64_t deadline, str
     }
 }
 
+/* A device emulated in the VMM, without irqfd: KVM_IRQ_LINE raises its level SPI, the
+ * guest's ack (a register write: an MMIO exit to the VMM) lowers it (vcpu_thread). */
+static void device_irqline(uint64_t n, uint64_t interval_ns, uint64_t deadline,
+                           struct vmm_stats *s)
+{
+    for (uint64_t i = 0; i < n && !vm.error_set; i++) {
+        sleep_ns(interval_ns);
+        __atomic_store_n(&vm.comm->dev_requests, i + 1, __ATOMIC_RELEASE);
+        irq_line(1);
+        s->requests++;
+        for (;;) {
+            uint64_t t = now_ns();
+            if (t >= deadline || vm.error_set)
+                return;
+            struct pollfd p = {.fd = vm.ack_efd, .events = POLLIN};
+            if (poll(&p, 1, (int)((deadline - t) / 1000000ULL) + 1) <= 0)
+                continue;
+            uint64_t v;
+            if (read(vm.ack_efd, &v, 8) == 8)
+                break;
+        }
+    }
+}
+
 static void print_interrupts(const char *when) { dump_file(when, "/proc/interrupts"); }
 
 static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uint64_t *duration)
@@ -754,6 +831,8 @@ static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uin
     /* attaching a trigger enables a tracepoint (code patching, IPIs): snapshot after it */
     if (have_tracefs)
         triggers(1);
+    if (have_tracefs && cfg.rawtrace)
+        rawtrace(1);
     print_interrupts("irq-before");
     struct vmm_stats s = {0};
     uint64_t t0 = now_ns();
@@ -769,12 +848,16 @@ static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uin
             device_level(spec->n, interval_ns, deadline, &s);
         else if (spec->id == EXP_EDGE_IRQFD)
             device_edge(spec->n, interval_ns, deadline, &s);
+        else if (spec->id == EXP_LEVEL_IRQLINE)
+            device_irqline(spec->n, interval_ns, deadline, &s);
         ok = wait_done(deadline);
     }
     uint64_t t1 = now_ns();
     vcpus_stop();
     uint64_t t2 = now_ns();
     print_interrupts("irq-after");
+    if (have_tracefs && cfg.rawtrace)
+        rawtrace(0);
     if (have_tracefs) {
         dump_hists();
         triggers(0);
@@ -799,6 +882,7 @@ static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uin
     out("@@irqfwd stat vmm_irqfd_signals %llu", (unsigned long long)s.irqfd_signals);
     out("@@irqfwd stat vmm_resamplefd_reads %llu", (unsigned long long)s.resamples);
     out("@@irqfwd stat vmm_reasserts %llu", (unsigned long long)s.reasserts);
+    out("@@irqfwd stat vmm_irq_line_calls %llu", (unsigned long long)vm.irq_line_calls);
     out("@@irqfwd stat vmm_roundtrip_ns_sum %llu", (unsigned long long)s.roundtrip_ns_sum);
     out("@@irqfwd stat guest_sgi_rtt_ticks_sum %llu",
         (unsigned long long)vm.comm->sgi_rtt_ticks_sum);
@@ -946,6 +1030,7 @@ int main(int argc, char **argv)
     }
     vm.run_size = (size_t)ioctl(vm.kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     vm.done_efd = eventfd(0, EFD_CLOEXEC);
+    vm.ack_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (cfg.halt_poll_ns >= 0) {
         const char *hp_path = "/sys/module/kvm/parameters/halt_poll_ns";
         char *old = read_file(hp_path, NULL), val[32];

@@ -207,6 +207,13 @@ void guest_irq(void)
         dsb();
         comm->handled[idx] = comm->handled[idx] + 1;
         break;
+    case EXP_LEVEL_IRQLINE:
+        if (intid != SPI_IRQLINE_INTID)
+            guest_error(GERR_UNEXPECTED_IRQ);
+        comm->dev_serviced = comm->dev_serviced + 1;
+        mailbox(MB_DEVACK, comm->dev_serviced); /* the device drops its line (VMM exit) */
+        comm->handled[idx] = comm->handled[idx] + 1;
+        break;
     case EXP_EDGE_IRQFD:
         if (intid != SPI_EDGE_INTID)
             guest_error(GERR_UNEXPECTED_IRQ);
@@ -276,6 +283,10 @@ void guest_main(uint64_t idx)
         if (idx == 0)
             gic_cfg(0, SPI_EDGE_INTID, 1);
         break;
+    case EXP_LEVEL_IRQLINE:
+        if (idx == 0)
+            gic_cfg(0, SPI_IRQLINE_INTID, 0);
+        break;
     case EXP_VTIMER_IDLE:
     case EXP_VTIMER_BUSY:
         if (idx == 0)
@@ -300,6 +311,7 @@ void guest_main(uint64_t idx)
     switch (exp) {
     case EXP_LEVEL_RESAMPLE:
     case EXP_EDGE_IRQFD:
+    case EXP_LEVEL_IRQLINE:
         idle_until(&comm->handled[0], n);
         break;
     case EXP_VTIMER_IDLE:

@@ -43,7 +43,7 @@ def test_recorded_transcript(recorded: BootOutput) -> None:
     assert [(r.experiment, r.kind) for r in recorded.runs][:2] == [
         ("level-resample", "run"), ("level-resample", "baseline")]
     assert {r.experiment for r in recorded.runs} == {
-        "level-resample", "edge-irqfd", "vtimer-idle", "vtimer-busy", "sgi"}
+        "level-resample", "edge-irqfd", "vtimer-idle", "vtimer-busy", "sgi", "level-irqline"}
     assert all(r.complete for r in recorded.runs)
     level = recorded.runs[0]
     assert level.stats["guest_handled_0"] == 20

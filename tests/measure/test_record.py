@@ -86,3 +86,13 @@ def test_merge_keeps_other_experiments(recorded: BootOutput, tmp_path: Path) -> 
     assert set(merge_records(only_sgi, only_level)["experiments"]) == {"level-resample", "sgi"}
     other = dict(only_sgi, host=dict(rec["host"], key="gicv2-nvhe-poll_0"))
     assert set(merge_records(other, only_level)["experiments"]) == {"level-resample"}
+
+
+def test_rereduce_reproduces_the_counts(recorded: BootOutput, tmp_path: Path) -> None:
+    from irqfwd.measure.record import rereduce
+
+    rec = json.loads(json.dumps(_record(recorded, tmp_path)))
+    again = rereduce(rec)
+    for name, exp in rec["experiments"].items():
+        assert again["experiments"][name]["per_interrupt"] == exp["per_interrupt"]
+    assert "elapsed_ns" not in rec["experiments"]["sgi"]["runs"][0]["source"][0]["stats"]

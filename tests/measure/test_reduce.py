@@ -59,13 +59,22 @@ def test_baseline_is_subtracted(recorded: BootOutput) -> None:
 
 
 def test_mailbox_exit_left_out() -> None:
-    run = RunOutput("edge-irqfd", 0, "run", 1, 10, 1, stats={"vcpu0_tid": 7})
+    run = RunOutput("level-irqline", 0, "run", 1, 10, 1, stats={"vcpu0_tid": 7})
     run.hists = {
         "kvm:kvm_exit": [_e({"common_pid": "7", "ret": "2", "esr_ec": "36"}, 3)],
-        "kvm:kvm_userspace_exit": [_e({"common_pid": "7", "reason": "6"}, 1)],
+        "kvm:kvm_userspace_exit": [_e({"common_pid": "7", "reason": "6"}, 2)],
     }
-    c = run_counts(run)
+    c = run_counts(run)  # the "done" write only: the device's register write stays
     assert c["exits.DABT_LOW"] == 2 and c["exits_total"] == 2
+
+
+def test_level_irqline(recorded: BootOutput) -> None:
+    red = reduce_experiment(recorded, "level-irqline")
+    # the guest's ack of the device: an MMIO exit to the VMM, which lowers the line
+    assert red.mean("exits.DABT_LOW") == pytest.approx(1.0, abs=0.1)
+    assert red.mean("irq_line_calls") == pytest.approx(2.0)
+    # a level SPI still gets the EOI maintenance interrupt without any resampler
+    assert red.mean("eoi_notifications") == pytest.approx(1.0)
 
 
 def test_incomplete_or_lost_interrupts(recorded: BootOutput) -> None:

@@ -115,6 +115,9 @@ def measure_cmd(
     against_model: Annotated[bool, typer.Option(
         "--against-model", help="Run the matching model scenario and compare.")] = False,
     keep_log: Annotated[bool, typer.Option("--keep-log", help="Keep the console log.")] = False,
+    raw_trace: Annotated[Path | None, typer.Option(
+        "--raw-trace", help="Also write every traced event of every run to this file "
+                            "(ftrace text; use a small N).")] = None,
 ) -> None:
     """Run an experiment on a real Linux KVM; print and write counts per interrupt."""
     from rich.console import Console
@@ -147,7 +150,8 @@ def measure_cmd(
         note, stop = _progress_printer(err)
         try:
             record = measure(setting, exps, n=n, reps=reps, interval_us=interval_us, where=where,
-                             boot_timeout=boot_timeout, smp=smp, progress=note, keep_log=keep_log)
+                             boot_timeout=boot_timeout, smp=smp, progress=note, keep_log=keep_log,
+                             raw_trace=raw_trace)
         finally:
             stop()
         target = out if out is not None else Path("out") / "measured" / f"{setting.key}.json"

@@ -45,8 +45,12 @@ def resolve_where(where: str) -> str:
 def measure(setting: HostSetting, experiments: list[Experiment], *, n: int | None = None,
             reps: int = 3, interval_us: int | None = None, where: str = "auto",
             boot_timeout: float = 180.0, smp: int = 2, progress: Progress | None = None,
-            keep_log: bool = False, build_dir: Path | None = None) -> dict[str, Any]:
-    """Run ``experiments`` on one host setting; the measured record (record.py)."""
+            keep_log: bool = False, build_dir: Path | None = None,
+            raw_trace: Path | None = None) -> dict[str, Any]:
+    """Run ``experiments`` on one host setting; the measured record (record.py).
+
+    ``raw_trace``: also record every traced event in the ring buffer and write them, run
+    by run, to that file (for small N: it is all printed on the console)."""
     if not experiments:
         raise MeasureError("no experiment to run")
     specs = [RunSpec(e, n if n is not None else e.default_n, reps,
@@ -65,9 +69,16 @@ def measure(setting: HostSetting, experiments: list[Experiment], *, n: int | Non
     if place == "qemu":
         assert kernel is not None
         boot = run_qemu(setting, specs, kernel=kernel, harness=harness, smp=smp,
-                        boot_timeout=boot_timeout, progress=progress, keep_log=keep_log)
+                        boot_timeout=boot_timeout, progress=progress, keep_log=keep_log,
+                        raw_trace=raw_trace is not None)
     else:
-        boot = run_native(setting, specs, harness=harness, progress=progress, keep_log=keep_log)
+        boot = run_native(setting, specs, harness=harness, progress=progress, keep_log=keep_log,
+                          raw_trace=raw_trace is not None)
+    if raw_trace is not None:
+        text = "".join(f"# {r.experiment} repetition {r.rep} {r.kind}\n"
+                       + "".join(line + "\n" for line in r.trace) for r in boot.output.runs)
+        raw_trace.parent.mkdir(parents=True, exist_ok=True)
+        raw_trace.write_text(text)
     reduced = [reduce_experiment(boot.output, s.experiment.name) for s in specs]
     return make_record(setting, boot, reduced, kernel=kernel, harness=harness, smp=smp)
 

@@ -75,6 +75,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             "sgi", "SGI from vCPU0 (spinning) to vCPU1 waiting in WFI, on another host CPU",
             2, 5000, 50, None,
             "the model has no guest-SGI scenario yet (the host-as-today's-Linux work adds one)"),
+        Experiment(
+            "level-irqline",
+            "level SPI of a device emulated in the VMM: raised and lowered with KVM_IRQ_LINE, "
+            "the guest acks it through a device register (an MMIO exit); guest idle in WFI",
+            1, 5000, 50, None,
+            "the model has no user-space irqchip-line (KVM_IRQ_LINE) design"),
     )
 }
 DEFAULT_EXPERIMENT = "level-resample"

@@ -46,6 +46,8 @@ class RunOutput:
     irq_after: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     complete: bool = False
+    trace: list[str] = field(default_factory=list)
+    """The ring buffer's events of this run (only with the VMM's ``rawtrace``)."""
 
 
 @dataclass
@@ -183,6 +185,8 @@ def parse_output(text: str) -> BootOutput:
                     run.dropped[event] = int(body.split("Dropped:")[1].split()[0])
             else:
                 run.hists.setdefault(event, [])
+        elif run is not None and tag == "trace":
+            run.trace.append(rest)
         elif run is not None and tag == "irq-before":
             run.irq_before.append(rest)
         elif run is not None and tag == "irq-after":

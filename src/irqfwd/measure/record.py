@@ -10,7 +10,8 @@ Schema ``irqfwd.measured/1``::
      "experiments": {NAME: {"description", "n", "reps", "interval_us", "vcpus",
                             "per_interrupt": {KEY: {"label", "mean", "reps": [...],
                                                     "raw_mean"}},
-                            "runs": [{"rep", "elapsed_ns", "run": {...}, "baseline": {...}}],
+                            "runs": [{"rep", "elapsed_ns", "run": {...}, "baseline": {...},
+                                      "source": [run, baseline as the VMM reported them]}],
                             "times": {"elapsed_per_interrupt_ns", "vtimer_late_ns",
                                       "irqfd_resample_roundtrip_ns", "sgi_roundtrip_ns"}
                                      (native only, each {"mean", "reps"})}}}
@@ -27,6 +28,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,10 +37,12 @@ from irqfwd.errors import InputError
 from irqfwd.measure.build import Harness
 from irqfwd.measure.experiments import EXPERIMENTS, HostSetting
 from irqfwd.measure.kernel import Kernel
-from irqfwd.measure.reduce import QUANTITIES, Reduced, quantity_label
+from irqfwd.measure.protocol import BootOutput, HistEntry, RunOutput
+from irqfwd.measure.reduce import QUANTITIES, Reduced, quantity_label, reduce_experiment
 from irqfwd.measure.runner import BootResult, detect_mode
 
-__all__ = ["SCHEMA", "load_record", "make_record", "merge_records", "write_json_atomic"]
+__all__ = ["SCHEMA", "load_record", "make_record", "merge_records", "rereduce", "run_from_json",
+           "run_to_json", "write_json_atomic"]
 
 SCHEMA = "irqfwd.measured/1"
 
@@ -62,6 +66,50 @@ def _git_commit() -> str | None:
 
 
 _TIMEBASED = {q.key for q in QUANTITIES if q.timebased}
+_TIME_STATS = ("elapsed_ns", "stop_ns", "guest_late_ticks_sum", "guest_late_ticks_max",
+               "vmm_roundtrip_ns_sum", "guest_sgi_rtt_ticks_sum")
+
+
+def run_to_json(run: RunOutput, times_meaningful: bool) -> dict[str, Any]:
+    """What the VMM reported for one run (hist entries, /proc/interrupts, stats), so the
+    record can be reduced again (:func:`rereduce`) without measuring again.  Under TCG
+    the time statistics are left out (not meaningful)."""
+    return {
+        "kind": run.kind,
+        "hists": {ev: [[e.keys, e.count] for e in entries] for ev, entries in sorted(run.hists.items())},
+        "irq_before": run.irq_before, "irq_after": run.irq_after,
+        "stats": {k: v for k, v in sorted(run.stats.items())
+                  if times_meaningful or k not in _TIME_STATS},
+    }
+
+
+def run_from_json(exp: str, rep: int, n: int, interval_us: int, vcpus: int,
+                  data: dict[str, Any]) -> RunOutput:
+    out = RunOutput(exp, rep, str(data["kind"]), n, interval_us, vcpus, complete=True)
+    out.hists = {ev: [HistEntry(dict(k), int(c)) for k, c in entries]
+                 for ev, entries in data.get("hists", {}).items()}
+    out.irq_before = list(data.get("irq_before", []))
+    out.irq_after = list(data.get("irq_after", []))
+    out.stats = {k: int(v) for k, v in data.get("stats", {}).items()}
+    return out
+
+
+def rereduce(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with every experiment's counts computed again from its stored sources
+    (after a change of :mod:`irqfwd.measure.reduce`)."""
+    times = bool(record.get("times_meaningful"))
+    new = dict(record)
+    new["experiments"] = {}
+    for name, exp in record["experiments"].items():
+        boot = BootOutput()
+        for r in exp["runs"]:
+            if "source" not in r:
+                raise InputError(f"experiment {name}: the record keeps no source counts")
+            for src in r["source"]:
+                boot.runs.append(run_from_json(name, int(r["rep"]), int(exp["n"]),
+                                               int(exp["interval_us"]), int(exp["vcpus"]), src))
+        new["experiments"][name] = experiment_record(reduce_experiment(boot, name), times)
+    return new
 
 
 def experiment_record(red: Reduced, times_meaningful: bool) -> dict[str, Any]:
@@ -83,7 +131,9 @@ def experiment_record(red: Reduced, times_meaningful: bool) -> dict[str, Any]:
         "runs": [{"rep": r.rep, "elapsed_ns": r.elapsed_ns if times_meaningful else None,
                   "dropped_events": r.dropped,
                   "run": {k: int(v) for k, v in sorted(r.run.items()) if v},
-                  "baseline": {k: int(v) for k, v in sorted(r.baseline.items()) if v}}
+                  "baseline": {k: int(v) for k, v in sorted(r.baseline.items()) if v},
+                  **({"source": [run_to_json(src, times_meaningful) for src in r.sources]}
+                     if r.sources else {})}
                  for r in red.reps],
     }
     if times_meaningful:
@@ -129,6 +179,8 @@ def make_record(setting: HostSetting, boot: BootResult, reduced: list[Reduced], 
         "missing_events": out.missing_events,
         "warnings": out.warnings,
         "kvm_dmesg": [line for line in out.dmesg if "kvm" in line.lower()],
+        "kvm_mode_line": next((line.split("]: ", 1)[-1] for line in out.dmesg
+                               if "mode initialized" in line), None),
         "compiler": harness.compiler,
         "vmm_sha256": _sha256(harness.vmm),
         "guest_sha256": _sha256(harness.guest),
@@ -200,3 +252,17 @@ def load_record(path: Path) -> dict[str, Any]:
         if not isinstance(exp, dict) or not isinstance(exp.get("per_interrupt"), dict):
             raise InputError(f"{path}: experiment {name!r} has no per_interrupt table")
     return data
+
+
+def main(argv: list[str]) -> int:
+    """``python -m irqfwd.measure.record FILE...``: reduce measured files again, in place."""
+    if not argv:
+        print("usage: python -m irqfwd.measure.record MEASURED.json...", file=sys.stderr)
+        return 2
+    for arg in argv:
+        write_json_atomic(Path(arg), rereduce(load_record(Path(arg))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

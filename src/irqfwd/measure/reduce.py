@@ -59,13 +59,14 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("entries", "guest entries (kvm_entry)"),
     Quantity("wakeups", "vCPU wake-ups (kvm_vcpu_wakeup)"),
     Quantity("wakeups.slept", "  after sleeping (waited)"),
-    Quantity("wakeups.polled", "  found by halt polling"),
+    Quantity("wakeups.polled", "  without sleeping (halt polling found it, or already pending)"),
     Quantity("wakeups.invalid", "  halt ended without a pending interrupt"),
     Quantity("eoi_notifications", "EOI notifications (kvm_ack_irq)", "resamplefd_signals",
              "each notification signals the resamplefd (irqfd_resampler_ack)"),
     Quantity("resamplefd_signals", "resamplefd signals (read by the VMM)", "resamplefd_signals"),
     Quantity("eventfd_signals", "eventfd signals (irqfd + resamplefd)", "eventfd_signals"),
     Quantity("vmm_reasserts", "re-assertions by the VMM (VFIO INTx unmask, line still high)"),
+    Quantity("irq_line_calls", "KVM_IRQ_LINE calls by the VMM (raise + lower)"),
     Quantity("maintenance_irqs", "maintenance interrupts handled (host handler 'vgic')",
              "maintenance_irqs"),
     Quantity("host_irqs", "host interrupts for the guest (vgic, guest timers, device)", "host_irqs",
@@ -75,8 +76,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "timer_irq_injected"),
     Quantity("timer_hrtimer_wakeups", "KVM timer hrtimers expired (kvm_bg_timer_expire, kvm_hrtimer_expire)",
              "timer_wakeups"),
-    Quantity("timer_save", "vtimer state saved (kvm_timer_save_state)", "timer_save"),
-    Quantity("timer_restore", "vtimer state restored (kvm_timer_restore_state)", "timer_restore"),
+    Quantity("timer_save", "timer state saved at vcpu_put (kvm_timer_save_state)", "timer_save"),
+    Quantity("timer_restore", "timer state restored at vcpu_load (kvm_timer_restore_state)",
+             "timer_restore"),
     Quantity("spi_injections", "SPI injections (vgic_update_irq_pending, level 1)"),
     Quantity("injections_inatomic", "  of which in atomic context (no kvm_set_irq)"),
     Quantity("injections_workqueue", "irqfd injections deferred to a work item (irqfd_inject)"),
@@ -176,15 +178,21 @@ def run_counts(run: RunOutput) -> dict[str, float]:
     for e in _entries(run, "kvm:vgic_update_irq_pending"):
         if _int(e.keys, "level", 0) == 1 and _int(e.keys, "irq", 0) >= 32:
             c["spi_injections"] += e.count
-    c["injections_inatomic"] = max(0, c["spi_injections"] - set_irq_high)
+    line_high = sum(e.count for e in _entries(run, "kvm:kvm_irq_line")
+                    if _int(e.keys, "level", 0) == 1)
+    c["injections_inatomic"] = max(0, c["spi_injections"] - set_irq_high - line_high)
     for e in _entries(run, "kvm:kvm_timer_update_irq"):
         if _int(e.keys, "level", 0) == 1 and _int(e.keys, "irq", 0) == 27:
             c["timer_irq_injected"] += e.count
+    # One save (restore) per timer context the vCPU owns directly, at each vcpu_put (load):
+    # count the puts, i.e. the most frequent context (which index the tracepoint reports
+    # for the vtimer differs between VHE and nVHE).
     for event, key in (("kvm:kvm_timer_save_state", "timer_save"),
                        ("kvm:kvm_timer_restore_state", "timer_restore")):
+        per_idx: Counter[int] = Counter()
         for e in _entries(run, event):
-            if _int(e.keys, "timer_idx", 0) == 0:
-                c[key] += e.count
+            per_idx[_int(e.keys, "timer_idx", 0)] += e.count
+        c[key] = max(per_idx.values(), default=0)
     for e in _entries(run, "timer:hrtimer_expire_entry"):
         fn = e.keys.get("function", "")
         if fn in _VCPU_TIMER_FUNCS:
@@ -216,9 +224,10 @@ def run_counts(run: RunOutput) -> dict[str, float]:
         elif name.endswith("interrupts") and not name.startswith("CPU stop"):
             c["ipi_other"] += delta
     # The guest's "done" write to the mailbox is the harness's, not the experiment's: one
-    # MMIO exit to userspace per run (the baseline has none).  Leave it out.
-    mailbox = sum(e.count for e in _entries(run, "kvm:kvm_userspace_exit")
-                  if _int(e.keys, "reason", 0) == 6 and vcpu_of(e) is not None)
+    # MMIO exit to userspace per measured run (the baseline has none).  Leave it out.
+    user_mmio = sum(e.count for e in _entries(run, "kvm:kvm_userspace_exit")
+                    if _int(e.keys, "reason", 0) == 6 and vcpu_of(e) is not None)
+    mailbox = 1 if run.kind == "run" and user_mmio else 0
     for key in ("exits_total", "exits.DABT_LOW", "entries"):
         c[key] = max(0, c[key] - mailbox)
     if per_vcpu:
@@ -228,6 +237,7 @@ def run_counts(run: RunOutput) -> dict[str, float]:
     c["resamplefd_signals"] = st.get("vmm_resamplefd_reads", 0)
     c["eventfd_signals"] = st.get("vmm_irqfd_signals", 0) + st.get("vmm_resamplefd_reads", 0)
     c["vmm_reasserts"] = st.get("vmm_reasserts", 0)
+    c["irq_line_calls"] = st.get("vmm_irq_line_calls", 0)
     c["host_irqs"] = (c["maintenance_irqs"] + c["vtimer_host_irqs"] + c["ptimer_host_irqs"]
                       + st.get("dev_requests", 0) + st.get("vmm_reasserts", 0))
     c.pop("ptimer_host_irqs", None)
@@ -252,6 +262,8 @@ class RepCounts:
     """level-resample: mean ns from the VMM's irqfd write to its resamplefd being readable."""
     sgi_rtt_ns: float | None = None
     """sgi: mean ns from vCPU0's SGI to vCPU0 seeing vCPU1's handler done (micro-bench ipi)."""
+    sources: tuple[RunOutput, RunOutput] | None = None
+    """The parsed run and baseline (kept in the record, so it can be reduced again)."""
 
     def per_irq(self, key: str) -> float:
         return (self.run.get(key, 0.0) - self.baseline.get(key, 0.0)) / self.n
@@ -322,5 +334,5 @@ def reduce_experiment(boot: BootOutput, experiment: str) -> Reduced:
         out.reps.append(RepCounts(rep, run.n, run_counts(run), run_counts(base),
                                   run.stats.get("elapsed_ns", 0), handled, late,
                                   sum(run.dropped.values()) + sum(base.dropped.values()),
-                                  roundtrip, sgi_rtt))
+                                  roundtrip, sgi_rtt, (run, base)))
     return out

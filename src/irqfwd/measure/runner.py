@@ -32,7 +32,7 @@ from irqfwd.measure.initramfs import Entry, pack_initramfs
 from irqfwd.measure.kernel import Kernel, cache_dir
 from irqfwd.measure.protocol import MARK, BootOutput, parse_output
 
-__all__ = ["EVENTS", "BootResult", "MeasureError", "Progress", "RunSpec", "detect_mode", "kernel_cmdline",
+__all__ = ["EVENTS", "BootResult", "MeasureError", "Progress", "RunSpec", "detect_mode", "kernel_cmdline", "kernel_errors",
            "log_dir", "qemu_command", "qemu_version", "run_native", "run_qemu", "vmm_config"]
 
 Progress = Callable[[str, str], None]
@@ -49,6 +49,7 @@ EVENTS: tuple[tuple[str, str, str], ...] = (
     ("kvm", "kvm_vcpu_wakeup", "common_pid,waited,valid"),
     ("kvm", "kvm_ack_irq", "irqchip,pin"),
     ("kvm", "kvm_set_irq", "gsi,level"),
+    ("kvm", "kvm_irq_line", "type,level"),
     ("kvm", "vgic_update_irq_pending", "irq,level"),
     ("kvm", "kvm_timer_update_irq", "irq,level"),
     ("kvm", "kvm_timer_save_state", "timer_idx"),
@@ -90,9 +91,11 @@ class RunSpec:
 
 
 def vmm_config(setting: HostSetting, specs: list[RunSpec], *, set_halt_poll: bool = False,
-               pin: bool = True) -> str:
+               pin: bool = True, raw_trace: bool = False) -> str:
     """The VMM's config file (``measure/vmm.c``, "Config")."""
     lines = ["# irqfwd measure: generated", f"gic {setting.gic}", f"pin {1 if pin else 0}"]
+    if raw_trace:
+        lines.append("rawtrace 1")
     if set_halt_poll and setting.halt_poll_ns is not None:
         lines.append(f"halt_poll_ns {setting.halt_poll_ns}")
     lines += [f"event {cat} {name} {keys}" for cat, name, keys in EVENTS]
@@ -122,17 +125,29 @@ def qemu_version() -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-_MODE_LINES = (("Protected nVHE mode initialized", "protected"), ("Hyp nVHE mode initialized", "nvhe"),
-               ("VHE mode initialized", "vhe"))
+_MODE_RE = re.compile(r"kvm \[\d+\]: (Protected (?:nVHE|hVHE) |Hyp (?:nVHE|hVHE) |VHE )mode initialized")
 
 
 def detect_mode(dmesg: list[str]) -> str | None:
-    """The KVM mode the kernel chose, from its boot messages."""
+    """The KVM mode the kernel chose, from its boot messages: ``protected`` ("Protected
+    nVHE/hVHE mode initialized"), ``nvhe`` ("Hyp nVHE mode"), ``vhe`` ("VHE mode")."""
     for line in dmesg:
-        for text, mode in _MODE_LINES:
-            if text in line:
-                return mode
+        m = _MODE_RE.search(line)
+        if m:
+            text = m.group(1)
+            if text.startswith("Protected"):
+                return "protected"
+            return "nvhe" if text.startswith("Hyp") else "vhe"
     return None
+
+
+def kernel_errors(dmesg: list[str]) -> list[str]:
+    """KVM's error messages from the boot log (``kvm_err``: KERN_ERR lines)."""
+    out = []
+    for line in dmesg:
+        if line.startswith("<3>") and "kvm" in line.lower():
+            out.append(re.sub(r"^<3>\[\s*[\d.]+\]\s*(kvm \[\d+\]: )?", "", line).strip())
+    return out
 
 
 def log_dir() -> Path:
@@ -188,7 +203,8 @@ def _new_log(setting: HostSetting) -> Path:
 
 def run_qemu(setting: HostSetting, specs: list[RunSpec], *, kernel: Kernel, harness: Harness,
              smp: int = 2, memory: str = "1G", boot_timeout: float = 180.0,
-             progress: Progress | None = None, keep_log: bool = False) -> BootResult:
+             progress: Progress | None = None, keep_log: bool = False,
+             raw_trace: bool = False) -> BootResult:
     """Boot ``kernel`` under QEMU with the VMM as /init and run ``specs``."""
     if smp < 2 and any(s.experiment.vcpus > 1 for s in specs):
         raise InputError("the sgi experiment needs at least 2 host CPUs (--smp 2)")
@@ -198,7 +214,7 @@ def run_qemu(setting: HostSetting, specs: list[RunSpec], *, kernel: Kernel, harn
         vmm, guest = harness.vmm.read_bytes(), harness.guest.read_bytes()
     except OSError as exc:
         raise MeasureError(f"cannot read the built harness: {exc}") from None
-    config = vmm_config(setting, specs)
+    config = vmm_config(setting, specs, raw_trace=raw_trace)
     total_timeout = boot_timeout + sum(s.reps * (2 * s.run_timeout_s + 60) for s in specs)
     log = _new_log(setting)
     with tempfile.TemporaryDirectory(prefix="irqfwd-measure-") as tmp:
@@ -264,6 +280,9 @@ def run_qemu(setting: HostSetting, specs: list[RunSpec], *, kernel: Kernel, harn
     if failure is None:
         if output.error:
             failure = output.error
+            errors = kernel_errors(output.dmesg)
+            if errors:
+                failure += " (kernel: " + "; ".join(errors) + ")"
         elif not output.began:
             failure = (f"QEMU exited (status {proc.returncode}) before the VMM started: "
                        f"{_tail(log) or 'no console output'}")
@@ -280,7 +299,8 @@ def run_qemu(setting: HostSetting, specs: list[RunSpec], *, kernel: Kernel, harn
 
 
 def run_native(setting: HostSetting, specs: list[RunSpec], *, harness: Harness,
-               progress: Progress | None = None, keep_log: bool = False) -> BootResult:
+               progress: Progress | None = None, keep_log: bool = False,
+               raw_trace: bool = False) -> BootResult:
     """Run the VMM directly on this arm64 host (root, /dev/kvm, tracefs)."""
     note = progress or (lambda phase, detail: None)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -288,7 +308,7 @@ def run_native(setting: HostSetting, specs: list[RunSpec], *, harness: Harness,
     log = _new_log(setting)
     with tempfile.TemporaryDirectory(prefix="irqfwd-measure-") as tmp:
         conf = Path(tmp) / "irqfwd.conf"
-        conf.write_text(vmm_config(setting, specs, set_halt_poll=True))
+        conf.write_text(vmm_config(setting, specs, set_halt_poll=True, raw_trace=raw_trace))
         cmd = [str(harness.vmm), str(conf), str(harness.guest)]
         note("run", "running the VMM on this host's KVM")
         t0 = time.monotonic()
