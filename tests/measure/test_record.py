@@ -96,3 +96,17 @@ def test_rereduce_reproduces_the_counts(recorded: BootOutput, tmp_path: Path) ->
     for name, exp in rec["experiments"].items():
         assert again["experiments"][name]["per_interrupt"] == exp["per_interrupt"]
     assert "elapsed_ns" not in rec["experiments"]["sgi"]["runs"][0]["source"][0]["stats"]
+
+
+def test_fidelity_tables(recorded: BootOutput, tmp_path: Path) -> None:
+    from irqfwd.measure.fidelity import fidelity_rows, markdown
+
+    rec = _record(recorded, tmp_path)
+    path = tmp_path / "gicv3-vhe-poll_default.json"
+    write_json_atomic(path, rec)
+    text = markdown(fidelity_rows([path]))
+    assert "#### level-resample" in text and "| GICv3 vhe |" in text and "GICv2" not in text
+    line = next(t for t in text.splitlines() if t.startswith("| EOI notifications"))
+    assert "1.00 / –" in line and line.endswith("| agrees |")
+    assert "maintenance interrupts handled" in text and "differs" in text
+    assert "Compared quantities:" in text

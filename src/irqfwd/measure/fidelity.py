@@ -103,7 +103,23 @@ def fidelity_rows(paths: list[Path]) -> list[Row]:
             if not vals or (all(abs(v) < 0.03 for v in vals) and not mval):
                 continue
             rows.append(row)
+            if (name, key) in _RAW_ROWS:
+                raw_cells = {c: tuple(_raw(present.get((c[0], c[1], p0)), key) for p0 in (False, True))
+                             for c in _COLUMNS}
+                rows.append(Row(name, key + "~raw", row.label + ", without subtracting the baseline",
+                                None, raw_cells, False))  # type: ignore[arg-type]
     return rows
+
+
+_RAW_ROWS = {("vtimer-busy", "exits.IRQ"), ("sgi", "exits.IRQ@vcpu0")}
+"""Rows also shown before the baseline's subtraction (where the host tick's exits matter)."""
+
+
+def _raw(exp: dict[str, Any] | None, key: str) -> float | None:
+    if exp is None:
+        return None
+    entry = exp["per_interrupt"].get(key)
+    return float(entry["raw_mean"]) if entry else 0.0
 
 
 def _f(x: float | None) -> str:
@@ -112,21 +128,24 @@ def _f(x: float | None) -> str:
 
 def markdown(rows: list[Row]) -> str:
     out: list[str] = []
+    columns = [c for c in _COLUMNS if any(r.cells[c] != (None, None) for r in rows)]
     head = "| quantity | model | " + " | ".join(
-        f"GICv{g} {m}" for g, m in _COLUMNS) + " | verdict |"
-    sep = "|---|---:|" + "---:|" * len(_COLUMNS) + "---|"
+        f"GICv{g} {m}" for g, m in columns) + " | verdict |"
+    sep = "|---|---:|" + "---:|" * len(columns) + "---|"
     current = None
     for r in rows:
         if r.experiment != current:
             current = r.experiment
             out += ["", f"#### {current}", "", head, sep]
         cells = " | ".join(f"{_f(a)} / {_f(b)}" if (a, b) != (None, None) else "–"
-                           for a, b in (r.cells[c] for c in _COLUMNS))
+                           for a, b in (r.cells[c] for c in columns))
         label = r.label + (" †" if r.timebased else "")
-        out.append(f"| {label} | {_f(r.model)} | {cells} | {r.verdict} |")
-    agree = sum(r.verdict == "agrees" for r in rows)
-    differ = sum(r.verdict.startswith("differs") for r in rows)
-    unmodelled = sum(r.verdict == "not modelled" for r in rows)
+        verdict = "(for reference)" if r.key.endswith("~raw") else r.verdict
+        out.append(f"| {label} | {_f(r.model)} | {cells} | {verdict} |")
+    real = [r for r in rows if not r.key.endswith("~raw")]
+    agree = sum(r.verdict == "agrees" for r in real)
+    differ = sum(r.verdict.startswith("differs") for r in real)
+    unmodelled = sum(r.verdict == "not modelled" for r in real)
     out += ["", f"Compared quantities: {agree} agree, {differ} differ; {unmodelled} measured "
                 "quantities have no model counterpart."]
     return "\n".join(out) + "\n"
