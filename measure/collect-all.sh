@@ -18,9 +18,14 @@ for gic in v2 v3; do
       args=(-e all --host-gic "$gic" --mode "$mode" -n 50 --reps 3 --out "$out/$key.json")
       [ "$poll" = 0 ] && args+=(--halt-poll-ns 0)
       echo "=== $key: $(date -u +%H:%M:%S)"
-      if ! IRQFWD_ACCEL=off "$IRQFWD" measure "${args[@]}" "$@" > "$out/.$key.txt" 2>&1; then
-        echo "FAILED: $key"; tail -3 "$out/.$key.txt"; status=1
-      fi
+      # one more try after a failure (the failed boot's log is kept and named in the output)
+      for try in 1 2; do
+        if IRQFWD_ACCEL=off "$IRQFWD" measure "${args[@]}" "$@" > "$out/.$key.txt" 2>&1; then
+          break
+        fi
+        echo "FAILED (try $try): $key"; tail -3 "$out/.$key.txt"
+        [ $try = 2 ] && status=1
+      done
     done
   done
 done

@@ -886,13 +886,16 @@ static void run_one(const struct run_spec *spec, uint64_t rep, int baseline, uin
     out("@@irqfwd stat vmm_roundtrip_ns_sum %llu", (unsigned long long)s.roundtrip_ns_sum);
     out("@@irqfwd stat guest_sgi_rtt_ticks_sum %llu",
         (unsigned long long)vm.comm->sgi_rtt_ticks_sum);
+    const char *what = baseline ? "baseline run" : "measured run";
     if (vm.error_set)
-        die("%s run %llu of %s: %s", kind, (unsigned long long)rep, spec->exp, vm.error);
+        die("%s, repetition %llu of %s: %s", what, (unsigned long long)rep + 1, spec->exp,
+            vm.error);
     if (!ok) {
         uint64_t h = vm.comm->handled[spec->id == EXP_SGI ? 1 : 0];
-        die("%s run %llu of %s timed out after %llu s: the guest handled %llu of %llu interrupts",
-            kind, (unsigned long long)rep, spec->exp, (unsigned long long)spec->timeout_s,
-            (unsigned long long)h, (unsigned long long)spec->n);
+        die("%s, repetition %llu of %s, timed out after %llu s: the guest handled %llu of "
+            "%llu interrupts", what, (unsigned long long)rep + 1, spec->exp,
+            (unsigned long long)spec->timeout_s, (unsigned long long)h,
+            (unsigned long long)spec->n);
     }
     out("@@irqfwd run-end %s %llu %s", spec->exp, (unsigned long long)rep, kind);
     vm_destroy();
