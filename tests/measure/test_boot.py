@@ -29,6 +29,7 @@ CLI = "import sys; from irqfwd.cli.main import main; sys.argv[0] = 'irqfwd'; mai
 
 def test_boot_and_count(boot_kernel: Kernel, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
+    load = os.getloadavg()[0]
     t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", CLI, "measure", "--where", "qemu", "-e", "level-resample",
@@ -53,7 +54,10 @@ def test_boot_and_count(boot_kernel: Kernel, tmp_path: Path) -> None:
     # an idle guest exits once (WFI) per vtimer interrupt, and the vtimer fires once
     assert idle["exits.WFx"]["mean"] == pytest.approx(1.0, abs=0.2)
     assert idle["timer_irq_injected"]["mean"] == pytest.approx(1.0, abs=0.2)
-    assert elapsed < 90
+    # The budget: under 90 s on this project's 2-core machine.  Only checked when the
+    # machine is not already oversubscribed (QEMU's TCG threads share the cores).
+    if load < (os.cpu_count() or 1):
+        assert elapsed < 90, f"the boot test took {elapsed:.0f} s (load average {load:.1f})"
 
 
 def test_kernel_that_does_not_boot(harness: Harness, tmp_path: Path,
