@@ -50,6 +50,8 @@ def _print_experiment(console: Any, name: str, exp: dict[str, Any], host: str,
                       rows: list[Any] | None, model_cmd: str | None, note: str) -> None:
     from rich.table import Table
 
+    from irqfwd.measure.model import explanation
+
     title = f"{name} on {host}: N={exp['n']}, {exp['reps']} repetitions, per interrupt"
     table = Table(title=title, title_justify="left")
     if rows is None:
@@ -68,6 +70,9 @@ def _print_experiment(console: Any, name: str, exp: dict[str, Any], host: str,
             if "@" in r.key or (r.model is None and abs(r.measured) < 0.005):
                 continue
             verdict = {"agrees": "agrees", "differs": "[bold red]differs[/]"}.get(r.verdict, r.verdict)
+            why = explanation(name, r.key) if r.verdict == "differs" else None
+            if why:
+                verdict += f" ({why})"
             table.add_row(r.label, _fmt(r.measured), _fmt(r.model), _fmt(r.diff), verdict)
     console.print(table)
     times = exp.get("times")

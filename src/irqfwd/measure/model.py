@@ -17,8 +17,8 @@ from irqfwd.errors import InputError
 from irqfwd.measure.experiments import Experiment
 from irqfwd.measure.reduce import QUANTITIES, quantity_label
 
-__all__ = ["TOLERANCE", "Comparison", "compare", "model_command", "model_per_interrupt",
-           "run_model_cli"]
+__all__ = ["KNOWN_DIFFERENCES", "TOLERANCE", "Comparison", "compare", "explanation",
+           "model_command", "model_per_interrupt", "run_model_cli"]
 
 TOLERANCE = 0.15
 """Agreement threshold, in events per interrupt."""
@@ -80,6 +80,28 @@ def model_per_interrupt(data: dict[str, Any], design: str) -> dict[str, float]:
         elif isinstance(value, int | float) and not key.startswith("boot_"):
             flat[key] = value / handled
     return flat
+
+
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("level-resample", "maintenance_irqs"): "D1",
+    ("level-resample", "host_irqs"): "D2",
+    ("level-resample", "timer_save"): "D3",
+    ("level-resample", "timer_restore"): "D3",
+    ("edge-irqfd", "timer_save"): "D3",
+    ("edge-irqfd", "timer_restore"): "D3",
+    **{("vtimer-idle", k): "D4" for k in ("exits_total", "exits.IRQ", "exits.WFx", "host_irqs",
+                                          "timer_hrtimer_wakeups", "timer_save",
+                                          "timer_restore")},
+    ("vtimer-busy", "exits_total"): "D5",
+    ("vtimer-busy", "exits.IRQ"): "D5",
+}
+"""(experiment, quantity) → the paragraph of docs/fidelity.md that explains its difference."""
+
+
+def explanation(experiment: str, key: str) -> str | None:
+    """``docs/fidelity.md D1`` etc. for a known difference, else None."""
+    d = KNOWN_DIFFERENCES.get((experiment, key))
+    return f"docs/fidelity.md {d}" if d else None
 
 
 @dataclass(frozen=True)
