@@ -5,11 +5,11 @@ from __future__ import annotations
 
 
 def test_state_while_the_guest_handles_a_forwarded_irq(irqfwd) -> None:  # type: ignore[no-untyped-def]
-    """12.34 µs into nic-level (forwarded) the guest has acknowledged the irq (GICV_IAR) and
+    """12.56 µs into nic-level (forwarded) the guest has acknowledged the irq (GICV_IAR) and
     not yet acked the device: KVM's row of SPI 48 is enabled + hw with its owner vCPU, LR0
     holds it active with HW=1 and pINTID 48, and the physical SPI is active with its line
     high."""
-    res = irqfwd("state", "nic-level", "--design", "forwarded", "--at", "12340ns")
+    res = irqfwd("state", "nic-level", "--design", "forwarded", "--at", "12560ns")
     assert res.code == 0, res.err
     out = res.out
     assert "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID" in out
