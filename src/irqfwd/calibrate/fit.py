@@ -47,6 +47,7 @@ from irqfwd.sim.costs import CostProfile
 __all__ = [
     "COST_PARAMS",
     "GROUPS",
+    "NOT_EXERCISED",
     "ROLES",
     "FitResult",
     "Knob",
@@ -65,6 +66,18 @@ WORLD_SWITCH: tuple[str, ...] = (
 )
 GROUPS: dict[str, tuple[str, ...] | None] = {"world_switch": WORLD_SWITCH, "cpu_scale": None}
 """Scale knobs by name; ``None``: every parameter not otherwise fixed (resolved per fit)."""
+
+NOT_EXERCISED: tuple[str, ...] = (
+    "gicd_access_ns", "maintenance_handler_ns", "wfi_block_ns", "vcpu_wakeup_ns",
+    "vfio_handler_ns", "eventfd_signal_ns", "kworker_work_ns", "host_tick_ns",
+    "halt_poll_check_ns", "irqfd_inject_ns", "resample_ns", "vfio_unmask_ns",
+    "irqchip_state_ns", "sched_switch_ns", "hrtimer_ns", "guest_handler_ns",
+    "guest_mmio_ack_ns", "guest_timer_handler_ns",
+)
+"""Cost parameters that no simulated micro-benchmark depends on (checked by
+``tests/calibrate/test_fit.py``): VFIO, eventfd, irqfd, the resampler, maintenance
+interrupts, WFI blocking and wake-up, the host tick and scheduler.  No measured figure
+can fit or test them; their values are assumed."""
 
 ROLES: dict[str, str] = {
     "fitted": "the value of a free knob, solved from the fit targets",
@@ -356,7 +369,8 @@ def run_fit(
         "platform": platform.name,
         "title": platform.title,
         "source": platform.source,
-        "note": platform.note,
+        "note": platform.note if (tuple(result.targets) == platform.fit and tuple(
+            k.name for k in result.knobs) == platform.free) else "",
         "fit": {
             "targets": result.targets,
             "free": [
@@ -379,6 +393,7 @@ def run_fit(
             p: {"value": getattr(result.profile, p), "role": roles[p]} for p in COST_PARAMS
         },
         "unmodelled": dict(platform.unmodelled),
+        "not_exercised": [p for p in NOT_EXERCISED if roles[p] != "fitted"],
         "benchmarks": rows,
     }
     return report, result.profile
