@@ -148,3 +148,32 @@ def test_calibrate_cli_bad_input_exits_2(irqfwd, args: tuple[str, ...], message:
     assert res.code == 2
     assert message in res.err
     assert "Traceback" not in res.err + res.out
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "calibration.md"
+
+
+@pytest.mark.parametrize(("heading", "platform"), [
+    ("### Ampere Altra", "altra"),
+    ("### HiSilicon Kunpeng 920", "kunpeng920"),
+    ("### Phytium S2500", "phytium-s2500"),
+])
+def test_docs_tables_are_what_calibrate_prints(heading: str, platform: str) -> None:
+    """Every fitted and predicted row of docs/calibration.md §4 (simulated, measured, error)
+    is what 'irqfwd calibrate --platform P' computes now."""
+    from irqfwd.cli.calibrate import calibrate_report
+
+    text = DOCS.read_text()
+    section = text[text.index(heading):]
+    section = section[:section.index("\n### ", 1)]
+    rows = [line.split("|")[1:6] for line in section.splitlines()
+            if line.startswith(("| fitted", "| predicted"))]
+    report = calibrate_report(platform=platform)
+    assert len(rows) == len(report["benchmarks"])
+    for role, name, sim, meas, err in (tuple(c.strip() for c in r) for r in rows):
+        row = report["benchmarks"][name]
+        assert row["role"] == role
+        assert f"{row['simulated_ns']:,.0f}" == sim
+        assert f"{row['measured_ns']:,.0f}" == meas
+        assert f"{row['error_pct']:+.1f}%".replace("-", "−") == err.replace("*", "") or (
+            f"{row['error_pct']:+.1f}%" == err.replace("*", "")), (name, err)
