@@ -388,6 +388,7 @@ def run_fit(
         "settings": [
             {"param": s.param, "value": s.value, "role": s.role, "source": s.source}
             for s in result.settings
+            if roles[s.param] == s.role  # a setting a knob then moved was only its start
         ],
         "parameters": {
             p: {"value": getattr(result.profile, p), "role": roles[p]} for p in COST_PARAMS
