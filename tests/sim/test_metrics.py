@@ -179,3 +179,24 @@ def test_latency_merge_equals_adding_every_sample() -> None:
     assert (a.counts, a.summary()) == (both.counts, both.summary())
     with pytest.raises(ValueError):
         a.add(-1)
+
+
+def test_trace_sink_streams_what_the_kept_trace_would_hold(tmp_path: Any) -> None:
+    """With a sink the trace is streamed (``recorder.trace`` stays empty) and the text file
+    is byte-identical to the one written from a kept trace; an aborted sink leaves no file."""
+    from irqfwd.scenarios.builtin import apply_overrides, get_scenario
+    from irqfwd.system.run import run_scenario
+    from irqfwd.trace.text import TextTraceFile, write_trace
+
+    cfg = apply_overrides(get_scenario("nic-level"), ["duration=1ms"])
+    kept = run_scenario(cfg, "irqfd-resample", tracing=True)
+    write_trace(tmp_path / "kept.txt", kept.recorder.trace, "h")
+    sink = TextTraceFile(tmp_path / "streamed.txt", "h")
+    streamed = run_scenario(cfg, "irqfd-resample", trace_sink=sink)
+    sink.commit()
+    assert streamed.recorder.trace == [] and len(kept.recorder.trace) > 100
+    assert (tmp_path / "streamed.txt").read_bytes() == (tmp_path / "kept.txt").read_bytes()
+    aborted = TextTraceFile(tmp_path / "aborted.txt", "h")
+    aborted.write(1, "x", {})
+    aborted.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt", "streamed.txt"]

@@ -30,9 +30,10 @@ from irqfwd.system.run import (
     prepare,
     report,
     run_designs,
+    run_scenario,
     summarize_result,
 )
-from irqfwd.trace.text import write_trace
+from irqfwd.trace.text import TextTraceFile
 
 __all__ = ["register"]
 
@@ -164,9 +165,17 @@ def run_cmd(
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise InputError(f"--trace {trace}: not a writable file path")
     config, seed, costs = prepare(scenario, overrides, seed)
-    result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
-    if trace is not None:
-        write_trace(trace, result.recorder.trace, f"scenario={config.name} design={design} seed={seed}")
+    sink = None
+    if trace is not None:  # streamed: the trace never sits in memory
+        sink = TextTraceFile(trace, f"scenario={config.name} design={design} seed={seed}")
+    try:
+        result = run_scenario(config, design, seed=seed, costs=costs, trace_sink=sink)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    if sink is not None:
+        sink.commit()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "Listener",
     "Recorder",
     "TraceEvent",
+    "TraceSink",
     "latency_bucket",
     "latency_bucket_bounds",
 ]
@@ -51,6 +52,16 @@ class Listener:
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""
         raise NotImplementedError(f"{type(self).__name__} does not handle {name!r}")
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TraceSink:
+    """Receives every traced event as it is emitted (``Recorder(..., sink=...)``), so that a
+    trace is streamed instead of kept: memory does not grow with the run.  ``fields`` is
+    only valid during the call (format or copy it)."""
+
+    def write(self, time_ns: int, name: str, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 class EventSite:
@@ -78,7 +89,11 @@ class EventSite:
         name = self.name
         fields = self.fields
         if rec.tracing:
-            rec.trace.append((rec._engine.now, name, dict(fields)))
+            sink = rec.sink
+            if sink is None:
+                rec.trace.append((rec._engine.now, name, dict(fields)))
+            else:
+                sink.write(rec._engine.now, name, fields)
         subs = rec._subs.get(name)
         if subs is not None:
             now = rec._engine.now
@@ -252,15 +267,19 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "latencies", "trace", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "latencies", "sink", "trace",
+                 "tracing")
 
-    def __init__(self, engine: Engine, tracing: bool = False) -> None:
+    def __init__(self, engine: Engine, tracing: bool = False, sink: TraceSink | None = None) -> None:
         self._engine = engine
         self._counters: Counter[str] = Counter()
         self._counter_sites: list[CounterSite] = []
         self.latencies: dict[str, LatencyStats] = {}
-        self.tracing = tracing
+        self.tracing = tracing or sink is not None
         self.trace: list[TraceEvent] = []
+        """Every event, when tracing without a :attr:`sink`."""
+        self.sink = sink
+        """Where traced events go as they happen (then :attr:`trace` stays empty)."""
         self._subs: dict[str, list[Listener]] = {}
         self._sites: dict[str, list[EventSite]] = {}
 
@@ -317,7 +336,10 @@ class Recorder:
         """Publish trace event ``name`` at the current simulated time."""
         subs = self._subs.get(name)
         if self.tracing:
-            self.trace.append((self._engine.now, name, fields))
+            if self.sink is None:
+                self.trace.append((self._engine.now, name, fields))
+            else:
+                self.sink.write(self._engine.now, name, fields)
         if subs is not None:
             now = self._engine.now
             for listener in subs:

@@ -30,7 +30,7 @@ from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.machine import Machine
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Recorder, TraceSink
 from irqfwd.system.designs import Design, get_design
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 
@@ -81,9 +81,10 @@ def _num_irqs(config: ScenarioConfig) -> int:
 
 def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False) -> System:
+                 vgic_2025: bool = False, trace_sink: TraceSink | None = None) -> System:
     """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
 
+    ``trace_sink``: stream the trace into it instead of keeping it in ``recorder.trace``.
     ``vgic_2025``: the 2025 LR-overflow vgic (ap_list order pending-first, GICV_DIR always
     trapped and emulated) instead of the classic one (active irqs first, DIR not trapped).
     """
@@ -94,7 +95,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         except ValueError as exc:
             raise InputError(str(exc)) from None
     engine = Engine(config.seed if seed is None else seed)
-    rec = Recorder(engine, tracing=tracing)
+    rec = Recorder(engine, tracing=tracing, sink=trace_sink)
     num_irqs = _num_irqs(config)
     gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
     machine = Machine(engine, rec, costs, gic)

@@ -21,7 +21,7 @@ from irqfwd.devices.traffic import arrivals
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Recorder, TraceSink
 from irqfwd.system.build import System, build_system
 from irqfwd.system.designs import NAMES
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
@@ -89,10 +89,11 @@ class RunResult:
 
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False) -> RunResult:
-    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
-    :func:`build_system`)."""
-    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
+                 vgic_2025: bool = False, trace_sink: TraceSink | None = None) -> RunResult:
+    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``,
+    ``trace_sink``: see :func:`build_system`)."""
+    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025,
+                          trace_sink=trace_sink)
     checker = InvariantChecker(system.recorder, design)
     engine = system.engine
     end = config.duration_ns

@@ -7,14 +7,18 @@ scenario, design and seed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from irqfwd.errors import InputError
+from irqfwd.sim.metrics import TraceSink
 
-__all__ = ["format_trace_line", "write_trace"]
+__all__ = ["TextTraceFile", "format_trace_line", "write_trace"]
 
 
 def _fmt_value(key: str, value: Any) -> str:
@@ -43,3 +47,37 @@ def write_trace(path: Path, events: Iterable[tuple[int, str, dict[str, Any]]], h
                 out.write("\n")
     except OSError as exc:
         raise InputError(f"--trace {path}: cannot write: {exc.strerror or exc}") from None
+
+
+class TextTraceFile(TraceSink):
+    """A trace streamed to ``path`` as the run emits it (``Recorder(sink=...)``): the lines
+    go to a temporary file beside ``path``, renamed onto it by :meth:`commit`; :meth:`abort`
+    removes it, so ``path`` is never half written.  Same text as :func:`write_trace`."""
+
+    def __init__(self, path: Path, header: str) -> None:
+        self.path = path
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise InputError(f"--trace {path}: cannot write: {exc.strerror or exc}") from None
+        self.tmp = tmp
+        self.out = os.fdopen(fd, "w", buffering=1 << 16)
+        self.out.write(f"# tracer: irqfwd\n# {header}\n# time_ns event fields...\n")
+
+    def write(self, time_ns: int, name: str, fields: dict[str, Any]) -> None:
+        self.out.write(format_trace_line(time_ns, name, fields))
+        self.out.write("\n")
+
+    def commit(self) -> None:
+        try:
+            self.out.close()
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise InputError(f"--trace {self.path}: cannot write: {exc.strerror or exc}") from None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.out.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
