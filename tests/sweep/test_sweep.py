@@ -220,3 +220,24 @@ def test_study_forwarding_spec_plans() -> None:
     assert {r.spec.config.name for r in lrs} == {"lr-pressure"}
     assert {len(r.spec.config.devices) for r in lrs} == {8}
     assert len(plan(get_study("forwarding").spec(quick=True))) == 25 * 3
+
+
+def test_a_failing_run_is_reported_not_stored_and_retried(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A run that raises (a burst longer than its period is only detected when traffic
+    starts) is reported with its parameters, exit status 1; the other runs are stored, and
+    a rerun retries only the failed one."""
+    f = _spec(tmp_path, """
+set = ["duration=1ms", "pattern=burst", "rate=1M", "devices.0.traffic.burst_size=8"]
+designs = ["forwarded"]
+[parameters]
+"devices.0.traffic.burst_gap_ns" = [100, 5000]
+""")
+    out = tmp_path / "out"
+    res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")
+    assert res.code == 1
+    assert "2 runs: 0 already done, 1 run now, 1 failed" in res.out
+    assert "failed: forwarded seed 0 {'devices.0.traffic.burst_gap_ns': 5000}: InputError: traffic: a burst" in res.err
+    assert len(list((out / "runs").glob("*.json"))) == 1
+    assert (out / "results.csv").read_text().count("\n") == 2
+    res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")
+    assert res.code == 1 and "2 runs: 1 already done, 0 run now, 1 failed" in res.out

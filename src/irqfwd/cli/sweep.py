@@ -81,11 +81,11 @@ class _Bar(Progress):
 
 
 def _go(spec: Any, where: str, out: Path | None, executor: str, scheduler: str | None,
-        workers: int | None, quiet: bool, limit: int | None = None) -> Any:
+        workers: int | None, quiet: bool) -> Any:
     out_dir = out if out is not None else Path("out") / spec.name
     bar = _Bar(quiet, spec.name)
     outcome = run_sweep(spec, out_dir, executor=executor, workers=workers, scheduler=scheduler,
-                        progress=bar, where=where, limit=limit)
+                        progress=bar, where=where)
     if not quiet and outcome.tables is not None:
         parquet, csv = outcome.tables
         typer.echo(
@@ -107,13 +107,12 @@ def sweep_cmd(
     workers: WorkersOpt = None,
     plot: Annotated[bool, typer.Option("--plot", help="Draw the standard figures into DIR/figures.")] = False,
     quiet: QuietOpt = False,
-    limit: Annotated[int | None, typer.Option("--limit", hidden=True)] = None,
 ) -> None:
     """Run a sweep: scenario parameters × designs × seeds, one row per run (Parquet + CSV)."""
     from irqfwd.sweep.spec import load_spec
 
     spec = load_spec(spec_file)
-    outcome = _go(spec, str(spec_file), out, executor, scheduler, workers, quiet, limit)
+    outcome = _go(spec, str(spec_file), out, executor, scheduler, workers, quiet)
     if plot:
         from irqfwd.sweep.plot import plot_rows
 

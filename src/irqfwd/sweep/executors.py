@@ -50,6 +50,10 @@ def execute(spec: RunSpec, key: str) -> dict[str, Any]:
             "wall_s": round(time.perf_counter() - t0, 6)}
 
 
+def _lost(key: str, exc: BaseException) -> dict[str, Any]:
+    return {"key": key, "error": f"the worker was lost: {type(exc).__name__}: {exc}"}
+
+
 def _serial(runs: list[PlannedRun]) -> Iterator[dict[str, Any]]:
     for r in runs:
         yield execute(r.spec, r.key)
@@ -61,9 +65,12 @@ def _local(runs: list[PlannedRun], workers: int) -> Iterator[dict[str, Any]]:
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = [pool.submit(execute, r.spec, r.key) for r in runs]
+        futures = {pool.submit(execute, r.spec, r.key): r.key for r in runs}
         for fut in as_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as exc:  # a worker process died (BrokenProcessPool) or did not unpickle
+                yield _lost(futures[fut], exc)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -91,9 +98,13 @@ def _dask(runs: list[PlannedRun], workers: int, scheduler: str | None) -> Iterat
     try:
         futures = client.map(execute, [r.spec for r in runs], [r.key for r in runs],
                              key=[f"irqfwd-run-{r.key}" for r in runs])
+        keys = {f.key: r.key for f, r in zip(futures, runs, strict=True)}
         try:
             for fut in as_completed(futures):
-                yield fut.result()
+                try:
+                    yield fut.result()
+                except Exception as exc:  # a worker died, or the cluster lost the task
+                    yield _lost(keys[fut.key], exc)
         finally:
             client.cancel(futures)
     finally:

@@ -72,11 +72,8 @@ def assemble(store: ResultStore, runs: list[PlannedRun]) -> tuple[list[dict[str,
 
 def run_sweep(spec: SweepSpec, out: Path, *, executor: str = "local", workers: int | None = None,
               scheduler: str | None = None, progress: Progress | None = None,
-              where: str = "sweep spec", limit: int | None = None) -> SweepOutcome:
-    """Run every run of ``spec`` not yet stored under ``out``, then write the tables.
-
-    ``limit``: run at most this many of the missing runs (the tables hold what is done).
-    """
+              where: str = "sweep spec") -> SweepOutcome:
+    """Run every run of ``spec`` not yet stored under ``out``, then write the tables."""
     check_options(executor, workers, scheduler)
     runs = plan(spec, where)
     if out.exists() and not out.is_dir():
@@ -85,8 +82,6 @@ def run_sweep(spec: SweepSpec, out: Path, *, executor: str = "local", workers: i
     store.prepare()
     done = store.done(r.key for r in runs)
     todo = [r for r in runs if r.key not in done]
-    if limit is not None:
-        todo = todo[:limit]
     info = {"spec": spec.model_dump(mode="json"), "model": model_fingerprint(), "runs": len(runs)}
     atomic_write_bytes(out / "sweep.json", json.dumps(info, sort_keys=True, indent=1).encode())
     outcome = SweepOutcome(out=out, total=len(runs), skipped=len(done))
