@@ -71,7 +71,7 @@ Scalar = bool | int | float | str
 
 
 _RESERVED = frozenset({"key", "design", "seed", "sim_time_ns", "events_run",
-                       "exits_per_irq", "maintenance_per_irq", "host_irqs_per_irq",
+                       "exits_per_irq", "maintenance_per_irq", "host_irqs_per_irq", "lr_spills_per_irq",
                        "guest_irqs_per_sim_s"})
 _RESULT_PREFIXES = ("counters.", "latency_ns.", "invariants.")
 

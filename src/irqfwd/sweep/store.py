@@ -11,8 +11,8 @@ per swept parameter (named by its key), and the simulated results: ``counters.*`
 (``counters.exits.REASON`` per exit reason), ``latency_ns.PATH.STAT``,
 ``invariants.checked``/``invariants.violations`` (a count), ``sim_time_ns``,
 ``events_run``, and per handled guest interrupt (device + timer): ``exits_per_irq``,
-``maintenance_per_irq``, ``host_irqs_per_irq``, plus ``guest_irqs_per_sim_s`` (guest
-interrupts handled per simulated second).  Wall-clock time stays in the run files only,
+``maintenance_per_irq``, ``host_irqs_per_irq``, ``lr_spills_per_irq``, plus
+``guest_irqs_per_sim_s`` (guest interrupts handled per simulated second).  Wall-clock time stays in the run files only,
 so the same spec and seeds give identical rows on any executor.
 """
 
@@ -138,6 +138,7 @@ def make_row(run: PlannedRun, summary: dict[str, Any]) -> dict[str, Any]:
     row["exits_per_irq"] = _per(counters.get("exits_total", 0), handled)
     row["maintenance_per_irq"] = _per(counters.get("maintenance_irqs", 0), handled)
     row["host_irqs_per_irq"] = _per(counters.get("host_irqs", 0), handled)
+    row["lr_spills_per_irq"] = _per(counters.get("lr_spills", 0), handled)
     row["guest_irqs_per_sim_s"] = handled * 1e9 / run.spec.config.duration_ns
     return row
 

@@ -120,6 +120,7 @@ _COLS = (
     ("exits_per_irq", "exits/IRQ", _f),
     ("maintenance_per_irq", "maint./IRQ", _f),
     ("host_irqs_per_irq", "host IRQs/IRQ", _f),
+    ("lr_spills_per_irq", "LR spills/IRQ", _f),
     (f"{LATENCY}.p50", "p50 µs", _us),
     (f"{LATENCY}.p99", "p99 µs", _us),
 )
