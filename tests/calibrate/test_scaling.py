@@ -28,5 +28,5 @@ def test_memory_scaling_reports_peaks_from_fresh_processes() -> None:
     out = memory_scaling((500, 1_000), rate_hz=100_000)
     runs = out["runs"]
     assert runs["500"]["guest_irqs"] >= 499 and runs["1000"]["guest_irqs"] >= 999
-    assert all(r["peak_rss_mib"] > 10 for r in runs.values())
+    assert all(r["peak_rss_mib"] > 10 and 0 < r["end_rss_kib"] <= r["maxrss_kib"] for r in runs.values())
     assert out["ratio_last_to_first"] == pytest.approx(runs["1000"]["peak_rss_mib"] / runs["500"]["peak_rss_mib"])

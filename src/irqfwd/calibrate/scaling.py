@@ -134,13 +134,16 @@ from irqfwd import _accel
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.system.run import run_scenario, summarize_result
 irqs, rate, design = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
 cfg = apply_overrides(get_scenario("nic-level"), [f"rate={rate}", f"duration={int(irqs / rate * 1e9)}ns"])
 t0 = time.perf_counter()
 r = run_scenario(cfg, design)
 wall = time.perf_counter() - t0
 s = summarize_result(r)
+with open("/proc/self/status") as f:
+    end = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
 print(json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "start_rss_kib": before,
+                  "end_rss_kib": end,
                   "guest_irqs": s["counters"]["guest_irqs_handled"], "wall_s": wall,
                   "build": "compiled" if _accel.status().active else "pure"}))
 """

@@ -160,10 +160,12 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool) -> None:
         ms = report["memory_scaling"]
         t = Table(title=f"peak RSS of one run: nic-level, {ms['design']}, {ms['rate_hz']:,.0f} Hz, tracing off",
                   title_justify="left")
-        for col in ("interrupts", "guest IRQs handled", "wall s", "peak RSS MiB"):
+        for col in ("interrupts", "guest IRQs handled", "wall s", "peak RSS MiB", "after imports MiB",
+                    "at the end MiB"):
             t.add_column(col, justify="right")
         for n, r in ms["runs"].items():
-            t.add_row(f"{int(n):,}", f"{r['guest_irqs']:,}", f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.1f}")
+            t.add_row(f"{int(n):,}", f"{r['guest_irqs']:,}", f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.1f}",
+                      f"{r['start_rss_kib'] / 1024:.1f}", f"{r['end_rss_kib'] / 1024:.1f}")
         console.print(t)
         console.print(f"largest / smallest: {ms['ratio_last_to_first']:.3f} (target ≤ 1.10), "
                       f"under 300 MiB: {'yes' if ms['under_300_mib'] else 'no'}")
