@@ -20,6 +20,7 @@ tracing off), each in its own interpreter so that the peaks do not mix.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -79,6 +80,7 @@ def axis_config(axis: str, n: int, duration_ns: int) -> ScenarioConfig:
 
 
 def _once(config: ScenarioConfig, costs: Any) -> tuple[float, float, int, int]:
+    gc.collect()  # the previous run's garbage is not this run's cost
     c0, t0 = time.process_time(), time.perf_counter()
     r = run_scenario(config, DESIGN, costs=costs)
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
