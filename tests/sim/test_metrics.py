@@ -200,3 +200,4 @@ def test_trace_sink_streams_what_the_kept_trace_would_hold(tmp_path: Any) -> Non
     aborted.write(1, "x", {})
     aborted.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt", "streamed.txt"]
+    assert (tmp_path / "streamed.txt").stat().st_mode & 0o777 == (tmp_path / "kept.txt").stat().st_mode & 0o777

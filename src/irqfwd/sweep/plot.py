@@ -95,6 +95,8 @@ def plot_rows(rows: list[dict[str, Any]], params: list[str], out: Path, title: s
                 ax.plot(px, [y * scale for _, y in pts], marker="o", label=line)
             if numeric and min(xs) > 0 and max(xs) / min(xs) >= 20:
                 ax.set_xscale("log")
+                if metric == "guest_irqs_per_sim_s":  # grows with the rate itself
+                    ax.set_yscale("log")
             if not numeric:
                 ax.set_xticks(range(len(cats)), [str(c) for c in cats])
             ax.set_xlabel(param)

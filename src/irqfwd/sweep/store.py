@@ -37,10 +37,20 @@ ID_COLUMNS = ("key", "scenario", "design", "seed")
 RESERVED = frozenset(ID_COLUMNS)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; a result file is an ordinary file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -61,6 +61,9 @@ class TextTraceFile(TraceSink):
         except OSError as exc:
             raise InputError(f"--trace {path}: cannot write: {exc.strerror or exc}") from None
         self.tmp = tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # as open(path, "w") would create it (mkstemp: 0600)
         self.out = os.fdopen(fd, "w", buffering=1 << 16)
         self.out.write(f"# tracer: irqfwd\n# {header}\n# time_ns event fields...\n")
 
