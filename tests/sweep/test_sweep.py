@@ -241,3 +241,21 @@ designs = ["forwarded"]
     assert (out / "results.csv").read_text().count("\n") == 2
     res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")
     assert res.code == 1 and "2 runs: 1 already done, 0 run now, 1 failed" in res.out
+
+
+def test_run_key_follows_the_replayed_trace_file_and_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run key changes when a trace CSV the traffic replays changes, or when the model's
+    sources change (so a resumed sweep never reuses results of another input or model)."""
+    from irqfwd.sweep import spec as spec_mod
+
+    (tmp_path / "t.csv").write_text("time_ns\n0\n1000\n")
+    (tmp_path / "sc.toml").write_text('[[devices]]\ntraffic = { pattern = "trace", trace_csv = "t.csv" }\n')
+    f = _spec(tmp_path, 'scenario = "sc.toml"\ndesigns = ["forwarded"]\n', "my sweep.toml")
+    spec = load_spec(f)
+    assert spec.name == "my-sweep"
+    key = plan(spec)[0].key
+    (tmp_path / "t.csv").write_text("time_ns\n0\n2000\n")
+    assert plan(spec)[0].key != key
+    key2 = plan(spec)[0].key
+    monkeypatch.setattr(spec_mod, "model_fingerprint", lambda: "another-model")
+    assert plan(spec)[0].key != key2

@@ -40,6 +40,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -256,9 +257,17 @@ def model_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return f"unreadable:{path}"
+
+
 def run_key(spec: RunSpec) -> str:
     """A stable key of ``spec`` (24 hex digits): sha256 of the resolved scenario, design,
-    seed, cost profile, vgic variant and :func:`model_fingerprint`."""
+    seed, cost profile, vgic variant, the contents of trace CSV files the traffic replays,
+    and :func:`model_fingerprint`."""
     ident = {
         "config": spec.config.model_dump(mode="json"),
         "design": spec.design,
@@ -266,6 +275,7 @@ def run_key(spec: RunSpec) -> str:
         "costs": spec.costs.model_dump(mode="json") if spec.costs is not None else None,
         "vgic_2025": spec.vgic_2025,
         "model": model_fingerprint(),
+        "traces": [_file_digest(d.traffic.trace_csv) for d in spec.config.devices if d.traffic.trace_csv],
     }
     blob = json.dumps(ident, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
@@ -306,7 +316,7 @@ def load_spec(path: Path) -> SweepSpec:
         raise InputError(f"{path}: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    data.setdefault("name", path.stem)
+    data.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.") or "sweep")
     return parse_spec(data, str(path), base_dir=path.parent)
 
 
