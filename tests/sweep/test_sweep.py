@@ -110,15 +110,23 @@ def test_list_mode_duplicate_point_is_rejected() -> None:
 
 
 def test_executors_give_identical_rows_dask_local_cluster(tmp_path: Path) -> None:
-    """The same spec and seeds give identical rows in-process, on local worker processes
-    and on a real Dask distributed LocalCluster (2 workers)."""
+    """The same spec and seeds give identical rows in-process, on local worker processes,
+    on the Dask LocalCluster the executor starts, and on a running Dask cluster reached by
+    its scheduler address (real distributed LocalClusters, 2 workers each)."""
+    import logging
+
+    from distributed import LocalCluster
+
     spec = load_spec(_spec(tmp_path, TINY))
     serial = run_sweep(spec, tmp_path / "serial", executor="serial")
     local = run_sweep(spec, tmp_path / "local", executor="local", workers=2)
-    dask = run_sweep(spec, tmp_path / "dask", executor="dask", workers=2)
+    dask = run_sweep(spec, tmp_path / "dask", executor="dask", workers=2)  # starts its LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:  # an existing cluster, by address
+        remote = run_sweep(spec, tmp_path / "remote", executor="dask", scheduler=cluster.scheduler_address)
     assert serial.total == 8 and serial.ran == 8 and not serial.failed
-    assert local.ran == dask.ran == 8
-    assert serial.rows == local.rows == dask.rows
+    assert local.ran == dask.ran == remote.ran == 8
+    assert serial.rows == local.rows == dask.rows == remote.rows
     assert serial.columns == dask.columns
     assert (tmp_path / "serial" / "results.csv").read_bytes() == (tmp_path / "dask" / "results.csv").read_bytes()
     rates = {(r["rate"], r["design"], r["seed"]) for r in dask.rows}
