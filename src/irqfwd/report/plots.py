@@ -33,11 +33,10 @@ def write_plots(out: Path, runs: dict[str, Any], summaries: dict[str, dict[str, 
     fig, ax = plt.subplots(figsize=(7, 4))
     for d, r in runs.items():
         stats = r.recorder.latencies.get("assert_to_guest_handler")
-        if stats is None or not len(stats.samples):
+        if stats is None or not stats.count:
             continue
-        xs = sorted(v / 1000 for v in stats.samples)
-        n = len(xs)
-        ax.step(xs, [(i + 1) / n for i in range(n)], where="post", label=d)
+        cdf = stats.cdf()
+        ax.step([v / 1000 for v, _ in cdf], [f for _, f in cdf], where="post", label=d)
     ax.set_xlabel("device assertion → guest handler (µs)")
     ax.set_ylabel("fraction of interrupts")
     ax.set_title("Latency CDF per design")
