@@ -46,6 +46,9 @@ class QemuQuirks:
     vmcr_vpmr_unmasked: bool = False
     """G8: ICH_VMCR_EL2.VPMR keeps the unimplemented low priority bits written through
     ICH_VMCR_EL2 (ICV_PMR_EL1 writes mask them)."""
+    sgi_rs_ignored: bool = False
+    """G11: ICC_SGI0R/SGI1R/ASGI1R_EL1.RS is ignored: TargetList bit n always targets
+    Aff0 = n (RS = 1 reaches PEs with Aff0 0..15 instead of 16..31)."""
     vpendbaser_pendinglast_stored: bool = False
     """G10: GICR_VPENDBASER.PendingLast takes the value written while Valid stays 0
     (architecturally read-only, set by the 1 → 0 transition)."""

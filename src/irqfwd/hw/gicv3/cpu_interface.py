@@ -184,13 +184,14 @@ class CpuInterface:
 
     def _hppir(self, group: int) -> int:
         h = self.gic.hppi(self.cpu)
-        if h is None or h[2] != group:
+        if h is None or h[2] != group or not self.igrpen[group]:
             return INTID_SPURIOUS
         return h[0]
 
     def read_hppir0(self) -> int:
-        """ICC_HPPIR0_EL1: the HPPI if it is Group 0, regardless of PMR and the running
-        priority (§12.2.11)."""
+        """ICC_HPPIR0_EL1: the HPPI if it is Group 0 and Group 0 is enabled at the CPU
+        interface (ICC_IGRPEN0_EL1), regardless of PMR and the running priority
+        (§12.2.11)."""
         return self._hppir(0)
 
     def read_hppir1(self) -> int:

@@ -412,14 +412,14 @@ class GICv3:
             targets = [c for c in range(self.config.num_cpus) if c != cpu]
         else:
             aff321 = (value >> 48 & 0xFF) << 16 | (value >> 32 & 0xFF) << 8 | (value >> 16 & 0xFF)
-            rs = (value >> 44) & 0xF
+            rs = 0 if self.config.quirks.sgi_rs_ignored else (value >> 44) & 0xF
             tl = value & 0xFFFF
             targets = []
             for c in range(self.config.num_cpus):
-                aff0 = c % 16
-                if aff321 != c // 16 or aff0 >> 4 != rs:
+                # Aff0 of PE c is c % 16 (< 16): it is addressed by RS = 0 only
+                if aff321 != c // 16 or rs != 0:
                     continue
-                if tl >> (aff0 & 15) & 1:
+                if tl >> (c % 16) & 1:
                     targets.append(c)
         for c in targets:
             r = self.redist[c]

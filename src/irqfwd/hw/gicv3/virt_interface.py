@@ -191,8 +191,9 @@ class VirtInterface:
 
     @property
     def vpmr(self) -> int:
-        """Virtual priority mask (ICH_VMCR_EL2.VPMR, implemented bits)."""
-        return (self.vmcr >> VMCR_VPMR_SHIFT) & self._vpri_mask
+        """Virtual priority mask (ICH_VMCR_EL2.VPMR: implemented bits, or as written
+        through ICH_VMCR_EL2 under QemuQuirks.vmcr_vpmr_unmasked)."""
+        return (self.vmcr >> VMCR_VPMR_SHIFT) & 0xFF
 
     @property
     def vbpr0(self) -> int:
