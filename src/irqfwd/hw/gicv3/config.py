@@ -29,9 +29,6 @@ class QemuQuirks:
     lr_res0_stored: bool = False
     """G2: ICH_LR<n>_EL2 keeps RES0 bits as written (only unimplemented priority bits are
     cleared), e.g. all-ones reads back 0xfff8ffffffffffff."""
-    elrsr_hw_eoi: bool = False
-    """G3: ICH_ELRSR_EL2 leaves out an invalid HW = 1 LR whose bit 41 (pINTID[9], the EOI
-    bit of HW = 0 LRs) is set."""
     itlines_excludes_sgi_ppi: bool = False
     """G4: GICD_TYPER.ITLinesNumber counts only the SPIs ((num_irqs - 32) / 32 - 1), one
     less than the architectural value for the SPIs implemented."""

@@ -298,8 +298,7 @@ class VirtInterface:
         out = 0
         for i in range(self.nlr):
             v = self.lr[i]
-            if not v & ICH_LR_STATE_MASK and (
-                    not v & ICH_LR_EOI or (v & ICH_LR_HW and not self.config.quirks.elrsr_hw_eoi)):
+            if not v & ICH_LR_STATE_MASK and (not v & ICH_LR_EOI or v & ICH_LR_HW):
                 out |= 1 << i
         return out
 
