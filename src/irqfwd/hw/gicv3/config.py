@@ -46,6 +46,9 @@ class QemuQuirks:
     sgi_rs_ignored: bool = False
     """G11: ICC_SGI0R/SGI1R/ASGI1R_EL1.RS is ignored: TargetList bit n always targets
     Aff0 = n (RS = 1 reaches PEs with Aff0 0..15 instead of 16..31)."""
+    ptz_ignored: bool = False
+    """G12: GICR_PENDBASER.PTZ is ignored: the pending table is read when EnableLPIs is
+    set even though software said it is zero."""
     vpendbaser_pendinglast_stored: bool = False
     """G10: GICR_VPENDBASER.PendingLast takes the value written while Valid stays 0
     (architecturally read-only, set by the 1 → 0 transition)."""

@@ -179,7 +179,8 @@ class ITS:
         self.ctlr = 0
         self.cbaser = self.cwriter = self.creadr = 0
         for n in range(8):
-            self.baser[n] = self._baser_ro(n)
+            ro = self._baser_ro(n)
+            self.baser[n] = ro | (2 << 8 if ro else 0)  # PageSize reset: 64 KiB, as QEMU
         self.devices.clear()
         self.ites.clear()
         self.collections.clear()
@@ -189,7 +190,7 @@ class ITS:
         ntypes = 3 if self.config.version >= 4 else 2
         if n >= ntypes:
             return 0
-        return _BASER_TYPES[n] << 56 | (ENTRY_SIZE - 1) << 48 | 2 << 8
+        return _BASER_TYPES[n] << 56 | (ENTRY_SIZE - 1) << 48
 
     # -- registers --------------------------------------------------------------------
 

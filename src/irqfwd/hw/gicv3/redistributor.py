@@ -358,8 +358,7 @@ class Redistributor:
         limit = self.lpi_id_limit()
         if limit == 0:
             return
-        if self.pendbaser & PENDBASER_PTZ:
-            self.pendbaser &= ~PENDBASER_PTZ
+        if self.pendbaser & PENDBASER_PTZ and not self.config.quirks.ptz_ignored:
             return
         for intid in self.mem.set_bits(self._pend_table(), limit, LPI_BASE):
             self.lpi_pend.add(intid)
