@@ -419,25 +419,30 @@ class Redistributor:
     def write_vpendbaser(self, n: int, value: int, mask: int, cpu: int) -> None:
         """GICR_VPENDBASER (§12.11.38, §5.4.1): Valid 0 → 1 makes the vPE whose virtual
         pending table is at PA resident (its pending vLPIs, configured by the table at
-        GICR_VPROPBASER, compete at the virtual CPU interface); 1 → 0 makes it non-resident
-        and sets PendingLast when a pending enabled vLPI remains (Dirty is always 0)."""
+        GICR_VPROPBASER, compete at the virtual CPU interface) and PendingLast reads 1
+        (RES1 while Valid = 1); 1 → 0 makes it non-resident, PendingLast then says whether
+        a pending enabled vLPI remains (Dirty is always 0).  A write while Valid stays 1
+        is ignored (changing fields then is UNPREDICTABLE)."""
         old_valid = bool(self.vpendbaser & GICR_VPENDBASER_VALID)
         new = ((self.vpendbaser & ~mask) | (value & mask)) & VPENDBASER_MASK
         valid = bool(new & GICR_VPENDBASER_VALID)
-        new = (new & ~VPENDBASER_PENDINGLAST) | (self.vpendbaser & VPENDBASER_PENDINGLAST)
-        if not old_valid and not valid and self.config.quirks.vpendbaser_pendinglast_stored:
-            new = (new & ~VPENDBASER_PENDINGLAST) | (value & mask & VPENDBASER_PENDINGLAST)
-        if old_valid and not valid:
+        if old_valid and valid:
+            return
+        new &= ~VPENDBASER_PENDINGLAST
+        if not old_valid and not valid:
+            keep = (value & mask) if self.config.quirks.vpendbaser_pendinglast_stored \
+                else self.vpendbaser
+            self.vpendbaser = new | (keep & VPENDBASER_PENDINGLAST)
+            return
+        if valid:
+            self.vpendbaser = new | VPENDBASER_PENDINGLAST
+            self._load_vlpis()
+        else:
             if self.vlpi.best() is not None:
                 new |= VPENDBASER_PENDINGLAST
+            self.vpendbaser = new
             self.vlpi.clear()
-        elif valid:
-            new &= ~VPENDBASER_PENDINGLAST
-        self.vpendbaser = new
-        if valid and not old_valid:
-            self._load_vlpis()
-        if valid != old_valid:
-            self.vlpi_changed()
+        self.vlpi_changed()
 
     def resident_vpt(self) -> int:
         """Address of the resident vPE's virtual pending table, or -1 when none is."""
