@@ -116,6 +116,12 @@ def _gic_section(quick: bool) -> dict[str, Any]:
     }
 
 
+def _gicv3_section(quick: bool) -> dict[str, Any]:
+    from irqfwd.calibrate.gicv3_bench import run_gicv3_benchmark
+
+    return run_gicv3_benchmark(quick)
+
+
 def _sim_section(quick: bool, designs: tuple[str, ...]) -> dict[str, Any]:
 
     from irqfwd.scenarios.builtin import apply_overrides, get_scenario
@@ -251,6 +257,7 @@ def run_bench(quick: bool = False, designs: tuple[str, ...] | None = None) -> di
         "machine": machine_description(),
         "quick": quick,
         "gic": _gic_section(quick),
+        "gicv3": _gicv3_section(quick),
         "simulator": _simulator(quick, chosen, with_pure=True),
         "memory": _memory_section(chosen),
     }
@@ -281,6 +288,10 @@ def _print(report: dict[str, Any]) -> None:
         f"cost ratio 988/32 SPIs: MMIO {gic['cost_ratio_mmio']:.3f}, round trip "
         f"{gic['cost_ratio_roundtrip']:.3f} (target ≤ {gic['target_ratio']}): {verdict}"
     )
+    from irqfwd.calibrate.gicv3_bench import format_report
+
+    for line in format_report(report["gicv3"]):
+        console.print(line, markup=False)
     _print_simulator(console, report["simulator"])
     mem = report["memory"]
     console.print(
@@ -373,7 +384,7 @@ def bench_cmd(
         typer.echo(json.dumps(report, sort_keys=True, indent=2))
     else:
         _print(report)
-    if not report["gic"]["ok"]:
+    if not report["gic"]["ok"] or not report["gicv3"]["ok"]:
         raise typer.Exit(1)
 
 
