@@ -134,3 +134,9 @@ def drv(gic: GICv3) -> Driver:
 @pytest.fixture
 def drv4(gic4: GICv3) -> Driver:
     return Driver(gic4)
+
+
+@pytest.fixture
+def drv41() -> Driver:
+    """Architectural GICv4.1 (model only), 2 PEs, behind a Driver."""
+    return Driver(GICv3(GICv3Config.gicv41_virt()))

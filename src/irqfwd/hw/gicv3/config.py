@@ -75,7 +75,9 @@ class GICv3Config:
     version: int = 3
     """3: GICv3 with ITS; 4: GICv4 (direct vLPI injection, VLPI_base frames)."""
     gicv41: bool = False
-    """GICv4.1 (version 4 only): direct vSGI injection, VSGI command (QEMU 7.2: no)."""
+    """GICv4.1 (version 4 only): direct vSGI injection, VSGI command, GITS_SGIR (QEMU 7.2:
+    no).  Its ITS has a third 64 KiB frame, so QEMU's GICR base (0x080A0000) must move
+    (:meth:`gicv41_virt`)."""
     num_irqs: int = 288
     """SGIs + PPIs + SPIs (QEMU virt: 256 SPIs + 32), multiple of 32, 64..1024."""
     lpi_id_bits: int = 16
@@ -124,6 +126,11 @@ class GICv3Config:
                 raise ValueError(f"{name} must be 5..8, got {getattr(self, name)}")
         if self.vpre_bits > self.vpri_bits or self.vpre_bits > 7:
             raise ValueError("vpre_bits must be <= vpri_bits and <= 7")
+        its_size = 0x30000 if self.gicv41 else 0x20000
+        if self.its and self.gits_base < self.gicr_base < self.gits_base + its_size:
+            raise ValueError(f"the ITS ({its_size:#x} bytes at {self.gits_base:#x}) overlaps "
+                             f"the redistributors at {self.gicr_base:#x}; a GICv4.1 ITS has a "
+                             "third 64 KiB frame (GITS_SGIR): move gicr_base, e.g. 0x080C0000")
 
     @property
     def gicr_stride(self) -> int:
@@ -148,6 +155,12 @@ class GICv3Config:
     def qemu_virt(cls, num_cpus: int = 2, version: int = 3) -> GICv3Config:
         """QEMU 7.2 ``virt,gic-version=N,virtualization=on`` with every QEMU quirk on."""
         return cls(num_cpus=num_cpus, version=version, quirks=QemuQuirks.qemu_7_2())
+
+    @classmethod
+    def gicv41_virt(cls, num_cpus: int = 2) -> GICv3Config:
+        """A GICv4.1 on the ``virt`` map with the redistributors moved to 0x080C0000 to
+        make room for the ITS's GICv4.1 frame (GITS_SGIR at 0x080A0020)."""
+        return cls(num_cpus=num_cpus, version=4, gicv41=True, gicr_base=0x080C_0000)
 
     def check_sysreg(self, name: str) -> None:
         """Raise :class:`SysRegUndefined` if system register ``name`` (ICC/ICH/ICV) is not

@@ -98,6 +98,7 @@ class Distributor:
             Reg("GICD_CTLR", 0x0000, read="read_ctlr", write="write_ctlr", doc="§12.9.4"),
             Reg("GICD_TYPER", 0x0004, read="read_typer", doc="§12.9.38"),
             Reg("GICD_IIDR", 0x0008, read="read_iidr", doc="§12.9.19"),
+            Reg("GICD_TYPER2", 0x000C, read="read_typer2", doc="§12.9.39"),
             Reg("GICD_IGROUPR", 0x0080, bits_per_irq=1, read="read_igroupr",
                 write="write_igroupr", doc="§12.9.15"),
             Reg("GICD_ISENABLER", 0x0100, bits_per_irq=1, read="read_enabler",
@@ -193,6 +194,10 @@ class Distributor:
 
     def read_iidr(self, n: int, cpu: int) -> int:
         return self.config.gicd_iidr
+
+    def read_typer2(self, n: int, cpu: int) -> int:
+        """GICD_TYPER2 (§12.9.39): GICv4.1 VIL = 1, VID = 15 (16-bit vPEIDs); else 0."""
+        return 1 << 7 | 15 if self.config.gicv41 else 0
 
     def read_igroupr(self, n: int, cpu: int) -> int:
         return self._bits(n, self.group)

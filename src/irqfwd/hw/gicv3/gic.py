@@ -39,7 +39,7 @@ from irqfwd.hw.gic.sysregs import SysRegBlock, SysRegUndefined, route, sysreg_by
 from irqfwd.hw.gicv3.config import GICv3Config
 from irqfwd.hw.gicv3.cpu_interface import CpuInterface
 from irqfwd.hw.gicv3.distributor import GICD_CTLR_ENABLEGRP1, GICD_SIZE, Distributor
-from irqfwd.hw.gicv3.its import GITS_SIZE, ITS, NO_DOORBELL
+from irqfwd.hw.gicv3.its import ITS, NO_DOORBELL
 from irqfwd.hw.gicv3.redistributor import LPI_BASE, Redistributor
 from irqfwd.hw.gicv3.virt_interface import VirtInterface
 
@@ -80,6 +80,10 @@ class GICv3:
         self.virt = [VirtInterface(c, cfg, self) for c in range(n)]
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
         self.its = ITS(cfg, self.mem, self)
+        for r in self.redist:
+            r.vpe_info = self._vpe_info
+            r.on_deschedule = self._descheduled
+            r.vsgi_state = self._vsgi_state
         words = cfg.num_irqs // 32
         self._bk = [[new_buckets(words), new_buckets(words)] for _ in range(n)]
         self._pm = [[0, 0] for _ in range(n)]
@@ -180,7 +184,7 @@ class GICv3:
         if 0 <= off < stride * cfg.num_cpus:
             return self.redist[off // stride].block, off % stride
         off = addr - cfg.gits_base
-        if cfg.its and 0 <= off < GITS_SIZE:
+        if cfg.its and 0 <= off < self.its.block.size:
             return self.its.block, off
         if addr >= RAM_BASE:
             return None, 0
@@ -450,14 +454,19 @@ class GICv3:
 
     # ------------------------------------------------------------------ vLPIs (GICv4)
 
-    def set_vlpi(self, cpu: int, vpt: int, intid: int, pending: bool, doorbell: int) -> None:
-        """Set or clear vLPI ``intid`` pending in the virtual pending table at ``vpt`` of a
-        vPE mapped to PE ``cpu`` (§5.4): the VPT bit is written; if the vPE is resident on
-        ``cpu`` (GICR_VPENDBASER.Valid with that table) the virtual CPU interface sees the
-        change, otherwise a pending vLPI rings ``doorbell`` (a physical LPI) unless it is
-        1023 (no doorbell)."""
+    def set_vlpi(self, cpu: int, vpt: int, intid: int, pending: bool, doorbell: int,
+                 vpe: int = -1) -> None:
+        """Set or clear vLPI ``intid`` pending in the virtual pending table at ``vpt`` of
+        vPE ``vpe`` mapped to PE ``cpu`` (§5.4): the VPT bit is written; if the vPE is
+        resident on ``cpu`` (GICR_VPENDBASER.Valid with that table, or that vPEID on a
+        GICv4.1) the virtual CPU interface sees the change, otherwise a pending vLPI
+        rings ``doorbell`` (a physical LPI, 1023 = none; GICv4.1: the vPE's default
+        doorbell if armed)."""
         r = self.redist[cpu]
-        resident = r.resident_vpt() == vpt
+        if self.config.gicv41:
+            resident = vpe >= 0 and r.resident_vpe() == vpe
+        else:
+            resident = r.resident_vpt() == vpt
         if resident and intid >= r.vlpi_id_limit():
             return
         before = self.mem.test_bit(vpt, intid)
@@ -465,27 +474,89 @@ class GICv3:
             self.mem.set_bit(vpt, intid, pending)
             if resident:
                 r.vlpi_update(intid, pending)
-        if not resident and pending and doorbell != NO_DOORBELL:
-            r.set_lpi(doorbell, True)
+        if not resident and pending:
+            if doorbell != NO_DOORBELL:
+                r.set_lpi(doorbell, True)
+            elif self.config.gicv41:
+                self._ring_default_doorbell(vpe)
 
     def vlpi_pending(self, vpt: int, intid: int) -> bool:
         """The VPT bit of vLPI ``intid``."""
         return self.mem.test_bit(vpt, intid)
 
-    def vlpi_best(self, cpu: int) -> tuple[int, int] | None:
-        """``(priority, vINTID)`` of the resident vPE's highest-priority pending vLPI."""
+    def direct_best(self, cpu: int, veng0: bool, veng1: bool) -> tuple[int, int, int] | None:
+        """``(priority, vINTID, group)`` of the resident vPE's highest-priority pending
+        direct interrupt of an enabled group: its vLPIs (Group 1) and, on a GICv4.1, its
+        enabled vSGIs (group from the VSGI command); lowest INTID on a tie."""
         r = self.redist[cpu]
-        if r.resident_vpt() < 0:
-            return None
-        return r.vlpi.best()
+        best: tuple[int, int, int] | None = None
+        if veng1 and r.resident_vpt() >= 0:
+            b = r.vlpi.best()
+            if b is not None:
+                best = (b[0], b[1], 1)
+        vpeid = r.resident_vpe()
+        if vpeid >= 0:
+            vpe = self.its.vpes.get(vpeid)
+            if vpe is not None and vpe.sgi_pend:
+                for i in range(16):
+                    c = vpe.sgi_cfg[i]
+                    if not (vpe.sgi_pend >> i & 1 and c >> 9 & 1):
+                        continue
+                    g = c >> 8 & 1
+                    if not (veng1 if g else veng0):
+                        continue
+                    if best is None or (c & 0xFF, i) < (best[0], best[1]):
+                        best = (c & 0xFF, i, g)
+        return best
 
-    def ack_vlpi(self, cpu: int, intid: int) -> None:
-        """ICV_IAR1_EL1 acknowledged vLPI ``intid``: it leaves the pending state."""
+    def ack_direct(self, cpu: int, intid: int) -> None:
+        """ICV_IAR acknowledged a direct vLPI or (GICv4.1) vSGI ``intid``: it leaves the
+        pending state (neither has an active state)."""
         r = self.redist[cpu]
+        if intid < 16:
+            vpe = self.its.vpes.get(r.resident_vpe())
+            if vpe is not None:
+                vpe.sgi_pend &= ~(1 << intid)
+            return
         vpt = r.resident_vpt()
         if vpt >= 0:
             self.mem.set_bit(vpt, intid, False)
             r.vlpi.remove(intid)
+
+    # ------------------------------------------------------------------ GICv4.1
+
+    def _vpe_info(self, vpeid: int) -> tuple[int, int, int] | None:
+        vpe = self.its.vpes.get(vpeid)
+        return None if vpe is None else (vpe.vpt, vpe.vconf, vpe.vpt_bits)
+
+    def _vsgi_state(self, vpeid: int) -> tuple[list[int], int] | None:
+        vpe = self.its.vpes.get(vpeid)
+        return None if vpe is None else (vpe.sgi_cfg, vpe.sgi_pend)
+
+    def _descheduled(self, vpeid: int, doorbell: bool) -> None:
+        vpe = self.its.vpes.get(vpeid)
+        if vpe is not None:
+            vpe.db_armed = doorbell
+
+    def _ring_default_doorbell(self, vpeid: int) -> None:
+        """GICv4.1 (§5.4.2): a vPE descheduled with GICR_VPENDBASER.Doorbell = 1 rings its
+        default doorbell (VMAPP) once when a vLPI or vSGI becomes pending for it."""
+        vpe = self.its.vpes.get(vpeid)
+        if vpe is None or not vpe.db_armed or vpe.doorbell == NO_DOORBELL:
+            return
+        vpe.db_armed = False
+        self.redist[vpe.cpu].set_lpi(vpe.doorbell, True)
+
+    def vsgi_changed(self, vpeid: int, ring: bool = False) -> None:
+        """A vSGI of ``vpeid`` changed (VSGI command, GITS_SGIR): update its PE if the vPE
+        is resident there, else (``ring``, a new pending vSGI) ring its default doorbell."""
+        vpe = self.its.vpes.get(vpeid)
+        if vpe is None:
+            return
+        if self.redist[vpe.cpu].resident_vpe() == vpeid:
+            self.update(vpe.cpu)
+        elif ring:
+            self._ring_default_doorbell(vpeid)
 
     def inv_vlpi(self, cpu: int, vpt: int, intid: int) -> None:
         """INV of a vLPI: re-read its configuration if its vPE is resident."""

@@ -22,7 +22,7 @@ themselves in the ITS (in ``dicts``), not in the memory they occupy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from irqfwd.hw.gic.memory import Memory
@@ -41,7 +41,10 @@ __all__ = [
 ]
 
 GITS_SIZE: Final = 0x20000
-"""Control frame (64 KiB) + translation frame (64 KiB: GITS_TRANSLATER at +0x10040)."""
+"""Control frame (64 KiB) + translation frame (64 KiB: GITS_TRANSLATER at +0x10040);
+a GICv4.1 ITS has a third frame with GITS_SGIR at +0x20020 (:data:`GITS_SIZE_V41`)."""
+GITS_SIZE_V41: Final = 0x30000
+GITS_SGIR: Final = 0x20020
 GITS_TRANSLATER: Final = 0x10040
 CMD_MOVI: Final = 0x01
 CMD_INT: Final = 0x03
@@ -104,11 +107,21 @@ class Ite:
 
 @dataclass(slots=True)
 class Vpe:
-    """A vPE table entry (VMAPP): target redistributor and virtual pending table."""
+    """A vPE table entry (VMAPP): target redistributor and virtual pending table; on a
+    GICv4.1 also the vLPI configuration table, the default doorbell and the vSGIs."""
 
     cpu: int
     vpt: int
     vpt_bits: int
+    vconf: int = 0
+    doorbell: int = NO_DOORBELL
+    """GICv4.1 default doorbell pINTID (VMAPP DW1 [31:0])."""
+    db_armed: bool = False
+    """GICv4.1: descheduled with GICR_VPENDBASER.Doorbell = 1, not rung since."""
+    sgi_cfg: list[int] = field(default_factory=lambda: [0] * 16)
+    """GICv4.1 vSGI configuration: priority [7:0], group [8], enable [9] (VSGI command)."""
+    sgi_pend: int = 0
+    """GICv4.1 pending vSGIs, bit per INTID 0..15."""
 
 
 class ITS:
@@ -149,12 +162,13 @@ class ITS:
         self.vpes: dict[int, Vpe] = {}
         self.errors = 0
         self.commands = 0
-        self.block = RegisterBlock("GITS", GITS_SIZE, self._regs(), self)
+        size = GITS_SIZE_V41 if config.gicv41 else GITS_SIZE
+        self.block = RegisterBlock("GITS", size, self._regs(), self)
         self.reset()
 
     def _regs(self) -> list[Reg]:
         v = self.config.version
-        return [
+        regs = [
             Reg("GITS_CTLR", 0x0000, read="read_ctlr", write="write_ctlr", doc="§12.19.6"),
             Reg("GITS_IIDR", 0x0004, read="read_iidr", doc="§12.19.7"),
             Reg("GITS_TYPER", 0x0008, length=8, width=64, sizes=(4, 8), read="read_typer",
@@ -172,6 +186,10 @@ class ITS:
             Reg("GITS_TRANSLATER", GITS_TRANSLATER, sizes=(2, 4), write="write_translater",
                 doc="§12.19.11 (translation frame)"),
         ]
+        if self.config.gicv41:
+            regs.append(Reg("GITS_SGIR", GITS_SGIR, length=8, width=64, sizes=(4, 8),
+                            write="write_sgir", doc="§12.19.9 (GICv4.1)"))
+        return regs
 
     def reset(self) -> None:
         """Disabled, empty command queue, GITS_BASER<n> with their read-only Type and
@@ -211,9 +229,10 @@ class ITS:
         ID_bits, Devbits, CIL with CIDbits, VMOVP (GICv4)."""
         cfg = self.config
         v4 = 1 if cfg.version >= 4 else 0
+        v41 = 1 if cfg.gicv41 else 0  # VSGI [39], VMAPP [40]
         return (1 | v4 << 1 | 0xB << 4 | (cfg.its_id_bits - 1) << 8
                 | (cfg.its_dev_bits - 1) << 13 | (cfg.its_cid_bits - 1) << 32 | 1 << 36
-                | v4 << 37)
+                | v4 << 37 | v41 << 39 | v41 << 40)
 
     def _store_res0(self, arch_mask: int) -> int:
         return 0xFFFF_FFFF_FFFF_FFFF if self.config.quirks.baser_res0_stored else arch_mask
@@ -306,8 +325,8 @@ class ITS:
             vpe = self.vpes.get(ite.vpe)
             if vpe is None:
                 return False
-            self.gic.set_vlpi(vpe.cpu, vpe.vpt, ite.intid, pending,
-                              ite.doorbell if pending else NO_DOORBELL)
+            doorbell = ite.doorbell if pending and not self.config.gicv41 else NO_DOORBELL
+            self.gic.set_vlpi(vpe.cpu, vpe.vpt, ite.intid, pending, doorbell, ite.vpe)
             return True
         cpu = self._collection_cpu(ite.icid)
         if cpu < 0:
@@ -370,7 +389,7 @@ class ITS:
         if cmd in (CMD_INT, CMD_CLEAR, CMD_INV, CMD_DISCARD, CMD_MOVI):
             return self._event_cmd(cmd, devid, event, dw2 & 0xFFFF)
         if self.config.version >= 4:
-            return self._v4(cmd, devid, event, dw1, dw2, dw3)
+            return self._v4(cmd, dw0, event, dw1, dw2, dw3)
         return False
 
     def _mapd(self, devid: int, bits: int, valid: bool) -> bool:
@@ -448,11 +467,20 @@ class ITS:
 
     # -- GICv4 (§6.3.18–6.3.26) -------------------------------------------------------
 
-    def _v4(self, cmd: int, devid: int, event: int, dw1: int, dw2: int, dw3: int) -> bool:
+    def _v4(self, cmd: int, dw0: int, event: int, dw1: int, dw2: int, dw3: int) -> bool:
+        devid = dw0 >> 32
         vpeid = (dw1 >> 32) & 0xFFFF
         if cmd == CMD_VMAPP:
-            return self._vmapp(vpeid, (dw2 >> 16) & 0xF_FFFF_FFFF, dw3 & _PA_64K,
-                               (dw3 & 0x1F) + 1, bool(dw2 >> 63))
+            ok = self._vmapp(vpeid, (dw2 >> 16) & 0xF_FFFF_FFFF, dw3 & _PA_64K,
+                             (dw3 & 0x1F) + 1, bool(dw2 >> 63))
+            vpe = self.vpes.get(vpeid)
+            if ok and vpe is not None and self.config.gicv41:
+                # GICv4.1 VMAPP (§6.3.21): VCONF_addr DW0 [51:16], default doorbell DW1 [31:0]
+                vpe.vconf = ((dw0 >> 16) & 0xF_FFFF_FFFF) << 16
+                vpe.doorbell = dw1 & 0xFFFF_FFFF
+            return ok
+        if cmd == CMD_VSGI and self.config.gicv41:
+            return self._vsgi(vpeid, dw0)
         if cmd in (CMD_VMAPTI, CMD_VMAPI):
             vintid = dw2 & 0xFFFF_FFFF if cmd == CMD_VMAPTI else event
             return self._vmapti(devid, event, vpeid, vintid, dw2 >> 32)
@@ -510,9 +538,41 @@ class ITS:
             return False
         was = old is not None and self.gic.vlpi_pending(old.vpt, ite.intid)
         if was and old is not None:
-            self.gic.set_vlpi(old.cpu, old.vpt, ite.intid, False, NO_DOORBELL)
+            self.gic.set_vlpi(old.cpu, old.vpt, ite.intid, False, NO_DOORBELL, ite.vpe)
         ite.vpe = vpeid
         ite.doorbell = doorbell
         if was:
-            self.gic.set_vlpi(new.cpu, new.vpt, ite.intid, True, doorbell)
+            db = NO_DOORBELL if self.config.gicv41 else doorbell
+            self.gic.set_vlpi(new.cpu, new.vpt, ite.intid, True, db, vpeid)
+        return True
+
+    # -- GICv4.1 vSGIs (§6.3.27 VSGI, §12.19.9 GITS_SGIR) ------------------------------
+
+    def _vsgi(self, vpeid: int, dw0: int) -> bool:
+        """VSGI: configure vSGI DW0 [35:32] of a vPE: priority [23:20] << 4, group [10],
+        enable [8]; clear [9] removes its pending state."""
+        vpe = self.vpes.get(vpeid)
+        if vpe is None:
+            return False
+        intid = (dw0 >> 32) & 0xF
+        vpe.sgi_cfg[intid] = (((dw0 >> 20) & 0xF) << 4 | ((dw0 >> 10) & 1) << 8
+                              | ((dw0 >> 8) & 1) << 9)
+        if dw0 >> 9 & 1:
+            vpe.sgi_pend &= ~(1 << intid)
+        self.gic.vsgi_changed(vpeid)
+        return True
+
+    def write_sgir(self, n: int, value: int, mask: int, cpu: int) -> None:
+        """GITS_SGIR: make vSGI INTID [3:0] of vPEID [47:32] pending (the hypervisor
+        forwards a guest's ICC_SGI1R_EL1 this way)."""
+        if mask & 0xFFFF_0000_0000:
+            self.send_vsgi((value >> 32) & 0xFFFF, value & 0xF)
+
+    def send_vsgi(self, vpeid: int, intid: int) -> bool:
+        """Make vSGI ``intid`` of vPE ``vpeid`` pending (GITS_SGIR); False if unmapped."""
+        vpe = self.vpes.get(vpeid)
+        if vpe is None:
+            return False
+        vpe.sgi_pend |= 1 << intid
+        self.gic.vsgi_changed(vpeid, ring=True)
         return True

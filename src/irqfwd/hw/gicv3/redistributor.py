@@ -53,6 +53,9 @@ GICR_VPENDBASER_VALID: Final = 1 << 63
 VPENDBASER_IDAI: Final = 1 << 62
 VPENDBASER_PENDINGLAST: Final = 1 << 61
 VPENDBASER_MASK: Final = 0xC70F_FFFF_FFFF_0F80
+VPENDBASER_V41_MASK: Final = 0xC000_0000_0000_FFFF
+"""GICv4.1 GICR_VPENDBASER: Valid [63], Doorbell [62], vPEID [15:0] (§12.11.38)."""
+VPENDBASER_DOORBELL: Final = 1 << 62
 """GICR_VPENDBASER (GICv4.0, §12.11.38): Valid [63] and IDAI [62] as written, OuterCache,
 PA [51:16], Shareability, InnerCache; PendingLast [61] and Dirty [60] read-only."""
 
@@ -117,7 +120,6 @@ class Redistributor:
         "config",
         "cpu",
         "ctlr",
-        "doorbell",
         "edge",
         "enabled",
         "group",
@@ -128,13 +130,18 @@ class Redistributor:
         "lpi_pend",
         "mem",
         "nlpi_bits",
+        "on_deschedule",
         "pendbaser",
         "prio",
         "propbaser",
+        "v41",
         "vlpi",
         "vlpi_changed",
+        "vpe_info",
         "vpendbaser",
         "vpropbaser",
+        "vsgi_state",
+        "vsgir",
         "waker",
     )
 
@@ -165,8 +172,15 @@ class Redistributor:
         """SGI/PPI ``intid`` changed (the device resyncs it)."""
         self.lpi_changed: Callable[[], None] = _nothing
         self.vlpi_changed: Callable[[], None] = _nothing
-        self.doorbell: Callable[[int, int], None] = _ignore2
-        """Unused hook slot kept for symmetry (doorbells are plain LPIs, :meth:`set_lpi`)."""
+        self.v41 = config.gicv41
+        self.vpe_info: Callable[[int], tuple[int, int, int] | None] = _no_vpe
+        """GICv4.1: vPEID → (VPT address, vLPI configuration table, VPT bits) from the
+        ITS's vPE table (VMAPP), or None."""
+        self.on_deschedule: Callable[[int, bool], None] = _ignore_bool
+        """GICv4.1: ``(vPEID, doorbell)`` when a vPE stops being resident here."""
+        self.vsgi_state: Callable[[int], tuple[list[int], int] | None] = _no_vsgi
+        """GICv4.1: vPEID → (vSGI configurations, pending bits) from the ITS."""
+        self.vsgir = 0
         self.block = RegisterBlock("GICR", config.gicr_stride, self._regs(), self)
 
     def _regs(self) -> list[Reg]:
@@ -205,6 +219,11 @@ class Redistributor:
             Reg("GICR_IGRPMODR0", sgi + 0x0D00, doc="§12.11.17: RAZ/WI with DS = 1"),
             Reg("GICR_NSACR", sgi + 0x0E00, doc="§12.11.25: RAZ/WI with DS = 1"),
         ]
+        if self.config.gicv41:
+            regs += [Reg("GICR_VSGIR", 2 * GICR_FRAME + 0x80, write="write_vsgir",
+                         doc="§12.11.40 (GICv4.1)"),
+                     Reg("GICR_VSGIPENDR", 2 * GICR_FRAME + 0x88, read="read_vsgipendr",
+                         doc="§12.11.41 (GICv4.1)")]
         if v >= 4:
             vl = 2 * GICR_FRAME
             regs += [
@@ -303,8 +322,9 @@ class Redistributor:
         Affinity_Value."""
         cfg = self.config
         last = 1 if self.cpu == cfg.num_cpus - 1 else 0
-        return (int(cfg.its) | (1 if cfg.version >= 4 else 0) << 1 | last << 4
-                | self.cpu << 8 | 1 << 24 | mpidr_affinity(self.cpu) << 32)
+        v41 = 1 if cfg.gicv41 else 0  # RVPEID [7], VSGI [26]
+        return (int(cfg.its) | (1 if cfg.version >= 4 else 0) << 1 | last << 4 | v41 << 7
+                | self.cpu << 8 | 1 << 24 | v41 << 26 | mpidr_affinity(self.cpu) << 32)
 
     def read_waker(self, n: int, cpu: int) -> int:
         return self.waker
@@ -417,14 +437,16 @@ class Redistributor:
         return self.vpendbaser
 
     def write_vpendbaser(self, n: int, value: int, mask: int, cpu: int) -> None:
-        """GICR_VPENDBASER (§12.11.38, §5.4.1): Valid 0 → 1 makes the vPE whose virtual
-        pending table is at PA resident (its pending vLPIs, configured by the table at
-        GICR_VPROPBASER, compete at the virtual CPU interface) and PendingLast reads 1
-        (RES1 while Valid = 1); 1 → 0 makes it non-resident, PendingLast then says whether
-        a pending enabled vLPI remains (Dirty is always 0).  A write while Valid stays 1
-        is ignored (changing fields then is UNPREDICTABLE)."""
+        """GICR_VPENDBASER (§12.11.38, §5.4.1): Valid 0 → 1 makes the vPE resident (GICv4.0:
+        the vPE whose virtual pending table is at PA, configured by GICR_VPROPBASER;
+        GICv4.1: vPEID [15:0], tables from its VMAPP) and PendingLast reads 1 (RES1 while
+        Valid = 1); 1 → 0 makes it non-resident, PendingLast then says whether a pending
+        enabled vLPI (or vSGI) remains, and on a GICv4.1 Doorbell [62] = 1 asks for the
+        vPE's default doorbell.  Dirty is always 0.  A write while Valid stays 1 is
+        ignored (changing fields then is UNPREDICTABLE)."""
         old_valid = bool(self.vpendbaser & GICR_VPENDBASER_VALID)
-        new = ((self.vpendbaser & ~mask) | (value & mask)) & VPENDBASER_MASK
+        arch = VPENDBASER_V41_MASK if self.v41 else VPENDBASER_MASK
+        new = ((self.vpendbaser & ~mask) | (value & mask)) & arch
         valid = bool(new & GICR_VPENDBASER_VALID)
         if old_valid and valid:
             return
@@ -438,25 +460,46 @@ class Redistributor:
             self.vpendbaser = new | VPENDBASER_PENDINGLAST
             self._load_vlpis()
         else:
-            if self.vlpi.best() is not None:
+            was = self.vpendbaser & 0xFFFF
+            if self.vlpi.best() is not None or self.vsgi_pending_enabled(was):
                 new |= VPENDBASER_PENDINGLAST
             self.vpendbaser = new
             self.vlpi.clear()
+            if self.v41:
+                self.on_deschedule(was, bool(value & mask & VPENDBASER_DOORBELL))
         self.vlpi_changed()
+
+    def resident_vpe(self) -> int:
+        """GICv4.1: the resident vPEID, -1 when none is (GICv4.0: always -1)."""
+        if self.v41 and self.vpendbaser & GICR_VPENDBASER_VALID:
+            return self.vpendbaser & 0xFFFF
+        return -1
+
+    def _resident_info(self) -> tuple[int, int, int] | None:
+        """(VPT address, vLPI configuration table, VPT bits) of the resident vPE."""
+        if not self.vpendbaser & GICR_VPENDBASER_VALID:
+            return None
+        if self.v41:
+            return self.vpe_info(self.vpendbaser & 0xFFFF)
+        bits = (self.vpropbaser & 0x1F) + 1
+        return self.vpendbaser & PA_MASK_64K, self.vpropbaser & PA_MASK_4K, bits
 
     def resident_vpt(self) -> int:
         """Address of the resident vPE's virtual pending table, or -1 when none is."""
-        if self.vpendbaser & GICR_VPENDBASER_VALID:
-            return self.vpendbaser & PA_MASK_64K
-        return -1
+        info = self._resident_info()
+        return -1 if info is None else info[0]
 
     def vlpi_id_limit(self) -> int:
-        """One past the largest vINTID GICR_VPROPBASER.IDbits allows."""
-        bits = (self.vpropbaser & 0x1F) + 1
-        return 1 << min(bits, 24) if bits >= 14 else 0
+        """One past the largest vINTID the resident vPE's tables allow (GICv4.0:
+        GICR_VPROPBASER.IDbits; GICv4.1: the VMAPP VPT size)."""
+        info = self._resident_info()
+        if info is None or info[2] < 14:
+            return 0
+        return 1 << min(info[2], 24)
 
     def _vcfg(self, intid: int) -> int:
-        return self.mem.read_u8((self.vpropbaser & PA_MASK_4K) + intid - LPI_BASE)
+        info = self._resident_info()
+        return 0 if info is None else self.mem.read_u8(info[1] + intid - LPI_BASE)
 
     def _load_vlpis(self) -> None:
         self.vlpi.clear()
@@ -472,6 +515,26 @@ class Redistributor:
             self.vlpi.add(intid, cfg & 0xFC)
         else:
             self.vlpi.remove(intid)
+
+    # -- GICv4.1 vSGIs (§12.11.40–41) --------------------------------------------------
+
+    def vsgi_pending_enabled(self, vpeid: int) -> bool:
+        """A vSGI of ``vpeid`` is pending and enabled."""
+        st = self.vsgi_state(vpeid) if self.v41 else None
+        if st is None:
+            return False
+        cfg, pend = st
+        return any(pend >> i & 1 and cfg[i] >> 9 & 1 for i in range(16))
+
+    def write_vsgir(self, n: int, value: int, mask: int, cpu: int) -> None:
+        """GICR_VSGIR: select vPEID [15:0] whose vSGI pending state GICR_VSGIPENDR reports."""
+        self.vsgir = value & 0xFFFF
+
+    def read_vsgipendr(self, n: int, cpu: int) -> int:
+        """GICR_VSGIPENDR: Busy [31] (always 0 here), Pending [15:0] of the vPE selected by
+        GICR_VSGIR."""
+        st = self.vsgi_state(self.vsgir)
+        return 0 if st is None else st[1]
 
     def vlpi_update(self, intid: int, pending: bool) -> None:
         """vLPI ``intid`` of the resident vPE became pending or not (the VPT bit is written
@@ -586,7 +649,15 @@ def _ignore(intid: int) -> None:
     return None
 
 
-def _ignore2(a: int, b: int) -> None:
+def _ignore_bool(a: int, b: bool) -> None:
+    return None
+
+
+def _no_vpe(vpeid: int) -> tuple[int, int, int] | None:
+    return None
+
+
+def _no_vsgi(vpeid: int) -> tuple[list[int], int] | None:
     return None
 
 

@@ -62,6 +62,8 @@ ICH_HCR_VGRP0EIE: Final = 1 << 4
 ICH_HCR_VGRP0DIE: Final = 1 << 5
 ICH_HCR_VGRP1EIE: Final = 1 << 6
 ICH_HCR_VGRP1DIE: Final = 1 << 7
+ICH_HCR_VSGIEOICOUNT: Final = 1 << 8
+"""GICv4.1: EOIs of directly injected vSGIs do not count in EOIcount."""
 ICH_HCR_EOICOUNT_SHIFT: Final = 27
 ICH_HCR_MASK: Final = 0xF800_7CFF
 """En..VGrp1DIE [7:0], TC [10], TALL0 [11], TALL1 [12], TSEI [13], TDIR [14],
@@ -267,9 +269,9 @@ class VirtInterface:
             p = (v >> ICH_LR_PRIORITY_SHIFT) & 0xFF
             if p < bprio:
                 best, bprio = i, p
-        vl = self.gic.vlpi_best(self.cpu) if self.group_enabled(1) else None
-        if vl is not None and vl[0] < bprio:
-            return -1, vl[1], vl[0], 1
+        d = self.gic.direct_best(self.cpu, self.group_enabled(0), self.group_enabled(1))
+        if d is not None and d[0] < bprio:
+            return -1, d[1], d[0], d[2]
         if best < 0:
             return None
         v = self.lr[best]
@@ -346,7 +348,8 @@ class VirtInterface:
         return self.hcr
 
     def write_hcr(self, value: int) -> None:
-        self.hcr = value & ICH_HCR_MASK
+        mask = ICH_HCR_MASK | (ICH_HCR_VSGIEOICOUNT if self.config.gicv41 else 0)
+        self.hcr = value & mask
         self.gic.update(self.cpu)
 
     def read_vtr(self) -> int:
@@ -430,7 +433,7 @@ class VirtInterface:
         if idx >= 0:
             self.lr[idx] = (self.lr[idx] & ~ICH_LR_STATE_PENDING) | ICH_LR_STATE_ACTIVE
         else:
-            self.gic.ack_vlpi(self.cpu, intid)
+            self.gic.ack_direct(self.cpu, intid)
         self.gic.update(self.cpu)
         return intid
 
@@ -465,7 +468,8 @@ class VirtInterface:
     def icv_eoi(self, value: int, group: int) -> None:
         """ICV_EOIR0/1_EL1: drop the highest active virtual priority; with VEOIM = 0
         deactivate the LR holding INTID if its group and group priority match; no LR
-        found: EOIcount + 1 (not for a vLPI, which has no active state).  Nothing happens
+        found: EOIcount + 1 (not for a vLPI, which has no active state, nor for a vSGI
+        with ICH_HCR_EL2.vSGIEOICount on a GICv4.1).  Nothing happens
         when no priority is active (CONSTRAINED UNPREDICTABLE, §12.3.8; QEMU's choice)."""
         intid = value & 0xFF_FFFF
         if is_special(intid):
@@ -474,7 +478,7 @@ class VirtInterface:
         if dropped != IDLE_PRIORITY:
             idx = self._find_active(intid)
             if idx < 0:
-                if intid < 8192:
+                if intid < 8192 and not (intid < 16 and self.hcr & ICH_HCR_VSGIEOICOUNT):
                     self._count_eoi()
             elif not self.vmcr & VMCR_VEOIM:
                 v = self.lr[idx]
