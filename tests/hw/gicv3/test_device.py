@@ -93,3 +93,12 @@ def test_reset_forgets_everything() -> None:
     g.reset()
     assert g.read(0x0800_0000) == 0x50 and g.read(0x4040_0000, 1) == 0
     assert g.read_sysreg(1, "ICH_LR0_EL2") == 0
+
+
+def test_satisfies_the_device_protocols() -> None:
+    """GICv3 is a GicDevice and a SysRegGicDevice (checked by mypy too)."""
+    from irqfwd.hw.gic.device import GicDevice, SysRegGicDevice
+
+    g: SysRegGicDevice = GICv3(GICv3Config())
+    d: GicDevice = g
+    assert d.version == 3 and d.num_cpus == 2 and len(d.outputs) == 2

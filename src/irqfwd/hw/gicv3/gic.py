@@ -29,9 +29,9 @@ The maintenance interrupt of each PE is wired internally to its PPI
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from irqfwd.hw.gic.device import CpuOutputs
+from irqfwd.hw.gic.device import CpuOutputs, SysRegGicDevice
 from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
 from irqfwd.hw.gic.memory import RAM_BASE, Memory
 from irqfwd.hw.gic.regs import RegisterBlock
@@ -572,3 +572,9 @@ class GICv3:
 
 
 __all__ += ["SysRegUndefined"]
+
+if TYPE_CHECKING:
+
+    def _is_a_sysreg_gic_device(g: GICv3) -> SysRegGicDevice:
+        """mypy checks that GICv3 implements the device protocols."""
+        return g
