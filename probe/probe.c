@@ -48,7 +48,7 @@ extern uint64_t el1_call(const void *stub, uint64_t value);
 extern void sec_entry(void);
 extern const char sysreg_rd_table[], sysreg_wr_table[];
 
-static unsigned gic_arch; /* GICD_PIDR2.ArchRev: 2, 3 or 4 */
+static unsigned gic_arch; /* 2, or GICD_PIDR2.ArchRev of a GICv3/v4: 3 or 4 */
 
 typedef uint64_t (*stub_fn)(uint64_t unused, uint64_t value);
 
@@ -403,7 +403,11 @@ int main(void)
     uint64_t el;
     /* 8-bit words, FIFOs enabled: QEMU then buffers 16 received characters. */
     mmio_w32(UART_BASE + UART_LCR_H, 0x70);
+    /* GICv3/v4: GICD_PIDR2 at 0xFFE8 names ArchRev 3 or 4; a GICv2 decodes only 4 KiB
+     * (its PIDR2 is at 0xFE8) and reads 0 there. */
     gic_arch = (mmio_r32(GICD_PIDR2) >> 4) & 0xf;
+    if (gic_arch != 3 && gic_arch != 4)
+        gic_arch = 2;
     for (uint64_t a = SCRATCH_BASE; a < SCRATCH_BASE + SCRATCH_SIZE; a += 16)
         __asm__ volatile("stp xzr, xzr, [%0]" ::"r"(a) : "memory");
     dsb();
