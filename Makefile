@@ -42,8 +42,9 @@ system-deps:
 	@bash scripts/ensure-system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests scripts/build_accel.py
+	$(VENV)/bin/ruff check src tests scripts/build_accel.py scripts/golden.py
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: $(STAMP)
 	IRQFWD_ACCEL=off $(VENV)/bin/pytest -q

@@ -59,7 +59,8 @@ _SRC_DIR = os.path.dirname(_PKG_DIR)  # .../src: module sources resolve against 
 # Modules importable even when IRQFWD_ACCEL=require cannot be honoured, so that the CLI
 # can report the problem (irqfwd.cli.main) instead of failing on an import.
 _ALWAYS_IMPORTABLE = frozenset(
-    {"irqfwd._accel", "irqfwd._mypyc", "irqfwd.cli", "irqfwd.cli.errors", "irqfwd.cli.main"}
+    {"irqfwd._accel", "irqfwd._mypyc", "irqfwd.errors", "irqfwd.cli", "irqfwd.cli.errors",
+     "irqfwd.cli.main"}
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from irqfwd.cli.bench import SIM_TARGET_IRQS_PER_S, aggregate
+from irqfwd.calibrate.bench import SIM_TARGET_IRQS_PER_S, aggregate
 
 from .conftest import run_cli
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from irqfwd.cli.bench import _memory_section, _sim_section, bare_heap_loop, machine_description
+from irqfwd.calibrate.bench import bare_heap_loop, machine_description, memory_section, sim_section
 
 
 def test_sim_section_counts_and_rates() -> None:
     """Quick mode runs nic-level for 20 ms: 401 interrupts (one every 50 µs from 10 µs, plus the
     one at teardown), and derives rates from the median wall time."""
-    out = _sim_section(True, ("forwarded",))
+    out = sim_section(True, ("forwarded",))
     d = out["designs"]["forwarded"]
     assert d["guest_irqs_handled"] == 401
     assert d["engine_events"] > d["guest_irqs_handled"]
@@ -21,7 +21,7 @@ def test_sim_section_counts_and_rates() -> None:
 
 def test_memory_section_is_small_without_tracing() -> None:
     """A 10 ms nic-level run keeps counters and latency samples only: far below 16 MiB."""
-    peak = _memory_section(("irqfd-resample",))["irqfd-resample"]["peak_bytes"]
+    peak = memory_section(("irqfd-resample",))["irqfd-resample"]["peak_bytes"]
     assert 0 < peak < 16 * 2**20
 
 

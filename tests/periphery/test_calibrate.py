@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from irqfwd.calibrate.microbench import MEASURED_ALTRA, bench_hvc, bench_ipi, run_microbenchmarks
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.microbench import MEASURED_ALTRA, bench_hvc, bench_ipi, run_microbenchmarks
 
 
 @pytest.fixture(scope="module")

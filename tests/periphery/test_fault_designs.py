@@ -25,7 +25,7 @@ FAULTS = {
 
 
 def run(scenario: str, design: str, seed: int = 1):  # type: ignore[no-untyped-def]
-    run_scenario = importlib.import_module("irqfwd.sim.system").run_scenario
+    run_scenario = importlib.import_module("irqfwd.system.run").run_scenario
     cfg = apply_overrides(get_scenario(scenario), ["duration=3ms"])
     return run_scenario(cfg, design, seed=seed)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from irqfwd.check.invariants import InvariantChecker, Rule, register_rule, registered_rules
 from irqfwd.sim import Engine
-from irqfwd.sim.invariants import InvariantChecker, Rule, register_rule, registered_rules
 from irqfwd.sim.metrics import Recorder
 
 Step = tuple[int, str, dict[str, Any]]
@@ -286,6 +286,6 @@ def test_rule_registered_from_another_module_runs() -> None:
 
             register_rule(Dup)
     finally:
-        from irqfwd.sim import invariants
+        from irqfwd.check import invariants
 
         invariants._RULES.remove(NoHvc)

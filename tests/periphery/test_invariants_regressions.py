@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from irqfwd.check.invariants import InvariantChecker
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim import Engine
-from irqfwd.sim.invariants import InvariantChecker
 from irqfwd.sim.metrics import Recorder
-from irqfwd.sim.system import run_scenario
+from irqfwd.system.run import run_scenario
 
 Step = tuple[int, str, dict[str, Any]]
 

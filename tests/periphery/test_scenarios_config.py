@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from irqfwd.cli.errors import InputError
+from irqfwd.config import ScenarioConfig
 from irqfwd.scenarios.builtin import (
     apply_overrides,
     get_scenario,
@@ -16,7 +17,6 @@ from irqfwd.scenarios.builtin import (
     register_scenario,
     scenario_names,
 )
-from irqfwd.scenarios.config import ScenarioConfig
 
 EXAMPLES = resources.files("irqfwd.scenarios").joinpath("examples")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from irqfwd.cli.errors import InputError
+from irqfwd.config import TrafficConfig
 from irqfwd.devices.traffic import arrivals
-from irqfwd.scenarios.config import TrafficConfig
 
 
 def times(cfg: TrafficConfig, end_ns: int, seed: int = 1, start_ns: int = 0) -> list[int]:

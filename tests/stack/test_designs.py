@@ -14,10 +14,10 @@ from collections import Counter
 import pytest
 
 from irqfwd.cli.errors import InputError
-from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig
+from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.designs import DESIGNS
-from irqfwd.sim.system import run_scenario
+from irqfwd.system.designs import DESIGNS
+from irqfwd.system.run import run_scenario
 
 
 def _cfg(trigger: str = "level", duration: int = 2_000_000, **dev: object) -> ScenarioConfig:
@@ -149,8 +149,8 @@ def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
     good = run_scenario(_cfg(), "forwarded")
     bad = run_scenario(_cfg(), "fault-no-teardown-deactivate")
     assert good.system is not None and bad.system is not None
-    assert not good.system.machine.gic.dist.is_active(48)
-    assert bad.system.machine.gic.dist.is_active(48)
+    assert not good.system.gic.dist.is_active(48)
+    assert bad.system.gic.dist.is_active(48)
     assert bad.recorder.counters["teardown_stuck_active"] == 1
     assert good.recorder.counters["teardown_stuck_active"] == 0
 
@@ -209,7 +209,7 @@ def test_edge_device_every_main_design_delivers_everything(design: str) -> None:
 def test_guest_eoimode_does_not_change_forwarded_counts(eoimode: int) -> None:
     """Guest EOImode 1 (§12): GICV_EOIR drops priority, GICV_DIR deactivates — with a HW
     LR the DIR deactivates the physical irq, so the counts equal EOImode 0's."""
-    from irqfwd.scenarios.config import GuestConfig
+    from irqfwd.config import GuestConfig
 
     cfg = _cfg().model_copy(update={"guest": GuestConfig(eoimode=eoimode)})  # type: ignore[arg-type]
     r = run_scenario(cfg, "forwarded")

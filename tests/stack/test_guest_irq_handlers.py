@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from irqfwd.config import ScenarioConfig
 from irqfwd.guest.kernel import GuestCpu
 from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
-from irqfwd.scenarios.config import ScenarioConfig
-from irqfwd.sim.system import build_system, run_scenario
+from irqfwd.system.build import build_system
+from irqfwd.system.run import run_scenario
 
 
 def _nic_plus_tick() -> ScenarioConfig:
@@ -46,7 +47,7 @@ def test_registry_maps_each_vintid_to_its_handler() -> None:
     nic_vintid = cfg.devices[0].guest_intid
     assert k.irq_handlers[nic_vintid] is GuestCpu.driver_handler
     assert s.vtimer is not None
-    assert k.irq_handlers[PPI_VTIMER] == s.vtimer._guest_timer_handler
+    assert k.irq_handlers[PPI_VTIMER] == s.vtimer.guest_drivers[k].handler
     assert set(k.irq_handlers) == {nic_vintid, PPI_VTIMER}
 
 

@@ -10,21 +10,29 @@ from typing import Any
 
 import pytest
 
+from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
 from irqfwd.host.genirq import EINVAL, ENOSYS
-from irqfwd.host.gic_driver import GicEoimode1Chip, gic_check_eoimode
 from irqfwd.host.irqbypass import EBUSY, IrqBypassConsumer, IrqBypassManager, IrqBypassProducer
-from irqfwd.host.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
-from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
-from irqfwd.host.kvm.vgic_v2 import (
+from irqfwd.host.irqchip.arm_gic import (
     GICH_LR_ACTIVE_BIT,
     GICH_LR_EOI,
     GICH_LR_HW,
     GICH_LR_PENDING_BIT,
-    vgic_v2_fold_lr_state,
-    vgic_v2_populate_lr,
 )
-from irqfwd.scenarios.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
-from irqfwd.sim.system import System, build_system, run_scenario
+from irqfwd.host.irqchip.irq_gic import GicEoimode1Chip, gic_check_eoimode
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL
+from irqfwd.host.kvm.irqfd import KVM_IRQ_ROUTING_MSI, KvmIrqfd
+from irqfwd.host.kvm.kvm_host import VgicIrq
+from irqfwd.host.kvm.vgic import (
+    kvm_notify_acked_irq,
+    kvm_vgic_inject_irq,
+    vgic_debug_state,
+    vgic_get_irq,
+    vgic_prune_ap_list,
+    vgic_target_oracle,
+)
+from irqfwd.system.build import System, build_system
+from irqfwd.system.run import run_scenario
 
 GICD = 0x0800_0000
 
@@ -44,7 +52,7 @@ def _fire(s: System, times: list[int], until: int = 200_000) -> None:
 
 
 def _spi(s: System, intid: int = 48) -> VgicIrq:
-    irq = s.vms[0].vgic.get_irq(None, intid)
+    irq = vgic_get_irq(s.vms[0], None, intid)
     assert irq is not None
     return irq
 
@@ -112,9 +120,9 @@ def test_forwarding_sgi_or_cascaded_gic_rejected() -> None:
     """§14: "Forwarding an SGI or an interrupt of a cascaded GIC is rejected." """
     s = _sys("irqfd-resample")
     g = s.host.genirq
-    sgi = g.irq_create_mapping(s.host.gic_driver.chip, 5)
+    sgi = g.irq_create_mapping(s.host.irqchip.chip, 5)
     assert g.irq_set_vcpu_affinity(sgi, object()) == EINVAL
-    cascaded = GicEoimode1Chip(s.machine, cascaded=True)
+    cascaded = GicEoimode1Chip(s.machine, s.gic, cascaded=True)
     spi = g.irq_create_mapping(cascaded, 60, domain=1)
     assert g.irq_set_vcpu_affinity(spi, object()) == EINVAL
     assert not g.irq_get_irq_data(spi).irqd_is_forwarded_to_vcpu()
@@ -128,7 +136,7 @@ def test_eoimode1_only_at_el2_with_8k_cpu_interface() -> None:
     assert not gic_check_eoimode(False, 0x2000)
     for el2 in (True, False):
         s = build_system(_cfg().model_copy(update={"host_at_el2": el2}), "irqfd-resample")
-        ctlr = s.machine.gic.read(s.machine.gic.config.gicc_base, 4, 0)
+        ctlr = s.gic.read(s.gic.config.gicc_base, 4, 0)
         assert bool(ctlr & (1 << 9)) is el2
 
 
@@ -136,7 +144,7 @@ def test_special_intids_never_eoid() -> None:
     """§14: "INTIDs 1020–1023 returned by IAR are never EOI'd or deactivated." """
     s = _sys("irqfd-resample", trigger="edge", tracing=True)
     gic = s.machine.gic
-    drv = s.host.gic_driver
+    drv = s.host.irqchip
     _fire(s, [10_000])
     assert s.recorder.counters["host_irqs"] == 1
     # The real interrupt: EOIR (priority drop) then GICC_DIR (EOImode 1).
@@ -157,8 +165,8 @@ def test_special_intids_never_eoid() -> None:
 # ---------------------------------------------------------------------- LR encoding
 def _populate(s: System, irq: VgicIrq) -> int:
     vcpu = s.vms[0].vcpus[0]
-    vgic_v2_populate_lr(s.vms[0].vgic, vcpu, irq, 0)
-    return vcpu.v2.vgic_lr[0]
+    s.vms[0].vgic.ops.populate_lr(vcpu, irq, 0)
+    return vcpu.vgic_cpu.vgic_v2.vgic_lr[0]
 
 
 def test_hw_lr_carries_pintid_and_no_eoi_bit() -> None:
@@ -228,9 +236,9 @@ def test_mapped_level_written_pending_then_line_level_cleared() -> None:
     assert irq.line_level is False
     # Fold with the LR still pending and the physical line high: re-sampled to True.
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1
+    vcpu.vgic_cpu.used_lrs = 1
     s.machine.gic.set_line(48, True)
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert irq.line_level is True
 
 
@@ -245,8 +253,8 @@ def test_fold_line_low_clears_physical_active() -> None:
     dist.set_active(48, True)
     _populate(s, irq)
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1  # the guest never acknowledged it; the device went away
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    vcpu.vgic_cpu.used_lrs = 1  # the guest never acknowledged it; the device went away
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert not dist.is_active(48)
     assert irq.line_level is False
 
@@ -310,8 +318,8 @@ def test_edge_pending_latch_consumed_by_lr_and_restored_at_fold() -> None:
     lr = _populate(s, irq)
     assert lr & GICH_LR_PENDING_BIT and irq.pending_latch is False
     vcpu = s.vms[0].vcpus[0]
-    vcpu.v2.used_lrs = 1
-    vgic_v2_fold_lr_state(s.vms[0].vgic, vcpu)
+    vcpu.vgic_cpu.used_lrs = 1
+    s.vms[0].vgic.ops.fold_lr_state(vcpu)
     assert irq.pending_latch is True
 
 
@@ -326,15 +334,15 @@ def test_active_irq_stays_on_its_vcpu_until_inactive() -> None:
     vgic.enabled = True
     irq.active = True
     irq.vcpu = v0
-    v0.ap_list.append(irq)
+    v0.vgic_cpu.ap_list.append(irq)
     irq.target_vcpu = v1
-    assert vgic.vgic_target_oracle(irq) is v0
-    vgic.vgic_prune_ap_list(v0)
-    assert irq in v0.ap_list and irq.vcpu is v0
+    assert vgic_target_oracle(s.vms[0], irq) is v0
+    vgic_prune_ap_list(v0)
+    assert irq in v0.vgic_cpu.ap_list and irq.vcpu is v0
     irq.active = False
     irq.pending_latch = True
-    vgic.vgic_prune_ap_list(v0)
-    assert irq not in v0.ap_list and irq in v1.ap_list and irq.vcpu is v1
+    vgic_prune_ap_list(v0)
+    assert irq not in v0.vgic_cpu.ap_list and irq in v1.vgic_cpu.ap_list and irq.vcpu is v1
 
 
 def test_ap_list_order_legacy_and_2025() -> None:
@@ -410,21 +418,21 @@ def test_injection_owner_and_level_semantics() -> None:
     vgic.enabled = True
     owned = _spi(s, 50)
     owned.owner = "timer-ctx"
-    assert vgic.kvm_vgic_inject_irq(None, 50, True, None) == EINVAL
+    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, None) == EINVAL
     assert not owned.line_level
-    assert vgic.kvm_vgic_inject_irq(None, 50, True, "timer-ctx") == 0 and owned.line_level
+    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, "timer-ctx") == 0 and owned.line_level
     lvl = _spi(s, 51)
     lvl.enabled = True
-    assert vgic.kvm_vgic_inject_irq(None, 51, True, None) == 0
+    assert kvm_vgic_inject_irq(s.vms[0], None, 51, True, None) == 0
     v0 = s.vms[0].vcpus[0]
-    n = len(v0.ap_list)
-    vgic.kvm_vgic_inject_irq(None, 51, True, None)  # no level change: nothing happens
-    assert len(v0.ap_list) == n and lvl.line_level
+    n = len(v0.vgic_cpu.ap_list)
+    kvm_vgic_inject_irq(s.vms[0], None, 51, True, None)  # no level change: nothing happens
+    assert len(v0.vgic_cpu.ap_list) == n and lvl.line_level
     edge = _spi(s, 52)
     edge.config = VGIC_CONFIG_EDGE
-    vgic.kvm_vgic_inject_irq(None, 52, False, None)
+    kvm_vgic_inject_irq(s.vms[0], None, 52, False, None)
     assert not edge.pending_latch
-    vgic.kvm_vgic_inject_irq(None, 52, True, None)
+    kvm_vgic_inject_irq(s.vms[0], None, 52, True, None)
     assert edge.pending_latch
 
 
@@ -471,7 +479,7 @@ def test_resample_irqfd_asserts_until_ack_then_deasserts_once() -> None:
     assert w.resamplefd is not None
     before = (w.resamplefd.count, rfd2.count)
     w.vfio.set_unmask_eventfd(None)  # keep the counts observable (no virqfd consumer)
-    kvm.vgic.kvm_notify_acked_irq(16)
+    kvm_notify_acked_irq(kvm, 16)
     assert not irq.line_level
     assert (w.resamplefd.count, rfd2.count) == (before[0] + 1, before[1] + 1)
     lows = [f for _, n, f in s.recorder.trace if n == "vgic_update_irq_pending" and not f["level"]]
@@ -589,24 +597,23 @@ def test_vgic_state_debugfs_layout() -> None:
     a mapped, enabled, level SPI 48 pending on its line reads ``PLAEHCG`` = 0101110 with
     HWID 48 before it is queued, and 0011110 (A=1, line low) once the guest holds it."""
     s = _sys("forwarded")
-    vgic = s.vms[0].vgic
     irq = _spi(s)
     irq.enabled = True
     irq.line_level = True
-    text = vgic.debug_state()
+    text = vgic_debug_state(s.vms[0])
     assert "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID" in text
     row = next(line for line in text.splitlines() if line.startswith("SPI   48"))
     assert row.split()[3] == "0101110" and row.split()[4] == "48"
     irq.line_level = False
     irq.active = True
-    row = next(line for line in vgic.debug_state().splitlines() if line.startswith("SPI   48"))
+    row = next(line for line in vgic_debug_state(s.vms[0]).splitlines() if line.startswith("SPI   48"))
     assert row.split()[3] == "0011110"
 
 
 def _overflow_cfg() -> ScenarioConfig:
     # EOImode 1 guest, oneshot threaded handlers (DIR deferred to the thread end), four
     # devices bursting together, two LRs: more active irqs than LRs.
-    from irqfwd.scenarios.config import GuestConfig
+    from irqfwd.config import GuestConfig
 
     return ScenarioConfig(
         name="ovf", duration_ns=2_000_000, num_lrs=2, guest=GuestConfig(eoimode=1),
@@ -622,7 +629,7 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     exactly once)."  With the 2025 ap_list order (pending first) active irqs are pushed out
     of the LRs; an untrapped GICV_DIR for them finds no LR (GICH_HCR.EOICount) and they stay
     active (the device starves); with DIR trapped every deactivation is emulated once."""
-    from irqfwd.sim.system import build_system as _build
+    from irqfwd.system.build import build_system as _build
 
     assert _build(_overflow_cfg(), "forwarded", vgic_2025=True).vms[0].vgic.options.trap_dir
     r = run_scenario(_overflow_cfg(), "forwarded", vgic_2025=True, tracing=True)
@@ -635,13 +642,12 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     assert r.checker.by_rule() == {}
     # The same vgic ordering without DIR trapping loses deactivations.
     s = _build(_overflow_cfg(), "forwarded", vgic_2025=True)
-    for g in s.guests:
-        for gc in g.cpus:
-            gc.trap_dir = False
+    for kvm in s.vms:  # stage 2 maps the GICV_DIR page after all: the guest's DIR does not trap
+        kvm.stage2_device_pages.add((s.gic.config.gicv_base + 0x1000) >> 12)
     from irqfwd.devices.traffic import arrivals
 
     for w in s.devices:
         w.nic.start(arrivals(w.cfg.traffic, s.engine.rng, 0, 2_000_000))
     s.machine.run(2_000_000)
     assert s.recorder.counters["eoicount"] > 0
-    assert any(s.machine.gic.dist.is_active(48 + i) for i in range(4))
+    assert any(s.gic.dist.is_active(48 + i) for i in range(4))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from irqfwd.scenarios.config import (
+from irqfwd.config import (
     DeviceConfig,
     GuestConfig,
     ScenarioConfig,
@@ -12,7 +12,7 @@ from irqfwd.scenarios.config import (
     TrafficConfig,
     VMConfig,
 )
-from irqfwd.sim.system import run_scenario
+from irqfwd.system.run import run_scenario
 
 
 def _two_vms_one_pcpu(policy: str) -> ScenarioConfig:

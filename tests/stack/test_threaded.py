@@ -7,7 +7,7 @@ import pytest
 
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.system import run_scenario
+from irqfwd.system.run import run_scenario
 
 CLEAN = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
 

@@ -10,8 +10,8 @@ from irqfwd.host.kvm.arch_timer import (
     IRQCHIP_STATE_ACTIVE,
     ArchTimerContext,
     KvmArchTimer,
-    TimerIrqOps,
 )
+from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER, ArchTimers
 from irqfwd.sim.costs import load_profile
 from irqfwd.sim.engine import Engine
@@ -26,14 +26,14 @@ class FakePlatform:
         self.virt_active: dict[int, bool] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.injected: list[tuple[int, bool, object]] = []
-        self.maps: list[tuple[int, int, TimerIrqOps]] = []
+        self.maps: list[tuple[int, int, IrqOps]] = []
         self.kicked: list[Any] = []
         self.percpu_enabled: dict[int, bool] = {}
 
-    def irq_get_irqchip_state(self, irq: int, which: str, cpu: int) -> bool:
+    def irq_get_irqchip_state(self, irq: int, which: int, cpu: int) -> bool:
         return self.phys_active.get(cpu, False)
 
-    def irq_set_irqchip_state(self, irq: int, which: str, value: bool, cpu: int) -> None:
+    def irq_set_irqchip_state(self, irq: int, which: int, value: bool, cpu: int) -> None:
         self.calls.append(("set_state", irq, which, value, cpu))
         self.phys_active[cpu] = value
 
@@ -49,7 +49,7 @@ class FakePlatform:
         self.calls.append(("enable_percpu", irq, cpu))
         self.percpu_enabled[cpu] = True
 
-    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: TimerIrqOps) -> int:
+    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: IrqOps) -> int:
         self.maps.append((host_irq, vintid, ops))
         return 0
 
@@ -190,21 +190,21 @@ def test_host_ack_invalidates_inactive_cache() -> None:
 
 def test_forwarded_at_init_and_mapped_with_input_level() -> None:
     """§6.1: the vtimer PPI is forwarded once (irq_set_vcpu_affinity non-NULL) and mapped with get_input_level."""
-    eng, _rec, hw, plat, kt, ctx, vcpu = setup()
+    eng, _rec, hw, plat, kt, ctx, _vcpu = setup()
     assert plat.calls[0] == ("vcpu_affinity", PPI_VTIMER, True)
     assert [c for c in plat.calls if c[0] == "vcpu_affinity"] == [plat.calls[0]]
     host_irq, vintid, ops = plat.maps[0]
-    assert (host_irq, vintid, ops.sw_resample) == (PPI_VTIMER, PPI_VTIMER, False)
+    assert (host_irq, vintid, bool(ops.flags & VGIC_IRQ_SW_RESAMPLE)) == (PPI_VTIMER, PPI_VTIMER, False)
     # get_input_level reads the saved context when not loaded...
     ctx.cnt_ctl = CTL_ENABLE
     ctx.cnt_cval = 50
-    assert ops.get_input_level(vcpu, PPI_VTIMER) is False
+    assert ops.get_input_level(PPI_VTIMER) is False
     eng.run(until=500)
-    assert ops.get_input_level(vcpu, PPI_VTIMER) is True
+    assert ops.get_input_level(PPI_VTIMER) is True
     # ...and the hardware when loaded
     kt.kvm_timer_vcpu_load(ctx, 0)
     hw[0].virt.write_ctl(CTL_ENABLE | CTL_IMASK)
-    assert ops.get_input_level(vcpu, PPI_VTIMER) is False
+    assert ops.get_input_level(PPI_VTIMER) is False
 
 
 def test_bg_timer_wakes_blocked_vcpu_at_deadline() -> None:
@@ -259,7 +259,7 @@ def test_m1_style_no_hw_deactivation() -> None:
     eng, _rec, _hw, plat, kt, ctx, _vcpu = setup("sw-deactivate")
     # forwarded once, like the HW design (the kvm-timer chip keeps the flag to itself)
     assert [c for c in plat.calls if c[0] == "vcpu_affinity"] == [("vcpu_affinity", PPI_VTIMER, True)]
-    assert plat.maps[0][2].sw_resample is True  # VGIC_IRQ_SW_RESAMPLE → LR: HW=0, EOI=1
+    assert plat.maps[0][2].flags & VGIC_IRQ_SW_RESAMPLE  # VGIC_IRQ_SW_RESAMPLE → LR: HW=0, EOI=1
     ctx.cnt_ctl = CTL_ENABLE
     ctx.cnt_cval = 100
     kt.kvm_timer_vcpu_load(ctx, 0)

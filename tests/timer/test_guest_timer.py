@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from irqfwd.config import TimerConfig
 from irqfwd.guest.timer import GuestTimer
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, ArchTimers
-from irqfwd.scenarios.config import TimerConfig
 from irqfwd.sim.costs import load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder

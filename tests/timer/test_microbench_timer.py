@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irqfwd.scenarios.microbench_timer import run_timer_bench, timer_10ms
+from irqfwd.calibrate.microbench_timer import run_timer_bench, timer_10ms
 from irqfwd.sim.costs import load_profile
 
 

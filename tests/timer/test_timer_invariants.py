@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import irqfwd.sim.invariants_timer  # noqa: F401  (registers the rules)
+import irqfwd.check.timer  # noqa: F401  (registers the rules)
+from irqfwd.check.invariants import InvariantChecker
 from irqfwd.sim.engine import Engine
-from irqfwd.sim.invariants import InvariantChecker
 from irqfwd.sim.metrics import Recorder
 
 TIMER_RULES = ["timer-lost", "timer-condition-false", "timer-stale-active", "timer-wrong-guest"]

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from irqfwd.host.kvm.timer_glue import VtimerSystem
+from irqfwd.config import ScenarioConfig, VMConfig
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, GenericTimer
 from irqfwd.scenarios.builtin import get_scenario
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.system import System, build_system, run_scenario
+from irqfwd.system.build import System, build_system
+from irqfwd.system.run import run_scenario
+from irqfwd.system.vtimer import VtimerSystem
 
 GICD_ISENABLER0, GICD_ICENABLER0 = 0x100, 0x180
 GICD_ISPENDR0, GICD_ISACTIVER0 = 0x200, 0x300
@@ -60,7 +61,7 @@ class TimerGuest:
         self.vt = vt
         self.vcpu = system.vms[0].vcpus[0]
         self.engine = system.engine
-        self.gic = system.machine.gic
+        self.gic = system.gic
         self.costs = system.costs
         self.gicd = self.gic.config.gicd_base
         self.irqs: list[IrqRecord] = []
@@ -70,8 +71,8 @@ class TimerGuest:
         self._result: Any = None
         self._until = 0
         self._irq_seen = 0
-        self.vcpu.guest_next = self._boot
-        self.vcpu.guest_irq_step = self._irq
+        self.vcpu.ctx.guest_next = self._boot
+        self.vcpu.ctx.guest_irq_step = self._irq
 
     def hw(self) -> GenericTimer:
         cpu = self.vcpu.cpu
@@ -150,8 +151,8 @@ class TimerGuest:
             if intid == PPI_VTIMER:
                 self.on_irq(self)
             vif.write_eoir(iar)
-        self.vcpu.guest_irqs_masked = False
-        self._set_next(self.vcpu.guest_stack.pop() or self._step)
+        self.vcpu.ctx.guest_irqs_masked = False
+        self._set_next(self.vcpu.ctx.guest_stack.pop() or self._step)
         return c.guest_irq_entry_ns + 2 * c.gicv_access_ns + c.guest_irq_exit_ns
 
 
@@ -159,7 +160,7 @@ def run_guest(program: Callable[[TimerGuest], Generator[Req, Any, None]], limit_
               setup: Callable[[TimerGuest], None] | None = None) -> TimerGuest:
     config = ScenarioConfig(name="timer-upstream", pcpus=1, vms=[VMConfig(vcpus=1, pin=[0])], devices=[])
     system = build_system(config, "forwarded", seed=0, costs=load_profile())
-    vt = VtimerSystem(system.machine, system.host, "forwarded")
+    vt = VtimerSystem(system.machine, system.gic, system.host, "forwarded")
     vt.add_vcpu(system.vms[0].vcpus[0])
     g = TimerGuest(system, vt, program)
     if setup is not None:

@@ -1,1 +1,1 @@
-"""Calibration and benchmark helpers that sit beside the models (GICv3 model benchmark)."""
+"""Calibration: micro-benchmarks and the model benchmarks (GICv2, GICv3) behind `irqfwd bench`."""

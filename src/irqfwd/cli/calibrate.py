@@ -1,7 +1,7 @@
 """``irqfwd calibrate [--profile NAME|FILE] [--json]``: simulated vs measured micro-benchmarks.
 
 Runs the kvm-unit-tests ``arm/micro-bench`` equivalents inside the simulator
-(:mod:`irqfwd.sim.microbench`) with a cost profile and prints, per benchmark, the simulated
+(:mod:`irqfwd.calibrate.microbench`) with a cost profile and prints, per benchmark, the simulated
 average ns per operation, the measured Ampere Altra figure (performance-anchors.md §1.1)
 and their ratio.  Exit status 1 if a simulated figure is more than 10% off the measured
 one, 2 on bad input (an unknown profile or an invalid profile file).
@@ -23,8 +23,8 @@ TOLERANCE = 0.10
 
 def calibrate_report(profile: str) -> dict[str, Any]:
     """``{"profile", "benchmarks": {name: {"simulated_ns", "measured_ns", "ratio", "ok"}}}``."""
+    from irqfwd.calibrate.microbench import MEASURED_ALTRA, run_microbenchmarks
     from irqfwd.sim.costs import load_profile
-    from irqfwd.sim.microbench import MEASURED_ALTRA, run_microbenchmarks
 
     try:
         costs = load_profile(profile)

@@ -18,43 +18,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from irqfwd.errors import InputError
-from irqfwd.sim.designs import NAMES
-
-if TYPE_CHECKING:
-    from irqfwd.scenarios.config import ScenarioConfig
-    from irqfwd.sim.costs import CostProfile
-
-__all__ = [
-    "DEFAULT_COMPARE_DESIGNS",
-    "format_trace_line",
-    "register",
-    "run_designs",
-    "summarize_result",
-]
-
-DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
-
-# Counters always present in the JSON (0 when a design never touches them).
-_COUNTERS = (
-    "device_irqs_raised",
-    "guest_irqs_handled",
-    "exits_total",
-    "maintenance_irqs",
-    "vfio_mask",
-    "vfio_unmask",
-    "eventfd_signals",
-    "resamplefd_signals",
-    "lr_spills",
-    "host_irqs",
-    "phys_deactivate_guest",
-    "phys_deactivate_host",
+from irqfwd.system.run import (
+    DEFAULT_COMPARE_DESIGNS,
+    LATENCY_PATHS,
+    known_designs,
+    prepare,
+    report,
+    run_designs,
+    summarize_result,
 )
-_LAT_PATHS = ("assert_to_guest_handler", "assert_to_phys_deactivate")
+from irqfwd.trace.text import write_trace
+
+__all__ = ["register"]
 
 ScenarioArg = Annotated[
     str, typer.Argument(help="Built-in scenario name (see 'irqfwd list') or a scenario .toml file.")
@@ -71,71 +51,11 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (defaul
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
-def known_designs() -> tuple[str, ...]:
-    """Design names the simulator accepts (:data:`irqfwd.sim.designs.NAMES`)."""
-    return NAMES
-
-
 def _check_design(name: str) -> str:
     known = known_designs()
     if name not in known:
         raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
     return name
-
-
-def _prepare(scenario: str, overrides: list[str] | None, seed: int | None) -> tuple[ScenarioConfig, int, CostProfile]:
-    from irqfwd.scenarios.builtin import apply_overrides, load_scenario
-    from irqfwd.sim.costs import load_profile
-
-    config = load_scenario(scenario)
-    if overrides:
-        config = apply_overrides(config, overrides)
-    if seed is None:
-        seed = config.seed
-    try:
-        costs = load_profile(config.cost_profile)
-    except ValueError as exc:
-        raise InputError(f"cost_profile {config.cost_profile!r}: {exc}") from None
-    return config, seed, costs
-
-
-def run_designs(
-    config: ScenarioConfig, designs: list[str], seed: int, costs: CostProfile | None = None, *, tracing: bool = False
-) -> dict[str, Any]:
-    """Run ``config`` under each design; ``{design: RunResult}`` in the given order."""
-    from irqfwd.sim.system import run_scenario
-    return {d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing) for d in designs}
-
-
-def summarize_result(result: Any) -> dict[str, Any]:
-    """The JSON-ready summary of one ``RunResult``: counters, latency_ns, invariants."""
-    rec = result.recorder
-    counters: dict[str, Any] = {name: 0 for name in _COUNTERS}
-    exits: dict[str, int] = {}
-    for name, value in rec.counters.items():
-        if name.startswith("exit:"):
-            exits[name[5:]] = int(value)
-        else:
-            counters[name] = int(value)
-    counters["exits"] = exits
-    latency = {
-        path: {k: v for k, v in stats.summary().items()} for path, stats in sorted(rec.latencies.items())
-    }
-    checker = result.checker
-    violations = [
-        {"time_ns": v.time_ns, "rule": v.rule, "intid": v.intid, "message": v.message} for v in checker.violations
-    ]
-    return {
-        "counters": counters,
-        "latency_ns": latency,
-        "invariants": {"checked": int(checker.checked), "violations": violations},
-        "sim_time_ns": int(result.sim_time_ns),
-        "events_run": int(result.events_run),
-    }
-
-
-def _report(scenario_name: str, seed: int, summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"scenario": scenario_name, "seed": seed, "designs": summaries}
 
 
 def _per_irq(n: int, handled: int) -> str:
@@ -178,7 +98,7 @@ def _table(title: str, summaries: dict[str, dict[str, Any]]) -> Any:
         ("lr_spills", "LR spills"),
     ):
         row(label, [_per_irq(s["counters"][key], h) for s, h in zip(items, handled, strict=True)])
-    paths = [p for p in _LAT_PATHS if any(p in s["latency_ns"] for s in items)]
+    paths = [p for p in LATENCY_PATHS if any(p in s["latency_ns"] for s in items)]
     paths += sorted({p for s in items for p in s["latency_ns"]} - set(paths))
     for path in paths:
         for stat in ("p50", "p99", "max"):
@@ -220,40 +140,12 @@ def _print_human(title: str, summaries: dict[str, dict[str, Any]]) -> None:
             console.print(f"  ... {len(violations) - 5} more (see --json)")
 
 
-def _fmt_value(key: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int) and key in ("value", "misr", "hcr", "eisr", "elrsr"):
-        return f"{value:#x}"
-    if isinstance(value, str) and (not value or any(c.isspace() for c in value)):
-        return json.dumps(value)
-    return str(value)
-
-
-def format_trace_line(time_ns: int, name: str, fields: dict[str, Any]) -> str:
-    """One ftrace-like line: ``time_ns name key=value ...`` (fields in emission order)."""
-    parts = [str(time_ns), name]
-    parts += [f"{k}={_fmt_value(k, v)}" for k, v in fields.items()]
-    return " ".join(parts)
-
-
-def _write_trace(path: Path, result: Any, header: str) -> None:
-    try:
-        with path.open("w") as out:
-            out.write(f"# tracer: irqfwd\n# {header}\n# time_ns event fields...\n")
-            for time_ns, name, fields in result.recorder.trace:
-                out.write(format_trace_line(time_ns, name, fields))
-                out.write("\n")
-    except OSError as exc:
-        raise InputError(f"--trace {path}: cannot write: {exc.strerror or exc}") from None
-
-
-def _finish(report: dict[str, Any], as_json: bool, title: str) -> None:
+def _finish(rep: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
-        typer.echo(json.dumps(report, sort_keys=True, indent=2))
+        typer.echo(json.dumps(rep, sort_keys=True, indent=2))
     else:
-        _print_human(title, report["designs"])
-    if any(s["invariants"]["violations"] for s in report["designs"].values()):
+        _print_human(title, rep["designs"])
+    if any(s["invariants"]["violations"] for s in rep["designs"].values()):
         raise typer.Exit(1)
 
 
@@ -271,12 +163,11 @@ def run_cmd(
     _check_design(design)
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise InputError(f"--trace {trace}: not a writable file path")
-    config, seed, costs = _prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed)
     result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
     if trace is not None:
-        _write_trace(trace, result, f"scenario={config.name} design={design} seed={seed}")
-    report = _report(config.name, seed, {design: summarize_result(result)})
-    _finish(report, as_json, f"{config.name} (seed {seed})")
+        write_trace(trace, result.recorder.trace, f"scenario={config.name} design={design} seed={seed}")
+    _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 
 def compare_cmd(
@@ -296,10 +187,9 @@ def compare_cmd(
         raise InputError("--designs: a design is listed twice")
     for name in names:
         _check_design(name)
-    config, seed, costs = _prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed)
     results = run_designs(config, names, seed, costs)
-    report = _report(config.name, seed, {d: summarize_result(r) for d, r in results.items()})
-    _finish(report, as_json, f"{config.name} (seed {seed}): {config.description}")
+    _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 
 def list_cmd() -> None:

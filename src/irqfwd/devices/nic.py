@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from irqfwd.scenarios.config import DeviceConfig
-from irqfwd.sim.machine import Machine
+from irqfwd.config import DeviceConfig
+from irqfwd.hw.machine import Machine
 
 __all__ = ["Nic"]
 

@@ -1,6 +1,6 @@
 """Traffic patterns: when a device has a new event (packet, completion) to signal.
 
-:func:`arrivals` turns a :class:`~irqfwd.scenarios.config.TrafficConfig` into a finite,
+:func:`arrivals` turns a :class:`~irqfwd.config.TrafficConfig` into a finite,
 non-decreasing sequence of absolute event times (integer ns) in ``[start, end_ns)``, where
 ``start = start_ns + cfg.start_ns``:
 
@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from irqfwd.config import TrafficConfig
 from irqfwd.errors import InputError
-from irqfwd.scenarios.config import TrafficConfig
 
 __all__ = ["arrivals", "read_trace_csv"]
 

@@ -1,15 +1,15 @@
-"""A Linux-like guest kernel running on the vCPUs of one VM.
+"""A Linux-like guest kernel running on the vCPUs of one VM, version-neutral; its GIC
+driver (:mod:`irqfwd.guest.gic_v2`) does the register accesses.
 
-* Boot (each vCPU): program its virtual CPU interface directly (GICV_CTLR with EOImode
-  from ``ScenarioConfig.guest.eoimode``, GICV_PMR 0xF0: no exit).  vCPU 0 then sets up the
-  distributor through *trapped* MMIO (``DABT_LOW`` exits emulated by
-  :mod:`irqfwd.host.kvm.vgic_mmio`): per device ICFGR, IPRIORITYR, ITARGETSR, ISENABLER,
-  then GICD_CTLR.  Boot exits (including the first idle WFI) are counted separately
-  (``boot_exit:*``).
+* Boot (each vCPU): ``gic_cpu_init`` on its CPU interface (priority mask, EOImode from
+  ``ScenarioConfig.guest.eoimode``: no exit).  vCPU 0 then sets up the distributor, whose
+  accesses trap (``DABT_LOW`` exits emulated by KVM).  Boot exits (including the first
+  idle WFI) are counted separately (``boot_exit:*``).
 * Idle: WFI (trapped: exit ``WFx``).
-* IRQ vector (guest ``gic_handle_irq`` on GICV): read GICV_IAR; 1020..1023 end the loop;
-  EOImode 0: handler then GICV_EOIR; EOImode 1: GICV_EOIR (priority drop) before the
-  handler and GICV_DIR after it.  Each deactivation emits ``guest_deactivate``.
+* IRQ vector (guest ``gic_handle_irq``): read IAR; 1020..1023 end the loop; EOImode 0:
+  handler then EOIR; EOImode 1: EOIR (priority drop) before the handler and DIR after it
+  (a trapped access when stage 2 does not map the DIR page).  Each deactivation emits
+  ``guest_deactivate``.
 * Drivers (:class:`GuestDriver`): handler entry emits ``guest_irq_handled`` (``vm``,
   ``vcpu``, ``vintid``, ``dev``, ``seq``: the newest device raise it serves, or None) and
   counts ``guest_irqs_handled``; the handler acknowledges the device through pass-through
@@ -22,7 +22,7 @@
 * Handler dispatch (the guest's irq domain): the IAR loop calls the handler registered for
   the acknowledged vINTID with :meth:`GuestKernel.register_irq_handler`; every driver
   registers its handler through it at construction, other guest code (the arch-timer
-  tick, :mod:`irqfwd.host.kvm.timer_glue`) the same way.  A vINTID without a handler is
+  tick, :mod:`irqfwd.system.vtimer`) the same way.  A vINTID without a handler is
   just deactivated (a spurious interrupt for Linux).
 """
 
@@ -31,28 +31,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from irqfwd.sim.machine import Step
+from irqfwd.guest.gic_v2 import GicV2GuestDriver, MmioOp
+from irqfwd.hw.machine import Step
 
 if TYPE_CHECKING:
     from irqfwd.devices.nic import Nic
     from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vm import Kvm
+    from irqfwd.host.kvm.vm import Vm
     from irqfwd.sim.costs import CostProfile
 
 __all__ = ["GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
 
-GICD_CTLR: Final = 0x000
-GICD_ISENABLER: Final = 0x100
-GICD_ICENABLER: Final = 0x180
-GICD_IPRIORITYR: Final = 0x400
-GICD_ITARGETSR: Final = 0x800
-GICD_ICFGR: Final = 0xC00
-GICV_CTLR_ENABLE: Final = 1 << 0
-GICV_CTLR_EOIMODE: Final = 1 << 9
-GUEST_PMR: Final = 0xF0
-GUEST_PRIO: Final = 0xA0
+INTID_MASK: Final = 0x3FF
+SPECIAL_INTID: Final = 1020
 
 IrqHandler = Callable[["GuestCpu"], int]
 """A guest interrupt handler: called as one guest step on the vCPU that acknowledged the
@@ -80,12 +73,14 @@ class GuestDriver:
 class GuestKernel:
     """The guest OS of one VM: one :class:`GuestCpu` per vCPU."""
 
-    def __init__(self, kvm: Kvm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver]) -> None:
+    def __init__(self, kvm: Vm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver],
+                 gic: GicV2GuestDriver) -> None:
         self.kvm = kvm
         self.costs = costs
         self.eoimode = eoimode
         self.drivers = {d.vintid: d for d in drivers}
-        self.gicd_base = kvm.m.gic.config.gicd_base
+        self.gic = gic
+        """The guest's GIC driver."""
         self.on_handler_entry: Callable[[GuestCpu, GuestDriver], None] | None = None
         """Hook run at every driver handler entry (the system uses it to kill the VM at teardown)."""
         self.irq_handlers: dict[int, IrqHandler] = {}
@@ -113,8 +108,7 @@ class GuestCpu:
     def __init__(self, kernel: GuestKernel, vcpu: Vcpu) -> None:
         self.k = kernel
         self.vcpu = vcpu
-        self.gic = kernel.kvm.m.gic
-        self.vcpu_if = self.gic.vcpu_if
+        self.gic = kernel.gic
         self.vm_index = kernel.kvm.index
         self.rec = rec = kernel.kvm.m.recorder
         self._ev_handled = rec.event("guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
@@ -127,13 +121,12 @@ class GuestCpu:
         self.c_gicv = c.gicv_access_ns
         self.c_ack = c.guest_mmio_ack_ns
         self.eoimode1 = kernel.eoimode == 1
-        self.trap_dir = kernel.kvm.vgic.options.trap_dir
-        self.gicv_dir = kernel.kvm.m.gic.config.gicv_base + 0x1000
         self.bh: deque[Step] = deque()
         self.iar = 1023
         self.driver: GuestDriver | None = None
         self._irq_handler: IrqHandler | None = None
-        self.boot_ops: list[tuple[int, int, int]] = []
+        self.boot_ops: list[MmioOp] = []
+        """Trapped distributor writes this vCPU makes at boot (address, value, size)."""
         self._boot_i = 0
         self.idle_step: Step = self._idle
         self._wfi_resume: Step = self._idle
@@ -142,32 +135,14 @@ class GuestCpu:
         self._eoi_step: Step = self._eoi
         self._bh_step: Step = self._run_bh
         vcpu.guest = self
-        vcpu.guest_next = self._boot
-        vcpu.guest_irq_step = self._irq_entry
+        ctx = vcpu.ctx
+        ctx.guest_next = self._boot
+        ctx.guest_irq_step = self._irq_entry
         if vcpu.vcpu_id == 0:
-            self.boot_ops = self._dist_init_ops()
+            self.boot_ops = self.gic.dist_init_ops(
+                (d.vintid, d.edge, d.vcpu) for d in self.k.drivers.values())
 
     # ---------------------------------------------------------------- boot
-    def _dist_init_ops(self) -> list[tuple[int, int, int]]:
-        """(offset, value, size) distributor writes of ``gic_dist_init`` + ``request_irq``."""
-        ops: list[tuple[int, int, int]] = [(GICD_CTLR, 0, 4)]
-        by_word: dict[int, int] = {}
-        for d in self.k.drivers.values():
-            if d.edge:
-                word = d.vintid // 16
-                by_word[word] = by_word.get(word, 0) | (2 << (2 * (d.vintid % 16)))
-            else:
-                by_word.setdefault(d.vintid // 16, 0)
-        for word, val in sorted(by_word.items()):
-            ops.append((GICD_ICFGR + 4 * word, val, 4))
-        for d in self.k.drivers.values():
-            ops.append((GICD_IPRIORITYR + d.vintid, GUEST_PRIO, 1))
-            ops.append((GICD_ITARGETSR + d.vintid, 1 << d.vcpu, 1))
-        ops.append((GICD_CTLR, 1, 4))
-        for d in self.k.drivers.values():
-            ops.append((GICD_ISENABLER + 4 * (d.vintid // 32), 1 << (d.vintid % 32), 4))
-        return ops
-
     def _cpu_index(self) -> int:
         cpu = self.vcpu.cpu
         assert cpu is not None
@@ -179,18 +154,16 @@ class GuestCpu:
         cpu.next = step
 
     def _boot(self) -> int:
-        """``gic_cpu_init`` on GICV (no exit), then the distributor writes (trapped)."""
-        vif = self.gic.vcpu_if[self._cpu_index()]
-        vif.write_pmr(GUEST_PMR)
-        vif.write_ctlr(GICV_CTLR_ENABLE | (GICV_CTLR_EOIMODE if self.eoimode1 else 0))
+        """``gic_cpu_init`` on the CPU interface (no exit), then the distributor writes."""
+        n = self.gic.cpu_init(self._cpu_index())
         self._set_next(self._boot_mmio)
-        return 2 * self.c_gicv
+        return n * self.c_gicv
 
     def _boot_mmio(self) -> int:
         if self._boot_i < len(self.boot_ops):
-            off, val, size = self.boot_ops[self._boot_i]
+            addr, val, size = self.boot_ops[self._boot_i]
             self._boot_i += 1
-            return self.vcpu.trap_mmio(self.k.gicd_base + off, val, size, True, self._boot_mmio)
+            return self.vcpu.trap_mmio(addr, val, size, True, self._boot_mmio)
         self._set_next(self._idle)
         return 0
 
@@ -212,20 +185,21 @@ class GuestCpu:
         vcpu = self.vcpu
         cpu = vcpu.cpu
         assert cpu is not None
-        vif = self.vcpu_if[cpu.index]
-        iar = vif.read_iar()
-        intid = iar & 0x3FF
+        gic = self.gic
+        iar = gic.read_iar(cpu.index)
+        intid = iar & INTID_MASK
         cost = self.c_gicv
-        if intid >= 1020:
-            vcpu.guest_irqs_masked = False
+        if intid >= SPECIAL_INTID:
+            ctx = vcpu.ctx
+            ctx.guest_irqs_masked = False
             if self.bh:
                 cpu.next = self._bh_step
             else:
-                cpu.next = vcpu.guest_stack.pop() or self.idle_step
+                cpu.next = ctx.guest_stack.pop() or self.idle_step
             return cost + self.c_exit
         self.iar = iar
         if self.eoimode1:
-            vif.write_eoir(iar)
+            gic.write_eoir(cpu.index, iar)
             cost += self.c_gicv
         self.driver = self.k.drivers.get(intid)
         self._irq_handler = self.k.irq_handlers.get(intid)
@@ -250,7 +224,7 @@ class GuestCpu:
         its flow: oneshot masking, NAPI, or device ack + work)."""
         d = self.driver
         assert d is not None
-        intid = self.iar & 0x3FF
+        intid = self.iar & INTID_MASK
         dev = d.dev
         seq = dev.handler_entry()
         self._c_handled.n += 1
@@ -267,8 +241,8 @@ class GuestCpu:
         if d.threaded:
             # handle_fasteoi_irq with IRQS_ONESHOT: mask_irq first (trapped GICD_ICENABLER).
             self.bh.append(partial(self._thread, d, self.iar))
-            return self.vcpu.trap_mmio(self.k.gicd_base + GICD_ICENABLER + 4 * (intid // 32),
-                                       1 << (intid % 32), 4, True, self._eoi_step)
+            addr, val, size = self.gic.mask_op(intid)
+            return self.vcpu.trap_mmio(addr, val, size, True, self._eoi_step)
         if d.napi:
             dev.set_irq_enabled(False)
             if not d.napi_scheduled:
@@ -285,29 +259,29 @@ class GuestCpu:
     def _eoi(self) -> int:
         cpu = self.vcpu.cpu
         assert cpu is not None
-        vif = self.vcpu_if[cpu.index]
         iar = self.iar
         d = self.driver
         cost = self.c_gicv
         deferred = d is not None and d.threaded and self.eoimode1
         if self.eoimode1:
             if not deferred:
-                return cost + self._write_dir(vif, iar, self._iar_step)
+                return cost + self._write_dir(cpu.index, iar, self._iar_step)
         else:
-            vif.write_eoir(iar)
+            self.gic.write_eoir(cpu.index, iar)
         if not deferred:
-            self._emit_deactivate(iar & 0x3FF)
+            self._emit_deactivate(iar & INTID_MASK)
         cpu.next = self._iar_step
         return cost
 
-    def _write_dir(self, vif: Any, iar: int, cont: Step) -> int:
-        """GICV_DIR (+ ``guest_deactivate``): direct, or a trapped access when KVM does not
-        map the DIR page."""
-        if self.trap_dir:
-            self._emit_deactivate(iar & 0x3FF)
-            return self.vcpu.trap_mmio(self.gicv_dir, iar, 4, True, cont)
-        vif.write_dir(iar)
-        self._emit_deactivate(iar & 0x3FF)
+    def _write_dir(self, cpu: int, iar: int, cont: Step) -> int:
+        """The deactivation (+ ``guest_deactivate``): through the mapped DIR page, or a
+        trapped access when stage 2 does not map it."""
+        gic = self.gic
+        if not gic.dir_is_mapped(self.vcpu):
+            self._emit_deactivate(iar & INTID_MASK)
+            return gic.trap_dir(self.vcpu, iar, cont)
+        gic.write_dir(cpu, iar)
+        self._emit_deactivate(iar & INTID_MASK)
         self._set_next(cont)
         return 0
 
@@ -329,7 +303,7 @@ class GuestCpu:
         if self.bh:
             self._set_next(self._bh_step)
         else:
-            self._set_next(self.vcpu.guest_stack.pop() or self.idle_step)
+            self._set_next(self.vcpu.ctx.guest_stack.pop() or self.idle_step)
 
     def _napi_poll(self, d: GuestDriver) -> int:
         """One NAPI poll round: up to ``napi_budget`` events, re-enable when done."""
@@ -360,17 +334,17 @@ class GuestCpu:
     def _thread_end(self, iar: int) -> int:
         """End of the irq thread (``irq_finalize_oneshot``): GICV_DIR (EOImode 1,
         ``IRQCHIP_EOI_THREADED``), then the unmask."""
-        unmask = partial(self._unmask_after_thread, iar & 0x3FF)
+        unmask = partial(self._unmask_after_thread, iar & INTID_MASK)
         if self.eoimode1:
             cpu = self.vcpu.cpu
             assert cpu is not None
-            return self.c_gicv + self._write_dir(self.vcpu_if[cpu.index], iar, unmask)
+            return self.c_gicv + self._write_dir(cpu.index, iar, unmask)
         return unmask()
 
     def _unmask_after_thread(self, intid: int) -> int:
-        """``irq_finalize_oneshot`` → unmask: a trapped GICD_ISENABLER write."""
-        return self.vcpu.trap_mmio(self.k.gicd_base + GICD_ISENABLER + 4 * (intid // 32),
-                                   1 << (intid % 32), 4, True, self._after_thread)
+        """``irq_finalize_oneshot`` → unmask (a trapped distributor write)."""
+        addr, val, size = self.gic.unmask_op(intid)
+        return self.vcpu.trap_mmio(addr, val, size, True, self._after_thread)
 
     def _after_thread(self) -> int:
         self._bh_done()

@@ -20,7 +20,7 @@ one-shot clock event device:
 The guest's accesses to ``CNTV_*`` go straight to the hardware of the pCPU its vCPU runs on
 (VHE host, no trap): callers pass that pCPU's :class:`~irqfwd.hw.timer.GenericTimer`.
 
-Trace events (read by :mod:`irqfwd.sim.invariants_timer`): ``guest_timer_program`` (``vm``,
+Trace events (read by :mod:`irqfwd.check.timer`): ``guest_timer_program`` (``vm``,
 ``vcpu``, ``cval``, ``deadline_ns``) and ``guest_timer_irq`` (``vm``, ``vcpu``, ``istatus``,
 ``ctl``, ``cval``).  Counters ``guest_timer_irqs``, ``guest_timer_spurious``,
 ``guest_timer_ticks``, ``guest_timer_ticks_caught_up``; latency path
@@ -29,17 +29,25 @@ Trace events (read by :mod:`irqfwd.sim.invariants_timer`): ``guest_timer_program
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, GenericTimer
-from irqfwd.scenarios.config import TimerConfig
+from irqfwd.config import TimerConfig
+from irqfwd.hw.machine import Machine, Step
+from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers, GenericTimer
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 
-__all__ = ["GuestTimer"]
+if TYPE_CHECKING:
+    from irqfwd.guest.kernel import GuestCpu
+
+__all__ = ["GUEST_TIMER_PRIO", "SPIN_QUANTUM_NS", "GuestArchTimer", "GuestTimer"]
 
 _NS_PER_S: Final = 1_000_000_000
+SPIN_QUANTUM_NS: Final = 2_000
+"""Longest single step of a CPU-bound guest (it ends earlier at the next non-CPU engine entry)."""
+GUEST_TIMER_PRIO: Final = 0xA0
+"""Priority the guest gives its timer PPI (Linux: GICD_INT_DEF_PRI)."""
 _MASK64: Final = (1 << 64) - 1
 
 
@@ -162,3 +170,47 @@ class GuestTimer:
     def condition_met(self, hw: GenericTimer) -> bool:
         """The guest-visible timer condition (CNTV_CTL.ISTATUS) on the loaded hardware."""
         return bool(hw.virt.read_ctl() & CTL_ISTATUS)
+
+
+class GuestArchTimer:
+    """The guest's arch timer driver (``arch_timer_of_init`` in the VM): one clock event per
+    vCPU on the virtual timer, one per-CPU handler for vINTID 27 (``request_percpu_irq``
+    dispatching to the vCPU's own clock event)."""
+
+    def __init__(self, machine: Machine, timers: ArchTimers) -> None:
+        self.m = machine
+        self.timers = timers
+        """The Generic Timer of each pCPU (the guest's CNTV_* accesses reach the one it runs on)."""
+        self._of: dict[GuestCpu, GuestTimer] = {}
+
+    def attach(self, gcpu: GuestCpu, gt: GuestTimer, busy: bool) -> None:
+        """Give ``gcpu`` its clock event ``gt``: the PPI's priority and enable (trapped
+        distributor writes at boot), the shared handler, and with ``busy`` a CPU-bound idle
+        loop instead of WFI."""
+        gcpu.boot_ops.extend(gcpu.gic.percpu_irq_ops(PPI_VTIMER, GUEST_TIMER_PRIO))
+        self._of[gcpu] = gt
+        if PPI_VTIMER not in gcpu.k.irq_handlers:
+            gcpu.k.register_irq_handler(PPI_VTIMER, self.handler)
+        if busy:
+            spin = self._spin_step(gcpu)
+            gcpu.idle_step = spin
+            gcpu._wfi_resume = spin
+
+    def handler(self, gcpu: GuestCpu) -> int:
+        """``arch_timer_handler_virt`` for vINTID 27 on ``gcpu`` (its clock event)."""
+        gt = self._of.get(gcpu)
+        if gt is None:  # this vCPU has no guest tick: a spurious interrupt
+            return 0
+        cpu = gcpu.vcpu.cpu
+        assert cpu is not None
+        return gt.handle_irq(self.timers[cpu.index])
+
+    def _spin_step(self, gcpu: GuestCpu) -> Step:
+        """The idle loop of a CPU-bound guest (``TimerConfig.guest_busy``)."""
+        m = self.m
+
+        def spin() -> int:
+            gcpu._set_next(spin)
+            return m.spin_quantum(SPIN_QUANTUM_NS)
+
+        return spin

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from irqfwd.sim.machine import Machine
+from irqfwd.hw.machine import Machine
 
 __all__ = ["EventFd"]
 

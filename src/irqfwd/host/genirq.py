@@ -18,7 +18,7 @@ What the rest of irqfwd uses (names as in Linux):
 
 Handlers are ``handler(irq, dev_id) -> int``: the return value is the handler's cost in ns
 (its irqreturn_t is not modelled).  Chip operations charge their own cost through
-:meth:`irqfwd.sim.machine.Machine.charge`.  For per-CPU (PPI) interrupts the chip acts on
+:meth:`irqfwd.hw.machine.Machine.charge`.  For per-CPU (PPI) interrupts the chip acts on
 the *current* CPU's banked copy: callers pass ``cpu``.
 """
 

@@ -1,23 +1,20 @@
-"""The host kernel instance: genirq, the GIC driver, irqbypass, the scheduler and KVM's
-per-CPU set-up (the vgic maintenance PPI).
+"""The host kernel instance: genirq, the GIC driver, irqbypass, the workqueue and the
+scheduler of vCPU threads.
 
-KVM requests the maintenance interrupt (GICv2 PPI ``maintenance_intid``, 25 on GIC-400 and
-QEMU ``virt``) as a per-CPU irq whose handler does nothing (``vgic_maintenance_handler``):
-the maintenance interrupt is only an exit trigger and all work is done at fold (§5.7).
+KVM is a module on top of it (:mod:`irqfwd.host.kvm`): it finds the GIC through the
+driver's :class:`~irqfwd.host.irqchip.arm_vgic_info.GicKvmInfo` and registers its own
+handlers (the vgic maintenance interrupt, the arch timer) through genirq.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from irqfwd.config import SchedulerConfig
 from irqfwd.host.genirq import Genirq
-from irqfwd.host.gic_driver import GicDriver
 from irqfwd.host.irqbypass import IrqBypassManager
-from irqfwd.sim.machine import Machine
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vm import Kvm
-    from irqfwd.sim.scheduler import Scheduler
+from irqfwd.host.irqchip import IrqchipDriver, irqchip_init
+from irqfwd.host.sched import Scheduler
+from irqfwd.host.workqueue import Workqueue
+from irqfwd.hw.machine import Machine
 
 __all__ = ["HostKernel"]
 
@@ -25,28 +22,13 @@ __all__ = ["HostKernel"]
 class HostKernel:
     """One host Linux kernel running on the machine."""
 
-    def __init__(self, machine: Machine, host_at_el2: bool = True) -> None:
+    def __init__(self, machine: Machine, host_at_el2: bool = True,
+                 sched_config: SchedulerConfig | None = None) -> None:
         self.m = machine
-        self._c_maint = machine.recorder.counter("maintenance_irq_host")
         self.genirq = Genirq()
-        self.gic_driver = GicDriver(machine, self.genirq, host_at_el2)
+        self.irqchip: IrqchipDriver = irqchip_init(machine, self.genirq, host_at_el2)
         self.irqbypass = IrqBypassManager()
-        self.scheduler: Scheduler | None = None
-        self.vms: list[Kvm] = []
-        self.gic_driver.init()
-        mi = machine.gic.config.maintenance_intid
-        self.maint_irq = self.gic_driver.map_ppi(mi)
-        self.genirq.request_percpu_irq(self.maint_irq, self._vgic_maintenance_handler, "vgic")
-        for cpu in range(machine.gic.config.num_cpus):
-            self.genirq.enable_percpu_irq(self.maint_irq, cpu)
-            machine.gic.dist.set_edge(mi, False, cpu)
-
-    def _vgic_maintenance_handler(self, irq: int, dev_id: Any) -> int:
-        """``vgic_maintenance_handler``: nothing to do, fold does the work."""
-        self._c_maint.n += 1
-        return self.m.costs.maintenance_handler_ns
-
-    def sched(self) -> Scheduler:
-        """The scheduler (set by :func:`irqfwd.sim.system.build_system`)."""
-        assert self.scheduler is not None
-        return self.scheduler
+        self.wq = Workqueue(machine)
+        """``system_wq``."""
+        self.irqchip.init()
+        self.sched = Scheduler(machine, sched_config or SchedulerConfig())

@@ -8,7 +8,7 @@
 * Edge IRQs (``vfio_irq_handler``) only signal.
 * The handler is requested once, at the first trigger set-up (CVE-2024-26813
   "persistent IRQ handlers").
-* Design knobs (:class:`irqfwd.sim.designs.Design`): ``automask=False`` for forwarded
+* Design knobs (set by the system assembly from its design): ``automask=False`` for forwarded
   interrupts (the GIC active state masks the line); ``bypass_inject`` (irqbypass consumer
   injects from the hard-irq handler instead of the eventfd); ``early_unmask`` (fault: the
   unmask is queued right after the trigger signal, before the guest's EOI).
@@ -25,7 +25,8 @@ from typing import Any, Final
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.genirq import Genirq
 from irqfwd.host.irqbypass import IrqBypassProducer
-from irqfwd.sim.machine import Machine, WorkItem
+from irqfwd.host.workqueue import WorkItem, Workqueue
+from irqfwd.hw.machine import Machine
 
 __all__ = ["VFIO_IRQ_INFO_AUTOMASKED", "VFIO_IRQ_INFO_MASKABLE", "VfioPlatformIrq"]
 
@@ -37,10 +38,12 @@ VFIO_IRQ_INFO_AUTOMASKED: Final = 1 << 2
 class VfioPlatformIrq:
     """One interrupt index of a VFIO platform device (``struct vfio_platform_irq``)."""
 
-    def __init__(self, machine: Machine, genirq: Genirq, host_irq: int, hwirq: int, level: bool,
-                 name: str = "vfio", automask: bool = True, early_unmask: bool = False) -> None:
+    def __init__(self, machine: Machine, genirq: Genirq, wq: Workqueue, host_irq: int, hwirq: int,
+                 level: bool, name: str = "vfio", automask: bool = True,
+                 early_unmask: bool = False) -> None:
         self.m = machine
         self.genirq = genirq
+        self.wq = wq
         self.hwirq = hwirq
         self._ev_mask = machine.recorder.event("vfio_mask", intid=hwirq)
         self._c_mask = machine.recorder.counter("vfio_mask")
@@ -77,7 +80,7 @@ class VfioPlatformIrq:
         elif self.trigger is not None:
             self.trigger.signal()
         if self.early_unmask and self.masked:
-            self.m.schedule_work(self._unmask_work)
+            self.wq.schedule_work(self._unmask_work)
         return cost
 
     # ---------------------------------------------------------------- VFIO_DEVICE_SET_IRQS
@@ -102,7 +105,7 @@ class VfioPlatformIrq:
 
     def _virqfd_wakeup(self, fd: EventFd) -> None:
         fd.ctx_do_read()
-        self.m.schedule_work(self._unmask_work)
+        self.wq.schedule_work(self._unmask_work)
 
     def _virqfd_unmask(self) -> None:
         self.unmask()

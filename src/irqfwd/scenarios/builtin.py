@@ -36,14 +36,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from irqfwd._plugins import import_plugins
-from irqfwd.errors import InputError
-from irqfwd.scenarios.config import (
+from irqfwd.config import (
     DeviceConfig,
     ScenarioConfig,
     SchedulerConfig,
     TrafficConfig,
     VMConfig,
 )
+from irqfwd.errors import InputError
 
 __all__ = [
     "PLUGIN_MODULES",

@@ -26,9 +26,9 @@ Each runs under the timer designs of :data:`irqfwd.host.kvm.arch_timer.SCENARIO_
 
 from __future__ import annotations
 
-import irqfwd.sim.invariants_timer  # noqa: F401  (registers the timer invariant rules)
+import irqfwd.check.timer  # noqa: F401  (registers the timer invariant rules)
+from irqfwd.config import ScenarioConfig, SchedulerConfig, TimerConfig, VMConfig
 from irqfwd.scenarios.builtin import register_scenario
-from irqfwd.scenarios.config import ScenarioConfig, SchedulerConfig, TimerConfig, VMConfig
 
 __all__ = ["TIMER_SCENARIOS"]
 

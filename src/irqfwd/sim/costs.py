@@ -9,6 +9,7 @@ emulated IPI 1,926 ns, vtimer injection 902 ns.  ``irqfwd calibrate`` re-runs th
 micro-benchmarks in the simulator and prints simulated against measured.
 """
 
+# mypyc: interpreted (CostProfile is a pydantic model)
 from __future__ import annotations
 
 import tomllib

@@ -24,7 +24,7 @@ Event-ordering rules the models rely on (asserted where they matter):
 
 Queries: :meth:`Engine.peek` (time of the next live entry) and :meth:`Engine.next_time`
 (earliest live entry before a bound, optionally ignoring some callbacks).
-:meth:`irqfwd.sim.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
+:meth:`irqfwd.hw.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
 decide whether it may fast-forward.
 """
 

@@ -34,9 +34,9 @@ class Listener:
     """An object subscribed with :meth:`Recorder.listen`: :meth:`on_event` receives every
     event it listens to (one method call per event, no bound-method object)."""
 
-    dispatches_events: ClassVar[bool] = True
-    """Whether :meth:`on_event` routes every event this object listens to (see
-    :class:`irqfwd.sim.invariants.Rule`, whose subclasses may rely on callables instead)."""
+    events: ClassVar[tuple[str, ...]] = ()
+    """The events :meth:`on_event` routes (for subscribers that subscribe themselves by it,
+    e.g. the invariant checker's rules)."""
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irqfwd.hw.gicv2.bench import run_gic_benchmark
+from irqfwd.calibrate.gic_bench import run_gic_benchmark
 from irqfwd.hw.gicv2.config import GICv2Config, QemuQuirks
 from irqfwd.hw.gicv2.gic import GICv2
 

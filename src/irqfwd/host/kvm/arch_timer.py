@@ -22,7 +22,7 @@ Models ``arch/arm64/kvm/arch_timer.c`` (``linux-forwarding-lineage.md`` §6, §1
   interrupt is ignored (it stays Active: forwarded, no DIR); otherwise, if the timer
   condition holds, the level is raised into the vgic.
 
-Designs (``irqfwd.sim.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
+Designs (``irqfwd.system.designs``): ``forwarded`` (HW-mapped vtimer, the Linux default),
 ``sw-deactivate`` (a host without hardware deactivation, Apple M1 style §6.5: the timer
 LR gets no HW bit and gets the EOI bit, the guest's EOI exits, the "kvm-timer" irqchip
 emulates Active as a *mask* of the host PPI, unmasked at fold once the virtual interrupt
@@ -47,11 +47,30 @@ charge themselves (the vgic, genirq and the GIC chip charge through
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
 from irqfwd._mypyc import mypyc_attr
+from irqfwd.host.genirq import (
+    EINVAL,
+    IRQCHIP_STATE_ACTIVE,
+    IRQCHIP_STATE_MASKED,
+    IRQCHIP_STATE_PENDING,
+    IRQD_FORWARDED_TO_VCPU,
+    Genirq,
+    IrqChip,
+    IrqData,
+)
+from irqfwd.host.kernel import HostKernel
+from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
+from irqfwd.host.kvm.kvm_host import KvmVcpu
+from irqfwd.host.kvm.vgic import (
+    kvm_vgic_inject_irq,
+    kvm_vgic_map_is_active,
+    kvm_vgic_map_phys_irq,
+    kvm_vgic_reset_mapped_irq,
+)
+from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine, Handle
@@ -64,16 +83,14 @@ __all__ = [
     "SCENARIO_DESIGNS",
     "TIMER_DESIGNS",
     "ArchTimerContext",
+    "HostTimerPlatform",
     "KvmArchTimer",
+    "KvmTimerChip",
     "TimerDesign",
-    "TimerIrqOps",
     "TimerPlatform",
     "timer_design_for",
 ]
 
-IRQCHIP_STATE_PENDING: Final = "pending"
-IRQCHIP_STATE_ACTIVE: Final = "active"
-IRQCHIP_STATE_MASKED: Final = "masked"
 
 TimerDesign = Literal["forwarded", "sw-deactivate", "timer-no-vgic"]
 TIMER_DESIGNS: tuple[str, ...] = ("forwarded", "sw-deactivate", "timer-no-vgic")
@@ -100,12 +117,12 @@ class TimerPlatform(Protocol):
     """Host services arch_timer.c calls, for the physical CPU ``cpu`` it runs on.
 
     Implemented by an adapter over ``irqfwd.host.genirq`` and ``irqfwd.host.kvm.vgic``
-    (see :mod:`irqfwd.host.kvm.timer_glue`) or by a test fake.
+    (see :mod:`irqfwd.system.vtimer`) or by a test fake.
     """
 
-    def irq_get_irqchip_state(self, irq: int, which: str, cpu: int) -> bool: ...
+    def irq_get_irqchip_state(self, irq: int, which: int, cpu: int) -> bool: ...
 
-    def irq_set_irqchip_state(self, irq: int, which: str, value: bool, cpu: int) -> None: ...
+    def irq_set_irqchip_state(self, irq: int, which: int, value: bool, cpu: int) -> None: ...
 
     def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int: ...
 
@@ -113,7 +130,7 @@ class TimerPlatform(Protocol):
 
     def enable_percpu_irq(self, irq: int, cpu: int) -> None: ...
 
-    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: TimerIrqOps) -> int: ...
+    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: IrqOps) -> int: ...
 
     def kvm_vgic_inject_irq(self, vcpu: Any, intid: int, level: bool, owner: object) -> int: ...
 
@@ -124,16 +141,6 @@ class TimerPlatform(Protocol):
     def kvm_vcpu_kick(self, vcpu: Any) -> None:
         """Wake a blocked vCPU (``kvm_vcpu_wake_up``) or kick a running one."""
         ...
-
-
-@dataclass
-class TimerIrqOps:
-    """``struct irq_ops`` for the timer mapping (``arch_timer_irq_ops``)."""
-
-    get_input_level: Callable[[Any, int], bool]
-    """``kvm_arch_timer_get_input_level(vcpu, vintid)``."""
-    sw_resample: bool = False
-    """``VGIC_IRQ_SW_RESAMPLE``: no HW bit, EOI bit set, software deactivation at fold."""
 
 
 @dataclass
@@ -162,6 +169,20 @@ class ArchTimerContext:
     """The vCPU is blocked in WFI (``kvm_vcpu_is_blocking``)."""
     bg_timer: Handle | None = None
     """The background hrtimer armed at put while blocking."""
+
+
+class _InputLevel:
+    """``arch_timer_irq_ops.get_input_level`` bound to one vCPU."""
+
+    __slots__ = ("kt", "vcpu")
+
+    def __init__(self, kt: KvmArchTimer, vcpu: Any) -> None:
+        self.kt = kt
+        self.vcpu = vcpu
+
+    def get_input_level(self, vintid: int) -> bool:
+        """``kvm_arch_timer_get_input_level``."""
+        return self.kt.kvm_arch_timer_get_input_level(self.vcpu, vintid)
 
 
 # Interpreted-style class even when compiled: tests inject faults by patching its methods.
@@ -228,7 +249,8 @@ class KvmArchTimer:
         if not self._initialised:
             self.kvm_timer_hyp_init()
         if self.has_gic_active_state:
-            ops = TimerIrqOps(self.kvm_arch_timer_get_input_level, sw_resample=self.no_hw_deactivation)
+            get_input_level = _InputLevel(self, ctx.vcpu).get_input_level
+            ops = IrqOps(VGIC_IRQ_SW_RESAMPLE if self.no_hw_deactivation else 0, get_input_level)
             ret = self.platform.kvm_vgic_map_phys_irq(ctx.vcpu, ctx.host_irq, ctx.intid, ops)
             if ret:
                 raise RuntimeError(f"kvm_vgic_map_phys_irq failed: {ret}")
@@ -490,3 +512,123 @@ class KvmArchTimer:
             if ctx.vcpu is vcpu:
                 return ctx
         return None
+
+
+# ---------------------------------------------------------------------- the host side
+class KvmTimerChip(IrqChip):
+    """The "kvm-timer" irqchip of hosts without hardware deactivation (arch_timer.c
+    ``timer_chip``, pushed on the vtimer PPI's irq_data by ``kvm_irq_init``).
+
+    Sits on top of the GIC's irq_data of the vtimer PPI.  ``irq_set_vcpu_affinity`` only
+    marks *this* level forwarded; ``irq_set_irqchip_state(ACTIVE)`` on a forwarded irq is a
+    mask (active) / unmask (inactive) of the parent, routed through
+    :meth:`KvmArchTimer.kvm_timer_set_phys_active_sw` so KVM's bookkeeping stays exact;
+    ``irq_eoi`` always reaches the parent (on a GIC the PPI must still be deactivated).
+    """
+
+    name = "KVM"
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+        self.kt: KvmArchTimer | None = None
+        """The arch timer it emulates Active for (set once it exists)."""
+        self.irq_set_vcpu_affinity = self._set_vcpu_affinity
+        self.irq_get_irqchip_state = self._get_state
+        self.irq_set_irqchip_state = self._set_state
+
+    @staticmethod
+    def _parent(d: IrqData) -> IrqData:
+        assert d.parent_data is not None
+        return d.parent_data
+
+    def _timer(self) -> KvmArchTimer:
+        kt = self.kt
+        assert kt is not None
+        return kt
+
+    def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
+        """``irq_chip_mask_parent``."""
+        p = self._parent(d)
+        p.chip.irq_mask(p, cpu)
+
+    def irq_unmask(self, d: IrqData, cpu: int = 0) -> None:
+        """``irq_chip_unmask_parent``."""
+        p = self._parent(d)
+        p.chip.irq_unmask(p, cpu)
+
+    def irq_eoi(self, d: IrqData, cpu: int = 0) -> None:
+        """``irq_chip_eoi_parent``."""
+        p = self._parent(d)
+        p.chip.irq_eoi(p, cpu)
+
+    def _set_vcpu_affinity(self, d: IrqData, vcpu: Any) -> int:
+        if vcpu is not None:
+            d.state |= IRQD_FORWARDED_TO_VCPU
+        else:
+            d.state &= ~IRQD_FORWARDED_TO_VCPU
+        return 0
+
+    def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
+        if which == IRQCHIP_STATE_ACTIVE and d.state & IRQD_FORWARDED_TO_VCPU:
+            return self._timer().masked(cpu)
+        p = self._parent(d)
+        cb = p.chip.irq_get_irqchip_state
+        return cb(p, which, cpu) if cb is not None else False
+
+    def _set_state(self, d: IrqData, which: int, val: bool, cpu: int) -> int:
+        if which == IRQCHIP_STATE_ACTIVE and d.state & IRQD_FORWARDED_TO_VCPU:
+            self.m.acc += self._timer().kvm_timer_set_phys_active_sw(cpu, val)
+            return 0
+        p = self._parent(d)
+        cb = p.chip.irq_set_irqchip_state
+        return cb(p, which, val, cpu) if cb is not None else EINVAL
+
+
+class HostTimerPlatform:
+    """:class:`TimerPlatform` over the host's genirq and the vgic of each vCPU's VM."""
+
+    def __init__(self, host: HostKernel) -> None:
+        self.m = host.m
+        self.genirq: Genirq = host.genirq
+        c = host.m.costs
+        self._lock_ns = max(0, c.irqchip_state_ns - c.gicd_access_ns)
+        """genirq locking around a state access (the GIC chip charges the distributor access)."""
+
+    def irq_get_irqchip_state(self, irq: int, which: int, cpu: int) -> bool:
+        """``irq_get_irqchip_state`` (an error is a bug of the set-up: raised)."""
+        self.m.acc += self._lock_ns
+        err, state = self.genirq.irq_get_irqchip_state(irq, which, cpu)
+        if err:
+            raise RuntimeError(f"irq_get_irqchip_state({irq}) failed: {err}")
+        return state
+
+    def irq_set_irqchip_state(self, irq: int, which: int, value: bool, cpu: int) -> None:
+        """``irq_set_irqchip_state`` (an error is a bug of the set-up: raised)."""
+        self.m.acc += self._lock_ns
+        err = self.genirq.irq_set_irqchip_state(irq, which, value, cpu)
+        if err:
+            raise RuntimeError(f"irq_set_irqchip_state({irq}) failed: {err}")
+
+    def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int:
+        return self.genirq.irq_set_vcpu_affinity(irq, vcpu_info)
+
+    def disable_percpu_irq(self, irq: int, cpu: int) -> None:
+        self.genirq.disable_percpu_irq(irq, cpu)
+
+    def enable_percpu_irq(self, irq: int, cpu: int) -> None:
+        self.genirq.enable_percpu_irq(irq, cpu)
+
+    def kvm_vgic_map_phys_irq(self, vcpu: KvmVcpu, host_irq: int, vintid: int, ops: IrqOps) -> int:
+        return kvm_vgic_map_phys_irq(vcpu.kvm, vcpu, host_irq, vintid, ops)
+
+    def kvm_vgic_inject_irq(self, vcpu: KvmVcpu, intid: int, level: bool, owner: object) -> int:
+        return kvm_vgic_inject_irq(vcpu.kvm, vcpu, intid, level, owner)
+
+    def kvm_vgic_map_is_active(self, vcpu: KvmVcpu, vintid: int) -> bool:
+        return kvm_vgic_map_is_active(vcpu.kvm, vcpu, vintid)
+
+    def kvm_vgic_reset_mapped_irq(self, vcpu: KvmVcpu, vintid: int) -> None:
+        kvm_vgic_reset_mapped_irq(vcpu.kvm, vcpu, vintid)
+
+    def kvm_vcpu_kick(self, vcpu: KvmVcpu) -> None:
+        vcpu.kvm_vcpu_kick()

@@ -1,136 +1,65 @@
-"""The KVM vgic core (arch/arm64/kvm/vgic/vgic.c), Linux's current design (lineage §5).
+"""The version-neutral vgic core (arch/arm64/kvm/vgic/vgic.c).
 
-* :class:`VgicIrq` (``struct vgic_irq``): ``pending_latch``, ``line_level``, ``active``,
-  ``enabled``, ``priority``, ``group``, ``config``, ``target_vcpu``, ``vcpu`` (owner of the
-  ap_list entry), ``hw``/``hwintid``/``host_irq``/``ops`` (mapped irqs), ``owner``.
-* :class:`Vgic` (one per VM, ``struct vgic_dist`` + the vgic entry points):
-  ``kvm_vgic_inject_irq`` (owner check, ``vgic_validate_injection`` level semantics),
-  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``vgic_target_oracle``,
-  ``vgic_sort_ap_list`` (``vgic_irq_cmp``: legacy "active first" order or the 2025
-  LR-overflow order), ``kvm_vgic_flush_hwstate`` (LR population, UIE on overflow,
-  counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold + ``vgic_prune_ap_list``),
-  ``vgic_irq_handle_resampling``, ``kvm_vgic_map_phys_irq`` / ``kvm_vgic_unmap_phys_irq`` /
-  ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``kvm_vgic_vcpu_pending_irq``.
+Functions over the structures of :mod:`irqfwd.host.kvm.kvm_host`, named as in Linux:
 
-The GICv2 list-register encoding lives in :mod:`irqfwd.host.kvm.vgic_v2`, as in Linux.
-The physical side of mapped irqs goes through the host genirq API
-(``irq_get_irqchip_state`` / ``irq_set_irqchip_state``), never through the GIC directly.
+* ``vgic_get_irq``, ``vgic_target_oracle`` (where an irq belongs right now),
+  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``kvm_vgic_inject_irq`` (owner check,
+  ``vgic_validate_injection`` level semantics);
+* mapped irqs: ``kvm_vgic_map_phys_irq`` / ``kvm_vgic_unmap_phys_irq`` /
+  ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``vgic_get_phys_line_level``,
+  ``vgic_irq_set_phys_active`` / ``vgic_irq_set_phys_pending``, ``vgic_irq_handle_resampling``;
+* flush and fold: ``vgic_sort_ap_list`` (``vgic_irq_cmp``: the order up to 2025, active
+  first, or the 2025 LR-overflow order), ``kvm_vgic_flush_hwstate`` (LR population,
+  underflow on overflow, counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
+  ``vgic_prune_ap_list``), ``kvm_vgic_vcpu_pending_irq``;
+* ``kvm_notify_acked_irq`` and the trapped-deactivation emulation (``vgic_deactivate``).
+
+The core knows no GIC version: everything that touches list registers or the virtual
+interface goes through the back end chosen by ``kvm_vgic_hyp_init``
+(:class:`~irqfwd.host.kvm.kvm_host.VgicOps`; GICv2: :mod:`irqfwd.host.kvm.vgic_v2`).  The
+physical side of mapped irqs goes through the host genirq API (``irq_get_irqchip_state`` /
+``irq_set_irqchip_state``), never through the GIC directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from irqfwd.host.genirq import IRQCHIP_STATE_ACTIVE, IRQCHIP_STATE_PENDING
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vm import Kvm
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_LEVEL, VGIC_NR_PRIVATE_IRQS, IrqOps, VgicOptions
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 
 __all__ = [
-    "VGIC_CONFIG_EDGE",
-    "VGIC_CONFIG_LEVEL",
-    "VGIC_IRQ_SW_RESAMPLE",
-    "VGIC_NR_PRIVATE_IRQS",
-    "IrqOps",
-    "Vgic",
-    "VgicIrq",
-    "VgicOptions",
+    "EINVAL",
+    "kvm_notify_acked_irq",
+    "kvm_vgic_dist_init",
+    "kvm_vgic_flush_hwstate",
+    "kvm_vgic_inject_irq",
+    "kvm_vgic_map_is_active",
+    "kvm_vgic_map_phys_irq",
+    "kvm_vgic_reset_mapped_irq",
+    "kvm_vgic_sync_hwstate",
+    "kvm_vgic_unmap_phys_irq",
+    "kvm_vgic_vcpu_pending_irq",
+    "vgic_deactivate",
+    "vgic_debug_state",
+    "vgic_get_irq",
+    "vgic_get_phys_line_level",
+    "vgic_irq_handle_resampling",
+    "vgic_irq_set_phys_active",
+    "vgic_irq_set_phys_pending",
+    "vgic_prune_ap_list",
+    "vgic_queue_irq_unlock",
+    "vgic_sort_ap_list",
+    "vgic_target_oracle",
 ]
 
-VGIC_CONFIG_EDGE: Final = 0
-VGIC_CONFIG_LEVEL: Final = 1
-VGIC_NR_PRIVATE_IRQS: Final = 32
-VGIC_IRQ_SW_RESAMPLE: Final = 1 << 0
 EINVAL: Final = -22
 
 
-class IrqOps:
-    """``struct irq_ops``: ``flags`` (``VGIC_IRQ_SW_RESAMPLE``) and ``get_input_level``."""
-
-    __slots__ = ("flags", "get_input_level")
-
-    def __init__(self, flags: int = 0, get_input_level: Callable[[int], bool] | None = None) -> None:
-        self.flags = flags
-        self.get_input_level = get_input_level
-
-
-class VgicIrq:
-    """``struct vgic_irq``."""
-
-    __slots__ = (
-        "active", "active_source", "config", "enabled", "group", "host_irq", "hw", "hwintid",
-        "intid", "line_level", "on_lr", "ops", "owner", "pending_latch", "priority", "source",
-        "target_vcpu", "targets", "vcpu",
-    )
-
-    def __init__(self, intid: int, target: Vcpu | None, config: int) -> None:
-        self.intid = intid
-        self.pending_latch = False
-        self.line_level = False
-        self.active = False
-        self.enabled = intid < 16  # SGIs are always enabled on GICv2 (IMPDEF, as KVM)
-        self.priority = 0
-        self.group = 0
-        self.config = config
-        self.target_vcpu = target
-        self.targets = 1 if intid >= VGIC_NR_PRIVATE_IRQS else 0
-        self.vcpu: Vcpu | None = None
-        self.hw = False
-        self.hwintid = 0
-        self.host_irq = 0
-        self.ops: IrqOps | None = None
-        self.owner: Any = None
-        self.source = 0
-        self.active_source = 0
-        self.on_lr = False
-
-    def irq_is_pending(self) -> bool:
-        """``irq_is_pending``: latch for edge, latch or line level for level."""
-        if self.config == VGIC_CONFIG_EDGE:
-            return self.pending_latch
-        return self.pending_latch or self.line_level
-
-    def is_mapped_level(self) -> bool:
-        """``vgic_irq_is_mapped_level``."""
-        return self.config == VGIC_CONFIG_LEVEL and self.hw
-
-    def needs_resampling(self) -> bool:
-        """``vgic_irq_needs_resampling``: ``VGIC_IRQ_SW_RESAMPLE`` in ``ops.flags``."""
-        ops = self.ops
-        return ops is not None and bool(ops.flags & VGIC_IRQ_SW_RESAMPLE)
-
-    def __repr__(self) -> str:
-        return (f"VgicIrq({self.intid}, P={int(self.pending_latch)} L={int(self.line_level)} "
-                f"A={int(self.active)} E={int(self.enabled)} HW={int(self.hw)}:{self.hwintid})")
-
-
-class VgicOptions:
-    """vgic behaviour switches a design may change (see :mod:`irqfwd.sim.designs`)."""
-
-    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line",
-                 "trap_dir")
-
-    def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
-                 level_eoi_bit: bool = True, mapped_level_lower_line: bool = True,
-                 trap_dir: bool = False) -> None:
-        self.ap_list_order = ap_list_order
-        """``"legacy"``: active first (up to 2025); ``"2025"``: pending-not-active first."""
-        self.hw_lr_pending_active = hw_lr_pending_active
-        """Fault: allow Pending+Active in a HW=1 LR (forbidden by 3d6e77ad1489)."""
-        self.level_eoi_bit = level_eoi_bit
-        """Level non-HW LRs get the EOI bit (False = fault-level-no-eoi-bit)."""
-        self.mapped_level_lower_line = mapped_level_lower_line
-        """Lower ``line_level`` of a mapped level irq once written pending (§5.4 step 5)."""
-        self.trap_dir = trap_dir
-        """2025 LR-overflow series, "GICv2: Always trap GICV_DIR": the guest's GICV_DIR page
-        is not mapped, every DIR write exits (DABT_LOW) and is emulated by
-        :meth:`Vgic.vgic_v2_deactivate` (§5.7)."""
-
-
 def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
-    # vgic_irq_cmp up to 2025: active first, then pending+enabled by priority, then the rest.
+    """``vgic_irq_cmp`` up to 2025: active first, then pending+enabled by priority, the rest."""
     if irq.active:
         return (0, 0)
     if irq.enabled and irq.irq_is_pending():
@@ -139,7 +68,8 @@ def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
 
 
 def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
-    # 2025 LR-overflow order: pending-not-active first, then priority; HW active before non-HW.
+    """The 2025 LR-overflow order: pending-not-active first, then priority; HW active
+    irqs before non-HW ones."""
     pend = irq.enabled and irq.irq_is_pending()
     if pend and not irq.active:
         return (0, irq.priority, 0)
@@ -148,296 +78,306 @@ def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
     return (2, 0, 0)
 
 
-class Vgic:
-    """The vgic of one VM (``struct vgic_dist``) and its entry points."""
+def _sort_key(options: VgicOptions) -> Callable[[VgicIrq], Any]:
+    return _cmp_key_2025 if options.ap_list_order == "2025" else _cmp_key_legacy
 
-    def __init__(self, kvm: Kvm, nr_spis: int, options: VgicOptions | None = None) -> None:
-        self.kvm = kvm
-        self.m = kvm.m
-        self.host = kvm.host
-        self.nr_spis = nr_spis
-        self.options = options or VgicOptions()
-        self.enabled = False  # GICD_CTLR.EnableGrp0
-        self.spis: list[VgicIrq] = []
-        self.nr_lr = kvm.m.gic.config.num_lrs
-        self.sort_key: Callable[[VgicIrq], Any] = (
-            _cmp_key_2025 if self.options.ap_list_order == "2025" else _cmp_key_legacy)
-        c = kvm.m.costs
-        self.inject_ns = c.vgic_inject_ns
-        from irqfwd.host.kvm import vgic_v2  # the LR back end (imports this module)
 
-        # The back-end entry points, bound once (a module object cannot be an attribute
-        # of a mypyc native class).
-        self._populate_lr: Callable[[Vgic, Vcpu, VgicIrq, int], None] = vgic_v2.vgic_v2_populate_lr
-        self._set_underflow: Callable[[Vcpu], None] = vgic_v2.vgic_v2_set_underflow
-        self._fold_lr_state: Callable[[Vgic, Vcpu], None] = vgic_v2.vgic_v2_fold_lr_state
+# ---------------------------------------------------------------------- init and lookup
+def kvm_vgic_dist_init(kvm: Kvm, first_vcpu: KvmVcpu) -> None:
+    """``kvm_vgic_dist_init``: every SPI level-sensitive, targeting vCPU 0, disabled."""
+    dist = kvm.vgic
+    dist.spis = [VgicIrq(32 + i, first_vcpu, VGIC_CONFIG_LEVEL) for i in range(dist.nr_spis)]
 
-    def init_spis(self, first_vcpu: Vcpu) -> None:
-        """``kvm_vgic_dist_init``: SPIs level, targeting vCPU 0, disabled."""
-        self.spis = [VgicIrq(32 + i, first_vcpu, VGIC_CONFIG_LEVEL) for i in range(self.nr_spis)]
 
-    # ---------------------------------------------------------------- lookup
-    def get_irq(self, vcpu: Vcpu | None, intid: int) -> VgicIrq | None:
-        """``vgic_get_irq``: private irqs of ``vcpu`` or SPIs of the VM."""
-        if intid < VGIC_NR_PRIVATE_IRQS:
-            return vcpu.private_irqs[intid] if vcpu is not None else None
-        i = intid - VGIC_NR_PRIVATE_IRQS
-        if 0 <= i < len(self.spis):
-            return self.spis[i]
-        return None
+def vgic_get_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int) -> VgicIrq | None:
+    """``vgic_get_irq``: a private irq of ``vcpu`` or an SPI of the VM."""
+    if intid < VGIC_NR_PRIVATE_IRQS:
+        return vcpu.vgic_cpu.private_irqs[intid] if vcpu is not None else None
+    i = intid - VGIC_NR_PRIVATE_IRQS
+    spis = kvm.vgic.spis
+    if 0 <= i < len(spis):
+        return spis[i]
+    return None
 
-    # ---------------------------------------------------------------- targeting / queueing
-    def vgic_target_oracle(self, irq: VgicIrq) -> Vcpu | None:
-        """``vgic_target_oracle``: an active irq stays with its owner (§5.3)."""
-        if irq.active:
-            return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
-        # irq_is_pending(), inlined (hot path)
-        if irq.enabled and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL)):
-            if not self.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
-                return None
-            return irq.target_vcpu
-        return None
 
-    def vgic_queue_irq_unlock(self, irq: VgicIrq) -> bool:
-        """``vgic_queue_irq_unlock``: put ``irq`` on its target's ap_list and kick it."""
-        vcpu = self.vgic_target_oracle(irq)
-        if irq.vcpu is not None or vcpu is None:
-            if vcpu is not None:
-                self.kvm.kvm_vcpu_kick(vcpu)
-            return False
-        irq.vcpu = vcpu
-        vcpu.ap_list.append(irq)
-        self.kvm.kvm_vcpu_kick(vcpu)
-        return True
+# ---------------------------------------------------------------------- targeting / queueing
+def vgic_target_oracle(kvm: Kvm, irq: VgicIrq) -> KvmVcpu | None:
+    """``vgic_target_oracle``: an active irq stays with its owner; a pending, enabled irq
+    goes to its target (SPIs only while the distributor is enabled)."""
+    if irq.active:
+        return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
+    if irq.enabled and irq.irq_is_pending():
+        if not kvm.vgic.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
+            return None
+        return irq.target_vcpu
+    return None
 
-    def kvm_vgic_inject_irq(self, vcpu: Vcpu | None, intid: int, level: bool, owner: Any) -> int:
-        """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue (§5.2)."""
-        self.m.acc += self.inject_ns
-        irq = self.get_irq(vcpu, intid)
-        if irq is None:
-            return EINVAL
-        if irq.owner is not None and irq.owner is not owner:
-            return EINVAL
-        rec = self.m.recorder
-        if rec.wants("vgic_update_irq_pending"):
-            rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
-        if irq.config == VGIC_CONFIG_LEVEL:
-            if irq.line_level == level:
-                return 0
-            irq.line_level = level
-        else:
-            if not level:
-                return 0
-            irq.pending_latch = True
-        self.vgic_queue_irq_unlock(irq)
-        return 0
 
-    # ---------------------------------------------------------------- mapping (§5.2)
-    def kvm_vgic_map_phys_irq(self, vcpu: Vcpu | None, host_irq: int, vintid: int,
-                              ops: IrqOps | None = None) -> int:
-        """``kvm_vgic_map_phys_irq``: ``hw``, ``hwintid`` = root irq_data's hwirq, ``ops``."""
-        irq = self.get_irq(vcpu, vintid)
-        if irq is None:
-            return EINVAL
-        data = self.host.genirq.irq_get_irq_data(host_irq).root()
-        irq.hw = True
-        irq.host_irq = host_irq
-        irq.hwintid = data.hwirq
-        irq.ops = ops
-        return 0
-
-    def kvm_vgic_unmap_phys_irq(self, vcpu: Vcpu | None, vintid: int) -> int:
-        """``kvm_vgic_unmap_phys_irq``: clear hw/hwintid/ops only; state is the caller's job."""
-        irq = self.get_irq(vcpu, vintid)
-        if irq is None or not irq.hw:
-            return EINVAL
-        irq.hw = False
-        irq.hwintid = 0
-        irq.ops = None
-        return 0
-
-    def kvm_vgic_reset_mapped_irq(self, vcpu: Vcpu | None, vintid: int) -> None:
-        """``kvm_vgic_reset_mapped_irq``: clear active, pending_latch and line_level."""
-        irq = self.get_irq(vcpu, vintid)
-        if irq is None or not irq.hw:
-            return
-        irq.active = False
-        irq.pending_latch = False
-        irq.line_level = False
-
-    def kvm_vgic_map_is_active(self, vcpu: Vcpu | None, vintid: int) -> bool:
-        """``kvm_vgic_map_is_active``: ``hw && active`` (meaningful after fold)."""
-        irq = self.get_irq(vcpu, vintid)
-        return irq is not None and irq.hw and irq.active
-
-    def vgic_get_phys_line_level(self, irq: VgicIrq) -> bool:
-        """``vgic_get_phys_line_level``: ``ops.get_input_level`` or physical PENDING."""
-        ops = irq.ops
-        if ops is not None and ops.get_input_level is not None:
-            return ops.get_input_level(irq.intid)
-        cpu = self.kvm.current_pcpu()
-        _, pending = self.host.genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
-        return pending
-
-    def vgic_irq_set_phys_active(self, irq: VgicIrq, active: bool) -> None:
-        """``vgic_irq_set_phys_active``: ``irq_set_irqchip_state(ACTIVE)`` on the host irq."""
-        cpu = self.kvm.current_pcpu()
-        self.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
-
-    def vgic_irq_set_phys_pending(self, irq: VgicIrq, pending: bool) -> None:
-        """``vgic_irq_set_phys_pending``: ``irq_set_irqchip_state(PENDING)`` on the host irq."""
-        cpu = self.kvm.current_pcpu()
-        self.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, pending, cpu)
-
-    def vgic_irq_handle_resampling(self, irq: VgicIrq, lr_deactivated: bool, lr_pending: bool) -> None:
-        """``vgic_irq_handle_resampling`` (§5.5 step 5): mapped level irqs only.
-
-        Extension: a mapped *edge* irq with ``VGIC_IRQ_SW_RESAMPLE`` (no HW deactivation;
-        Linux has no such user) gets the level rule too (deactivate the physical irq once
-        it is neither active nor latched), otherwise its physical active state would never
-        be cleared.
-        """
-        if not irq.is_mapped_level():
-            if irq.hw and irq.needs_resampling() and not (irq.active or irq.pending_latch):
-                self.vgic_irq_set_phys_active(irq, False)
-            return
-        resample = False
-        if irq.needs_resampling():
-            resample = not (irq.active or irq.pending_latch)
-        elif lr_pending or (lr_deactivated and irq.line_level):
-            irq.line_level = self.vgic_get_phys_line_level(irq)
-            resample = not irq.line_level
-        if resample:
-            self.vgic_irq_set_phys_active(irq, False)
-
-    # ---------------------------------------------------------------- flush / sync
-    def vgic_sort_ap_list(self, vcpu: Vcpu) -> None:
-        """``vgic_sort_ap_list`` with ``vgic_irq_cmp`` (stable, as list_sort)."""
-        vcpu.ap_list.sort(key=self.sort_key)
-
-    def kvm_vgic_flush_hwstate(self, vcpu: Vcpu) -> None:
-        """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
-        ap = vcpu.ap_list
-        cpuif = vcpu.v2
-        if not ap:
-            cpuif.used_lrs = 0
-            return
-        nr_lr = self.nr_lr
-        if len(ap) > nr_lr:
-            self.vgic_sort_ap_list(vcpu)
-        count = 0
-        populate = self._populate_lr
-        spilled = 0
-        for irq in ap:
-            if self.vgic_target_oracle(irq) is not vcpu:
-                continue
-            if count >= nr_lr:
-                spilled += 1
-                continue
-            populate(self, vcpu, irq, count)
-            count += 1
-        if spilled:
-            # GICH_HCR.UIE fires while at most one LR is valid: with a single LR that holds
-            # as soon as it is written and would livelock the vCPU, so it is only requested
-            # with two or more LRs (real GICv2 implementations have four).
-            if nr_lr > 1:
-                self._set_underflow(vcpu)
-            rec = self.m.recorder
-            rec.count("lr_spills", spilled)
-            if rec.wants("vgic_lr_spill"):
-                rec.emit("vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
-        cpuif.used_lrs = count
-
-    def kvm_vgic_sync_hwstate(self, vcpu: Vcpu) -> None:
-        """``kvm_vgic_sync_hwstate``: fold the LR shadow, then ``vgic_prune_ap_list``."""
-        if vcpu.v2.used_lrs or vcpu.v2.eoicount:
-            self._fold_lr_state(self, vcpu)
-        if vcpu.ap_list:
-            self.vgic_prune_ap_list(vcpu)
-
-    def vgic_prune_ap_list(self, vcpu: Vcpu) -> None:
-        """``vgic_prune_ap_list``: drop irqs with no target; move irqs whose target changed."""
-        keep: list[VgicIrq] = []
-        for irq in vcpu.ap_list:
-            target = self.vgic_target_oracle(irq)
-            if target is vcpu:
-                keep.append(irq)
-            elif target is None:
-                irq.vcpu = None
-            else:
-                irq.vcpu = target
-                target.ap_list.append(irq)
-                self.kvm.kvm_vcpu_kick(target)
-        vcpu.ap_list = keep
-
-    def kvm_vgic_vcpu_pending_irq(self, vcpu: Vcpu) -> bool:
-        """``kvm_vgic_vcpu_pending_irq``: a pending, enabled, inactive irq above the priority mask."""
-        ap = vcpu.ap_list
-        if not ap:
-            return False
-        pmr = vcpu.vgic_pmr()
-        for irq in ap:
-            if (irq.enabled and not irq.active and irq.priority < pmr
-                    and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL))):
-                return True
+def vgic_queue_irq_unlock(kvm: Kvm, irq: VgicIrq) -> bool:
+    """``vgic_queue_irq_unlock``: put ``irq`` on its target's ap_list and kick the target."""
+    vcpu = vgic_target_oracle(kvm, irq)
+    if irq.vcpu is not None or vcpu is None:
+        if vcpu is not None:
+            vcpu.kvm_vcpu_kick()
         return False
+    irq.vcpu = vcpu
+    vcpu.vgic_cpu.ap_list.append(irq)
+    vcpu.kvm_vcpu_kick()
+    return True
 
-    # ---------------------------------------------------------------- trapped DIR (§5.7)
-    def vgic_v2_deactivate(self, vcpu: Vcpu, val: int) -> None:
-        """Emulate a trapped GICV_DIR write (the 2025 ``vgic_v*_deactivate``).
 
-        The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in
-        its ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise it becomes
-        inactive, a HW irq's physical INTID is deactivated by the host (exactly once: the
-        guest's DIR never reached an LR), and a level non-HW SPI notifies its ack
-        notifiers as the EOI maintenance interrupt would have.  (An irq held in an LR of
-        another running vCPU, the "big hammer" case, is not modelled.)
-        """
-        intid = val & 0x3FF
-        irq = self.get_irq(vcpu, intid)
-        rec = self.m.recorder
-        rec.count("dir_trapped")
-        if irq is None or not irq.active:
-            return
-        irq.active = False
-        if irq.hw and not irq.needs_resampling():
-            self.vgic_irq_set_phys_active(irq, False)
-        elif irq.config == VGIC_CONFIG_LEVEL and intid >= VGIC_NR_PRIVATE_IRQS:
-            self.kvm_notify_acked_irq(intid - VGIC_NR_PRIVATE_IRQS)
-            if irq.hw:
-                self.vgic_irq_handle_resampling(irq, True, False)
+def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool, owner: Any) -> int:
+    """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue."""
+    m = kvm.m
+    m.acc += kvm.vgic.inject_ns
+    irq = vgic_get_irq(kvm, vcpu, intid)
+    if irq is None:
+        return EINVAL
+    if irq.owner is not None and irq.owner is not owner:
+        return EINVAL
+    rec = m.recorder
+    if rec.wants("vgic_update_irq_pending"):
+        rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
+    if irq.config == VGIC_CONFIG_LEVEL:
+        if irq.line_level == level:
+            return 0
+        irq.line_level = level
+    else:
+        if not level:
+            return 0
+        irq.pending_latch = True
+    vgic_queue_irq_unlock(kvm, irq)
+    return 0
 
-    # ---------------------------------------------------------------- debugfs
-    def debug_state(self) -> str:
-        """The KVM debugfs ``vgic-state`` dump (vgic-debug.c ``print_irq_state``): one row
-        per interrupt with ``TYP ID TGT_ID PLAEHCG HWID TARGET SRC PRI VCPU_ID`` (P pending,
-        L line level, A active, E enabled, H hw, C level config, G group)."""
-        lines = [f"Distributor\n===========\nvgic_model:\tGICv2\nnr_spis:\t{self.nr_spis}\n"
-                 f"enabled:\t{int(self.enabled)}\n",
-                 "P=pending_latch, L=line_level, A=active, E=enabled, H=hw, C=config (level=1), G=group\n",
-                 "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID"]
 
-        def row(typ: str, irq: VgicIrq) -> str:
-            tgt = irq.target_vcpu.vcpu_id if irq.target_vcpu is not None else -1
-            owner = irq.vcpu.vcpu_id if irq.vcpu is not None else -1
-            bits = "".join(str(int(b)) for b in (
-                irq.pending_latch, irq.line_level, irq.active, irq.enabled, irq.hw,
-                irq.config == VGIC_CONFIG_LEVEL, irq.group))
-            return (f"{typ} {irq.intid:4d}     {tgt:2d} {bits} {irq.hwintid:8d} {irq.targets:8x} "
-                    f" {irq.source:2x} {irq.priority:3d}      {owner:2d} ")
+# ---------------------------------------------------------------------- mapped irqs
+def kvm_vgic_map_phys_irq(kvm: Kvm, vcpu: KvmVcpu | None, host_irq: int, vintid: int,
+                          ops: IrqOps | None = None) -> int:
+    """``kvm_vgic_map_phys_irq``: ``hw``, ``hwintid`` = the root irq_data's hwirq, ``ops``."""
+    irq = vgic_get_irq(kvm, vcpu, vintid)
+    if irq is None:
+        return EINVAL
+    data = kvm.host.genirq.irq_get_irq_data(host_irq).root()
+    irq.hw = True
+    irq.host_irq = host_irq
+    irq.hwintid = data.hwirq
+    irq.ops = ops
+    return 0
 
-        for vcpu in self.kvm.vcpus:
-            lines.append(f"VCPU {vcpu.vcpu_id} private interrupts")
-            for irq in vcpu.private_irqs:
-                lines.append(row("SGI" if irq.intid < 16 else "PPI", irq))
-        for irq in self.spis:
-            lines.append(row("SPI", irq))
-        return "\n".join(lines) + "\n"
 
-    # ---------------------------------------------------------------- ack notifiers (§8)
-    def kvm_notify_acked_irq(self, spi_pin: int) -> None:
-        """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
-        rec = self.m.recorder
-        if rec.wants("kvm_ack_irq"):
-            rec.emit("kvm_ack_irq", irqchip="GICv2", pin=spi_pin)
-        self.kvm.notify_acked(spi_pin)
+def kvm_vgic_unmap_phys_irq(kvm: Kvm, vcpu: KvmVcpu | None, vintid: int) -> int:
+    """``kvm_vgic_unmap_phys_irq``: clear hw/hwintid/ops only; the state is the caller's job."""
+    irq = vgic_get_irq(kvm, vcpu, vintid)
+    if irq is None or not irq.hw:
+        return EINVAL
+    irq.hw = False
+    irq.hwintid = 0
+    irq.ops = None
+    return 0
+
+
+def kvm_vgic_reset_mapped_irq(kvm: Kvm, vcpu: KvmVcpu | None, vintid: int) -> None:
+    """``kvm_vgic_reset_mapped_irq``: clear active, pending_latch and line_level."""
+    irq = vgic_get_irq(kvm, vcpu, vintid)
+    if irq is None or not irq.hw:
+        return
+    irq.active = False
+    irq.pending_latch = False
+    irq.line_level = False
+
+
+def kvm_vgic_map_is_active(kvm: Kvm, vcpu: KvmVcpu | None, vintid: int) -> bool:
+    """``kvm_vgic_map_is_active``: ``hw && active`` (meaningful after fold)."""
+    irq = vgic_get_irq(kvm, vcpu, vintid)
+    return irq is not None and irq.hw and irq.active
+
+
+def vgic_get_phys_line_level(kvm: Kvm, irq: VgicIrq) -> bool:
+    """``vgic_get_phys_line_level``: ``ops.get_input_level`` or the physical PENDING state."""
+    ops = irq.ops
+    if ops is not None and ops.get_input_level is not None:
+        return ops.get_input_level(irq.intid)
+    cpu = kvm.current_pcpu()
+    _, pending = kvm.host.genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
+    return pending
+
+
+def vgic_irq_set_phys_active(kvm: Kvm, irq: VgicIrq, active: bool) -> None:
+    """``vgic_irq_set_phys_active``: ``irq_set_irqchip_state(ACTIVE)`` on the host irq."""
+    cpu = kvm.current_pcpu()
+    kvm.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
+
+
+def vgic_irq_set_phys_pending(kvm: Kvm, irq: VgicIrq, pending: bool) -> None:
+    """``vgic_irq_set_phys_pending``: ``irq_set_irqchip_state(PENDING)`` on the host irq."""
+    cpu = kvm.current_pcpu()
+    kvm.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, pending, cpu)
+
+
+def vgic_irq_handle_resampling(kvm: Kvm, irq: VgicIrq, lr_deactivated: bool, lr_pending: bool) -> None:
+    """``vgic_irq_handle_resampling``: mapped level irqs only.
+
+    Extension: a mapped *edge* irq with ``VGIC_IRQ_SW_RESAMPLE`` (no HW deactivation;
+    Linux has no such user) gets the level rule too (deactivate the physical irq once it
+    is neither active nor latched), otherwise its physical active state would never be
+    cleared.
+    """
+    if not irq.is_mapped_level():
+        if irq.hw and irq.needs_resampling() and not (irq.active or irq.pending_latch):
+            vgic_irq_set_phys_active(kvm, irq, False)
+        return
+    resample = False
+    if irq.needs_resampling():
+        resample = not (irq.active or irq.pending_latch)
+    elif lr_pending or (lr_deactivated and irq.line_level):
+        irq.line_level = vgic_get_phys_line_level(kvm, irq)
+        resample = not irq.line_level
+    if resample:
+        vgic_irq_set_phys_active(kvm, irq, False)
+
+
+# ---------------------------------------------------------------------- flush / sync
+def vgic_sort_ap_list(vcpu: KvmVcpu) -> None:
+    """``vgic_sort_ap_list`` with ``vgic_irq_cmp`` (stable, as list_sort)."""
+    vcpu.vgic_cpu.ap_list.sort(key=_sort_key(vcpu.kvm.vgic.options))
+
+
+def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
+    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
+    vgic_cpu = vcpu.vgic_cpu
+    ap = vgic_cpu.ap_list
+    if not ap:
+        vgic_cpu.used_lrs = 0
+        return
+    kvm = vcpu.kvm
+    dist = kvm.vgic
+    nr_lr = dist.nr_lr
+    if len(ap) > nr_lr:
+        vgic_sort_ap_list(vcpu)
+    count = 0
+    ops = dist.ops
+    spilled = 0
+    for irq in ap:
+        if vgic_target_oracle(kvm, irq) is not vcpu:
+            continue
+        if count >= nr_lr:
+            spilled += 1
+            continue
+        ops.populate_lr(vcpu, irq, count)
+        count += 1
+    if spilled:
+        # The underflow maintenance interrupt fires while at most one LR is valid: with a
+        # single LR that holds as soon as it is written and would livelock the vCPU, so it
+        # is only requested with two or more LRs (real GICs have four or more).
+        if nr_lr > 1:
+            ops.set_underflow(vcpu)
+        rec = kvm.m.recorder
+        rec.count("lr_spills", spilled)
+        if rec.wants("vgic_lr_spill"):
+            rec.emit("vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
+    vgic_cpu.used_lrs = count
+
+
+def kvm_vgic_sync_hwstate(vcpu: KvmVcpu) -> None:
+    """``kvm_vgic_sync_hwstate``: fold the LR shadow, then ``vgic_prune_ap_list``."""
+    vgic_cpu = vcpu.vgic_cpu
+    if vgic_cpu.used_lrs or vgic_cpu.eoicount:
+        vcpu.kvm.vgic.ops.fold_lr_state(vcpu)
+    if vgic_cpu.ap_list:
+        vgic_prune_ap_list(vcpu)
+
+
+def vgic_prune_ap_list(vcpu: KvmVcpu) -> None:
+    """``vgic_prune_ap_list``: drop irqs with no target; move irqs whose target changed."""
+    kvm = vcpu.kvm
+    keep: list[VgicIrq] = []
+    for irq in vcpu.vgic_cpu.ap_list:
+        target = vgic_target_oracle(kvm, irq)
+        if target is vcpu:
+            keep.append(irq)
+        elif target is None:
+            irq.vcpu = None
+        else:
+            irq.vcpu = target
+            target.vgic_cpu.ap_list.append(irq)
+            target.kvm_vcpu_kick()
+    vcpu.vgic_cpu.ap_list = keep
+
+
+def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
+    """``kvm_vgic_vcpu_pending_irq``: a pending, enabled, inactive irq above the priority mask
+    of the saved VMCR (``vgic_get_vmcr``; KVM syncs it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    vgic_cpu = vcpu.vgic_cpu
+    ap = vgic_cpu.ap_list
+    if not ap:
+        return False
+    vmcr = vgic_cpu.vmcr
+    vcpu.kvm.vgic.ops.get_vmcr(vcpu, vmcr)
+    pmr = vmcr.pmr
+    for irq in ap:
+        if irq.enabled and not irq.active and irq.priority < pmr and irq.irq_is_pending():
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------- deactivation
+def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
+    """Emulate a trapped deactivation of ``intid`` (GICV_DIR / ICV_DIR_EL1): the part of the
+    2025 ``vgic_v2_deactivate`` / ``vgic_v3_deactivate`` that is not register decode.
+
+    The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in its
+    ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise it becomes inactive, a
+    HW irq's physical INTID is deactivated by the host (exactly once: the guest's DIR never
+    reached an LR), and a level non-HW SPI notifies its ack notifiers as the EOI
+    maintenance interrupt would have.  (An irq held in an LR of another running vCPU, the
+    "big hammer" case, is not modelled.)
+    """
+    kvm = vcpu.kvm
+    irq = vgic_get_irq(kvm, vcpu, intid)
+    kvm.m.recorder.count("dir_trapped")
+    if irq is None or not irq.active:
+        return
+    irq.active = False
+    if irq.hw and not irq.needs_resampling():
+        vgic_irq_set_phys_active(kvm, irq, False)
+    elif irq.config == VGIC_CONFIG_LEVEL and intid >= VGIC_NR_PRIVATE_IRQS:
+        kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
+        if irq.hw:
+            vgic_irq_handle_resampling(kvm, irq, True, False)
+
+
+def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:
+    """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
+    rec = kvm.m.recorder
+    if rec.wants("kvm_ack_irq"):
+        rec.emit("kvm_ack_irq", irqchip=kvm.vgic.ops.name, pin=spi_pin)
+    kvm.kvm_notify_acked_gsi(spi_pin)
+
+
+# ---------------------------------------------------------------------- debugfs
+def vgic_debug_state(kvm: Kvm) -> str:
+    """The KVM debugfs ``vgic-state`` dump (vgic-debug.c ``print_irq_state``): one row per
+    interrupt with ``TYP ID TGT_ID PLAEHCG HWID TARGET SRC PRI VCPU_ID`` (P pending, L line
+    level, A active, E enabled, H hw, C level config, G group)."""
+    dist = kvm.vgic
+    lines = [f"Distributor\n===========\nvgic_model:\t{dist.ops.name}\nnr_spis:\t{dist.nr_spis}\n"
+             f"enabled:\t{int(dist.enabled)}\n",
+             "P=pending_latch, L=line_level, A=active, E=enabled, H=hw, C=config (level=1), G=group\n",
+             "TYP   ID TGT_ID PLAEHCG     HWID   TARGET SRC PRI VCPU_ID"]
+
+    def row(typ: str, irq: VgicIrq) -> str:
+        tgt = irq.target_vcpu.vcpu_id if irq.target_vcpu is not None else -1
+        owner = irq.vcpu.vcpu_id if irq.vcpu is not None else -1
+        bits = "".join(str(int(b)) for b in (
+            irq.pending_latch, irq.line_level, irq.active, irq.enabled, irq.hw,
+            irq.config == VGIC_CONFIG_LEVEL, irq.group))
+        return (f"{typ} {irq.intid:4d}     {tgt:2d} {bits} {irq.hwintid:8d} {irq.targets:8x} "
+                f" {irq.source:2x} {irq.priority:3d}      {owner:2d} ")
+
+    for vcpu in kvm.vcpus:
+        lines.append(f"VCPU {vcpu.vcpu_id} private interrupts")
+        for irq in vcpu.vgic_cpu.private_irqs:
+            lines.append(row("SGI" if irq.intid < 16 else "PPI", irq))
+    for irq in dist.spis:
+        lines.append(row("SPI", irq))
+    return "\n".join(lines) + "\n"

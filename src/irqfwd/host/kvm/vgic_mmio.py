@@ -1,7 +1,7 @@
 """Trapped guest distributor MMIO, emulated in the kernel (arch/arm64/kvm/vgic/vgic-mmio*.c).
 
 A declarative table (:data:`VGIC_V2_DIST_REGISTERS`) of GICv2 distributor registers over
-the :class:`~irqfwd.host.kvm.vgic.VgicIrq` state, as ``vgic_v2_dist_registers[]`` in Linux.
+the :class:`~irqfwd.host.kvm.kvm_host.VgicIrq` state, as ``vgic_v2_dist_registers[]`` in Linux.
 Per-interrupt registers give a handler per interrupt field (``bits_per_irq`` 1, 2 or 8);
 set/clear registers call their write handler only for bits written as 1.
 
@@ -17,20 +17,24 @@ running vCPU is not halted-and-folded first, as ``vgic_access_active_prepare`` w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from irqfwd.host.kvm.vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL, VgicIrq
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vm import Kvm
+from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_CONFIG_LEVEL
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
+from irqfwd.host.kvm.vgic import (
+    vgic_get_irq,
+    vgic_get_phys_line_level,
+    vgic_irq_set_phys_active,
+    vgic_irq_set_phys_pending,
+    vgic_queue_irq_unlock,
+)
 
 __all__ = ["VGIC_V2_DIST_REGISTERS", "VgicMmio", "VgicReg"]
 
-IrqRead = Callable[["VgicMmio", "Vcpu", VgicIrq, bool], int]
-IrqWrite = Callable[["VgicMmio", "Vcpu", VgicIrq, int, bool], None]
-RegRead = Callable[["VgicMmio", "Vcpu"], int]
-RegWrite = Callable[["VgicMmio", "Vcpu", int], None]
+IrqRead = Callable[["VgicMmio", "KvmVcpu", VgicIrq, bool], int]
+IrqWrite = Callable[["VgicMmio", "KvmVcpu", VgicIrq, int, bool], None]
+RegRead = Callable[["VgicMmio", "KvmVcpu"], int]
+RegWrite = Callable[["VgicMmio", "KvmVcpu", int], None]
 
 IMPLEMENTER_ARM: Final = 0x43B
 PRODUCT_ID_KVM: Final = 0x4B
@@ -51,30 +55,30 @@ class VgicReg(NamedTuple):
 
 
 # ------------------------------------------------------------------ whole registers
-def _read_ctlr(mm: VgicMmio, vcpu: Vcpu) -> int:
+def _read_ctlr(mm: VgicMmio, vcpu: KvmVcpu) -> int:
     return int(mm.vgic.enabled)
 
 
-def _write_ctlr(mm: VgicMmio, vcpu: Vcpu, v: int) -> None:
+def _write_ctlr(mm: VgicMmio, vcpu: KvmVcpu, v: int) -> None:
     vgic = mm.vgic
     was = vgic.enabled
     vgic.enabled = bool(v & 1)
     if vgic.enabled and not was:
         for irq in vgic.spis:
             if irq.irq_is_pending() and irq.enabled:
-                vgic.vgic_queue_irq_unlock(irq)
+                vgic_queue_irq_unlock(mm.kvm, irq)
 
 
-def _read_typer(mm: VgicMmio, vcpu: Vcpu) -> int:
+def _read_typer(mm: VgicMmio, vcpu: KvmVcpu) -> int:
     nr = mm.vgic.nr_spis + 32
     return ((nr >> 5) - 1) | ((len(mm.kvm.vcpus) - 1) << 5)
 
 
-def _read_iidr(mm: VgicMmio, vcpu: Vcpu) -> int:
+def _read_iidr(mm: VgicMmio, vcpu: KvmVcpu) -> int:
     return (PRODUCT_ID_KVM << 24) | IMPLEMENTER_ARM
 
 
-def _write_sgir(mm: VgicMmio, vcpu: Vcpu, v: int) -> None:
+def _write_sgir(mm: VgicMmio, vcpu: KvmVcpu, v: int) -> None:
     """``vgic_mmio_write_sgir``: TargetListFilter, CPUTargetList, SGIINTID."""
     intid = v & 0xF
     filt = (v >> 24) & 3
@@ -88,69 +92,67 @@ def _write_sgir(mm: VgicMmio, vcpu: Vcpu, v: int) -> None:
         return
     for t in vcpus:
         if targets & (1 << t.vcpu_id):
-            irq = t.private_irqs[intid]
+            irq = t.vgic_cpu.private_irqs[intid]
             irq.source |= 1 << vcpu.vcpu_id
             irq.pending_latch = True
-            mm.vgic.vgic_queue_irq_unlock(irq)
+            vgic_queue_irq_unlock(mm.kvm, irq)
 
 
 # ------------------------------------------------------------------ per-irq fields
-def _read_raz(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_raz(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     return 0
 
 
-def _write_wi(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_wi(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     return None
 
 
-def _read_enable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_enable(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     return int(irq.enabled)
 
 
-def _write_senable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_senable(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     """``vgic_mmio_write_senable``: a mapped level irq re-samples the physical line (the
     device may have changed while it was disabled) and, if it went low, is deactivated on
     the host so that the GIC signals the next assertion."""
-    vgic = mm.vgic
     if irq.is_mapped_level() and not ua:
         was_high = irq.line_level
-        irq.line_level = vgic.vgic_get_phys_line_level(irq)
+        irq.line_level = vgic_get_phys_line_level(mm.kvm, irq)
         if not irq.active and was_high and not irq.line_level:
-            vgic.vgic_irq_set_phys_active(irq, False)
+            vgic_irq_set_phys_active(mm.kvm, irq, False)
     irq.enabled = True
-    vgic.vgic_queue_irq_unlock(irq)
+    vgic_queue_irq_unlock(mm.kvm, irq)
 
 
-def _write_cenable(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_cenable(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     if irq.intid >= 16:
         irq.enabled = False
 
 
-def _read_pending(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_pending(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     if not ua and irq.is_mapped_level():
-        return int(irq.pending_latch or mm.vgic.vgic_get_phys_line_level(irq))
+        return int(irq.pending_latch or vgic_get_phys_line_level(mm.kvm, irq))
     return int(irq.irq_is_pending())
 
 
-def _write_spending(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_spending(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     """``vgic_mmio_write_spending``; HW: ``vgic_hw_irq_spending`` sets physical Active."""
     irq.pending_latch = True
     if irq.hw and not ua:
-        mm.vgic.vgic_irq_set_phys_active(irq, True)
-    mm.vgic.vgic_queue_irq_unlock(irq)
+        vgic_irq_set_phys_active(mm.kvm, irq, True)
+    vgic_queue_irq_unlock(mm.kvm, irq)
 
 
-def _write_cpending(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_cpending(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     """``vgic_mmio_write_cpending``; HW: ``vgic_hw_irq_cpending``."""
     irq.pending_latch = False
     if irq.hw and not ua:
-        vgic = mm.vgic
-        vgic.vgic_irq_set_phys_pending(irq, False)
+        vgic_irq_set_phys_pending(mm.kvm, irq, False)
         if not irq.active:
-            vgic.vgic_irq_set_phys_active(irq, False)
+            vgic_irq_set_phys_active(mm.kvm, irq, False)
 
 
-def _read_active(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_active(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     return int(irq.active)
 
 
@@ -158,34 +160,34 @@ def _change_active(mm: VgicMmio, irq: VgicIrq, active: bool, ua: bool) -> None:
     """``vgic_mmio_change_active`` / ``vgic_hw_irq_change_active``."""
     irq.active = active
     if irq.hw and not ua and irq.intid >= 16:
-        mm.vgic.vgic_irq_set_phys_active(irq, active)
+        vgic_irq_set_phys_active(mm.kvm, irq, active)
     if active:
-        mm.vgic.vgic_queue_irq_unlock(irq)
+        vgic_queue_irq_unlock(mm.kvm, irq)
 
 
-def _write_sactive(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_sactive(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     _change_active(mm, irq, True, ua)
 
 
-def _write_cactive(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_cactive(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     _change_active(mm, irq, False, ua)
 
 
-def _read_priority(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_priority(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     return irq.priority
 
 
-def _write_priority(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_priority(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     irq.priority = v & 0xF8  # GICv2 LRs hold 5 priority bits
 
 
-def _read_target(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_target(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     if irq.intid < 32:
         return 1 << vcpu.vcpu_id
     return irq.targets
 
 
-def _write_target(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_target(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     """``vgic_mmio_write_target``: SPIs only; target = lowest set bit (vCPU 0 if none)."""
     if irq.intid < 32:
         return
@@ -195,11 +197,11 @@ def _write_target(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> N
     irq.target_vcpu = vcpus[t]
 
 
-def _read_config(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, ua: bool) -> int:
+def _read_config(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, ua: bool) -> int:
     return 2 if irq.config == VGIC_CONFIG_EDGE else 0
 
 
-def _write_config(mm: VgicMmio, vcpu: Vcpu, irq: VgicIrq, v: int, ua: bool) -> None:
+def _write_config(mm: VgicMmio, vcpu: KvmVcpu, irq: VgicIrq, v: int, ua: bool) -> None:
     """``vgic_mmio_write_config``: SGI/PPI configuration is read-only."""
     if irq.intid < 32:
         return
@@ -243,7 +245,7 @@ class VgicMmio:
                 return reg
         return None
 
-    def access(self, vcpu: Vcpu, addr: int, value: int, size: int, is_write: bool,
+    def access(self, vcpu: KvmVcpu, addr: int, value: int, size: int, is_write: bool,
                uaccess: bool = False) -> int:
         """Emulate one guest (or, with ``uaccess``, userspace) access; returns the read value."""
         off = addr - self.base
@@ -264,10 +266,10 @@ class VgicMmio:
         first = (off - reg.offset) * 8 // bpi
         n = size * 8 // bpi
         mask = (1 << bpi) - 1
-        get_irq = self.vgic.get_irq
+        kvm = self.kvm
         result = 0
         for k in range(n):
-            irq = get_irq(vcpu, first + k)
+            irq = vgic_get_irq(kvm, vcpu, first + k)
             if irq is None:
                 continue
             if is_write:

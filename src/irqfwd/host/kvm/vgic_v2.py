@@ -1,256 +1,335 @@
-"""The GICv2 list-register back end of the vgic (arch/arm64/kvm/vgic/vgic-v2.c, lineage §5.4–5.5).
+"""The GICv2 back end of the vgic (arch/arm64/kvm/vgic/vgic-v2.c, hyp/vgic-v2-sr.c).
 
-Kept apart from the core (:mod:`irqfwd.host.kvm.vgic`) as in Linux:
+:class:`VgicV2Ops` implements :class:`~irqfwd.host.kvm.arm_vgic.VgicOps` over the GICv2
+virtual interface control frames (GICH) that the host GIC driver handed to KVM in
+``gic_kvm_info`` (register names from :mod:`irqfwd.host.irqchip.arm_gic`):
 
-* :class:`VgicV2CpuIf` (``struct vgic_v2_cpu_if``): the per-vCPU shadow of GICH_HCR,
-  GICH_VMCR, GICH_APR and the LRs, plus ``used_lrs``.
-* :func:`vgic_v2_populate_lr`: encode one ``VgicIrq`` into an LR (HW bit + PhysicalID for
-  mapped irqs, never Pending+Active for HW or level irqs, EOI bit for level non-HW irqs,
-  edge ``pending_latch`` consumed, mapped-level ``line_level`` lowered, 5 priority bits).
-* :func:`vgic_v2_fold_lr_state`: read the shadow back (``kvm_notify_acked_irq`` for an LR
-  that signals an EOI maintenance interrupt, active copied, edge pending preserved, level
-  latch consumed, mapped-level resampling), then GICH_HCR.EOICount.
-* :func:`vgic_v2_save_state` / :func:`vgic_v2_restore_state`: the world-switch accesses
-  to the real GICH registers (every entry/exit), with ``lr_save_ns`` / ``lr_restore_ns``
-  per used LR; :func:`vgic_v2_load` / :func:`vgic_v2_put`: GICH_VMCR and GICH_APR.
-  ``save`` reads GICH_MISR: a non-zero MISR means the maintenance interrupt fired during
-  the run (counter ``maintenance_irqs``, trace ``vgic_maintenance``).
+* :meth:`VgicV2Ops.probe` (``vgic_v2_probe``): ``nr_lr`` = GICH_VTR.ListRegs + 1;
+* :meth:`VgicV2Ops.populate_lr` (``vgic_v2_populate_lr``): HW bit + PhysicalID for mapped
+  irqs, never Pending+Active for HW or level irqs (commits 3d6e77ad1489, 67b5b673ad4d),
+  EOI bit for level non-HW irqs, edge ``pending_latch`` consumed, mapped-level
+  ``line_level`` lowered, SGI source CPUID, 5 priority bits;
+* :meth:`VgicV2Ops.fold_lr_state` (``vgic_v2_fold_lr_state``): ``kvm_notify_acked_irq`` for an
+  LR that signalled an EOI maintenance interrupt, active copied, edge pending preserved,
+  level latch consumed, mapped-level resampling; then GICH_HCR.EOICount;
+* :meth:`VgicV2Ops.save_state` / :meth:`VgicV2Ops.restore_state` (``__vgic_v2_save_state`` /
+  ``__vgic_v2_restore_state``): the world-switch register accesses, with ``lr_save_ns`` /
+  ``lr_restore_ns`` per used LR.  The save reads GICH_MISR: a non-zero MISR means the
+  maintenance interrupt fired during the run (counter ``maintenance_irqs``, trace
+  ``vgic_maintenance``);
+* :meth:`VgicV2Ops.load` / :meth:`VgicV2Ops.put` (``vgic_v2_load`` / ``vgic_v2_put``): GICH_VMCR
+  and GICH_APR; :meth:`VgicV2Ops.vmcr_sync` (``vgic_v2_vmcr_sync``);
+* :meth:`VgicV2Ops.map_resources` (``vgic_v2_map_resources``): the GICV frame mapped into the
+  guest at its GICC address, except the GICV_DIR page when DIR is trapped, whose writes
+  :meth:`VgicV2Ops.deactivate` emulates (``vgic_v2_deactivate``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from irqfwd.host.kvm.vgic import (
+from irqfwd.host.irqchip.arm_gic import (
+    GIC_VCPU_DIR_PAGE,
+    GICH_HCR_EN,
+    GICH_HCR_EOICOUNT_SHIFT,
+    GICH_HCR_UIE,
+    GICH_LR_ACTIVE_BIT,
+    GICH_LR_EOI,
+    GICH_LR_GROUP1,
+    GICH_LR_HW,
+    GICH_LR_PENDING_BIT,
+    GICH_LR_PHYSID_CPUID_SHIFT,
+    GICH_LR_PRIORITY_SHIFT,
+    GICH_LR_STATE,
+    GICH_LR_VIRTUALID,
+    GICH_VMCR_ACK_CTL_SHIFT,
+    GICH_VMCR_ALIAS_BINPOINT_SHIFT,
+    GICH_VMCR_BINPOINT_SHIFT,
+    GICH_VMCR_CBPR_SHIFT,
+    GICH_VMCR_ENABLE_GRP0_SHIFT,
+    GICH_VMCR_ENABLE_GRP1_SHIFT,
+    GICH_VMCR_EOI_MODE_MASK,
+    GICH_VMCR_EOI_MODE_SHIFT,
+    GICH_VMCR_FIQ_EN_SHIFT,
+    GICH_VMCR_PRIMASK_SHIFT,
+    GICV_PMR_PRIORITY_SHIFT,
+)
+from irqfwd.host.irqchip.arm_vgic_info import GicKvmInfo
+from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_EDGE,
     VGIC_CONFIG_LEVEL,
-    VGIC_IRQ_SW_RESAMPLE,
     VGIC_NR_PRIVATE_IRQS,
+    VGIC_NR_SGIS,
+    VgicV2CpuIf,
+    VgicVmcr,
 )
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
+from irqfwd.host.kvm.vgic import (
+    kvm_notify_acked_irq,
+    vgic_deactivate,
+    vgic_get_irq,
+    vgic_irq_handle_resampling,
+    vgic_irq_set_phys_active,
+)
+from irqfwd.hw.gicv2.hyp_interface import HypInterface
+from irqfwd.hw.machine import Machine
 
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.host.kvm.vgic import Vgic, VgicIrq
-    from irqfwd.sim.machine import Machine
+__all__ = ["VgicV2Ops", "lr_signals_eoi_mi", "vgic_v2_probe"]
 
-__all__ = [
-    "GICH_HCR_EN",
-    "GICH_HCR_UIE",
-    "GICH_LR_ACTIVE_BIT",
-    "GICH_LR_EOI",
-    "GICH_LR_HW",
-    "GICH_LR_PENDING_BIT",
-    "VgicV2CpuIf",
-    "vgic_v2_fold_lr_state",
-    "vgic_v2_populate_lr",
-    "vgic_v2_restore_state",
-    "vgic_v2_save_state",
-]
-
-GICH_LR_VIRTUALID: Final = 0x3FF
-GICH_LR_PHYSID_CPUID_SHIFT: Final = 10
-GICH_LR_PHYSID_CPUID: Final = 0x3FF << 10
-GICH_LR_EOI: Final = 1 << 19
-GICH_LR_PRIORITY_SHIFT: Final = 23
-GICH_LR_PENDING_BIT: Final = 1 << 28
-GICH_LR_ACTIVE_BIT: Final = 1 << 29
-GICH_LR_STATE: Final = 3 << 28
-GICH_LR_GROUP1: Final = 1 << 30
-GICH_LR_HW: Final = 1 << 31
-
-GICH_HCR_EN: Final = 1 << 0
-GICH_HCR_UIE: Final = 1 << 1
-GICH_HCR_EOICOUNT_SHIFT: Final = 27
-GICH_VMCR_EOIMODE: Final = 1 << 9
-GICH_VMCR_PRIMASK_SHIFT: Final = 27
-
-
-class VgicV2CpuIf:
-    """``struct vgic_v2_cpu_if``: the vCPU's saved GICH state."""
-
-    __slots__ = ("eoicount", "used_lrs", "vgic_apr", "vgic_hcr", "vgic_lr", "vgic_vmcr")
-
-    def __init__(self, nr_lr: int) -> None:
-        self.vgic_hcr = GICH_HCR_EN
-        self.vgic_vmcr = 0
-        self.vgic_apr = 0
-        self.vgic_lr = [0] * nr_lr
-        self.used_lrs = 0
-        self.eoicount = 0
+_GICH_VTR_LISTREGS: Final = 0x3F
 
 
 def lr_signals_eoi_mi(val: int) -> bool:
-    """``lr_signals_eoi_mi``: invalid, EOI set, HW clear."""
-    return not (val & GICH_LR_STATE) and bool(val & GICH_LR_EOI) and not (val & GICH_LR_HW)
+    """``lr_signals_eoi_mi``: the LR is invalid, has the EOI bit and no HW bit."""
+    return not (val & (GICH_LR_STATE | GICH_LR_HW)) and bool(val & GICH_LR_EOI)
 
 
-def vgic_v2_populate_lr(vgic: Vgic, vcpu: Vcpu, irq: VgicIrq, lr: int) -> None:
-    """``vgic_v2_populate_lr`` (§5.4)."""
-    opts = vgic.options
-    val = irq.intid
-    allow_pending = True
-    if irq.active:
-        val |= GICH_LR_ACTIVE_BIT
-        if irq.intid < 16:
-            val |= irq.active_source << GICH_LR_PHYSID_CPUID_SHIFT
-    if irq.group:
-        val |= GICH_LR_GROUP1
-    ops = irq.ops
-    sw_resample = ops is not None and bool(ops.flags & VGIC_IRQ_SW_RESAMPLE)  # needs_resampling()
-    if irq.hw and not sw_resample:
-        val |= GICH_LR_HW | (irq.hwintid << GICH_LR_PHYSID_CPUID_SHIFT)
-        # Never Pending+Active on a HW interrupt: its pending state is in the physical
-        # distributor (3d6e77ad1489) -- unless a fault design says otherwise.
-        if irq.active and not opts.hw_lr_pending_active:
-            allow_pending = False
-    elif irq.config == VGIC_CONFIG_LEVEL:
-        if opts.level_eoi_bit:
-            val |= GICH_LR_EOI
-        # Software resampling does not work well with P+A (67b5b673ad4d).
-        if irq.active:
-            allow_pending = False
-    if allow_pending and (irq.pending_latch or (irq.line_level and irq.config == VGIC_CONFIG_LEVEL)):
-        val |= GICH_LR_PENDING_BIT
-        if irq.config == VGIC_CONFIG_EDGE:
-            irq.pending_latch = False
-        if irq.intid < 16:
-            src = irq.source
-            if src:
-                cpuid = (src & -src).bit_length() - 1
-                irq.source &= ~(1 << cpuid)
-                val |= cpuid << GICH_LR_PHYSID_CPUID_SHIFT
-                if irq.source:
-                    irq.pending_latch = True
-                    val |= GICH_LR_EOI
-    # Mapped level irqs: only rising edges are observed; lower the line once queued.
-    if irq.hw and irq.config == VGIC_CONFIG_LEVEL and val & GICH_LR_PENDING_BIT and opts.mapped_level_lower_line:
-        irq.line_level = False
-    val |= (irq.priority >> 3) << GICH_LR_PRIORITY_SHIFT
-    vcpu.v2.vgic_lr[lr] = val
-    irq.on_lr = True
+def vgic_v2_probe(info: GicKvmInfo) -> int:
+    """``vgic_v2_probe``: the number of list registers, from GICH_VTR.ListRegs."""
+    vctrl = info.vctrl
+    if not vctrl:
+        raise ValueError("gic_kvm_info has no GICH frame: GICv2 virtualization is not available")
+    return (vctrl[0].read_vtr() & _GICH_VTR_LISTREGS) + 1
 
 
-def vgic_v2_set_underflow(vcpu: Vcpu) -> None:
-    """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when ≤ 1 LR is valid)."""
-    vcpu.v2.vgic_hcr |= GICH_HCR_UIE
+def _v2(vcpu: KvmVcpu) -> VgicV2CpuIf:
+    cif = vcpu.vgic_cpu.vgic_v2
+    assert cif is not None
+    return cif
 
 
-def vgic_v2_fold_lr_state(vgic: Vgic, vcpu: Vcpu) -> None:
-    """``vgic_v2_fold_lr_state`` (§5.5), then GICH_HCR.EOICount deactivations."""
-    cpuif = vcpu.v2
-    cpuif.vgic_hcr &= ~GICH_HCR_UIE
-    nr_spis = vgic.nr_spis
-    for lr in range(cpuif.used_lrs):
-        val = cpuif.vgic_lr[lr]
-        intid = val & GICH_LR_VIRTUALID
-        # lr_signals_eoi_mi(val), inlined: invalid, EOI set, HW clear
-        if (not val & (GICH_LR_STATE | GICH_LR_HW) and val & GICH_LR_EOI
-                and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis):
-            vgic.kvm_notify_acked_irq(intid - VGIC_NR_PRIVATE_IRQS)
-        irq = vgic.get_irq(vcpu, intid)
-        if irq is None:
-            continue
-        irq.on_lr = False
-        deactivated = irq.active and not (val & GICH_LR_ACTIVE_BIT)
-        irq.active = bool(val & GICH_LR_ACTIVE_BIT)
-        if irq.active and intid < 16:
-            irq.active_source = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
-        if irq.config == VGIC_CONFIG_EDGE and val & GICH_LR_PENDING_BIT:
-            irq.pending_latch = True
-            if intid < 16:
-                irq.source |= 1 << ((val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7)
-        if irq.config == VGIC_CONFIG_LEVEL and not (val & GICH_LR_STATE):
-            irq.pending_latch = False
-        vgic.vgic_irq_handle_resampling(irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
-    cpuif.used_lrs = 0
-    eoicount = cpuif.eoicount
-    if eoicount:
-        cpuif.eoicount = 0
-        _fold_eoicount(vgic, vcpu, eoicount)
+class VgicV2Ops(VgicOps):
+    """The GICv2 list-register back end (see the module docstring)."""
 
+    name = "GICv2"
 
-def _fold_eoicount(vgic: Vgic, vcpu: Vcpu, eoicount: int) -> None:
-    """EOIs that found no LR (GICH_HCR.EOICount): an EOImode 0 guest deactivated that many
-    active irqs that were not in an LR (the 2025 LR-overflow handling, §5.7)."""
-    rec = vgic.m.recorder
-    rec.count("eoicount", eoicount)
-    if vcpu.v2.vgic_vmcr & GICH_VMCR_EOIMODE:
-        return  # EOImode 1: the EOIR was a priority drop only; DIR deactivates
-    for irq in vcpu.ap_list:
-        if not eoicount:
-            break
-        if irq.active and not irq.on_lr:
-            irq.active = False
-            eoicount -= 1
-            if irq.hw:
-                vgic.vgic_irq_set_phys_active(irq, False)
+    def __init__(self, machine: Machine, info: GicKvmInfo, nr_lr: int) -> None:
+        self.m = machine
+        self.vctrl: list[HypInterface] = list(info.vctrl)
+        """``vctrl_base`` per CPU: the GICH frame each pCPU sees."""
+        self.vcpu_base = info.vcpu_base
+        self.nr_lr = nr_lr
+        c = machine.costs
+        self.save_fixed_ns = c.gich_save_fixed_ns
+        self.restore_fixed_ns = c.gich_restore_fixed_ns
+        self.lr_save_ns = c.lr_save_ns
+        self.lr_restore_ns = c.lr_restore_ns
 
+    # ---------------------------------------------------------------- set-up
+    def vcpu_init(self, vcpu: KvmVcpu) -> None:
+        """``vgic_v2_enable``: VMCR 0, GICH_HCR.En."""
+        vcpu.vgic_cpu.vgic_v2 = VgicV2CpuIf(self.nr_lr, GICH_HCR_EN)
 
-def vgic_v2_save_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
-    """``__vgic_v2_save_state``: read MISR/EISR/ELRSR and the used LRs, zero them, GICH_HCR=0.
-
-    Returns the cost in ns.
-    """
-    hyp = m.gic.hyp[cpu]
-    cpuif = vcpu.v2
-    used = cpuif.used_lrs
-    costs = m.costs
-    cost = costs.gich_save_fixed_ns
-    hcr = hyp.h_hcr  # GICH_HCR without the property call
-    if hcr & GICH_HCR_EN:
-        misr = hyp.read_misr()
-        if misr:
-            vcpu.c_maintenance_irqs.n += 1
-            rec = m.recorder
-            if rec.wants("vgic_maintenance"):
-                rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
-    cpuif.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
-    if used:
-        # save_lrs (read and zero each used LR), then GICH_HCR = 0: one re-evaluation
-        values = hyp.save_and_clear_lrs(used, 0 if hcr else None)
-        if used == 1:
-            cpuif.vgic_lr[0] = values[0]
+    def map_resources(self, kvm: Kvm) -> None:
+        """``vgic_v2_map_resources``: map the GICV frame at the guest's GICC address (here the
+        same address); with trapped DIR only its first page, and register the trapped page."""
+        base = self.vcpu_base
+        pages = {base >> 12}
+        if kvm.vgic.options.trap_dir:
+            kvm.kvm_io_bus_register(base + GIC_VCPU_DIR_PAGE, 0x1000, self._dir_page_access)
         else:
-            cpuif.vgic_lr[:used] = values
-        cost += used * costs.lr_save_ns
-    elif hcr:
-        hyp.write_hcr(0)
-    return cost
+            pages.add((base + GIC_VCPU_DIR_PAGE) >> 12)
+        kvm.stage2_device_pages |= pages
 
+    # ---------------------------------------------------------------- list registers
+    def populate_lr(self, vcpu: KvmVcpu, irq: VgicIrq, lr: int) -> None:
+        """``vgic_v2_populate_lr``."""
+        opts = vcpu.kvm.vgic.options
+        intid = irq.intid
+        val = intid
+        allow_pending = True
+        if irq.active:
+            val |= GICH_LR_ACTIVE_BIT
+            if intid < VGIC_NR_SGIS:
+                val |= irq.active_source << GICH_LR_PHYSID_CPUID_SHIFT
+        if irq.group:
+            val |= GICH_LR_GROUP1
+        if irq.hw and not irq.needs_resampling():
+            val |= GICH_LR_HW | (irq.hwintid << GICH_LR_PHYSID_CPUID_SHIFT)
+            # Never Pending+Active on a HW interrupt: its pending state is in the physical
+            # distributor (3d6e77ad1489) -- unless a fault design says otherwise.
+            if irq.active and not opts.hw_lr_pending_active:
+                allow_pending = False
+        elif irq.config == VGIC_CONFIG_LEVEL:
+            if opts.level_eoi_bit:
+                val |= GICH_LR_EOI
+            # Software resampling does not work well with P+A (67b5b673ad4d).
+            if irq.active:
+                allow_pending = False
+        if allow_pending and irq.irq_is_pending():
+            val |= GICH_LR_PENDING_BIT
+            if irq.config == VGIC_CONFIG_EDGE:
+                irq.pending_latch = False
+            if intid < VGIC_NR_SGIS:
+                src = irq.source
+                if src:
+                    cpuid = (src & -src).bit_length() - 1
+                    irq.source &= ~(1 << cpuid)
+                    val |= cpuid << GICH_LR_PHYSID_CPUID_SHIFT
+                    if irq.source:
+                        irq.pending_latch = True
+                        val |= GICH_LR_EOI
+        # Mapped level irqs: only rising edges are observed; lower the line once queued.
+        if val & GICH_LR_PENDING_BIT and irq.is_mapped_level() and opts.mapped_level_lower_line:
+            irq.line_level = False
+        val |= (irq.priority >> 3) << GICH_LR_PRIORITY_SHIFT
+        _v2(vcpu).vgic_lr[lr] = val
+        irq.on_lr = True
 
-def vgic_v2_restore_state(m: Machine, vcpu: Vcpu, cpu: int) -> int:
-    """``__vgic_v2_restore_state``: write GICH_HCR and the used LRs (``lr_write`` events)."""
-    cpuif = vcpu.v2
-    used = cpuif.used_lrs
-    costs = m.costs
-    if not used:
-        return costs.gich_restore_fixed_ns
-    hyp = m.gic.hyp[cpu]
-    lrs = cpuif.vgic_lr
-    # GICH_HCR and the used LRs, one re-evaluation
-    hyp.restore_lrs(lrs[:used] if used < len(lrs) else lrs, cpuif.vgic_hcr)
-    ev = vcpu.ev_lr_write
-    if ev.live:
+    def clear_lr(self, vcpu: KvmVcpu, lr: int) -> None:
+        """``vgic_v2_clear_lr``."""
+        _v2(vcpu).vgic_lr[lr] = 0
+
+    def set_underflow(self, vcpu: KvmVcpu) -> None:
+        """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when at most one LR is valid)."""
+        _v2(vcpu).vgic_hcr |= GICH_HCR_UIE
+
+    def fold_lr_state(self, vcpu: KvmVcpu) -> None:
+        """``vgic_v2_fold_lr_state``, then the EOIs GICH_HCR.EOICount counted."""
+        vgic_cpu = vcpu.vgic_cpu
+        cpuif = _v2(vcpu)
+        kvm = vcpu.kvm
+        cpuif.vgic_hcr &= ~GICH_HCR_UIE
+        nr_spis = kvm.vgic.nr_spis
+        for lr in range(vgic_cpu.used_lrs):
+            val = cpuif.vgic_lr[lr]
+            intid = val & GICH_LR_VIRTUALID
+            if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis:
+                kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
+            irq = vgic_get_irq(kvm, vcpu, intid)
+            if irq is None:
+                continue
+            irq.on_lr = False
+            deactivated = irq.active and not (val & GICH_LR_ACTIVE_BIT)
+            irq.active = bool(val & GICH_LR_ACTIVE_BIT)
+            if irq.active and intid < VGIC_NR_SGIS:
+                irq.active_source = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
+            if irq.config == VGIC_CONFIG_EDGE and val & GICH_LR_PENDING_BIT:
+                irq.pending_latch = True
+                if intid < VGIC_NR_SGIS:
+                    irq.source |= 1 << ((val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7)
+            if irq.config == VGIC_CONFIG_LEVEL and not (val & GICH_LR_STATE):
+                irq.pending_latch = False
+            vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
+        vgic_cpu.used_lrs = 0
+        eoicount = vgic_cpu.eoicount
+        if eoicount:
+            vgic_cpu.eoicount = 0
+            self._fold_eoicount(vcpu, eoicount)
+
+    def _fold_eoicount(self, vcpu: KvmVcpu, eoicount: int) -> None:
+        """EOIs that found no LR (GICH_HCR.EOICount): an EOImode 0 guest deactivated that many
+        active irqs that were not in an LR (the 2025 LR-overflow handling)."""
+        kvm = vcpu.kvm
+        kvm.m.recorder.count("eoicount", eoicount)
+        if _v2(vcpu).vgic_vmcr & GICH_VMCR_EOI_MODE_MASK:
+            return  # EOImode 1: the EOIR was a priority drop only; DIR deactivates
+        for irq in vcpu.vgic_cpu.ap_list:
+            if not eoicount:
+                break
+            if irq.active and not irq.on_lr:
+                irq.active = False
+                eoicount -= 1
+                if irq.hw:
+                    vgic_irq_set_phys_active(kvm, irq, False)
+
+    # ---------------------------------------------------------------- VMCR
+    def get_vmcr(self, vcpu: KvmVcpu, vmcr: VgicVmcr) -> None:
+        """``vgic_v2_get_vmcr``: decode the saved GICH_VMCR."""
+        v = _v2(vcpu).vgic_vmcr
+        vmcr.grpen0 = (v >> GICH_VMCR_ENABLE_GRP0_SHIFT) & 1
+        vmcr.grpen1 = (v >> GICH_VMCR_ENABLE_GRP1_SHIFT) & 1
+        vmcr.ackctl = (v >> GICH_VMCR_ACK_CTL_SHIFT) & 1
+        vmcr.fiqen = (v >> GICH_VMCR_FIQ_EN_SHIFT) & 1
+        vmcr.cbpr = (v >> GICH_VMCR_CBPR_SHIFT) & 1
+        vmcr.eoim = (v >> GICH_VMCR_EOI_MODE_SHIFT) & 1
+        vmcr.abpr = (v >> GICH_VMCR_ALIAS_BINPOINT_SHIFT) & 7
+        vmcr.bpr = (v >> GICH_VMCR_BINPOINT_SHIFT) & 7
+        vmcr.pmr = ((v >> GICH_VMCR_PRIMASK_SHIFT) & 0x1F) << GICV_PMR_PRIORITY_SHIFT
+
+    def vmcr_sync(self, vcpu: KvmVcpu, cpu: int) -> None:
+        """``vgic_v2_vmcr_sync``: GICH_VMCR of the loaded vCPU into its saved state."""
+        _v2(vcpu).vgic_vmcr = self.vctrl[cpu].read_vmcr()
+
+    # ---------------------------------------------------------------- world switch
+    def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount, then
+        ``save_lrs`` (GICH_ELRSR, each used LR read unless empty, then zeroed) and
+        GICH_HCR = 0.  Returns the cost in ns."""
+        gich = self.vctrl[cpu]
+        vgic_cpu = vcpu.vgic_cpu
+        cpuif = _v2(vcpu)
+        used = vgic_cpu.used_lrs
+        cost = self.save_fixed_ns
+        hcr = gich.read_hcr()
+        if hcr & GICH_HCR_EN:
+            misr = gich.read_misr()
+            if misr:
+                vcpu.c_maintenance_irqs.n += 1
+                rec = self.m.recorder
+                if rec.wants("vgic_maintenance"):
+                    rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
+        vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
+        if used:
+            elrsr = gich.read_elrsr()
+            lrs = cpuif.vgic_lr
+            for i in range(used):
+                if elrsr >> i & 1:
+                    lrs[i] &= ~GICH_LR_STATE
+                else:
+                    lrs[i] = gich.read_lr(i)
+                gich.write_lr(i, 0)
+            gich.write_hcr(0)
+            cost += used * self.lr_save_ns
+        elif hcr:
+            gich.write_hcr(0)
+        return cost
+
+    def restore_state(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``__vgic_v2_restore_state``: GICH_HCR, then each used LR (``lr_write`` events)."""
+        used = vcpu.vgic_cpu.used_lrs
+        if not used:
+            return self.restore_fixed_ns
+        gich = self.vctrl[cpu]
+        cpuif = _v2(vcpu)
+        lrs = cpuif.vgic_lr
+        gich.write_hcr(cpuif.vgic_hcr)
+        ev = vcpu.ev_lr_write
+        live = ev.live
         f = ev.fields
-        f["cpu"] = cpu
+        if live:
+            f["cpu"] = cpu
         for i in range(used):
-            f["lr"] = i
-            f["value"] = lrs[i]
-            ev.emit()
-    return costs.gich_restore_fixed_ns + used * costs.lr_restore_ns
+            gich.write_lr(i, lrs[i])
+            if live:
+                f["lr"] = i
+                f["value"] = lrs[i]
+                ev.emit()
+        return self.restore_fixed_ns + used * self.lr_restore_ns
 
+    def load(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``vgic_v2_load``: restore GICH_VMCR and GICH_APR."""
+        gich = self.vctrl[cpu]
+        cpuif = _v2(vcpu)
+        gich.write_vmcr(cpuif.vgic_vmcr)
+        gich.write_apr(cpuif.vgic_apr)
+        return 2 * self.lr_restore_ns
 
-def vgic_v2_load(m: Machine, vcpu: Vcpu, cpu: int) -> int:
-    """``vgic_v2_load``: restore GICH_VMCR and GICH_APR."""
-    hyp = m.gic.hyp[cpu]
-    hyp.write_vmcr(vcpu.v2.vgic_vmcr)
-    hyp.write_apr(vcpu.v2.vgic_apr)
-    return 2 * m.costs.lr_restore_ns
+    def put(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``vgic_v2_put``: save GICH_VMCR and GICH_APR."""
+        gich = self.vctrl[cpu]
+        cpuif = _v2(vcpu)
+        cpuif.vgic_vmcr = gich.read_vmcr()
+        cpuif.vgic_apr = gich.read_apr()
+        return 2 * self.lr_save_ns
 
+    # ---------------------------------------------------------------- trapped GICV_DIR
+    def deactivate(self, vcpu: KvmVcpu, val: int) -> None:
+        """``vgic_v2_deactivate``: a trapped GICV_DIR write (INTID in bits [9:0])."""
+        vgic_deactivate(vcpu, val & GICH_LR_VIRTUALID)
 
-def vgic_v2_put(m: Machine, vcpu: Vcpu, cpu: int) -> int:
-    """``vgic_v2_put``: save GICH_VMCR and GICH_APR."""
-    hyp = m.gic.hyp[cpu]
-    vcpu.v2.vgic_vmcr = hyp.vmcr
-    vcpu.v2.vgic_apr = hyp.apr
-    return 2 * m.costs.lr_save_ns
+    def _dir_page_access(self, vcpu: KvmVcpu, addr: int, value: int, size: int, is_write: bool) -> int:
+        """The trapped GICV_DIR page: a write at offset 0 deactivates; the rest is RAZ/WI."""
+        if is_write and addr == self.vcpu_base + GIC_VCPU_DIR_PAGE:
+            self.deactivate(vcpu, value)
+        return 0

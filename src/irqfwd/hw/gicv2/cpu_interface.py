@@ -94,13 +94,13 @@ class CpuInterface:
     __slots__ = (
         "_abpr_min",
         "_bpr_min",
-        "_d1",
-        "_d3",
-        "_d4",
-        "_d5",
-        "_d11",
         "_pmr_mask",
-        "_x2",
+        "_q_eoir_qemu_rules",
+        "_q_hppir_masked_by_pmr",
+        "_q_hppir_no_cpuid",
+        "_q_no_aliased_regs",
+        "_q_no_per_irq_group_filter",
+        "_q_preemption_qemu_rules",
         "abpr",
         "apr0",
         "apr1",
@@ -130,12 +130,12 @@ class CpuInterface:
         self.emit = emit or _noop_emit
         self.out = CpuOutputs()
         q = config.quirks
-        self._d1 = q.no_aliased_regs
-        self._d3 = q.hppir_masked_by_pmr
-        self._d4 = q.hppir_no_cpuid
-        self._d5 = q.no_per_irq_group_filter
-        self._d11 = q.eoir_qemu_rules
-        self._x2 = q.preemption_qemu_rules
+        self._q_no_aliased_regs = q.no_aliased_regs
+        self._q_hppir_masked_by_pmr = q.hppir_masked_by_pmr
+        self._q_hppir_no_cpuid = q.hppir_no_cpuid
+        self._q_no_per_irq_group_filter = q.no_per_irq_group_filter
+        self._q_eoir_qemu_rules = q.eoir_qemu_rules
+        self._q_preemption_qemu_rules = q.preemption_qemu_rules
         self._pmr_mask = (0xFF << (8 - config.prio_bits)) & 0xFF
         self._bpr_min = config.bpr_min
         self._abpr_min = min(config.bpr_min + 1, 7)
@@ -181,7 +181,7 @@ class CpuInterface:
     def _groups(self) -> int:
         """Groups whose interrupts may be chosen as the HPPI (§3.3~; D5 quirk)."""
         d = self.dist.ctlr & self.ctlr & 3
-        if self._d5:
+        if self._q_no_per_irq_group_filter:
             return 3 if (self.dist.ctlr & 3) and (self.ctlr & 3) else 0
         return d
 
@@ -200,15 +200,11 @@ class CpuInterface:
         k = self._pmr_hppi()
         if k < 0:
             return NO_IRQ
-        a = self.apr0 | self.apr1
-        if a:
+        if self.apr0 | self.apr1:
             p = k >> 11
-            if not self._x2:  # preemption compares group priorities (§3.3~)
-                if k & 0x400 and not self.ctlr & GICC_CTLR_CBPR:
-                    p &= (0xFF << self.abpr) & 0xFF
-                else:
-                    p &= (0xFF << (self.bpr + 1)) & 0xFF
-            if p >= ((a & -a).bit_length() - 1) << 1:
+            if not self._q_preemption_qemu_rules:  # preemption compares group priorities (§3.3~)
+                p &= self.group_mask((k >> 10) & 1)
+            if p >= self.running_priority():
                 return NO_IRQ
         return k
 
@@ -228,7 +224,7 @@ class CpuInterface:
                 return
         else:
             g = (k >> 10) & 1
-            if self._d5 and not ((self.dist.ctlr & ctlr) >> g) & 1:
+            if self._q_no_per_irq_group_filter and not ((self.dist.ctlr & ctlr) >> g) & 1:
                 pass  # D5: the group enables only gate the lines
             elif g == 0 and ctlr & GICC_CTLR_FIQEN:
                 fiq = True
@@ -258,7 +254,7 @@ class CpuInterface:
         for a Group 1 HPPI with AckCtl = 0.  (``n``/``cpu`` are the RegisterBlock's.)"""
         if self.stale:
             return SPURIOUS
-        if self._x2:  # QEMU: group/AckCtl checked before the running priority
+        if self._q_preemption_qemu_rules:  # QEMU: group/AckCtl checked before the running priority
             k = self._pmr_hppi()
             if k < 0:
                 return SPURIOUS
@@ -277,7 +273,7 @@ class CpuInterface:
     def read_aiar(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_AIAR (§4.4.9): acknowledge a Group 1 HPPI regardless of AckCtl; 1023 if the
         HPPI is Group 0.  D1: not implemented (reads 0)."""
-        if self._d1:
+        if self._q_no_aliased_regs:
             return 0
         if self.stale:
             return SPURIOUS
@@ -288,7 +284,7 @@ class CpuInterface:
 
     def _hppi_id(self, k: int) -> int:
         i = k & 0x3FF
-        if i < 16 and not self._d4:
+        if i < 16 and not self._q_hppir_no_cpuid:
             s = self.dist.sgi_src[self.cpu][i]
             i |= ((s & -s).bit_length() - 1) << 10
         return i
@@ -302,7 +298,7 @@ class CpuInterface:
         if not g:
             return SPURIOUS
         k = self.dist.best(self.cpu, g)
-        if k < 0 or (self._d3 and (k >> 11) >= self.pmr):
+        if k < 0 or (self._q_hppir_masked_by_pmr and (k >> 11) >= self.pmr):
             return SPURIOUS
         if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
             return GROUP1_SPURIOUS
@@ -310,18 +306,18 @@ class CpuInterface:
 
     def read_ahppir(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_AHPPIR (§4.4.11): the HPPI if it is Group 1, else 1023.  D1: reads 0."""
-        if self._d1:
+        if self._q_no_aliased_regs:
             return 0
         g = self._groups()
         k = self.dist.best(self.cpu, g) if g else NO_IRQ
-        if k < 0 or not k & 0x400 or (self._d3 and (k >> 11) >= self.pmr):
+        if k < 0 or not k & 0x400 or (self._q_hppir_masked_by_pmr and (k >> 11) >= self.pmr):
             return SPURIOUS
         return self._hppi_id(k)
 
     def _drop_priority(self, group: int) -> bool:
         """Priority drop (§3.2.1~): clear the highest active priority.  Returns False when
         no priority was active.  Under D11 only ``group``'s priorities are considered."""
-        if self._d11:
+        if self._q_eoir_qemu_rules:
             if group:
                 a = self.apr1
                 if not a:
@@ -357,7 +353,7 @@ class CpuInterface:
         if i >= 1020 or i >= dist.num_irqs:
             return
         c = self.cpu
-        if self._d11:
+        if self._q_eoir_qemu_rules:
             if not self._drop_priority((dist.grp[c][i >> 5] >> (i & 31)) & 1):
                 return
         else:
@@ -369,7 +365,7 @@ class CpuInterface:
 
     def write_aeoir(self, value: int) -> None:
         """GICC_AEOIR (§4.4.10): EOIR for Group 1 interrupts.  D1: ignored."""
-        if not self._d1:
+        if not self._q_no_aliased_regs:
             self.write_eoir(value)
 
     def write_dir(self, value: int) -> None:

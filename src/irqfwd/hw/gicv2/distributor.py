@@ -128,15 +128,14 @@ class Distributor:
         "_allocated",
         "_bk",
         "_cpus",
-        "_d6",
-        "_d7",
-        "_d8",
-        "_d9",
         "_end",
-        "_mirror",
         "_pm",
         "_pmask",
         "_ppi_cfg_writable",
+        "_q_ppi_icpendr_all_cpus",
+        "_q_ppi_ispendr_smp_ignored",
+        "_q_spi_n_n",
+        "_q_spi_pending_follows_targets",
         "_sgi_en",
         "act",
         "block",
@@ -169,14 +168,12 @@ class Distributor:
         self._sgi_en = 0xFFFF if config.sgis_always_enabled else 0
         self._ppi_cfg_writable = config.ppi_config_writable
         q = config.quirks
-        self._d6 = q.ppi_icpendr_all_cpus
-        self._d7 = q.spi_n_n
-        self._d8 = q.ppi_ispendr_smp_ignored and config.num_cpus > 1
-        self._d9 = q.spi_pending_follows_targets
+        self._q_ppi_icpendr_all_cpus = q.ppi_icpendr_all_cpus
+        self._q_spi_n_n = q.spi_n_n
+        self._q_ppi_ispendr_smp_ignored = q.ppi_ispendr_smp_ignored and config.num_cpus > 1
+        self._q_spi_pending_follows_targets = q.spi_pending_follows_targets
         self._end = min(config.num_irqs, 1020)
         """One past the last implemented INTID (:meth:`_check`)."""
-        self._mirror = not (self._d7 or self._d9)
-        """SPI words are equal in every CPU's lists (no per-CPU SPI latch/active quirk)."""
 
         self.notify: Callable[[int], None] = _noop_notify
         self.event: Callable[[str, int, int, str], None] | None = None
@@ -297,17 +294,6 @@ class Distributor:
             return 1 << c
         return 0
 
-    def _spi_cands(self, i: int, now: int) -> int:
-        """Mirror mode (no D7/D9): make SPI ``i`` a candidate on exactly its targets when
-        ``now`` (the candidate test evaluated on the mirrored words) is non-zero, on no CPU
-        otherwise.  The same result as :meth:`_sync` on every CPU; returns the mask of CPUs
-        whose candidate set changed."""
-        t = self.targets[i] if now else 0
-        m = 0
-        for c in self._cpus:
-            m |= self._set_cand(c, i, (t >> c) & 1)
-        return m
-
     def best(self, c: int, groups: int) -> int:
         """HPPI candidate of CPU ``c`` among ``groups`` (bit 0 = Group 0, bit 1 = Group 1).
 
@@ -350,21 +336,11 @@ class Distributor:
 
     def is_pending(self, intid: int, cpu: int = 0) -> bool:
         """Pending state as GICD_ISPENDR reports it (latch OR level line; SPIs: any CPU copy)."""
-        w, b = intid >> 5, 1 << (intid & 31)
-        if intid < 32:
-            return bool((self.latch[cpu][w] | (self.line[cpu][w] & ~self.edge[cpu][w])) & b)
-        if self._mirror:  # every CPU's copy is equal
-            return (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w])) & b != 0
-        return any((self.latch[c][w] | self.line[c][w] & ~self.edge[c][w]) & b for c in self._cpus)
+        return bool(self.read_pending(intid >> 5, cpu) >> (intid & 31) & 1)
 
     def is_active(self, intid: int, cpu: int = 0) -> bool:
         """Active state as GICD_ISACTIVER reports it (SPIs: any CPU copy)."""
-        w, b = intid >> 5, 1 << (intid & 31)
-        if intid < 32:
-            return self.act[cpu][w] & b != 0
-        if self._mirror:
-            return self.act[0][w] & b != 0
-        return any(self.act[c][w] & b for c in self._cpus)
+        return bool(self.read_active(intid >> 5, cpu) >> (intid & 31) & 1)
 
     def is_enabled(self, intid: int, cpu: int = 0) -> bool:
         """Enable bit (GICD_ISENABLER)."""
@@ -410,44 +386,14 @@ class Distributor:
             if m:
                 self.notify(m)
             return
-        line0 = self.line[0]
-        lw = line0[w]
-        if level:
-            if lw & b:
-                return
-            nl = lw | b
-        elif lw & b:
-            nl = lw ^ b
-        else:
+        lw = self.line[0][w]
+        if bool(lw & b) == level:
             return
-        if self._mirror:
-            # Without D7/D9 every CPU's copy of an SPI's words is equal, so the candidate
-            # test (before and after the change) is evaluated once; the SPI is a candidate
-            # exactly on its targets when the test holds (the invariant _sync maintains).
-            edge_w = self.edge[0][w]
-            latch0 = self.latch[0]
-            gate = ~self.act[0][w] & self.en[0][w] & b
-            was = (latch0[w] | (lw & ~edge_w)) & gate
-            if level and edge_w & b:  # rising edge of an edge-triggered SPI
-                for latch in self.latch:
-                    latch[w] |= b
-            for line in self.line:
-                line[w] = nl
-            now = (latch0[w] | (nl & ~edge_w)) & gate
-            t = self.targets[intid]
-            if was == now or not t:
-                return
-            m = 0
-            for c in self._cpus:
-                if (t >> c) & 1:
-                    m |= self._set_cand(c, intid, now)
-            if m:
-                self.notify(m)
-            return
-        t = self.targets[intid]
-        m = 0
+        # SPI: every CPU's copy of the line changes; a rising edge of an edge-triggered SPI
+        # latches it (on its targets only with D9); then each CPU's candidate set follows.
         rising_edge = level and self.edge[0][w] & b
-        tmask = t if self._d9 else self._allmask
+        tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
+        m = 0
         for c in self._cpus:
             if level:
                 self.line[c][w] |= b
@@ -465,10 +411,10 @@ class Distributor:
             if i < 16:
                 return 0  # SGI bits of ISPENDR0/ICPENDR0 are read-only (§4.3.7, §4.3.8)
             if on:
-                if self._d8:
+                if self._q_ppi_ispendr_smp_ignored:
                     return 0
                 self.latch[c][w] |= b
-            elif self._d6:
+            elif self._q_ppi_icpendr_all_cpus:
                 m = 0
                 for cc in self._cpus:
                     self.latch[cc][w] &= ~b
@@ -477,21 +423,9 @@ class Distributor:
             else:
                 self.latch[c][w] &= ~b
             return self._sync(c, i)
-        if self._mirror:
-            latches = self.latch
-            if on:
-                for latch in latches:
-                    latch[w] |= b
-                # pending now: a candidate if not active, enabled (and targeted)
-                return self._spi_cands(i, ~self.act[0][w] & self.en[0][w] & b)
-            for latch in latches:
-                latch[w] &= ~b
-            return self._spi_cands(
-                i, self.line[0][w] & ~self.edge[0][w] & ~self.act[0][w] & self.en[0][w] & b
-            )
         m = 0
         if on:
-            tmask = self.targets[i] if self._d9 else self._allmask
+            tmask = self.targets[i] if self._q_spi_pending_follows_targets else self._allmask
             for cc in self._cpus:
                 if (tmask >> cc) & 1:
                     self.latch[cc][w] |= b
@@ -524,12 +458,6 @@ class Distributor:
             return 0
         for en in self.en:
             en[w] ^= b
-        if self._mirror:
-            return self._spi_cands(
-                i,
-                (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w]))
-                & ~self.act[0][w] & en0[w] & b,
-            )
         m = 0
         for cc in self._cpus:
             m |= self._sync(cc, i)
@@ -557,24 +485,10 @@ class Distributor:
                 return 0
             act[w] ^= b
             mask = self._sync(c, i)
-        elif self._mirror:
-            act0 = self.act[0]
-            if (act0[w] & b != 0) == on:
-                return 0
-            for act in self.act:
-                act[w] ^= b
-            if on:  # an active interrupt is never a candidate
-                mask = self._spi_cands(i, 0)
-            else:
-                mask = self._spi_cands(
-                    i,
-                    (self.latch[0][w] | (self.line[0][w] & ~self.edge[0][w]))
-                    & self.en[0][w] & b,
-                )
         else:
             mask = 0
             changed = False
-            per_cpu = self._d7 and source in ("iar", "eoir", "dir", "hw_lr")
+            per_cpu = self._q_spi_n_n and source in ("iar", "eoir", "dir", "hw_lr")
             for cc in self._cpus:
                 if per_cpu and cc != c:
                     continue
@@ -741,7 +655,7 @@ class Distributor:
             self.sgi_src[c][i] = s
             if not s:
                 self.latch[c][0] &= ~b
-        elif i < 32 or self._d7:
+        elif i < 32 or self._q_spi_n_n:
             self.latch[c][w] &= ~b
         else:
             for latch in self.latch:  # 1-N: pending ends everywhere; _set_active re-syncs all

@@ -53,15 +53,27 @@ class GICv2:
     """
 
     __slots__ = (
-        "_d16", "_decode", "_frames", "_ncpu", "_on_event", "_on_output", "_spi_end", "_stale_mask",
-        "config", "cpu_if", "dist", "hyp", "outputs", "vcpu_if",
+        "_decode",
+        "_frames",
+        "_ncpu",
+        "_on_event",
+        "_on_output",
+        "_q_hw_deactivate_no_phys_update",
+        "_spi_end",
+        "_stale_mask",
+        "config",
+        "cpu_if",
+        "dist",
+        "hyp",
+        "outputs",
+        "vcpu_if",
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
         self.config = config = config or GICv2Config()
         self._ncpu = config.num_cpus
         self._spi_end = min(config.num_irqs, 1020)
-        self._d16 = config.quirks.hw_deactivate_no_phys_update
+        self._q_hw_deactivate_no_phys_update = config.quirks.hw_deactivate_no_phys_update
         self._on_output: Callable[[int, str, bool], None] | None = None
         self._on_event: Callable[[str, int, int, str], None] | None = None
         self._stale_mask = 0
@@ -77,6 +89,16 @@ class GICv2:
         self._frames: dict[int, tuple[int, str, tuple[_Access, ...], tuple[_Access, ...]]] = {}
         self._map_frames()
         self._decode: tuple[dict[int, _Decoded], ...] = self._flat_decode()
+
+    @property
+    def version(self) -> int:
+        """GIC architecture version (:class:`~irqfwd.hw.gic.device.GicDevice`): 2."""
+        return 2
+
+    @property
+    def num_cpus(self) -> int:
+        """CPU interfaces (GICD_TYPER.CPUNumber + 1)."""
+        return self._ncpu
 
     # ------------------------------------------------------------------ callbacks
 
@@ -287,7 +309,7 @@ class GICv2:
         """
         if intid < 16 or intid >= self._spi_end:
             return
-        if not self._d16:
+        if not self._q_hw_deactivate_no_phys_update:
             # dist.deactivate() without its range check (done above)
             mask = self.dist._set_active(intid, False, cpu, "hw_lr")
             if mask:

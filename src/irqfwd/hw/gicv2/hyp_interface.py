@@ -190,13 +190,13 @@ class HypInterface:
     """
 
     __slots__ = (
-        "_d5",
-        "_d14",
         "_maint",
+        "_q_extra_lr_storage",
+        "_q_no_per_irq_group_filter",
+        "_q_preemption_qemu_rules",
         "_tie_lowest_lr",
         "_vfiq",
         "_virq",
-        "_x2",
         "config",
         "cpu",
         "eisr_mask",
@@ -226,10 +226,10 @@ class HypInterface:
         self.num_lrs = config.num_lrs
         self.vtr = (config.num_lrs - 1) | (4 << 26) | (4 << 29)
         """GICH_VTR: ListRegs = num_lrs-1, PREbits = PRIbits = 4 (5 bits) → 0x90000003."""
-        self._d14 = config.quirks.extra_lr_storage
+        self._q_extra_lr_storage = config.quirks.extra_lr_storage
         self._tie_lowest_lr = config.tie_break_lowest_lr
-        self._d5 = config.quirks.no_per_irq_group_filter
-        self._x2 = config.quirks.preemption_qemu_rules
+        self._q_no_per_irq_group_filter = config.quirks.no_per_irq_group_filter
+        self._q_preemption_qemu_rules = config.quirks.preemption_qemu_rules
         self.lr: list[int] = [0] * self.num_lrs
         self.lr_extra = 0
         self.h_hcr = 0
@@ -289,74 +289,21 @@ class HypInterface:
         """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
 
         Candidates are the LRs in state 01 whose group is enabled in GICV_CTLR (D5: any
-        pending LR while some group is enabled); none while GICH_HCR.En = 0.  Called after
-        every state change; calls the GIC hooks only on a level change.  (Hot path: group
-        and running priority and the MISR test are inlined; GICH_HCR.En = 0 and a single
-        pending LR take short cuts with the same result.)
+        pending LR while some group is enabled); none while GICH_HCR.En = 0.  The HPPI is
+        signalled when its priority is below GICV_PMR and its group priority below the
+        running priority (:meth:`group_priority`, :meth:`running_priority`).  Called after
+        every state change; calls the GIC hooks only on a level change.
         """
         hcr = self.h_hcr
-        if not hcr & GICH_HCR_EN:  # no virtual HPPI, no vIRQ/vFIQ, no maintenance
-            self.hppi_lr = -1
-            self.hppi_ok = False
-            if self._virq or self._vfiq:
-                self._virq = self._vfiq = False
-                self.gic.update_virtual_outputs(self.cpu, False, False)
-            if self._maint:
-                self._maint = False
-                self.gic.set_maintenance(self.cpu, False)
-            return
-        ctlr = self.v_ctlr
         best = -1
-        m = self.pend_mask
         virq = vfiq = ok = False
-        if m:
-            lrs = self.lr
-            # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
-            gmask = (3 if ctlr & 3 else 0) if self._d5 else ctlr
-            best_prio = IDLE_PRIORITY
-            if not m & (m - 1):  # one pending LR: both tie-breaks pick it
-                n = m.bit_length() - 1
-                v = lrs[n]
-                if gmask & (2 if v & GICH_LR_GRP1 else 1):
-                    best = n
-                    best_prio = (v >> 20) & 0xF8
-            elif self._tie_lowest_lr:
-                while m:
-                    low = m & -m
-                    m ^= low
-                    n = low.bit_length() - 1
-                    v = lrs[n]
-                    if gmask & (2 if v & GICH_LR_GRP1 else 1):
-                        prio = (v >> 20) & 0xF8
-                        if prio < best_prio:
-                            best_prio = prio
-                            best = n
-            else:  # equal priority → lowest VirtualID
-                best_key = IDLE_PRIORITY << 10
-                while m:
-                    low = m & -m
-                    m ^= low
-                    n = low.bit_length() - 1
-                    v = lrs[n]
-                    if gmask & (2 if v & GICH_LR_GRP1 else 1):
-                        key = ((v >> 20) & 0xF8) << 10 | (v & 0x3FF)
-                        if key < best_key:
-                            best_key = key
-                            best = n
-                best_prio = best_key >> 10
-            if best >= 0 and best_prio < self.v_pmr:
-                v = lrs[best]
-                # group priority (GICv2 ~§3.3.4) vs running priority from GICH_APR;
-                # X2: QEMU compares the full priority instead
-                if self._x2:
-                    gprio = best_prio
-                elif v & GICH_LR_GRP1 and not ctlr & GICV_CTLR_CBPR:
-                    gprio = best_prio & (0xFF << self.v_abpr)
-                else:
-                    gprio = best_prio & (0xFF << (self.v_bpr + 1))
-                apr = self.h_apr
-                if not apr or gprio < ((apr & -apr).bit_length() - 1) << 3:
+        if hcr & GICH_HCR_EN:
+            best = self._hppi_lr()
+            if best >= 0:
+                v = self.lr[best]
+                if ((v >> 20) & 0xF8) < self.v_pmr and self._preempts(v):
                     ok = True
+                    ctlr = self.v_ctlr
                     if v & GICH_LR_GRP1:
                         virq = ctlr & GICV_CTLR_ENABLEGRP1 != 0
                     elif ctlr & GICV_CTLR_ENABLEGRP0:
@@ -370,10 +317,42 @@ class HypInterface:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        maint = self.eisr_mask != 0 or (hcr & 0xFE != 0 and self.read_misr() != 0)
+        maint = bool(hcr & GICH_HCR_EN) and self.read_misr() != 0
         if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
+
+    def _hppi_lr(self) -> int:
+        """The LR holding the highest-priority pending virtual interrupt of an enabled group,
+        or -1.  Equal priorities: lowest LR (QEMU) or, with ``tie_break_lowest_lr`` off,
+        lowest VirtualID."""
+        m = self.pend_mask
+        if not m:
+            return -1
+        ctlr = self.v_ctlr
+        # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
+        gmask = (3 if ctlr & 3 else 0) if self._q_no_per_irq_group_filter else ctlr
+        by_lr = self._tie_lowest_lr
+        lrs = self.lr
+        best = -1
+        best_key = IDLE_PRIORITY << 10
+        while m:
+            low = m & -m
+            m ^= low
+            n = low.bit_length() - 1
+            v = lrs[n]
+            if gmask & (2 if v & GICH_LR_GRP1 else 1):
+                key = ((v >> 20) & 0xF8) << 10 | (n if by_lr else v & GICH_LR_VIRTUALID_MASK)
+                if key < best_key:
+                    best_key = key
+                    best = n
+        return best
+
+    def _preempts(self, lr_value: int) -> bool:
+        """The LR's interrupt may preempt: its group priority is below the running priority
+        (X2: QEMU compares the full priority)."""
+        prio = (lr_value >> 20) & 0xF8 if self._q_preemption_qemu_rules else self.group_priority(lr_value)
+        return prio < self.running_priority()
 
     @property
     def maintenance(self) -> bool:
@@ -419,7 +398,7 @@ class HypInterface:
         """GICH_LRn read (~§5.3.8). LRs ≥ num_lrs are RAZ (D14: LR<num_lrs> is storage)."""
         if n < self.num_lrs:
             return self.lr[n]
-        if self._d14 and n == self.num_lrs:
+        if self._q_extra_lr_storage and n == self.num_lrs:
             return self.lr_extra
         return 0
 
@@ -430,7 +409,7 @@ class HypInterface:
             self.lr[n] = v
             self._lr_masks(n, v)
             self.update()
-        elif self._d14 and n == self.num_lrs:
+        elif self._q_extra_lr_storage and n == self.num_lrs:
             self.lr_extra = v
 
     def save_and_clear_lrs(self, count: int, hcr: int | None = None) -> list[int]:
@@ -461,7 +440,7 @@ class HypInterface:
             self.eisr_mask &= clear
             self.elrsr_mask |= bits
         if count > num:
-            values.append(self.lr_extra if self._d14 else 0)
+            values.append(self.lr_extra if self._q_extra_lr_storage else 0)
             values.extend([0] * (count - num - 1))
             self.lr_extra = 0
         if hcr is not None:
@@ -485,7 +464,7 @@ class HypInterface:
             v &= GICH_LR_MASK
             if n < num:
                 self.set_lr(n, v)
-            elif self._d14 and n == num:
+            elif self._q_extra_lr_storage and n == num:
                 self.lr_extra = v
             n += 1  # noqa: SIM113
         self.update()

@@ -75,7 +75,7 @@ GROUP1_NOT_ACKED: Final = 1022
 class VcpuInterface:
     """GICV_* registers of one CPU, operating on ``hyp``'s List Registers (~§5.4)."""
 
-    __slots__ = ("_abpr_min", "_d1", "_d3", "_d4", "_d18", "_sgi_hw", "_x2", "config", "cpu", "gic", "hyp", "regs")
+    __slots__ = ("_abpr_min", "_q_hppir_masked_by_pmr", "_q_hppir_no_cpuid", "_q_no_aliased_regs", "_q_preemption_qemu_rules", "_q_virtual_eoi_qemu_rules", "_sgi_hw", "config", "cpu", "gic", "hyp", "regs")
 
     def __init__(self, hyp: HypInterface, config: GICv2Config) -> None:
         self.hyp = hyp
@@ -83,11 +83,11 @@ class VcpuInterface:
         self.cpu = hyp.cpu
         self.gic = hyp.gic
         q = config.quirks
-        self._d1 = q.no_aliased_regs
-        self._d3 = q.hppir_masked_by_pmr
-        self._d4 = q.hppir_no_cpuid
-        self._d18 = q.virtual_eoi_qemu_rules
-        self._x2 = q.preemption_qemu_rules
+        self._q_no_aliased_regs = q.no_aliased_regs
+        self._q_hppir_masked_by_pmr = q.hppir_masked_by_pmr
+        self._q_hppir_no_cpuid = q.hppir_no_cpuid
+        self._q_virtual_eoi_qemu_rules = q.virtual_eoi_qemu_rules
+        self._q_preemption_qemu_rules = q.preemption_qemu_rules
         # LR bits that stop a VirtualID < 16 carrying a CPUID in GICV_IAR: HW (X7: none)
         self._sgi_hw = 0 if q.hw_lr_sgi_cpuid else GICH_LR_HW
         # D13: QEMU clamps GICV_ABPR writes to the *physical* ABPR minimum (BPR min + 1).
@@ -178,7 +178,7 @@ class VcpuInterface:
         """
         hyp = self.hyp
         n = hyp.hppi_lr
-        if n >= 0 and self._x2:  # X2: QEMU answers 1022 before the running-priority check
+        if n >= 0 and self._q_preemption_qemu_rules:  # X2: QEMU answers 1022 before the running-priority check
             v = hyp.lr[n]
             if (
                 v & GICH_LR_GRP1
@@ -194,7 +194,7 @@ class VcpuInterface:
 
     def read_aiar(self) -> int:
         """GICV_AIAR: acknowledge a Group 1 HPPI whatever AckCtl is (D1: reads 0)."""
-        if self._d1:
+        if self._q_no_aliased_regs:
             return 0
         hyp = self.hyp
         n = hyp.hppi_lr
@@ -212,24 +212,24 @@ class VcpuInterface:
         if n < 0:
             return SPURIOUS
         v = hyp.lr[n]
-        if self._d3 and ((v >> 20) & 0xF8) >= hyp.v_pmr:
+        if self._q_hppir_masked_by_pmr and ((v >> 20) & 0xF8) >= hyp.v_pmr:
             return SPURIOUS
         if v & GICH_LR_GRP1 and not hyp.v_ctlr & GICV_CTLR_ACKCTL:
             return GROUP1_NOT_ACKED
-        return v & 0x3FF if self._d4 else self._id_of(v)
+        return v & 0x3FF if self._q_hppir_no_cpuid else self._id_of(v)
 
     def read_ahppir(self) -> int:
         """GICV_AHPPIR: the HPPI if it is Group 1, else 1023 (D1: reads 0)."""
-        if self._d1:
+        if self._q_no_aliased_regs:
             return 0
         hyp = self.hyp
         n = hyp.hppi_lr
         if n < 0:
             return SPURIOUS
         v = hyp.lr[n]
-        if not v & GICH_LR_GRP1 or (self._d3 and ((v >> 20) & 0xF8) >= hyp.v_pmr):
+        if not v & GICH_LR_GRP1 or (self._q_hppir_masked_by_pmr and ((v >> 20) & 0xF8) >= hyp.v_pmr):
             return SPURIOUS
-        return v & 0x3FF if self._d4 else self._id_of(v)
+        return v & 0x3FF if self._q_hppir_no_cpuid else self._id_of(v)
 
     # ------------------------------------------------------------------ EOI / deactivate
     def _find_active_lr(self, value: int) -> int:
@@ -244,7 +244,7 @@ class VcpuInterface:
             n = low.bit_length() - 1
             v = lrs[n]
             if v & 0x3FF == vid and v & GICH_LR_ACTIVE:
-                if vid < 16 and not v & GICH_LR_HW and not self._d18 and (v ^ value) & 0x1C00:
+                if vid < 16 and not v & GICH_LR_HW and not self._q_virtual_eoi_qemu_rules and (v ^ value) & 0x1C00:
                     continue
                 return n
         return -1
@@ -269,7 +269,7 @@ class VcpuInterface:
         apr = hyp.h_apr
         if apr:
             hyp.h_apr = apr & (apr - 1)  # drop the highest active priority
-        elif not self._d18:
+        elif not self._q_virtual_eoi_qemu_rules:
             return
         if hyp.v_ctlr & GICV_CTLR_EOIMODE:
             hyp.update()
@@ -284,7 +284,7 @@ class VcpuInterface:
 
     def write_aeoir(self, value: int) -> None:
         """GICV_AEOIR: as GICV_EOIR (one GICH_APR for both groups) (D1: ignored)."""
-        if not self._d1:
+        if not self._q_no_aliased_regs:
             self.write_eoir(value)
 
     def write_dir(self, value: int) -> None:

@@ -8,8 +8,8 @@ until its IRQ handler (``GICC_IAR``, ``CNTV_CTL = IMASK``, ``GICC_EOIR``, flag) 
 injection latency of a *busy* vCPU (performance-anchors.md §1.1: 902 ns on Ampere Altra).
 
 Here the same guest program runs on one vCPU pinned to one pCPU of a system built by
-:func:`irqfwd.sim.system.build_system`, with the arch timer of
-:class:`irqfwd.host.kvm.timer_glue.VtimerSystem` (design ``forwarded``: HW-mapped vtimer),
+:func:`irqfwd.system.build.build_system`, with the arch timer of
+:class:`irqfwd.system.vtimer.VtimerSystem` (design ``forwarded``: HW-mapped vtimer),
 the real GICv2 model, host GIC driver in EOImode 1, KVM run loop and vgic.  The path
 measured is the model's: timer output → PPI 27 → IRQ exit (``kvm_exit`` IRQ, vgic save and
 fold) → host ``gic_handle_irq`` → ``kvm_arch_timer_handler`` → ``kvm_vgic_inject_irq`` →
@@ -18,18 +18,16 @@ re-entry (flush, HW=1 LR) → guest IRQ vector → the loop sees the flag.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from irqfwd.host.kvm.timer_glue import VtimerSystem
+from irqfwd.calibrate.program import GuestProgram
+from irqfwd.config import ScenarioConfig, VMConfig
+from irqfwd.host.kvm.vcpu import Vcpu
+from irqfwd.hw.machine import Step
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.microbench import GuestProgram
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.sim.machine import Step
-    from irqfwd.sim.system import System
+from irqfwd.system.build import System, build_system
+from irqfwd.system.vtimer import VtimerSystem
 
 __all__ = ["ITERATIONS", "TimerBench", "timer_10ms"]
 
@@ -121,15 +119,13 @@ class TimerBench(GuestProgram):
             vif.write_eoir(iar)
             cost += c.gicv_access_ns
         vcpu = self.vcpu
-        vcpu.guest_irqs_masked = False
-        self._set_next(vcpu.guest_stack.pop() or self._wait)
+        vcpu.ctx.guest_irqs_masked = False
+        self._set_next(vcpu.ctx.guest_stack.pop() or self._wait)
         return cost + c.guest_irq_exit_ns
 
 
 def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: str = "forwarded") -> TimerBench:
     """Build the one-vCPU system, run ``iterations`` timed rounds, return the guest program."""
-    from irqfwd.sim.system import build_system
-
     config = ScenarioConfig(
         name="micro-bench-timer",
         duration_ns=1_000_000,
@@ -138,7 +134,7 @@ def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: st
         devices=[],
     )
     system = build_system(config, design, seed=0, costs=costs)
-    vt = VtimerSystem(system.machine, system.host, design)
+    vt = VtimerSystem(system.machine, system.gic, system.host, design)
     vcpu = system.vms[0].vcpus[0]
     vt.add_vcpu(vcpu)
     system.vtimer = vt

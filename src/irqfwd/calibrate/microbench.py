@@ -1,6 +1,6 @@
 """kvm-unit-tests ``arm/micro-bench`` equivalents, run inside the simulator.
 
-Each benchmark builds a small system with :func:`irqfwd.sim.system.build_system` (the real
+Each benchmark builds a small system with :func:`irqfwd.system.build.build_system` (the real
 machine, host kernel, KVM run loop and vgic, GICv2 model and scheduler), replaces the guest
 kernel of the VM by a tiny guest program, lets it repeat one operation ``iterations`` times
 and returns the simulated average ns per operation, as ``micro-bench.c`` prints it:
@@ -13,9 +13,8 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
 ``mmio_read_user``
     the guest reads a register of a device emulated by the VMM (kvm-unit-tests uses the
     QEMU test device): ``DABT_LOW`` outside the vgic frame → ``KVM_EXIT_MMIO`` to user
-    space → the VMM completes the access → ``KVM_RUN``.  The KVM run loop here has no VMM,
-    so this benchmark installs the user-space leg on its vCPU (:class:`_UserMmioExit`):
-    ``mmio_emul_user_ns`` instead of the in-kernel emulation, everything else the real path.
+    space (no in-kernel device on ``KVM_MMIO_BUS`` covers the address) → the VMM
+    completes the access (``mmio_emul_user_ns``) → ``KVM_RUN``.
 ``eoi``
     the guest writes GICV_EOIR with the spurious INTID 1023 (no trap, GICv2 §5.4).
 ``ipi``
@@ -24,7 +23,7 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
     ``vgic_queue_irq_unlock``, ``kvm_vcpu_kick`` (wake-up of the blocked vCPU), flush, entry,
     the virtual IRQ.
 ``timer_10ms``
-    provided by the timer model (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`), when
+    provided by the timer model (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`), when
     present: the extra latency beyond a 10 ms virtual timer until the guest handler runs.
 
 Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
@@ -33,14 +32,13 @@ Reference figures: Ampere Altra, Linux 6.12-rc1 (performance-anchors.md §1.1).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from irqfwd.scenarios.config import ScenarioConfig, VMConfig
+from irqfwd.calibrate.microbench_timer import timer_10ms
+from irqfwd.calibrate.program import GuestProgram
+from irqfwd.config import ScenarioConfig, VMConfig
+from irqfwd.host.kvm.vcpu import Vcpu
 from irqfwd.sim.costs import CostProfile
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-    from irqfwd.sim.system import System
+from irqfwd.system.build import System, build_system
 
 __all__ = ["BENCHMARKS", "MEASURED_ALTRA", "run_microbenchmarks"]
 
@@ -58,8 +56,6 @@ ITERATIONS = 64
 GICD_IIDR = 0x008
 GICD_CTLR = 0x000
 GICD_SGIR = 0xF00
-GICV_CTLR_ENABLE = 1
-GUEST_PMR = 0xF0
 SPURIOUS = 1023
 USER_MMIO_ADDR = 0x0A00_0000
 """A guest-physical address outside the vgic frame (a VMM-emulated device)."""
@@ -71,7 +67,6 @@ IPI_GAP_NS = 20_000
 
 
 def _build(costs: CostProfile, vcpus: int) -> System:
-    from irqfwd.sim.system import build_system
     config = ScenarioConfig(
         name="micro-bench",
         duration_ns=1_000_000,
@@ -81,46 +76,6 @@ def _build(costs: CostProfile, vcpus: int) -> System:
     )
     system: System = build_system(config, "irqfd-resample", seed=0, costs=costs)
     return system
-
-
-class GuestProgram:
-    """Base of the micro-benchmark guest programs: a step chain on one vCPU (steps as in
-    :mod:`irqfwd.guest.kernel`) that starts at :meth:`_setup` and takes its virtual IRQs
-    at :meth:`_irq`."""
-
-    def __init__(self, system: System, vcpu: Vcpu) -> None:
-        self.s = system
-        self.vcpu = vcpu
-        self.gic = system.machine.gic
-        self.costs = system.costs
-        self.engine = system.engine
-        vcpu.guest_next = self._setup
-        vcpu.guest_irq_step = self._irq
-
-    def _cpu(self) -> int:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        return cpu.index
-
-    def _set_next(self, step: Callable[[], int] | None) -> None:
-        cpu = self.vcpu.cpu
-        assert cpu is not None
-        cpu.next = step
-
-    def _gicv_init(self) -> int:
-        """Linux ``gic_cpu_init`` on GICV: GICV_PMR, then GICV_CTLR.Enable; returns the cost."""
-        vif = self.gic.vcpu_if[self._cpu()]
-        vif.write_pmr(GUEST_PMR)
-        vif.write_ctlr(GICV_CTLR_ENABLE)
-        return 2 * self.costs.gicv_access_ns
-
-    def _setup(self) -> int:
-        """The program's first step."""
-        raise NotImplementedError
-
-    def _irq(self) -> int:
-        """The guest's IRQ vector."""
-        raise NotImplementedError
 
 
 class _Guest(GuestProgram):
@@ -186,8 +141,8 @@ class _Guest(GuestProgram):
             vif.write_eoir(iar)
             cost += c.gicv_access_ns
         vcpu = self.vcpu
-        vcpu.guest_irqs_masked = False
-        self._set_next(vcpu.guest_stack.pop() or self._idle)
+        vcpu.ctx.guest_irqs_masked = False
+        self._set_next(vcpu.ctx.guest_stack.pop() or self._idle)
         return cost + c.guest_irq_exit_ns
 
     def per_op(self) -> float:
@@ -199,35 +154,6 @@ class _Guest(GuestProgram):
 def _run(system: System, guest: _Guest) -> float:
     system.machine.run(system.engine.now + 1_000_000_000)
     return guest.per_op()
-
-
-class _UserMmioExit:
-    """The user-space leg of a ``DABT_LOW`` outside the vgic frame (``KVM_EXIT_MMIO``).
-
-    Wraps the vCPU's exit handler: accesses outside the distributor frame go to the VMM
-    (``mmio_emul_user_ns``: return to user space, emulate, ``KVM_RUN`` again) and read 0;
-    everything else is the real in-kernel handler.
-    """
-
-    def __init__(self, vcpu: Vcpu, costs: CostProfile) -> None:
-        self.vcpu = vcpu
-        self.inner = vcpu._handle_exit_step
-        self.user_ns = costs.mmio_emul_user_ns
-        base = vcpu.kvm.vgic_mmio.base
-        self.frame = range(base, base + 0x1000)
-        vcpu._handle_exit_step = self
-
-    def __call__(self) -> int:
-        vcpu = self.vcpu
-        if vcpu.exit_reason == "DABT_LOW" and vcpu.mmio[0] not in self.frame:
-            cpu = vcpu.cpu
-            assert cpu is not None
-            cpu.next = vcpu.loop_step
-            vcpu.mmio_result = 0
-            rec = vcpu.m.recorder
-            rec.count("kvm_userspace_exit")
-            return self.user_ns
-        return self.inner()
 
 
 def bench_hvc(costs: CostProfile, n: int = ITERATIONS) -> float:
@@ -243,7 +169,7 @@ def bench_mmio_read_vgic(costs: CostProfile, n: int = ITERATIONS) -> float:
     """Guest read of GICD_IIDR, emulated by the in-kernel vgic (ns)."""
     s = _build(costs, 1)
     vcpu = s.vms[0].vcpus[0]
-    addr = s.machine.gic.config.gicd_base + GICD_IIDR
+    addr = s.gic.config.gicd_base + GICD_IIDR
     g = _Guest(s, vcpu, None, n)
     g.op = lambda: vcpu.trap_mmio(addr, 0, 4, False, g.done)
     return _run(s, g)
@@ -253,7 +179,6 @@ def bench_mmio_read_user(costs: CostProfile, n: int = ITERATIONS) -> float:
     """Guest read of a VMM-emulated device register (exit to user space) (ns)."""
     s = _build(costs, 1)
     vcpu = s.vms[0].vcpus[0]
-    _UserMmioExit(vcpu, costs)
     g = _Guest(s, vcpu, None, n)
     g.op = lambda: vcpu.trap_mmio(USER_MMIO_ADDR, 0, 4, False, g.done)
     return _run(s, g)
@@ -266,7 +191,7 @@ def bench_eoi(costs: CostProfile, n: int = ITERATIONS) -> float:
     g = _Guest(s, vcpu, None, n)
 
     def op() -> int:
-        s.machine.gic.vcpu_if[g._cpu()].write_eoir(SPURIOUS)
+        s.gic.vcpu_if[g._cpu()].write_eoir(SPURIOUS)
         g._set_next(g.done)
         return costs.gicv_access_ns
 
@@ -285,7 +210,7 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
     v0, v1 = s.vms[0].vcpus
     receiver = _Guest(s, v1, None, 0)
     sender = _Guest(s, v0, None, n, enable_dist=True, start_after=100_000)
-    sgir = s.machine.gic.config.gicd_base + GICD_SGIR
+    sgir = s.gic.config.gicd_base + GICD_SGIR
     value = (1 << (16 + v1.vcpu_id)) | IPI_SGI
     eng = s.engine
     state = {"sent": 0, "total": 0, "count": 0}
@@ -317,8 +242,7 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
 
 
 def bench_timer_10ms(costs: CostProfile) -> float:
-    """The timer model's ``timer_10ms`` (:func:`irqfwd.scenarios.microbench_timer.timer_10ms`)."""
-    from irqfwd.scenarios.microbench_timer import timer_10ms
+    """The timer model's ``timer_10ms`` (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`)."""
 
     return float(timer_10ms(costs))
 

@@ -22,20 +22,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
-from irqfwd.sim.machine import WorkItem
-
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vm import Kvm
+from irqfwd.host.kvm.irq_routing import (
+    KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID,
+    KVM_USERSPACE_IRQ_SOURCE_ID,
+    kvm_set_irq,
+)
+from irqfwd.host.kvm.kvm_host import Kvm
+from irqfwd.host.workqueue import WorkItem
 
 __all__ = ["KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID", "KVM_USERSPACE_IRQ_SOURCE_ID", "IrqfdResampler",
            "KvmIrqfd"]
 
-KVM_USERSPACE_IRQ_SOURCE_ID: Final = 0
-KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID: Final = 1
 EINVAL: Final = -22
 EBUSY: Final = -16
 KVM_IRQ_ROUTING_IRQCHIP: Final = 1
@@ -57,7 +58,7 @@ class IrqfdResampler:
         kvm = self.kvm
         m = kvm.m
         m.acc += self._resample_ns
-        kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
+        kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
         rec = m.recorder
         if rec.wants("irqfd_resample"):
             rec.emit("irqfd_resample", vm=kvm.index, gsi=self.gsi)
@@ -91,7 +92,7 @@ class KvmIrqfd:
     def irqfd_wakeup(self, fd: EventFd) -> None:
         """``irqfd_wakeup`` (EPOLLIN): consume the count, queue ``irqfd_inject``."""
         fd.ctx_do_read()
-        self.kvm.m.schedule_work(self.inject)
+        self.kvm.host.wq.schedule_work(self.inject)
 
     def irqfd_inject(self) -> None:
         """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""
@@ -102,12 +103,12 @@ class KvmIrqfd:
         if rec.wants("irqfd_inject"):
             rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi)
         if self.mode == "resample":
-            kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
+            kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
         elif self.mode == "mapped":
-            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+            kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
         else:
-            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
-            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
+            kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+            kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
 
     def direct_inject(self) -> int:
         """Injection from the producer's hard-irq handler (bypass): no eventfd, no workqueue."""
@@ -115,9 +116,9 @@ class KvmIrqfd:
         m = kvm.m
         saved = m.acc
         level_only = self.mode != "pulse"
-        kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+        kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
         if not level_only:
-            kvm.kvm_set_irq(KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
+            kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, False)
         cost = m.acc - saved
         m.acc = saved
         return cost
@@ -183,4 +184,4 @@ class IrqfdLayer:
             if not res.list:
                 self.kvm.kvm_unregister_irq_ack_notifier(res.gsi, res.ack)
                 del self.resamplers[res.gsi]
-                self.kvm.kvm_set_irq(KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, res.gsi, False)
+                kvm_set_irq(self.kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, res.gsi, False)

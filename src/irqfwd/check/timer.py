@@ -1,6 +1,6 @@
 """Invariant rules of the virtual timer (``linux-forwarding-lineage.md`` §6, §13.3/5/7/12).
 
-Registered into :mod:`irqfwd.sim.invariants` at import time (the checker instantiates
+Registered into :mod:`irqfwd.check.invariants` at import time (the checker instantiates
 them for every design).  They listen to the events of :mod:`irqfwd.host.kvm.arch_timer`
 and :mod:`irqfwd.guest.timer`:
 
@@ -41,8 +41,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.invariants import (
+from irqfwd.check.invariants import (
     Handler,
     InvariantChecker,
     Rule,
@@ -50,6 +49,7 @@ from irqfwd.sim.invariants import (
     phys_tracker,
     register_rule,
 )
+from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.sim.metrics import Listener
 
 __all__ = ["STALE_LINE_DESIGNS", "TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]
@@ -116,6 +116,8 @@ class _StaleLine(Listener):
     One instance per checker (``InvariantChecker.shared``), used by two rules.
     """
 
+    events = ("guest_deactivate", "kvm_timer_update_irq")
+
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
 
@@ -125,8 +127,6 @@ class _StaleLine(Listener):
         else:
             self._on_update(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"guest_deactivate": self._on_deactivate, "kvm_timer_update_irq": self._on_update}
 
     def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
         if f.get("vintid", -1) == PPI_VTIMER:

@@ -15,8 +15,12 @@
   ``irq_eoi`` is executed as the following step, i.e. after the cost of the IAR, EOIR and
   flow handler (a step's effects happen at its start; ``docs/designs.md``, modelling notes).
 
-Every GIC access goes through the real :class:`irqfwd.hw.gicv2.GICv2` model and charges
-``gicc_access_ns`` / ``gicd_access_ns``.  Counters: ``host_irqs`` (every acknowledged
+The driver reaches the GIC only through its registers: distributor registers as MMIO
+(``readl``/``writel`` at ``GICD + offset``, offsets from :mod:`irqfwd.host.irqchip.arm_gic`),
+the CPU interface through its named register accessors (GICC_IAR, GICC_EOIR, GICC_DIR);
+each access charges ``gicd_access_ns`` / ``gicc_access_ns``.  Like ``gic_set_kvm_info`` it
+fills :attr:`GicDriver.kvm_info` (type GIC_V2, the maintenance PPI, the GICH frames and
+the GICV base) for ``kvm_vgic_hyp_init``.  Counters: ``host_irqs`` (every acknowledged
 INTID < 1020), ``host_irqs_spurious``; trace ``host_irq_entry`` (intid, cpu).
 """
 
@@ -35,11 +39,32 @@ from irqfwd.host.genirq import (
     IrqChip,
     IrqData,
 )
-from irqfwd.sim.machine import Machine, PhysCpu, Step
+from irqfwd.host.irqchip.arm_gic import (
+    GIC_CPU_CTRL,
+    GIC_CPU_CTRL_EOIMODENS,
+    GIC_CPU_PRIMASK,
+    GIC_CPU_SIZE,
+    GIC_DIST_ACTIVE_CLEAR,
+    GIC_DIST_ACTIVE_SET,
+    GIC_DIST_CONFIG,
+    GIC_DIST_CTRL,
+    GIC_DIST_ENABLE_CLEAR,
+    GIC_DIST_ENABLE_SET,
+    GIC_DIST_PENDING_CLEAR,
+    GIC_DIST_PENDING_SET,
+    GIC_DIST_PRI,
+    GIC_DIST_SOFTINT,
+    GIC_DIST_TARGET,
+    GICC_ENABLE,
+    GICC_INT_PRI_THRESHOLD,
+    GICD_ENABLE,
+    GICD_INT_DEF_PRI,
+)
+from irqfwd.host.irqchip.arm_vgic_info import GIC_V2, GicKvmInfo
+from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.machine import Machine, PhysCpu, Step
 
 __all__ = [
-    "GICC_CTLR_EOIMODENS",
-    "GIC_DIST_SOFTINT",
     "IPI_RESCHEDULE",
     "GicChip",
     "GicDriver",
@@ -47,22 +72,18 @@ __all__ = [
     "gic_check_eoimode",
 ]
 
-GIC_DIST_CTRL: Final = 0x000
-GIC_DIST_SOFTINT: Final = 0xF00
-GIC_CPU_CTRL: Final = 0x00
-GIC_CPU_PRIMASK: Final = 0x04
-GICC_CTLR_ENABLE: Final = 1 << 0
-GICC_CTLR_EOIMODENS: Final = 1 << 9
-"""``GIC_CPU_CTRL_EOImodeNS``: bit 9 of the (Non-secure view of) GICC_CTLR."""
-GICC_INT_PRI_THRESHOLD: Final = 0xF0
-GICD_INT_DEF_PRI: Final = 0xA0
 IPI_RESCHEDULE: Final = 0
 """SGI used for ``smp_send_reschedule`` (arm64 ``IPI_RESCHEDULE``)."""
 
 
-def gic_check_eoimode(host_at_el2: bool, gicc_size: int = 0x2000) -> bool:
-    """``gic_check_eoimode``: EOImode 1 only when booted at HYP with an 8 KiB GICC (§4.2)."""
-    return host_at_el2 and gicc_size >= 0x2000
+def gic_check_eoimode(host_at_el2: bool, gicc_size: int = GIC_CPU_SIZE) -> bool:
+    """``gic_check_eoimode``: EOImode 1 only when booted at HYP with an 8 KiB GICC."""
+    return host_at_el2 and gicc_size >= GIC_CPU_SIZE
+
+
+def _bit_reg(offset: int, hwirq: int) -> int:
+    """Offset of the one-bit-per-irq register word holding ``hwirq`` (``gic_poke_irq``)."""
+    return offset + (hwirq >> 5) * 4
 
 
 class GicChip(IrqChip):
@@ -70,9 +91,10 @@ class GicChip(IrqChip):
 
     name = "GIC"
 
-    def __init__(self, machine: Machine, cascaded: bool = False) -> None:
+    def __init__(self, machine: Machine, gic: GICv2, cascaded: bool = False) -> None:
         self.m = machine
-        self.gic = machine.gic
+        self.gic = gic
+        self.dist_base = gic.config.gicd_base
         self.cascaded = cascaded
         self.gicd = machine.costs.gicd_access_ns
         self.gicc = machine.costs.gicc_access_ns
@@ -82,15 +104,25 @@ class GicChip(IrqChip):
         """While ``gic_handle_irq`` runs a flow handler: the ``irq_eoi`` calls it made, to be
         executed as the next step (after the handler's cost) by :class:`GicDriver`."""
 
+    def poke_irq(self, d: IrqData, offset: int, cpu: int) -> None:
+        """``gic_poke_irq``: write the irq's bit to a set/clear register (one GICD access)."""
+        self.m.acc += self.gicd
+        hwirq = d.hwirq
+        self.gic.write(self.dist_base + _bit_reg(offset, hwirq), 1 << (hwirq & 31), 4, cpu)
+
+    def peek_irq(self, d: IrqData, offset: int, cpu: int) -> bool:
+        """``gic_peek_irq``: the irq's bit of a one-bit-per-irq register (one GICD access)."""
+        self.m.acc += self.gicd
+        hwirq = d.hwirq
+        return bool(self.gic.read(self.dist_base + _bit_reg(offset, hwirq), 4, cpu) >> (hwirq & 31) & 1)
+
     def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_mask_irq``: GICD_ICENABLER."""
-        self.m.acc += self.gicd
-        self.gic.dist.set_enabled(d.hwirq, False, cpu)
+        self.poke_irq(d, GIC_DIST_ENABLE_CLEAR, cpu)
 
     def irq_unmask(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_unmask_irq``: GICD_ISENABLER."""
-        self.m.acc += self.gicd
-        self.gic.dist.set_enabled(d.hwirq, True, cpu)
+        self.poke_irq(d, GIC_DIST_ENABLE_SET, cpu)
 
     def irq_eoi(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_eoi_irq``: GICC_EOIR (drop + deactivate in EOImode 0)."""
@@ -103,28 +135,25 @@ class GicChip(IrqChip):
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
         """``gic_irq_get_irqchip_state``: PENDING / ACTIVE / MASKED from the distributor."""
-        self.m.acc += self.gicd
-        dist = self.gic.dist
         if which == IRQCHIP_STATE_PENDING:
-            return dist.is_pending(d.hwirq, cpu)
+            return self.peek_irq(d, GIC_DIST_PENDING_SET, cpu)
         if which == IRQCHIP_STATE_ACTIVE:
-            return dist.is_active(d.hwirq, cpu)
+            return self.peek_irq(d, GIC_DIST_ACTIVE_SET, cpu)
         if which == IRQCHIP_STATE_MASKED:
-            return not dist.is_enabled(d.hwirq, cpu)
+            return not self.peek_irq(d, GIC_DIST_ENABLE_SET, cpu)
         return EINVAL
 
     def _set_state(self, d: IrqData, which: int, val: bool, cpu: int) -> int:
         """``gic_irq_set_irqchip_state``: GICD_I[SC]PENDR / I[SC]ACTIVER / I[SC]ENABLER."""
-        self.m.acc += self.gicd
-        dist = self.gic.dist
         if which == IRQCHIP_STATE_PENDING:
-            dist.set_pending(d.hwirq, val, cpu)
+            reg = GIC_DIST_PENDING_SET if val else GIC_DIST_PENDING_CLEAR
         elif which == IRQCHIP_STATE_ACTIVE:
-            dist.set_active(d.hwirq, val, cpu)
+            reg = GIC_DIST_ACTIVE_SET if val else GIC_DIST_ACTIVE_CLEAR
         elif which == IRQCHIP_STATE_MASKED:
-            dist.set_enabled(d.hwirq, not val, cpu)
+            reg = GIC_DIST_ENABLE_CLEAR if val else GIC_DIST_ENABLE_SET
         else:
             return EINVAL
+        self.poke_irq(d, reg, cpu)
         return 0
 
 
@@ -133,18 +162,16 @@ class GicEoimode1Chip(GicChip):
 
     name = "GICv2"
 
-    def __init__(self, machine: Machine, cascaded: bool = False) -> None:
-        super().__init__(machine, cascaded)
+    def __init__(self, machine: Machine, gic: GICv2, cascaded: bool = False) -> None:
+        super().__init__(machine, gic, cascaded)
         self.irq_set_vcpu_affinity = self._set_vcpu_affinity
 
     def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_eoimode1_mask_irq``: mask; a forwarded irq also loses its active state
-        so that a dead guest cannot leave it stuck Active (§4.2)."""
-        self.m.acc += self.gicd
-        self.gic.dist.set_enabled(d.hwirq, False, cpu)
+        (GICD_ICACTIVER) so that a dead guest cannot leave it stuck Active."""
+        self.poke_irq(d, GIC_DIST_ENABLE_CLEAR, cpu)
         if d.state & IRQD_FORWARDED_TO_VCPU:
-            self.m.acc += self.gicd
-            self.gic.dist.set_active(d.hwirq, False, cpu)
+            self.poke_irq(d, GIC_DIST_ACTIVE_CLEAR, cpu)
 
     def irq_eoi(self, d: IrqData, cpu: int = 0) -> None:
         """``gic_eoimode1_eoi_irq``: GICC_DIR, skipped for forwarded irqs."""
@@ -158,7 +185,7 @@ class GicEoimode1Chip(GicChip):
         self.gic.cpu_if[cpu].write_dir(d.hwirq)
 
     def _set_vcpu_affinity(self, d: IrqData, vcpu: Any) -> int:
-        """``gic_irq_set_vcpu_affinity``: only non-SGI irqs of the primary GIC (§4.2)."""
+        """``gic_irq_set_vcpu_affinity``: only non-SGI irqs of the primary GIC."""
         if self.cascaded or d.hwirq < 16:
             return EINVAL
         if vcpu is not None:
@@ -172,11 +199,18 @@ class GicDriver:
     """The host's GIC driver instance: init, chips, IPIs and ``gic_handle_irq``."""
 
     def __init__(self, machine: Machine, genirq: Genirq, host_at_el2: bool) -> None:
+        gic = machine.gic
+        if not isinstance(gic, GICv2):
+            raise TypeError(f"the GICv2 driver needs a GICv2, got {type(gic).__name__}")
         self.m = machine
-        self.gic = machine.gic
+        self.gic = gic
+        self.dist_base = gic.config.gicd_base
+        self.cpu_base = gic.config.gicc_base
         self.genirq = genirq
-        self.eoimode1 = gic_check_eoimode(host_at_el2, 0x2000)
-        self.chip: GicChip = GicEoimode1Chip(machine) if self.eoimode1 else GicChip(machine)
+        self.eoimode1 = gic_check_eoimode(host_at_el2)
+        self.chip: GicChip = GicEoimode1Chip(machine, gic) if self.eoimode1 else GicChip(machine, gic)
+        self.kvm_info = GicKvmInfo(GIC_V2, 0)
+        """Filled by :meth:`init` (``gic_set_kvm_info``)."""
         c = machine.costs
         self.gicc = c.gicc_access_ns
         self.gicd = c.gicd_access_ns
@@ -195,39 +229,62 @@ class GicDriver:
 
     # ---------------------------------------------------------------- init
     def init(self) -> None:
-        """``gic_dist_init`` + ``gic_cpu_init`` on every CPU (priorities, targets, enables)."""
+        """``gic_dist_init`` (SPIs disabled, default priority, routed to CPU 0), then
+        ``gic_cpu_init`` on every CPU (banked priorities, the reschedule IPI, PMR, GICC_CTLR
+        with EOImodeNS when split), then GICD_CTLR.Enable; fills :attr:`kvm_info`."""
         gic = self.gic
         cfg = gic.config
-        dist = gic.dist
-        for intid in range(32, min(cfg.num_irqs, 1020)):
-            dist.set_enabled(intid, False)
-            dist.set_priority(intid, GICD_INT_DEF_PRI)
-            dist.set_targets(intid, 1)
+        end = min(cfg.num_irqs, 1020)
+        for intid in range(32, end):
+            self._dist_byte(GIC_DIST_PRI + intid, GICD_INT_DEF_PRI, 0)
+            self._dist_byte(GIC_DIST_TARGET + intid, 1, 0)
+            self._dist_write(_bit_reg(GIC_DIST_ENABLE_CLEAR, intid), 1 << (intid & 31), 0)
         for cpu in range(cfg.num_cpus):
             for intid in range(32):
-                dist.set_priority(intid, GICD_INT_DEF_PRI, cpu)
-            dist.set_enabled(IPI_RESCHEDULE, True, cpu)
-            gic.write(cfg.gicc_base + GIC_CPU_PRIMASK, GICC_INT_PRI_THRESHOLD, 4, cpu)
-            ctlr = GICC_CTLR_ENABLE | (GICC_CTLR_EOIMODENS if self.eoimode1 else 0)
-            gic.write(cfg.gicc_base + GIC_CPU_CTRL, ctlr, 4, cpu)
-        gic.write(cfg.gicd_base + GIC_DIST_CTRL, 1, 4, 0)
+                self._dist_byte(GIC_DIST_PRI + intid, GICD_INT_DEF_PRI, cpu)
+            self._dist_write(GIC_DIST_ENABLE_SET, 1 << IPI_RESCHEDULE, cpu)
+            gic.write(self.cpu_base + GIC_CPU_PRIMASK, GICC_INT_PRI_THRESHOLD, 4, cpu)
+            ctlr = GICC_ENABLE | (GIC_CPU_CTRL_EOIMODENS if self.eoimode1 else 0)
+            gic.write(self.cpu_base + GIC_CPU_CTRL, ctlr, 4, cpu)
+        self._dist_write(GIC_DIST_CTRL, GICD_ENABLE, 0)
+        maint = self.map_ppi(cfg.maintenance_intid)
+        self.kvm_info = GicKvmInfo(GIC_V2, maint, vctrl=list(gic.hyp),
+                                   vcpu_base=cfg.gicv_base)
+
+    def _dist_write(self, offset: int, value: int, cpu: int) -> None:
+        self.gic.write(self.dist_base + offset, value, 4, cpu)
+
+    def _dist_byte(self, offset: int, value: int, cpu: int) -> None:
+        self.gic.write(self.dist_base + offset, value, 1, cpu)
+
+    def _set_type(self, intid: int, edge: bool, cpu: int) -> None:
+        """``gic_set_type`` → ``gic_configure_irq``: Int_config[1] of GICD_ICFGR (read-modify-write)."""
+        off = GIC_DIST_CONFIG + (intid >> 4) * 4
+        bit = 2 << ((intid & 15) * 2)
+        old = self.gic.read(self.dist_base + off, 4, cpu)
+        new = (old | bit) if edge else (old & ~bit)
+        if new != old:
+            self._dist_write(off, new, cpu)
 
     def map_spi(self, intid: int, edge: bool) -> int:
         """Create the Linux irq for SPI ``intid`` (``gic_irq_domain_map`` + ``gic_set_type``)."""
         irq = self.genirq.irq_create_mapping(self.chip, intid)
-        self.gic.dist.set_edge(intid, edge)
+        self._set_type(intid, edge, 0)
         return irq
 
     def map_ppi(self, intid: int) -> int:
         """Create the Linux irq for PPI ``intid`` (per-CPU devid flow)."""
         return self.genirq.irq_create_mapping(self.chip, intid)
 
+    def set_ppi_type(self, intid: int, edge: bool, cpu: int) -> None:
+        """``gic_set_type`` for the banked PPI ``intid`` of ``cpu``."""
+        self._set_type(intid, edge, cpu)
+
     # ---------------------------------------------------------------- IPIs
     def send_reschedule(self, target: int, source: int) -> None:
         """``smp_send_reschedule``: GICD_SGIR write of SGI ``IPI_RESCHEDULE`` to ``target``."""
         self.m.acc += self.gicd
-        self.gic.write(self.gic.config.gicd_base + GIC_DIST_SOFTINT,
-                       (1 << (16 + target)) | IPI_RESCHEDULE, 4, source)
+        self._dist_write(GIC_DIST_SOFTINT, (1 << (16 + target)) | IPI_RESCHEDULE, source)
 
     def _ipi_resched(self, cpu: PhysCpu) -> int:
         cpu.need_resched = True

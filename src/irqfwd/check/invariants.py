@@ -17,7 +17,7 @@ Rules shipped here (``linux-forwarding-lineage.md`` §13, ``ecosystem-and-conven
 ``deactivate-exactly-once``
     every physical activation (``phys_activate``) of a device INTID (one that a
     ``device_irq_raise`` named; the timer PPI has its own rules in
-    :mod:`irqfwd.sim.invariants_timer`) is followed by exactly one
+    :mod:`irqfwd.check.timer`) is followed by exactly one
     ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
     never none by the end (§13.1).
 ``hw-lr-pending-active``
@@ -55,7 +55,7 @@ set ``name``, implement ``handlers()`` (event name → ``fn(time_ns, fields)``) 
         ...
     register_rule(TimerRule)
 
-and list the module in :data:`PLUGIN_MODULES` (``irqfwd.sim.invariants_timer`` is listed):
+and list the module in :data:`PLUGIN_MODULES` (``irqfwd.check.timer`` is listed):
 the first checker imports them, so every run in every process checks the same rules.
 :class:`InvariantChecker` instantiates every registered rule whose ``applies(design)`` is
 true.  A rule reports through ``self.violation(time_ns, intid, message)`` and counts each
@@ -94,7 +94,7 @@ be complete (2 ms: longer than one round-robin timeslice of the default schedule
 
 Handler = Callable[[int, dict[str, Any]], None]
 
-PLUGIN_MODULES: list[str] = ["irqfwd.sim.invariants_timer"]
+PLUGIN_MODULES: list[str] = ["irqfwd.check.timer"]
 """Modules that register rules; imported when the first checker is created."""
 def _load_plugins() -> None:
     import_plugins(PLUGIN_MODULES)
@@ -125,13 +125,14 @@ class Violation:
 class Rule(Listener):
     """Base class of an invariant; one instance per checker (per run).
 
-    The checker subscribes the callables of :meth:`handlers`; a rule that also routes
-    those events in :meth:`~irqfwd.sim.metrics.Listener.on_event` sets
-    ``dispatches_events = True`` and is subscribed as a listener instead (cheaper).
+    A rule routes its events once: either it lists them in
+    :attr:`~irqfwd.sim.metrics.Listener.events` and routes them in
+    :meth:`~irqfwd.sim.metrics.Listener.on_event` (the built-in rules: one method call per
+    event), or it returns callables from :meth:`handlers` (rules registered from other
+    modules).
     """
 
     name: ClassVar[str] = ""
-    dispatches_events: ClassVar[bool] = False
 
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
@@ -176,14 +177,16 @@ def registered_rules() -> list[str]:
     return [r.name for r in _RULES]
 
 
-def _subscribe(recorder: Recorder, obj: object, handlers: dict[str, Handler]) -> None:
-    """Subscribe ``obj`` to the events of ``handlers``: as a listener when it routes them
-    itself (:attr:`Listener.dispatches_events`), else each callable."""
-    if isinstance(obj, Listener) and obj.dispatches_events:
-        for event in handlers:
+def _subscribe(recorder: Recorder, obj: object) -> None:
+    """Subscribe ``obj``: as a listener to its :attr:`Listener.events` when it routes them
+    itself, else each callable of its ``handlers()``."""
+    if isinstance(obj, Listener) and obj.events:
+        for event in obj.events:
             recorder.listen(event, obj)
-    else:
-        for event, fn in handlers.items():
+        return
+    handlers = getattr(obj, "handlers", None)
+    if handlers is not None:
+        for event, fn in handlers().items():
             recorder.subscribe(event, fn)
 
 
@@ -223,18 +226,16 @@ class InvariantChecker:
         """Time of the first ``vm_teardown`` event (VM killed: nobody deactivates after it)."""
         recorder.subscribe("vm_teardown", self._on_teardown)
         for rule in self.rules:
-            _subscribe(recorder, rule, rule.handlers())
+            _subscribe(recorder, rule)
 
     def shared(self, key: str, factory: Callable[[], Any]) -> Any:
         """The per-checker bookkeeping object ``key`` shared by several rules, created by
-        ``factory()`` on first use; if it has ``handlers()`` they are subscribed then (before
-        the handlers of the rule asking for it), so each event updates it once."""
+        ``factory()`` on first use and subscribed then (before the rule asking for it), so
+        each event updates it once."""
         obj = self._shared.get(key)
         if obj is None:
             obj = self._shared[key] = factory()
-            handlers = getattr(obj, "handlers", None)
-            if handlers is not None:
-                _subscribe(self.recorder, obj, handlers())
+            _subscribe(self.recorder, obj)
         return obj
 
     def _on_teardown(self, time: int, fields: dict[str, Any]) -> None:
@@ -280,6 +281,8 @@ class DeviceTracker(Listener):
     only the raises not yet covered by a handler run are kept (``unserved``).
     """
 
+    events = ("device_irq_raise", "guest_irq_handled")
+
     def __init__(self) -> None:
         self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
         self.device_intids: set[int] = set()
@@ -296,8 +299,6 @@ class DeviceTracker(Listener):
         else:
             self._on_handled(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"device_irq_raise": self._on_raise, "guest_irq_handled": self._on_handled}
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         dev: str = f["dev"]
@@ -370,6 +371,8 @@ class PhysTracker(Listener):
     when it is checked) so that an event costs one call.
     """
 
+    events = ("phys_activate", "phys_deactivate")
+
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
         self.active: dict[int, int] = {}  # phys_key -> activation time
@@ -383,8 +386,6 @@ class PhysTracker(Listener):
         else:
             self._on_deactivate(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"phys_activate": self._on_activate, "phys_deactivate": self._on_deactivate}
 
     def _on_activate(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]
@@ -457,7 +458,7 @@ class EdgeExactlyOnce(Rule):
     """
 
     name = "edge-exactly-once"
-    dispatches_events = True
+    events = ("guest_irq_handled",)
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -467,8 +468,6 @@ class EdgeExactlyOnce(Rule):
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self._on_handled(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"guest_irq_handled": self._on_handled}
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev = f.get("dev")
@@ -516,13 +515,11 @@ class HwLrPendingActive(Rule):
     """No GICH_LRn with HW=1 in the pending+active state (IHI 0048B §5.3.9; §13.9)."""
 
     name = "hw-lr-pending-active"
-    dispatches_events = True
+    events = ("lr_write",)
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self._on_lr_write(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"lr_write": self._on_lr_write}
 
     def _on_lr_write(self, time: int, f: dict[str, Any]) -> None:
         value = int(f["value"])
@@ -550,7 +547,7 @@ class StaleActive(Rule):
     """
 
     name = "stale-active"
-    dispatches_events = True
+    events = ("guest_deactivate", "kvm_entry")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -567,11 +564,6 @@ class StaleActive(Rule):
         else:
             self._on_entry(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "guest_deactivate": self._on_guest_deactivate,
-            "kvm_entry": self._on_entry,
-        }
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
         intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
@@ -615,7 +607,7 @@ class VfioMaskedAtEnd(Rule):
     """Every VFIO automasked line is unmasked again (vfio_platform_irq.c; §7)."""
 
     name = "vfio-masked-at-end"
-    dispatches_events = True
+    events = ("vfio_mask", "vfio_unmask")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -627,8 +619,6 @@ class VfioMaskedAtEnd(Rule):
         else:
             self._on_unmask(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"vfio_mask": self._on_mask, "vfio_unmask": self._on_unmask}
 
     def _on_mask(self, time: int, f: dict[str, Any]) -> None:
         self.masked.setdefault(int(f["intid"]), time)
@@ -665,7 +655,7 @@ class LevelStorm(Rule):
     """
 
     name = "level-storm"
-    dispatches_events = True
+    events = ("device_irq_raise", "device_irq_lower", "guest_irq_handled", "host_irq_entry", "vfio_unmask")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -687,14 +677,6 @@ class LevelStorm(Rule):
         else:
             self._on_unmask(time_ns, fields)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "device_irq_raise": self._on_raise,
-            "device_irq_lower": self._on_lower,
-            "guest_irq_handled": self._on_handled,
-            "host_irq_entry": self._on_host_entry,
-            "vfio_unmask": self._on_unmask,
-        }
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]

@@ -26,26 +26,23 @@ clock is advanced directly, which is indistinguishable from scheduling an entry 
 time because nothing else could have run in between.  Fast-forward never passes
 :attr:`Machine.horizon` (set by :meth:`Machine.run`).
 
-Host deferred work (workqueues, virqfd) runs through :meth:`Machine.schedule_work`: the
-work item runs ``workqueue_hop_ns`` later, off-CPU (a kworker on an otherwise idle
-context); its own cost delays nothing else.  This is a simplification: the kworker does
-not compete with vCPU threads for the pCPU.
+Guest mode executes a :class:`GuestContext`: the EL1/EL0 state of one vCPU (its step
+chain, exception stack, PSTATE.I and IRQ vector, and the hypervisor's IRQ exit vector),
+which the hypervisor loads on the pCPU (:attr:`PhysCpu.ctx`).  Everything above the
+hardware (host kernel, KVM, guests) builds on these two classes; nothing here knows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.gic.device import GicDevice
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 
-if TYPE_CHECKING:
-    from irqfwd.host.kvm.vcpu import Vcpu
-
-__all__ = ["GUEST", "HOST", "Machine", "PhysCpu", "Step", "WorkItem"]
+__all__ = ["GUEST", "HOST", "GuestContext", "Machine", "PhysCpu", "Step"]
 
 HOST: Final = 0
 """pCPU executes host code (EL2, VHE)."""
@@ -59,12 +56,41 @@ _MAX_BATCH: Final = 4096
 _FOREVER: Final = 1 << 62
 
 
+def _no_guest() -> int:
+    raise RuntimeError("guest context entered with no guest code installed")
+
+
+class GuestContext:
+    """The EL1/EL0 execution context of one vCPU, as a pCPU runs it in guest mode.
+
+    ``guest_next`` is where the guest resumes, ``guest_stack`` its exception stack (the
+    continuations its IRQ vector returns to), ``guest_irqs_masked`` its PSTATE.I and
+    ``guest_irq_step`` its IRQ vector (VBAR_EL1 + 0x280).  ``exit_irq_step`` is the
+    hypervisor's EL2 IRQ vector, taken when a physical IRQ arrives in guest mode
+    (HCR_EL2.IMO) or when ``exit_request`` is set (a request to leave guest mode at the
+    next step boundary).  ``stage2_device_pages`` holds the guest-physical page numbers that
+    stage 2 maps straight to a device (an access to another device address faults to EL2).
+    """
+
+    __slots__ = ("exit_irq_step", "exit_request", "guest_irq_step", "guest_irqs_masked",
+                 "guest_next", "guest_stack", "stage2_device_pages")
+
+    def __init__(self) -> None:
+        self.guest_next: Step | None = _no_guest
+        self.guest_stack: list[Step | None] = []
+        self.guest_irqs_masked = False
+        self.guest_irq_step: Step = _no_guest
+        self.exit_irq_step: Step = _no_guest
+        self.exit_request = False
+        self.stage2_device_pages: set[int] = set()
+
+
 class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "engine", "host_irq_step", "idle_step", "index", "irqs_masked", "machine",
-        "mode", "need_resched", "next", "out", "stack", "vcpu",
+        "_active", "_handle", "ctx", "engine", "host_irq_step", "idle_step", "index", "irqs_masked",
+        "machine", "mode", "need_resched", "next", "out", "stack",
     )
 
     def __init__(self, machine: Machine, index: int) -> None:
@@ -76,8 +102,8 @@ class PhysCpu:
         self.irqs_masked = False
         self.next: Step | None = None
         self.stack: list[Step | None] = []
-        self.vcpu: Vcpu | None = None
-        """The vCPU loaded on this pCPU (between vcpu_load and vcpu_put)."""
+        self.ctx: GuestContext | None = None
+        """The guest context loaded on this pCPU (set by the hypervisor; run in guest mode)."""
         self.need_resched = False
         """Set by a reschedule IPI or the scheduler tick; makes a running guest exit."""
         self.host_irq_step: Step = _nothing
@@ -129,7 +155,7 @@ class PhysCpu:
                     self.irqs_masked = True
                     self.next = self.host_irq_step
             else:
-                v = self.vcpu
+                v = self.ctx
                 assert v is not None
                 if out.irq or self.need_resched or v.exit_request:
                     v.guest_next = self.next
@@ -162,6 +188,14 @@ def _nothing() -> int:
     return 0
 
 
+def _is_cpu_step(callback: Any) -> bool:
+    """True for a pCPU's step chain (``PhysCpu._run``), which CPU-bound code ignores."""
+    # Compared by owner and name: a mypyc-compiled bound method has no ``__func__``.
+    return isinstance(getattr(callback, "__self__", None), PhysCpu) and (
+        getattr(callback, "__name__", "") == "_run"
+    )
+
+
 class _Remainder:
     """The rest of an interrupted step: ``rem`` more ns, then continue with ``cont``."""
 
@@ -180,17 +214,6 @@ class _Remainder:
         return self.rem
 
 
-class WorkItem:
-    """A ``struct work_struct``: queued at most once until it runs (schedule_work)."""
-
-    __slots__ = ("fn", "name", "pending")
-
-    def __init__(self, fn: Callable[[], Any], name: str = "") -> None:
-        self.fn = fn
-        self.name = name
-        self.pending = False
-
-
 class Machine:
     """The physical machine: engine, recorder, costs, the GIC and the pCPUs.
 
@@ -201,11 +224,11 @@ class Machine:
     """
 
     __slots__ = (
-        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "acc", "costs", "cur", "engine", "gic", "horizon",
-        "pcpus", "recorder", "work_hop",
+        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "acc", "costs", "cur",
+        "engine", "gic", "horizon", "pcpus", "recorder",
     )
 
-    def __init__(self, engine: Engine, recorder: Recorder, costs: CostProfile, gic: GICv2) -> None:
+    def __init__(self, engine: Engine, recorder: Recorder, costs: CostProfile, gic: GicDevice) -> None:
         self.engine = engine
         self.recorder = recorder
         self.costs = costs
@@ -218,9 +241,8 @@ class Machine:
         self.cur = -1
         """Index of the pCPU whose step is executing (-1: off-CPU work such as a workqueue)."""
         self.horizon = _FOREVER
-        self.work_hop = costs.workqueue_hop_ns
         self._assert_t: dict[int, int] = {}
-        self.pcpus = [PhysCpu(self, i) for i in range(gic.config.num_cpus)]
+        self.pcpus = [PhysCpu(self, i) for i in range(gic.num_cpus)]
         gic.on_output = self._on_output
         gic.on_event = self._on_event
 
@@ -228,22 +250,6 @@ class Machine:
     def charge(self, ns: int) -> None:
         """Add ``ns`` to the duration of the step being executed."""
         self.acc += ns
-
-    # ------------------------------------------------------------------ deferred work
-    def schedule_work(self, work: WorkItem) -> bool:
-        """``schedule_work``: run ``work.fn`` one workqueue hop from now; False if already queued."""
-        if work.pending:
-            return False
-        work.pending = True
-        self.engine.schedule(self.work_hop, self._run_work, work)
-        return True
-
-    def _run_work(self, work: WorkItem) -> None:
-        work.pending = False
-        saved, cur = self.acc, self.cur
-        self.cur = -1
-        work.fn()
-        self.acc, self.cur = saved, cur
 
     # ------------------------------------------------------------------ GIC hooks
     def _on_output(self, cpu: int, signal: str, level: bool) -> None:
@@ -254,7 +260,7 @@ class Machine:
             c.poke()
             c.interrupt()
         elif signal == "virq" and c.mode == GUEST:
-            v = c.vcpu
+            v = c.ctx
             if v is not None and not v.guest_irqs_masked:
                 c.interrupt()
 
@@ -292,6 +298,24 @@ class Machine:
             f["source"] = source
             f["by"] = by
             ev.emit()
+
+    # ------------------------------------------------------------------ CPU-bound code
+    def spin_quantum(self, max_ns: int) -> int:
+        """Length of one step of CPU-bound code (a spinning guest): until something may
+        interrupt it.
+
+        Interrupts are taken at step boundaries, so the step ends at the next engine entry
+        that is not merely another pCPU's step chain (timer and device events are exact),
+        and at most ``max_ns`` later: an IPI or kick sent from another pCPU's step is seen
+        within that quantum.  (Ending at *every* entry would make two spinning pCPUs
+        leapfrog each other nanosecond by nanosecond.)  Never 0: a zero-length step at an
+        instant with a LATE entry pending would re-run before it forever.
+        """
+        engine = self.engine
+        now = engine.now
+        limit = now + max_ns
+        t = engine.next_time(limit, skip=_is_cpu_step)
+        return max((limit if t is None else t) - now, 1)
 
     # ------------------------------------------------------------------ running
     def run(self, until: int) -> None:

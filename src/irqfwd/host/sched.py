@@ -1,0 +1,231 @@
+"""Threads on pCPUs (kernel/sched/): placement, switching, blocking, time slices, migration.
+
+The scheduler runs :class:`Task` objects (the vCPU threads of KVM): it knows nothing of
+KVM.  As Linux's preempt notifiers do, it calls :meth:`Task.sched_in` when a thread is
+switched in on a pCPU and :meth:`Task.sched_out` when it is switched out (for a vCPU,
+``kvm_sched_in`` → ``kvm_arch_vcpu_load`` and ``kvm_sched_out`` → ``kvm_arch_vcpu_put``).
+
+Policies (``SchedulerConfig``):
+
+* ``pinned``: each thread stays on its pCPU; threads sharing a pCPU run until they block;
+* ``round-robin``: plus a tick every ``timeslice_ns`` that preempts the running thread
+  (``need_resched``) when another thread on that pCPU is runnable;
+* ``migrate_every_ns > 0``: every period each thread moves to the next pCPU
+  (``home = (home + 1) % pcpus``); a running thread is asked to leave its pCPU
+  (:meth:`Task.request_exit` and a reschedule) and is re-placed at its next
+  :meth:`Scheduler.resched_point`.
+
+A thread that blocks (:meth:`Scheduler.block`) is switched out; :meth:`Scheduler.try_to_wake_up`
+makes it runnable on its home pCPU again.  Costs: ``vcpu_wakeup_ns`` when an idle pCPU
+switches to a woken thread, ``sched_switch_ns`` for a switch between two threads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from irqfwd.config import SchedulerConfig
+from irqfwd.hw.machine import HOST, Machine, PhysCpu, Step
+from irqfwd.sim.engine import Handle
+
+__all__ = ["Scheduler", "Task"]
+
+
+def _no_run() -> int:
+    raise RuntimeError("task scheduled with no code to run")
+
+
+class Task:
+    """A schedulable thread (the parts of ``struct task_struct`` the model needs)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.home = 0
+        """pCPU whose runqueue the thread belongs to."""
+        self.cpu: PhysCpu | None = None
+        """pCPU the thread is switched in on (between sched_in and sched_out)."""
+        self.blocked = False
+        self.exited = False
+        self.slice_start = 0
+        self.run_step: Step = _no_run
+        """Where the thread continues when it is switched in."""
+
+    def sched_in(self, cpu: PhysCpu) -> int:
+        """Preempt notifier ``sched_in``: the thread now runs on ``cpu``; returns the cost (ns)."""
+        return 0
+
+    def sched_out(self, cpu: PhysCpu) -> int:
+        """Preempt notifier ``sched_out``: the thread leaves ``cpu``; returns the cost (ns)."""
+        return 0
+
+    def should_exit(self) -> bool:
+        """The thread's owner is going away: it exits at its next resched point."""
+        return False
+
+    def request_exit(self) -> None:
+        """Ask a running thread to leave its pCPU at its next opportunity (migration)."""
+
+
+class Scheduler:
+    """Per-pCPU runqueues of threads."""
+
+    def __init__(self, machine: Machine, config: SchedulerConfig) -> None:
+        self.m = machine
+        self.config = config
+        self.rr = config.policy == "round-robin"
+        self.rq: list[deque[Task]] = [deque() for _ in machine.pcpus]
+        self.curr: list[Task | None] = [None for _ in machine.pcpus]
+        """The thread switched in on each pCPU."""
+        self.tasks: list[Task] = []
+        self._slice: list[Handle | None] = [None for _ in machine.pcpus]
+        self._last_was_idle = [True for _ in machine.pcpus]
+        c = machine.costs
+        self.wakeup_ns = c.vcpu_wakeup_ns
+        self.switch_ns = c.sched_switch_ns
+        for cpu in machine.pcpus:
+            cpu.idle_step = _IdleStep(self, cpu).step
+
+    # ---------------------------------------------------------------- placement
+    def add_task(self, task: Task, pcpu: int) -> None:
+        """Place a new, runnable thread on ``pcpu`` (``wake_up_new_task``)."""
+        task.home = pcpu
+        self.tasks.append(task)
+        self.rq[pcpu].append(task)
+        self.m.pcpus[pcpu].poke()
+
+    def start_migration(self) -> None:
+        """Arm the periodic migration (``migrate_every_ns``) if configured."""
+        every = self.config.migrate_every_ns
+        if every and len(self.m.pcpus) > 1:
+            self.m.engine.schedule(every, self._migrate)
+
+    # ---------------------------------------------------------------- switch in / out
+    def switch_in(self, task: Task, cpu: PhysCpu) -> int:
+        """Make ``task`` current on ``cpu`` and run its ``sched_in`` notifier."""
+        self.curr[cpu.index] = task
+        task.cpu = cpu
+        task.slice_start = self.m.engine.now
+        return task.sched_in(cpu)
+
+    def switch_out(self, task: Task, cpu: PhysCpu) -> int:
+        """Run ``task``'s ``sched_out`` notifier and make ``cpu`` have no current thread."""
+        cost = task.sched_out(cpu)
+        self.curr[cpu.index] = None
+        task.cpu = None
+        return cost
+
+    # ---------------------------------------------------------------- idle / switch
+    def _idle(self, cpu: PhysCpu) -> int:
+        """The pCPU's idle continuation: switch to the next runnable thread or stay idle."""
+        rq = self.rq[cpu.index]
+        cpu.need_resched = False
+        while rq:
+            task = rq.popleft()
+            if task.blocked or task.exited or task.home != cpu.index:
+                continue
+            cost = self.wakeup_ns if self._last_was_idle[cpu.index] else self.switch_ns
+            self._last_was_idle[cpu.index] = False
+            cost += self.switch_in(task, cpu)
+            cpu.mode = HOST
+            cpu.next = task.run_step
+            self._arm_slice(cpu)
+            return cost
+        self._last_was_idle[cpu.index] = True
+        cpu.next = None
+        return 0
+
+    def resched_point(self, task: Task, cpu: PhysCpu) -> int:
+        """``cond_resched`` / the exit check of a thread's loop; -1 = keep running ``task``."""
+        cpu.need_resched = False
+        if task.should_exit():
+            task.exited = True
+            cost = self.switch_out(task, cpu)
+            self._last_was_idle[cpu.index] = False
+            cpu.next = cpu.idle_step
+            return cost
+        if task.home != cpu.index:
+            cost = self.switch_out(task, cpu)
+            self.rq[task.home].append(task)
+            self.m.pcpus[task.home].poke()
+            self._last_was_idle[cpu.index] = False
+            cpu.next = cpu.idle_step
+            return cost
+        rq = self.rq[cpu.index]
+        if not any(not t.blocked and not t.exited for t in rq):
+            return -1
+        cost = self.switch_out(task, cpu)
+        rq.append(task)
+        self._last_was_idle[cpu.index] = False
+        cpu.next = cpu.idle_step
+        return cost
+
+    def block(self, task: Task, cpu: PhysCpu) -> int:
+        """``schedule()`` from a thread that set itself blocked: switch it out."""
+        task.blocked = True
+        cost = self.switch_out(task, cpu)
+        cpu.next = cpu.idle_step
+        return cost
+
+    def try_to_wake_up(self, task: Task) -> None:
+        """``try_to_wake_up``: make a blocked thread runnable on its home pCPU."""
+        task.blocked = False
+        self.rq[task.home].append(task)
+        cpu = self.m.pcpus[task.home]
+        cpu.poke()
+        if self.curr[cpu.index] is not None:
+            self._arm_slice(cpu)
+
+    # ---------------------------------------------------------------- time slices
+    def _arm_slice(self, cpu: PhysCpu) -> None:
+        if not self.rr or self._slice[cpu.index] is not None:
+            return
+        cur = self.curr[cpu.index]
+        if cur is None or not self.rq[cpu.index]:
+            return
+        eng = self.m.engine
+        when = max(eng.now, cur.slice_start + self.config.timeslice_ns)
+        self._slice[cpu.index] = eng.at(when, self._slice_expired, cpu)
+
+    def _slice_expired(self, cpu: PhysCpu) -> None:
+        self._slice[cpu.index] = None
+        if self.curr[cpu.index] is None:
+            return
+        if any(not t.blocked and not t.exited for t in self.rq[cpu.index]):
+            self.m.recorder.count("sched_tick_preempt")
+            cpu.need_resched = True
+            cpu.poke()
+            cpu.interrupt()
+
+    # ---------------------------------------------------------------- migration
+    def _migrate(self) -> None:
+        n = len(self.m.pcpus)
+        for task in self.tasks:
+            if task.exited:
+                continue
+            old = task.home
+            task.home = (old + 1) % n
+            self.m.recorder.count("vcpu_migrations")
+            if task in self.rq[old]:
+                self.rq[old].remove(task)
+                self.rq[task.home].append(task)
+                self.m.pcpus[task.home].poke()
+            elif task.cpu is not None:
+                task.request_exit()
+                task.cpu.need_resched = True
+                task.cpu.poke()
+                task.cpu.interrupt()
+        self.m.engine.schedule(self.config.migrate_every_ns, self._migrate)
+
+
+class _IdleStep:
+    """A pCPU's idle continuation bound to it (cheaper to call than a ``partial``)."""
+
+    __slots__ = ("cpu", "sched")
+
+    def __init__(self, sched: Scheduler, cpu: PhysCpu) -> None:
+        self.sched = sched
+        self.cpu = cpu
+
+    def step(self) -> int:
+        """:meth:`Scheduler._idle` on this pCPU."""
+        return self.sched._idle(self.cpu)

@@ -1,0 +1,202 @@
+"""Build a whole system (machine, host, VMs, guests, devices) for one design.
+
+:func:`build_system` wires, for every device of the scenario, the path its design asks for
+(:mod:`irqfwd.system.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
+(resample, pulse or mapped), optionally forwarding (``irq_set_vcpu_affinity`` +
+``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from irqfwd.config import DeviceConfig, ScenarioConfig
+from irqfwd.devices.nic import Nic
+from irqfwd.errors import InputError
+from irqfwd.guest.gic_v2 import GicV2GuestDriver
+from irqfwd.guest.kernel import GuestDriver, GuestKernel
+from irqfwd.host.eventfd import EventFd
+from irqfwd.host.irqbypass import IrqBypassProducer
+from irqfwd.host.kernel import HostKernel
+from irqfwd.host.kvm.arm import kvm_arch_init
+from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps, VgicOptions
+from irqfwd.host.kvm.irqfd import KvmIrqfd
+from irqfwd.host.kvm.kvm_host import KvmGlobals
+from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
+from irqfwd.host.kvm.vm import Vm
+from irqfwd.host.vfio import VfioPlatformIrq
+from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.machine import Machine
+from irqfwd.sim.costs import CostProfile, load_profile
+from irqfwd.sim.engine import Engine
+from irqfwd.sim.metrics import Recorder
+from irqfwd.system.designs import Design, get_design
+from irqfwd.system.vtimer import VtimerSystem, install_vtimer
+
+__all__ = ["DeviceWiring", "System", "build_system"]
+
+
+
+@dataclass
+class DeviceWiring:
+    """Everything built for one device."""
+
+    cfg: DeviceConfig
+    nic: Nic
+    kvm: Vm
+    host_irq: int
+    vfio: VfioPlatformIrq
+    trigger: EventFd
+    irqfd: KvmIrqfd
+    resamplefd: EventFd | None = None
+    forwarded: bool = False
+
+
+@dataclass
+class System:
+    """A built system, ready to run."""
+
+    config: ScenarioConfig
+    design: Design
+    engine: Engine
+    recorder: Recorder
+    costs: CostProfile
+    machine: Machine
+    gic: GICv2
+    host: HostKernel
+    kvm: KvmGlobals
+    vms: list[Vm]
+    guests: list[GuestKernel]
+    devices: list[DeviceWiring]
+    torn_down: list[int] = field(default_factory=list)
+    vtimer: VtimerSystem | None = None
+    """The arch timer when a VM uses it."""
+
+
+def _num_irqs(config: ScenarioConfig) -> int:
+    top = max([d.host_intid for d in config.devices] + [d.guest_intid for d in config.devices] + [63])
+    return min(1024, ((top + 1 + 31) // 32) * 32)
+
+
+def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | None = None,
+                 costs: CostProfile | None = None, tracing: bool = False,
+                 vgic_2025: bool = False) -> System:
+    """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
+
+    ``vgic_2025``: the 2025 LR-overflow vgic (ap_list order pending-first, GICV_DIR always
+    trapped and emulated) instead of the classic one (active irqs first, DIR not trapped).
+    """
+    d = design if isinstance(design, Design) else get_design(design)
+    if costs is None:
+        try:
+            costs = load_profile(config.cost_profile)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    engine = Engine(config.seed if seed is None else seed)
+    rec = Recorder(engine, tracing=tracing)
+    num_irqs = _num_irqs(config)
+    gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
+    machine = Machine(engine, rec, costs, gic)
+    host = HostKernel(machine, config.host_at_el2, config.scheduler)
+    sched = host.sched
+    kvm_arch = kvm_arch_init(host)
+    if d.forward and not host.irqchip.eoimode1:
+        raise InputError(
+            f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
+            "(split EOI/deactivate): set host_at_el2 = true")
+    opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
+                       mapped_level_lower_line=not d.hw_lr_pending_active,
+                       ap_list_order="2025" if vgic_2025 else "legacy", trap_dir=vgic_2025)
+    vms: list[Vm] = []
+    for i, vmc in enumerate(config.vms):
+        kvm = Vm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
+                 dist_base=gic.config.gicd_base)
+        vms.append(kvm)
+    guest_vintids: dict[int, set[int]] = {}
+    wirings: list[DeviceWiring] = []
+    for dev in config.devices:
+        used = guest_vintids.setdefault(dev.vm, set())
+        if dev.guest_intid in used:
+            raise InputError(f"device {dev.name!r}: VM {dev.vm} already has a device on vINTID {dev.guest_intid}")
+        used.add(dev.guest_intid)
+        wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d))
+    guests: list[GuestKernel] = []
+    for kvm in vms:
+        drivers = [
+            GuestDriver(w.nic, w.cfg.guest_intid, w.cfg.vcpu,
+                        w.cfg.handler_ns if w.cfg.handler_ns is not None else costs.guest_handler_ns,
+                        threaded=w.cfg.threaded, napi=w.cfg.napi, napi_budget=w.cfg.napi_budget,
+                        edge=w.cfg.trigger == "edge")
+            for w in wirings if w.kvm is kvm
+        ]
+        guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
+                                     config.guest.eoimode == 1)
+        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
+    vtimer: VtimerSystem | None = None
+    if any(vmc.timer.enabled for vmc in config.vms):
+        vtimer = install_vtimer(machine, gic, host, vms, guests, config, d.hw_deactivation)
+    g = 0
+    for i, vmc in enumerate(config.vms):
+        for v, vcpu in enumerate(vms[i].vcpus):
+            pcpu = vmc.pin[v] if vmc.pin is not None else g % config.pcpus
+            sched.add_task(vcpu, pcpu)
+            g += 1
+    return System(config, d, engine, rec, costs, machine, gic, host, kvm_arch, vms, guests, wirings,
+                  vtimer=vtimer)
+
+
+def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:
+    nic = Nic(machine, dev)
+    level = dev.trigger == "level"
+    host_irq = host.irqchip.map_spi(dev.host_intid, edge=not level)
+    vfio = VfioPlatformIrq(machine, host.genirq, host.wq, host_irq, dev.host_intid, level,
+                           f"vfio-{dev.name}", automask=d.vfio_automask, early_unmask=d.early_unmask)
+    trigger = EventFd(machine, f"{dev.name}-trigger")
+    gsi = dev.guest_intid - 32
+    vcpu = kvm.vcpus[dev.vcpu]
+    if d.forward:
+        ret = host.genirq.irq_set_vcpu_affinity(host_irq, vcpu)
+        if ret:
+            raise InputError(f"design {d.name!r}: irq_set_vcpu_affinity failed ({ret})")
+        ops = None if d.hw_deactivation else IrqOps(VGIC_IRQ_SW_RESAMPLE)
+        kvm_vgic_map_phys_irq(kvm, vcpu, host_irq, dev.guest_intid, ops)
+    ret = vfio.set_trigger(trigger)
+    if ret:
+        raise InputError(f"device {dev.name!r}: request_irq failed ({ret})")
+    resamplefd: EventFd | None = None
+    if level and not d.forward and d.irqfd_mode == "resample":
+        resamplefd = EventFd(machine, f"{dev.name}-resample")
+        irqfd = kvm.irqfds.kvm_irqfd_assign(trigger, gsi, resamplefd)
+        vfio.set_unmask_eventfd(resamplefd)
+    else:
+        irqfd = kvm.irqfds.kvm_irqfd_assign(trigger, gsi, None, "mapped" if d.forward else "pulse")
+    if not isinstance(irqfd, KvmIrqfd):
+        raise InputError(f"device {dev.name!r}: KVM_IRQFD failed ({irqfd})")
+    if d.direct_inject:
+        _connect_bypass(host, vfio, irqfd)
+    return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, irqfd, resamplefd, d.forward)
+
+
+def _connect_bypass(host: HostKernel, vfio: VfioPlatformIrq, irqfd: KvmIrqfd) -> None:
+    """Pair the VFIO producer with the irqfd consumer (token = trigger eventfd)."""
+    genirq = host.genirq
+
+    def add_producer(fd: KvmIrqfd, prod: IrqBypassProducer) -> int:
+        vfio.bypass_inject = fd.direct_inject
+        return 0
+
+    def del_producer(fd: KvmIrqfd, prod: IrqBypassProducer) -> None:
+        vfio.bypass_inject = None
+
+    irqfd.on_add_producer = add_producer
+    irqfd.on_del_producer = del_producer
+    prod = vfio.producer
+    prod.token = vfio.trigger
+    prod.stop = lambda p: genirq.disable_irq(p.irq)
+    prod.start = lambda p: genirq.enable_irq(p.irq)
+    ret = host.irqbypass.register_consumer(irqfd.consumer)
+    if not ret:
+        ret = host.irqbypass.register_producer(prod)
+    if ret:
+        raise InputError(f"irqbypass registration failed ({ret})")

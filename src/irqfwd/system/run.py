@@ -1,0 +1,201 @@
+"""Running a scenario under a design, and the summaries every front end prints.
+
+* :func:`run_scenario`: build the system, start the devices, run ``duration_ns``, then tear
+  the VMs down (:mod:`irqfwd.system.teardown`); deterministic for a given seed.
+* :class:`RunSpec`: a picklable description of one run (resolved scenario, design, seed,
+  cost profile, vgic variant), and :func:`run_spec` / :func:`run_summary` to execute it:
+  what a sweep ships to a worker and gets back.
+* :func:`summarize_result`: the JSON-ready summary of one run (counters, latency
+  percentiles, invariant verdict); :func:`report` the ``run``/``compare`` JSON object.
+* :func:`prepare`: resolve a scenario name or file, ``--set`` overrides and a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from irqfwd.check.invariants import InvariantChecker, Violation
+from irqfwd.config import ScenarioConfig
+from irqfwd.devices.traffic import arrivals
+from irqfwd.errors import InputError
+from irqfwd.scenarios.builtin import apply_overrides, load_scenario
+from irqfwd.sim.costs import CostProfile, load_profile
+from irqfwd.sim.metrics import Recorder
+from irqfwd.system.build import System, build_system
+from irqfwd.system.designs import NAMES
+from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
+
+__all__ = [
+    "COUNTERS",
+    "DEFAULT_COMPARE_DESIGNS",
+    "LATENCY_PATHS",
+    "RunResult",
+    "RunSpec",
+    "known_designs",
+    "prepare",
+    "report",
+    "run_designs",
+    "run_scenario",
+    "run_spec",
+    "run_summary",
+    "summarize_result",
+]
+
+DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
+"""The designs ``irqfwd compare`` runs by default."""
+
+COUNTERS = (
+    "device_irqs_raised",
+    "guest_irqs_handled",
+    "exits_total",
+    "maintenance_irqs",
+    "vfio_mask",
+    "vfio_unmask",
+    "eventfd_signals",
+    "resamplefd_signals",
+    "lr_spills",
+    "host_irqs",
+    "phys_deactivate_guest",
+    "phys_deactivate_host",
+)
+"""Counters always present in a summary (0 when a design never touches them)."""
+LATENCY_PATHS = ("assert_to_guest_handler", "assert_to_phys_deactivate")
+"""The two measured latency paths, listed first in tables."""
+
+
+@dataclass
+class RunResult:
+    """Outcome of one :func:`run_scenario`."""
+
+    config: ScenarioConfig
+    design: str
+    seed: int
+    recorder: Recorder
+    checker: InvariantChecker
+    sim_time_ns: int
+    events_run: int
+    system: System | None = field(default=None, repr=False)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return dict(self.recorder.counters)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The invariant violations of the run."""
+        return list(self.checker.violations)
+
+
+def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
+                 costs: CostProfile | None = None, tracing: bool = False,
+                 vgic_2025: bool = False) -> RunResult:
+    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
+    :func:`build_system`)."""
+    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
+    checker = InvariantChecker(system.recorder, design)
+    engine = system.engine
+    end = config.duration_ns
+    for w in system.devices:
+        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+    system.host.sched.start_migration()
+    system.machine.run(end)
+    td = Teardown(system)
+    td.arm()
+    system.machine.run(end + 2 * TEARDOWN_WINDOW_NS)
+    if not td.killed:
+        td.kill()
+        system.machine.run(end + 3 * TEARDOWN_WINDOW_NS)
+    if not system.torn_down:
+        td.teardown()
+    checker.finish(engine.now)
+    return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
+                     engine.events_run, system)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, fully resolved and picklable: the scenario, the design, the seed, the cost
+    profile (None: the scenario's) and the vgic variant."""
+
+    config: ScenarioConfig
+    design: str
+    seed: int
+    costs: CostProfile | None = None
+    vgic_2025: bool = False
+    tracing: bool = False
+    labels: dict[str, Any] = field(default_factory=dict)
+    """Free-form labels carried into the summary (e.g. a sweep's parameter values)."""
+
+
+def run_spec(spec: RunSpec) -> RunResult:
+    """Execute ``spec`` (:func:`run_scenario`)."""
+    return run_scenario(spec.config, spec.design, seed=spec.seed, costs=spec.costs,
+                        tracing=spec.tracing, vgic_2025=spec.vgic_2025)
+
+
+def run_summary(spec: RunSpec) -> dict[str, Any]:
+    """Execute ``spec`` and return its JSON-ready summary (with the spec's identity)."""
+    summary = summarize_result(run_spec(spec))
+    summary["scenario"] = spec.config.name
+    summary["design"] = spec.design
+    summary["seed"] = spec.seed
+    summary["labels"] = dict(spec.labels)
+    return summary
+
+
+def known_designs() -> tuple[str, ...]:
+    """Design names the simulator accepts (:data:`irqfwd.system.designs.NAMES`)."""
+    return NAMES
+
+
+def prepare(scenario: str, overrides: list[str] | None, seed: int | None
+            ) -> tuple[ScenarioConfig, int, CostProfile]:
+    """Resolve a scenario name or file, its ``--set`` overrides, the seed and the cost profile."""
+    config = load_scenario(scenario)
+    if overrides:
+        config = apply_overrides(config, overrides)
+    if seed is None:
+        seed = config.seed
+    try:
+        costs = load_profile(config.cost_profile)
+    except ValueError as exc:
+        raise InputError(f"cost_profile {config.cost_profile!r}: {exc}") from None
+    return config, seed, costs
+
+
+def run_designs(config: ScenarioConfig, designs: list[str], seed: int,
+                costs: CostProfile | None = None, *, tracing: bool = False) -> dict[str, RunResult]:
+    """Run ``config`` under each design; ``{design: RunResult}`` in the given order."""
+    return {d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing) for d in designs}
+
+
+def summarize_result(result: RunResult) -> dict[str, Any]:
+    """The JSON-ready summary of one run: counters, latency_ns, invariants."""
+    rec = result.recorder
+    counters: dict[str, Any] = {name: 0 for name in COUNTERS}
+    exits: dict[str, int] = {}
+    for name, value in rec.counters.items():
+        if name.startswith("exit:"):
+            exits[name[5:]] = int(value)
+        else:
+            counters[name] = int(value)
+    counters["exits"] = exits
+    latency = {path: dict(stats.summary().items()) for path, stats in sorted(rec.latencies.items())}
+    checker = result.checker
+    violations = [
+        {"time_ns": v.time_ns, "rule": v.rule, "intid": v.intid, "message": v.message}
+        for v in checker.violations
+    ]
+    return {
+        "counters": counters,
+        "latency_ns": latency,
+        "invariants": {"checked": int(checker.checked), "violations": violations},
+        "sim_time_ns": int(result.sim_time_ns),
+        "events_run": int(result.events_run),
+    }
+
+
+def report(scenario_name: str, seed: int, summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``run`` / ``compare`` JSON object."""
+    return {"scenario": scenario_name, "seed": seed, "designs": summaries}

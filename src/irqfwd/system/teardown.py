@@ -1,0 +1,96 @@
+"""Tearing the VMs down at the end of a run, the way a VMM killing its guests would.
+
+At the next guest handler entry after the end (the guest then holds an active interrupt;
+at most :data:`TEARDOWN_WINDOW_NS` later) every VM is marked dying, its vCPUs leave, and
+the host resets each device, stops irqfd injection, unmasks the VFIO line (as QEMU does
+when it stops KVM injection), frees the host irq and un-forwards/unmaps it.  A design
+whose teardown leaves a physical interrupt active shows it in the counter
+``teardown_stuck_active`` and in the invariant checker.  Trace: ``vm_teardown`` (``vm``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from irqfwd.host.kvm.vgic import kvm_vgic_unmap_phys_irq
+from irqfwd.hw.machine import HOST
+from irqfwd.sim.engine import LATE
+from irqfwd.system.build import System
+
+__all__ = ["TEARDOWN_WINDOW_NS", "Teardown"]
+
+TEARDOWN_WINDOW_NS = 1_000_000
+"""After ``duration_ns``, wait at most this long for a guest handler entry to kill the VM in."""
+
+
+class Teardown:
+    """Kill the VMs at the next guest handler entry after the end, then tear them down."""
+
+    def __init__(self, system: System) -> None:
+        self.s = system
+        self.killed = False
+
+    def arm(self) -> None:
+        for g in self.s.guests:
+            g.on_handler_entry = self._on_handler
+        self.s.engine.schedule(TEARDOWN_WINDOW_NS, self.kill, priority=LATE)
+
+    def _on_handler(self, gcpu: Any, driver: Any) -> None:
+        if not self.killed:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.killed:
+            return
+        self.killed = True
+        s = self.s
+        for nic in (w.nic for w in s.devices):
+            nic._arrivals = iter(())
+        for kvm in s.vms:
+            kvm.dying = True
+            for vcpu in kvm.vcpus:
+                if vcpu.blocked or vcpu.cpu is None:
+                    vcpu.exited = True
+                else:
+                    vcpu.request_exit()
+                    vcpu.cpu.poke()
+                    vcpu.cpu.interrupt()
+        s.engine.schedule(0, self._wait, priority=LATE)
+
+    def _wait(self) -> None:
+        s = self.s
+        # Also wait for host IRQ handlers in flight: the host tears down from task context,
+        # after a handler's deferred GICC_DIR (gic_handle_irq's irq_eoi) has executed.
+        if all(v.exited for kvm in s.vms for v in kvm.vcpus) and not any(
+                c.mode == HOST and c.irqs_masked for c in s.machine.pcpus):
+            self.teardown()
+            s.engine.stop()
+        else:
+            s.engine.schedule(100, self._wait, priority=LATE)
+
+    def teardown(self) -> None:
+        s = self.s
+        genirq = s.host.genirq
+        rec = s.recorder
+        for kvm in s.vms:
+            if rec.wants("vm_teardown"):
+                rec.emit("vm_teardown", vm=kvm.index)
+        for w in s.devices:
+            w.nic.pending = 0
+            w.nic.set_irq_enabled(False)  # device reset: line low
+            if s.design.direct_inject:
+                s.host.irqbypass.unregister_producer(w.vfio.producer)
+                s.host.irqbypass.unregister_consumer(w.irqfd.consumer)
+            w.kvm.irqfds.kvm_irqfd_deassign(w.irqfd)
+            vcpu = w.kvm.vcpus[w.cfg.vcpu]
+            if w.forwarded and not s.design.teardown_deactivate:
+                genirq.irq_set_vcpu_affinity(w.host_irq, None)
+                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
+            w.vfio.unmask()
+            w.vfio.release()
+            if w.forwarded and s.design.teardown_deactivate:
+                genirq.irq_set_vcpu_affinity(w.host_irq, None)
+                kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
+            if s.gic.dist.is_active(w.cfg.host_intid):
+                rec.count("teardown_stuck_active")
+        s.torn_down = [kvm.index for kvm in s.vms]
