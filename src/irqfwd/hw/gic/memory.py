@@ -93,10 +93,11 @@ class Memory:
             page = self._pages[pn]
             lo = max(first, pn << PAGE_SHIFT)
             hi = min(last, (pn + 1) << PAGE_SHIFT)
-            chunk = page[lo & _OFF_MASK:(lo & _OFF_MASK) + (hi - lo)]
-            if not any(chunk):
+            off = lo & _OFF_MASK
+            if not any(page[off:off + (hi - lo)]):
                 continue
-            for i, byte in enumerate(chunk):
+            for i in range(hi - lo):
+                byte = page[off + i]
                 while byte:
                     b = (byte & -byte).bit_length() - 1
                     n = ((lo - base + i) << 3) | b

@@ -121,9 +121,7 @@ class Distributor:
             Reg("GICD_NSACR", 0x0E00, bits_per_irq=2, doc="§12.9.24: RAZ/WI with DS = 1"),
             Reg("GICD_IROUTER", 0x6100, length=8 * (n - 32), width=64, sizes=(4, 8),
                 read="read_irouter", write="write_irouter", doc="§12.9.22 (n = 32 ..)"),
-            *(Reg(f"GICD_ID{i}", 0xFFD0 + 4 * i, read="read_reset",
-                  reset=id_register(i, self.config.version), doc="§12.9.27–12.9.35")
-              for i in range(12)),
+            *id_registers("GICD", self.config.version),
         ]
 
     def reset(self) -> None:
@@ -331,6 +329,13 @@ class Distributor:
         if level and self.edge[intid]:
             self.latch[intid] = True
         self.changed(intid)
+
+
+def id_registers(frame: str, version: int) -> list[Reg]:
+    """The 12 CoreSight ID registers of a GICD/GICR/GITS frame at 0xFFD0..0xFFFC
+    (§12.9.27–35, §12.11.29–33, §12.19.8): constants read through ``read_reset``."""
+    return [Reg(f"{frame}_ID{i}", 0xFFD0 + 4 * i, read="read_reset",
+                reset=id_register(i, version)) for i in range(12)]
 
 
 def mpidr_affinity(cpu: int) -> int:

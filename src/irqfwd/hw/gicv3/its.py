@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 from irqfwd.hw.gic.memory import Memory
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv3.config import GICv3Config
-from irqfwd.hw.gicv3.distributor import id_register
+from irqfwd.hw.gicv3.distributor import id_registers
 
 if TYPE_CHECKING:
     from irqfwd.hw.gicv3.gic import GICv3
@@ -181,8 +181,7 @@ class ITS:
                 write="write_creadr", doc="§12.19.4"),
             Reg("GITS_BASER", 0x0100, length=64, width=64, sizes=(4, 8), read="read_baser",
                 write="write_baser", doc="§12.19.1"),
-            *(Reg(f"GITS_ID{i}", 0xFFD0 + 4 * i, read="read_reset", reset=id_register(i, v))
-              for i in range(12)),
+            *id_registers("GITS", v),
             Reg("GITS_TRANSLATER", GITS_TRANSLATER, sizes=(2, 4), write="write_translater",
                 doc="§12.19.11 (translation frame)"),
         ]

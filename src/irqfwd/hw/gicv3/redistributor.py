@@ -23,7 +23,7 @@ from typing import Final
 from irqfwd.hw.gic.memory import Memory
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv3.config import GICR_FRAME, GICv3Config
-from irqfwd.hw.gicv3.distributor import id_register, mpidr_affinity
+from irqfwd.hw.gicv3.distributor import id_registers, mpidr_affinity
 
 __all__ = [
     "GICR_CTLR_ENABLELPIS",
@@ -196,8 +196,7 @@ class Redistributor:
                 read="read_propbaser", write="write_propbaser", doc="§12.11.28"),
             Reg("GICR_PENDBASER", 0x0078, length=8, width=64, sizes=(4, 8),
                 read="read_pendbaser", write="write_pendbaser", doc="§12.11.27"),
-            *(Reg(f"GICR_ID{i}", 0xFFD0 + 4 * i, read="read_reset", reset=id_register(i, v))
-              for i in range(12)),
+            *id_registers("GICR", v),
             Reg("GICR_IGROUPR0", sgi + 0x0080, read="read_igroupr0", write="write_igroupr0",
                 doc="§12.11.15"),
             Reg("GICR_ISENABLER0", sgi + 0x0100, read="read_enabler0",
