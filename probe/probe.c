@@ -19,9 +19,10 @@
  *   x                    PSCI SYSTEM_RESET: QEMU restarts the probe (and resets the GIC)
  *
  * Numbers are hexadecimal without prefix, except PPI, LEVEL, N, EL and IDX (decimal).
- * At boot the probe zeroes the scratch RAM window SCRATCH_BASE..+SCRATCH_SIZE that
- * register scripts use for LPI and ITS tables, so every script starts from zeroed memory,
- * and reads GICD_PIDR2.ArchRev to know whether it drives a GICv2 or a GICv3/v4.  Errors
+ * At boot the probe reads GICD_PIDR2.ArchRev to know whether it drives a GICv2 or a
+ * GICv3/v4; for a GICv3/v4 it zeroes the scratch RAM window SCRATCH_BASE..+SCRATCH_SIZE
+ * that register scripts use for LPI and ITS tables (every script starts from zeroed
+ * memory) and enables the system-register interface at EL2.  Errors
  * answer "!message".  A ready banner "IRQFWD-PROBE READY" is printed after every boot.
  * CPU1 executes its accesses for CPU0 through a mailbox in RAM; CPU0 does all UART I/O.
  */
@@ -38,6 +39,7 @@
 #define PSCI_SYSTEM_RESET 0x84000009UL
 
 #define GICD_PIDR2 0x0800ffe8UL
+#define GICD_PIDR2_V2 0x08000fe8UL
 #define SCRATCH_BASE 0x40400000UL
 #define SCRATCH_SIZE 0x00400000UL
 #define SYSREG_STUBS 129 /* 128 CRn=12 encodings + ICC_PMR_EL1 */
@@ -201,14 +203,14 @@ static void el2_setup(void)
 {
     uint64_t hcr = 1UL << 31; /* RW: EL1 is AArch64 (el1_call) */
     __asm__ volatile("msr hcr_el2, %0\n\tisb" ::"r"(hcr));
-    if (gic_arch != 2)
-        sysreg_el2(1, 64 + 8 + 5, 0xf); /* ICC_SRE_EL2: SRE | DFB | DIB | Enable */
+    sysreg_el2(1, 64 + 8 + 5, 0xf); /* ICC_SRE_EL2: SRE | DFB | DIB | Enable */
 }
 
 void sec_main(void)
 {
     uint64_t seen = mb.req;
-    el2_setup();
+    if (gic_arch != 2)
+        el2_setup();
     clear_active_priorities();
     mb.alive = 1;
     dsb();
@@ -403,15 +405,17 @@ int main(void)
     uint64_t el;
     /* 8-bit words, FIFOs enabled: QEMU then buffers 16 received characters. */
     mmio_w32(UART_BASE + UART_LCR_H, 0x70);
-    /* GICv3/v4: GICD_PIDR2 at 0xFFE8 names ArchRev 3 or 4; a GICv2 decodes only 4 KiB
-     * (its PIDR2 is at 0xFE8) and reads 0 there. */
-    gic_arch = (mmio_r32(GICD_PIDR2) >> 4) & 0xf;
-    if (gic_arch != 3 && gic_arch != 4)
-        gic_arch = 2;
-    for (uint64_t a = SCRATCH_BASE; a < SCRATCH_BASE + SCRATCH_SIZE; a += 16)
-        __asm__ volatile("stp xzr, xzr, [%0]" ::"r"(a) : "memory");
-    dsb();
-    el2_setup();
+    /* A GICv2 has its PIDR2 at GICD + 0xFE8 (ArchRev 2) and decodes only 4 KiB; a
+     * GICv3/v4 has it at GICD + 0xFFE8 (ArchRev 3 or 4).  A GICv2 boot does nothing else
+     * new: the scratch RAM and the EL2 set-up are for GICv3/v4 scripts only. */
+    gic_arch = (mmio_r32(GICD_PIDR2_V2) >> 4) & 0xf;
+    if (gic_arch != 2) {
+        gic_arch = (mmio_r32(GICD_PIDR2) >> 4) & 0xf;
+        for (uint64_t a = SCRATCH_BASE; a < SCRATCH_BASE + SCRATCH_SIZE; a += 16)
+            __asm__ volatile("stp xzr, xzr, [%0]" ::"r"(a) : "memory");
+        dsb();
+        el2_setup();
+    }
     clear_active_priorities();
     __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
     uart_puts("\nIRQFWD-PROBE READY EL");
