@@ -33,6 +33,8 @@ from typing import Annotated, Any
 import typer
 
 from irqfwd.calibrate.bench import run_bench, simulator_section
+from irqfwd.calibrate.gicv3_bench import format_report as format_gicv3
+from irqfwd.calibrate.gicv3_bench import run_gicv3_benchmark
 from irqfwd.errors import InputError
 from irqfwd.system.designs import DESIGNS
 from irqfwd.system.run import DEFAULT_COMPARE_DESIGNS
@@ -65,6 +67,8 @@ def _print(report: dict[str, Any]) -> None:
         f"cost ratio 988/32 SPIs: MMIO {gic['cost_ratio_mmio']:.3f}, round trip "
         f"{gic['cost_ratio_roundtrip']:.3f} (target ≤ {gic['target_ratio']}): {verdict}"
     )
+    for line in format_gicv3(report["gicv3"]):
+        console.print(line, markup=False)
     _print_simulator(console, report["simulator"])
     mem = report["memory"]
     console.print(
@@ -215,11 +219,12 @@ def bench_cmd(
         typer.echo(json.dumps({"simulator": simulator_section(quick, chosen, with_pure=False)}, sort_keys=True))
         return
     report = run_bench(quick, chosen)
+    report["gicv3"] = run_gicv3_benchmark(quick)
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True, indent=2))
     else:
         _print(report)
-    if not report["gic"]["ok"]:
+    if not report["gic"]["ok"] or not report["gicv3"]["ok"]:
         raise typer.Exit(1)
 
 
