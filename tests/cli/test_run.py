@@ -54,7 +54,8 @@ def test_compare_json_shape(irqfwd) -> None:  # type: ignore[no-untyped-def]
     assert res.code == 0, res.err
     report = json.loads(res.out)
     assert report["scenario"] == "nic-level" and report["seed"] == 5
-    assert list(report["designs"]) == sorted(["irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"])
+    assert list(report["designs"]) == sorted(["vmm-irqline", "irqfd-resample", "forwarded", "forwarded-direct",
+                                              "sw-deactivate"])
     for design, d in report["designs"].items():
         c = d["counters"]
         for key in ("device_irqs_raised", "guest_irqs_handled", "exits_total", "maintenance_irqs", "vfio_mask",

@@ -7,10 +7,10 @@ set-up: ``forward``, ``hw_deactivation``, ``direct_inject``; vgic: ``level_eoi_b
 each design and the per-interrupt counts it implies.
 
 ``irqfd-resample``
-    Upstream KVM/QEMU for VFIO platform level IRQs (``vfio_platform_irq.c``, ``virt/kvm/eventfd.c``): VFIO automask
-    (``disable_irq_nosync``) + trigger eventfd → irqfd (resample) → vgic SPI, LR with the EOI
-    bit; guest EOI → maintenance interrupt → fold → ``kvm_notify_acked_irq`` → resampler
-    de-asserts and signals the resamplefd → VFIO virqfd unmask (``enable_irq``).
+    Upstream KVM/QEMU for VFIO level IRQs (``vfio_platform_irq.c`` / ``vfio_pci_intrs.c``,
+    ``virt/kvm/eventfd.c``): VFIO automask + trigger eventfd → irqfd (resample) → vgic SPI,
+    LR with the EOI bit; guest EOI → maintenance interrupt → fold → ``kvm_notify_acked_irq``
+    → resampler de-asserts and signals the resamplefd → VFIO's virqfd unmask (synchronous).
 ``forwarded``
     Eric Auger's forwarding (the 2015 "KVM-VFIO IRQ forward control" series, unmerged): ``irq_set_vcpu_affinity`` + ``kvm_vgic_map_phys_irq``;
     host EOImode 1 (priority drop only, no DIR for the forwarded irq); no VFIO mask/unmask
@@ -19,8 +19,15 @@ each design and the per-interrupt counts it implies.
     mapped level irq is re-sampled from the physical line at fold).
 ``forwarded-direct``
     ``forwarded`` plus injection straight from the VFIO hard-irq handler through an
-    irqbypass producer/consumer pair (token = trigger eventfd): no eventfd signal, no
-    workqueue hop.  (Upstream's arm64 ``kvm_arch_irq_bypass_add_producer`` refuses non-MSI routes.)
+    irqbypass producer/consumer pair (token = trigger eventfd): no eventfd signal (and on a
+    5.8 host no kworker hop).  (Upstream's arm64 ``kvm_arch_irq_bypass_add_producer``
+    refuses non-MSI routes.)
+``vmm-irqline``
+    No KVM irqfd: the VMM's main loop reads the VFIO trigger eventfd and raises the guest's
+    SPI with ``KVM_IRQ_LINE``; the guest's acknowledgement of its device (a BAR access,
+    trapped since QEMU unmapped the BARs at the interrupt) makes QEMU lower the line and
+    unmask INTx with ``VFIO_DEVICE_SET_IRQS`` (``vfio_intx_eoi``, hw/vfio/pci.c).  The path a
+    VMM falls back to without in-kernel acceleration; level devices.
 ``sw-deactivate``
     Hosts without hardware deactivation (Apple M1-like, ``gic_kvm_info.no_hw_deactivation``, Linux 5.14): the irq is forwarded
     (so the host never deactivates it in ``irq_eoi``) and mapped with
@@ -76,6 +83,9 @@ class Design:
     direct_inject: bool = False
     """Inject from the VFIO hard-irq handler through irqbypass (no eventfd signal)."""
     early_unmask: bool = False
+    injection: str = "irqfd"
+    """"irqfd" (KVM_IRQFD on the trigger eventfd) or "irq-line" (the VMM's main loop and
+    KVM_IRQ_LINE, :mod:`irqfwd.vmm`)."""
     level_eoi_bit: bool = True
     hw_lr_pending_active: bool = False
     teardown_deactivate: bool = True
@@ -91,6 +101,8 @@ DESIGNS: dict[str, Design] = {
                forward=True, vfio_automask=False, irqfd_mode="mapped"),
         Design("forwarded-direct", "HW-bit forwarding, injection from the VFIO handler via irqbypass",
                forward=True, vfio_automask=False, irqfd_mode="mapped", direct_inject=True),
+        Design("vmm-irqline", "no irqfd: the VMM's main loop, KVM_IRQ_LINE, EOI on the trapped BAR access",
+               injection="irq-line"),
         Design("sw-deactivate", "no HW deactivation: EOI maintenance + software deactivation",
                forward=True, hw_deactivation=False, vfio_automask=False, irqfd_mode="mapped"),
         Design("fault-level-no-eoi-bit", "irqfd-resample without the LR EOI bit (lost interrupts)",

@@ -138,6 +138,8 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
     rec = m.recorder
     if rec.wants("vgic_update_irq_pending"):
         rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
+    if level and intid >= VGIC_NR_PRIVATE_IRQS:
+        kvm.c_spi_injections.n += 1
     if irq.config == VGIC_CONFIG_LEVEL:
         if irq.line_level == level:
             return 0
@@ -359,6 +361,7 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
 def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:
     """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
     rec = kvm.m.recorder
+    kvm.c_ack_irq.n += 1
     if rec.wants("kvm_ack_irq"):
         rec.emit("kvm_ack_irq", irqchip=kvm.vgic.ops.name, pin=spi_pin)
     kvm.kvm_notify_acked_gsi(spi_pin)
