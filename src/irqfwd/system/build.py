@@ -120,7 +120,8 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
             "(split EOI/deactivate): set host_at_el2 = true")
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
-                       mapped_level_lower_line=not d.hw_lr_pending_active,
+                       mapped_level_lower_line=not d.hw_retained_level,
+                       resample_on_deactivation=not d.hw_retained_level,
                        ap_list_order=prof.ap_list_order, trap_dir=prof.trap_gicv_dir,
                        lr_overflow=prof.lr_overflow)
     vms: list[Vm] = []
@@ -157,7 +158,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     # Without EOImode 1 the GIC driver cannot forward (gic_chip has no irq_set_vcpu_affinity):
     # the timer then goes through KVM's "kvm-timer" irqchip as on hosts without deactivation.
     vtimer = install_vtimer(machine, timers, host, vms, guests, config,
-                            d.hw_deactivation and host.irqchip.eoimode1)
+                            d.hw_deactivation and host.irqchip.eoimode1, d.timer_preserve_active)
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
