@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario, scenario_names
-from irqfwd.system.designs import NAMES
+from irqfwd.system.designs import DESIGNS, NAMES
 from irqfwd.system.run import RunProgress, run_scenario, summarize_result
 
 
@@ -42,7 +42,15 @@ def _outputs(scenario: str, design: str, tmp: Path, progress: RunProgress | None
     return json.dumps(summarize_result(r), sort_keys=True), trace.read_bytes()
 
 
-CASES = [(s, d) for s in scenario_names() for d in NAMES[:4]] + [("nic-level", d) for d in NAMES[4:]]
+def _runs_on(scenario: str, design: str) -> bool:
+    """vmm-irqline is QEMU's INTx path: it needs every device level-triggered."""
+    if DESIGNS[design].injection != "irq-line":
+        return True
+    return all(d.trigger == "level" for d in get_scenario(scenario).devices)
+
+
+CASES = ([(s, d) for s in scenario_names() for d in NAMES[:5] if _runs_on(s, d)]
+         + [("nic-level", d) for d in NAMES[5:]])
 
 
 @pytest.mark.parametrize(("scenario", "design"), CASES)
@@ -53,7 +61,7 @@ def test_sliced_run_is_byte_identical(scenario: str, design: str, tmp_path: Path
     plain = _outputs(scenario, design, tmp_path, None)
     prog = _Tiny()
     observed = _outputs(scenario, design, tmp_path, prog)
-    assert len(prog.seen) > 100  # really sliced: many boundaries crossed
+    assert len(prog.seen) > 30  # really sliced: many boundaries crossed (3 ms in ~50 µs slices)
     assert observed[0] == plain[0]
     assert observed[1] == plain[1]
 
