@@ -302,6 +302,15 @@ class Recorder:
                 site.n = 0
         return c
 
+    def peek_counter(self, name: str) -> int:
+        """Counter ``name`` as it stands, without folding the :class:`CounterSite` counts into
+        :attr:`counters` (a progress display reads it: reading never changes the recorder)."""
+        n = self._counters.get(name, 0)
+        for site in self._counter_sites:
+            if site.name == name:
+                n += site.n
+        return n
+
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
         self._counters[name] += n
