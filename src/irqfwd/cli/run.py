@@ -33,6 +33,7 @@ import typer
 
 from irqfwd.cli.progress import RunBar
 from irqfwd.errors import InputError
+from irqfwd.system.designs import default_designs
 from irqfwd.system.run import (
     DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
@@ -222,8 +223,10 @@ def run_cmd(
 def compare_cmd(
     scenario: ScenarioArg,
     designs: Annotated[
-        str, typer.Option("--designs", help="Comma-separated delivery designs.")
-    ] = ",".join(DEFAULT_COMPARE_DESIGNS),
+        str | None, typer.Option("--designs", help="Comma-separated delivery designs (default: "
+                                 + ",".join(DEFAULT_COMPARE_DESIGNS)
+                                 + ", those the scenario's devices allow).")
+    ] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
@@ -237,8 +240,8 @@ def compare_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
-    names = [d.strip() for d in designs.split(",") if d.strip()]
-    if not names:
+    names = [d.strip() for d in designs.split(",") if d.strip()] if designs is not None else []
+    if designs is not None and not names:
         raise InputError("--designs: no design given")
     if len(set(names)) != len(names):
         raise InputError("--designs: a design is listed twice")
@@ -246,6 +249,8 @@ def compare_cmd(
         _check_design(name)
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
+    if designs is None:
+        names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
     if report_dir is not None and trace is not None:
         raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
     bar = RunBar(config.name, quiet=quiet)
