@@ -4,7 +4,7 @@ One process, the same scenario (``nic-level`` stretched to 200 ms, 4,001 interru
 with ``quick``) under each design, in these variants:
 
 * ``off``: no tracer (every ``irqfwd run`` without ``--trace``);
-* ``noop``: a tracer that does nothing (:class:`NoopTracer`, attached as a trace is, with
+* ``noop``: a tracer that does nothing (:class:`irqfwd.sim.metrics.NoopTracer`, compiled, attached as a trace is, with
   :func:`irqfwd.system.observe.attach_trace`): every event is produced and dispatched,
   nothing is formatted or written;
 * ``ftrace``, ``json``, ``vcd``: each exporter writing a real file in a temporary
@@ -16,9 +16,10 @@ each, so that a change of the machine's load hits every variant alike; the figur
 medians of the process CPU time and of the wall time, and ``ratio`` is the median over
 repetitions of (variant ÷ ``off`` of the same repetition).
 
-That tracing *off* costs nothing is not measurable inside one build (the checks are always
-there); ``docs/performance.md`` gives the A/B of the build before the tracer hooks landed
-against the one after, by callgrind instruction counts.
+With tracing off an emission site costs one test of :attr:`~irqfwd.sim.metrics.EventSite.live`
+(no field is written, nothing is called); ``noop`` makes every site live, so its ratio is
+the price of producing and dispatching the events themselves (``docs/performance.md``,
+section 5).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, Final
 
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.metrics import Listener
+from irqfwd.sim.metrics import Listener, NoopTracer
 from irqfwd.system.run import run_scenario
 
 __all__ = ["VARIANTS", "NoopTracer", "tracing_section"]
@@ -41,13 +42,6 @@ __all__ = ["VARIANTS", "NoopTracer", "tracing_section"]
 VARIANTS: Final = ("off", "noop", "ftrace", "json", "vcd", "ftrace-null")
 """The measured variants, in this order in every repetition."""
 _EXT: Final = {"ftrace": ".txt", "json": ".json", "vcd": ".vcd"}
-
-
-class NoopTracer(Listener):
-    """A tracer that ignores every event (the cost of producing and dispatching them)."""
-
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        return None
 
 
 class _Count(Listener):
