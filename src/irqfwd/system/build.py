@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
-from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
@@ -26,14 +25,16 @@ from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
 from irqfwd.host.kvm.vm import Vm
 from irqfwd.host.tick import HostTick
 from irqfwd.host.vfio import VfioPlatformIrq
-from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.gicv3.gic import GICv3
 from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import ArchTimers
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
-from irqfwd.system.designs import Design, get_design
+from irqfwd.system.designs import Design, check_design_gic, get_design
+from irqfwd.system.gic import make_gic, make_guest_gic
+from irqfwd.system.msi import MsixWiring, wire_msix_device
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 
 __all__ = ["DeviceWiring", "System", "build_system"]
@@ -65,7 +66,7 @@ class System:
     recorder: Recorder
     costs: CostProfile
     machine: Machine
-    gic: GICv2
+    gic: GICv2 | GICv3
     timers: ArchTimers
     host: HostKernel
     kvm: KvmGlobals
@@ -77,10 +78,13 @@ class System:
     """The host tick."""
     vtimer: VtimerSystem | None = None
     """The arch timer (KVM's side for every vCPU, the guest tick where enabled)."""
+    msi_devices: list[MsixWiring] = field(default_factory=list)
+    """The MSI-X devices (GICv3/v4 systems, :mod:`irqfwd.system.msi`)."""
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
-    top = max([d.host_intid for d in config.devices] + [d.guest_intid for d in config.devices] + [63])
+    spi_devs = [d for d in config.devices if d.kind == "nic"]
+    top = max([d.host_intid for d in spi_devs] + [d.guest_intid for d in spi_devs] + [63])
     return min(1024, ((top + 1 + 31) // 32) * 32)
 
 
@@ -90,6 +94,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
     """
     d = design if isinstance(design, Design) else get_design(design)
+    check_design_gic(d, config.gic)
     if costs is None:
         try:
             costs = load_profile(config.cost_profile)
@@ -98,7 +103,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     engine = Engine(config.seed if seed is None else seed)
     rec = Recorder(engine, tracing=tracing)
     num_irqs = _num_irqs(config)
-    gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
+    gic = make_gic(config, num_irqs)
     machine = Machine(engine, rec, costs, gic)
     timers = ArchTimers(engine, config.pcpus, gic)
     host = HostKernel(machine, config.host_at_el2, config.scheduler, config.host)
@@ -113,7 +118,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
                        mapped_level_lower_line=not d.hw_lr_pending_active,
                        ap_list_order=prof.ap_list_order, trap_dir=prof.trap_gicv_dir,
-                       lr_overflow=prof.lr_overflow)
+                       lr_overflow=prof.lr_overflow, vgic_v4_enable=d.vgic_v4_enable)
     vms: list[Vm] = []
     for i, vmc in enumerate(config.vms):
         kvm = Vm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
@@ -122,12 +127,15 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     guest_vintids: dict[int, set[int]] = {}
     wirings: list[DeviceWiring] = []
     for dev in config.devices:
+        if dev.kind != "nic":
+            continue
         used = guest_vintids.setdefault(dev.vm, set())
         if dev.guest_intid in used:
             raise InputError(f"device {dev.name!r}: VM {dev.vm} already has a device on vINTID {dev.guest_intid}")
         used.add(dev.guest_intid)
         wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d))
     guests: list[GuestKernel] = []
+    msi_wirings: list[MsixWiring] = []
     for kvm in vms:
         drivers = [
             GuestDriver(w.nic, w.cfg.guest_intid, w.cfg.vcpu,
@@ -136,9 +144,19 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                         edge=w.cfg.trigger == "edge")
             for w in wirings if w.kvm is kvm
         ]
-        guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
-                                     config.guest.eoimode == 1)
-        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
+        guest_gic = make_guest_gic(config, gic, d)
+        vm_msi: list[MsixWiring] = []
+        for dev in config.devices:
+            if dev.kind == "msix-nic" and dev.vm == kvm.index:
+                mw, mdrivers = wire_msix_device(machine, host, kvm, dev, guest_gic, costs,
+                                                len(msi_wirings) + len(vm_msi))
+                vm_msi.append(mw)
+                drivers += mdrivers
+        guest = GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic)
+        for mw in vm_msi:  # the driver enables MSI-X last: an exit to the VMM
+            guest.cpus[0].boot_ops.append((mw.enable_addr, 0x8000, 2))
+        msi_wirings += vm_msi
+        guests.append(guest)
     # Every vCPU has its KVM arch timer (kvm_timer_vcpu_init): saved and restored at every
     # vcpu_put/vcpu_load whether or not the guest programs it; the guest tick only runs
     # where the VM's TimerConfig enables it.
@@ -153,7 +171,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             sched.add_task(vcpu, pcpu)
             g += 1
     return System(config, d, engine, rec, costs, machine, gic, timers, host, kvm_arch, vms, guests,
-                  wirings, tick=tick, vtimer=vtimer)
+                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:

@@ -28,6 +28,25 @@ each design and the per-interrupt counts it implies.
     causes a maintenance interrupt and KVM deactivates the physical irq at fold
     (``vgic_irq_set_phys_active(false)``); a still-high line fires again.
 
+GICv3/v4 designs (``docs/designs.md``, "GICv3 and GICv4"):
+
+``its-emulated``
+    MSI-X devices: VFIO's ``vfio_msihandler`` signals the vector's trigger eventfd, whose
+    irqfd is routed to an MSI (``KVM_IRQ_ROUTING_MSI``): ``kvm_arch_set_irq_inatomic``
+    injects through the emulated ITS's translation cache (``vgic_its_inject_cached_translation``),
+    a miss goes through ``irqfd_inject`` → ``vgic_its_inject_msi``; the LPI reaches the
+    guest through a list register (edge: no EOI maintenance).  Needs a GICv3.
+``gicv4-direct``
+    ``kvm-arm.vgic_v4_enable=1``: the irqbypass consumer of an MSI irqfd maps the vector's
+    host LPI to a vLPI of the target vCPU's vPE (``kvm_vgic_v4_set_forwarding`` →
+    ``its_map_vlpi``, VMAPTI): the device's MSI is delivered by the ITS and redistributor
+    to the resident vPE with no host interrupt and no exit, or rings the vPE's doorbell
+    when the vCPU blocks.  Needs a GICv4.
+``gicv41-vsgi``
+    ``gicv4-direct`` with the guest setting GICD_CTLR.nASSGIreq: SGIs become vSGIs of the
+    vPEs (``vgic_v4_enable_vsgis``); a guest IPI still traps (ICC_SGI1R_EL1) but is
+    forwarded with a GITS_SGIR write, not queued in an LR.  Needs a GICv4.1.
+
 Fault variants reproduce known bugs:
 
 ``fault-level-no-eoi-bit``
@@ -56,7 +75,7 @@ from dataclasses import dataclass
 
 from irqfwd.errors import InputError
 
-__all__ = ["DESIGNS", "Design", "get_design"]
+__all__ = ["DESIGNS", "GIC_ORDER", "Design", "check_design_gic", "get_design"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,12 @@ class Design:
     teardown_deactivate: bool = True
     """Teardown frees (masks) the irq while still forwarded, which clears its active state."""
     fault: bool = False
+    gic: str = "v2"
+    """The oldest GIC the design needs: ``v2`` (any), ``v3``, ``v4`` or ``v4.1``."""
+    vgic_v4_enable: bool = False
+    """``kvm-arm.vgic_v4_enable=1``: KVM uses GICv4 direct injection (MSIs become vLPIs)."""
+    nassgireq: bool = False
+    """The guest sets GICD_CTLR.nASSGIreq (GICv4.1: SGIs injected directly as vSGIs)."""
 
 
 DESIGNS: dict[str, Design] = {
@@ -93,6 +118,12 @@ DESIGNS: dict[str, Design] = {
                forward=True, vfio_automask=False, irqfd_mode="mapped", direct_inject=True),
         Design("sw-deactivate", "no HW deactivation: EOI maintenance + software deactivation",
                forward=True, hw_deactivation=False, vfio_automask=False, irqfd_mode="mapped"),
+        Design("its-emulated", "MSI → eventfd → irqfd → KVM's emulated ITS (vgic_its_inject_msi)",
+               gic="v3"),
+        Design("gicv4-direct", "GICv4: VFIO MSI mapped to a vLPI through irqbypass, no exit",
+               gic="v4", vgic_v4_enable=True),
+        Design("gicv41-vsgi", "GICv4.1: gicv4-direct, and SGIs injected directly as vSGIs",
+               gic="v4.1", vgic_v4_enable=True, nassgireq=True),
         Design("fault-level-no-eoi-bit", "irqfd-resample without the LR EOI bit (lost interrupts)",
                level_eoi_bit=False, fault=True),
         Design("fault-early-unmask", "irqfd-resample with VFIO unmask before the guest EOI (storm)",
@@ -108,6 +139,17 @@ DESIGNS: dict[str, Design] = {
 
 NAMES = tuple(DESIGNS)
 """Design names in presentation order."""
+
+
+GIC_ORDER = ("v2", "v3", "v4", "v4.1")
+"""GIC versions from the oldest; a design runs on its ``gic`` and every later one."""
+
+
+def check_design_gic(d: Design, gic: str) -> None:
+    """:class:`InputError` when design ``d`` needs a newer GIC than ``gic``."""
+    if GIC_ORDER.index(gic) < GIC_ORDER.index(d.gic):
+        raise InputError(f"design {d.name!r} needs a GIC{d.gic} (the scenario has GIC{gic}): "
+                         f"run it with --gic {d.gic}" + (" or later" if d.gic != "v4.1" else ""))
 
 
 def get_design(name: str) -> Design:

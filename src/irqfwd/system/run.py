@@ -29,6 +29,7 @@ from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
 from irqfwd.system.designs import NAMES
+from irqfwd.system.msi import start_msix
 from irqfwd.system.observe import attach_trace, detach_trace
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
 from irqfwd.trace import TraceSink, check_trace_path, resolve_format
@@ -138,6 +139,8 @@ def _simulate(system: System) -> InvariantChecker:
     end = config.duration_ns
     for w in system.devices:
         w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+    for mw in system.msi_devices:
+        start_msix(mw, engine.rng, end + TEARDOWN_WINDOW_NS)
     system.host.sched.start_migration()
     system.machine.run(end)
     td = Teardown(system)
