@@ -53,9 +53,10 @@ class DeviceConfig(_Strict):
     """A pass-through device (a NIC) assigned to a VM through VFIO."""
 
     name: str = "nic0"
-    kind: Literal["nic", "msix-nic"] = "nic"
+    kind: Literal["nic", "msix-nic", "ipi"] = "nic"
     """``nic``: one interrupt line (an SPI, or INTx); ``msix-nic``: a multi-queue PCI NIC with
-    one MSI-X vector per queue (needs a GICv3 ITS: ``gic`` = v3, v4 or v4.1)."""
+    one MSI-X vector per queue (needs a GICv3 ITS: ``gic`` = v3, v4 or v4.1); ``ipi``: guest
+    IPIs, vCPU 0 sends SGI 1 to ``vcpu`` at the traffic's times."""
     queues: int = Field(default=1, ge=1, le=32)
     """``msix-nic``: receive queues, each with its own MSI-X vector and its own traffic."""
     queue_vcpus: list[int] | None = None
@@ -169,6 +170,9 @@ class ScenarioConfig(_Strict):
     gic: Literal["v2", "v3", "v4", "v4.1"] = "v2"
     """The interrupt controller: GICv2 with the virtualization extensions, GICv3 with an
     ITS, GICv4 (direct vLPI injection) or GICv4.1 (and direct vSGIs)."""
+    designs: list[str] | None = None
+    """The designs ``irqfwd compare`` runs by default for this scenario (None: the usual
+    ones)."""
 
     @model_validator(mode="after")
     def _check_refs(self) -> ScenarioConfig:
@@ -188,6 +192,8 @@ class ScenarioConfig(_Strict):
         if len(set(hosts)) != len(hosts):
             raise ValueError("two devices share one host_intid")
         for dev in self.devices:
+            if dev.kind == "ipi" and dev.vcpu == 0:
+                raise ValueError(f"device {dev.name!r}: IPIs are sent by vCPU 0 to another vCPU: set vcpu >= 1")
             if dev.kind == "msix-nic" and self.gic == "v2":
                 raise ValueError(f"device {dev.name!r} uses MSI-X, which needs an ITS: set gic to v3, v4 or v4.1")
             if dev.queue_vcpus is not None:

@@ -29,8 +29,8 @@ import typer
 
 from irqfwd.errors import InputError
 from irqfwd.system.run import (
-    DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
+    default_designs,
     known_designs,
     prepare,
     report,
@@ -58,6 +58,10 @@ TraceOpt = Annotated[
     Path | None,
     typer.Option("--trace", help="Stream the event trace to PATH (.txt ftrace text, .json Perfetto, .vcd waveform).",
                  metavar="PATH"),
+]
+GicOpt = Annotated[
+    str | None,
+    typer.Option("--gic", help="The GIC: v2, v3, v4 or v4.1 (default: the scenario's).", metavar="VERSION"),
 ]
 TraceFormatOpt = Annotated[
     str | None,
@@ -197,11 +201,12 @@ def run_cmd(
     as_json: JsonOpt = False,
     trace: TraceOpt = None,
     trace_format: TraceFormatOpt = None,
+    gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     _check_design(design)
     _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
     result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format)[design]
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
@@ -209,8 +214,10 @@ def run_cmd(
 def compare_cmd(
     scenario: ScenarioArg,
     designs: Annotated[
-        str, typer.Option("--designs", help="Comma-separated delivery designs.")
-    ] = ",".join(DEFAULT_COMPARE_DESIGNS),
+        str | None, typer.Option("--designs", help="Comma-separated delivery designs (default: "
+                                 "irqfd-resample, forwarded, forwarded-direct, sw-deactivate, or "
+                                 "the scenario's own).")
+    ] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
@@ -221,17 +228,19 @@ def compare_cmd(
         typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
                      metavar="DIR"),
     ] = None,
+    gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
-    names = [d.strip() for d in designs.split(",") if d.strip()]
+    _check_trace(trace, trace_format)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
+    names = ([d.strip() for d in designs.split(",") if d.strip()] if designs is not None
+             else list(default_designs(config)))
     if not names:
         raise InputError("--designs: no design given")
     if len(set(names)) != len(names):
         raise InputError("--designs: a design is listed twice")
     for name in names:
         _check_design(name)
-    _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed)
     if report_dir is not None:
         if trace is not None:
             raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
@@ -274,6 +283,7 @@ def state_cmd(
     design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
     overrides: SetOpt = None,
     seed: SeedOpt = None,
+    gic: GicOpt = None,
 ) -> None:
     """Print the vgic state (KVM debugfs vgic-state layout), the list registers and the
     distributor state of SCENARIO at simulated time --at."""
@@ -285,5 +295,5 @@ def state_cmd(
         at_ns = parse_duration(at)
     except ValueError as exc:
         raise InputError(f"--at: {exc}") from None
-    config, seed, costs = prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
     typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)

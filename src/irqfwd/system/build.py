@@ -34,6 +34,7 @@ from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.system.designs import Design, check_design_gic, get_design
 from irqfwd.system.gic import make_gic, make_guest_gic
+from irqfwd.system.ipi import IPI_SGI, IpiChannel, IpiSender
 from irqfwd.system.msi import MsixWiring, wire_msix_device
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 
@@ -80,6 +81,8 @@ class System:
     """The arch timer (KVM's side for every vCPU, the guest tick where enabled)."""
     msi_devices: list[MsixWiring] = field(default_factory=list)
     """The MSI-X devices (GICv3/v4 systems, :mod:`irqfwd.system.msi`)."""
+    ipis: list[tuple[DeviceConfig, IpiSender]] = field(default_factory=list)
+    """The guest IPI streams (:mod:`irqfwd.system.ipi`)."""
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
@@ -136,6 +139,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d))
     guests: list[GuestKernel] = []
     msi_wirings: list[MsixWiring] = []
+    ipis: list[tuple[DeviceConfig, IpiSender]] = []
     for kvm in vms:
         drivers = [
             GuestDriver(w.nic, w.cfg.guest_intid, w.cfg.vcpu,
@@ -152,7 +156,14 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                                                 len(msi_wirings) + len(vm_msi))
                 vm_msi.append(mw)
                 drivers += mdrivers
+        vm_ipis = [(dev, IpiChannel(machine, dev)) for dev in config.devices
+                   if dev.kind == "ipi" and dev.vm == kvm.index]
+        for dev, ch in vm_ipis:
+            drivers.append(GuestDriver(ch, IPI_SGI, dev.vcpu, dev.handler_ns if dev.handler_ns
+                                       is not None else costs.guest_handler_ns, edge=True))
         guest = GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic)
+        for dev, ch in vm_ipis:
+            ipis.append((dev, IpiSender(guest.cpus[0], ch, guest_gic, dev.vcpu)))
         for mw in vm_msi:  # the driver enables MSI-X last: an exit to the VMM
             guest.cpus[0].boot_ops.append((mw.enable_addr, 0x8000, 2))
         msi_wirings += vm_msi
@@ -171,7 +182,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             sched.add_task(vcpu, pcpu)
             g += 1
     return System(config, d, engine, rec, costs, machine, gic, timers, host, kvm_arch, vms, guests,
-                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings)
+                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings, ipis=ipis)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import ScenarioConfig
 from irqfwd.devices.traffic import arrivals
@@ -28,7 +30,7 @@ from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
-from irqfwd.system.designs import NAMES
+from irqfwd.system.designs import DESIGNS, GIC_ORDER, NAMES
 from irqfwd.system.msi import start_msix
 from irqfwd.system.observe import attach_trace, detach_trace
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
@@ -42,6 +44,7 @@ __all__ = [
     "RunResult",
     "RunSpec",
     "cpu_time_summary",
+    "default_designs",
     "known_designs",
     "prepare",
     "report",
@@ -51,6 +54,7 @@ __all__ = [
     "run_summary",
     "summarize_result",
     "trace_path_for",
+    "with_gic",
 ]
 
 DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
@@ -141,6 +145,8 @@ def _simulate(system: System) -> InvariantChecker:
         w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
     for mw in system.msi_devices:
         start_msix(mw, engine.rng, end + TEARDOWN_WINDOW_NS)
+    for dev, sender in system.ipis:
+        sender.start(arrivals(dev.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
     system.host.sched.start_migration()
     system.machine.run(end)
     td = Teardown(system)
@@ -198,12 +204,15 @@ def known_designs() -> tuple[str, ...]:
     return NAMES
 
 
-def prepare(scenario: str, overrides: list[str] | None, seed: int | None
-            ) -> tuple[ScenarioConfig, int, CostProfile]:
-    """Resolve a scenario name or file, its ``--set`` overrides, the seed and the cost profile."""
+def prepare(scenario: str, overrides: list[str] | None, seed: int | None,
+            gic: str | None = None) -> tuple[ScenarioConfig, int, CostProfile]:
+    """Resolve a scenario name or file, its ``--set`` overrides, the GIC (``--gic``), the
+    seed and the cost profile."""
     config = load_scenario(scenario)
     if overrides:
         config = apply_overrides(config, overrides)
+    if gic is not None:
+        config = with_gic(config, gic)
     if seed is None:
         seed = config.seed
     try:
@@ -211,6 +220,33 @@ def prepare(scenario: str, overrides: list[str] | None, seed: int | None
     except ValueError as exc:
         raise InputError(f"cost_profile {config.cost_profile!r}: {exc}") from None
     return config, seed, costs
+
+
+def with_gic(config: ScenarioConfig, gic: str) -> ScenarioConfig:
+    """``config`` on GIC ``gic`` (``v2``, ``v3``, ``v4``, ``v4.1``); :class:`InputError` for
+    another name or a scenario that cannot run on it (MSI-X devices need an ITS)."""
+    if gic not in GIC_ORDER:
+        raise InputError(f"--gic: unknown GIC {gic!r}; choose one of: {', '.join(GIC_ORDER)}")
+    data = config.model_dump()
+    data["gic"] = gic
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        msg = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise InputError(f"--gic {gic}: {msg}") from None
+
+
+def default_designs(config: ScenarioConfig) -> tuple[str, ...]:
+    """The designs ``compare`` runs when none are named: the scenario's own list, else the
+    four GICv2-era designs, with the GICv3/v4 ones its GIC allows for a scenario with MSI-X
+    devices."""
+    if config.designs:
+        return tuple(config.designs)
+    if any(d.kind == "msix-nic" for d in config.devices):
+        gic = GIC_ORDER.index(config.gic)
+        return tuple(n for n in ("its-emulated", "gicv4-direct")
+                     if GIC_ORDER.index(DESIGNS[n].gic) <= gic)
+    return DEFAULT_COMPARE_DESIGNS
 
 
 def run_designs(config: ScenarioConfig, designs: list[str], seed: int,

@@ -51,6 +51,8 @@ class Teardown:
         for mw in s.msi_devices:
             for q in mw.nic.queues:
                 q.stop()
+        for _, sender in s.ipis:
+            sender.stop()
         for kvm in s.vms:
             kvm.dying = True
             for vcpu in kvm.vcpus:

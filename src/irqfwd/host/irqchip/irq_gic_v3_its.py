@@ -283,6 +283,8 @@ class ItsNode:
         self.vpe_proxy: ItsDevice | None = None
         self.commands = 0
         """ITS commands sent (SYNC/VSYNC included)."""
+        self.cpu_load = [0] * cfg.num_cpus
+        """Device LPIs routed to each CPU (``its_select_cpu``)."""
 
     # ---------------------------------------------------------------- MMIO helpers
     def _write(self, off: int, value: int, size: int = 4) -> None:
@@ -375,11 +377,20 @@ class ItsNode:
         self.send(_cmd(GITS_CMD_MAPD, device_id << 32, bits - 1, 1 << 63 | dev.itt))
         return dev
 
-    def msi_alloc(self, dev: ItsDevice, cpu: int = 0) -> list[int]:
+    def its_select_cpu(self) -> int:
+        """``its_select_cpu`` for an unmanaged interrupt: the least loaded CPU (fewest LPIs
+        routed to it; the lowest on a tie)."""
+        load = self.cpu_load
+        return load.index(min(load))
+
+    def msi_alloc(self, dev: ItsDevice) -> list[int]:
         """``its_irq_domain_alloc`` + ``its_irq_domain_activate`` for every event of
         ``dev``: a Linux irq per event on LPI ``lpi_base + event`` (configuration: default
-        priority, disabled), MAPTI to the collection of ``cpu``.  Returns the irqs."""
+        priority, disabled), MAPTI to the collection of the CPU ``its_select_cpu`` picks.
+        Returns the irqs."""
         for event in range(dev.nr_ites):
+            cpu = self.its_select_cpu()
+            self.cpu_load[cpu] += 1
             lpi = dev.lpi_base + event
             irq = self.genirq.irq_create_mapping(self.chip, lpi)
             d = self.genirq.irq_get_irq_data(irq)
