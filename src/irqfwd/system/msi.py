@@ -124,14 +124,7 @@ def wire_msix_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceCon
     drivers = [GuestDriver(q, gdev.lpi_base + i, targets[i], handler_ns, napi=dev.napi,
                            napi_budget=dev.napi_budget, edge=True)
                for i, q in enumerate(nic.queues)]
-    prev = kvm.user_mmio
-
-    def user_mmio(vcpu: Any, addr: int, value: int, size: int, is_write: bool) -> int:
-        if addr == w.enable_addr:
-            return w.user_mmio(vcpu, addr, value, size, is_write)
-        return 0 if prev is None else prev(vcpu, addr, value, size, is_write)
-
-    kvm.user_mmio = user_mmio
+    kvm.user_mmio.append((w.enable_addr, 2, w.user_mmio))
     return w, drivers
 
 

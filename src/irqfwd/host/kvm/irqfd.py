@@ -93,6 +93,8 @@ class KvmIrqfd:
         self.inject = WorkItem(self.irqfd_inject, f"irqfd-{gsi}")
         self._inject_ns = kvm.m.costs.irqfd_inject_ns
         self._inatomic = kvm.host.profile.irqfd_inject_inatomic
+        self._c_inatomic = kvm.m.recorder.counter("irqfd_inject_inatomic")
+        self._c_work = kvm.m.recorder.counter("irqfd_inject_work")
         msi = kvm.msi_routes.get(gsi)
         self.msi: KvmMsi | None = msi
         """The MSI route of the GSI (``irq_entry.msi``), None for an irqchip route."""
@@ -116,6 +118,7 @@ class KvmIrqfd:
         if msi is not None:
             kvm = self.kvm
             if kvm_arch_set_irq_inatomic_msi(kvm, msi) != EWOULDBLOCK:
+                self._c_inatomic.n += 1
                 kvm.m.acc += self._inject_ns
                 rec = kvm.m.recorder
                 if rec.wants("irqfwd_irqfd_inject"):
@@ -124,6 +127,7 @@ class KvmIrqfd:
             self.kvm.host.wq.schedule_work(self.inject)
             return
         if self._inatomic:
+            self._c_inatomic.n += 1
             kvm = self.kvm
             kvm.m.acc += self._inject_ns
             rec = kvm.m.recorder
@@ -135,6 +139,7 @@ class KvmIrqfd:
 
     def irqfd_inject(self) -> None:
         """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""
+        self._c_work.n += 1
         kvm = self.kvm
         m = kvm.m
         m.acc += self._inject_ns
