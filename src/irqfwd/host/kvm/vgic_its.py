@@ -137,6 +137,9 @@ class VgicIts:
         self._c_miss = rec.counter("its_cache_miss")
         self._c_cmds = rec.counter("its_commands")
         self._inject_ns = kvm.vgic.inject_ns
+        self._cmd_ns = kvm.m.costs.its_cmd_ns
+        self._elapsed = 0
+        """ns of command processing done so far in this GITS_CWRITER write."""
 
     @property
     def doorbell(self) -> int:
@@ -201,18 +204,24 @@ class VgicIts:
 
     # ---------------------------------------------------------------- commands
     def vgic_its_process_commands(self) -> None:
-        """Run the commands between GITS_CREADR and GITS_CWRITER from guest memory."""
+        """Run the commands between GITS_CREADR and GITS_CWRITER from guest memory
+        (``its_cmd_ns`` each, charged to the trapping vCPU)."""
         if not self.enabled or not self.cbaser >> 63:
             return
         base = self.cbaser & 0x000F_FFFF_FFFF_F000
         size = ((self.cbaser & 0xFF) + 1) * 0x1000
         mem = self.kvm.guest_mem
+        m = self.kvm.m
+        self._elapsed = 0
         while self.creadr != self.cwriter:
             rd = self.creadr
             dws = [mem.read(base + rd + 8 * i, 8) for i in range(4)]
             self._c_cmds.n += 1
+            m.acc += self._cmd_ns
+            self._elapsed += self._cmd_ns
             self.vgic_its_handle_command(dws[0], dws[1], dws[2], dws[3])
             self.creadr = (rd + 32) % size
+        self._elapsed = 0
 
     def vgic_its_handle_command(self, dw0: int, dw1: int, dw2: int, dw3: int) -> int:
         """``vgic_its_handle_command``: one ITS command (IHI 0069H §6.3)."""
@@ -357,11 +366,27 @@ class VgicIts:
             kvm.host.genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, pending,
                                                   kvm.current_pcpu())
             return 0
+        if pending and self._elapsed:
+            # INT: the injection happens once the commands before it and itself are
+            # processed, not at the start of the trapping vCPU's step
+            kvm.m.acc += self._inject_ns
+            kvm.m.engine.schedule(self._elapsed, self._int_done, irq, kvm.current_pcpu())
+            return 0
         irq.pending_latch = pending
         if pending:
             kvm.m.acc += self._inject_ns
             vgic_queue_irq_unlock(kvm, irq)
         return 0
+
+    def _int_done(self, irq: VgicIrq, cpu: int) -> None:
+        """The end of an INT command on pCPU ``cpu``: latch and queue the LPI
+        (``vgic_its_trigger_msi`` → ``vgic_queue_irq_unlock``, which kicks its vCPU)."""
+        m = self.kvm.m
+        cur, acc = m.cur, m.acc
+        m.cur = cpu
+        irq.pending_latch = True
+        vgic_queue_irq_unlock(self.kvm, irq)
+        m.cur, m.acc = cur, acc
 
     def update_lpi_config(self, irq: VgicIrq, needs_inv: bool) -> int:
         """``update_lpi_config``: priority and enable from the guest's configuration table
