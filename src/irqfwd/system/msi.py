@@ -38,11 +38,17 @@ from irqfwd.host.vfio_msi import VfioPciMsix
 from irqfwd.hw.machine import Machine
 from irqfwd.sim.costs import CostProfile
 
-__all__ = ["MSIX_ENABLE_BASE", "MsixWiring", "start_msix", "teardown_msix", "wire_msix_device"]
+__all__ = ["MSIX_ENABLE_BASE", "PCIE_ECAM_BASE", "MsixWiring", "start_msix", "teardown_msix", "wire_msix_device"]
 
-MSIX_ENABLE_BASE: Final = 0x1000_0000
-"""Guest physical address of the devices' MSI-X Message Control registers (config space
-the VMM emulates: every access exits to it), one 4 KiB page per device."""
+PCIE_ECAM_BASE: Final = 0x3F00_0000
+"""QEMU virt's PCIe ECAM window (``VIRT_PCIE_ECAM``): configuration space, which the VMM
+emulates (every access exits to it)."""
+MSIX_CAP_MSGCTL: Final = 0x42
+"""Offset of the MSI-X capability's Message Control in the function's configuration space
+(capability at 0x40)."""
+MSIX_ENABLE_BASE: Final = PCIE_ECAM_BASE + MSIX_CAP_MSGCTL
+"""Message Control of the function at Requester ID 0 (ECAM: Requester ID << 12); a device's
+is at ``MSIX_ENABLE_BASE + (requester_id << 12)``, away from the BARs (0x1000_0000 on)."""
 _GSI_BASE: Final = 4096
 """The VMM's GSIs for MSI routes start above every irqchip pin."""
 
@@ -59,7 +65,8 @@ class MsixWiring:
         self.guest_devid = guest_devid
         self.targets = targets
         self.index = index
-        self.enable_addr = MSIX_ENABLE_BASE + index * 0x1000
+        self.enable_addr = MSIX_ENABLE_BASE + (nic.requester_id << 12)
+        """The function's MSI-X Message Control (ECAM; the driver's enable exits to the VMM)."""
         self.gsis: list[int] = []
         self.triggers: list[EventFd] = []
         self.irqfds: list[KvmIrqfd] = []
