@@ -268,3 +268,28 @@ def test_calibrate_cli_gic_bad_input_exits_2(irqfwd, args: tuple[str, ...], mess
     assert res.code == 2, res.out
     assert message in res.err
     assert "Traceback" not in res.err + res.out
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_docs_gicv3_tables_are_what_calibrate_prints(check: bool) -> None:
+    """The two tables of docs/calibration.md §4 "Ampere Altra on the GICv3 model" (--check,
+    then the default fit) hold what 'irqfwd calibrate --gic v3 [--check]' computes now,
+    the reference row with its range."""
+    from irqfwd.cli.calibrate import calibrate_report
+
+    text = DOCS.read_text()
+    section = text[text.index("### Ampere Altra on the GICv3 model"):]
+    section = section[:section.index("\n### ", 1)]
+    tables = section.split("| role |")[1:]
+    table = tables[0] if check else tables[1]
+    rows = [line.split("|")[1:6] for line in table.splitlines()
+            if line.startswith(("| fitted", "| predicted", "| checked", "| reference"))]
+    report = calibrate_report(platform="altra", gic="v3", check=check)
+    assert len(rows) == len(report["benchmarks"])
+    for role, name, sim, meas, err in (tuple(c.strip() for c in r) for r in rows):
+        row = report["benchmarks"][name]
+        assert row["role"] == role
+        assert f"{row['simulated_ns']:,.0f}" == sim
+        rng = row.get("measured_range_ns")
+        assert (f"{rng[0]:,.0f}–{rng[1]:,.0f}" if rng else f"{row['measured_ns']:,.0f}") == meas
+        assert f"{row['error_pct']:+.1f}%".replace("-", "−") == err.replace("*", ""), (name, err)
