@@ -1,12 +1,19 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
-``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--quiet]``
+``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
+
+``--gic v2|v3|v4|v4.1`` runs the scenario on that GIC (default: the scenario's); a design
+that needs a newer GIC is refused (exit 2).
 
 ``--trace PATH`` streams the run's events to PATH (:mod:`irqfwd.trace`): ftrace text in the
 ``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
 (``.vcd``), or the format ``--trace-format`` names.  ``compare`` writes one file per design,
 ``STEM.DESIGN.EXT``.
+
+A run that takes more than half a second shows a progress bar on stderr when stderr is a
+terminal (simulated time, guest interrupts, simulated interrupts per second;
+:mod:`irqfwd.cli.progress`); ``--quiet`` turns it off.  It never changes the results.
 
 SCENARIO is a built-in name (``irqfwd list``) or a scenario TOML file.  The table shows, per
 design, the interrupts handled, exits per interrupt by KVM exit reason (the ``perf kvm stat``
@@ -27,10 +34,12 @@ from typing import Annotated, Any
 
 import typer
 
+from irqfwd.cli.progress import RunBar
 from irqfwd.errors import InputError
+from irqfwd.system.designs import default_designs
 from irqfwd.system.run import (
+    DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
-    default_designs,
     known_designs,
     prepare,
     report,
@@ -59,6 +68,7 @@ TraceOpt = Annotated[
     typer.Option("--trace", help="Stream the event trace to PATH (.txt ftrace text, .json Perfetto, .vcd waveform).",
                  metavar="PATH"),
 ]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (stderr).")]
 GicOpt = Annotated[
     str | None,
     typer.Option("--gic", help="The GIC: v2, v3, v4 or v4.1 (default: the scenario's).", metavar="VERSION"),
@@ -202,13 +212,19 @@ def run_cmd(
     as_json: JsonOpt = False,
     trace: TraceOpt = None,
     trace_format: TraceFormatOpt = None,
+    quiet: QuietOpt = False,
     gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     _check_design(design)
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed, gic)
-    result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format)[design]
+    bar = RunBar(config.name, quiet=quiet)
+    try:
+        result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
+                             progress=bar)[design]
+    finally:
+        bar.close()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 
@@ -216,8 +232,8 @@ def compare_cmd(
     scenario: ScenarioArg,
     designs: Annotated[
         str | None, typer.Option("--designs", help="Comma-separated delivery designs (default: "
-                                 "irqfd-resample, forwarded, forwarded-direct, sw-deactivate, or "
-                                 "the scenario's own).")
+                                 + ",".join(DEFAULT_COMPARE_DESIGNS)
+                                 + ", those the scenario's devices and GIC allow, or the scenario's own).")
     ] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
@@ -229,27 +245,33 @@ def compare_cmd(
         typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
                      metavar="DIR"),
     ] = None,
+    quiet: QuietOpt = False,
     gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
-    _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed, gic)
-    names = ([d.strip() for d in designs.split(",") if d.strip()] if designs is not None
-             else list(default_designs(config)))
-    if not names:
+    names = [d.strip() for d in designs.split(",") if d.strip()] if designs is not None else []
+    if designs is not None and not names:
         raise InputError("--designs: no design given")
     if len(set(names)) != len(names):
         raise InputError("--designs: a design is listed twice")
     for name in names:
         _check_design(name)
-    if report_dir is not None:
-        if trace is not None:
-            raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
-        from irqfwd.report import write_report
+    _check_trace(trace, trace_format)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
+    if designs is None:
+        names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
+    if report_dir is not None and trace is not None:
+        raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+    bar = RunBar(config.name, quiet=quiet)
+    try:
+        if report_dir is not None:
+            from irqfwd.report import write_report
 
-        results = write_report(report_dir, config, seed, costs, names)
-    else:
-        results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
+            results = write_report(report_dir, config, seed, costs, names, progress=bar)
+        else:
+            results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format, progress=bar)
+    finally:
+        bar.close()
     _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 

@@ -32,7 +32,7 @@ from irqfwd.hw.timer import ArchTimers
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
-from irqfwd.system.designs import Design, check_design_gic, get_design
+from irqfwd.system.designs import Design, get_design, unsupported
 from irqfwd.system.gic import make_gic, make_guest_gic
 from irqfwd.system.ipi import IPI_SGI, IpiChannel, IpiSender
 from irqfwd.system.msi import MsixWiring, wire_msix_device
@@ -106,7 +106,9 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
     """
     d = design if isinstance(design, Design) else get_design(design)
-    check_design_gic(d, config.gic)
+    reason = unsupported(d, config)
+    if reason is not None:
+        raise InputError(reason)
     if costs is None:
         try:
             costs = load_profile(config.cost_profile)
@@ -225,8 +227,6 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig,
     for page in range(bar_gpa >> 12, (bar_gpa + BAR_SIZE + 0xFFF) >> 12):
         kvm.stage2_device_pages.add(page)  # VFIO mmaps the BAR: guest accesses do not exit
     if loop is not None:
-        if not level:
-            raise InputError(f"design {d.name!r} is QEMU's INTx path: device {dev.name!r} must be level-triggered")
         vmm = VfioIrqVmm(machine, kvm, loop, vfio, trigger, nic, bar_gpa, BAR_SIZE, dev.guest_intid)
         return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, None, None, d.forward, bar_gpa, vmm)
     resamplefd: EventFd | None = None

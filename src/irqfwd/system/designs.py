@@ -113,9 +113,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 
-__all__ = ["DESIGNS", "GIC_ORDER", "Design", "check_design_gic", "get_design"]
+__all__ = ["DESIGNS", "GIC_ORDER", "MSI_DESIGNS", "Design", "default_designs", "get_design", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -209,16 +210,45 @@ GIC_ORDER = ("v2", "v3", "v4", "v4.1")
 """GIC versions from the oldest; a design runs on its ``gic`` and every later one."""
 
 
-def check_design_gic(d: Design, gic: str) -> None:
-    """:class:`InputError` when design ``d`` needs a newer GIC than ``gic``."""
-    if GIC_ORDER.index(gic) < GIC_ORDER.index(d.gic):
-        raise InputError(f"design {d.name!r} needs a GIC{d.gic} (the scenario has GIC{gic}): "
-                         f"run it with --gic {d.gic}" + (" or later" if d.gic != "v4.1" else ""))
-
-
 def get_design(name: str) -> Design:
     """The design called ``name``; :class:`InputError` naming the choices otherwise."""
     d = DESIGNS.get(name)
     if d is None:
         raise InputError(f"unknown design {name!r}; choose one of: {', '.join(DESIGNS)}")
     return d
+
+
+def unsupported(design: Design, config: ScenarioConfig) -> str | None:
+    """Why ``design`` cannot run ``config``, or None: it needs a newer GIC than the
+    scenario's (:func:`check_design_gic`), or it is QEMU's INTx path (``vmm-irqline``),
+    which serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0
+    §2.2.6), and QEMU routes edge sources (MSI) through irqfd instead."""
+    if GIC_ORDER.index(config.gic) < GIC_ORDER.index(design.gic):
+        return (f"design {design.name!r} needs a GIC{design.gic} (the scenario has "
+                f"GIC{config.gic}): run it with --gic {design.gic}"
+                + (" or later" if design.gic != "v4.1" else ""))
+    if design.injection == "irq-line":
+        for dev in config.devices:
+            if dev.kind != "nic":
+                return (f"design {design.name!r} is QEMU's INTx path: device {dev.name!r} "
+                        f"({dev.kind}) has no INTx line")
+            if dev.trigger != "level":
+                return (f"design {design.name!r} is QEMU's INTx path: device {dev.name!r} "
+                        "must be level-triggered")
+    return None
+
+
+MSI_DESIGNS: tuple[str, ...] = ("its-emulated", "gicv4-direct")
+"""The designs of a scenario with MSI-X devices (those its GIC allows)."""
+
+
+def default_designs(config: ScenarioConfig, names: tuple[str, ...]) -> list[str]:
+    """The designs ``irqfwd compare`` runs without ``--designs``: of the scenario's own list,
+    else of :data:`MSI_DESIGNS` for MSI-X devices, else of ``names``, those that can run
+    ``config`` (:func:`unsupported`: e.g. no ``vmm-irqline`` for an edge device, no
+    ``gicv4-direct`` on a GICv3)."""
+    if config.designs:
+        names = tuple(config.designs)
+    elif any(d.kind == "msix-nic" for d in config.devices):
+        names = MSI_DESIGNS
+    return [n for n in names if unsupported(DESIGNS[n], config) is None]
