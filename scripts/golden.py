@@ -10,7 +10,8 @@ reorganised, and writes one file per invocation into DIR:
   for the example scenario files;
 * ``run ... --trace`` (a 2 ms ftrace-text trace, ``trace-cmd report`` layout, of
   ``nic-level`` per design, 5 ms of ``vtimer-tick`` and ``vtimer-migrate``);
-* ``calibrate`` (table and ``--json``);
+* the GICv3/v4 runs (:data:`GICV3_RUNS`);
+* ``calibrate`` (table and ``--json``), ``calibrate --gic v3`` and its ``--check --json``;
 * ``regs run`` of every register script on the model (architectural and QEMU quirks).
 
 Outputs over 128 KiB (the JSON of fault designs, which lists every violation) are kept as
@@ -40,6 +41,12 @@ DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate",
            "fault-level-no-eoi-bit", "fault-early-unmask", "fault-no-teardown-deactivate",
            "fault-hw-lr-pending-active", "fault-hw-retained-level", "fault-timer-clear-active")
 EXAMPLES = ("nic-poisson-4vcpu.toml", "nic-trace.toml", "two-nics-lr-pressure.toml")
+GICV3_RUNS = (("msix-nic", "its-emulated", None), ("msix-nic", "gicv4-direct", None),
+              ("msix-blocked", "its-emulated", None), ("msix-blocked", "gicv4-direct", None),
+              ("msix-migrate", "its-emulated", None), ("msix-migrate", "gicv4-direct", None),
+              ("ipi-vsgi", "gicv4-direct", None), ("ipi-vsgi", "gicv41-vsgi", None),
+              ("nic-level", "forwarded", "v3"), ("nic-level", "irqfd-resample", "v3"))
+"""GICv3/v4 runs: the GICv3 scenarios with their designs, and GICv2-era designs on a GICv3."""
 
 
 def invocations(tmp: Path) -> Iterator[tuple[str, list[str], Path | None]]:
@@ -62,8 +69,14 @@ def invocations(tmp: Path) -> Iterator[tuple[str, list[str], Path | None]]:
         tr = tmp / f"trace-{s}.txt"
         yield tr.name, ["run", s, "--design", "forwarded", "--set", "duration=5ms", "--json",
                         "--trace", str(tr)], tr
+    for s, d, gic in GICV3_RUNS:
+        extra = ["--gic", gic] if gic else []
+        tag = f"-gic{gic}" if gic else ""
+        yield f"run-{s}{tag}-{d}.json", ["run", s, "--design", d, *extra, "--json"], None
     yield "calibrate.txt", ["calibrate"], None
     yield "calibrate.json", ["calibrate", "--json"], None
+    yield "calibrate-gicv3.txt", ["calibrate", "--gic", "v3"], None
+    yield "calibrate-gicv3-check.json", ["calibrate", "--gic", "v3", "--check", "--json"], None
     for script in sorted((ROOT / "scripts" / "regs").glob("*.regs")):
         yield f"regs-{script.stem}.txt", ["regs", "run", str(script)], None
         yield f"regs-{script.stem}.qemu-quirks.txt", ["regs", "run", str(script), "--quirks", "qemu"], None

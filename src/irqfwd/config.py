@@ -53,7 +53,15 @@ class DeviceConfig(_Strict):
     """A pass-through device (a NIC) assigned to a VM through VFIO."""
 
     name: str = "nic0"
-    kind: Literal["nic"] = "nic"
+    kind: Literal["nic", "msix-nic", "ipi"] = "nic"
+    """``nic``: one interrupt line (an SPI, or INTx); ``msix-nic``: a multi-queue PCI NIC with
+    one MSI-X vector per queue (needs a GICv3 ITS: ``gic`` = v3, v4 or v4.1); ``ipi``: guest
+    IPIs, vCPU 0 sends SGI 1 to ``vcpu`` at the traffic's times."""
+    queues: int = Field(default=1, ge=1, le=32)
+    """``msix-nic``: receive queues, each with its own MSI-X vector and its own traffic."""
+    queue_vcpus: list[int] | None = None
+    """``msix-nic``: the vCPU each queue's vector targets (default: round-robin over the VM's
+    vCPUs, starting at ``vcpu``)."""
     bus: Literal["platform", "pci"] = "platform"
     """How VFIO exposes its interrupt: a platform device's SPI (``vfio_platform_irq.c``,
     masked with ``disable_irq_nosync``) or a PCI device's INTx (``vfio_pci_intrs.c``, masked
@@ -127,6 +135,9 @@ class HostConfig(_Strict):
     not an idle one).  0 = no host tick."""
     halt_poll_ns: int | None = Field(default=None, ge=0, le=10_000_000)
     """``kvm.halt_poll_ns``; None = the arm64 default (``KVM_HALT_POLL_NS_DEFAULT``)."""
+    wfi_trap_policy: Literal["default", "trap", "notrap"] = "default"
+    """``kvm-arm.wfi_trap_policy``: ``default`` is KVM's heuristic (WFI traps unless the vCPU
+    runs alone with directly injected interrupts, GICv4), ``trap`` / ``notrap`` force it."""
 
 
 class VMConfig(_Strict):
@@ -167,6 +178,12 @@ class ScenarioConfig(_Strict):
     host: HostConfig = Field(default_factory=HostConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     cost_profile: str = "altra"
+    gic: Literal["v2", "v3", "v4", "v4.1"] = "v2"
+    """The interrupt controller: GICv2 with the virtualization extensions, GICv3 with an
+    ITS, GICv4 (direct vLPI injection) or GICv4.1 (and direct vSGIs)."""
+    designs: list[str] | None = None
+    """The designs ``irqfwd compare`` runs by default for this scenario (None: the usual
+    ones)."""
 
     @model_validator(mode="after")
     def _check_refs(self) -> ScenarioConfig:
@@ -182,7 +199,17 @@ class ScenarioConfig(_Strict):
                 bad = [p for p in vm.pin if p >= self.pcpus]
                 if bad:
                     raise ValueError(f"VM {i}: pin names pCPU {bad[0]}, but there are {self.pcpus} pCPUs")
-        hosts = [d.host_intid for d in self.devices]
+        hosts = [d.host_intid for d in self.devices if d.kind == "nic"]
         if len(set(hosts)) != len(hosts):
             raise ValueError("two devices share one host_intid")
+        for dev in self.devices:
+            if dev.kind == "ipi" and dev.vcpu == 0:
+                raise ValueError(f"device {dev.name!r}: IPIs are sent by vCPU 0 to another vCPU: set vcpu >= 1")
+            if dev.kind == "msix-nic" and self.gic == "v2":
+                raise ValueError(f"device {dev.name!r} uses MSI-X, which needs an ITS: set gic to v3, v4 or v4.1")
+            if dev.queue_vcpus is not None:
+                if len(dev.queue_vcpus) != dev.queues:
+                    raise ValueError(f"device {dev.name!r}: queue_vcpus lists {len(dev.queue_vcpus)} vCPUs for {dev.queues} queues")
+                if any(not 0 <= v < self.vms[dev.vm].vcpus for v in dev.queue_vcpus):
+                    raise ValueError(f"device {dev.name!r}: queue_vcpus names a vCPU VM {dev.vm} does not have")
         return self

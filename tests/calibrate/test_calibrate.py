@@ -177,3 +177,119 @@ def test_docs_tables_are_what_calibrate_prints(heading: str, platform: str) -> N
         assert f"{row['measured_ns']:,.0f}" == meas
         assert f"{row['error_pct']:+.1f}%".replace("-", "−") == err.replace("*", "") or (
             f"{row['error_pct']:+.1f}%" == err.replace("*", "")), (name, err)
+
+
+# ------------------------------------------------------------------ --gic v3
+
+
+@pytest.fixture(scope="module")
+def simulated_v3() -> dict[str, float | None]:
+    return run_microbenchmarks(load_profile("altra"), gic="v3")
+
+
+@pytest.mark.parametrize("name", ["hvc", "mmio_read_user", "mmio_read_vgic", "eoi", "ipi", "timer_10ms", "lpi"])
+def test_gicv3_every_altra_figure_within_10_percent(simulated_v3: dict[str, float | None], name: str) -> None:
+    """On the GICv3 model (the Altra host's GIC: ICV_* system registers, a trapped
+    ICC_SGI1R_EL1, KVM's emulated ITS) the default profile simulates every Altra figure,
+    lpi 2,179 ns included, within ±10%."""
+    from irqfwd.calibrate.platforms import PLATFORMS
+
+    sim = simulated_v3[name]
+    figure = PLATFORMS["altra"].measured_for("v3")[name]
+    assert sim is not None
+    assert abs(sim / figure - 1) <= 0.10, (name, sim, figure)
+
+
+def test_gicv3_shares_the_gicv2_paths_of_the_six_figures(simulated: dict[str, float | None],
+                                                          simulated_v3: dict[str, float | None]) -> None:
+    """hvc, both MMIO reads, eoi, ipi and timer_10ms cost the same on both models (same
+    exit, emulation and entry costs; ICV_EOIR1_EL1 costs what GICV_EOIR does), so fitting
+    the profile on the GICv3 figures leaves every GICv2 result unchanged."""
+    for name in ("hvc", "mmio_read_user", "mmio_read_vgic", "eoi", "ipi", "timer_10ms"):
+        assert simulated_v3[name] == pytest.approx(simulated[name], abs=2), name
+
+
+def test_lpi_is_the_its_int_command_path() -> None:
+    """micro-bench lpi: the trapped GITS_CWRITER write makes KVM's emulated ITS process the
+    INT (``vgic_its_process_commands`` → ``vgic_its_handle_command``) before the LPI is
+    queued and vCPU 1 kicked: each ns of its_cmd_ns and of kick_ipi_ns is one ns of lpi;
+    the GICv4.1 vSGI (ipi_hw) takes no kick at all."""
+    from irqfwd.calibrate.microbench import bench_ipi_hw, bench_lpi
+
+    base = load_profile("altra")
+    lpi = bench_lpi(base, 8)
+    assert bench_lpi(base.model_copy(update={"its_cmd_ns": base.its_cmd_ns + 100}), 8) == pytest.approx(lpi + 100, abs=20)
+    assert bench_lpi(base.model_copy(update={"kick_ipi_ns": base.kick_ipi_ns + 500}), 8) == pytest.approx(lpi + 500, abs=20)
+    hw = bench_ipi_hw(base, 8)
+    assert bench_ipi_hw(base.model_copy(update={"kick_ipi_ns": base.kick_ipi_ns + 500}), 8) == pytest.approx(hw, abs=2)
+    assert hw < bench_ipi(base, 8) / 2  # direct injection: the receiver never exits
+
+
+def test_calibrate_cli_gic_v3_check_and_reference_row(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """'irqfwd calibrate --gic v3 --check': every Altra figure a checked row within 10%
+    (exit 0); ipi_hw is a reference row with the 750-850 ns range of another machine
+    (kernel commit f1a3fac4095c), never fitted, its error measured to that range."""
+    res = irqfwd("calibrate", "--gic", "v3", "--check", "--json")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["gic"] == "v3" and report["fit"] is None and report["unmodelled"] == {}
+    rows = report["benchmarks"]
+    assert {n for n, r in rows.items() if r["role"] == "checked"} == {
+        "hvc", "mmio_read_user", "mmio_read_vgic", "eoi", "ipi", "timer_10ms", "lpi"}
+    assert all(r["ok"] for r in rows.values() if r["role"] == "checked")
+    hw = rows["ipi_hw"]
+    assert hw["role"] == "reference" and hw["measured_range_ns"] == [750, 850]
+    assert "f1a3fac4095c" in hw["source"] and hw["ok"] is None
+    lo, hi = hw["measured_range_ns"]
+    nearest = min(max(hw["simulated_ns"], lo), hi)
+    assert hw["error_pct"] == pytest.approx(100 * (hw["simulated_ns"] - nearest) / nearest, abs=0.1)
+    text = irqfwd("calibrate", "--gic", "v3", "--check")
+    assert text.code == 0 and "750–850" in text.out and "checked: 7 of 7 within ±10%" in text.out
+
+
+def test_calibrate_cli_gic_v3_fit_predicts_lpi(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """The default --gic v3 fit predicts lpi (with its_cmd_ns pinned) beside ipi and
+    timer_10ms; on the GICv2 model lpi stays measured but not simulated."""
+    report = json.loads(irqfwd("calibrate", "--gic", "v3", "--json").out)
+    assert {n for n, r in report["benchmarks"].items() if r["role"] == "predicted"} == {"ipi", "timer_10ms", "lpi"}
+    assert any(s["param"] == "its_cmd_ns" and s["value"] == 0 for s in report["settings"])
+    v2 = json.loads(irqfwd("calibrate", "--json").out)
+    assert v2["gic"] == "v2" and v2["unmodelled"] == {"lpi": 2179} and "lpi" not in v2["benchmarks"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--gic", "v5"), "unknown GIC"),
+    (("--check", "--fit", "hvc"), "--check fits nothing"),
+    (("--fit", "lpi"), "unknown benchmark 'lpi' on a GICv2"),
+])
+def test_calibrate_cli_gic_bad_input_exits_2(irqfwd, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    """Bad --gic / --check input: one line, exit 2, no traceback."""
+    res = irqfwd("calibrate", *args)
+    assert res.code == 2, res.out
+    assert message in res.err
+    assert "Traceback" not in res.err + res.out
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_docs_gicv3_tables_are_what_calibrate_prints(check: bool) -> None:
+    """The two tables of docs/calibration.md §4 "Ampere Altra on the GICv3 model" (--check,
+    then the default fit) hold what 'irqfwd calibrate --gic v3 [--check]' computes now,
+    the reference row with its range."""
+    from irqfwd.cli.calibrate import calibrate_report
+
+    text = DOCS.read_text()
+    section = text[text.index("### Ampere Altra on the GICv3 model"):]
+    section = section[:section.index("\n### ", 1)]
+    tables = section.split("| role |")[1:]
+    table = tables[0] if check else tables[1]
+    rows = [line.split("|")[1:6] for line in table.splitlines()
+            if line.startswith(("| fitted", "| predicted", "| checked", "| reference"))]
+    report = calibrate_report(platform="altra", gic="v3", check=check)
+    assert len(rows) == len(report["benchmarks"])
+    for role, name, sim, meas, err in (tuple(c.strip() for c in r) for r in rows):
+        row = report["benchmarks"][name]
+        assert row["role"] == role
+        assert f"{row['simulated_ns']:,.0f}" == sim
+        rng = row.get("measured_range_ns")
+        assert (f"{rng[0]:,.0f}–{rng[1]:,.0f}" if rng else f"{row['measured_ns']:,.0f}") == meas
+        assert f"{row['error_pct']:+.1f}%".replace("-", "−") == err.replace("*", ""), (name, err)

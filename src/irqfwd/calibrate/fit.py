@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from irqfwd.calibrate.microbench import BENCHMARKS
+from irqfwd.calibrate.microbench import GICS, benchmarks_for
 from irqfwd.calibrate.platforms import Platform, Setting
 from irqfwd.errors import InputError
 from irqfwd.sim.costs import CostProfile
@@ -52,8 +52,11 @@ __all__ = [
     "FitResult",
     "Knob",
     "attribute",
+    "bench_runner",
     "fit_profile",
+    "not_exercised",
     "resolve_knob",
+    "run_check",
     "run_fit",
 ]
 
@@ -83,6 +86,15 @@ the VMM's ioctls.  No measured figure can fit or test them; their values are ass
 return to the VMM is a ``vcpu_put``/``vcpu_load`` pair, and the arch timer's load writes
 the vtimer PPI's Active state with ``irq_set_irqchip_state``.)"""
 
+NOT_EXERCISED_V2_ONLY: tuple[str, ...] = ("its_cmd_ns",)
+"""On no GICv2 micro-benchmark, but on the GICv3 ``lpi`` (the emulated ITS)."""
+
+
+def not_exercised(gic: str = "v2") -> tuple[str, ...]:
+    """The cost parameters no micro-benchmark of ``gic`` depends on."""
+    return NOT_EXERCISED + NOT_EXERCISED_V2_ONLY if gic == "v2" else NOT_EXERCISED
+
+
 ROLES: dict[str, str] = {
     "fitted": "the value of a free knob, solved from the fit targets",
     "scaled": "in a group scaled by one fitted factor: the group's total is fitted, the "
@@ -103,11 +115,20 @@ RANK_TOLERANCE = 1e-6
 Runner = Callable[[CostProfile, str], float]
 
 
-def _run_bench(costs: CostProfile, name: str) -> float:
-    value = BENCHMARKS[name](costs)
-    if value is None:
-        raise InputError(f"benchmark {name!r} is not available in this build")
-    return float(value)
+def bench_runner(gic: str = "v2") -> Runner:
+    """Run one micro-benchmark of ``gic`` (:func:`irqfwd.calibrate.microbench.benchmarks_for`)."""
+    benches = benchmarks_for(gic)
+
+    def run(costs: CostProfile, name: str) -> float:
+        value = benches[name](costs)
+        if value is None:
+            raise InputError(f"benchmark {name!r} is not available in this build")
+        return float(value)
+
+    return run
+
+
+_run_bench = bench_runner("v2")
 
 
 @dataclass(frozen=True)
@@ -240,17 +261,23 @@ def fit_profile(
     targets: Iterable[str],
     free: Iterable[str],
     settings: Iterable[Setting] = (),
-    run: Runner = _run_bench,
+    run: Runner | None = None,
+    gic: str = "v2",
 ) -> FitResult:
-    """Fit the ``free`` knobs so that the ``targets`` reproduce ``measured``.
+    """Fit the ``free`` knobs so that the ``targets`` reproduce ``measured``, with the
+    micro-benchmarks of ``gic``.
 
     Only ``measured[t]`` for ``t`` in ``targets`` is read: the figures of the other
     benchmarks cannot influence the result."""
     targets = list(targets)
     settings = tuple(settings)
+    benches = benchmarks_for(gic)
+    if run is None:
+        run = bench_runner(gic)
     for t in targets:
-        if t not in BENCHMARKS:
-            raise InputError(f"--fit: unknown benchmark {t!r} (known: {', '.join(BENCHMARKS)})")
+        if t not in benches:
+            raise InputError(f"--fit: unknown benchmark {t!r} on a GIC{gic} "
+                             f"(known: {', '.join(benches)})")
         if t not in measured:
             raise InputError(f"--fit: no measured figure for {t!r} on this platform")
         if measured[t] <= 0:
@@ -328,6 +355,42 @@ def attribute(costs: CostProfile, roles: Mapping[str, str], bench: str,
     return out
 
 
+def _measured(platform: Platform, gic: str, measured_ns: Mapping[str, float] | None) -> dict[str, float]:
+    if gic not in GICS:
+        raise InputError(f"--gic: unknown GIC {gic!r} (known: {', '.join(GICS)})")
+    measured = {**platform.measured_for(gic), **(measured_ns or {})}
+    benches = benchmarks_for(gic)
+    for name in measured:
+        if name not in benches:
+            raise InputError(f"measured figure for unknown benchmark {name!r}")
+    return measured
+
+
+def _row(role: str, sim: float, meas: float) -> dict[str, Any]:
+    return {
+        "role": role,
+        "simulated_ns": round(sim, 1),
+        "measured_ns": meas,
+        "ratio": round(sim / meas, 3),
+        "error_pct": round(100.0 * (sim - meas) / meas, 1),
+    }
+
+
+def _reference_rows(platform: Platform, gic: str, profile: CostProfile, run: Runner) -> dict[str, Any]:
+    """Rows of the figures measured on other machines: the error is the distance to the
+    measured range (0 inside it)."""
+    rows: dict[str, Any] = {}
+    for name, ref in platform.references_for(gic).items():
+        sim = run(profile, name)
+        nearest = min(max(sim, ref.low), ref.high)
+        row = _row("reference", sim, nearest)
+        row["measured_ns"] = ref.low
+        row["measured_range_ns"] = [ref.low, ref.high]
+        row["source"] = ref.source
+        rows[name] = row
+    return rows
+
+
 def run_fit(
     platform: Platform,
     prior: CostProfile,
@@ -335,44 +398,40 @@ def run_fit(
     free: Iterable[str] | None = None,
     extra_settings: Iterable[Setting] = (),
     measured_ns: Mapping[str, float] | None = None,
-    run: Runner = _run_bench,
+    run: Runner | None = None,
+    gic: str = "v2",
 ) -> tuple[dict[str, Any], CostProfile]:
-    """Fit on ``platform`` and predict its held-out figures: the report (JSON-ready) and
-    the fitted profile.
+    """Fit on ``platform`` with the micro-benchmarks of ``gic`` and predict its held-out
+    figures: the report (JSON-ready) and the fitted profile.
 
     ``measured_ns`` replaces the platform's figures of the benchmarks it names;
     ``extra_settings`` pin further parameters (they override the platform's)."""
-    measured = {**platform.measured, **(measured_ns or {})}
-    for name in measured:
-        if name not in BENCHMARKS:
-            raise InputError(f"measured figure for unknown benchmark {name!r}")
+    measured = _measured(platform, gic, measured_ns)
+    if run is None:
+        run = bench_runner(gic)
     chosen = list(targets) if targets is not None else list(platform.fit)
-    pinned = {s.param: s for s in platform.settings}
+    pinned = {s.param: s for s in platform.settings_for(gic)}
     for s in extra_settings:
         pinned[s.param] = s
     result = fit_profile(prior, measured, chosen,
                          list(free) if free is not None else list(platform.free),
-                         tuple(pinned.values()), run)
+                         tuple(pinned.values()), run, gic)
     roles = result.roles()
     rows: dict[str, Any] = {}
     for name, meas in measured.items():
         sim = run(result.profile, name)
         role = "fitted" if name in result.targets else "predicted"
-        row: dict[str, Any] = {
-            "role": role,
-            "simulated_ns": round(sim, 1),
-            "measured_ns": meas,
-            "ratio": round(sim / meas, 3),
-            "error_pct": round(100.0 * (sim - meas) / meas, 1),
-        }
+        row = _row(role, sim, meas)
         if role == "predicted":
             row["attribution_ns"] = {k: round(v, 1) for k, v in
                                      attribute(result.profile, roles, name, run, sim).items()}
         rows[name] = row
+    rows.update(_reference_rows(platform, gic, result.profile, run))
     report = {
         "platform": platform.name,
         "title": platform.title,
         "source": platform.source,
+        "gic": gic,
         "note": platform.note if (tuple(result.targets) == platform.fit and tuple(
             k.name for k in result.knobs) == platform.free) else "",
         "fit": {
@@ -397,8 +456,47 @@ def run_fit(
         "parameters": {
             p: {"value": getattr(result.profile, p), "role": roles[p]} for p in COST_PARAMS
         },
-        "unmodelled": dict(platform.unmodelled),
-        "not_exercised": [p for p in NOT_EXERCISED if roles[p] != "fitted"],
+        "unmodelled": platform.unmodelled_for(gic),
+        "not_exercised": [p for p in not_exercised(gic) if roles[p] != "fitted"],
         "benchmarks": rows,
     }
     return report, result.profile
+
+
+def run_check(
+    platform: Platform,
+    prior: CostProfile,
+    extra_settings: Iterable[Setting] = (),
+    measured_ns: Mapping[str, float] | None = None,
+    run: Runner | None = None,
+    gic: str = "v2",
+) -> dict[str, Any]:
+    """No fit: every figure of ``platform`` simulated with ``prior`` as it is (and the
+    ``extra_settings``), each row ``checked`` (the report of :func:`run_fit` without its
+    ``fit``).  With the shipped profile this shows what the full fit gives back."""
+    measured = _measured(platform, gic, measured_ns)
+    if run is None:
+        run = bench_runner(gic)
+    settings = tuple(extra_settings)
+    for s in settings:
+        if s.param not in COST_PARAMS:
+            raise InputError(f"unknown cost parameter {s.param!r}")
+    profile = prior.model_copy(update={s.param: s.value for s in settings})
+    rows: dict[str, Any] = {name: _row("checked", run(profile, name), meas)
+                            for name, meas in measured.items()}
+    rows.update(_reference_rows(platform, gic, profile, run))
+    roles = dict.fromkeys(COST_PARAMS, "assumed")
+    return {
+        "platform": platform.name,
+        "title": platform.title,
+        "source": platform.source,
+        "gic": gic,
+        "note": "",
+        "fit": None,
+        "settings": [{"param": s.param, "value": s.value, "role": s.role, "source": s.source}
+                     for s in settings],
+        "parameters": {p: {"value": getattr(profile, p), "role": roles[p]} for p in COST_PARAMS},
+        "unmodelled": platform.unmodelled_for(gic),
+        "not_exercised": list(not_exercised(gic)),
+        "benchmarks": rows,
+    }

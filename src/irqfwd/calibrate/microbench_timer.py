@@ -22,7 +22,9 @@ from typing import Any
 
 from irqfwd.calibrate.program import GuestProgram
 from irqfwd.config import ScenarioConfig, VMConfig
+from irqfwd.host.irqchip.arm_gic_v3 import GICR_SGI_BASE
 from irqfwd.host.kvm.vcpu import Vcpu
+from irqfwd.host.kvm.vm import GICR_BASE
 from irqfwd.hw.machine import Step
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER
 from irqfwd.sim.costs import CostProfile
@@ -56,9 +58,12 @@ class TimerBench(GuestProgram):
 
     # ---------------------------------------------------------------- timer_prep
     def _setup(self) -> int:
-        """gic_cpu_init on GICV, then the PPI's priority and enable (trapped GICD writes)."""
+        """gic_cpu_init on GICV, then the PPI's priority and enable (trapped GICD writes;
+        GICv3: GICR_IPRIORITYR and GICR_ISENABLER0 in the vCPU's SGI_base frame)."""
         cost = self._gicv_init()
         gicd = self.gic.config.gicd_base
+        if self.gic3 is not None:
+            gicd = GICR_BASE + 2 * 0x10000 * self.vcpu.vcpu_id + GICR_SGI_BASE
 
         def enable() -> int:
             return self.vcpu.trap_mmio(gicd + GICD_ISENABLER, 1 << PPI_VTIMER, 4, True, self._boot_done)
@@ -104,19 +109,20 @@ class TimerBench(GuestProgram):
 
     # ---------------------------------------------------------------- IRQ handler
     def _irq(self) -> int:
-        """Guest IRQ vector: GICV_IAR; for the vtimer CNTV_CTL = IMASK; GICV_EOIR; flag; ERET."""
+        """Guest IRQ vector: GICV_IAR (ICV_IAR1_EL1); for the vtimer CNTV_CTL = IMASK;
+        GICV_EOIR (ICV_EOIR1_EL1); flag; ERET."""
         c = self.costs
-        vif = self.gic.vcpu_if[self._cpu()]
-        iar = vif.read_iar()
+        iar = self._iar()
+        intid = iar & self.intid_mask
         cost = c.guest_irq_entry_ns + c.gicv_access_ns
-        if (iar & 0x3FF) == PPI_VTIMER:
+        if intid == PPI_VTIMER:
             self._hw().write_sysreg("CNTV_CTL_EL0", CTL_IMASK)
-            vif.write_eoir(iar)
+            self._eoir(iar)
             cost += c.gicv_access_ns
             self.flag = True
-        elif (iar & 0x3FF) < 1020:
+        elif not 1020 <= intid <= 1023:
             self.spurious += 1
-            vif.write_eoir(iar)
+            self._eoir(iar)
             cost += c.gicv_access_ns
         vcpu = self.vcpu
         vcpu.ctx.guest_irqs_masked = False
@@ -124,7 +130,8 @@ class TimerBench(GuestProgram):
         return cost + c.guest_irq_exit_ns
 
 
-def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: str = "forwarded") -> TimerBench:
+def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: str = "forwarded",
+                    gic: str = "v2") -> TimerBench:
     """Build the one-vCPU system, run ``iterations`` timed rounds, return the guest program."""
     config = ScenarioConfig(
         name="micro-bench-timer",
@@ -132,6 +139,7 @@ def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: st
         pcpus=1,
         vms=[VMConfig(vcpus=1, pin=[0])],
         devices=[],
+        gic=gic,  # type: ignore[arg-type]
     )
     system = build_system(config, design, seed=0, costs=costs)
     vt = system.vtimer  # every vCPU has its KVM timer context; the guest program drives it
@@ -144,7 +152,7 @@ def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: st
     return bench
 
 
-def timer_10ms(costs: CostProfile) -> int:
+def timer_10ms(costs: CostProfile, gic: str = "v2") -> int:
     """kvm-unit-tests ``timer_10ms``: mean ns beyond the 10 ms deadline until the guest saw its IRQ."""
-    bench = run_timer_bench(costs)
+    bench = run_timer_bench(costs, gic=gic)
     return round(sum(bench.samples) / len(bench.samples))

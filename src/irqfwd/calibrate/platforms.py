@@ -6,8 +6,11 @@ knobs of the fit (:mod:`irqfwd.calibrate.fit`) and the cost parameters it sets t
 that no held-out figure influenced (:class:`Setting`).  ``docs/calibration.md`` says
 where every figure and every parameter comes from.
 
-Figures the simulator cannot run are kept as ``unmodelled`` (``lpi``: an LPI through the
-emulated ITS; the model is GICv2 and has no ITS).
+The figures are measured on GICv3 hosts.  ``irqfwd calibrate --gic v3`` runs the
+micro-benchmarks on the GICv3 model (:data:`~irqfwd.calibrate.microbench.BENCHMARKS_V3`),
+which adds ``lpi`` (an LPI through KVM's emulated ITS, :attr:`Platform.measured_v3`) and
+compares the GICv4.1 direct vSGI ``ipi_hw`` with a figure measured on another machine
+(:attr:`Platform.references_v3`); on the GICv2 model ``lpi`` is kept as ``unmodelled``.
 
 GICv2 figures (Dall et al., ASPLOS'14 Table 3 and ISCA'16 Table III, cycle counts) are not
 here: they could not be checked against the papers (``docs/calibration.md`` §6).
@@ -20,7 +23,7 @@ from typing import Literal
 
 from irqfwd.calibrate.microbench import MEASURED_ALTRA
 
-__all__ = ["DEFAULT_FIT", "PLATFORMS", "Platform", "Setting"]
+__all__ = ["DEFAULT_FIT", "PLATFORMS", "Platform", "Reference", "Setting"]
 
 DEFAULT_FIT: tuple[str, ...] = ("hvc", "mmio_read_vgic", "mmio_read_user", "eoi")
 """The benchmarks the fit uses unless told otherwise: the exit/entry path and the virtual
@@ -38,6 +41,16 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A figure measured on another machine (a range, ns/op), shown beside a platform's
+    own figures for comparison: never fitted, never a platform's measurement."""
+
+    low: float
+    high: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Platform:
     """One published row of micro-bench figures and its default fit."""
 
@@ -51,8 +64,30 @@ class Platform:
     fit: tuple[str, ...] = DEFAULT_FIT
     settings: tuple[Setting, ...] = ()
     unmodelled: dict[str, float] = field(default_factory=dict)
-    """Measured figures of benchmarks the simulator does not run."""
+    """Measured figures of benchmarks the GICv2 model does not run."""
     note: str = ""
+    measured_v3: dict[str, float] = field(default_factory=dict)
+    """Further figures the GICv3 micro-benchmarks simulate (``lpi``)."""
+    settings_v3: tuple[Setting, ...] = ()
+    """Further pinned parameters on the GICv3 model."""
+    references_v3: dict[str, Reference] = field(default_factory=dict)
+    """Figures of other machines the GICv3 report shows beside this platform's."""
+
+    def measured_for(self, gic: str) -> dict[str, float]:
+        """The figures the micro-benchmarks of ``gic`` simulate."""
+        return {**self.measured, **self.measured_v3} if gic == "v3" else dict(self.measured)
+
+    def settings_for(self, gic: str) -> tuple[Setting, ...]:
+        """The pinned parameters of a fit on ``gic``."""
+        return self.settings + self.settings_v3 if gic == "v3" else self.settings
+
+    def unmodelled_for(self, gic: str) -> dict[str, float]:
+        """Measured figures the model of ``gic`` does not simulate."""
+        return {k: v for k, v in self.unmodelled.items() if gic != "v3" or k not in self.measured_v3}
+
+    def references_for(self, gic: str) -> dict[str, Reference]:
+        """Other machines' figures shown with ``gic``."""
+        return dict(self.references_v3) if gic == "v3" else {}
 
 
 _HELD_OUT_RESET = (
@@ -81,6 +116,20 @@ PLATFORMS: dict[str, Platform] = {
         ),
         unmodelled={"lpi": 2179},
         note="hypercall_ns (36 ns) is assumed: the fit gives the rest of hvc to the world switch",
+        measured_v3={"lpi": 2179},
+        settings_v3=(
+            Setting("its_cmd_ns", 0, "assumed",
+                    "pinned to 0 ns, the model's cost of an emulated ITS command before the "
+                    "field was fitted to micro-bench lpi (253 ns shipped), so the shipped "
+                    "value cannot be used to predict lpi.  No independent measurement of it "
+                    "was found (docs/calibration.md §3)"),
+        ),
+        references_v3={"ipi_hw": Reference(
+            750, 850,
+            "GICv4.1 direct vSGI on a 2-socket HiSilicon host (32 CPUs per socket, 4-vCPU "
+            "guest): 750 ns through the local ITS, 850 ns through the remote one; kernel "
+            "commit f1a3fac4095c 'irqchip/gic-v4.1: Use local 4_1 ITS to generate VSGI' "
+            "(Altra has no GICv4.1)")},
     ),
     "kunpeng920": Platform(
         name="kunpeng920",
@@ -90,6 +139,7 @@ PLATFORMS: dict[str, Platform] = {
                   "ipi": 1697, "timer_10ms": 1822},
         free=("cpu_scale", "mmio_emul_user_ns", "gicv_access_ns"),
         unmodelled={"lpi": 2168},
+        measured_v3={"lpi": 2168},
         note="prior: the Altra profile; one speed factor for every other cost, fitted on "
              "hvc and mmio_read_vgic together (over-determined by one)",
     ),
@@ -101,6 +151,7 @@ PLATFORMS: dict[str, Platform] = {
                   "ipi": 4979, "timer_10ms": 4968},
         free=("cpu_scale", "mmio_emul_user_ns", "gicv_access_ns"),
         unmodelled={"lpi": 5481},
+        measured_v3={"lpi": 5481},
         note="prior: the Altra profile; one speed factor for every other cost, fitted on "
              "hvc and mmio_read_vgic together (over-determined by one)",
     ),

@@ -1,7 +1,7 @@
 """``irqfwd calibrate``: fit the cost model on some measured micro-benchmarks, predict the rest.
 
-``irqfwd calibrate [--platform P] [--profile NAME|FILE] [--fit B,...] [--free K,...]
-[--set PARAM=NS]... [--strict] [--targets MEASURED.json] [--json]``
+``irqfwd calibrate [--platform P] [--gic v2|v3] [--profile NAME|FILE] [--fit B,...]
+[--free K,...] [--set PARAM=NS]... [--check] [--strict] [--targets MEASURED.json] [--json]``
 
 Runs the kvm-unit-tests ``arm/micro-bench`` equivalents inside the simulator
 (:mod:`irqfwd.calibrate.microbench`) and fits a cost profile on a subset of one platform's
@@ -14,7 +14,13 @@ measured figures (:mod:`irqfwd.calibrate.fit`, :mod:`irqfwd.calibrate.platforms`
   profile, which its figure never influenced;
 * ``--free`` names the knobs the fit solves for (a cost parameter, ``world_switch`` or
   ``cpu_scale``; default per platform);
-* ``--set PARAM=NS`` pins a parameter before the fit (an assumption, reported as such).
+* ``--set PARAM=NS`` pins a parameter before the fit (an assumption, reported as such);
+* ``--gic`` chooses the GIC model the benchmarks run on (default ``v2``).  The measured
+  hosts have GICv3: ``--gic v3`` runs the benchmarks on the GICv3 model (ICV_* system
+  registers, a trapped ICC_SGI1R_EL1) and adds ``lpi`` (an LPI through KVM's emulated ITS)
+  and the GICv4.1 direct vSGI ``ipi_hw``, compared with a figure of another machine;
+* ``--check`` fits nothing: every figure is simulated with the profile as it is (the
+  shipped profile is the full fit, ``docs/calibration.md`` §3).
 
 It prints the *fitted* rows, the *predicted* rows with their errors and what share of each
 prediction comes from fitted, scaled, measured or assumed parameters, the parameters set
@@ -26,7 +32,8 @@ its counts per interrupt are structural targets, compared with the model's; its 
 when measured natively on arm64, replace the platform's figures of the benchmarks they
 measure (``ipi``, ``timer_10ms``).  A structural target off also gives exit status 1.
 
-Exit status: 1 if a *fitted* row is more than 10% off its measured figure (the fit failed),
+Exit status: 1 if a *fitted* (or, with ``--check``, a *checked*) row is more than 10% off
+its measured figure (the fit failed),
 or, with ``--strict``, if a *predicted* one is; predicted misses are otherwise reported, not
 failed.  2 on bad input (unknown platform, benchmark, knob or parameter; an invalid profile;
 a fit the targets cannot determine).
@@ -87,6 +94,8 @@ def calibrate_report(
     free: list[str] | None = None,
     settings: list[str] | None = None,
     strict: bool = False,
+    gic: str = "v2",
+    check: bool = False,
 ) -> dict[str, Any]:
     """``{"profile", "platform", "tolerance", "fit", "settings", "parameters",
     "benchmarks": {name: {"role", "simulated_ns", "measured_ns", "ratio", "error_pct",
@@ -95,7 +104,8 @@ def calibrate_report(
     ``measured_ns`` replaces the platform's figures of the benchmarks it names.  ``ok`` is
     the tolerance check of a fitted row (and of a predicted one with ``strict``); ``None``
     for a predicted row that is reported, not checked."""
-    from irqfwd.calibrate.fit import run_fit
+    from irqfwd.calibrate.fit import run_check, run_fit
+    from irqfwd.calibrate.microbench import GICS
     from irqfwd.calibrate.platforms import PLATFORMS
     from irqfwd.sim.costs import load_profile
 
@@ -105,11 +115,19 @@ def calibrate_report(
         costs = load_profile(profile)
     except ValueError as exc:
         raise InputError(f"--profile: {exc}") from None
-    report, _ = run_fit(PLATFORMS[platform], costs, fit, free, _settings(settings or []), measured_ns)
+    if gic not in GICS:
+        raise InputError(f"--gic: unknown GIC {gic!r} (known: {', '.join(GICS)})")
+    if check:
+        if fit is not None or free is not None:
+            raise InputError("--check fits nothing: it takes no --fit or --free")
+        report = run_check(PLATFORMS[platform], costs, _settings(settings or []), measured_ns, gic=gic)
+    else:
+        report, _ = run_fit(PLATFORMS[platform], costs, fit, free, _settings(settings or []),
+                            measured_ns, gic=gic)
     for row in report["benchmarks"].values():
         within = abs(row["ratio"] - 1.0) <= TOLERANCE
         row["within_tolerance"] = within
-        row["ok"] = within if (row["role"] == "fitted" or strict) else None
+        row["ok"] = within if (row["role"] in ("fitted", "checked") or strict) else None
     predicted = {n: r for n, r in report["benchmarks"].items() if r["role"] == "predicted"}
     report["predictions"] = {
         "count": len(predicted),
@@ -138,31 +156,42 @@ def _print(report: dict[str, Any]) -> None:
     console = Console(highlight=False)
     tol = report["tolerance"]
     fit = report["fit"]
-    console.print(f"kvm-unit-tests arm/micro-bench on {report['title']}")
+    gic = report.get("gic", "v2")
+    console.print(f"kvm-unit-tests arm/micro-bench on {report['title']}"
+                  + (" (GICv3 model)" if gic == "v3" else ""))
     console.print(f"  measured: {report['source']}")
-    console.print(f"  prior profile {report['profile']!r}; fitted on {', '.join(fit['targets'])} "
-                  f"(rms error {fit['rms_error_pct']:.2f}%; Gauss-Newton steps: {fit['iterations']})")
-    console.print("  free: " + "; ".join(k["describe"] for k in fit["free"]))
-    if fit["at_bound"]:
-        console.print(f"  [bold red]at the bound 0:[/] {', '.join(fit['at_bound'])}")
+    if fit is None:
+        console.print(f"  profile {report['profile']!r} as it is: no fit (--check)")
+    else:
+        console.print(f"  prior profile {report['profile']!r}; fitted on {', '.join(fit['targets'])} "
+                      f"(rms error {fit['rms_error_pct']:.2f}%; Gauss-Newton steps: {fit['iterations']})")
+        console.print("  free: " + "; ".join(k["describe"] for k in fit["free"]))
+        if fit["at_bound"]:
+            console.print(f"  [bold red]at the bound 0:[/] {', '.join(fit['at_bound'])}")
     table = Table(title="simulated vs measured (ns/op)", title_justify="left")
     for col in ("role", "benchmark", "simulated", "measured", "error", ""):
         table.add_column(col, justify="right" if col in ("simulated", "measured", "error") else "left",
                          no_wrap=True)
     rows = report["benchmarks"]
-    for role in ("fitted", "predicted"):
+    for role in ("fitted", "checked", "predicted", "reference"):
         for name, row in rows.items():
             if row["role"] != role:
                 continue
             if row["within_tolerance"]:
-                mark = "ok" if role == "fitted" else f"within {tol:.0%}"
+                mark = "ok" if role in ("fitted", "checked") else f"within {tol:.0%}"
             elif row["ok"] is False:
                 mark = f"[bold red]off by more than {tol:.0%}[/]"
             else:
                 mark = "miss"
-            table.add_row(role, name, f"{row['simulated_ns']:.0f}", f"{row['measured_ns']:.0f}",
+            rng = row.get("measured_range_ns")
+            meas = f"{rng[0]:.0f}–{rng[1]:.0f}" if rng else f"{row['measured_ns']:.0f}"
+            table.add_row(role, name, f"{row['simulated_ns']:.0f}", meas,
                           f"{row['error_pct']:+.1f}%", mark)
     console.print(table)
+    for name, row in rows.items():
+        if row["role"] == "reference":
+            console.print(f"reference {name} (another machine, not fitted; error to the range): "
+                          f"{row['source']}")
     shares = [(n, _share(r)) for n, r in rows.items() if r["role"] == "predicted"]
     if shares:
         console.print("predicted figures by the role of their parameters (docs/calibration.md §2):")
@@ -177,13 +206,20 @@ def _print(report: dict[str, Any]) -> None:
                       "keeps the prior's value)")
     if report["unmodelled"]:
         console.print("measured, not simulated: " + ", ".join(
-            f"{k} {v:.0f} ns" for k, v in report["unmodelled"].items()) + " (no ITS in the model)")
+            f"{k} {v:.0f} ns" for k, v in report["unmodelled"].items())
+            + " (no ITS in the GICv2 model: --gic v3 simulates it)")
     if report["not_exercised"]:
         console.print(f"assumed, and exercised by no micro-benchmark ({len(report['not_exercised'])} "
                       f"of {len(report['parameters'])} parameters): {', '.join(report['not_exercised'])}")
     if report["note"]:
         console.print(f"note: {report['note']}")
     pred = report["predictions"]
+    if fit is None:
+        checked = [n for n, r in rows.items() if r["role"] == "checked"]
+        off = [n for n in checked if not rows[n]["within_tolerance"]]
+        console.print(f"checked: {len(checked) - len(off)} of {len(checked)} within ±{tol:.0%}"
+                      + (f"; off: {', '.join(off)}" if off else ""))
+        return
     if not pred["count"]:
         console.print("predictions: none (every measured benchmark is a fit target)")
         return
@@ -215,6 +251,13 @@ def calibrate_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when a predicted figure, too, is beyond the tolerance.")
     ] = False,
+    gic: Annotated[
+        str, typer.Option("--gic", help="GIC model the benchmarks run on: v2, or v3 (adds lpi and the GICv4.1 ipi_hw).")
+    ] = "v2",
+    check: Annotated[
+        bool, typer.Option("--check", help="No fit: simulate every figure with the profile as it is; "
+                                           "exit 1 when one is beyond the tolerance.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     targets: Annotated[Path | None, typer.Option(
         "--targets", help="A file written by 'irqfwd measure': its counts are structural targets; "
@@ -228,7 +271,8 @@ def calibrate_cmd(
         measured_targets = load_targets(targets)
     report = calibrate_report(profile, measured_targets.costs if measured_targets else None,
                               platform=platform, fit=_names("--fit", fit),
-                              free=_names("--free", free), settings=set_, strict=strict)
+                              free=_names("--free", free), settings=set_, strict=strict,
+                              gic=gic, check=check)
     if measured_targets is not None:
         report["targets"] = measured_targets.to_json()
     if as_json:

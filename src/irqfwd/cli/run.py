@@ -1,7 +1,10 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]] [--quiet]``
-``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--quiet]``
+``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
+
+``--gic v2|v3|v4|v4.1`` runs the scenario on that GIC (default: the scenario's); a design
+that needs a newer GIC is refused (exit 2).
 
 ``--trace PATH`` streams the run's events to PATH (:mod:`irqfwd.trace`): ftrace text in the
 ``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
@@ -66,6 +69,10 @@ TraceOpt = Annotated[
                  metavar="PATH"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (stderr).")]
+GicOpt = Annotated[
+    str | None,
+    typer.Option("--gic", help="The GIC: v2, v3, v4 or v4.1 (default: the scenario's).", metavar="VERSION"),
+]
 TraceFormatOpt = Annotated[
     str | None,
     typer.Option("--trace-format", help=f"Trace format ({', '.join(FORMATS)}); default: by the extension of PATH."),
@@ -206,11 +213,12 @@ def run_cmd(
     trace: TraceOpt = None,
     trace_format: TraceFormatOpt = None,
     quiet: QuietOpt = False,
+    gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     _check_design(design)
     _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
     bar = RunBar(config.name, quiet=quiet)
     try:
         result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
@@ -225,7 +233,7 @@ def compare_cmd(
     designs: Annotated[
         str | None, typer.Option("--designs", help="Comma-separated delivery designs (default: "
                                  + ",".join(DEFAULT_COMPARE_DESIGNS)
-                                 + ", those the scenario's devices allow).")
+                                 + ", those the scenario's devices and GIC allow, or the scenario's own).")
     ] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
@@ -238,6 +246,7 @@ def compare_cmd(
                      metavar="DIR"),
     ] = None,
     quiet: QuietOpt = False,
+    gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
     names = [d.strip() for d in designs.split(",") if d.strip()] if designs is not None else []
@@ -248,7 +257,7 @@ def compare_cmd(
     for name in names:
         _check_design(name)
     _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
     if designs is None:
         names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
     if report_dir is not None and trace is not None:
@@ -297,6 +306,7 @@ def state_cmd(
     design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
     overrides: SetOpt = None,
     seed: SeedOpt = None,
+    gic: GicOpt = None,
 ) -> None:
     """Print the vgic state (KVM debugfs vgic-state layout), the list registers and the
     distributor state of SCENARIO at simulated time --at."""
@@ -308,5 +318,5 @@ def state_cmd(
         at_ns = parse_duration(at)
     except ValueError as exc:
         raise InputError(f"--at: {exc}") from None
-    config, seed, costs = prepare(scenario, overrides, seed)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)
     typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)

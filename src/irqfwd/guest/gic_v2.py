@@ -44,6 +44,9 @@ MmioOp = tuple[int, int, int]
 class GicV2GuestDriver:
     """The guest's GICv2 driver: its register accesses, direct (GICV) or trapped (GICD)."""
 
+    intid_mask = 0x3FF
+    """GICC_IAR.InterruptID [9:0]."""
+
     def __init__(self, vcpu_ifs: list[VcpuInterface], dist_base: int, cpu_base: int,
                  eoimode1: bool) -> None:
         self.vcpu_ifs = vcpu_ifs
@@ -62,6 +65,11 @@ class GicV2GuestDriver:
         vif.write_pmr(GICC_INT_PRI_THRESHOLD)
         vif.write_ctlr(GICC_ENABLE | (GIC_CPU_CTRL_EOIMODENS if self.eoimode1 else 0))
         return 2
+
+    def cpu_boot_ops(self, vcpu: int) -> list[MmioOp]:
+        """Nothing per vCPU beyond :meth:`cpu_init`: the banked GICD registers are set up by
+        the PPI requests."""
+        return []
 
     def dist_init_ops(self, irqs: Iterable[tuple[int, bool, int]]) -> list[MmioOp]:
         """``gic_dist_init`` + ``request_irq`` for ``(vintid, edge, vcpu)`` each: GICD_CTLR off,
@@ -86,9 +94,10 @@ class GicV2GuestDriver:
             ops.append(self.unmask_op(vintid))
         return ops
 
-    def percpu_irq_ops(self, vintid: int, prio: int) -> list[MmioOp]:
-        """``request_percpu_irq`` + ``enable_percpu_irq`` of a PPI on the calling vCPU:
-        its priority byte, then its GICD_ISENABLER0 bit."""
+    def percpu_irq_ops(self, vintid: int, prio: int, vcpu: int = 0) -> list[MmioOp]:
+        """``request_percpu_irq`` + ``enable_percpu_irq`` of a PPI on the calling vCPU
+        (banked: the same addresses for every ``vcpu``): its priority byte, then its
+        GICD_ISENABLER0 bit."""
         d = self.dist_base
         return [(d + GIC_DIST_PRI + vintid, prio, 1), (d + GIC_DIST_ENABLE_SET, 1 << vintid, 4)]
 

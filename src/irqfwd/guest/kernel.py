@@ -32,22 +32,22 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from irqfwd.devices.nic import NIC_IRQ_ENABLE, NIC_STATUS
-from irqfwd.guest.gic_v2 import GicV2GuestDriver, MmioOp
+from irqfwd.guest.gic import GuestGic, MmioOp
+from irqfwd.hw.gic.memory import RAM_BASE
 from irqfwd.hw.machine import Step
 
 if TYPE_CHECKING:
-    from irqfwd.devices.nic import Nic
     from irqfwd.host.kvm.vcpu import Vcpu
     from irqfwd.host.kvm.vm import Vm
     from irqfwd.sim.costs import CostProfile
 
-__all__ = ["SPIN_QUANTUM_NS", "GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
+__all__ = ["SPIN_QUANTUM_NS", "GuestCpu", "GuestDevice", "GuestDriver", "GuestKernel", "IrqHandler"]
 
-INTID_MASK: Final = 0x3FF
 SPECIAL_INTID: Final = 1020
+"""1020..1023: special INTIDs (1023: spurious) end the IAR loop."""
 SPIN_QUANTUM_NS: Final = 2_000
 """Longest step of a spinning (CPU-bound) guest: an IPI or kick from another pCPU's step is
 seen within it (timer and device events end a step exactly, :meth:`Machine.spin_quantum`)."""
@@ -59,10 +59,34 @@ chains a continuation of its own (which must end in the end-of-interrupt), the f
 with GICV_EOIR / GICV_DIR."""
 
 
+class GuestDevice(Protocol):
+    """What a guest driver touches of its device (a NIC, one queue of a multi-queue NIC):
+    pass-through MMIO, no exit."""
+
+    name: str
+    pending: int
+
+    def handler_entry(self) -> int | None:
+        """Handler entry: the newest raise served (latency bookkeeping)."""
+        ...
+
+    def ack(self) -> int:
+        """Read and clear the status register."""
+        ...
+
+    def poll(self, budget: int) -> int:
+        """NAPI: consume up to ``budget`` events."""
+        ...
+
+    def set_irq_enabled(self, on: bool) -> None:
+        """The device's interrupt enable."""
+        ...
+
+
 class GuestDriver:
     """A guest device driver bound to one vINTID."""
 
-    def __init__(self, dev: Nic, vintid: int, vcpu: int, handler_ns: int, *, threaded: bool = False,
+    def __init__(self, dev: GuestDevice, vintid: int, vcpu: int, handler_ns: int, *, threaded: bool = False,
                  napi: bool = False, napi_budget: int = 64, edge: bool = False, bar_gpa: int = -1) -> None:
         self.dev = dev
         self.bar_gpa = bar_gpa
@@ -81,7 +105,7 @@ class GuestKernel:
     """The guest OS of one VM: one :class:`GuestCpu` per vCPU."""
 
     def __init__(self, kvm: Vm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver],
-                 gic: GicV2GuestDriver, busy: bool = False) -> None:
+                 gic: GuestGic, busy: bool = False) -> None:
         self.kvm = kvm
         self.costs = costs
         self.eoimode = eoimode
@@ -105,8 +129,8 @@ class GuestKernel:
         → ``generic_handle_domain_irq``).  One handler per vINTID (no IRQF_SHARED): a second
         registration raises :class:`ValueError`, as ``request_irq`` fails with -EBUSY.
         """
-        if not 0 <= vintid < 1020:
-            raise ValueError(f"vINTID {vintid} is not an interrupt ID (0..1019)")
+        if not (0 <= vintid < SPECIAL_INTID or vintid >= 8192):
+            raise ValueError(f"vINTID {vintid} is not an interrupt ID (0..1019, LPIs from 8192)")
         if vintid in self.irq_handlers:
             raise ValueError(f"vINTID {vintid} already has a handler")
         self.irq_handlers[vintid] = handler
@@ -131,6 +155,7 @@ class GuestCpu:
         self.c_gicv = c.gicv_access_ns
         self.c_ack = c.guest_mmio_ack_ns
         self.eoimode1 = kernel.eoimode == 1
+        self.intid_mask = kernel.gic.intid_mask
         self.bh: deque[Step] = deque()
         self.iar = 1023
         self.driver: GuestDriver | None = None
@@ -148,8 +173,9 @@ class GuestCpu:
         ctx = vcpu.ctx
         ctx.guest_next = self._boot
         ctx.guest_irq_step = self._irq_entry
+        self.boot_ops = self.gic.cpu_boot_ops(vcpu.vcpu_id)
         if vcpu.vcpu_id == 0:
-            self.boot_ops = self.gic.dist_init_ops(
+            self.boot_ops += self.gic.dist_init_ops(
                 (d.vintid, d.edge, d.vcpu) for d in self.k.drivers.values())
 
     # ---------------------------------------------------------------- boot
@@ -170,8 +196,14 @@ class GuestCpu:
         return n * self.c_gicv
 
     def _boot_mmio(self) -> int:
-        if self._boot_i < len(self.boot_ops):
-            addr, val, size = self.boot_ops[self._boot_i]
+        ops = self.boot_ops
+        while self._boot_i < len(ops) and ops[self._boot_i][0] >= RAM_BASE:
+            # a store to guest RAM (LPI and ITS tables): no exit
+            addr, val, size = ops[self._boot_i]
+            self._boot_i += 1
+            self.vcpu.kvm.guest_mem.write(addr, val, size)
+        if self._boot_i < len(ops):
+            addr, val, size = ops[self._boot_i]
             self._boot_i += 1
             return self.vcpu.trap_mmio(addr, val, size, True, self._boot_mmio)
         self._set_next(self._idle)
@@ -208,9 +240,9 @@ class GuestCpu:
         assert cpu is not None
         gic = self.gic
         iar = gic.read_iar(cpu.index)
-        intid = iar & INTID_MASK
+        intid = iar & self.intid_mask
         cost = self.c_gicv
-        if intid >= SPECIAL_INTID:
+        if SPECIAL_INTID <= intid <= 1023:
             ctx = vcpu.ctx
             ctx.guest_irqs_masked = False
             if self.bh:
@@ -245,7 +277,7 @@ class GuestCpu:
         its flow: oneshot masking, NAPI, or device ack + work)."""
         d = self.driver
         assert d is not None
-        intid = self.iar & INTID_MASK
+        intid = self.iar & self.intid_mask
         dev = d.dev
         seq = dev.handler_entry()
         self._c_handled.n += 1
@@ -303,7 +335,7 @@ class GuestCpu:
         else:
             self.gic.write_eoir(cpu.index, iar)
         if not deferred:
-            self._emit_deactivate(iar & INTID_MASK)
+            self._emit_deactivate(iar & self.intid_mask)
         cpu.next = self._iar_step
         return cost
 
@@ -312,10 +344,10 @@ class GuestCpu:
         trapped access when stage 2 does not map it."""
         gic = self.gic
         if not gic.dir_is_mapped(self.vcpu):
-            self._emit_deactivate(iar & INTID_MASK)
+            self._emit_deactivate(iar & self.intid_mask)
             return gic.trap_dir(self.vcpu, iar, cont)
         gic.write_dir(cpu, iar)
-        self._emit_deactivate(iar & INTID_MASK)
+        self._emit_deactivate(iar & self.intid_mask)
         self._set_next(cont)
         return 0
 
@@ -378,7 +410,7 @@ class GuestCpu:
     def _thread_end(self, iar: int) -> int:
         """End of the irq thread (``irq_finalize_oneshot``): GICV_DIR (EOImode 1,
         ``IRQCHIP_EOI_THREADED``), then the unmask."""
-        unmask = partial(self._unmask_after_thread, iar & INTID_MASK)
+        unmask = partial(self._unmask_after_thread, iar & self.intid_mask)
         if self.eoimode1:
             cpu = self.vcpu.cpu
             assert cpu is not None

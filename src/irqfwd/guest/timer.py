@@ -186,7 +186,8 @@ class GuestArchTimer:
         """Give ``gcpu`` its clock event ``gt``: the PPI's priority and enable (trapped
         distributor writes at boot), the shared handler, and with ``busy`` a CPU-bound idle
         loop instead of WFI."""
-        gcpu.boot_ops.extend(gcpu.gic.percpu_irq_ops(PPI_VTIMER, GUEST_TIMER_PRIO))
+        gcpu.boot_ops.extend(gcpu.gic.percpu_irq_ops(PPI_VTIMER, GUEST_TIMER_PRIO,
+                                                     gcpu.vcpu.vcpu_id))
         self._of[gcpu] = gt
         if PPI_VTIMER not in gcpu.k.irq_handlers:
             gcpu.k.register_irq_handler(PPI_VTIMER, self.handler)

@@ -88,6 +88,8 @@ class IrqChip:
     irq_set_vcpu_affinity: Callable[[IrqData, Any], int] | None = None
     irq_get_irqchip_state: Callable[[IrqData, int, int], bool | int] | None = None
     irq_set_irqchip_state: Callable[[IrqData, int, bool, int], int] | None = None
+    irq_set_affinity: Callable[[IrqData, int], int] | None = None
+    """Route the irq to one CPU (``irq_set_affinity``; None: not supported)."""
 
     def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
         """Mask the interrupt at the controller."""
@@ -377,6 +379,17 @@ class Genirq:
                 return cb(d, vcpu_info)
             d = d.parent_data
         return ENOSYS
+
+    def irq_set_affinity(self, irq: int, cpu: int) -> int:
+        """``irq_set_affinity`` to one CPU: the first chip of the hierarchy with
+        ``irq_set_affinity`` decides; -EINVAL when none implements it."""
+        d: IrqData | None = self.irq_get_irq_data(irq)
+        while d is not None:
+            cb = d.chip.irq_set_affinity
+            if cb is not None:
+                return cb(d, cpu)
+            d = d.parent_data
+        return EINVAL
 
     def irq_get_irqchip_state(self, irq: int, which: int, cpu: int = 0) -> tuple[int, bool]:
         """``irq_get_irqchip_state``: ``(0, state)`` or ``(-EINVAL, False)``."""

@@ -33,6 +33,8 @@ class HostKernel:
         self.halt_poll_ns = (self.profile.halt_poll_ns if config.halt_poll_ns is None
                              else config.halt_poll_ns)
         """``kvm.halt_poll_ns``."""
+        self.wfi_trap_policy = config.wfi_trap_policy
+        """``kvm-arm.wfi_trap_policy``: ``trap``, ``notrap`` or ``default`` (KVM's heuristic)."""
         self.genirq = Genirq()
         self.irqchip: IrqchipDriver = irqchip_init(machine, self.genirq, host_at_el2)
         self.irqbypass = IrqBypassManager()

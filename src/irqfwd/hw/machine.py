@@ -363,6 +363,8 @@ class Machine:
             v = c.ctx
             if v is not None and not v.guest_irqs_masked:
                 c.interrupt()
+                if not c._active and c.next is None:
+                    c.poke()  # a guest waiting in an untrapped WFI wakes up
 
     def note_assert(self, intid: int) -> None:
         """A device asserted physical ``intid``: start its ``assert_to_phys_deactivate`` clock."""

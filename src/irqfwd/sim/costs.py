@@ -85,6 +85,10 @@ class CostProfile(BaseModel):
     # the syscall and the device register access from the host
     memslot_update_ns: int = Field(default=20000, ge=0)  # KVM_SET_USER_MEMORY_REGION that
     # removes or adds a BAR's mapping (stage-2 unmap + TLB invalidation, or the new slot)
+    its_cmd_ns: int = Field(default=253, ge=0)  # KVM's emulated ITS, per command the guest
+    # queued: vgic_its_process_commands reading it from guest memory (kvm_read_guest),
+    # vgic_its_handle_command (its_lock, the device/ITE lookup, the action); calibrated on
+    # micro-bench lpi (GICv3); an INT's injection happens after it
     kvm_timer_irq_ns: int = Field(default=310, ge=0)  # host side of the vtimer PPI beyond the GIC
     # driver and the vgic injection: irq_enter/exit, kvm_arch_timer_handler (timer map,
     # kvm_timer_should_fire sysreg reads, tracepoint); calibrated on timer_10ms

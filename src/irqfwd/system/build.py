@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import BAR_SIZE, Nic
 from irqfwd.errors import InputError
-from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
@@ -26,14 +25,17 @@ from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
 from irqfwd.host.kvm.vm import Vm
 from irqfwd.host.tick import HostTick
 from irqfwd.host.vfio import VfioIrq, VfioPciIntx, VfioPlatformIrq
-from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
+from irqfwd.hw.gicv3.gic import GICv3
 from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import ArchTimers
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.system.designs import Design, get_design, unsupported
+from irqfwd.system.gic import make_gic, make_guest_gic
+from irqfwd.system.ipi import IPI_SGI, IpiChannel, IpiSender
+from irqfwd.system.msi import MsixWiring, wire_msix_device
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 from irqfwd.vmm.main_loop import MainLoop
 from irqfwd.vmm.vfio import VfioIrqVmm
@@ -74,7 +76,7 @@ class System:
     recorder: Recorder
     costs: CostProfile
     machine: Machine
-    gic: GICv2
+    gic: GICv2 | GICv3
     timers: ArchTimers
     host: HostKernel
     kvm: KvmGlobals
@@ -86,10 +88,15 @@ class System:
     """The host tick."""
     vtimer: VtimerSystem | None = None
     """The arch timer (KVM's side for every vCPU, the guest tick where enabled)."""
+    msi_devices: list[MsixWiring] = field(default_factory=list)
+    """The MSI-X devices (GICv3/v4 systems, :mod:`irqfwd.system.msi`)."""
+    ipis: list[tuple[DeviceConfig, IpiSender]] = field(default_factory=list)
+    """The guest IPI streams (:mod:`irqfwd.system.ipi`)."""
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
-    top = max([d.host_intid for d in config.devices] + [d.guest_intid for d in config.devices] + [63])
+    spi_devs = [d for d in config.devices if d.kind == "nic"]
+    top = max([d.host_intid for d in spi_devs] + [d.guest_intid for d in spi_devs] + [63])
     return min(1024, ((top + 1 + 31) // 32) * 32)
 
 
@@ -110,7 +117,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     engine = Engine(config.seed if seed is None else seed)
     rec = Recorder(engine, tracing=tracing)
     num_irqs = _num_irqs(config)
-    gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
+    gic = make_gic(config, num_irqs)
     machine = Machine(engine, rec, costs, gic)
     timers = ArchTimers(engine, config.pcpus, gic)
     host = HostKernel(machine, config.host_at_el2, config.scheduler, config.host)
@@ -126,7 +133,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                        mapped_level_lower_line=not d.hw_retained_level,
                        resample_on_deactivation=not d.hw_retained_level,
                        ap_list_order=prof.ap_list_order, trap_dir=prof.trap_gicv_dir,
-                       lr_overflow=prof.lr_overflow)
+                       lr_overflow=prof.lr_overflow, vgic_v4_enable=d.vgic_v4_enable)
     vms: list[Vm] = []
     for i, vmc in enumerate(config.vms):
         kvm = Vm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
@@ -138,12 +145,16 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     if d.injection == "irq-line":
         loop = MainLoop(machine, sched, 0)
     for i, dev in enumerate(config.devices):
+        if dev.kind != "nic":
+            continue
         used = guest_vintids.setdefault(dev.vm, set())
         if dev.guest_intid in used:
             raise InputError(f"device {dev.name!r}: VM {dev.vm} already has a device on vINTID {dev.guest_intid}")
         used.add(dev.guest_intid)
         wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d, BAR_BASE + i * BAR_SIZE, loop))
     guests: list[GuestKernel] = []
+    msi_wirings: list[MsixWiring] = []
+    ipis: list[tuple[DeviceConfig, IpiSender]] = []
     for kvm in vms:
         drivers = [
             GuestDriver(w.nic, w.cfg.guest_intid, w.cfg.vcpu,
@@ -152,9 +163,26 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                         edge=w.cfg.trigger == "edge", bar_gpa=w.bar_gpa)
             for w in wirings if w.kvm is kvm
         ]
-        guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
-                                     config.guest.eoimode == 1)
-        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic, config.guest.busy))
+        guest_gic = make_guest_gic(config, gic, d)
+        vm_msi: list[MsixWiring] = []
+        for dev in config.devices:
+            if dev.kind == "msix-nic" and dev.vm == kvm.index:
+                mw, mdrivers = wire_msix_device(machine, host, kvm, dev, guest_gic, costs,
+                                                len(msi_wirings) + len(vm_msi))
+                vm_msi.append(mw)
+                drivers += mdrivers
+        vm_ipis = [(dev, IpiChannel(machine, dev)) for dev in config.devices
+                   if dev.kind == "ipi" and dev.vm == kvm.index]
+        for dev, ch in vm_ipis:
+            drivers.append(GuestDriver(ch, IPI_SGI, dev.vcpu, dev.handler_ns if dev.handler_ns
+                                       is not None else costs.guest_handler_ns, edge=True))
+        guest = GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic, config.guest.busy)
+        for dev, ch in vm_ipis:
+            ipis.append((dev, IpiSender(guest.cpus[0], ch, guest_gic, dev.vcpu)))
+        for mw in vm_msi:  # the driver enables MSI-X last: an exit to the VMM
+            guest.cpus[0].boot_ops.append((mw.enable_addr, 0x8000, 2))
+        msi_wirings += vm_msi
+        guests.append(guest)
     # Every vCPU has its KVM arch timer (kvm_timer_vcpu_init): saved and restored at every
     # vcpu_put/vcpu_load whether or not the guest programs it; the guest tick only runs
     # where the VM's TimerConfig enables it.
@@ -169,7 +197,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             sched.add_task(vcpu, pcpu)
             g += 1
     return System(config, d, engine, rec, costs, machine, gic, timers, host, kvm_arch, vms, guests,
-                  wirings, tick=tick, vtimer=vtimer)
+                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings, ipis=ipis)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design,

@@ -36,6 +36,25 @@ each design and the per-interrupt counts it implies.
     causes a maintenance interrupt and KVM deactivates the physical irq at fold
     (``vgic_irq_set_phys_active(false)``); a still-high line fires again.
 
+GICv3/v4 designs (``docs/designs.md``, "GICv3 and GICv4"):
+
+``its-emulated``
+    MSI-X devices: VFIO's ``vfio_msihandler`` signals the vector's trigger eventfd, whose
+    irqfd is routed to an MSI (``KVM_IRQ_ROUTING_MSI``): ``kvm_arch_set_irq_inatomic``
+    injects through the emulated ITS's translation cache (``vgic_its_inject_cached_translation``),
+    a miss goes through ``irqfd_inject`` → ``vgic_its_inject_msi``; the LPI reaches the
+    guest through a list register (edge: no EOI maintenance).  Needs a GICv3.
+``gicv4-direct``
+    ``kvm-arm.vgic_v4_enable=1``: the irqbypass consumer of an MSI irqfd maps the vector's
+    host LPI to a vLPI of the target vCPU's vPE (``kvm_vgic_v4_set_forwarding`` →
+    ``its_map_vlpi``, VMAPTI): the device's MSI is delivered by the ITS and redistributor
+    to the resident vPE with no host interrupt and no exit, or rings the vPE's doorbell
+    when the vCPU blocks.  Needs a GICv4.
+``gicv41-vsgi``
+    ``gicv4-direct`` with the guest setting GICD_CTLR.nASSGIreq: SGIs become vSGIs of the
+    vPEs (``vgic_v4_enable_vsgis``); a guest IPI still traps (ICC_SGI1R_EL1) but is
+    forwarded with a GITS_SGIR write, not queued in an LR.  Needs a GICv4.1.
+
 Fault variants reproduce a known bug or hazard of the Linux code each names (the commit
 or thread, ``docs/designs.md`` "Fault variants", says which ids were checked); each breaks
 the invariant rule of :mod:`irqfwd.check.invariants` named after it, and no clean design
@@ -97,7 +116,7 @@ from dataclasses import dataclass
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 
-__all__ = ["DESIGNS", "Design", "get_design"]
+__all__ = ["DESIGNS", "GIC_ORDER", "MSI_DESIGNS", "Design", "default_designs", "get_design", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,12 @@ class Design:
     """The arch timer keeps the vtimer PPI Active at vcpu load while the vINTID is active
     (``kvm_timer_vcpu_load_gic``, 0e3dfda91d9f)."""
     fault: bool = False
+    gic: str = "v2"
+    """The oldest GIC the design needs: ``v2`` (any), ``v3``, ``v4`` or ``v4.1``."""
+    vgic_v4_enable: bool = False
+    """``kvm-arm.vgic_v4_enable=1``: KVM uses GICv4 direct injection (MSIs become vLPIs)."""
+    nassgireq: bool = False
+    """The guest sets GICD_CTLR.nASSGIreq (GICv4.1: SGIs injected directly as vSGIs)."""
 
 
 DESIGNS: dict[str, Design] = {
@@ -146,6 +171,12 @@ DESIGNS: dict[str, Design] = {
                injection="irq-line"),
         Design("sw-deactivate", "no HW deactivation: EOI maintenance + software deactivation",
                forward=True, hw_deactivation=False, vfio_automask=False, irqfd_mode="mapped"),
+        Design("its-emulated", "MSI → eventfd → irqfd → KVM's emulated ITS (vgic_its_inject_msi)",
+               gic="v3"),
+        Design("gicv4-direct", "GICv4: VFIO MSI mapped to a vLPI through irqbypass, no exit",
+               gic="v4", vgic_v4_enable=True),
+        Design("gicv41-vsgi", "GICv4.1: gicv4-direct, and SGIs injected directly as vSGIs",
+               gic="v4.1", vgic_v4_enable=True, nassgireq=True),
         Design("fault-level-no-eoi-bit",
                "irqfd-resample without GICH_LR.EOI: no kvm_notify_acked_irq, no resample (7a84428af7ca)",
                level_eoi_bit=False, fault=True),
@@ -175,6 +206,10 @@ NAMES = tuple(DESIGNS)
 """Design names in presentation order."""
 
 
+GIC_ORDER = ("v2", "v3", "v4", "v4.1")
+"""GIC versions from the oldest; a design runs on its ``gic`` and every later one."""
+
+
 def get_design(name: str) -> Design:
     """The design called ``name``; :class:`InputError` naming the choices otherwise."""
     d = DESIGNS.get(name)
@@ -184,18 +219,36 @@ def get_design(name: str) -> Design:
 
 
 def unsupported(design: Design, config: ScenarioConfig) -> str | None:
-    """Why ``design`` cannot run ``config``, or None.  QEMU's INTx path (``vmm-irqline``)
-    serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0 §2.2.6), and
-    QEMU routes edge sources (MSI) through irqfd instead."""
+    """Why ``design`` cannot run ``config``, or None: it needs a newer GIC than the
+    scenario's (:func:`check_design_gic`), or it is QEMU's INTx path (``vmm-irqline``),
+    which serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0
+    §2.2.6), and QEMU routes edge sources (MSI) through irqfd instead."""
+    if GIC_ORDER.index(config.gic) < GIC_ORDER.index(design.gic):
+        return (f"design {design.name!r} needs a GIC{design.gic} (the scenario has "
+                f"GIC{config.gic}): run it with --gic {design.gic}"
+                + (" or later" if design.gic != "v4.1" else ""))
     if design.injection == "irq-line":
         for dev in config.devices:
+            if dev.kind != "nic":
+                return (f"design {design.name!r} is QEMU's INTx path: device {dev.name!r} "
+                        f"({dev.kind}) has no INTx line")
             if dev.trigger != "level":
                 return (f"design {design.name!r} is QEMU's INTx path: device {dev.name!r} "
                         "must be level-triggered")
     return None
 
 
+MSI_DESIGNS: tuple[str, ...] = ("its-emulated", "gicv4-direct")
+"""The designs of a scenario with MSI-X devices (those its GIC allows)."""
+
+
 def default_designs(config: ScenarioConfig, names: tuple[str, ...]) -> list[str]:
-    """The designs of ``names`` that can run ``config`` (``irqfwd compare`` without
-    ``--designs``: e.g. no ``vmm-irqline`` for an edge device)."""
+    """The designs ``irqfwd compare`` runs without ``--designs``: of the scenario's own list,
+    else of :data:`MSI_DESIGNS` for MSI-X devices, else of ``names``, those that can run
+    ``config`` (:func:`unsupported`: e.g. no ``vmm-irqline`` for an edge device, no
+    ``gicv4-direct`` on a GICv3)."""
+    if config.designs:
+        names = tuple(config.designs)
+    elif any(d.kind == "msix-nic" for d in config.devices):
+        names = MSI_DESIGNS
     return [n for n in names if unsupported(DESIGNS[n], config) is None]

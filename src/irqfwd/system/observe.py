@@ -86,11 +86,13 @@ def attach_trace(system: System, path: Path | None, fmt: str | None, header: dic
         return None
     rec = system.recorder
     rec.set_tracer(targets[0] if len(targets) == 1 else Tee(*targets))
-    system.gic.on_line = _LineWatcher(rec, system.gic.config.maintenance_intid).on_line
+    if hasattr(system.gic, "on_line"):  # GICv2: gic_set_irq / gic_update_maintenance_irq
+        system.gic.on_line = _LineWatcher(rec, system.gic.config.maintenance_intid).on_line
     return sink
 
 
 def detach_trace(system: System) -> None:
     """Stop tracing ``system`` (the exporter is closed by its owner)."""
     system.recorder.set_tracer(None)
-    system.gic.on_line = None
+    if hasattr(system.gic, "on_line"):
+        system.gic.on_line = None

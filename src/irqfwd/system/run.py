@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import ScenarioConfig
 from irqfwd.devices.traffic import arrivals
@@ -36,7 +38,8 @@ from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
-from irqfwd.system.designs import NAMES
+from irqfwd.system.designs import GIC_ORDER, NAMES
+from irqfwd.system.msi import start_msix
 from irqfwd.system.observe import attach_trace, detach_trace
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
 from irqfwd.trace import TraceSink, check_trace_path, resolve_format
@@ -61,6 +64,7 @@ __all__ = [
     "run_summary",
     "summarize_result",
     "trace_path_for",
+    "with_gic",
 ]
 
 DEFAULT_COMPARE_DESIGNS = ("vmm-irqline", "irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
@@ -225,6 +229,10 @@ def _simulate(system: System, progress: RunProgress | None = None) -> InvariantC
     end = config.duration_ns
     for w in system.devices:
         w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+    for mw in system.msi_devices:
+        start_msix(mw, engine.rng, end + TEARDOWN_WINDOW_NS)
+    for dev, sender in system.ipis:
+        sender.start(arrivals(dev.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
     system.host.sched.start_migration()
     advance(system, end, progress)
     td = Teardown(system)
@@ -283,12 +291,15 @@ def known_designs() -> tuple[str, ...]:
     return NAMES
 
 
-def prepare(scenario: str, overrides: list[str] | None, seed: int | None
-            ) -> tuple[ScenarioConfig, int, CostProfile]:
-    """Resolve a scenario name or file, its ``--set`` overrides, the seed and the cost profile."""
+def prepare(scenario: str, overrides: list[str] | None, seed: int | None,
+            gic: str | None = None) -> tuple[ScenarioConfig, int, CostProfile]:
+    """Resolve a scenario name or file, its ``--set`` overrides, the GIC (``--gic``), the
+    seed and the cost profile."""
     config = load_scenario(scenario)
     if overrides:
         config = apply_overrides(config, overrides)
+    if gic is not None:
+        config = with_gic(config, gic)
     if seed is None:
         seed = config.seed
     try:
@@ -296,6 +307,20 @@ def prepare(scenario: str, overrides: list[str] | None, seed: int | None
     except ValueError as exc:
         raise InputError(f"cost_profile {config.cost_profile!r}: {exc}") from None
     return config, seed, costs
+
+
+def with_gic(config: ScenarioConfig, gic: str) -> ScenarioConfig:
+    """``config`` on GIC ``gic`` (``v2``, ``v3``, ``v4``, ``v4.1``); :class:`InputError` for
+    another name or a scenario that cannot run on it (MSI-X devices need an ITS)."""
+    if gic not in GIC_ORDER:
+        raise InputError(f"--gic: unknown GIC {gic!r}; choose one of: {', '.join(GIC_ORDER)}")
+    data = config.model_dump()
+    data["gic"] = gic
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        msg = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise InputError(f"--gic {gic}: {msg}") from None
 
 
 def run_designs(config: ScenarioConfig, designs: list[str], seed: int,

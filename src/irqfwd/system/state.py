@@ -7,7 +7,8 @@ does and runs the engine up to ``at_ns``, then prints:
   ``TYP ID TGT_ID PLAEHCG HWID TARGET SRC PRI VCPU_ID``; :func:`~irqfwd.host.kvm.vgic.vgic_debug_state`);
 * per pCPU, the virtual interface as the hardware holds it: the vCPU loaded, GICH_HCR,
   GICH_MISR, GICH_ELRSR and every GICH_LRn decoded (IHI 0048B §5.3.9: State, HW, Grp1,
-  Priority, pINTID, vINTID, EOI);
+  Priority, pINTID, vINTID, EOI); on a GICv3, ICH_HCR_EL2, ICH_MISR_EL2, ICH_ELRSR_EL2 and
+  every ICH_LR<n>_EL2 (IHI 0069H §12.4.6: State, HW, Group, Priority, pINTID, vINTID, EOI);
 * the physical distributor state (GICD) of the interrupts in use: device SPIs, the
   maintenance PPI and the timer PPI per CPU (enabled, pending, active, line level, edge,
   priority; the CPU interface outputs per pCPU).
@@ -20,12 +21,14 @@ from __future__ import annotations
 from irqfwd.config import ScenarioConfig
 from irqfwd.devices.traffic import arrivals
 from irqfwd.host.kvm.vgic import vgic_debug_state
+from irqfwd.hw.gicv3.gic import GICv3
 from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.sim.costs import CostProfile
 from irqfwd.system.build import System, build_system
+from irqfwd.system.msi import start_msix
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS
 
-__all__ = ["decode_lr", "run_until", "state_at", "state_text"]
+__all__ = ["decode_ich_lr", "decode_lr", "run_until", "state_at", "state_text"]
 
 _STATES = ("invalid", "pending", "active", "pending+active")
 
@@ -44,6 +47,46 @@ def decode_lr(value: int) -> str:
     return f"{value:#010x}  {state:<14} HW {hw} Grp1 {grp1} prio {prio:3d} vINTID {vid:4d} {extra}"
 
 
+def decode_ich_lr(value: int) -> str:
+    """ICH_LR<n>_EL2 fields (IHI 0069H §12.4.6) as text."""
+    hw = value >> 61 & 1
+    state = _STATES[value >> 62 & 3]
+    grp = value >> 60 & 1
+    prio = value >> 48 & 0xFF
+    vid = value & 0xFFFF_FFFF
+    extra = f"pINTID {value >> 32 & 0x1FFF}" if hw else f"EOI {value >> 41 & 1}"
+    return f"{value:#018x}  {state:<14} HW {hw} Group {grp} prio {prio:3d} vINTID {vid:5d} {extra}"
+
+
+def _gicv3_text(system: System, gic: GICv3) -> list[str]:
+    out = ["## list registers (ICH_LR<n>_EL2) per pCPU\n"]
+    curr = system.host.sched.curr
+    for c, v in enumerate(gic.virt):
+        task = curr[c] if c < len(curr) else None
+        loaded = getattr(task, "name", None) or "idle"
+        out.append(f"pCPU {c}: {loaded}, mode {'guest' if system.machine.pcpus[c].mode else 'host'}; "
+                   f"ICH_HCR_EL2 {v.read_hcr():#010x} ICH_MISR_EL2 {v.read_misr():#x} "
+                   f"ICH_ELRSR_EL2 {v.read_elrsr():#x}")
+        for n in range(v.nlr):
+            out.append(f"  LR{n}: {decode_ich_lr(v.read_lr(n))}")
+    out += ["", "## distributor (GICD) and redistributors (GICR)\n",
+            "   ID  CPU  ENABLED PENDING ACTIVE LINE EDGE PRI  USE"]
+    rows: list[tuple[int, int, str]] = [(w.cfg.host_intid, 0, w.cfg.name) for w in system.devices]
+    for c in range(gic.num_cpus):
+        rows.append((gic.config.maintenance_intid, c, "maintenance"))
+        if system.vtimer is not None:
+            rows.append((PPI_VTIMER, c, "vtimer"))
+    for intid, c, use in rows:
+        d = gic.redist[c] if intid < 32 else gic.dist
+        out.append(f" {intid:4d}  {c:3d}  {int(d.enabled[intid]):7d} {int(d.pending(intid)):7d} "
+                   f"{int(d.active[intid]):6d} {int(d.level[intid]):4d} "
+                   f"{int(d.edge[intid]):4d} {d.prio[intid]:3d}  {use}")
+    out.append("")
+    for c, o in enumerate(gic.outputs):
+        out.append(f"pCPU {c} outputs: irq {int(o.irq)} fiq {int(o.fiq)} virq {int(o.virq)} vfiq {int(o.vfiq)}")
+    return out
+
+
 def run_until(config: ScenarioConfig, design: str, at_ns: int, *, seed: int | None = None,
               costs: CostProfile | None = None) -> System:
     """Build ``config`` under ``design`` and run it up to ``at_ns`` (before any teardown)."""
@@ -51,6 +94,8 @@ def run_until(config: ScenarioConfig, design: str, at_ns: int, *, seed: int | No
     end = config.duration_ns
     for w in system.devices:
         w.nic.start(arrivals(w.cfg.traffic, system.engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+    for mw in system.msi_devices:
+        start_msix(mw, system.engine.rng, end + TEARDOWN_WINDOW_NS)
     system.host.sched.start_migration()
     system.machine.run(at_ns)
     return system
@@ -64,6 +109,8 @@ def state_text(system: System) -> str:
     for kvm in system.vms:
         out.append(f"## VM {kvm.index} ({kvm.name}): vgic-state\n")
         out.append(vgic_debug_state(kvm))
+    if isinstance(gic, GICv3):
+        return "\n".join(out + _gicv3_text(system, gic)) + "\n"
     out.append("## list registers (GICH) per pCPU\n")
     curr = system.host.sched.curr
     for c, hyp in enumerate(gic.hyp):

@@ -16,6 +16,8 @@ from irqfwd.host.kvm.vgic import kvm_vgic_unmap_phys_irq
 from irqfwd.hw.machine import HOST
 from irqfwd.sim.engine import LATE
 from irqfwd.system.build import System
+from irqfwd.system.gic import gic_is_active
+from irqfwd.system.msi import teardown_msix
 
 __all__ = ["TEARDOWN_WINDOW_NS", "Teardown"]
 
@@ -46,6 +48,11 @@ class Teardown:
         s = self.s
         for nic in (w.nic for w in s.devices):
             nic._arrivals = iter(())
+        for mw in s.msi_devices:
+            for q in mw.nic.queues:
+                q.stop()
+        for _, sender in s.ipis:
+            sender.stop()
         for kvm in s.vms:
             kvm.dying = True
             for vcpu in kvm.vcpus:
@@ -94,6 +101,8 @@ class Teardown:
             if w.forwarded and s.design.teardown_deactivate:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)
                 kvm_vgic_unmap_phys_irq(w.kvm, vcpu, w.cfg.guest_intid)
-            if s.gic.dist.is_active(w.cfg.host_intid):
+            if gic_is_active(s.gic, w.cfg.host_intid):
                 rec.count("teardown_stuck_active")
+        for mw in s.msi_devices:
+            teardown_msix(mw)
         s.torn_down = [kvm.index for kvm in s.vms]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from irqfwd.host.genirq import Genirq
 from irqfwd.host.irqchip.driver import IrqchipDriver
 from irqfwd.host.irqchip.irq_gic import GicDriver
+from irqfwd.host.irqchip.irq_gic_v3 import GicV3Driver
 from irqfwd.hw.machine import Machine
 
 __all__ = ["IrqchipDriver", "irqchip_init"]
@@ -22,4 +23,6 @@ def irqchip_init(machine: Machine, genirq: Genirq, host_at_el2: bool) -> Irqchip
     version = machine.gic.version
     if version == 2:
         return GicDriver(machine, genirq, host_at_el2)
+    if version == 3:
+        return GicV3Driver(machine, genirq, host_at_el2)
     raise ValueError(f"no host driver for a GICv{version}")

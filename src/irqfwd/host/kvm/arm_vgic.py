@@ -13,17 +13,19 @@ The structures that point at vCPUs and VMs (``struct vgic_irq``, ``vgic_cpu``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "VGIC_CONFIG_EDGE",
     "VGIC_CONFIG_LEVEL",
     "VGIC_IRQ_SW_RESAMPLE",
+    "VGIC_MIN_LPI",
     "VGIC_NR_PRIVATE_IRQS",
     "VGIC_NR_SGIS",
     "IrqOps",
     "VgicOptions",
     "VgicV2CpuIf",
+    "VgicV3CpuIf",
     "VgicVmcr",
 ]
 
@@ -31,6 +33,7 @@ VGIC_CONFIG_EDGE: Final = 0
 VGIC_CONFIG_LEVEL: Final = 1
 VGIC_NR_SGIS: Final = 16
 VGIC_NR_PRIVATE_IRQS: Final = 32
+VGIC_MIN_LPI: Final = 8192
 VGIC_IRQ_SW_RESAMPLE: Final = 1 << 0
 """``irq_ops.flags``: no HW deactivation; resample (and deactivate) in software at fold."""
 
@@ -75,16 +78,34 @@ class VgicV2CpuIf:
         self.vgic_lr = [0] * nr_lr
 
 
+class VgicV3CpuIf:
+    """``struct vgic_v3_cpu_if``: the vCPU's saved ICH state and its GICv4 vPE."""
+
+    __slots__ = ("ev_lr_write", "its_vpe", "vgic_ap0r", "vgic_ap1r", "vgic_hcr", "vgic_lr",
+                 "vgic_vmcr")
+
+    def __init__(self, nr_lr: int, nr_apr: int, hcr: int) -> None:
+        self.vgic_hcr = hcr
+        self.vgic_vmcr = 0
+        self.vgic_ap0r = [0] * nr_apr
+        self.vgic_ap1r = [0] * nr_apr
+        self.vgic_lr = [0] * nr_lr
+        self.its_vpe: Any = None
+        """``struct its_vpe`` (the ITS driver's) when the VM uses GICv4, else None."""
+        self.ev_lr_write: Any = None
+        """The ``gicv3_ich_lr_write`` event of this vCPU (the world-switch restore)."""
+
+
 class VgicOptions:
     """vgic behaviour switches a design may change (see :mod:`irqfwd.system.designs`)."""
 
     __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "lr_overflow",
-                 "mapped_level_lower_line", "resample_on_deactivation", "trap_dir")
+                 "mapped_level_lower_line", "resample_on_deactivation", "trap_dir", "vgic_v4_enable")
 
     def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
                  level_eoi_bit: bool = True, mapped_level_lower_line: bool = True,
                  trap_dir: bool = False, lr_overflow: str = "underflow",
-                 resample_on_deactivation: bool = True) -> None:
+                 resample_on_deactivation: bool = True, vgic_v4_enable: bool = False) -> None:
         self.ap_list_order = ap_list_order
         """``"legacy"``: active first (``vgic_irq_cmp`` up to 2025); ``"2025"``: pending-not-active
         first (the 2025 LR-overflow series)."""
@@ -110,3 +131,5 @@ class VgicOptions:
         (``vgic_set_underflow`` when every LR is used and the ap_list holds more, up to 2025)
         or ``"configure_hcr"`` (the 2025 ``vgic_v2_configure_hcr``: NPIE/LRENPIE/UIE from a
         summary of what stayed out, and the group enable/disable interrupts)."""
+        self.vgic_v4_enable = vgic_v4_enable
+        """``kvm-arm.vgic_v4_enable``: use GICv4 direct injection when the host has it."""

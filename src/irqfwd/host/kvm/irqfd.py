@@ -18,6 +18,11 @@
   ``kvm_arch_irq_bypass_add_producer`` accepts only MSI routes upstream (returns 0 and
   does nothing for SPIs); a design may accept SPI routes (``bypass_spi``) and then injects
   straight from the producer's hard-irq handler.
+* A GSI routed to an MSI (``KVM_IRQ_ROUTING_MSI``): ``irqfd_wakeup`` tries
+  ``kvm_arch_set_irq_inatomic`` (the vITS translation cache, whatever the kernel profile)
+  and queues ``irqfd_inject`` (``kvm_set_msi``) on a miss; the irqfd registers its
+  consumer at assignment, and its ``add_producer`` is ``kvm_vgic_v4_set_forwarding``
+  (GICv4: the MSI becomes a vLPI, the eventfd is never signalled again).
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
 from irqfwd.host.kvm.irq_routing import (
     KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID,
     KVM_USERSPACE_IRQ_SOURCE_ID,
+    kvm_arch_set_irq_inatomic_msi,
     kvm_set_irq,
+    kvm_set_msi,
 )
 from irqfwd.host.kvm.kvm_host import Kvm
+from irqfwd.host.kvm.vgic_its import EWOULDBLOCK, KvmMsi
+from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_set_forwarding, kvm_vgic_v4_unset_forwarding
 from irqfwd.host.workqueue import WorkItem
 
 __all__ = ["KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID", "KVM_USERSPACE_IRQ_SOURCE_ID", "IrqfdResampler",
@@ -86,7 +95,10 @@ class KvmIrqfd:
         self._inatomic = kvm.host.profile.irqfd_inject_inatomic
         self._c_inatomic = kvm.m.recorder.counter("irqfd_inject_inatomic")
         self._c_work = kvm.m.recorder.counter("irqfd_inject_work")
-        self.route_type = KVM_IRQ_ROUTING_IRQCHIP
+        msi = kvm.msi_routes.get(gsi)
+        self.msi: KvmMsi | None = msi
+        """The MSI route of the GSI (``irq_entry.msi``), None for an irqchip route."""
+        self.route_type = KVM_IRQ_ROUTING_MSI if msi is not None else KVM_IRQ_ROUTING_IRQCHIP
         self.consumer = IrqBypassConsumer(eventfd, self._add_producer, self._del_producer)
         self.producer: IrqBypassProducer | None = None
         self.on_add_producer: Callable[[KvmIrqfd, IrqBypassProducer], int] | None = None
@@ -102,6 +114,18 @@ class KvmIrqfd:
         ``5.8``) every injection is queued as ``irqfd_inject`` on the signalling CPU's kworker.
         """
         fd.ctx_do_read()
+        msi = self.msi
+        if msi is not None:
+            kvm = self.kvm
+            if kvm_arch_set_irq_inatomic_msi(kvm, msi) != EWOULDBLOCK:
+                self._c_inatomic.n += 1
+                kvm.m.acc += self._inject_ns
+                rec = kvm.m.recorder
+                if rec.wants("irqfwd_irqfd_inject"):
+                    rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
+                return
+            self.kvm.host.wq.schedule_work(self.inject)
+            return
         if self._inatomic:
             self._c_inatomic.n += 1
             kvm = self.kvm
@@ -122,7 +146,9 @@ class KvmIrqfd:
         rec = m.recorder
         if rec.wants("irqfwd_irqfd_inject"):
             rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=False)
-        if self.mode == "resample":
+        if self.msi is not None:
+            kvm_set_msi(kvm, self.msi)
+        elif self.mode == "resample":
             kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
         elif self.mode == "mapped":
             kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
@@ -145,18 +171,23 @@ class KvmIrqfd:
 
     # -------------------------------------------------------------- irqbypass consumer
     def _add_producer(self, cons: IrqBypassConsumer, prod: IrqBypassProducer) -> int:
-        """``kvm_arch_irq_bypass_add_producer``: upstream only MSI routes are bypassed."""
+        """``kvm_arch_irq_bypass_add_producer``: upstream only MSI routes are bypassed
+        (``kvm_vgic_v4_set_forwarding``)."""
         if self.route_type != KVM_IRQ_ROUTING_MSI and self.on_add_producer is None:
             return 0
         self.producer = prod
+        if self.msi is not None and self.on_add_producer is None:
+            return kvm_vgic_v4_set_forwarding(self.kvm, prod.irq, self.msi)
         if self.on_add_producer is not None:
             return self.on_add_producer(self, prod)
         return 0
 
     def _del_producer(self, cons: IrqBypassConsumer, prod: IrqBypassProducer) -> None:
-        """``kvm_arch_irq_bypass_del_producer``."""
+        """``kvm_arch_irq_bypass_del_producer`` (``kvm_vgic_v4_unset_forwarding`` for MSI)."""
         if self.producer is prod and self.on_del_producer is not None:
             self.on_del_producer(self, prod)
+        elif self.producer is prod and self.msi is not None:
+            kvm_vgic_v4_unset_forwarding(self.kvm, prod.irq, self.msi)
         self.producer = None
 
 
@@ -174,7 +205,7 @@ class IrqfdLayer:
         eventfd is already an irqfd; an eventfd already signalled queues ``irqfd_inject`` on
         the kworker (whatever the kernel profile: assignment is not the wake-up path)."""
         kvm = self.kvm
-        if not 0 <= gsi < kvm.vgic.nr_spis:
+        if not 0 <= gsi < kvm.vgic.nr_spis and gsi not in kvm.msi_routes:
             return EINVAL
         if any(i.eventfd is eventfd for i in self.items):
             return EBUSY
@@ -190,6 +221,8 @@ class IrqfdLayer:
             irqfd.resampler = res
         self.items.append(irqfd)
         eventfd.add_waiter(irqfd.irqfd_wakeup)
+        if irqfd.msi is not None:  # irq_bypass_register_consumer (upstream: every irqfd)
+            kvm.host.irqbypass.register_consumer(irqfd.consumer)
         if eventfd.count:  # vfs_poll() saw EPOLLIN: schedule_work(&irqfd->inject), count kept
             kvm.host.wq.schedule_work(irqfd.inject)
         return irqfd
@@ -197,6 +230,8 @@ class IrqfdLayer:
     def kvm_irqfd_deassign(self, irqfd: KvmIrqfd) -> None:
         """``irqfd_shutdown``: unhook; the last irqfd of a resampler de-asserts the GSI."""
         irqfd.eventfd.remove_waiter(irqfd.irqfd_wakeup)
+        if irqfd.msi is not None:
+            self.kvm.host.irqbypass.unregister_consumer(irqfd.consumer)
         if irqfd in self.items:
             self.items.remove(irqfd)
         res = irqfd.resampler

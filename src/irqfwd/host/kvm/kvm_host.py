@@ -31,6 +31,7 @@ from irqfwd.host.kvm.arm_vgic import (
     IrqOps,
     VgicOptions,
     VgicV2CpuIf,
+    VgicV3CpuIf,
     VgicVmcr,
 )
 from irqfwd.host.sched import Task
@@ -109,7 +110,8 @@ class VgicIrq:
 class VgicCpu:
     """``struct vgic_cpu``: the vgic state of one vCPU."""
 
-    __slots__ = ("ap_list", "eoicount", "private_irqs", "used_lrs", "vgic_v2", "vmcr")
+    __slots__ = ("ap_list", "eoicount", "lpis_enabled", "private_irqs", "used_lrs", "vgic_v2",
+                 "vgic_v3", "vmcr")
 
     def __init__(self, private_irqs: list[VgicIrq]) -> None:
         self.private_irqs = private_irqs
@@ -121,6 +123,10 @@ class VgicCpu:
         ICH_HCR_EL2.EOIcount, read at the last exit)."""
         self.vgic_v2: VgicV2CpuIf | None = None
         """The GICv2 back end's saved interface (None on other back ends)."""
+        self.vgic_v3: VgicV3CpuIf | None = None
+        """The GICv3 back end's saved interface and GICv4 vPE (None on other back ends)."""
+        self.lpis_enabled = False
+        """The guest set its redistributor's GICR_CTLR.EnableLPIs (emulated ITS, GICv3)."""
         self.vmcr = VgicVmcr()
         """Scratch ``struct vgic_vmcr`` for :meth:`VgicOps.get_vmcr`."""
 
@@ -190,6 +196,32 @@ class VgicOps:
         """``vgic_put`` (vcpu_put): save the VMCR and active priorities."""
         raise NotImplementedError
 
+    # The GICv3/v4 parts ``arch/arm64/kvm/arm.c`` calls; a back end without them keeps
+    # these defaults (no direct injection, every trapped system register UNDEF).
+    def v4_put(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``vgic_v4_put`` from ``kvm_vcpu_wfi`` (IN_WFI set): make the vPE non-resident
+        with its doorbell enabled.  Returns the cost in ns."""
+        return 0
+
+    def v4_load(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """``vgic_v4_load`` once ``kvm_vcpu_halt`` returned (IN_WFI cleared)."""
+        return 0
+
+    def vcpu_pending_direct(self, vcpu: KvmVcpu) -> bool:
+        """``its_vpe.pending_last`` (``kvm_vgic_vcpu_pending_irq``): a directly injected
+        interrupt is pending for the non-resident vPE."""
+        return False
+
+    def has_direct_irqs(self, vcpu: KvmVcpu) -> bool:
+        """``vcpu_clear_wfx_traps``: the vCPU has vLPIs mapped (``its_vpe.vlpi_count``) or
+        directly injected vSGIs (``nassgireq``): WFI need not trap when it runs alone."""
+        return False
+
+    def access_sysreg(self, vcpu: KvmVcpu, name: str, value: int, is_write: bool) -> int:
+        """``kvm_handle_sys_reg`` for a trapped GIC system register (ICC_SGI1R_EL1,
+        ICC_DIR_EL1 with ICH_HCR_EL2.TDIR); returns the value read."""
+        raise ValueError(f"{self.name}: no trapped system register {name}")
+
 
 class VgicGlobalState:
     """``struct vgic_global`` (``kvm_vgic_global_state``): set by ``kvm_vgic_hyp_init``."""
@@ -222,7 +254,8 @@ class KvmGlobals:
 class VgicDist:
     """``struct vgic_dist``: the VM's distributor state and the back end it uses."""
 
-    __slots__ = ("enabled", "inject_ns", "nr_lr", "nr_spis", "ops", "options", "spis")
+    __slots__ = ("enabled", "inject_ns", "lpis", "nassgireq", "nr_lr", "nr_spis", "ops",
+                 "options", "propbaser", "spis")
 
     def __init__(self, glob: VgicGlobalState, nr_spis: int, options: VgicOptions,
                  inject_ns: int) -> None:
@@ -236,6 +269,12 @@ class VgicDist:
         self.nr_lr = glob.nr_lr
         """List registers per CPU interface (``kvm_vgic_global_state.nr_lr``)."""
         self.inject_ns = inject_ns
+        self.lpis: dict[int, VgicIrq] = {}
+        """``lpi_xa``: the guest's LPIs by INTID (emulated ITS, GICv3)."""
+        self.propbaser = 0
+        """``dist->propbaser``: the guest's GICR_PROPBASER, shared by its redistributors."""
+        self.nassgireq = False
+        """``dist->nassgireq``: the guest set GICD_CTLR.nASSGIreq (GICv4.1 vSGIs)."""
 
 
 class Kvm:
@@ -267,6 +306,15 @@ class Kvm:
         """``spi_injections``: SPIs raised (``vgic_update_irq_pending`` with level 1)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
+        self.msi_routes: dict[int, Any] = {}
+        """``KVM_SET_GSI_ROUTING`` MSI entries by GSI (``kvm_kernel_irq_routing_entry``);
+        other GSIs route to SPI 32 + GSI (the arm64 default)."""
+        self.vgic_its: Any = None
+        """The emulated ITS (``struct vgic_its``), if the VMM created one."""
+        self.its_vm: Any = None
+        """``kvm->arch.vgic.its_vm`` (GICv4: the ITS driver's ``struct its_vm``)."""
+        self.guest_mem: Any = None
+        """The guest's RAM (GICv3 guests keep their LPI and ITS tables there)."""
         glob.vm_list.append(self)
 
     # ---------------------------------------------------------------- MMIO bus
@@ -332,6 +380,10 @@ class KvmVcpu(Task):
         """``gic_lr_entry`` emission site (the back end's world-switch restore)."""
         self.c_maintenance_irqs = rec.counter("maintenance_irqs")
         """``maintenance_irqs`` (a maintenance condition seen at exit by the back end's save)."""
+        self.twi = True
+        """HCR_EL2.TWI: the guest's WFI traps (``vcpu_set_wfx_traps``)."""
+        self.in_wfi = False
+        """``IN_WFI``: the vCPU is in ``kvm_vcpu_wfi`` (between its put and load of the vPE)."""
         self.on_load: list[VcpuHook] = []
         self.on_put: list[VcpuHook] = []
         self.on_block: list[VcpuHook] = []

@@ -9,9 +9,10 @@ Run loop (host mode, vCPU thread loaded on a pCPU)::
             (kvm_vgic_sync_hwstate), local_irq_enable (pending host IRQs are taken here)
     handle_exit(reason): IRQ → loop; WFx → kvm_vcpu_block unless a vgic irq is pending;
             DABT_LOW → an in-kernel device on KVM_MMIO_BUS (the vgic distributor), else
-            the VMM (KVM_EXIT_MMIO, counter ``kvm_userspace_exit``); HVC → hypercall
+            the VMM (KVM_EXIT_MMIO, counter ``kvm_userspace_exit``); HVC → hypercall;
+            SYS64 → a trapped GIC system register (the vgic back end's ``access_sysreg``)
 
-Exit reasons use the KVM arm64 names (``IRQ``, ``WFx``, ``DABT_LOW``, ``HVC``).  Every exit
+Exit reasons use the KVM arm64 names (``IRQ``, ``WFx``, ``DABT_LOW``, ``HVC``, ``SYS64``).  Every exit
 counts ``exits_total`` and ``exit:<REASON>`` and emits ``kvm_exit`` (``vcpu``, ``reason``,
 ``vm``); entries emit ``kvm_entry``.  While the guest is booting (``booting``), exits are
 counted as ``boot_exits_total`` / ``boot_exit:<REASON>`` instead, so per-interrupt figures
@@ -61,6 +62,7 @@ class Vcpu(KvmVcpu):
         """Exits are counted as ``boot_exit:*`` until the guest first idles."""
         self.exit_reason = "IRQ"
         self.mmio: tuple[int, int, int, bool] = (0, 0, 4, False)
+        self.sysreg: tuple[str, int, bool] = ("", 0, False)
         self.mmio_result = 0
         c = kvm.m.costs
         self._enter_fixed = c.vgic_flush_ns + c.world_switch_in_ns + c.guest_entry_ns
@@ -121,9 +123,19 @@ class Vcpu(KvmVcpu):
         return cost
 
     def kvm_arch_vcpu_load(self, cpu: PhysCpu) -> int:
-        """``kvm_arch_vcpu_load``: the vgic (``kvm_vgic_load``), then the ``on_load`` hooks
+        """``kvm_arch_vcpu_load``: WFI trapping (``vcpu_set_wfx_traps`` /
+        ``vcpu_clear_wfx_traps``), the vgic (``kvm_vgic_load``), then the ``on_load`` hooks
         (the arch timer's ``kvm_timer_vcpu_load``); returns the cost."""
-        cost = self.kvm.vgic.ops.load(self, cpu.index)
+        kvm = self.kvm
+        policy = kvm.host.wfi_trap_policy
+        if policy == "default":
+            # no WFI trap when the vCPU runs alone with directly injected interrupts (vLPIs,
+            # GICv4.1 vSGIs): kvm_vcpu_should_clear_twi
+            self.twi = not (kvm.vgic.ops.has_direct_irqs(self)
+                            and kvm.host.sched.single_task_running(cpu))
+        else:
+            self.twi = policy == "trap"
+        cost = kvm.vgic.ops.load(self, cpu.index)
         for hook in self.on_load:
             cost += hook(self, cpu.index)
         ev = self._ev_load
@@ -210,9 +222,25 @@ class Vcpu(KvmVcpu):
 
     # ---------------------------------------------------------------- guest-initiated traps
     def trap_wfi(self, cont: Step) -> int:
-        """The guest executes WFI (trapped, HCR_EL2.TWI): exit ``WFx``; resume at ``cont``."""
+        """The guest executes WFI: with HCR_EL2.TWI (the default) exit ``WFx`` and resume at
+        ``cont``; without it the PE waits in guest mode until an interrupt is pending (a
+        virtual IRQ is taken there, a physical one or a kick exits as usual) and the guest
+        then continues in its idle loop."""
+        if not self.twi:
+            cpu = self.cpu
+            assert cpu is not None
+            cpu.next = None
+            self.m.recorder.count("wfi_not_trapped")
+            return 0
         self.ctx.guest_next = cont
         return self.exit("WFx")
+
+    def trap_sysreg(self, name: str, value: int, is_write: bool, cont: Step) -> int:
+        """A guest access to a trapped GIC system register (ICC_SGI1R_EL1; ICC_DIR_EL1 with
+        ICH_HCR_EL2.TDIR): exit ``SYS64``; a read's result is in :attr:`mmio_result`."""
+        self.sysreg = (name, value, is_write)
+        self.ctx.guest_next = cont
+        return self.exit("SYS64")
 
     def trap_hvc(self, cont: Step) -> int:
         """The guest executes HVC: exit ``HVC``."""
@@ -250,15 +278,25 @@ class Vcpu(KvmVcpu):
                 return cost + self._mmio_user_ns + self.kvm_arch_vcpu_load(cpu)
             self.mmio_result = handler(self, addr, value, size, is_write)
             return self._mmio_ns
+        if reason == "SYS64":
+            name, value, is_write = self.sysreg
+            self.mmio_result = self.kvm.vgic.ops.access_sysreg(self, name, value, is_write)
+            return 0
         return self._hvc_ns
 
     def _kvm_handle_wfx(self, cpu: PhysCpu) -> int:
-        """``kvm_handle_wfx`` → ``kvm_vcpu_wfi``: sync the VMCR (``kvm_vgic_vmcr_sync``), then
-        halt (``kvm_vcpu_halt``) unless the vCPU is already runnable."""
-        self.kvm.vgic.ops.vmcr_sync(self, cpu.index)
+        """``kvm_handle_wfx`` → ``kvm_vcpu_wfi``: sync the VMCR (``kvm_vgic_vmcr_sync``), set
+        ``IN_WFI`` and make a GICv4 vPE non-resident with its doorbell (``vgic_v4_put``), then
+        halt (``kvm_vcpu_halt``) unless the vCPU is already runnable; ``vgic_v4_load`` once
+        the halt is over (:meth:`_halt_finish`)."""
+        ops = self.kvm.vgic.ops
+        ops.vmcr_sync(self, cpu.index)
+        self.in_wfi = True
+        cost = ops.v4_put(self, cpu.index)  # vgic_v4_put: doorbell while the vCPU waits
         if self._runnable():
-            return 0
-        return self._block_ns + self.kvm_vcpu_halt(cpu)
+            self.in_wfi = False
+            return cost + ops.v4_load(self, cpu.index)
+        return self._block_ns + cost + self.kvm_vcpu_halt(cpu)
 
     def _runnable(self) -> bool:
         """``kvm_vcpu_check_block`` < 0: a vgic irq is pending (``kvm_arch_vcpu_runnable``;
@@ -338,6 +376,11 @@ class Vcpu(KvmVcpu):
         window (``grow_halt_poll_ns`` / ``shrink_halt_poll_ns``), ``kvm_vcpu_wakeup``."""
         self._halting = False
         kvm = self.kvm
+        if self.in_wfi:
+            self.in_wfi = False
+            cpu = self.cpu
+            if cpu is not None:
+                self.m.acc += kvm.vgic.ops.v4_load(self, cpu.index)
         halt_ns = self.m.engine.now - self._halt_start
         valid = self._runnable()
         max_poll = kvm.max_halt_poll_ns

@@ -27,7 +27,13 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from irqfwd.host.genirq import IRQCHIP_STATE_ACTIVE, IRQCHIP_STATE_PENDING
-from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_LEVEL, VGIC_NR_PRIVATE_IRQS, IrqOps, VgicOptions
+from irqfwd.host.kvm.arm_vgic import (
+    VGIC_CONFIG_LEVEL,
+    VGIC_MIN_LPI,
+    VGIC_NR_PRIVATE_IRQS,
+    IrqOps,
+    VgicOptions,
+)
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 
 __all__ = [
@@ -90,13 +96,16 @@ def kvm_vgic_dist_init(kvm: Kvm, first_vcpu: KvmVcpu) -> None:
 
 
 def vgic_get_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int) -> VgicIrq | None:
-    """``vgic_get_irq``: a private irq of ``vcpu`` or an SPI of the VM."""
+    """``vgic_get_irq``: a private irq of ``vcpu``, an SPI of the VM, or one of its LPIs
+    (``vgic_get_lpi``)."""
     if intid < VGIC_NR_PRIVATE_IRQS:
         return vcpu.vgic_cpu.private_irqs[intid] if vcpu is not None else None
     i = intid - VGIC_NR_PRIVATE_IRQS
     spis = kvm.vgic.spis
     if 0 <= i < len(spis):
         return spis[i]
+    if intid >= VGIC_MIN_LPI:
+        return kvm.vgic.lpis.get(intid)
     return None
 
 
@@ -322,12 +331,16 @@ def vgic_prune_ap_list(vcpu: KvmVcpu) -> None:
 
 
 def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
-    """``kvm_vgic_vcpu_pending_irq``: a pending, enabled, inactive irq above the priority mask
-    of the saved VMCR (``vgic_get_vmcr``; KVM syncs it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    """``kvm_vgic_vcpu_pending_irq``: a directly injected interrupt pending for the
+    non-resident vPE (GICv4 ``pending_last``, from the back end), or a pending, enabled,
+    inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
+    it at WFI, ``kvm_vgic_vmcr_sync``)."""
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
     if not ap:
-        return False
+        return vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu)
+    if vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu):
+        return True
     vmcr = vgic_cpu.vmcr
     vcpu.kvm.vgic.ops.get_vmcr(vcpu, vmcr)
     pmr = vmcr.pmr

@@ -1,7 +1,8 @@
 """vgic initialisation (arch/arm64/kvm/vgic/vgic-init.c): ``kvm_vgic_hyp_init``.
 
 KVM learns about the host GIC only from the driver's ``gic_kvm_info``: its type selects
-the back end (GICv2: ``vgic_v2_probe`` reads GICH_VTR for the number of list registers),
+the back end (GICv2: ``vgic_v2_probe`` reads GICH_VTR for the number of list registers;
+GICv3: ``vgic_v3_probe`` reads ICH_VTR_EL2),
 and its maintenance interrupt is requested as a per-CPU irq whose handler does nothing
 (``vgic_maintenance_handler``): the maintenance interrupt only makes the vCPU exit, and the
 work is done at fold.
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from irqfwd.host.irqchip.arm_vgic_info import GIC_V2
+from irqfwd.host.irqchip.arm_vgic_info import GIC_V2, GIC_V3
 from irqfwd.host.kernel import HostKernel
 from irqfwd.host.kvm.kvm_host import VgicGlobalState, VgicOps
 from irqfwd.host.kvm.vgic_v2 import VgicV2Ops, vgic_v2_probe
+from irqfwd.host.kvm.vgic_v3 import VgicV3Ops, vgic_v3_probe
+from irqfwd.hw.gicv3.gic import GICv3
 
 __all__ = ["kvm_vgic_hyp_init"]
 
@@ -41,6 +44,9 @@ def kvm_vgic_hyp_init(host: HostKernel) -> VgicGlobalState:
     if info.type == GIC_V2:
         nr_lr = vgic_v2_probe(info)
         ops = VgicV2Ops(host.m, info, nr_lr)
+    elif info.type == GIC_V3 and isinstance(host.m.gic, GICv3):
+        nr_lr, nr_apr = vgic_v3_probe(host.m.gic)
+        ops = VgicV3Ops(host.m, info, nr_lr, nr_apr)
     else:
         raise ValueError(f"no vgic back end for {info.type}")
     glob = VgicGlobalState(info.type, nr_lr, info.maint_irq, ops, info.no_hw_deactivation)

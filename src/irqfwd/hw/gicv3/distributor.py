@@ -68,6 +68,7 @@ class Distributor:
         "latch",
         "level",
         "nirq",
+        "on_active",
         "prio",
         "target",
     )
@@ -88,6 +89,9 @@ class Distributor:
         """CPU an SPI is routed to (affinity match of GICD_IROUTER<n>), -1 for none."""
         self._aff_to_cpu = {mpidr_affinity(c): c for c in range(config.num_cpus)}
         self.changed: Callable[[int], None] = _ignore
+        self.on_active: Callable[[int, bool, int], None] = _ignore_active
+        """``(intid, active, cpu)`` after a GICD_ISACTIVER/ICACTIVER write changed the
+        active state of SPI ``intid`` (the device reports it as a physical (de)activation)."""
         self.ctlr_changed: Callable[[], None] = _nothing
         self.block = RegisterBlock("GICD", GICD_SIZE, self._regs(), self, num_irqs=n)
         self.reset()
@@ -252,11 +256,15 @@ class Distributor:
 
     def write_isactiver(self, n: int, value: int, mask: int, cpu: int) -> None:
         for i in self._each(n, value):
-            self.set_active(i, True)
+            if not self.active[i]:
+                self.set_active(i, True)
+                self.on_active(i, True, cpu)
 
     def write_icactiver(self, n: int, value: int, mask: int, cpu: int) -> None:
         for i in self._each(n, value):
-            self.set_active(i, False)
+            if self.active[i]:
+                self.set_active(i, False)
+                self.on_active(i, False, cpu)
 
     def set_active(self, intid: int, active: bool) -> None:
         """Set or clear the active state of SPI ``intid``."""
@@ -342,6 +350,10 @@ def mpidr_affinity(cpu: int) -> int:
     """Affinity Aff3.Aff2.Aff1.Aff0 of CPU ``cpu`` as GICD_IROUTER<n> encodes it: QEMU
     ``virt`` with GICv3 puts 16 CPUs per cluster (Aff0 = cpu % 16, Aff1 = cpu // 16)."""
     return (cpu // 16) << 8 | (cpu % 16)
+
+
+def _ignore_active(intid: int, active: bool, cpu: int) -> None:
+    return None
 
 
 def _ignore(intid: int) -> None:

@@ -72,11 +72,13 @@ class GICv3(GicV3Core):
         self.dist = Distributor(cfg)
         self.dist.changed = self._spi_changed
         self.dist.ctlr_changed = self._update_all
+        self.dist.on_active = self._active_written
         self.redist = [Redistributor(c, cfg, self.mem) for c in range(n)]
         for r in self.redist:
             r.changed = self._make_ppi_sync(r.cpu)
             r.lpi_changed = self._make_updater(r.cpu)
             r.vlpi_changed = r.lpi_changed
+            r.on_active = self._active_written
         self.cpu_if = [CpuInterface(c, cfg, self) for c in range(n)]
         self.virt = [VirtInterface(c, cfg, self) for c in range(n)]
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
@@ -371,6 +373,14 @@ class GICv3(GicV3Core):
         cb = self._on_event
         if cb is not None:
             cb(kind, intid, cpu, source)
+
+    def _active_written(self, intid: int, active: bool, cpu: int) -> None:
+        """GICD_I[SC]ACTIVER / GICR_I[SC]ACTIVER0 changed an active state: reported as a
+        physical activation (``"isactiver"``) or deactivation (``"icactiver"``)."""
+        if active:
+            self._event("activate", intid, cpu, "isactiver")
+        else:
+            self._event("deactivate", intid, cpu, "icactiver")
 
     def activate(self, cpu: int, intid: int) -> None:
         """Acknowledge ``intid`` on PE ``cpu``: an SGI/PPI/SPI goes pending → active (the

@@ -130,6 +130,7 @@ class Redistributor:
         "lpi_pend",
         "mem",
         "nlpi_bits",
+        "on_active",
         "on_deschedule",
         "pendbaser",
         "prio",
@@ -169,6 +170,9 @@ class Redistributor:
         self.vlpi = LpiSet()
         """Candidate vLPIs of the resident vPE (GICv4)."""
         self.changed: Callable[[int], None] = _ignore
+        self.on_active: Callable[[int, bool, int], None] = _ignore_active
+        """``(intid, active, cpu)`` after a GICR_ISACTIVER0/ICACTIVER0 write changed the
+        active state of SGI/PPI ``intid`` of this PE."""
         """SGI/PPI ``intid`` changed (the device resyncs it)."""
         self.lpi_changed: Callable[[], None] = _nothing
         self.vlpi_changed: Callable[[], None] = _nothing
@@ -598,11 +602,15 @@ class Redistributor:
 
     def write_isactiver0(self, n: int, value: int, mask: int, cpu: int) -> None:
         for i in _bits_set(value):
-            self.set_active(i, True)
+            if not self.active[i]:
+                self.set_active(i, True)
+                self.on_active(i, True, self.cpu)
 
     def write_icactiver0(self, n: int, value: int, mask: int, cpu: int) -> None:
         for i in _bits_set(value):
-            self.set_active(i, False)
+            if self.active[i]:
+                self.set_active(i, False)
+                self.on_active(i, False, self.cpu)
 
     def read_ipriorityr(self, n: int, cpu: int) -> int:
         p, b = self.prio, 4 * n
@@ -642,6 +650,10 @@ def _bits_set(value: int) -> list[int]:
         out.append(b)
         value &= value - 1
     return out
+
+
+def _ignore_active(intid: int, active: bool, cpu: int) -> None:
+    return None
 
 
 def _ignore(intid: int) -> None:
