@@ -22,7 +22,7 @@ from typing import Any
 
 from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import ScenarioConfig
-from irqfwd.devices.traffic import arrivals
+from irqfwd.devices.traffic import ArrivalMux, arrivals
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
@@ -136,8 +136,9 @@ def _simulate(system: System) -> InvariantChecker:
     checker = InvariantChecker(system.recorder, system.design.name)
     engine = system.engine
     end = config.duration_ns
+    mux = ArrivalMux(engine)
     for w in system.devices:
-        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS), mux)
     system.host.sched.start_migration()
     system.machine.run(end)
     td = Teardown(system)
