@@ -410,15 +410,19 @@ class Distributor:
             return
         # SPI: every CPU's copy of the line changes; a rising edge of an edge-triggered SPI
         # latches it (on its targets only with D9); then each CPU's candidate set follows.
-        rising_edge = level and self.edge[0][w] & b
-        tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
-        for c in self._cpus:
-            if level:
-                self.line[c][w] |= b
-                if rising_edge and (tmask >> c) & 1:
-                    self.latch[c][w] |= b
-            else:
-                self.line[c][w] &= ~b
+        if level:
+            for line in self.line:
+                line[w] |= b
+            if self.edge[0][w] & b:
+                tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
+                c = 0
+                for latch in self.latch:
+                    if (tmask >> c) & 1:
+                        latch[w] |= b
+                    c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
+        else:
+            for line in self.line:
+                line[w] &= ~b
         m = self._sync_targets(intid, self._allmask)
         if m:
             self.notify(m)
