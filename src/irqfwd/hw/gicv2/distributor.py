@@ -408,21 +408,20 @@ class Distributor:
         lw = self.line[0][w]
         if bool(lw & b) == level:
             return
-        # SPI: every CPU's copy of the line changes; a rising edge of an edge-triggered SPI
-        # latches it (on its targets only with D9); then each CPU's candidate set follows.
-        if level:
-            for line in self.line:
-                line[w] |= b
-            if self.edge[0][w] & b:
-                tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
-                c = 0
-                for latch in self.latch:
-                    if (tmask >> c) & 1:
-                        latch[w] |= b
-                    c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
-        else:
-            for line in self.line:
-                line[w] &= ~b
+        # SPI: every CPU's copy of the line changes (the copies of an SPI's line word are
+        # always equal: only this path writes them, so one new word is stored in each); a
+        # rising edge of an edge-triggered SPI latches it (on its targets only with D9);
+        # then each CPU's candidate set follows.
+        lw ^= b
+        for line in self.line:
+            line[w] = lw
+        if level and self.edge[0][w] & b:
+            tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
+            c = 0
+            for latch in self.latch:
+                if (tmask >> c) & 1:
+                    latch[w] |= b
+                c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
         m = self._sync_targets(intid, self._allmask)
         if m:
             self.notify(m)
@@ -503,14 +502,23 @@ class Distributor:
             mask = self._sync(c, i)
         else:
             cpus = 0
-            per_cpu = self._q_spi_n_n and source in ("iar", "eoir", "dir", "hw_lr")
-            for cc in self._cpus:
-                if per_cpu and cc != c:
-                    continue
-                act = self.act[cc]
-                if (act[w] & b != 0) != on:
-                    act[w] ^= b
-                    cpus |= 1 << cc
+            if self._q_spi_n_n:
+                per_cpu = source in ("iar", "eoir", "dir", "hw_lr")
+                for cc in self._cpus:
+                    if per_cpu and cc != c:
+                        continue
+                    act = self.act[cc]
+                    if (act[w] & b != 0) != on:
+                        act[w] ^= b
+                        cpus |= 1 << cc
+            else:
+                # without D7 every CPU's copy of an SPI's active word is equal: one new word
+                aw = self.act[0][w]
+                if (aw & b != 0) != on:
+                    aw ^= b
+                    for act in self.act:
+                        act[w] = aw
+                    cpus = self._allmask
             if not cpus:
                 return 0
             mask = self._sync_targets(i, cpus)
@@ -674,7 +682,9 @@ class Distributor:
             self.latch[c][w] &= ~b
         else:
             for latch in self.latch:  # 1-N: pending ends everywhere; _set_active re-syncs all
-                latch[w] &= ~b
+                lw = latch[w]
+                if lw & b:
+                    latch[w] = lw ^ b
         self.notify(self._set_active(i, True, c, "iar") | (1 << c))
         return src
 
