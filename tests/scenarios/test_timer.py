@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from irqfwd.host.kvm.arch_timer import SCENARIO_DESIGNS, KvmArchTimer
+from irqfwd.host.kvm.arch_timer import SCENARIO_DESIGNS, ArchTimerContext, KvmArchTimer
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.scenarios.timer import TIMER_SCENARIOS
+from irqfwd.system import vtimer
 from irqfwd.system.run import RunResult, run_scenario
 
 
@@ -133,14 +134,14 @@ def test_stale_active_fault_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """A KVM that trusted a cached "inactive" without invalidation (the hazard of 9b4a3004439d's
     cache, kernel profile 5.8) leaves the PPI Active behind a load: the timer-stale-active rule
     reports it."""
-    orig = KvmArchTimer._set_phys_active
 
-    def never_invalidated(self: KvmArchTimer, cpu: int, active: bool) -> int:
-        if not active:
-            self._inactive_cached[cpu] = True
-        return orig(self, cpu, active)
+    class NeverInvalidated(KvmArchTimer):
+        def _set_phys_active(self, cpu: int, active: bool) -> int:
+            if not active:
+                self._inactive_cached[cpu] = True
+            return super()._set_phys_active(cpu, active)
 
-    monkeypatch.setattr(KvmArchTimer, "_set_phys_active", never_invalidated)
+    monkeypatch.setattr(vtimer, "KvmArchTimer", NeverInvalidated)
     r = run_scenario(apply_overrides(get_scenario("vtimer-migrate"), ["host.kernel=5.8"]), "forwarded")
     rules = {v.rule for v in r.violations}
     assert "timer-stale-active" in rules
@@ -149,7 +150,12 @@ def test_stale_active_fault_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_bg_timer_fault_loses_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """A KVM that never arms the background timer at put (kvm_timer_blocking) leaves a vCPU blocked
     in WFI past its deadline: timer-lost reports it."""
-    monkeypatch.setattr(KvmArchTimer, "_blocking", lambda self, ctx: 0)
+
+    class NoBgTimer(KvmArchTimer):
+        def _blocking(self, ctx: ArchTimerContext) -> int:
+            return 0
+
+    monkeypatch.setattr(vtimer, "KvmArchTimer", NoBgTimer)
     r = run_scenario(get_scenario("vtimer-tick"), "forwarded")
     assert "timer-lost" in {v.rule for v in r.violations}
     assert cnt(r, "guest_timer_irqs") < 5
@@ -158,12 +164,12 @@ def test_missing_bg_timer_fault_loses_ticks(monkeypatch: pytest.MonkeyPatch) -> 
 def test_stale_level_fault_delivers_with_condition_false(monkeypatch: pytest.MonkeyPatch) -> None:
     """A KVM that re-injects the cached ctx->irq.level at load instead of kvm_timer_should_fire
     interrupts guests whose timer condition is false: timer-condition-false reports it."""
-    orig = KvmArchTimer.kvm_timer_should_fire
 
-    def sticky(self: KvmArchTimer, ctx: Any) -> bool:
-        return ctx.irq_level or orig(self, ctx)
+    class Sticky(KvmArchTimer):
+        def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
+            return ctx.irq_level or super().kvm_timer_should_fire(ctx)
 
-    monkeypatch.setattr(KvmArchTimer, "kvm_timer_should_fire", sticky)
+    monkeypatch.setattr(vtimer, "KvmArchTimer", Sticky)
     r = run_scenario(get_scenario("vtimer-shared"), "forwarded")
     assert "timer-condition-false" in {v.rule for v in r.violations}
     assert cnt(r, "guest_timer_spurious") > 0

@@ -77,9 +77,40 @@ def test_next_time_bound_skip_and_cancelled() -> None:
     assert eng.next_time(6) == 5
     assert eng.next_time(skip=lambda cb: cb is a) == 20
     assert eng.next_time(20, skip=lambda cb: cb is a) is None
-    Engine.cancel(h)
+    eng.cancel(h)
     assert eng.next_time() == 20
     assert eng.next_time(skip=lambda cb: cb is b) == 30
     eng.run()
     assert seen == ["b", "a"]  # the queries consumed nothing
     assert eng.next_time() is None
+
+
+def test_compaction_keeps_the_order() -> None:
+    """Cancelled entries are dropped from the heap once they are most of it; what is left
+    runs in the same (time, priority, sequence) order as without the cancels."""
+    eng = Engine()
+    seen: list[int] = []
+    keep = []
+    for i in range(200):
+        h = eng.schedule(1000 - (i % 50), seen.append, i, priority=i % 3)
+        if i % 5:
+            eng.cancel(h)
+            eng.cancel(h)  # twice: harmless, counted once
+        else:
+            keep.append((1000 - (i % 50), i % 3, i))
+    assert len(eng._heap) < 100  # compacted on the way
+    eng.run()
+    assert seen == [i for _t, _p, i in sorted(keep)]
+    assert eng.events_run == len(keep)
+
+
+def test_at_seq_runs_in_the_place_of_its_reserved_number() -> None:
+    """An entry scheduled later with a number reserved earlier runs as if scheduled then."""
+    eng = Engine()
+    seen: list[str] = []
+    eng.schedule(10, seen.append, "a")
+    seq = eng.reserve_seq()
+    eng.schedule(10, seen.append, "c")
+    eng.at_seq(10, seq, seen.append, "b")
+    eng.run()
+    assert seen == ["a", "b", "c"]

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from irqfwd.config import DeviceConfig
+from irqfwd.devices.traffic import ArrivalMux
 from irqfwd.hw.machine import Machine
 
 __all__ = ["BAR_SIZE", "NIC_IRQ_ENABLE", "NIC_STATUS", "PCI_COMMAND", "PCI_COMMAND_INTX_DISABLE",
@@ -72,6 +73,8 @@ class Nic:
         self._last_raise = -(1 << 62)
         self._coalesce_armed = False
         self._arrivals: Iterator[int] | None = None
+        self._mux: ArrivalMux | None = None
+        self._slot = 0
         rec = machine.recorder
         self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=self.intid,
                                    trigger=self.trigger, seq=0)
@@ -79,17 +82,19 @@ class Nic:
         self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic
-    def start(self, times: Iterator[int]) -> None:
-        """Feed arrival times (absolute ns, non-decreasing)."""
+    def start(self, times: Iterator[int], mux: ArrivalMux | None = None) -> None:
+        """Feed arrival times (absolute ns, non-decreasing), through ``mux`` when the
+        devices of a system share one (:class:`~irqfwd.devices.traffic.ArrivalMux`)."""
         self._arrivals = times
+        self._mux = mux = mux or ArrivalMux(self.m.engine)
+        self._slot = mux.add(self._arrival)
         self._next_arrival()
 
     def _next_arrival(self) -> None:
-        assert self._arrivals is not None
+        assert self._arrivals is not None and self._mux is not None
         t = next(self._arrivals, None)
         if t is not None:
-            eng = self.m.engine
-            eng.schedule(max(t - eng.now, 0), self._arrival)
+            self._mux.push(self._slot, t)
 
     def _arrival(self) -> None:
         self.pending += 1

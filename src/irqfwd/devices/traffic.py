@@ -14,21 +14,26 @@ non-decreasing sequence of absolute event times (integer ns) in ``[start, end_ns
   ``start_ns + time_ns``.  Rows must be non-negative integers in non-decreasing order; a bad
   file raises :class:`~irqfwd.cli.errors.InputError` naming the file and the line.
 
+:class:`ArrivalMux` keeps the pending arrivals of every device behind one engine entry.
+
 Pure Python, no dependency: the CSV is read with the ``csv`` module.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import Final
 
 from irqfwd.config import TrafficConfig
 from irqfwd.errors import InputError
+from irqfwd.sim.engine import Engine
 
-__all__ = ["arrivals", "read_trace_csv"]
+__all__ = ["ArrivalMux", "arrivals", "read_trace_csv"]
 
 _NS_PER_S: Final = 1_000_000_000
 
@@ -67,12 +72,19 @@ def _periodic(start: int, end: int, period: float) -> Iterator[int]:
         k += 1
 
 
+def _expovariate(rng: random.Random, lam: float) -> float:
+    """``rng.expovariate(lam)`` computed here, the same operations as CPython's
+    ``random.expovariate`` (``-log(1.0 - random()) / lambd``, 3.11-3.13), so the draws are
+    bit-identical; compiled, it saves a call into the interpreted ``random.py`` per arrival."""
+    return -math.log(1.0 - rng.random()) / lam
+
+
 def _poisson(start: int, end: int, rate_hz: float, rng: random.Random) -> Iterator[int]:
     lam = rate_hz / _NS_PER_S  # events per ns
     t = float(start)
     last = start
     while True:
-        t += rng.expovariate(lam)
+        t += _expovariate(rng, lam)
         ti = max(last, round(t))
         if ti >= end:
             return
@@ -135,3 +147,66 @@ def read_trace_csv(path: Path) -> list[int]:
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: {exc}") from None
     return times
+
+
+class ArrivalMux:
+    """The next arrival of every device behind **one** engine entry.
+
+    Each device keeps exactly one future arrival known (it draws the next when the current
+    one happens).  With an engine entry per device, N devices keep N entries in the engine
+    heap and every push and pop of the whole simulation pays for them; here they wait in
+    the mux's own heap and only the earliest is scheduled.  Each arrival takes its engine
+    sequence number when it becomes known (:meth:`Engine.reserve_seq`, exactly when its own
+    entry would have been scheduled) and is scheduled with it (:meth:`Engine.at_seq`), so
+    arrivals run at the same instants and in the same order among the other entries as
+    with one entry each: results are identical.
+
+    The earliest pending arrival always has its engine entry; the entries run in the order
+    of the mux's heap, so the entry that runs is the earliest's.  An arrival that stops
+    being the earliest (a device started later with an earlier first arrival) keeps its
+    entry (an entry is scheduled once per sequence number, never again after a cancel).
+    """
+
+    __slots__ = ("_engine", "_firing", "_heap", "_scheduled", "_sinks")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._heap: list[tuple[int, int, int]] = []
+        """Pending arrivals: ``(time, engine sequence number, device slot)``."""
+        self._sinks: list[Callable[[], None]] = []
+        self._scheduled: set[int] = set()
+        """Sequence numbers of the pending arrivals that have their engine entry."""
+        self._firing = False
+
+    def add(self, sink: Callable[[], None]) -> int:
+        """A new device whose arrivals call ``sink()``; returns its slot for :meth:`push`."""
+        self._sinks.append(sink)
+        return len(self._sinks) - 1
+
+    def push(self, slot: int, time: int) -> None:
+        """Device ``slot``'s next arrival is at ``time`` (ns, clamped to now)."""
+        eng = self._engine
+        t = max(time, eng.now)
+        seq = eng.reserve_seq()
+        heap = self._heap
+        heappush(heap, (t, seq, slot))
+        if not self._firing and heap[0][1] == seq:  # the new earliest (else: when firing ends)
+            self._schedule(t, seq)
+
+    def _schedule(self, t: int, seq: int) -> None:
+        self._scheduled.add(seq)
+        self._engine.at_seq(t, seq, self._fire)
+
+    def _fire(self) -> None:
+        heap = self._heap
+        _t, seq, slot = heappop(heap)
+        self._scheduled.discard(seq)
+        self._firing = True
+        try:
+            self._sinks[slot]()
+        finally:
+            self._firing = False
+        if heap:
+            head = heap[0]
+            if head[1] not in self._scheduled:
+                self._schedule(head[0], head[1])

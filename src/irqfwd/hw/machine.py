@@ -180,7 +180,7 @@ class PhysCpu:
         rem = h[0] - eng.now
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
-        Engine.cancel(h)
+        eng.cancel(h)
         self.acct[self._last_cat] -= rem  # accounted again when the remainder runs
         self.next = _Remainder(self.machine, rem, self.next).step
         self._handle = eng.schedule(0, self._run)

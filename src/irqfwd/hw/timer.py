@@ -214,7 +214,7 @@ class TimerChannel:
     # --- output and scheduling ------------------------------------------------------
     def update(self) -> None:
         """Re-evaluate the output, drive the PPI on a change, reschedule the next change."""
-        Engine.cancel(self._event)
+        self.counter.engine.cancel(self._event)
         self._event = None
         level = self.asserted()
         if level != self.output:

@@ -22,6 +22,11 @@ Event-ordering rules the models rely on (asserted where they matter):
 3. :meth:`Engine.run` with ``until=T`` executes every entry with ``time <= T`` and then
    leaves ``now == T``.
 
+A merged event source takes sequence numbers with :meth:`Engine.reserve_seq` when its
+events become known and schedules only its earliest one, with that event's number
+(:meth:`Engine.at_seq`): the order is the same as with one entry per event, and the heap
+stays small.
+
 Queries: :meth:`Engine.peek` (time of the next live entry) and :meth:`Engine.next_time`
 (earliest live entry before a bound, optionally ignoring some callbacks).
 :meth:`irqfwd.hw.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any, Final
 
 from irqfwd.errors import SimulationError
@@ -116,12 +121,14 @@ class Process(Signal):
 
 _FAR_FUTURE: Final = 1 << 62
 """Beyond any simulated time (``run(until=None)``)."""
+_COMPACT_MIN: Final = 8
+"""Cancelled entries tolerated in the heap whatever its size (:meth:`Engine.cancel`)."""
 
 
 class Engine:
     """Deterministic discrete-event scheduler with integer-nanosecond time."""
 
-    __slots__ = ("_heap", "_seq", "_stopped", "events_run", "now", "rng", "seed")
+    __slots__ = ("_dead", "_heap", "_seq", "_stopped", "events_run", "now", "rng", "seed")
 
     def __init__(self, seed: int = 0) -> None:
         self.now = 0
@@ -129,6 +136,8 @@ class Engine:
         self.rng = random.Random(seed)
         self.events_run = 0
         self._heap: list[list[Any]] = []
+        self._dead = 0
+        """Cancelled entries still in :attr:`_heap`."""
         self._seq = 0
         self._stopped = False
 
@@ -143,15 +152,55 @@ class Engine:
         heappush(self._heap, entry)
         return entry
 
+    def reserve_seq(self) -> int:
+        """Take the next sequence number without scheduling anything.
+
+        :meth:`at_seq` schedules an entry with it later: the entry is then ordered as if
+        it had been scheduled now (how a merged event source, e.g.
+        :class:`irqfwd.devices.traffic.ArrivalMux`, keeps one engine entry for many
+        pending events and still runs each where its own entry would have run).
+        """
+        self._seq += 1
+        return self._seq
+
+    def at_seq(self, time: int, seq: int, callback: Callable[..., Any], *args: Any,
+               priority: int = NORMAL) -> Handle:
+        """Run ``callback(*args)`` at ``time`` (not in the past) in the place of sequence
+        number ``seq`` (from :meth:`reserve_seq`) among the entries of that instant."""
+        if time < self.now:
+            raise SimulationError(f"entry at {time} ns is in the past (now {self.now} ns)")
+        entry = [time, priority, seq, callback, args]
+        heappush(self._heap, entry)
+        return entry
+
     def at(self, time: int, callback: Callable[..., Any], *args: Any, priority: int = NORMAL) -> Handle:
         """Run ``callback(*args)`` at absolute time ``time`` (not in the past)."""
         return self.schedule(time - self.now, callback, *args, priority=priority)
 
-    @staticmethod
-    def cancel(handle: Handle | None) -> None:
-        """Cancel a scheduled callback; cancelling twice or a run entry is harmless."""
-        if handle is not None:
+    def cancel(self, handle: Handle | None) -> None:
+        """Cancel a scheduled callback; cancelling twice or a run entry is harmless.
+
+        A cancelled entry stays in the heap until it reaches the top; when they are more
+        than half of it the heap is rebuilt without them (:meth:`_compact`), so that timers
+        rearmed far ahead (guest ticks saved and restored at every vCPU switch, halt-poll
+        windows) do not make every push and pop dearer.
+        """
+        if handle is not None and handle[3] is not None:
             handle[3] = None
+            self._dead += 1
+            if self._dead > _COMPACT_MIN and 2 * self._dead > len(self._heap):
+                self._compact()
+
+    def _compact(self) -> None:
+        """Drop the cancelled entries from the heap (in place: :meth:`run` holds it).
+
+        The order of the remaining entries is unchanged: it is fixed by their keys
+        (time, priority, sequence), which are unique, not by their places in the heap.
+        """
+        heap = self._heap
+        heap[:] = [entry for entry in heap if entry[3] is not None]
+        heapify(heap)
+        self._dead = 0
 
     def process(self, gen: ProcessGen, name: str = "") -> Process:
         """Start a generator process at the current instant."""
@@ -185,6 +234,7 @@ class Engine:
                 t: int = top[0]
                 return t
             heappop(heap)
+            self._dead -= 1
         return None
 
     def next_time(
@@ -220,6 +270,7 @@ class Engine:
             pop(heap)
             callback = entry[3]
             if callback is None:
+                self._dead -= 1
                 continue
             self.now = t
             entry[3] = None

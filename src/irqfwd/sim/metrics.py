@@ -285,13 +285,15 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "keep_trace", "latencies",
-                 "trace", "tracer", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_engine", "_named", "_sites", "_subs", "keep_trace",
+                 "latencies", "trace", "tracer", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
         self._counters: Counter[str] = Counter()
         self._counter_sites: list[CounterSite] = []
+        self._named: dict[str, CounterSite] = {}
+        """The site :meth:`count` adds to, per counter name."""
         self.latencies: dict[str, LatencyStats] = {}
         self.tracing = tracing
         """True while every event is wanted (a tracer, or the in-memory :attr:`trace`)."""
@@ -324,8 +326,13 @@ class Recorder:
         return n
 
     def count(self, name: str, n: int = 1) -> None:
-        """Add ``n`` to counter ``name``."""
-        self._counters[name] += n
+        """Add ``n`` to counter ``name`` (through a :class:`CounterSite` per name: an int
+        addition, not an update of the ``Counter``)."""
+        site = self._named.get(name)
+        if site is None:
+            site = self._named[name] = self.counter(name)
+            self._counters[name] += 0  # the name takes its place in `counters` now, as before
+        site.n += n
 
     def counter(self, name: str) -> CounterSite:
         """A :class:`CounterSite` adding to counter ``name`` (for hot paths)."""

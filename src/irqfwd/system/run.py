@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from irqfwd.check.invariants import InvariantChecker, Violation
 from irqfwd.config import ScenarioConfig
-from irqfwd.devices.traffic import arrivals
+from irqfwd.devices.traffic import ArrivalMux, arrivals
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
@@ -227,8 +227,9 @@ def _simulate(system: System, progress: RunProgress | None = None) -> InvariantC
     checker = InvariantChecker(system.recorder, system.design.name)
     engine = system.engine
     end = config.duration_ns
+    mux = ArrivalMux(engine)
     for w in system.devices:
-        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+        w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS), mux)
     for mw in system.msi_devices:
         start_msix(mw, engine.rng, end + TEARDOWN_WINDOW_NS)
     for dev, sender in system.ipis:

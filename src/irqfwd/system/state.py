@@ -19,7 +19,7 @@ Reads only (``is_pending``, ``read_lr``...): taking the snapshot changes nothing
 from __future__ import annotations
 
 from irqfwd.config import ScenarioConfig
-from irqfwd.devices.traffic import arrivals
+from irqfwd.devices.traffic import ArrivalMux, arrivals
 from irqfwd.host.kvm.vgic import vgic_debug_state
 from irqfwd.hw.gicv3.gic import GICv3
 from irqfwd.hw.timer import PPI_VTIMER
@@ -92,8 +92,9 @@ def run_until(config: ScenarioConfig, design: str, at_ns: int, *, seed: int | No
     """Build ``config`` under ``design`` and run it up to ``at_ns`` (before any teardown)."""
     system = build_system(config, design, seed=seed, costs=costs)
     end = config.duration_ns
+    mux = ArrivalMux(system.engine)
     for w in system.devices:
-        w.nic.start(arrivals(w.cfg.traffic, system.engine.rng, 0, end + TEARDOWN_WINDOW_NS))
+        w.nic.start(arrivals(w.cfg.traffic, system.engine.rng, 0, end + TEARDOWN_WINDOW_NS), mux)
     for mw in system.msi_devices:
         start_msix(mw, system.engine.rng, end + TEARDOWN_WINDOW_NS)
     system.host.sched.start_migration()

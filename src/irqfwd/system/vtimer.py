@@ -32,6 +32,7 @@ from irqfwd.host.kvm.arch_timer import (
     HostTimerPlatform,
     KvmArchTimer,
     KvmTimerChip,
+    VcpuTimerHooks,
     timer_design_for,
 )
 from irqfwd.host.kvm.kvm_host import KvmVcpu
@@ -102,24 +103,11 @@ class VtimerSystem:
         if irq is not None:
             irq.owner = ctx  # kvm_vgic_set_owner(vcpu, vtimer_irq, ctx)
 
-        def on_load(v: KvmVcpu, cpu: int) -> int:
-            return kt.kvm_timer_vcpu_load(ctx, cpu)
-
-        def on_put(v: KvmVcpu, cpu: int) -> int:
-            return kt.kvm_timer_vcpu_put(ctx)
-
-        def on_block(v: KvmVcpu, cpu: int) -> int:
-            ctx.blocking = True
-            return 0
-
-        def on_unblock(v: KvmVcpu, cpu: int) -> int:
-            ctx.blocking = False
-            return 0
-
-        vcpu.on_load.append(on_load)
-        vcpu.on_put.append(on_put)
-        vcpu.on_block.append(on_block)
-        vcpu.on_unblock.append(on_unblock)
+        hooks = VcpuTimerHooks(kt, ctx)
+        vcpu.on_load.append(hooks.on_load)
+        vcpu.on_put.append(hooks.on_put)
+        vcpu.on_block.append(hooks.on_block)
+        vcpu.on_unblock.append(hooks.on_unblock)
         if config is not None and config.enabled and gcpu is not None:
             self._attach_guest(vcpu, gcpu, ctx, config)
         return ctx

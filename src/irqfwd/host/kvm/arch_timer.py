@@ -88,6 +88,7 @@ __all__ = [
     "KvmTimerChip",
     "TimerDesign",
     "TimerPlatform",
+    "VcpuTimerHooks",
     "timer_design_for",
 ]
 
@@ -185,8 +186,35 @@ class _InputLevel:
         return self.kt.kvm_arch_timer_get_input_level(self.vcpu, vintid)
 
 
-# Interpreted-style class even when compiled: tests inject faults by patching its methods.
-@mypyc_attr(native_class=False)
+class VcpuTimerHooks:
+    """The vCPU load/put/block/unblock hooks of one timer context (``KvmVcpu.on_load`` ...):
+    ``kvm_timer_vcpu_load``/``put`` and ``kvm_vcpu_is_blocking`` as ``ctx.blocking``.  A
+    class of this compiled module so that a vCPU switch calls no interpreted code."""
+
+    __slots__ = ("ctx", "kt")
+
+    def __init__(self, kt: KvmArchTimer, ctx: ArchTimerContext) -> None:
+        self.kt = kt
+        self.ctx = ctx
+
+    def on_load(self, v: KvmVcpu, cpu: int) -> int:
+        return self.kt.kvm_timer_vcpu_load(self.ctx, cpu)
+
+    def on_put(self, v: KvmVcpu, cpu: int) -> int:
+        return self.kt.kvm_timer_vcpu_put(self.ctx)
+
+    def on_block(self, v: KvmVcpu, cpu: int) -> int:
+        self.ctx.blocking = True
+        return 0
+
+    def on_unblock(self, v: KvmVcpu, cpu: int) -> int:
+        self.ctx.blocking = False
+        return 0
+
+
+# Tests inject faults with interpreted subclasses that override a method (system.vtimer
+# builds the class it names), so native instances keep native calls.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class KvmArchTimer:
     """The KVM arch timer of one host: per-vCPU contexts, per-pCPU loaded vCPU."""
 

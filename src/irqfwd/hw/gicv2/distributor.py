@@ -257,6 +257,25 @@ class Distributor:
             want = 0
         return self._set_cand(c, i, want)
 
+    def _sync_targets(self, i: int, cpus: int) -> int:
+        """:meth:`_sync` SPI ``i`` on the CPUs of ``cpus`` that it targets; the mask of CPUs
+        whose candidate set changed.
+
+        An SPI is never a candidate of a CPU outside its GICD_ITARGETSR mask (:meth:`_sync`
+        clears ``want`` there, and :meth:`_set_targets` re-syncs every CPU when the mask
+        changes), so re-evaluating the other CPUs would change nothing: a change of an
+        SPI's state costs one sync per target, not one per CPU interface.
+        """
+        t = self.targets[i] & cpus
+        m = 0
+        c = 0
+        while t:
+            if t & 1:
+                m |= self._sync(c, i)
+            t >>= 1
+            c += 1
+        return m
+
     def _set_cand(self, c: int, i: int, want: int) -> int:
         """Make INTID ``i`` a candidate of CPU ``c`` (``want`` non-zero) or not, moving it in
         or out of its priority bucket; ``1 << c`` if that changed anything, else 0."""
@@ -389,19 +408,21 @@ class Distributor:
         lw = self.line[0][w]
         if bool(lw & b) == level:
             return
-        # SPI: every CPU's copy of the line changes; a rising edge of an edge-triggered SPI
-        # latches it (on its targets only with D9); then each CPU's candidate set follows.
-        rising_edge = level and self.edge[0][w] & b
-        tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
-        m = 0
-        for c in self._cpus:
-            if level:
-                self.line[c][w] |= b
-                if rising_edge and (tmask >> c) & 1:
-                    self.latch[c][w] |= b
-            else:
-                self.line[c][w] &= ~b
-            m |= self._sync(c, intid)
+        # SPI: every CPU's copy of the line changes (the copies of an SPI's line word are
+        # always equal: only this path writes them, so one new word is stored in each); a
+        # rising edge of an edge-triggered SPI latches it (on its targets only with D9);
+        # then each CPU's candidate set follows.
+        lw ^= b
+        for line in self.line:
+            line[w] = lw
+        if level and self.edge[0][w] & b:
+            tmask = self.targets[intid] if self._q_spi_pending_follows_targets else self._allmask
+            c = 0
+            for latch in self.latch:
+                if (tmask >> c) & 1:
+                    latch[w] |= b
+                c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
+        m = self._sync_targets(intid, self._allmask)
         if m:
             self.notify(m)
 
@@ -423,18 +444,15 @@ class Distributor:
             else:
                 self.latch[c][w] &= ~b
             return self._sync(c, i)
-        m = 0
         if on:
             tmask = self.targets[i] if self._q_spi_pending_follows_targets else self._allmask
             for cc in self._cpus:
                 if (tmask >> cc) & 1:
                     self.latch[cc][w] |= b
-                    m |= self._sync(cc, i)
-        else:
-            for cc in self._cpus:
-                self.latch[cc][w] &= ~b
-                m |= self._sync(cc, i)
-        return m
+            return self._sync_targets(i, tmask)
+        for cc in self._cpus:
+            self.latch[cc][w] &= ~b
+        return self._sync_targets(i, self._allmask)
 
     def set_pending(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISPENDR (on) / GICD_ICPENDR (off) semantics for one INTID (§4.3.7, §4.3.8)."""
@@ -458,10 +476,7 @@ class Distributor:
             return 0
         for en in self.en:
             en[w] ^= b
-        m = 0
-        for cc in self._cpus:
-            m |= self._sync(cc, i)
-        return m
+        return self._sync_targets(i, self._allmask)
 
     def set_enabled(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISENABLER / GICD_ICENABLER for one INTID (§4.3.5, §4.3.6); never latches."""
@@ -486,19 +501,27 @@ class Distributor:
             act[w] ^= b
             mask = self._sync(c, i)
         else:
-            mask = 0
-            changed = False
-            per_cpu = self._q_spi_n_n and source in ("iar", "eoir", "dir", "hw_lr")
-            for cc in self._cpus:
-                if per_cpu and cc != c:
-                    continue
-                act = self.act[cc]
-                if (act[w] & b != 0) != on:
-                    act[w] ^= b
-                    mask |= self._sync(cc, i)
-                    changed = True
-            if not changed:
+            cpus = 0
+            if self._q_spi_n_n:
+                per_cpu = source in ("iar", "eoir", "dir", "hw_lr")
+                for cc in self._cpus:
+                    if per_cpu and cc != c:
+                        continue
+                    act = self.act[cc]
+                    if (act[w] & b != 0) != on:
+                        act[w] ^= b
+                        cpus |= 1 << cc
+            else:
+                # without D7 every CPU's copy of an SPI's active word is equal: one new word
+                aw = self.act[0][w]
+                if (aw & b != 0) != on:
+                    aw ^= b
+                    for act in self.act:
+                        act[w] = aw
+                    cpus = self._allmask
+            if not cpus:
                 return 0
+            mask = self._sync_targets(i, cpus)
         ev = self.event
         if ev is not None:
             ev("activate" if on else "deactivate", i, c, source)
@@ -659,7 +682,9 @@ class Distributor:
             self.latch[c][w] &= ~b
         else:
             for latch in self.latch:  # 1-N: pending ends everywhere; _set_active re-syncs all
-                latch[w] &= ~b
+                lw = latch[w]
+                if lw & b:
+                    latch[w] = lw ^ b
         self.notify(self._set_active(i, True, c, "iar") | (1 << c))
         return src
 
