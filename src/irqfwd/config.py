@@ -39,6 +39,8 @@ class TrafficConfig(_Strict):
     trace_csv: str | None = None
     """For ``trace``: CSV with a ``time_ns`` column (one event per row)."""
     start_ns: int = Field(default=10_000, ge=0)
+    count: int | None = Field(default=None, ge=1)
+    """At most this many events (None: every event the pattern gives until the run ends)."""
 
     @model_validator(mode="after")
     def _trace_needs_file(self) -> TrafficConfig:

@@ -104,3 +104,18 @@ def test_missing_trace_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     with pytest.raises(InputError, match=r"nope\.csv: cannot read trace"):
         times(TrafficConfig(pattern="trace", trace_csv=str(missing)), 1_000_000)
+
+
+def test_count_keeps_the_first_events_of_any_pattern() -> None:
+    """``traffic.count`` bounds the number of events (the explorer's small configurations)."""
+    import random
+
+    from irqfwd.config import TrafficConfig
+    from irqfwd.devices.traffic import arrivals
+
+    for pattern in ("periodic", "poisson", "burst"):
+        cfg = TrafficConfig(pattern=pattern, rate_hz=100_000, burst_size=2, count=3, start_ns=0)
+        unbounded = TrafficConfig(pattern=pattern, rate_hz=100_000, burst_size=2, start_ns=0)
+        got = list(arrivals(cfg, random.Random(1), 0, 1_000_000))
+        assert got == list(arrivals(unbounded, random.Random(1), 0, 1_000_000))[:3]
+        assert len(got) == 3
