@@ -8,6 +8,8 @@
 * :func:`summarize_result`: the JSON-ready summary of one run (counters, latency
   percentiles, invariant verdict); :func:`report` the ``run``/``compare`` JSON object.
 * :func:`prepare`: resolve a scenario name or file, ``--set`` overrides and a seed.
+* :class:`RunHooks`: optional observers of :func:`run_scenario` (the ordering explorer,
+  :mod:`irqfwd.system.explore`, installs its choice hook and its teardown through them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "COUNTERS",
     "DEFAULT_COMPARE_DESIGNS",
     "LATENCY_PATHS",
+    "RunHooks",
     "RunResult",
     "RunSpec",
     "known_designs",
@@ -87,13 +90,30 @@ class RunResult:
         return list(self.checker.violations)
 
 
+class RunHooks:
+    """Observers of one :func:`run_scenario` (every method does nothing by default)."""
+
+    grace_ns: int | None = None
+    """The invariant checker's grace window (None: :data:`DEFAULT_GRACE_NS`)."""
+
+    def built(self, system: System, checker: InvariantChecker) -> None:
+        """Called once the system and its checker exist, before anything runs."""
+
+    def armed(self, system: System, teardown: Teardown) -> None:
+        """Called after ``duration_ns``, once the teardown is armed."""
+
+
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False) -> RunResult:
+                 vgic_2025: bool = False, hooks: RunHooks | None = None) -> RunResult:
     """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
-    :func:`build_system`)."""
+    :func:`build_system`; ``hooks``: :class:`RunHooks`)."""
     system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
-    checker = InvariantChecker(system.recorder, design)
+    grace = hooks.grace_ns if hooks is not None else None
+    checker = (InvariantChecker(system.recorder, design) if grace is None
+               else InvariantChecker(system.recorder, design, grace_ns=grace))
+    if hooks is not None:
+        hooks.built(system, checker)
     engine = system.engine
     end = config.duration_ns
     for w in system.devices:
@@ -102,6 +122,8 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     system.machine.run(end)
     td = Teardown(system)
     td.arm()
+    if hooks is not None:
+        hooks.armed(system, td)
     system.machine.run(end + 2 * TEARDOWN_WINDOW_NS)
     if not td.killed:
         td.kill()
