@@ -139,6 +139,12 @@ class PhysCpu:
             if self.next is None and self.mode == HOST:
                 self.next = self.idle_step
             self.engine.schedule(0, self._run)
+        elif self.next is None and self.mode == HOST:
+            # Its last step left no continuation: the CPU is about to go idle at its next
+            # boundary (an entry already queued).  Run the idle loop there instead, which
+            # sees the new work; otherwise a wake-up at that very instant is lost (found by
+            # the ordering explorer: a vCPU woken by irqfd injection never ran again).
+            self.next = self.idle_step
 
     def _run(self) -> None:
         self._handle = None
