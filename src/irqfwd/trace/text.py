@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_text
 
 __all__ = ["format_trace_line", "write_trace"]
 
@@ -35,11 +35,11 @@ def format_trace_line(time_ns: int, name: str, fields: dict[str, Any]) -> str:
 
 
 def write_trace(path: Path, events: Iterable[tuple[int, str, dict[str, Any]]], header: str) -> None:
-    try:
-        with path.open("w") as out:
-            out.write(f"# tracer: irqfwd\n# {header}\n# time_ns event fields...\n")
-            for time_ns, name, fields in events:
-                out.write(format_trace_line(time_ns, name, fields))
-                out.write("\n")
-    except OSError as exc:
-        raise InputError(f"--trace {path}: cannot write: {exc.strerror or exc}") from None
+    """Write the trace to ``path`` (all or nothing: :func:`irqfwd.fileio.atomic_write_text`)."""
+
+    def lines() -> Iterable[str]:
+        yield f"# tracer: irqfwd\n# {header}\n# time_ns event fields...\n"
+        for time_ns, name, fields in events:
+            yield format_trace_line(time_ns, name, fields) + "\n"
+
+    atomic_write_text(path, lines(), "--trace")
