@@ -14,7 +14,7 @@ Built-ins (all 10 ms, cost profile ``altra``):
 
 **Adding scenarios from another module** (e.g. the ``vtimer-*`` scenarios): build a
 :class:`ScenarioConfig` and call :func:`register_scenario` at import time of a module listed
-in :data:`PLUGIN_MODULES` (``irqfwd.scenarios.vtimer`` is already listed); the registry
+in :data:`PLUGIN_MODULES` (``irqfwd.scenarios.vtimer`` and ``irqfwd.scenarios.explore`` are listed); the registry
 imports those modules the first time it is consulted::
 
     from irqfwd.scenarios.builtin import register_scenario
@@ -55,7 +55,7 @@ __all__ = [
     "scenario_names",
 ]
 
-PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer"]
+PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer", "irqfwd.scenarios.explore"]
 """Modules imported on first use of the registry; they call :func:`register_scenario`."""
 
 _REGISTRY: dict[str, ScenarioConfig] = {}
