@@ -1,6 +1,7 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
 ``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace FILE]``
+``irqfwd run --replay FILE [--json] [--trace FILE]`` (a counter-example of ``irqfwd explore``)
 ``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json]``
 
 SCENARIO is a built-in name (``irqfwd list``) or a scenario TOML file.  The table shows, per
@@ -150,24 +151,65 @@ def _finish(rep: dict[str, Any], as_json: bool, title: str) -> None:
 
 
 def run_cmd(
-    scenario: ScenarioArg,
-    design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
+    scenario: Annotated[
+        str | None,
+        typer.Argument(help="Built-in scenario name (see 'irqfwd list') or a scenario .toml file.", show_default=False),
+    ] = None,
+    design: Annotated[str | None, typer.Option("--design", "-d", help="Delivery design [default: irqfd-resample].",
+                                               show_default=False)] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
     trace: Annotated[
         Path | None, typer.Option("--trace", help="Write the event trace (ftrace-like text) to FILE.", metavar="FILE")
     ] = None,
+    replay_file: Annotated[
+        Path | None, typer.Option("--replay", help="Re-execute a counter-example written by 'irqfwd explore --out'.",
+                                  metavar="FILE")
+    ] = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
-    _check_design(design)
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise InputError(f"--trace {trace}: not a writable file path")
+    if replay_file is not None:
+        given = [n for n, v in (("SCENARIO", scenario), ("--design", design), ("--set", overrides),
+                                ("--seed", seed)) if v is not None and v != []]
+        if given:
+            raise InputError(f"--replay: the replay file fixes the scenario, design and seed; do not give {given[0]}")
+        _replay(replay_file, as_json, trace)
+        return
+    if scenario is None:
+        raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
+    design = _check_design(design or "irqfd-resample")
     config, seed, costs = prepare(scenario, overrides, seed)
     result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
     if trace is not None:
         write_trace(trace, result.recorder.trace, f"scenario={config.name} design={design} seed={seed}")
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
+
+
+def _replay(path: Path, as_json: bool, trace: Path | None) -> None:
+    from irqfwd.system.explore import load_replay, replay
+
+    rp = load_replay(path)
+    result, decisions = replay(rp, tracing=trace is not None)
+    if trace is not None:
+        write_trace(trace, result.recorder.trace,
+                    f"replay={path.name} scenario={rp.config.name} design={rp.design} seed={rp.seed}")
+    rep = report(rp.config.name, rp.seed, {rp.design: summarize_result(result)})
+    rep["replay"] = {"file": str(path), "choices": [d.as_dict() for d in decisions],
+                     "recorded_rules": sorted({v.get("rule", "?") for v in rp.violations if isinstance(v, dict)}),
+                     "reproduced": bool(result.violations) == bool(rp.violations)}
+    if not as_json:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        steps = [f"at {d.time_ns} ns ran {d.ran} before {d.instead_of}" for d in decisions]
+        console.print(f"replay of {path}: {len(decisions)} deviation(s) from the default order"
+                      + (": " + "; ".join(steps) if steps else ""), markup=False)
+        console.print("recorded violations: " + (", ".join(rep["replay"]["recorded_rules"]) or "none")
+                      + ("; reproduced" if rep["replay"]["reproduced"] else "; NOT reproduced"), markup=False)
+    _finish(rep, as_json, f"{rp.config.name} / {rp.design} (seed {rp.seed}), replay of {path.name}")
 
 
 def compare_cmd(
