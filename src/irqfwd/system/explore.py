@@ -335,7 +335,7 @@ class _Explorer:
     def __init__(self, opts: ExploreOptions) -> None:
         self.opts = opts
         self.work: deque[tuple[tuple[int, int], ...]] = deque([()])
-        self.seen: dict[bytes, int] = {}
+        self.seen: dict[int, int] = {}
         self.points = 0
         self.pruned = 0
 

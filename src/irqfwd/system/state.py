@@ -43,7 +43,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["canonical_state", "state_digest"]
+__all__ = ["canonical_state", "stable_digest", "state_digest"]
 
 _SKIP_TYPES = frozenset({
     "Recorder", "EventSite", "CounterSite", "LatencyStats", "Engine", "RegisterBlock",
@@ -58,6 +58,7 @@ _SKIP_ATTRS = frozenset({
 """Attributes that are derived, transient (meaningful only inside a step) or bookkeeping."""
 
 _fields_cache: dict[type, tuple[str, ...]] = {}
+_UNSET = "<unset>"
 
 
 def _fields(tp: type) -> tuple[str, ...]:
@@ -130,18 +131,16 @@ class _Walker:
         self.ids[key] = len(self.ids)
         self.keep.append(o)
         t = type(o)
-        out: list[Any] = ["O", t.__name__]
-        for name in _fields(t):
-            try:
-                v = getattr(o, name)
-            except AttributeError:
-                continue
-            out.append((name, self.value(v)))
+        value = self.value
+        # attribute names are implied by the type: only the values are kept
+        out: list[Any] = [t.__name__]
+        out.extend([value(getattr(o, name, _UNSET)) for name in _fields(t)])
         d = getattr(o, "__dict__", None)
         if d:
             for name, v in d.items():
                 if name not in _SKIP_ATTRS:
-                    out.append((name, self.value(v)))
+                    out.append(name)
+                    out.append(value(v))
         return tuple(out)
 
 
@@ -149,7 +148,7 @@ def canonical_state(system: Any, checker: Any = None) -> Any:
     """The canonical form of ``system`` (and ``checker``'s rule state) as nested tuples."""
     w = _Walker()
     engine = system.engine
-    pending = [w.value(e) for e in engine.pending()]
+    pending = tuple(w.value(e) for e in engine.pending())
     roots = (system.machine, system.host, system.kvm, system.vms, system.guests, system.devices,
              system.vtimer, system.torn_down)
     state = [("now", engine.now), ("pending", pending), ("system", w.value(roots))]
@@ -158,6 +157,12 @@ def canonical_state(system: Any, checker: Any = None) -> Any:
     return tuple(state)
 
 
-def state_digest(system: Any, checker: Any = None) -> bytes:
-    """A 16-byte digest of :func:`canonical_state`."""
-    return hashlib.blake2b(repr(canonical_state(system, checker)).encode(), digest_size=16).digest()
+def state_digest(system: Any, checker: Any = None) -> int:
+    """A 64-bit digest of :func:`canonical_state` (Python's tuple hash: stable within one
+    process, which is all a search needs; :func:`stable_digest` is stable across runs)."""
+    return hash(canonical_state(system, checker))
+
+
+def stable_digest(system: Any, checker: Any = None) -> str:
+    """A hex digest of :func:`canonical_state` that is the same in every process."""
+    return hashlib.blake2b(repr(canonical_state(system, checker)).encode(), digest_size=16).hexdigest()
