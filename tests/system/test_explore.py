@@ -22,7 +22,7 @@ from irqfwd.system.explore import (
     replay,
     write_replay,
 )
-from irqfwd.system.state import canonical_state, state_digest
+from irqfwd.system.statehash import canonical_state, state_digest
 
 SCENARIOS = ("explore-2x2", "explore-edge", "explore-two-vms")
 CORRECT = [d for d, x in DESIGNS.items() if not x.fault]

@@ -40,7 +40,7 @@ scenario from scratch, following its deviations (a prefix), then the defaults.
 State hashing
 -------------
 At every decision point where an ordering may still deviate, the explorer hashes the state
-of the whole system (:func:`irqfwd.system.state.state_digest`: GIC, vgic, host, VFIO,
+of the whole system (:func:`irqfwd.system.statehash.state_digest`: GIC, vgic, host, VFIO,
 devices, guests, pCPUs, the engine's clock and pending entries, and the invariant
 checker's bookkeeping).  A state already expanded with at least as many deviations left is
 not expanded again: no state is visited twice.  ``states`` counts the distinct states.
@@ -79,7 +79,7 @@ from irqfwd.sim.engine import NORMAL, URGENT, Engine
 from irqfwd.system.build import System
 from irqfwd.system.designs import DESIGNS, get_design
 from irqfwd.system.run import RunHooks, RunResult, run_scenario
-from irqfwd.system.state import state_digest
+from irqfwd.system.statehash import state_digest
 from irqfwd.system.teardown import Teardown
 
 __all__ = [
