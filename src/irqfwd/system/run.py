@@ -128,7 +128,7 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     if not td.killed:
         td.kill()
         system.machine.run(end + 3 * TEARDOWN_WINDOW_NS)
-    if not system.torn_down:
+    if not td.done:
         td.teardown()
     checker.finish(engine.now)
     return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
