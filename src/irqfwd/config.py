@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "DeviceConfig",
     "GuestConfig",
+    "HostileBehaviour",
     "ScenarioConfig",
     "SchedulerConfig",
     "TimerConfig",
@@ -97,6 +98,11 @@ class TimerConfig(_Strict):
     timer interrupt pending or active."""
 
 
+HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "sgi-flood", "irq-toggle",
+                          "timer-storm"]
+"""What a hostile guest does (:mod:`irqfwd.guest.hostile`)."""
+
+
 class VMConfig(_Strict):
     """One VM: vCPUs and optional pinning of vCPU i to pCPU pin[i]."""
 
@@ -104,6 +110,8 @@ class VMConfig(_Strict):
     vcpus: int = Field(default=1, ge=1, le=8)
     pin: list[int] | None = None
     timer: TimerConfig = Field(default_factory=TimerConfig)
+    hostile: HostileBehaviour | None = None
+    """Run a hostile guest (:mod:`irqfwd.guest.hostile`) instead of the Linux-like kernel."""
 
 
 class SchedulerConfig(_Strict):

@@ -14,6 +14,7 @@ from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
+from irqfwd.guest.hostile import HostileGuest
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
@@ -72,6 +73,8 @@ class System:
     torn_down: list[int] = field(default_factory=list)
     vtimer: VtimerSystem | None = None
     """The arch timer when a VM uses it."""
+    hostile: dict[int, HostileGuest] = field(default_factory=dict)
+    """VM index → its hostile guest (``VMConfig.hostile``)."""
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
@@ -136,6 +139,13 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     vtimer: VtimerSystem | None = None
     if any(vmc.timer.enabled for vmc in config.vms):
         vtimer = install_vtimer(machine, gic, host, vms, guests, config, d.hw_deactivation)
+    hostile: dict[int, HostileGuest] = {}
+    for i, vmc in enumerate(config.vms):
+        if vmc.hostile is not None:
+            vintids = [(w.cfg.guest_intid, w.cfg.trigger == "edge", w.cfg.vcpu) for w in wirings if w.kvm is vms[i]]
+            hostile[i] = HostileGuest(vms[i], guests[i].gic, costs, vmc.hostile, vintids,
+                                      vtimer.hw if vtimer is not None else None,
+                                      eoimode1=config.guest.eoimode == 1 or vmc.hostile == "bogus-eoi")
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
@@ -143,7 +153,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             sched.add_task(vcpu, pcpu)
             g += 1
     return System(config, d, engine, rec, costs, machine, gic, host, kvm_arch, vms, guests, wirings,
-                  vtimer=vtimer)
+                  vtimer=vtimer, hostile=hostile)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:
