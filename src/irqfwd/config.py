@@ -13,8 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "KERNEL_PROFILES",
     "DeviceConfig",
     "GuestConfig",
+    "HostConfig",
     "HostileBehaviour",
     "ScenarioConfig",
     "SchedulerConfig",
@@ -55,6 +57,10 @@ class DeviceConfig(_Strict):
 
     name: str = "nic0"
     kind: Literal["nic"] = "nic"
+    bus: Literal["platform", "pci"] = "platform"
+    """How VFIO exposes its interrupt: a platform device's SPI (``vfio_platform_irq.c``,
+    masked with ``disable_irq_nosync``) or a PCI device's INTx (``vfio_pci_intrs.c``, masked
+    at the device with DisINTx)."""
     vm: int = Field(default=0, ge=0)
     """Index of the VM the device is assigned to."""
     vcpu: int = Field(default=0, ge=0)
@@ -103,6 +109,23 @@ HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "
 """What a hostile guest does (:mod:`irqfwd.guest.hostile`)."""
 
 
+KERNEL_PROFILES = ("current", "6.1", "5.8")
+"""Host kernels whose behaviour the host model can follow (``docs/designs.md``, "Kernel
+profiles"): ``current`` (upstream, with the 2025 vgic LR-overflow rework), ``6.1`` (Debian
+12, what ``irqfwd measure`` boots) and ``5.8`` (before in-atomic SPI injection)."""
+
+
+class HostConfig(_Strict):
+    """The host kernel: which Linux behaviour, its tick and KVM's halt polling."""
+
+    kernel: Literal["current", "6.1", "5.8"] = "current"
+    hz: int = Field(default=250, ge=0, le=1000)
+    """CONFIG_HZ of the host (Debian arm64: 250); the tick interrupts a busy CPU (NO_HZ_IDLE:
+    not an idle one).  0 = no host tick."""
+    halt_poll_ns: int | None = Field(default=None, ge=0, le=10_000_000)
+    """``kvm.halt_poll_ns``; None = the arm64 default (``KVM_HALT_POLL_NS_DEFAULT``)."""
+
+
 class VMConfig(_Strict):
     """One VM: vCPUs and optional pinning of vCPU i to pCPU pin[i]."""
 
@@ -131,12 +154,16 @@ class ScenarioConfig(_Strict):
     duration_ns: int = Field(default=10_000_000, gt=0)
     seed: int = 0
     pcpus: int = Field(default=1, ge=1, le=8)
-    num_lrs: int = Field(default=4, ge=1, le=64)
+    num_lrs: int = Field(default=4, ge=2, le=64)
+    """List registers per CPU interface (GICH_VTR.ListRegs + 1).  At least 2: with one,
+    the underflow maintenance interrupt KVM asks for on overflow (GICH_HCR.UIE: at most one
+    LR valid) would hold as soon as that LR is written, and the vCPU would never run."""
     host_at_el2: bool = True
     """Host booted at EL2/HYP: GIC driver uses EOImode 1 (Linux gic_check_eoimode)."""
     vms: list[VMConfig] = Field(default_factory=lambda: [VMConfig()])
     devices: list[DeviceConfig] = Field(default_factory=lambda: [DeviceConfig()])
     guest: GuestConfig = Field(default_factory=GuestConfig)
+    host: HostConfig = Field(default_factory=HostConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     cost_profile: str = "altra"
 

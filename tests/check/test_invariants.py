@@ -1,5 +1,6 @@
 """The online invariant checker: each rule fires on a synthetic event stream that breaks it
-and stays silent on a clean one (linux-forwarding-lineage.md §13, ecosystem §2.9)."""
+and stays silent on a clean one (the rules of :mod:`irqfwd.check.invariants`; each test names
+the Linux function, commit or IHI 0048B section behind its rule)."""
 
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def test_one_handler_covers_several_raises() -> None:
 
 
 def test_edge_handled_twice_fires_edge_exactly_once() -> None:
-    """An edge raise delivered to the guest handler twice is a duplicate (§13.4)."""
+    """An edge raise delivered to the guest handler twice is a duplicate (IHI 0048B §3.2.4:
+    a second edge while active only makes it Active+Pending)."""
     steps: list[Step] = [
         (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
         (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
@@ -158,7 +160,8 @@ def test_level_handled_twice_is_not_an_edge_violation() -> None:
 
 
 def test_double_deactivation_fires() -> None:
-    """Guest (HW LR) and host both deactivating one activation breaks exactly-once (§13.1)."""
+    """Guest (HW LR) and host both deactivating one activation breaks exactly-once
+    (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs)."""
     steps = forwarded_level_irq(10_000, 1)
     steps.append((10_800, "phys_deactivate", {"intid": 48, "cpu": 0, "source": "dir", "by": "host"}))
     checker = replay(steps)
@@ -174,7 +177,8 @@ def test_never_deactivated_fires_deactivate_and_stale_active() -> None:
 
 
 def test_hw_lr_pending_active_fires_only_for_hw() -> None:
-    """HW=1 with State=pending+active is forbidden; HW=0 pending+active is legal (§5.3.9)."""
+    """HW=1 with State=pending+active is forbidden; HW=0 pending+active is legal
+    (IHI 0048B §5.3.9; ``vgic_v2_populate_lr`` since 3d6e77ad1489)."""
     bad = replay([(1_000, "lr_write", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)})])
     assert rules_fired(bad) == {"hw-lr-pending-active"}
     assert bad.violations[0].intid == 48 and "GICH_LR2" in bad.violations[0].message
@@ -234,7 +238,9 @@ def test_lazy_disable_second_fire_is_not_a_storm() -> None:
 
 def test_virtual_level_refire_while_deasserted_is_a_storm() -> None:
     """No EOI bit → no resample: the guest handler runs again with nothing raised while the
-    device is de-asserted (§13.6); flagged as level-storm at the guest's handler entry."""
+    device is de-asserted (``vgic_v2_populate_lr`` sets GICH_LR.EOI on level non-HW irqs so
+    that ``kvm_notify_acked_irq`` resamples); flagged as level-storm at the guest's handler
+    entry."""
     steps: list[Step] = [
         (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
         (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
@@ -247,8 +253,9 @@ def test_virtual_level_refire_while_deasserted_is_a_storm() -> None:
 
 
 def test_active_at_teardown_is_stale_even_inside_grace_window() -> None:
-    """A physical INTID left active when the VM is torn down is never deactivated (§13.2):
-    reported even though the activation is within the grace window before the end."""
+    """A physical INTID left active when the VM is torn down is never deactivated (only the
+    host's ``gic_eoimode1_mask_irq`` could): reported even though the activation is within
+    the grace window before the end."""
     steps = [s for s in forwarded_level_irq(9_990_000, 1) if s[1] not in ("phys_deactivate", "guest_deactivate")]
     steps.append((9_995_000, "vm_teardown", {"vm": 0}))
     checker = replay(steps)

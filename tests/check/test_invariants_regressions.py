@@ -35,8 +35,9 @@ def _served(t: int, vm: int, intid: int, dev: str) -> list[Step]:
 
 
 def test_stale_active_keys_the_vcpu_by_vm() -> None:
-    """stale-active (§13.2): VM 0's vCPU 0 deactivates vINTID 48 (pINTID 48); before its
-    fold, VM 1's vCPU 0 enters on another pCPU.  That entry is not VM 0's, so no violation;
+    """stale-active (the host's part lands at the fold, ``vgic_v2_fold_lr_state``): VM 0's
+    vCPU 0 deactivates vINTID 48 (pINTID 48); before its fold, VM 1's vCPU 0 enters on
+    another pCPU.  That entry is not VM 0's, so no violation;
     VM 0's own entry after the fold finds the INTID inactive."""
     steps = _served(1_000, 0, 48, "nicA") + _served(1_000, 1, 49, "nicB") + [
         (2_000, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
@@ -55,7 +56,8 @@ def test_stale_active_keys_the_vcpu_by_vm() -> None:
 
 
 def test_stale_active_new_activation_is_another_instance() -> None:
-    """sw-deactivate + edge (§13.4): the fold deactivates the physical INTID and a new edge
+    """sw-deactivate + edge (IHI 0048B §3.2.4: an edge while active is held as
+    Active+Pending): the fold deactivates the physical INTID and a new edge
     held pending in the GIC is activated at once, at the same instant as the guest's
     deactivation in the trace.  The new activation is not the one the guest deactivated."""
     steps = [

@@ -43,7 +43,7 @@ def test_clean_periodic_trace_has_no_violation() -> None:
 
 
 def test_lost_deadline_is_reported() -> None:
-    """timer-lost (§13.3 migration, selftests arch_timer.c): an armed deadline never handled is a loss."""
+    """timer-lost (vCPU migration, selftests arch_timer.c): an armed deadline never handled is a loss."""
     assert replay([prog(0, 1_000_000)], end=5_000_000) == ["timer-lost"]
     # within the grace window at the end: not yet expected
     assert replay([prog(0, 4_500_000)], end=5_000_000) == []
@@ -55,7 +55,8 @@ def test_condition_false_delivery_is_reported() -> None:
 
 
 def test_stale_active_at_load_is_reported() -> None:
-    """timer-stale-active (§6.3 / §13.2): a load that needs PPI 27 inactive must find it inactive."""
+    """timer-stale-active (9b4a3004439d: only "inactive" is cached): a load that needs PPI 27
+    inactive must find it inactive."""
     act = (100, "phys_activate", {"intid": 27, "cpu": 1, "source": "iar"})
     load = (200, "kvm_timer_phys_active", {"cpu": 1, "active": False, "cached": True})
     assert replay([act, load]) == ["timer-stale-active"]
@@ -66,7 +67,8 @@ def test_stale_active_at_load_is_reported() -> None:
 
 
 def test_wrong_guest_is_reported() -> None:
-    """timer-wrong-guest (§13.7): a handler run with no raise for that vCPU, or an ignored PPI injected."""
+    """timer-wrong-guest (``kvm_arch_timer_handler`` ignores a PPI with no loaded vCPU): a
+    handler run with no raise for that vCPU, or an ignored PPI injected."""
     assert replay([raise_(10, vm=1), girq(20, vm=0)]) == ["timer-wrong-guest"]
     ignored = (10, "timer_host_irq", {"cpu": 0, "vcpu": None, "vm": None, "condition": False})
     assert replay([ignored, raise_(10, vm=0, cpu=0), girq(30)]) == ["timer-wrong-guest"]

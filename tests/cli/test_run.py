@@ -73,7 +73,8 @@ def test_compare_json_shape(irqfwd) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_resample_costs_more_exits_than_forwarding(irqfwd) -> None:  # type: ignore[no-untyped-def]
-    """§15: irqfd-resample takes a maintenance exit and VFIO mask/unmask per level IRQ; forwarding none."""
+    """vfio_platform_irq.c + virt/kvm/eventfd.c: irqfd-resample takes a maintenance exit and
+    VFIO mask/unmask per level IRQ; forwarding (``vgic_v2_populate_lr``, HW=1) none."""
     res = irqfwd("compare", "nic-level", *SHORT, "--designs", "irqfd-resample,forwarded", "--json")
     d = json.loads(res.out)["designs"]
     resample, fwd = d["irqfd-resample"]["counters"], d["forwarded"]["counters"]

@@ -500,7 +500,8 @@ def test_non_resample_irqfd_pulses() -> None:
 
 
 def test_assigning_a_signalled_eventfd_injects_at_once() -> None:
-    """"Assigning an irqfd whose eventfd is already signalled injects immediately." """
+    """kvm_irqfd_assign: an eventfd already signalled (vfs_poll returns EPOLLIN) gets
+    ``schedule_work(&irqfd->inject)`` at once; the poll does not consume the count."""
     from irqfwd.host.eventfd import EventFd
 
     s = _sys("irqfd-resample")
@@ -508,7 +509,7 @@ def test_assigning_a_signalled_eventfd_injects_at_once() -> None:
     fd.signal()
     irqfd = s.vms[0].irqfds.kvm_irqfd_assign(fd, 17, None)
     assert isinstance(irqfd, KvmIrqfd)
-    assert irqfd.inject.pending and fd.count == 0
+    assert irqfd.inject.pending and fd.count == 1
 
 
 def test_irqfd_routes_only_to_spis() -> None:
@@ -593,7 +594,7 @@ def test_arm_irqbypass_only_for_msi_routes() -> None:
 
 
 def test_vgic_state_debugfs_layout() -> None:
-    """ecosystem-and-conventions §4.1: a ``vgic-state`` snapshot in KVM's debugfs layout;
+    """arch/arm64/kvm/vgic/vgic-debug.c: a ``vgic-state`` snapshot in KVM's debugfs layout;
     a mapped, enabled, level SPI 48 pending on its line reads ``PLAEHCG`` = 0101110 with
     HWID 48 before it is queued, and 0011110 (A=1, line low) once the guest holds it."""
     s = _sys("forwarded")
@@ -613,10 +614,11 @@ def test_vgic_state_debugfs_layout() -> None:
 def _overflow_cfg() -> ScenarioConfig:
     # EOImode 1 guest, oneshot threaded handlers (DIR deferred to the thread end), four
     # devices bursting together, two LRs: more active irqs than LRs.
-    from irqfwd.config import GuestConfig
+    from irqfwd.config import GuestConfig, HostConfig
 
     return ScenarioConfig(
         name="ovf", duration_ns=2_000_000, num_lrs=2, guest=GuestConfig(eoimode=1),
+        host=HostConfig(kernel="current"),
         devices=[DeviceConfig(name=f"d{i}", host_intid=48 + i, guest_intid=48 + i, threaded=True,
                               handler_ns=5_000,
                               traffic=TrafficConfig(pattern="burst", rate_hz=30_000, burst_size=3, burst_gap_ns=0))
@@ -626,13 +628,14 @@ def _overflow_cfg() -> ScenarioConfig:
 def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     """"Under LR overflow with EOImode1 guests, DIR is trapped and deactivation of an
     active irq not in an LR is emulated (including physical deactivation for HW irqs,
-    exactly once)."  With the 2025 ap_list order (pending first) active irqs are pushed out
+    exactly once)."  With the 2025 ap_list order (pending first, kernel profile ``current``)
+    active irqs are pushed out
     of the LRs; an untrapped GICV_DIR for them finds no LR (GICH_HCR.EOICount) and they stay
     active (the device starves); with DIR trapped every deactivation is emulated once."""
     from irqfwd.system.build import build_system as _build
 
-    assert _build(_overflow_cfg(), "forwarded", vgic_2025=True).vms[0].vgic.options.trap_dir
-    r = run_scenario(_overflow_cfg(), "forwarded", vgic_2025=True, tracing=True)
+    assert _build(_overflow_cfg(), "forwarded").vms[0].vgic.options.trap_dir
+    r = run_scenario(_overflow_cfg(), "forwarded", tracing=True)
     c = r.recorder.counters
     assert c["lr_spills"] > 0 and c["eoicount"] == 0
     assert c["dir_trapped"] == c["guest_irqs_handled"] - 1  # the killed last one never DIRs
@@ -641,7 +644,7 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     assert len(deact) == c["host_irqs"]
     assert r.checker.by_rule() == {}
     # The same vgic ordering without DIR trapping loses deactivations.
-    s = _build(_overflow_cfg(), "forwarded", vgic_2025=True)
+    s = _build(_overflow_cfg(), "forwarded")
     for kvm in s.vms:  # stage 2 maps the GICV_DIR page after all: the guest's DIR does not trap
         kvm.stage2_device_pages.add((s.gic.config.gicv_base + 0x1000) >> 12)
     from irqfwd.devices.traffic import arrivals

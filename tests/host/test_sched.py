@@ -44,7 +44,7 @@ def _latency_of(design: str, cfg: ScenarioConfig, dev: str) -> list[int]:
 
 def test_round_robin_time_slice_bounds_the_wait_of_the_other_vm() -> None:
     """Two VMs on one pCPU: with ``pinned`` (run until block) VM b waits for VM a's 300 µs
-    handler; ``round-robin`` preempts a after its 50 µs slice (a host tick → exit IRQ),
+    handler; ``round-robin`` preempts a after its 50 µs slice (a tick → exit IRQ),
     so b's worst assert → handler latency is far below the slow handler's duration."""
     pinned = _latency_of("forwarded", _two_vms_one_pcpu("pinned"), "fast")
     rr_result = run_scenario(_two_vms_one_pcpu("round-robin"), "forwarded")
@@ -52,7 +52,11 @@ def test_round_robin_time_slice_bounds_the_wait_of_the_other_vm() -> None:
     assert max(pinned) > 150_000
     assert max(rr) < 120_000
     assert rr_result.recorder.counters["sched_tick_preempt"] > 0
-    assert rr_result.recorder.counters["exit:IRQ"] >= rr_result.recorder.counters["sched_tick_preempt"]
+    # a slice ends either in guest mode (an IRQ exit) or while the vCPU halt-polls after a
+    # WFx exit (kvm_vcpu_halt stops polling on need_resched)
+    c = rr_result.recorder.counters
+    assert c["exit:IRQ"] > 0
+    assert c["sched_tick_preempt"] <= c["exit:IRQ"] + c["exit:WFx"]
 
 
 def test_two_vms_share_a_pcpu_and_each_gets_its_interrupts() -> None:
@@ -99,10 +103,10 @@ def test_migration_moves_vcpus_between_pcpus_without_losing_interrupts() -> None
 
 
 def test_lr_overflow_spills_and_underflow_maintenance() -> None:
-    """§5.7: more queued interrupts than list registers: the rest stay on the ap_list
-    (``lr_spills``), GICH_HCR.UIE asks for a maintenance interrupt when the LRs drain, and
-    every interrupt is still delivered.  With HW forwarding the only maintenance
-    interrupts are these underflow ones."""
+    """``vgic_flush_lr_state`` / ``vgic_v2_set_underflow``: more queued interrupts than list
+    registers: the rest stay on the ap_list (``lr_spills``), GICH_HCR.UIE asks for a
+    maintenance interrupt when the LRs drain, and every interrupt is still delivered.  With
+    HW forwarding the only maintenance interrupts are these underflow ones."""
     cfg = ScenarioConfig(
         name="ovf", duration_ns=2_000_000, num_lrs=2,
         devices=[DeviceConfig(name=f"d{i}", host_intid=48 + i, guest_intid=48 + i,
@@ -153,7 +157,9 @@ def _random_config(rng: random.Random, it: int) -> ScenarioConfig:
 def test_random_systems_keep_the_hard_invariants() -> None:
     """Random mixes of VMs, vCPUs, pCPUs, policies, migration, edge/level, threaded/NAPI
     drivers and LR counts run to completion under every main design without a lost
-    interrupt, a double or missing physical deactivation, or a P+A HW LR (§13.1, §13.9).
+    interrupt, a double or missing physical deactivation, or a P+A HW LR
+    (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs; ``vgic_v2_populate_lr`` since
+    3d6e77ad1489).
     (Spurious guest interrupts from the asynchronous irqfd injection racing a threaded
     handler's unmask are real and allowed here.)"""
     rng = random.Random(1234)

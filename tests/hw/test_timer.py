@@ -315,4 +315,4 @@ def test_gic_active_ppi_not_resignalled_until_eoi() -> None:
     assert gic.read(GICC + GICC_IAR, cpu=0) == PPI_VTIMER
     assert not gic.outputs[0].irq  # active: not signalled although the line is high
     gic.write(GICC + GICC_EOIR, PPI_VTIMER, cpu=0)
-    assert gic.outputs[0].irq  # line still high → fires again at once (§13.5)
+    assert gic.outputs[0].irq  # line still high → fires again at once (IHI 0048B §3.2.4, E2)

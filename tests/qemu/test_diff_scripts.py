@@ -1,5 +1,6 @@
 """Differential tests: every shipped register script on QEMU 7.2 and on the model with
-QemuQuirks.qemu_7_2() must agree on every read (reference §4.8 harness, §5 test vectors).
+QemuQuirks.qemu_7_2() must agree on every read (the bare-metal probe in ``probe/``, driven by
+:mod:`irqfwd.regs.qemu`; test vectors are the scripts ``scripts/regs/tvNN-*.regs``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.qemu
 
 SCRIPTS = builtin_scripts()
 # QEMU behaviour that no QemuQuirks flag reproduces (docs/conformance.md): CPU-indexed bits
-# of absent CPU interfaces (X3: ITARGETSR; §4.3.12), and preemption decided on the full
+# of absent CPU interfaces (X3: ITARGETSR; IHI 0048B §4.3.12), and preemption decided on the full
 # priority at the *virtual* CPU interface when the running priority is not aligned to the
 # binary point (X2 reproduces it for GICC only; found by test_diff_random.py, reported to
 # the model owners). Those scripts are checked against their documented QEMU values only
@@ -62,7 +63,8 @@ def test_model_agrees_with_qemu_uniprocessor(qemu_up: QemuTarget, path: Path) ->
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_qemu_matches_documented_values(qemu: QemuTarget, path: Path) -> None:
-    """QEMU still gives the values the reference recorded [R] (catches a QEMU upgrade)."""
+    """QEMU still gives the values the scripts document as observed on QEMU 7.2.22 (catches a
+    QEMU upgrade)."""
     script = load_script(path, CONFIG)
     expected = parse_expectations(path.read_text())
     wrong = [f"{path.name}:{r.lineno}: {r.format()}, documented {expected[r.lineno][1]:#x}"

@@ -1,7 +1,7 @@
 """Register scripts run on the GICv2 model (irqfwd.regs.model).
 
-Every shipped script carries expected values from the reference test vectors (TV1–TV39,
-gicv2-virtualization-and-qemu.md §5) in comments: the architectural model must give the
+Every shipped script carries expected values (test vectors TV1–TV39 are the scripts
+``scripts/regs/tvNN-*.regs``) in comments: the architectural model must give the
 "spec" values, the model with QemuQuirks.qemu_7_2() the "qemu" values.
 """
 
@@ -64,7 +64,7 @@ def test_scripts_carry_many_expectations() -> None:
 
 
 def test_eoimode1_drop_then_deactivate_through_a_script() -> None:
-    """TV4 (§4.4.5, §4.4.15): with EOImode 1, EOIR drops RPR, DIR clears the active bit."""
+    """TV4 (IHI 0048B §4.4.5, §4.4.15): with EOImode 1, EOIR drops RPR, DIR clears the active bit."""
     text = """
 w 0x8000000 1
 w 0x8010000 0x201
@@ -89,7 +89,7 @@ def test_ppi_lines_are_per_cpu() -> None:
     text = "cpu 1\nline ppi27 1\nr 0x8000200\ncpu 0\nr 0x8000200\nline spi40 1\nr 0x8000204\n"
     vals = [r.value for r in run_on_model(parse_script(text, "ppi"))]
     # CPU1 sees PPI 27 pending, CPU0 does not; SPI 40 with no target: line-pending state is
-    # still visible in GICD_ISPENDR1 for a level SPI (§4.3.7: pending = line OR latch).
+    # still visible in GICD_ISPENDR1 for a level SPI (IHI 0048B §4.3.7: pending = line OR latch).
     assert vals[:2] == [1 << 27, 0]
     assert vals[2] == 1 << 8
 

@@ -1,7 +1,7 @@
 """Register-script parser (irqfwd.regs.script) and `irqfwd regs run` input errors.
 
 Addresses are checked against the GICv2 memory map of QEMU's virt board (IHI 0048B §4.1,
-reference §4.5); bad input must give "FILE:LINE: problem" and exit status 2.
+QEMU hw/arm/virt.c ``base_memmap``); bad input must give "FILE:LINE: problem" and exit status 2.
 """
 
 from __future__ import annotations

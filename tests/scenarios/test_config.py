@@ -155,7 +155,7 @@ def test_dotted_path_overrides() -> None:
         ("devices.0.traffic.speed=1", r"--set devices\.0\.traffic\.speed: devices\.0\.traffic\.speed: unknown key 'speed'"),
         ("devices.4.trigger=edge", r"--set devices\.4\.trigger: devices\.4: index 4 out of range"),
         ("trigger=both", r"--set trigger=both: devices\.0\.trigger: Input should be 'level' or 'edge'"),
-        ("lrs=0", r"--set lrs=0: num_lrs: Input should be greater than or equal to 1"),
+        ("lrs=1", r"--set lrs=1: num_lrs: Input should be greater than or equal to 2"),
         ("vcpus=two", r"--set vcpus: 'two' is not an integer"),
         ("duration_ns=5ms", r"--set duration_ns: '5ms' is not an integer"),
         ("devices.0.threaded=maybe", r"--set devices\.0\.threaded: 'maybe' is not a boolean"),

@@ -12,14 +12,18 @@ from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 CLEAN = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
 
 FAULTS = {
-    # Level non-HW LR without GICH_LR.EOI: no maintenance interrupt, no resample (§13.6):
+    # Level non-HW LR without GICH_LR.EOI: no maintenance interrupt, no resample
+    # (``vgic_v2_populate_lr`` sets it for level non-HW irqs; ``kvm_notify_acked_irq``):
     # the GSI stays asserted and the guest is re-interrupted while the NIC is de-asserted.
     "fault-level-no-eoi-bit": "level-storm",
-    # VFIO unmask before the guest acknowledged: the still-high level line fires again (§13.5, §7).
+    # VFIO unmask before the guest acknowledged: the still-high level line fires again
+    # (``vfio_automasked_irq_handler`` / ``vfio_platform_unmask``).
     "fault-early-unmask": "level-storm",
-    # Teardown that does not clear the physical Active state of a forwarded IRQ (§13.2).
+    # Teardown that does not clear the physical Active state of a forwarded IRQ
+    # (``gic_eoimode1_mask_irq``).
     "fault-no-teardown-deactivate": "stale-active",
-    # HW=1 LR written Pending+Active (§13.9, IHI 0048B §5.3.9).
+    # HW=1 LR written Pending+Active (``vgic_v2_populate_lr`` since 3d6e77ad1489,
+    # IHI 0048B §5.3.9).
     "fault-hw-lr-pending-active": "hw-lr-pending-active",
 }
 

@@ -160,7 +160,7 @@ def run_guest(program: Callable[[TimerGuest], Generator[Req, Any, None]], limit_
               setup: Callable[[TimerGuest], None] | None = None) -> TimerGuest:
     config = ScenarioConfig(name="timer-upstream", pcpus=1, vms=[VMConfig(vcpus=1, pin=[0])], devices=[])
     system = build_system(config, "forwarded", seed=0, costs=load_profile())
-    vt = VtimerSystem(system.machine, system.gic, system.host, "forwarded")
+    vt = VtimerSystem(system.machine, system.timers, system.host, "forwarded")
     vt.add_vcpu(system.vms[0].vcpus[0])
     g = TimerGuest(system, vt, program)
     if setup is not None:

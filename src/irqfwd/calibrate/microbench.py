@@ -18,10 +18,11 @@ and returns the simulated average ns per operation, as ``micro-bench.c`` prints 
 ``eoi``
     the guest writes GICV_EOIR with the spurious INTID 1023 (no trap, GICv2 §5.4).
 ``ipi``
-    vCPU 0 (pCPU 0) writes GICD_SGIR for SGI 1 to vCPU 1 (pCPU 1, idle in WFI) and spins
-    until vCPU 1's IRQ handler (GICV_IAR, flag, GICV_EOIR) has run: trapped SGIR write,
-    ``vgic_queue_irq_unlock``, ``kvm_vcpu_kick`` (wake-up of the blocked vCPU), flush, entry,
-    the virtual IRQ.
+    vCPU 0 (pCPU 0) writes GICD_SGIR for SGI 1 to vCPU 1 (pCPU 1) and spins until vCPU 1's
+    IRQ handler (GICV_IAR, flag, GICV_EOIR) has run. As in ``micro-bench.c``
+    (``ipi_secondary_entry``: ``while (true) cpu_relax();``) the receiver spins in guest
+    mode: trapped SGIR write, ``vgic_queue_irq_unlock``, ``kvm_vcpu_kick`` (an IPI to the
+    running vCPU's pCPU), IRQ exit, flush, entry, the virtual IRQ.
 ``timer_10ms``
     provided by the timer model (:func:`irqfwd.calibrate.microbench_timer.timer_10ms`), when
     present: the extra latency beyond a 10 ms virtual timer until the guest handler runs.
@@ -82,7 +83,7 @@ class _Guest(GuestProgram):
     """A minimal guest program on one vCPU: optional set-up, then ``op`` ``n`` times."""
 
     def __init__(self, system: System, vcpu: Vcpu, op: Callable[[], int] | None, n: int,
-                 enable_dist: bool = False, start_after: int = 0) -> None:
+                 enable_dist: bool = False, start_after: int = 0, spin: bool = False) -> None:
         super().__init__(system, vcpu)
         self.op = op
         self.n = n
@@ -92,6 +93,7 @@ class _Guest(GuestProgram):
         self.flag = False
         self.enable_dist = enable_dist
         self.start_after = start_after
+        self.spin = spin
 
     def _setup(self) -> int:
         """gic_cpu_init on GICV (PMR, CTLR), optionally GICD_CTLR.Enable (trapped)."""
@@ -127,7 +129,10 @@ class _Guest(GuestProgram):
         return 0
 
     def _idle(self) -> int:
-        """``while (true) wfi();``"""
+        """``while (true) wfi();``, or ``while (true) cpu_relax();`` for a spinning guest."""
+        if self.spin:
+            self._set_next(self._idle)
+            return SPIN_NS
         return self.vcpu.trap_wfi(self._idle)
 
     def _irq(self) -> int:
@@ -200,15 +205,15 @@ def bench_eoi(costs: CostProfile, n: int = ITERATIONS) -> float:
 
 
 def bench_ipi(costs: CostProfile, n: int = ITERATIONS) -> float:
-    """SGI from vCPU 0 to vCPU 1 (idle in WFI on another pCPU) until its handler ran (ns).
+    """SGI from vCPU 0 to vCPU 1 (spinning in guest mode on another pCPU) until its
+    handler ran (ns).
 
     As ``micro-bench.c``, only the send → "handler has run" interval of each iteration is
-    timed; between iterations the sender pauses ``IPI_GAP_NS`` so the receiver is back in
-    WFI (blocked) when the next SGI comes.
+    timed; between iterations the sender pauses ``IPI_GAP_NS``.
     """
     s = _build(costs, 2)
     v0, v1 = s.vms[0].vcpus
-    receiver = _Guest(s, v1, None, 0)
+    receiver = _Guest(s, v1, None, 0, spin=True)
     sender = _Guest(s, v0, None, n, enable_dist=True, start_after=100_000)
     sgir = s.gic.config.gicd_base + GICD_SGIR
     value = (1 << (16 + v1.vcpu_id)) | IPI_SGI

@@ -134,7 +134,7 @@ def run_timer_bench(costs: CostProfile, iterations: int = ITERATIONS, design: st
         devices=[],
     )
     system = build_system(config, design, seed=0, costs=costs)
-    vt = VtimerSystem(system.machine, system.gic, system.host, design)
+    vt = VtimerSystem(system.machine, system.timers, system.host, design)
     vcpu = system.vms[0].vcpus[0]
     vt.add_vcpu(vcpu)
     system.vtimer = vt

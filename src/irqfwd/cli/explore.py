@@ -61,7 +61,6 @@ def explore_cmd(
     kill_window: Annotated[str, typer.Option("--kill-window", help="The VM teardown may happen anywhere this long after the end.")] = "10us",
     grace: Annotated[str, typer.Option("--grace", help="Work started this close to the end need not be complete.")] = "30us",
     no_hashing: Annotated[bool, typer.Option("--no-state-hashing", help="Expand every decision point, even in states already seen.")] = False,
-    vgic_2025: Annotated[bool, typer.Option("--vgic-2025", help="The 2025 LR-overflow vgic (GICV_DIR trapped).")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write replay files of the counter-examples into this new or empty directory.",
                                              metavar="DIR")] = None,
     keep: Annotated[int, typer.Option("--keep", help="Replay files written per design (0: every counter-example).", min=0)] = 10,
@@ -105,7 +104,7 @@ def explore_cmd(
                 written.append(str(path))
 
         reports.append(explore_design(config, name, seed=seed, costs=costs, options=opts,
-                                      vgic_2025=vgic_2025, on_counterexample=save))
+                                      on_counterexample=save))
     bad = [r for r in reports if r.counterexamples and not r.fault]
     if as_json:
         doc = {

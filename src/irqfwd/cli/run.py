@@ -63,6 +63,11 @@ def _per_irq(n: int, handled: int) -> str:
     return f"{n / handled:.2f}" if handled else ("0" if n == 0 else f"{n} total")
 
 
+def _us_per(ns: float, handled: int) -> str:
+    """``ns`` per handled interrupt, in µs."""
+    return f"{ns / handled / 1000:.2f}" if handled else "-"
+
+
 def _us(ns: float) -> str:
     return f"{ns / 1000:.2f}"
 
@@ -99,6 +104,18 @@ def _table(title: str, summaries: dict[str, dict[str, Any]]) -> Any:
         ("lr_spills", "LR spills"),
     ):
         row(label, [_per_irq(s["counters"][key], h) for s, h in zip(items, handled, strict=True)])
+    if all("cpu_time_ns" in s for s in items):
+        totals = [s["cpu_time_ns"]["total"] for s in items]
+        row("host CPU time (µs)", [_us_per(t["host_total"], h) for t, h in zip(totals, handled, strict=True)])
+        for cat, label in (("kvm", "  KVM exit/entry and exit handling"), ("hardirq", "  host hard IRQ"),
+                           ("kworker", "  kworker"), ("sched", "  scheduler switches"),
+                           ("halt_poll", "  halt polling")):
+            row(label + " (µs)", [_us_per(t.get(cat, 0), h) for t, h in zip(totals, handled, strict=True)])
+        row("guest interrupt handling (µs)", [_us_per(t.get("guest_irq", 0), h) for t, h in zip(totals, handled, strict=True)])
+        # halt polling is left out: it burns time the guest left idle, not delivery work
+        row("pCPU time not spent delivering interrupts (%)", [
+            f"{100.0 * (t['wall'] - t['host_total'] - t.get('guest_irq', 0)) / t['wall']:.1f}"
+            if t["wall"] else "-" for t in totals])
     paths = [p for p in LATENCY_PATHS if any(p in s["latency_ns"] for s in items)]
     paths += sorted({p for s in items for p in s["latency_ns"]} - set(paths))
     for path in paths:

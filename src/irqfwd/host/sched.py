@@ -23,9 +23,10 @@ switches to a woken thread, ``sched_switch_ns`` for a switch between two threads
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from irqfwd.config import SchedulerConfig
-from irqfwd.hw.machine import HOST, Machine, PhysCpu, Step
+from irqfwd.hw.machine import CPU_HOST, CPU_SCHED, HOST, Machine, PhysCpu, Step
 from irqfwd.sim.engine import Handle
 
 __all__ = ["Scheduler", "Task"]
@@ -49,6 +50,12 @@ class Task:
         self.slice_start = 0
         self.run_step: Step = _no_run
         """Where the thread continues when it is switched in."""
+        self.cpu_category = CPU_HOST
+        """The ``CPU_*`` category its time is accounted to."""
+        self.wakeup_preempts = False
+        """Waking it preempts the thread running on its pCPU (a kworker woken by
+        ``queue_work`` gets the CPU at the next resched point, as CFS wake-up preemption
+        gives it)."""
 
     def sched_in(self, cpu: PhysCpu) -> int:
         """Preempt notifier ``sched_in``: the thread now runs on ``cpu``; returns the cost (ns)."""
@@ -82,6 +89,13 @@ class Scheduler:
         c = machine.costs
         self.wakeup_ns = c.vcpu_wakeup_ns
         self.switch_ns = c.sched_switch_ns
+        self.eevdf = True
+        """Tick preemption after EEVDF's base slice (6.6+) rather than CFS's share of
+        ``sched_latency`` (set from the kernel profile)."""
+        self.idle_enter: list[Callable[[PhysCpu], None]] = []
+        """Called when a pCPU enters the idle loop (NO_HZ: the host tick stops)."""
+        self.idle_exit: list[Callable[[PhysCpu], None]] = []
+        """Called when a pCPU leaves the idle loop for a thread (the tick restarts)."""
         for cpu in machine.pcpus:
             cpu.idle_step = _IdleStep(self, cpu).step
 
@@ -105,13 +119,16 @@ class Scheduler:
         self.curr[cpu.index] = task
         task.cpu = cpu
         task.slice_start = self.m.engine.now
-        return task.sched_in(cpu)
+        cost = task.sched_in(cpu)
+        cpu.cat = task.cpu_category
+        return cost
 
     def switch_out(self, task: Task, cpu: PhysCpu) -> int:
         """Run ``task``'s ``sched_out`` notifier and make ``cpu`` have no current thread."""
         cost = task.sched_out(cpu)
         self.curr[cpu.index] = None
         task.cpu = None
+        cpu.cat = CPU_SCHED
         return cost
 
     # ---------------------------------------------------------------- idle / switch
@@ -123,13 +140,20 @@ class Scheduler:
             task = rq.popleft()
             if task.blocked or task.exited or task.home != cpu.index:
                 continue
-            cost = self.wakeup_ns if self._last_was_idle[cpu.index] else self.switch_ns
+            was_idle = self._last_was_idle[cpu.index]
+            cost = self.wakeup_ns if was_idle else self.switch_ns
             self._last_was_idle[cpu.index] = False
+            if was_idle:
+                for fn in self.idle_exit:
+                    fn(cpu)
             cost += self.switch_in(task, cpu)
             cpu.mode = HOST
             cpu.next = task.run_step
             self._arm_slice(cpu)
             return cost
+        if not self._last_was_idle[cpu.index]:
+            for fn in self.idle_enter:
+                fn(cpu)
         self._last_was_idle[cpu.index] = True
         cpu.next = None
         return 0
@@ -160,7 +184,7 @@ class Scheduler:
         return cost
 
     def block(self, task: Task, cpu: PhysCpu) -> int:
-        """``schedule()`` from a thread that set itself blocked: switch it out."""
+        """``schedule()`` from a thread that sets itself blocked: switch it out."""
         task.blocked = True
         cost = self.switch_out(task, cpu)
         cpu.next = cpu.idle_step
@@ -169,11 +193,47 @@ class Scheduler:
     def try_to_wake_up(self, task: Task) -> None:
         """``try_to_wake_up``: make a blocked thread runnable on its home pCPU."""
         task.blocked = False
-        self.rq[task.home].append(task)
+        if task.wakeup_preempts:  # it would preempt whichever thread this CPU picks first
+            self.rq[task.home].appendleft(task)
+        else:
+            self.rq[task.home].append(task)
         cpu = self.m.pcpus[task.home]
         cpu.poke()
-        if self.curr[cpu.index] is not None:
-            self._arm_slice(cpu)
+        curr = self.curr[cpu.index]
+        if curr is not None:
+            if task.wakeup_preempts and curr is not task:
+                cpu.need_resched = True  # check_preempt_wakeup: resched_curr
+                if self.m.cur != cpu.index:
+                    cpu.interrupt()
+            else:
+                self._arm_slice(cpu)
+
+    def scheduler_tick(self, cpu: PhysCpu) -> None:
+        """``scheduler_tick`` → ``task_tick_fair``: the current thread is preempted
+        (``resched_curr``) once it has run its slice while another thread waits on ``cpu``
+        (:meth:`sched_slice`)."""
+        curr = self.curr[cpu.index]
+        if curr is None:
+            return
+        waiting = sum(1 for t in self.rq[cpu.index] if not t.blocked and not t.exited)
+        if waiting and self.m.engine.now - curr.slice_start >= self.sched_slice(waiting + 1):
+            self.m.recorder.count("sched_tick_preempt")
+            cpu.need_resched = True
+
+    def sched_slice(self, nr_running: int) -> int:
+        """The slice of one of ``nr_running`` equal-weight threads: EEVDF's ``base_slice_ns``
+        (0.75 ms) or CFS's ``sched_latency`` (6 ms) shared out, at least
+        ``sched_min_granularity`` (0.75 ms); both scaled by ``1 + ilog2(min(ncpus, 8))``
+        (``get_update_sysctl_factor``, SCHED_TUNABLESCALING_LOG)."""
+        factor = 1 + (min(len(self.m.pcpus), 8).bit_length() - 1)
+        if self.eevdf:
+            return 750_000 * factor
+        return max(6_000_000 * factor // nr_running, 750_000 * factor)
+
+    def single_task_running(self, cpu: PhysCpu) -> bool:
+        """``single_task_running``: nothing else is runnable on ``cpu`` (halt polling stops
+        as soon as another thread waits for the CPU)."""
+        return not any(not t.blocked and not t.exited for t in self.rq[cpu.index])
 
     # ---------------------------------------------------------------- time slices
     def _arm_slice(self, cpu: PhysCpu) -> None:

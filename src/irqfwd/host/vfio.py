@@ -104,8 +104,9 @@ class VfioPlatformIrq:
             fd.add_waiter(self._virqfd_wakeup)
 
     def _virqfd_wakeup(self, fd: EventFd) -> None:
+        """``virqfd_wakeup``: the handler (``vfio_platform_unmask_handler``) runs at once."""
         fd.ctx_do_read()
-        self.wq.schedule_work(self._unmask_work)
+        self.unmask()
 
     def _virqfd_unmask(self) -> None:
         self.unmask()

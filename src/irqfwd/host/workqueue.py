@@ -1,18 +1,25 @@
-"""Deferred work (kernel/workqueue.c): ``struct work_struct`` and ``schedule_work``.
+"""Deferred work (kernel/workqueue.c): ``struct work_struct``, ``schedule_work`` and the
+per-CPU kworker threads of ``system_wq``.
 
-A work item runs ``workqueue_hop_ns`` after it is queued, off-CPU (as a kworker on an
-otherwise idle context): its own cost delays nothing else, and it does not compete with
-vCPU threads for a pCPU.  A work item is queued at most once until it runs.
+``schedule_work`` queues a work item on the workqueue pool of the CPU that calls it (the
+pool of CPU 0 from off-CPU code) and wakes that CPU's kworker, a scheduler
+:class:`~irqfwd.host.sched.Task` that competes with the vCPU threads for the pCPU: being
+woken, it preempts the thread running there at its next resched point (CFS wake-up
+preemption of a vCPU thread by a kworker), runs every queued item (``process_one_work``:
+``kworker_work_ns`` each, plus what the item charges), then sleeps again.  A work item is
+queued at most once until it runs.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from irqfwd.hw.machine import Machine
+from irqfwd.host.sched import Scheduler, Task
+from irqfwd.hw.machine import CPU_KWORKER, Machine, PhysCpu
 
-__all__ = ["WorkItem", "Workqueue"]
+__all__ = ["Kworker", "WorkItem", "Workqueue"]
 
 
 class WorkItem:
@@ -26,28 +33,67 @@ class WorkItem:
         self.pending = False
 
 
+class Kworker(Task):
+    """The kworker thread of one CPU's pool (``kworker/N:0``)."""
+
+    def __init__(self, wq: Workqueue, cpu: int) -> None:
+        super().__init__(f"kworker/{cpu}:0")
+        self.wq = wq
+        self.m = wq.m
+        self.home = cpu
+        self.blocked = True  # asleep until work is queued
+        self.items: deque[WorkItem] = deque()
+        self.cpu_category = CPU_KWORKER
+        self.wakeup_preempts = True
+        self.run_step = self._worker_thread
+        self._work_ns = wq.m.costs.kworker_work_ns
+        self._c_items = wq.m.recorder.counter("kworker_items")
+
+    def _worker_thread(self) -> int:
+        """``worker_thread``: run the next item, or sleep when the pool is empty."""
+        cpu = self.cpu
+        assert cpu is not None
+        if not self.items:
+            return self.wq.sched.block(self, cpu)
+        if cpu.need_resched:  # cond_resched() in process_one_work
+            cost = self.wq.sched.resched_point(self, cpu)
+            if cost >= 0:
+                return cost
+        work = self.items.popleft()
+        work.pending = False
+        self._c_items.n += 1
+        rec = self.m.recorder
+        if rec.wants("workqueue_execute_start"):
+            rec.emit("workqueue_execute_start", work=work.name, cpu=cpu.index)
+        work.fn()
+        cpu.next = self.run_step
+        return self._work_ns
+
+    def sched_in(self, cpu: PhysCpu) -> int:
+        """A kworker has no per-thread state to load."""
+        return 0
+
+
 class Workqueue:
-    """``system_wq``: runs queued work items one hop after they are queued."""
+    """``system_wq``: one pool, and one kworker, per CPU."""
 
-    __slots__ = ("hop", "m")
-
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: Machine, sched: Scheduler) -> None:
         self.m = machine
-        self.hop = machine.costs.workqueue_hop_ns
+        self.sched = sched
+        self.workers = [Kworker(self, i) for i in range(len(machine.pcpus))]
+        """Bound to their CPUs: not in the scheduler's migration list."""
 
     def schedule_work(self, work: WorkItem) -> bool:
-        """``schedule_work``: run ``work.fn`` one hop from now; False if already queued."""
+        """``schedule_work``: queue ``work`` on the calling CPU's pool and wake its kworker;
+        False if the item is already queued."""
         if work.pending:
             return False
         work.pending = True
-        self.m.engine.schedule(self.hop, self._run_work, work)
+        worker = self.workers[max(self.m.cur, 0)]
+        worker.items.append(work)
+        rec = self.m.recorder
+        if rec.wants("workqueue_queue_work"):
+            rec.emit("workqueue_queue_work", work=work.name, cpu=worker.home)
+        if worker.blocked:
+            self.sched.try_to_wake_up(worker)
         return True
-
-    def _run_work(self, work: WorkItem) -> None:
-        """The kworker: runs off-CPU (``Machine.cur`` = -1), charging nobody's step."""
-        work.pending = False
-        m = self.m
-        saved, cur = m.acc, m.cur
-        m.cur = -1
-        work.fn()
-        m.acc, m.cur = saved, cur

@@ -44,12 +44,51 @@ from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 
-__all__ = ["GUEST", "HOST", "GuestContext", "Machine", "PhysCpu", "Step"]
+__all__ = [
+    "CPU_GUEST",
+    "CPU_GUEST_IRQ",
+    "CPU_HALT_POLL",
+    "CPU_HARDIRQ",
+    "CPU_HOST",
+    "CPU_KVM",
+    "CPU_KWORKER",
+    "CPU_SCHED",
+    "CPU_TIME_CATEGORIES",
+    "GUEST",
+    "HOST",
+    "GuestContext",
+    "Machine",
+    "PhysCpu",
+    "Step",
+]
 
 HOST: Final = 0
 """pCPU executes host code (EL2, VHE)."""
 GUEST: Final = 1
 """pCPU executes a guest vCPU (EL1/EL0 of the VM)."""
+
+# CPU time accounting: every step's cost goes to one category of the pCPU that runs it;
+# idle = wall time - the sum (Machine.cpu_time).
+CPU_GUEST: Final = 0
+"""Guest code outside its interrupt handling (the workload; a spinning guest)."""
+CPU_GUEST_IRQ: Final = 1
+"""Guest code with its IRQs masked: the guest's interrupt entry, handlers and EOI."""
+CPU_KVM: Final = 2
+"""KVM on the vCPU thread: exits and entries (world switch), exit handling, vgic flush/fold."""
+CPU_HARDIRQ: Final = 3
+"""Host hard-irq context: ``gic_handle_irq`` and the handlers it runs."""
+CPU_KWORKER: Final = 4
+"""Deferred work on a kworker thread (workqueues)."""
+CPU_SCHED: Final = 5
+"""The scheduler: context switches and wake-ups from idle."""
+CPU_HALT_POLL: Final = 6
+"""KVM halt polling (``kvm_vcpu_halt`` spinning before it blocks)."""
+CPU_HOST: Final = 7
+"""Other host code."""
+CPU_TIME_CATEGORIES: tuple[str, ...] = (
+    "guest", "guest_irq", "kvm", "hardirq", "kworker", "sched", "halt_poll", "host",
+)
+"""Names of the categories, indexed by the ``CPU_*`` constants."""
 
 Step = Callable[[], int]
 """A step: applies its effects, sets ``cpu.next``, returns its duration in ns."""
@@ -91,8 +130,9 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "ctx", "engine", "host_irq_step", "idle_step", "index", "irqs_masked",
-        "machine", "mode", "need_resched", "next", "out", "stack",
+        "_active", "_handle", "_last_cat", "acct", "cat", "cat_stack", "ctx", "engine",
+        "host_irq_step", "idle_step", "index", "irqs_masked", "machine", "mode", "need_resched",
+        "next", "out", "parked", "stack",
     )
 
     def __init__(self, machine: Machine, index: int) -> None:
@@ -110,6 +150,17 @@ class PhysCpu:
         """Set by a reschedule IPI or the scheduler tick; makes a running guest exit."""
         self.host_irq_step: Step = _nothing
         self.idle_step: Step = _nothing
+        self.acct = [0] * len(CPU_TIME_CATEGORIES)
+        """ns of this pCPU's time per ``CPU_*`` category."""
+        self.cat = CPU_SCHED
+        """Category of the host code this pCPU runs (set by the code that switches context)."""
+        self.cat_stack: list[int] = []
+        """Categories of the contexts interrupted by host IRQs (beside :attr:`stack`)."""
+        self.parked: Step | None = None
+        """While code busy-waits for an event (KVM halt polling), where it continues: the CPU
+        runs no step until :meth:`poke` resumes it there (an IRQ, a wake-up or a time-out);
+        the waiting code accounts the time itself."""
+        self._last_cat = CPU_SCHED
         self._active = False
         self._handle: list[Any] | None = None
 
@@ -129,6 +180,7 @@ class PhysCpu:
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
         Engine.cancel(h)
+        self.acct[self._last_cat] -= rem  # accounted again when the remainder runs
         self.next = _Remainder(self.machine, rem, self.next).step
         self._handle = eng.schedule(0, self._run)
 
@@ -137,7 +189,13 @@ class PhysCpu:
         if not self._active:
             self._active = True
             if self.next is None and self.mode == HOST:
-                self.next = self.idle_step
+                parked = self.parked
+                if parked is not None:
+                    self.parked = None
+                    self.next = parked
+                else:
+                    self.next = self.idle_step
+                    self.cat = CPU_SCHED
             self.engine.schedule(0, self._run)
         elif self.next is None and self.mode == HOST:
             # Its last step left no continuation: the CPU is about to go idle at its next
@@ -145,6 +203,27 @@ class PhysCpu:
             # sees the new work; otherwise a wake-up at that very instant is lost (found by
             # the ordering explorer: a vCPU woken by irqfd injection never ran again).
             self.next = self.idle_step
+
+    @property
+    def idle(self) -> bool:
+        """No step runs and nothing busy-waits: the CPU sits in the idle loop (WFI)."""
+        return not self._active and self.parked is None
+
+    def irq_return(self) -> None:
+        """Exception return from the host IRQ vector: resume the interrupted context (or
+        the idle continuation) with IRQs unmasked."""
+        self.irqs_masked = False
+        stack = self.stack
+        self.next = stack.pop() if stack else None
+        cats = self.cat_stack
+        self.cat = cats.pop() if cats else CPU_SCHED
+        if self.next is None:
+            parked = self.parked
+            if parked is not None:  # the IRQ came while busy-waiting: resume the waiter
+                self.parked = None
+                self.next = parked
+            else:
+                self.next = self.idle_step
 
     def _run(self) -> None:
         self._handle = None
@@ -157,11 +236,15 @@ class PhysCpu:
         m.cur = self.index  # the executing pCPU, for every step of this batch
         while True:
             # ---- step boundary: take interrupts
-            if self.mode == HOST:
+            mode = self.mode
+            if mode == HOST:
                 if out.irq and not self.irqs_masked:
                     stack.append(self.next)
+                    self.cat_stack.append(self.cat)
+                    self.cat = CPU_HARDIRQ
                     self.irqs_masked = True
                     self.next = self.host_irq_step
+                cat = self.cat
             else:
                 v = self.ctx
                 assert v is not None
@@ -172,6 +255,7 @@ class PhysCpu:
                     v.guest_stack.append(self.next)
                     v.guest_irqs_masked = True
                     self.next = v.guest_irq_step
+                cat = CPU_GUEST_IRQ if v.guest_irqs_masked else CPU_GUEST
             fn = self.next
             if fn is None:
                 m.cur = -1
@@ -180,6 +264,10 @@ class PhysCpu:
             self.next = None
             m.acc = 0
             cost = fn() + m.acc
+            if self.mode != mode:
+                cat = CPU_KVM  # a world switch (entry or exit) is KVM's time
+            self.acct[cat] += cost
+            self._last_cat = cat
             t = eng.now + cost
             batch -= 1
             if batch and t <= horizon:
@@ -308,6 +396,23 @@ class Machine:
             f["source"] = source
             f["by"] = by
             ev.emit()
+
+    # ------------------------------------------------------------------ CPU time
+    def cpu_time(self) -> list[dict[str, int]]:
+        """Per pCPU: ns in each ``CPU_*`` category, ``idle`` and ``wall`` (= the engine time),
+        so that the categories and idle add up to the wall time."""
+        now = self.engine.now
+        out: list[dict[str, int]] = []
+        for cpu in self.pcpus:
+            acct = list(cpu.acct)
+            h = cpu._handle
+            if h is not None and h[0] > now:  # the step in flight: only its part up to now
+                acct[cpu._last_cat] -= h[0] - now
+            row = {name: acct[i] for i, name in enumerate(CPU_TIME_CATEGORIES)}
+            row["idle"] = now - sum(acct)
+            row["wall"] = now
+            out.append(row)
+        return out
 
     # ------------------------------------------------------------------ CPU-bound code
     def spin_quantum(self, max_ns: int) -> int:

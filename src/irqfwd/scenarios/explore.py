@@ -10,8 +10,8 @@ the run ends, so that the VM teardown meets a handler in flight.
     every 12 µs: a migration against an injection, a device re-assertion against a guest
     EOI, an unmask against a re-assertion, the teardown against a handler in flight.
 ``explore-edge``
-    2 pCPUs, 1 VM with 2 vCPUs, 2 edge NICs whose 2 events come 1.5 µs apart (the second
-    edge arrives while the first is pending or active) and a single list register.
+    2 pCPUs, 1 VM with 2 vCPUs, 2 edge NICs on vCPU 0 whose 2 events come 1.5 µs apart (the
+    second edge arrives while the first is pending or active) and 2 list registers.
 ``explore-two-vms``
     1 pCPU shared round-robin (5 µs timeslice) by 2 VMs of 1 vCPU with a level NIC each (both
     vSPI 48), 2 events each: a timeslice end against an injection for the other VM.
@@ -58,10 +58,10 @@ register_scenario(
 register_scenario(
     ScenarioConfig(
         name="explore-edge",
-        description="explorer: 2 pCPUs, 2 vCPUs, 2 edge NICs x 2 events 1.5 us apart, 1 list register",
+        description="explorer: 2 pCPUs, 2 vCPUs, 2 edge NICs x 2 events 1.5 us apart, 2 list registers",
         duration_ns=22_000,
         pcpus=2,
-        num_lrs=1,
+        num_lrs=2,
         vms=[VMConfig(name="vm0", vcpus=2, pin=[0, 1])],
         devices=[
             DeviceConfig(name="nic0", vm=0, vcpu=0, trigger="edge", host_intid=48, guest_intid=48,

@@ -56,7 +56,7 @@ class CostProfile(BaseModel):
     vgic_flush_ns: int = Ns  # kvm_vgic_flush_hwstate fixed part (ap_list walk)
     vgic_fold_ns: int = Ns  # kvm_vgic_sync_hwstate fixed part
     maintenance_handler_ns: int = Ns  # host handler of the maintenance PPI
-    kick_ipi_ns: int = Ns  # kvm_vcpu_kick: IPI to the pCPU running a vCPU
+    kick_ipi_ns: int = Ns  # kvm_vcpu_kick: flight of the IPI to the pCPU running a vCPU
     wfi_block_ns: int = Ns  # kvm_vcpu_block entry when the guest executes WFI
     vcpu_wakeup_ns: int = Ns  # wake a blocked vCPU thread (kvm_vcpu_wake_up + schedule)
 
@@ -64,7 +64,9 @@ class CostProfile(BaseModel):
     host_irq_handler_ns: int = Ns  # genirq flow handler overhead (handle_fasteoi_irq)
     vfio_handler_ns: int = Ns  # vfio_irq_handler body (mask + signal)
     eventfd_signal_ns: int = Ns  # eventfd_signal + waking the waiter
-    workqueue_hop_ns: int = Ns  # schedule_work latency until the work item runs
+    kworker_work_ns: int = Ns  # process_one_work overhead per work item on a kworker
+    host_tick_ns: int = Ns  # the host tick handler (tick_sched_timer: jiffies, scheduler_tick, timers)
+    halt_poll_check_ns: int = Ns  # ending halt polling: kvm_vcpu_check_block found the vCPU runnable
     irqfd_inject_ns: int = Ns  # irqfd_inject → kvm_set_irq
     resample_ns: int = Ns  # irqfd_resampler_ack: de-assert + signal resamplefds
     vfio_unmask_ns: int = Ns  # VFIO unmask via virqfd (enable_irq)

@@ -25,10 +25,12 @@ from irqfwd.host.kvm.irqfd import KvmIrqfd
 from irqfwd.host.kvm.kvm_host import KvmGlobals
 from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
 from irqfwd.host.kvm.vm import Vm
+from irqfwd.host.tick import HostTick
 from irqfwd.host.vfio import VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.machine import Machine
+from irqfwd.hw.timer import ArchTimers
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
@@ -65,12 +67,15 @@ class System:
     costs: CostProfile
     machine: Machine
     gic: GICv2
+    timers: ArchTimers
     host: HostKernel
     kvm: KvmGlobals
     vms: list[Vm]
     guests: list[GuestKernel]
     devices: list[DeviceWiring]
     torn_down: list[int] = field(default_factory=list)
+    tick: HostTick | None = None
+    """The host tick."""
     vtimer: VtimerSystem | None = None
     """The arch timer when a VM uses it."""
     hostile: dict[int, HostileGuest] = field(default_factory=dict)
@@ -84,11 +89,8 @@ def _num_irqs(config: ScenarioConfig) -> int:
 
 def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False) -> System:
+                 ) -> System:
     """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
-
-    ``vgic_2025``: the 2025 LR-overflow vgic (ap_list order pending-first, GICV_DIR always
-    trapped and emulated) instead of the classic one (active irqs first, DIR not trapped).
     """
     d = design if isinstance(design, Design) else get_design(design)
     if costs is None:
@@ -101,16 +103,20 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     num_irqs = _num_irqs(config)
     gic = GICv2(GICv2Config(num_cpus=config.pcpus, num_irqs=num_irqs, num_lrs=config.num_lrs))
     machine = Machine(engine, rec, costs, gic)
-    host = HostKernel(machine, config.host_at_el2, config.scheduler)
+    timers = ArchTimers(engine, config.pcpus, gic)
+    host = HostKernel(machine, config.host_at_el2, config.scheduler, config.host)
+    prof = host.profile
     sched = host.sched
     kvm_arch = kvm_arch_init(host)
+    tick = HostTick(host, timers, config.host.hz)
     if d.forward and not host.irqchip.eoimode1:
         raise InputError(
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
             "(split EOI/deactivate): set host_at_el2 = true")
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
                        mapped_level_lower_line=not d.hw_lr_pending_active,
-                       ap_list_order="2025" if vgic_2025 else "legacy", trap_dir=vgic_2025)
+                       ap_list_order=prof.ap_list_order, trap_dir=prof.trap_gicv_dir,
+                       lr_overflow=prof.lr_overflow)
     vms: list[Vm] = []
     for i, vmc in enumerate(config.vms):
         kvm = Vm(kvm_arch, i, vmc.name or f"vm{i}", vmc.vcpus, num_irqs - 32, opts,
@@ -138,13 +144,12 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
     vtimer: VtimerSystem | None = None
     if any(vmc.timer.enabled for vmc in config.vms):
-        vtimer = install_vtimer(machine, gic, host, vms, guests, config, d.hw_deactivation)
+        vtimer = install_vtimer(machine, timers, host, vms, guests, config, d.hw_deactivation)
     hostile: dict[int, HostileGuest] = {}
     for i, vmc in enumerate(config.vms):
         if vmc.hostile is not None:
             vintids = [(w.cfg.guest_intid, w.cfg.trigger == "edge", w.cfg.vcpu) for w in wirings if w.kvm is vms[i]]
-            hostile[i] = HostileGuest(vms[i], guests[i].gic, costs, vmc.hostile, vintids,
-                                      vtimer.hw if vtimer is not None else None,
+            hostile[i] = HostileGuest(vms[i], guests[i].gic, costs, vmc.hostile, vintids, timers,
                                       eoimode1=config.guest.eoimode == 1 or vmc.hostile == "bogus-eoi")
     g = 0
     for i, vmc in enumerate(config.vms):
@@ -152,8 +157,8 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             pcpu = vmc.pin[v] if vmc.pin is not None else g % config.pcpus
             sched.add_task(vcpu, pcpu)
             g += 1
-    return System(config, d, engine, rec, costs, machine, gic, host, kvm_arch, vms, guests, wirings,
-                  vtimer=vtimer, hostile=hostile)
+    return System(config, d, engine, rec, costs, machine, gic, timers, host, kvm_arch, vms, guests,
+                  wirings, tick=tick, vtimer=vtimer, hostile=hostile)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:

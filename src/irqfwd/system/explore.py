@@ -20,8 +20,8 @@ choice), the *candidates* are *d* and every other live entry *e* with:
   backwards).  The window depends on what ``e`` is:
 
   - **environment** events, whose timing nothing in the model fixes: a device event
-    (``Nic`` arrival or moderation timer), a workqueue item (irqfd injection, VFIO virqfd
-    unmask: kworker latency), a vCPU migration or a timeslice end: ``env_window_ns``;
+    (``Nic`` arrival or moderation timer), an IPI in flight (a kick's reschedule SGI), a
+    vCPU migration or a timeslice end: ``env_window_ns``;
   - the **VM teardown**: after ``duration_ns`` the explorer schedules a kill of every VM
     ``kill_window_ns`` later, which may be advanced to any earlier entry boundary, so the
     teardown meets every handler, injection and unmask in flight (the default run kills at
@@ -47,8 +47,8 @@ not expanded again: no state is visited twice.  ``states`` counts the distinct s
 
 Counter-examples and replay
 ---------------------------
-A counter-example is a JSON file (``format`` ``irqfwd-replay/1``) holding the resolved
-scenario, the design, the seed, the cost profile, the exploration windows and the list of
+A counter-example is a JSON file (``format`` ``irqfwd-replay/2``) holding the resolved
+scenario (with its host kernel profile), the design, the seed, the cost profile, the exploration windows and the list of
 deviations (decision point, chosen candidate, with the time and the name of the entry run
 instead of the default one), plus the violations seen.  ``irqfwd run --replay FILE``
 re-executes it (:func:`replay`) and checks at each deviation that the same entry is there
@@ -72,7 +72,6 @@ from irqfwd.devices.nic import Nic
 from irqfwd.errors import InputError
 from irqfwd.fileio import atomic_write_text
 from irqfwd.host.sched import Scheduler
-from irqfwd.host.workqueue import Workqueue
 from irqfwd.hw.machine import PhysCpu
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import NORMAL, URGENT, Engine
@@ -94,7 +93,7 @@ __all__ = [
     "write_replay",
 ]
 
-REPLAY_FORMAT: Final = "irqfwd-replay/1"
+REPLAY_FORMAT: Final = "irqfwd-replay/2"
 
 Entry = list[Any]
 
@@ -141,8 +140,8 @@ def describe_entry(entry: Entry) -> tuple[str, str]:
         return "step", f"cpu{owner.index} step"
     if isinstance(owner, Nic):
         return "env", f"{owner.name} {'event' if name == '_arrival' else 'moderation timer'}"
-    if isinstance(owner, Workqueue) and args:
-        return "env", f"work {getattr(args[0], 'name', '?')}"
+    if name == "_dist_write" and type(owner).__name__ == "GicDriver":
+        return "env", "IPI delivery"  # a reschedule/kick IPI in flight (kick_ipi_ns)
     if isinstance(owner, Scheduler):
         if name == "_migrate":
             return "env", "vCPU migration"
@@ -272,7 +271,6 @@ class Counterexample:
     design: str
     seed: int
     costs: CostProfile
-    vgic_2025: bool
     options: ExploreOptions
     decisions: list[Decision]
     violations: list[dict[str, Any]]
@@ -287,7 +285,6 @@ class Counterexample:
             "scenario": self.scenario.model_dump(mode="json"),
             "design": self.design,
             "seed": self.seed,
-            "vgic_2025": self.vgic_2025,
             "costs": self.costs.model_dump(mode="json"),
             "explore": self.options.as_dict(),
             "choices": [d.as_dict() for d in self.decisions],
@@ -357,7 +354,7 @@ class _Explorer:
 
 
 def explore_design(config: ScenarioConfig, design: str, *, seed: int, costs: CostProfile,
-                   options: ExploreOptions | None = None, vgic_2025: bool = False,
+                   options: ExploreOptions | None = None,
                    on_counterexample: Any = None) -> DesignReport:
     """Explore the orderings of ``config`` under ``design`` (see the module docstring).
 
@@ -372,10 +369,10 @@ def explore_design(config: ScenarioConfig, design: str, *, seed: int, costs: Cos
     while ex.work and report.orderings < opts.max_orderings:
         devs = ex.work.popleft()
         hooks = _Ordering(opts, devs, ex)
-        result = run_scenario(config, design, seed=seed, costs=costs, vgic_2025=vgic_2025, hooks=hooks)
+        result = run_scenario(config, design, seed=seed, costs=costs, hooks=hooks)
         report.orderings += 1
         if result.violations:
-            cx = Counterexample(config, design, seed, costs, vgic_2025, opts, hooks.decisions,
+            cx = Counterexample(config, design, seed, costs, opts, hooks.decisions,
                                 [v.as_dict() for v in result.violations])
             report.counterexamples.append(cx)
             for rule in cx.rules:
@@ -400,7 +397,7 @@ def write_replay(path: Path, cx: Counterexample, what: str = "replay file") -> N
     atomic_write_text(path, [text], what, exclusive=True)
 
 
-_REPLAY_KEYS = {"format", "scenario", "design", "seed", "vgic_2025", "costs", "explore",
+_REPLAY_KEYS = {"format", "scenario", "design", "seed", "costs", "explore",
                 "choices", "violations"}
 
 
@@ -412,7 +409,6 @@ class Replay:
     config: ScenarioConfig
     design: str
     seed: int
-    vgic_2025: bool
     costs: CostProfile
     options: ExploreOptions
     choices: list[Decision]
@@ -454,7 +450,6 @@ def parse_replay(text: str, where: str) -> Replay:
     if design not in DESIGNS:
         raise InputError(f"{where}: field 'design': unknown design {design!r} (known: {', '.join(DESIGNS)})")
     seed = _field(data, "seed", int, where)
-    vgic_2025 = _field(data, "vgic_2025", bool, where)
     try:
         costs = CostProfile.model_validate(_field(data, "costs", dict, where))
     except ValidationError as exc:
@@ -489,7 +484,7 @@ def parse_replay(text: str, where: str) -> Replay:
         choices.append(Decision(point, choice, _field(c, "time_ns", int, w), _field(c, "ran", str, w),
                                 _field(c, "instead_of", str, w), _field(c, "candidates", int, w)))
     violations = _field(data, "violations", list, where)
-    return Replay(where, config, design, seed, vgic_2025, costs, options, choices, violations)
+    return Replay(where, config, design, seed, costs, options, choices, violations)
 
 
 def load_replay(path: str | Path) -> Replay:
@@ -516,7 +511,7 @@ def replay(rp: Replay, *, tracing: bool = False) -> tuple[RunResult, list[Decisi
     hooks = _Ordering(rp.options, devs, None, expect)
     try:
         result = run_scenario(rp.config, rp.design, seed=rp.seed, costs=rp.costs,
-                              vgic_2025=rp.vgic_2025, tracing=tracing, hooks=hooks)
+                              tracing=tracing, hooks=hooks)
     except _Diverged as exc:
         raise InputError(f"{rp.path}: the model no longer follows this replay: {exc} "
                          "(re-run irqfwd explore to regenerate it)") from None

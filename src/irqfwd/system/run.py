@@ -31,10 +31,12 @@ from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
 __all__ = [
     "COUNTERS",
     "DEFAULT_COMPARE_DESIGNS",
+    "HOST_CPU_CATEGORIES",
     "LATENCY_PATHS",
     "RunHooks",
     "RunResult",
     "RunSpec",
+    "cpu_time_summary",
     "known_designs",
     "prepare",
     "report",
@@ -105,10 +107,10 @@ class RunHooks:
 
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
-                 vgic_2025: bool = False, hooks: RunHooks | None = None) -> RunResult:
-    """Run ``config`` under ``design``; deterministic for a given seed (``vgic_2025``: see
-    :func:`build_system`; ``hooks``: :class:`RunHooks`)."""
-    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing, vgic_2025=vgic_2025)
+                 hooks: RunHooks | None = None) -> RunResult:
+    """Run ``config`` under ``design``; deterministic for a given seed (``hooks``:
+    :class:`RunHooks`)."""
+    system = build_system(config, design, seed=seed, costs=costs, tracing=tracing)
     grace = hooks.grace_ns if hooks is not None else None
     checker = (InvariantChecker(system.recorder, design) if grace is None
                else InvariantChecker(system.recorder, design, grace_ns=grace))
@@ -137,14 +139,13 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run, fully resolved and picklable: the scenario, the design, the seed, the cost
-    profile (None: the scenario's) and the vgic variant."""
+    """One run, fully resolved and picklable: the scenario (its ``host.kernel`` chooses the
+    host behaviour), the design, the seed and the cost profile (None: the scenario's)."""
 
     config: ScenarioConfig
     design: str
     seed: int
     costs: CostProfile | None = None
-    vgic_2025: bool = False
     tracing: bool = False
     labels: dict[str, Any] = field(default_factory=dict)
     """Free-form labels carried into the summary (e.g. a sweep's parameter values)."""
@@ -153,7 +154,7 @@ class RunSpec:
 def run_spec(spec: RunSpec) -> RunResult:
     """Execute ``spec`` (:func:`run_scenario`)."""
     return run_scenario(spec.config, spec.design, seed=spec.seed, costs=spec.costs,
-                        tracing=spec.tracing, vgic_2025=spec.vgic_2025)
+                        tracing=spec.tracing)
 
 
 def run_summary(spec: RunSpec) -> dict[str, Any]:
@@ -209,13 +210,32 @@ def summarize_result(result: RunResult) -> dict[str, Any]:
         {"time_ns": v.time_ns, "rule": v.rule, "intid": v.intid, "message": v.message}
         for v in checker.violations
     ]
-    return {
+    out = {
         "counters": counters,
         "latency_ns": latency,
         "invariants": {"checked": int(checker.checked), "violations": violations},
         "sim_time_ns": int(result.sim_time_ns),
         "events_run": int(result.events_run),
     }
+    if result.system is not None:
+        out["cpu_time_ns"] = cpu_time_summary(result.system.machine.cpu_time())
+    return out
+
+
+HOST_CPU_CATEGORIES = ("kvm", "hardirq", "kworker", "sched", "host")
+"""The categories of host CPU time a delivery design costs (halt polling, time the host
+chooses to burn instead of idling, is reported beside them)."""
+
+
+def cpu_time_summary(per_cpu: list[dict[str, int]]) -> dict[str, Any]:
+    """Per pCPU and in total: ns per category, ``idle`` and ``wall``, and in the total
+    ``host_total`` (the sum of :data:`HOST_CPU_CATEGORIES`)."""
+    total: dict[str, int] = {}
+    for row in per_cpu:
+        for k, v in row.items():
+            total[k] = total.get(k, 0) + v
+    total["host_total"] = sum(total.get(k, 0) for k in HOST_CPU_CATEGORIES)
+    return {"total": total, "per_cpu": per_cpu}
 
 
 def report(scenario_name: str, seed: int, summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -37,9 +37,8 @@ from irqfwd.host.kvm.arch_timer import (
 from irqfwd.host.kvm.kvm_host import KvmVcpu
 from irqfwd.host.kvm.vgic import vgic_get_irq
 from irqfwd.host.kvm.vm import Vm
-from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.machine import Machine
-from irqfwd.hw.timer import CTL_ENABLE, DEFAULT_FREQ_HZ, PPI_VTIMER, ArchTimers
+from irqfwd.hw.timer import CTL_ENABLE, PPI_VTIMER, ArchTimers
 from irqfwd.sim.engine import URGENT
 
 __all__ = ["VtimerSystem", "install_vtimer"]
@@ -51,15 +50,14 @@ class VtimerSystem:
     def __init__(
         self,
         machine: Machine,
-        gic: GICv2,
+        timers: ArchTimers,
         host: HostKernel,
         design: str = "forwarded",
-        freq_hz: int = DEFAULT_FREQ_HZ,
     ) -> None:
         self.m = machine
         self.host = host
         ncpu = len(machine.pcpus)
-        self.hw = ArchTimers(machine.engine, ncpu, gic, freq_hz=freq_hz)
+        self.hw = timers
         self.mode = timer_design_for(design)
         genirq = host.genirq
         self.host_irq = host.irqchip.map_ppi(PPI_VTIMER)
@@ -73,6 +71,7 @@ class VtimerSystem:
         self.kt = KvmArchTimer(
             machine.engine, machine.recorder, machine.costs, self.hw,
             HostTimerPlatform(host), design=self.mode, host_irq=self.host_irq,
+            cache_inactive=host.profile.timer_cache_inactive,
         )
         if chip is not None:
             chip.kt = self.kt
@@ -157,7 +156,7 @@ class VtimerSystem:
         return self.m.spin_quantum(SPIN_QUANTUM_NS)
 
 
-def install_vtimer(machine: Machine, gic: GICv2, host: HostKernel, vms: list[Vm],
+def install_vtimer(machine: Machine, timers: ArchTimers, host: HostKernel, vms: list[Vm],
                    guests: list[GuestKernel], config: ScenarioConfig,
                    hw_deactivation: bool = True) -> VtimerSystem:
     """Build the arch timer of a system: every vCPU of every VM gets its KVM timer context;
@@ -167,7 +166,7 @@ def install_vtimer(machine: Machine, gic: GICv2, host: HostKernel, vms: list[Vm]
     """
     import irqfwd.check.timer  # noqa: F401  (registers the timer invariant rules)
 
-    vt = VtimerSystem(machine, gic, host, "forwarded" if hw_deactivation else "sw-deactivate")
+    vt = VtimerSystem(machine, timers, host, "forwarded" if hw_deactivation else "sw-deactivate")
     for kvm, guest, vmc in zip(vms, guests, config.vms, strict=True):
         for vcpu, gcpu in zip(kvm.vcpus, guest.cpus, strict=True):
             vt.add_vcpu(vcpu, gcpu, vmc.timer)

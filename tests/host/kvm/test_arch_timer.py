@@ -72,12 +72,12 @@ class Vcpu:
     pass
 
 
-def setup(design: str = "forwarded") -> tuple[Engine, Recorder, ArchTimers, FakePlatform, KvmArchTimer, ArchTimerContext, Vcpu]:
+def setup(design: str = "forwarded", cache_inactive: bool = False) -> tuple[Engine, Recorder, ArchTimers, FakePlatform, KvmArchTimer, ArchTimerContext, Vcpu]:
     eng = Engine()
     rec = Recorder(eng)
     hw = ArchTimers(eng, 2, None, freq_hz=100_000_000)  # 10 ns per tick
     plat = FakePlatform()
-    kt = KvmArchTimer(eng, rec, load_profile(), hw, plat, design=design)
+    kt = KvmArchTimer(eng, rec, load_profile(), hw, plat, design=design, cache_inactive=cache_inactive)
     vcpu = Vcpu()
     ctx = kt.kvm_timer_vcpu_init(vcpu, vm=0, vcpu_id=0)
     kt.kvm_timer_enable(ctx)
@@ -103,7 +103,7 @@ def test_load_sets_phys_active_to_virtual_active_or_output(virt_active: bool, as
     kt.kvm_timer_vcpu_load(ctx, 1)
     assert plat.phys_active[1] is expected
     assert sets(plat)[-1] == ("set_state", PPI_VTIMER, IRQCHIP_STATE_ACTIVE, expected, 1)
-    # the level is given to the vgic with the timer context as owner (§6.2)
+    # the level is given to the vgic with the timer context as owner (kvm_timer_vcpu_load_gic)
     assert plat.injected[-1] == (PPI_VTIMER, asserted, ctx)
     # registers restored into the hardware of CPU 1
     assert hw[1].virt.read_cval() == ctx.cnt_cval and hw[1].virt.output is asserted
@@ -129,7 +129,7 @@ def test_put_saves_and_disables_the_timer_hardware() -> None:
 
 
 def test_timer_ppi_with_no_loaded_vcpu_is_ignored() -> None:
-    """"a timer PPI arriving with no loaded vcpu is ignored" — no injection, PPI left Active (§13.7)."""
+    """"a timer PPI arriving with no loaded vcpu is ignored" — no injection, PPI left Active (kvm_arch_timer_handler)."""
     _eng, rec, _hw, plat, kt, _ctx, _vcpu = setup()
     plat.phys_active[0] = True  # the host acked it (IAR) and, forwarded, will not DIR it
     n_inj = len(plat.injected)
@@ -140,7 +140,7 @@ def test_timer_ppi_with_no_loaded_vcpu_is_ignored() -> None:
 
 
 def test_handler_with_condition_injects_level_with_owner() -> None:
-    """§6.2: with a loaded vCPU and the condition true, the handler raises the level into the vgic (owner = timer context)."""
+    """kvm_arch_timer_handler: with a loaded vCPU and the condition true, the handler raises the level into the vgic (owner = timer context)."""
     eng, rec, hw, plat, kt, ctx, _vcpu = setup()
     ctx.cnt_ctl = CTL_ENABLE
     ctx.cnt_cval = 100
@@ -156,8 +156,9 @@ def test_handler_with_condition_injects_level_with_owner() -> None:
 
 
 def test_only_inactive_is_cached() -> None:
-    """"Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d)."""
-    _eng, _rec, _hw, plat, kt, ctx, vcpu = setup()
+    """"Only 'inactive' may be cached for the physical timer Active state" (9b4a3004439d,
+    the 5.8 kernel profile)."""
+    _eng, _rec, _hw, plat, kt, ctx, vcpu = setup(cache_inactive=True)
     kt.kvm_timer_vcpu_load(ctx, 0)  # timer off → writes inactive, caches it
     kt.kvm_timer_vcpu_put(ctx)
     kt.kvm_timer_vcpu_load(ctx, 0)  # inactive again → served from the cache, no GIC write
@@ -178,8 +179,9 @@ def test_only_inactive_is_cached() -> None:
 
 
 def test_host_ack_invalidates_inactive_cache() -> None:
-    """§6.3: the cache holds only while nothing activated the PPI; a host ack (IAR) on that CPU invalidates it."""
-    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup()
+    """The inactive cache (9b4a3004439d) holds only while nothing activated the PPI; a host ack
+    (IAR) on that CPU invalidates it."""
+    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup(cache_inactive=True)
     kt.kvm_timer_vcpu_load(ctx, 0)
     kt.kvm_timer_vcpu_put(ctx)
     plat.phys_active[0] = True  # PPI acked on CPU 0 with nobody loaded
@@ -189,7 +191,7 @@ def test_host_ack_invalidates_inactive_cache() -> None:
 
 
 def test_forwarded_at_init_and_mapped_with_input_level() -> None:
-    """§6.1: the vtimer PPI is forwarded once (irq_set_vcpu_affinity non-NULL) and mapped with get_input_level."""
+    """kvm_timer_hyp_init / kvm_timer_enable: the vtimer PPI is forwarded once (irq_set_vcpu_affinity non-NULL) and mapped with get_input_level."""
     eng, _rec, hw, plat, kt, ctx, _vcpu = setup()
     assert plat.calls[0] == ("vcpu_affinity", PPI_VTIMER, True)
     assert [c for c in plat.calls if c[0] == "vcpu_affinity"] == [plat.calls[0]]
@@ -208,7 +210,7 @@ def test_forwarded_at_init_and_mapped_with_input_level() -> None:
 
 
 def test_bg_timer_wakes_blocked_vcpu_at_deadline() -> None:
-    """§6.2: put while blocking arms bg_timer at the guest deadline; expiry wakes (kicks) the vCPU."""
+    """kvm_timer_vcpu_put: put while blocking arms bg_timer at the guest deadline; expiry wakes (kicks) the vCPU."""
     eng, rec, hw, plat, kt, ctx, vcpu = setup()
     kt.kvm_timer_vcpu_load(ctx, 0)
     hw[0].virt.write_cval(2_000)  # 20 µs
@@ -275,7 +277,7 @@ def test_m1_style_no_hw_deactivation() -> None:
 
 
 def test_reset_clears_mapped_irq_state() -> None:
-    """§6.2: kvm_timer_vcpu_reset calls kvm_vgic_reset_mapped_irq for the mapped timer."""
+    """kvm_timer_vcpu_reset calls kvm_vgic_reset_mapped_irq for the mapped timer."""
     _eng, _rec, _hw, plat, kt, ctx, vcpu = setup()
     plat.virt_active[id(vcpu)] = True
     ctx.cnt_ctl = CTL_ENABLE
@@ -289,3 +291,13 @@ def test_unknown_design_rejected() -> None:
     eng = Engine()
     with pytest.raises(ValueError, match="vlpi"):
         KvmArchTimer(eng, Recorder(eng), load_profile(), ArchTimers(eng, 1), FakePlatform(), design="vlpi")
+
+
+def test_without_the_cache_every_load_writes_active() -> None:
+    """6.x ``kvm_timer_vcpu_load_gic``: ``irq_set_irqchip_state(IRQCHIP_STATE_ACTIVE)`` on every
+    load, even when the PPI is already known to be inactive (no cache)."""
+    _eng, _rec, _hw, plat, kt, ctx, _vcpu = setup()
+    for _ in range(3):
+        kt.kvm_timer_vcpu_load(ctx, 0)
+        kt.kvm_timer_vcpu_put(ctx)
+    assert len(sets(plat)) == 3

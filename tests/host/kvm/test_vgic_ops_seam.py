@@ -2,15 +2,18 @@
 registers and the virtual interface only through the back end chosen at
 ``kvm_vgic_hyp_init``.  A recording stand-in back end is plugged in for the GICv2 one and
 flush/fold are driven through it: the core calls ``populate_lr`` once per queued irq (in
-ap_list order, up to ``nr_lr``), ``set_underflow`` on overflow, ``fold_lr_state`` when LRs
-were used, and never touches a GICv2 register itself."""
+ap_list order, up to ``nr_lr``), ``set_underflow`` (up to 2025) or ``configure_hcr`` (the
+2025 rework) for the maintenance requests, ``fold_lr_state`` when LRs were used, and never
+touches a GICv2 register itself."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from irqfwd.config import ScenarioConfig, VMConfig
+import pytest
+
+from irqfwd.config import HostConfig, ScenarioConfig, VMConfig
 from irqfwd.host.kvm.arm_vgic import VgicVmcr
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
@@ -53,6 +56,9 @@ class RecordingOps(VgicOps):
     def set_underflow(self, vcpu: KvmVcpu) -> None:
         self.calls.append(("set_underflow", vcpu.vcpu_id))
 
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+        self.calls.append(("configure_hcr", 2 * pending_outside + active_outside))
+
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:
         """The guest acknowledged and deactivated everything that was in an LR."""
         self.calls.append(("fold_lr_state", vcpu.vgic_cpu.used_lrs))
@@ -86,9 +92,10 @@ class RecordingOps(VgicOps):
         return 0
 
 
-def _vm_with(ops: RecordingOps, nr_lr: int) -> Kvm:
+def _vm_with(ops: RecordingOps, nr_lr: int, kernel: str = "current") -> Kvm:
     """A built system whose one VM's vgic uses ``ops`` (as kvm_vgic_hyp_init would set it)."""
-    cfg = ScenarioConfig(name="seam", vms=[VMConfig(vcpus=1)], devices=[], num_lrs=nr_lr)
+    cfg = ScenarioConfig(name="seam", vms=[VMConfig(vcpus=1)], devices=[], num_lrs=nr_lr,
+                         host=HostConfig(kernel=kernel))
     s = build_system(cfg, "irqfd-resample")
     kvm = s.vms[0]
     kvm.vgic.ops = ops
@@ -112,7 +119,7 @@ def test_flush_and_fold_go_through_the_back_end() -> None:
         assert kvm_vgic_inject_irq(kvm, None, intid, True, None) == 0
     assert [i.intid for i in vcpu.vgic_cpu.ap_list] == [40, 41]
     kvm_vgic_flush_hwstate(vcpu)
-    assert ops.calls == [("populate_lr", 40), ("populate_lr", 41)]
+    assert ops.calls == [("populate_lr", 40), ("populate_lr", 41), ("configure_hcr", 0)]
     assert vcpu.vgic_cpu.used_lrs == 2
     ops.calls.clear()
     kvm_vgic_sync_hwstate(vcpu)
@@ -120,11 +127,15 @@ def test_flush_and_fold_go_through_the_back_end() -> None:
     assert vcpu.vgic_cpu.ap_list == []  # pruned: nothing pending or active any more
 
 
-def test_overflow_asks_the_back_end_for_underflow() -> None:
-    """More queued irqs than list registers: ``nr_lr`` populated, ``vgic_set_underflow``,
-    the rest counted as ``lr_spills`` (vgic_flush_lr_state)."""
+@pytest.mark.parametrize(("kernel", "request_"), [
+    ("6.1", ("set_underflow", 0)),     # vgic_flush_lr_state → vgic_set_underflow
+    ("current", ("configure_hcr", 2)),  # vgic_v2_configure_hcr: pending irqs left out
+])
+def test_overflow_asks_the_back_end_for_maintenance(kernel: str, request_: tuple[str, int]) -> None:
+    """More queued irqs than list registers: ``nr_lr`` populated, the back end asked for the
+    maintenance interrupt that brings the rest in, the rest counted as ``lr_spills``."""
     ops = RecordingOps(2)
-    kvm = _vm_with(ops, 2)
+    kvm = _vm_with(ops, 2, kernel)
     vcpu = kvm.vcpus[0]
     for intid in (40, 41, 42):
         irq = kvm.vgic.spis[intid - 32]
@@ -132,7 +143,7 @@ def test_overflow_asks_the_back_end_for_underflow() -> None:
         kvm_vgic_inject_irq(kvm, None, intid, True, None)
     kvm_vgic_flush_hwstate(vcpu)
     assert [c for c in ops.calls if c[0] == "populate_lr"] == [("populate_lr", 40), ("populate_lr", 41)]
-    assert ("set_underflow", 0) in ops.calls
+    assert request_ in ops.calls
     assert kvm.m.recorder.counters["lr_spills"] == 1
 
 

@@ -1,6 +1,6 @@
 """GICC_* (CPU interface) tests derived from Arm IHI 0048B §3.3~ and §4.4.
 
-Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5 with their
+Test vectors TVnn are the register scripts ``scripts/regs/tvNN-*.regs``, with their
 architectural results; where the architecture leaves a choice (UNPREDICTABLE or IMPDEF)
 the test names the model's documented choice (docs/conformance.md).
 """

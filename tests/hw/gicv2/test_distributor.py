@@ -1,8 +1,8 @@
 """GICD_* (Distributor) tests derived from Arm IHI 0048B §3.2.4 and §4.3.
 
-Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5 (architectural
+Test vectors TVnn are the register scripts ``scripts/regs/tvNN-*.regs`` (architectural
 results; QEMU-only results live in test_quirks_phys.py).  Expected values come from the
-reference text, never from the model.
+architecture text, never from the model.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ GICC_CTLR, GICC_PMR, GICC_IAR, GICC_EOIR, GICC_HPPIR, GICC_DIR = 0x0, 0x4, 0xC, 
 
 
 def gic1() -> GICv2:
-    """Uniprocessor GIC (the reference's default `-smp 1` setup)."""
+    """Uniprocessor GIC (the test vectors' default `-smp 1` setup)."""
     return GICv2(GICv2Config(num_cpus=1))
 
 

@@ -212,7 +212,7 @@ def test_deactivate_physical_is_dir_without_priority_drop() -> None:
 
 
 def test_set_maintenance_drives_ppi25_of_that_cpu() -> None:
-    """§2.6 / QEMU virt: the maintenance interrupt is level PPI 25 of the CPU."""
+    """~§5.3.4 / QEMU hw/arm/virt.c: the maintenance interrupt is level PPI 25 of the CPU."""
     g = GICv2()
     g.set_maintenance(1, True)
     assert g.read(D + ISPENDR, cpu=1) & (1 << 25)
@@ -271,7 +271,7 @@ def test_tv25_one_of_n_spi() -> None:
 
 
 def test_tv39_hw_deactivation_with_level_still_asserted() -> None:
-    """TV39 (architecture), §2.3: after the guest EOIs a HW=1 LR whose physical level PPI is
+    """TV39 (architecture), ~§5.3.8: after the guest EOIs a HW=1 LR whose physical level PPI is
     still asserted, the physical interrupt is pending again and IRQ is raised at once."""
     g = GICv2()
     en(g)

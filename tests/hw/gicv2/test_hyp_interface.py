@@ -1,6 +1,7 @@
 """GICH_* (virtual interface control) unit tests: IHI 0048B §5.3.
 
-Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5 (QEMU 7.2 observed).
+Test vectors TVnn are the register scripts ``scripts/regs/tvNN-*.regs`` (values observed on
+QEMU 7.2).
 """
 
 from __future__ import annotations
@@ -326,7 +327,7 @@ def test_misr_group_conditions_each(hcr_bit: int, ctlr: int, misr: int) -> None:
 
 
 def test_maintenance_hook_called_only_on_change() -> None:
-    """§2.6: the maintenance PPI is a level; the hook is driven on level changes only."""
+    """~§5.3.4: the maintenance PPI is a level; the hook is driven on level changes only."""
     hyp, gic = make()
     calls = gic.maintenance_calls
     hyp.write(HCR, 0x1)
@@ -343,7 +344,7 @@ def test_maintenance_hook_called_only_on_change() -> None:
 
 
 def test_maintenance_is_per_cpu() -> None:
-    """§2.6: each CPU interface has its own maintenance interrupt."""
+    """~§5.3.4 / QEMU hw/arm/virt.c: each CPU interface has its own maintenance interrupt."""
     hyp, gic = make(cpu=1)
     hyp.write(HCR, 0x3)  # En|UIE, no valid LR
     assert gic.maintenance == {1: True}
@@ -387,7 +388,7 @@ def test_apr_write_and_readback() -> None:
 
 
 def test_lr_write_drives_virtual_outputs() -> None:
-    """~§5.2 / §2.5 step 2: a pending LR that passes En/PMR/running priority raises vIRQ;
+    """~§5.2 (virtual HPPI): a pending LR that passes En/PMR/running priority raises vIRQ;
     clearing it lowers vIRQ."""
     hyp, gic = make()
     hyp.write(HCR, 0x1)
@@ -400,7 +401,7 @@ def test_lr_write_drives_virtual_outputs() -> None:
 
 
 def test_lr_write_group0_fiqen_drives_vfiq() -> None:
-    """§2.3 Grp1 field: a Group 0 LR with GICV_CTLR.FIQEn = 1 is signalled as vFIQ."""
+    """~§5.3.8 Grp1 field: a Group 0 LR with GICV_CTLR.FIQEn = 1 is signalled as vFIQ."""
     hyp, gic = make()
     hyp.write(HCR, 0x1)
     hyp.write(VMCR, 0xF800_0009)  # EnableGrp0|FIQEn

@@ -1,7 +1,8 @@
-"""QEMU 7.2 deviations of the physical GIC (D1–D12, D16, D22 of
-``gicv2-virtualization-and-qemu.md`` §4.3): each test runs the test vector with the
-architectural default and with the one :class:`QemuQuirks` flag that reproduces QEMU's
-observed [R] result.  docs/conformance.md lists them."""
+"""QEMU 7.2 deviations of the physical GIC (D1–D12, D16, D22 of docs/conformance.md):
+each test runs the test vector (``scripts/regs/tvNN-*.regs``) with the architectural
+default (Arm IHI 0048B; bare § numbers are its sections) and with the one
+:class:`QemuQuirks` flag that reproduces the result observed on QEMU 7.2.22.
+docs/conformance.md lists them."""
 
 from __future__ import annotations
 

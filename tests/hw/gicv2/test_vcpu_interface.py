@@ -1,7 +1,7 @@
 """GICV_* (virtual CPU interface) unit tests: IHI 0048B §5.4.
 
-Test vectors TVnn are those of ``gicv2-virtualization-and-qemu.md`` §5; where QEMU 7.2
-deviates (D1, D3, D4, D13, D18) the architectural result is the default and the QEMU
+Test vectors TVnn are the register scripts ``scripts/regs/tvNN-*.regs``; where QEMU 7.2
+deviates (D1, D3, D4, D13, D18 of docs/conformance.md) the architectural result is the default and the QEMU
 result is checked with the matching :class:`QemuQuirks` flag.
 """
 
@@ -150,7 +150,7 @@ def test_reserved_offsets_raz_wi() -> None:
 
 
 def test_software_injection_lifecycle_tv27() -> None:
-    """TV27 / §2.5: inject → HPPIR/IAR → active, APR bit 10 → EOIR → invalid, free, idle."""
+    """TV27 / ~§5.2: inject → HPPIR/IAR → active, APR bit 10 → EOIR → invalid, free, idle."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1500_0032)
@@ -195,7 +195,7 @@ def test_eoi_maintenance_hw0_tv28() -> None:
 
 
 def test_hw1_eoi_deactivates_physical_tv29() -> None:
-    """TV29 / §2.3 HW=1: guest EOIR deactivates PhysicalID 40 through the GIC, LR stays HW,
+    """TV29 / ~§5.3.8 HW=1: guest EOIR deactivates PhysicalID 40 through the GIC, LR stays HW,
     no EISR bit, no maintenance."""
     hyp, vcpu, gic = make(cpu=1)
     ven(hyp, vcpu)
@@ -213,7 +213,7 @@ def test_hw1_eoi_deactivates_physical_tv29() -> None:
 
 
 def test_hw1_physical_id_bit19_is_not_eoi() -> None:
-    """§2.3: with HW=1 bit 19 is PhysicalID[9]: PhysicalID 600 deactivates, no EOI maintenance."""
+    """~§5.3.8: with HW=1 bit 19 is PhysicalID[9]: PhysicalID 600 deactivates, no EOI maintenance."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), make_lr(60, priority=0x50, hw=True, physical_id=600))
@@ -226,7 +226,7 @@ def test_hw1_physical_id_bit19_is_not_eoi() -> None:
 
 @pytest.mark.parametrize("pid", [0, 15, 1020, 1023])
 def test_hw1_invalid_physical_id_ignored_d17(pid: int) -> None:
-    """§2.3 / D17: PhysicalID < 16 or ≥ 1020 → no physical deactivation (LR still deactivated)."""
+    """~§5.3.8 / D17: PhysicalID < 16 or ≥ 1020 → no physical deactivation (LR still deactivated)."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), make_lr(60, priority=0x50, hw=True, physical_id=pid))
@@ -297,7 +297,7 @@ def test_eoicount_and_lrenp_tv31() -> None:
 
 
 def test_eoimode1_eoir_never_counts() -> None:
-    """§2.5 step 4: with EOImode = 1 EOIR drops priority only: no LR change, no EOICount."""
+    """~§5.4: with EOImode = 1 EOIR drops priority only: no LR change, no EOICount."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu, ctlr=0x201)
     hyp.write(HAPR, 0x4)
@@ -307,7 +307,7 @@ def test_eoimode1_eoir_never_counts() -> None:
 
 
 def test_eoir_spurious_id_ignored() -> None:
-    """§1.4: EOIR writes of 1020–1023 are ignored (no priority drop)."""
+    """~§3.2.5: EOIR writes of 1020–1023 are ignored (no priority drop)."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1500_0032)
@@ -338,7 +338,7 @@ def test_eoir_without_active_priority_default_vs_d18() -> None:
 
 
 def test_eoir_pending_active_lr_becomes_pending() -> None:
-    """§2.5 step 4: deactivating a pending+active LR (11) leaves it pending (01) → HPPI again."""
+    """~§5.4: deactivating a pending+active LR (11) leaves it pending (01) → HPPI again."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), make_lr(0x45, state=3, priority=0x50))
@@ -352,7 +352,7 @@ def test_eoir_pending_active_lr_becomes_pending() -> None:
 
 
 def test_eoir_drops_highest_priority_bit_only() -> None:
-    """§1.6 step 6: EOIR clears the highest active priority (lowest GICH_APR bit) only."""
+    """~§3.2.1: EOIR clears the highest active priority (lowest GICH_APR bit) only."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
     hyp.write(HAPR, 0x0000_0410)
@@ -365,7 +365,7 @@ def test_eoir_drops_highest_priority_bit_only() -> None:
 
 
 def test_selection_priority_and_tie_tv35() -> None:
-    """TV35 steps 1–2 / §2.5 step 2: lowest priority value wins; equal → lowest LR (D15)."""
+    """TV35 steps 1–2 / ~§5.2: lowest priority value wins; equal → lowest LR (D15)."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1100_0046)
@@ -377,7 +377,7 @@ def test_selection_priority_and_tie_tv35() -> None:
 
 
 def test_tie_break_lowest_virtual_id_when_configured() -> None:
-    """§2.5 step 2: tie order is IMPDEF; tie_break_lowest_lr=False picks the lowest VirtualID."""
+    """~§5.2: tie order is IMPDEF; tie_break_lowest_lr=False picks the lowest VirtualID."""
     hyp, vcpu, _ = make(tie_break_lowest_lr=False)
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1100_0046)
@@ -389,7 +389,7 @@ def test_tie_break_lowest_virtual_id_when_configured() -> None:
 
 
 def test_vsgi_cpuid_tv35() -> None:
-    """TV35 step 3 / §2.5 step 3: vSGI IAR returns CPUID << 10; HPPIR too (D4: QEMU omits it);
+    """TV35 step 3 / ~§5.3.8 CPUID: vSGI IAR returns CPUID << 10; HPPIR too (D4: QEMU omits it);
     EOIR with that value deactivates the LR."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
@@ -406,7 +406,7 @@ def test_vsgi_cpuid_tv35() -> None:
 
 
 def test_vsgi_eoi_must_match_cpuid_unless_d18() -> None:
-    """§2.5 step 4: a vSGI EOI with the wrong CPUID matches no LR → EOICount (D18: ID only)."""
+    """~§5.3.1 EOICount: a vSGI EOI with the wrong CPUID matches no LR → EOICount (D18: ID only)."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1100_0C05)
@@ -424,7 +424,7 @@ def test_vsgi_eoi_must_match_cpuid_unless_d18() -> None:
 
 
 def test_hw1_low_virtual_id_has_no_cpuid() -> None:
-    """§2.3: CPUID exists only for HW=0; an HW=1 LR with VirtualID < 16 returns the bare ID."""
+    """~§5.3.8: CPUID exists only for HW=0; an HW=1 LR with VirtualID < 16 returns the bare ID."""
     hyp, vcpu, _ = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), make_lr(5, priority=0x50, hw=True, physical_id=0x27))
@@ -432,7 +432,7 @@ def test_hw1_low_virtual_id_has_no_cpuid() -> None:
 
 
 def test_active_pending_lr_not_selected_tv35() -> None:
-    """TV35 step 4 / §2.5 step 2: a pending+active LR is not the HPPI and not free."""
+    """TV35 step 4 / ~§5.2: a pending+active LR is not the HPPI and not free."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(2), 0x3100_0050)
@@ -443,7 +443,7 @@ def test_active_pending_lr_not_selected_tv35() -> None:
 
 
 def test_group_disabled_lr_not_selected() -> None:
-    """§2.5 step 2: only LRs whose group is enabled in GICV_CTLR are candidates."""
+    """~§5.2: only LRs whose group is enabled in GICV_CTLR are candidates."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0x0)
     hyp.write(LR(0), make_lr(0x40, priority=0x10))
@@ -557,7 +557,7 @@ def test_en_gates_signalling() -> None:
 
 
 def test_vfiq_for_group0_with_fiqen() -> None:
-    """§2.3 Grp1 / §1.8: Group 0 → vFIQ if FIQEn else vIRQ; Group 1 → always vIRQ."""
+    """~§5.3.8 Grp1 / §4.4.1 FIQEn: Group 0 → vFIQ if FIQEn else vIRQ; Group 1 → always vIRQ."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0xB)  # Grp0|Grp1|FIQEn
     hyp.write(LR(0), make_lr(0x40, priority=0x50))
@@ -570,7 +570,7 @@ def test_vfiq_for_group0_with_fiqen() -> None:
 
 
 def test_preemption_by_running_priority() -> None:
-    """§1.6 step 4 / §2.5 step 2: only a higher *group* priority than the virtual running
+    """~§3.3.4 / ~§5.2: only a higher *group* priority than the virtual running
     priority is signalled; equal priority waits for the EOI."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
@@ -624,7 +624,7 @@ def test_abpr_for_group1_unless_cbpr() -> None:
 
 
 def test_group1_preemption_uses_abpr() -> None:
-    """~§3.3.4 / §2.5 step 2: a Group 1 LR preempts by its ABPR group priority (CBPR=0):
+    """~§3.3.4 / ~§5.2: a Group 1 LR preempts by its ABPR group priority (CBPR=0):
     priority 0x58 with ABPR 5 → group 0x40 < running 0x50; with CBPR=1 (BPR 2) it is 0x58."""
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0x7)
@@ -670,7 +670,7 @@ LR_STATES = st.sampled_from([1, 1, 1, 0, 2, 3])
 
 
 def _reference(hyp: HypInterface) -> tuple[int, int, int, int, bool, bool, bool]:
-    """From-scratch EISR, ELRSR, MISR, HPPI LR, vIRQ, vFIQ, maintenance (IHI 0048B §5.3.4–5.3.6, §2.5)."""
+    """From-scratch EISR, ELRSR, MISR, HPPI LR, vIRQ, vFIQ, maintenance (IHI 0048B §5.3.4–5.3.6, §5.2)."""
     lrs = [hyp.read_lr(n) for n in range(hyp.num_lrs)]
     state = [(v >> 28) & 3 for v in lrs]
     hw = [bool(v >> 31) for v in lrs]
@@ -749,7 +749,7 @@ APRS = st.sampled_from([0, 1 << 1, 1 << 2, 1 << 3, 0x24]) | st.integers(0, 0xFFF
 def test_incremental_state_matches_from_scratch(
     quirks: QemuQuirks, ops: list[tuple[Any, ...]]
 ) -> None:
-    """~§5.3.4–5.3.6, §2.5: after any sequence of GICH/GICV accesses the incrementally kept
+    """~§5.3.4–5.3.6, ~§5.2: after any sequence of GICH/GICV accesses the incrementally kept
     EISR/ELRSR/MISR, virtual HPPI, vIRQ/vFIQ and maintenance level equal a from-scratch
     evaluation of the LRs (and the hooks saw the same levels); architectural and QEMU mode."""
     hyp, vcpu, gic = make(quirks)

@@ -2,7 +2,8 @@
 
 Checks the hooks between the virtual interface and the physical GIC: HW=1 deactivation
 reaching the distributor (IHI 0048B §5.3.8, Arm XML GICH_LR.HW), the maintenance PPI 25
-(), vIRQ/vFIQ outputs, banking per CPU.  TVnn =.
+(QEMU hw/arm/virt.c), vIRQ/vFIQ outputs, banking per CPU.  TVnn = the register script
+``scripts/regs/tvNN-*.regs``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def test_gicv2_exposes_virtual_blocks() -> None:
 
 
 def test_hw1_guest_eoi_deactivates_physical_tv29() -> None:
-    """TV29 / §2.3 HW=1: host acks SPI 40 with EOImode=1 and drops priority; guest EOIR on
+    """TV29 / §5.3.8 HW=1: host acks SPI 40 with EOImode=1 and drops priority; guest EOIR on
     the HW=1 LR deactivates SPI 40 in the distributor; no maintenance."""
     g = GICv2(GICv2Config())
     events: list[tuple[str, int, int, str]] = []
@@ -122,7 +123,7 @@ def _tv39_until_guest_eoi(g: GICv2) -> None:
 
 
 def test_hw1_level_input_still_asserted_tv39() -> None:
-    """TV39 / §1.5, §2.3: after the guest's EOI deactivates PPI 27 whose line is still high,
+    """TV39 / §3.2.4, §5.3.8: after the guest's EOI deactivates PPI 27 whose line is still high,
     it is pending again → GICC_HPPIR 0x1B and IRQ asserted at once (architecture)."""
     g = GICv2(GICv2Config())
     _tv39_until_guest_eoi(g)
@@ -143,8 +144,9 @@ def test_hw1_deactivation_stale_physical_d16() -> None:
 
 
 def test_eoi_maintenance_raises_ppi25_tv28() -> None:
-    """TV28 / §2.6: an EOI maintenance condition makes PPI 25 pending in GICD_ISPENDR0 (level)
-    and, when enabled, interrupts the physical CPU; rewriting the LR lowers it."""
+    """TV28 / QEMU hw/arm/virt.c: an EOI maintenance condition makes PPI 25 pending in
+    GICD_ISPENDR0 (level) and, when enabled, interrupts the physical CPU; rewriting the LR
+    lowers it."""
     g = GICv2(GICv2Config())
     en(g)
     g.write(D + IPRIORITYR + 25, 0x80, size=1)
@@ -191,7 +193,7 @@ def test_virtual_interfaces_are_banked_per_cpu() -> None:
 
 
 def test_vfiq_output_and_reset() -> None:
-    """§1.8 / §5.3: Group 0 with GICV_CTLR.FIQEn drives vFIQ; GICv2.reset() clears LRs,
+    """§4.4.1 FIQEn / §5.3: Group 0 with GICV_CTLR.FIQEn drives vFIQ; GICv2.reset() clears LRs,
     GICH state and the virtual outputs."""
     g = GICv2(GICv2Config())
     ven(g, ctlr=0x9)

@@ -66,7 +66,12 @@ GICH_LR0: Final = 0x100
 
 GICH_HCR_EN: Final = 1 << 0
 GICH_HCR_UIE: Final = 1 << 1
+GICH_HCR_LRENPIE: Final = 1 << 2
 GICH_HCR_NPIE: Final = 1 << 3
+GICH_HCR_VGRP0EIE: Final = 1 << 4
+GICH_HCR_VGRP0DIE: Final = 1 << 5
+GICH_HCR_VGRP1EIE: Final = 1 << 6
+GICH_HCR_VGRP1DIE: Final = 1 << 7
 GICH_HCR_EOICOUNT_SHIFT: Final = 27
 """GICH_HCR.EOICount [31:27] (IHI 0048B §5.3.1)."""
 
@@ -95,6 +100,8 @@ GICH_VMCR_ALIAS_BINPOINT_SHIFT: Final = 18
 
 GICH_MISR_EOI: Final = 1 << 0
 GICH_MISR_U: Final = 1 << 1
+GICH_MISR_VGRP_ANY: Final = 0xF << 4
+"""GICH_MISR.VGrp0E/VGrp0D/VGrp1E/VGrp1D: the guest changed a group enable."""
 
 GICV_PMR_PRIORITY_SHIFT: Final = 3
 GICV_PMR_PRIORITY_MASK: Final = 0x1F << GICV_PMR_PRIORITY_SHIFT

@@ -45,6 +45,6 @@ class IrqchipDriver(Protocol):
         """``gic_set_type`` for the banked PPI ``intid`` of ``cpu`` (``enable_percpu_irq(irq, type)``)."""
         ...
 
-    def send_reschedule(self, target: int, source: int) -> None:
-        """``smp_send_reschedule``: IPI ``target`` from ``source``."""
+    def send_reschedule(self, target: int, source: int, delay: int = 0) -> None:
+        """``smp_send_reschedule``: IPI ``target`` from ``source``, arriving ``delay`` ns later."""
         ...

@@ -281,10 +281,16 @@ class GicDriver:
         self._set_type(intid, edge, cpu)
 
     # ---------------------------------------------------------------- IPIs
-    def send_reschedule(self, target: int, source: int) -> None:
-        """``smp_send_reschedule``: GICD_SGIR write of SGI ``IPI_RESCHEDULE`` to ``target``."""
+    def send_reschedule(self, target: int, source: int, delay: int = 0) -> None:
+        """``smp_send_reschedule``: GICD_SGIR write of SGI ``IPI_RESCHEDULE`` to ``target``;
+        the write reaches the distributor ``delay`` ns later (a posted write crossing the
+        interconnect), the sender pays only the access."""
         self.m.acc += self.gicd
-        self._dist_write(GIC_DIST_SOFTINT, (1 << (16 + target)) | IPI_RESCHEDULE, source)
+        value = (1 << (16 + target)) | IPI_RESCHEDULE
+        if delay > 0:
+            self.m.engine.schedule(delay, self._dist_write, GIC_DIST_SOFTINT, value, source)
+        else:
+            self._dist_write(GIC_DIST_SOFTINT, value, source)
 
     def _ipi_resched(self, cpu: PhysCpu) -> int:
         cpu.need_resched = True
@@ -318,10 +324,7 @@ class GicDriver:
             # Spurious/special: end of the loop, never EOI'd (``gic_handle_irq``); exception return.
             if first:
                 rec.count("host_irqs_spurious")
-            cpu.irqs_masked = False
-            cpu.next = cpu.stack.pop() if cpu.stack else None
-            if cpu.next is None:
-                cpu.next = cpu.idle_step
+            cpu.irq_return()
             return self.gicc + self.return_ns
         self._c_host_irqs.n += 1
         ev = self._ev_entry

@@ -199,6 +199,7 @@ class KvmArchTimer:
         platform: TimerPlatform,
         design: str = "forwarded",
         host_irq: int = PPI_VTIMER,
+        cache_inactive: bool = False,
     ) -> None:
         if design not in TIMER_DESIGNS:
             raise ValueError(f"timer design {design!r} is not one of {', '.join(TIMER_DESIGNS)}")
@@ -215,6 +216,9 @@ class KvmArchTimer:
         """``gic_kvm_info.no_hw_deactivation`` (Apple M1, Linux 5.14)."""
         self.running: list[ArchTimerContext | None] = [None] * len(timers)
         """``kvm_get_running_vcpu()`` per physical CPU (the loaded timer context)."""
+        self.cache_inactive = cache_inactive
+        """Skip the Active write when the PPI is known inactive (9b4a3004439d; kernel profile
+        ``5.8``); Linux 6.x writes it on every ``kvm_timer_vcpu_load_gic``."""
         self._inactive_cached: list[bool] = [False] * len(timers)
         """Per pCPU: the PPI's Active state is known to be clear (9b4a3004439d)."""
         self._masked: list[bool] = [False] * len(timers)
@@ -312,7 +316,7 @@ class KvmArchTimer:
     # ------------------------------------------------------------------ physical active state
     def _set_phys_active(self, cpu: int, active: bool) -> int:
         """``set_timer_irq_phys_active`` with the "inactive only" cache (9b4a3004439d)."""
-        if not active and self._inactive_cached[cpu]:
+        if not active and self.cache_inactive and self._inactive_cached[cpu]:
             if self.rec.wants("kvm_timer_phys_active"):
                 self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
             return 0

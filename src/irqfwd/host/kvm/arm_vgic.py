@@ -78,12 +78,12 @@ class VgicV2CpuIf:
 class VgicOptions:
     """vgic behaviour switches a design may change (see :mod:`irqfwd.system.designs`)."""
 
-    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "mapped_level_lower_line",
-                 "trap_dir")
+    __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "lr_overflow",
+                 "mapped_level_lower_line", "trap_dir")
 
     def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
                  level_eoi_bit: bool = True, mapped_level_lower_line: bool = True,
-                 trap_dir: bool = False) -> None:
+                 trap_dir: bool = False, lr_overflow: str = "underflow") -> None:
         self.ap_list_order = ap_list_order
         """``"legacy"``: active first (``vgic_irq_cmp`` up to 2025); ``"2025"``: pending-not-active
         first (the 2025 LR-overflow series)."""
@@ -96,3 +96,8 @@ class VgicOptions:
         self.trap_dir = trap_dir
         """2025 LR-overflow series, "GICv2: Always trap GICV_DIR": the guest's GICV_DIR page
         is not mapped, every DIR write exits (DABT_LOW) and is emulated."""
+        self.lr_overflow = lr_overflow
+        """How KVM asks for an exit when irqs stay out of the LRs: ``"underflow"``
+        (``vgic_set_underflow`` when every LR is used and the ap_list holds more, up to 2025)
+        or ``"configure_hcr"`` (the 2025 ``vgic_v2_configure_hcr``: NPIE/LRENPIE/UIE from a
+        summary of what stayed out, and the group enable/disable interrupts)."""

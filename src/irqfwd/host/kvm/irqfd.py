@@ -2,9 +2,10 @@
 
 * :meth:`IrqfdLayer.kvm_irqfd_assign` registers a wait-queue entry on the eventfd
   (``irqfd_wakeup``); an eventfd that is already signalled injects at once.
-* ``irqfd_wakeup`` consumes the counter and queues ``irqfd_inject`` on a workqueue (SPI
-  routes are never injected from atomic context on arm64).
-* ``irqfd_inject``: a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
+* ``irqfd_wakeup`` consumes the counter and injects in the signaller's context
+  (``kvm_arch_set_irq_inatomic``, v5.9+), or, under the ``5.8`` kernel profile, queues
+  ``irqfd_inject`` on the signalling CPU's kworker.
+* ``irqfd_inject`` (the work item): a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
   latches it, a level SPI effectively loses it); a resample irqfd asserts the GSI through
   its resampler and keeps it asserted; mode ``"mapped"`` (forwarded designs) asserts only,
   because a HW-mapped level irq observes rising edges and is re-sampled from the physical
@@ -82,6 +83,7 @@ class KvmIrqfd:
         self.resampler: IrqfdResampler | None = None
         self.inject = WorkItem(self.irqfd_inject, f"irqfd-{gsi}")
         self._inject_ns = kvm.m.costs.irqfd_inject_ns
+        self._inatomic = kvm.host.profile.irqfd_inject_inatomic
         self.route_type = KVM_IRQ_ROUTING_IRQCHIP
         self.consumer = IrqBypassConsumer(eventfd, self._add_producer, self._del_producer)
         self.producer: IrqBypassProducer | None = None
@@ -90,8 +92,22 @@ class KvmIrqfd:
         self.on_del_producer: Callable[[KvmIrqfd, IrqBypassProducer], None] | None = None
 
     def irqfd_wakeup(self, fd: EventFd) -> None:
-        """``irqfd_wakeup`` (EPOLLIN): consume the count, queue ``irqfd_inject``."""
+        """``irqfd_wakeup`` (EPOLLIN): consume the count, then inject.
+
+        Since "KVM: arm64: Allow in-atomic injection of SPIs" (v5.9)
+        ``kvm_arch_set_irq_inatomic`` injects the SPI (level 1, as ``vgic_irqfd_set_irq``)
+        in the context that signalled the eventfd, charged to it; before it (kernel profile
+        ``5.8``) every injection is queued as ``irqfd_inject`` on the signalling CPU's kworker.
+        """
         fd.ctx_do_read()
+        if self._inatomic:
+            kvm = self.kvm
+            kvm.m.acc += self._inject_ns
+            rec = kvm.m.recorder
+            if rec.wants("irqfd_inject"):
+                rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
+            kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
+            return
         self.kvm.host.wq.schedule_work(self.inject)
 
     def irqfd_inject(self) -> None:
@@ -101,7 +117,7 @@ class KvmIrqfd:
         m.acc += self._inject_ns
         rec = m.recorder
         if rec.wants("irqfd_inject"):
-            rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi)
+            rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=False)
         if self.mode == "resample":
             kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
         elif self.mode == "mapped":
@@ -151,7 +167,8 @@ class IrqfdLayer:
     def kvm_irqfd_assign(self, eventfd: EventFd, gsi: int, resamplefd: EventFd | None = None,
                          mode: str | None = None) -> KvmIrqfd | int:
         """``kvm_irqfd_assign``: -EINVAL for a GSI that does not route to an SPI, -EBUSY if the
-        eventfd is already an irqfd; injects at once when the eventfd is already signalled."""
+        eventfd is already an irqfd; an eventfd already signalled queues ``irqfd_inject`` on
+        the kworker (whatever the kernel profile: assignment is not the wake-up path)."""
         kvm = self.kvm
         if not 0 <= gsi < kvm.vgic.nr_spis:
             return EINVAL
@@ -169,8 +186,8 @@ class IrqfdLayer:
             irqfd.resampler = res
         self.items.append(irqfd)
         eventfd.add_waiter(irqfd.irqfd_wakeup)
-        if eventfd.count:
-            irqfd.irqfd_wakeup(eventfd)
+        if eventfd.count:  # vfs_poll() saw EPOLLIN: schedule_work(&irqfd->inject), count kept
+            kvm.host.wq.schedule_work(irqfd.inject)
         return irqfd
 
     def kvm_irqfd_deassign(self, irqfd: KvmIrqfd) -> None:

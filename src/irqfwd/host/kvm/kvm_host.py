@@ -157,6 +157,11 @@ class VgicOps:
         """``vgic_set_underflow``: ask for a maintenance interrupt when the LRs (nearly) empty."""
         raise NotImplementedError
 
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+        """``vgic_configure_hcr`` (2025): set the maintenance enables from a summary of the
+        irqs left out of the LRs (pending ones, active ones) and the guest's group enables."""
+        raise NotImplementedError
+
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:
         """``vgic_fold_lr_state``: fold the saved list registers back into the irqs."""
         raise NotImplementedError
@@ -253,6 +258,8 @@ class Kvm:
         """Guest-physical 4 KiB page numbers mapped to a device (no exit on access)."""
         self.ack_notifiers: dict[int, list[Callable[[int], None]]] = {}
         """``kvm->irq_ack_notifier_list`` by GSI."""
+        self.max_halt_poll_ns = host.halt_poll_ns
+        """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
         glob.vm_list.append(self)
 
     # ---------------------------------------------------------------- MMIO bus
@@ -319,26 +326,27 @@ class KvmVcpu(Task):
 
     def kvm_vcpu_wake_up(self) -> None:
         """``kvm_vcpu_wake_up``: a blocked vCPU becomes runnable (``on_unblock`` hooks, charged
-        to the waker, and the ``kvm_vcpu_wakeup`` event)."""
+        to the waker; ``kvm_vcpu_wakeup`` is traced when its halt ends)."""
         if not self.blocked or self.exited:
             return
         self.blocked = False
         m = self.m
         for hook in self.on_unblock:
             m.acc += hook(self, self.home)
-        rec = m.recorder
-        if rec.wants("kvm_vcpu_wakeup"):
-            rec.emit("kvm_vcpu_wakeup", vm=self.kvm.index, vcpu=self.vcpu_id)
         self.kvm.host.sched.try_to_wake_up(self)
 
     def kvm_vcpu_kick(self) -> None:
-        """``kvm_vcpu_kick``: wake if blocked, else IPI its pCPU if it is in guest mode."""
+        """``kvm_vcpu_kick``: wake if blocked; a vCPU that halt-polls on another pCPU sees the
+        event at once (its poll loop); else IPI its pCPU if it is in guest mode."""
         if self.blocked:
             self.kvm_vcpu_wake_up()
             return
         cpu: PhysCpu | None = self.cpu
         m = self.m
-        if cpu is not None and cpu.mode == GUEST and cpu.ctx is self.ctx and m.cur != cpu.index:
-            m.acc += self._kick_ns
-            self.kvm.host.irqchip.send_reschedule(cpu.index, max(m.cur, 0))
+        if cpu is None or m.cur == cpu.index:
+            return
+        if cpu.mode == GUEST and cpu.ctx is self.ctx:
+            self.kvm.host.irqchip.send_reschedule(cpu.index, max(m.cur, 0), self._kick_ns)
+        elif cpu.parked is not None:
+            cpu.poke()  # the halt-polling loop notices the pending interrupt
 

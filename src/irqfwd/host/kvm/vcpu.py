@@ -38,7 +38,8 @@ from irqfwd.host.kvm.vgic import (
     kvm_vgic_sync_hwstate,
     kvm_vgic_vcpu_pending_irq,
 )
-from irqfwd.hw.machine import GUEST, HOST, PhysCpu, Step
+from irqfwd.hw.machine import CPU_HALT_POLL, CPU_KVM, GUEST, HOST, PhysCpu, Step
+from irqfwd.sim.engine import Handle
 
 __all__ = ["EXIT_REASONS", "Vcpu"]
 
@@ -70,6 +71,23 @@ class Vcpu(KvmVcpu):
         self._block_ns = c.wfi_block_ns
         self.ctx.exit_irq_step = self._exit_irq
         self.run_step = self._loop
+        self.cpu_category = CPU_KVM
+        # kvm_vcpu_halt state
+        self.halt_poll_ns = 0
+        """The vCPU's current poll window (``vcpu->halt_poll_ns``), adapted per halt."""
+        self._halting = False
+        self._halt_start = 0
+        self._halt_waited = False
+        self._halt_polled = False
+        self._polling = False
+        self._poll_stop = 0
+        self._poll_t0 = 0
+        self._poll_busy0 = 0
+        self._poll_timer: Handle | None = None
+        self._poll_step: Step = self._poll_check
+        self._poll_check_ns = c.halt_poll_check_ns
+        self._c_poll_success = rec.counter("halt_poll_success")
+        self._c_poll_fail = rec.counter("halt_poll_fail")
         self._handle_exit_step: Step = self._handle_exit
         self._c_exits = rec.counter("exits_total")
         self._c_boot_exits = rec.counter("boot_exits_total")
@@ -118,6 +136,8 @@ class Vcpu(KvmVcpu):
     def _loop(self) -> int:
         cpu = self.cpu
         assert cpu is not None
+        if self._halting:
+            self._halt_finish()
         if cpu.need_resched or self.home != cpu.index or self.kvm.dying:
             cost = self.kvm.host.sched.resched_point(self, cpu)
             if cost >= 0:
@@ -208,11 +228,135 @@ class Vcpu(KvmVcpu):
 
     def _kvm_handle_wfx(self, cpu: PhysCpu) -> int:
         """``kvm_handle_wfx`` → ``kvm_vcpu_wfi``: sync the VMCR (``kvm_vgic_vmcr_sync``), then
-        block unless a vgic irq is pending."""
+        halt (``kvm_vcpu_halt``) unless the vCPU is already runnable."""
         self.kvm.vgic.ops.vmcr_sync(self, cpu.index)
-        if kvm_vgic_vcpu_pending_irq(self) or self.kvm.dying:
+        if self._runnable():
             return 0
-        return self._block_ns + self.kvm_vcpu_block(cpu)
+        return self._block_ns + self.kvm_vcpu_halt(cpu)
+
+    def _runnable(self) -> bool:
+        """``kvm_vcpu_check_block`` < 0: a vgic irq is pending (``kvm_arch_vcpu_runnable``;
+        a pending timer is injected by its handler first), or the VM is going away."""
+        return kvm_vgic_vcpu_pending_irq(self) or self.kvm.dying
+
+    # ---------------------------------------------------------------- halt polling
+    def kvm_vcpu_halt(self, cpu: PhysCpu) -> int:
+        """``kvm_vcpu_halt``: poll for up to ``halt_poll_ns`` (the CPU busy-waits, IRQs
+        unmasked), then block; the window grows and shrinks with the halts it sees
+        (:meth:`_halt_finish`)."""
+        max_poll = self.kvm.max_halt_poll_ns
+        if self.halt_poll_ns > max_poll:
+            self.halt_poll_ns = max_poll
+        now = self.m.engine.now
+        self._halt_start = now
+        self._halting = True
+        self._halt_waited = False
+        self._halt_polled = self.halt_poll_ns > 0
+        if not self._halt_polled:
+            return self._halt_block(cpu)
+        if not self.kvm.host.sched.single_task_running(cpu):  # one look, then kvm_vcpu_block
+            return self._halt_block(cpu)
+        self._poll_stop = now + self.halt_poll_ns
+        self._poll_timer = self.m.engine.at(self._poll_stop, self._poll_timeout)
+        self._park_poll(cpu)
+        return 0
+
+    def _park_poll(self, cpu: PhysCpu) -> None:
+        """Busy-wait until an IRQ, a kick or the end of the window resumes :meth:`_poll_check`."""
+        self._polling = True
+        self._poll_t0 = self.m.engine.now
+        self._poll_busy0 = sum(cpu.acct)
+        cpu.cat = CPU_HALT_POLL
+        cpu.parked = self._poll_step
+        cpu.next = None
+
+    def _poll_timeout(self) -> None:
+        cpu = self.cpu
+        if self._polling and cpu is not None and cpu.parked is self._poll_step:
+            cpu.poke()
+
+    def _poll_check(self) -> int:
+        """One look of the poll loop (``kvm_vcpu_check_block``, ``kvm_vcpu_can_poll``)."""
+        cpu = self.cpu
+        assert cpu is not None
+        now = self.m.engine.now
+        # the wait since the CPU parked, minus what IRQ handlers ran meanwhile
+        cpu.acct[CPU_HALT_POLL] += (now - self._poll_t0) - (sum(cpu.acct) - self._poll_busy0)
+        if self._runnable():
+            self._end_poll(cpu)
+            cpu.next = self.run_step
+            return self._poll_check_ns
+        if now >= self._poll_stop or cpu.need_resched or not self.kvm.host.sched.single_task_running(cpu):
+            # the window is over, or another thread wants this CPU (kvm_vcpu_can_poll:
+            # need_resched, single_task_running)
+            self._end_poll(cpu)
+            return self._halt_block(cpu)
+        self._park_poll(cpu)
+        return 0
+
+    def _end_poll(self, cpu: PhysCpu) -> None:
+        self._polling = False
+        cpu.cat = CPU_KVM
+        t = self._poll_timer
+        if t is not None:
+            self.m.engine.cancel(t)
+            self._poll_timer = None
+
+    def _halt_block(self, cpu: PhysCpu) -> int:
+        """``kvm_vcpu_block``: the vCPU sleeps until kicked (the halt ends at its next run)."""
+        self._halt_waited = True
+        return self.kvm_vcpu_block(cpu)
+
+    def _halt_finish(self) -> None:
+        """The end of ``kvm_vcpu_halt`` once the vCPU runs again: grow or shrink the poll
+        window (``grow_halt_poll_ns`` / ``shrink_halt_poll_ns``), ``kvm_vcpu_wakeup``."""
+        self._halting = False
+        kvm = self.kvm
+        halt_ns = self.m.engine.now - self._halt_start
+        valid = self._runnable()
+        max_poll = kvm.max_halt_poll_ns
+        old = self.halt_poll_ns
+        if not valid:
+            self._shrink_halt_poll_ns()
+        elif max_poll:
+            if halt_ns <= self.halt_poll_ns:
+                pass
+            elif self.halt_poll_ns and halt_ns > max_poll:
+                self._shrink_halt_poll_ns()
+            elif self.halt_poll_ns < max_poll and halt_ns < max_poll:
+                self._grow_halt_poll_ns(max_poll)
+        else:
+            self.halt_poll_ns = 0
+        rec = self.m.recorder
+        if self._halt_polled:
+            if self._halt_waited:
+                self._c_poll_fail.n += 1
+            else:
+                self._c_poll_success.n += 1
+        if self.halt_poll_ns != old and rec.wants("kvm_halt_poll_ns"):
+            rec.emit("kvm_halt_poll_ns", vcpu=self.vcpu_id, grow=self.halt_poll_ns > old,
+                     new=self.halt_poll_ns, old=old)
+        if rec.wants("kvm_vcpu_wakeup"):
+            rec.emit("kvm_vcpu_wakeup", vm=kvm.index, vcpu=self.vcpu_id, ns=halt_ns,
+                     waited=self._halt_waited, valid=valid)
+
+    def _grow_halt_poll_ns(self, max_poll: int) -> None:
+        """``grow_halt_poll_ns``: times ``halt_poll_ns_grow``, at least ``..._grow_start``."""
+        prof = self.kvm.host.profile
+        val = self.halt_poll_ns * prof.halt_poll_ns_grow
+        if val < prof.halt_poll_ns_grow_start:
+            val = prof.halt_poll_ns_grow_start
+        self.halt_poll_ns = min(val, max_poll)
+
+    def _shrink_halt_poll_ns(self) -> None:
+        """``shrink_halt_poll_ns``: divide by ``halt_poll_ns_shrink``; 0 resets; below
+        ``halt_poll_ns_grow_start`` means 0."""
+        prof = self.kvm.host.profile
+        shrink = prof.halt_poll_ns_shrink
+        val = 0 if shrink == 0 else self.halt_poll_ns // shrink
+        if val < prof.halt_poll_ns_grow_start:
+            val = 0
+        self.halt_poll_ns = val
 
     def kvm_vcpu_block(self, cpu: PhysCpu) -> int:
         """``kvm_vcpu_block``: ``kvm_arch_vcpu_blocking`` (``on_block`` hooks), then sleep."""

@@ -243,34 +243,44 @@ def vgic_sort_ap_list(vcpu: KvmVcpu) -> None:
 
 
 def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
-    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow."""
+    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow, then ask for
+    the maintenance interrupts the overflow rule wants (:attr:`VgicOptions.lr_overflow`)."""
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
-    if not ap:
-        vgic_cpu.used_lrs = 0
-        return
     kvm = vcpu.kvm
     dist = kvm.vgic
+    if not ap:
+        vgic_cpu.used_lrs = 0
+        if dist.options.lr_overflow == "configure_hcr":
+            dist.ops.configure_hcr(vcpu, False, False)
+        return
     nr_lr = dist.nr_lr
     if len(ap) > nr_lr:
         vgic_sort_ap_list(vcpu)
     count = 0
     ops = dist.ops
     spilled = 0
+    more_after_full = False
+    pending_out = active_out = False
     for irq in ap:
+        if count >= nr_lr:
+            more_after_full = True  # legacy: "!list_is_last" once every LR is used
         if vgic_target_oracle(kvm, irq) is not vcpu:
             continue
         if count >= nr_lr:
             spilled += 1
+            if irq.active:
+                active_out = True
+            else:
+                pending_out = True
             continue
         ops.populate_lr(vcpu, irq, count)
         count += 1
+    if dist.options.lr_overflow == "configure_hcr":
+        ops.configure_hcr(vcpu, pending_out, active_out)
+    elif more_after_full:
+        ops.set_underflow(vcpu)
     if spilled:
-        # The underflow maintenance interrupt fires while at most one LR is valid: with a
-        # single LR that holds as soon as it is written and would livelock the vCPU, so it
-        # is only requested with two or more LRs (real GICs have four or more).
-        if nr_lr > 1:
-            ops.set_underflow(vcpu)
         rec = kvm.m.recorder
         rec.count("lr_spills", spilled)
         if rec.wants("vgic_lr_spill"):

@@ -32,7 +32,13 @@ from irqfwd.host.irqchip.arm_gic import (
     GIC_VCPU_DIR_PAGE,
     GICH_HCR_EN,
     GICH_HCR_EOICOUNT_SHIFT,
+    GICH_HCR_LRENPIE,
+    GICH_HCR_NPIE,
     GICH_HCR_UIE,
+    GICH_HCR_VGRP0DIE,
+    GICH_HCR_VGRP0EIE,
+    GICH_HCR_VGRP1DIE,
+    GICH_HCR_VGRP1EIE,
     GICH_LR_ACTIVE_BIT,
     GICH_LR_EOI,
     GICH_LR_GROUP1,
@@ -42,6 +48,7 @@ from irqfwd.host.irqchip.arm_gic import (
     GICH_LR_PRIORITY_SHIFT,
     GICH_LR_STATE,
     GICH_LR_VIRTUALID,
+    GICH_MISR_VGRP_ANY,
     GICH_VMCR_ACK_CTL_SHIFT,
     GICH_VMCR_ALIAS_BINPOINT_SHIFT,
     GICH_VMCR_BINPOINT_SHIFT,
@@ -184,6 +191,23 @@ class VgicV2Ops(VgicOps):
         """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when at most one LR is valid)."""
         _v2(vcpu).vgic_hcr |= GICH_HCR_UIE
 
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+        """``vgic_v2_configure_hcr``: En, NPIE when pending irqs stayed out of the LRs,
+        LRENPIE when active ones did, UIE when any did; VGrp0/1 DIE when the group is enabled
+        in GICH_VMCR (an exit when the guest disables it), EIE when it is disabled."""
+        cpuif = _v2(vcpu)
+        hcr = GICH_HCR_EN
+        if pending_outside:
+            hcr |= GICH_HCR_NPIE
+        if active_outside:
+            hcr |= GICH_HCR_LRENPIE
+        if pending_outside or active_outside:
+            hcr |= GICH_HCR_UIE
+        vmcr = cpuif.vgic_vmcr
+        hcr |= GICH_HCR_VGRP0DIE if vmcr & (1 << GICH_VMCR_ENABLE_GRP0_SHIFT) else GICH_HCR_VGRP0EIE
+        hcr |= GICH_HCR_VGRP1DIE if vmcr & (1 << GICH_VMCR_ENABLE_GRP1_SHIFT) else GICH_HCR_VGRP1EIE
+        cpuif.vgic_hcr = hcr
+
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:
         """``vgic_v2_fold_lr_state``, then the EOIs GICH_HCR.EOICount counted."""
         vgic_cpu = vcpu.vgic_cpu
@@ -269,6 +293,10 @@ class VgicV2Ops(VgicOps):
                 rec = self.m.recorder
                 if rec.wants("vgic_maintenance"):
                     rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
+                if misr & GICH_MISR_VGRP_ANY:
+                    # the guest changed a group enable: the saved VMCR must follow before
+                    # the next configure_hcr (else its enables ask for the same exit again)
+                    cpuif.vgic_vmcr = gich.read_vmcr()
         vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
         if used:
             elrsr = gich.read_elrsr()

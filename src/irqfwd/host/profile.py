@@ -1,0 +1,92 @@
+"""Kernel profiles: which Linux the host model follows (``HostConfig.kernel``).
+
+Each profile is a set of behaviour switches, each following a Linux function or commit
+(``docs/designs.md``, "Kernel profiles"):
+
+========================  ==============  ==============  ==============
+switch                    ``5.8``         ``6.1``         ``current``
+========================  ==============  ==============  ==============
+irqfd SPI injection       workqueue       in the          in the
+                          (``irqfd_inject``) signaller's     signaller's
+                                          context         context
+halt_poll_ns_shrink       0 (reset)       0 (reset)       2 (halve)
+arch timer Active write   cached          every load      every load
+                          "inactive"
+LR overflow maintenance   UIE             UIE             NPIE/LRENPIE/UIE
+                                                          + VGrp enables
+ap_list order             active first    active first    pending first
+GICV_DIR                  mapped          mapped          trapped
+fair scheduler            CFS             CFS             EEVDF
+========================  ==============  ==============  ==============
+
+* In-atomic injection: "KVM: arm64: Allow in-atomic injection of SPIs" (v5.9):
+  ``irqfd_wakeup`` → ``kvm_arch_set_irq_inatomic`` injects an SPI from the context that
+  signalled the eventfd (VFIO's hard-irq handler) and falls back to ``schedule_work`` only
+  on ``-EWOULDBLOCK``; before it, every SPI went through ``irqfd_inject`` on a kworker.
+* Halt polling (``kvm_vcpu_halt``): ``halt_poll_ns`` (arm64 ``KVM_HALT_POLL_NS_DEFAULT``
+  500000), ``halt_poll_ns_grow`` 2, ``halt_poll_ns_grow_start`` 10000; a long block shrinks
+  the window (``shrink_halt_poll_ns``: divide by ``halt_poll_ns_shrink``, 0 = reset).
+* The arch timer: ``kvm_timer_vcpu_load_gic`` writes the physical Active state with
+  ``irq_set_irqchip_state`` on every load in 6.x; the 5.8 profile keeps the "inactive only"
+  cache of commit 9b4a3004439d.
+* LR overflow: up to 2025 ``vgic_flush_lr_state`` sets GICH_HCR.UIE when every LR is used
+  and the ap_list holds more (``vgic_set_underflow``); the 2025 rework
+  (``vgic_v2_configure_hcr``) asks for NPIE/LRENPIE/UIE from a summary of what stayed out
+  of the LRs and for the group enable/disable maintenance interrupts, sorts pending irqs
+  before active ones (``vgic_irq_cmp``), and always traps GICV_DIR on GICv2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["KVM_HALT_POLL_NS_DEFAULT", "PROFILES", "KernelProfile", "kernel_profile"]
+
+KVM_HALT_POLL_NS_DEFAULT: Final = 500_000
+"""arm64's ``KVM_HALT_POLL_NS_DEFAULT`` (arch/arm64/include/asm/kvm_host.h)."""
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """The behaviour switches of one host kernel (see the module docstring)."""
+
+    name: str
+    irqfd_inject_inatomic: bool
+    """``irqfd_wakeup`` injects SPIs with ``kvm_arch_set_irq_inatomic`` (v5.9+)."""
+    halt_poll_ns_shrink: int
+    """``halt_poll_ns_shrink`` module parameter default (0: reset the window to 0)."""
+    timer_cache_inactive: bool
+    """The arch timer skips the Active write when it knows the PPI is inactive."""
+    lr_overflow: str
+    """``"underflow"`` (``vgic_set_underflow``) or ``"configure_hcr"`` (2025 rework)."""
+    ap_list_order: str
+    """``"legacy"`` (active first) or ``"2025"`` (pending first)."""
+    trap_gicv_dir: bool
+    """GICv2: the GICV_DIR page is not mapped into the guest; DIR writes are emulated."""
+    eevdf: bool = True
+    """The fair scheduler is EEVDF (v6.6+), not CFS: tick preemption after a base slice."""
+    halt_poll_ns: int = KVM_HALT_POLL_NS_DEFAULT
+    halt_poll_ns_grow: int = 2
+    halt_poll_ns_grow_start: int = 10_000
+
+
+PROFILES: dict[str, KernelProfile] = {
+    "current": KernelProfile("current", irqfd_inject_inatomic=True, halt_poll_ns_shrink=2,
+                             timer_cache_inactive=False, lr_overflow="configure_hcr",
+                             ap_list_order="2025", trap_gicv_dir=True),
+    "6.1": KernelProfile("6.1", irqfd_inject_inatomic=True, halt_poll_ns_shrink=0,
+                         timer_cache_inactive=False, lr_overflow="underflow",
+                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False),
+    "5.8": KernelProfile("5.8", irqfd_inject_inatomic=False, halt_poll_ns_shrink=0,
+                         timer_cache_inactive=True, lr_overflow="underflow",
+                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False),
+}
+
+
+def kernel_profile(name: str) -> KernelProfile:
+    """The profile called ``name`` (``KeyError`` names the choices otherwise)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown kernel profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
