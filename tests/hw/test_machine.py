@@ -67,3 +67,36 @@ def test_fast_forward_off_gives_the_same_run() -> None:
         b = run_scenario(cfg, "forwarded", seed=3, hooks=NoFastForward())
         assert a.counters == b.counters and a.sim_time_ns == b.sim_time_ns
         assert b.events_run > a.events_run
+
+
+def test_wakeup_of_a_busy_waiting_cpu_resumes_the_waiter() -> None:
+    """A CPU that parked a busy-waiter (KVM halt polling) and whose next boundary is already
+    queued: a poke at that instant resumes the waiter, never the idle loop in its place
+    (the idle loop would switch another thread in while the polling vCPU is still current:
+    the vCPU was lost and its interrupts with it; found by the ordering explorer on
+    explore-2x2 with a migration during a WFx exit)."""
+    m = _machine()
+    cpu = m.pcpus[0]
+    ran: list[str] = []
+
+    def waiter() -> int:
+        ran.append("waiter")
+        cpu.next = None
+        return 5
+
+    def idle() -> int:
+        ran.append("idle")
+        cpu.next = None
+        return 0
+
+    def park() -> int:  # e.g. kvm_vcpu_halt starting to poll
+        cpu.parked = waiter
+        cpu.next = None
+        return 10
+
+    cpu.idle_step = idle
+    cpu.next = park
+    m.engine.schedule(10, cpu.poke)
+    cpu.poke()
+    m.engine.run()
+    assert ran == ["waiter"]

@@ -186,23 +186,26 @@ class PhysCpu:
 
     def poke(self) -> None:
         """Wake the CPU if it is idle (new runnable thread, or an interrupt line rose)."""
+        if self.next is None and self.mode == HOST and (
+                not self._active or self.machine.cur != self.index):
+            # Nothing to continue with: resume the busy-waiter, else run the idle loop (which
+            # sees the new work).  Also when the CPU is active but not executing a step (a
+            # poke from elsewhere): its last step left no continuation and it would go idle
+            # at its next boundary (an entry already queued), losing a wake-up at that very
+            # instant (found by the ordering explorer: a vCPU woken by an irqfd injection
+            # never ran again; with a busy-waiter, resuming it, not the idle loop, or the
+            # parked vCPU is lost).  A poke from the CPU's own step changes nothing: that
+            # step sets its continuation itself.
+            parked = self.parked
+            if parked is not None:
+                self.parked = None
+                self.next = parked
+            else:
+                self.next = self.idle_step
+                self.cat = CPU_SCHED
         if not self._active:
             self._active = True
-            if self.next is None and self.mode == HOST:
-                parked = self.parked
-                if parked is not None:
-                    self.parked = None
-                    self.next = parked
-                else:
-                    self.next = self.idle_step
-                    self.cat = CPU_SCHED
             self.engine.schedule(0, self._run)
-        elif self.next is None and self.mode == HOST:
-            # Its last step left no continuation: the CPU is about to go idle at its next
-            # boundary (an entry already queued).  Run the idle loop there instead, which
-            # sees the new work; otherwise a wake-up at that very instant is lost (found by
-            # the ordering explorer: a vCPU woken by irqfd injection never ran again).
-            self.next = self.idle_step
 
     @property
     def idle(self) -> bool:
