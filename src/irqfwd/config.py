@@ -105,7 +105,7 @@ class TimerConfig(_Strict):
 
 
 HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "sgi-flood", "irq-toggle",
-                          "timer-storm"]
+                          "timer-storm", "eoi-unserviced"]
 """What a hostile guest does (:mod:`irqfwd.guest.hostile`)."""
 
 

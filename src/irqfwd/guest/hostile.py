@@ -7,7 +7,11 @@ vINTIDs), then loops forever (never WFI: a CPU-bound guest) doing:
 
 ``never-eoi``
     nothing but take its interrupts: GICV_IAR, then return with interrupts unmasked and
-    never write GICV_EOIR or GICV_DIR (its active priority stays, its interrupts stay active).
+    never write GICV_EOIR or GICV_DIR (its active priority stays, its interrupts stay active,
+    its devices are never serviced).
+``eoi-unserviced``
+    take its interrupts and EOI them without ever servicing the device behind them: a
+    level line stays asserted, so the host takes it again after every guest EOI.
 ``bogus-eoi``
     handle its interrupts properly, and in the loop write GICV_EOIR and (EOImode 1)
     GICV_DIR with INTIDs it never acknowledged: every SGI and PPI, its own and other VMs'
@@ -29,7 +33,10 @@ vINTIDs), then loops forever (never WFI: a CPU-bound guest) doing:
     reprogram its virtual timer continuously (CNTV_CVAL in the past and the future,
     CNTV_TVAL, CNTV_CTL with ENABLE and IMASK toggled), taking its timer interrupts.
 
-Every access goes where the real one would: GICV (and CNTV_*) straight to the hardware of
+Except under ``never-eoi`` and ``eoi-unserviced``, the IRQ vector services the device behind a vINTID (reads and
+clears its status through the pass-through mapping, as a driver would) before the EOI, so
+that each behaviour is tested on its own rather than as a level-interrupt storm of a device
+nobody services.  Every access goes where the real one would: GICV (and CNTV_*) straight to the hardware of
 the pCPU the vCPU runs on, GICD through a ``DABT_LOW`` exit to KVM's emulation
 (:meth:`~irqfwd.host.kvm.vcpu.Vcpu.trap_mmio`).  Random values come from the engine's
 generator, so runs are reproducible.  Counter ``hostile_ops`` counts the loop's accesses.
@@ -44,6 +51,7 @@ from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.hw.machine import Step
 
 if TYPE_CHECKING:
+    from irqfwd.devices.nic import Nic
     from irqfwd.host.kvm.vcpu import Vcpu
     from irqfwd.host.kvm.vm import Vm
     from irqfwd.hw.timer import ArchTimers
@@ -52,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["BEHAVIOURS", "GICV_REGISTER_OFFSETS", "HostileGuest"]
 
 BEHAVIOURS: Final = ("never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "sgi-flood", "irq-toggle",
-                     "timer-storm")
+                     "timer-storm", "eoi-unserviced")
 
 GICV_REGISTER_OFFSETS: Final = (0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C, 0x20, 0x24, 0x28,
                                 0xD0, 0xE0, 0xFC, 0x1000)
@@ -75,7 +83,7 @@ class HostileGuest:
 
     def __init__(self, kvm: Vm, gic: GicV2GuestDriver, costs: CostProfile, behaviour: str,
                  vintids: list[tuple[int, bool, int]], timers: ArchTimers | None = None,
-                 eoimode1: bool = True) -> None:
+                 eoimode1: bool = True, devices: dict[int, Nic] | None = None) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown hostile behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
         self.kvm = kvm
@@ -86,6 +94,8 @@ class HostileGuest:
         """``(vintid, edge, vcpu)`` of the VM's devices (set up at boot like Linux would)."""
         self.timers = timers
         self.eoimode1 = eoimode1
+        self.devices = devices or {}
+        """vINTID → the pass-through device behind it (serviced by the IRQ vector)."""
         self.rng = kvm.m.engine.rng
         self.c_ops = kvm.m.recorder.counter("hostile_ops")
         self.cpus = [HostileCpu(self, v) for v in kvm.vcpus]
@@ -102,6 +112,7 @@ class HostileCpu:
         self.c_gicv = guest.costs.gicv_access_ns
         self.c_entry = guest.costs.guest_irq_entry_ns
         self.c_exit = guest.costs.guest_irq_exit_ns
+        self.c_ack = guest.costs.guest_mmio_ack_ns
         self.boot_ops = (self.gic.dist_init_ops(guest.vintids) if vcpu.vcpu_id == 0 else [])
         if guest.behaviour == "timer-storm":
             self.boot_ops += self.gic.percpu_irq_ops(27, 0xA0)
@@ -178,6 +189,10 @@ class HostileCpu:
         iar = vif.read_iar()
         cost = self.c_entry + self.c_gicv
         if (iar & 0x3FF) < 1020 and self.g.behaviour != "never-eoi":
+            dev = self.g.devices.get(iar & 0x3FF)
+            if dev is not None and self.g.behaviour != "eoi-unserviced":
+                dev.ack()
+                cost += self.c_ack
             vif.write_eoir(iar)
             cost += self.c_gicv
             if vif.read_ctlr() & _CTLR_EOIMODE:
@@ -287,6 +302,7 @@ class HostileCpu:
 
 _LOOPS = {
     "never-eoi": HostileCpu._loop_never_eoi,
+    "eoi-unserviced": HostileCpu._loop_never_eoi,
     "bogus-eoi": HostileCpu._loop_bogus_eoi,
     "gicv-fuzz": HostileCpu._loop_gicv_fuzz,
     "gicd-fuzz": HostileCpu._loop_gicd_fuzz,
