@@ -55,7 +55,7 @@ __all__ = [
     "scenario_names",
 ]
 
-PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer", "irqfwd.scenarios.explore"]
+PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer", "irqfwd.scenarios.explore", "irqfwd.scenarios.hostile"]
 """Modules imported on first use of the registry; they call :func:`register_scenario`."""
 
 _REGISTRY: dict[str, ScenarioConfig] = {}

@@ -224,27 +224,29 @@ class _Monitor(RunHooks):
                 "intid": intid, "active": d.is_active(intid), "pending": d.is_pending(intid),
                 "vfio_masked": w.vfio.masked, "delivered_after_rerequest": None,
             }
-            self._rerequest(w.host_irq, intid, w.cfg.name)
+            self._rerequest(w.host_irq, w.nic, w.cfg.name)
         for c in sorted(pcpus):
             self.after[f"vtimer-ppi-cpu{c}"] = {"intid": _VTIMER_PPI, "cpu": c,
                                                "active": bool(d.act[c][0] >> _VTIMER_PPI & 1)}
 
-    def _rerequest(self, host_irq: int, intid: int, name: str) -> None:
-        """``request_irq`` again with a new handler and raise the line: it must be delivered."""
+    def _rerequest(self, host_irq: int, nic: Any, name: str) -> None:
+        """``request_irq`` again with a new host handler and make the device raise: the
+        interrupt must reach that handler (it is enabled: unmasked, and not stuck active)."""
         s = self.system
         assert s is not None
         got: list[int] = []
 
         def handler(irq: int, dev_id: Any) -> int:
             got.append(irq)
-            s.gic.set_line(intid, False)  # the new driver quiesces its device
+            nic.ack()  # the new driver services its device (the level line drops)
             return 0
 
         ret = s.host.genirq.request_irq(host_irq, handler, 0, f"rerequest-{name}", self)
         if ret:
             self.after[name]["delivered_after_rerequest"] = f"request_irq failed ({ret})"
             return
-        s.gic.set_line(intid, True)
+        nic.pending = 1
+        nic.set_irq_enabled(True)  # the reset device is re-enabled with one event
 
         def check() -> None:
             self.after[name]["delivered_after_rerequest"] = bool(got)
