@@ -49,6 +49,13 @@ class TrafficConfig(_Strict):
     def _trace_needs_file(self) -> TrafficConfig:
         if self.pattern == "trace" and not self.trace_csv:
             raise ValueError("pattern 'trace' needs trace_csv")
+        if self.pattern == "burst":
+            span = (self.burst_size - 1) * self.burst_gap_ns
+            period = self.burst_size * 1e9 / self.rate_hz
+            if span >= period:
+                raise ValueError(f"burst_gap_ns: a burst of {self.burst_size} events {self.burst_gap_ns} ns "
+                                 f"apart lasts {span} ns, not shorter than the burst period "
+                                 f"{period:.0f} ns at rate_hz={self.rate_hz:g}")
         return self
 
 
@@ -102,6 +109,13 @@ class TimerConfig(_Strict):
     """The guest vCPU computes between interrupts instead of idling in WFI, so its timer
     fires while it runs (physical IRQ exit) and it can be preempted or migrated with the
     timer interrupt pending or active."""
+
+    @model_validator(mode="after")
+    def _oneshot_range(self) -> TimerConfig:
+        if self.oneshot_min_ns > self.oneshot_max_ns:
+            raise ValueError(f"oneshot_min_ns ({self.oneshot_min_ns}) is above oneshot_max_ns "
+                             f"({self.oneshot_max_ns})")
+        return self
 
 
 HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "sgi-flood", "irq-toggle",
@@ -165,23 +179,41 @@ class ScenarioConfig(_Strict):
     guest: GuestConfig = Field(default_factory=GuestConfig)
     host: HostConfig = Field(default_factory=HostConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
-    cost_profile: str = "altra"
+    cost_profile: str = Field(default="altra", min_length=1)
 
     @model_validator(mode="after")
     def _check_refs(self) -> ScenarioConfig:
-        for dev in self.devices:
+        """Cross-field consistency; each message starts with the offending field's path."""
+        names: dict[str, int] = {}
+        hosts: dict[int, str] = {}
+        vintids: dict[tuple[int, int], str] = {}
+        for i, dev in enumerate(self.devices):
+            where = f"devices.{i}"
+            if dev.name in names:
+                raise ValueError(f"{where}.name: device name {dev.name!r} is already used by devices.{names[dev.name]}")
+            names[dev.name] = i
             if dev.vm >= len(self.vms):
-                raise ValueError(f"device {dev.name!r} assigned to VM {dev.vm}, but there are {len(self.vms)} VMs")
+                raise ValueError(f"{where}.vm: device {dev.name!r} is assigned to VM {dev.vm}, but there "
+                                 f"{'is 1 VM' if len(self.vms) == 1 else f'are {len(self.vms)} VMs'}")
             if dev.vcpu >= self.vms[dev.vm].vcpus:
-                raise ValueError(f"device {dev.name!r} targets vCPU {dev.vcpu} of a VM with {self.vms[dev.vm].vcpus} vCPUs")
+                raise ValueError(f"{where}.vcpu: device {dev.name!r} targets vCPU {dev.vcpu} of VM {dev.vm}, "
+                                 f"which has {self.vms[dev.vm].vcpus} vCPU(s)")
+            other = hosts.get(dev.host_intid)
+            if other is not None:
+                raise ValueError(f"{where}.host_intid: device {dev.name!r} is wired to host INTID "
+                                 f"{dev.host_intid}, already used by device {other!r}")
+            hosts[dev.host_intid] = dev.name
+            other = vintids.get((dev.vm, dev.guest_intid))
+            if other is not None:
+                raise ValueError(f"{where}.guest_intid: VM {dev.vm} already has device {other!r} on "
+                                 f"vINTID {dev.guest_intid}")
+            vintids[(dev.vm, dev.guest_intid)] = dev.name
         for i, vm in enumerate(self.vms):
             if vm.pin is not None:
                 if len(vm.pin) != vm.vcpus:
-                    raise ValueError(f"VM {i}: pin lists {len(vm.pin)} pCPUs for {vm.vcpus} vCPUs")
+                    raise ValueError(f"vms.{i}.pin: lists {len(vm.pin)} pCPU(s) for {vm.vcpus} vCPU(s)")
                 bad = [p for p in vm.pin if p >= self.pcpus]
                 if bad:
-                    raise ValueError(f"VM {i}: pin names pCPU {bad[0]}, but there are {self.pcpus} pCPUs")
-        hosts = [d.host_intid for d in self.devices]
-        if len(set(hosts)) != len(hosts):
-            raise ValueError("two devices share one host_intid")
+                    raise ValueError(f"vms.{i}.pin: names pCPU {bad[0]}, but there "
+                                     f"{'is 1 pCPU' if self.pcpus == 1 else f'are {self.pcpus} pCPUs'}")
         return self

@@ -188,6 +188,10 @@ def run_cmd(
     """Run SCENARIO under one delivery design and print its metrics."""
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise InputError(f"--trace {trace}: not a writable file path")
+    if trace is not None:
+        for source, what in ((scenario, "the scenario file"), (replay_file, "the replay file")):
+            if source is not None and Path(source).exists() and Path(source).resolve() == trace.resolve():
+                raise InputError(f"--trace {trace}: is {what}; refusing to overwrite it")
     if replay_file is not None:
         given = [n for n, v in (("SCENARIO", scenario), ("--design", design), ("--set", overrides),
                                 ("--seed", seed)) if v is not None and v != []]

@@ -173,7 +173,7 @@ def _parse_scalar(text: str, current: Any) -> Any:
     stripped = text.strip()
     if stripped.lower() in ("none", "null"):
         return None
-    if stripped[:1] in "[{":
+    if stripped[:1] and stripped[:1] in "[{":
         try:
             return json.loads(stripped)
         except json.JSONDecodeError as exc:
