@@ -10,7 +10,9 @@ Rules shipped here (the hazards of the Linux forwarding code, each named with th
 
 ``lost-interrupt``
     every ``device_irq_raise`` is covered by a ``guest_irq_handled`` of the same device by
-    the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end.
+    the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end
+    and raises a level device withdrew (``device_irq_withdraw``: its line went low before
+    any driver served it, so GICv2 no longer holds it pending, IHI 0048B §3.2.4).
 ``edge-exactly-once``
     an edge device's raises are delivered to the guest handler at most once each (never
     more handler runs than raises); at least once is ``lost-interrupt``.
@@ -281,7 +283,7 @@ class DeviceTracker(Listener):
     only the raises not yet covered by a handler run are kept (``unserved``).
     """
 
-    events = ("device_irq_raise", "guest_irq_handled")
+    events = ("device_irq_raise", "guest_irq_handled", "device_irq_withdraw")
 
     def __init__(self) -> None:
         self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
@@ -296,8 +298,20 @@ class DeviceTracker(Listener):
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "device_irq_raise":
             self._on_raise(time_ns, fields)
-        else:
+        elif name == "guest_irq_handled":
             self._on_handled(time_ns, fields)
+        else:
+            self._on_withdraw(fields)
+
+    def _on_withdraw(self, f: dict[str, Any]) -> None:
+        """A level device withdrew its raises (``Nic.withdraw``): none is owed a handler."""
+        dev: str = f["dev"]
+        last = self.last.get(dev)
+        if last is not None and last[0] > self.covered.get(dev, 0):
+            self.covered[dev] = last[0]
+        q = self.unserved.get(dev)
+        if q is not None:
+            q.clear()
 
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
