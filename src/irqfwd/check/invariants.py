@@ -678,6 +678,7 @@ class LevelStorm(Rule):
         self.asserted: dict[int, bool] = {}
         self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
         self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
+        self.taken: dict[int, bool] = {}  # host entry since the last handler run (rule c)
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "device_irq_raise":
@@ -719,7 +720,7 @@ class LevelStorm(Rule):
         if intid is None:
             return
         self.checker.checked += 1
-        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.fired.get(intid, False):
+        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.taken.get(intid, False):
             self.violation(
                 time,
                 intid,
@@ -728,6 +729,7 @@ class LevelStorm(Rule):
             )
         self.fired[intid] = False
         self.unmasked[intid] = False
+        self.taken[intid] = False
 
     def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]
@@ -751,6 +753,7 @@ class LevelStorm(Rule):
             )
         self.fired[intid] = True
         self.unmasked[intid] = False
+        self.taken[intid] = True
 
 
 for _rule in (
