@@ -27,7 +27,7 @@ Checked after every step (``ecosystem-and-conventions.md`` §2.9 and the invaria
 
 After the teardown: the end-of-run rules (nothing lost, nothing left active or VFIO-masked),
 no device INTID active or pending in the distributor, every list register empty and every
-GICH_APR zero.
+virtual interface disabled (GICH_HCR.En = 0).
 
 ``IRQFWD_STATEFUL_EXAMPLES`` sets the examples per design (default 25 in CI, 25 steps each);
 ``IRQFWD_STATEFUL_REPORT=FILE`` writes the examples and steps run (JSON).
@@ -137,8 +137,11 @@ class StackMachine(RuleBasedStateMachine):
             assert not d.is_pending(w.cfg.host_intid), f"INTID {w.cfg.host_intid} left pending"
             assert not w.vfio.masked
         for h in s.gic.hyp:
+            # no vCPU is loaded: every list register empty and the virtual interface off
+            # (GICH_APR may keep the active priority of a guest killed inside its handler:
+            # vgic_v2_put reads it, the next vgic_v2_load overwrites it, as in Linux)
             assert all(lr >> 28 & 3 == 0 for lr in h.lr), [hex(x) for x in h.lr]
-            assert h.h_apr == 0
+            assert h.h_hcr & 1 == 0, hex(h.h_hcr)
 
     # ---------------------------------------------------------------- invariants
     @invariant()
@@ -185,5 +188,7 @@ TestIrqfdResample = _machine("irqfd-resample").TestCase
 TestForwarded = _machine("forwarded").TestCase
 TestForwardedDirect = _machine("forwarded-direct").TestCase
 TestSwDeactivate = _machine("sw-deactivate").TestCase
-for _t in (TestIrqfdResample, TestForwarded, TestForwardedDirect, TestSwDeactivate):
-    _t.settings = STATEFUL
+TestIrqfdResample.settings = STATEFUL
+TestForwarded.settings = STATEFUL
+TestForwardedDirect.settings = STATEFUL
+TestSwDeactivate.settings = STATEFUL
