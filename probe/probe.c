@@ -5,8 +5,12 @@
  * interrupts masked.  Reads one command per line from the PL011 UART and answers each
  * with exactly one line (except `x`, which resets the machine):
  *
- *   r1|r2|r4 ADDR        MMIO read of 8/16/32 bits      -> "=VALUE"
- *   w1|w2|w4 ADDR VALUE  MMIO write                      -> "k"
+ *   r1|r2|r4|r8 ADDR     MMIO (or RAM) read of 8/16/32/64 bits  -> "=VALUE"
+ *   w1|w2|w4|w8 ADDR VALUE  MMIO (or RAM) write                 -> "k"
+ *   m EL IDX             system register read (GICv3): stub IDX of sysreg_rd_table
+ *                        (start.S) executed at EL2, or at EL1 with HCR_EL2.IMO|FMO
+ *                        (EL = 1: the ICC_* encodings then reach ICV_*) -> "=VALUE"
+ *   s EL IDX VALUE       system register write, likewise      -> "k"
  *   c N                  select the CPU doing the next accesses (0 or 1); CPU1 is
  *                        started through PSCI CPU_ON (SMC) on first use  -> "k"
  *   l PPI LEVEL          drive a generic-timer output of the current CPU:
@@ -14,7 +18,11 @@
  *   i                    ISR_EL1 of the current CPU (bit 7 = IRQ, bit 6 = FIQ) -> "=VALUE"
  *   x                    PSCI SYSTEM_RESET: QEMU restarts the probe (and resets the GIC)
  *
- * Numbers are hexadecimal without prefix, except PPI, LEVEL and N (decimal).  Errors
+ * Numbers are hexadecimal without prefix, except PPI, LEVEL, N, EL and IDX (decimal).
+ * At boot the probe reads GICD_PIDR2.ArchRev to know whether it drives a GICv2 or a
+ * GICv3/v4; for a GICv3/v4 it zeroes the scratch RAM window SCRATCH_BASE..+SCRATCH_SIZE
+ * that register scripts use for LPI and ITS tables (every script starts from zeroed
+ * memory) and enables the system-register interface at EL2.  Errors
  * answer "!message".  A ready banner "IRQFWD-PROBE READY" is printed after every boot.
  * CPU1 executes its accesses for CPU0 through a mailbox in RAM; CPU0 does all UART I/O.
  */
@@ -30,8 +38,44 @@
 #define PSCI_CPU_ON 0xC4000003UL
 #define PSCI_SYSTEM_RESET 0x84000009UL
 
+#define GICD_PIDR2 0x0800ffe8UL
+#define GICD_PIDR2_V2 0x08000fe8UL
+#define SCRATCH_BASE 0x40400000UL
+#define SCRATCH_SIZE 0x00400000UL
+#define SYSREG_STUBS 129 /* 128 CRn=12 encodings + ICC_PMR_EL1 */
+#define STUB_PMR 128
+
 extern uint64_t smc_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
+extern uint64_t el1_call(const void *stub, uint64_t value);
 extern void sec_entry(void);
+extern const char sysreg_rd_table[], sysreg_wr_table[];
+
+static unsigned gic_arch; /* 2, or GICD_PIDR2.ArchRev of a GICv3/v4: 3 or 4 */
+
+typedef uint64_t (*stub_fn)(uint64_t unused, uint64_t value);
+
+static uint64_t sysreg_el2(uint64_t write, uint64_t idx, uint64_t value)
+{
+    const char *t = write ? sysreg_wr_table : sysreg_rd_table;
+    return ((stub_fn)(const void *)(t + 8 * idx))(0, value);
+}
+
+/*
+ * A system-register access at EL1 (the guest's view: ICV_* when HCR_EL2.IMO/FMO = 1).
+ * Physical IRQ/FIQ taken to EL2 cannot be masked at EL1, so ICC_PMR_EL1 is set to 0 for
+ * the excursion (no physical interrupt is signalled) and restored afterwards.
+ */
+static uint64_t sysreg_el1(uint64_t write, uint64_t idx, uint64_t value)
+{
+    const char *t = write ? sysreg_wr_table : sysreg_rd_table;
+    uint64_t pmr = sysreg_el2(0, STUB_PMR, 0);
+    sysreg_el2(1, STUB_PMR, 0);
+    __asm__ volatile("isb" ::: "memory");
+    uint64_t r = el1_call(t + 8 * idx, value);
+    sysreg_el2(1, STUB_PMR, pmr);
+    __asm__ volatile("isb" ::: "memory");
+    return r;
+}
 
 volatile uint64_t probe_fault;
 
@@ -99,6 +143,8 @@ static uint64_t do_access(uint64_t op, uint64_t size, uint64_t addr, uint64_t va
             r = *(volatile uint8_t *)addr;
         else if (size == 2)
             r = *(volatile uint16_t *)addr;
+        else if (size == 8)
+            r = *(volatile uint64_t *)addr;
         else
             r = *(volatile uint32_t *)addr;
     } else if (op == 'w') {
@@ -106,6 +152,8 @@ static uint64_t do_access(uint64_t op, uint64_t size, uint64_t addr, uint64_t va
             *(volatile uint8_t *)addr = (uint8_t)value;
         else if (size == 2)
             *(volatile uint16_t *)addr = (uint16_t)value;
+        else if (size == 8)
+            *(volatile uint64_t *)addr = value;
         else
             *(volatile uint32_t *)addr = (uint32_t)value;
     } else if (op == 'l') {
@@ -122,6 +170,11 @@ static uint64_t do_access(uint64_t op, uint64_t size, uint64_t addr, uint64_t va
         isb();
     } else if (op == 'i') {
         __asm__ volatile("mrs %0, isr_el1" : "=r"(r));
+    } else if (op == 'm' || op == 's') {
+        /* size = EL (1 or 2), addr = stub index */
+        uint64_t wr = op == 's';
+        r = size == 1 ? sysreg_el1(wr, addr, value) : sysreg_el2(wr, addr, value);
+        __asm__ volatile("isb" ::: "memory");
     }
     dsb();
     return r;
@@ -136,6 +189,8 @@ static uint64_t do_access(uint64_t op, uint64_t size, uint64_t addr, uint64_t va
  */
 static void clear_active_priorities(void)
 {
+    if (gic_arch != 2)
+        return; /* QEMU's GICv3 CPU interface reset clears ICC_AP*R and ICH_AP*R */
     for (uint64_t n = 0; n < 4; n++) {
         mmio_w32(0x080100d0UL + 4 * n, 0); /* GICC_APRn */
         mmio_w32(0x080100e0UL + 4 * n, 0); /* GICC_NSAPRn */
@@ -144,9 +199,18 @@ static void clear_active_priorities(void)
     dsb();
 }
 
+static void el2_setup(void)
+{
+    uint64_t hcr = 1UL << 31; /* RW: EL1 is AArch64 (el1_call) */
+    __asm__ volatile("msr hcr_el2, %0\n\tisb" ::"r"(hcr));
+    sysreg_el2(1, 64 + 8 + 5, 0xf); /* ICC_SRE_EL2: SRE | DFB | DIB | Enable */
+}
+
 void sec_main(void)
 {
     uint64_t seen = mb.req;
+    if (gic_arch != 2)
+        el2_setup();
     clear_active_priorities();
     mb.alive = 1;
     dsb();
@@ -164,7 +228,7 @@ void sec_main(void)
     }
 }
 
-static char line[96];
+static char line[128];
 
 static int read_line(void)
 {
@@ -286,7 +350,7 @@ static void command(void)
     case 'r':
     case 'w':
         size = (uint64_t)(*p++ - '0');
-        if (size != 1 && size != 2 && size != 4)
+        if (size != 1 && size != 2 && size != 4 && size != 8)
             goto bad;
         if (!parse_num(&p, 16, &addr) || (addr & (size - 1)))
             goto bad;
@@ -306,6 +370,16 @@ static void command(void)
     case 'i':
         r = run('i', 0, 0, 0, &fault);
         answer('i', r, fault);
+        return;
+    case 'm':
+    case 's':
+        if (gic_arch == 2 || !parse_num(&p, 10, &size) || (size != 1 && size != 2)
+            || !parse_num(&p, 10, &addr) || addr >= SYSREG_STUBS)
+            goto bad;
+        if (op == 's' && !parse_num(&p, 16, &value))
+            goto bad;
+        r = run((uint64_t)op, size, addr, value, &fault);
+        answer(op == 'm' ? 'r' : 'w', r, fault);
         return;
     case 'c':
         if (!parse_num(&p, 10, &value) || value > 1)
@@ -331,10 +405,23 @@ int main(void)
     uint64_t el;
     /* 8-bit words, FIFOs enabled: QEMU then buffers 16 received characters. */
     mmio_w32(UART_BASE + UART_LCR_H, 0x70);
+    /* A GICv2 has its PIDR2 at GICD + 0xFE8 (ArchRev 2) and decodes only 4 KiB; a
+     * GICv3/v4 has it at GICD + 0xFFE8 (ArchRev 3 or 4).  A GICv2 boot does nothing else
+     * new: the scratch RAM and the EL2 set-up are for GICv3/v4 scripts only. */
+    gic_arch = (mmio_r32(GICD_PIDR2_V2) >> 4) & 0xf;
+    if (gic_arch != 2) {
+        gic_arch = (mmio_r32(GICD_PIDR2) >> 4) & 0xf;
+        for (uint64_t a = SCRATCH_BASE; a < SCRATCH_BASE + SCRATCH_SIZE; a += 16)
+            __asm__ volatile("stp xzr, xzr, [%0]" ::"r"(a) : "memory");
+        dsb();
+        el2_setup();
+    }
     clear_active_priorities();
     __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
     uart_puts("\nIRQFWD-PROBE READY EL");
     uart_puthex((el >> 2) & 3);
+    uart_puts(" GIC");
+    uart_puthex(gic_arch);
     uart_putc('\n');
     for (;;) {
         if (read_line() == 0)

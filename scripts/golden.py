@@ -8,8 +8,8 @@ reorganised, and writes one file per invocation into DIR:
 * ``compare nic-level`` (table and ``--json``);
 * ``run SCENARIO --design D --json`` for every built-in scenario and every design, and
   for the example scenario files;
-* ``run ... --trace`` (a 2 ms trace of ``nic-level`` per design, 5 ms of ``vtimer-tick``
-  and ``vtimer-migrate``);
+* ``run ... --trace`` (a 2 ms ftrace-text trace, ``trace-cmd report`` layout, of
+  ``nic-level`` per design, 5 ms of ``vtimer-tick`` and ``vtimer-migrate``);
 * ``calibrate`` (table and ``--json``);
 * ``regs run`` of every register script on the model (architectural and QEMU quirks).
 
@@ -91,11 +91,14 @@ def generate(out: Path) -> None:
 
 MAX_INLINE = 128 * 1024
 """Outputs larger than this are stored as ``NAME.sha256`` (digest and size), not verbatim."""
+MAX_INLINE_TRACE = 256 * 1024
+"""The same for the ftrace-text traces (``trace-*.txt``: kept readable and diffable)."""
 
 
 def _store(out: Path, name: str, text: str) -> None:
     data = text.encode()
-    if len(data) <= MAX_INLINE:
+    limit = MAX_INLINE_TRACE if name.startswith("trace-") and name.endswith(".txt") else MAX_INLINE
+    if len(data) <= limit:
         (out / name).write_bytes(data)
     else:
         (out / f"{name}.sha256").write_text(f"{hashlib.sha256(data).hexdigest()} {len(data)}\n")

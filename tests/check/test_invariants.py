@@ -38,33 +38,33 @@ def replay(steps: list[Step], end_ns: int = 10_000_000, design: str = "forwarded
 def forwarded_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
     """One clean forwarded level interrupt: raise, host entry, HW LR, guest handles + deactivates."""
     return [
-        (t, "device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
-        (t + 100, "phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
-        (t + 110, "host_irq_entry", {"intid": intid, "cpu": 0}),
+        (t, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
+        (t + 100, "irqfwd_phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
+        (t + 110, "irq_handler_entry", {"intid": intid, "cpu": 0}),
         (t + 200, "kvm_exit", {"vcpu": 0, "reason": "IRQ"}),
-        (t + 300, "lr_write", {"cpu": 0, "lr": 0, "value": lr(1, 48, intid, hw=True)}),
+        (t + 300, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(1, 48, intid, hw=True)}),
         (t + 400, "kvm_entry", {"vcpu": 0}),
-        (t + 500, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
-        (t + 600, "device_irq_lower", {"dev": "nic0", "intid": intid}),
-        (t + 700, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
-        (t + 700, "phys_deactivate", {"intid": intid, "cpu": 0, "source": "hw_lr", "by": "guest"}),
+        (t + 500, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
+        (t + 600, "irqfwd_device_irq_lower", {"dev": "nic0", "intid": intid}),
+        (t + 700, "irqfwd_guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
+        (t + 700, "irqfwd_phys_deactivate", {"intid": intid, "cpu": 0, "source": "hw_lr", "by": "guest"}),
     ]
 
 
 def resample_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
     """One clean irqfd-resample level interrupt: VFIO mask, host DIR, EOI MI, resample, unmask."""
     return [
-        (t, "device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
-        (t + 100, "phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
-        (t + 110, "host_irq_entry", {"intid": intid, "cpu": 0}),
-        (t + 150, "vfio_mask", {"intid": intid}),
-        (t + 160, "phys_deactivate", {"intid": intid, "cpu": 0, "source": "dir", "by": "host"}),
-        (t + 300, "lr_write", {"cpu": 0, "lr": 0, "value": lr(1, 48) | (1 << 19)}),
-        (t + 500, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
-        (t + 600, "device_irq_lower", {"dev": "nic0", "intid": intid}),
-        (t + 700, "guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
-        (t + 800, "vgic_maintenance", {"cpu": 0, "misr": 1}),
-        (t + 900, "vfio_unmask", {"intid": intid}),
+        (t, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
+        (t + 100, "irqfwd_phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
+        (t + 110, "irq_handler_entry", {"intid": intid, "cpu": 0}),
+        (t + 150, "irqfwd_vfio_mask", {"intid": intid}),
+        (t + 160, "irqfwd_phys_deactivate", {"intid": intid, "cpu": 0, "source": "dir", "by": "host"}),
+        (t + 300, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(1, 48) | (1 << 19)}),
+        (t + 500, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
+        (t + 600, "irqfwd_device_irq_lower", {"dev": "nic0", "intid": intid}),
+        (t + 700, "irqfwd_guest_deactivate", {"vm": 0, "vcpu": 0, "vintid": 48}),
+        (t + 800, "irqfwd_vgic_maintenance", {"cpu": 0, "misr": 1}),
+        (t + 900, "irqfwd_vfio_unmask", {"intid": intid}),
         (t + 1000, "kvm_entry", {"vcpu": 0}),
     ]
 
@@ -104,22 +104,22 @@ def test_clean_streams_are_silent(factory: Callable[[int, int], list[Step]]) -> 
 def test_lost_interrupt_fires_and_respects_grace_window() -> None:
     """A raise never handled is lost, unless it came within the grace window before the end."""
     steps = clean_stream(forwarded_level_irq)
-    steps.append((5_000_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
+    steps.append((5_000_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
     checker = replay(steps)
     assert rules_fired(checker) == {"lost-interrupt"}
     v = checker.violations[0]
     assert v.intid == 48 and v.message.startswith("lost-interrupt:") and "seq 21" in v.message
     late = clean_stream(forwarded_level_irq)
-    late.append((9_500_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
+    late.append((9_500_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 21}))
     assert "lost-interrupt" not in rules_fired(replay(late))
 
 
 def test_one_handler_covers_several_raises() -> None:
     """A handler reporting its oldest unserved raise serves all raises so far (Nic.handler_entry)."""
     steps: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
-        (1_200, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (1_200, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
     ]
     assert replay(steps).violations == []
 
@@ -128,9 +128,9 @@ def test_edge_handled_twice_fires_edge_exactly_once() -> None:
     """An edge raise delivered to the guest handler twice is a duplicate (IHI 0048B §3.2.4:
     a second edge while active only makes it Active+Pending)."""
     steps: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
-        (9_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (9_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
     ]
     checker = replay(steps)
     assert rules_fired(checker) == {"edge-exactly-once"}
@@ -141,10 +141,10 @@ def test_edge_held_pending_while_active_is_not_a_duplicate() -> None:
     """a second edge while the irq is active is delivered after deactivation, even if
     the driver already drained its work: two raises, two deliveries, no violation."""
     steps: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
-        (2_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 2}),
-        (6_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 1}),
+        (2_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "edge", "seq": 2}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 2}),
+        (6_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
     ]
     assert replay(steps).violations == []
 
@@ -152,9 +152,9 @@ def test_edge_held_pending_while_active_is_not_a_duplicate() -> None:
 def test_level_handled_twice_is_not_an_edge_violation() -> None:
     """A spurious second handler run on a level line is not covered by edge-exactly-once."""
     steps: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
-        (9_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (9_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
     ]
     assert "edge-exactly-once" not in rules_fired(replay(steps))
 
@@ -163,7 +163,7 @@ def test_double_deactivation_fires() -> None:
     """Guest (HW LR) and host both deactivating one activation breaks exactly-once
     (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs)."""
     steps = forwarded_level_irq(10_000, 1)
-    steps.append((10_800, "phys_deactivate", {"intid": 48, "cpu": 0, "source": "dir", "by": "host"}))
+    steps.append((10_800, "irqfwd_phys_deactivate", {"intid": 48, "cpu": 0, "source": "dir", "by": "host"}))
     checker = replay(steps)
     assert rules_fired(checker) == {"deactivate-exactly-once"}
     assert "double deactivation" in checker.violations[0].message
@@ -171,7 +171,7 @@ def test_double_deactivation_fires() -> None:
 
 def test_never_deactivated_fires_deactivate_and_stale_active() -> None:
     """An activation nobody deactivates is reported at the end by both end-of-run rules."""
-    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "phys_deactivate"]
+    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "irqfwd_phys_deactivate"]
     checker = replay(steps)
     assert {"deactivate-exactly-once", "stale-active"} <= rules_fired(checker)
 
@@ -179,18 +179,18 @@ def test_never_deactivated_fires_deactivate_and_stale_active() -> None:
 def test_hw_lr_pending_active_fires_only_for_hw() -> None:
     """HW=1 with State=pending+active is forbidden; HW=0 pending+active is legal
     (IHI 0048B §5.3.9; ``vgic_v2_populate_lr`` since 3d6e77ad1489)."""
-    bad = replay([(1_000, "lr_write", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)})])
+    bad = replay([(1_000, "gic_lr_entry", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)})])
     assert rules_fired(bad) == {"hw-lr-pending-active"}
     assert bad.violations[0].intid == 48 and "GICH_LR2" in bad.violations[0].message
-    ok = replay([(1_000, "lr_write", {"cpu": 0, "lr": 2, "value": lr(3, 48)})])
+    ok = replay([(1_000, "gic_lr_entry", {"cpu": 0, "lr": 2, "value": lr(3, 48)})])
     assert ok.violations == []
 
 
 def test_stale_active_after_guest_deactivation() -> None:
     """Physical INTID still active at the vCPU's next entry after the guest deactivated it."""
-    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "phys_deactivate"]
+    steps = [s for s in forwarded_level_irq(10_000, 1) if s[1] != "irqfwd_phys_deactivate"]
     steps.append((11_000, "kvm_entry", {"vcpu": 0}))
-    steps.append((12_000, "phys_deactivate", {"intid": 48, "cpu": 0, "source": "icactiver", "by": "host"}))
+    steps.append((12_000, "irqfwd_phys_deactivate", {"intid": 48, "cpu": 0, "source": "icactiver", "by": "host"}))
     checker = replay(steps)
     assert rules_fired(checker) == {"stale-active"}
     assert checker.violations[0].time_ns == 11_000
@@ -198,7 +198,7 @@ def test_stale_active_after_guest_deactivation() -> None:
 
 def test_vfio_masked_at_end_fires() -> None:
     """A VFIO automask never undone leaves the line masked (vfio_platform_irq.c)."""
-    steps = [s for s in resample_level_irq(10_000, 1) if s[1] != "vfio_unmask"]
+    steps = [s for s in resample_level_irq(10_000, 1) if s[1] != "irqfwd_vfio_unmask"]
     checker = replay(steps)
     assert rules_fired(checker) == {"vfio-masked-at-end"}
 
@@ -206,15 +206,15 @@ def test_vfio_masked_at_end_fires() -> None:
 def test_level_storm_when_deasserted_and_on_early_refire() -> None:
     """A level line firing while de-asserted, or again after an early VFIO unmask, is a storm."""
     steps = clean_stream(resample_level_irq)
-    steps.append((5_000_000, "host_irq_entry", {"intid": 48, "cpu": 0}))
+    steps.append((5_000_000, "irq_handler_entry", {"intid": 48, "cpu": 0}))
     assert rules_fired(replay(steps)) == {"level-storm"}
     early: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
-        (1_100, "host_irq_entry", {"intid": 48, "cpu": 0}),
-        (1_150, "vfio_mask", {"intid": 48}),
-        (1_500, "vfio_unmask", {"intid": 48}),
-        (1_900, "host_irq_entry", {"intid": 48, "cpu": 0}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (1_100, "irq_handler_entry", {"intid": 48, "cpu": 0}),
+        (1_150, "irqfwd_vfio_mask", {"intid": 48}),
+        (1_500, "irqfwd_vfio_unmask", {"intid": 48}),
+        (1_900, "irq_handler_entry", {"intid": 48, "cpu": 0}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
     ]
     checker = replay(early)
     assert rules_fired(checker) == {"level-storm"}
@@ -225,13 +225,13 @@ def test_lazy_disable_second_fire_is_not_a_storm() -> None:
     """disable_irq_nosync is lazy: the line fires once more while disabled, then the flow
     handler masks it (kernel/irq/chip.c handle_fasteoi_irq); that is not a storm."""
     lazy: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
-        (1_100, "host_irq_entry", {"intid": 48, "cpu": 0}),
-        (1_150, "vfio_mask", {"intid": 48}),
-        (1_400, "host_irq_entry", {"intid": 48, "cpu": 0}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
-        (3_100, "device_irq_lower", {"dev": "nic0", "intid": 48}),
-        (4_000, "vfio_unmask", {"intid": 48}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (1_100, "irq_handler_entry", {"intid": 48, "cpu": 0}),
+        (1_150, "irqfwd_vfio_mask", {"intid": 48}),
+        (1_400, "irq_handler_entry", {"intid": 48, "cpu": 0}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (3_100, "irqfwd_device_irq_lower", {"dev": "nic0", "intid": 48}),
+        (4_000, "irqfwd_vfio_unmask", {"intid": 48}),
     ]
     assert replay(lazy).violations == []
 
@@ -242,10 +242,10 @@ def test_virtual_level_refire_while_deasserted_is_a_storm() -> None:
     that ``kvm_notify_acked_irq`` resamples); flagged as level-storm at the guest's handler
     entry."""
     steps: list[Step] = [
-        (1_000, "device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
-        (3_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
-        (3_100, "device_irq_lower", {"dev": "nic0", "intid": 48}),
-        (4_000, "guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
+        (1_000, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": 48, "trigger": "level", "seq": 1}),
+        (3_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": 1}),
+        (3_100, "irqfwd_device_irq_lower", {"dev": "nic0", "intid": 48}),
+        (4_000, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": None}),
     ]
     checker = replay(steps)
     assert rules_fired(checker) == {"level-storm"}
@@ -256,11 +256,11 @@ def test_active_at_teardown_is_stale_even_inside_grace_window() -> None:
     """A physical INTID left active when the VM is torn down is never deactivated (only the
     host's ``gic_eoimode1_mask_irq`` could): reported even though the activation is within
     the grace window before the end."""
-    steps = [s for s in forwarded_level_irq(9_990_000, 1) if s[1] not in ("phys_deactivate", "guest_deactivate")]
-    steps.append((9_995_000, "vm_teardown", {"vm": 0}))
+    steps = [s for s in forwarded_level_irq(9_990_000, 1) if s[1] not in ("irqfwd_phys_deactivate", "irqfwd_guest_deactivate")]
+    steps.append((9_995_000, "irqfwd_vm_teardown", {"vm": 0}))
     checker = replay(steps)
     assert {"stale-active", "deactivate-exactly-once"} <= rules_fired(checker)
-    no_teardown = [s for s in steps if s[1] != "vm_teardown"]
+    no_teardown = [s for s in steps if s[1] != "irqfwd_vm_teardown"]
     assert replay(no_teardown).violations == []
 
 

@@ -96,19 +96,46 @@ def test_same_seed_gives_byte_identical_json(irqfwd) -> None:  # type: ignore[no
 
 
 def test_run_table_and_trace_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """'run' prints the metric table; --trace writes one 'time_ns name key=value' line per event."""
+    """'run' prints the metric table; --trace PATH.txt writes the trace-cmd report text."""
     trace = tmp_path / "t.txt"
     res = irqfwd("run", "nic-level", *SHORT, "--design", "forwarded", "--trace", str(trace))
     assert res.code == 0, res.err
     assert "guest device interrupts handled" in res.out and "forwarded" in res.out
     lines = [ln for ln in trace.read_text().splitlines() if not ln.startswith("#")]
-    assert lines
-    times = [int(ln.split()[0]) for ln in lines]
-    assert times == sorted(times)
-    names = {ln.split()[1] for ln in lines}
-    assert {"device_irq_raise", "guest_irq_handled", "kvm_exit"} <= names
-    raise_line = next(ln for ln in lines if ln.split()[1] == "device_irq_raise")
+    names = {ln.split(": ")[1].strip() for ln in lines}
+    assert {"irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "kvm_exit"} <= names
+    raise_line = next(ln for ln in lines if "irqfwd_device_irq_raise:" in ln)
     assert "intid=48" in raise_line and "trigger=level" in raise_line
+
+
+def test_trace_format_by_option_and_per_design_files(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--trace-format overrides the extension; compare --trace writes STEM.DESIGN.EXT per design."""
+    out = tmp_path / "trace.data"
+    res = irqfwd("run", "nic-level", "--set", "duration=1ms", "--trace", str(out), "--trace-format", "json")
+    assert res.code == 0, res.err
+    assert json.loads(out.read_text())["traceEvents"]
+    res = irqfwd("compare", "nic-level", "--set", "duration=1ms", "--designs", "forwarded,irqfd-resample",
+                 "--trace", str(tmp_path / "c.vcd"))
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.forwarded.vcd", "c.irqfd-resample.vcd", "trace.data"]
+    assert (tmp_path / "c.forwarded.vcd").read_text().startswith("$comment")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trace", "t.bin"], "--trace t.bin: cannot tell the format from the extension '.bin'"),
+        (["--trace", "t.txt", "--trace-format", "pdf"], "--trace-format pdf: unknown format (known: ftrace, json, vcd)"),
+        (["--trace-format", "vcd"], "--trace-format: needs --trace PATH"),
+    ],
+)
+def test_bad_trace_options_exit_2(irqfwd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                  args: list[str], message: str) -> None:
+    """Bad --trace/--trace-format: exit 2 naming the problem, and no file written."""
+    monkeypatch.chdir(tmp_path)
+    res = irqfwd("run", "nic-level", *args)
+    assert res.code == 2 and f"irqfwd: error: {message}" in res.err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_violation_exits_1_after_printing(irqfwd) -> None:  # type: ignore[no-untyped-def]

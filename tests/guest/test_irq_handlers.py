@@ -28,7 +28,7 @@ def test_two_vintids_dispatched_to_their_own_handlers() -> None:
     c = r.recorder.counters
     assert c["device_irqs_raised"] > 150
     assert c["guest_irqs_handled"] == c["device_irqs_raised"]
-    handled = {f["vintid"] for _, name, f in r.recorder.trace if name == "guest_irq_handled"}
+    handled = {f["vintid"] for _, name, f in r.recorder.trace if name == "irqfwd_guest_irq_handled"}
     assert handled == {nic_vintid}  # the driver handler never runs for vINTID 27
     vt = r.system.vtimer
     assert vt is not None

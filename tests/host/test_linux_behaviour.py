@@ -60,7 +60,7 @@ def _spi(s: System, intid: int = 48) -> VgicIrq:
 def _phys_deactivations(s: System, intid: int) -> list[str]:
     """Sources (``eoir``/``dir``/``hw_lr``...) of the traced physical deactivations of ``intid``."""
     return [f["source"] for _t, name, f in s.recorder.trace
-            if name == "phys_deactivate" and f["intid"] == intid]
+            if name == "irqfwd_phys_deactivate" and f["intid"] == intid]
 
 
 # ---------------------------------------------------------------------- host GIC driver / genirq
@@ -205,7 +205,7 @@ def test_guest_deactivation_of_hw_lr_deactivates_physical_without_exit() -> None
     for _, name, f in r.recorder.trace:
         if name in ("kvm_entry", "kvm_exit"):
             last = name
-        elif name == "phys_deactivate" and f["by"] == "guest":
+        elif name == "irqfwd_phys_deactivate" and f["by"] == "guest":
             assert f["intid"] == 48 and f["source"] == "hw_lr"
             assert last == "kvm_entry"  # still in the guest: no exit happened
             seen += 1
@@ -217,7 +217,7 @@ def test_level_non_hw_lr_has_eoi_bit_and_ack_notifier_runs() -> None:
     """"A level, non-HW LR has the EOI bit set; guest deactivation causes a maintenance
     interrupt, and fold calls the ack notifier (resampler) for SPIs." """
     r = run_scenario(_cfg(), "irqfd-resample", tracing=True)
-    lrs = [f["value"] for _, n, f in r.recorder.trace if n == "lr_write" and f["value"] & 0x3FF == 48]
+    lrs = [f["value"] for _, n, f in r.recorder.trace if n == "gic_lr_entry" and f["value"] & 0x3FF == 48]
     assert lrs and all(v & GICH_LR_EOI and not v & GICH_LR_HW for v in lrs)
     acks = sum(1 for _, n, _f in r.recorder.trace if n == "kvm_ack_irq")
     c = r.recorder.counters
@@ -267,19 +267,19 @@ def test_deactivate_with_line_high_refires_and_reinjects() -> None:
     # raises the line again while the interrupt is still active.
     probe = _sys("forwarded", tracing=True)
     _fire(probe, [10_000])
-    t_lower = next(t for t, n, f in probe.recorder.trace if n == "device_irq_lower")
-    t_deact = next(t for t, n, f in probe.recorder.trace if n == "phys_deactivate")
+    t_lower = next(t for t, n, f in probe.recorder.trace if n == "irqfwd_device_irq_lower")
+    t_deact = next(t for t, n, f in probe.recorder.trace if n == "irqfwd_phys_deactivate")
     assert t_lower < t_deact
     s = _sys("forwarded", tracing=True)
     _fire(s, [10_000, (t_lower + t_deact) // 2])
     c = s.recorder.counters
     assert c["device_irqs_raised"] == 2
     trace = s.recorder.trace
-    second_raise = [t for t, n, f in trace if n == "device_irq_raise"][1]
-    first_deact = next(t for t, n, f in trace if n == "phys_deactivate" and f["by"] == "guest")
+    second_raise = [t for t, n, f in trace if n == "irqfwd_device_irq_raise"][1]
+    first_deact = next(t for t, n, f in trace if n == "irqfwd_phys_deactivate" and f["by"] == "guest")
     assert second_raise < first_deact  # the line is high when the guest deactivates
     assert c["host_irqs"] == 2 and c["guest_irqs_handled"] == 2
-    entries = [t for t, n, f in trace if n == "host_irq_entry" and f["intid"] == 48]
+    entries = [t for t, n, f in trace if n == "irq_handler_entry" and f["intid"] == 48]
     assert len(entries) == 2 and entries[1] >= first_deact  # fires again after deactivation
     injections = [t for t, n, f in trace if n == "vgic_update_irq_pending"]
     assert len(injections) >= 2 and injections[-1] >= entries[1]  # and is re-injected
@@ -302,8 +302,8 @@ def test_second_edge_while_active_is_held_in_physical_gic() -> None:
     c = s.recorder.counters
     assert c["host_irqs"] == 2 and c["guest_irqs_handled"] == 2
     tr = s.recorder.trace
-    deact = [t for t, n, f in tr if n == "phys_deactivate" and f["by"] == "guest"]
-    act = [t for t, n, f in tr if n == "phys_activate"]
+    deact = [t for t, n, f in tr if n == "irqfwd_phys_deactivate" and f["by"] == "guest"]
+    act = [t for t, n, f in tr if n == "irqfwd_phys_activate"]
     assert len(act) == 2 and act[1] >= deact[0]
 
 
@@ -445,17 +445,17 @@ def test_vfio_level_masks_before_signal_and_unmasks_on_resamplefd() -> None:
     state = "idle"
     unmasks = 0
     for _, n, f in r.recorder.trace:
-        if n == "vfio_mask":
+        if n == "irqfwd_vfio_mask":
             state = "masked"
-        elif n == "eventfd_signal" and f["fd"] == "nic0-trigger":
+        elif n == "irqfwd_eventfd_signal" and f["fd"] == "nic0-trigger":
             assert state == "masked"
-        elif n == "eventfd_signal" and f["fd"] == "nic0-resample":
+        elif n == "irqfwd_eventfd_signal" and f["fd"] == "nic0-resample":
             state = "resampled"
-        elif n == "vfio_unmask":
+        elif n == "irqfwd_vfio_unmask":
             unmasks += 1
             assert state in ("resampled", "teardown")
             state = "idle"
-        elif n == "vm_teardown":
+        elif n == "irqfwd_vm_teardown":
             state = "teardown"
     assert unmasks > 10
     c = run_scenario(_cfg("edge"), "irqfd-resample").recorder.counters
@@ -639,7 +639,7 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     c = r.recorder.counters
     assert c["lr_spills"] > 0 and c["eoicount"] == 0
     assert c["dir_trapped"] == c["guest_irqs_handled"] - 1  # the killed last one never DIRs
-    deact = [f for _, n, f in r.recorder.trace if n == "phys_deactivate"]
+    deact = [f for _, n, f in r.recorder.trace if n == "irqfwd_phys_deactivate"]
     assert all(f["source"] == "icactiver" for f in deact)
     assert len(deact) == c["host_irqs"]
     assert r.checker.by_rule() == {}

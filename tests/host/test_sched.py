@@ -35,9 +35,9 @@ def _latency_of(design: str, cfg: ScenarioConfig, dev: str) -> list[int]:
     raised: dict[int, int] = {}
     out = []
     for t, name, f in r.recorder.trace:
-        if name == "device_irq_raise" and f["dev"] == dev:
+        if name == "irqfwd_device_irq_raise" and f["dev"] == dev:
             raised[f["seq"]] = t
-        elif name == "guest_irq_handled" and f["dev"] == dev and f["seq"] is not None:
+        elif name == "irqfwd_guest_irq_handled" and f["dev"] == dev and f["seq"] is not None:
             out.append(t - min(s for s in raised if s <= f["seq"]) * 0 - raised[f["seq"]])
     return out
 
@@ -66,11 +66,11 @@ def test_two_vms_share_a_pcpu_and_each_gets_its_interrupts() -> None:
         r = run_scenario(_two_vms_one_pcpu("round-robin"), design, tracing=True)
         by_vm = {0: 0, 1: 0}
         for _, name, f in r.recorder.trace:
-            if name == "guest_irq_handled":
+            if name == "irqfwd_guest_irq_handled":
                 by_vm[f["vm"]] += 1
                 assert f["dev"] == ("slow" if f["vm"] == 0 else "fast")
         assert by_vm[0] >= 9 and by_vm[1] >= 50
-        loads = {(f["vm"], f["cpu"]) for _, n, f in r.recorder.trace if n == "vcpu_load"}
+        loads = {(f["vm"], f["cpu"]) for _, n, f in r.recorder.trace if n == "irqfwd_vcpu_load"}
         assert loads == {(0, 0), (1, 0)}
 
 
@@ -93,9 +93,9 @@ def test_migration_moves_vcpus_between_pcpus_without_losing_interrupts() -> None
         c = r.recorder.counters
         assert c["vcpu_migrations"] >= 2 * 30
         cpus_of_vcpu0 = {f["cpu"] for _, n, f in r.recorder.trace
-                         if n == "vcpu_load" and f["vcpu"] == 0}
+                         if n == "irqfwd_vcpu_load" and f["vcpu"] == 0}
         assert cpus_of_vcpu0 == {0, 1}
-        handled_on = {(f["vcpu"], f["vintid"]) for _, n, f in r.recorder.trace if n == "guest_irq_handled"}
+        handled_on = {(f["vcpu"], f["vintid"]) for _, n, f in r.recorder.trace if n == "irqfwd_guest_irq_handled"}
         assert handled_on == {(0, 40), (1, 41)}
         assert c["guest_irqs_handled"] >= c["device_irqs_raised"] - 2
         if design == "forwarded":
@@ -130,7 +130,7 @@ def test_device_targets_its_vcpu() -> None:
     cfg = ScenarioConfig(name="v1", duration_ns=1_000_000, pcpus=2, vms=[VMConfig(vcpus=2)],
                          devices=[DeviceConfig(vcpu=1)])
     r = run_scenario(cfg, "forwarded", tracing=True)
-    vcpus = {f["vcpu"] for _, n, f in r.recorder.trace if n == "guest_irq_handled"}
+    vcpus = {f["vcpu"] for _, n, f in r.recorder.trace if n == "irqfwd_guest_irq_handled"}
     assert vcpus == {1}
 
 

@@ -49,3 +49,17 @@ def qemu_up(qemu_tools: None) -> Iterator[QemuTarget]:
     """A uniprocessor QEMU (-smp 1): the GIC then has one CPU interface (D8, D23 differ)."""
     with QemuTarget(num_cpus=1, timeout=60.0) as q:
         yield q
+
+
+@pytest.fixture(scope="session")
+def qemu_v3(qemu_tools: None) -> Iterator[QemuTarget]:
+    """One QEMU (virt, gic-version=3, 2 CPUs) for the whole session."""
+    with QemuTarget(num_cpus=2, timeout=60.0, gic_version=3) as q:
+        yield q
+
+
+@pytest.fixture(scope="session")
+def qemu_v4(qemu_tools: None) -> Iterator[QemuTarget]:
+    """One QEMU (virt, gic-version=4, 2 CPUs) for the whole session."""
+    with QemuTarget(num_cpus=2, timeout=60.0, gic_version=4) as q:
+        yield q

@@ -179,7 +179,7 @@ def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
     def pa_hw(design: str) -> int:
         r = run_scenario(_cfg(threaded=True), design, tracing=True)
         return sum(1 for _, name, f in r.recorder.trace
-                   if name == "lr_write" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
+                   if name == "gic_lr_entry" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
     assert pa_hw("forwarded") == 0
     assert pa_hw("fault-hw-lr-pending-active") > 0
 
@@ -202,14 +202,14 @@ def test_unknown_design_is_an_input_error() -> None:
 
 @pytest.mark.parametrize("design", list(DESIGNS))
 def test_determinism_same_seed_same_results(design: str) -> None:
-    """Same scenario + seed → identical counters and latency samples (engine.rng only)."""
+    """Same scenario + seed → identical counters and latency statistics (engine.rng only)."""
     cfg = ScenarioConfig(name="d", duration_ns=1_000_000, seed=7,
                          devices=[DeviceConfig(traffic=TrafficConfig(pattern="poisson", rate_hz=50_000))])
     a = run_scenario(cfg, design)
     b = run_scenario(cfg, design)
     assert a.recorder.counters == b.recorder.counters
-    assert {k: v.samples for k, v in a.recorder.latencies.items()} == \
-        {k: v.samples for k, v in b.recorder.latencies.items()}
+    assert {k: (v.counts, v.summary()) for k, v in a.recorder.latencies.items()} == \
+        {k: (v.counts, v.summary()) for k, v in b.recorder.latencies.items()}
     assert a.sim_time_ns == b.sim_time_ns
 
 

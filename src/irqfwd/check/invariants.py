@@ -1,7 +1,7 @@
 """Online invariant checker: watches the trace-event bus and reports broken rules.
 
 The checker subscribes to the events listed in ``docs/architecture.md`` (plus
-``host_irq_entry`` and ``guest_deactivate``) through :meth:`Recorder.subscribe`, so it costs
+``irq_handler_entry`` and ``irqfwd_guest_deactivate``) through :meth:`Recorder.subscribe`, so it costs
 nothing for events no rule listens to.  Each rule is a small object with a name; every
 violation carries the simulated time, the (host) INTID concerned, the rule name and a
 message that starts with the rule name.
@@ -9,32 +9,32 @@ message that starts with the rule name.
 Rules shipped here (the hazards of the Linux forwarding code, each named with the function or commit it guards):
 
 ``lost-interrupt``
-    every ``device_irq_raise`` is covered by a ``guest_irq_handled`` of the same device by
+    every ``irqfwd_device_irq_raise`` is covered by a ``irqfwd_guest_irq_handled`` of the same device by
     the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end
-    and raises a level device withdrew (``device_irq_withdraw``: its line went low before
-    any driver served it, so GICv2 no longer holds it pending, IHI 0048B §3.2.4).
+    and raises a level device withdrew (``irqfwd_device_irq_withdraw``: its line went low
+    before any driver served it, so GICv2 no longer holds it pending, IHI 0048B §3.2.4).
 ``edge-exactly-once``
     an edge device's raises are delivered to the guest handler at most once each (never
     more handler runs than raises); at least once is ``lost-interrupt``.
 ``deactivate-exactly-once``
-    every physical activation (``phys_activate``) of a device INTID (one that a
-    ``device_irq_raise`` named; the timer PPI has its own rules in
+    every physical activation (``irqfwd_phys_activate``) of a device INTID (one that a
+    ``irqfwd_device_irq_raise`` named; the timer PPI has its own rules in
     :mod:`irqfwd.check.timer`) is followed by exactly one
-    ``phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
+    ``irqfwd_phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
     never none by the end (GICv2/v3: an active interrupt blocks its INTID).
 ``hw-lr-pending-active``
-    no ``lr_write`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (IHI 0048B
+    no ``gic_lr_entry`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (IHI 0048B
     IHI 0048B §5.3.8; Linux ``vgic_v2_populate_lr`` never writes it since 3d6e77ad1489).
 ``stale-active``
     once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
     physical activation it deactivated is over by that vCPU's (``(vm, vcpu)``) next
     ``kvm_entry`` (the host had its fold; a *new* activation since is another instance),
     and no physical interrupt is left active at the end (in particular after a
-    ``vm_teardown``: nothing can deactivate it once the VM is gone).
+    ``irqfwd_vm_teardown``: nothing can deactivate it once the VM is gone).
 ``vfio-masked-at-end``
-    every VFIO automasked line (``vfio_mask``) is unmasked again by the end (``vfio_platform_unmask``).
+    every VFIO automasked line (``irqfwd_vfio_mask``) is unmasked again by the end (``vfio_platform_unmask``).
 ``level-storm``
-    a level line re-fires on the host (``host_irq_entry``) while its device is
+    a level line re-fires on the host (``irq_handler_entry``) while its device is
     de-asserted, or fires again for the same assertion after VFIO unmasked it but before
     the guest handled it (the early-unmask bug), or the guest handler runs again with no
     new raise while the device is de-asserted and with no host interrupt of that line
@@ -196,7 +196,7 @@ class InvariantChecker:
     """Subscribe every registered rule to ``recorder`` for a run of design ``design``.
 
     ``grace_ns``: work started within this many ns of the end is exempt from end-of-run
-    checks, except physical Active states older than a ``vm_teardown`` (nothing can
+    checks, except physical Active states older than a ``irqfwd_vm_teardown`` (nothing can
     deactivate them once the VM is gone).  ``rules``: restrict to these rule names (default: all registered).
     """
 
@@ -225,8 +225,8 @@ class InvariantChecker:
             cls(self) for cls in _RULES if (wanted is None or cls.name in wanted) and cls.applies(design)
         ]
         self.teardown_ns: int | None = None
-        """Time of the first ``vm_teardown`` event (VM killed: nobody deactivates after it)."""
-        recorder.subscribe("vm_teardown", self._on_teardown)
+        """Time of the first ``irqfwd_vm_teardown`` event (VM killed: nobody deactivates after it)."""
+        recorder.subscribe("irqfwd_vm_teardown", self._on_teardown)
         for rule in self.rules:
             _subscribe(recorder, rule)
 
@@ -283,7 +283,7 @@ class DeviceTracker(Listener):
     only the raises not yet covered by a handler run are kept (``unserved``).
     """
 
-    events = ("device_irq_raise", "guest_irq_handled", "device_irq_withdraw")
+    events = ("irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "irqfwd_device_irq_withdraw")
 
     def __init__(self) -> None:
         self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
@@ -296,9 +296,9 @@ class DeviceTracker(Listener):
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "device_irq_raise":
+        if name == "irqfwd_device_irq_raise":
             self._on_raise(time_ns, fields)
-        elif name == "guest_irq_handled":
+        elif name == "irqfwd_guest_irq_handled":
             self._on_handled(time_ns, fields)
         else:
             self._on_withdraw(fields)
@@ -377,7 +377,7 @@ def phys_key(intid: int, cpu: int) -> int:
 
 
 class PhysTracker(Listener):
-    """The physical Active states (``phys_activate`` / ``phys_deactivate``), shared by
+    """The physical Active states (``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate``), shared by
     ``deactivate-exactly-once``, ``stale-active`` and ``timer-stale-active``: one
     subscription per event.  ``gen`` numbers the activations of each key (an *instance*).
 
@@ -385,7 +385,7 @@ class PhysTracker(Listener):
     when it is checked) so that an event costs one call.
     """
 
-    events = ("phys_activate", "phys_deactivate")
+    events = ("irqfwd_phys_activate", "irqfwd_phys_deactivate")
 
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
@@ -395,7 +395,7 @@ class PhysTracker(Listener):
         self.device_intids = _devices(checker).device_intids
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "phys_activate":
+        if name == "irqfwd_phys_activate":
             self._on_activate(time_ns, fields)
         else:
             self._on_deactivate(time_ns, fields)
@@ -472,7 +472,7 @@ class EdgeExactlyOnce(Rule):
     """
 
     name = "edge-exactly-once"
-    events = ("guest_irq_handled",)
+    events = ("irqfwd_guest_irq_handled",)
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -529,7 +529,7 @@ class HwLrPendingActive(Rule):
     """No GICH_LRn with HW=1 in the pending+active state (IHI 0048B §5.3.9; §13.9)."""
 
     name = "hw-lr-pending-active"
-    events = ("lr_write",)
+    events = ("gic_lr_entry",)
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self._on_lr_write(time_ns, fields)
@@ -561,7 +561,7 @@ class StaleActive(Rule):
     """
 
     name = "stale-active"
-    events = ("guest_deactivate", "kvm_entry")
+    events = ("irqfwd_guest_deactivate", "kvm_entry")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -573,7 +573,7 @@ class StaleActive(Rule):
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "guest_deactivate":
+        if name == "irqfwd_guest_deactivate":
             self._on_guest_deactivate(time_ns, fields)
         else:
             self._on_entry(time_ns, fields)
@@ -621,14 +621,14 @@ class VfioMaskedAtEnd(Rule):
     """Every VFIO automasked line is unmasked again (vfio_platform_irq.c)."""
 
     name = "vfio-masked-at-end"
-    events = ("vfio_mask", "vfio_unmask")
+    events = ("irqfwd_vfio_mask", "irqfwd_vfio_unmask")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.masked: dict[int, int] = {}
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "vfio_mask":
+        if name == "irqfwd_vfio_mask":
             self._on_mask(time_ns, fields)
         else:
             self._on_unmask(time_ns, fields)
@@ -650,7 +650,7 @@ class VfioMaskedAtEnd(Rule):
 class LevelStorm(Rule):
     """A level line does not re-fire while de-asserted, nor after an early VFIO unmask.
 
-    (a) ``host_irq_entry`` for a level device's INTID while the device is de-asserted (a
+    (a) ``irq_handler_entry`` for a level device's INTID while the device is de-asserted (a
     stale line or a missing resample); (b) for the same assertion, a host entry after VFIO
     unmasked the line that had already fired, before the guest handled it (the
     early-unmask storm); (c) the guest handler runs with no new raise (``seq`` None) while
@@ -669,7 +669,7 @@ class LevelStorm(Rule):
     """
 
     name = "level-storm"
-    events = ("device_irq_raise", "device_irq_lower", "guest_irq_handled", "host_irq_entry", "vfio_unmask")
+    events = ("irqfwd_device_irq_raise", "irqfwd_device_irq_lower", "irqfwd_guest_irq_handled", "irq_handler_entry", "irqfwd_vfio_unmask")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -681,13 +681,13 @@ class LevelStorm(Rule):
         self.taken: dict[int, bool] = {}  # host entry since the last handler run (rule c)
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "device_irq_raise":
+        if name == "irqfwd_device_irq_raise":
             self._on_raise(time_ns, fields)
-        elif name == "device_irq_lower":
+        elif name == "irqfwd_device_irq_lower":
             self._on_lower(time_ns, fields)
-        elif name == "guest_irq_handled":
+        elif name == "irqfwd_guest_irq_handled":
             self._on_handled(time_ns, fields)
-        elif name == "host_irq_entry":
+        elif name == "irq_handler_entry":
             self._on_host_entry(time_ns, fields)
         else:
             self._on_unmask(time_ns, fields)

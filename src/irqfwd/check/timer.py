@@ -7,12 +7,12 @@ and :mod:`irqfwd.guest.timer`:
 =========================  =====================================================  ==========
 event                      fields                                                 emitted by
 =========================  =====================================================  ==========
-``guest_timer_program``    ``vm``, ``vcpu``, ``cval``, ``deadline_ns``            guest arms its vtimer
-``guest_timer_irq``        ``vm``, ``vcpu``, ``istatus``, ``ctl``, ``cval``       guest timer handler entry
+``irqfwd_guest_timer_program``    ``vm``, ``vcpu``, ``cval``, ``deadline_ns``            guest arms its vtimer
+``irqfwd_guest_timer_irq``        ``vm``, ``vcpu``, ``istatus``, ``ctl``, ``cval``       guest timer handler entry
 ``kvm_timer_update_irq``   ``vm``, ``vcpu``, ``intid``, ``level``, ``cpu``        KVM gives the level to the vgic
-``timer_host_irq``         ``cpu``, ``vm``, ``vcpu`` (None: nothing loaded), ``condition``  host vtimer ISR
-``kvm_timer_phys_active``  ``cpu``, ``active``, ``cached``                        KVM sets the PPI's Active state at load
-``phys_activate`` / ``phys_deactivate``  ``intid``, ``cpu``, ``source``           the GIC
+``irqfwd_timer_host_irq``         ``cpu``, ``vm``, ``vcpu`` (None: nothing loaded), ``condition``  host vtimer ISR
+``irqfwd_kvm_timer_phys_active``  ``cpu``, ``active``, ``cached``                        KVM sets the PPI's Active state at load
+``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate``  ``intid``, ``cpu``, ``source``           the GIC
 =========================  =====================================================  ==========
 
 Rules:
@@ -71,7 +71,7 @@ class TimerLost(Rule):
         self.armed: dict[_Key, tuple[int, int]] = {}  # (vm, vcpu) -> (deadline_ns, cval)
 
     def handlers(self) -> dict[str, Handler]:
-        return {"guest_timer_program": self._on_program, "guest_timer_irq": self._on_irq}
+        return {"irqfwd_guest_timer_program": self._on_program, "irqfwd_guest_timer_irq": self._on_irq}
 
     def _on_program(self, time: int, f: dict[str, Any]) -> None:
         key = _key(f)
@@ -116,13 +116,13 @@ class _StaleLine(Listener):
     One instance per checker (``InvariantChecker.shared``), used by two rules.
     """
 
-    events = ("guest_deactivate", "kvm_timer_update_irq")
+    events = ("irqfwd_guest_deactivate", "kvm_timer_update_irq")
 
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "guest_deactivate":
+        if name == "irqfwd_guest_deactivate":
             self._on_deactivate(time_ns, fields)
         else:
             self._on_update(time_ns, fields)
@@ -151,7 +151,7 @@ class TimerConditionFalse(Rule):
         self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
 
     def handlers(self) -> dict[str, Handler]:
-        return {"guest_timer_irq": self._on_irq}
+        return {"irqfwd_guest_timer_irq": self._on_irq}
 
     def _on_irq(self, time: int, f: dict[str, Any]) -> None:
         self.check()
@@ -173,7 +173,7 @@ class TimerStaleActive(Rule):
         self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
 
     def handlers(self) -> dict[str, Handler]:
-        return {"kvm_timer_phys_active": self._on_load}
+        return {"irqfwd_kvm_timer_phys_active": self._on_load}
 
     def _on_load(self, time: int, f: dict[str, Any]) -> None:
         if f.get("active"):
@@ -203,8 +203,8 @@ class TimerWrongGuest(Rule):
     def handlers(self) -> dict[str, Handler]:
         return {
             "kvm_timer_update_irq": self._on_update,
-            "guest_timer_irq": self._on_irq,
-            "timer_host_irq": self._on_host_irq,
+            "irqfwd_guest_timer_irq": self._on_irq,
+            "irqfwd_timer_host_irq": self._on_host_irq,
         }
 
     def _on_host_irq(self, time: int, f: dict[str, Any]) -> None:

@@ -33,6 +33,8 @@ from typing import Annotated, Any
 import typer
 
 from irqfwd.calibrate.bench import run_bench, simulator_section
+from irqfwd.calibrate.gicv3_bench import format_report as format_gicv3
+from irqfwd.calibrate.gicv3_bench import run_gicv3_benchmark
 from irqfwd.errors import InputError
 from irqfwd.system.designs import DESIGNS
 from irqfwd.system.run import DEFAULT_COMPARE_DESIGNS
@@ -65,6 +67,8 @@ def _print(report: dict[str, Any]) -> None:
         f"cost ratio 988/32 SPIs: MMIO {gic['cost_ratio_mmio']:.3f}, round trip "
         f"{gic['cost_ratio_roundtrip']:.3f} (target ≤ {gic['target_ratio']}): {verdict}"
     )
+    for line in format_gicv3(report["gicv3"]):
+        console.print(line, markup=False)
     _print_simulator(console, report["simulator"])
     mem = report["memory"]
     console.print(
@@ -116,6 +120,61 @@ def _print_simulator(console: Any, sim: dict[str, Any]) -> None:
         console.print(f"pure-Python comparison not measured: {sim['pure_error']}", markup=False)
 
 
+def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from irqfwd import _accel
+    from irqfwd.calibrate.bench import machine_description
+    from irqfwd.calibrate.scaling import memory_scaling, scaling_section
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    build = "compiled" if _accel.status().active else "pure"
+    report: dict[str, Any] = {"machine": machine_description(), "build": build, "quick": quick}
+    if scaling:
+        report["scaling"] = scaling_section(quick)
+    if memory:
+        report["memory_scaling"] = memory_scaling((20_000, 200_000) if quick else (100_000, 10_000_000))
+    if as_json:
+        typer.echo(json.dumps(report, sort_keys=True, indent=2))
+        return
+    m = report["machine"]
+    console.print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['python']}, {m['system']}; {build} build")
+    if scaling:
+        sc = report["scaling"]
+        t = Table(title=f"cost per guest interrupt at {sc['total_rate_hz']:,} Hz in total, {sc['design']}, "
+                  f"{sc['duration_ns'] / 1e6:.0f} ms simulated, median of {sc['repeats']} interleaved runs", title_justify="left")
+        for col in ("axis", "N", "guest IRQs", "engine events", "CPU s", "wall s", "CPU µs / IRQ",
+                    "IRQs / CPU s", "vs first"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for axis, a in sc["axes"].items():
+            for n, p in a["points"].items():
+                t.add_row(axis, n, f"{p['guest_irqs']:,}", f"{p['engine_events']:,}", f"{p['cpu_s_median']:.3f}",
+                          f"{p['wall_s_median']:.3f}", f"{p['us_per_irq']:.2f}", f"{p['guest_irqs_per_cpu_s']:,.0f}",
+                          f"{p['ratio']:.2f}x")
+        console.print(t)
+        verdicts = []
+        for axis, a in sc["axes"].items():
+            ok = "yes" if a["flat_within_25pct"] else "no"
+            verdicts.append(f"{axis} {ok} (max {a['max_ratio']:.2f}x)")
+        console.print("flat within 25% of the first point: " + ", ".join(verdicts))
+    if memory:
+        ms = report["memory_scaling"]
+        t = Table(title=f"peak RSS of one run: nic-level, {ms['design']}, {ms['rate_hz']:,.0f} Hz, tracing off",
+                  title_justify="left")
+        for col in ("interrupts", "guest IRQs handled", "wall s", "peak RSS MiB", "after imports MiB",
+                    "at the end MiB"):
+            t.add_column(col, justify="right")
+        for n, r in ms["runs"].items():
+            t.add_row(f"{int(n):,}", f"{r['guest_irqs']:,}", f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.1f}",
+                      f"{r['start_rss_kib'] / 1024:.1f}", f"{r['end_rss_kib'] / 1024:.1f}")
+        console.print(t)
+        console.print(f"largest / smallest: {ms['ratio_last_to_first']:.3f} (target ≤ 1.10), "
+                      f"under 300 MiB: {'yes' if ms['under_300_mib'] else 'no'}")
+
+
 def accel_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -139,8 +198,19 @@ def bench_cmd(
     designs: Annotated[
         str | None, typer.Option("--designs", help="Comma-separated designs (default: compare's).")
     ] = None,
+    scaling: Annotated[
+        bool, typer.Option("--scaling", help="Only the scaling table: cost per interrupt as VMs, vCPUs, "
+                           "pCPUs, SPIs and list registers grow at the same total interrupt rate.")
+    ] = False,
+    memory_scaling: Annotated[
+        bool, typer.Option("--memory-scaling", help="Only the memory table: peak RSS of 100,000 vs "
+                           "10,000,000 interrupts (takes minutes).")
+    ] = False,
 ) -> None:
     """Benchmark the GIC model, the end-to-end simulator and its memory use."""
+    if scaling or memory_scaling:
+        _scaling(quick, as_json, scaling, memory_scaling)
+        return
     chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
     unknown = [d for d in chosen if d not in DESIGNS]
     if unknown or not chosen:
@@ -149,11 +219,12 @@ def bench_cmd(
         typer.echo(json.dumps({"simulator": simulator_section(quick, chosen, with_pure=False)}, sort_keys=True))
         return
     report = run_bench(quick, chosen)
+    report["gicv3"] = run_gicv3_benchmark(quick)
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True, indent=2))
     else:
         _print(report)
-    if not report["gic"]["ok"]:
+    if not report["gic"]["ok"] or not report["gicv3"]["ok"]:
         raise typer.Exit(1)
 
 

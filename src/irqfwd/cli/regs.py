@@ -1,4 +1,7 @@
-"""``irqfwd regs``: run register scripts on the GICv2 model or on QEMU, and compare them.
+"""``irqfwd regs``: run register scripts on the GIC models or on QEMU, and compare them.
+
+A script starting with ``gic v3`` or ``gic v4`` runs on the GICv3/v4 model
+(``GICv3Config``) or on QEMU with that ``gic-version``; other scripts on the GICv2 model.
 
 ``irqfwd regs run SCRIPT... [--target model|qemu] [--quirks none|qemu] [--cpus N]`` prints
 one line per read, ``OP ADDR = VALUE`` (lowercase hex; ``isr = VALUE`` for the ``isr``
@@ -15,11 +18,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from irqfwd.errors import InputError
+if TYPE_CHECKING:
+    from irqfwd.hw.gicv2.config import GICv2Config
+    from irqfwd.hw.gicv3.config import GICv3Config
+    from irqfwd.regs.script import Script
+
+    ModelConfig = GICv2Config | GICv3Config
 
 __all__ = ["register"]
 
@@ -51,14 +59,20 @@ ScriptsArg = Annotated[list[Path], typer.Argument(help="Register script files (.
 CpusOpt = Annotated[int, typer.Option("--cpus", help="CPU interfaces (QEMU target: 1 or 2).")]
 
 
-def _config(cpus: int, quirks: Quirks) -> object:
-    from irqfwd.hw.gicv2.config import GICv2Config
+def _load(paths: list[Path], cpus: int, quirks: Quirks) -> list[tuple[Script, ModelConfig]]:
+    """Each script parsed with the configuration of its version: ``(script, config)``."""
+    from irqfwd.regs.model import config_for
+    from irqfwd.regs.script import load_script, script_version
 
-    try:
-        return (GICv2Config.qemu_virt(cpus) if quirks is Quirks.qemu
-                else GICv2Config(num_cpus=cpus))
-    except ValueError as exc:
-        raise InputError(f"--cpus: {exc}") from None
+    out: list[tuple[Script, ModelConfig]] = []
+    for p in paths:
+        try:
+            version = script_version(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            version = 2  # load_script reports the problem
+        config = config_for(version, cpus, quirks is Quirks.qemu)
+        out.append((load_script(p, config), config))
+    return out
 
 
 @regs_app.command("run")
@@ -72,38 +86,39 @@ def run_cmd(
     cpus: CpusOpt = 2,
 ) -> None:
     """Run SCRIPTs from reset; print 'OP ADDR = VALUE' for every read."""
-    from irqfwd.hw.gicv2.config import GICv2Config
-    from irqfwd.regs.script import format_results, load_script
+    from irqfwd.regs.script import format_results
 
-    config = _config(cpus, quirks)
-    assert isinstance(config, GICv2Config)
-    parsed = [load_script(p, config) for p in scripts]
+    loaded = _load(scripts, cpus, quirks)
     if target is Target.model:
         from irqfwd.regs.model import run_on_model
 
-        for s in parsed:
+        for s, config in loaded:
             sys.stdout.write(format_results(run_on_model(s, config)))
     else:
         from irqfwd.regs.qemu import QemuTarget
 
-        with QemuTarget(cpus) as q:
+        parsed = [s for s, _ in loaded]
+        targets = {v: QemuTarget(cpus, gic_version=v) for v in sorted({s.version for s in parsed})}
+        for s in parsed:
+            targets[s.version].check(s)
+        try:
             for s in parsed:
-                q.check(s)
-            for s in parsed:
+                q = targets[s.version]
+                if not q.alive:
+                    q.start()
                 sys.stdout.write(format_results(q.run(s)))
+        finally:
+            for q in targets.values():
+                q.close()
     sys.stdout.flush()
 
 
 @regs_app.command("diff")
 def diff_cmd(scripts: ScriptsArg, cpus: CpusOpt = 2) -> None:
     """Run SCRIPTs on the model (QEMU quirks on) and on QEMU; exit 1 on any disagreement."""
-    from irqfwd.hw.gicv2.config import GICv2Config
     from irqfwd.regs.diff import diff_scripts
-    from irqfwd.regs.script import load_script
 
-    config = _config(cpus, Quirks.qemu)
-    assert isinstance(config, GICv2Config)
-    parsed = [load_script(p, config) for p in scripts]
+    parsed = [s for s, _ in _load(scripts, cpus, Quirks.qemu)]
     results = diff_scripts(parsed, cpus)
     n_reads = sum(len(r.model) for r in results)
     bad = [d for r in results for d in r.disagreements]

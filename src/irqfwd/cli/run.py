@@ -1,8 +1,13 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace FILE]``
-``irqfwd run --replay FILE [--json] [--trace FILE]`` (a counter-example of ``irqfwd explore``)
-``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+``irqfwd run --replay FILE [--json] [--trace PATH]`` (a counter-example of ``irqfwd explore``)
+``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+
+``--trace PATH`` streams the run's events to PATH (:mod:`irqfwd.trace`): ftrace text in the
+``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
+(``.vcd``), or the format ``--trace-format`` names.  ``compare`` writes one file per design,
+``STEM.DESIGN.EXT``.
 
 SCENARIO is a built-in name (``irqfwd list``) or a scenario TOML file.  The table shows, per
 design, the interrupts handled, exits per interrupt by KVM exit reason (the ``perf kvm stat``
@@ -33,7 +38,7 @@ from irqfwd.system.run import (
     run_designs,
     summarize_result,
 )
-from irqfwd.trace.text import write_trace
+from irqfwd.trace import FORMATS, check_trace_path, resolve_format
 
 __all__ = ["register"]
 
@@ -50,6 +55,24 @@ SetOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: the scenario's seed).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+TraceOpt = Annotated[
+    Path | None,
+    typer.Option("--trace", help="Stream the event trace to PATH (.txt ftrace text, .json Perfetto, .vcd waveform).",
+                 metavar="PATH"),
+]
+TraceFormatOpt = Annotated[
+    str | None,
+    typer.Option("--trace-format", help=f"Trace format ({', '.join(FORMATS)}); default: by the extension of PATH."),
+]
+
+
+def _check_trace(trace: Path | None, trace_format: str | None) -> None:
+    if trace is None:
+        if trace_format is not None:
+            raise InputError("--trace-format: needs --trace PATH")
+        return
+    check_trace_path(trace)
+    resolve_format(trace, trace_format)
 
 
 def _check_design(name: str) -> str:
@@ -177,46 +200,39 @@ def run_cmd(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
-    trace: Annotated[
-        Path | None, typer.Option("--trace", help="Write the event trace (ftrace-like text) to FILE.", metavar="FILE")
-    ] = None,
+    trace: TraceOpt = None,
+    trace_format: TraceFormatOpt = None,
     replay_file: Annotated[
         Path | None, typer.Option("--replay", help="Re-execute a counter-example written by 'irqfwd explore --out'.",
                                   metavar="FILE")
     ] = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
-    if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
-        raise InputError(f"--trace {trace}: not a writable file path")
     if trace is not None:
         for source, what in ((scenario, "the scenario file"), (replay_file, "the replay file")):
             if source is not None and Path(source).exists() and Path(source).resolve() == trace.resolve():
                 raise InputError(f"--trace {trace}: is {what}; refusing to overwrite it")
+    _check_trace(trace, trace_format)
     if replay_file is not None:
         given = [n for n, v in (("SCENARIO", scenario), ("--design", design), ("--set", overrides),
                                 ("--seed", seed)) if v is not None and v != []]
         if given:
             raise InputError(f"--replay: the replay file fixes the scenario, design and seed; do not give {given[0]}")
-        _replay(replay_file, as_json, trace)
+        _replay(replay_file, as_json, trace, trace_format)
         return
     if scenario is None:
         raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
     design = _check_design(design or "irqfd-resample")
     config, seed, costs = prepare(scenario, overrides, seed)
-    result = run_designs(config, [design], seed, costs, tracing=trace is not None)[design]
-    if trace is not None:
-        write_trace(trace, result.recorder.trace, f"scenario={config.name} design={design} seed={seed}")
+    result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format)[design]
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 
-def _replay(path: Path, as_json: bool, trace: Path | None) -> None:
+def _replay(path: Path, as_json: bool, trace: Path | None, trace_format: str | None) -> None:
     from irqfwd.system.explore import load_replay, replay
 
     rp = load_replay(path)
-    result, decisions = replay(rp, tracing=trace is not None)
-    if trace is not None:
-        write_trace(trace, result.recorder.trace,
-                    f"replay={path.name} scenario={rp.config.name} design={rp.design} seed={rp.seed}")
+    result, decisions = replay(rp, trace=trace, trace_format=trace_format)
     rep = report(rp.config.name, rp.seed, {rp.design: summarize_result(result)})
     rep["replay"] = {"file": str(path), "choices": [d.as_dict() for d in decisions],
                      "recorded_rules": sorted({v.get("rule", "?") for v in rp.violations if isinstance(v, dict)}),
@@ -241,6 +257,13 @@ def compare_cmd(
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
+    trace: TraceOpt = None,
+    trace_format: TraceFormatOpt = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
+                     metavar="DIR"),
+    ] = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
     names = [d.strip() for d in designs.split(",") if d.strip()]
@@ -250,8 +273,16 @@ def compare_cmd(
         raise InputError("--designs: a design is listed twice")
     for name in names:
         _check_design(name)
+    _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
-    results = run_designs(config, names, seed, costs)
+    if report_dir is not None:
+        if trace is not None:
+            raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+        from irqfwd.report import write_report
+
+        results = write_report(report_dir, config, seed, costs, names)
+    else:
+        results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
     _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 
@@ -273,7 +304,29 @@ def list_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``compare`` and ``list`` to the ``irqfwd`` command."""
+    """Add ``run``, ``compare``, ``list`` and ``state`` to the ``irqfwd`` command."""
     app.command("run")(run_cmd)
     app.command("compare")(compare_cmd)
     app.command("list")(list_cmd)
+    app.command("state")(state_cmd)
+
+
+def state_cmd(
+    scenario: ScenarioArg,
+    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot (e.g. 1ms, 250us, 12000).")],
+    design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Print the vgic state (KVM debugfs vgic-state layout), the list registers and the
+    distributor state of SCENARIO at simulated time --at."""
+    from irqfwd.scenarios.builtin import parse_duration
+    from irqfwd.system.state import state_at
+
+    _check_design(design)
+    try:
+        at_ns = parse_duration(at)
+    except ValueError as exc:
+        raise InputError(f"--at: {exc}") from None
+    config, seed, costs = prepare(scenario, overrides, seed)
+    typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)

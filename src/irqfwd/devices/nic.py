@@ -4,9 +4,9 @@
   sets a status bit (``pending`` events).
 * The interrupt output is ``pending > 0 and irq_enabled`` (interrupt mask register):
   **level** devices hold the SPI high (``GICv2.set_line``) while that is true; **edge**
-  devices pulse it (1 then 0) once per raise.  Each raise emits ``device_irq_raise``
+  devices pulse it (1 then 0) once per raise.  Each raise emits ``irqfwd_device_irq_raise``
   (``dev``, ``intid``, ``trigger``, ``seq``) and counts ``device_irqs_raised``; a level
-  de-assertion emits ``device_irq_lower``.
+  de-assertion emits ``irqfwd_device_irq_lower``.
 * Interrupt moderation (``coalesce_ns``): at most one raise per ``coalesce_ns``; events
   arriving in between are signalled by a raise at the end of the window.
 * The guest driver reaches the status register through a pass-through MMIO mapping (no
@@ -51,10 +51,10 @@ class Nic:
         self._coalesce_armed = False
         self._arrivals: Iterator[int] | None = None
         rec = machine.recorder
-        self._ev_raise = rec.event("device_irq_raise", dev=self.name, intid=self.intid,
+        self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=self.intid,
                                    trigger=self.trigger, seq=0)
-        self._ev_lower = rec.event("device_irq_lower", dev=self.name, intid=self.intid)
-        self._ev_withdraw = rec.event("device_irq_withdraw", dev=self.name, intid=self.intid)
+        self._ev_lower = rec.event("irqfwd_device_irq_lower", dev=self.name, intid=self.intid)
+        self._ev_withdraw = rec.event("irqfwd_device_irq_withdraw", dev=self.name, intid=self.intid)
         self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic

@@ -9,8 +9,8 @@ driver (:mod:`irqfwd.guest.gic_v2`) does the register accesses.
 * IRQ vector (guest ``gic_handle_irq``): read IAR; 1020..1023 end the loop; EOImode 0:
   handler then EOIR; EOImode 1: EOIR (priority drop) before the handler and DIR after it
   (a trapped access when stage 2 does not map the DIR page).  Each deactivation emits
-  ``guest_deactivate``.
-* Drivers (:class:`GuestDriver`): handler entry emits ``guest_irq_handled`` (``vm``,
+  ``irqfwd_guest_deactivate``.
+* Drivers (:class:`GuestDriver`): handler entry emits ``irqfwd_guest_irq_handled`` (``vm``,
   ``vcpu``, ``vintid``, ``dev``, ``seq``: the newest device raise it serves, or None) and
   counts ``guest_irqs_handled``; the handler acknowledges the device through pass-through
   MMIO (``guest_mmio_ack_ns``) and works ``handler_ns``.  Options:
@@ -111,9 +111,9 @@ class GuestCpu:
         self.gic = kernel.gic
         self.vm_index = kernel.kvm.index
         self.rec = rec = kernel.kvm.m.recorder
-        self._ev_handled = rec.event("guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
+        self._ev_handled = rec.event("irqfwd_guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
                                      vintid=0, dev="", seq=None)
-        self._ev_deact = rec.event("guest_deactivate", vm=self.vm_index, vcpu=vcpu.vcpu_id, vintid=0)
+        self._ev_deact = rec.event("irqfwd_guest_deactivate", vm=self.vm_index, vcpu=vcpu.vcpu_id, vintid=0)
         self._c_handled = rec.counter("guest_irqs_handled")
         c = kernel.costs
         self.c_entry = c.guest_irq_entry_ns
@@ -274,7 +274,7 @@ class GuestCpu:
         return cost
 
     def _write_dir(self, cpu: int, iar: int, cont: Step) -> int:
-        """The deactivation (+ ``guest_deactivate``): through the mapped DIR page, or a
+        """The deactivation (+ ``irqfwd_guest_deactivate``): through the mapped DIR page, or a
         trapped access when stage 2 does not map it."""
         gic = self.gic
         if not gic.dir_is_mapped(self.vcpu):

@@ -20,8 +20,8 @@ one-shot clock event device:
 The guest's accesses to ``CNTV_*`` go straight to the hardware of the pCPU its vCPU runs on
 (VHE host, no trap): callers pass that pCPU's :class:`~irqfwd.hw.timer.GenericTimer`.
 
-Trace events (read by :mod:`irqfwd.check.timer`): ``guest_timer_program`` (``vm``,
-``vcpu``, ``cval``, ``deadline_ns``) and ``guest_timer_irq`` (``vm``, ``vcpu``, ``istatus``,
+Trace events (read by :mod:`irqfwd.check.timer`): ``irqfwd_guest_timer_program`` (``vm``,
+``vcpu``, ``cval``, ``deadline_ns``) and ``irqfwd_guest_timer_irq`` (``vm``, ``vcpu``, ``istatus``,
 ``ctl``, ``cval``).  Counters ``guest_timer_irqs``, ``guest_timer_spurious``,
 ``guest_timer_ticks``, ``guest_timer_ticks_caught_up``; latency path
 ``timer_expiry_to_guest_handler`` (deadline reached → guest handler entry).
@@ -115,8 +115,8 @@ class GuestTimer:
         count = hw.virt.count()
         delta = ((self.cval - count + (1 << 63)) & _MASK64) - (1 << 63)
         self.deadline_ns = counter.time_of(now_unwrapped + delta)
-        if self.rec.wants("guest_timer_program"):
-            self.rec.emit("guest_timer_program", vm=self.vm, vcpu=self.vcpu, cval=self.cval, deadline_ns=self.deadline_ns)
+        if self.rec.wants("irqfwd_guest_timer_program"):
+            self.rec.emit("irqfwd_guest_timer_program", vm=self.vm, vcpu=self.vcpu, cval=self.cval, deadline_ns=self.deadline_ns)
 
     def start(self, hw: GenericTimer, first_ns: int | None = None) -> int:
         """Arm the first event ``first_ns`` from now (default: one period / a random one-shot delay)."""
@@ -141,8 +141,8 @@ class GuestTimer:
         """
         ctl = hw.virt.read_ctl()
         istatus = bool(ctl & CTL_ISTATUS)
-        if self.rec.wants("guest_timer_irq"):
-            self.rec.emit("guest_timer_irq", vm=self.vm, vcpu=self.vcpu, istatus=istatus, ctl=ctl, cval=hw.virt.read_cval())
+        if self.rec.wants("irqfwd_guest_timer_irq"):
+            self.rec.emit("irqfwd_guest_timer_irq", vm=self.vm, vcpu=self.vcpu, istatus=istatus, ctl=ctl, cval=hw.virt.read_cval())
         if not istatus:
             self.rec.count("guest_timer_spurious")
             return self.costs.gicv_access_ns

@@ -3,7 +3,7 @@
 In-kernel users (KVM irqfd, VFIO virqfd) register a wake-up callback with
 :meth:`EventFd.add_waiter` (the ``poll`` wait-queue entry); :meth:`EventFd.signal`
 (``eventfd_signal``) adds to the counter and calls every waiter synchronously, as the
-wait-queue wake-up does.  Counter: ``eventfd_signals`` (every ``eventfd_signal`` call);
+wait-queue wake-up does.  Counter: ``eventfd_signals`` (every ``eventfd_signal`` call; trace event ``irqfwd_eventfd_signal``);
 cost: ``eventfd_signal_ns`` charged to the signalling context.
 """
 
@@ -36,8 +36,8 @@ class EventFd:
         self._c_signals.n += 1
         m.acc += self._signal_ns
         self.count += n
-        if rec.wants("eventfd_signal"):
-            rec.emit("eventfd_signal", fd=self.name)
+        if rec.wants("irqfwd_eventfd_signal"):
+            rec.emit("irqfwd_eventfd_signal", fd=self.name)
         for w in tuple(self.waiters):
             w(self)
 

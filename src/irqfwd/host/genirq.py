@@ -254,6 +254,12 @@ class Genirq:
     def irq_get_irq_data(self, irq: int) -> IrqData:
         return self.irq_to_desc(irq).irq_data
 
+    def irq_action_name(self, hwirq: int, domain: int = 0) -> str:
+        """The name ``request_irq`` gave ``hwirq``'s action ("" when none; for tracing)."""
+        irq = self._by_hwirq.get((domain, hwirq))
+        action = None if irq is None else self.descs[irq].action
+        return "" if action is None else action.name
+
     def generic_handle_domain_irq(self, hwirq: int, cpu: int, domain: int = 0) -> int:
         """Run the flow handler of ``hwirq``; returns its cost (ns), or -1 if unmapped."""
         irq = self._by_hwirq.get((domain, hwirq))

@@ -13,7 +13,7 @@
   injects from the hard-irq handler instead of the eventfd); ``early_unmask`` (fault: the
   unmask is queued right after the trigger signal, before the guest's EOI).
 
-Counters: ``vfio_mask``, ``vfio_unmask``; trace events ``vfio_mask`` / ``vfio_unmask``
+Counters: ``vfio_mask``, ``vfio_unmask``; trace events ``irqfwd_vfio_mask`` / ``irqfwd_vfio_unmask``
 (``intid`` = the physical INTID).
 """
 
@@ -45,10 +45,10 @@ class VfioPlatformIrq:
         self.genirq = genirq
         self.wq = wq
         self.hwirq = hwirq
-        self._ev_mask = machine.recorder.event("vfio_mask", intid=hwirq)
+        self._ev_mask = machine.recorder.event("irqfwd_vfio_mask", intid=hwirq)
         self._c_mask = machine.recorder.counter("vfio_mask")
         self._c_unmask = machine.recorder.counter("vfio_unmask")
-        self._ev_unmask = machine.recorder.event("vfio_unmask", intid=hwirq)
+        self._ev_unmask = machine.recorder.event("irqfwd_vfio_unmask", intid=hwirq)
         self.host_irq = host_irq
         self.level = level
         self.name = name

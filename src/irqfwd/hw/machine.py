@@ -316,14 +316,15 @@ class _Remainder:
 class Machine:
     """The physical machine: engine, recorder, costs, the GIC and the pCPUs.
 
-    The GIC's ``on_output`` wakes idle pCPUs; its ``on_event`` becomes the
-    ``phys_activate`` / ``phys_deactivate`` trace events (``by`` = ``"guest"`` for a
+    The GIC's ``on_output`` wakes idle pCPUs and becomes the ``gic_update_set_irq`` event
+    (QEMU's trace point: ``cpu``, ``signal`` = irq/fiq/virq/vfiq, ``level``); its ``on_event`` becomes the
+    ``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate`` trace events (``by`` = ``"guest"`` for a
     HW=1 list-register deactivation, else ``"host"``), the ``phys_deactivate_guest`` /
     ``phys_deactivate_host`` counters and the ``assert_to_phys_deactivate`` latency.
     """
 
     __slots__ = (
-        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "acc", "costs", "cur",
+        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "_ev_out", "acc", "costs", "cur",
         "engine", "gic", "horizon", "max_batch", "pcpus", "recorder",
     )
 
@@ -332,8 +333,9 @@ class Machine:
         self.recorder = recorder
         self.costs = costs
         self.gic = gic
-        self._ev_act = recorder.event("phys_activate", intid=0, cpu=0, source="")
-        self._ev_deact = recorder.event("phys_deactivate", intid=0, cpu=0, source="", by="")
+        self._ev_act = recorder.event("irqfwd_phys_activate", intid=0, cpu=0, source="")
+        self._ev_deact = recorder.event("irqfwd_phys_deactivate", intid=0, cpu=0, source="", by="")
+        self._ev_out = recorder.event("gic_update_set_irq", cpu=0, signal="", level=0)
         self._c_deact_guest = recorder.counter("phys_deactivate_guest")
         self._c_deact_host = recorder.counter("phys_deactivate_host")
         self.acc = 0
@@ -354,6 +356,13 @@ class Machine:
 
     # ------------------------------------------------------------------ GIC hooks
     def _on_output(self, cpu: int, signal: str, level: bool) -> None:
+        ev = self._ev_out
+        if ev.live:
+            f = ev.fields
+            f["cpu"] = cpu
+            f["signal"] = signal
+            f["level"] = int(level)
+            ev.emit()
         if not level:
             return
         c = self.pcpus[cpu]

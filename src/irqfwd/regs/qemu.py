@@ -1,8 +1,13 @@
-"""The QEMU target: run register scripts on ``qemu-system-aarch64``'s GICv2.
+"""The QEMU target: run register scripts on ``qemu-system-aarch64``'s GICv2 or GICv3/v4.
 
 The bare-metal probe in ``probe/`` (built here with ``make``) runs at EL2 on
-``-M virt,gic-version=2,virtualization=on`` (QEMU ``hw/arm/virt.c``: GICD 0x08000000, GICC 0x08010000, GICH 0x08030000, GICV 0x08040000) and executes one command
-per line received on the PL011.  The whole script is streamed in one go (non-blocking
+``-M virt,gic-version=N,virtualization=on -cpu cortex-a57`` (QEMU ``hw/arm/virt.c``: GICD
+0x08000000, GICC 0x08010000, GICH 0x08030000, GICV 0x08040000, GICR 0x080A0000, GITS 0x08080000) and
+executes one command per line received on the PL011.  For GICv3/v4 it enables the system
+register interface (ICC_SRE_EL2) and executes ``mrs``/``msr`` through a table of stubs
+(:func:`probe_stub_index`), at EL2 for ``ICC_*``/``ICH_*`` and, for ``ICV_*``, in a short
+excursion to EL1 with ``HCR_EL2.IMO = FMO = 1``.  CPU writes to GITS_TRANSLATER carry
+QEMU's requester ID of CPU accesses, DeviceID 0.  The whole script is streamed in one go (non-blocking
 pipes, stdin written while stdout is read; QEMU's PL011 applies back-pressure through the
 chardev, so nothing is lost), then the answers are matched to the reads.  Between scripts
 the probe issues PSCI SYSTEM_RESET, which resets the whole machine (GIC included) without
@@ -26,7 +31,7 @@ from irqfwd.errors import InputError
 from irqfwd.regs.script import Op, ReadResult, Script
 
 __all__ = ["QEMU_DRIVABLE_PPIS", "QemuError", "QemuTarget", "build_probe", "missing_tools",
-           "probe_source_dir", "run_on_qemu"]
+           "probe_source_dir", "probe_stub_index", "run_on_qemu"]
 
 QEMU = "qemu-system-aarch64"
 CROSS_GCC = "aarch64-linux-gnu-gcc"
@@ -80,7 +85,28 @@ def build_probe(build_dir: Path | None = None) -> Path:
     return out / "probe.elf"
 
 
+def probe_stub_index(reg: str) -> tuple[int, int]:
+    """``(EL, stub index)`` of the probe's ``mrs``/``msr`` stub for system register ``reg``
+    (``probe/start.S``: index ``(op1 == 4) << 6 | (CRm - 8) << 3 | op2`` for CRn = 12,
+    128 for ICC_PMR_EL1); ``ICV_*`` names run at EL1."""
+    from irqfwd.hw.gic.sysregs import sysreg_by_name
+
+    entry, virtual = sysreg_by_name(reg)
+    if entry.name == "ICC_PMR_EL1":
+        idx = 128
+    else:
+        assert entry.crn == 12 and entry.op1 in (0, 4) and 8 <= entry.crm <= 15, entry
+        idx = (entry.op1 == 4) << 6 | (entry.crm - 8) << 3 | entry.op2
+    return (1 if virtual else 2), idx
+
+
 def _probe_command(op: Op) -> bytes:
+    if op.kind == "sysread":
+        el, idx = probe_stub_index(op.reg)
+        return f"m {el} {idx}\n".encode()
+    if op.kind == "syswrite":
+        el, idx = probe_stub_index(op.reg)
+        return f"s {el} {idx} {op.value:x}\n".encode()
     if op.kind == "read":
         return f"r{op.size} {op.addr:x}\n".encode()
     if op.kind == "write":
@@ -100,10 +126,14 @@ class QemuTarget:
     """
 
     def __init__(self, num_cpus: int = 2, timeout: float = 60.0,
-                 build_dir: Path | None = None) -> None:
+                 build_dir: Path | None = None, gic_version: int = 2) -> None:
         if not 1 <= num_cpus <= MAX_QEMU_CPUS:
             raise QemuError(f"the QEMU target supports 1 or {MAX_QEMU_CPUS} CPUs, got {num_cpus}")
+        if gic_version not in (2, 3, 4):
+            raise QemuError(f"GIC version must be 2, 3 or 4, got {gic_version}")
         self.num_cpus = num_cpus
+        self.gic_version = gic_version
+        """QEMU's ``gic-version``: every script run here must declare it (``gic vN``)."""
         self.timeout = timeout
         self._build_dir = build_dir
         self._proc: subprocess.Popen[bytes] | None = None
@@ -125,7 +155,8 @@ class QemuTarget:
         elf = build_probe(self._build_dir)
         self._buf, self._lines, self._stderr, self._dirty = b"", [], b"", False
         self._tmp = tempfile.TemporaryDirectory(prefix="irqfwd-qemu-")
-        cmd = [QEMU, "-M", "virt,gic-version=2,virtualization=on", "-cpu", "cortex-a57",
+        cmd = [QEMU, "-M", f"virt,gic-version={self.gic_version},virtualization=on",
+               "-cpu", "cortex-a57",
                "-smp", str(self.num_cpus), "-m", "128M", "-accel", "tcg,thread=single",
                "-display", "none", "-monitor", "none", "-nodefaults", "-serial", "stdio",
                "-kernel", str(elf)]
@@ -259,6 +290,9 @@ class QemuTarget:
     # -- scripts ------------------------------------------------------------------------
     def check(self, script: Script) -> None:
         """Raise :class:`InputError` for statements the QEMU target cannot execute."""
+        if script.version != self.gic_version:
+            raise InputError(f"{script.path}: a GICv{script.version} script cannot run on "
+                             f"QEMU's GICv{self.gic_version} (gic-version={self.gic_version})")
         for op in script.ops:
             where = f"{script.path}:{op.lineno}"
             if op.kind == "cpu" and op.cpu >= self.num_cpus:
@@ -300,10 +334,11 @@ class QemuTarget:
             where = f"{script.path}:{op.lineno}"
             if text.startswith("!"):
                 raise QemuError(f"{where}: the probe rejected '{op.op}': {text[1:]}")
-            if op.kind in ("read", "isr"):
+            if op.kind in ("read", "isr", "sysread"):
                 if not text.startswith("="):
                     raise QemuError(f"{where}: unexpected probe answer {text!r} to a read")
-                results.append(ReadResult(op.lineno, op.op, op.addr, int(text[1:], 16), op.cpu))
+                results.append(ReadResult(op.lineno, op.op, op.addr, int(text[1:], 16), op.cpu,
+                                          op.reg))
             elif text != "k":
                 raise QemuError(f"{where}: unexpected probe answer {text!r}")
         return results
@@ -314,6 +349,6 @@ class QemuTarget:
 
 
 def run_on_qemu(script: Script, num_cpus: int = 2, timeout: float = 60.0) -> list[ReadResult]:
-    """Start QEMU, run ``script`` from reset, stop QEMU."""
-    with QemuTarget(num_cpus, timeout) as q:
+    """Start QEMU (the script's GIC version), run ``script`` from reset, stop QEMU."""
+    with QemuTarget(num_cpus, timeout, gic_version=script.version) as q:
         return q.run(script)

@@ -2,16 +2,29 @@
 
 Syntax, one statement per line (``#`` starts a comment, blank lines are ignored)::
 
+    gic v2|v3|v4           # optional first statement; default v2 (QEMU: -M virt,
+                           # gic-version=N,virtualization=on)
     cpu N                  # following accesses are made by CPU interface N
     r|r8|r16 ADDR          # 32/8/16-bit read; the result is printed as "OP ADDR = VALUE"
     w|w8|w16 ADDR VALUE    # 32/8/16-bit write
+    r64 ADDR / w64 ADDR VALUE  # 64-bit access (GICv3/v4 scripts only)
+    mrs REG                # system register read (GICv3/v4), printed "mrs REG = VALUE"
+    msr REG VALUE          # system register write (GICv3/v4)
     line ppiNN|spiNN LEVEL # drive an interrupt input (PPIs: of the current CPU), LEVEL 0|1
     isr                    # the current CPU's physical interrupt inputs as ISR_EL1 shows
                            # them: bit 7 = IRQ, bit 6 = FIQ; printed as "isr = VALUE"
 
 Numbers are Python integer literals (``0x28``, ``40``, ``0b101``, ``0xFFFF_FFFF``).
-Addresses must lie in a GIC frame of the configured memory map (GICD, GICC, GICH, GICV;
-GICv2 §4.1, virtualization extensions §5.3/§5.4) and be aligned to the access size.
+Addresses must lie in a GIC frame of the configured memory map and be aligned to the
+access size: GICv2 GICD, GICC, GICH, GICV (GICv2 §4.1, §5.3/§5.4); GICv3/v4 GICD
+(0x08000000), GITS (0x08080000, control and translation frames), the GICR frames of every
+CPU (0x080A0000), and the scratch RAM window :data:`RAM_WINDOW` where scripts place LPI
+and ITS tables (plain memory, zero at the start of every script).
+
+``REG`` is the architectural name (IHI 0069H §12): ``ICC_*_EL1`` and ``ICC_SRE_EL2`` are
+the physical CPU interface accessed at EL2, ``ICH_*_EL2`` the virtualization interface,
+``ICV_*_EL1`` the ``ICC_*_EL1`` encoding accessed from EL1 with ``HCR_EL2.IMO = FMO = 1``
+(the guest's virtual CPU interface, :func:`irqfwd.hw.gic.sysregs.route`).
 """
 
 from __future__ import annotations
@@ -22,14 +35,20 @@ from pathlib import Path
 from typing import Literal
 
 from irqfwd.errors import InputError
+from irqfwd.hw.gic.sysregs import SysRegUndefined, sysreg_by_name
 from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv3.config import GICv3Config
 
-__all__ = ["FRAME_SIZES", "Op", "ReadResult", "Script", "builtin_scripts", "format_results",
-           "frame_of", "load_script", "parse_expectations", "parse_number", "parse_script"]
+__all__ = ["FRAME_SIZES", "RAM_WINDOW", "Op", "ReadResult", "Script", "builtin_scripts", "format_results",
+           "frame_of", "frame_of_v3", "load_script", "parse_expectations", "parse_number", "parse_script", "script_version"]
 
-OpKind = Literal["cpu", "read", "write", "line", "isr"]
+OpKind = Literal["cpu", "read", "write", "line", "isr", "sysread", "syswrite"]
 
-_SIZES = {"r": 4, "r8": 1, "r16": 2, "w": 4, "w8": 1, "w16": 2}
+_SIZES = {"r": 4, "r8": 1, "r16": 2, "w": 4, "w8": 1, "w16": 2, "r64": 8, "w64": 8}
+
+RAM_WINDOW = (0x4040_0000, 0x4080_0000)
+"""Scratch RAM of GICv3/v4 scripts ``[start, end)``: inside QEMU virt's RAM (from
+0x40000000) clear of the DTB and the probe image; the probe zeroes it at every boot."""
 
 FRAME_SIZES = {"GICD": 0x1000, "GICC": 0x2000, "GICH": 0x1000, "GICV": 0x2000}
 """Bytes of each frame holding registers (QEMU virt maps 64 KiB but decodes only these)."""
@@ -53,6 +72,8 @@ class Op:
     """Written value (write) or level 0/1 (line)."""
     size: int = 4
     """Access size in bytes."""
+    reg: str = ""
+    """System register name (``mrs``/``msr``), upper case."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +85,15 @@ class ReadResult:
     addr: int
     value: int
     cpu: int = 0
+    reg: str = ""
 
     def format(self) -> str:
-        """``OP ADDR = VALUE`` in lowercase hex, e.g. ``r 0x8000004 = 0x28``; ``isr = VALUE``."""
+        """``OP ADDR = VALUE`` in lowercase hex, e.g. ``r 0x8000004 = 0x28``; ``isr = VALUE``;
+        ``mrs REG = VALUE``."""
         if self.op == "isr":
             return f"isr = {self.value:#x}"
+        if self.op == "mrs":
+            return f"mrs {self.reg} = {self.value:#x}"
         return f"{self.op} {self.addr:#x} = {self.value:#x}"
 
 
@@ -78,11 +103,13 @@ class Script:
 
     path: str
     ops: tuple[Op, ...]
+    version: int = 2
+    """GIC architecture version the script targets (``gic v2|v3|v4``)."""
 
     @property
     def reads(self) -> list[Op]:
         """The statements that produce a result (reads and ``isr``), in order."""
-        return [op for op in self.ops if op.kind in ("read", "isr")]
+        return [op for op in self.ops if op.kind in ("read", "isr", "sysread")]
 
 
 def format_results(results: list[ReadResult]) -> str:
@@ -100,6 +127,19 @@ def frame_of(addr: int, config: GICv2Config) -> str | None:
     return None
 
 
+def frame_of_v3(addr: int, config: GICv3Config) -> str | None:
+    """Name of the GICv3/v4 frame (``GICD``/``GITS``/``GICR``) or ``RAM`` containing ``addr``."""
+    if config.gicd_base <= addr < config.gicd_base + 0x10000:
+        return "GICD"
+    if config.gits_base <= addr < config.gits_base + 0x20000:
+        return "GITS"
+    if config.gicr_base <= addr < config.gicr_base + config.num_cpus * config.gicr_stride:
+        return "GICR"
+    if RAM_WINDOW[0] <= addr < RAM_WINDOW[1]:
+        return "RAM"
+    return None
+
+
 def parse_number(token: str) -> int:
     """A non-negative Python integer literal (``int(token, 0)``); ValueError otherwise."""
     if not token or token[0] in "+-" or token.strip() != token:
@@ -107,11 +147,34 @@ def parse_number(token: str) -> int:
     return int(token, 0)
 
 
-def parse_script(text: str, path: str = "<script>", config: GICv2Config | None = None) -> Script:
-    """Parse ``text``; raise :class:`InputError` ``PATH:LINE: problem`` on the first bad line."""
-    cfg = config if config is not None else GICv2Config()
+def script_version(text: str) -> int:
+    """The version named by a leading ``gic vN`` statement (2 without one); no validation."""
+    for raw in text.splitlines():
+        stmt = raw.split("#", 1)[0].split()
+        if not stmt:
+            continue
+        if stmt[0] == "gic" and len(stmt) == 2 and stmt[1] in ("v2", "v3", "v4"):
+            return int(stmt[1][1])
+        return 2
+    return 2
+
+
+def parse_script(text: str, path: str = "<script>",
+                 config: GICv2Config | GICv3Config | None = None) -> Script:
+    """Parse ``text``; raise :class:`InputError` ``PATH:LINE: problem`` on the first bad line.
+
+    ``config`` gives the CPU count (and, for a GICv2, the memory map); a GICv3/v4 script
+    is checked against the ``qemu_virt`` memory map of its version with that many CPUs.
+    """
+    ncpu = config.num_cpus if config is not None else 2
+    version = script_version(text)
+    cfg = config if isinstance(config, GICv2Config) else GICv2Config(num_cpus=ncpu)
+    v3 = config if isinstance(config, GICv3Config) and config.version == version else None
+    if version >= 3 and v3 is None:
+        v3 = GICv3Config(num_cpus=ncpu, version=version)
     ops: list[Op] = []
     cpu = 0
+    seen_stmt = False
     for lineno, raw in enumerate(text.splitlines(), start=1):
         stmt = raw.split("#", 1)[0].strip()
         if not stmt:
@@ -131,16 +194,50 @@ def parse_script(text: str, path: str = "<script>", config: GICv2Config | None =
         words = stmt.split()
         mnem = words[0]
         args = words[1:]
-        if mnem == "cpu":
+        first = not seen_stmt
+        seen_stmt = True
+        if mnem == "gic":
+            if len(args) != 1 or args[0] not in ("v2", "v3", "v4"):
+                raise bad("'gic' takes one argument: v2, v3 or v4")
+            if not first:
+                raise bad("'gic' must be the first statement of the script")
+        elif mnem == "cpu":
             if len(args) != 1:
                 raise bad(f"'cpu' takes one argument (the CPU number), got {len(args)}")
             n = num(args[0], "CPU number")
-            if n >= cfg.num_cpus:
-                raise bad(f"CPU {n} out of range: the GIC has {cfg.num_cpus} CPU interface(s) "
-                          f"(0..{cfg.num_cpus - 1})")
+            if n >= ncpu:
+                raise bad(f"CPU {n} out of range: the GIC has {ncpu} CPU interface(s) "
+                          f"(0..{ncpu - 1})")
             cpu = n
             ops.append(Op("cpu", lineno, mnem, cpu))
-        elif mnem in ("r", "r8", "r16", "w", "w8", "w16"):
+        elif mnem in ("mrs", "msr"):
+            if v3 is None:
+                raise bad(f"'{mnem}' needs a GICv3/v4 script (start it with 'gic v3' or 'gic v4')")
+            want = 2 if mnem == "msr" else 1
+            if len(args) != want:
+                usage = "msr REG VALUE" if mnem == "msr" else "mrs REG"
+                raise bad(f"'{mnem}' takes {want} argument(s) ({usage}), got {len(args)}")
+            name = args[0].upper()
+            try:
+                reg, _ = sysreg_by_name(name)
+            except KeyError:
+                raise bad(f"unknown system register {args[0]!r} (expected an ICC_*_EL1, "
+                          "ICC_SRE_EL2, ICH_*_EL2 or ICV_*_EL1 name)") from None
+            access = reg.write if mnem == "msr" else reg.read
+            if access is None:
+                raise bad(f"{name} is {'read' if mnem == 'msr' else 'write'}-only")
+            try:
+                v3.check_sysreg(name)
+            except SysRegUndefined as exc:
+                raise bad(str(exc)) from None
+            value = 0
+            if mnem == "msr":
+                value = num(args[1], "value")
+                if value >= 1 << 64:
+                    raise bad(f"value {value:#x} does not fit a 64-bit register")
+            ops.append(Op("syswrite" if mnem == "msr" else "sysread", lineno, mnem, cpu,
+                          0, value, 8, name))
+        elif mnem in _SIZES:
             is_write = mnem.startswith("w")
             want = 2 if is_write else 1
             if len(args) != want:
@@ -148,7 +245,17 @@ def parse_script(text: str, path: str = "<script>", config: GICv2Config | None =
                 raise bad(f"'{mnem}' takes {want} argument(s) ({usage}), got {len(args)}")
             size = _SIZES[mnem]
             addr = num(args[0], "address")
-            frame = frame_of(addr, cfg)
+            if size == 8 and v3 is None:
+                raise bad(f"'{mnem}' needs a GICv3/v4 script (start it with 'gic v3' or 'gic v4')")
+            if v3 is not None:
+                frame = frame_of_v3(addr, v3)
+                if frame is None:
+                    raise bad(f"address {addr:#x} is not in a GIC frame or the scratch RAM "
+                              f"(GICD {v3.gicd_base:#x}, GITS {v3.gits_base:#x}, GICR "
+                              f"{v3.gicr_base:#x}..{v3.gicr_base + ncpu * v3.gicr_stride - 1:#x}, "
+                              f"RAM {RAM_WINDOW[0]:#x}..{RAM_WINDOW[1] - 1:#x})")
+            else:
+                frame = frame_of(addr, cfg)
             if frame is None:
                 raise bad(f"address {addr:#x} is not in a GIC frame (GICD {cfg.gicd_base:#x}, "
                           f"GICC {cfg.gicc_base:#x}, GICH {cfg.gich_base:#x}, "
@@ -172,7 +279,7 @@ def parse_script(text: str, path: str = "<script>", config: GICv2Config | None =
             intid = int(digits)
             if kind == "ppi" and not 16 <= intid <= 31:
                 raise bad(f"PPI INTID {intid} out of range 16..31")
-            last_spi = min(cfg.num_irqs, 1020) - 1
+            last_spi = min(v3.num_irqs if v3 is not None else cfg.num_irqs, 1020) - 1
             if kind == "spi" and not 32 <= intid <= last_spi:
                 raise bad(f"SPI INTID {intid} out of range 32..{last_spi}")
             level = num(level_tok, "level")
@@ -184,12 +291,12 @@ def parse_script(text: str, path: str = "<script>", config: GICv2Config | None =
                 raise bad(f"'isr' takes no argument, got {len(args)}")
             ops.append(Op("isr", lineno, mnem, cpu))
         else:
-            raise bad(f"unknown statement {mnem!r} (expected cpu, r, r8, r16, w, w8, w16, "
-                      "line or isr)")
-    return Script(path, tuple(ops))
+            raise bad(f"unknown statement {mnem!r} (expected gic, cpu, r, r8, r16, r64, w, "
+                      "w8, w16, w64, mrs, msr, line or isr)")
+    return Script(path, tuple(ops), version)
 
 
-def load_script(path: str | Path, config: GICv2Config | None = None) -> Script:
+def load_script(path: str | Path, config: GICv2Config | GICv3Config | None = None) -> Script:
     """Read and parse the script file ``path``; :class:`InputError` if unreadable or bad."""
     p = Path(path)
     try:
@@ -217,7 +324,7 @@ def parse_expectations(text: str) -> dict[int, tuple[int | None, int | None]]:
     """
     out: dict[int, tuple[int | None, int | None]] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.lstrip().startswith(("r", "isr")):
+        if not line.lstrip().startswith(("r", "isr", "mrs")):
             continue
         both = _EXPECT_BOTH.search(line)
         if both:
@@ -231,10 +338,11 @@ def parse_expectations(text: str) -> dict[int, tuple[int | None, int | None]]:
     return out
 
 
-def builtin_scripts() -> list[Path]:
-    """The register scripts shipped with irqfwd (``scripts/regs`` or ``irqfwd/data/regs``)."""
+def builtin_scripts(gicv3: bool = False) -> list[Path]:
+    """The register scripts shipped with irqfwd (``scripts/regs`` or ``irqfwd/data/regs``):
+    the GICv2 ones, or with ``gicv3=True`` the GICv3/v4 ones (``gicv3/`` beneath)."""
     here = Path(__file__).resolve()
     for d in (here.parents[1] / "data" / "regs", here.parents[3] / "scripts" / "regs"):
         if d.is_dir():
-            return sorted(d.glob("*.regs"))
+            return sorted((d / "gicv3" if gicv3 else d).glob("*.regs"))
     return []

@@ -5,8 +5,9 @@ TOML files validated by pydantic (unknown keys and negative values are errors). 
 profile, ``profiles/altra.toml``, is calibrated on KVM/arm64 on Ampere Altra (Neoverse-N1,
 GICv3 host, kvm-unit-tests ``arm/micro-bench``; ``docs/calibration.md``):
 hypercall 306 ns, in-kernel vGIC MMIO 451 ns, user-space MMIO 1,683 ns, guest EOI 14 ns,
-emulated IPI 1,926 ns, vtimer injection 902 ns.  ``irqfwd calibrate`` re-runs those
-micro-benchmarks in the simulator and prints simulated against measured.
+emulated IPI 1,926 ns, vtimer injection 902 ns (the last two through parameters fitted to
+them).  ``irqfwd calibrate`` re-runs those micro-benchmarks in the simulator, fits a profile on
+some of them and predicts the others (:mod:`irqfwd.calibrate.fit`).
 """
 
 # mypyc: interpreted (CostProfile is a pydantic model)

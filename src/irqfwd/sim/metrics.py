@@ -1,4 +1,4 @@
-"""Counters, latency samples and the trace-event bus every model reports through.
+"""Counters, streamed latency statistics and the trace-event bus every model reports through.
 
 Models never print or keep their own statistics: they call :meth:`Recorder.count`,
 :meth:`Recorder.latency` and :meth:`Recorder.emit`.  Event names follow the Linux
@@ -7,6 +7,9 @@ tracepoints where one exists (``kvm_exit``, ``kvm_entry``, ``irq_handler_entry``
 
 ``emit`` is the hook the online invariant checker and the trace writers subscribe to.
 It costs one dict lookup when nobody listens to that event name and tracing is off.
+A *tracer* (:meth:`Recorder.set_tracer`, a :class:`Listener`) receives every event as it
+is emitted (the streaming exporters of :mod:`irqfwd.trace`); ``tracing=True`` instead keeps
+every event in the in-memory list :attr:`Recorder.trace` (tests, short runs).
 Subscribers are :class:`Listener` objects (``on_event(name, time_ns, fields)``, a direct
 method call in the compiled build) or plain callables ``fn(time_ns, fields)``.
 """
@@ -16,12 +19,22 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.sim.engine import Engine
 
-__all__ = ["CounterSite", "EventSite", "LatencyStats", "Listener", "Recorder", "TraceEvent"]
+__all__ = [
+    "LATENCY_RELATIVE_ERROR",
+    "CounterSite",
+    "EventSite",
+    "LatencyStats",
+    "Listener",
+    "Recorder",
+    "TraceEvent",
+    "latency_bucket",
+    "latency_bucket_bounds",
+]
 
 TraceEvent = tuple[int, str, dict[str, Any]]
 """``(time_ns, name, fields)`` as kept in :attr:`Recorder.trace`."""
@@ -68,7 +81,11 @@ class EventSite:
         name = self.name
         fields = self.fields
         if rec.tracing:
-            rec.trace.append((rec._engine.now, name, dict(fields)))
+            if rec.keep_trace:
+                rec.trace.append((rec._engine.now, name, dict(fields)))
+            tracer = rec.tracer
+            if tracer is not None:
+                tracer.on_event(name, rec._engine.now, fields)
         subs = rec._subs.get(name)
         if subs is not None:
             now = rec._engine.now
@@ -102,48 +119,162 @@ class _Callback(Listener):
         self.fn(time_ns, fields)
 
 
-class LatencyStats:
-    """Exact order statistics over a list of integer samples (nearest-rank percentiles)."""
+LATENCY_SUB_BITS: Final = 8
+"""Sub-buckets per power of two of :class:`LatencyStats` are ``2**LATENCY_SUB_BITS``."""
+LATENCY_RELATIVE_ERROR: Final = 1.0 / (1 << (LATENCY_SUB_BITS + 1))
+"""Bound on the relative error of a :class:`LatencyStats` quantile: 2**-9 (0.195%)."""
+_SUB: Final = 1 << LATENCY_SUB_BITS
+_SUB_MASK: Final = _SUB - 1
+_EXACT_BELOW: Final = 2 * _SUB
+"""Samples below this (512 ns) have a bucket of their own: their quantiles are exact."""
 
-    __slots__ = ("samples",)
+
+def latency_bucket(ns: int) -> int:
+    """Index of the :class:`LatencyStats` bucket holding sample ``ns`` (>= 0).
+
+    Below 512 every value has its own bucket; above, each power of two ``[2**b, 2**(b+1))``
+    is split into 256 buckets of width ``2**(b-8)`` (HDR-histogram layout), so a bucket's
+    width is at most 2**-8 of its lower bound.
+    """
+    if ns < _EXACT_BELOW:
+        return ns
+    shift = ns.bit_length() - LATENCY_SUB_BITS - 1
+    return ((shift + 1) << LATENCY_SUB_BITS) + ((ns >> shift) & _SUB_MASK)
+
+
+def latency_bucket_bounds(index: int) -> tuple[int, int]:
+    """``(lowest value, width)`` of bucket ``index`` (the inverse of :func:`latency_bucket`)."""
+    if index < _EXACT_BELOW:
+        return index, 1
+    shift = (index >> LATENCY_SUB_BITS) - 1
+    return ((index & _SUB_MASK) | _SUB) << shift, 1 << shift
+
+
+class LatencyStats:
+    """Streamed latency statistics of one measured path, in memory independent of the
+    number of samples: exact ``count``, ``total`` (so the mean), ``min`` and ``max``, and a
+    log-bucketed histogram (:func:`latency_bucket`) for the quantiles.
+
+    A quantile is the nearest-rank sample's bucket, reported as the bucket's middle clamped
+    to ``[min, max]``: within :data:`LATENCY_RELATIVE_ERROR` (2**-9) of the exact
+    nearest-rank value, and exact below 512 ns or when every sample has the same value.
+    The histogram holds one int per bucket up to the largest sample (about 3,000 buckets
+    for a sample of 1 s).
+    """
+
+    __slots__ = ("count", "counts", "max", "min", "total")
 
     def __init__(self) -> None:
-        self.samples: list[int] = []
+        self.count = 0
+        self.total = 0
+        self.min = 0
+        self.max = 0
+        self.counts: list[int] = []
 
     def add(self, ns: int) -> None:
-        self.samples.append(ns)
+        """Record one sample (integer ns, >= 0)."""
+        if ns < 0:
+            raise ValueError(f"negative latency sample {ns}")
+        if self.count == 0:
+            self.min = ns
+            self.max = ns
+        elif ns < self.min:
+            self.min = ns
+        elif ns > self.max:
+            self.max = ns
+        self.count += 1
+        self.total += ns
+        if ns < _EXACT_BELOW:
+            i = ns
+        else:
+            shift = ns.bit_length() - LATENCY_SUB_BITS - 1
+            i = ((shift + 1) << LATENCY_SUB_BITS) + ((ns >> shift) & _SUB_MASK)
+        counts = self.counts
+        if i >= len(counts):
+            counts.extend([0] * (i + 1 - len(counts)))
+        counts[i] += 1
+
+    def merge(self, other: LatencyStats) -> None:
+        """Add every sample of ``other`` (as if each had been :meth:`add`-ed here)."""
+        if other.count == 0:
+            return
+        if self.count == 0 or other.min < self.min:
+            self.min = other.min
+        if self.count == 0 or other.max > self.max:
+            self.max = other.max
+        self.count += other.count
+        self.total += other.total
+        counts = self.counts
+        if len(other.counts) > len(counts):
+            counts.extend([0] * (len(other.counts) - len(counts)))
+        for i, n in enumerate(other.counts):
+            counts[i] += n
+
+    def quantiles(self, ps: list[float]) -> list[int]:
+        """Nearest-rank percentiles ``ps`` (each in [0, 100]), within
+        :data:`LATENCY_RELATIVE_ERROR` of the exact ones; 0 when there are no samples."""
+        n = self.count
+        if n == 0:
+            return [0 for _ in ps]
+        out: list[int] = []
+        for p in ps:
+            if not 0.0 <= p <= 100.0:
+                raise ValueError(f"percentile {p} outside [0, 100]")
+            rank = max(1, math.ceil(p / 100.0 * n))
+            seen = 0
+            value = self.max
+            for i, c in enumerate(self.counts):
+                seen += c
+                if seen >= rank:
+                    lo, width = latency_bucket_bounds(i)
+                    value = min(max(lo + width // 2, self.min), self.max)
+                    break
+            out.append(value)
+        return out
+
+    def cdf(self) -> list[tuple[int, float]]:
+        """The empirical CDF as ``(value, fraction of samples <= value)`` per non-empty bucket
+        (value: the bucket's middle clamped to ``[min, max]``, as :meth:`quantiles`)."""
+        out: list[tuple[int, float]] = []
+        n = self.count
+        seen = 0
+        for i, c in enumerate(self.counts):
+            if not c:
+                continue
+            seen += c
+            lo, width = latency_bucket_bounds(i)
+            out.append((min(max(lo + width // 2, self.min), self.max), seen / n))
+        return out
 
     def percentile(self, p: float) -> int:
-        """Nearest-rank percentile ``p`` in [0, 100]; 0 when there are no samples."""
-        if not self.samples:
-            return 0
-        ordered = sorted(self.samples)
-        rank = max(1, math.ceil(p / 100.0 * len(ordered)))
-        return ordered[rank - 1]
+        """Nearest-rank percentile ``p`` in [0, 100] (:meth:`quantiles`)."""
+        return self.quantiles([p])[0]
 
     def summary(self) -> dict[str, float | int]:
-        """``{"count", "p50", "p99", "max", "mean"}`` (mean rounded to 0.1 ns)."""
-        n = len(self.samples)
+        """``{"count", "min", "mean", "p50", "p90", "p99", "p999", "max"}``: count, min, max
+        and mean (rounded to 0.1 ns) exact, the percentiles within
+        :data:`LATENCY_RELATIVE_ERROR`."""
+        n = self.count
         if n == 0:
-            return {"count": 0, "p50": 0, "p99": 0, "max": 0, "mean": 0.0}
-        ordered = sorted(self.samples)
-
-        def rank(p: float) -> int:
-            return ordered[max(1, math.ceil(p / 100.0 * n)) - 1]
-
+            return {"count": 0, "min": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0}
+        p50, p90, p99, p999 = self.quantiles([50.0, 90.0, 99.0, 99.9])
         return {
             "count": n,
-            "p50": rank(50),
-            "p99": rank(99),
-            "max": ordered[-1],
-            "mean": round(sum(ordered) / n, 1),
+            "min": self.min,
+            "mean": round(self.total / n, 1),
+            "p50": p50,
+            "p90": p90,
+            "p99": p99,
+            "p999": p999,
+            "max": self.max,
         }
 
 
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "latencies", "trace", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_engine", "_sites", "_subs", "keep_trace", "latencies",
+                 "trace", "tracer", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
@@ -151,7 +282,13 @@ class Recorder:
         self._counter_sites: list[CounterSite] = []
         self.latencies: dict[str, LatencyStats] = {}
         self.tracing = tracing
+        """True while every event is wanted (a tracer, or the in-memory :attr:`trace`)."""
+        self.keep_trace = tracing
+        """Append every event to :attr:`trace` (``tracing=True`` at construction)."""
+        self.tracer: Listener | None = None
+        """The listener that receives every event (:meth:`set_tracer`)."""
         self.trace: list[TraceEvent] = []
+        """Every event, when :attr:`keep_trace`."""
         self._subs: dict[str, list[Listener]] = {}
         self._sites: dict[str, list[EventSite]] = {}
 
@@ -180,7 +317,7 @@ class Recorder:
         stats = self.latencies.get(path)
         if stats is None:
             stats = self.latencies[path] = LatencyStats()
-        stats.samples.append(ns)
+        stats.add(ns)
 
     def subscribe(self, name: str, fn: Subscriber) -> None:
         """Call ``fn(time_ns, fields)`` for every event ``name`` emitted from now on."""
@@ -193,7 +330,18 @@ class Recorder:
         for site in self._sites.get(name, ()):
             site.live = True
 
-    def event(self, name: str, **fields: Any) -> EventSite:
+    def set_tracer(self, tracer: Listener | None) -> None:
+        """Send every event emitted from now on to ``tracer.on_event(name, time_ns, fields)``
+        (None: stop).  The tracer sees emission sites' own dicts (it must not keep them)
+        and runs before the subscribers of the event."""
+        self.tracer = tracer
+        self.tracing = self.keep_trace or tracer is not None
+        for name, sites in self._sites.items():
+            live = self.tracing or name in self._subs
+            for site in sites:
+                site.live = live
+
+    def event(self, name: str, /, **fields: Any) -> EventSite:
         """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
         order is the order of the emitted event's fields)."""
         site = EventSite(self, name, fields)
@@ -204,11 +352,15 @@ class Recorder:
         """True if emitting ``name`` would reach anyone (lets hot paths skip building fields)."""
         return self.tracing or name in self._subs
 
-    def emit(self, name: str, **fields: Any) -> None:
+    def emit(self, name: str, /, **fields: Any) -> None:
         """Publish trace event ``name`` at the current simulated time."""
         subs = self._subs.get(name)
         if self.tracing:
-            self.trace.append((self._engine.now, name, fields))
+            if self.keep_trace:
+                self.trace.append((self._engine.now, name, fields))
+            tracer = self.tracer
+            if tracer is not None:
+                tracer.on_event(name, self._engine.now, fields)
         if subs is not None:
             now = self._engine.now
             for listener in subs:

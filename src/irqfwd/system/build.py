@@ -77,7 +77,7 @@ class System:
     tick: HostTick | None = None
     """The host tick."""
     vtimer: VtimerSystem | None = None
-    """The arch timer when a VM uses it."""
+    """The arch timer (KVM's side for every vCPU, the guest tick where enabled)."""
     hostile: dict[int, HostileGuest] = field(default_factory=dict)
     """VM index → its hostile guest (``VMConfig.hostile``)."""
 
@@ -142,9 +142,13 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
                                      config.guest.eoimode == 1)
         guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
-    vtimer: VtimerSystem | None = None
-    if any(vmc.timer.enabled for vmc in config.vms):
-        vtimer = install_vtimer(machine, timers, host, vms, guests, config, d.hw_deactivation)
+    # Every vCPU has its KVM arch timer (kvm_timer_vcpu_init): saved and restored at every
+    # vcpu_put/vcpu_load whether or not the guest programs it; the guest tick only runs
+    # where the VM's TimerConfig enables it.
+    # Without EOImode 1 the GIC driver cannot forward (gic_chip has no irq_set_vcpu_affinity):
+    # the timer then goes through KVM's "kvm-timer" irqchip as on hosts without deactivation.
+    vtimer = install_vtimer(machine, timers, host, vms, guests, config,
+                            d.hw_deactivation and host.irqchip.eoimode1)
     hostile: dict[int, HostileGuest] = {}
     for i, vmc in enumerate(config.vms):
         if vmc.hostile is not None:

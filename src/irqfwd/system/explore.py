@@ -501,8 +501,10 @@ def load_replay(path: str | Path) -> Replay:
     return parse_replay(text, str(path))
 
 
-def replay(rp: Replay, *, tracing: bool = False) -> tuple[RunResult, list[Decision]]:
-    """Re-execute a counter-example; returns the run and the deviations taken.
+def replay(rp: Replay, *, trace: Path | None = None,
+           trace_format: str | None = None) -> tuple[RunResult, list[Decision]]:
+    """Re-execute a counter-example (``trace``: stream its events to a file, as ``irqfwd run
+    --trace``); returns the run and the deviations taken.
 
     :class:`InputError` if the model no longer offers the recorded choices (the file was
     made by another version of the model: re-run ``irqfwd explore``)."""
@@ -511,7 +513,7 @@ def replay(rp: Replay, *, tracing: bool = False) -> tuple[RunResult, list[Decisi
     hooks = _Ordering(rp.options, devs, None, expect)
     try:
         result = run_scenario(rp.config, rp.design, seed=rp.seed, costs=rp.costs,
-                              tracing=tracing, hooks=hooks)
+                              trace=trace, trace_format=trace_format, hooks=hooks)
     except _Diverged as exc:
         raise InputError(f"{rp.path}: the model no longer follows this replay: {exc} "
                          "(re-run irqfwd explore to regenerate it)") from None

@@ -5,7 +5,7 @@
 
 * the **latency** of every other VM's device interrupts (device raise → guest handler
   entry, per device), of the host's handling of them (device raise → host
-  ``host_irq_entry``) and of the other VMs' timer ticks (``timer_expiry_to_guest_handler``);
+  ``irq_handler_entry``) and of the other VMs' timer ticks (``timer_expiry_to_guest_handler``);
 * **foreign changes**: every change of physical GIC state made while the hostile VM's code
   runs or while KVM handles its traps, to an interrupt that is not the hostile VM's own.
   The run takes one engine entry per step (fast-forward off) through the engine's
@@ -97,9 +97,9 @@ class _Monitor(RunHooks):
         system.machine.max_batch = 1
         system.engine.chooser = self._choose
         rec = system.recorder
-        rec.subscribe("device_irq_raise", self._on_raise)
-        rec.subscribe("guest_irq_handled", self._on_handled)
-        rec.subscribe("host_irq_entry", self._on_host_entry)
+        rec.subscribe("irqfwd_device_irq_raise", self._on_raise)
+        rec.subscribe("irqfwd_guest_irq_handled", self._on_handled)
+        rec.subscribe("irq_handler_entry", self._on_host_entry)
         if self.kill_at_ns is not None:
             system.engine.schedule(self.kill_at_ns, self._kill)
 

@@ -10,11 +10,16 @@
 * :func:`prepare`: resolve a scenario name or file, ``--set`` overrides and a seed.
 * :class:`RunHooks`: optional observers of :func:`run_scenario` (the ordering explorer,
   :mod:`irqfwd.system.explore`, installs its choice hook and its teardown through them).
+
+``trace=PATH`` streams the run's events to PATH through an exporter of :mod:`irqfwd.trace`
+(``trace_format``, else chosen by the extension); the file appears, complete, when the run
+ends (a failed run leaves none).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from irqfwd.check.invariants import InvariantChecker, Violation
@@ -23,10 +28,12 @@ from irqfwd.devices.traffic import arrivals
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
 from irqfwd.system.designs import NAMES
+from irqfwd.system.observe import attach_trace, detach_trace
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
+from irqfwd.trace import TraceSink, check_trace_path, resolve_format
 
 __all__ = [
     "COUNTERS",
@@ -45,6 +52,7 @@ __all__ = [
     "run_spec",
     "run_summary",
     "summarize_result",
+    "trace_path_for",
 ]
 
 DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
@@ -81,6 +89,8 @@ class RunResult:
     sim_time_ns: int
     events_run: int
     system: System | None = field(default=None, repr=False)
+    trace_path: Path | None = None
+    """The trace file written (``trace=``), if any."""
 
     @property
     def counters(self) -> dict[str, int]:
@@ -107,13 +117,43 @@ class RunHooks:
 
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
+                 trace: Path | None = None,
+                 trace_format: str | None = None, observer: Listener | None = None,
                  hooks: RunHooks | None = None) -> RunResult:
-    """Run ``config`` under ``design``; deterministic for a given seed (``hooks``:
-    :class:`RunHooks`)."""
+    """Run ``config`` under ``design``; deterministic for a given seed (``trace``/
+    ``trace_format``: stream the events to a file;
+    ``observer``: a listener that receives every event, e.g. a report's;
+    ``hooks``: :class:`RunHooks`)."""
+    fmt = None
+    if trace is not None:
+        fmt = resolve_format(trace, trace_format)
+        check_trace_path(trace)
     system = build_system(config, design, seed=seed, costs=costs, tracing=tracing)
+    engine = system.engine
+    sink: TraceSink | None = None
+    if trace is not None or observer is not None:
+        sink = attach_trace(system, trace, fmt, {"scenario": config.name, "design": system.design.name,
+                                                 "seed": engine.seed}, observer)
+    try:
+        checker = _simulate(system, hooks)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    if trace is not None or observer is not None:
+        detach_trace(system)
+    if sink is not None:
+        sink.close(engine.now)
+    return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
+                     engine.events_run, system, trace)
+
+
+def _simulate(system: System, hooks: RunHooks | None = None) -> InvariantChecker:
+    """Start the devices, run the scenario, tear the VMs down; the finished checker."""
+    config = system.config
     grace = hooks.grace_ns if hooks is not None else None
-    checker = (InvariantChecker(system.recorder, design) if grace is None
-               else InvariantChecker(system.recorder, design, grace_ns=grace))
+    checker = (InvariantChecker(system.recorder, system.design.name) if grace is None
+               else InvariantChecker(system.recorder, system.design.name, grace_ns=grace))
     if hooks is not None:
         hooks.built(system, checker)
     engine = system.engine
@@ -133,8 +173,15 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     if not td.done:
         td.teardown()
     checker.finish(engine.now)
-    return RunResult(config, design, engine.seed, system.recorder, checker, engine.now,
-                     engine.events_run, system)
+    return checker
+
+
+def trace_path_for(path: Path, design: str, designs: int) -> Path:
+    """The trace file of ``design`` when ``designs`` designs are traced to ``path``: ``path``
+    itself for one, else ``STEM.DESIGN.EXT`` beside it."""
+    if designs <= 1:
+        return path
+    return path.with_name(f"{path.stem}.{design}{path.suffix}")
 
 
 @dataclass(frozen=True)
@@ -188,9 +235,16 @@ def prepare(scenario: str, overrides: list[str] | None, seed: int | None
 
 
 def run_designs(config: ScenarioConfig, designs: list[str], seed: int,
-                costs: CostProfile | None = None, *, tracing: bool = False) -> dict[str, RunResult]:
-    """Run ``config`` under each design; ``{design: RunResult}`` in the given order."""
-    return {d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing) for d in designs}
+                costs: CostProfile | None = None, *, tracing: bool = False,
+                trace: Path | None = None, trace_format: str | None = None) -> dict[str, RunResult]:
+    """Run ``config`` under each design; ``{design: RunResult}`` in the given order.  With
+    ``trace``, each design's events go to :func:`trace_path_for` of it."""
+    return {
+        d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing,
+                        trace=None if trace is None else trace_path_for(trace, d, len(designs)),
+                        trace_format=trace_format)
+        for d in designs
+    }
 
 
 def summarize_result(result: RunResult) -> dict[str, Any]:

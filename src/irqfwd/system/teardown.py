@@ -5,7 +5,7 @@ at most :data:`TEARDOWN_WINDOW_NS` later) every VM is marked dying, its vCPUs le
 the host resets each device, stops irqfd injection, unmasks the VFIO line (as QEMU does
 when it stops KVM injection), frees the host irq and un-forwards/unmaps it.  A design
 whose teardown leaves a physical interrupt active shows it in the counter
-``teardown_stuck_active`` and in the invariant checker.  Trace: ``vm_teardown`` (``vm``).
+``teardown_stuck_active`` and in the invariant checker.  Trace: ``irqfwd_vm_teardown`` (``vm``).
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class Teardown:
         genirq = s.host.genirq
         rec = s.recorder
         for kvm in self.vms:
-            if rec.wants("vm_teardown"):
-                rec.emit("vm_teardown", vm=kvm.index)
+            if rec.wants("irqfwd_vm_teardown"):
+                rec.emit("irqfwd_vm_teardown", vm=kvm.index)
         for w in self.devices:
             w.nic.pending = 0
             w.nic.set_irq_enabled(False)  # device reset: line low

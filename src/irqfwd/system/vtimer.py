@@ -146,8 +146,8 @@ class VtimerSystem:
         rec = self.m.recorder
 
         def announce() -> None:  # once the run starts, so checkers attached after the build see it
-            if rec.wants("guest_timer_program"):
-                rec.emit("guest_timer_program", vm=gt.vm, vcpu=gt.vcpu, cval=gt.cval, deadline_ns=gt.deadline_ns)
+            if rec.wants("irqfwd_guest_timer_program"):
+                rec.emit("irqfwd_guest_timer_program", vm=gt.vm, vcpu=gt.vcpu, cval=gt.cval, deadline_ns=gt.deadline_ns)
 
         self.m.engine.schedule(0, announce, priority=URGENT)
 

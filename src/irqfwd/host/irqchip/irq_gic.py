@@ -21,7 +21,12 @@ the CPU interface through its named register accessors (GICC_IAR, GICC_EOIR, GIC
 each access charges ``gicd_access_ns`` / ``gicc_access_ns``.  Like ``gic_set_kvm_info`` it
 fills :attr:`GicDriver.kvm_info` (type GIC_V2, the maintenance PPI, the GICH frames and
 the GICV base) for ``kvm_vgic_hyp_init``.  Counters: ``host_irqs`` (every acknowledged
-INTID < 1020), ``host_irqs_spurious``; trace ``host_irq_entry`` (intid, cpu).
+INTID < 1020), ``host_irqs_spurious``; trace ``irq_handler_entry`` (intid, cpu, name: the
+action's, ``IPI`` for SGIs) after the
+IAR read and ``irq_handler_exit`` (intid, cpu, ret ``handled``/``unhandled``) when the
+handler's step is over (at the start of the next step of ``gic_handle_irq`` on that CPU:
+the deferred ``irq_eoi`` or the next IAR read), so that the pair brackets the handler's
+simulated time.
 """
 
 from __future__ import annotations
@@ -218,7 +223,11 @@ class GicDriver:
         self.return_ns = c.exception_return_ns
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
-        self._ev_entry = machine.recorder.event("host_irq_entry", intid=0, cpu=0)
+        self._ev_entry = machine.recorder.event("irq_handler_entry", intid=0, cpu=0, name="")
+        self._ev_exit = machine.recorder.event("irq_handler_exit", intid=0, cpu=0, ret="handled")
+        self._in_handler: list[int] = [-1 for _ in machine.pcpus]
+        """Per pCPU, kept only while traced: the INTID whose handler step runs, times 2, plus
+        1 if it was unhandled (-1: none)."""
         self._c_host_irqs = machine.recorder.counter("host_irqs")
         steps = [_CpuSteps(self, cpu) for cpu in machine.pcpus]
         self._iter_steps: list[Step] = [s.iter for s in steps]
@@ -299,6 +308,8 @@ class GicDriver:
     # ---------------------------------------------------------------- gic_handle_irq
     def _deferred_eoi_step(self, cpu: PhysCpu) -> int:
         """The flow handler's ``irq_eoi`` (GICC_DIR / GICC_EOIR), after the handler's cost."""
+        if self._in_handler[cpu.index] >= 0:
+            self._handler_exit(cpu.index)
         q = self._eoi_q[cpu.index]
         chip = self.chip
         for d, c in q:
@@ -314,8 +325,22 @@ class GicDriver:
     def _entry(self, cpu: PhysCpu) -> int:
         return self.entry_ns + self._iter(cpu, True)
 
+    def _handler_exit(self, c: int) -> None:
+        """``irq_handler_exit`` of the handler that ran on pCPU ``c`` (traced runs only)."""
+        ev = self._ev_exit
+        f = ev.fields
+        v = self._in_handler[c]
+        f["intid"] = v >> 1
+        f["cpu"] = c
+        f["ret"] = "unhandled" if v & 1 else "handled"
+        self._in_handler[c] = -1
+        if ev.live:
+            ev.emit()
+
     def _iter(self, cpu: PhysCpu, first: bool = False) -> int:
         c = cpu.index
+        if self._in_handler[c] >= 0:
+            self._handler_exit(c)
         ci = self.gic.cpu_if[c]
         irqstat = ci.read_iar()
         irqnr = irqstat & 0x3FF
@@ -332,7 +357,9 @@ class GicDriver:
             f = ev.fields
             f["intid"] = irqnr
             f["cpu"] = c
+            f["name"] = "IPI" if irqnr < 16 else self.genirq.irq_action_name(irqnr)
             ev.emit()
+            self._in_handler[c] = irqnr << 1
         cost = self.gicc
         if irqnr < 16:
             ci.write_eoir(irqstat)
@@ -362,6 +389,8 @@ class GicDriver:
             if r < 0:
                 # gic_deactivate_unhandled
                 rec.count("host_irqs_unhandled")
+                if self._in_handler[c] >= 0:
+                    self._in_handler[c] |= 1
                 if self.eoimode1:
                     ci.write_dir(irqstat)
                 else:

@@ -36,8 +36,8 @@ interrupt is virtually active / its output asserted but not active: the switch o
 migration cases); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 (``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
-(``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``kvm_timer_phys_active`` (``cpu``, ``active``,
-``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``timer_host_irq``
+(``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``irqfwd_kvm_timer_phys_active`` (``cpu``, ``active``,
+``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``irqfwd_timer_host_irq``
 (``cpu``, ``vcpu``, ``vm``, ``condition``).
 
 Every public operation returns the simulated time it costs in ns *beyond* what its callees
@@ -317,8 +317,8 @@ class KvmArchTimer:
     def _set_phys_active(self, cpu: int, active: bool) -> int:
         """``set_timer_irq_phys_active`` with the "inactive only" cache (9b4a3004439d)."""
         if not active and self.cache_inactive and self._inactive_cached[cpu]:
-            if self.rec.wants("kvm_timer_phys_active"):
-                self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
+            if self.rec.wants("irqfwd_kvm_timer_phys_active"):
+                self.rec.emit("irqfwd_kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
             return 0
         if self.no_hw_deactivation:
             # kvm-timer irqchip: Active is emulated as a mask of the parent (``timer_chip``)
@@ -327,8 +327,8 @@ class KvmArchTimer:
             self.platform.irq_set_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
         self.rec.count("irqchip_state_set")
         self._inactive_cached[cpu] = not active
-        if self.rec.wants("kvm_timer_phys_active"):
-            self.rec.emit("kvm_timer_phys_active", cpu=cpu, active=active, cached=False)
+        if self.rec.wants("irqfwd_kvm_timer_phys_active"):
+            self.rec.emit("irqfwd_kvm_timer_phys_active", cpu=cpu, active=active, cached=False)
         return 0
 
     def _mask(self, cpu: int, masked: bool) -> None:
@@ -483,9 +483,9 @@ class KvmArchTimer:
             self._mask(cpu, True)
         ctx = self.running[cpu]
         condition = ctx is not None and self.kvm_timer_should_fire(ctx)
-        if self.rec.wants("timer_host_irq"):
+        if self.rec.wants("irqfwd_timer_host_irq"):
             self.rec.emit(
-                "timer_host_irq",
+                "irqfwd_timer_host_irq",
                 cpu=cpu,
                 vcpu=None if ctx is None else ctx.vcpu_id,
                 vm=None if ctx is None else ctx.vm,

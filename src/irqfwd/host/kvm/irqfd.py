@@ -5,7 +5,7 @@
 * ``irqfd_wakeup`` consumes the counter and injects in the signaller's context
   (``kvm_arch_set_irq_inatomic``, v5.9+), or, under the ``5.8`` kernel profile, queues
   ``irqfd_inject`` on the signalling CPU's kworker.
-* ``irqfd_inject`` (the work item): a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
+* ``irqfd_inject`` (the work item; trace event ``irqfwd_irqfd_inject``): a non-resample irqfd *pulses* the GSI (level 1 then 0; an edge SPI
   latches it, a level SPI effectively loses it); a resample irqfd asserts the GSI through
   its resampler and keeps it asserted; mode ``"mapped"`` (forwarded designs) asserts only,
   because a HW-mapped level irq observes rising edges and is re-sampled from the physical
@@ -61,8 +61,8 @@ class IrqfdResampler:
         m.acc += self._resample_ns
         kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
         rec = m.recorder
-        if rec.wants("irqfd_resample"):
-            rec.emit("irqfd_resample", vm=kvm.index, gsi=self.gsi)
+        if rec.wants("irqfwd_irqfd_resample"):
+            rec.emit("irqfwd_irqfd_resample", vm=kvm.index, gsi=self.gsi)
         for irqfd in self.list:
             fd = irqfd.resamplefd
             if fd is not None:
@@ -104,8 +104,8 @@ class KvmIrqfd:
             kvm = self.kvm
             kvm.m.acc += self._inject_ns
             rec = kvm.m.recorder
-            if rec.wants("irqfd_inject"):
-                rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
+            if rec.wants("irqfwd_irqfd_inject"):
+                rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
             kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
             return
         self.kvm.host.wq.schedule_work(self.inject)
@@ -116,8 +116,8 @@ class KvmIrqfd:
         m = kvm.m
         m.acc += self._inject_ns
         rec = m.recorder
-        if rec.wants("irqfd_inject"):
-            rec.emit("irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=False)
+        if rec.wants("irqfwd_irqfd_inject"):
+            rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=False)
         if self.mode == "resample":
             kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, True)
         elif self.mode == "mapped":

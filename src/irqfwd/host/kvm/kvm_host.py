@@ -314,8 +314,8 @@ class KvmVcpu(Task):
         self.ctx = GuestContext()
         """The guest's EL1 context, loaded on the pCPU between sched_in and sched_out."""
         self.ctx.stage2_device_pages = kvm.stage2_device_pages
-        self.ev_lr_write = rec.event("lr_write", cpu=0, lr=0, value=0, vcpu=vcpu_id, vm=kvm.index)
-        """``lr_write`` emission site (the back end's world-switch restore)."""
+        self.ev_lr_write = rec.event("gic_lr_entry", cpu=0, lr=0, value=0, vcpu=vcpu_id, vm=kvm.index)
+        """``gic_lr_entry`` emission site (the back end's world-switch restore)."""
         self.c_maintenance_irqs = rec.counter("maintenance_irqs")
         """``maintenance_irqs`` (a maintenance condition seen at exit by the back end's save)."""
         self.on_load: list[VcpuHook] = []

@@ -54,8 +54,8 @@ class Vcpu(KvmVcpu):
         super().__init__(kvm, vcpu_id)
         rec = kvm.m.recorder
         self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
-        self._ev_load = rec.event("vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
-        self._ev_put = rec.event("vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
+        self._ev_load = rec.event("irqfwd_vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
+        self._ev_put = rec.event("irqfwd_vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self.guest: Any = None
         self.booting = True
         """Exits are counted as ``boot_exit:*`` until the guest first idles."""

@@ -283,8 +283,8 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
     if spilled:
         rec = kvm.m.recorder
         rec.count("lr_spills", spilled)
-        if rec.wants("vgic_lr_spill"):
-            rec.emit("vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
+        if rec.wants("irqfwd_vgic_lr_spill"):
+            rec.emit("irqfwd_vgic_lr_spill", vcpu=vcpu.vcpu_id, count=spilled)
     vgic_cpu.used_lrs = count
 
 

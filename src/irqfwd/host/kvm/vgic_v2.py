@@ -16,7 +16,7 @@ virtual interface control frames (GICH) that the host GIC driver handed to KVM i
   ``__vgic_v2_restore_state``): the world-switch register accesses, with ``lr_save_ns`` /
   ``lr_restore_ns`` per used LR.  The save reads GICH_MISR: a non-zero MISR means the
   maintenance interrupt fired during the run (counter ``maintenance_irqs``, trace
-  ``vgic_maintenance``);
+  ``irqfwd_vgic_maintenance``);
 * :meth:`VgicV2Ops.load` / :meth:`VgicV2Ops.put` (``vgic_v2_load`` / ``vgic_v2_put``): GICH_VMCR
   and GICH_APR; :meth:`VgicV2Ops.vmcr_sync` (``vgic_v2_vmcr_sync``);
 * :meth:`VgicV2Ops.map_resources` (``vgic_v2_map_resources``): the GICV frame mapped into the
@@ -291,8 +291,8 @@ class VgicV2Ops(VgicOps):
             if misr:
                 vcpu.c_maintenance_irqs.n += 1
                 rec = self.m.recorder
-                if rec.wants("vgic_maintenance"):
-                    rec.emit("vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
+                if rec.wants("irqfwd_vgic_maintenance"):
+                    rec.emit("irqfwd_vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
                 if misr & GICH_MISR_VGRP_ANY:
                     # the guest changed a group enable: the saved VMCR must follow before
                     # the next configure_hcr (else its enables ask for the same exit again)
@@ -314,7 +314,7 @@ class VgicV2Ops(VgicOps):
         return cost
 
     def restore_state(self, vcpu: KvmVcpu, cpu: int) -> int:
-        """``__vgic_v2_restore_state``: GICH_HCR, then each used LR (``lr_write`` events)."""
+        """``__vgic_v2_restore_state``: GICH_HCR, then each used LR (``gic_lr_entry`` events)."""
         used = vcpu.vgic_cpu.used_lrs
         if not used:
             return self.restore_fixed_ns

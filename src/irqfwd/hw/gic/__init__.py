@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from irqfwd.hw.gic.device import CpuOutputs, GicDevice
+from irqfwd.hw.gic.device import CpuOutputs, GicDevice, SysRegGicDevice
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 
-__all__ = ["CpuOutputs", "GicDevice", "Reg", "RegisterBlock"]
+__all__ = ["CpuOutputs", "GicDevice", "Reg", "RegisterBlock", "SysRegGicDevice"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["CpuOutputs", "EventHook", "GicDevice", "OutputHook"]
+__all__ = ["CpuOutputs", "EventHook", "GicDevice", "OutputHook", "SysRegGicDevice"]
 
 OutputHook = Callable[[int, str, bool], None]
 """``on_output(cpu, signal, level)``: ``signal`` is ``"irq" | "fiq" | "virq" | "vfiq"``."""
@@ -85,4 +85,34 @@ class GicDevice(Protocol):
 
     def reset(self) -> None:
         """Reset every block and recompute the outputs."""
+        ...
+
+
+class SysRegGicDevice(GicDevice, Protocol):
+    """A GIC with a system-register CPU interface (GICv3/v4: :class:`irqfwd.hw.gicv3.GICv3`).
+
+    Registers are named as in Arm IHI 0069H: ``ICC_*_EL1`` and ``ICC_SRE_EL2`` are the
+    physical CPU interface as accessed at EL2, ``ICH_*_EL2`` the virtualization control,
+    ``ICV_*_EL1`` the virtual CPU interface a guest reaches at EL1 with
+    ``HCR_EL2.IMO``/``FMO`` set.  A CPU model that decodes MRS/MSR itself uses
+    :meth:`access_sysreg` with the encoding, the exception level and IMO/FMO; the routing
+    rule is :func:`irqfwd.hw.gic.sysregs.route`.  Unimplemented registers raise
+    :class:`irqfwd.hw.gic.sysregs.SysRegUndefined` (the CPU's UNDEF).
+    """
+
+    def read_sysreg(self, cpu: int, name: str) -> int:
+        """MRS of system register ``name`` on PE ``cpu``."""
+        ...
+
+    def write_sysreg(self, cpu: int, name: str, value: int) -> None:
+        """MSR of ``value`` to system register ``name`` on PE ``cpu``."""
+        ...
+
+    def access_sysreg(self, cpu: int, enc: int, el: int, imo: bool, fmo: bool,
+                      value: int | None = None) -> int:
+        """MRS (``value`` None) or MSR by encoding, routed to ICC/ICH/ICV."""
+        ...
+
+    def msi(self, device_id: int, event_id: int) -> bool:
+        """A device's write of ``event_id`` to GITS_TRANSLATER."""
         ...

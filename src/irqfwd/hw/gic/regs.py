@@ -37,8 +37,19 @@ Access rules (the choices for what the architecture leaves UNPREDICTABLE)
 * Reserved offsets, and words of a bits-per-interrupt register that lie beyond the
   implemented interrupts (GICD_TYPER.ITLinesNumber), are **RAZ/WI** as GICv2 §4.3.2
   requires ("registers for unimplemented interrupts are RAZ/WI").
-* Sizes other than 1, 2 or 4 bytes and offsets outside the frame are programming errors
-  of the caller and raise :class:`ValueError`.
+* Sizes other than 1, 2 or 4 bytes (8 bytes in a block with 64-bit registers) and offsets
+  outside the frame are programming errors of the caller and raise :class:`ValueError`.
+
+64-bit registers (GICv3: GICD_IROUTER<n>, GICR_TYPER, GICR_PROPBASER, GITS_BASER<n>, ...)
+----------------------------------------------------------------------------------------
+
+A ``Reg`` with ``width=64`` declares 64-bit registers (``length`` bytes, 8 per element).
+Its handlers are ``read(n, cpu) -> int`` (the whole 64-bit element ``n``) and
+``write(n, value, mask, cpu)`` with ``value`` and ``mask`` 64 bits wide (``mask`` =
+``0xFFFFFFFF`` for a write of the low word, ``0xFFFFFFFF << 32`` for the high word,
+all ones for a 64-bit write).  IHI 0069H §12.1.3: a 64-bit register can be accessed as a
+whole (``size=8``, 8-byte aligned) or as two 32-bit halves; a 64-bit access to anything
+else is treated like any other illegal access (RAZ/WI, counted).
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ WriteFn = Callable[[int, int, int, int], None]
 
 _SIZE_BITS = {1: 0b001, 2: 0b010, 4: 0b100}
 _LANE_MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFF_FFFF)
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 def read_raz(n: int, cpu: int) -> int:
@@ -114,6 +126,8 @@ class Reg:
     """A single-word register whose handlers are the block's own accessors,
     ``read() -> int`` and ``write(value) -> None`` (e.g. ``read_pmr``/``write_pmr``), so no
     ``(n, cpu)`` adapter is needed.  Shared handlers and ``read_reset`` keep their form."""
+    width: int = 32
+    """32, or 64 for 64-bit registers (see the module docstring)."""
 
     def span(self) -> int:
         """Bytes of address space the entry covers."""
@@ -136,7 +150,7 @@ class RegisterBlock:
     handlers of read-write registers must then honour ``mask``.
     """
 
-    __slots__ = ("_map", "_offsets", "_regs", "bad_accesses", "name", "size")
+    __slots__ = ("_map", "_map64", "_offsets", "_regs", "bad_accesses", "name", "size")
 
     def __init__(
         self,
@@ -154,6 +168,7 @@ class RegisterBlock:
         self._offsets = [r.offset for r in self._regs]
         # word offset -> (read, write, n, allowed-size bits)
         self._map: dict[int, tuple[ReadFn, WriteFn, int, int]] = {}
+        self._map64: dict[int, tuple[ReadFn, WriteFn, int]] = {}
         end = -1
         for reg in self._regs:
             if reg.offset < end:
@@ -163,11 +178,37 @@ class RegisterBlock:
             end = reg.offset + reg.span()
             rd = self._resolve(owner, reg, reg.read, write=False)
             wr = self._resolve(owner, reg, reg.write, write=True)
+            if reg.width == 64:
+                self._add64(reg, rd, wr)  # type: ignore[arg-type]
+                continue
             allowed = 0b111 if any_size else 0
             for s in reg.sizes:
                 allowed |= _SIZE_BITS[s]
             for n in range(reg.implemented_words(num_irqs)):
                 self._map[reg.offset + 4 * n] = (rd, wr, n, allowed)  # type: ignore[assignment]
+
+    def _add64(self, reg: Reg, rd: ReadFn, wr: WriteFn) -> None:
+        """Decode the elements of a 64-bit register: whole (8 bytes) and as 32-bit halves."""
+        if reg.offset % 8 or reg.length % 8 or reg.bits_per_irq:
+            raise ValueError(f"{self.name}: 64-bit {reg.name} must be 8-byte aligned and sized")
+
+        def lo_read(n: int, cpu: int) -> int:
+            return rd(n, cpu) & 0xFFFF_FFFF
+
+        def hi_read(n: int, cpu: int) -> int:
+            return rd(n, cpu) >> 32
+
+        def lo_write(n: int, value: int, mask: int, cpu: int) -> None:
+            wr(n, value, mask, cpu)
+
+        def hi_write(n: int, value: int, mask: int, cpu: int) -> None:
+            wr(n, value << 32, mask << 32, cpu)
+
+        for n in range(reg.length // 8):
+            off = reg.offset + 8 * n
+            self._map64[off] = (rd, wr, n)
+            self._map[off] = (lo_read, lo_write, n, 0b100)
+            self._map[off + 4] = (hi_read, hi_write, n, 0b100)
 
     @staticmethod
     def _resolve(owner: object, reg: Reg, name: str, write: bool) -> Callable[..., int | None]:
@@ -205,6 +246,14 @@ class RegisterBlock:
 
     def read(self, offset: int, size: int = 4, cpu: int = 0) -> int:
         """Read ``size`` bytes at ``offset`` of the frame (RAZ for reserved/illegal accesses)."""
+        if size == 8 and self._map64:
+            e64 = self._map64.get(offset)
+            if e64 is not None:
+                return e64[0](e64[2], cpu) & _MASK64
+            if not 0 <= offset < self.size:
+                self._check(offset, 4)
+            self.bad_accesses += 1
+            return 0
         entry = self._map.get(offset & ~3)
         if entry is None:
             if not 0 <= offset < self.size or size not in _SIZE_BITS:
@@ -223,6 +272,15 @@ class RegisterBlock:
 
     def write(self, offset: int, value: int, size: int = 4, cpu: int = 0) -> None:
         """Write ``size`` bytes at ``offset`` of the frame (ignored for reserved/illegal accesses)."""
+        if size == 8 and self._map64:
+            e64 = self._map64.get(offset)
+            if e64 is not None:
+                e64[1](e64[2], value & _MASK64, _MASK64, cpu)
+                return
+            if not 0 <= offset < self.size:
+                self._check(offset, 4)
+            self.bad_accesses += 1
+            return
         entry = self._map.get(offset & ~3)
         if entry is None:
             if not 0 <= offset < self.size or size not in _SIZE_BITS:

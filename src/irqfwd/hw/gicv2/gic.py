@@ -43,7 +43,9 @@ class GICv2:
     * :meth:`set_line`: SPI and per-CPU PPI inputs;
     * ``outputs[cpu]``: ``irq``/``fiq``/``virq``/``vfiq`` levels; ``on_output(cpu, signal,
       level)`` on every change; ``on_event(kind, intid, cpu, source)`` on every physical
-      activation/deactivation.
+      activation/deactivation; ``on_line(intid, cpu, level)`` (None unless someone
+      watches: the tracers) on every drive of an input line, the maintenance PPI included
+      (QEMU's ``gic_set_irq`` trace point).
 
     Callbacks run synchronously inside the access that caused them.  ``on_output`` fires
     after the state change is complete; ``on_event`` fires during the transition (the
@@ -65,6 +67,7 @@ class GICv2:
         "cpu_if",
         "dist",
         "hyp",
+        "on_line",
         "outputs",
         "vcpu_if",
     )
@@ -76,6 +79,8 @@ class GICv2:
         self._q_hw_deactivate_no_phys_update = config.quirks.hw_deactivate_no_phys_update
         self._on_output: Callable[[int, str, bool], None] | None = None
         self._on_event: Callable[[str, int, int, str], None] | None = None
+        self.on_line: Callable[[int, int, bool], None] | None = None
+        """``on_line(intid, cpu, level)``: every drive of an input line (``cpu`` 0 for SPIs)."""
         self._stale_mask = 0
         self.dist = Distributor(config)
         self.dist.notify = self._update
@@ -254,17 +259,22 @@ class GICv2:
         SGIs have no input line (use GICD_SGIR); INTIDs ≥ ``num_irqs`` or ≥ 1020 and PPIs
         without a valid ``cpu`` raise :class:`ValueError`.
         """
+        watch = self.on_line
         if intid >= 32:
             if intid >= self._spi_end:
                 raise ValueError(
                     f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
                 )
+            if watch is not None:
+                watch(intid, 0, level)
             self.dist.set_line(intid, level, 0)
             return
         if intid < 16:
             raise ValueError(f"INTID {intid} is an SGI: SGIs have no input line (use GICD_SGIR)")
         if cpu is None or not 0 <= cpu < self._ncpu:
             raise ValueError(f"PPI {intid} needs cpu in 0..{self._ncpu - 1}, got {cpu}")
+        if watch is not None:
+            watch(intid, cpu, level)
         self.dist.set_line(intid, level, cpu)
 
     # ------------------------------------------------------------------ outputs & events
@@ -326,6 +336,9 @@ class GICv2:
 
     def set_maintenance(self, cpu: int, level: bool) -> None:
         """Drive the maintenance interrupt PPI (``config.maintenance_intid``) of ``cpu``."""
+        watch = self.on_line
+        if watch is not None:
+            watch(self.config.maintenance_intid, cpu, level)
         self.dist.set_line(self.config.maintenance_intid, level, cpu)
 
     def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:

@@ -1,0 +1,32 @@
+"""``irqfwd bench --scaling`` / ``--memory-scaling`` building blocks: the scenario of each
+axis point has the size it names and the same total interrupt rate; the memory probe
+reports a peak per run from fresh interpreters (figures themselves are not checked)."""
+
+from __future__ import annotations
+
+import pytest
+
+from irqfwd.calibrate.scaling import AXES, TOTAL_RATE_HZ, axis_config, memory_scaling
+from irqfwd.system.build import build_system
+
+
+@pytest.mark.parametrize("axis", list(AXES))
+def test_axis_points_grow_one_dimension_at_the_same_total_rate(axis: str) -> None:
+    for n in AXES[axis]:
+        cfg = axis_config(axis, n, 1_000_000)
+        assert sum(d.traffic.rate_hz for d in cfg.devices) == pytest.approx(TOTAL_RATE_HZ)
+        size = {"vms": len(cfg.vms), "vcpus": cfg.vms[0].vcpus, "pcpus": cfg.pcpus,
+                "lrs": cfg.num_lrs}.get(axis)
+        if axis == "spis":
+            gic = build_system(cfg, "forwarded").machine.gic
+            size = gic.config.num_irqs - 32
+            assert size >= n and cfg.devices[0].host_intid == 32 + n - 1
+        assert size == n or axis == "spis"
+
+
+def test_memory_scaling_reports_peaks_from_fresh_processes() -> None:
+    out = memory_scaling((500, 1_000), rate_hz=100_000)
+    runs = out["runs"]
+    assert runs["500"]["guest_irqs"] >= 499 and runs["1000"]["guest_irqs"] >= 999
+    assert all(r["peak_rss_mib"] > 10 and 0 < r["end_rss_kib"] <= r["maxrss_kib"] for r in runs.values())
+    assert out["ratio_last_to_first"] == pytest.approx(runs["1000"]["peak_rss_mib"] / runs["500"]["peak_rss_mib"])
