@@ -38,7 +38,7 @@ SCENARIOS = ("nic-burst", "nic-edge", "nic-level", "two-vms-one-pcpu", "vtimer-m
              "vtimer-shared", "vtimer-tick")
 DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate",
            "fault-level-no-eoi-bit", "fault-early-unmask", "fault-no-teardown-deactivate",
-           "fault-hw-lr-pending-active")
+           "fault-hw-lr-pending-active", "fault-hw-retained-level", "fault-timer-clear-active")
 EXAMPLES = ("nic-poisson-4vcpu.toml", "nic-trace.toml", "two-nics-lr-pressure.toml")
 
 

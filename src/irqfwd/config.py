@@ -88,12 +88,22 @@ class DeviceConfig(_Strict):
     coalesce_ns: int = Field(default=0, ge=0)
     """Interrupt moderation: at most one interrupt per coalesce_ns (0 = off)."""
 
+    @model_validator(mode="after")
+    def _intx_is_level(self) -> DeviceConfig:
+        if self.bus == "pci" and self.trigger != "level":
+            raise ValueError("bus = 'pci': a PCI INTx line is level-triggered (PCI 3.0 §2.2.6); "
+                             "a PCI device's edge interrupts are MSIs")
+        return self
+
 
 class GuestConfig(_Strict):
     """Guest kernel behaviour."""
 
     eoimode: Literal[0, 1] = 0
     """Guest GIC driver EOImode (a Linux guest without EL2 runs EOImode 0)."""
+    busy: bool = False
+    """The guest computes instead of idling in WFI: its interrupts arrive while it runs
+    (an IRQ exit each) rather than waking a halted vCPU."""
 
 
 class TimerConfig(_Strict):
@@ -123,16 +133,17 @@ HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "
 """What a hostile guest does (:mod:`irqfwd.guest.hostile`)."""
 
 
-KERNEL_PROFILES = ("current", "6.1", "5.8")
+KERNEL_PROFILES = ("current", "6.12", "6.1", "5.8")
 """Host kernels whose behaviour the host model can follow (``docs/designs.md``, "Kernel
-profiles"): ``current`` (upstream, with the 2025 vgic LR-overflow rework), ``6.1`` (Debian
-12, what ``irqfwd measure`` boots) and ``5.8`` (before in-atomic SPI injection)."""
+profiles"): ``current`` (upstream, with the 2025 vgic LR-overflow rework), ``6.12`` (what
+``irqfwd measure`` boots), ``6.1`` (Debian 12's kernel) and ``5.8`` (before in-atomic SPI
+injection)."""
 
 
 class HostConfig(_Strict):
     """The host kernel: which Linux behaviour, its tick and KVM's halt polling."""
 
-    kernel: Literal["current", "6.1", "5.8"] = "current"
+    kernel: Literal["current", "6.12", "6.1", "5.8"] = "current"
     hz: int = Field(default=250, ge=0, le=1000)
     """CONFIG_HZ of the host (Debian arm64: 250); the tick interrupts a busy CPU (NO_HZ_IDLE:
     not an idle one).  0 = no host tick."""

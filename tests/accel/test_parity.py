@@ -28,7 +28,7 @@ COMMANDS = {
     ),
     "run-fault": ("run", "nic-level", "--design", "fault-early-unmask", "--json"),
     "compare-nic-burst-faults": (
-        "compare", "nic-burst", "--designs", "forwarded,fault-hw-lr-pending-active", "--json",
+        "compare", "nic-burst", "--designs", "forwarded,fault-hw-retained-level", "--json",
     ),
 }
 

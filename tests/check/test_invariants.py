@@ -81,12 +81,13 @@ def rules_fired(checker: InvariantChecker) -> set[str]:
 
 
 def test_registry_lists_every_builtin_rule() -> None:
-    """The seven delivery invariants of the task are registered under their names."""
+    """The eight delivery invariants are registered under their names."""
     assert {
         "lost-interrupt",
         "edge-exactly-once",
         "deactivate-exactly-once",
         "hw-lr-pending-active",
+        "hw-lr-phys-inactive",
         "stale-active",
         "vfio-masked-at-end",
         "level-storm",
@@ -179,11 +180,68 @@ def test_never_deactivated_fires_deactivate_and_stale_active() -> None:
 def test_hw_lr_pending_active_fires_only_for_hw() -> None:
     """HW=1 with State=pending+active is forbidden; HW=0 pending+active is legal
     (IHI 0048B §5.3.9; ``vgic_v2_populate_lr`` since 3d6e77ad1489)."""
-    bad = replay([(1_000, "gic_lr_entry", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)})])
+    act = (500, "irqfwd_phys_activate", {"intid": 48, "cpu": 0, "source": "iar"})
+    deact = (1_500, "irqfwd_phys_deactivate", {"intid": 48, "cpu": 0, "source": "hw_lr", "by": "guest"})
+    bad = replay([act, (1_000, "gic_lr_entry", {"cpu": 0, "lr": 2, "value": lr(3, 48, 48, hw=True)}), deact])
     assert rules_fired(bad) == {"hw-lr-pending-active"}
     assert bad.violations[0].intid == 48 and "GICH_LR2" in bad.violations[0].message
     ok = replay([(1_000, "gic_lr_entry", {"cpu": 0, "lr": 2, "value": lr(3, 48)})])
     assert ok.violations == []
+
+
+def test_hw_lr_pending_active_over_an_active_intid_is_not_phys_inactive() -> None:
+    """The fault-hw-lr-pending-active stream (``vgic_v2_populate_lr`` without its "Never set
+    pending+active on a HW interrupt" guard, 3d6e77ad1489): the P+A LR is written while the
+    physical INTID is active (the host acknowledged it and left it active), so only
+    ``hw-lr-pending-active`` fires, not ``hw-lr-phys-inactive``."""
+    steps = forwarded_level_irq(10_000, 1)
+    steps.append((10_450, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(3, 48, 48, hw=True)}))
+    checker = replay(sorted(steps, key=lambda s: s[0]))
+    assert rules_fired(checker) == {"hw-lr-pending-active"}
+
+
+def retained_level_stream() -> list[Step]:
+    """One forwarded level interrupt, then the vgic writes the vINTID into an LR again (HW=1,
+    pending) after the guest deactivated it through the HW bit, with the device de-asserted
+    and no new physical activation: the stale ``line_level`` of fault-hw-retained-level."""
+    steps = forwarded_level_irq(10_000, 1)
+    steps += [
+        (11_000, "kvm_exit", {"vcpu": 0, "reason": "WFx"}),
+        (11_100, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(1, 48, 48, hw=True)}),
+        (11_200, "kvm_entry", {"vcpu": 0}),
+    ]
+    return steps
+
+
+def test_hw_lr_phys_inactive_fires_on_a_retained_level() -> None:
+    """A valid HW=1 LR over an inactive physical INTID (the rule of 0e3dfda91d9f and "Support
+    VGIC dist pend/active changes for mapped IRQs"): the re-injection of a retained
+    ``line_level`` (3134cc8beb69, ``vgic_irq_handle_resampling``) is caught by
+    ``hw-lr-phys-inactive`` alone, not by ``hw-lr-pending-active``."""
+    checker = replay(retained_level_stream())
+    assert rules_fired(checker) == {"hw-lr-phys-inactive"}
+    v = checker.violations[0]
+    assert v.time_ns == 11_100 and v.intid == 48 and "State=pending" in v.message
+    # The same LR after the host took the line again (a new activation) is legal.
+    again = retained_level_stream()
+    again.insert(-2, (11_050, "irqfwd_phys_activate", {"intid": 48, "cpu": 0, "source": "iar"}))
+    again.append((11_300, "irqfwd_phys_deactivate", {"intid": 48, "cpu": 0, "source": "hw_lr", "by": "guest"}))
+    assert replay(again).violations == []
+
+
+def test_hw_lr_phys_inactive_uses_the_banked_ppi_of_the_lr_cpu() -> None:
+    """PPIs are banked: an active HW=1 LR for pINTID 27 written on CPU 1 needs CPU 1's PPI 27
+    active, CPU 0's does not count (``kvm_timer_vcpu_load_gic`` rebuilds it on the new pCPU;
+    before 0e3dfda91d9f it could leave it inactive under an active LR)."""
+    act0 = (1_000, "irqfwd_phys_activate", {"intid": 27, "cpu": 0, "source": "iar"})
+    lr1 = (2_000, "gic_lr_entry", {"cpu": 1, "lr": 0, "value": lr(2, 27, 27, hw=True)})
+    checker = replay([act0, lr1])
+    assert rules_fired(checker) == {"hw-lr-phys-inactive"}
+    assert "State=active" in checker.violations[0].message
+    act1 = (1_500, "irqfwd_phys_activate", {"intid": 27, "cpu": 1, "source": "irqchip_state"})
+    assert replay([act0, act1, lr1]).violations == []
+    # HW=0 LRs carry their own state: never checked.
+    assert replay([(2_000, "gic_lr_entry", {"cpu": 1, "lr": 0, "value": lr(1, 27)})]).violations == []
 
 
 def test_stale_active_after_guest_deactivation() -> None:

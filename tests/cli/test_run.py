@@ -54,7 +54,8 @@ def test_compare_json_shape(irqfwd) -> None:  # type: ignore[no-untyped-def]
     assert res.code == 0, res.err
     report = json.loads(res.out)
     assert report["scenario"] == "nic-level" and report["seed"] == 5
-    assert list(report["designs"]) == sorted(["irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"])
+    assert list(report["designs"]) == sorted(["vmm-irqline", "irqfd-resample", "forwarded", "forwarded-direct",
+                                              "sw-deactivate"])
     for design, d in report["designs"].items():
         c = d["counters"]
         for key in ("device_irqs_raised", "guest_irqs_handled", "exits_total", "maintenance_irqs", "vfio_mask",
@@ -140,8 +141,8 @@ def test_bad_trace_options_exit_2(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_violation_exits_1_after_printing(irqfwd) -> None:  # type: ignore[no-untyped-def]
     """A design that breaks an invariant: the report is printed, then exit status 1."""
-    res = irqfwd("run", "nic-level", *SHORT, "--design", "fault-hw-lr-pending-active", "--json")
+    res = irqfwd("run", "nic-level", *SHORT, "--design", "fault-hw-retained-level", "--json")
     assert res.code == 1
     report = json.loads(res.out)
-    rules = {v["rule"] for v in report["designs"]["fault-hw-lr-pending-active"]["invariants"]["violations"]}
-    assert "hw-lr-pending-active" in rules
+    rules = {v["rule"] for v in report["designs"]["fault-hw-retained-level"]["invariants"]["violations"]}
+    assert "hw-lr-phys-inactive" in rules

@@ -157,13 +157,14 @@ def _random_config(rng: random.Random, it: int) -> ScenarioConfig:
 def test_random_systems_keep_the_hard_invariants() -> None:
     """Random mixes of VMs, vCPUs, pCPUs, policies, migration, edge/level, threaded/NAPI
     drivers and LR counts run to completion under every main design without a lost
-    interrupt, a double or missing physical deactivation, or a P+A HW LR
-    (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs; ``vgic_v2_populate_lr`` since
-    3d6e77ad1489).
+    interrupt, a double or missing physical deactivation, a P+A HW LR or a HW LR over an
+    inactive physical INTID (``gic_eoimode1_eoi_irq`` skips DIR for forwarded irqs;
+    ``vgic_v2_populate_lr`` since 3d6e77ad1489; ``vgic_irq_handle_resampling``, 0e3dfda91d9f).
     (Spurious guest interrupts from the asynchronous irqfd injection racing a threaded
     handler's unmask are real and allowed here.)"""
     rng = random.Random(1234)
-    hard = {"lost-interrupt", "deactivate-exactly-once", "hw-lr-pending-active", "edge-exactly-once"}
+    hard = {"lost-interrupt", "deactivate-exactly-once", "hw-lr-pending-active", "hw-lr-phys-inactive",
+            "edge-exactly-once"}
     for it in range(8):
         cfg = _random_config(rng, it)
         for design in ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate"):

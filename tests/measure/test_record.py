@@ -108,5 +108,10 @@ def test_fidelity_tables(recorded: BootOutput, tmp_path: Path) -> None:
     assert "#### level-resample" in text and "| GICv3 vhe |" in text and "GICv2" not in text
     line = next(t for t in text.splitlines() if t.startswith("| EOI notifications"))
     assert "1.00 / –" in line and line.endswith("| agrees |")
-    assert "maintenance interrupts handled" in text and "differs" in text
+    # the maintenance interrupt only forces the exit: no host handler, in Linux as in the model
+    # (a row where both are 0 everywhere is left out of the table)
+    maint = [t for t in text.splitlines() if t.startswith("| maintenance interrupts handled")]
+    assert all(t.endswith("| agrees |") for t in maint)
+    eoi = next(t for t in text.splitlines() if t.startswith("| EOI notifications"))
+    assert float(eoi.split("|")[2]) > 0.9  # the model side: kvm_notify_acked_irq per level interrupt
     assert "Compared quantities:" in text

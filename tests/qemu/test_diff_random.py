@@ -24,6 +24,9 @@ QemuQuirks.preemption_qemu_rules (docs/conformance.md X2), for GICC and GICV ali
   `s->sgi_pending[irq][cpu] != 0' failed``; found by this test, minimal sequence:
   ``w 0x8000000 2; w 0x8010000 0xef; w 0x8010004 0x8a; w8 0x8000f25 0; r 0x801000c``) —
   only non-zero source masks are written to CPENDSGIR/SPENDSGIR.
+* two List registers holding one VirtualID (IHI 0048B §5.3.8, GICH_LRn: UNPREDICTABLE; QEMU
+  uses the first matching LR, D18, the model the best one) — list register n is only ever
+  written VirtualIDs equal to n modulo 4 (:func:`_lr_vid`).
 
 If QEMU dies, the test restarts it before re-raising, so hypothesis can shrink the example.
 """
@@ -59,6 +62,17 @@ def _w(addr: int, value: int) -> str:
 
 def _w8(addr: int, value: int) -> str:
     return f"w8 {addr:#x} {value:#x}"
+
+
+def _lr_vid(n: int, vid: int) -> int:
+    """A VirtualID for list register ``n``: ``vid`` with its low two bits replaced by ``n``,
+    so no two of the four LRs can hold one VirtualID (UNPREDICTABLE, see above)."""
+    return (vid & ~3) | n
+
+
+def _lr(n: int, value: int) -> str:
+    """Write ``value`` to GICH_LR<n> with its VirtualID (bits 9:0) made LR ``n``'s own."""
+    return _w(H + 0x100 + 4 * n, (value & ~0x3FF) | _lr_vid(n, value & 0x3FF))
 
 
 # -- writes -------------------------------------------------------------------------------
@@ -100,7 +114,7 @@ gich_writes = st.one_of(
     st.builds(lambda c, v: _w(H, c << 27 | v), st.integers(0, 31), st.integers(0, 0xFF)),
     st.builds(lambda v: _w(H + 0x08, v), U32),                                         # VMCR
     st.builds(lambda v: _w(H + 0xF0, v), U32),                                         # APR
-    st.builds(lambda n, v: _w(H + 0x100 + 4 * n, v), st.integers(0, 3), lr_values),    # LRn
+    st.builds(_lr, st.integers(0, 3), lr_values),                                      # LRn
 )
 gicv_writes = st.one_of(
     st.builds(lambda v: _w(V, v), st.integers(0, 0x3FF)),
@@ -136,8 +150,8 @@ acks = st.sampled_from([f"r {C + 0x0C:#x}", f"r {V + 0x0C:#x}", f"r {C + 0x18:#x
 flows = st.one_of(
     st.builds(lambda i, e: f"w {D + 0x204:#x} {1 << (i - 32):#x}\nr {C + 0x0C:#x}"
               + (f"\nw {C + 0x10:#x} {i:#x}" if e else ""), st.integers(32, 43), st.booleans()),
-    st.builds(lambda n, p, vid, e: f"w {H + 0x100 + 4 * n:#x} {1 << 28 | p << 23 | vid:#x}\n"
-              f"r {V + 0x0C:#x}" + (f"\nw {V + 0x10:#x} {vid:#x}" if e else ""),
+    st.builds(lambda n, p, vid, e: _lr(n, 1 << 28 | p << 23 | vid) + f"\nr {V + 0x0C:#x}"
+              + (f"\nw {V + 0x10:#x} {_lr_vid(n, vid):#x}" if e else ""),
               st.integers(0, 3), st.integers(0, 31), st.integers(16, 40), st.booleans()),
 )
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from irqfwd.system.run import DEFAULT_COMPARE_DESIGNS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -67,7 +69,7 @@ def test_report_html_renders_in_headless_chromium(report_dir: Path, tmp_path: Pa
     dom = proc.stdout
     assert 'data-ready="1"' in dom
     assert dom.count('src="data:image/png;base64,') == 3
-    assert dom.count("<svg") == 4 and dom.count("<rect") > 100
+    assert dom.count("<svg") == len(DEFAULT_COMPARE_DESIGNS) and dom.count("<rect") > 100
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln]
     assert not console, console
     shot = tmp_path / "shot.png"

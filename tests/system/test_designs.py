@@ -15,6 +15,7 @@ import pytest
 
 from irqfwd.cli.errors import InputError
 from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig
+from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim.costs import load_profile
 from irqfwd.system.designs import DESIGNS
 from irqfwd.system.run import run_scenario
@@ -172,16 +173,60 @@ def test_fault_no_teardown_deactivate_leaves_the_irq_active() -> None:
     assert good.recorder.counters["teardown_stuck_active"] == 0
 
 
+def _hw_lrs(r, state: int) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(time, vINTID) of every GICH_LRn written with HW=1 and this State (``gic_lr_entry``)."""
+    return [(t, f["value"] & 0x3FF) for t, name, f in r.recorder.trace
+            if name == "gic_lr_entry" and f["value"] >> 31 and (f["value"] >> 28) & 3 == state]
+
+
 def test_fault_hw_lr_pending_active_writes_pa_hw_lrs() -> None:
-    """``vgic_v2_populate_lr`` / 3d6e77ad1489: forwarded never writes a HW=1 LR in state
-    pending+active; the fault variant does (and re-delivers, deactivating the physical irq
-    a second time)."""
-    def pa_hw(design: str) -> int:
-        r = run_scenario(_cfg(threaded=True), design, tracing=True)
-        return sum(1 for _, name, f in r.recorder.trace
-                   if name == "gic_lr_entry" and f["value"] >> 31 and (f["value"] >> 28) & 3 == 3)
-    assert pa_hw("forwarded") == 0
-    assert pa_hw("fault-hw-lr-pending-active") > 0
+    """``vgic_v2_populate_lr`` ("Never set pending+active on a HW interrupt", 3d6e77ad1489):
+    when ``kvm_timer_vcpu_load_gic`` raises the level of a vINTID 27 the guest holds active
+    (a vCPU put between its GICV_IAR and its CNTV_CTL write), ``forwarded`` writes the LR
+    Active only and keeps the level in the vgic; the fault writes it Pending+Active, and the
+    guest's EOI then leaves a pending LR behind: the guest handler runs once more with
+    ISTATUS clear (``guest_timer_spurious``)."""
+    cfg = apply_overrides(get_scenario("vtimer-migrate"),
+                          ["vms.0.timer.mode=oneshot", "vms.0.timer.oneshot_max_ns=100000"])
+    good = run_scenario(cfg, "forwarded", tracing=True)
+    bad = run_scenario(cfg, "fault-hw-lr-pending-active", tracing=True)
+    assert _hw_lrs(good, 3) == []
+    pa = _hw_lrs(bad, 3)
+    assert pa and {v for _, v in pa} == {27}
+    assert bad.recorder.counters["guest_timer_spurious"] == len(pa)
+    assert good.recorder.counters["guest_timer_spurious"] == 0
+
+
+def test_fault_hw_retained_level_reinjects_after_hw_deactivation() -> None:
+    """``vgic_v2_populate_lr`` lowers a mapped level irq's ``line_level`` once it is queued
+    (e40cc57bac79) and ``vgic_irq_handle_resampling`` re-samples it when the guest
+    deactivates an irq that entered pending+active (3134cc8beb69).  Without both, the level
+    the asserting-only irqfd raised stays set: after each guest EOI (a HW deactivation of
+    the physical SPI) the vgic writes vINTID 48 into a HW=1 LR again, pending, over an
+    inactive physical INTID, and the guest's handler runs for nothing (the NIC de-asserted)."""
+    good = run_scenario(_cfg(), "forwarded", tracing=True)
+    bad = run_scenario(_cfg(), "fault-hw-retained-level", tracing=True)
+    g, b = good.recorder.counters, bad.recorder.counters
+    assert g["guest_irqs_handled"] == g["device_irqs_raised"]
+    assert b["guest_irqs_handled"] > 10 * b["device_irqs_raised"]
+    assert len(_hw_lrs(bad, 1)) > 10 * len(_hw_lrs(good, 1))
+    assert set(bad.checker.by_rule()) == {"hw-lr-phys-inactive", "level-storm"}
+
+
+def test_fault_timer_clear_active_leaves_an_active_hw_lr_over_an_inactive_ppi() -> None:
+    """``kvm_timer_vcpu_load_gic`` sets PPI 27 Active when the vINTID is active
+    (``kvm_vgic_map_is_active``) or the output is asserted (0e3dfda91d9f); the fault uses the
+    output alone, so a vCPU put inside its timer handler after masking the timer is loaded
+    with an Active HW=1 LR over an inactive PPI."""
+    cfg = get_scenario("vtimer-migrate")
+    good = run_scenario(cfg, "forwarded", tracing=True)
+    bad = run_scenario(cfg, "fault-timer-clear-active", tracing=True)
+    assert good.recorder.counters["timer_put_active"] == bad.recorder.counters["timer_put_active"] > 0
+    assert good.checker.violations == []
+    assert {v.rule for v in bad.checker.violations} == {"hw-lr-phys-inactive"}
+    assert all("State=active" in v.message and v.intid == 27 for v in bad.checker.violations)
+    # The timer keeps working: every tick still reaches its guest.
+    assert bad.recorder.counters["guest_timer_irqs"] == good.recorder.counters["guest_timer_irqs"]
 
 
 def test_forwarding_needs_eoimode1() -> None:

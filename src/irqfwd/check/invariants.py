@@ -23,8 +23,16 @@ Rules shipped here (the hazards of the Linux forwarding code, each named with th
     ``irqfwd_phys_deactivate`` (by the guest through a HW=1 LR, or by the host), never two, and
     never none by the end (GICv2/v3: an active interrupt blocks its INTID).
 ``hw-lr-pending-active``
-    no ``gic_lr_entry`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (IHI 0048B
-    IHI 0048B §5.3.8; Linux ``vgic_v2_populate_lr`` never writes it since 3d6e77ad1489).
+    no ``gic_lr_entry`` with GICH_LR.HW=1 and GICH_LR.State=pending+active (Linux
+    ``vgic_v2_populate_lr``: "Never set pending+active on a HW interrupt, as the pending
+    state is kept at the physical distributor level"; 3d6e77ad1489 in the lineage notes,
+    id not re-checked).  Broken by ``fault-hw-lr-pending-active``.
+``hw-lr-phys-inactive``
+    no ``gic_lr_entry`` with GICH_LR.HW=1 and State pending or active whose physical INTID
+    (banked per CPU for PPIs) is not active (0e3dfda91d9f: "when an LR has the HW bit set
+    and the pending or active bits set, then the physical interrupt must also have the
+    corresponding bits set").  Broken by ``fault-hw-retained-level`` (a stale
+    ``line_level`` re-injected, 3134cc8beb69) and ``fault-timer-clear-active``.
 ``stale-active``
     once the guest deactivated the virtual interrupt of a forwarded physical INTID, the
     physical activation it deactivated is over by that vCPU's (``(vm, vcpu)``) next
@@ -548,6 +556,49 @@ class HwLrPendingActive(Rule):
             )
 
 
+class HwLrPhysInactive(Rule):
+    """No GICH_LRn with HW=1 and State pending or active for a physical INTID that is not
+    active (the rule KVM states in 0e3dfda91d9f and "Support VGIC dist pend/active changes for
+    mapped IRQs": the guest must never deactivate a HW=1 virtual interrupt whose physical
+    interrupt is not active).
+
+    The LR of a HW-mapped interrupt carries no state of its own: its pending and active
+    states stand for the physical interrupt's, which the host acknowledged (and left active,
+    EOImode 1) or which KVM made active (``vgic_hw_irq_spending``, the timer's
+    ``kvm_timer_vcpu_load_gic``).  A valid HW=1 LR whose physical INTID is inactive delivers
+    an interrupt nothing asserted, and the guest's deactivation then hits an inactive
+    physical INTID: the stale ``line_level`` of a mapped level interrupt that the vgic did
+    not re-sample after the guest deactivated it (before 3134cc8beb69,
+    ``vgic_irq_handle_resampling``), or a physical Active state cleared while the LR is still
+    active (before 0e3dfda91d9f).  Checked when the LR is written into the hardware
+    (``gic_lr_entry``), against the physical Active states of :class:`PhysTracker` (banked
+    per CPU for PPIs).
+    """
+
+    name = "hw-lr-phys-inactive"
+    events = ("gic_lr_entry",)
+
+    def __init__(self, checker: InvariantChecker) -> None:
+        super().__init__(checker)
+        self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        value = int(fields["value"])
+        if not value & _LR_HW or not (value >> _LR_STATE_SHIFT) & 3:
+            return
+        self.check()
+        pintid = (value >> _LR_PHYSID_SHIFT) & _LR_ID_MASK
+        cpu = int(fields.get("cpu", 0))
+        if phys_key(pintid, cpu) not in self.phys_active:
+            state = ("pending", "active", "pending+active")[((value >> _LR_STATE_SHIFT) & 3) - 1]
+            self.violation(
+                time_ns,
+                pintid,
+                f"GICH_LR{fields.get('lr', '?')} on CPU {cpu} written with HW=1 and State={state} "
+                f"(value {value:#010x}, vINTID {value & _LR_ID_MASK}) while physical INTID {pintid} is not active",
+            )
+
+
 class StaleActive(Rule):
     """A physical INTID does not stay active after its guest deactivated it (``irqd_is_forwarded_to_vcpu``: the host never deactivates it).
 
@@ -761,6 +812,7 @@ for _rule in (
     EdgeExactlyOnce,
     DeactivateExactlyOnce,
     HwLrPendingActive,
+    HwLrPhysInactive,
     StaleActive,
     VfioMaskedAtEnd,
     LevelStorm,

@@ -129,7 +129,7 @@ def measure_cmd(
 
     from irqfwd.measure import experiments_from_names, measure
     from irqfwd.measure.experiments import EXPERIMENTS, HostSetting, parse_gic, parse_mode
-    from irqfwd.measure.model import compare, model_command, model_per_interrupt, run_model_cli
+    from irqfwd.measure.model import compare, model_command, run_model
     from irqfwd.measure.record import load_record, merge_records, write_json_atomic
 
     console = Console(highlight=False)
@@ -187,8 +187,8 @@ def measure_cmd(
             args = model_command(spec, exp["n"], exp["interval_us"]) if spec else None
             model = None
             if args is not None and spec is not None and spec.model is not None:
-                model = model_per_interrupt(run_model_cli(args), spec.model.design)
-                cmd_text = " ".join(args)
+                model = run_model(spec, exp["n"], exp["interval_us"])
+                cmd_text = " ".join(args) + " (net of the same run without interrupts)"
             elif spec is not None:
                 note_text = spec.model_note
             rows = compare(exp["per_interrupt"], model)

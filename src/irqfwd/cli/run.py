@@ -131,7 +131,8 @@ def _table(title: str, summaries: dict[str, dict[str, Any]]) -> Any:
         totals = [s["cpu_time_ns"]["total"] for s in items]
         row("host CPU time (µs)", [_us_per(t["host_total"], h) for t, h in zip(totals, handled, strict=True)])
         for cat, label in (("kvm", "  KVM exit/entry and exit handling"), ("hardirq", "  host hard IRQ"),
-                           ("kworker", "  kworker"), ("sched", "  scheduler switches"),
+                           ("kworker", "  kworker"), ("vmm", "  VMM main loop (user space)"),
+                           ("sched", "  scheduler switches"),
                            ("halt_poll", "  halt polling")):
             row(label + " (µs)", [_us_per(t.get(cat, 0), h) for t, h in zip(totals, handled, strict=True)])
         row("guest interrupt handling (µs)", [_us_per(t.get("guest_irq", 0), h) for t, h in zip(totals, handled, strict=True)])

@@ -17,16 +17,35 @@
 * :meth:`Nic.withdraw`: the device drops its pending events by itself (a reset, a timeout);
   a level line goes low before any driver served it (``device_irq_withdraw``): those raises
   need no handler any more (an edge already latched in the GIC is still owed one).
+* Registers (a BAR of :data:`BAR_SIZE`): :data:`NIC_STATUS` (read: the events pending,
+  cleared by the read) and :data:`NIC_IRQ_ENABLE` (write 1/0); :meth:`Nic.mmio_read` /
+  :meth:`Nic.mmio_write` serve them for a VMM that traps the BAR.
+* A PCI device (``DeviceConfig.bus = "pci"``) has the INTx bits of its configuration space
+  (PCI 3.0 §6.2.2): ``PCI_COMMAND.INTX_DISABLE`` gates the line (the device keeps
+  requesting, ``PCI_STATUS.INTERRUPT`` shows it, the pin is de-asserted), which is how
+  ``pci_check_and_mask_intx`` masks it without touching the interrupt controller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from irqfwd.config import DeviceConfig
 from irqfwd.hw.machine import Machine
 
-__all__ = ["Nic"]
+__all__ = ["BAR_SIZE", "NIC_IRQ_ENABLE", "NIC_STATUS", "PCI_COMMAND", "PCI_COMMAND_INTX_DISABLE",
+           "PCI_STATUS", "PCI_STATUS_INTERRUPT", "Nic"]
+
+BAR_SIZE: Final = 0x1000
+NIC_STATUS: Final = 0x0
+"""Read: the number of events pending; the read clears them (the handler's ack)."""
+NIC_IRQ_ENABLE: Final = 0x4
+"""Write 1 / 0: the device's interrupt mask register."""
+PCI_COMMAND: Final = 0x04
+PCI_COMMAND_INTX_DISABLE: Final = 1 << 10
+PCI_STATUS: Final = 0x06
+PCI_STATUS_INTERRUPT: Final = 1 << 3
 
 
 class Nic:
@@ -42,7 +61,13 @@ class Nic:
         self.coalesce_ns = cfg.coalesce_ns
         self.pending = 0
         self.irq_enabled = True
+        self.pci = cfg.bus == "pci"
+        self.asserted = False
+        """The device requests an interrupt (a level device between raise and lower)."""
+        self.intx_disable = False
+        """``PCI_COMMAND.INTX_DISABLE`` (PCI devices): the pin stays low while set."""
         self.line = False
+        """The pin as the interrupt controller sees it."""
         self.seq = 0
         self.events = 0
         self.events_handled = 0
@@ -80,7 +105,7 @@ class Nic:
     def _maybe_raise(self) -> None:
         if not self.irq_enabled or not self.pending:
             return
-        if self.level and self.line:
+        if self.level and self.asserted:
             return
         if self.coalesce_ns:
             now = self.m.engine.now
@@ -109,18 +134,54 @@ class Nic:
             ev.emit()
         m.note_assert(self.intid)
         if self.level:
-            self.line = True
-            m.gic.set_line(self.intid, True)
+            self.asserted = True
+            self._drive()
         else:
             m.gic.set_line(self.intid, True)
             m.gic.set_line(self.intid, False)
 
     def _lower(self) -> None:
-        if self.level and self.line:
-            self.line = False
-            self.m.gic.set_line(self.intid, False)
+        if self.level and self.asserted:
+            self.asserted = False
+            self._drive()
             if self._ev_lower.live:
                 self._ev_lower.emit()
+
+    def _drive(self) -> None:
+        """Drive the pin: the request, gated by INTX_DISABLE."""
+        line = self.asserted and not self.intx_disable
+        if line != self.line:
+            self.line = line
+            self.m.gic.set_line(self.intid, line)
+
+    # ---------------------------------------------------------------- registers
+    def mmio_read(self, offset: int) -> int:
+        """A read of the BAR: :data:`NIC_STATUS` acknowledges (read-to-clear)."""
+        if offset == NIC_STATUS:
+            return self.ack()
+        if offset == NIC_IRQ_ENABLE:
+            return int(self.irq_enabled)
+        return 0
+
+    def mmio_write(self, offset: int, value: int) -> None:
+        """A write to the BAR: :data:`NIC_IRQ_ENABLE`."""
+        if offset == NIC_IRQ_ENABLE:
+            self.set_irq_enabled(bool(value & 1))
+
+    def config_read(self, offset: int) -> int:
+        """A 32-bit read of the configuration space: the dword at ``PCI_COMMAND`` holds
+        ``PCI_STATUS`` in its upper half (only the INTx bits are modelled)."""
+        if not self.pci or offset != PCI_COMMAND:
+            return 0
+        cmd = PCI_COMMAND_INTX_DISABLE if self.intx_disable else 0
+        status = PCI_STATUS_INTERRUPT if self.asserted else 0
+        return cmd | status << 16
+
+    def config_write(self, offset: int, value: int) -> None:
+        """A 16-bit write of ``PCI_COMMAND``: INTX_DISABLE gates the pin at once."""
+        if self.pci and offset == PCI_COMMAND:
+            self.intx_disable = bool(value & PCI_COMMAND_INTX_DISABLE)
+            self._drive()
 
     # ---------------------------------------------------------------- driver side
     def handler_entry(self) -> int | None:

@@ -12,8 +12,9 @@ driver (:mod:`irqfwd.guest.gic_v2`) does the register accesses.
   ``irqfwd_guest_deactivate``.
 * Drivers (:class:`GuestDriver`): handler entry emits ``irqfwd_guest_irq_handled`` (``vm``,
   ``vcpu``, ``vintid``, ``dev``, ``seq``: the newest device raise it serves, or None) and
-  counts ``guest_irqs_handled``; the handler acknowledges the device through pass-through
-  MMIO (``guest_mmio_ack_ns``) and works ``handler_ns``.  Options:
+  counts ``guest_irqs_handled``; the handler acknowledges the device through its BAR
+  (``NIC_STATUS`` read; ``guest_mmio_ack_ns`` when stage 2 maps the BAR, a ``DABT_LOW``
+  exit to the VMM when it does not) and works ``handler_ns``.  Options:
   ``napi`` (disable device interrupts, poll ``napi_budget`` events per softirq round,
   re-enable when done) and ``threaded`` (oneshot: the flow masks the vINTID with a trapped
   GICD_ICENABLER write before the hard handler, the thread does the work and unmasks it
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
+from irqfwd.devices.nic import NIC_IRQ_ENABLE, NIC_STATUS
 from irqfwd.guest.gic_v2 import GicV2GuestDriver, MmioOp
 from irqfwd.hw.machine import Step
 
@@ -42,10 +44,13 @@ if TYPE_CHECKING:
     from irqfwd.host.kvm.vm import Vm
     from irqfwd.sim.costs import CostProfile
 
-__all__ = ["GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
+__all__ = ["SPIN_QUANTUM_NS", "GuestCpu", "GuestDriver", "GuestKernel", "IrqHandler"]
 
 INTID_MASK: Final = 0x3FF
 SPECIAL_INTID: Final = 1020
+SPIN_QUANTUM_NS: Final = 2_000
+"""Longest step of a spinning (CPU-bound) guest: an IPI or kick from another pCPU's step is
+seen within it (timer and device events end a step exactly, :meth:`Machine.spin_quantum`)."""
 
 IrqHandler = Callable[["GuestCpu"], int]
 """A guest interrupt handler: called as one guest step on the vCPU that acknowledged the
@@ -58,8 +63,10 @@ class GuestDriver:
     """A guest device driver bound to one vINTID."""
 
     def __init__(self, dev: Nic, vintid: int, vcpu: int, handler_ns: int, *, threaded: bool = False,
-                 napi: bool = False, napi_budget: int = 64, edge: bool = False) -> None:
+                 napi: bool = False, napi_budget: int = 64, edge: bool = False, bar_gpa: int = -1) -> None:
         self.dev = dev
+        self.bar_gpa = bar_gpa
+        """Guest-physical address of the device's BAR (-1: always reached directly)."""
         self.vintid = vintid
         self.vcpu = vcpu
         self.handler_ns = handler_ns
@@ -74,7 +81,7 @@ class GuestKernel:
     """The guest OS of one VM: one :class:`GuestCpu` per vCPU."""
 
     def __init__(self, kvm: Vm, costs: CostProfile, eoimode: int, drivers: list[GuestDriver],
-                 gic: GicV2GuestDriver) -> None:
+                 gic: GicV2GuestDriver, busy: bool = False) -> None:
         self.kvm = kvm
         self.costs = costs
         self.eoimode = eoimode
@@ -88,6 +95,9 @@ class GuestKernel:
         for d in drivers:
             self.register_irq_handler(d.vintid, GuestCpu.driver_handler)
         self.cpus = [GuestCpu(self, v) for v in kvm.vcpus]
+        if busy:
+            for gcpu in self.cpus:
+                gcpu.make_busy()
 
     def register_irq_handler(self, vintid: int, handler: IrqHandler) -> None:
         """Install ``handler`` for ``vintid`` on every vCPU of this guest (Linux
@@ -168,6 +178,17 @@ class GuestCpu:
         return 0
 
     # ---------------------------------------------------------------- idle
+    def make_busy(self) -> None:
+        """A CPU-bound guest: after boot its idle loop spins instead of executing WFI, so
+        its interrupts arrive while it runs (``GuestConfig.busy``, ``TimerConfig.guest_busy``)."""
+        self.idle_step = self._spin
+        self._wfi_resume = self._spin
+
+    def _spin(self) -> int:
+        """One quantum of guest computation (until something may interrupt it)."""
+        self._set_next(self._spin)
+        return self.vcpu.m.spin_quantum(SPIN_QUANTUM_NS)
+
     def _idle(self) -> int:
         """The idle loop: WFI (trapped by KVM)."""
         vcpu = self.vcpu
@@ -244,17 +265,30 @@ class GuestCpu:
             addr, val, size = self.gic.mask_op(intid)
             return self.vcpu.trap_mmio(addr, val, size, True, self._eoi_step)
         if d.napi:
-            dev.set_irq_enabled(False)
             if not d.napi_scheduled:
                 d.napi_scheduled = True
                 self.bh.append(partial(self._napi_poll, d))
+            if not self._bar_mapped(d):
+                return self.vcpu.trap_mmio(d.bar_gpa + NIC_IRQ_ENABLE, 0, 4, True, self._eoi_step)
+            dev.set_irq_enabled(False)
             self._set_next(self._eoi_step)
             return self.c_ack
+        if not self._bar_mapped(d):
+            return self.vcpu.trap_mmio(d.bar_gpa + NIC_STATUS, 0, 4, False, partial(self._work, d, self._eoi_step))
         dev.ack()
         cpu = self.vcpu.cpu
         assert cpu is not None
         cpu.next = self._eoi_step
         return self.c_ack + d.handler_ns
+
+    def _bar_mapped(self, d: GuestDriver) -> bool:
+        """Stage 2 maps the device's BAR (VFIO's mmap): its registers are reached with no exit."""
+        return d.bar_gpa < 0 or (d.bar_gpa >> 12) in self.vcpu.ctx.stage2_device_pages
+
+    def _work(self, d: GuestDriver, cont: Step) -> int:
+        """The handler's work after a trapped acknowledgement (the VMM read the status)."""
+        self._set_next(cont)
+        return d.handler_ns
 
     def _eoi(self) -> int:
         cpu = self.vcpu.cpu
@@ -320,13 +354,23 @@ class GuestCpu:
     def _napi_complete(self, d: GuestDriver) -> int:
         """``napi_complete_done``: re-enable the device interrupt (MMIO write)."""
         d.napi_scheduled = False
+        if not self._bar_mapped(d):
+            cost = self.vcpu.trap_mmio(d.bar_gpa + NIC_IRQ_ENABLE, 1, 4, True, self._bh_done_step)
+            return cost
         d.dev.set_irq_enabled(True)
         self._bh_done()
         return self.c_ack
 
+    def _bh_done_step(self) -> int:
+        self._bh_done()
+        return 0
+
     def _thread(self, d: GuestDriver, iar: int) -> int:
         """The irq thread: device work; then (next step, after the work) EOImode 1: GICV_DIR,
         and the unmask (trapped ISENABLER)."""
+        if not self._bar_mapped(d):
+            return self.vcpu.trap_mmio(d.bar_gpa + NIC_STATUS, 0, 4, False,
+                                       partial(self._work, d, partial(self._thread_end, iar)))
         d.dev.ack()
         self._set_next(partial(self._thread_end, iar))
         return self.c_ack + d.handler_ns

@@ -32,7 +32,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from irqfwd.config import TimerConfig
-from irqfwd.hw.machine import Machine, Step
+from irqfwd.guest.kernel import SPIN_QUANTUM_NS
+from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers, GenericTimer
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["GUEST_TIMER_PRIO", "SPIN_QUANTUM_NS", "GuestArchTimer", "GuestTimer"]
 
 _NS_PER_S: Final = 1_000_000_000
-SPIN_QUANTUM_NS: Final = 2_000
-"""Longest single step of a CPU-bound guest (it ends earlier at the next non-CPU engine entry)."""
 GUEST_TIMER_PRIO: Final = 0xA0
 """Priority the guest gives its timer PPI (Linux: GICD_INT_DEF_PRI)."""
 _MASK64: Final = (1 << 64) - 1
@@ -192,9 +191,7 @@ class GuestArchTimer:
         if PPI_VTIMER not in gcpu.k.irq_handlers:
             gcpu.k.register_irq_handler(PPI_VTIMER, self.handler)
         if busy:
-            spin = self._spin_step(gcpu)
-            gcpu.idle_step = spin
-            gcpu._wfi_resume = spin
+            gcpu.make_busy()
 
     def handler(self, gcpu: GuestCpu) -> int:
         """``arch_timer_handler_virt`` for vINTID 27 on ``gcpu`` (its clock event)."""
@@ -204,13 +201,3 @@ class GuestArchTimer:
         cpu = gcpu.vcpu.cpu
         assert cpu is not None
         return gt.handle_irq(self.timers[cpu.index])
-
-    def _spin_step(self, gcpu: GuestCpu) -> Step:
-        """The idle loop of a CPU-bound guest (``TimerConfig.guest_busy``)."""
-        m = self.m
-
-        def spin() -> int:
-            gcpu._set_next(spin)
-            return m.spin_quantum(SPIN_QUANTUM_NS)
-
-        return spin

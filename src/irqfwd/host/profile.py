@@ -3,21 +3,22 @@
 Each profile is a set of behaviour switches, each following a Linux function or commit
 (``docs/designs.md``, "Kernel profiles"):
 
-========================  ==============  ==============  ==============
-switch                    ``5.8``         ``6.1``         ``current``
-========================  ==============  ==============  ==============
-irqfd SPI injection       workqueue       in the          in the
-                          (``irqfd_inject``) signaller's     signaller's
-                                          context         context
-halt_poll_ns_shrink       0 (reset)       0 (reset)       2 (halve)
-arch timer Active write   cached          every load      every load
+========================  ===========  ===========  ===========  ===========
+switch                    ``5.8``      ``6.1``      ``6.12``     ``current``
+========================  ===========  ===========  ===========  ===========
+irqfd SPI injection       workqueue    signaller    signaller    signaller
+halt_poll_ns_shrink       0 (reset)    0 (reset)    2 (halve)    2 (halve)
+arch timer Active write   cached       every load   every load   every load
                           "inactive"
-LR overflow maintenance   UIE             UIE             NPIE/LRENPIE/UIE
-                                                          + VGrp enables
-ap_list order             active first    active first    pending first
-GICV_DIR                  mapped          mapped          trapped
-fair scheduler            CFS             CFS             EEVDF
-========================  ==============  ==============  ==============
+LR overflow maintenance   UIE          UIE          UIE          NPIE/LRENPIE/UIE
+                                                                 + VGrp enables
+ap_list order             active 1st   active 1st   active 1st   pending 1st
+GICV_DIR                  mapped       mapped       mapped       trapped
+fair scheduler            CFS          CFS          EEVDF        EEVDF
+========================  ===========  ===========  ===========  ===========
+
+``6.12`` is the kernel ``irqfwd measure`` boots (Debian's 6.12.118): its halt-polling
+shrink factor is read from the 6.12.y source; EEVDF replaced CFS in 6.6.
 
 * In-atomic injection: "KVM: arm64: Allow in-atomic injection of SPIs" (v5.9):
   ``irqfd_wakeup`` → ``kvm_arch_set_irq_inatomic`` injects an SPI from the context that
@@ -75,6 +76,9 @@ PROFILES: dict[str, KernelProfile] = {
     "current": KernelProfile("current", irqfd_inject_inatomic=True, halt_poll_ns_shrink=2,
                              timer_cache_inactive=False, lr_overflow="configure_hcr",
                              ap_list_order="2025", trap_gicv_dir=True),
+    "6.12": KernelProfile("6.12", irqfd_inject_inatomic=True, halt_poll_ns_shrink=2,
+                          timer_cache_inactive=False, lr_overflow="underflow",
+                          ap_list_order="legacy", trap_gicv_dir=False, eevdf=True),
     "6.1": KernelProfile("6.1", irqfd_inject_inatomic=True, halt_poll_ns_shrink=0,
                          timer_cache_inactive=False, lr_overflow="underflow",
                          ap_list_order="legacy", trap_gicv_dir=False, eevdf=False),

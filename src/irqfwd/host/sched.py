@@ -88,6 +88,7 @@ class Scheduler:
         self._last_was_idle = [True for _ in machine.pcpus]
         c = machine.costs
         self.wakeup_ns = c.vcpu_wakeup_ns
+        self._c_switch = machine.recorder.counter("sched_switch")
         self.switch_ns = c.sched_switch_ns
         self.eevdf = True
         """Tick preemption after EEVDF's base slice (6.6+) rather than CFS's share of
@@ -115,7 +116,9 @@ class Scheduler:
 
     # ---------------------------------------------------------------- switch in / out
     def switch_in(self, task: Task, cpu: PhysCpu) -> int:
-        """Make ``task`` current on ``cpu`` and run its ``sched_in`` notifier."""
+        """Make ``task`` current on ``cpu`` and run its ``sched_in`` notifier
+        (``sched_switch``: counted)."""
+        self._c_switch.n += 1
         self.curr[cpu.index] = task
         task.cpu = cpu
         task.slice_start = self.m.engine.now

@@ -54,6 +54,7 @@ __all__ = [
     "CPU_KWORKER",
     "CPU_SCHED",
     "CPU_TIME_CATEGORIES",
+    "CPU_VMM",
     "GUEST",
     "HOST",
     "GuestContext",
@@ -85,8 +86,10 @@ CPU_HALT_POLL: Final = 6
 """KVM halt polling (``kvm_vcpu_halt`` spinning before it blocks)."""
 CPU_HOST: Final = 7
 """Other host code."""
+CPU_VMM: Final = 8
+"""The VMM's own threads in user space (QEMU's main loop)."""
 CPU_TIME_CATEGORIES: tuple[str, ...] = (
-    "guest", "guest_irq", "kvm", "hardirq", "kworker", "sched", "halt_poll", "host",
+    "guest", "guest_irq", "kvm", "hardirq", "kworker", "sched", "halt_poll", "host", "vmm",
 )
 """Names of the categories, indexed by the ``CPU_*`` constants."""
 

@@ -23,13 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.measure.experiments import EXPERIMENTS
-from irqfwd.measure.model import (
-    TOLERANCE,
-    compare,
-    model_command,
-    model_per_interrupt,
-    run_model_cli,
-)
+from irqfwd.measure.model import TOLERANCE, compare, run_model
 from irqfwd.measure.record import load_record
 
 __all__ = ["COST_TARGETS", "Targets", "load_targets"]
@@ -67,10 +61,9 @@ def load_targets(path: Path) -> Targets:
         spec = EXPERIMENTS.get(name)
         if spec is None or spec.model is None:
             continue
-        args = model_command(spec, int(exp["n"]), int(exp["interval_us"]))
-        if args is None:
+        model = run_model(spec, int(exp["n"]), int(exp["interval_us"]))
+        if model is None:
             continue
-        model = model_per_interrupt(run_model_cli(args), spec.model.design)
         for row in compare(exp["per_interrupt"], model):
             if row.model is None or "@" in row.key:
                 continue

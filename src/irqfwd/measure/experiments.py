@@ -29,6 +29,19 @@ class ModelScenario:
     overrides: tuple[str, ...] = ()
     rate_from_interval: bool = True
     """Set the device rate (``--set rate=``) to 1 / the experiment's interval."""
+    baseline: tuple[str, ...] | None = ("devices.0.traffic.start_ns=10000000000",)
+    """Overrides that remove the interrupt source: the model's baseline run, subtracted
+    as the measurement subtracts its own (the device's first event after the run).  None:
+    no baseline run; the host tick's exits are taken out instead (:attr:`busy_guest`)."""
+    busy_guest: bool = False
+    """The guest spins: each host tick is an IRQ exit and an entry, which the measurement's
+    baseline (the same guest spinning without interrupts) removes; the model's run takes
+    ``host_ticks`` off those counts instead of running a baseline it has no scenario for."""
+
+
+_TIMER_NEVER = ("vms.0.timer.mode=oneshot", "vms.0.timer.oneshot_min_ns=10000000000",
+                "vms.0.timer.oneshot_max_ns=10000000000")
+"""The vtimer scenarios' baseline: the guest arms its timer 10 s ahead (it never fires)."""
 
 
 @dataclass(frozen=True)
@@ -57,20 +70,21 @@ EXPERIMENTS: dict[str, Experiment] = {
             "level SPI through irqfd + resamplefd, re-asserted by the VMM as VFIO INTx does; "
             "guest idle in WFI",
             1, 5000, 50,
-            ModelScenario("nic-level", "irqfd-resample")),
+            ModelScenario("nic-level", "irqfd-resample", ("devices.0.bus=pci", "host.kernel=6.12"))),
         Experiment(
             "edge-irqfd", "edge SPI through a plain irqfd; guest idle in WFI",
             1, 5000, 50,
-            ModelScenario("nic-edge", "irqfd-resample")),
+            ModelScenario("nic-edge", "irqfd-resample", ("host.kernel=6.12",))),
         Experiment(
             "vtimer-idle", "virtual timer at 1 kHz, guest idle in WFI between ticks",
             1, 1000, 50,
-            ModelScenario("vtimer-tick", "irqfd-resample", rate_from_interval=False)),
+            ModelScenario("vtimer-tick", "irqfd-resample", ("host.kernel=6.12",), rate_from_interval=False,
+                          baseline=_TIMER_NEVER)),
         Experiment(
             "vtimer-busy", "virtual timer at 1 kHz, guest spinning between ticks",
             1, 1000, 50,
-            ModelScenario("vtimer-tick", "irqfd-resample", ("vms.0.timer.guest_busy=true",),
-                          rate_from_interval=False)),
+            ModelScenario("vtimer-tick", "irqfd-resample", ("vms.0.timer.guest_busy=true", "host.kernel=6.12"),
+                          rate_from_interval=False, baseline=None, busy_guest=True)),
         Experiment(
             "sgi", "SGI from vCPU0 (spinning) to vCPU1 waiting in WFI, on another host CPU",
             2, 5000, 50, None,
@@ -79,8 +93,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             "level-irqline",
             "level SPI of a device emulated in the VMM: raised and lowered with KVM_IRQ_LINE, "
             "the guest acks it through a device register (an MMIO exit); guest idle in WFI",
-            1, 5000, 50, None,
-            "the model has no user-space irqchip-line (KVM_IRQ_LINE) design"),
+            1, 5000, 50,
+            ModelScenario("nic-level", "vmm-irqline", ("devices.0.bus=pci", "host.kernel=6.12"))),
     )
 }
 DEFAULT_EXPERIMENT = "level-resample"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.measure.experiments import EXPERIMENTS
-from irqfwd.measure.model import TOLERANCE, model_command, model_per_interrupt, run_model_cli
+from irqfwd.measure.model import TOLERANCE, run_model
 from irqfwd.measure.record import load_record
 from irqfwd.measure.reduce import QUANTITIES, quantity_label
 
@@ -69,9 +69,7 @@ def fidelity_rows(paths: list[Path]) -> list[Row]:
             continue
         any_exp = next(iter(present.values()))
         model: dict[str, float] | None = None
-        args = model_command(exp, int(any_exp["n"]), int(any_exp["interval_us"]))
-        if args is not None and exp.model is not None:
-            model = model_per_interrupt(run_model_cli(args), exp.model.design)
+        model = run_model(exp, int(any_exp["n"]), int(any_exp["interval_us"]))
         keys = [q.key for q in QUANTITIES if q.model is not None or q.key in _SHOWN_UNMODELLED]
         keys += sorted({k for e in present.values() for k in e["per_interrupt"]
                         if k.startswith("exits.") and "@" not in k and k not in keys})

@@ -18,7 +18,7 @@ from irqfwd.measure.experiments import Experiment
 from irqfwd.measure.reduce import QUANTITIES, quantity_label
 
 __all__ = ["KNOWN_DIFFERENCES", "TOLERANCE", "Comparison", "compare", "explanation",
-           "model_command", "model_per_interrupt", "run_model_cli"]
+           "model_command", "model_per_interrupt", "run_model", "run_model_cli"]
 
 TOLERANCE = 0.15
 """Agreement threshold, in events per interrupt."""
@@ -26,12 +26,15 @@ TOLERANCE = 0.15
 _CLI = "import sys; from irqfwd.cli.main import main; sys.argv[0] = 'irqfwd'; main()"
 
 
-def model_command(exp: Experiment, n: int, interval_us: int) -> list[str] | None:
-    """The ``irqfwd run`` arguments of the model scenario matching ``exp`` (None if none)."""
+def model_command(exp: Experiment, n: int, interval_us: int, baseline: bool = False) -> list[str] | None:
+    """The ``irqfwd run`` arguments of the model scenario matching ``exp`` (None if none);
+    ``baseline``: the same run without its interrupt source."""
     m = exp.model
     if m is None:
         return None
-    sets = list(m.overrides)
+    if baseline and m.baseline is None:
+        return None
+    sets = list(m.overrides) + (list(m.baseline) if baseline and m.baseline is not None else [])
     if m.rate_from_interval:
         sets.append(f"rate={1e6 / interval_us:g}")
         duration_us = (n + 1) * interval_us
@@ -63,37 +66,62 @@ def run_model_cli(args: list[str], timeout: float = 300.0) -> dict[str, Any]:
     return data
 
 
-def model_per_interrupt(data: dict[str, Any], design: str) -> dict[str, float]:
-    """Flatten one design's counters (``exits`` by reason → ``exits.R``) per interrupt."""
+def _flat_counts(data: dict[str, Any], design: str) -> dict[str, float]:
     try:
         counters = data["designs"][design]["counters"]
     except (KeyError, TypeError):
         raise InputError(f"the model's JSON has no counters for design {design!r}") from None
-    handled = int(counters.get("guest_irqs_handled", 0)) + int(counters.get("guest_timer_irqs", 0))
-    if handled <= 0:
-        raise InputError("the model run handled no interrupt")
     flat: dict[str, float] = {}
     for key, value in counters.items():
         if key == "exits" and isinstance(value, dict):
             for reason, count in value.items():
-                flat[f"exits.{reason}"] = count / handled
+                flat[f"exits.{reason}"] = float(count)
         elif isinstance(value, int | float) and not key.startswith("boot_"):
-            flat[key] = value / handled
+            flat[key] = float(value)
+    # the host interrupts that serve the guest: every host interrupt but the host's own tick
+    flat["host_irqs_guest"] = flat.get("host_irqs", 0.0) - flat.get("host_ticks", 0.0)
     return flat
 
 
+def model_per_interrupt(data: dict[str, Any], design: str,
+                        baseline: dict[str, Any] | None = None, busy_guest: bool = False) -> dict[str, float]:
+    """One design's counters (``exits`` by reason → ``exits.R``) per handled interrupt;
+    with ``baseline`` (the JSON of the run without interrupts) net of it, as the
+    measurement is (``(run - baseline) / N``); ``busy_guest``: the host tick's IRQ exits
+    and entries taken out instead."""
+    counts = _flat_counts(data, design)
+    handled = counts.get("guest_irqs_handled", 0.0) + counts.get("guest_timer_irqs", 0.0)
+    if handled <= 0:
+        raise InputError("the model run handled no interrupt")
+    base = _flat_counts(baseline, design) if baseline is not None else {}
+    if busy_guest:
+        ticks = counts.get("host_ticks", 0.0)
+        for key in ("exits_total", "exits.IRQ", "kvm_entries"):
+            base[key] = base.get(key, 0.0) + ticks
+    return {k: (v - base.get(k, 0.0)) / handled for k, v in counts.items()}
+
+
+def run_model(exp: Experiment, n: int, interval_us: int) -> dict[str, float] | None:
+    """The model's per-interrupt counts for ``exp``, net of its baseline (None when the
+    model has no scenario for it)."""
+    m = exp.model
+    args = model_command(exp, n, interval_us)
+    if args is None or m is None:
+        return None
+    base_args = model_command(exp, n, interval_us, baseline=True)
+    base = run_model_cli(base_args) if base_args is not None else None
+    return model_per_interrupt(run_model_cli(args), m.design, base, m.busy_guest)
+
+
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("level-resample", "maintenance_irqs"): "D1",
-    ("level-resample", "host_irqs"): "D2",
-    ("level-resample", "timer_save"): "D3",
-    ("level-resample", "timer_restore"): "D3",
-    ("edge-irqfd", "timer_save"): "D3",
-    ("edge-irqfd", "timer_restore"): "D3",
-    **{("vtimer-idle", k): "D4" for k in ("exits_total", "exits.IRQ", "exits.WFx", "host_irqs",
-                                          "timer_hrtimer_wakeups", "timer_save",
-                                          "timer_restore")},
+    **{("vtimer-idle", k): "D4" for k in ("exits_total", "exits.IRQ", "exits.WFx", "entries",
+                                          "host_irqs", "wakeups", "wakeups.slept",
+                                          "wakeups.polled", "timer_hrtimer_wakeups", "timer_save",
+                                          "timer_restore", "sched_in_vcpu")},
     ("vtimer-busy", "exits_total"): "D5",
     ("vtimer-busy", "exits.IRQ"): "D5",
+    ("vtimer-busy", "entries"): "D5",
+    ("level-irqline", "eventfd_signals"): "D6",
 }
 """(experiment, quantity) → the paragraph of docs/fidelity.md that explains its difference."""
 

@@ -74,6 +74,17 @@ class CostProfile(BaseModel):
     irqchip_state_ns: int = Ns  # irq_get/set_irqchip_state (one distributor access + locking)
     sched_switch_ns: int = Ns  # host scheduler switch between vCPU threads
     hrtimer_ns: int = Ns  # hrtimer expiry handling on the host
+    pci_cfg_access_ns: int = Field(default=500, ge=0)  # one PCI configuration access (ECAM,
+    # a non-posted PCIe transaction): pci_check_and_mask_intx / pci_check_and_unmask_intx
+    # --- the VMM in user space (QEMU without KVM irqfd: the KVM_IRQ_LINE path) ---
+    vmm_fd_handler_ns: int = Field(default=600, ge=0)  # main loop: ppoll returns, the fd
+    # handler runs, read() of the eventfd
+    kvm_irq_line_ns: int = Field(default=300, ge=0)  # ioctl(KVM_IRQ_LINE) beyond the injection
+    vfio_ioctl_ns: int = Field(default=400, ge=0)  # ioctl(VFIO_DEVICE_SET_IRQS) beyond the unmask
+    vfio_region_access_ns: int = Field(default=1200, ge=0)  # pread/pwrite of a VFIO region:
+    # the syscall and the device register access from the host
+    memslot_update_ns: int = Field(default=20000, ge=0)  # KVM_SET_USER_MEMORY_REGION that
+    # removes or adds a BAR's mapping (stage-2 unmap + TLB invalidation, or the new slot)
     kvm_timer_irq_ns: int = Field(default=310, ge=0)  # host side of the vtimer PPI beyond the GIC
     # driver and the vgic injection: irq_enter/exit, kvm_arch_timer_handler (timer map,
     # kvm_timer_should_fire sysreg reads, tracepoint); calibrated on timer_10ms

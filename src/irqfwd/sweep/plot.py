@@ -25,6 +25,7 @@ PANELS = (
     ("exits_per_irq", "exits per interrupt"),
     ("maintenance_per_irq", "maintenance IRQs per interrupt"),
     ("host_irqs_per_irq", "host IRQs per interrupt"),
+    ("host_cpu_ns_per_irq", "host CPU time per interrupt (ns)"),
     ("latency_ns.assert_to_guest_handler.p50", "assert → guest handler p50 (µs)"),
     ("latency_ns.assert_to_guest_handler.p99", "assert → guest handler p99 (µs)"),
 )
@@ -80,8 +81,10 @@ def plot_rows(rows: list[dict[str, Any]], params: list[str], out: Path, title: s
         if not xs:
             continue
         numeric = all(_num(x) for x in xs)
-        fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
-        for ax, (metric, label) in zip(axes.flat, PANELS, strict=True):
+        fig, axes = plt.subplots(2, 4, figsize=(20, 8), constrained_layout=True)
+        for ax in axes.flat[len(PANELS):]:
+            ax.axis("off")
+        for ax, (metric, label) in zip(axes.flat[:len(PANELS)], PANELS, strict=True):
             data = series(rows, param, params, metric)
             scale = 1e-3 if metric.startswith("latency_ns.") else 1.0
             cats: list[Any] = []

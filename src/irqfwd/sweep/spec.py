@@ -73,7 +73,7 @@ Scalar = bool | int | float | str
 
 _RESERVED = frozenset({"key", "design", "seed", "sim_time_ns", "events_run",
                        "exits_per_irq", "maintenance_per_irq", "host_irqs_per_irq", "lr_spills_per_irq",
-                       "guest_irqs_per_sim_s"})
+                       "host_cpu_ns_per_irq", "guest_irqs_per_sim_s"})
 _RESULT_PREFIXES = ("counters.", "latency_ns.", "invariants.")
 
 

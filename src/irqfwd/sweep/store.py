@@ -11,7 +11,8 @@ per swept parameter (named by its key), and the simulated results: ``counters.*`
 (``counters.exits.REASON`` per exit reason), ``latency_ns.PATH.STAT``,
 ``invariants.checked``/``invariants.violations`` (a count), ``sim_time_ns``,
 ``events_run``, and per handled guest interrupt (device + timer): ``exits_per_irq``,
-``maintenance_per_irq``, ``host_irqs_per_irq``, ``lr_spills_per_irq``, plus
+``maintenance_per_irq``, ``host_irqs_per_irq``, ``lr_spills_per_irq``,
+``host_cpu_ns_per_irq`` (host CPU time: KVM, hard-irq, kworker, VMM, scheduler), plus
 ``guest_irqs_per_sim_s`` (guest interrupts handled per simulated second).  Wall-clock time stays in the run files only,
 so the same spec and seeds give identical rows on any executor.
 """
@@ -149,6 +150,8 @@ def make_row(run: PlannedRun, summary: dict[str, Any]) -> dict[str, Any]:
     row["maintenance_per_irq"] = _per(counters.get("maintenance_irqs", 0), handled)
     row["host_irqs_per_irq"] = _per(counters.get("host_irqs", 0), handled)
     row["lr_spills_per_irq"] = _per(counters.get("lr_spills", 0), handled)
+    cpu = summary.get("cpu_time_ns")
+    row["host_cpu_ns_per_irq"] = _per(cpu["total"]["host_total"], handled) if cpu else None
     row["guest_irqs_per_sim_s"] = handled * 1e9 / run.spec.config.duration_ns
     return row
 

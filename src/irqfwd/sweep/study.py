@@ -1,7 +1,7 @@
 """Built-in studies: a sweep spec, its figures and a Markdown report.
 
 ``forwarding`` (``irqfwd study forwarding``): how exits, maintenance interrupts, host
-interrupt work and latency of ``irqfd-resample``, ``forwarded`` and ``forwarded-direct``
+interrupts, host CPU time and latency of ``irqfd-resample``, ``forwarded`` and ``forwarded-direct``
 change with
 
 * the interrupt rate, 1 kHz to 200 kHz (one level or edge NIC, Poisson arrivals, one VM
@@ -9,11 +9,8 @@ change with
 * the trigger type (level, edge; the rate part is run with both);
 * the number of VMs per pCPU, 1 to 8 (each with a level NIC at 5 kHz, round-robin
   scheduler, 1 ms timeslice);
-* the number of list registers, 1 to 16 (``studies/lr-pressure.toml``: eight level NICs at
+* the number of list registers, 2 to 16 (``studies/lr-pressure.toml``: eight level NICs at
   10 kHz in one VM, so several virtual interrupts are pending at once).
-
-Host CPU time is not modelled yet (issue 9); host IRQs and exits per interrupt stand in for
-it until it is.
 """
 
 from __future__ import annotations
@@ -120,6 +117,7 @@ _COLS = (
     ("exits_per_irq", "exits/IRQ", _f),
     ("maintenance_per_irq", "maint./IRQ", _f),
     ("host_irqs_per_irq", "host IRQs/IRQ", _f),
+    ("host_cpu_ns_per_irq", "host CPU µs/IRQ", _us),
     ("lr_spills_per_irq", "LR spills/IRQ", _f),
     (f"{LATENCY}.p50", "p50 µs", _us),
     (f"{LATENCY}.p99", "p99 µs", _us),
@@ -151,8 +149,9 @@ def _ratio(a: float | None, b: float | None) -> str:
 def _payoff(rows: list[dict[str, Any]]) -> list[str]:
     """Per rate and trigger: forwarded and forwarded-direct against irqfd-resample."""
     out = ["| rate (Hz) | trigger | exits/IRQ resample → fwd (ratio) | host IRQs/IRQ resample → fwd | "
+           "host CPU µs/IRQ resample → fwd → direct | "
            "p50 µs resample → fwd → direct | p99 µs resample → fwd → direct |",
-           "|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|"]
     groups = _group(rows, ("rate", "trigger", "design"))
     for rate in RATES:
         for trig in ("level", "edge"):
@@ -161,12 +160,14 @@ def _payoff(rows: list[dict[str, Any]]) -> list[str]:
                 continue
             e = {d: _mean(m[d], "exits_per_irq") for d in DESIGNS}
             h = {d: _mean(m[d], "host_irqs_per_irq") for d in DESIGNS}
+            cpu = {d: _mean(m[d], "host_cpu_ns_per_irq") for d in DESIGNS}
             p50 = {d: _mean(m[d], f"{LATENCY}.p50") for d in DESIGNS}
             p99 = {d: _mean(m[d], f"{LATENCY}.p99") for d in DESIGNS}
             out.append(
                 f"| {rate:,} | {trig} | {_f(e['irqfd-resample'])} → {_f(e['forwarded'])} "
                 f"({_ratio(e['forwarded'], e['irqfd-resample'])}) | {_f(h['irqfd-resample'])} → "
-                f"{_f(h['forwarded'])} | {_us(p50['irqfd-resample'])} → {_us(p50['forwarded'])} → "
+                f"{_f(h['forwarded'])} | {_us(cpu['irqfd-resample'])} → {_us(cpu['forwarded'])} → "
+                f"{_us(cpu['forwarded-direct'])} | {_us(p50['irqfd-resample'])} → {_us(p50['forwarded'])} → "
                 f"{_us(p50['forwarded-direct'])} | {_us(p99['irqfd-resample'])} → {_us(p99['forwarded'])} → "
                 f"{_us(p99['forwarded-direct'])} |"
             )
@@ -203,6 +204,8 @@ def _findings(rows: list[dict[str, Any]]) -> list[str]:
     e_edge = _ratios(rows, "edge", "exits_per_irq")
     h_edge = _ratios(rows, "edge", "host_irqs_per_irq")
     p50_direct = _ratios(rows, "level", f"{LATENCY}.p50", "forwarded-direct", "forwarded")
+    cpu_level = _ratios(rows, "level", "host_cpu_ns_per_irq")
+    cpu_edge = _ratios(rows, "edge", "host_cpu_ns_per_irq")
     if e_level and h_level:
         verdict = ("forwarding pays off at every rate" if max(r for _, r in e_level) < 1
                    else "forwarding does not always save exits")
@@ -211,6 +214,9 @@ def _findings(rows: list[dict[str, Any]]) -> list[str]:
             f"the exits of `irqfd-resample` per interrupt and {_span(h_level)} its host interrupts: "
             "no EOI maintenance interrupt, no VFIO mask/unmask, no resamplefd."
         )
+    if cpu_level and cpu_edge:
+        lines.append(f"* Host CPU time per interrupt, `forwarded` / `irqfd-resample`: level {_span(cpu_level)}; "
+                     f"edge {_span(cpu_edge)}.")
     if p99_level:
         lines.append(f"* Level-triggered p99 assert → guest handler latency, `forwarded` / `irqfd-resample`: "
                      f"{_span(p99_level)}.")
@@ -225,7 +231,8 @@ def _findings(rows: list[dict[str, Any]]) -> list[str]:
         )
     if p50_direct:
         lines.append(f"* `forwarded-direct` (injection from the hard-irq handler) against `forwarded`, p50 latency: "
-                     f"{_span(p50_direct)} (the irqfd workqueue hop).")
+                     f"{_span(p50_direct)} (the eventfd signal and its wake-up callback; irqfd already "
+                     "injects in the hard-irq handler since 5.9).")
     return lines
 
 
@@ -251,8 +258,8 @@ def write_report(study: Study, outcome: SweepOutcome, path: Path, *, quick: bool
         f"simulated time each, Poisson arrivals; model fingerprint `{model_fingerprint()}`).  Every value "
         "is the mean over seeds of a simulated quantity; latencies are the streamed percentiles "
         "(within 0.2% of the exact ones).  Per interrupt = per guest interrupt handled.  Host CPU "
-        "time is not modelled yet (issue 9): host IRQs and exits per interrupt stand in for it.  "
-        "After a model change, regenerate with "
+        "time per interrupt counts KVM's exits, entries and exit handling, hard-irq, kworkers, the "
+        "VMM and the scheduler (halt polling apart).  After a model change, regenerate with "
         f"`irqfwd study {study.name} --report docs/study-{study.name}.md` (stored runs of the old model "
         "are not reused: the fingerprint is part of every run key).",
         "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from irqfwd.config import DeviceConfig, ScenarioConfig
-from irqfwd.devices.nic import Nic
+from irqfwd.devices.nic import BAR_SIZE, Nic
 from irqfwd.errors import InputError
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.hostile import HostileGuest
@@ -26,7 +26,7 @@ from irqfwd.host.kvm.kvm_host import KvmGlobals
 from irqfwd.host.kvm.vgic import kvm_vgic_map_phys_irq
 from irqfwd.host.kvm.vm import Vm
 from irqfwd.host.tick import HostTick
-from irqfwd.host.vfio import VfioPlatformIrq
+from irqfwd.host.vfio import VfioIrq, VfioPciIntx, VfioPlatformIrq
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.machine import Machine
@@ -36,6 +36,12 @@ from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 from irqfwd.system.designs import Design, get_design
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
+from irqfwd.vmm.main_loop import MainLoop
+from irqfwd.vmm.vfio import VfioIrqVmm
+
+BAR_BASE = 0x1000_0000
+"""Guest-physical base of the devices' BARs (QEMU virt's PCIe MMIO window), one
+:data:`~irqfwd.devices.nic.BAR_SIZE` per device in configuration order."""
 
 __all__ = ["DeviceWiring", "System", "build_system"]
 
@@ -49,11 +55,14 @@ class DeviceWiring:
     nic: Nic
     kvm: Vm
     host_irq: int
-    vfio: VfioPlatformIrq
+    vfio: VfioIrq
     trigger: EventFd
-    irqfd: KvmIrqfd
+    irqfd: KvmIrqfd | None
+    """None when the VMM injects (``vmm-irqline``)."""
     resamplefd: EventFd | None = None
     forwarded: bool = False
+    bar_gpa: int = -1
+    vmm: VfioIrqVmm | None = None
 
 
 @dataclass
@@ -114,7 +123,8 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             f"design {d.name!r} forwards interrupts, which needs the host GIC driver in EOImode 1 "
             "(split EOI/deactivate): set host_at_el2 = true")
     opts = VgicOptions(level_eoi_bit=d.level_eoi_bit, hw_lr_pending_active=d.hw_lr_pending_active,
-                       mapped_level_lower_line=not d.hw_lr_pending_active,
+                       mapped_level_lower_line=not d.hw_retained_level,
+                       resample_on_deactivation=not d.hw_retained_level,
                        ap_list_order=prof.ap_list_order, trap_dir=prof.trap_gicv_dir,
                        lr_overflow=prof.lr_overflow)
     vms: list[Vm] = []
@@ -124,31 +134,34 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
         vms.append(kvm)
     guest_vintids: dict[int, set[int]] = {}
     wirings: list[DeviceWiring] = []
-    for dev in config.devices:
+    loop: MainLoop | None = None
+    if d.injection == "irq-line":
+        loop = MainLoop(machine, sched, 0)
+    for i, dev in enumerate(config.devices):
         used = guest_vintids.setdefault(dev.vm, set())
         if dev.guest_intid in used:
             raise InputError(f"device {dev.name!r}: VM {dev.vm} already has a device on vINTID {dev.guest_intid}")
         used.add(dev.guest_intid)
-        wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d))
+        wirings.append(_wire_device(machine, host, vms[dev.vm], dev, d, BAR_BASE + i * BAR_SIZE, loop))
     guests: list[GuestKernel] = []
     for kvm in vms:
         drivers = [
             GuestDriver(w.nic, w.cfg.guest_intid, w.cfg.vcpu,
                         w.cfg.handler_ns if w.cfg.handler_ns is not None else costs.guest_handler_ns,
                         threaded=w.cfg.threaded, napi=w.cfg.napi, napi_budget=w.cfg.napi_budget,
-                        edge=w.cfg.trigger == "edge")
+                        edge=w.cfg.trigger == "edge", bar_gpa=w.bar_gpa)
             for w in wirings if w.kvm is kvm
         ]
         guest_gic = GicV2GuestDriver(gic.vcpu_if, gic.config.gicd_base, gic.config.gicv_base,
                                      config.guest.eoimode == 1)
-        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic))
+        guests.append(GuestKernel(kvm, costs, config.guest.eoimode, drivers, guest_gic, config.guest.busy))
     # Every vCPU has its KVM arch timer (kvm_timer_vcpu_init): saved and restored at every
     # vcpu_put/vcpu_load whether or not the guest programs it; the guest tick only runs
     # where the VM's TimerConfig enables it.
     # Without EOImode 1 the GIC driver cannot forward (gic_chip has no irq_set_vcpu_affinity):
     # the timer then goes through KVM's "kvm-timer" irqchip as on hosts without deactivation.
     vtimer = install_vtimer(machine, timers, host, vms, guests, config,
-                            d.hw_deactivation and host.irqchip.eoimode1)
+                            d.hw_deactivation and host.irqchip.eoimode1, d.timer_preserve_active)
     hostile: dict[int, HostileGuest] = {}
     for i, vmc in enumerate(config.vms):
         if vmc.hostile is not None:
@@ -166,12 +179,18 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
                   wirings, tick=tick, vtimer=vtimer, hostile=hostile)
 
 
-def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design) -> DeviceWiring:
+def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design,
+                 bar_gpa: int, loop: MainLoop | None) -> DeviceWiring:
     nic = Nic(machine, dev)
     level = dev.trigger == "level"
     host_irq = host.irqchip.map_spi(dev.host_intid, edge=not level)
-    vfio = VfioPlatformIrq(machine, host.genirq, host.wq, host_irq, dev.host_intid, level,
+    vfio: VfioIrq
+    if dev.bus == "pci":
+        vfio = VfioPciIntx(machine, host.genirq, host.wq, host_irq, dev.host_intid, nic,
                            f"vfio-{dev.name}", automask=d.vfio_automask, early_unmask=d.early_unmask)
+    else:
+        vfio = VfioPlatformIrq(machine, host.genirq, host.wq, host_irq, dev.host_intid, level,
+                               f"vfio-{dev.name}", automask=d.vfio_automask, early_unmask=d.early_unmask)
     trigger = EventFd(machine, f"{dev.name}-trigger")
     gsi = dev.guest_intid - 32
     vcpu = kvm.vcpus[dev.vcpu]
@@ -184,6 +203,13 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig,
     ret = vfio.set_trigger(trigger)
     if ret:
         raise InputError(f"device {dev.name!r}: request_irq failed ({ret})")
+    for page in range(bar_gpa >> 12, (bar_gpa + BAR_SIZE + 0xFFF) >> 12):
+        kvm.stage2_device_pages.add(page)  # VFIO mmaps the BAR: guest accesses do not exit
+    if loop is not None:
+        if not level:
+            raise InputError(f"design {d.name!r} is QEMU's INTx path: device {dev.name!r} must be level-triggered")
+        vmm = VfioIrqVmm(machine, kvm, loop, vfio, trigger, nic, bar_gpa, BAR_SIZE, dev.guest_intid)
+        return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, None, None, d.forward, bar_gpa, vmm)
     resamplefd: EventFd | None = None
     if level and not d.forward and d.irqfd_mode == "resample":
         resamplefd = EventFd(machine, f"{dev.name}-resample")
@@ -195,10 +221,10 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig,
         raise InputError(f"device {dev.name!r}: KVM_IRQFD failed ({irqfd})")
     if d.direct_inject:
         _connect_bypass(host, vfio, irqfd)
-    return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, irqfd, resamplefd, d.forward)
+    return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, irqfd, resamplefd, d.forward, bar_gpa)
 
 
-def _connect_bypass(host: HostKernel, vfio: VfioPlatformIrq, irqfd: KvmIrqfd) -> None:
+def _connect_bypass(host: HostKernel, vfio: VfioIrq, irqfd: KvmIrqfd) -> None:
     """Pair the VFIO producer with the irqfd consumer (token = trigger eventfd)."""
     genirq = host.genirq
 

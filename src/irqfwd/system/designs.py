@@ -3,14 +3,15 @@
 Each design is one declarative :class:`Design` record of flags; the layers read the flags
 they care about (VFIO: ``vfio_automask``, ``early_unmask``; irqfd: ``irqfd_mode``; forwarding
 set-up: ``forward``, ``hw_deactivation``, ``direct_inject``; vgic: ``level_eoi_bit``,
-``hw_lr_pending_active``; teardown: ``teardown_deactivate``).  ``docs/designs.md`` describes
+``hw_lr_pending_active``, ``hw_retained_level``; teardown: ``teardown_deactivate``; arch
+timer: ``timer_preserve_active``).  ``docs/designs.md`` describes
 each design and the per-interrupt counts it implies.
 
 ``irqfd-resample``
-    Upstream KVM/QEMU for VFIO platform level IRQs (``vfio_platform_irq.c``, ``virt/kvm/eventfd.c``): VFIO automask
-    (``disable_irq_nosync``) + trigger eventfd → irqfd (resample) → vgic SPI, LR with the EOI
-    bit; guest EOI → maintenance interrupt → fold → ``kvm_notify_acked_irq`` → resampler
-    de-asserts and signals the resamplefd → VFIO virqfd unmask (``enable_irq``).
+    Upstream KVM/QEMU for VFIO level IRQs (``vfio_platform_irq.c`` / ``vfio_pci_intrs.c``,
+    ``virt/kvm/eventfd.c``): VFIO automask + trigger eventfd → irqfd (resample) → vgic SPI,
+    LR with the EOI bit; guest EOI → maintenance interrupt → fold → ``kvm_notify_acked_irq``
+    → resampler de-asserts and signals the resamplefd → VFIO's virqfd unmask (synchronous).
 ``forwarded``
     Eric Auger's forwarding (the 2015 "KVM-VFIO IRQ forward control" series, unmerged): ``irq_set_vcpu_affinity`` + ``kvm_vgic_map_phys_irq``;
     host EOImode 1 (priority drop only, no DIR for the forwarded irq); no VFIO mask/unmask
@@ -19,8 +20,15 @@ each design and the per-interrupt counts it implies.
     mapped level irq is re-sampled from the physical line at fold).
 ``forwarded-direct``
     ``forwarded`` plus injection straight from the VFIO hard-irq handler through an
-    irqbypass producer/consumer pair (token = trigger eventfd): no eventfd signal, no
-    workqueue hop.  (Upstream's arm64 ``kvm_arch_irq_bypass_add_producer`` refuses non-MSI routes.)
+    irqbypass producer/consumer pair (token = trigger eventfd): no eventfd signal (and on a
+    5.8 host no kworker hop).  (Upstream's arm64 ``kvm_arch_irq_bypass_add_producer``
+    refuses non-MSI routes.)
+``vmm-irqline``
+    No KVM irqfd: the VMM's main loop reads the VFIO trigger eventfd and raises the guest's
+    SPI with ``KVM_IRQ_LINE``; the guest's acknowledgement of its device (a BAR access,
+    trapped since QEMU unmapped the BARs at the interrupt) makes QEMU lower the line and
+    unmask INTx with ``VFIO_DEVICE_SET_IRQS`` (``vfio_intx_eoi``, hw/vfio/pci.c).  The path a
+    VMM falls back to without in-kernel acceleration; level devices.
 ``sw-deactivate``
     Hosts without hardware deactivation (Apple M1-like, ``gic_kvm_info.no_hw_deactivation``, Linux 5.14): the irq is forwarded
     (so the host never deactivates it in ``irq_eoi``) and mapped with
@@ -28,26 +36,58 @@ each design and the per-interrupt counts it implies.
     causes a maintenance interrupt and KVM deactivates the physical irq at fold
     (``vgic_irq_set_phys_active(false)``); a still-high line fires again.
 
-Fault variants reproduce known bugs:
+Fault variants reproduce a known bug or hazard of the Linux code each names (the commit
+or thread, ``docs/designs.md`` "Fault variants", says which ids were checked); each breaks
+the invariant rule of :mod:`irqfwd.check.invariants` named after it, and no clean design
+breaks any rule:
 
 ``fault-level-no-eoi-bit``
-    ``irqfd-resample`` whose level LRs lack the EOI bit: no maintenance interrupt, no ack
-    notifier, no resample; the GSI stays asserted (the guest is re-interrupted by a
-    virtual irq the device no longer asserts) and the VFIO line stays masked, so later
-    device interrupts are lost.
+    ``irqfd-resample`` whose level LRs lack GICH_LR.EOI (``vgic_v2_populate_lr``): no
+    maintenance interrupt, so ``vgic_v2_fold_lr_state`` never calls
+    ``kvm_notify_acked_irq`` and the resampler never runs (the contract of 7a84428af7ca
+    "KVM: Add resampling irqfds for level triggered interrupts" and 174178fed338 "KVM:
+    arm/arm64: add irqfd support"); the GSI stays asserted (the guest is re-interrupted by
+    a virtual irq the device no longer asserts) and the VFIO line stays masked, so later
+    device interrupts are lost.  Rule ``level-storm``.
 ``fault-early-unmask``
     ``irqfd-resample`` where VFIO unmasks right after signalling the trigger instead of on
-    the resamplefd: the still-asserted level line fires again before the guest acknowledged
-    the device → spurious host interrupts (a storm while the guest is slow).
+    the resamplefd: the automasking of 06211b40ce6b ("vfio/platform: support for level
+    sensitive interrupts", ``vfio_automasked_irq_handler`` / ``vfio_platform_unmask``) is
+    undone before the guest acknowledged the device, so the still-asserted level line fires
+    again → spurious host interrupts (a storm while the guest is slow).  Rule ``level-storm``.
 ``fault-no-teardown-deactivate``
     ``forwarded`` whose teardown un-forwards the irq *before* freeing it, so the mask path
-    (``gic_eoimode1_mask_irq``) no longer clears the active state: an irq the guest held
-    active at VM teardown stays Active on the host forever (``gic_eoimode1_mask_irq`` clears Active only while forwarded).
+    (``gic_eoimode1_mask_irq``: "When masking a forwarded interrupt, make sure it is
+    deactivated as well ... there is noone to deactivate it (guest is being terminated)")
+    no longer clears the active state: an irq the guest held active at VM teardown stays
+    Active on the host forever.  Rule ``stale-active`` (and ``deactivate-exactly-once``).
 ``fault-hw-lr-pending-active``
-    ``forwarded`` with the pre-3d6e77ad1489 vgic: a HW LR may be written Pending+Active and
-    a mapped level irq keeps ``line_level`` after queueing (the pre-v4.16 behaviour), so the
-    guest is re-delivered an interrupt whose physical side is already deactivated (a second
-    deactivation of the physical INTID).
+    ``forwarded`` whose ``vgic_v2_populate_lr`` writes a HW=1 LR Pending+Active when the vgic
+    holds a mapped irq pending while active (the code says "Never set pending+active on a
+    HW interrupt, as the pending state is kept at the physical distributor level"; the
+    lineage notes give 3d6e77ad1489 "vgic-v2/v3: Do not use Active+Pending state for a HW
+    interrupt", id not re-checked): the guest's EOI deactivates the physical interrupt and
+    leaves the LR pending, so the guest takes the interrupt a second time with nothing
+    behind it.  Only the timer gets there (``kvm_timer_vcpu_load_gic`` raising the level of
+    an active vINTID 27 when a vCPU was preempted between its GICV_IAR and its CNTV_CTL
+    write).  Rule ``hw-lr-pending-active``.
+``fault-hw-retained-level``
+    ``forwarded`` whose vgic keeps a mapped level interrupt's ``line_level`` across the
+    guest's deactivation through the HW bit: ``vgic_v2_populate_lr`` does not lower it
+    once queued (e40cc57bac79 "vgic: Support level-triggered mapped interrupts") and
+    ``vgic_irq_handle_resampling`` does not re-sample it when the guest deactivates an irq
+    that entered pending+active (3134cc8beb69 "vgic: Resample HW pending state on
+    deactivation", Fixes: e40cc57bac79); the vgic re-injects the interrupt though the
+    device de-asserted, in a HW=1 LR whose physical INTID is inactive.  Rule
+    ``hw-lr-phys-inactive`` (and ``level-storm``).
+``fault-timer-clear-active``
+    ``forwarded`` whose arch timer, at ``kvm_timer_vcpu_load_gic``, sets the vtimer PPI's
+    physical Active state from the timer output alone, ignoring the virtual interrupt's
+    active state (before 0e3dfda91d9f "arch_timer: Preserve physical dist. active state on
+    LR.active": "the architecture requires that when an LR has the HW bit set and the
+    pending or active bits set, then the physical interrupt must also have the
+    corresponding bits set"): a vCPU put while in its timer handler, output already masked,
+    is loaded with an active HW=1 LR over an inactive PPI.  Rule ``hw-lr-phys-inactive``.
 """
 
 from __future__ import annotations
@@ -76,10 +116,20 @@ class Design:
     direct_inject: bool = False
     """Inject from the VFIO hard-irq handler through irqbypass (no eventfd signal)."""
     early_unmask: bool = False
+    injection: str = "irqfd"
+    """"irqfd" (KVM_IRQFD on the trigger eventfd) or "irq-line" (the VMM's main loop and
+    KVM_IRQ_LINE, :mod:`irqfwd.vmm`)."""
     level_eoi_bit: bool = True
     hw_lr_pending_active: bool = False
+    """Fault: a HW=1 LR may be written Pending+Active (``vgic_v2_populate_lr``)."""
+    hw_retained_level: bool = False
+    """Fault: a mapped level irq's ``line_level`` is neither lowered when queued
+    (e40cc57bac79) nor re-sampled after the guest's HW deactivation (3134cc8beb69)."""
     teardown_deactivate: bool = True
     """Teardown frees (masks) the irq while still forwarded, which clears its active state."""
+    timer_preserve_active: bool = True
+    """The arch timer keeps the vtimer PPI Active at vcpu load while the vINTID is active
+    (``kvm_timer_vcpu_load_gic``, 0e3dfda91d9f)."""
     fault: bool = False
 
 
@@ -91,17 +141,31 @@ DESIGNS: dict[str, Design] = {
                forward=True, vfio_automask=False, irqfd_mode="mapped"),
         Design("forwarded-direct", "HW-bit forwarding, injection from the VFIO handler via irqbypass",
                forward=True, vfio_automask=False, irqfd_mode="mapped", direct_inject=True),
+        Design("vmm-irqline", "no irqfd: the VMM's main loop, KVM_IRQ_LINE, EOI on the trapped BAR access",
+               injection="irq-line"),
         Design("sw-deactivate", "no HW deactivation: EOI maintenance + software deactivation",
                forward=True, hw_deactivation=False, vfio_automask=False, irqfd_mode="mapped"),
-        Design("fault-level-no-eoi-bit", "irqfd-resample without the LR EOI bit (lost interrupts)",
+        Design("fault-level-no-eoi-bit",
+               "irqfd-resample without GICH_LR.EOI: no kvm_notify_acked_irq, no resample (7a84428af7ca)",
                level_eoi_bit=False, fault=True),
-        Design("fault-early-unmask", "irqfd-resample with VFIO unmask before the guest EOI (storm)",
+        Design("fault-early-unmask",
+               "irqfd-resample with VFIO unmask before the guest EOI: level storm (06211b40ce6b)",
                early_unmask=True, fault=True),
-        Design("fault-no-teardown-deactivate", "forwarded, un-forwarded before free at teardown",
+        Design("fault-no-teardown-deactivate",
+               "forwarded, un-forwarded before free: gic_eoimode1_mask_irq leaves it Active",
                forward=True, vfio_automask=False, irqfd_mode="mapped", teardown_deactivate=False,
                fault=True),
-        Design("fault-hw-lr-pending-active", "forwarded with Pending+Active HW LRs (pre-3d6e77ad1489)",
+        Design("fault-hw-lr-pending-active",
+               "forwarded with Pending+Active HW=1 LRs (vgic_v2_populate_lr; 3d6e77ad1489)",
                forward=True, vfio_automask=False, irqfd_mode="mapped", hw_lr_pending_active=True,
+               fault=True),
+        Design("fault-hw-retained-level",
+               "forwarded, mapped level line_level kept after HW deactivation (e40cc57bac79, 3134cc8beb69)",
+               forward=True, vfio_automask=False, irqfd_mode="mapped", hw_retained_level=True,
+               fault=True),
+        Design("fault-timer-clear-active",
+               "forwarded, timer PPI Active cleared at vcpu load under an active HW LR (0e3dfda91d9f)",
+               forward=True, vfio_automask=False, irqfd_mode="mapped", timer_preserve_active=False,
                fault=True),
     )
 }

@@ -55,7 +55,7 @@ __all__ = [
     "trace_path_for",
 ]
 
-DEFAULT_COMPARE_DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
+DEFAULT_COMPARE_DESIGNS = ("vmm-irqline", "irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
 """The designs ``irqfwd compare`` runs by default."""
 
 COUNTERS = (
@@ -276,7 +276,7 @@ def summarize_result(result: RunResult) -> dict[str, Any]:
     return out
 
 
-HOST_CPU_CATEGORIES = ("kvm", "hardirq", "kworker", "sched", "host")
+HOST_CPU_CATEGORIES = ("kvm", "hardirq", "kworker", "sched", "host", "vmm")
 """The categories of host CPU time a delivery design costs (halt polling, time the host
 chooses to burn instead of idling, is reported beside them)."""
 

@@ -88,10 +88,13 @@ class Teardown:
         for w in self.devices:
             w.nic.pending = 0
             w.nic.set_irq_enabled(False)  # device reset: line low
-            if s.design.direct_inject:
-                s.host.irqbypass.unregister_producer(w.vfio.producer)
-                s.host.irqbypass.unregister_consumer(w.irqfd.consumer)
-            w.kvm.irqfds.kvm_irqfd_deassign(w.irqfd)
+            if w.irqfd is not None:
+                if s.design.direct_inject:
+                    s.host.irqbypass.unregister_producer(w.vfio.producer)
+                    s.host.irqbypass.unregister_consumer(w.irqfd.consumer)
+                w.kvm.irqfds.kvm_irqfd_deassign(w.irqfd)
+            if w.vmm is not None:
+                w.vmm.loop.set_fd_handler(w.trigger, None)  # vfio_intx_disable
             vcpu = w.kvm.vcpus[w.cfg.vcpu]
             if w.forwarded and not s.design.teardown_deactivate:
                 genirq.irq_set_vcpu_affinity(w.host_irq, None)

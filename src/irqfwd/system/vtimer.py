@@ -53,6 +53,7 @@ class VtimerSystem:
         timers: ArchTimers,
         host: HostKernel,
         design: str = "forwarded",
+        preserve_active: bool = True,
     ) -> None:
         self.m = machine
         self.host = host
@@ -71,7 +72,7 @@ class VtimerSystem:
         self.kt = KvmArchTimer(
             machine.engine, machine.recorder, machine.costs, self.hw,
             HostTimerPlatform(host), design=self.mode, host_irq=self.host_irq,
-            cache_inactive=host.profile.timer_cache_inactive,
+            cache_inactive=host.profile.timer_cache_inactive, preserve_active=preserve_active,
         )
         if chip is not None:
             chip.kt = self.kt
@@ -158,15 +159,17 @@ class VtimerSystem:
 
 def install_vtimer(machine: Machine, timers: ArchTimers, host: HostKernel, vms: list[Vm],
                    guests: list[GuestKernel], config: ScenarioConfig,
-                   hw_deactivation: bool = True) -> VtimerSystem:
+                   hw_deactivation: bool = True, preserve_active: bool = True) -> VtimerSystem:
     """Build the arch timer of a system: every vCPU of every VM gets its KVM timer context;
     VMs whose ``TimerConfig`` is enabled also run the guest tick.
 
-    ``hw_deactivation`` is the delivery design's flag (False: ``sw-deactivate``).
+    ``hw_deactivation`` is the delivery design's flag (False: ``sw-deactivate``);
+    ``preserve_active`` its ``timer_preserve_active`` (False: ``fault-timer-clear-active``).
     """
     import irqfwd.check.timer  # noqa: F401  (registers the timer invariant rules)
 
-    vt = VtimerSystem(machine, timers, host, "forwarded" if hw_deactivation else "sw-deactivate")
+    vt = VtimerSystem(machine, timers, host, "forwarded" if hw_deactivation else "sw-deactivate",
+                      preserve_active)
     for kvm, guest, vmc in zip(vms, guests, config.vms, strict=True):
         for vcpu, gcpu in zip(kvm.vcpus, guest.cpus, strict=True):
             vt.add_vcpu(vcpu, gcpu, vmc.timer)

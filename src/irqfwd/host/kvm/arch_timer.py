@@ -200,6 +200,7 @@ class KvmArchTimer:
         design: str = "forwarded",
         host_irq: int = PPI_VTIMER,
         cache_inactive: bool = False,
+        preserve_active: bool = True,
     ) -> None:
         if design not in TIMER_DESIGNS:
             raise ValueError(f"timer design {design!r} is not one of {', '.join(TIMER_DESIGNS)}")
@@ -219,6 +220,10 @@ class KvmArchTimer:
         self.cache_inactive = cache_inactive
         """Skip the Active write when the PPI is known inactive (9b4a3004439d; kernel profile
         ``5.8``); Linux 6.x writes it on every ``kvm_timer_vcpu_load_gic``."""
+        self.preserve_active = preserve_active
+        """At load, keep the PPI Active while the virtual interrupt is active (0e3dfda91d9f
+        "arch_timer: Preserve physical dist. active state on LR.active"); False: the Active
+        state follows the output level only (the fault-timer-clear-active design)."""
         self._inactive_cached: list[bool] = [False] * len(timers)
         """Per pCPU: the PPI's Active state is known to be clear (9b4a3004439d)."""
         self._masked: list[bool] = [False] * len(timers)
@@ -372,7 +377,8 @@ class KvmArchTimer:
     def _load_gic(self, ctx: ArchTimerContext, cpu: int) -> int:
         """``kvm_timer_vcpu_load_gic``."""
         cost = self.kvm_timer_update_irq(ctx, self.kvm_timer_should_fire(ctx))
-        phys_active = self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid) or ctx.irq_level
+        virtual_active = self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid)
+        phys_active = (virtual_active and self.preserve_active) or ctx.irq_level
         return cost + self._set_phys_active(cpu, phys_active)
 
     def _load_nogic(self, ctx: ArchTimerContext, cpu: int) -> int:

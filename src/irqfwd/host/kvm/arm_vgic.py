@@ -79,20 +79,29 @@ class VgicOptions:
     """vgic behaviour switches a design may change (see :mod:`irqfwd.system.designs`)."""
 
     __slots__ = ("ap_list_order", "hw_lr_pending_active", "level_eoi_bit", "lr_overflow",
-                 "mapped_level_lower_line", "trap_dir")
+                 "mapped_level_lower_line", "resample_on_deactivation", "trap_dir")
 
     def __init__(self, *, ap_list_order: str = "legacy", hw_lr_pending_active: bool = False,
                  level_eoi_bit: bool = True, mapped_level_lower_line: bool = True,
-                 trap_dir: bool = False, lr_overflow: str = "underflow") -> None:
+                 trap_dir: bool = False, lr_overflow: str = "underflow",
+                 resample_on_deactivation: bool = True) -> None:
         self.ap_list_order = ap_list_order
         """``"legacy"``: active first (``vgic_irq_cmp`` up to 2025); ``"2025"``: pending-not-active
         first (the 2025 LR-overflow series)."""
         self.hw_lr_pending_active = hw_lr_pending_active
-        """Fault: allow Pending+Active in a HW=1 LR (forbidden since commit 3d6e77ad1489)."""
+        """Fault: allow Pending+Active in a HW=1 LR (``vgic_v2_populate_lr`` refuses it: "Never
+        set pending+active on a HW interrupt, as the pending state is kept at the physical
+        distributor level"; the fault-hw-lr-pending-active design)."""
         self.level_eoi_bit = level_eoi_bit
         """Level non-HW LRs get the EOI bit (False = the fault-level-no-eoi-bit design)."""
         self.mapped_level_lower_line = mapped_level_lower_line
-        """Lower ``line_level`` of a mapped level irq once written pending (``vgic_v2_populate_lr``)."""
+        """Lower ``line_level`` of a mapped level irq once written pending (``vgic_v2_populate_lr``,
+        e40cc57bac79 "Support level-triggered mapped interrupts"; False: the
+        fault-hw-retained-level design)."""
+        self.resample_on_deactivation = resample_on_deactivation
+        """Re-sample a mapped level irq's line at fold when the guest deactivated it while its
+        ``line_level`` was set (``vgic_irq_handle_resampling``, 3134cc8beb69 "Resample HW
+        pending state on deactivation"; False: the fault-hw-retained-level design)."""
         self.trap_dir = trap_dir
         """2025 LR-overflow series, "GICv2: Always trap GICV_DIR": the guest's GICV_DIR page
         is not mapped, every DIR write exits (DABT_LOW) and is emulated."""

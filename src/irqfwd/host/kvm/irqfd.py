@@ -84,6 +84,8 @@ class KvmIrqfd:
         self.inject = WorkItem(self.irqfd_inject, f"irqfd-{gsi}")
         self._inject_ns = kvm.m.costs.irqfd_inject_ns
         self._inatomic = kvm.host.profile.irqfd_inject_inatomic
+        self._c_inatomic = kvm.m.recorder.counter("irqfd_inject_inatomic")
+        self._c_work = kvm.m.recorder.counter("irqfd_inject_work")
         self.route_type = KVM_IRQ_ROUTING_IRQCHIP
         self.consumer = IrqBypassConsumer(eventfd, self._add_producer, self._del_producer)
         self.producer: IrqBypassProducer | None = None
@@ -101,6 +103,7 @@ class KvmIrqfd:
         """
         fd.ctx_do_read()
         if self._inatomic:
+            self._c_inatomic.n += 1
             kvm = self.kvm
             kvm.m.acc += self._inject_ns
             rec = kvm.m.recorder
@@ -112,6 +115,7 @@ class KvmIrqfd:
 
     def irqfd_inject(self) -> None:
         """``irqfd_inject`` (workqueue): pulse, assert via resampler, or assert (mapped)."""
+        self._c_work.n += 1
         kvm = self.kvm
         m = kvm.m
         m.acc += self._inject_ns

@@ -256,8 +256,15 @@ class Kvm:
         """``KVM_MMIO_BUS``: (base, size, handler) of the in-kernel MMIO devices."""
         self.stage2_device_pages: set[int] = set()
         """Guest-physical 4 KiB page numbers mapped to a device (no exit on access)."""
+        self.user_mmio: list[tuple[int, int, IoHandler]] = []
+        """What the VMM emulates on ``KVM_EXIT_MMIO`` (base, size, handler); an address none
+        covers reads 0 (the VMM's unassigned memory)."""
         self.ack_notifiers: dict[int, list[Callable[[int], None]]] = {}
         """``kvm->irq_ack_notifier_list`` by GSI."""
+        self.c_ack_irq = host.m.recorder.counter("kvm_ack_irq")
+        """``kvm_ack_irq``: EOIs of level SPIs notified (``kvm_notify_acked_irq``)."""
+        self.c_spi_injections = host.m.recorder.counter("spi_injections")
+        """``spi_injections``: SPIs raised (``vgic_update_irq_pending`` with level 1)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
         glob.vm_list.append(self)
@@ -271,6 +278,13 @@ class Kvm:
         """The in-kernel device covering ``addr`` (``kvm_io_bus_get_first_dev``), or None:
         the access then goes to userspace (``KVM_EXIT_MMIO``)."""
         for base, length, handler in self.io_bus:
+            if base <= addr < base + length:
+                return handler
+        return None
+
+    def user_mmio_find(self, addr: int) -> IoHandler | None:
+        """The VMM's handler of a ``KVM_EXIT_MMIO`` at ``addr`` (user space), or None."""
+        for base, length, handler in self.user_mmio:
             if base <= addr < base + length:
                 return handler
         return None

@@ -88,6 +88,16 @@ class Vcpu(KvmVcpu):
         self._poll_check_ns = c.halt_poll_check_ns
         self._c_poll_success = rec.counter("halt_poll_success")
         self._c_poll_fail = rec.counter("halt_poll_fail")
+        self._c_wakeups = rec.counter("vcpu_wakeups")
+        """Halts ended (``kvm_vcpu_wakeup``), and of them: after sleeping (``waited``), by
+        polling, or with nothing pending (``valid`` false)."""
+        self._c_wakeups_waited = rec.counter("vcpu_wakeups_waited")
+        self._c_wakeups_polled = rec.counter("vcpu_wakeups_polled")
+        self._c_wakeups_invalid = rec.counter("vcpu_wakeups_invalid")
+        self._c_sched_in = rec.counter("sched_in_vcpu")
+        """Context switches to this vCPU's thread."""
+        self._c_entries = rec.counter("kvm_entries")
+        """Guest entries after boot (``kvm_entry``)."""
         self._handle_exit_step: Step = self._handle_exit
         self._c_exits = rec.counter("exits_total")
         self._c_boot_exits = rec.counter("boot_exits_total")
@@ -99,7 +109,20 @@ class Vcpu(KvmVcpu):
         """``kvm_sched_in`` → ``kvm_arch_vcpu_load``: load the guest context, the vgic
         (``kvm_vgic_load``), then the ``on_load`` hooks."""
         cpu.ctx = self.ctx
+        self._c_sched_in.n += 1
         self.kvm.glob.running_vcpu[cpu.index] = self
+        return self.kvm_arch_vcpu_load(cpu)
+
+    def sched_out(self, cpu: PhysCpu) -> int:
+        """``kvm_sched_out`` → ``kvm_arch_vcpu_put``; the guest context leaves the pCPU."""
+        cost = self.kvm_arch_vcpu_put(cpu)
+        cpu.ctx = None
+        self.kvm.glob.running_vcpu[cpu.index] = None
+        return cost
+
+    def kvm_arch_vcpu_load(self, cpu: PhysCpu) -> int:
+        """``kvm_arch_vcpu_load``: the vgic (``kvm_vgic_load``), then the ``on_load`` hooks
+        (the arch timer's ``kvm_timer_vcpu_load``); returns the cost."""
         cost = self.kvm.vgic.ops.load(self, cpu.index)
         for hook in self.on_load:
             cost += hook(self, cpu.index)
@@ -109,9 +132,8 @@ class Vcpu(KvmVcpu):
             ev.emit()
         return cost
 
-    def sched_out(self, cpu: PhysCpu) -> int:
-        """``kvm_sched_out`` → ``kvm_arch_vcpu_put``: the ``on_put`` hooks, then the vgic
-        (``kvm_vgic_put``); the guest context leaves the pCPU."""
+    def kvm_arch_vcpu_put(self, cpu: PhysCpu) -> int:
+        """``kvm_arch_vcpu_put``: the ``on_put`` hooks, then the vgic (``kvm_vgic_put``)."""
         cost = 0
         for hook in self.on_put:
             cost += hook(self, cpu.index)
@@ -120,8 +142,6 @@ class Vcpu(KvmVcpu):
         if ev.live:
             ev.fields["cpu"] = cpu.index
             ev.emit()
-        cpu.ctx = None
-        self.kvm.glob.running_vcpu[cpu.index] = None
         return cost
 
     def should_exit(self) -> bool:
@@ -150,6 +170,8 @@ class Vcpu(KvmVcpu):
         cost = self._enter_fixed + self.kvm.vgic.ops.restore_state(self, cpu.index)
         cpu.mode = GUEST
         cpu.irqs_masked = True
+        if not self.booting:
+            self._c_entries.n += 1
         ev = self._ev_entry
         if ev.live:
             ev.fields["cpu"] = cpu.index
@@ -218,10 +240,14 @@ class Vcpu(KvmVcpu):
             addr, value, size, is_write = self.mmio
             handler = self.kvm.kvm_io_bus_find(addr)
             if handler is None:
-                # io_mem_abort → KVM_EXIT_MMIO: the VMM emulates it (reads 0) and re-enters
-                self.mmio_result = 0
+                # io_mem_abort → KVM_EXIT_MMIO: the VMM emulates it on this thread (its
+                # memory region's handler, or unassigned memory reading 0) and re-enters
+                # KVM_RUN returns: vcpu_put at the end of the ioctl, vcpu_load at the next.
                 self._c_user_exits.n += 1
-                return self._mmio_user_ns
+                cost = self.kvm_arch_vcpu_put(cpu)
+                user = self.kvm.user_mmio_find(addr)
+                self.mmio_result = 0 if user is None else user(self, addr, value, size, is_write)
+                return cost + self._mmio_user_ns + self.kvm_arch_vcpu_load(cpu)
             self.mmio_result = handler(self, addr, value, size, is_write)
             return self._mmio_ns
         return self._hvc_ns
@@ -328,6 +354,13 @@ class Vcpu(KvmVcpu):
         else:
             self.halt_poll_ns = 0
         rec = self.m.recorder
+        self._c_wakeups.n += 1
+        if self._halt_waited:
+            self._c_wakeups_waited.n += 1
+        else:
+            self._c_wakeups_polled.n += 1
+        if not valid:
+            self._c_wakeups_invalid.n += 1
         if self._halt_polled:
             if self._halt_waited:
                 self._c_poll_fail.n += 1

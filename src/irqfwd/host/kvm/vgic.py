@@ -138,6 +138,8 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
     rec = m.recorder
     if rec.wants("vgic_update_irq_pending"):
         rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
+    if level and intid >= VGIC_NR_PRIVATE_IRQS:
+        kvm.c_spi_injections.n += 1
     if irq.config == VGIC_CONFIG_LEVEL:
         if irq.line_level == level:
             return 0
@@ -217,6 +219,11 @@ def vgic_irq_set_phys_pending(kvm: Kvm, irq: VgicIrq, pending: bool) -> None:
 def vgic_irq_handle_resampling(kvm: Kvm, irq: VgicIrq, lr_deactivated: bool, lr_pending: bool) -> None:
     """``vgic_irq_handle_resampling``: mapped level irqs only.
 
+    The line is re-sampled when the LR came back pending, or when the guest deactivated an
+    irq whose ``line_level`` was set (it entered the guest pending+active in the vgic, so
+    its LR held A only): the second case is 3134cc8beb69, off under
+    ``VgicOptions.resample_on_deactivation = False`` (the stale level is then re-injected).
+
     Extension: a mapped *edge* irq with ``VGIC_IRQ_SW_RESAMPLE`` (no HW deactivation;
     Linux has no such user) gets the level rule too (deactivate the physical irq once it
     is neither active nor latched), otherwise its physical active state would never be
@@ -229,7 +236,7 @@ def vgic_irq_handle_resampling(kvm: Kvm, irq: VgicIrq, lr_deactivated: bool, lr_
     resample = False
     if irq.needs_resampling():
         resample = not (irq.active or irq.pending_latch)
-    elif lr_pending or (lr_deactivated and irq.line_level):
+    elif lr_pending or (lr_deactivated and irq.line_level and kvm.vgic.options.resample_on_deactivation):
         irq.line_level = vgic_get_phys_line_level(kvm, irq)
         resample = not irq.line_level
     if resample:
@@ -359,6 +366,7 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
 def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:
     """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
     rec = kvm.m.recorder
+    kvm.c_ack_irq.n += 1
     if rec.wants("kvm_ack_irq"):
         rec.emit("kvm_ack_irq", irqchip=kvm.vgic.ops.name, pin=spi_pin)
     kvm.kvm_notify_acked_gsi(spi_pin)
