@@ -29,12 +29,16 @@ def explore(k: int) -> dict[str, object]:
     from irqfwd.scenarios.explore import EXPLORE_SCENARIOS
     from irqfwd.sim.costs import load_profile
     from irqfwd.system.designs import DESIGNS
-    from irqfwd.system.explore import ExploreOptions, explore_design
+    from irqfwd.system.explore import ExploreOptions, explore_design, inapplicable
 
     costs = load_profile("altra")
     rows = []
     for scenario in EXPLORE_SCENARIOS:
         for design in DESIGNS:
+            why = inapplicable(get_scenario(scenario), design)
+            if why is not None:
+                print(json.dumps({"scenario": scenario, "design": design, "left_out": why}), flush=True)
+                continue
             r = explore_design(get_scenario(scenario), design, seed=0, costs=costs,
                                options=ExploreOptions(max_deviations=k, max_orderings=50_000))
             row = {"scenario": scenario, **r.summary()}

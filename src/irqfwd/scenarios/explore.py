@@ -15,6 +15,12 @@ the run ends, so that the VM teardown meets a handler in flight.
 ``explore-two-vms``
     1 pCPU shared round-robin (5 µs timeslice) by 2 VMs of 1 vCPU with a level NIC each (both
     vSPI 48), 2 events each: a timeslice end against an injection for the other VM.
+``explore-vtimer``
+    2 pCPUs, 1 VM with 2 vCPUs on one-shot guest timers (3–9 µs ahead) and no device, the
+    vCPUs migrated every 7 µs: a migration (``vcpu_put``/``vcpu_load`` with
+    ``kvm_timer_vcpu_load_gic``) against a timer firing, the guest's acknowledge of vINTID 27
+    and its CNTV_CTL write (the races of the forwarded vtimer PPI: a HW=1 LR pending+active,
+    an active LR over an inactive PPI).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from irqfwd.config import (
     DeviceConfig,
     ScenarioConfig,
     SchedulerConfig,
+    TimerConfig,
     TrafficConfig,
     VMConfig,
 )
@@ -30,7 +37,7 @@ from irqfwd.scenarios.builtin import register_scenario
 
 __all__ = ["EXPLORE_SCENARIOS"]
 
-EXPLORE_SCENARIOS = ("explore-2x2", "explore-edge", "explore-two-vms")
+EXPLORE_SCENARIOS = ("explore-2x2", "explore-edge", "explore-two-vms", "explore-vtimer")
 
 
 def _two(start_ns: int, gap_ns: int) -> TrafficConfig:
@@ -86,6 +93,20 @@ register_scenario(
             DeviceConfig(name="nic1", vm=1, host_intid=49, guest_intid=48, traffic=_two(9_500, 20_000)),
         ],
         scheduler=SchedulerConfig(policy="round-robin", timeslice_ns=5_000),
+    ),
+    replace=True,
+)
+
+register_scenario(
+    ScenarioConfig(
+        name="explore-vtimer",
+        description="explorer: 2 pCPUs, 2 vCPUs on one-shot guest timers 3-9 us ahead, no device, migration every 7 us",
+        duration_ns=40_000,
+        pcpus=2,
+        vms=[VMConfig(name="vm0", vcpus=2, pin=[0, 1],
+                      timer=TimerConfig(enabled=True, mode="oneshot", oneshot_min_ns=3_000, oneshot_max_ns=9_000))],
+        devices=[],
+        scheduler=SchedulerConfig(policy="pinned", migrate_every_ns=7_000),
     ),
     replace=True,
 )

@@ -45,6 +45,22 @@ devices, guests, pCPUs, the engine's clock and pending entries, and the invarian
 checker's bookkeeping).  A state already expanded with at least as many deviations left is
 not expanded again: no state is visited twice.  ``states`` counts the distinct states.
 
+Latency bound
+-------------
+An interrupt raised more than ``grace_ns`` before the end of an ordering (the VM teardown)
+and never handled by the guest is a ``lost-interrupt``.  The bound is ``grace_ns`` (30 µs)
+for every design but ``vmm-irqline``, whose main loop unmaps the device's BAR at every
+interrupt (``vfio_mmap_set_enabled``: a ``KVM_SET_USER_MEMORY_REGION`` the model charges as
+``memslot_update_ns``, 20 µs, of CPU time on the main loop's pCPU), so a vCPU migrated onto
+that pCPU waits behind it: its bound is ``grace_ns + memslot_update_ns``
+(:func:`grace_for`).
+
+Designs a scenario does not apply to
+------------------------------------
+``vmm-irqline`` is QEMU's INTx path: level devices only.  :func:`inapplicable` says why a
+design cannot run a scenario; ``irqfwd explore`` leaves such a design out when it explores
+every design and says so.
+
 Counter-examples and replay
 ---------------------------
 A counter-example is a JSON file (``format`` ``irqfwd-replay/2``) holding the resolved
@@ -88,6 +104,8 @@ __all__ = [
     "ExploreOptions",
     "describe_entry",
     "explore_design",
+    "grace_for",
+    "inapplicable",
     "load_replay",
     "replay",
     "write_replay",
@@ -328,6 +346,22 @@ class DesignReport:
         }
 
 
+def grace_for(opts: ExploreOptions, design: str, costs: CostProfile) -> int:
+    """The checker's grace window of an ordering of ``design`` (see "Latency bound")."""
+    if get_design(design).injection == "irq-line":
+        return opts.grace_ns + costs.memslot_update_ns
+    return opts.grace_ns
+
+
+def inapplicable(config: ScenarioConfig, design: str) -> str | None:
+    """Why ``design`` cannot run ``config`` (None: it can)."""
+    if get_design(design).injection == "irq-line":
+        edge = [dev.name for dev in config.devices if dev.trigger == "edge"]
+        if edge:
+            return f"QEMU's INTx path takes level devices only ({', '.join(edge)}: edge)"
+    return None
+
+
 class _Explorer:
     def __init__(self, opts: ExploreOptions) -> None:
         self.opts = opts
@@ -364,11 +398,13 @@ def explore_design(config: ScenarioConfig, design: str, *, seed: int, costs: Cos
     opts.check()
     d = get_design(design)
     report = DesignReport(design, d.fault)
+    grace = grace_for(opts, design, costs)
     ex = _Explorer(opts)
     t0 = time.perf_counter()
     while ex.work and report.orderings < opts.max_orderings:
         devs = ex.work.popleft()
         hooks = _Ordering(opts, devs, ex)
+        hooks.grace_ns = grace
         result = run_scenario(config, design, seed=seed, costs=costs, hooks=hooks)
         report.orderings += 1
         if result.violations:
@@ -511,6 +547,7 @@ def replay(rp: Replay, *, trace: Path | None = None,
     devs = tuple((c.point, c.choice) for c in rp.choices)
     expect = {c.point: (c.ran, c.instead_of) for c in rp.choices}
     hooks = _Ordering(rp.options, devs, None, expect)
+    hooks.grace_ns = grace_for(rp.options, rp.design, rp.costs)
     try:
         result = run_scenario(rp.config, rp.design, seed=rp.seed, costs=rp.costs,
                               trace=trace, trace_format=trace_format, hooks=hooks)
