@@ -61,8 +61,11 @@ def hostile() -> dict[str, object]:
     from irqfwd.system.isolation import run_isolation
 
     rows = []
-    for scenario, designs in (("hostile-dedicated", ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")),
-                              ("hostile-shared", ("irqfd-resample", "forwarded"))):
+    from irqfwd.system.designs import DESIGNS
+
+    correct = tuple(d for d, x in DESIGNS.items() if not x.fault)
+    for scenario, designs in (("hostile-dedicated", correct),
+                              ("hostile-shared", ("irqfd-resample", "forwarded", "vmm-irqline"))):
         for design in designs:
             for behaviour in ("none", *BEHAVIOURS):
                 cfg = apply_overrides(get_scenario(scenario), [f"vms.1.hostile={behaviour}"])

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from irqfwd.devices.nic import NIC_STATUS
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.hw.machine import Step
 
@@ -83,7 +84,8 @@ class HostileGuest:
 
     def __init__(self, kvm: Vm, gic: GicV2GuestDriver, costs: CostProfile, behaviour: str,
                  vintids: list[tuple[int, bool, int]], timers: ArchTimers | None = None,
-                 eoimode1: bool = True, devices: dict[int, Nic] | None = None) -> None:
+                 eoimode1: bool = True, devices: dict[int, Nic] | None = None,
+                 bars: dict[int, int] | None = None) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown hostile behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
         self.kvm = kvm
@@ -96,6 +98,9 @@ class HostileGuest:
         self.eoimode1 = eoimode1
         self.devices = devices or {}
         """vINTID → the pass-through device behind it (serviced by the IRQ vector)."""
+        self.bars = bars or {}
+        """vINTID → the guest-physical address of its device's BAR: a status read while the
+        VMM has the BAR unmapped (``vmm-irqline``) exits to the VMM like any guest's."""
         self.rng = kvm.m.engine.rng
         self.c_ops = kvm.m.recorder.counter("hostile_ops")
         self.cpus = [HostileCpu(self, v) for v in kvm.vcpus]
@@ -191,14 +196,29 @@ class HostileCpu:
         if (iar & 0x3FF) < 1020 and self.g.behaviour != "never-eoi":
             dev = self.g.devices.get(iar & 0x3FF)
             if dev is not None and self.g.behaviour != "eoi-unserviced":
+                bar = self.g.bars.get(iar & 0x3FF, -1)
+                if bar >= 0 and (bar >> 12) not in self.vcpu.ctx.stage2_device_pages:
+                    # the BAR is not mapped at stage 2 (the VMM unmapped it at the interrupt):
+                    # the status read exits to the VMM, which reads the device for the guest
+                    self._ret_after = iar
+                    return cost + self.vcpu.trap_mmio(bar + NIC_STATUS, 0, 4, False, self._irq_eoi_step)
                 dev.ack()
                 cost += self.c_ack
-            vif.write_eoir(iar)
-            cost += self.c_gicv
-            if vif.read_ctlr() & _CTLR_EOIMODE:
-                self._ret_after = iar
-                self._set_next(self._irq_dir)
-                return cost
+            return cost + self._irq_eoi(iar)
+        return cost + self._irq_return()
+
+    def _irq_eoi_step(self) -> int:
+        return self._irq_eoi(self._ret_after)
+
+    def _irq_eoi(self, iar: int) -> int:
+        """GICV_EOIR of ``iar``, then GICV_DIR in EOImode 1, then return from the vector."""
+        vif = self.gic.vcpu_ifs[self._cpu()]
+        vif.write_eoir(iar)
+        cost = self.c_gicv
+        if vif.read_ctlr() & _CTLR_EOIMODE:
+            self._ret_after = iar
+            self._set_next(self._irq_dir)
+            return cost
         return cost + self._irq_return()
 
     def _irq_dir(self) -> int:

@@ -168,7 +168,8 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             vintids = [(w.cfg.guest_intid, w.cfg.trigger == "edge", w.cfg.vcpu) for w in wirings if w.kvm is vms[i]]
             hostile[i] = HostileGuest(vms[i], guests[i].gic, costs, vmc.hostile, vintids, timers,
                                       eoimode1=config.guest.eoimode == 1 or vmc.hostile == "bogus-eoi",
-                                      devices={w.cfg.guest_intid: w.nic for w in wirings if w.kvm is vms[i]})
+                                      devices={w.cfg.guest_intid: w.nic for w in wirings if w.kvm is vms[i]},
+                                      bars={w.cfg.guest_intid: w.bar_gpa for w in wirings if w.kvm is vms[i]})
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
