@@ -3,7 +3,8 @@ through the operations of its API in any order and checks the global invariants 
 every step.
 
 The system: 2 pCPUs, one VM with 2 vCPUs (Linux-like guest, pinned one per pCPU), a level
-NIC (SPI 48 → vCPU 0) and an edge NIC (SPI 49 → vCPU 1), under each correct design.  The
+NIC (SPI 48 → vCPU 0) and an edge NIC (SPI 49 → vCPU 1), under each correct design
+(``vmm-irqline``, QEMU's INTx path for level interrupts only, with both NICs level).  The
 devices have no traffic of their own; the rules are:
 
 * ``device_asserts``: the device gets an event and raises (a level line goes high, an edge
@@ -71,6 +72,10 @@ CONFIG = ScenarioConfig(
     scheduler=SchedulerConfig(policy="pinned", migrate_every_ns=10**12),
 )
 
+CONFIG_LEVEL = CONFIG.model_copy(update={"devices": [
+    CONFIG.devices[0], CONFIG.devices[1].model_copy(update={"trigger": "level"})]})
+"""For vmm-irqline (QEMU's INTx path: level devices only): both NICs level."""
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts() -> Any:
@@ -86,11 +91,12 @@ def _count(key: str) -> None:
 
 class StackMachine(RuleBasedStateMachine):
     design = "forwarded"
+    config = CONFIG
 
     def __init__(self) -> None:
         super().__init__()
         _count(f"{self.design}:examples")
-        self.s: System = build_system(CONFIG, self.design, seed=0)
+        self.s: System = build_system(self.config, self.design, seed=0)
         # grace 200 µs: raises and activations older than that must be complete at the end
         self.checker = InvariantChecker(self.s.recorder, self.design, grace_ns=200_000)
         self.done = False
@@ -180,15 +186,17 @@ class StackMachine(RuleBasedStateMachine):
                 seen.add(id(irq))
 
 
-def _machine(design: str) -> type[StackMachine]:
-    return type(f"StackMachine_{design.replace('-', '_')}", (StackMachine,), {"design": design})
+def _machine(design: str, config: ScenarioConfig = CONFIG) -> type[StackMachine]:
+    return type(f"StackMachine_{design.replace('-', '_')}", (StackMachine,), {"design": design, "config": config})
 
 
 TestIrqfdResample = _machine("irqfd-resample").TestCase
 TestForwarded = _machine("forwarded").TestCase
 TestForwardedDirect = _machine("forwarded-direct").TestCase
 TestSwDeactivate = _machine("sw-deactivate").TestCase
+TestVmmIrqline = _machine("vmm-irqline", CONFIG_LEVEL).TestCase
 TestIrqfdResample.settings = STATEFUL
 TestForwarded.settings = STATEFUL
 TestForwardedDirect.settings = STATEFUL
 TestSwDeactivate.settings = STATEFUL
+TestVmmIrqline.settings = STATEFUL
