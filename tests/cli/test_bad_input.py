@@ -118,11 +118,30 @@ def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
         (["--set", "cost_profile="], "cost_profile: String should have at least 1 character"),
         (["--set", "duration=soon"], "--set duration: 'soon' is not a duration"),
         (["--set", "novalue"], "--set 'novalue': expected key=value"),
+        (["--set", "vms.0.timer.oneshot_min_ns=3000000", "--set", "vms.0.timer.oneshot_max_ns=2500000"],
+         "--set vms.0.timer.oneshot_min_ns=3000000: vms.0.timer: oneshot_min_ns (3000000) is above "
+         "oneshot_max_ns (2500000)"),
         (["--seed", "-1", "--design", "nope"], "unknown design 'nope'"),
     ],
 )
 def test_set_and_options(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     assert message in _bad(irqfwd, "run", "nic-level", *args)
+
+
+def test_set_checks_across_fields_after_the_last_assignment() -> None:
+    """A change checked across fields may take two assignments in either order (irqfwd
+    measure sets a 10 s one-shot timer: oneshot_min_ns first, above the default max);
+    only a configuration still invalid after the last one is an error, naming the first
+    assignment that made it invalid."""
+    from irqfwd.errors import InputError
+    from irqfwd.scenarios.builtin import apply_overrides, get_scenario
+
+    ten_s = 10_000_000_000
+    cfg = apply_overrides(get_scenario("vtimer-tick"), [
+        f"vms.0.timer.oneshot_min_ns={ten_s}", f"vms.0.timer.oneshot_max_ns={ten_s}"])
+    assert (cfg.vms[0].timer.oneshot_min_ns, cfg.vms[0].timer.oneshot_max_ns) == (ten_s, ten_s)
+    with pytest.raises(InputError, match=r"^--set devices\.0\.host_intid=16: .*greater than or equal to 32"):
+        apply_overrides(get_scenario("nic-level"), ["devices.0.host_intid=16", "duration=1ms"])
 
 
 # --------------------------------------------------------------------------- cost profiles

@@ -255,6 +255,10 @@ _SHORTCUTS = ("rate", "duration", "trigger", "pattern", "vms", "vcpus", "pcpus",
 def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioConfig:
     """Apply ``--set key=value`` assignments in order and re-validate; returns a new config.
 
+    The configuration must be valid after the last assignment; an error names the first
+    assignment after which it was invalid and stayed so (a later one may complete a change
+    checked across fields, e.g. ``oneshot_min_ns`` then ``oneshot_max_ns``).
+
     Shortcuts: ``rate`` (every device's traffic.rate_hz; ``20k``, ``1.5M`` allowed),
     ``duration`` (duration_ns; ``5ms``, ``200us``...), ``trigger`` and ``pattern`` (every
     device), ``vms`` (number of VMs; with one NIC per VM, NICs are added alongside on the
@@ -263,6 +267,7 @@ def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioC
     (``devices.0.traffic.pattern=poisson``, ``scheduler.policy=round-robin``).
     """
     data = config.model_dump()
+    first_invalid: str | None = None
     for item in assignments:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -302,9 +307,18 @@ def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioC
             raise InputError(f"--set {key}: {exc}") from None
         try:
             data = ScenarioConfig.model_validate(data).model_dump()
-        except ValidationError as exc:
-            raise InputError(f"--set {key}={raw}: {_format_errors(exc)}") from None
-    return ScenarioConfig.model_validate(data)
+            first_invalid = None
+        except ValidationError:
+            # A cross-field check may fail half-way through a change that later assignments
+            # complete (oneshot_min_ns raised before oneshot_max_ns): go on; if the
+            # configuration stays invalid, the error names the first assignment after which
+            # it was.
+            if first_invalid is None:
+                first_invalid = f"{key}={raw}"
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"--set {first_invalid}: {_format_errors(exc)}") from None
 
 
 # --------------------------------------------------------------------------- built-ins
