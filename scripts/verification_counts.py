@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Re-measure the counts of ``docs/verification.md`` (issue 13).
 
-``scripts/verification_counts.py explore [-k K]`` explores every ``explore-*`` scenario under
-every design (``irqfwd explore``) and prints, per scenario and design, the orderings, the
+``scripts/verification_counts.py explore [-k K] [--designs all|correct|fault] [--scenarios S1,S2]``
+explores every ``explore-*`` scenario (or those named) under every design (or the correct or
+the fault ones) (``irqfwd explore``) and prints, per scenario and design, the orderings, the
 states, the decision points, the states not expanded again, whether the bound was
 exhausted, the time and the counter-examples by rule; then the totals.
 
@@ -24,7 +25,7 @@ import json
 import time
 
 
-def explore(k: int) -> dict[str, object]:
+def explore(k: int, which: str = "all", scenarios: list[str] | None = None) -> dict[str, object]:
     from irqfwd.scenarios.builtin import get_scenario
     from irqfwd.scenarios.explore import EXPLORE_SCENARIOS
     from irqfwd.sim.costs import load_profile
@@ -33,8 +34,10 @@ def explore(k: int) -> dict[str, object]:
 
     costs = load_profile("altra")
     rows = []
-    for scenario in EXPLORE_SCENARIOS:
-        for design in DESIGNS:
+    for scenario in scenarios or EXPLORE_SCENARIOS:
+        for design, d in DESIGNS.items():
+            if which != "all" and d.fault != (which == "fault"):
+                continue
             why = inapplicable(get_scenario(scenario), design)
             if why is not None:
                 print(json.dumps({"scenario": scenario, "design": design, "left_out": why}), flush=True)
@@ -94,9 +97,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("explore", "hostile"))
     ap.add_argument("-k", type=int, default=1, help="deviations per ordering (explore)")
+    ap.add_argument("--designs", choices=("all", "correct", "fault"), default="all",
+                    help="explore: every design, the correct ones or the fault ones")
+    ap.add_argument("--scenarios", help="explore: comma-separated explore scenarios (default: all)")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     args = ap.parse_args()
-    result = explore(args.k) if args.what == "explore" else hostile()
+    scenarios = args.scenarios.split(",") if args.scenarios else None
+    result = explore(args.k, args.designs, scenarios) if args.what == "explore" else hostile()
     if args.what == "explore":
         print(json.dumps(result["total"], indent=2))
     if args.json:
