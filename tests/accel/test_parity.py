@@ -51,7 +51,7 @@ def test_trace_file_byte_identical(compiled_build: Path, tmp_path: Path) -> None
     same file pure and compiled: equal JSON is not just a coincidence of aggregates."""
     outs = {}
     for mode in ("off", "require"):
-        trace = tmp_path / f"{mode}.trace"
+        trace = tmp_path / f"{mode}.txt"
         p = run_cli(mode, "run", "nic-level", "--design", "irqfd-resample", "--json",
                     "--trace", str(trace))
         assert p.code == 0, p.err

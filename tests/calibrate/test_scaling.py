@@ -30,3 +30,19 @@ def test_memory_scaling_reports_peaks_from_fresh_processes() -> None:
     assert runs["500"]["guest_irqs"] >= 499 and runs["1000"]["guest_irqs"] >= 999
     assert all(r["peak_rss_mib"] > 10 and 0 < r["end_rss_kib"] <= r["maxrss_kib"] for r in runs.values())
     assert out["ratio_last_to_first"] == pytest.approx(runs["1000"]["peak_rss_mib"] / runs["500"]["peak_rss_mib"])
+
+
+@pytest.mark.parametrize("to_file", [False, True])
+def test_memory_scaling_streams_a_trace(tmp_path, to_file: bool) -> None:  # type: ignore[no-untyped-def]
+    """--memory-scaling --trace: each run streams its trace, to /dev/null (no size) or to a
+    real file in the directory given, whose size is reported and which is deleted."""
+    out = memory_scaling((300,), rate_hz=100_000, trace_format="ftrace", trace_dir=tmp_path if to_file else None)
+    run = out["runs"]["300"]
+    assert out["trace_format"] == "ftrace" and out["trace_to"] == (str(tmp_path) if to_file else "/dev/null")
+    assert run["guest_irqs"] >= 299
+    if to_file:
+        assert run["trace_bytes"] > 300 * 500  # hundreds of bytes of text per interrupt
+        assert run["trace_bytes_per_irq"] == pytest.approx(run["trace_bytes"] / run["guest_irqs"])
+    else:
+        assert run["trace_bytes"] == 0
+    assert list(tmp_path.iterdir()) == []  # the file is gone, and no temporary file is left

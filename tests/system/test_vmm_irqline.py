@@ -71,3 +71,15 @@ def test_edge_devices_are_refused() -> None:
     cfg = apply_overrides(get_scenario("nic-edge"), [])
     with pytest.raises(InputError, match="level-triggered"):
         run_scenario(cfg, "vmm-irqline")
+
+
+def test_compare_defaults_leave_it_out_for_edge_devices(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """``irqfwd compare`` without --designs runs the default designs the scenario allows
+    (no vmm-irqline for an edge device); asking for it by name is an input error (exit 2)."""
+    edge = irqfwd("compare", "nic-edge", "--set", "duration=2ms", "--json")
+    assert edge.code == 0, edge.err
+    assert '"vmm-irqline"' not in edge.out and '"forwarded"' in edge.out
+    level = irqfwd("compare", "nic-level", "--set", "duration=2ms", "--json")
+    assert level.code == 0 and '"vmm-irqline"' in level.out
+    bad = irqfwd("compare", "nic-edge", "--designs", "vmm-irqline,forwarded")
+    assert bad.code == 2 and "level-triggered" in bad.err and "Traceback" not in bad.err

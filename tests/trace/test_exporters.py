@@ -169,10 +169,50 @@ def test_failed_run_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """A run that fails midway leaves neither the trace nor its temporary file."""
     import irqfwd.system.run as run_mod
 
-    def boom(system: Any) -> Any:
+    def boom(system: Any, *rest: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(run_mod, "_simulate", boom)
     with pytest.raises(RuntimeError):
         _run(tmp_path, "forwarded", ".json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dev_null_is_written_directly(tmp_path: Path) -> None:
+    """--trace /dev/null: the exporter runs (events received) and nothing is created in
+    /dev, neither a temporary file nor a per-design file for compare."""
+    import os
+
+    from irqfwd.system.run import run_designs
+
+    before = set(os.listdir("/dev"))
+    config = apply_overrides(get_scenario("nic-level"), ["duration=1ms"])
+    runs = run_designs(config, ["forwarded", "irqfd-resample"], config.seed, trace=Path(os.devnull),
+                       trace_format="ftrace")
+    assert all(r.trace_path == Path(os.devnull) for r in runs.values())
+    assert set(os.listdir("/dev")) - before == set()
+    assert Path(os.devnull).exists() and not Path(os.devnull).is_file()
+
+
+def test_fifo_receives_the_same_bytes_as_a_file(tmp_path: Path) -> None:
+    """A FIFO is written directly (no temporary file beside it, nothing renamed over it)
+    and its reader gets exactly the bytes the regular file gets."""
+    import os
+    import threading
+
+    _r, regular = _run(tmp_path, "forwarded", ".txt", duration="2ms")
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def drain() -> None:
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    config = apply_overrides(get_scenario("nic-level"), ["duration=2ms"])
+    run_scenario(config, "forwarded", trace=fifo)
+    reader.join(timeout=60)
+    assert got and got[0] == regular.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nic-level-forwarded.txt", "pipe.txt"]

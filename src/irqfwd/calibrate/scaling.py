@@ -15,7 +15,8 @@ The cost is CPU µs of this process per guest interrupt handled (see :func:`scal
 
 ``irqfwd bench --memory-scaling``: peak RSS of a fresh process running ``nic-level`` under
 ``forwarded`` at 200 kHz for 100,000 and for 10,000,000 interrupts (invariant checker on,
-tracing off), each in its own interpreter so that the peaks do not mix.
+tracing off), each in its own interpreter so that the peaks do not mix; with ``--trace
+FORMAT`` each run streams its trace (to ``/dev/null``, or to a file in ``--trace-dir``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from irqfwd.config import DeviceConfig, ScenarioConfig, TrafficConfig, VMConfig
@@ -132,36 +134,57 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
 
 _CHILD = """
 import json, resource, sys, time
+from pathlib import Path
 from irqfwd import _accel
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.system.run import run_scenario, summarize_result
 irqs, rate, design = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+trace, fmt = (Path(sys.argv[4]), sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
 cfg = apply_overrides(get_scenario("nic-level"), [f"rate={rate}", f"duration={int(irqs / rate * 1e9)}ns"])
 t0 = time.perf_counter()
-r = run_scenario(cfg, design)
+r = run_scenario(cfg, design, trace=trace, trace_format=fmt)
 wall = time.perf_counter() - t0
 s = summarize_result(r)
 with open("/proc/self/status") as f:
     end = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+size = trace.stat().st_size if trace is not None and trace.is_file() else 0
 print(json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "start_rss_kib": before,
-                  "end_rss_kib": end,
+                  "end_rss_kib": end, "trace_bytes": size,
                   "guest_irqs": s["counters"]["guest_irqs_handled"], "wall_s": wall,
                   "build": "compiled" if _accel.status().active else "pure"}))
 """
 
 
 def memory_scaling(counts: tuple[int, ...] = (100_000, 10_000_000), rate_hz: float = 200_000,
-                   design: str = DESIGN) -> dict[str, Any]:
-    """Peak RSS of one run of ``counts[i]`` interrupts, each in a fresh interpreter."""
-    out: dict[str, Any] = {"design": design, "rate_hz": rate_hz, "runs": {}}
+                   design: str = DESIGN, trace_format: str | None = None,
+                   trace_dir: Path | None = None) -> dict[str, Any]:
+    """Peak RSS of one run of ``counts[i]`` interrupts, each in a fresh interpreter.
+
+    With ``trace_format`` every run streams its trace through that exporter: to
+    ``/dev/null`` (the exporter's memory without the disk: a 10-million-interrupt ftrace
+    text is about 12 GB), or with ``trace_dir`` to a real file there, whose size is
+    reported and which is deleted after the run.
+    """
+    out: dict[str, Any] = {"design": design, "rate_hz": rate_hz, "trace_format": trace_format,
+                           "trace_to": None if trace_format is None else str(trace_dir or os.devnull), "runs": {}}
     for n in counts:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(n), str(rate_hz), design],
-                              capture_output=True, text=True, env=dict(os.environ), check=False)
+        args = [sys.executable, "-c", _CHILD, str(n), str(rate_hz), design]
+        path: Path | None = None
+        if trace_format is not None:
+            path = Path(os.devnull) if trace_dir is None else trace_dir / f"irqfwd-memory-{n}.{trace_format}"
+            args += [str(path), trace_format]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ), check=False)
+        finally:
+            if path is not None and trace_dir is not None:
+                path.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise RuntimeError(f"memory run of {n} interrupts failed: {proc.stderr.strip()[-500:]}")
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         r["peak_rss_mib"] = r["maxrss_kib"] / 1024
+        if r["guest_irqs"]:
+            r["trace_bytes_per_irq"] = r["trace_bytes"] / r["guest_irqs"]
         out["runs"][str(n)] = r
     peaks = [out["runs"][str(n)]["peak_rss_mib"] for n in counts]
     out["ratio_last_to_first"] = peaks[-1] / peaks[0]

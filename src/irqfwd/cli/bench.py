@@ -22,12 +22,18 @@ Three measurements (wall clock; the only place irqfwd reports wall-clock figures
    subprocess (``IRQFWD_ACCEL=off``) and the compiled/pure ratio is given per design.
 3. **Memory**: peak traced allocation (``tracemalloc``) of one ``nic-level`` run per design.
 
+Separate tables, each alone: ``--scaling`` and ``--memory-scaling`` (:mod:`irqfwd.calibrate.scaling`;
+``--memory-scaling --trace FORMAT [--trace-dir DIR] [--counts N,N]`` streams each run's
+trace to ``/dev/null`` or to a file in DIR), and ``--tracing``: the cost of tracing off, a
+no-op tracer and each exporter (:mod:`irqfwd.calibrate.tracing`).
+
 ``--quick`` shortens every measurement (for CI smoke runs); figures are then noisier.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,6 +44,7 @@ from irqfwd.calibrate.gicv3_bench import run_gicv3_benchmark
 from irqfwd.errors import InputError
 from irqfwd.system.designs import DESIGNS
 from irqfwd.system.run import DEFAULT_COMPARE_DESIGNS
+from irqfwd.trace import FORMATS
 
 __all__ = ["register"]
 
@@ -120,7 +127,43 @@ def _print_simulator(console: Any, sim: dict[str, Any]) -> None:
         console.print(f"pure-Python comparison not measured: {sim['pure_error']}", markup=False)
 
 
-def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool) -> None:
+def _tracing(quick: bool, as_json: bool, designs: tuple[str, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from irqfwd import _accel
+    from irqfwd.calibrate.bench import machine_description
+    from irqfwd.calibrate.tracing import tracing_section
+
+    build = "compiled" if _accel.status().active else "pure"
+    report: dict[str, Any] = {"machine": machine_description(), "build": build, "quick": quick,
+                              "tracing": tracing_section(quick, designs)}
+    if as_json:
+        typer.echo(json.dumps(report, sort_keys=True, indent=2))
+        return
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    m = report["machine"]
+    console.print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['python']}, {m['system']}; {build} build")
+    tr = report["tracing"]
+    for design, d in tr["designs"].items():
+        t = Table(title=f"cost of tracing: {tr['scenario']} for {tr['duration']}, {design}, {d['guest_irqs']:,} guest "
+                  f"IRQs, {d['events_per_irq']:.1f} events per IRQ (median of {tr['repeats']} interleaved runs)",
+                  title_justify="left")
+        for col in ("tracing", "CPU s", "wall s", "CPU µs / IRQ", "IRQs / CPU s", "vs off", "trace bytes",
+                    "bytes / IRQ"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for v, r in d["variants"].items():
+            t.add_row(v, f"{r['cpu_s_median']:.3f}", f"{r['wall_s_median']:.3f}", f"{r['us_per_irq']:.2f}",
+                      f"{r['irqs_per_cpu_s']:,.0f}", f"{r['ratio_cpu_vs_off']:.2f}x",
+                      f"{r['trace_bytes']:,}" if r["trace_bytes"] else "", f"{r['bytes_per_irq']:,.0f}"
+                      if r["trace_bytes"] else "")
+        console.print(t)
+
+
+def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str | None = None,
+             trace_dir: Path | None = None, counts: tuple[int, ...] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -136,7 +179,8 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool) -> None:
     if scaling:
         report["scaling"] = scaling_section(quick)
     if memory:
-        report["memory_scaling"] = memory_scaling((20_000, 200_000) if quick else (100_000, 10_000_000))
+        report["memory_scaling"] = memory_scaling(
+            counts or ((20_000, 200_000) if quick else (100_000, 10_000_000)), trace_format=trace, trace_dir=trace_dir)
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True, indent=2))
         return
@@ -162,17 +206,33 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool) -> None:
         console.print("flat within 25% of the first point: " + ", ".join(verdicts))
     if memory:
         ms = report["memory_scaling"]
-        t = Table(title=f"peak RSS of one run: nic-level, {ms['design']}, {ms['rate_hz']:,.0f} Hz, tracing off",
+        traced = "tracing off" if ms["trace_format"] is None else f"{ms['trace_format']} trace to {ms['trace_to']}"
+        t = Table(title=f"peak RSS of one run: nic-level, {ms['design']}, {ms['rate_hz']:,.0f} Hz, {traced}",
                   title_justify="left")
-        for col in ("interrupts", "guest IRQs handled", "wall s", "peak RSS MiB", "after imports MiB",
-                    "at the end MiB"):
+        cols = ["interrupts", "guest IRQs handled", "wall s", "peak RSS MiB", "after imports MiB", "at the end MiB"]
+        if trace_dir is not None:
+            cols += ["trace bytes", "bytes / IRQ"]
+        for col in cols:
             t.add_column(col, justify="right")
         for n, r in ms["runs"].items():
-            t.add_row(f"{int(n):,}", f"{r['guest_irqs']:,}", f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.1f}",
-                      f"{r['start_rss_kib'] / 1024:.1f}", f"{r['end_rss_kib'] / 1024:.1f}")
+            row = [f"{int(n):,}", f"{r['guest_irqs']:,}", f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.1f}",
+                   f"{r['start_rss_kib'] / 1024:.1f}", f"{r['end_rss_kib'] / 1024:.1f}"]
+            if trace_dir is not None:
+                row += [f"{r['trace_bytes']:,}", f"{r.get('trace_bytes_per_irq', 0):,.0f}"]
+            t.add_row(*row)
         console.print(t)
         console.print(f"largest / smallest: {ms['ratio_last_to_first']:.3f} (target ≤ 1.10), "
                       f"under 300 MiB: {'yes' if ms['under_300_mib'] else 'no'}")
+
+
+def _counts(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x.replace("_", "")) for x in raw.split(",") if x.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise InputError(f"--counts {raw}: expected positive interrupt counts, e.g. 100000,1000000")
+    return values
 
 
 def accel_cmd(
@@ -206,15 +266,41 @@ def bench_cmd(
         bool, typer.Option("--memory-scaling", help="Only the memory table: peak RSS of 100,000 vs "
                            "10,000,000 interrupts (takes minutes).")
     ] = False,
+    trace: Annotated[
+        str | None, typer.Option("--trace", help=f"With --memory-scaling: stream each run's trace in this "
+                                 f"format ({', '.join(FORMATS)}) to /dev/null, or to --trace-dir.", metavar="FORMAT")
+    ] = None,
+    trace_dir: Annotated[
+        Path | None, typer.Option("--trace-dir", help="With --memory-scaling --trace: write the traces as real "
+                                  "files in DIR (sizes reported, files deleted).", metavar="DIR")
+    ] = None,
+    counts: Annotated[
+        str | None, typer.Option("--counts", help="With --memory-scaling: comma-separated interrupt counts "
+                                 "(default 100000,10000000).", metavar="N,N,...")
+    ] = None,
+    tracing: Annotated[
+        bool, typer.Option("--tracing", help="Only the cost of tracing: off, a no-op tracer and each exporter "
+                           "(default designs: forwarded, irqfd-resample).")
+    ] = False,
 ) -> None:
     """Benchmark the GIC model, the end-to-end simulator and its memory use."""
+    if (trace is not None or trace_dir is not None or counts is not None) and not memory_scaling:
+        raise InputError("--trace, --trace-dir and --counts go with --memory-scaling")
+    if trace is not None and trace not in FORMATS:
+        raise InputError(f"--trace {trace}: unknown format (known: {', '.join(FORMATS)})")
+    if trace_dir is not None and (trace is None or not trace_dir.is_dir()):
+        raise InputError(f"--trace-dir {trace_dir}: needs --trace FORMAT and an existing directory")
+    sizes = _counts(counts) if counts is not None else None
     if scaling or memory_scaling:
-        _scaling(quick, as_json, scaling, memory_scaling)
+        _scaling(quick, as_json, scaling, memory_scaling, trace, trace_dir, sizes)
         return
     chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
     unknown = [d for d in chosen if d not in DESIGNS]
     if unknown or not chosen:
         raise InputError(f"--designs: unknown design(s) {', '.join(unknown) or '(none given)'}")
+    if tracing:
+        _tracing(quick, as_json, chosen if designs else ("forwarded", "irqfd-resample"))
+        return
     if simulator_only:  # internal: the pure-Python half of a compiled bench (pure_sim_section)
         typer.echo(json.dumps({"simulator": simulator_section(quick, chosen, with_pure=False)}, sort_keys=True))
         return

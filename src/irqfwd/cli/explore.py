@@ -98,7 +98,7 @@ def explore_cmd(
         why = inapplicable(config, name)
         if why is not None:
             if not every:
-                raise InputError(f"--designs: design {name!r} does not apply to scenario {config.name!r}: {why}")
+                raise InputError(f"--designs: not for scenario {config.name!r}: {why}")
             skipped[name] = why
             names.remove(name)
     if out is not None:

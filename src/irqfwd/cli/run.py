@@ -1,13 +1,17 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--json] [--trace PATH [--trace-format F]] [--quiet]``
 ``irqfwd run --replay FILE [--json] [--trace PATH]`` (a counter-example of ``irqfwd explore``)
-``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]]``
+``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
 
 ``--trace PATH`` streams the run's events to PATH (:mod:`irqfwd.trace`): ftrace text in the
 ``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
 (``.vcd``), or the format ``--trace-format`` names.  ``compare`` writes one file per design,
 ``STEM.DESIGN.EXT``.
+
+A run that takes more than half a second shows a progress bar on stderr when stderr is a
+terminal (simulated time, guest interrupts, simulated interrupts per second;
+:mod:`irqfwd.cli.progress`); ``--quiet`` turns it off.  It never changes the results.
 
 SCENARIO is a built-in name (``irqfwd list``) or a scenario TOML file.  The table shows, per
 design, the interrupts handled, exits per interrupt by KVM exit reason (the ``perf kvm stat``
@@ -28,7 +32,9 @@ from typing import Annotated, Any
 
 import typer
 
+from irqfwd.cli.progress import RunBar
 from irqfwd.errors import InputError
+from irqfwd.system.designs import default_designs
 from irqfwd.system.run import (
     DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
@@ -60,6 +66,7 @@ TraceOpt = Annotated[
     typer.Option("--trace", help="Stream the event trace to PATH (.txt ftrace text, .json Perfetto, .vcd waveform).",
                  metavar="PATH"),
 ]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (stderr).")]
 TraceFormatOpt = Annotated[
     str | None,
     typer.Option("--trace-format", help=f"Trace format ({', '.join(FORMATS)}); default: by the extension of PATH."),
@@ -207,6 +214,7 @@ def run_cmd(
         Path | None, typer.Option("--replay", help="Re-execute a counter-example written by 'irqfwd explore --out'.",
                                   metavar="FILE")
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
     if trace is not None:
@@ -225,7 +233,12 @@ def run_cmd(
         raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
     design = _check_design(design or "irqfd-resample")
     config, seed, costs = prepare(scenario, overrides, seed)
-    result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format)[design]
+    bar = RunBar(config.name, quiet=quiet)
+    try:
+        result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
+                             progress=bar)[design]
+    finally:
+        bar.close()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
 
 
@@ -253,8 +266,10 @@ def _replay(path: Path, as_json: bool, trace: Path | None, trace_format: str | N
 def compare_cmd(
     scenario: ScenarioArg,
     designs: Annotated[
-        str, typer.Option("--designs", help="Comma-separated delivery designs.")
-    ] = ",".join(DEFAULT_COMPARE_DESIGNS),
+        str | None, typer.Option("--designs", help="Comma-separated delivery designs (default: "
+                                 + ",".join(DEFAULT_COMPARE_DESIGNS)
+                                 + ", those the scenario's devices allow).")
+    ] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
@@ -265,10 +280,11 @@ def compare_cmd(
         typer.Option("--report", help="Write a report directory (config, stats, exit tables, plots, report.html).",
                      metavar="DIR"),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
-    names = [d.strip() for d in designs.split(",") if d.strip()]
-    if not names:
+    names = [d.strip() for d in designs.split(",") if d.strip()] if designs is not None else []
+    if designs is not None and not names:
         raise InputError("--designs: no design given")
     if len(set(names)) != len(names):
         raise InputError("--designs: a design is listed twice")
@@ -276,14 +292,20 @@ def compare_cmd(
         _check_design(name)
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed)
-    if report_dir is not None:
-        if trace is not None:
-            raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
-        from irqfwd.report import write_report
+    if designs is None:
+        names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
+    if report_dir is not None and trace is not None:
+        raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+    bar = RunBar(config.name, quiet=quiet)
+    try:
+        if report_dir is not None:
+            from irqfwd.report import write_report
 
-        results = write_report(report_dir, config, seed, costs, names)
-    else:
-        results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format)
+            results = write_report(report_dir, config, seed, costs, names, progress=bar)
+        else:
+            results = run_designs(config, names, seed, costs, trace=trace, trace_format=trace_format, progress=bar)
+    finally:
+        bar.close()
     _finish(report(config.name, seed, {d: summarize_result(r) for d, r in results.items()}), as_json, f"{config.name} (seed {seed}): {config.description}")
 
 

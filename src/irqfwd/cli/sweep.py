@@ -4,8 +4,9 @@
 [--workers N] [--plot] [--quiet]`` runs every run of the spec (:mod:`irqfwd.sweep.spec`)
 not already stored in DIR (default ``out/NAME``), writing each result the moment its run
 finishes, then ``DIR/results.parquet`` and ``DIR/results.csv``; ``--plot`` draws the
-standard figures into ``DIR/figures``.  A progress bar is shown on a terminal (not with
-``--quiet``).  Exit status: 0, 1 if a run failed, 2 on a bad spec or option.
+standard figures into ``DIR/figures``.  A progress bar is shown on stderr when it is a
+terminal (not with ``--quiet``): runs done, time, and the simulated time and guest
+interrupts per wall-clock second of the runs finished so far.  Exit status: 0, 1 if a run failed, 2 on a bad spec or option.
 
 ``irqfwd study forwarding [--out DIR] [--report FILE] [--quick] ...`` runs a built-in
 study and writes its report (Markdown with the table and the figures).
@@ -13,11 +14,13 @@ study and writes its report (Markdown with the table and the figures).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from irqfwd.cli.progress import fmt_sim_ns, stderr_console
 from irqfwd.errors import InputError
 from irqfwd.sweep.runner import Progress, run_sweep
 
@@ -41,15 +44,18 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar a
 class _Bar(Progress):
     """A rich progress bar on a terminal; nothing otherwise."""
 
-    def __init__(self, quiet: bool, label: str) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True, highlight=False)
+    def __init__(self, quiet: bool, label: str, console: Any = None) -> None:
+        self.console = console if console is not None else stderr_console()
         self.enabled = not quiet and self.console.is_terminal
         self.label = label
         self.progress: Any = None
         self.task: Any = None
         self.failed = 0
+        self.sim_ns = 0
+        """Simulated time of the runs finished in this invocation."""
+        self.irqs = 0
+        """Guest interrupts (device and timer) those runs handled."""
+        self._t0 = time.perf_counter()
 
     def start(self, total: int, done: int) -> None:
         if not self.enabled:
@@ -64,16 +70,32 @@ class _Bar(Progress):
         )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=self.console)
+                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[sim]}"),
+                                 console=self.console)
         self.progress.start()
-        self.task = self.progress.add_task(self.label, total=total, completed=done)
+        self._t0 = time.perf_counter()
+        self.task = self.progress.add_task(self.label, total=total, completed=done, sim="")
+
+    def sim_text(self) -> str:
+        """Simulated time and simulated interrupts per wall-clock second of the runs
+        finished so far (several run at once: the rate is the sweep's, not one run's)."""
+        if not self.irqs and not self.sim_ns:
+            return ""
+        wall = time.perf_counter() - self._t0
+        rate = f", {self.irqs / wall:,.0f} IRQs/s" if wall > 0 else ""
+        return f"{fmt_sim_ns(self.sim_ns)} simulated, {self.irqs:,} IRQs{rate}"
 
     def advance(self, record: dict[str, Any]) -> None:
         if "error" in record:
             self.failed += 1
+        else:
+            summary = record.get("summary") or {}
+            counters = summary.get("counters") or {}
+            self.sim_ns += int(summary.get("sim_time_ns", 0))
+            self.irqs += int(counters.get("guest_irqs_handled", 0)) + int(counters.get("guest_timer_irqs", 0))
         if self.progress is not None:
             desc = self.label if not self.failed else f"{self.label} [red]({self.failed} failed)[/]"
-            self.progress.update(self.task, advance=1, description=desc)
+            self.progress.update(self.task, advance=1, description=desc, sim=self.sim_text())
 
     def stop(self) -> None:
         if self.progress is not None:

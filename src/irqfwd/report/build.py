@@ -13,7 +13,7 @@ from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.metrics import Listener
-from irqfwd.system.run import RunResult, report, run_scenario, summarize_result
+from irqfwd.system.run import RunProgress, RunResult, report, run_scenario, summarize_result
 
 __all__ = ["MISR_BITS", "ReportObserver", "write_report"]
 
@@ -103,8 +103,8 @@ def _exit_table(design: str, obs: ReportObserver) -> str:
 
 
 def write_report(out: Path, config: ScenarioConfig, seed: int, costs: CostProfile, designs: list[str],
-                 *, timeline_ns: int = 1_000_000, results: dict[str, RunResult] | None = None
-                 ) -> dict[str, RunResult]:
+                 *, timeline_ns: int = 1_000_000, results: dict[str, RunResult] | None = None,
+                 progress: RunProgress | None = None) -> dict[str, RunResult]:
     """Run ``designs`` (observed) and write the report directory ``out`` (created; its
     files are written through temporary files).  Returns the runs."""
     if out.exists() and not out.is_dir():
@@ -116,7 +116,8 @@ def write_report(out: Path, config: ScenarioConfig, seed: int, costs: CostProfil
     observers: dict[str, ReportObserver] = {}
     for d in designs:
         obs = ReportObserver(timeline_ns)
-        runs[d] = run_scenario(config, d, seed=seed, costs=costs, trace=out / f"trace-{d}.json", observer=obs)
+        runs[d] = run_scenario(config, d, seed=seed, costs=costs, trace=out / f"trace-{d}.json", observer=obs,
+                               progress=progress)
         observers[d] = obs
     summaries = {d: summarize_result(r) for d, r in runs.items()}
     cfg = {"scenario": config.model_dump(mode="json"), "seed": seed, "designs": designs,

@@ -183,6 +183,11 @@ class Engine:
         """Make :meth:`run` return after the current callback."""
         self._stopped = True
 
+    @property
+    def stopped(self) -> bool:
+        """True when the last :meth:`run` returned because of :meth:`stop`."""
+        return self._stopped
+
     def peek(self) -> int | None:
         """Time of the next live entry, or ``None`` when nothing is scheduled."""
         heap = self._heap

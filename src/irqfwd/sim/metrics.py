@@ -30,6 +30,7 @@ __all__ = [
     "EventSite",
     "LatencyStats",
     "Listener",
+    "NoopTracer",
     "Recorder",
     "TraceEvent",
     "latency_bucket",
@@ -54,6 +55,17 @@ class Listener:
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""
         raise NotImplementedError(f"{type(self).__name__} does not handle {name!r}")
+
+
+class NoopTracer(Listener):
+    """A tracer that ignores every event: attached in place of a trace exporter, it
+    measures what producing and dispatching the events costs (``irqfwd bench --tracing``).
+    Compiled with the recorder, so the call into it is a native one."""
+
+    __slots__ = ()
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        return None
 
 
 class EventSite:
@@ -301,6 +313,15 @@ class Recorder:
                 c[site.name] += site.n
                 site.n = 0
         return c
+
+    def peek_counter(self, name: str) -> int:
+        """Counter ``name`` as it stands, without folding the :class:`CounterSite` counts into
+        :attr:`counters` (a progress display reads it: reading never changes the recorder)."""
+        n = self._counters.get(name, 0)
+        for site in self._counter_sites:
+            if site.name == name:
+                n += site.n
+        return n
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""

@@ -34,7 +34,7 @@ from irqfwd.hw.timer import ArchTimers
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
-from irqfwd.system.designs import Design, get_design
+from irqfwd.system.designs import Design, get_design, unsupported
 from irqfwd.system.vtimer import VtimerSystem, install_vtimer
 from irqfwd.vmm.main_loop import MainLoop
 from irqfwd.vmm.vfio import VfioIrqVmm
@@ -102,6 +102,9 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     """Build machine, host kernel, VMs, guests and devices for ``config`` under ``design``.
     """
     d = design if isinstance(design, Design) else get_design(design)
+    reason = unsupported(d, config)
+    if reason is not None:
+        raise InputError(reason)
     if costs is None:
         try:
             costs = load_profile(config.cost_profile)
@@ -207,8 +210,6 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig,
     for page in range(bar_gpa >> 12, (bar_gpa + BAR_SIZE + 0xFFF) >> 12):
         kvm.stage2_device_pages.add(page)  # VFIO mmaps the BAR: guest accesses do not exit
     if loop is not None:
-        if not level:
-            raise InputError(f"design {d.name!r} is QEMU's INTx path: device {dev.name!r} must be level-triggered")
         vmm = VfioIrqVmm(machine, kvm, loop, vfio, trigger, nic, bar_gpa, BAR_SIZE, dev.guest_intid)
         return DeviceWiring(dev, nic, kvm, host_irq, vfio, trigger, None, None, d.forward, bar_gpa, vmm)
     resamplefd: EventFd | None = None

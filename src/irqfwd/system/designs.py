@@ -94,6 +94,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 
 __all__ = ["DESIGNS", "Design", "get_design"]
@@ -180,3 +181,21 @@ def get_design(name: str) -> Design:
     if d is None:
         raise InputError(f"unknown design {name!r}; choose one of: {', '.join(DESIGNS)}")
     return d
+
+
+def unsupported(design: Design, config: ScenarioConfig) -> str | None:
+    """Why ``design`` cannot run ``config``, or None.  QEMU's INTx path (``vmm-irqline``)
+    serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0 §2.2.6), and
+    QEMU routes edge sources (MSI) through irqfd instead."""
+    if design.injection == "irq-line":
+        for dev in config.devices:
+            if dev.trigger != "level":
+                return (f"design {design.name!r} is QEMU's INTx path: device {dev.name!r} "
+                        "must be level-triggered")
+    return None
+
+
+def default_designs(config: ScenarioConfig, names: tuple[str, ...]) -> list[str]:
+    """The designs of ``names`` that can run ``config`` (``irqfwd compare`` without
+    ``--designs``: e.g. no ``vmm-irqline`` for an edge device)."""
+    return [n for n in names if unsupported(DESIGNS[n], config) is None]

@@ -92,7 +92,7 @@ from irqfwd.hw.machine import PhysCpu
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import NORMAL, URGENT, Engine
 from irqfwd.system.build import System
-from irqfwd.system.designs import DESIGNS, get_design
+from irqfwd.system.designs import DESIGNS, get_design, unsupported
 from irqfwd.system.run import RunHooks, RunResult, run_scenario
 from irqfwd.system.statehash import state_digest
 from irqfwd.system.teardown import Teardown
@@ -354,12 +354,8 @@ def grace_for(opts: ExploreOptions, design: str, costs: CostProfile) -> int:
 
 
 def inapplicable(config: ScenarioConfig, design: str) -> str | None:
-    """Why ``design`` cannot run ``config`` (None: it can)."""
-    if get_design(design).injection == "irq-line":
-        edge = [dev.name for dev in config.devices if dev.trigger == "edge"]
-        if edge:
-            return f"QEMU's INTx path takes level devices only ({', '.join(edge)}: edge)"
-    return None
+    """Why ``design`` cannot run ``config`` (None: it can): :func:`irqfwd.system.designs.unsupported`."""
+    return unsupported(get_design(design), config)
 
 
 class _Explorer:

@@ -14,10 +14,18 @@
 ``trace=PATH`` streams the run's events to PATH through an exporter of :mod:`irqfwd.trace`
 (``trace_format``, else chosen by the extension); the file appears, complete, when the run
 ends (a failed run leaves none).
+
+``progress=`` (a :class:`RunProgress`) is told the simulated time and the guest interrupts
+handled about every :attr:`RunProgress.interval_s` of wall time (the ``irqfwd run`` /
+``compare`` progress bar).  The engine then runs in successive slices of simulated time
+(:func:`advance`) while the machine's fast-forward horizon stays where an unobserved run
+puts it, so the same entries run in the same order and every output, ``events_run``
+included, is identical with and without it (``tests/system/test_progress.py``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +49,12 @@ __all__ = [
     "HOST_CPU_CATEGORIES",
     "LATENCY_PATHS",
     "RunHooks",
+    "RunProgress",
     "RunResult",
     "RunSpec",
+    "advance",
     "cpu_time_summary",
+    "handled_irqs",
     "known_designs",
     "prepare",
     "report",
@@ -115,15 +126,85 @@ class RunHooks:
         """Called after ``duration_ns``, once the teardown is armed."""
 
 
+class RunProgress:
+    """Receives the progress of runs (the default ignores it): what a progress bar draws.
+    Observing a run never changes it (:func:`advance`)."""
+
+    interval_s: float = 0.1
+    """Wall-clock seconds between two :meth:`update` calls (at most one per slice)."""
+
+    def start(self, design: str, end_ns: int) -> None:
+        """A run of ``design`` starts; its traffic stops at simulated ``end_ns`` (the VMs
+        are torn down after it)."""
+
+    def update(self, now_ns: int, irqs: int) -> None:
+        """The run is at simulated ``now_ns`` and the guests have handled ``irqs``
+        interrupts (device and timer)."""
+
+    def stop(self, now_ns: int, irqs: int) -> None:
+        """The run ended (also after an exception) at ``now_ns`` with ``irqs`` handled."""
+
+
+def handled_irqs(system: System) -> int:
+    """Guest interrupts handled so far (device and timer), read without changing the recorder."""
+    rec = system.recorder
+    return rec.peek_counter("guest_irqs_handled") + rec.peek_counter("guest_timer_irqs")
+
+
+FIRST_SLICE_NS = 10_000
+"""The first slice of simulated time :func:`advance` runs before it looks at the clock."""
+
+
+def advance(system: System, until: int, progress: RunProgress | None = None) -> None:
+    """Run ``system`` to simulated ``until`` as :meth:`Machine.run` does; with ``progress``,
+    in slices of simulated time sized to last about half of ``progress.interval_s`` each,
+    calling ``progress.update`` between them at most every ``interval_s``.
+
+    Only the engine's ``until`` is sliced: the machine's fast-forward horizon is ``until``
+    for the whole call, as in :meth:`Machine.run`, so no pCPU step batch is split at a
+    slice boundary (a batch may run past it; the next slice starts where it ended), and
+    by the engine's rule 3 running to T1 then to T2 executes exactly the entries that
+    running to T2 does, in the same order.  A :meth:`Engine.stop` ends the call as it ends
+    :meth:`Engine.run`.
+    """
+    machine = system.machine
+    if progress is None:
+        machine.run(until)
+        return
+    engine = system.engine
+    machine.horizon = until  # what Machine.run(until) sets: batches never pass it
+    interval = progress.interval_s
+    target = interval / 2
+    slice_ns = FIRST_SLICE_NS
+    clock = time.perf_counter
+    last_update = clock()
+    while True:
+        t0 = clock()
+        stop_at = min(engine.now + slice_ns, until)
+        engine.run(until=stop_at)
+        if engine.stopped or stop_at >= until:
+            return
+        now = clock()
+        spent = now - t0
+        if spent < target / 2:
+            slice_ns *= 2
+        elif spent > target * 2 and slice_ns > 1_000:
+            slice_ns //= 2
+        if now - last_update >= interval:
+            last_update = now
+            progress.update(engine.now, handled_irqs(system))
+
+
 def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None,
                  costs: CostProfile | None = None, tracing: bool = False,
                  trace: Path | None = None,
                  trace_format: str | None = None, observer: Listener | None = None,
-                 hooks: RunHooks | None = None) -> RunResult:
+                 hooks: RunHooks | None = None, progress: RunProgress | None = None) -> RunResult:
     """Run ``config`` under ``design``; deterministic for a given seed (``trace``/
     ``trace_format``: stream the events to a file;
     ``observer``: a listener that receives every event, e.g. a report's;
-    ``hooks``: :class:`RunHooks`)."""
+    ``hooks``: :class:`RunHooks`;
+    ``progress``: told how far the run is, see :class:`RunProgress`)."""
     fmt = None
     if trace is not None:
         fmt = resolve_format(trace, trace_format)
@@ -134,12 +215,17 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     if trace is not None or observer is not None:
         sink = attach_trace(system, trace, fmt, {"scenario": config.name, "design": system.design.name,
                                                  "seed": engine.seed}, observer)
+    if progress is not None:
+        progress.start(system.design.name, config.duration_ns)
     try:
-        checker = _simulate(system, hooks)
+        checker = _simulate(system, hooks, progress)
     except BaseException:
         if sink is not None:
             sink.abort()
         raise
+    finally:
+        if progress is not None:
+            progress.stop(engine.now, handled_irqs(system))
     if trace is not None or observer is not None:
         detach_trace(system)
     if sink is not None:
@@ -148,7 +234,8 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
                      engine.events_run, system, trace)
 
 
-def _simulate(system: System, hooks: RunHooks | None = None) -> InvariantChecker:
+def _simulate(system: System, hooks: RunHooks | None = None,
+              progress: RunProgress | None = None) -> InvariantChecker:
     """Start the devices, run the scenario, tear the VMs down; the finished checker."""
     config = system.config
     grace = hooks.grace_ns if hooks is not None else None
@@ -161,15 +248,15 @@ def _simulate(system: System, hooks: RunHooks | None = None) -> InvariantChecker
     for w in system.devices:
         w.nic.start(arrivals(w.cfg.traffic, engine.rng, 0, end + TEARDOWN_WINDOW_NS))
     system.host.sched.start_migration()
-    system.machine.run(end)
+    advance(system, end, progress)
     td = Teardown(system)
     td.arm()
     if hooks is not None:
         hooks.armed(system, td)
-    system.machine.run(end + 2 * TEARDOWN_WINDOW_NS)
+    advance(system, end + 2 * TEARDOWN_WINDOW_NS, progress)
     if not td.killed:
         td.kill()
-        system.machine.run(end + 3 * TEARDOWN_WINDOW_NS)
+        advance(system, end + 3 * TEARDOWN_WINDOW_NS, progress)
     if not td.done:
         td.teardown()
     checker.finish(engine.now)
@@ -178,8 +265,9 @@ def _simulate(system: System, hooks: RunHooks | None = None) -> InvariantChecker
 
 def trace_path_for(path: Path, design: str, designs: int) -> Path:
     """The trace file of ``design`` when ``designs`` designs are traced to ``path``: ``path``
-    itself for one, else ``STEM.DESIGN.EXT`` beside it."""
-    if designs <= 1:
+    itself for one, else ``STEM.DESIGN.EXT`` beside it; a path that is no regular file
+    (``/dev/null``, a FIFO) takes every design's trace, one after the other."""
+    if designs <= 1 or (path.exists() and not path.is_file()):
         return path
     return path.with_name(f"{path.stem}.{design}{path.suffix}")
 
@@ -236,13 +324,14 @@ def prepare(scenario: str, overrides: list[str] | None, seed: int | None
 
 def run_designs(config: ScenarioConfig, designs: list[str], seed: int,
                 costs: CostProfile | None = None, *, tracing: bool = False,
-                trace: Path | None = None, trace_format: str | None = None) -> dict[str, RunResult]:
+                trace: Path | None = None, trace_format: str | None = None,
+                progress: RunProgress | None = None) -> dict[str, RunResult]:
     """Run ``config`` under each design; ``{design: RunResult}`` in the given order.  With
     ``trace``, each design's events go to :func:`trace_path_for` of it."""
     return {
         d: run_scenario(config, d, seed=seed, costs=costs, tracing=tracing,
                         trace=None if trace is None else trace_path_for(trace, d, len(designs)),
-                        trace_format=trace_format)
+                        trace_format=trace_format, progress=progress)
         for d in designs
     }
 

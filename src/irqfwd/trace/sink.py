@@ -2,6 +2,8 @@
 :class:`TraceSink` that writes to a temporary file beside its target and renames it at
 :meth:`TraceSink.close` (a failed or interrupted run never leaves a half-written trace).
 
+A path that exists and is no regular file (``/dev/null``, a FIFO) is written directly.
+
 A sink is the recorder's tracer (:meth:`irqfwd.sim.metrics.Recorder.set_tracer`): it
 receives every event as it is emitted, in simulated-time order, and writes it out at once,
 so a run of any length keeps only the sink's small per-track state in memory.
@@ -103,7 +105,11 @@ class TraceSink(Listener):
         self.header = header
         self.received = 0
         """Events received."""
-        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.direct = path.exists() and not path.is_file()
+        """True when ``path`` is no regular file (``/dev/null``, a FIFO, a terminal): written
+        as it is, with no temporary file (``--trace /dev/null``: the exporter's cost
+        without the disk; ``--trace FIFO``: into another program, e.g. a compressor)."""
+        self._tmp = path if self.direct else path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self.out: IO[Any] = self._tmp.open("wb" if self.binary else "w", buffering=1 << 20)
         except OSError as exc:
@@ -127,7 +133,8 @@ class TraceSink(Listener):
             try:
                 self.finish(end_ns)
                 self.out.close()
-                os.replace(self._tmp, self.path)
+                if not self.direct:
+                    os.replace(self._tmp, self.path)
             except OSError as exc:
                 self.abort()
                 raise InputError(f"--trace {self.path}: cannot write: {exc.strerror or exc}") from None
@@ -138,5 +145,6 @@ class TraceSink(Listener):
         self.closed = True
         with contextlib.suppress(OSError):
             self.out.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        if not self.direct:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()

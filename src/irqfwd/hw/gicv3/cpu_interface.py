@@ -23,7 +23,7 @@ from irqfwd.hw.gic.sysregs import GICV3_SYSREGS, SysReg, SysRegBlock
 from irqfwd.hw.gicv3.config import GICv3Config
 
 if TYPE_CHECKING:
-    from irqfwd.hw.gicv3.gic import GICv3
+    from irqfwd.hw.gicv3.core import GicV3Core
 
 __all__ = ["ICC_CTLR_CBPR", "ICC_CTLR_EOIMODE", "IDLE_PRIORITY", "INTID_SPURIOUS",
            "CpuInterface", "group_priority_mask", "is_special"]
@@ -78,7 +78,7 @@ class CpuInterface:
         "regs",
     )
 
-    def __init__(self, cpu: int, config: GICv3Config, gic: GICv3) -> None:
+    def __init__(self, cpu: int, config: GICv3Config, gic: GicV3Core) -> None:
         self.cpu = cpu
         self.config = config
         self.gic = gic

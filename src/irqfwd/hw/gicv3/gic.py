@@ -37,6 +37,7 @@ from irqfwd.hw.gic.memory import RAM_BASE, Memory
 from irqfwd.hw.gic.regs import RegisterBlock
 from irqfwd.hw.gic.sysregs import SysRegBlock, SysRegUndefined, route, sysreg_by_name
 from irqfwd.hw.gicv3.config import GICv3Config
+from irqfwd.hw.gicv3.core import GicV3Core
 from irqfwd.hw.gicv3.cpu_interface import CpuInterface
 from irqfwd.hw.gicv3.distributor import GICD_CTLR_ENABLEGRP1, GICD_SIZE, Distributor
 from irqfwd.hw.gicv3.its import ITS, NO_DOORBELL
@@ -52,13 +53,13 @@ def _noop_emit(cpu: int, signal: str, level: bool) -> None:
     return None
 
 
-class GICv3:
+class GICv3(GicV3Core):
     """A GICv3 (or GICv4 with ``config.version = 4``) with the ITS, QEMU ``virt`` defaults."""
 
     __slots__ = (
         "_bk", "_cand", "_emit", "_hppi", "_maint", "_on_event", "_on_output", "_pm",
         "_spi_at", "_updating", "config", "cpu_if", "dist", "its", "mem", "outputs",
-        "redist", "virt",
+        "virt",
     )
 
     def __init__(self, config: GICv3Config | None = None) -> None:

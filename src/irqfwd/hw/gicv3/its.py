@@ -31,7 +31,7 @@ from irqfwd.hw.gicv3.config import GICv3Config
 from irqfwd.hw.gicv3.distributor import id_registers
 
 if TYPE_CHECKING:
-    from irqfwd.hw.gicv3.gic import GICv3
+    from irqfwd.hw.gicv3.core import GicV3Core
 
 __all__ = [
     "CMD_CLEAR", "CMD_DISCARD", "CMD_INT", "CMD_INV", "CMD_INVALL", "CMD_MAPC", "CMD_MAPD",
@@ -145,7 +145,7 @@ class ITS:
         "vpes",
     )
 
-    def __init__(self, config: GICv3Config, mem: Memory, gic: GICv3) -> None:
+    def __init__(self, config: GICv3Config, mem: Memory, gic: GicV3Core) -> None:
         self.config = config
         self.mem = mem
         self.gic = gic

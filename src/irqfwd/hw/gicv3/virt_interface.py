@@ -37,7 +37,7 @@ from irqfwd.hw.gicv3.cpu_interface import (
 )
 
 if TYPE_CHECKING:
-    from irqfwd.hw.gicv3.gic import GICv3
+    from irqfwd.hw.gicv3.core import GicV3Core
 
 __all__ = [
     "ICH_HCR_EN",
@@ -158,7 +158,7 @@ class VirtInterface:
         "vmcr",
     )
 
-    def __init__(self, cpu: int, config: GICv3Config, gic: GICv3) -> None:
+    def __init__(self, cpu: int, config: GICv3Config, gic: GicV3Core) -> None:
         self.cpu = cpu
         self.config = config
         self.gic = gic
