@@ -604,7 +604,11 @@ class StaleActive(Rule):
 
     Each physical activation of an SPI is one *instance* (a generation number per INTID).
     A guest deactivation of the vINTID mapped to it records the instance active at that
-    moment, keyed by the deactivating vCPU (``(vm, vcpu)``: vCPU ids repeat across VMs);
+    moment, keyed by the deactivating vCPU (``(vm, vcpu)``: vCPU ids repeat across VMs),
+    unless a host handler of that INTID is running (between ``irq_handler_entry`` and
+    ``irq_handler_exit``): that activation is a new interrupt the host takes for itself
+    (a non-forwarded design deactivates after its handler; the guest may EOI the previous
+    injection meanwhile);
     at that vCPU's next ``kvm_entry`` the violation is that *same* instance still being
     active.  A new activation in between (e.g. sw-deactivate: the fold deactivates, then a
     new edge held pending in the GIC fires at once) is a different instance, whatever the
@@ -612,7 +616,7 @@ class StaleActive(Rule):
     """
 
     name = "stale-active"
-    events = ("irqfwd_guest_deactivate", "kvm_entry")
+    events = ("irqfwd_guest_deactivate", "kvm_entry", "irq_handler_entry", "irq_handler_exit")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -622,17 +626,28 @@ class StaleActive(Rule):
         self.vint_to_phys = _devices(checker).vint_to_phys  # vint_key(vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
+        self.in_host_handler: dict[int, int] = {}  # intid -> host handlers of it running
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "irqfwd_guest_deactivate":
             self._on_guest_deactivate(time_ns, fields)
-        else:
+        elif name == "kvm_entry":
             self._on_entry(time_ns, fields)
+        elif name == "irq_handler_entry":
+            intid: int = fields["intid"]
+            self.in_host_handler[intid] = self.in_host_handler.get(intid, 0) + 1
+        else:
+            intid = fields["intid"]
+            n = self.in_host_handler.get(intid, 0)
+            if n > 1:
+                self.in_host_handler[intid] = n - 1
+            else:
+                self.in_host_handler.pop(intid, None)
 
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
         intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
-        if intid is not None and intid in self.active:
+        if intid is not None and intid in self.active and intid not in self.in_host_handler:
             key = (f["vm"], f["vcpu"])
             w = self.waiting.get(key)
             if w is None:
