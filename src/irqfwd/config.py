@@ -17,6 +17,7 @@ __all__ = [
     "DeviceConfig",
     "GuestConfig",
     "HostConfig",
+    "HostileBehaviour",
     "ScenarioConfig",
     "SchedulerConfig",
     "TimerConfig",
@@ -41,11 +42,20 @@ class TrafficConfig(_Strict):
     trace_csv: str | None = None
     """For ``trace``: CSV with a ``time_ns`` column (one event per row)."""
     start_ns: int = Field(default=10_000, ge=0)
+    count: int | None = Field(default=None, ge=1)
+    """At most this many events (None: every event the pattern gives until the run ends)."""
 
     @model_validator(mode="after")
     def _trace_needs_file(self) -> TrafficConfig:
         if self.pattern == "trace" and not self.trace_csv:
             raise ValueError("pattern 'trace' needs trace_csv")
+        if self.pattern == "burst":
+            span = (self.burst_size - 1) * self.burst_gap_ns
+            period = self.burst_size * 1e9 / self.rate_hz
+            if span >= period:
+                raise ValueError(f"burst_gap_ns: a burst of {self.burst_size} events {self.burst_gap_ns} ns "
+                                 f"apart lasts {span} ns, not shorter than the burst period "
+                                 f"{period:.0f} ns at rate_hz={self.rate_hz:g}")
         return self
 
 
@@ -118,6 +128,18 @@ class TimerConfig(_Strict):
     fires while it runs (physical IRQ exit) and it can be preempted or migrated with the
     timer interrupt pending or active."""
 
+    @model_validator(mode="after")
+    def _oneshot_range(self) -> TimerConfig:
+        if self.oneshot_min_ns > self.oneshot_max_ns:
+            raise ValueError(f"oneshot_min_ns ({self.oneshot_min_ns}) is above oneshot_max_ns "
+                             f"({self.oneshot_max_ns})")
+        return self
+
+
+HostileBehaviour = Literal["never-eoi", "bogus-eoi", "gicv-fuzz", "gicd-fuzz", "sgi-flood", "irq-toggle",
+                          "timer-storm", "eoi-unserviced"]
+"""What a hostile guest does (:mod:`irqfwd.guest.hostile`)."""
+
 
 KERNEL_PROFILES = ("current", "6.12", "6.1", "5.8")
 """Host kernels whose behaviour the host model can follow (``docs/designs.md``, "Kernel
@@ -147,6 +169,8 @@ class VMConfig(_Strict):
     vcpus: int = Field(default=1, ge=1, le=8)
     pin: list[int] | None = None
     timer: TimerConfig = Field(default_factory=TimerConfig)
+    hostile: HostileBehaviour | None = None
+    """Run a hostile guest (:mod:`irqfwd.guest.hostile`) instead of the Linux-like kernel."""
 
 
 class SchedulerConfig(_Strict):
@@ -177,7 +201,7 @@ class ScenarioConfig(_Strict):
     guest: GuestConfig = Field(default_factory=GuestConfig)
     host: HostConfig = Field(default_factory=HostConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
-    cost_profile: str = "altra"
+    cost_profile: str = Field(default="altra", min_length=1)
     gic: Literal["v2", "v3", "v4", "v4.1"] = "v2"
     """The interrupt controller: GICv2 with the virtualization extensions, GICv3 with an
     ITS, GICv4 (direct vLPI injection) or GICv4.1 (and direct vSGIs)."""
@@ -187,29 +211,52 @@ class ScenarioConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_refs(self) -> ScenarioConfig:
-        for dev in self.devices:
+        """Cross-field consistency; each message starts with the offending field's path."""
+        names: dict[str, int] = {}
+        hosts: dict[int, str] = {}
+        vintids: dict[tuple[int, int], str] = {}
+        for i, dev in enumerate(self.devices):
+            where = f"devices.{i}"
+            if dev.name in names:
+                raise ValueError(f"{where}.name: device name {dev.name!r} is already used by devices.{names[dev.name]}")
+            names[dev.name] = i
             if dev.vm >= len(self.vms):
-                raise ValueError(f"device {dev.name!r} assigned to VM {dev.vm}, but there are {len(self.vms)} VMs")
+                raise ValueError(f"{where}.vm: device {dev.name!r} is assigned to VM {dev.vm}, but there "
+                                 f"{'is 1 VM' if len(self.vms) == 1 else f'are {len(self.vms)} VMs'}")
             if dev.vcpu >= self.vms[dev.vm].vcpus:
-                raise ValueError(f"device {dev.name!r} targets vCPU {dev.vcpu} of a VM with {self.vms[dev.vm].vcpus} vCPUs")
+                raise ValueError(f"{where}.vcpu: device {dev.name!r} targets vCPU {dev.vcpu} of VM {dev.vm}, "
+                                 f"which has {self.vms[dev.vm].vcpus} vCPU(s)")
+            if dev.kind != "nic":
+                continue  # MSI-X queues and IPIs have no host SPI or vINTID of their own
+            other = hosts.get(dev.host_intid)
+            if other is not None:
+                raise ValueError(f"{where}.host_intid: device {dev.name!r} is wired to host INTID "
+                                 f"{dev.host_intid}, already used by device {other!r}")
+            hosts[dev.host_intid] = dev.name
+            other = vintids.get((dev.vm, dev.guest_intid))
+            if other is not None:
+                raise ValueError(f"{where}.guest_intid: VM {dev.vm} already has device {other!r} on "
+                                 f"vINTID {dev.guest_intid}")
+            vintids[(dev.vm, dev.guest_intid)] = dev.name
         for i, vm in enumerate(self.vms):
             if vm.pin is not None:
                 if len(vm.pin) != vm.vcpus:
-                    raise ValueError(f"VM {i}: pin lists {len(vm.pin)} pCPUs for {vm.vcpus} vCPUs")
+                    raise ValueError(f"vms.{i}.pin: lists {len(vm.pin)} pCPU(s) for {vm.vcpus} vCPU(s)")
                 bad = [p for p in vm.pin if p >= self.pcpus]
                 if bad:
-                    raise ValueError(f"VM {i}: pin names pCPU {bad[0]}, but there are {self.pcpus} pCPUs")
-        hosts = [d.host_intid for d in self.devices if d.kind == "nic"]
-        if len(set(hosts)) != len(hosts):
-            raise ValueError("two devices share one host_intid")
-        for dev in self.devices:
+                    raise ValueError(f"vms.{i}.pin: names pCPU {bad[0]}, but there "
+                                     f"{'is 1 pCPU' if self.pcpus == 1 else f'are {self.pcpus} pCPUs'}")
+        for i, dev in enumerate(self.devices):
+            where = f"devices.{i}"
             if dev.kind == "ipi" and dev.vcpu == 0:
-                raise ValueError(f"device {dev.name!r}: IPIs are sent by vCPU 0 to another vCPU: set vcpu >= 1")
+                raise ValueError(f"{where}.vcpu: IPIs are sent by vCPU 0 to another vCPU: set vcpu >= 1")
             if dev.kind == "msix-nic" and self.gic == "v2":
-                raise ValueError(f"device {dev.name!r} uses MSI-X, which needs an ITS: set gic to v3, v4 or v4.1")
+                raise ValueError(f"{where}.kind: device {dev.name!r} uses MSI-X, which needs an ITS: "
+                                 "set gic to v3, v4 or v4.1")
             if dev.queue_vcpus is not None:
                 if len(dev.queue_vcpus) != dev.queues:
-                    raise ValueError(f"device {dev.name!r}: queue_vcpus lists {len(dev.queue_vcpus)} vCPUs for {dev.queues} queues")
+                    raise ValueError(f"{where}.queue_vcpus: lists {len(dev.queue_vcpus)} vCPUs for "
+                                     f"{dev.queues} queues")
                 if any(not 0 <= v < self.vms[dev.vm].vcpus for v in dev.queue_vcpus):
-                    raise ValueError(f"device {dev.name!r}: queue_vcpus names a vCPU VM {dev.vm} does not have")
+                    raise ValueError(f"{where}.queue_vcpus: names a vCPU VM {dev.vm} does not have")
         return self

@@ -41,6 +41,7 @@ def forwarded_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
         (t, "irqfwd_device_irq_raise", {"dev": "nic0", "intid": intid, "trigger": "level", "seq": seq}),
         (t + 100, "irqfwd_phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
         (t + 110, "irq_handler_entry", {"intid": intid, "cpu": 0}),
+        (t + 150, "irq_handler_exit", {"intid": intid, "cpu": 0, "ret": "handled"}),
         (t + 200, "kvm_exit", {"vcpu": 0, "reason": "IRQ"}),
         (t + 300, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(1, 48, intid, hw=True)}),
         (t + 400, "kvm_entry", {"vcpu": 0}),
@@ -58,6 +59,7 @@ def resample_level_irq(t: int, seq: int, intid: int = 48) -> list[Step]:
         (t + 100, "irqfwd_phys_activate", {"intid": intid, "cpu": 0, "source": "iar"}),
         (t + 110, "irq_handler_entry", {"intid": intid, "cpu": 0}),
         (t + 150, "irqfwd_vfio_mask", {"intid": intid}),
+        (t + 155, "irq_handler_exit", {"intid": intid, "cpu": 0, "ret": "handled"}),
         (t + 160, "irqfwd_phys_deactivate", {"intid": intid, "cpu": 0, "source": "dir", "by": "host"}),
         (t + 300, "gic_lr_entry", {"cpu": 0, "lr": 0, "value": lr(1, 48) | (1 << 19)}),
         (t + 500, "irqfwd_guest_irq_handled", {"vm": 0, "vcpu": 0, "vintid": 48, "dev": "nic0", "seq": seq}),
@@ -252,6 +254,27 @@ def test_stale_active_after_guest_deactivation() -> None:
     checker = replay(steps)
     assert rules_fired(checker) == {"stale-active"}
     assert checker.violations[0].time_ns == 11_000
+
+
+def test_no_stale_active_for_a_new_interrupt_the_host_is_handling() -> None:
+    """Not forwarded (irqfd-resample, edge): the guest deactivates vINTID 48 of the previous
+    injection while the host, on another pCPU, is inside its handler of the next edge (a new
+    physical activation the host deactivates itself after irq_handler_exit): the physical
+    INTID is active at the vCPU's next entry, and that is not stale (found by the stateful
+    whole-stack test)."""
+    steps: list[Step] = [
+        (1_000, "irqfwd_phys_activate", {"intid": 48, "cpu": 0, "source": "iar"}),
+        (1_010, "irq_handler_entry", {"intid": 48, "cpu": 0}),
+        (1_020, "irqfwd_guest_deactivate", {"vm": 0, "vcpu": 1, "vintid": 48}),
+        (1_030, "kvm_entry", {"vcpu": 1}),
+        (1_500, "irq_handler_exit", {"intid": 48, "cpu": 0, "ret": "handled"}),
+        (1_500, "irqfwd_phys_deactivate", {"intid": 48, "cpu": 0, "source": "dir", "by": "host"}),
+    ]
+    assert "stale-active" not in rules_fired(replay(steps))
+    # the same deactivation after the host's handler returned (forwarded: Active is the guest's)
+    late = [steps[0], steps[1], (1_015, "irq_handler_exit", {"intid": 48, "cpu": 0, "ret": "handled"}),
+            steps[2], steps[3]]
+    assert "stale-active" in rules_fired(replay(late))
 
 
 def test_vfio_masked_at_end_fires() -> None:

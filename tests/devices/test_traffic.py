@@ -61,8 +61,15 @@ def test_bursts_shape_and_mean_rate() -> None:
 
 
 def test_burst_longer_than_its_period_is_an_input_error() -> None:
-    """Overlapping bursts cannot be produced in order: rejected with the numbers involved."""
-    cfg = TrafficConfig(pattern="burst", rate_hz=1_000_000, burst_size=8, burst_gap_ns=5_000)
+    """Overlapping bursts cannot be produced in order: rejected with the numbers involved,
+    by the scenario schema (naming burst_gap_ns) and, for a configuration built without
+    validation, by the traffic generator."""
+    from pydantic import ValidationError
+
+    kw = {"pattern": "burst", "rate_hz": 1_000_000, "burst_size": 8, "burst_gap_ns": 5_000}
+    with pytest.raises(ValidationError, match="burst_gap_ns: a burst of 8 events"):
+        TrafficConfig(**kw)  # type: ignore[arg-type]
+    cfg = TrafficConfig.model_construct(**{**TrafficConfig().model_dump(), **kw})
     with pytest.raises(InputError, match="burst of 8 events"):
         times(cfg, 1_000_000)
 
@@ -151,3 +158,18 @@ def test_arrival_mux_matches_one_entry_per_device() -> None:
     plain, merged = run(False), run(True)
     assert plain == merged
     assert len(plain[0]) == sum(map(len, streams)) * 2 + len(streams)
+
+
+def test_count_keeps_the_first_events_of_any_pattern() -> None:
+    """``traffic.count`` bounds the number of events (the explorer's small configurations)."""
+    import random
+
+    from irqfwd.config import TrafficConfig
+    from irqfwd.devices.traffic import arrivals
+
+    for pattern in ("periodic", "poisson", "burst"):
+        cfg = TrafficConfig(pattern=pattern, rate_hz=100_000, burst_size=2, count=3, start_ns=0)
+        unbounded = TrafficConfig(pattern=pattern, rate_hz=100_000, burst_size=2, start_ns=0)
+        got = list(arrivals(cfg, random.Random(1), 0, 1_000_000))
+        assert got == list(arrivals(unbounded, random.Random(1), 0, 1_000_000))[:3]
+        assert len(got) == 3

@@ -77,7 +77,7 @@ def write(tmp_path: Path, text: str) -> str:
         ("duration_ns = 5\nbogus = 1\n", r"s\.toml: bogus: Extra inputs are not permitted"),
         ("[[devices]]\n[devices.traffic]\nrate_hz = -3\n", r"s\.toml: devices\.0\.traffic\.rate_hz: Input should be greater than 0"),
         ("[[devices]]\ntrigger = 'both'\n", r"s\.toml: devices\.0\.trigger: Input should be 'level' or 'edge'"),
-        ("[[devices]]\nvm = 3\n", r"s\.toml: device 'nic0' assigned to VM 3"),
+        ("[[devices]]\nvm = 3\n", r"s\.toml: devices\.0\.vm: device 'nic0' is assigned to VM 3"),
         ("duration_ns = = 1\n", r"s\.toml: invalid TOML"),
     ],
 )
@@ -159,7 +159,7 @@ def test_dotted_path_overrides() -> None:
         ("vcpus=two", r"--set vcpus: 'two' is not an integer"),
         ("duration_ns=5ms", r"--set duration_ns: '5ms' is not an integer"),
         ("devices.0.threaded=maybe", r"--set devices\.0\.threaded: 'maybe' is not a boolean"),
-        ("devices.0.vcpu=1", r"--set devices\.0\.vcpu=1: device 'nic0' targets vCPU 1"),
+        ("devices.0.vcpu=1", r"--set devices\.0\.vcpu=1: devices\.0\.vcpu: device 'nic0' targets vCPU 1"),
     ],
 )
 def test_bad_overrides_name_the_key(item: str, expected: str) -> None:

@@ -114,3 +114,64 @@ def test_at_seq_runs_in_the_place_of_its_reserved_number() -> None:
     eng.at_seq(10, seq, seen.append, "b")
     eng.run()
     assert seen == ["a", "b", "c"]
+
+
+def test_chooser_default_order_is_the_normal_order() -> None:
+    """A chooser that always picks ``pending()[0]`` runs entries exactly as :meth:`Engine.run`."""
+
+    def build(eng: Engine, seen: list[str]) -> None:
+        eng.schedule(10, seen.append, "t10-normal-a")
+        eng.schedule(10, seen.append, "t10-late", priority=LATE)
+        eng.schedule(10, seen.append, "t10-urgent", priority=URGENT)
+        eng.schedule(5, lambda: eng.schedule(5, seen.append, "t10-from-t5"))
+        eng.schedule(12, seen.append, "t12")
+
+    plain, chosen = Engine(), Engine()
+    a: list[str] = []
+    b: list[str] = []
+    build(plain, a)
+    build(chosen, b)
+    calls: list[int] = []
+
+    def first(engine: Engine, limit: int) -> list[object]:
+        calls.append(engine.now)
+        return engine.pending()[0]
+
+    chosen.chooser = first
+    plain.run(until=11)
+    chosen.run(until=11)
+    assert a == b == ["t10-urgent", "t10-normal-a", "t10-from-t5", "t10-late"]
+    assert plain.now == chosen.now == 11 and plain.events_run == chosen.events_run == 5
+    assert len(calls) == 5  # consulted before every entry
+
+
+def test_chooser_advances_an_entry_to_the_earliest_instant() -> None:
+    """An entry chosen ahead of its time runs at the time of the earliest live entry; the
+    skipped entries keep their times and run afterwards; the clock never goes backwards."""
+    eng = Engine()
+    seen: list[tuple[str, int]] = []
+    eng.schedule(10, lambda: seen.append(("a", eng.now)))
+    eng.schedule(30, lambda: seen.append(("b", eng.now)))
+    eng.schedule(40, lambda: seen.append(("c", eng.now)))
+
+    def last_first(engine: Engine, limit: int) -> list[object]:
+        return engine.pending()[-1]
+
+    eng.chooser = last_first
+    eng.run()
+    assert seen == [("c", 10), ("b", 10), ("a", 10)]
+    assert eng.pending() == []
+
+
+def test_chooser_must_return_a_live_entry_within_the_limit() -> None:
+    """Returning a cancelled entry or one due after ``until`` is an engine misuse."""
+    import pytest
+
+    from irqfwd.errors import SimulationError
+
+    eng = Engine()
+    eng.schedule(5, lambda: None)
+    late = eng.schedule(50, lambda: None)
+    eng.chooser = lambda engine, limit: late
+    with pytest.raises(SimulationError, match="chooser"):
+        eng.run(until=20)

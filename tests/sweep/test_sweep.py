@@ -231,20 +231,22 @@ def test_study_forwarding_spec_plans() -> None:
 
 
 def test_a_failing_run_is_reported_not_stored_and_retried(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A run that raises (a burst longer than its period is only detected when traffic
-    starts) is reported with its parameters, exit status 1; the other runs are stored, and
-    a rerun retries only the failed one."""
+    """A run that raises (vmm-irqline, QEMU's INTx path, refuses an edge device when the
+    system is built; a burst longer than its period, the former example, is now refused
+    when the scenario is validated) is reported with its parameters, exit status 1; the
+    other runs are stored, and a rerun retries only the failed one."""
     f = _spec(tmp_path, """
-set = ["duration=1ms", "pattern=burst", "rate=1M", "devices.0.traffic.burst_size=8"]
-designs = ["forwarded"]
+set = ["duration=1ms"]
+designs = ["vmm-irqline"]
 [parameters]
-"devices.0.traffic.burst_gap_ns" = [100, 5000]
+"devices.0.trigger" = ["level", "edge"]
 """)
     out = tmp_path / "out"
     res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")
     assert res.code == 1
     assert "2 runs: 0 already done, 1 run now, 1 failed" in res.out
-    assert "failed: forwarded seed 0 {'devices.0.traffic.burst_gap_ns': 5000}: InputError: traffic: a burst" in res.err
+    assert ("failed: vmm-irqline seed 0 {'devices.0.trigger': 'edge'}: InputError: design 'vmm-irqline' "
+            "is QEMU's INTx path" in res.err)
     assert len(list((out / "runs").glob("*.json"))) == 1
     assert (out / "results.csv").read_text().count("\n") == 2
     res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")

@@ -10,7 +10,9 @@ Rules shipped here (the hazards of the Linux forwarding code, each named with th
 
 ``lost-interrupt``
     every ``irqfwd_device_irq_raise`` is covered by a ``irqfwd_guest_irq_handled`` of the same device by
-    the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end.
+    the end of the run, except raises within :attr:`InvariantChecker.grace_ns` of the end
+    and raises a level device withdrew (``irqfwd_device_irq_withdraw``: its line went low
+    before any driver served it, so GICv2 no longer holds it pending, IHI 0048B §3.2.4).
 ``edge-exactly-once``
     an edge device's raises are delivered to the guest handler at most once each (never
     more handler runs than raises); at least once is ``lost-interrupt``.
@@ -289,7 +291,7 @@ class DeviceTracker(Listener):
     only the raises not yet covered by a handler run are kept (``unserved``).
     """
 
-    events = ("irqfwd_device_irq_raise", "irqfwd_guest_irq_handled")
+    events = ("irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "irqfwd_device_irq_withdraw")
 
     def __init__(self) -> None:
         self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
@@ -304,8 +306,20 @@ class DeviceTracker(Listener):
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "irqfwd_device_irq_raise":
             self._on_raise(time_ns, fields)
-        else:
+        elif name == "irqfwd_guest_irq_handled":
             self._on_handled(time_ns, fields)
+        else:
+            self._on_withdraw(fields)
+
+    def _on_withdraw(self, f: dict[str, Any]) -> None:
+        """A level device withdrew its raises (``Nic.withdraw``): none is owed a handler."""
+        dev: str = f["dev"]
+        last = self.last.get(dev)
+        if last is not None and last[0] > self.covered.get(dev, 0):
+            self.covered[dev] = last[0]
+        q = self.unserved.get(dev)
+        if q is not None:
+            q.clear()
 
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
@@ -590,7 +604,11 @@ class StaleActive(Rule):
 
     Each physical activation of an SPI is one *instance* (a generation number per INTID).
     A guest deactivation of the vINTID mapped to it records the instance active at that
-    moment, keyed by the deactivating vCPU (``(vm, vcpu)``: vCPU ids repeat across VMs);
+    moment, keyed by the deactivating vCPU (``(vm, vcpu)``: vCPU ids repeat across VMs),
+    unless a host handler of that INTID is running (between ``irq_handler_entry`` and
+    ``irq_handler_exit``): that activation is a new interrupt the host takes for itself
+    (a non-forwarded design deactivates after its handler; the guest may EOI the previous
+    injection meanwhile);
     at that vCPU's next ``kvm_entry`` the violation is that *same* instance still being
     active.  A new activation in between (e.g. sw-deactivate: the fold deactivates, then a
     new edge held pending in the GIC fires at once) is a different instance, whatever the
@@ -598,7 +616,7 @@ class StaleActive(Rule):
     """
 
     name = "stale-active"
-    events = ("irqfwd_guest_deactivate", "kvm_entry")
+    events = ("irqfwd_guest_deactivate", "kvm_entry", "irq_handler_entry", "irq_handler_exit")
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
@@ -608,17 +626,28 @@ class StaleActive(Rule):
         self.vint_to_phys = _devices(checker).vint_to_phys  # vint_key(vm, vintid) -> host intid
         self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
         # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
+        self.in_host_handler: dict[int, int] = {}  # intid -> host handlers of it running
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "irqfwd_guest_deactivate":
             self._on_guest_deactivate(time_ns, fields)
-        else:
+        elif name == "kvm_entry":
             self._on_entry(time_ns, fields)
+        elif name == "irq_handler_entry":
+            intid: int = fields["intid"]
+            self.in_host_handler[intid] = self.in_host_handler.get(intid, 0) + 1
+        else:
+            intid = fields["intid"]
+            n = self.in_host_handler.get(intid, 0)
+            if n > 1:
+                self.in_host_handler[intid] = n - 1
+            else:
+                self.in_host_handler.pop(intid, None)
 
 
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
         intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
-        if intid is not None and intid in self.active:
+        if intid is not None and intid in self.active and intid not in self.in_host_handler:
             key = (f["vm"], f["vcpu"])
             w = self.waiting.get(key)
             if w is None:
@@ -715,6 +744,7 @@ class LevelStorm(Rule):
         self.asserted: dict[int, bool] = {}
         self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
         self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
+        self.taken: dict[int, bool] = {}  # host entry since the last handler run (rule c)
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "irqfwd_device_irq_raise":
@@ -756,7 +786,7 @@ class LevelStorm(Rule):
         if intid is None:
             return
         self.checker.checked += 1
-        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.fired.get(intid, False):
+        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.taken.get(intid, False):
             self.violation(
                 time,
                 intid,
@@ -765,6 +795,7 @@ class LevelStorm(Rule):
             )
         self.fired[intid] = False
         self.unmasked[intid] = False
+        self.taken[intid] = False
 
     def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]
@@ -788,6 +819,7 @@ class LevelStorm(Rule):
             )
         self.fired[intid] = True
         self.unmasked[intid] = False
+        self.taken[intid] = True
 
 
 for _rule in (

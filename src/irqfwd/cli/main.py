@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 # Sub-command modules; each defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES = ("regs", "run", "bench", "calibrate", "measure", "sweep")
+_COMMAND_MODULES = ("regs", "run", "bench", "calibrate", "measure", "sweep", "explore")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"irqfwd.cli.{_name}").register(app)

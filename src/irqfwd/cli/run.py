@@ -1,6 +1,7 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
 ``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--quiet]``
+``irqfwd run --replay FILE [--json] [--trace PATH]`` (a counter-example of ``irqfwd explore``)
 ``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
 
 ``--gic v2|v3|v4|v4.1`` runs the scenario on that GIC (default: the scenario's); a design
@@ -205,20 +206,45 @@ def _finish(rep: dict[str, Any], as_json: bool, title: str) -> None:
 
 
 def run_cmd(
-    scenario: ScenarioArg,
-    design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
+    scenario: Annotated[
+        str | None,
+        typer.Argument(help="Built-in scenario name (see 'irqfwd list') or a scenario .toml file.", show_default=False),
+    ] = None,
+    design: Annotated[str | None, typer.Option("--design", "-d", help="Delivery design [default: irqfd-resample, or the scenario's own first design].",
+                                               show_default=False)] = None,
     overrides: SetOpt = None,
     seed: SeedOpt = None,
     as_json: JsonOpt = False,
     trace: TraceOpt = None,
     trace_format: TraceFormatOpt = None,
+    replay_file: Annotated[
+        Path | None, typer.Option("--replay", help="Re-execute a counter-example written by 'irqfwd explore --out'.",
+                                  metavar="FILE")
+    ] = None,
     quiet: QuietOpt = False,
     gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
-    _check_design(design)
+    if trace is not None:
+        for source, what in ((scenario, "the scenario file"), (replay_file, "the replay file")):
+            if source is not None and Path(source).exists() and Path(source).resolve() == trace.resolve():
+                raise InputError(f"--trace {trace}: is {what}; refusing to overwrite it")
     _check_trace(trace, trace_format)
+    if replay_file is not None:
+        given = [n for n, v in (("SCENARIO", scenario), ("--design", design), ("--set", overrides),
+                                ("--seed", seed), ("--gic", gic)) if v is not None and v != []]
+        if given:
+            raise InputError(f"--replay: the replay file fixes the scenario, design and seed; do not give {given[0]}")
+        _replay(replay_file, as_json, trace, trace_format)
+        return
+    if scenario is None:
+        raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
+    if design is not None:
+        _check_design(design)
     config, seed, costs = prepare(scenario, overrides, seed, gic)
+    if design is None:
+        # irqfd-resample, or the scenario's first design when it has its own (MSI-X, vSGIs)
+        design = (default_designs(config, ("irqfd-resample",)) or ["irqfd-resample"])[0]
     bar = RunBar(config.name, quiet=quiet)
     try:
         result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
@@ -226,6 +252,27 @@ def run_cmd(
     finally:
         bar.close()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
+
+
+def _replay(path: Path, as_json: bool, trace: Path | None, trace_format: str | None) -> None:
+    from irqfwd.system.explore import load_replay, replay
+
+    rp = load_replay(path)
+    result, decisions = replay(rp, trace=trace, trace_format=trace_format)
+    rep = report(rp.config.name, rp.seed, {rp.design: summarize_result(result)})
+    rep["replay"] = {"file": str(path), "choices": [d.as_dict() for d in decisions],
+                     "recorded_rules": sorted({v.get("rule", "?") for v in rp.violations if isinstance(v, dict)}),
+                     "reproduced": bool(result.violations) == bool(rp.violations)}
+    if not as_json:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        steps = [f"at {d.time_ns} ns ran {d.ran} before {d.instead_of}" for d in decisions]
+        console.print(f"replay of {path}: {len(decisions)} deviation(s) from the default order"
+                      + (": " + "; ".join(steps) if steps else ""), markup=False)
+        console.print("recorded violations: " + (", ".join(rep["replay"]["recorded_rules"]) or "none")
+                      + ("; reproduced" if rep["replay"]["reproduced"] else "; NOT reproduced"), markup=False)
+    _finish(rep, as_json, f"{rp.config.name} / {rp.design} (seed {rp.seed}), replay of {path.name}")
 
 
 def compare_cmd(

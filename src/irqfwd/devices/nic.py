@@ -14,6 +14,9 @@
   :meth:`Nic.poll` (NAPI: consume up to ``budget`` events), :meth:`Nic.set_irq_enabled`.
 * Latency: :meth:`Nic.handler_entry` (called by the guest at handler entry) records
   ``assert_to_guest_handler`` from the oldest raise not yet served.
+* :meth:`Nic.withdraw`: the device drops its pending events by itself (a reset, a timeout);
+  a level line goes low before any driver served it (``device_irq_withdraw``): those raises
+  need no handler any more (an edge already latched in the GIC is still owed one).
 * Registers (a BAR of :data:`BAR_SIZE`): :data:`NIC_STATUS` (read: the events pending,
   cleared by the read) and :data:`NIC_IRQ_ENABLE` (write 1/0); :meth:`Nic.mmio_read` /
   :meth:`Nic.mmio_write` serve them for a VMM that traps the BAR.
@@ -79,6 +82,7 @@ class Nic:
         self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=self.intid,
                                    trigger=self.trigger, seq=0)
         self._ev_lower = rec.event("irqfwd_device_irq_lower", dev=self.name, intid=self.intid)
+        self._ev_withdraw = rec.event("irqfwd_device_irq_withdraw", dev=self.name, intid=self.intid)
         self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic
@@ -217,6 +221,16 @@ class Nic:
         if not self.pending:
             self._lower()
         return n
+
+    def withdraw(self) -> None:
+        """The device clears its pending events by itself; a level device's raises not yet
+        served are withdrawn with its line (``device_irq_withdraw``)."""
+        self.pending = 0
+        if self.level:
+            self.unserved.clear()
+            if self._ev_withdraw.live:
+                self._ev_withdraw.emit()
+        self._lower()
 
     def set_irq_enabled(self, on: bool) -> None:
         """Interrupt mask register: disabling lowers a level line; enabling may raise."""

@@ -14,6 +14,8 @@ non-decreasing sequence of absolute event times (integer ns) in ``[start, end_ns
   ``start_ns + time_ns``.  Rows must be non-negative integers in non-decreasing order; a bad
   file raises :class:`~irqfwd.cli.errors.InputError` naming the file and the line.
 
+``count`` (when set) keeps only the first ``count`` events of any pattern.
+
 :class:`ArrivalMux` keeps the pending arrivals of every device behind one engine entry.
 
 Pure Python, no dependency: the CSV is read with the ``csv`` module.
@@ -22,6 +24,7 @@ Pure Python, no dependency: the CSV is read with the ``csv`` module.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -39,7 +42,13 @@ _NS_PER_S: Final = 1_000_000_000
 
 
 def arrivals(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:
-    """Absolute event times (ns) of pattern ``cfg`` in ``[start_ns + cfg.start_ns, end_ns)``."""
+    """Absolute event times (ns) of pattern ``cfg`` in ``[start_ns + cfg.start_ns, end_ns)``
+    (the first ``cfg.count`` of them when ``count`` is set)."""
+    times = _pattern(cfg, rng, start_ns, end_ns)
+    return times if cfg.count is None else itertools.islice(times, cfg.count)
+
+
+def _pattern(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:
     if cfg.pattern == "trace":
         if cfg.trace_csv is None:  # the config validator already forbids this
             raise InputError("traffic pattern 'trace' needs trace_csv")

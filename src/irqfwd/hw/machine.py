@@ -24,7 +24,9 @@ To keep the simulation fast, consecutive steps of one CPU run inside one engine 
 whenever no other engine entry is due before the step ends ("fast-forward"): the engine
 clock is advanced directly, which is indistinguishable from scheduling an entry at that
 time because nothing else could have run in between.  Fast-forward never passes
-:attr:`Machine.horizon` (set by :meth:`Machine.run`).
+:attr:`Machine.horizon` (set by :meth:`Machine.run`); :attr:`Machine.max_batch` = 1 turns
+it off, so that every step is an engine entry of its own (the ordering explorer,
+:mod:`irqfwd.system.explore`, needs every step boundary to be a point it can choose at).
 
 Guest mode executes a :class:`GuestContext`: the EL1/EL0 state of one vCPU (its step
 chain, exception stack, PSTATE.I and IRQ vector, and the hypervisor's IRQ exit vector),
@@ -187,16 +189,25 @@ class PhysCpu:
 
     def poke(self) -> None:
         """Wake the CPU if it is idle (new runnable thread, or an interrupt line rose)."""
+        if self.next is None and self.mode == HOST and (
+                not self._active or self.machine.cur != self.index):
+            # Nothing to continue with: resume the busy-waiter, else run the idle loop (which
+            # sees the new work).  Also when the CPU is active but not executing a step (a
+            # poke from elsewhere): its last step left no continuation and it would go idle
+            # at its next boundary (an entry already queued), losing a wake-up at that very
+            # instant (found by the ordering explorer: a vCPU woken by an irqfd injection
+            # never ran again; with a busy-waiter, resuming it, not the idle loop, or the
+            # parked vCPU is lost).  A poke from the CPU's own step changes nothing: that
+            # step sets its continuation itself.
+            parked = self.parked
+            if parked is not None:
+                self.parked = None
+                self.next = parked
+            else:
+                self.next = self.idle_step
+                self.cat = CPU_SCHED
         if not self._active:
             self._active = True
-            if self.next is None and self.mode == HOST:
-                parked = self.parked
-                if parked is not None:
-                    self.parked = None
-                    self.next = parked
-                else:
-                    self.next = self.idle_step
-                    self.cat = CPU_SCHED
             self.engine.schedule(0, self._run)
 
     @property
@@ -227,7 +238,7 @@ class PhysCpu:
         out = self.out
         stack = self.stack
         horizon = m.horizon
-        batch = _MAX_BATCH
+        batch = m.max_batch
         m.cur = self.index  # the executing pCPU, for every step of this batch
         while True:
             # ---- step boundary: take interrupts
@@ -317,7 +328,7 @@ class Machine:
 
     __slots__ = (
         "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "_ev_out", "acc", "costs", "cur",
-        "engine", "gic", "horizon", "pcpus", "recorder",
+        "engine", "gic", "horizon", "max_batch", "pcpus", "recorder",
     )
 
     def __init__(self, engine: Engine, recorder: Recorder, costs: CostProfile, gic: GicDevice) -> None:
@@ -334,6 +345,8 @@ class Machine:
         self.cur = -1
         """Index of the pCPU whose step is executing (-1: off-CPU work such as a workqueue)."""
         self.horizon = _FOREVER
+        self.max_batch = _MAX_BATCH
+        """Steps one pCPU may run inside one engine entry (fast-forward); 1 = none."""
         self._assert_t: dict[int, int] = {}
         self.pcpus = [PhysCpu(self, i) for i in range(gic.num_cpus)]
         gic.on_output = self._on_output

@@ -14,7 +14,7 @@ Built-ins (all 10 ms, cost profile ``altra``):
 
 **Adding scenarios from another module** (e.g. the ``vtimer-*`` scenarios): build a
 :class:`ScenarioConfig` and call :func:`register_scenario` at import time of a module listed
-in :data:`PLUGIN_MODULES` (``irqfwd.scenarios.vtimer`` is already listed); the registry
+in :data:`PLUGIN_MODULES` (``irqfwd.scenarios.vtimer`` and ``irqfwd.scenarios.explore`` are listed); the registry
 imports those modules the first time it is consulted::
 
     from irqfwd.scenarios.builtin import register_scenario
@@ -55,7 +55,8 @@ __all__ = [
     "scenario_names",
 ]
 
-PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer", "irqfwd.scenarios.gicv3"]
+PLUGIN_MODULES: list[str] = ["irqfwd.scenarios.vtimer", "irqfwd.scenarios.gicv3", "irqfwd.scenarios.explore",
+                             "irqfwd.scenarios.hostile"]
 """Modules imported on first use of the registry; they call :func:`register_scenario`."""
 
 _REGISTRY: dict[str, ScenarioConfig] = {}
@@ -173,7 +174,7 @@ def _parse_scalar(text: str, current: Any) -> Any:
     stripped = text.strip()
     if stripped.lower() in ("none", "null"):
         return None
-    if stripped[:1] in "[{":
+    if stripped[:1] and stripped[:1] in "[{":
         try:
             return json.loads(stripped)
         except json.JSONDecodeError as exc:
@@ -255,6 +256,10 @@ _SHORTCUTS = ("rate", "duration", "trigger", "pattern", "vms", "vcpus", "pcpus",
 def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioConfig:
     """Apply ``--set key=value`` assignments in order and re-validate; returns a new config.
 
+    The configuration must be valid after the last assignment; an error names the first
+    assignment after which it was invalid and stayed so (a later one may complete a change
+    checked across fields, e.g. ``oneshot_min_ns`` then ``oneshot_max_ns``).
+
     Shortcuts: ``rate`` (every device's traffic.rate_hz; ``20k``, ``1.5M`` allowed),
     ``duration`` (duration_ns; ``5ms``, ``200us``...), ``trigger`` and ``pattern`` (every
     device), ``vms`` (number of VMs; with one NIC per VM, NICs are added alongside on the
@@ -263,6 +268,7 @@ def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioC
     (``devices.0.traffic.pattern=poisson``, ``scheduler.policy=round-robin``).
     """
     data = config.model_dump()
+    first_invalid: str | None = None
     for item in assignments:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -302,9 +308,18 @@ def apply_overrides(config: ScenarioConfig, assignments: list[str]) -> ScenarioC
             raise InputError(f"--set {key}: {exc}") from None
         try:
             data = ScenarioConfig.model_validate(data).model_dump()
-        except ValidationError as exc:
-            raise InputError(f"--set {key}={raw}: {_format_errors(exc)}") from None
-    return ScenarioConfig.model_validate(data)
+            first_invalid = None
+        except ValidationError:
+            # A cross-field check may fail half-way through a change that later assignments
+            # complete (oneshot_min_ns raised before oneshot_max_ns): go on; if the
+            # configuration stays invalid, the error names the first assignment after which
+            # it was.
+            if first_invalid is None:
+                first_invalid = f"{key}={raw}"
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"--set {first_invalid}: {_format_errors(exc)}") from None
 
 
 # --------------------------------------------------------------------------- built-ins

@@ -103,20 +103,32 @@ class CostProfile(BaseModel):
 
     @classmethod
     def from_toml(cls, path: Path) -> CostProfile:
-        """Load and validate a profile; raises ``ValueError`` naming the file and the problem."""
+        """Load and validate a profile; raises ``ValueError`` naming the file, the field and
+        the problem (every field is required: a profile states every cost)."""
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ValueError(f"{path}: no such cost profile") from None
+        except IsADirectoryError:
+            raise ValueError(f"{path}: is a directory, not a cost profile") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a UTF-8 text file") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: invalid TOML: {exc}") from None
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
-            raise ValueError(f"{path}: {problems}") from None
+            missing = [str(err["loc"][0]) for err in exc.errors() if err["type"] == "missing" and err["loc"]]
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors() if err["type"] != "missing"
+            ]
+            if missing:
+                shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+                problems.append(f"missing field(s) {shown}")
+            raise ValueError(f"{path}: {'; '.join(problems)}") from None
 
 
 def load_profile(name_or_path: str = "altra") -> CostProfile:

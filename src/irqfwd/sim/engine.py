@@ -27,8 +27,18 @@ events become known and schedules only its earliest one, with that event's numbe
 (:meth:`Engine.at_seq`): the order is the same as with one entry per event, and the heap
 stays small.
 
-Queries: :meth:`Engine.peek` (time of the next live entry) and :meth:`Engine.next_time`
-(earliest live entry before a bound, optionally ignoring some callbacks).
+Queries: :meth:`Engine.peek` (time of the next live entry), :meth:`Engine.next_time`
+(earliest live entry before a bound, optionally ignoring some callbacks) and
+:meth:`Engine.pending` (every live entry in execution order).
+
+**Choosing the order (exploration).**  :attr:`Engine.chooser` is ``None`` in every normal
+run, and then :meth:`Engine.run` is exactly the loop above (the choice costs one test per
+``run`` call, nothing per entry).  The ordering explorer (:mod:`irqfwd.system.explore`)
+sets it to a callable ``chooser(engine, limit) -> entry`` that is consulted before every
+entry: it returns one live entry of :meth:`pending` due no later than ``limit``, which
+runs *now*, at the time of the earliest live entry (an entry chosen ahead of its time is
+advanced to that instant; the clock never goes backwards and never passes a pending
+entry).  Returning ``pending()[0]`` at every call reproduces the normal order.
 :meth:`irqfwd.hw.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
 decide whether it may fast-forward.
 """
@@ -128,9 +138,11 @@ _COMPACT_MIN: Final = 8
 class Engine:
     """Deterministic discrete-event scheduler with integer-nanosecond time."""
 
-    __slots__ = ("_dead", "_heap", "_seq", "_stopped", "events_run", "now", "rng", "seed")
+    __slots__ = ("_dead", "_heap", "_seq", "_stopped", "chooser", "events_run", "now", "rng", "seed")
 
     def __init__(self, seed: int = 0) -> None:
+        self.chooser: Callable[[Engine, int], list[Any]] | None = None
+        """Exploration hook (see the module docstring); None: the (time, priority, seq) order."""
         self.now = 0
         self.seed = seed
         self.rng = random.Random(seed)
@@ -255,8 +267,16 @@ class Engine:
                     best = t
         return None if best == before else best
 
+    def pending(self) -> list[list[Any]]:
+        """The live entries, in the order :meth:`run` would execute them: ``[time, priority,
+        sequence, callback, args]`` each (read-only; cancel with :meth:`cancel`)."""
+        return sorted(e for e in self._heap if e[3] is not None)
+
     def run(self, until: int | None = None) -> None:
         """Execute entries in order until the heap is empty, ``until`` is passed, or :meth:`stop`."""
+        if self.chooser is not None:
+            self._run_chosen(self.chooser, until)
+            return
         heap = self._heap
         pop = heappop
         self._stopped = False
@@ -274,6 +294,34 @@ class Engine:
                 continue
             self.now = t
             entry[3] = None
+            count += 1
+            args: tuple[Any, ...] = entry[4]
+            if args:
+                callback(*args)
+            else:
+                callback()
+            if self._stopped:
+                break
+        self.events_run += count
+        if until is not None and not self._stopped and self.now < until:
+            self.now = until
+
+    def _run_chosen(self, chooser: Callable[[Engine, int], list[Any]], until: int | None) -> None:
+        """:meth:`run` with :attr:`chooser` picking each entry (see the module docstring)."""
+        self._stopped = False
+        count = 0
+        limit = _FAR_FUTURE if until is None else until
+        while True:
+            t0 = self.peek()
+            if t0 is None or t0 > limit:
+                break
+            entry = chooser(self, limit)
+            callback = entry[3]
+            if callback is None or entry[0] > limit:
+                raise SimulationError("the chooser returned an entry that is not live or is due after the limit")
+            entry[3] = None  # left in the heap as a cancelled entry
+            self._dead += 1
+            self.now = t0
             count += 1
             args: tuple[Any, ...] = entry[4]
             if args:

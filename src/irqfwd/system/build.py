@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from irqfwd.config import DeviceConfig, ScenarioConfig
 from irqfwd.devices.nic import BAR_SIZE, Nic
 from irqfwd.errors import InputError
+from irqfwd.guest.gic_v2 import GicV2GuestDriver
+from irqfwd.guest.hostile import HostileGuest
 from irqfwd.guest.kernel import GuestDriver, GuestKernel
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassProducer
@@ -92,6 +94,8 @@ class System:
     """The MSI-X devices (GICv3/v4 systems, :mod:`irqfwd.system.msi`)."""
     ipis: list[tuple[DeviceConfig, IpiSender]] = field(default_factory=list)
     """The guest IPI streams (:mod:`irqfwd.system.ipi`)."""
+    hostile: dict[int, HostileGuest] = field(default_factory=dict)
+    """VM index → its hostile guest (``VMConfig.hostile``)."""
 
 
 def _num_irqs(config: ScenarioConfig) -> int:
@@ -190,6 +194,17 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
     # the timer then goes through KVM's "kvm-timer" irqchip as on hosts without deactivation.
     vtimer = install_vtimer(machine, timers, host, vms, guests, config,
                             d.hw_deactivation and host.irqchip.eoimode1, d.timer_preserve_active)
+    hostile: dict[int, HostileGuest] = {}
+    for i, vmc in enumerate(config.vms):
+        if vmc.hostile is not None:
+            gic_driver = guests[i].gic
+            if not isinstance(gic_driver, GicV2GuestDriver):
+                raise InputError(f"vms.{i}.hostile: hostile guests are modelled on GICv2 only (gic = {config.gic!r})")
+            vintids = [(w.cfg.guest_intid, w.cfg.trigger == "edge", w.cfg.vcpu) for w in wirings if w.kvm is vms[i]]
+            hostile[i] = HostileGuest(vms[i], gic_driver, costs, vmc.hostile, vintids, timers,
+                                      eoimode1=config.guest.eoimode == 1 or vmc.hostile == "bogus-eoi",
+                                      devices={w.cfg.guest_intid: w.nic for w in wirings if w.kvm is vms[i]},
+                                      bars={w.cfg.guest_intid: w.bar_gpa for w in wirings if w.kvm is vms[i]})
     g = 0
     for i, vmc in enumerate(config.vms):
         for v, vcpu in enumerate(vms[i].vcpus):
@@ -197,7 +212,7 @@ def build_system(config: ScenarioConfig, design: str | Design, *, seed: int | No
             sched.add_task(vcpu, pcpu)
             g += 1
     return System(config, d, engine, rec, costs, machine, gic, timers, host, kvm_arch, vms, guests,
-                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings, ipis=ipis)
+                  wirings, tick=tick, vtimer=vtimer, msi_devices=msi_wirings, ipis=ipis, hostile=hostile)
 
 
 def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig, d: Design,

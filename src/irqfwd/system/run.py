@@ -8,6 +8,8 @@
 * :func:`summarize_result`: the JSON-ready summary of one run (counters, latency
   percentiles, invariant verdict); :func:`report` the ``run``/``compare`` JSON object.
 * :func:`prepare`: resolve a scenario name or file, ``--set`` overrides and a seed.
+* :class:`RunHooks`: optional observers of :func:`run_scenario` (the ordering explorer,
+  :mod:`irqfwd.system.explore`, installs its choice hook and its teardown through them).
 
 ``trace=PATH`` streams the run's events to PATH through an exporter of :mod:`irqfwd.trace`
 (``trace_format``, else chosen by the extension); the file appears, complete, when the run
@@ -49,6 +51,7 @@ __all__ = [
     "DEFAULT_COMPARE_DESIGNS",
     "HOST_CPU_CATEGORIES",
     "LATENCY_PATHS",
+    "RunHooks",
     "RunProgress",
     "RunResult",
     "RunSpec",
@@ -112,6 +115,19 @@ class RunResult:
     def violations(self) -> list[Violation]:
         """The invariant violations of the run."""
         return list(self.checker.violations)
+
+
+class RunHooks:
+    """Observers of one :func:`run_scenario` (every method does nothing by default)."""
+
+    grace_ns: int | None = None
+    """The invariant checker's grace window (None: :data:`DEFAULT_GRACE_NS`)."""
+
+    def built(self, system: System, checker: InvariantChecker) -> None:
+        """Called once the system and its checker exist, before anything runs."""
+
+    def armed(self, system: System, teardown: Teardown) -> None:
+        """Called after ``duration_ns``, once the teardown is armed."""
 
 
 class RunProgress:
@@ -187,10 +203,11 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
                  costs: CostProfile | None = None, tracing: bool = False,
                  trace: Path | None = None,
                  trace_format: str | None = None, observer: Listener | None = None,
-                 progress: RunProgress | None = None) -> RunResult:
+                 hooks: RunHooks | None = None, progress: RunProgress | None = None) -> RunResult:
     """Run ``config`` under ``design``; deterministic for a given seed (``trace``/
     ``trace_format``: stream the events to a file;
     ``observer``: a listener that receives every event, e.g. a report's;
+    ``hooks``: :class:`RunHooks`;
     ``progress``: told how far the run is, see :class:`RunProgress`)."""
     fmt = None
     if trace is not None:
@@ -205,7 +222,7 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
     if progress is not None:
         progress.start(system.design.name, config.duration_ns)
     try:
-        checker = _simulate(system, progress)
+        checker = _simulate(system, hooks, progress)
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -221,10 +238,15 @@ def run_scenario(config: ScenarioConfig, design: str, *, seed: int | None = None
                      engine.events_run, system, trace)
 
 
-def _simulate(system: System, progress: RunProgress | None = None) -> InvariantChecker:
+def _simulate(system: System, hooks: RunHooks | None = None,
+              progress: RunProgress | None = None) -> InvariantChecker:
     """Start the devices, run the scenario, tear the VMs down; the finished checker."""
     config = system.config
-    checker = InvariantChecker(system.recorder, system.design.name)
+    grace = hooks.grace_ns if hooks is not None else None
+    checker = (InvariantChecker(system.recorder, system.design.name) if grace is None
+               else InvariantChecker(system.recorder, system.design.name, grace_ns=grace))
+    if hooks is not None:
+        hooks.built(system, checker)
     engine = system.engine
     end = config.duration_ns
     mux = ArrivalMux(engine)
@@ -238,11 +260,13 @@ def _simulate(system: System, progress: RunProgress | None = None) -> InvariantC
     advance(system, end, progress)
     td = Teardown(system)
     td.arm()
+    if hooks is not None:
+        hooks.armed(system, td)
     advance(system, end + 2 * TEARDOWN_WINDOW_NS, progress)
     if not td.killed:
         td.kill()
         advance(system, end + 3 * TEARDOWN_WINDOW_NS, progress)
-    if not system.torn_down:
+    if not td.done:
         td.teardown()
     checker.finish(engine.now)
     return checker

@@ -26,11 +26,20 @@ TEARDOWN_WINDOW_NS = 1_000_000
 
 
 class Teardown:
-    """Kill the VMs at the next guest handler entry after the end, then tear them down."""
+    """Kill the VMs at the next guest handler entry after the end, then tear them down.
 
-    def __init__(self, system: System) -> None:
+    ``vms``: only these VM indices (default: every VM not torn down yet; the others keep
+    running, and ``stop`` False leaves the engine running after the teardown, as when one VM
+    is destroyed while others run)."""
+
+    def __init__(self, system: System, vms: list[int] | None = None, *, stop: bool = True) -> None:
         self.s = system
         self.killed = False
+        self.done = False
+        self.vms = [kvm for kvm in system.vms
+                    if (kvm.index in vms if vms is not None else kvm.index not in system.torn_down)]
+        self.devices = [w for w in system.devices if w.kvm in self.vms]
+        self.stop = stop
 
     def arm(self) -> None:
         for g in self.s.guests:
@@ -46,14 +55,16 @@ class Teardown:
             return
         self.killed = True
         s = self.s
-        for nic in (w.nic for w in s.devices):
+        for nic in (w.nic for w in self.devices):
             nic._arrivals = iter(())
         for mw in s.msi_devices:
-            for q in mw.nic.queues:
-                q.stop()
-        for _, sender in s.ipis:
-            sender.stop()
-        for kvm in s.vms:
+            if mw.kvm in self.vms:
+                for q in mw.nic.queues:
+                    q.stop()
+        for dev, sender in s.ipis:
+            if s.vms[dev.vm] in self.vms:
+                sender.stop()
+        for kvm in self.vms:
             kvm.dying = True
             for vcpu in kvm.vcpus:
                 if vcpu.blocked or vcpu.cpu is None:
@@ -68,10 +79,11 @@ class Teardown:
         s = self.s
         # Also wait for host IRQ handlers in flight: the host tears down from task context,
         # after a handler's deferred GICC_DIR (gic_handle_irq's irq_eoi) has executed.
-        if all(v.exited for kvm in s.vms for v in kvm.vcpus) and not any(
+        if all(v.exited for kvm in self.vms for v in kvm.vcpus) and not any(
                 c.mode == HOST and c.irqs_masked for c in s.machine.pcpus):
             self.teardown()
-            s.engine.stop()
+            if self.stop:
+                s.engine.stop()
         else:
             s.engine.schedule(100, self._wait, priority=LATE)
 
@@ -79,10 +91,10 @@ class Teardown:
         s = self.s
         genirq = s.host.genirq
         rec = s.recorder
-        for kvm in s.vms:
+        for kvm in self.vms:
             if rec.wants("irqfwd_vm_teardown"):
                 rec.emit("irqfwd_vm_teardown", vm=kvm.index)
-        for w in s.devices:
+        for w in self.devices:
             w.nic.pending = 0
             w.nic.set_irq_enabled(False)  # device reset: line low
             if w.irqfd is not None:
@@ -104,5 +116,7 @@ class Teardown:
             if gic_is_active(s.gic, w.cfg.host_intid):
                 rec.count("teardown_stuck_active")
         for mw in s.msi_devices:
-            teardown_msix(mw)
-        s.torn_down = [kvm.index for kvm in s.vms]
+            if mw.kvm in self.vms:
+                teardown_msix(mw)
+        s.torn_down = sorted({*s.torn_down, *(kvm.index for kvm in self.vms)})
+        self.done = True

@@ -1,0 +1,65 @@
+"""Writing a user's output file safely: all or nothing.
+
+:func:`atomic_write_text` writes into a temporary file beside the target and renames it
+over the target only once everything is written, so a failure (a full disk, an exception
+while formatting, an interrupted run) never leaves a half-written file and never destroys
+what was there.  Errors become :class:`~irqfwd.errors.InputError` naming the option and
+the path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from irqfwd.errors import InputError
+
+__all__ = ["atomic_write_text", "check_output_path"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_output_path(path: Path, what: str) -> None:
+    """:class:`InputError` unless ``path`` can be created as a file (its directory exists,
+    it is not itself a directory)."""
+    if path.is_dir():
+        raise InputError(f"{what} {path}: is a directory, not a file")
+    if not path.parent.is_dir():
+        raise InputError(f"{what} {path}: directory {path.parent} does not exist")
+
+
+def atomic_write_text(path: Path, chunks: Iterable[str], what: str, *, exclusive: bool = False) -> None:
+    """Write ``chunks`` to ``path`` through a temporary file renamed over it.
+
+    ``exclusive``: refuse (:class:`InputError`) if ``path`` already exists, never replacing it.
+    """
+    check_output_path(path, what)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
+        if exclusive:
+            try:
+                os.link(tmp, path)  # fails if path exists: never replaces it
+            except FileExistsError:
+                raise InputError(f"{what} {path}: already exists; refusing to overwrite it") from None
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{what} {path}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
