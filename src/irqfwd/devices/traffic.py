@@ -202,6 +202,14 @@ class ArrivalMux:
         if not self._firing and heap[0][1] == seq:  # the new earliest (else: when firing ends)
             self._schedule(t, seq)
 
+    def sink_for(self, seq: int) -> Callable[[], None] | None:
+        """The device sink of the pending arrival whose engine sequence number is ``seq``
+        (None if none is pending with it): which device an engine entry of the mux is for."""
+        for _t, s, slot in self._heap:
+            if s == seq:
+                return self._sinks[slot]
+        return None
+
     def _schedule(self, t: int, seq: int) -> None:
         self._scheduled.add(seq)
         self._engine.at_seq(t, seq, self._fire)

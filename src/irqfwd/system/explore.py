@@ -85,6 +85,7 @@ from pydantic import ValidationError
 from irqfwd.check.invariants import InvariantChecker
 from irqfwd.config import ScenarioConfig
 from irqfwd.devices.nic import Nic
+from irqfwd.devices.traffic import ArrivalMux
 from irqfwd.errors import InputError
 from irqfwd.fileio import atomic_write_text
 from irqfwd.host.sched import Scheduler
@@ -156,6 +157,10 @@ def describe_entry(entry: Entry) -> tuple[str, str]:
     name = getattr(cb, "__name__", type(cb).__name__)
     if isinstance(owner, PhysCpu):
         return "step", f"cpu{owner.index} step"
+    if isinstance(owner, ArrivalMux):  # a device's next arrival (one mux per device here)
+        dev = getattr(owner.sink_for(entry[2]), "__self__", None)
+        if isinstance(dev, Nic):
+            return "env", f"{dev.name} event"
     if isinstance(owner, Nic):
         return "env", f"{owner.name} {'event' if name == '_arrival' else 'moderation timer'}"
     if name == "_dist_write" and type(owner).__name__ == "GicDriver":
