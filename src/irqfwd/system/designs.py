@@ -220,7 +220,7 @@ def get_design(name: str) -> Design:
 
 def unsupported(design: Design, config: ScenarioConfig) -> str | None:
     """Why ``design`` cannot run ``config``, or None: it needs a newer GIC than the
-    scenario's (:func:`check_design_gic`), or it is QEMU's INTx path (``vmm-irqline``),
+    scenario's, or it is QEMU's INTx path (``vmm-irqline``),
     which serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0
     §2.2.6), and QEMU routes edge sources (MSI) through irqfd instead."""
     if GIC_ORDER.index(config.gic) < GIC_ORDER.index(design.gic):
