@@ -76,36 +76,28 @@ class EventSite:
     The site updates the changing values in :attr:`fields` and calls :meth:`emit` only when
     :attr:`live`; that costs no dict construction.  Listeners see the site's own dict for
     the duration of the call (the :class:`Listener` contract: never keep ``fields``);
-    plain-callable subscribers and the trace get a copy.
+    plain-callable subscribers and the trace get a copy.  The site holds the listeners of
+    its event in dispatch order (:attr:`listeners`, kept up to date by the recorder), so an
+    emission is one loop of direct calls.
     """
 
-    __slots__ = ("_rec", "fields", "live", "name")
+    __slots__ = ("_engine", "fields", "listeners", "live", "name")
 
     def __init__(self, rec: Recorder, name: str, fields: dict[str, Any]) -> None:
-        self._rec = rec
+        self._engine = rec._engine
         self.name = name
         self.fields = fields
-        self.live = rec.tracing or name in rec._subs
+        self.listeners: list[Listener] = rec._dispatch_list(name)
+        """Who receives the event, in order: the in-memory trace, the tracer, the subscribers."""
+        self.live = bool(self.listeners)
 
     def emit(self) -> None:
         """Publish the event with the current :attr:`fields` at the current simulated time."""
-        rec = self._rec
+        now = self._engine.now
         name = self.name
         fields = self.fields
-        if rec.tracing:
-            if rec.keep_trace:
-                rec.trace.append((rec._engine.now, name, dict(fields)))
-            tracer = rec.tracer
-            if tracer is not None:
-                tracer.on_event(name, rec._engine.now, fields)
-        subs = rec._subs.get(name)
-        if subs is not None:
-            now = rec._engine.now
-            for listener in subs:
-                if isinstance(listener, _Callback):
-                    listener.fn(now, dict(fields))
-                else:
-                    listener.on_event(name, now, fields)
+        for listener in self.listeners:
+            listener.on_event(name, now, fields)
 
 
 class CounterSite:
@@ -120,7 +112,8 @@ class CounterSite:
 
 
 class _Callback(Listener):
-    """A plain callable ``fn(time_ns, fields)`` subscribed with :meth:`Recorder.subscribe`."""
+    """A plain callable ``fn(time_ns, fields)`` subscribed with :meth:`Recorder.subscribe`
+    (it gets its own copy of ``fields``: a plain callable may keep it)."""
 
     __slots__ = ("fn",)
 
@@ -128,7 +121,19 @@ class _Callback(Listener):
         self.fn = fn
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self.fn(time_ns, fields)
+        self.fn(time_ns, dict(fields))
+
+
+class _TraceKeeper(Listener):
+    """Appends every event to :attr:`Recorder.trace` (``tracing=True``), fields copied."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self, trace: list[TraceEvent]) -> None:
+        self.trace = trace
+
+    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        self.trace.append((time_ns, name, dict(fields)))
 
 
 LATENCY_SUB_BITS: Final = 8
@@ -285,8 +290,8 @@ class LatencyStats:
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
-    __slots__ = ("_counter_sites", "_counters", "_engine", "_named", "_sites", "_subs", "keep_trace",
-                 "latencies", "trace", "tracer", "tracing")
+    __slots__ = ("_counter_sites", "_counters", "_dispatch", "_engine", "_keeper", "_named", "_sites", "_subs",
+                 "keep_trace", "latencies", "trace", "tracer", "tracing")
 
     def __init__(self, engine: Engine, tracing: bool = False) -> None:
         self._engine = engine
@@ -303,8 +308,11 @@ class Recorder:
         """The listener that receives every event (:meth:`set_tracer`)."""
         self.trace: list[TraceEvent] = []
         """Every event, when :attr:`keep_trace`."""
+        self._keeper = _TraceKeeper(self.trace)
         self._subs: dict[str, list[Listener]] = {}
         self._sites: dict[str, list[EventSite]] = {}
+        self._dispatch: dict[str, list[Listener]] = {}
+        """Cache of :meth:`_dispatch_list` per event name for :meth:`emit` (cleared on change)."""
 
     @property
     def counters(self) -> Counter[str]:
@@ -355,8 +363,7 @@ class Recorder:
         """Call ``listener.on_event(name, time_ns, fields)`` for every event ``name``
         emitted from now on (subscribers run in subscription order)."""
         self._subs.setdefault(name, []).append(listener)
-        for site in self._sites.get(name, ()):
-            site.live = True
+        self._refresh(name)
 
     def set_tracer(self, tracer: Listener | None) -> None:
         """Send every event emitted from now on to ``tracer.on_event(name, time_ns, fields)``
@@ -364,10 +371,29 @@ class Recorder:
         and runs before the subscribers of the event."""
         self.tracer = tracer
         self.tracing = self.keep_trace or tracer is not None
-        for name, sites in self._sites.items():
-            live = self.tracing or name in self._subs
-            for site in sites:
-                site.live = live
+        for name in list(self._sites):
+            self._refresh(name)
+        self._dispatch.clear()
+
+    def _dispatch_list(self, name: str) -> list[Listener]:
+        """The receivers of event ``name`` in dispatch order: the in-memory trace
+        (:attr:`keep_trace`), the tracer, then the subscribers in subscription order."""
+        out: list[Listener] = []
+        if self.keep_trace:
+            out.append(self._keeper)
+        if self.tracer is not None:
+            out.append(self.tracer)
+        subs = self._subs.get(name)
+        if subs is not None:
+            out.extend(subs)
+        return out
+
+    def _refresh(self, name: str) -> None:
+        """Recompute the receivers of ``name`` for its emission sites and :meth:`emit`."""
+        self._dispatch.pop(name, None)
+        for site in self._sites.get(name, ()):
+            site.listeners = self._dispatch_list(name)
+            site.live = bool(site.listeners)
 
     def event(self, name: str, /, **fields: Any) -> EventSite:
         """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
@@ -382,14 +408,10 @@ class Recorder:
 
     def emit(self, name: str, /, **fields: Any) -> None:
         """Publish trace event ``name`` at the current simulated time."""
-        subs = self._subs.get(name)
-        if self.tracing:
-            if self.keep_trace:
-                self.trace.append((self._engine.now, name, fields))
-            tracer = self.tracer
-            if tracer is not None:
-                tracer.on_event(name, self._engine.now, fields)
-        if subs is not None:
+        listeners = self._dispatch.get(name)
+        if listeners is None:
+            listeners = self._dispatch[name] = self._dispatch_list(name)
+        if listeners:
             now = self._engine.now
-            for listener in subs:
+            for listener in listeners:
                 listener.on_event(name, now, fields)
