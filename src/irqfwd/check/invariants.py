@@ -284,23 +284,39 @@ class InvariantChecker:
 # --------------------------------------------------------------------------- rules
 
 
+class DeviceRaises:
+    """One device's raises as :class:`DeviceTracker` keeps them."""
+
+    __slots__ = ("covered", "edge", "intid", "last_seq", "n_raised", "unserved")
+
+    def __init__(self, intid: int) -> None:
+        self.intid = intid
+        """Host INTID of the device's latest raise."""
+        self.edge = False
+        """The latest raise was an edge."""
+        self.n_raised = 0
+        self.last_seq = 0
+        """``seq`` of the newest raise (its INTID is :attr:`intid`)."""
+        self.covered = 0
+        """Highest ``seq`` served by a handler run (or withdrawn) so far."""
+        self.unserved: deque[tuple[int, int, int]] = deque()
+        """The raises not yet covered: ``(seq, time, intid)``."""
+
+
 class DeviceTracker(Listener):
     """Device raises and their coverage by guest handler runs, shared by the device rules.
 
-    One subscription per event whatever the number of rules using it; O(1) per event:
-    only the raises not yet covered by a handler run are kept (``unserved``).
+    One subscription per event whatever the number of rules using it; O(1) per event: one
+    :class:`DeviceRaises` per device, of which only the raises not yet covered by a handler
+    run are kept (``unserved``).
     """
 
     events = ("irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "irqfwd_device_irq_withdraw")
 
     def __init__(self) -> None:
-        self.dev_intid: dict[str, int] = {}  # dev -> host INTID of its latest raise
+        self.devs: dict[str, DeviceRaises] = {}
+        """Per device that raised at least once."""
         self.device_intids: set[int] = set()
-        self.edge: set[str] = set()
-        self.n_raised: dict[str, int] = {}
-        self.last: dict[str, tuple[int, int]] = {}  # dev -> (newest seq, its intid)
-        self.unserved: dict[str, deque[tuple[int, int, int]]] = {}  # dev -> [(seq, time, intid)]
-        self.covered: dict[str, int] = {}  # dev -> highest seq handled so far
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
@@ -313,55 +329,49 @@ class DeviceTracker(Listener):
 
     def _on_withdraw(self, f: dict[str, Any]) -> None:
         """A level device withdrew its raises (``Nic.withdraw``): none is owed a handler."""
-        dev: str = f["dev"]
-        last = self.last.get(dev)
-        if last is not None and last[0] > self.covered.get(dev, 0):
-            self.covered[dev] = last[0]
-        q = self.unserved.get(dev)
-        if q is not None:
-            q.clear()
-
+        d = self.devs.get(f["dev"])
+        if d is None:
+            return
+        if d.last_seq > d.covered:
+            d.covered = d.last_seq
+        d.unserved.clear()
 
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         dev: str = f["dev"]
         intid: int = f["intid"]
         seq: int = f["seq"]
-        if f.get("trigger", "level") == "edge":
-            self.edge.add(dev)
-        else:
-            self.edge.discard(dev)
-        self.dev_intid[dev] = intid
+        d = self.devs.get(dev)
+        if d is None:
+            d = self.devs[dev] = DeviceRaises(intid)
+        d.edge = f.get("trigger", "level") == "edge"
+        d.intid = intid
         self.device_intids.add(intid)
-        q = self.unserved.get(dev)
-        if q is None:
-            q = self.unserved[dev] = deque()
-        q.append((seq, time, intid))
-        self.n_raised[dev] = self.n_raised.get(dev, 0) + 1
-        self.last[dev] = (seq, intid)
+        d.unserved.append((seq, time, intid))
+        d.n_raised += 1
+        d.last_seq = seq
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev: str | None = f.get("dev")
         if dev is None:
             return
-        intid = self.dev_intid.get(dev)
-        if intid is not None:
-            self.vint_to_phys[vint_key(f["vm"], f["vintid"])] = intid
+        d = self.devs.get(dev)
+        if d is None:
+            return
+        self.vint_to_phys[vint_key(f["vm"], f["vintid"])] = d.intid
         seq: int | None = f.get("seq")
-        last = self.last.get(dev)
-        if seq is None or last is None:
+        if seq is None:
             return
         # The handler serves every raise not served yet (the driver drains the status
         # register), so it covers up to the newest raise so far; seq None = nothing new.
-        before = self.covered.get(dev, 0)
+        before = d.covered
         after = before
         if seq > after:
             after = seq
-        newest = last[0]
-        if newest > after:
-            after = newest
+        if d.last_seq > after:
+            after = d.last_seq
         if after != before:
-            self.covered[dev] = after
-            q = self.unserved[dev]
+            d.covered = after
+            q = d.unserved
             while q:
                 head: tuple[int, int, int] = q[0]
                 if head[0] > after:
@@ -450,15 +460,16 @@ class LostInterrupt(Rule):
         self.dev = _devices(checker)
 
     def finish(self, end_ns: int) -> None:
-        d = self.dev
-        for dev in sorted(d.unserved):
-            covered = d.covered.get(dev, 0)
+        devs = self.dev.devs
+        for dev in sorted(devs):
+            d = devs[dev]
+            covered = d.covered
             lost = [
                 (seq, t, intid)
-                for seq, t, intid in d.unserved[dev]
+                for seq, t, intid in d.unserved
                 if seq > covered and t < end_ns - self.checker.grace_ns
             ]
-            self.check(d.n_raised.get(dev, 0))
+            self.check(d.n_raised)
             if lost:
                 seq, t, intid = lost[0]
                 self.violation(
@@ -493,18 +504,19 @@ class EdgeExactlyOnce(Rule):
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev = f.get("dev")
-        d = self.dev
-        if dev is None or dev not in d.edge:
+        if dev is None:
+            return
+        d = self.dev.devs.get(dev)
+        if d is None or not d.edge:
             return
         self.checker.checked += 1
         n = self.deliveries.get(dev, 0) + 1
         self.deliveries[dev] = n
-        raised = d.n_raised.get(dev, 0)
+        raised = d.n_raised
         if n > raised:
-            last = d.last.get(dev)
             self.violation(
                 time,
-                last[1] if last is not None else 0,
+                d.intid,
                 f"{dev} handler run #{n} but the device raised only {raised} edge(s): delivered twice",
             )
 
@@ -739,12 +751,8 @@ class LevelStorm(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.level_intid: dict[int, str] = {}  # intid -> dev (level devices)
-        self.dev_level: dict[str, int] = {}  # dev -> intid (level devices)
-        self.asserted: dict[int, bool] = {}
-        self.fired: dict[int, bool] = {}  # host entry since the last raise/handling
-        self.unmasked: dict[int, bool] = {}  # VFIO unmask since that host entry
-        self.taken: dict[int, bool] = {}  # host entry since the last handler run (rule c)
+        self.lines: dict[int, LevelLine] = {}  # intid -> its state (created by a level raise)
+        self.dev_level: dict[str, LevelLine] = {}  # level device -> the line of its INTID
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         if name == "irqfwd_device_irq_raise":
@@ -758,68 +766,89 @@ class LevelStorm(Rule):
         else:
             self._on_unmask(time_ns, fields)
 
-
     def _on_raise(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]
-        if f.get("trigger", "level") != "level":
-            if self.level_intid.get(intid) == f["dev"]:
-                del self.level_intid[intid]
-                self.dev_level.pop(f["dev"], None)
-            return
         dev: str = f["dev"]
-        self.level_intid[intid] = dev
-        self.dev_level[dev] = intid
-        self.asserted[intid] = True
-        self.fired[intid] = False
-        self.unmasked[intid] = False
+        line = self.lines.get(intid)
+        if f.get("trigger", "level") != "level":
+            if line is not None and line.dev == dev:
+                line.dev = None
+                self.dev_level.pop(dev, None)
+            return
+        if line is None:
+            line = self.lines[intid] = LevelLine(intid)
+        line.dev = dev
+        self.dev_level[dev] = line
+        line.asserted = True
+        line.fired = False
+        line.unmasked = False
 
     def _on_lower(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
-        if intid in self.level_intid:
-            self.asserted[intid] = False
+        line = self.lines.get(f["intid"])
+        if line is not None and line.dev is not None:
+            line.asserted = False
 
     def _on_handled(self, time: int, f: dict[str, Any]) -> None:
         dev: str | None = f.get("dev")
         if dev is None:
             return
-        intid = self.dev_level.get(dev)
-        if intid is None:
+        line = self.dev_level.get(dev)
+        if line is None:
             return
         self.checker.checked += 1
-        if f.get("seq") is None and not self.asserted.get(intid, False) and not self.taken.get(intid, False):
+        if f.get("seq") is None and not line.asserted and not line.taken:
             self.violation(
                 time,
-                intid,
+                line.intid,
                 f"guest handler of {dev} (vINTID {f.get('vintid', '?')}) ran again while {dev} "
                 "is de-asserted: the virtual level line was left asserted",
             )
-        self.fired[intid] = False
-        self.unmasked[intid] = False
-        self.taken[intid] = False
+        line.fired = False
+        line.unmasked = False
+        line.taken = False
 
     def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
-        if self.fired.get(intid, False):
-            self.unmasked[intid] = True
+        line = self.lines.get(f["intid"])
+        if line is not None and line.fired:
+            line.unmasked = True
 
     def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
         intid: int = f["intid"]
-        dev = self.level_intid.get(intid)
-        if dev is None:
+        line = self.lines.get(intid)
+        if line is None or line.dev is None:
             return
+        dev = line.dev
         self.checker.checked += 1
-        if not self.asserted.get(intid, False):
+        if not line.asserted:
             self.violation(time, intid, f"INTID {intid} fired on CPU {f.get('cpu', '?')} while {dev} is de-asserted")
-        elif self.fired.get(intid, False) and self.unmasked.get(intid, False):
+        elif line.fired and line.unmasked:
             self.violation(
                 time,
                 intid,
                 f"INTID {intid} fired again on CPU {f.get('cpu', '?')} for the same assertion of {dev}: "
                 "VFIO unmasked it before the guest handled it",
             )
-        self.fired[intid] = True
-        self.unmasked[intid] = False
-        self.taken[intid] = True
+        line.fired = True
+        line.unmasked = False
+        line.taken = True
+
+
+class LevelLine:
+    """One INTID's state as :class:`LevelStorm` follows it."""
+
+    __slots__ = ("asserted", "dev", "fired", "intid", "taken", "unmasked")
+
+    def __init__(self, intid: int) -> None:
+        self.intid = intid
+        self.dev: str | None = None
+        """The level device on this INTID (None: none now)."""
+        self.asserted = False
+        self.fired = False
+        """A host entry since the last raise or handler run."""
+        self.unmasked = False
+        """A VFIO unmask since that host entry."""
+        self.taken = False
+        """A host entry since the last handler run (rule c)."""
 
 
 for _rule in (
