@@ -97,7 +97,7 @@ Step = Callable[[], int]
 """A step: applies its effects, sets ``cpu.next``, returns its duration in ns."""
 
 _MAX_BATCH: Final = 4096
-_FOREVER: Final = 1 << 62
+_FOREVER: Final = (1 << 62) - 1
 
 
 def _no_guest() -> int:
@@ -276,11 +276,9 @@ class PhysCpu:
             self._last_cat = cat
             t = eng.now + cost
             batch -= 1
-            if batch and t <= horizon:
-                due = eng.peek()  # another entry due before this step ends?
-                if due is None or due > t:
-                    eng.now = t
-                    continue
+            if batch and t <= horizon and eng.due() > t:  # nothing else due before it ends
+                eng.now = t
+                continue
             m.cur = -1
             self._handle = eng.schedule(cost, self._run)
             return

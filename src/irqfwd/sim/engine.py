@@ -27,7 +27,8 @@ events become known and schedules only its earliest one, with that event's numbe
 (:meth:`Engine.at_seq`): the order is the same as with one entry per event, and the heap
 stays small.
 
-Queries: :meth:`Engine.peek` (time of the next live entry), :meth:`Engine.next_time`
+Queries: :meth:`Engine.peek` (time of the next live entry; :meth:`Engine.due` the same as a
+plain int), :meth:`Engine.next_time`
 (earliest live entry before a bound, optionally ignoring some callbacks) and
 :meth:`Engine.pending` (every live entry in execution order).
 
@@ -39,7 +40,7 @@ entry: it returns one live entry of :meth:`pending` due no later than ``limit``,
 runs *now*, at the time of the earliest live entry (an entry chosen ahead of its time is
 advanced to that instant; the clock never goes backwards and never passes a pending
 entry).  Returning ``pending()[0]`` at every call reproduces the normal order.
-:meth:`irqfwd.hw.machine.PhysCpu._run` calls :meth:`Engine.peek` after every step to
+:meth:`irqfwd.hw.machine.PhysCpu._run` calls :meth:`Engine.due` after every step to
 decide whether it may fast-forward.
 """
 
@@ -129,8 +130,9 @@ class Process(Signal):
             )
 
 
-_FAR_FUTURE: Final = 1 << 62
-"""Beyond any simulated time (``run(until=None)``)."""
+_FAR_FUTURE: Final = (1 << 62) - 1
+"""Beyond any simulated time (``run(until=None)``); the largest int the compiled build
+keeps unboxed (2**62 - 1)."""
 _COMPACT_MIN: Final = 8
 """Cancelled entries tolerated in the heap whatever its size (:meth:`Engine.cancel`)."""
 
@@ -248,6 +250,20 @@ class Engine:
             heappop(heap)
             self._dead -= 1
         return None
+
+    def due(self) -> int:
+        """Time of the next live entry, or a time beyond any run when nothing
+        is scheduled (2**62 - 1): :meth:`peek` as a plain int (no ``None``, so no boxed result in the
+        compiled build; the pCPU step loop asks after every step)."""
+        heap = self._heap
+        while heap:
+            top = heap[0]
+            if top[3] is not None:
+                t: int = top[0]
+                return t
+            heappop(heap)
+            self._dead -= 1
+        return _FAR_FUTURE
 
     def next_time(
         self, before: int | None = None, skip: Callable[[Callable[..., Any]], bool] | None = None
