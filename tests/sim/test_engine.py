@@ -175,3 +175,68 @@ def test_chooser_must_return_a_live_entry_within_the_limit() -> None:
     eng.chooser = lambda engine, limit: late
     with pytest.raises(SimulationError, match="chooser"):
         eng.run(until=20)
+
+
+# --------------------------------------------------------------- order against a model
+# Whatever the mix of delays, priorities, reserved sequence numbers (at_seq), cancels (and
+# the compactions they cause) and zero-delay entries scheduled from callbacks, the entry
+# that runs is always the smallest (time, priority, sequence) key pending: the module's
+# ordering rules 1-3, checked against a plain dict of the pending keys.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OP = st.tuples(
+    st.sampled_from(["schedule", "schedule", "schedule", "at_seq", "cancel", "run_until"]),
+    st.integers(0, 40),  # delay / time offset / index of the handle to cancel
+    st.integers(0, 2),  # priority
+    st.integers(0, 3),  # zero-delay children scheduled by the callback
+)
+
+
+@given(st.lists(_OP, min_size=1, max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_execution_order_is_the_sorted_key_order(ops: list[tuple[str, int, int, int]]) -> None:
+    eng = Engine()
+    ran: list[tuple[int, int, int]] = []
+    live: dict[int, tuple[int, int, int]] = {}  # seq -> key, of entries not run nor cancelled
+    handles: list[list[object]] = []
+
+    def fire(key: tuple[int, int, int], children: int) -> None:
+        assert eng.now == key[0]
+        assert key == min(live.values())  # the smallest pending key runs next
+        live.pop(key[2])
+        ran.append(key)
+        for c in range(children):
+            add(0, (c + key[1]) % 3, 0)
+
+    def add(delay: int, prio: int, children: int) -> None:
+        seq = eng._seq + 1
+        key = (eng.now + delay, prio, seq)
+        handles.append(eng.schedule(delay, fire, key, children, priority=prio))
+        live[seq] = key
+
+    for op, n, prio, children in ops:
+        if op == "schedule":
+            add(n, prio, children)
+        elif op == "at_seq":
+            seq = eng.reserve_seq()
+            add(n, prio, 0)  # a later entry first, then the one with the earlier number
+            key = (eng.now + n + 1, prio, seq)
+            handles.append(eng.at_seq(key[0], seq, fire, key, children, priority=prio))
+            live[seq] = key
+        elif op == "cancel" and handles:
+            h = handles[n % len(handles)]
+            if h[3] is not None:
+                live.pop(h[4][0][2])  # type: ignore[index]
+            eng.cancel(h)  # type: ignore[arg-type]
+        elif op == "run_until":
+            until = eng.now + n
+            eng.run(until=until)
+            assert all(k[0] > until for k in live.values())  # everything due by then ran
+            assert eng.now == until
+        assert eng.peek() == (min(live.values())[0] if live else None)
+        assert [e[2] for e in eng.pending()] == [k[2] for k in sorted(live.values())]
+    eng.run()
+    assert not live and eng.peek() is None
+    assert eng.events_run == len(ran)
