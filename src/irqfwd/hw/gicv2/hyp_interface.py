@@ -292,15 +292,23 @@ class HypInterface:
         signalled when its priority is below GICV_PMR and its group priority below the
         running priority (:meth:`group_priority`, :meth:`running_priority`).  Called after
         every state change; calls the GIC hooks only on a level change.
+
+        The result depends only on GICH_HCR, GICH_APR, GICH_VMCR (``v_*``), the LR bitmasks
+        ``pend_mask``/``valid_mask``/``eisr_mask`` and the values of the pending LRs; every
+        method that changes one of them calls this (or, for :meth:`set_lr` and
+        :meth:`increment_eoicount`, its caller does).
         """
         hcr = self.h_hcr
         best = -1
         virq = vfiq = ok = False
+        maint = False
         if hcr & GICH_HCR_EN:
-            best = self._hppi_lr()
+            if self.pend_mask:
+                best = self._hppi_lr()
             if best >= 0:
                 v = self.lr[best]
-                if ((v >> 20) & 0xF8) < self.v_pmr and self._preempts(v):
+                # GICH_APR = 0: the running priority is idle (0x100), above every priority
+                if ((v >> 20) & 0xF8) < self.v_pmr and (not self.h_apr or self._preempts(v)):
                     ok = True
                     ctlr = self.v_ctlr
                     if v & GICH_LR_GRP1:
@@ -310,13 +318,13 @@ class HypInterface:
                             vfiq = True
                         else:
                             virq = True
+            maint = self.read_misr() != 0
         self.hppi_lr = best
         self.hppi_ok = ok
         if virq is not self._virq or vfiq is not self._vfiq:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        maint = bool(hcr & GICH_HCR_EN) and self.read_misr() != 0
         if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
@@ -326,8 +334,6 @@ class HypInterface:
         or -1.  Equal priorities: lowest LR (QEMU) or, with ``tie_break_lowest_lr`` off,
         lowest VirtualID."""
         m = self.pend_mask
-        if not m:
-            return -1
         ctlr = self.v_ctlr
         # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
         gmask = (3 if ctlr & 3 else 0) if self._q_no_per_irq_group_filter else ctlr
@@ -369,8 +375,10 @@ class HypInterface:
         return self._vfiq
 
     # ------------------------------------------------------------------ list registers
-    def _lr_masks(self, n: int, v: int) -> None:
-        """Update the per-LR bitmasks after LR ``n`` became ``v``."""
+    def set_lr(self, n: int, v: int) -> None:
+        """Store LR ``n`` = ``v`` and update the per-LR bitmasks; no :meth:`update` (the
+        virtual CPU interface and the GICH_LRn writes below run it)."""
+        self.lr[n] = v
         bit = 1 << n
         clear = ~bit
         state = (v >> GICH_LR_STATE_SHIFT) & 3
@@ -388,11 +396,6 @@ class HypInterface:
                 self.eisr_mask &= clear
                 self.elrsr_mask |= bit
 
-    def set_lr(self, n: int, v: int) -> None:
-        """Internal LR update by the virtual CPU interface (no update() call)."""
-        self.lr[n] = v
-        self._lr_masks(n, v)
-
     def read_lr(self, n: int) -> int:
         """GICH_LRn read (~§5.3.8). LRs ≥ num_lrs are RAZ (D14: LR<num_lrs> is storage)."""
         if n < self.num_lrs:
@@ -402,12 +405,19 @@ class HypInterface:
         return 0
 
     def write_lr(self, n: int, v: int) -> None:
-        """GICH_LRn write (~§5.3.8): bits 22:20 RES0; LRs ≥ num_lrs WI (D14: storage)."""
+        """GICH_LRn write (~§5.3.8): bits 22:20 RES0; LRs ≥ num_lrs WI (D14: storage).
+
+        Re-evaluates (:meth:`update`) unless the write leaves every input of it unchanged:
+        the LR neither was nor becomes pending and ``valid_mask``/``eisr_mask`` are equal
+        (e.g. KVM zeroing an invalid HW=1 LR on save).
+        """
         v &= GICH_LR_MASK
         if n < self.num_lrs:
-            self.lr[n] = v
-            self._lr_masks(n, v)
-            self.update()
+            pend, valid, eisr = self.pend_mask, self.valid_mask, self.eisr_mask
+            self.set_lr(n, v)
+            # update() reads an LR's value only while it is pending, else only the masks
+            if (pend | self.pend_mask) >> n & 1 or valid != self.valid_mask or eisr != self.eisr_mask:
+                self.update()
         elif self._q_extra_lr_storage and n == self.num_lrs:
             self.lr_extra = v
 
