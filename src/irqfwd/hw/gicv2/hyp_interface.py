@@ -185,7 +185,8 @@ class HypInterface:
     ``lr`` (list of LR values), ``h_hcr``, ``h_apr``, ``v_ctlr``, ``v_pmr`` (8-bit, low 3
     bits 0), ``v_bpr``, ``v_abpr``, ``pend_mask`` (LRs in state 01), ``valid_mask``
     (state ≠ 00), ``eisr_mask``, ``elrsr_mask``, ``hppi_lr`` (the virtual HPPI's LR or -1)
-    and ``hppi_ok`` (it passes GICV_PMR and the preemption check, so GICV_IAR may take it).
+    and ``hppi_ok`` (it passes GICV_PMR and the preemption check, so GICV_IAR may take it),
+    and ``misr`` (GICH_MISR); the last three are results of :meth:`update`.
     """
 
     __slots__ = (
@@ -207,6 +208,7 @@ class HypInterface:
         "hppi_ok",
         "lr",
         "lr_extra",
+        "misr",
         "num_lrs",
         "pend_mask",
         "regs",
@@ -243,6 +245,7 @@ class HypInterface:
         self.elrsr_mask = (1 << self.num_lrs) - 1
         self.hppi_lr = -1
         self.hppi_ok = False
+        self.misr = 0
         self._maint = False
         self._virq = False
         self._vfiq = False
@@ -285,13 +288,16 @@ class HypInterface:
         return ((apr & -apr).bit_length() - 1) << 3
 
     def update(self) -> None:
-        """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
+        """Recompute the virtual HPPI, vIRQ/vFIQ, GICH_MISR and the maintenance level (~§5.2,
+        §5.3.4).
 
         Candidates are the LRs in state 01 whose group is enabled in GICV_CTLR (D5: any
         pending LR while some group is enabled); none while GICH_HCR.En = 0.  The HPPI is
         signalled when its priority is below GICV_PMR and its group priority below the
-        running priority (:meth:`group_priority`, :meth:`running_priority`).  Called after
-        every state change; calls the GIC hooks only on a level change.
+        running priority (:meth:`group_priority`, :meth:`running_priority`).  GICH_MISR
+        (read back by :meth:`read_misr`) is computed whatever GICH_HCR.En is, as QEMU 7.2
+        does; En gates only the maintenance interrupt.  Called after every state change;
+        calls the GIC hooks only on a level change.
 
         The result depends only on GICH_HCR, GICH_APR, GICH_VMCR (``v_*``), the LR bitmasks
         ``pend_mask``/``valid_mask``/``eisr_mask`` and the values of the pending LRs; every
@@ -301,7 +307,6 @@ class HypInterface:
         hcr = self.h_hcr
         best = -1
         virq = vfiq = ok = False
-        maint = False
         if hcr & GICH_HCR_EN:
             if self.pend_mask:
                 best = self._hppi_lr()
@@ -318,9 +323,30 @@ class HypInterface:
                             vfiq = True
                         else:
                             virq = True
-            maint = self.read_misr() != 0
         self.hppi_lr = best
         self.hppi_ok = ok
+        # GICH_MISR: each condition ANDed with its GICH_HCR enable (EOI: EISR ≠ 0)
+        misr = GICH_MISR_EOI if self.eisr_mask else 0
+        if hcr & 0xFE:
+            if hcr & GICH_HCR_UIE:
+                valid = self.valid_mask
+                if not valid & (valid - 1):
+                    misr |= GICH_MISR_U
+            if hcr & GICH_HCR_LRENPIE and hcr >> GICH_HCR_EOICOUNT_SHIFT:
+                misr |= GICH_MISR_LRENP
+            if hcr & GICH_HCR_NPIE and not self.pend_mask:
+                misr |= GICH_MISR_NP
+            ctlr = self.v_ctlr
+            if ctlr & GICV_CTLR_ENABLEGRP0:
+                misr |= hcr & GICH_HCR_VGRP0EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP0DIE
+            if ctlr & GICV_CTLR_ENABLEGRP1:
+                misr |= hcr & GICH_HCR_VGRP1EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP1DIE
+        self.misr = misr
+        maint = misr != 0 and hcr & GICH_HCR_EN != 0
         if virq is not self._virq or vfiq is not self._vfiq:
             self._virq = virq
             self._vfiq = vfiq
@@ -562,31 +588,9 @@ class HypInterface:
         self.update()
 
     def read_misr(self) -> int:
-        """GICH_MISR (~§5.3.4): each condition ANDed with its GICH_HCR enable (EOI: EISR ≠ 0).
-
-        Computed whatever GICH_HCR.En is (as QEMU 7.2 does); En gates only the interrupt.
-        """
-        hcr = self.h_hcr
-        misr = GICH_MISR_EOI if self.eisr_mask else 0
-        if hcr & 0xFE:
-            if hcr & GICH_HCR_UIE:
-                valid = self.valid_mask
-                if not valid & (valid - 1):
-                    misr |= GICH_MISR_U
-            if hcr & GICH_HCR_LRENPIE and hcr >> GICH_HCR_EOICOUNT_SHIFT:
-                misr |= GICH_MISR_LRENP
-            if hcr & GICH_HCR_NPIE and not self.pend_mask:
-                misr |= GICH_MISR_NP
-            ctlr = self.v_ctlr
-            if ctlr & GICV_CTLR_ENABLEGRP0:
-                misr |= hcr & GICH_HCR_VGRP0EIE
-            else:
-                misr |= hcr & GICH_HCR_VGRP0DIE
-            if ctlr & GICV_CTLR_ENABLEGRP1:
-                misr |= hcr & GICH_HCR_VGRP1EIE
-            else:
-                misr |= hcr & GICH_HCR_VGRP1DIE
-        return misr
+        """GICH_MISR (~§5.3.4), as :meth:`update` last computed it (every change of its
+        inputs, GICH_HCR, GICV_CTLR and the LR bitmasks, runs :meth:`update`)."""
+        return self.misr
 
     def read_eisr(self) -> int:
         """GICH_EISR0/1 as one int (~§5.3.5): LR invalid, HW=0 and EOI=1."""
