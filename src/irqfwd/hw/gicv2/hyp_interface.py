@@ -519,9 +519,13 @@ class HypInterface:
         return self.h_hcr
 
     def write_hcr(self, v: int) -> None:
-        """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF)."""
-        self.h_hcr = v & GICH_HCR_MASK
-        self.update()
+        """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF).
+
+        Re-evaluates (:meth:`update`) only when the value changes."""
+        v &= GICH_HCR_MASK
+        if v != self.h_hcr:
+            self.h_hcr = v
+            self.update()
 
     def increment_eoicount(self) -> None:
         """GICH_HCR.EOICount += 1, wrapping 31 → 0 (~§5.3.1); caller runs update()."""
@@ -560,14 +564,24 @@ class HypInterface:
         )
 
     def write_vmcr(self, v: int) -> None:
-        """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3."""
-        self.v_ctlr = v & GICV_CTLR_MASK
-        self.v_pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
+        """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3.
+
+        Re-evaluates (:meth:`update`) only when one of the four fields changes (KVM writes
+        the same VMCR on every vCPU load)."""
+        ctlr = v & GICV_CTLR_MASK
+        pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
         bpr = (v >> GICH_VMCR_VMBP_SHIFT) & 7
         abpr = (v >> GICH_VMCR_VMABP_SHIFT) & 7
-        self.v_bpr = bpr if bpr > GICV_BPR_MIN else GICV_BPR_MIN  # max(): a call costs more
-        self.v_abpr = abpr if abpr > GICV_ABPR_MIN else GICV_ABPR_MIN
-        self.update()
+        if bpr < GICV_BPR_MIN:  # max(): a call costs more
+            bpr = GICV_BPR_MIN
+        if abpr < GICV_ABPR_MIN:
+            abpr = GICV_ABPR_MIN
+        if ctlr != self.v_ctlr or pmr != self.v_pmr or bpr != self.v_bpr or abpr != self.v_abpr:
+            self.v_ctlr = ctlr
+            self.v_pmr = pmr
+            self.v_bpr = bpr
+            self.v_abpr = abpr
+            self.update()
 
     @property
     def apr(self) -> int:
@@ -583,9 +597,13 @@ class HypInterface:
         return self.h_apr
 
     def write_apr(self, v: int) -> None:
-        """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority."""
-        self.h_apr = v & 0xFFFF_FFFF
-        self.update()
+        """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority.
+
+        Re-evaluates (:meth:`update`) only when the value changes."""
+        v &= 0xFFFF_FFFF
+        if v != self.h_apr:
+            self.h_apr = v
+            self.update()
 
     def read_misr(self) -> int:
         """GICH_MISR (~§5.3.4), as :meth:`update` last computed it (every change of its
