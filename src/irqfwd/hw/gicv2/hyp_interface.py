@@ -439,7 +439,9 @@ class HypInterface:
         """
         v &= GICH_LR_MASK
         if n < self.num_lrs:
-            pend, valid, eisr = self.pend_mask, self.valid_mask, self.eisr_mask
+            pend = self.pend_mask
+            valid = self.valid_mask
+            eisr = self.eisr_mask
             self.set_lr(n, v)
             # update() reads an LR's value only while it is pending, else only the masks
             if (pend | self.pend_mask) >> n & 1 or valid != self.valid_mask or eisr != self.eisr_mask:
