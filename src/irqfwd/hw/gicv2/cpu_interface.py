@@ -178,27 +178,31 @@ class CpuInterface:
             return _IDLE
         return ((a & -a).bit_length() - 1) << 1
 
-    def _groups(self) -> int:
-        """Groups whose interrupts may be chosen as the HPPI (§3.3~; D5 quirk)."""
-        d = self.dist.ctlr & self.ctlr & 3
+    def _hppi(self) -> int:
+        """Packed HPPI key (:meth:`Distributor.best`) among the groups enabled in both
+        GICD_CTLR and GICC_CTLR (§3.3~; D5: either group while some group is enabled in
+        both), else NO_IRQ.  Not masked by GICC_PMR."""
+        dist = self.dist
         if self._q_no_per_irq_group_filter:
-            return 3 if (self.dist.ctlr & 3) and (self.ctlr & 3) else 0
-        return d
+            g = 3 if (dist.ctlr & 3) and (self.ctlr & 3) else 0
+        else:
+            g = dist.ctlr & self.ctlr & 3
+        if not g:
+            return NO_IRQ
+        return dist.best(self.cpu, g)
 
     def _pmr_hppi(self) -> int:
         """Packed HPPI key if it passes PMR (QEMU's ``current_pending``), else NO_IRQ."""
-        g = self._groups()
-        if not g:
-            return NO_IRQ
-        k = self.dist.best(self.cpu, g)
+        k = self._hppi()
         if k < 0 or (k >> 11) >= self.pmr:
             return NO_IRQ
         return k
 
     def _signalled(self) -> int:
-        """Packed HPPI key if it passes PMR and preemption (§3.3~), else NO_IRQ."""
-        k = self._pmr_hppi()
-        if k < 0:
+        """Packed HPPI key if it passes PMR (as :meth:`_pmr_hppi`) and preemption (§3.3~),
+        else NO_IRQ."""
+        k = self._hppi()
+        if k < 0 or (k >> 11) >= self.pmr:
             return NO_IRQ
         if self.apr0 | self.apr1:
             p = k >> 11
@@ -294,10 +298,7 @@ class CpuInterface:
         not masked by PMR or running priority (D3: masked by PMR; D4: no CPUID)."""
         if self.stale:
             return self.stale_hppir
-        g = self._groups()
-        if not g:
-            return SPURIOUS
-        k = self.dist.best(self.cpu, g)
+        k = self._hppi()
         if k < 0 or (self._q_hppir_masked_by_pmr and (k >> 11) >= self.pmr):
             return SPURIOUS
         if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
@@ -308,8 +309,7 @@ class CpuInterface:
         """GICC_AHPPIR (§4.4.11): the HPPI if it is Group 1, else 1023.  D1: reads 0."""
         if self._q_no_aliased_regs:
             return 0
-        g = self._groups()
-        k = self.dist.best(self.cpu, g) if g else NO_IRQ
+        k = self._hppi()
         if k < 0 or not k & 0x400 or (self._q_hppir_masked_by_pmr and (k >> 11) >= self.pmr):
             return SPURIOUS
         return self._hppi_id(k)

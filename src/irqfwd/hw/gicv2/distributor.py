@@ -242,61 +242,52 @@ class Distributor:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _sync(self, c: int, i: int) -> int:
-        """Re-evaluate whether INTID ``i`` is a candidate for CPU ``c`` and update buckets.
+    def _sync(self, i: int, cpus: int) -> int:
+        """Re-evaluate whether INTID ``i`` is a candidate (pending, not active, enabled and,
+        for an SPI, targeted) of each CPU in the mask ``cpus``, moving it in or out of that
+        CPU's priority bucket.
 
-        Returns ``1 << c`` if CPU ``c``'s candidate set changed, else 0: a CPU's outputs
-        depend only on its candidate set and its CPU interface, so only those CPUs need
-        their outputs recomputed.
+        Returns the mask of CPUs whose candidate set changed: a CPU's outputs depend only on
+        its candidate set and its CPU interface, so only those CPUs need their outputs
+        recomputed.
+
+        An SPI is never a candidate of a CPU outside its GICD_ITARGETSR mask (this clears
+        it there, and :meth:`_set_targets` re-syncs every CPU when the mask changes), so a
+        change of an SPI's state passes ``cpus & targets[i]``: one evaluation per target,
+        not one per CPU interface.
         """
-        w = i >> 5
-        b = 1 << (i & 31)
-        latch, line, edge, act, en = self.latch[c], self.line[c], self.edge[c], self.act[c], self.en[c]
-        want = (latch[w] | (line[w] & ~edge[w])) & ~act[w] & en[w] & b
-        if want and i >= 32 and not (self.targets[i] >> c) & 1:
-            want = 0
-        return self._set_cand(c, i, want)
-
-    def _sync_targets(self, i: int, cpus: int) -> int:
-        """:meth:`_sync` SPI ``i`` on the CPUs of ``cpus`` that it targets; the mask of CPUs
-        whose candidate set changed.
-
-        An SPI is never a candidate of a CPU outside its GICD_ITARGETSR mask (:meth:`_sync`
-        clears ``want`` there, and :meth:`_set_targets` re-syncs every CPU when the mask
-        changes), so re-evaluating the other CPUs would change nothing: a change of an
-        SPI's state costs one sync per target, not one per CPU interface.
-        """
-        t = self.targets[i] & cpus
-        m = 0
-        c = 0
-        while t:
-            if t & 1:
-                m |= self._sync(c, i)
-            t >>= 1
-            c += 1
-        return m
-
-    def _set_cand(self, c: int, i: int, want: int) -> int:
-        """Make INTID ``i`` a candidate of CPU ``c`` (``want`` non-zero) or not, moving it in
-        or out of its priority bucket; ``1 << c`` if that changed anything, else 0."""
         w = i >> 5
         s = i & 31
         b = 1 << s
-        cand = self.cand[c]
-        cw = cand[w]
-        if want:
-            if cw & b:
-                return 0
-            cand[w] = cw | b
-            g = (self.grp[c][w] >> s) & 1
-            bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
-            return 1 << c
-        if cw & b:
-            cand[w] = cw ^ b
-            g = (self.grp[c][w] >> s) & 1
-            bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
-            return 1 << c
-        return 0
+        spi = i >= 32
+        m = 0
+        c = 0
+        while cpus:  # bit by bit: CPUs are few, and int.bit_length() would cost a call
+            if cpus & 1:
+                want = (
+                    (self.latch[c][w] | (self.line[c][w] & ~self.edge[c][w]))
+                    & ~self.act[c][w]
+                    & self.en[c][w]
+                    & b
+                )
+                if want and spi and not (self.targets[i] >> c) & 1:
+                    want = 0
+                cand = self.cand[c]
+                cw = cand[w]
+                if want:
+                    if not cw & b:
+                        cand[w] = cw | b
+                        g = (self.grp[c][w] >> s) & 1
+                        bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+                        m |= 1 << c
+                elif cw & b:
+                    cand[w] = cw ^ b
+                    g = (self.grp[c][w] >> s) & 1
+                    bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+                    m |= 1 << c
+            cpus >>= 1
+            c += 1
+        return m
 
     def _unlink(self, c: int, i: int) -> int:
         """Remove ``i`` from CPU ``c``'s candidate buckets (before its priority/group change);
@@ -401,7 +392,7 @@ class Distributor:
                 line[w] = lw ^ b
             else:
                 return
-            m = self._sync(cpu, intid)
+            m = self._sync(intid, 1 << cpu)
             if m:
                 self.notify(m)
             return
@@ -422,7 +413,7 @@ class Distributor:
                 if (tmask >> c) & 1:
                     latch[w] |= b
                 c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
-        m = self._sync_targets(intid, self._allmask)
+        m = self._sync(intid, self.targets[intid])
         if m:
             self.notify(m)
 
@@ -436,23 +427,21 @@ class Distributor:
                     return 0
                 self.latch[c][w] |= b
             elif self._q_ppi_icpendr_all_cpus:
-                m = 0
                 for cc in self._cpus:
                     self.latch[cc][w] &= ~b
-                    m |= self._sync(cc, i)
-                return m
+                return self._sync(i, self._allmask)
             else:
                 self.latch[c][w] &= ~b
-            return self._sync(c, i)
+            return self._sync(i, 1 << c)
         if on:
             tmask = self.targets[i] if self._q_spi_pending_follows_targets else self._allmask
             for cc in self._cpus:
                 if (tmask >> cc) & 1:
                     self.latch[cc][w] |= b
-            return self._sync_targets(i, tmask)
+            return self._sync(i, tmask & self.targets[i])
         for cc in self._cpus:
             self.latch[cc][w] &= ~b
-        return self._sync_targets(i, self._allmask)
+        return self._sync(i, self.targets[i])
 
     def set_pending(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISPENDR (on) / GICD_ICPENDR (off) semantics for one INTID (§4.3.7, §4.3.8)."""
@@ -470,13 +459,13 @@ class Distributor:
             if (self.en[c][w] & b != 0) == on:
                 return 0
             self.en[c][w] ^= b
-            return self._sync(c, i)
+            return self._sync(i, 1 << c)
         en0 = self.en[0]
         if (en0[w] & b != 0) == on:
             return 0
         for en in self.en:
             en[w] ^= b
-        return self._sync_targets(i, self._allmask)
+        return self._sync(i, self.targets[i])
 
     def set_enabled(self, intid: int, on: bool, cpu: int = 0) -> None:
         """GICD_ISENABLER / GICD_ICENABLER for one INTID (§4.3.5, §4.3.6); never latches."""
@@ -499,7 +488,7 @@ class Distributor:
             if (act[w] & b != 0) == on:
                 return 0
             act[w] ^= b
-            mask = self._sync(c, i)
+            mask = self._sync(i, 1 << c)
         else:
             cpus = 0
             if self._q_spi_n_n:
@@ -521,7 +510,7 @@ class Distributor:
                     cpus = self._allmask
             if not cpus:
                 return 0
-            mask = self._sync_targets(i, cpus)
+            mask = self._sync(i, cpus & self.targets[i])
         ev = self.event
         if ev is not None:
             ev("activate" if on else "deactivate", i, c, source)
@@ -542,7 +531,7 @@ class Distributor:
                 return 0
             m = self._unlink(c, i)
             self.prio[c][i] = value
-            return m | self._sync(c, i)
+            return m | self._sync(i, 1 << c)
         if self.prio[0][i] == value:
             return 0
         # A priority change never changes candidacy: move the SPI between the priority
@@ -578,7 +567,7 @@ class Distributor:
         for cc in (c,) if i < 32 else self._cpus:
             m |= self._unlink(cc, i)
             self.grp[cc][w] ^= b
-            m |= self._sync(cc, i)
+            m |= self._sync(i, 1 << cc)
         return m
 
     def set_group(self, intid: int, group: int, cpu: int = 0) -> None:
@@ -593,10 +582,7 @@ class Distributor:
         if i < 32 or self.num_cpus == 1 or self.targets[i] == mask:
             return 0
         self.targets[i] = mask
-        m = 0
-        for cc in self._cpus:
-            m |= self._sync(cc, i)
-        return m
+        return self._sync(i, self._allmask)
 
     def set_targets(self, intid: int, mask: int) -> None:
         """GICD_ITARGETSR byte of an SPI (§4.3.12); a pending SPI follows its new targets."""
@@ -616,7 +602,7 @@ class Distributor:
         m = 0
         for cc in (c,) if i < 32 else self._cpus:
             self.edge[cc][w] ^= b
-            m |= self._sync(cc, i)
+            m |= self._sync(i, 1 << cc)
         return m
 
     def set_edge(self, intid: int, edge: bool, cpu: int = 0) -> None:
@@ -636,7 +622,7 @@ class Distributor:
             if (target_mask >> c) & 1:
                 self.sgi_src[c][sgi] |= 1 << source
                 self.latch[c][0] |= b
-                m |= self._sync(c, sgi)
+                m |= self._sync(sgi, 1 << c)
         if m:
             self.notify(m)
 
@@ -650,7 +636,7 @@ class Distributor:
             self.latch[c][0] |= 1 << sgi
         else:
             self.latch[c][0] &= ~(1 << sgi)
-        return self._sync(c, sgi)
+        return self._sync(sgi, 1 << c)
 
     def set_sgi_pending(self, sgi: int, source: int, on: bool, cpu: int = 0) -> None:
         """GICD_SPENDSGIR (on) / GICD_CPENDSGIR (off) bit for (``sgi``, ``source``) of ``cpu``."""

@@ -282,14 +282,13 @@ class GICv2:
     def _update(self, mask: int) -> None:
         """Recompute the outputs of the CPUs in ``mask`` (the distributor's ``notify``)."""
         cpus = self.cpu_if
-        if mask == 1:
-            cpus[0].update()
-        else:
-            c = 0
-            for ci in cpus:
-                if (mask >> c) & 1:
-                    ci.update()
-                c += 1  # noqa: SIM113 (enumerate costs more on this hot path)
+        m = mask
+        c = 0
+        while m:  # up to the highest CPU in the mask, not over every CPU interface
+            if m & 1:
+                cpus[c].update()
+            m >>= 1
+            c += 1
         if self._stale_mask:
             self._stale_mask &= ~mask
 

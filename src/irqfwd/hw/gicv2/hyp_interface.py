@@ -185,7 +185,8 @@ class HypInterface:
     ``lr`` (list of LR values), ``h_hcr``, ``h_apr``, ``v_ctlr``, ``v_pmr`` (8-bit, low 3
     bits 0), ``v_bpr``, ``v_abpr``, ``pend_mask`` (LRs in state 01), ``valid_mask``
     (state ≠ 00), ``eisr_mask``, ``elrsr_mask``, ``hppi_lr`` (the virtual HPPI's LR or -1)
-    and ``hppi_ok`` (it passes GICV_PMR and the preemption check, so GICV_IAR may take it).
+    and ``hppi_ok`` (it passes GICV_PMR and the preemption check, so GICV_IAR may take it),
+    and ``misr`` (GICH_MISR); the last three are results of :meth:`update`.
     """
 
     __slots__ = (
@@ -207,6 +208,7 @@ class HypInterface:
         "hppi_ok",
         "lr",
         "lr_extra",
+        "misr",
         "num_lrs",
         "pend_mask",
         "regs",
@@ -243,6 +245,7 @@ class HypInterface:
         self.elrsr_mask = (1 << self.num_lrs) - 1
         self.hppi_lr = -1
         self.hppi_ok = False
+        self.misr = 0
         self._maint = False
         self._virq = False
         self._vfiq = False
@@ -285,22 +288,32 @@ class HypInterface:
         return ((apr & -apr).bit_length() - 1) << 3
 
     def update(self) -> None:
-        """Recompute the virtual HPPI, vIRQ/vFIQ and the maintenance level (~§5.2, §5.3.4).
+        """Recompute the virtual HPPI, vIRQ/vFIQ, GICH_MISR and the maintenance level (~§5.2,
+        §5.3.4).
 
         Candidates are the LRs in state 01 whose group is enabled in GICV_CTLR (D5: any
         pending LR while some group is enabled); none while GICH_HCR.En = 0.  The HPPI is
         signalled when its priority is below GICV_PMR and its group priority below the
-        running priority (:meth:`group_priority`, :meth:`running_priority`).  Called after
-        every state change; calls the GIC hooks only on a level change.
+        running priority (:meth:`group_priority`, :meth:`running_priority`).  GICH_MISR
+        (read back by :meth:`read_misr`) is computed whatever GICH_HCR.En is, as QEMU 7.2
+        does; En gates only the maintenance interrupt.  Called after every state change;
+        calls the GIC hooks only on a level change.
+
+        The result depends only on GICH_HCR, GICH_APR, GICH_VMCR (``v_*``), the LR bitmasks
+        ``pend_mask``/``valid_mask``/``eisr_mask`` and the values of the pending LRs; every
+        method that changes one of them calls this (or, for :meth:`set_lr` and
+        :meth:`increment_eoicount`, its caller does).
         """
         hcr = self.h_hcr
         best = -1
         virq = vfiq = ok = False
         if hcr & GICH_HCR_EN:
-            best = self._hppi_lr()
+            if self.pend_mask:
+                best = self._hppi_lr()
             if best >= 0:
                 v = self.lr[best]
-                if ((v >> 20) & 0xF8) < self.v_pmr and self._preempts(v):
+                # GICH_APR = 0: the running priority is idle (0x100), above every priority
+                if ((v >> 20) & 0xF8) < self.v_pmr and (not self.h_apr or self._preempts(v)):
                     ok = True
                     ctlr = self.v_ctlr
                     if v & GICH_LR_GRP1:
@@ -312,11 +325,32 @@ class HypInterface:
                             virq = True
         self.hppi_lr = best
         self.hppi_ok = ok
+        # GICH_MISR: each condition ANDed with its GICH_HCR enable (EOI: EISR ≠ 0)
+        misr = GICH_MISR_EOI if self.eisr_mask else 0
+        if hcr & 0xFE:
+            if hcr & GICH_HCR_UIE:
+                valid = self.valid_mask
+                if not valid & (valid - 1):
+                    misr |= GICH_MISR_U
+            if hcr & GICH_HCR_LRENPIE and hcr >> GICH_HCR_EOICOUNT_SHIFT:
+                misr |= GICH_MISR_LRENP
+            if hcr & GICH_HCR_NPIE and not self.pend_mask:
+                misr |= GICH_MISR_NP
+            ctlr = self.v_ctlr
+            if ctlr & GICV_CTLR_ENABLEGRP0:
+                misr |= hcr & GICH_HCR_VGRP0EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP0DIE
+            if ctlr & GICV_CTLR_ENABLEGRP1:
+                misr |= hcr & GICH_HCR_VGRP1EIE
+            else:
+                misr |= hcr & GICH_HCR_VGRP1DIE
+        self.misr = misr
+        maint = misr != 0 and hcr & GICH_HCR_EN != 0
         if virq is not self._virq or vfiq is not self._vfiq:
             self._virq = virq
             self._vfiq = vfiq
             self.gic.update_virtual_outputs(self.cpu, virq, vfiq)
-        maint = bool(hcr & GICH_HCR_EN) and self.read_misr() != 0
         if maint is not self._maint:
             self._maint = maint
             self.gic.set_maintenance(self.cpu, maint)
@@ -326,8 +360,6 @@ class HypInterface:
         or -1.  Equal priorities: lowest LR (QEMU) or, with ``tie_break_lowest_lr`` off,
         lowest VirtualID."""
         m = self.pend_mask
-        if not m:
-            return -1
         ctlr = self.v_ctlr
         # group-enable filter: bit 0 = Group 0 allowed, bit 1 = Group 1 allowed
         gmask = (3 if ctlr & 3 else 0) if self._q_no_per_irq_group_filter else ctlr
@@ -369,8 +401,10 @@ class HypInterface:
         return self._vfiq
 
     # ------------------------------------------------------------------ list registers
-    def _lr_masks(self, n: int, v: int) -> None:
-        """Update the per-LR bitmasks after LR ``n`` became ``v``."""
+    def set_lr(self, n: int, v: int) -> None:
+        """Store LR ``n`` = ``v`` and update the per-LR bitmasks; no :meth:`update` (the
+        virtual CPU interface and the GICH_LRn writes below run it)."""
+        self.lr[n] = v
         bit = 1 << n
         clear = ~bit
         state = (v >> GICH_LR_STATE_SHIFT) & 3
@@ -388,11 +422,6 @@ class HypInterface:
                 self.eisr_mask &= clear
                 self.elrsr_mask |= bit
 
-    def set_lr(self, n: int, v: int) -> None:
-        """Internal LR update by the virtual CPU interface (no update() call)."""
-        self.lr[n] = v
-        self._lr_masks(n, v)
-
     def read_lr(self, n: int) -> int:
         """GICH_LRn read (~§5.3.8). LRs ≥ num_lrs are RAZ (D14: LR<num_lrs> is storage)."""
         if n < self.num_lrs:
@@ -402,12 +431,21 @@ class HypInterface:
         return 0
 
     def write_lr(self, n: int, v: int) -> None:
-        """GICH_LRn write (~§5.3.8): bits 22:20 RES0; LRs ≥ num_lrs WI (D14: storage)."""
+        """GICH_LRn write (~§5.3.8): bits 22:20 RES0; LRs ≥ num_lrs WI (D14: storage).
+
+        Re-evaluates (:meth:`update`) unless the write leaves every input of it unchanged:
+        the LR neither was nor becomes pending and ``valid_mask``/``eisr_mask`` are equal
+        (e.g. KVM zeroing an invalid HW=1 LR on save).
+        """
         v &= GICH_LR_MASK
         if n < self.num_lrs:
-            self.lr[n] = v
-            self._lr_masks(n, v)
-            self.update()
+            pend = self.pend_mask
+            valid = self.valid_mask
+            eisr = self.eisr_mask
+            self.set_lr(n, v)
+            # update() reads an LR's value only while it is pending, else only the masks
+            if (pend | self.pend_mask) >> n & 1 or valid != self.valid_mask or eisr != self.eisr_mask:
+                self.update()
         elif self._q_extra_lr_storage and n == self.num_lrs:
             self.lr_extra = v
 
@@ -483,9 +521,13 @@ class HypInterface:
         return self.h_hcr
 
     def write_hcr(self, v: int) -> None:
-        """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF)."""
-        self.h_hcr = v & GICH_HCR_MASK
-        self.update()
+        """GICH_HCR write: bits [7:0] and EOICount [31:27] writable (mask 0xF80000FF).
+
+        Re-evaluates (:meth:`update`) only when the value changes."""
+        v &= GICH_HCR_MASK
+        if v != self.h_hcr:
+            self.h_hcr = v
+            self.update()
 
     def increment_eoicount(self) -> None:
         """GICH_HCR.EOICount += 1, wrapping 31 → 0 (~§5.3.1); caller runs update()."""
@@ -524,14 +566,24 @@ class HypInterface:
         )
 
     def write_vmcr(self, v: int) -> None:
-        """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3."""
-        self.v_ctlr = v & GICV_CTLR_MASK
-        self.v_pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
+        """GICH_VMCR write: sets GICV_CTLR/PMR/BPR/ABPR; BPR clamps to ≥ 2, ABPR to ≥ 3.
+
+        Re-evaluates (:meth:`update`) only when one of the four fields changes (KVM writes
+        the same VMCR on every vCPU load)."""
+        ctlr = v & GICV_CTLR_MASK
+        pmr = ((v >> GICH_VMCR_VMPRIMASK_SHIFT) & 0x1F) << 3
         bpr = (v >> GICH_VMCR_VMBP_SHIFT) & 7
         abpr = (v >> GICH_VMCR_VMABP_SHIFT) & 7
-        self.v_bpr = bpr if bpr > GICV_BPR_MIN else GICV_BPR_MIN  # max(): a call costs more
-        self.v_abpr = abpr if abpr > GICV_ABPR_MIN else GICV_ABPR_MIN
-        self.update()
+        if bpr < GICV_BPR_MIN:  # max(): a call costs more
+            bpr = GICV_BPR_MIN
+        if abpr < GICV_ABPR_MIN:
+            abpr = GICV_ABPR_MIN
+        if ctlr != self.v_ctlr or pmr != self.v_pmr or bpr != self.v_bpr or abpr != self.v_abpr:
+            self.v_ctlr = ctlr
+            self.v_pmr = pmr
+            self.v_bpr = bpr
+            self.v_abpr = abpr
+            self.update()
 
     @property
     def apr(self) -> int:
@@ -547,36 +599,18 @@ class HypInterface:
         return self.h_apr
 
     def write_apr(self, v: int) -> None:
-        """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority."""
-        self.h_apr = v & 0xFFFF_FFFF
-        self.update()
+        """GICH_APR write: bit *k* = active group priority ``k << 3``; changes running priority.
+
+        Re-evaluates (:meth:`update`) only when the value changes."""
+        v &= 0xFFFF_FFFF
+        if v != self.h_apr:
+            self.h_apr = v
+            self.update()
 
     def read_misr(self) -> int:
-        """GICH_MISR (~§5.3.4): each condition ANDed with its GICH_HCR enable (EOI: EISR ≠ 0).
-
-        Computed whatever GICH_HCR.En is (as QEMU 7.2 does); En gates only the interrupt.
-        """
-        hcr = self.h_hcr
-        misr = GICH_MISR_EOI if self.eisr_mask else 0
-        if hcr & 0xFE:
-            if hcr & GICH_HCR_UIE:
-                valid = self.valid_mask
-                if not valid & (valid - 1):
-                    misr |= GICH_MISR_U
-            if hcr & GICH_HCR_LRENPIE and hcr >> GICH_HCR_EOICOUNT_SHIFT:
-                misr |= GICH_MISR_LRENP
-            if hcr & GICH_HCR_NPIE and not self.pend_mask:
-                misr |= GICH_MISR_NP
-            ctlr = self.v_ctlr
-            if ctlr & GICV_CTLR_ENABLEGRP0:
-                misr |= hcr & GICH_HCR_VGRP0EIE
-            else:
-                misr |= hcr & GICH_HCR_VGRP0DIE
-            if ctlr & GICV_CTLR_ENABLEGRP1:
-                misr |= hcr & GICH_HCR_VGRP1EIE
-            else:
-                misr |= hcr & GICH_HCR_VGRP1DIE
-        return misr
+        """GICH_MISR (~§5.3.4), as :meth:`update` last computed it (every change of its
+        inputs, GICH_HCR, GICV_CTLR and the LR bitmasks, runs :meth:`update`)."""
+        return self.misr
 
     def read_eisr(self) -> int:
         """GICH_EISR0/1 as one int (~§5.3.5): LR invalid, HW=0 and EOI=1."""

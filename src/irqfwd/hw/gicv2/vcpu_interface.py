@@ -253,7 +253,6 @@ class VcpuInterface:
         """Clear LR ``n``'s active bit; HW=1 → deactivate PhysicalID (16 ≤ id < 1020)."""
         hyp = self.hyp
         v = hyp.lr[n] & ~GICH_LR_ACTIVE
-        hyp.lr[n] = v
         hyp.set_lr(n, v)  # 10 → 00 or 11 → 01
         hyp.update()
         if v & GICH_LR_HW:
