@@ -22,19 +22,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from irqfwd.config import DeviceConfig
+from irqfwd.devices.base import GuestDevice
 from irqfwd.hw.machine import Machine
 
 __all__ = ["MsixNic", "MsixQueue"]
 
 
-class MsixQueue:
+class MsixQueue(GuestDevice):
     """One queue of the NIC and its MSI-X vector (the interface of a guest driver's device)."""
 
     def __init__(self, nic: MsixNic, index: int) -> None:
         self.nic = nic
         self.index = index
-        self.name = f"{nic.name}.q{index}"
-        self.pending = 0
+        super().__init__(f"{nic.name}.q{index}")
         self.irq_enabled = True
         self.seq = 0
         self.events = 0

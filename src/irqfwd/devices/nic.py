@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from irqfwd.config import DeviceConfig
+from irqfwd.devices.base import GuestDevice
 from irqfwd.devices.traffic import ArrivalMux
 from irqfwd.hw.machine import Machine
 
@@ -49,18 +50,17 @@ PCI_STATUS: Final = 0x06
 PCI_STATUS_INTERRUPT: Final = 1 << 3
 
 
-class Nic:
+class Nic(GuestDevice):
     """One NIC with one interrupt line."""
 
     def __init__(self, machine: Machine, cfg: DeviceConfig) -> None:
         self.m = machine
         self.cfg = cfg
-        self.name = cfg.name
+        super().__init__(cfg.name)
         self.intid = cfg.host_intid
         self.level = cfg.trigger == "level"
         self.trigger = cfg.trigger
         self.coalesce_ns = cfg.coalesce_ns
-        self.pending = 0
         self.irq_enabled = True
         self.pci = cfg.bus == "pci"
         self.asserted = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
+from irqfwd.guest.gic import GuestGic
 from irqfwd.host.irqchip.arm_gic import (
     GIC_CPU_CTRL_EOIMODENS,
     GIC_CPU_DEACTIVATE,
@@ -41,14 +42,12 @@ MmioOp = tuple[int, int, int]
 """A trapped distributor write: (guest physical address, value, size)."""
 
 
-class GicV2GuestDriver:
+class GicV2GuestDriver(GuestGic):
     """The guest's GICv2 driver: its register accesses, direct (GICV) or trapped (GICD)."""
-
-    intid_mask = 0x3FF
-    """GICC_IAR.InterruptID [9:0]."""
 
     def __init__(self, vcpu_ifs: list[VcpuInterface], dist_base: int, cpu_base: int,
                  eoimode1: bool) -> None:
+        super().__init__(0x3FF)  # GICC_IAR.InterruptID [9:0]
         self.vcpu_ifs = vcpu_ifs
         """The GICV frame of each pCPU (the guest's GICC address maps to the running one)."""
         self.dist_base = dist_base

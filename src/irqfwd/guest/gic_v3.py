@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
+from irqfwd.guest.gic import GuestGic
 from irqfwd.host.irqchip.arm_gic_v3 import (
     DEFAULT_PMR_VALUE,
     GICD_CTLR,
@@ -98,14 +99,12 @@ class GuestMsiDevice:
         self.lpi_base = lpi_base
 
 
-class GicV3GuestDriver:
+class GicV3GuestDriver(GuestGic):
     """The guest's GICv3 driver: ICV system registers, trapped GICD/GICR/GITS MMIO."""
-
-    intid_mask = 0xFF_FFFF
-    """ICV_IAR1_EL1.INTID [23:0]."""
 
     def __init__(self, virt: list[VirtInterface], dist_base: int, rd_base: int, its_base: int,
                  eoimode1: bool, nassgireq: bool = False) -> None:
+        super().__init__(0xFF_FFFF)  # ICV_IAR1_EL1.INTID [23:0]
         self.virt = virt
         """The ICV view of each pCPU's virtual interface (the one the vCPU runs on)."""
         self.dist_base = dist_base

@@ -32,8 +32,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
+from irqfwd.devices.base import GuestDevice
 from irqfwd.devices.nic import NIC_IRQ_ENABLE, NIC_STATUS
 from irqfwd.guest.gic import GuestGic, MmioOp
 from irqfwd.hw.gic.memory import RAM_BASE
@@ -57,30 +58,6 @@ IrqHandler = Callable[["GuestCpu"], int]
 vINTID (``GuestCpu.iar`` holds the GICV_IAR value), returns its cost in ns.  Unless it
 chains a continuation of its own (which must end in the end-of-interrupt), the flow goes on
 with GICV_EOIR / GICV_DIR."""
-
-
-class GuestDevice(Protocol):
-    """What a guest driver touches of its device (a NIC, one queue of a multi-queue NIC):
-    pass-through MMIO, no exit."""
-
-    name: str
-    pending: int
-
-    def handler_entry(self) -> int | None:
-        """Handler entry: the newest raise served (latency bookkeeping)."""
-        ...
-
-    def ack(self) -> int:
-        """Read and clear the status register."""
-        ...
-
-    def poll(self, budget: int) -> int:
-        """NAPI: consume up to ``budget`` events."""
-        ...
-
-    def set_irq_enabled(self, on: bool) -> None:
-        """The device's interrupt enable."""
-        ...
 
 
 class GuestDriver:

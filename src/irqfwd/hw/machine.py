@@ -210,6 +210,14 @@ class PhysCpu:
             self._active = True
             self.engine.schedule(0, self._run)
 
+    def accounted_ns(self) -> int:
+        """ns accounted to this pCPU so far, all categories (:attr:`acct`) together; a
+        plain int loop, which the compiled build keeps unboxed (``sum`` would not)."""
+        total = 0
+        for ns in self.acct:
+            total += ns
+        return total
+
     @property
     def idle(self) -> bool:
         """No step runs and nothing busy-waits: the CPU sits in the idle loop (WFI)."""

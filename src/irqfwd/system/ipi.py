@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from irqfwd.config import DeviceConfig
+from irqfwd.devices.base import GuestDevice
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.gic_v3 import GicV3GuestDriver
 from irqfwd.guest.kernel import GuestCpu
@@ -33,14 +34,13 @@ IPI_SGI: Final = 1
 """The SGI the sender uses (arm64 ``IPI_CALL_FUNC``)."""
 
 
-class IpiChannel:
+class IpiChannel(GuestDevice):
     """The receiver's side of the IPI stream, as a guest driver's device."""
 
     def __init__(self, machine: Machine, cfg: DeviceConfig) -> None:
         self.m = machine
         self.cfg = cfg
-        self.name = cfg.name
-        self.pending = 0
+        super().__init__(cfg.name)
         self.seq = 0
         self.unserved: list[tuple[int, int]] = []
         rec = machine.recorder
