@@ -7,12 +7,18 @@ software reaches the GIC only through :meth:`GicDevice.read` / :meth:`GicDevice.
 (and :meth:`GicDevice.read_sysreg` / :meth:`GicDevice.write_sysreg`), or through the
 blocks' named register accessors, which have exactly the semantics of the register access
 they are named after.
+
+:class:`GicDevice` and :class:`SysRegGicDevice` are base classes the models derive from,
+not protocols: in the compiled build a call through them (a device driving its line
+with :meth:`GicDevice.set_line`, on every interrupt) is a native method call, where a
+protocol-typed call is a generic Python call with its arguments boxed and parsed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+
+from irqfwd._mypyc import mypyc_attr
 
 __all__ = ["CpuOutputs", "EventHook", "GicDevice", "OutputHook", "SysRegGicDevice"]
 
@@ -39,56 +45,61 @@ class CpuOutputs:
         return f"CpuOutputs(irq={self.irq}, fiq={self.fiq}, virq={self.virq}, vfiq={self.vfiq})"
 
 
-class GicDevice(Protocol):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class GicDevice:
     """The interface of a GIC model to the machine (see the module docstring)."""
 
-    outputs: list[CpuOutputs]
-    """Per CPU interface: the current output levels."""
+    def __init__(self) -> None:
+        self.outputs: list[CpuOutputs] = []
+        """Per CPU interface: the current output levels."""
 
     @property
     def version(self) -> int:
         """Architecture version: 2 or 3 (a GICv4 is a version-3 GIC with vLPIs)."""
-        ...
+        raise NotImplementedError
 
     @property
     def num_cpus(self) -> int:
         """CPU interfaces (processing elements) the GIC serves."""
-        ...
+        raise NotImplementedError
 
     @property
     def on_output(self) -> OutputHook | None:
         """Called on every output level change."""
-        ...
+        raise NotImplementedError
 
     @on_output.setter
-    def on_output(self, cb: OutputHook | None) -> None: ...
+    def on_output(self, cb: OutputHook | None) -> None:
+        raise NotImplementedError
 
     @property
     def on_event(self) -> EventHook | None:
         """Called on every physical activation and deactivation."""
-        ...
+        raise NotImplementedError
 
     @on_event.setter
-    def on_event(self, cb: EventHook | None) -> None: ...
+    def on_event(self, cb: EventHook | None) -> None:
+        raise NotImplementedError
 
     def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:
         """MMIO read of ``size`` bytes at physical address ``addr`` by ``cpu``."""
-        ...
+        raise NotImplementedError
 
     def write(self, addr: int, value: int, size: int = 4, cpu: int = 0) -> None:
         """MMIO write of ``size`` bytes at physical address ``addr`` by ``cpu``."""
-        ...
+        raise NotImplementedError
 
     def set_line(self, intid: int, level: bool, cpu: int | None = None) -> None:
         """Drive the input of SPI ``intid``, or of PPI ``intid`` of ``cpu``."""
-        ...
+        raise NotImplementedError
 
     def reset(self) -> None:
         """Reset every block and recompute the outputs."""
-        ...
+        raise NotImplementedError
 
 
-class SysRegGicDevice(GicDevice, Protocol):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class SysRegGicDevice(GicDevice):
     """A GIC with a system-register CPU interface (GICv3/v4: :class:`irqfwd.hw.gicv3.GICv3`).
 
     Registers are named as in Arm IHI 0069H: ``ICC_*_EL1`` and ``ICC_SRE_EL2`` are the
@@ -102,17 +113,17 @@ class SysRegGicDevice(GicDevice, Protocol):
 
     def read_sysreg(self, cpu: int, name: str) -> int:
         """MRS of system register ``name`` on PE ``cpu``."""
-        ...
+        raise NotImplementedError
 
     def write_sysreg(self, cpu: int, name: str, value: int) -> None:
         """MSR of ``value`` to system register ``name`` on PE ``cpu``."""
-        ...
+        raise NotImplementedError
 
     def access_sysreg(self, cpu: int, enc: int, el: int, imo: bool, fmo: bool,
                       value: int | None = None) -> int:
         """MRS (``value`` None) or MSR by encoding, routed to ICC/ICH/ICV."""
-        ...
+        raise NotImplementedError
 
     def msi(self, device_id: int, event_id: int) -> bool:
         """A device's write of ``event_id`` to GITS_TRANSLATER."""
-        ...
+        raise NotImplementedError

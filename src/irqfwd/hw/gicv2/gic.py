@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from irqfwd.hw.gic.device import CpuOutputs
+from irqfwd.hw.gic.device import CpuOutputs, GicDevice
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface
 from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
@@ -36,7 +36,7 @@ def _noop_emit(cpu: int, signal: str, level: bool) -> None:
     return None
 
 
-class GICv2:
+class GICv2(GicDevice):
     """A GICv2 with Virtualization Extensions (Arm IHI 0048B), QEMU ``virt`` defaults.
 
     * :meth:`read` / :meth:`write`: MMIO on the GICD, GICC, GICH and GICV frames;
@@ -73,6 +73,7 @@ class GICv2:
     )
 
     def __init__(self, config: GICv2Config | None = None) -> None:
+        super().__init__()
         self.config = config = config or GICv2Config()
         self._ncpu = config.num_cpus
         self._spi_end = min(config.num_irqs, 1020)

@@ -11,10 +11,11 @@ imports, as the GICv2 model's blocks and the vgic core's ops).
 
 from __future__ import annotations
 
+from irqfwd.hw.gic.device import SysRegGicDevice
 from irqfwd.hw.gicv3.redistributor import Redistributor
 
 
-class GicV3Core:
+class GicV3Core(SysRegGicDevice):
     """The operations of a GICv3/v4 that cross blocks (IHI 0069H); see
     :class:`irqfwd.hw.gicv3.gic.GICv3` for the implementation."""
 

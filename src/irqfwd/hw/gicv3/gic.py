@@ -63,6 +63,7 @@ class GICv3(GicV3Core):
     )
 
     def __init__(self, config: GICv3Config | None = None) -> None:
+        super().__init__()
         self.config = cfg = config or GICv3Config()
         n = cfg.num_cpus
         self.mem = Memory()
