@@ -304,6 +304,11 @@ class Kvm:
         """``kvm_ack_irq``: EOIs of level SPIs notified (``kvm_notify_acked_irq``)."""
         self.c_spi_injections = host.m.recorder.counter("spi_injections")
         """``spi_injections``: SPIs raised (``vgic_update_irq_pending`` with level 1)."""
+        self.ev_update_irq_pending = host.m.recorder.event("vgic_update_irq_pending", vcpu=0, intid=0,
+                                                           level=False)
+        """``vgic_update_irq_pending`` emission site (``kvm_vgic_inject_irq``)."""
+        self.ev_ack_irq = host.m.recorder.event("kvm_ack_irq", irqchip=glob.vgic.ops.name, pin=0)
+        """``kvm_ack_irq`` emission site (``kvm_notify_acked_irq``)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
         self.msi_routes: dict[int, Any] = {}

@@ -55,6 +55,9 @@ class Vcpu(KvmVcpu):
         super().__init__(kvm, vcpu_id)
         rec = kvm.m.recorder
         self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
+        self._ev_exit = rec.event("kvm_exit", vcpu=vcpu_id, vm=kvm.index, reason="IRQ", cpu=0)
+        self._ev_wakeup = rec.event("kvm_vcpu_wakeup", vm=kvm.index, vcpu=vcpu_id, ns=0, waited=False,
+                                    valid=False)
         self._ev_load = rec.event("irqfwd_vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self._ev_put = rec.event("irqfwd_vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self.guest: Any = None
@@ -197,8 +200,6 @@ class Vcpu(KvmVcpu):
         """Leave guest mode with ``reason``: save, fold, unmask host IRQs; returns the cost."""
         cpu = self.cpu
         assert cpu is not None
-        m = self.m
-        rec = m.recorder
         sites = self._c_reason[reason]
         if self.booting:
             self._c_boot_exits.n += 1
@@ -206,8 +207,12 @@ class Vcpu(KvmVcpu):
         else:
             self._c_exits.n += 1
             sites[0].n += 1
-        if rec.wants("kvm_exit"):
-            rec.emit("kvm_exit", vcpu=self.vcpu_id, vm=self.kvm.index, reason=reason, cpu=cpu.index)
+        ev = self._ev_exit
+        if ev.live:
+            f = ev.fields
+            f["reason"] = reason
+            f["cpu"] = cpu.index
+            ev.emit()
         cpu.mode = HOST
         cost = self._exit_fixed + self.kvm.vgic.ops.save_state(self, cpu.index)
         kvm_vgic_sync_hwstate(self)
@@ -412,9 +417,13 @@ class Vcpu(KvmVcpu):
         if self.halt_poll_ns != old and rec.wants("kvm_halt_poll_ns"):
             rec.emit("kvm_halt_poll_ns", vcpu=self.vcpu_id, grow=self.halt_poll_ns > old,
                      new=self.halt_poll_ns, old=old)
-        if rec.wants("kvm_vcpu_wakeup"):
-            rec.emit("kvm_vcpu_wakeup", vm=kvm.index, vcpu=self.vcpu_id, ns=halt_ns,
-                     waited=self._halt_waited, valid=valid)
+        ev = self._ev_wakeup
+        if ev.live:
+            f = ev.fields
+            f["ns"] = halt_ns
+            f["waited"] = self._halt_waited
+            f["valid"] = valid
+            ev.emit()
 
     def _grow_halt_poll_ns(self, max_poll: int) -> None:
         """``grow_halt_poll_ns``: times ``halt_poll_ns_grow``, at least ``..._grow_start``."""
