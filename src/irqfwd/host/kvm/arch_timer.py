@@ -172,6 +172,11 @@ class ArchTimerContext:
     """The background hrtimer armed at put while blocking."""
 
 
+def _ctl_fires(ctl: int) -> bool:
+    """A CNTV_CTL value as read (ISTATUS included) asserts the output: ENABLE, ISTATUS, not IMASK."""
+    return bool(ctl & CTL_ENABLE) and bool(ctl & CTL_ISTATUS) and not ctl & CTL_IMASK
+
+
 class _InputLevel:
     """``arch_timer_irq_ops.get_input_level`` bound to one vCPU."""
 
@@ -315,10 +320,6 @@ class KvmArchTimer:
         return 0
 
     # ------------------------------------------------------------------ level logic
-    def _hw_ctl(self, ctx: ArchTimerContext) -> int:
-        assert ctx.cpu is not None
-        return self.timers.cpus[ctx.cpu].virt.read_ctl()
-
     def kvm_timer_irq_can_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_irq_can_fire``: ENABLE set and IMASK clear (saved context)."""
         return bool(ctx.cnt_ctl & CTL_ENABLE) and not ctx.cnt_ctl & CTL_IMASK
@@ -329,8 +330,8 @@ class KvmArchTimer:
     def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_should_fire``: from the hardware CTL when loaded, else from the saved context."""
         if ctx.loaded:
-            ctl = self._hw_ctl(ctx)
-            return bool(ctl & CTL_ENABLE) and bool(ctl & CTL_ISTATUS) and not ctl & CTL_IMASK
+            assert ctx.cpu is not None
+            return _ctl_fires(self.timers.cpus[ctx.cpu].virt.read_ctl())
         return self.kvm_timer_irq_can_fire(ctx) and self._virtual_count(ctx) >= ctx.cnt_cval
 
     def kvm_arch_timer_get_input_level(self, vcpu: Any, vintid: int) -> bool:
@@ -474,11 +475,11 @@ class KvmArchTimer:
         # kvm_vgic_map_is_active, read once: saving the timer and arming bg_timer below do
         # not touch the vgic (the hardware timer's output change only drives the GIC line)
         virtual_active = self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid)
+        cost = self._save_state(ctx, cpu)
         if virtual_active:
             self.rec.count("timer_put_active")
-        elif self.kvm_timer_should_fire(ctx):
+        elif _ctl_fires(ctx.cnt_ctl):  # the output was asserted: the CTL just saved says so
             self.rec.count("timer_put_pending")
-        cost = self._save_state(ctx, cpu)
         if ctx.blocking:
             cost += self._blocking(ctx)
         if self.running[cpu] is ctx:
