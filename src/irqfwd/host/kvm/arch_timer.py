@@ -268,6 +268,8 @@ class KvmArchTimer:
         self._c_timer_restore = recorder.counter("timer_restore")
         self._c_irqchip_state_set = recorder.counter("irqchip_state_set")
         self._c_irq_injected = recorder.counter("timer_irq_injected")
+        self._c_put_active = recorder.counter("timer_put_active")
+        self._c_put_pending = recorder.counter("timer_put_pending")
         self._ev_update_irq = recorder.event("kvm_timer_update_irq", vcpu=0, vm=0, intid=0, level=False, cpu=None)
         self._ev_save = recorder.event("kvm_timer_save_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
         self._ev_restore = recorder.event("kvm_timer_restore_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
@@ -477,9 +479,9 @@ class KvmArchTimer:
         virtual_active = self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid)
         cost = self._save_state(ctx, cpu)
         if virtual_active:
-            self.rec.count("timer_put_active")
+            self._c_put_active.n += 1
         elif _ctl_fires(ctx.cnt_ctl):  # the output was asserted: the CTL just saved says so
-            self.rec.count("timer_put_pending")
+            self._c_put_pending.n += 1
         if ctx.blocking:
             cost += self._blocking(ctx)
         if self.running[cpu] is ctx:

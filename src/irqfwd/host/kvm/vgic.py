@@ -339,14 +339,15 @@ def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
     non-resident vPE (GICv4 ``pending_last``, from the back end), or a pending, enabled,
     inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
     it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    ops = vcpu.kvm.vgic.ops
+    if ops.vcpu_pending_direct(vcpu):
+        return True
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
     if not ap:
-        return vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu)
-    if vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu):
-        return True
+        return False
     vmcr = vgic_cpu.vmcr
-    vcpu.kvm.vgic.ops.get_vmcr(vcpu, vmcr)
+    ops.get_vmcr(vcpu, vmcr)
     pmr = vmcr.pmr
     for irq in ap:
         if irq.enabled and not irq.active and irq.priority < pmr and irq.irq_is_pending():
