@@ -143,6 +143,12 @@ class VgicOps:
     name = "none"
     """The irqchip model name (``KVM_DEV_TYPE_ARM_VGIC_V2`` → "GICv2")."""
 
+    has_gicv4 = False
+    """``kvm_vgic_global_state.has_gicv4`` (a static key in Linux): the back end may inject
+    directly into a GICv4 vPE.  While False the core does not call :meth:`v4_put`,
+    :meth:`v4_load`, :meth:`vcpu_pending_direct` or :meth:`has_direct_irqs` (their
+    defaults: nothing to do)."""
+
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
         """``vgic_v*_enable``: give ``vcpu`` its saved interface state."""
         raise NotImplementedError

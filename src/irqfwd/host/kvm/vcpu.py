@@ -134,7 +134,8 @@ class Vcpu(KvmVcpu):
         if policy == "default":
             # no WFI trap when the vCPU runs alone with directly injected interrupts (vLPIs,
             # GICv4.1 vSGIs): kvm_vcpu_should_clear_twi
-            self.twi = not (kvm.vgic.ops.has_direct_irqs(self)
+            ops = kvm.vgic.ops
+            self.twi = not (ops.has_gicv4 and ops.has_direct_irqs(self)
                             and kvm.host.sched.single_task_running(cpu))
         else:
             self.twi = policy == "trap"
@@ -297,10 +298,12 @@ class Vcpu(KvmVcpu):
         ops = self.kvm.vgic.ops
         ops.vmcr_sync(self, cpu.index)
         self.in_wfi = True
-        cost = ops.v4_put(self, cpu.index)  # vgic_v4_put: doorbell while the vCPU waits
+        has_gicv4 = ops.has_gicv4
+        # vgic_v4_put: doorbell while the vCPU waits
+        cost = ops.v4_put(self, cpu.index) if has_gicv4 else 0
         if self._runnable():
             self.in_wfi = False
-            return cost + ops.v4_load(self, cpu.index)
+            return (cost + ops.v4_load(self, cpu.index)) if has_gicv4 else cost
         return self._block_ns + cost + self.kvm_vcpu_halt(cpu)
 
     def _runnable(self) -> bool:
@@ -384,8 +387,9 @@ class Vcpu(KvmVcpu):
         if self.in_wfi:
             self.in_wfi = False
             cpu = self.cpu
-            if cpu is not None:
-                self.m.acc += kvm.vgic.ops.v4_load(self, cpu.index)
+            ops = kvm.vgic.ops
+            if cpu is not None and ops.has_gicv4:
+                self.m.acc += ops.v4_load(self, cpu.index)
         halt_ns = self.m.engine.now - self._halt_start
         valid = self._runnable()
         max_poll = kvm.max_halt_poll_ns

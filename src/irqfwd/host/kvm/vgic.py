@@ -340,7 +340,7 @@ def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
     inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
     it at WFI, ``kvm_vgic_vmcr_sync``)."""
     ops = vcpu.kvm.vgic.ops
-    if ops.vcpu_pending_direct(vcpu):
+    if ops.has_gicv4 and ops.vcpu_pending_direct(vcpu):
         return True
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
