@@ -315,6 +315,8 @@ class Kvm:
         """``vgic_update_irq_pending`` emission site (``kvm_vgic_inject_irq``)."""
         self.ev_ack_irq = host.m.recorder.event("kvm_ack_irq", irqchip=glob.vgic.ops.name, pin=0)
         """``kvm_ack_irq`` emission site (``kvm_notify_acked_irq``)."""
+        self.ev_set_irq = host.m.recorder.event("kvm_set_irq", vm=index, gsi=0, level=0, source=0)
+        """``kvm_set_irq`` emission site (``kvm_set_irq``, ``kvm_set_msi``)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
         self.msi_routes: dict[int, Any] = {}
