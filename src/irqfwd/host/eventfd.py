@@ -19,25 +19,26 @@ __all__ = ["EventFd"]
 class EventFd:
     """One eventfd context (``struct eventfd_ctx``)."""
 
-    __slots__ = ("_c_signals", "_signal_ns", "count", "m", "name", "waiters")
+    __slots__ = ("_c_signals", "_ev_signal", "_signal_ns", "count", "m", "name", "waiters")
 
     def __init__(self, machine: Machine, name: str = "") -> None:
         self.m = machine
         self._signal_ns = machine.costs.eventfd_signal_ns
         self._c_signals = machine.recorder.counter("eventfd_signals")
+        self._ev_signal = machine.recorder.event("irqfwd_eventfd_signal", fd=name)
         self.name = name
         self.count = 0
         self.waiters: list[Callable[[EventFd], None]] = []
 
     def signal(self, n: int = 1) -> None:
         """``eventfd_signal``: add ``n`` and wake every waiter."""
-        m = self.m
-        rec = m.recorder
         self._c_signals.n += 1
-        m.acc += self._signal_ns
+        self.m.acc += self._signal_ns
         self.count += n
-        if rec.wants("irqfwd_eventfd_signal"):
-            rec.emit("irqfwd_eventfd_signal", fd=self.name)
+        ev = self._ev_signal
+        if ev.live:
+            ev.fields["fd"] = self.name
+            ev.emit()
         for w in tuple(self.waiters):
             w(self)
 

@@ -393,7 +393,7 @@ class Genirq:
 
     def irq_get_irqchip_state(self, irq: int, which: int, cpu: int = 0) -> tuple[int, bool]:
         """``irq_get_irqchip_state``: ``(0, state)`` or ``(-EINVAL, False)``."""
-        d: IrqData | None = self.irq_get_irq_data(irq)
+        d: IrqData | None = self.irq_to_desc(irq).irq_data
         while d is not None:
             cb = d.chip.irq_get_irqchip_state
             if cb is not None:
@@ -403,7 +403,7 @@ class Genirq:
 
     def irq_set_irqchip_state(self, irq: int, which: int, val: bool, cpu: int = 0) -> int:
         """``irq_set_irqchip_state``: 0, or ``-EINVAL`` when no chip supports it."""
-        d: IrqData | None = self.irq_get_irq_data(irq)
+        d: IrqData | None = self.irq_to_desc(irq).irq_data
         while d is not None:
             cb = d.chip.irq_set_irqchip_state
             if cb is not None:

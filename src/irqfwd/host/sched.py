@@ -152,7 +152,8 @@ class Scheduler:
             cost += self.switch_in(task, cpu)
             cpu.mode = HOST
             cpu.next = task.run_step
-            self._arm_slice(cpu)
+            if self.rr:
+                self._arm_slice(cpu)
             return cost
         if not self._last_was_idle[cpu.index]:
             for fn in self.idle_enter:
@@ -177,11 +178,10 @@ class Scheduler:
             self._last_was_idle[cpu.index] = False
             cpu.next = cpu.idle_step
             return cost
-        rq = self.rq[cpu.index]
-        if not any(not t.blocked and not t.exited for t in rq):
+        if self.single_task_running(cpu):
             return -1
         cost = self.switch_out(task, cpu)
-        rq.append(task)
+        self.rq[cpu.index].append(task)
         self._last_was_idle[cpu.index] = False
         cpu.next = cpu.idle_step
         return cost
@@ -208,7 +208,7 @@ class Scheduler:
                 cpu.need_resched = True  # check_preempt_wakeup: resched_curr
                 if self.m.cur != cpu.index:
                     cpu.interrupt()
-            else:
+            elif self.rr:
                 self._arm_slice(cpu)
 
     def scheduler_tick(self, cpu: PhysCpu) -> None:
@@ -236,11 +236,16 @@ class Scheduler:
     def single_task_running(self, cpu: PhysCpu) -> bool:
         """``single_task_running``: nothing else is runnable on ``cpu`` (halt polling stops
         as soon as another thread waits for the CPU)."""
-        return not any(not t.blocked and not t.exited for t in self.rq[cpu.index])
+        for t in self.rq[cpu.index]:  # noqa: SIM110 (a loop: no generator frame per look)
+            if not t.blocked and not t.exited:
+                return False
+        return True
 
     # ---------------------------------------------------------------- time slices
     def _arm_slice(self, cpu: PhysCpu) -> None:
-        if not self.rr or self._slice[cpu.index] is not None:
+        """Arm the time slice of ``cpu``'s current thread (``round-robin`` only: callers check
+        :attr:`rr`) unless it is armed or no other thread waits."""
+        if self._slice[cpu.index] is not None:
             return
         cur = self.curr[cpu.index]
         if cur is None or not self.rq[cpu.index]:

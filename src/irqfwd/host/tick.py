@@ -57,7 +57,7 @@ class HostTick:
         if self.running[i]:
             return
         self.running[i] = True
-        hyp = self.timers[i].hyp
+        hyp = self.timers.cpus[i].hyp
         hyp.write_cval(self._next_deadline())
         hyp.write_ctl(CTL_ENABLE)
 
@@ -67,14 +67,14 @@ class HostTick:
         if not self.running[i]:
             return
         self.running[i] = False
-        self.timers[i].hyp.write_ctl(0)
+        self.timers.cpus[i].hyp.write_ctl(0)
 
     def _handler(self, irq: int, dev_id: Any) -> int:
         """``arch_timer_handler_phys`` → ``tick_sched_timer``: account the tick, program the next."""
         cpu = max(self.m.cur, 0)
         self._c_ticks.n += 1
         self.host.sched.scheduler_tick(self.m.pcpus[cpu])
-        hyp = self.timers[cpu].hyp
+        hyp = self.timers.cpus[cpu].hyp
         if self.running[cpu]:
             hyp.write_cval(self._next_deadline())
         else:

@@ -48,6 +48,7 @@ class Kworker(Task):
         self.run_step = self._worker_thread
         self._work_ns = wq.m.costs.kworker_work_ns
         self._c_items = wq.m.recorder.counter("kworker_items")
+        self._ev_execute = wq.m.recorder.event("workqueue_execute_start", work="", cpu=cpu)
 
     def _worker_thread(self) -> int:
         """``worker_thread``: run the next item, or sleep when the pool is empty."""
@@ -62,9 +63,12 @@ class Kworker(Task):
         work = self.items.popleft()
         work.pending = False
         self._c_items.n += 1
-        rec = self.m.recorder
-        if rec.wants("workqueue_execute_start"):
-            rec.emit("workqueue_execute_start", work=work.name, cpu=cpu.index)
+        ev = self._ev_execute
+        if ev.live:
+            f = ev.fields
+            f["work"] = work.name
+            f["cpu"] = cpu.index
+            ev.emit()
         work.fn()
         cpu.next = self.run_step
         return self._work_ns
@@ -81,6 +85,7 @@ class Workqueue:
         self.m = machine
         self.sched = sched
         self.workers = [Kworker(self, i) for i in range(len(machine.pcpus))]
+        self._ev_queue = machine.recorder.event("workqueue_queue_work", work="", cpu=0)
         """Bound to their CPUs: not in the scheduler's migration list."""
 
     def schedule_work(self, work: WorkItem) -> bool:
@@ -91,9 +96,12 @@ class Workqueue:
         work.pending = True
         worker = self.workers[max(self.m.cur, 0)]
         worker.items.append(work)
-        rec = self.m.recorder
-        if rec.wants("workqueue_queue_work"):
-            rec.emit("workqueue_queue_work", work=work.name, cpu=worker.home)
+        ev = self._ev_queue
+        if ev.live:
+            f = ev.fields
+            f["work"] = work.name
+            f["cpu"] = worker.home
+            ev.emit()
         if worker.blocked:
             self.sched.try_to_wake_up(worker)
         return True

@@ -322,9 +322,6 @@ class GicDriver:
         """One iteration of the ``gic_handle_irq`` loop on ``cpu`` (see module docstring)."""
         return self._iter(cpu)
 
-    def _entry(self, cpu: PhysCpu) -> int:
-        return self.entry_ns + self._iter(cpu, True)
-
     def _handler_exit(self, c: int) -> None:
         """``irq_handler_exit`` of the handler that ran on pCPU ``c`` (traced runs only)."""
         ev = self._ev_exit
@@ -414,7 +411,8 @@ class _CpuSteps:
 
     def entry(self) -> int:
         """The IRQ exception vector: entry cost, then the first ``gic_handle_irq`` pass."""
-        return self.drv._entry(self.cpu)
+        drv = self.drv
+        return drv.entry_ns + drv._iter(self.cpu, True)
 
     def iter(self) -> int:
         """The next pass of the ``gic_handle_irq`` loop."""

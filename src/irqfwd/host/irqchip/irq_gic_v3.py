@@ -348,9 +348,6 @@ class GicV3Driver:
         """One iteration of the ``gic_handle_irq`` loop on ``cpu``."""
         return self._iter(cpu)
 
-    def _entry(self, cpu: PhysCpu) -> int:
-        return self.entry_ns + self._iter(cpu, True)
-
     def _handler_exit(self, c: int) -> None:
         ev = self._ev_exit
         f = ev.fields
@@ -440,7 +437,8 @@ class _CpuSteps:
 
     def entry(self) -> int:
         """The IRQ exception vector: entry cost, then the first ``gic_handle_irq`` pass."""
-        return self.drv._entry(self.cpu)
+        drv = self.drv
+        return drv.entry_ns + drv._iter(self.cpu, True)
 
     def iter(self) -> int:
         """The next pass of the ``gic_handle_irq`` loop."""

@@ -74,7 +74,7 @@ from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine, Handle
-from irqfwd.sim.metrics import Recorder
+from irqfwd.sim.metrics import EventSite, Recorder
 
 __all__ = [
     "IRQCHIP_STATE_ACTIVE",
@@ -172,6 +172,11 @@ class ArchTimerContext:
     """The background hrtimer armed at put while blocking."""
 
 
+def _ctl_fires(ctl: int) -> bool:
+    """A CNTV_CTL value as read (ISTATUS included) asserts the output: ENABLE, ISTATUS, not IMASK."""
+    return bool(ctl & CTL_ENABLE) and bool(ctl & CTL_ISTATUS) and not ctl & CTL_IMASK
+
+
 class _InputLevel:
     """``arch_timer_irq_ops.get_input_level`` bound to one vCPU."""
 
@@ -258,6 +263,17 @@ class KvmArchTimer:
         """sw-deactivate / no-vgic: the host PPI is masked on this CPU."""
         self.contexts: list[ArchTimerContext] = []
         self._initialised = False
+        # hot counters and emission sites of the vCPU switch path (load/put at every switch)
+        self._c_timer_save = recorder.counter("timer_save")
+        self._c_timer_restore = recorder.counter("timer_restore")
+        self._c_irqchip_state_set = recorder.counter("irqchip_state_set")
+        self._c_irq_injected = recorder.counter("timer_irq_injected")
+        self._c_put_active = recorder.counter("timer_put_active")
+        self._c_put_pending = recorder.counter("timer_put_pending")
+        self._ev_update_irq = recorder.event("kvm_timer_update_irq", vcpu=0, vm=0, intid=0, level=False, cpu=None)
+        self._ev_save = recorder.event("kvm_timer_save_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
+        self._ev_restore = recorder.event("kvm_timer_restore_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
+        self._ev_phys_active = recorder.event("irqfwd_kvm_timer_phys_active", cpu=0, active=False, cached=False)
 
     # ------------------------------------------------------------------ setup
     def kvm_timer_hyp_init(self) -> int:
@@ -306,10 +322,6 @@ class KvmArchTimer:
         return 0
 
     # ------------------------------------------------------------------ level logic
-    def _hw_ctl(self, ctx: ArchTimerContext) -> int:
-        assert ctx.cpu is not None
-        return self.timers[ctx.cpu].virt.read_ctl()
-
     def kvm_timer_irq_can_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_irq_can_fire``: ENABLE set and IMASK clear (saved context)."""
         return bool(ctx.cnt_ctl & CTL_ENABLE) and not ctx.cnt_ctl & CTL_IMASK
@@ -320,8 +332,8 @@ class KvmArchTimer:
     def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_should_fire``: from the hardware CTL when loaded, else from the saved context."""
         if ctx.loaded:
-            ctl = self._hw_ctl(ctx)
-            return bool(ctl & CTL_ENABLE) and bool(ctl & CTL_ISTATUS) and not ctl & CTL_IMASK
+            assert ctx.cpu is not None
+            return _ctl_fires(self.timers.cpus[ctx.cpu].virt.read_ctl())
         return self.kvm_timer_irq_can_fire(ctx) and self._virtual_count(ctx) >= ctx.cnt_cval
 
     def kvm_arch_timer_get_input_level(self, vcpu: Any, vintid: int) -> bool:
@@ -334,12 +346,17 @@ class KvmArchTimer:
     def kvm_timer_update_irq(self, ctx: ArchTimerContext, new_level: bool) -> int:
         """Set ``ctx->irq.level`` and inject it with the timer context as owner."""
         if new_level:
-            self.rec.count("timer_irq_injected")
+            self._c_irq_injected.n += 1
         ctx.irq_level = new_level
-        if self.rec.wants("kvm_timer_update_irq"):
-            self.rec.emit(
-                "kvm_timer_update_irq", vcpu=ctx.vcpu_id, vm=ctx.vm, intid=ctx.intid, level=new_level, cpu=ctx.cpu
-            )
+        ev = self._ev_update_irq
+        if ev.live:
+            f = ev.fields
+            f["vcpu"] = ctx.vcpu_id
+            f["vm"] = ctx.vm
+            f["intid"] = ctx.intid
+            f["level"] = new_level
+            f["cpu"] = ctx.cpu
+            ev.emit()
         if self.has_gic_active_state:
             ret = self.platform.kvm_vgic_inject_irq(ctx.vcpu, ctx.intid, new_level, ctx)
             if ret:
@@ -349,20 +366,30 @@ class KvmArchTimer:
     # ------------------------------------------------------------------ physical active state
     def _set_phys_active(self, cpu: int, active: bool) -> int:
         """``set_timer_irq_phys_active`` with the "inactive only" cache (9b4a3004439d)."""
+        ev = self._ev_phys_active
         if not active and self.cache_inactive and self._inactive_cached[cpu]:
-            if self.rec.wants("irqfwd_kvm_timer_phys_active"):
-                self.rec.emit("irqfwd_kvm_timer_phys_active", cpu=cpu, active=False, cached=True)
+            if ev.live:
+                self._emit_phys_active(cpu, False, True)
             return 0
         if self.no_hw_deactivation:
             # kvm-timer irqchip: Active is emulated as a mask of the parent (``timer_chip``)
             self._mask(cpu, active)
         else:
             self.platform.irq_set_irqchip_state(self.host_irq, IRQCHIP_STATE_ACTIVE, active, cpu)
-        self.rec.count("irqchip_state_set")
+        self._c_irqchip_state_set.n += 1
         self._inactive_cached[cpu] = not active
-        if self.rec.wants("irqfwd_kvm_timer_phys_active"):
-            self.rec.emit("irqfwd_kvm_timer_phys_active", cpu=cpu, active=active, cached=False)
+        if ev.live:
+            self._emit_phys_active(cpu, active, False)
         return 0
+
+    def _emit_phys_active(self, cpu: int, active: bool, cached: bool) -> None:
+        """Trace ``irqfwd_kvm_timer_phys_active``."""
+        ev = self._ev_phys_active
+        f = ev.fields
+        f["cpu"] = cpu
+        f["active"] = active
+        f["cached"] = cached
+        ev.emit()
 
     def _mask(self, cpu: int, masked: bool) -> None:
         if masked == self._masked[cpu]:
@@ -418,15 +445,28 @@ class KvmArchTimer:
 
     def _restore_state(self, ctx: ArchTimerContext, cpu: int) -> int:
         """``timer_restore_state``: CNTVOFF_EL2, CNTV_CVAL_EL0, then CNTV_CTL_EL0."""
-        hw = self.timers[cpu]
+        hw = self.timers.cpus[cpu]
         hw.write_cntvoff(ctx.cntvoff)
-        hw.virt.write_cval(ctx.cnt_cval)
-        hw.virt.write_ctl(ctx.cnt_ctl)
+        virt = hw.virt
+        virt.write_cval(ctx.cnt_cval)
+        virt.write_ctl(ctx.cnt_ctl)
         ctx.loaded = True
-        self.rec.count("timer_restore")
-        if self.rec.wants("kvm_timer_restore_state"):
-            self.rec.emit("kvm_timer_restore_state", vcpu=ctx.vcpu_id, vm=ctx.vm, cpu=cpu, ctl=ctx.cnt_ctl, cval=ctx.cnt_cval)
+        self._c_timer_restore.n += 1
+        ev = self._ev_restore
+        if ev.live:
+            self._emit_state(ev, ctx, cpu)
         return 0
+
+    @staticmethod
+    def _emit_state(ev: EventSite, ctx: ArchTimerContext, cpu: int) -> None:
+        """Trace ``kvm_timer_save_state`` / ``kvm_timer_restore_state``."""
+        f = ev.fields
+        f["vcpu"] = ctx.vcpu_id
+        f["vm"] = ctx.vm
+        f["cpu"] = cpu
+        f["ctl"] = ctx.cnt_ctl
+        f["cval"] = ctx.cnt_cval
+        ev.emit()
 
     def kvm_timer_vcpu_put(self, ctx: ArchTimerContext) -> int:
         """``kvm_timer_vcpu_put``: save, disable the hardware timer, arm bg_timer if blocking."""
@@ -434,16 +474,19 @@ class KvmArchTimer:
             return 0
         cpu = ctx.cpu
         assert cpu is not None
-        if self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid):
-            self.rec.count("timer_put_active")
-        elif self.kvm_timer_should_fire(ctx):
-            self.rec.count("timer_put_pending")
+        # kvm_vgic_map_is_active, read once: saving the timer and arming bg_timer below do
+        # not touch the vgic (the hardware timer's output change only drives the GIC line)
+        virtual_active = self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid)
         cost = self._save_state(ctx, cpu)
+        if virtual_active:
+            self._c_put_active.n += 1
+        elif _ctl_fires(ctx.cnt_ctl):  # the output was asserted: the CTL just saved says so
+            self._c_put_pending.n += 1
         if ctx.blocking:
             cost += self._blocking(ctx)
         if self.running[cpu] is ctx:
             self.running[cpu] = None
-        if self.has_gic_active_state and self.platform.kvm_vgic_map_is_active(ctx.vcpu, ctx.intid):
+        if virtual_active:
             # the guest may have set the mapped irq active (ISACTIVER mirror): stop trusting the cache
             self._inactive_cached[cpu] = False
         if not self.has_gic_active_state:
@@ -452,14 +495,15 @@ class KvmArchTimer:
 
     def _save_state(self, ctx: ArchTimerContext, cpu: int) -> int:
         """``timer_save_state``: read CTL/CVAL, then write CTL=0 so it cannot fire for the next context."""
-        hw = self.timers[cpu]
-        ctx.cnt_ctl = hw.virt.read_ctl()
-        ctx.cnt_cval = hw.virt.read_cval()
-        hw.virt.write_ctl(0)
+        virt = self.timers.cpus[cpu].virt
+        ctx.cnt_ctl = virt.read_ctl()
+        ctx.cnt_cval = virt.read_cval()
+        virt.write_ctl(0)
         ctx.loaded = False
-        self.rec.count("timer_save")
-        if self.rec.wants("kvm_timer_save_state"):
-            self.rec.emit("kvm_timer_save_state", vcpu=ctx.vcpu_id, vm=ctx.vm, cpu=cpu, ctl=ctx.cnt_ctl, cval=ctx.cnt_cval)
+        self._c_timer_save.n += 1
+        ev = self._ev_save
+        if ev.live:
+            self._emit_state(ev, ctx, cpu)
         return 0
 
     # ------------------------------------------------------------------ blocking (WFI)
@@ -485,8 +529,9 @@ class KvmArchTimer:
 
     def _unblocking(self, ctx: ArchTimerContext) -> int:
         """``kvm_timer_unblocking``: cancel bg_timer."""
-        self.engine.cancel(ctx.bg_timer)
-        ctx.bg_timer = None
+        if ctx.bg_timer is not None:
+            self.engine.cancel(ctx.bg_timer)
+            ctx.bg_timer = None
         return 0
 
     def _bg_timer_expire(self, ctx: ArchTimerContext) -> None:

@@ -28,11 +28,20 @@ KVM_USERSPACE_IRQ_SOURCE_ID: Final = 0
 KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID: Final = 1
 
 
+def _emit_set_irq(kvm: Kvm, gsi: int, level: int, source_id: int) -> None:
+    """Trace ``kvm_set_irq`` (``vm``, ``gsi``, ``level``, ``source``)."""
+    ev = kvm.ev_set_irq
+    f = ev.fields
+    f["gsi"] = gsi
+    f["level"] = level
+    f["source"] = source_id
+    ev.emit()
+
+
 def kvm_set_irq(kvm: Kvm, source_id: int, gsi: int, level: bool) -> int:
     """``kvm_set_irq`` → ``vgic_irqfd_set_irq`` for an irqchip route (GSI → SPI)."""
-    rec = kvm.m.recorder
-    if rec.wants("kvm_set_irq"):
-        rec.emit("kvm_set_irq", vm=kvm.index, gsi=gsi, level=int(level), source=source_id)
+    if kvm.ev_set_irq.live:
+        _emit_set_irq(kvm, gsi, int(level), source_id)
     return kvm_vgic_inject_irq(kvm, None, VGIC_NR_PRIVATE_IRQS + gsi, level, None)
 
 
@@ -43,9 +52,8 @@ def kvm_set_routing_msi(kvm: Kvm, gsi: int, msi: KvmMsi) -> None:
 
 def kvm_set_msi(kvm: Kvm, msi: KvmMsi) -> int:
     """``kvm_set_msi`` → ``vgic_its_inject_msi``."""
-    rec = kvm.m.recorder
-    if rec.wants("kvm_set_irq"):
-        rec.emit("kvm_set_irq", vm=kvm.index, gsi=-1, level=1, source=KVM_USERSPACE_IRQ_SOURCE_ID)
+    if kvm.ev_set_irq.live:
+        _emit_set_irq(kvm, -1, 1, KVM_USERSPACE_IRQ_SOURCE_ID)
     return vgic_its_inject_msi(kvm, msi)
 
 

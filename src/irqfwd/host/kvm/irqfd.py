@@ -62,6 +62,7 @@ class IrqfdResampler:
         self.list: list[KvmIrqfd] = []
         self._resample_ns = kvm.m.costs.resample_ns
         self._c_resamplefd = kvm.m.recorder.counter("resamplefd_signals")
+        self._ev_resample = kvm.m.recorder.event("irqfwd_irqfd_resample", vm=kvm.index, gsi=gsi)
 
     def ack(self, gsi: int) -> None:
         """``irqfd_resampler_ack``: de-assert the GSI once, then signal every resamplefd."""
@@ -69,9 +70,10 @@ class IrqfdResampler:
         m = kvm.m
         m.acc += self._resample_ns
         kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
-        rec = m.recorder
-        if rec.wants("irqfwd_irqfd_resample"):
-            rec.emit("irqfwd_irqfd_resample", vm=kvm.index, gsi=self.gsi)
+        ev = self._ev_resample
+        if ev.live:
+            ev.fields["gsi"] = self.gsi
+            ev.emit()
         for irqfd in self.list:
             fd = irqfd.resamplefd
             if fd is not None:
@@ -95,6 +97,7 @@ class KvmIrqfd:
         self._inatomic = kvm.host.profile.irqfd_inject_inatomic
         self._c_inatomic = kvm.m.recorder.counter("irqfd_inject_inatomic")
         self._c_work = kvm.m.recorder.counter("irqfd_inject_work")
+        self._ev_inject = kvm.m.recorder.event("irqfwd_irqfd_inject", vm=kvm.index, gsi=gsi, inatomic=True)
         msi = kvm.msi_routes.get(gsi)
         self.msi: KvmMsi | None = msi
         """The MSI route of the GSI (``irq_entry.msi``), None for an irqchip route."""
@@ -104,6 +107,14 @@ class KvmIrqfd:
         self.on_add_producer: Callable[[KvmIrqfd, IrqBypassProducer], int] | None = None
         """Design hook: accept an SPI route for direct injection (forwarded-direct)."""
         self.on_del_producer: Callable[[KvmIrqfd, IrqBypassProducer], None] | None = None
+
+    def _trace_inject(self, inatomic: bool) -> None:
+        """Trace ``irqfwd_irqfd_inject`` (``vm``, ``gsi``, ``inatomic``); callers check ``live``."""
+        ev = self._ev_inject
+        f = ev.fields
+        f["gsi"] = self.gsi
+        f["inatomic"] = inatomic
+        ev.emit()
 
     def irqfd_wakeup(self, fd: EventFd) -> None:
         """``irqfd_wakeup`` (EPOLLIN): consume the count, then inject.
@@ -120,9 +131,8 @@ class KvmIrqfd:
             if kvm_arch_set_irq_inatomic_msi(kvm, msi) != EWOULDBLOCK:
                 self._c_inatomic.n += 1
                 kvm.m.acc += self._inject_ns
-                rec = kvm.m.recorder
-                if rec.wants("irqfwd_irqfd_inject"):
-                    rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
+                if self._ev_inject.live:
+                    self._trace_inject(True)
                 return
             self.kvm.host.wq.schedule_work(self.inject)
             return
@@ -130,9 +140,8 @@ class KvmIrqfd:
             self._c_inatomic.n += 1
             kvm = self.kvm
             kvm.m.acc += self._inject_ns
-            rec = kvm.m.recorder
-            if rec.wants("irqfwd_irqfd_inject"):
-                rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=True)
+            if self._ev_inject.live:
+                self._trace_inject(True)
             kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID, self.gsi, True)
             return
         self.kvm.host.wq.schedule_work(self.inject)
@@ -143,9 +152,8 @@ class KvmIrqfd:
         kvm = self.kvm
         m = kvm.m
         m.acc += self._inject_ns
-        rec = m.recorder
-        if rec.wants("irqfwd_irqfd_inject"):
-            rec.emit("irqfwd_irqfd_inject", vm=kvm.index, gsi=self.gsi, inatomic=False)
+        if self._ev_inject.live:
+            self._trace_inject(False)
         if self.msi is not None:
             kvm_set_msi(kvm, self.msi)
         elif self.mode == "resample":

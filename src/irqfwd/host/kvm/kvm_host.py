@@ -143,6 +143,12 @@ class VgicOps:
     name = "none"
     """The irqchip model name (``KVM_DEV_TYPE_ARM_VGIC_V2`` → "GICv2")."""
 
+    has_gicv4 = False
+    """``kvm_vgic_global_state.has_gicv4`` (a static key in Linux): the back end may inject
+    directly into a GICv4 vPE.  While False the core does not call :meth:`v4_put`,
+    :meth:`v4_load`, :meth:`vcpu_pending_direct` or :meth:`has_direct_irqs` (their
+    defaults: nothing to do)."""
+
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
         """``vgic_v*_enable``: give ``vcpu`` its saved interface state."""
         raise NotImplementedError
@@ -304,6 +310,13 @@ class Kvm:
         """``kvm_ack_irq``: EOIs of level SPIs notified (``kvm_notify_acked_irq``)."""
         self.c_spi_injections = host.m.recorder.counter("spi_injections")
         """``spi_injections``: SPIs raised (``vgic_update_irq_pending`` with level 1)."""
+        self.ev_update_irq_pending = host.m.recorder.event("vgic_update_irq_pending", vcpu=0, intid=0,
+                                                           level=False)
+        """``vgic_update_irq_pending`` emission site (``kvm_vgic_inject_irq``)."""
+        self.ev_ack_irq = host.m.recorder.event("kvm_ack_irq", irqchip=glob.vgic.ops.name, pin=0)
+        """``kvm_ack_irq`` emission site (``kvm_notify_acked_irq``)."""
+        self.ev_set_irq = host.m.recorder.event("kvm_set_irq", vm=index, gsi=0, level=0, source=0)
+        """``kvm_set_irq`` emission site (``kvm_set_irq``, ``kvm_set_msi``)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
         self.msi_routes: dict[int, Any] = {}

@@ -55,6 +55,9 @@ class Vcpu(KvmVcpu):
         super().__init__(kvm, vcpu_id)
         rec = kvm.m.recorder
         self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
+        self._ev_exit = rec.event("kvm_exit", vcpu=vcpu_id, vm=kvm.index, reason="IRQ", cpu=0)
+        self._ev_wakeup = rec.event("kvm_vcpu_wakeup", vm=kvm.index, vcpu=vcpu_id, ns=0, waited=False,
+                                    valid=False)
         self._ev_load = rec.event("irqfwd_vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self._ev_put = rec.event("irqfwd_vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
         self.guest: Any = None
@@ -131,7 +134,8 @@ class Vcpu(KvmVcpu):
         if policy == "default":
             # no WFI trap when the vCPU runs alone with directly injected interrupts (vLPIs,
             # GICv4.1 vSGIs): kvm_vcpu_should_clear_twi
-            self.twi = not (kvm.vgic.ops.has_direct_irqs(self)
+            ops = kvm.vgic.ops
+            self.twi = not (ops.has_gicv4 and ops.has_direct_irqs(self)
                             and kvm.host.sched.single_task_running(cpu))
         else:
             self.twi = policy == "trap"
@@ -197,8 +201,6 @@ class Vcpu(KvmVcpu):
         """Leave guest mode with ``reason``: save, fold, unmask host IRQs; returns the cost."""
         cpu = self.cpu
         assert cpu is not None
-        m = self.m
-        rec = m.recorder
         sites = self._c_reason[reason]
         if self.booting:
             self._c_boot_exits.n += 1
@@ -206,8 +208,12 @@ class Vcpu(KvmVcpu):
         else:
             self._c_exits.n += 1
             sites[0].n += 1
-        if rec.wants("kvm_exit"):
-            rec.emit("kvm_exit", vcpu=self.vcpu_id, vm=self.kvm.index, reason=reason, cpu=cpu.index)
+        ev = self._ev_exit
+        if ev.live:
+            f = ev.fields
+            f["reason"] = reason
+            f["cpu"] = cpu.index
+            ev.emit()
         cpu.mode = HOST
         cost = self._exit_fixed + self.kvm.vgic.ops.save_state(self, cpu.index)
         kvm_vgic_sync_hwstate(self)
@@ -292,10 +298,12 @@ class Vcpu(KvmVcpu):
         ops = self.kvm.vgic.ops
         ops.vmcr_sync(self, cpu.index)
         self.in_wfi = True
-        cost = ops.v4_put(self, cpu.index)  # vgic_v4_put: doorbell while the vCPU waits
+        has_gicv4 = ops.has_gicv4
+        # vgic_v4_put: doorbell while the vCPU waits
+        cost = ops.v4_put(self, cpu.index) if has_gicv4 else 0
         if self._runnable():
             self.in_wfi = False
-            return cost + ops.v4_load(self, cpu.index)
+            return (cost + ops.v4_load(self, cpu.index)) if has_gicv4 else cost
         return self._block_ns + cost + self.kvm_vcpu_halt(cpu)
 
     def _runnable(self) -> bool:
@@ -379,8 +387,9 @@ class Vcpu(KvmVcpu):
         if self.in_wfi:
             self.in_wfi = False
             cpu = self.cpu
-            if cpu is not None:
-                self.m.acc += kvm.vgic.ops.v4_load(self, cpu.index)
+            ops = kvm.vgic.ops
+            if cpu is not None and ops.has_gicv4:
+                self.m.acc += ops.v4_load(self, cpu.index)
         halt_ns = self.m.engine.now - self._halt_start
         valid = self._runnable()
         max_poll = kvm.max_halt_poll_ns
@@ -412,9 +421,13 @@ class Vcpu(KvmVcpu):
         if self.halt_poll_ns != old and rec.wants("kvm_halt_poll_ns"):
             rec.emit("kvm_halt_poll_ns", vcpu=self.vcpu_id, grow=self.halt_poll_ns > old,
                      new=self.halt_poll_ns, old=old)
-        if rec.wants("kvm_vcpu_wakeup"):
-            rec.emit("kvm_vcpu_wakeup", vm=kvm.index, vcpu=self.vcpu_id, ns=halt_ns,
-                     waited=self._halt_waited, valid=valid)
+        ev = self._ev_wakeup
+        if ev.live:
+            f = ev.fields
+            f["ns"] = halt_ns
+            f["waited"] = self._halt_waited
+            f["valid"] = valid
+            ev.emit()
 
     def _grow_halt_poll_ns(self, max_poll: int) -> None:
         """``grow_halt_poll_ns``: times ``halt_poll_ns_grow``, at least ``..._grow_start``."""

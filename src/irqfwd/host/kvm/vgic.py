@@ -144,9 +144,13 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
         return EINVAL
     if irq.owner is not None and irq.owner is not owner:
         return EINVAL
-    rec = m.recorder
-    if rec.wants("vgic_update_irq_pending"):
-        rec.emit("vgic_update_irq_pending", vcpu=vcpu.vcpu_id if vcpu else 0, intid=intid, level=level)
+    ev = kvm.ev_update_irq_pending
+    if ev.live:
+        f = ev.fields
+        f["vcpu"] = vcpu.vcpu_id if vcpu else 0
+        f["intid"] = intid
+        f["level"] = level
+        ev.emit()
     if level and intid >= VGIC_NR_PRIVATE_IRQS:
         kvm.c_spi_injections.n += 1
     if irq.config == VGIC_CONFIG_LEVEL:
@@ -335,14 +339,15 @@ def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
     non-resident vPE (GICv4 ``pending_last``, from the back end), or a pending, enabled,
     inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
     it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    ops = vcpu.kvm.vgic.ops
+    if ops.has_gicv4 and ops.vcpu_pending_direct(vcpu):
+        return True
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
     if not ap:
-        return vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu)
-    if vcpu.kvm.vgic.ops.vcpu_pending_direct(vcpu):
-        return True
+        return False
     vmcr = vgic_cpu.vmcr
-    vcpu.kvm.vgic.ops.get_vmcr(vcpu, vmcr)
+    ops.get_vmcr(vcpu, vmcr)
     pmr = vmcr.pmr
     for irq in ap:
         if irq.enabled and not irq.active and irq.priority < pmr and irq.irq_is_pending():
@@ -378,10 +383,13 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
 
 def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:
     """``kvm_notify_acked_irq`` (irqchip 0, pin = SPI - 32): run the GSI's ack notifiers."""
-    rec = kvm.m.recorder
     kvm.c_ack_irq.n += 1
-    if rec.wants("kvm_ack_irq"):
-        rec.emit("kvm_ack_irq", irqchip=kvm.vgic.ops.name, pin=spi_pin)
+    ev = kvm.ev_ack_irq
+    if ev.live:
+        f = ev.fields
+        f["irqchip"] = kvm.vgic.ops.name
+        f["pin"] = spi_pin
+        ev.emit()
     kvm.kvm_notify_acked_gsi(spi_pin)
 
 

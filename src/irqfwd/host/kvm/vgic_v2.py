@@ -121,6 +121,7 @@ class VgicV2Ops(VgicOps):
         self.restore_fixed_ns = c.gich_restore_fixed_ns
         self.lr_save_ns = c.lr_save_ns
         self.lr_restore_ns = c.lr_restore_ns
+        self._ev_maintenance = machine.recorder.event("irqfwd_vgic_maintenance", cpu=0, misr=0, vcpu=0)
 
     # ---------------------------------------------------------------- set-up
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
@@ -290,9 +291,13 @@ class VgicV2Ops(VgicOps):
             misr = gich.read_misr()
             if misr:
                 vcpu.c_maintenance_irqs.n += 1
-                rec = self.m.recorder
-                if rec.wants("irqfwd_vgic_maintenance"):
-                    rec.emit("irqfwd_vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
+                ev = self._ev_maintenance
+                if ev.live:
+                    f = ev.fields
+                    f["cpu"] = cpu
+                    f["misr"] = misr
+                    f["vcpu"] = vcpu.vcpu_id
+                    ev.emit()
                 if misr & GICH_MISR_VGRP_ANY:
                     # the guest changed a group enable: the saved VMCR must follow before
                     # the next configure_hcr (else its enables ask for the same exit again)

@@ -164,6 +164,8 @@ class VgicV3Ops(VgicOps):
         self.nr_lr = nr_lr
         self.nr_apr = nr_apr
         self.has_v4 = info.has_v4
+        self.has_gicv4 = info.has_v4
+        """Only then can a vCPU get a vPE (``its_vpe``, ``vgic_v4_init`` in :meth:`map_resources`)."""
         self.has_v4_1 = info.has_v4_1
         c = machine.costs
         self.save_fixed_ns = c.gich_save_fixed_ns
