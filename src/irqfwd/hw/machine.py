@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from irqfwd.hw.gic.device import GicDevice
+from irqfwd.hw.gic.device import GicDevice, GicSink
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
@@ -322,11 +322,13 @@ class _Remainder:
         return self.rem
 
 
-class Machine:
+class Machine(GicSink):
     """The physical machine: engine, recorder, costs, the GIC and the pCPUs.
 
-    The GIC's ``on_output`` wakes idle pCPUs and becomes the ``gic_update_set_irq`` event
-    (QEMU's trace point: ``cpu``, ``signal`` = irq/fiq/virq/vfiq, ``level``); its ``on_event`` becomes the
+    The machine is the GIC's sink (:class:`~irqfwd.hw.gic.device.GicSink`, native calls):
+    an output change wakes idle pCPUs and becomes the ``gic_update_set_irq`` event
+    (QEMU's trace point: ``cpu``, ``signal`` = irq/fiq/virq/vfiq, ``level``); a physical
+    (de)activation becomes the
     ``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate`` trace events (``by`` = ``"guest"`` for a
     HW=1 list-register deactivation, else ``"host"``), the ``phys_deactivate_guest`` /
     ``phys_deactivate_host`` counters and the ``assert_to_phys_deactivate`` latency.
@@ -355,8 +357,7 @@ class Machine:
         """Steps one pCPU may run inside one engine entry (fast-forward); 1 = none."""
         self._assert_t: dict[int, int] = {}
         self.pcpus = [PhysCpu(self, i) for i in range(gic.num_cpus)]
-        gic.on_output = self._on_output
-        gic.on_event = self._on_event
+        gic.attach(self)
 
     # ------------------------------------------------------------------ costs
     def charge(self, ns: int) -> None:
@@ -364,7 +365,7 @@ class Machine:
         self.acc += ns
 
     # ------------------------------------------------------------------ GIC hooks
-    def _on_output(self, cpu: int, signal: str, level: bool) -> None:
+    def gic_output(self, cpu: int, signal: str, level: bool) -> None:
         ev = self._ev_out
         if ev.live:
             f = ev.fields
@@ -390,7 +391,7 @@ class Machine:
         if intid not in self._assert_t:
             self._assert_t[intid] = self.engine.now
 
-    def _on_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
+    def gic_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
         rec = self.recorder
         if kind == "activate":
             ev = self._ev_act

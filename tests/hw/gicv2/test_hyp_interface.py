@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from irqfwd.hw.gicv2.config import GICv2Config, QemuQuirks
+from irqfwd.hw.gicv2.core import GicV2Core
 from irqfwd.hw.gicv2.hyp_interface import (
     GICH_LR_MASK,
     GICH_MISR_EOI,
@@ -40,12 +41,13 @@ def LR(n: int) -> int:
     return 0x100 + 4 * n
 
 
-class FakeGic:
+class FakeGic(GicV2Core):
     """Records the three hooks the virtual interface drives (docs/architecture.md)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.maintenance: dict[int, bool] = {}
-        self.outputs: dict[int, tuple[bool, bool]] = {}
+        self.virt_outputs: dict[int, tuple[bool, bool]] = {}
         self.deactivated: list[tuple[int, int]] = []
         self.maintenance_calls = 0
 
@@ -57,7 +59,7 @@ class FakeGic:
         self.maintenance_calls += 1
 
     def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
-        self.outputs[cpu] = (virq, vfiq)
+        self.virt_outputs[cpu] = (virq, vfiq)
 
 
 def make(config: GICv2Config | None = None, cpu: int = 0) -> tuple[HypInterface, FakeGic]:
@@ -83,7 +85,7 @@ def test_reset_values_tv1() -> None:
     assert hyp.read(APR) == 0
     assert all(hyp.read(LR(n)) == 0 for n in range(64))
     assert gic.maintenance[0] is False
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
 
 
 @pytest.mark.parametrize(
@@ -394,10 +396,10 @@ def test_lr_write_drives_virtual_outputs() -> None:
     hyp.write(HCR, 0x1)
     hyp.write(VMCR, 0xF800_0001)  # EnableGrp0, PMR 0xF8
     hyp.write(LR(0), 0x1500_0032)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert hyp.virq and not hyp.vfiq
     hyp.write(LR(0), 0)
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
 
 
 def test_lr_write_group0_fiqen_drives_vfiq() -> None:
@@ -406,9 +408,9 @@ def test_lr_write_group0_fiqen_drives_vfiq() -> None:
     hyp.write(HCR, 0x1)
     hyp.write(VMCR, 0xF800_0009)  # EnableGrp0|FIQEn
     hyp.write(LR(0), make_lr(40, priority=0x50))
-    assert gic.outputs[0] == (False, True)
+    assert gic.virt_outputs[0] == (False, True)
     hyp.write(HCR, 0x0)
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
 
 
 # --------------------------------------------------------------------------- MMIO decode
@@ -452,7 +454,7 @@ def _state(hyp: HypInterface, gic: FakeGic) -> tuple[object, ...]:
         hyp.maintenance,
         (hyp.virq, hyp.vfiq),
         gic.maintenance[0],
-        gic.outputs[0],
+        gic.virt_outputs[0],
     )
 
 
@@ -542,7 +544,7 @@ def test_restore_lrs_without_hcr_keeps_hcr() -> None:
     hyp, gic = make()
     hyp.write(VMCR, (0x1F << 27) | 0x3)
     hyp.restore_lrs([_WORLD_LRS[0]])
-    assert hyp.read(HCR) == 0 and gic.outputs[0] == (False, False)
+    assert hyp.read(HCR) == 0 and gic.virt_outputs[0] == (False, False)
     assert hyp.read(ELRSR0) == 0xE
     hyp.write(HCR, 1)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)

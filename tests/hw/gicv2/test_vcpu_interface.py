@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irqfwd.hw.gicv2.config import GICv2Config, QemuQuirks
+from irqfwd.hw.gicv2.core import GicV2Core
 from irqfwd.hw.gicv2.hyp_interface import HypInterface, make_lr
 from irqfwd.hw.gicv2.vcpu_interface import VcpuInterface
 
@@ -28,12 +29,13 @@ def LR(n: int) -> int:
     return 0x100 + 4 * n
 
 
-class FakeGic:
+class FakeGic(GicV2Core):
     """Records the three hooks the virtual interface drives (docs/architecture.md)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.maintenance: dict[int, bool] = {}
-        self.outputs: dict[int, tuple[bool, bool]] = {}
+        self.virt_outputs: dict[int, tuple[bool, bool]] = {}
         self.deactivated: list[tuple[int, int]] = []
 
     def deactivate_physical(self, cpu: int, intid: int) -> None:
@@ -43,7 +45,7 @@ class FakeGic:
         self.maintenance[cpu] = level
 
     def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
-        self.outputs[cpu] = (virq, vfiq)
+        self.virt_outputs[cpu] = (virq, vfiq)
 
 
 def make(
@@ -157,7 +159,7 @@ def test_software_injection_lifecycle_tv27() -> None:
     assert hyp.read(LR(0)) == 0x1500_0032
     assert hyp.read(ELRSR0) == 0xE
     assert hyp.read(MISR) == 0
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(HPPIR) == 0x32
     assert vcpu.read(IAR) == 0x32
     assert hyp.read(LR(0)) == 0x2500_0032
@@ -165,7 +167,7 @@ def test_software_injection_lifecycle_tv27() -> None:
     assert hyp.read(HAPR) == 0x400
     assert vcpu.read(APR0) == 0x400
     assert vcpu.read(HPPIR) == 0x3FF
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     vcpu.write(EOIR, 0x32)
     assert hyp.read(LR(0)) == 0x0500_0032
     assert hyp.read(ELRSR0) == 0xF
@@ -344,11 +346,11 @@ def test_eoir_pending_active_lr_becomes_pending() -> None:
     hyp.write(LR(0), make_lr(0x45, state=3, priority=0x50))
     hyp.write(HAPR, 0x400)
     assert vcpu.read(HPPIR) == 1023
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     vcpu.write(EOIR, 0x45)
     assert (hyp.read(LR(0)) >> 28) & 3 == 1
     assert vcpu.read(HPPIR) == 0x45
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
 
 
 def test_eoir_drops_highest_priority_bit_only() -> None:
@@ -439,7 +441,7 @@ def test_active_pending_lr_not_selected_tv35() -> None:
     assert vcpu.read(HPPIR) == 0x3FF
     assert vcpu.read(IAR) == 0x3FF
     assert not (hyp.read(ELRSR0) >> 2) & 1
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
 
 
 def test_group_disabled_lr_not_selected() -> None:
@@ -451,7 +453,7 @@ def test_group_disabled_lr_not_selected() -> None:
     assert vcpu.read(HPPIR) == 1023
     vcpu.write(CTLR, 0x6)  # EnableGrp1|AckCtl
     assert vcpu.read(HPPIR) == 0x41
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     vcpu.write(CTLR, 0x7)
     assert vcpu.read(HPPIR) == 0x40
 
@@ -465,7 +467,7 @@ def test_group_filter_d5_applies_to_virtual_hppi() -> None:
     hyp.write(LR(0), 0x5100_0051)  # Group 1, prio 0x10
     hyp.write(LR(1), 0x1180_0052)  # Group 0, prio 0x18
     assert vcpu.read(HPPIR) == 0x52
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(IAR) == 0x52
 
     hyp, vcpu, gic = make(QemuQuirks(no_per_irq_group_filter=True))
@@ -473,7 +475,7 @@ def test_group_filter_d5_applies_to_virtual_hppi() -> None:
     hyp.write(LR(0), 0x5100_0051)
     hyp.write(LR(1), 0x1180_0052)
     assert vcpu.read(HPPIR) == 0x51
-    assert gic.outputs[0] == (False, False)  # HPPI's group disabled: nothing signalled
+    assert gic.virt_outputs[0] == (False, False)  # HPPI's group disabled: nothing signalled
     assert vcpu.read(IAR) == 0x51
     assert vcpu.read(IAR) == 1023  # 0x18 does not preempt running priority 0x10
     vcpu.write(CTLR, 0x0)  # no group enabled: no HPPI at all
@@ -486,7 +488,7 @@ def test_group1_ackctl_tv36() -> None:
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0x3)
     hyp.write(LR(3), 0x5100_0051)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(HPPIR) == 0x3FE
     assert vcpu.read(IAR) == 0x3FE
     assert vcpu.read(AHPPIR) == 0x51
@@ -528,17 +530,17 @@ def test_pmr_is_strict_tv37() -> None:
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1F80_005A)
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     assert vcpu.read(HPPIR) == 0x5A
     assert vcpu.read(IAR) == 0x3FF
     hyp, vcpu, gic = make(QemuQuirks(hppir_masked_by_pmr=True))
     ven(hyp, vcpu)
     hyp.write(LR(0), 0x1F80_005A)
     assert vcpu.read(HPPIR) == 0x3FF
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     hyp.write(LR(0), make_lr(0x5A, priority=0xF0))
     assert vcpu.read(HPPIR) == 0x5A
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
 
 
 def test_en_gates_signalling() -> None:
@@ -547,12 +549,12 @@ def test_en_gates_signalling() -> None:
     ven(hyp, vcpu)
     hyp.write(HCR, 0x0)
     hyp.write(LR(0), 0x1500_0032)
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     assert vcpu.read(IAR) == 1023
     assert vcpu.read(HPPIR) == 1023  # as observed on QEMU 7.2 (architecture text silent)
     assert hyp.read(LR(0)) == 0x1500_0032
     hyp.write(HCR, 0x1)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(IAR) == 0x32
 
 
@@ -561,12 +563,12 @@ def test_vfiq_for_group0_with_fiqen() -> None:
     hyp, vcpu, gic = make()
     ven(hyp, vcpu, ctlr=0xB)  # Grp0|Grp1|FIQEn
     hyp.write(LR(0), make_lr(0x40, priority=0x50))
-    assert gic.outputs[0] == (False, True)
+    assert gic.virt_outputs[0] == (False, True)
     vcpu.write(CTLR, 0x3)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     hyp.write(LR(0), make_lr(0x40, priority=0x50, group1=True))
     vcpu.write(CTLR, 0xB)
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
 
 
 def test_preemption_by_running_priority() -> None:
@@ -579,9 +581,9 @@ def test_preemption_by_running_priority() -> None:
     hyp.write(LR(1), make_lr(0x41, priority=0x50))
     assert vcpu.read(HPPIR) == 0x41
     assert vcpu.read(IAR) == 1023
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     hyp.write(LR(2), make_lr(0x42, priority=0x48))
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(IAR) == 0x42
     assert vcpu.read(RPR) == 0x48
     assert hyp.read(HAPR) == (1 << 10) | (1 << 9)
@@ -589,7 +591,7 @@ def test_preemption_by_running_priority() -> None:
     assert vcpu.read(RPR) == 0x50
     vcpu.write(EOIR, 0x40)
     assert vcpu.read(RPR) == 0xFF
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     assert vcpu.read(IAR) == 0x41
 
 
@@ -631,9 +633,9 @@ def test_group1_preemption_uses_abpr() -> None:
     vcpu.write(ABPR, 5)
     hyp.write(HAPR, 1 << 10)  # running priority 0x50
     hyp.write(LR(0), make_lr(0x41, priority=0x58, group1=True))
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     vcpu.write(CTLR, 0x17)
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     assert vcpu.read(IAR) == 1023
 
 
@@ -642,11 +644,11 @@ def test_apr_write_changes_running_priority_and_outputs() -> None:
     hyp, vcpu, gic = make()
     ven(hyp, vcpu)
     hyp.write(LR(0), make_lr(0x40, priority=0x50))
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
     hyp.write(HAPR, 1 << 10)  # running priority 0x50
-    assert gic.outputs[0] == (False, False)
+    assert gic.virt_outputs[0] == (False, False)
     hyp.write(HAPR, 1 << 11)  # 0x58
-    assert gic.outputs[0] == (True, False)
+    assert gic.virt_outputs[0] == (True, False)
 
 
 def test_named_fast_methods_match_mmio() -> None:
@@ -781,7 +783,7 @@ def test_incremental_state_matches_from_scratch(
         else:
             assert vcpu.read(HPPIR) == 1023
         assert (hyp.virq, hyp.vfiq) == (virq, vfiq)
-        assert gic.outputs[0] == (virq, vfiq)
+        assert gic.virt_outputs[0] == (virq, vfiq)
         assert gic.maintenance[0] is maint
 
 

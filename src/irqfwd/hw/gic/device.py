@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from irqfwd._mypyc import mypyc_attr
 
-__all__ = ["CpuOutputs", "EventHook", "GicDevice", "OutputHook", "SysRegGicDevice"]
+__all__ = ["CpuOutputs", "EventHook", "GicDevice", "GicSink", "HookSink", "OutputHook", "SysRegGicDevice"]
 
 OutputHook = Callable[[int, str, bool], None]
 """``on_output(cpu, signal, level)``: ``signal`` is ``"irq" | "fiq" | "virq" | "vfiq"``."""
@@ -43,6 +43,40 @@ class CpuOutputs:
 
     def __repr__(self) -> str:
         return f"CpuOutputs(irq={self.irq}, fiq={self.fiq}, virq={self.virq}, vfiq={self.vfiq})"
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class GicSink:
+    """What a GIC's outputs drive: every output level change (:meth:`gic_output`) and
+    every physical activation or deactivation (:meth:`gic_event`).  The machine is one
+    (:meth:`GicDevice.attach`): each is a native call in the compiled build."""
+
+    def gic_output(self, cpu: int, signal: str, level: bool) -> None:
+        """Output ``signal`` (``"irq" | "fiq" | "virq" | "vfiq"``) of ``cpu`` changed."""
+
+    def gic_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
+        """Physical ``intid`` was activated or deactivated (``kind``) by ``source``."""
+
+
+class HookSink(GicSink):
+    """The sink of a GIC whose outputs drive the ``on_output`` / ``on_event`` callables
+    (tests, tools): it calls them, each when set."""
+
+    __slots__ = ("on_event", "on_output")
+
+    def __init__(self) -> None:
+        self.on_output: OutputHook | None = None
+        self.on_event: EventHook | None = None
+
+    def gic_output(self, cpu: int, signal: str, level: bool) -> None:
+        cb = self.on_output
+        if cb is not None:
+            cb(cpu, signal, level)
+
+    def gic_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
+        cb = self.on_event
+        if cb is not None:
+            cb(kind, intid, cpu, source)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -79,6 +113,11 @@ class GicDevice:
 
     @on_event.setter
     def on_event(self, cb: EventHook | None) -> None:
+        raise NotImplementedError
+
+    def attach(self, sink: GicSink) -> None:
+        """Drive ``sink`` instead of the :attr:`on_output` / :attr:`on_event` callables
+        (which then read None; setting one of them drives the callables again)."""
         raise NotImplementedError
 
     def read(self, addr: int, size: int = 4, cpu: int = 0) -> int:

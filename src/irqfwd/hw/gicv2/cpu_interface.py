@@ -22,10 +22,9 @@ Security Extensions.  Running priority = (lowest set index over both) << 1, 0xFF
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
-from irqfwd.hw.gic.device import CpuOutputs
+from irqfwd.hw.gic.device import CpuOutputs, GicSink
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.distributor import NO_IRQ, Distributor
@@ -78,14 +77,10 @@ def gicc_regs(config: GICv2Config) -> tuple[Reg, ...]:
     )
 
 
-def _noop_emit(cpu: int, signal: str, level: bool) -> None:
-    return None
-
-
 class CpuInterface:
     """GICC_* of CPU ``cpu`` operating on the shared :class:`Distributor`.
 
-    ``emit(cpu, signal, level)`` is called when the IRQ or FIQ output changes.  After a
+    ``sink.gic_output(cpu, signal, level)`` is called when the IRQ or FIQ output changes.  After a
     state change the interface recomputes its outputs in :meth:`update`; the named hot-path
     methods (:meth:`read_iar`, :meth:`write_eoir`, :meth:`write_dir`, :meth:`read_hppir`,
     :meth:`read_rpr`) have exactly the semantics of the register access they name.
@@ -110,9 +105,9 @@ class CpuInterface:
         "cpu",
         "ctlr",
         "dist",
-        "emit",
         "out",
         "pmr",
+        "sink",
         "stale",
         "stale_hppir",
     )
@@ -122,12 +117,13 @@ class CpuInterface:
         cpu: int,
         config: GICv2Config,
         dist: Distributor,
-        emit: Callable[[int, str, bool], None] | None = None,
+        sink: GicSink | None = None,
     ) -> None:
         self.cpu = cpu
         self.config = config
         self.dist = dist
-        self.emit = emit or _noop_emit
+        self.sink: GicSink = sink if sink is not None else GicSink()
+        """Told of every IRQ/FIQ output change (:meth:`GicSink.gic_output`)."""
         self.out = CpuOutputs()
         q = config.quirks
         self._q_no_aliased_regs = q.no_aliased_regs
@@ -236,10 +232,10 @@ class CpuInterface:
                 irq = True
         if out.irq != irq:
             out.irq = irq
-            self.emit(self.cpu, "irq", irq)
+            self.sink.gic_output(self.cpu, "irq", irq)
         if out.fiq != fiq:
             out.fiq = fiq
-            self.emit(self.cpu, "fiq", fiq)
+            self.sink.gic_output(self.cpu, "fiq", fiq)
 
     # ------------------------------------------------------------------ acknowledge / EOI
 

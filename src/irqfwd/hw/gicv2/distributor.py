@@ -55,9 +55,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from irqfwd.hw.gic.device import GicSink
 from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.core import GicV2Core
 
 __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 
@@ -80,10 +82,6 @@ GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_CIDR3", 0xFFC, 0xB1),
 )
 """Identification registers (GICv2 §4.3.18~; values read on QEMU 7.2: PIDR2.ArchRev = 2)."""
-
-
-def _noop_notify(mask: int) -> None:
-    return None
 
 
 def gicd_regs(config: GICv2Config) -> tuple[Reg, ...]:
@@ -118,9 +116,10 @@ def gicd_regs(config: GICv2Config) -> tuple[Reg, ...]:
 class Distributor:
     """GICD_* registers and per-interrupt state of one GICv2 (GICv2 §4.3).
 
-    ``notify(cpu_mask)`` is called after every state change that may alter the HPPI or the
-    outputs of the CPUs in ``cpu_mask``; ``event(kind, intid, cpu, source)`` reports
-    physical activations/deactivations.  :class:`~irqfwd.hw.gicv2.gic.GICv2` wires both.
+    :meth:`notify` runs after every state change that may alter the HPPI or the outputs of
+    the CPUs in its mask (the holding device, :attr:`gic`, recomputes them); :attr:`sink`
+    is told of physical activations and deactivations.  :class:`~irqfwd.hw.gicv2.gic.GICv2`
+    wires both.
     """
 
     __slots__ = (
@@ -144,15 +143,15 @@ class Distributor:
         "ctlr",
         "edge",
         "en",
-        "event",
+        "gic",
         "grp",
         "latch",
         "line",
-        "notify",
         "num_cpus",
         "num_irqs",
         "prio",
         "sgi_src",
+        "sink",
         "targets",
         "words",
     )
@@ -175,8 +174,10 @@ class Distributor:
         self._end = min(config.num_irqs, 1020)
         """One past the last implemented INTID (:meth:`_check`)."""
 
-        self.notify: Callable[[int], None] = _noop_notify
-        self.event: Callable[[str, int, int, str], None] | None = None
+        self.gic: GicV2Core | None = None
+        """The device holding this distributor: told of output changes (:meth:`notify`)."""
+        self.sink: GicSink | None = None
+        """Told of every physical activation and deactivation (:meth:`GicSink.gic_event`)."""
         # declared here, filled by reset()
         self.ctlr = 0
         self.en: list[list[int]] = []
@@ -197,6 +198,13 @@ class Distributor:
                                    any_size=q.gicd_any_access_size)
 
     # ------------------------------------------------------------------ reset
+
+    def notify(self, mask: int) -> None:
+        """The CPUs in ``mask`` may have a new HPPI or output: the holding device
+        recomputes their outputs (nothing when the distributor stands alone)."""
+        gic = self.gic
+        if gic is not None:
+            gic.outputs_changed(mask)
 
     def reset(self) -> None:
         """Architectural reset (GICv2 §4.3, reset values in Table 4-1); no notification.
@@ -511,9 +519,9 @@ class Distributor:
             if not cpus:
                 return 0
             mask = self._sync(i, cpus & self.targets[i])
-        ev = self.event
-        if ev is not None:
-            ev("activate" if on else "deactivate", i, c, source)
+        sink = self.sink
+        if sink is not None:
+            sink.gic_event("activate" if on else "deactivate", i, c, source)
         return mask
 
     def set_active(self, intid: int, on: bool, cpu: int = 0) -> None:

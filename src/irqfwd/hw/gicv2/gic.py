@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from irqfwd.hw.gic.device import CpuOutputs, GicDevice
+from irqfwd.hw.gic.device import CpuOutputs, GicSink, HookSink
 from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.core import GicV2Core
 from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface
 from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
 from irqfwd.hw.gicv2.hyp_interface import HypInterface
@@ -32,18 +33,15 @@ _Decoded = tuple[Callable[[int, int], int], Callable[[int, int, int, int], None]
 as the bit mask 1 | 2 | 4) of a register word (see :meth:`GICv2._flat_decode`)."""
 
 
-def _noop_emit(cpu: int, signal: str, level: bool) -> None:
-    return None
-
-
-class GICv2(GicDevice):
+class GICv2(GicV2Core):
     """A GICv2 with Virtualization Extensions (Arm IHI 0048B), QEMU ``virt`` defaults.
 
     * :meth:`read` / :meth:`write`: MMIO on the GICD, GICC, GICH and GICV frames;
     * :meth:`set_line`: SPI and per-CPU PPI inputs;
     * ``outputs[cpu]``: ``irq``/``fiq``/``virq``/``vfiq`` levels; ``on_output(cpu, signal,
       level)`` on every change; ``on_event(kind, intid, cpu, source)`` on every physical
-      activation/deactivation; ``on_line(intid, cpu, level)`` (None unless someone
+      activation/deactivation (or, instead of both, the native methods of an attached
+      :class:`~irqfwd.hw.gic.device.GicSink`: :meth:`attach`); ``on_line(intid, cpu, level)`` (None unless someone
       watches: the tracers) on every drive of an input line, the maintenance PPI included
       (QEMU's ``gic_set_irq`` trace point).
 
@@ -57,10 +55,10 @@ class GICv2(GicDevice):
     __slots__ = (
         "_decode",
         "_frames",
+        "_hooks",
         "_ncpu",
-        "_on_event",
-        "_on_output",
         "_q_hw_deactivate_no_phys_update",
+        "_sink",
         "_spi_end",
         "_stale_mask",
         "config",
@@ -78,17 +76,16 @@ class GICv2(GicDevice):
         self._ncpu = config.num_cpus
         self._spi_end = min(config.num_irqs, 1020)
         self._q_hw_deactivate_no_phys_update = config.quirks.hw_deactivate_no_phys_update
-        self._on_output: Callable[[int, str, bool], None] | None = None
-        self._on_event: Callable[[str, int, int, str], None] | None = None
+        self._hooks = HookSink()
+        """Calls the ``on_output`` / ``on_event`` callables."""
+        self._sink: GicSink = self._hooks
+        """What the outputs drive: :attr:`_hooks`, or the sink given to :meth:`attach`."""
         self.on_line: Callable[[int, int, bool], None] | None = None
         """``on_line(intid, cpu, level)``: every drive of an input line (``cpu`` 0 for SPIs)."""
         self._stale_mask = 0
         self.dist = Distributor(config)
-        self.dist.notify = self._update
-        self.cpu_if = [CpuInterface(c, config, self.dist) for c in range(config.num_cpus)]
-        if config.num_cpus == 1 and not config.quirks.hw_deactivate_no_phys_update:
-            # every mask is 1 and there is never a stale CPU (D16): skip _update
-            self.dist.notify = self.cpu_if[0].update
+        self.dist.gic = self
+        self.cpu_if = [CpuInterface(c, config, self.dist, self._hooks) for c in range(config.num_cpus)]
         self.outputs: list[CpuOutputs] = [ci.out for ci in self.cpu_if]
         self.hyp: list[HypInterface] = [HypInterface(c, config, self) for c in range(config.num_cpus)]
         self.vcpu_if: list[VcpuInterface] = [VcpuInterface(h, config) for h in self.hyp]
@@ -110,25 +107,38 @@ class GICv2(GicDevice):
 
     @property
     def on_output(self) -> Callable[[int, str, bool], None] | None:
-        """``on_output(cpu, signal, level)``: called on every output level change."""
-        return self._on_output
+        """``on_output(cpu, signal, level)``: called on every output level change (None
+        while a sink is attached)."""
+        return self._hooks.on_output if self._sink is self._hooks else None
 
     @on_output.setter
     def on_output(self, cb: Callable[[int, str, bool], None] | None) -> None:
-        # wired straight into the CPU interfaces: no wrapper call per emitted change
-        self._on_output = cb
-        for ci in self.cpu_if:
-            ci.emit = cb if cb is not None else _noop_emit
+        self._hooks.on_output = cb
+        self._drive(self._hooks)
 
     @property
     def on_event(self) -> Callable[[str, int, int, str], None] | None:
-        """``on_event(kind, intid, cpu, source)``: physical activations/deactivations."""
-        return self._on_event
+        """``on_event(kind, intid, cpu, source)``: physical activations/deactivations
+        (None while a sink is attached)."""
+        return self._hooks.on_event if self._sink is self._hooks else None
 
     @on_event.setter
     def on_event(self, cb: Callable[[str, int, int, str], None] | None) -> None:
-        self._on_event = cb
-        self.dist.event = cb  # the distributor skips the call when None
+        self._hooks.on_event = cb
+        self._drive(self._hooks)
+
+    def attach(self, sink: GicSink) -> None:
+        """Drive ``sink``'s native methods instead of the callables (the machine)."""
+        self._drive(sink)
+
+    def _drive(self, sink: GicSink) -> None:
+        """Wire ``sink`` straight into the blocks that emit (no wrapper call per change);
+        the distributor skips the call when nobody watches the (de)activations."""
+        self._sink = sink
+        for ci in self.cpu_if:
+            ci.sink = sink
+        watched = sink is not self._hooks or self._hooks.on_event is not None
+        self.dist.sink = sink if watched else None
 
     # ------------------------------------------------------------------ memory map
 
@@ -280,8 +290,12 @@ class GICv2(GicDevice):
 
     # ------------------------------------------------------------------ outputs & events
 
+    def outputs_changed(self, mask: int) -> None:
+        """The distributor's notification: recompute the outputs of the CPUs in ``mask``."""
+        self._update(mask)
+
     def _update(self, mask: int) -> None:
-        """Recompute the outputs of the CPUs in ``mask`` (the distributor's ``notify``)."""
+        """Recompute the outputs of the CPUs in ``mask``."""
         cpus = self.cpu_if
         m = mask
         c = 0
@@ -294,14 +308,10 @@ class GICv2(GicDevice):
             self._stale_mask &= ~mask
 
     def _emit(self, cpu: int, signal: str, level: bool) -> None:
-        cb = self._on_output
-        if cb is not None:
-            cb(cpu, signal, level)
+        self._sink.gic_output(cpu, signal, level)
 
     def _event(self, kind: str, intid: int, cpu: int, source: str) -> None:
-        cb = self._on_event
-        if cb is not None:
-            cb(kind, intid, cpu, source)
+        self._sink.gic_event(kind, intid, cpu, source)
 
     def update_outputs(self) -> None:
         """Recompute every CPU's physical outputs (emitting changes)."""
@@ -346,14 +356,10 @@ class GICv2(GicDevice):
         out = self.outputs[cpu]
         if out.virq != virq:
             out.virq = virq
-            cb = self._on_output
-            if cb is not None:
-                cb(cpu, "virq", virq)
+            self._sink.gic_output(cpu, "virq", virq)
         if out.vfiq != vfiq:
             out.vfiq = vfiq
-            cb = self._on_output
-            if cb is not None:
-                cb(cpu, "vfiq", vfiq)
+            self._sink.gic_output(cpu, "vfiq", vfiq)
 
     # ------------------------------------------------------------------ reset
 

@@ -21,10 +21,11 @@ level changes (and unconditionally by :meth:`HypInterface.reset`).
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import Final
 
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
+from irqfwd.hw.gicv2.core import GicV2Core
 
 __all__ = [
     "GICH_FRAME_SIZE",
@@ -59,7 +60,6 @@ __all__ = [
     "GICV_CTLR_FIQEN",
     "GICV_CTLR_MASK",
     "HypInterface",
-    "VirtualInterfaceHooks",
     "make_lr",
 ]
 
@@ -135,19 +135,6 @@ GICH_LR0: Final = 0x100
 GICH_LR_MAX: Final = 64
 
 
-class VirtualInterfaceHooks(Protocol):
-    """What the virtual interface needs from the rest of the GIC (``GICv2`` implements it)."""
-
-    def deactivate_physical(self, cpu: int, intid: int) -> None:
-        """Deactivate physical ``intid`` as a GICC_DIR write from ``cpu`` would (HW=1 LR)."""
-
-    def set_maintenance(self, cpu: int, level: bool) -> None:
-        """Drive the maintenance PPI (``config.maintenance_intid``) of ``cpu``."""
-
-    def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
-        """Set the vIRQ/vFIQ output levels of ``cpu``."""
-
-
 def make_lr(
     virtual_id: int,
     *,
@@ -220,7 +207,7 @@ class HypInterface:
         "vtr",
     )
 
-    def __init__(self, cpu: int, config: GICv2Config, gic: VirtualInterfaceHooks) -> None:
+    def __init__(self, cpu: int, config: GICv2Config, gic: GicV2Core) -> None:
         self.cpu = cpu
         self.config = config
         self.gic = gic

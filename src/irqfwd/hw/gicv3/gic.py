@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from irqfwd.hw.gic.device import CpuOutputs, SysRegGicDevice
+from irqfwd.hw.gic.device import CpuOutputs, GicSink, HookSink, SysRegGicDevice
 from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
 from irqfwd.hw.gic.memory import RAM_BASE, Memory
 from irqfwd.hw.gic.regs import RegisterBlock
@@ -49,15 +49,11 @@ __all__ = ["GICv3"]
 _NONE: Final = -1
 
 
-def _noop_emit(cpu: int, signal: str, level: bool) -> None:
-    return None
-
-
 class GICv3(GicV3Core):
     """A GICv3 (or GICv4 with ``config.version = 4``) with the ITS, QEMU ``virt`` defaults."""
 
     __slots__ = (
-        "_bk", "_cand", "_emit", "_hppi", "_maint", "_on_event", "_on_output", "_pm",
+        "_bk", "_cand", "_hooks", "_hppi", "_maint", "_pm", "_sink",
         "_spi_at", "_updating", "config", "cpu_if", "dist", "its", "mem", "outputs",
         "virt",
     )
@@ -67,9 +63,10 @@ class GICv3(GicV3Core):
         self.config = cfg = config or GICv3Config()
         n = cfg.num_cpus
         self.mem = Memory()
-        self._on_output: Callable[[int, str, bool], None] | None = None
-        self._on_event: Callable[[str, int, int, str], None] | None = None
-        self._emit: Callable[[int, str, bool], None] = _noop_emit
+        self._hooks = HookSink()
+        """Calls the ``on_output`` / ``on_event`` callables."""
+        self._sink: GicSink = self._hooks
+        """What the outputs drive: :attr:`_hooks`, or the sink given to :meth:`attach`."""
         self.dist = Distributor(cfg)
         self.dist.changed = self._spi_changed
         self.dist.ctlr_changed = self._update_all
@@ -113,22 +110,29 @@ class GICv3(GicV3Core):
 
     @property
     def on_output(self) -> Callable[[int, str, bool], None] | None:
-        """``on_output(cpu, signal, level)``: called on every output level change."""
-        return self._on_output
+        """``on_output(cpu, signal, level)``: called on every output level change (None
+        while a sink is attached)."""
+        return self._hooks.on_output if self._sink is self._hooks else None
 
     @on_output.setter
     def on_output(self, cb: Callable[[int, str, bool], None] | None) -> None:
-        self._on_output = cb
-        self._emit = cb if cb is not None else _noop_emit
+        self._hooks.on_output = cb
+        self._sink = self._hooks
 
     @property
     def on_event(self) -> Callable[[str, int, int, str], None] | None:
-        """``on_event(kind, intid, cpu, source)``: physical activations/deactivations."""
-        return self._on_event
+        """``on_event(kind, intid, cpu, source)``: physical activations/deactivations
+        (None while a sink is attached)."""
+        return self._hooks.on_event if self._sink is self._hooks else None
 
     @on_event.setter
     def on_event(self, cb: Callable[[str, int, int, str], None] | None) -> None:
-        self._on_event = cb
+        self._hooks.on_event = cb
+        self._sink = self._hooks
+
+    def attach(self, sink: GicSink) -> None:
+        """Drive ``sink``'s native methods instead of the callables (the machine)."""
+        self._sink = sink
 
     def reset(self) -> None:
         """Reset every block (and forget the modelled RAM) and recompute the outputs."""
@@ -346,19 +350,19 @@ class GICv3(GicV3Core):
         v = self.virt[cpu]
         virq, vfiq = v.outputs()
         out = ci.out
-        emit = self._emit
+        sink = self._sink
         if out.irq != irq:
             out.irq = irq
-            emit(cpu, "irq", irq)
+            sink.gic_output(cpu, "irq", irq)
         if out.fiq != fiq:
             out.fiq = fiq
-            emit(cpu, "fiq", fiq)
+            sink.gic_output(cpu, "fiq", fiq)
         if out.virq != virq:
             out.virq = virq
-            emit(cpu, "virq", virq)
+            sink.gic_output(cpu, "virq", virq)
         if out.vfiq != vfiq:
             out.vfiq = vfiq
-            emit(cpu, "vfiq", vfiq)
+            sink.gic_output(cpu, "vfiq", vfiq)
         maint = v.maintenance()
         if maint != self._maint[cpu]:
             self._maint[cpu] = maint
@@ -371,9 +375,7 @@ class GICv3(GicV3Core):
     # ------------------------------------------------------------------ state changes
 
     def _event(self, kind: str, intid: int, cpu: int, source: str) -> None:
-        cb = self._on_event
-        if cb is not None:
-            cb(kind, intid, cpu, source)
+        self._sink.gic_event(kind, intid, cpu, source)
 
     def _active_written(self, intid: int, active: bool, cpu: int) -> None:
         """GICD_I[SC]ACTIVER / GICR_I[SC]ACTIVER0 changed an active state: reported as a
