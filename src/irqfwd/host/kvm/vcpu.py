@@ -337,7 +337,7 @@ class Vcpu(KvmVcpu):
         """Busy-wait until an IRQ, a kick or the end of the window resumes :meth:`_poll_check`."""
         self._polling = True
         self._poll_t0 = self.m.engine.now
-        self._poll_busy0 = sum(cpu.acct)
+        self._poll_busy0 = cpu.accounted_ns()
         cpu.cat = CPU_HALT_POLL
         cpu.parked = self._poll_step
         cpu.next = None
@@ -353,7 +353,7 @@ class Vcpu(KvmVcpu):
         assert cpu is not None
         now = self.m.engine.now
         # the wait since the CPU parked, minus what IRQ handlers ran meanwhile
-        cpu.acct[CPU_HALT_POLL] += (now - self._poll_t0) - (sum(cpu.acct) - self._poll_busy0)
+        cpu.acct[CPU_HALT_POLL] += (now - self._poll_t0) - (cpu.accounted_ns() - self._poll_busy0)
         if self._runnable():
             self._end_poll(cpu)
             cpu.next = self.run_step
