@@ -176,10 +176,12 @@ class ArrivalMux:
     entry (an entry is scheduled once per sequence number, never again after a cancel).
     """
 
-    __slots__ = ("_engine", "_firing", "_heap", "_scheduled", "_sinks")
+    __slots__ = ("_engine", "_fire_cb", "_firing", "_heap", "_scheduled", "_sinks")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._fire_cb: Callable[[], None] = self._fire
+        """:meth:`_fire` as the engine callback (one bound method for the whole run)."""
         self._heap: list[tuple[int, int, int]] = []
         """Pending arrivals: ``(time, engine sequence number, device slot)``."""
         self._sinks: list[Callable[[], None]] = []
@@ -212,7 +214,7 @@ class ArrivalMux:
 
     def _schedule(self, t: int, seq: int) -> None:
         self._scheduled.add(seq)
-        self._engine.at_seq(t, seq, self._fire)
+        self._engine.at_seq(t, seq, self._fire_cb)
 
     def _fire(self) -> None:
         heap = self._heap

@@ -133,7 +133,7 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "_last_cat", "acct", "cat", "cat_stack", "ctx", "engine",
+        "_active", "_handle", "_last_cat", "_run_cb", "acct", "cat", "cat_stack", "ctx", "engine",
         "host_irq_step", "idle_step", "index", "irqs_masked", "machine", "mode", "need_resched",
         "next", "out", "parked", "stack",
     )
@@ -166,6 +166,9 @@ class PhysCpu:
         self._last_cat = CPU_SCHED
         self._active = False
         self._handle: list[Any] | None = None
+        self._run_cb: Callable[[], None] = self._run
+        """:meth:`_run` as the callback of this pCPU's engine entries (one bound method
+        for the whole run instead of a new one per entry)."""
 
     def interrupt(self) -> None:
         """An interrupt (or reschedule) arrived while the CPU is in the middle of a step.
@@ -185,7 +188,7 @@ class PhysCpu:
         eng.cancel(h)
         self.acct[self._last_cat] -= rem  # accounted again when the remainder runs
         self.next = _Remainder(self.machine, rem, self.next).step
-        self._handle = eng.schedule(0, self._run)
+        self._handle = eng.schedule(0, self._run_cb)
 
     def poke(self) -> None:
         """Wake the CPU if it is idle (new runnable thread, or an interrupt line rose)."""
@@ -208,7 +211,7 @@ class PhysCpu:
                 self.cat = CPU_SCHED
         if not self._active:
             self._active = True
-            self.engine.schedule(0, self._run)
+            self.engine.schedule(0, self._run_cb)
 
     def accounted_ns(self) -> int:
         """ns accounted to this pCPU so far, all categories (:attr:`acct`) together; a
@@ -288,7 +291,7 @@ class PhysCpu:
                 eng.now = t
                 continue
             m.cur = -1
-            self._handle = eng.schedule(cost, self._run)
+            self._handle = eng.schedule(cost, self._run_cb)
             return
 
 
