@@ -384,6 +384,11 @@ def vint_key(vm: int, vintid: int) -> int:
     return (vm << 10) | vintid
 
 
+def vcpu_key(vm: int, vcpu: int) -> int:
+    """Key of a vCPU (vCPU ids repeat across VMs): one int, no tuple to build and hash."""
+    return (vm << 16) | vcpu
+
+
 def _devices(checker: InvariantChecker) -> DeviceTracker:
     return checker.shared("devices", DeviceTracker)
 
@@ -636,8 +641,8 @@ class StaleActive(Rule):
         self.active = phys.active  # SPI intid -> activation time (also banked keys >= 1024 or < 32)
         self.gen = phys.gen  # SPI intid -> generation of its current/last activation
         self.vint_to_phys = _devices(checker).vint_to_phys  # vint_key(vm, vintid) -> host intid
-        self.waiting: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        # (vm, vcpu) -> [(intid, generation, guest deactivation time)]
+        self.waiting: dict[int, list[tuple[int, int, int]]] = {}
+        # vcpu_key(vm, vcpu) -> [(intid, generation, guest deactivation time)]
         self.in_host_handler: dict[int, int] = {}  # intid -> host handlers of it running
 
     def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
@@ -660,7 +665,7 @@ class StaleActive(Rule):
     def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
         intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
         if intid is not None and intid in self.active and intid not in self.in_host_handler:
-            key = (f["vm"], f["vcpu"])
+            key = vcpu_key(f["vm"], f["vcpu"])
             w = self.waiting.get(key)
             if w is None:
                 self.waiting[key] = [(intid, self.gen[intid], time)]
@@ -670,7 +675,7 @@ class StaleActive(Rule):
     def _on_entry(self, time: int, f: dict[str, Any]) -> None:
         if not self.waiting:
             return
-        pending = self.waiting.pop((f.get("vm", 0), f.get("vcpu", 0)), None)
+        pending = self.waiting.pop(vcpu_key(f.get("vm", 0), f.get("vcpu", 0)), None)
         if not pending:
             return
         for intid, gen, since in pending:
