@@ -246,21 +246,21 @@ class GICv2(GicV2Core):
                     if not addr & 3 and e[4] & 4:
                         e[1](e[2], value & 0xFFFF_FFFF, 0xFFFF_FFFF, cpu)
                         if self._stale_mask and e[3]:
-                            self._update(self._stale_mask)
+                            self.outputs_changed(self._stale_mask)
                         return
                 elif (size == 1 or (size == 2 and not addr & 1)) and e[4] & size:
                     shift = (addr & 3) << 3
                     lane = 0xFF if size == 1 else 0xFFFF
                     e[1](e[2], (value & lane) << shift, lane << shift, cpu)
                     if self._stale_mask and e[3]:
-                        self._update(self._stale_mask)
+                        self.outputs_changed(self._stale_mask)
                     return
         f = self._frames.get(addr >> 12)
         if f is None or not 0 <= cpu < self._ncpu:
             f = self._frame(addr, cpu)
         f[3][cpu](addr - f[0], value, size, cpu)
         if self._stale_mask and f[1] in ("GICD", "GICC"):
-            self._update(self._stale_mask)
+            self.outputs_changed(self._stale_mask)
 
     # ------------------------------------------------------------------ inputs
 
@@ -291,11 +291,7 @@ class GICv2(GicV2Core):
     # ------------------------------------------------------------------ outputs & events
 
     def outputs_changed(self, mask: int) -> None:
-        """The distributor's notification: recompute the outputs of the CPUs in ``mask``."""
-        self._update(mask)
-
-    def _update(self, mask: int) -> None:
-        """Recompute the outputs of the CPUs in ``mask``."""
+        """Recompute the outputs of the CPUs in ``mask`` (the distributor's notification)."""
         cpus = self.cpu_if
         m = mask
         c = 0
@@ -315,7 +311,7 @@ class GICv2(GicV2Core):
 
     def update_outputs(self) -> None:
         """Recompute every CPU's physical outputs (emitting changes)."""
-        self._update((1 << self._ncpu) - 1)
+        self.outputs_changed((1 << self._ncpu) - 1)
 
     # ------------------------------------------------------------------ hooks for GICH/GICV
 
@@ -333,7 +329,7 @@ class GICv2(GicV2Core):
             # dist.deactivate() without its range check (done above)
             mask = self.dist._set_active(intid, False, cpu, "hw_lr")
             if mask:
-                self._update(mask)
+                self.outputs_changed(mask)
             return
         ci = self.cpu_if[cpu]
         stale_hppir = ci.read_hppir()
