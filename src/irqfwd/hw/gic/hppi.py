@@ -1,7 +1,7 @@
 """Highest-priority-pending candidate sets shared by every GIC model (issue 2's bound).
 
 A *bucket list* ``bk`` holds, for one (CPU, group), the candidates of every priority value
-as a two-level bitmap, and ``pm[group]`` a 256-bit mask of the non-empty priorities:
+as a two-level bitmap, and a set of the non-empty priorities goes with it (below):
 
 * ``bk[prio]``: summary, bit ``n`` set iff word ``n`` of that priority is non-zero;
 * ``bk[256 | prio]``: the lowest INTID in that bucket (meaningless while it is empty);
@@ -10,14 +10,40 @@ as a two-level bitmap, and ``pm[group]`` a 256-bit mask of the non-empty priorit
 
 ``bk`` has ``(words + 2) * 256`` entries (:func:`new_buckets`).  Every stored value is below
 2**32, so adding, removing and selecting a candidate are a fixed number of small-int
-operations whatever the INTID and the number of interrupts: the HPPI is the lowest set bit
-of ``pm[group]`` (highest priority), then that bucket's cached lowest INTID (the
+operations whatever the INTID and the number of interrupts: the HPPI is the lowest
+non-empty priority (highest priority), then that bucket's cached lowest INTID (the
 lowest-INTID tie-break of QEMU and Arm's implementations).
+
+The set of non-empty priorities comes in two forms:
+
+* ``pm[group]``, one 256-bit int (:func:`bucket_add`, :func:`bucket_remove`; GICv3);
+* a *priority summary* ``ps`` (:func:`bucket_add_ps`, :func:`bucket_remove_ps`; GICv2):
+  :data:`PS_SIZE` ints from offset ``o``, ``ps[o]`` with bit ``n`` set iff word ``n`` is
+  non-zero, ``ps[o + 1 + n]`` with bit ``p & 31`` set for each non-empty priority ``p`` of
+  word ``n = p >> 5``.  Every value stays below 2**32: a 256-bit mask is >= 2**62 as soon
+  as a priority above 61 is set, and mypyc then does every operation on it as an
+  allocating arbitrary-precision int instead of a tagged machine int.  The highest
+  priority is the lowest set bit of the summary's lowest non-empty word.
 """
 
 from __future__ import annotations
 
-__all__ = ["bucket_add", "bucket_low", "bucket_remove", "new_buckets"]
+from typing import Final
+
+__all__ = [
+    "PS_SIZE",
+    "bucket_add",
+    "bucket_add_ps",
+    "bucket_delete",
+    "bucket_insert",
+    "bucket_low",
+    "bucket_remove",
+    "bucket_remove_ps",
+    "new_buckets",
+]
+
+PS_SIZE: Final = 9
+"""Ints in one priority summary: the word summary, then 8 words of 32 priorities."""
 
 
 def new_buckets(words: int) -> list[int]:
@@ -25,10 +51,10 @@ def new_buckets(words: int) -> list[int]:
     return [0] * ((words + 2) << 8)
 
 
-def bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """Add candidate ``intid`` (bit ``b`` of word ``w``) to the priority-``p`` bucket
-    ``bk`` of group ``g``: set its bit, the word's summary bit and the priority's ``pm``
-    bit when the bucket was empty, and lower the cached lowest INTID."""
+def bucket_insert(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
+    """Add candidate ``intid`` (bit ``b`` of word ``w``) to the priority-``p`` bucket of
+    ``bk``: set its bit and the word's summary bit, lower the cached lowest INTID.
+    Returns True when the bucket was empty (the caller marks ``p`` non-empty)."""
     j = ((w + 2) << 8) | p
     old = bk[j]
     bk[j] = old | b
@@ -36,21 +62,23 @@ def bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, int
         j = 256 | p
         if intid < bk[j]:
             bk[j] = intid
-    else:
-        old = bk[p]
-        bk[p] = old | (1 << w)
-        j = 256 | p
-        if not old:
-            pm[g] |= 1 << p
-            bk[j] = intid
-        elif intid < bk[j]:
-            bk[j] = intid
+        return False
+    old = bk[p]
+    bk[p] = old | (1 << w)
+    j = 256 | p
+    if not old:
+        bk[j] = intid
+        return True
+    if intid < bk[j]:
+        bk[j] = intid
+    return False
 
 
-def bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """Remove candidate ``intid`` from its bucket (the inverse of :func:`bucket_add`):
-    clear the summary and ``pm`` bits that become empty, recompute the cached lowest INTID
-    when it was ``intid`` and the bucket stays non-empty."""
+def bucket_delete(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
+    """Remove candidate ``intid`` from its bucket (the inverse of :func:`bucket_insert`):
+    clear the summary bit when the word becomes empty, recompute the cached lowest INTID
+    when it was ``intid`` and the bucket stays non-empty.  Returns True when the bucket
+    became empty (the caller marks ``p`` empty)."""
     j = ((w + 2) << 8) | p
     new = bk[j] ^ b
     bk[j] = new
@@ -58,9 +86,46 @@ def bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, 
         new = bk[p] ^ (1 << w)
         bk[p] = new
         if not new:
-            pm[g] &= ~(1 << p)
-    if new and bk[256 | p] == intid:  # removed the lowest of a non-empty bucket
+            return True
+    if bk[256 | p] == intid:  # removed the lowest of a non-empty bucket
         bk[256 | p] = bucket_low(bk, p)
+    return False
+
+
+def bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
+    """:func:`bucket_insert` for group ``g``, setting bit ``p`` of the 256-bit ``pm[g]``
+    when the bucket was empty."""
+    if bucket_insert(bk, w, b, p, intid):
+        pm[g] |= 1 << p
+
+
+def bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
+    """:func:`bucket_delete` for group ``g``, clearing bit ``p`` of the 256-bit ``pm[g]``
+    when the bucket became empty."""
+    if bucket_delete(bk, w, b, p, intid):
+        pm[g] &= ~(1 << p)
+
+
+def bucket_add_ps(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
+    """:func:`bucket_insert`, marking ``p`` non-empty in the priority summary at offset
+    ``o`` of ``ps`` when the bucket was empty."""
+    if bucket_insert(bk, w, b, p, intid):
+        j = o + 1 + (p >> 5)
+        old = ps[j]
+        ps[j] = old | (1 << (p & 31))
+        if not old:
+            ps[o] |= 1 << (p >> 5)
+
+
+def bucket_remove_ps(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
+    """:func:`bucket_delete`, marking ``p`` empty in the priority summary at offset ``o`` of
+    ``ps`` when the bucket became empty."""
+    if bucket_delete(bk, w, b, p, intid):
+        j = o + 1 + (p >> 5)
+        new = ps[j] ^ (1 << (p & 31))
+        ps[j] = new
+        if not new:
+            ps[o] ^= 1 << (p >> 5)
 
 
 def bucket_low(bk: list[int], p: int) -> int:

@@ -18,6 +18,10 @@ Active priorities (GICC_APRn/NSAPRn, §4.4.12–§4.4.13, contents IMPLEMENTATIO
 QEMU's layout (D22): bit index = group_priority >> 1 (128 preemption levels), word = index
 / 32; Group 0 priorities go to GICC_APRn and Group 1 priorities to GICC_NSAPRn even without
 Security Extensions.  Running priority = (lowest set index over both) << 1, 0xFF idle.
+The eight words are kept as the registers show them (``_apr``), each below 2**32, with a
+summary of the non-zero words (``_apr_live``): a 128-bit mask would be >= 2**62 as soon as
+a priority index above 61 is active (group priority 0x7C and lower, Linux uses 0xA0), and
+mypyc then does every operation on it as an allocating arbitrary-precision int.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class CpuInterface:
 
     __slots__ = (
         "_abpr_min",
+        "_apr",
+        "_apr_live",
         "_bpr_min",
         "_pmr_mask",
         "_q_eoir_qemu_rules",
@@ -97,8 +103,6 @@ class CpuInterface:
         "_q_no_per_irq_group_filter",
         "_q_preemption_qemu_rules",
         "abpr",
-        "apr0",
-        "apr1",
         "block",
         "bpr",
         "config",
@@ -139,10 +143,11 @@ class CpuInterface:
         self.pmr = 0
         self.bpr = self._bpr_min
         self.abpr = self._abpr_min
-        self.apr0 = 0
-        """Group 0 active priorities (GICC_APR0–3 as one 128-bit int)."""
-        self.apr1 = 0
-        """Group 1 active priorities (GICC_NSAPR0–3 as one 128-bit int)."""
+        self._apr = [0] * 8
+        """Active priorities: GICC_APR0–3 (Group 0) at 0–3, GICC_NSAPR0–3 (Group 1) at 4–7."""
+        self._apr_live = 0
+        """Bit ``j`` set iff ``_apr[j]`` is non-zero; every write of ``_apr`` updates it
+        (:meth:`_acknowledge`, :meth:`_drop_priority`, :meth:`_write_apr_word`, :meth:`reset`)."""
         self.stale = False
         """D16: physical state left stale by a HW=1 deactivation (QEMU only)."""
         self.stale_hppir = SPURIOUS
@@ -154,8 +159,8 @@ class CpuInterface:
         self.pmr = 0
         self.bpr = self._bpr_min
         self.abpr = self._abpr_min
-        self.apr0 = 0
-        self.apr1 = 0
+        self._apr[:] = [0] * 8
+        self._apr_live = 0
         self.stale = False
         self.stale_hppir = SPURIOUS
 
@@ -167,12 +172,28 @@ class CpuInterface:
             return (0xFF << self.abpr) & 0xFF
         return (0xFF << (self.bpr + 1)) & 0xFF
 
+    @property
+    def apr0(self) -> int:
+        """Group 0 active priorities, GICC_APR0–3 as one 128-bit int (for tools and checks)."""
+        a = self._apr
+        return a[0] | (a[1] << 32) | (a[2] << 64) | (a[3] << 96)
+
+    @property
+    def apr1(self) -> int:
+        """Group 1 active priorities, GICC_NSAPR0–3 as one 128-bit int (for tools and checks)."""
+        a = self._apr
+        return a[4] | (a[5] << 32) | (a[6] << 64) | (a[7] << 96)
+
     def running_priority(self) -> int:
-        """Running priority, 0x100 when idle (GICC_RPR reads 0xFF then)."""
-        a = self.apr0 | self.apr1
-        if not a:
+        """Running priority, 0x100 when idle (GICC_RPR reads 0xFF then): lowest active
+        index over both groups, from the lowest APR word number holding one."""
+        s = self._apr_live
+        if not s:
             return _IDLE
-        return ((a & -a).bit_length() - 1) << 1
+        s = (s | (s >> 4)) & 0xF
+        n = (s & -s).bit_length() - 1
+        a = self._apr[n] | self._apr[4 + n]
+        return ((n << 5) | ((a & -a).bit_length() - 1)) << 1
 
     def _hppi(self) -> int:
         """Packed HPPI key (:meth:`Distributor.best`) among the groups enabled in both
@@ -200,7 +221,7 @@ class CpuInterface:
         k = self._hppi()
         if k < 0 or (k >> 11) >= self.pmr:
             return NO_IRQ
-        if self.apr0 | self.apr1:
+        if self._apr_live:
             p = k >> 11
             if not self._q_preemption_qemu_rules:  # preemption compares group priorities (§3.3~)
                 p &= self.group_mask((k >> 10) & 1)
@@ -243,10 +264,9 @@ class CpuInterface:
         i = k & 0x3FF
         g = (k >> 10) & 1
         idx = ((k >> 11) & self.group_mask(g)) >> 1
-        if g:  # record the active priority first: on_event observers see the new RPR
-            self.apr1 |= 1 << idx
-        else:
-            self.apr0 |= 1 << idx
+        j = (g << 2) | (idx >> 5)  # record the active priority first: on_event observers
+        self._apr[j] |= 1 << (idx & 31)  # see the new RPR
+        self._apr_live |= 1 << j
         return i | (self.dist.acknowledge(self.cpu, i) << 10)
 
     def read_iar(self, n: int = 0, cpu: int = 0) -> int:
@@ -312,28 +332,29 @@ class CpuInterface:
 
     def _drop_priority(self, group: int) -> bool:
         """Priority drop (§3.2.1~): clear the highest active priority.  Returns False when
-        no priority was active.  Under D11 only ``group``'s priorities are considered."""
+        no priority was active.  Under D11 only ``group``'s priorities are considered.  On a
+        tie (the same index active in both groups) the Group 0 bit is cleared."""
+        apr = self._apr
+        s = self._apr_live
         if self._q_eoir_qemu_rules:
-            if group:
-                a = self.apr1
-                if not a:
-                    return False
-                self.apr1 = a & (a - 1)
-            else:
-                a = self.apr0
-                if not a:
-                    return False
-                self.apr0 = a & (a - 1)
-            return True
-        a0, a1 = self.apr0, self.apr1
-        if not (a0 | a1):
-            return False
-        a = a0 | a1
-        low = a & -a
-        if a0 & low:
-            self.apr0 = a0 ^ low
+            s = (s >> (group << 2)) & 0xF
+            if not s:
+                return False
+            j = (group << 2) | ((s & -s).bit_length() - 1)
+            a = apr[j]
+            low = a & -a
         else:
-            self.apr1 = a1 ^ low
+            if not s:
+                return False
+            s = (s | (s >> 4)) & 0xF
+            n = (s & -s).bit_length() - 1
+            a = apr[n] | apr[4 + n]
+            low = a & -a
+            j = n if apr[n] & low else 4 + n
+        a = apr[j] ^ low
+        apr[j] = a
+        if not a:
+            self._apr_live ^= 1 << j
         return True
 
     def write_eoir(self, value: int) -> None:
@@ -436,22 +457,31 @@ class CpuInterface:
         r = self.running_priority()
         return 0xFF if r == _IDLE else r
 
+    def _write_apr_word(self, j: int, v: int) -> None:
+        """Store ``v`` as ``_apr[j]`` and keep ``_apr_live`` in step."""
+        v &= 0xFFFF_FFFF
+        self._apr[j] = v
+        if v:
+            self._apr_live |= 1 << j
+        else:
+            self._apr_live &= ~(1 << j)
+
     def read_apr(self, n: int, cpu: int = 0) -> int:
         """GICC_APRn (§4.4.12): Group 0 active priorities, word ``n`` (QEMU layout, D22)."""
-        return (self.apr0 >> (32 * n)) & 0xFFFF_FFFF
+        return self._apr[n]
 
     def write_apr(self, n: int, v: int, mask: int, cpu: int) -> None:
         """GICC_APRn write (restore)."""
-        self.apr0 = (self.apr0 & ~(0xFFFF_FFFF << (32 * n))) | ((v & 0xFFFF_FFFF) << (32 * n))
+        self._write_apr_word(n, v)
         self._changed()
 
     def read_nsapr(self, n: int, cpu: int = 0) -> int:
         """GICC_NSAPRn (§4.4.13): Group 1 active priorities, word ``n`` (QEMU layout, D22)."""
-        return (self.apr1 >> (32 * n)) & 0xFFFF_FFFF
+        return self._apr[4 + n]
 
     def write_nsapr(self, n: int, v: int, mask: int, cpu: int) -> None:
         """GICC_NSAPRn write (restore)."""
-        self.apr1 = (self.apr1 & ~(0xFFFF_FFFF << (32 * n))) | ((v & 0xFFFF_FFFF) << (32 * n))
+        self._write_apr_word(4 + n, v)
         self._changed()
 
     # ------------------------------------------------------------------ MMIO

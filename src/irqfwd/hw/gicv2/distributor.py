@@ -27,25 +27,29 @@ Interrupt state machine (GICv2 §3.2.4, Figure 3-1)
 HPPI bookkeeping
 ----------------
 For each CPU and group the distributor keeps the set of *candidates* (pending, not active,
-enabled, targeted at the CPU) as one two-level bitmap per priority value plus a 256-bit
-mask of the non-empty priorities (``_pm[cpu][group]``).  The bitmaps of a (CPU, group) live
-in one flat list ``bk = _bk[cpu][group]`` of ``(words + 2) * 256`` ints:
+enabled, targeted at the CPU) as one two-level bitmap per priority value plus a two-level
+set of the non-empty priorities (the priority summary of :mod:`irqfwd.hw.gic.hppi` at
+offset ``group * PS_SIZE`` of ``_pm[cpu]``: a summary of the non-empty words, then 8
+words of 32 priorities).  The bitmaps of a (CPU, group) live in one flat list
+``bk = _bk[cpu][group]`` of ``(words + 2) * 256`` ints:
 
 * ``bk[prio]``: summary, bit ``n`` set iff word ``n`` of that priority is non-zero; the
-  priority's bucket is empty iff its summary is 0 (then its ``_pm`` bit is clear);
+  priority's bucket is empty iff its summary is 0 (then ``_pm`` marks it empty);
 * ``bk[256 | prio]``: the lowest INTID in that bucket (meaningless while it is empty);
 * ``bk[((n + 2) << 8) | prio]`` with ``n = INTID >> 5``: bit ``INTID & 31`` set for each
   candidate of that priority in that 32-INTID word (the same word/bit split as ``cand``).
 
-Every stored value is below 2**32, so adding, removing and finding the lowest member are
-a fixed number of small-int operations whatever the INTID and the number of interrupts
+Every stored value (``_bk`` and ``_pm``) is below 2**32, so adding, removing and finding
+the lowest member are a fixed number of small-int operations (tagged ints when compiled,
+never arbitrary-precision ones) whatever the INTID and the number of interrupts
 (issue 2: the HPPI selection must not cost more with 988 SPIs than with 32).  Adding sets
-the word bit (and the summary bit if the word was empty, and the ``_pm`` bit and lowest
-INTID if the bucket was) and lowers the lowest INTID; removing clears them the same way
-and, when it removes the lowest of a bucket that stays non-empty, finds the new lowest
-from the summary's lowest word (:func:`bucket_low`).  Every state change re-evaluates the
+the word bit (and the summary bit if the word was empty, and the priority in ``_pm`` and
+the lowest INTID if the bucket was) and lowers the lowest INTID; removing clears them the
+same way and, when it removes the lowest of a bucket that stays non-empty, finds the new
+lowest from the summary's lowest word (:func:`bucket_low`).  Every state change re-evaluates the
 one interrupt it touches (:meth:`Distributor._sync`), so :meth:`Distributor.best` is
-O(1): lowest set priority bit, then that bucket's lowest INTID (the lowest-INTID tie-break
+O(1): lowest non-empty priority (lowest set bit of the lowest non-empty word of the
+priority summary), then that bucket's lowest INTID (the lowest-INTID tie-break
 of QEMU and Arm's implementations).  The group enables (GICD_CTLR, GICC_CTLR) are applied
 by the caller when it picks which groups to look at.
 """
@@ -56,7 +60,7 @@ from collections.abc import Callable
 from typing import Final
 
 from irqfwd.hw.gic.device import GicSink
-from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
+from irqfwd.hw.gic.hppi import PS_SIZE, bucket_add_ps, bucket_remove_ps, new_buckets
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.core import GicV2Core
@@ -191,6 +195,7 @@ class Distributor:
         self.sgi_src: list[list[int]] = []
         self.targets: list[int] = []
         self._pm: list[list[int]] = []
+        """Per CPU: the priority summaries of Group 0 (offset 0) and Group 1 (``PS_SIZE``)."""
         self._bk: list[list[list[int]]] = []
         self._allocated = False
         self.reset()
@@ -236,7 +241,7 @@ class Distributor:
                     lst[:] = template
             self.targets[:] = targets
             for pm in self._pm:
-                pm[:] = [0, 0]
+                pm[:] = [0] * (2 * PS_SIZE)
             for bk in self._bk:
                 bk[0][:] = bk_template
                 bk[1][:] = bk_template
@@ -244,7 +249,7 @@ class Distributor:
         for name, template in fresh.items():
             setattr(self, name, [list(template) for _ in range(nc)])
         self.targets = targets
-        self._pm = [[0, 0] for _ in range(nc)]
+        self._pm = [[0] * (2 * PS_SIZE) for _ in range(nc)]
         self._bk = [[list(bk_template), list(bk_template)] for _ in range(nc)]
         self._allocated = True
 
@@ -286,12 +291,14 @@ class Distributor:
                     if not cw & b:
                         cand[w] = cw | b
                         g = (self.grp[c][w] >> s) & 1
-                        bucket_add(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+                        bucket_add_ps(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
+                                      self.prio[c][i], i)
                         m |= 1 << c
                 elif cw & b:
                     cand[w] = cw ^ b
                     g = (self.grp[c][w] >> s) & 1
-                    bucket_remove(self._bk[c][g], self._pm[c], g, w, b, self.prio[c][i], i)
+                    bucket_remove_ps(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
+                                     self.prio[c][i], i)
                     m |= 1 << c
             cpus >>= 1
             c += 1
@@ -308,7 +315,7 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            bucket_remove(bk, self._pm[c], g, w, b, p, i)
+            bucket_remove_ps(bk, self._pm[c], g * PS_SIZE, w, b, p, i)
             return 1 << c
         return 0
 
@@ -321,14 +328,18 @@ class Distributor:
         pm = self._pm[c]
         k0 = k1 = NO_IRQ
         if groups & 1:
-            m = pm[0]
-            if m:
-                p = (m & -m).bit_length() - 1
+            s = pm[0]
+            if s:  # lowest non-empty word of priorities, then its lowest priority
+                n = (s & -s).bit_length() - 1
+                m = pm[1 + n]
+                p = (n << 5) | ((m & -m).bit_length() - 1)
                 k0 = (p << 11) | self._bk[c][0][256 | p]
         if groups & 2:
-            m = pm[1]
-            if m:
-                p = (m & -m).bit_length() - 1
+            s = pm[PS_SIZE]
+            if s:
+                n = (s & -s).bit_length() - 1
+                m = pm[PS_SIZE + 1 + n]
+                p = (n << 5) | ((m & -m).bit_length() - 1)
                 k1 = (p << 11) | 0x400 | self._bk[c][1][256 | p]
         if k1 < 0:
             return k0
@@ -555,8 +566,8 @@ class Distributor:
             if self.cand[cc][w] & b:
                 g = (self.grp[cc][w] >> s) & 1
                 bkg = self._bk[cc][g]
-                bucket_remove(bkg, self._pm[cc], g, w, b, p, i)
-                bucket_add(bkg, self._pm[cc], g, w, b, value, i)
+                bucket_remove_ps(bkg, self._pm[cc], g * PS_SIZE, w, b, p, i)
+                bucket_add_ps(bkg, self._pm[cc], g * PS_SIZE, w, b, value, i)
                 m |= 1 << cc
         return m
 
