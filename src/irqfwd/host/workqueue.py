@@ -85,8 +85,8 @@ class Workqueue:
         self.m = machine
         self.sched = sched
         self.workers = [Kworker(self, i) for i in range(len(machine.pcpus))]
-        self._ev_queue = machine.recorder.event("workqueue_queue_work", work="", cpu=0)
         """Bound to their CPUs: not in the scheduler's migration list."""
+        self._ev_queue = machine.recorder.event("workqueue_queue_work", work="", cpu=0)
 
     def schedule_work(self, work: WorkItem) -> bool:
         """``schedule_work``: queue ``work`` on the calling CPU's pool and wake its kworker;

@@ -241,20 +241,14 @@ class Engine:
 
     def peek(self) -> int | None:
         """Time of the next live entry, or ``None`` when nothing is scheduled."""
-        heap = self._heap
-        while heap:
-            top = heap[0]
-            if top[3] is not None:
-                t: int = top[0]
-                return t
-            heappop(heap)
-            self._dead -= 1
-        return None
+        t = self.due()
+        return None if t == _FAR_FUTURE else t
 
     def due(self) -> int:
-        """Time of the next live entry, or a time beyond any run when nothing
-        is scheduled (2**62 - 1): :meth:`peek` as a plain int (no ``None``, so no boxed result in the
-        compiled build; the pCPU step loop asks after every step)."""
+        """Time of the next live entry, or a time beyond any run (2**62 - 1) when nothing is
+        scheduled: :meth:`peek` as a plain int (no ``None``, so no boxed result in the compiled
+        build; the pCPU step loop asks after every step).  Cancelled entries before it are
+        dropped on the way."""
         heap = self._heap
         while heap:
             top = heap[0]

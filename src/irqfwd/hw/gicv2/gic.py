@@ -303,12 +303,6 @@ class GICv2(GicV2Core):
         if self._stale_mask:
             self._stale_mask &= ~mask
 
-    def _emit(self, cpu: int, signal: str, level: bool) -> None:
-        self._sink.gic_output(cpu, signal, level)
-
-    def _event(self, kind: str, intid: int, cpu: int, source: str) -> None:
-        self._sink.gic_event(kind, intid, cpu, source)
-
     def update_outputs(self) -> None:
         """Recompute every CPU's physical outputs (emitting changes)."""
         self.outputs_changed((1 << self._ncpu) - 1)
