@@ -1,7 +1,7 @@
 """Highest-priority-pending candidate sets shared by every GIC model (issue 2's bound).
 
 A *bucket list* ``bk`` holds, for one (CPU, group), the candidates of every priority value
-as a two-level bitmap, and a set of the non-empty priorities goes with it (below):
+as a two-level bitmap, and a summary of the non-empty priorities goes with it (below):
 
 * ``bk[prio]``: summary, bit ``n`` set iff word ``n`` of that priority is non-zero;
 * ``bk[256 | prio]``: the lowest INTID in that bucket (meaningless while it is empty);
@@ -14,16 +14,14 @@ operations whatever the INTID and the number of interrupts: the HPPI is the lowe
 non-empty priority (highest priority), then that bucket's cached lowest INTID (the
 lowest-INTID tie-break of QEMU and Arm's implementations).
 
-The set of non-empty priorities comes in two forms:
-
-* ``pm[group]``, one 256-bit int (:func:`bucket_add`, :func:`bucket_remove`; GICv3);
-* a *priority summary* ``ps`` (:func:`bucket_add_ps`, :func:`bucket_remove_ps`; GICv2):
-  :data:`PS_SIZE` ints from offset ``o``, ``ps[o]`` with bit ``n`` set iff word ``n`` is
-  non-zero, ``ps[o + 1 + n]`` with bit ``p & 31`` set for each non-empty priority ``p`` of
-  word ``n = p >> 5``.  Every value stays below 2**32: a 256-bit mask is >= 2**62 as soon
-  as a priority above 61 is set, and mypyc then does every operation on it as an
-  allocating arbitrary-precision int instead of a tagged machine int.  The highest
-  priority is the lowest set bit of the summary's lowest non-empty word.
+The set of non-empty priorities of a (CPU, group) is a *priority summary* ``ps``
+(:func:`bucket_add`, :func:`bucket_remove`, :func:`ps_lowest`): :data:`PS_SIZE` ints
+from offset ``o``, ``ps[o]`` with bit ``n`` set iff word ``n`` is non-zero, ``ps[o + 1 + n]``
+with bit ``p & 31`` set for each non-empty priority ``p`` of word ``n = p >> 5``.  Every
+value stays below 2**32: a 256-bit mask is >= 2**62 as soon as a priority above 61 is set,
+and mypyc then does every operation on it as an allocating arbitrary-precision int instead
+of a tagged machine int.  The highest priority is the lowest set bit of the summary's
+lowest non-empty word.
 """
 
 from __future__ import annotations
@@ -33,13 +31,10 @@ from typing import Final
 __all__ = [
     "PS_SIZE",
     "bucket_add",
-    "bucket_add_ps",
-    "bucket_delete",
-    "bucket_insert",
     "bucket_low",
     "bucket_remove",
-    "bucket_remove_ps",
     "new_buckets",
+    "ps_lowest",
 ]
 
 PS_SIZE: Final = 9
@@ -51,10 +46,10 @@ def new_buckets(words: int) -> list[int]:
     return [0] * ((words + 2) << 8)
 
 
-def bucket_insert(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
+def bucket_add(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
     """Add candidate ``intid`` (bit ``b`` of word ``w``) to the priority-``p`` bucket of
-    ``bk``: set its bit and the word's summary bit, lower the cached lowest INTID.
-    Returns True when the bucket was empty (the caller marks ``p`` non-empty)."""
+    ``bk``: set its bit, the word's summary bit and, when the bucket was empty, ``p`` in the
+    priority summary at offset ``o`` of ``ps``; lower the cached lowest INTID."""
     j = ((w + 2) << 8) | p
     old = bk[j]
     bk[j] = old | b
@@ -62,23 +57,26 @@ def bucket_insert(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
         j = 256 | p
         if intid < bk[j]:
             bk[j] = intid
-        return False
+        return
     old = bk[p]
     bk[p] = old | (1 << w)
     j = 256 | p
+    if old:
+        if intid < bk[j]:
+            bk[j] = intid
+        return
+    bk[j] = intid
+    j = o + 1 + (p >> 5)
+    old = ps[j]
+    ps[j] = old | (1 << (p & 31))
     if not old:
-        bk[j] = intid
-        return True
-    if intid < bk[j]:
-        bk[j] = intid
-    return False
+        ps[o] |= 1 << (p >> 5)
 
 
-def bucket_delete(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
-    """Remove candidate ``intid`` from its bucket (the inverse of :func:`bucket_insert`):
-    clear the summary bit when the word becomes empty, recompute the cached lowest INTID
-    when it was ``intid`` and the bucket stays non-empty.  Returns True when the bucket
-    became empty (the caller marks ``p`` empty)."""
+def bucket_remove(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
+    """Remove candidate ``intid`` from its bucket (the inverse of :func:`bucket_add`):
+    clear the word's summary bit and ``p`` in the priority summary when they become empty,
+    recompute the cached lowest INTID when it was ``intid`` and the bucket stays non-empty."""
     j = ((w + 2) << 8) | p
     new = bk[j] ^ b
     bk[j] = new
@@ -86,46 +84,14 @@ def bucket_delete(bk: list[int], w: int, b: int, p: int, intid: int) -> bool:
         new = bk[p] ^ (1 << w)
         bk[p] = new
         if not new:
-            return True
+            j = o + 1 + (p >> 5)
+            new = ps[j] ^ (1 << (p & 31))
+            ps[j] = new
+            if not new:
+                ps[o] ^= 1 << (p >> 5)
+            return
     if bk[256 | p] == intid:  # removed the lowest of a non-empty bucket
         bk[256 | p] = bucket_low(bk, p)
-    return False
-
-
-def bucket_add(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """:func:`bucket_insert` for group ``g``, setting bit ``p`` of the 256-bit ``pm[g]``
-    when the bucket was empty."""
-    if bucket_insert(bk, w, b, p, intid):
-        pm[g] |= 1 << p
-
-
-def bucket_remove(bk: list[int], pm: list[int], g: int, w: int, b: int, p: int, intid: int) -> None:
-    """:func:`bucket_delete` for group ``g``, clearing bit ``p`` of the 256-bit ``pm[g]``
-    when the bucket became empty."""
-    if bucket_delete(bk, w, b, p, intid):
-        pm[g] &= ~(1 << p)
-
-
-def bucket_add_ps(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
-    """:func:`bucket_insert`, marking ``p`` non-empty in the priority summary at offset
-    ``o`` of ``ps`` when the bucket was empty."""
-    if bucket_insert(bk, w, b, p, intid):
-        j = o + 1 + (p >> 5)
-        old = ps[j]
-        ps[j] = old | (1 << (p & 31))
-        if not old:
-            ps[o] |= 1 << (p >> 5)
-
-
-def bucket_remove_ps(bk: list[int], ps: list[int], o: int, w: int, b: int, p: int, intid: int) -> None:
-    """:func:`bucket_delete`, marking ``p`` empty in the priority summary at offset ``o`` of
-    ``ps`` when the bucket became empty."""
-    if bucket_delete(bk, w, b, p, intid):
-        j = o + 1 + (p >> 5)
-        new = ps[j] ^ (1 << (p & 31))
-        ps[j] = new
-        if not new:
-            ps[o] ^= 1 << (p >> 5)
 
 
 def bucket_low(bk: list[int], p: int) -> int:
@@ -135,3 +101,14 @@ def bucket_low(bk: list[int], p: int) -> int:
     wn = (sm & -sm).bit_length() - 1
     wd = bk[((wn + 2) << 8) | p]
     return (wn << 5) | ((wd & -wd).bit_length() - 1)
+
+
+def ps_lowest(ps: list[int], o: int) -> int:
+    """The lowest non-empty priority in the priority summary at offset ``o`` of ``ps``
+    (the highest priority with a candidate), or -1 when every bucket is empty."""
+    s = ps[o]
+    if not s:
+        return -1
+    n = (s & -s).bit_length() - 1
+    m = ps[o + 1 + n]
+    return (n << 5) | ((m & -m).bit_length() - 1)

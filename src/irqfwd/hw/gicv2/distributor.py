@@ -60,7 +60,7 @@ from collections.abc import Callable
 from typing import Final
 
 from irqfwd.hw.gic.device import GicSink
-from irqfwd.hw.gic.hppi import PS_SIZE, bucket_add_ps, bucket_remove_ps, new_buckets
+from irqfwd.hw.gic.hppi import PS_SIZE, bucket_add, bucket_remove, new_buckets, ps_lowest
 from irqfwd.hw.gic.regs import Reg, RegisterBlock
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.core import GicV2Core
@@ -291,13 +291,13 @@ class Distributor:
                     if not cw & b:
                         cand[w] = cw | b
                         g = (self.grp[c][w] >> s) & 1
-                        bucket_add_ps(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
+                        bucket_add(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
                                       self.prio[c][i], i)
                         m |= 1 << c
                 elif cw & b:
                     cand[w] = cw ^ b
                     g = (self.grp[c][w] >> s) & 1
-                    bucket_remove_ps(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
+                    bucket_remove(self._bk[c][g], self._pm[c], g * PS_SIZE, w, b,
                                      self.prio[c][i], i)
                     m |= 1 << c
             cpus >>= 1
@@ -315,7 +315,7 @@ class Distributor:
             g = (self.grp[c][w] >> (i & 31)) & 1
             p = self.prio[c][i]
             bk = self._bk[c][g]
-            bucket_remove_ps(bk, self._pm[c], g * PS_SIZE, w, b, p, i)
+            bucket_remove(bk, self._pm[c], g * PS_SIZE, w, b, p, i)
             return 1 << c
         return 0
 
@@ -328,18 +328,12 @@ class Distributor:
         pm = self._pm[c]
         k0 = k1 = NO_IRQ
         if groups & 1:
-            s = pm[0]
-            if s:  # lowest non-empty word of priorities, then its lowest priority
-                n = (s & -s).bit_length() - 1
-                m = pm[1 + n]
-                p = (n << 5) | ((m & -m).bit_length() - 1)
+            p = ps_lowest(pm, 0)
+            if p >= 0:
                 k0 = (p << 11) | self._bk[c][0][256 | p]
         if groups & 2:
-            s = pm[PS_SIZE]
-            if s:
-                n = (s & -s).bit_length() - 1
-                m = pm[PS_SIZE + 1 + n]
-                p = (n << 5) | ((m & -m).bit_length() - 1)
+            p = ps_lowest(pm, PS_SIZE)
+            if p >= 0:
                 k1 = (p << 11) | 0x400 | self._bk[c][1][256 | p]
         if k1 < 0:
             return k0
@@ -566,8 +560,8 @@ class Distributor:
             if self.cand[cc][w] & b:
                 g = (self.grp[cc][w] >> s) & 1
                 bkg = self._bk[cc][g]
-                bucket_remove_ps(bkg, self._pm[cc], g * PS_SIZE, w, b, p, i)
-                bucket_add_ps(bkg, self._pm[cc], g * PS_SIZE, w, b, value, i)
+                bucket_remove(bkg, self._pm[cc], g * PS_SIZE, w, b, p, i)
+                bucket_add(bkg, self._pm[cc], g * PS_SIZE, w, b, value, i)
                 m |= 1 << cc
         return m
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from irqfwd.hw.gic.device import CpuOutputs, GicSink, HookSink, SysRegGicDevice
-from irqfwd.hw.gic.hppi import bucket_add, bucket_remove, new_buckets
+from irqfwd.hw.gic.hppi import PS_SIZE, bucket_add, bucket_remove, new_buckets, ps_lowest
 from irqfwd.hw.gic.memory import RAM_BASE, Memory
 from irqfwd.hw.gic.regs import RegisterBlock
 from irqfwd.hw.gic.sysregs import SysRegBlock, SysRegUndefined, route, sysreg_by_name
@@ -87,7 +87,7 @@ class GICv3(GicV3Core):
             r.vsgi_state = self._vsgi_state
         words = cfg.num_irqs // 32
         self._bk = [[new_buckets(words), new_buckets(words)] for _ in range(n)]
-        self._pm = [[0, 0] for _ in range(n)]
+        self._pm = [[0] * (2 * PS_SIZE) for _ in range(n)]
         self._cand = [[_NONE] * cfg.num_irqs for _ in range(n)]
         """Per PE and INTID < num_irqs: ``prio << 1 | group`` while in the buckets."""
         self._spi_at = [_NONE] * cfg.num_irqs
@@ -152,7 +152,7 @@ class GICv3(GicV3Core):
                 bk = self._bk[c][g]
                 for i in range(len(bk)):
                     bk[i] = 0
-            self._pm[c] = [0, 0]
+            self._pm[c] = [0] * (2 * PS_SIZE)
             self._cand[c] = [_NONE] * self.config.num_irqs
             self._maint[c] = False
         self._spi_at = [_NONE] * self.config.num_irqs
@@ -275,9 +275,9 @@ class GICv3(GicV3Core):
             return
         w, b = intid >> 5, 1 << (intid & 31)
         if cur != _NONE:
-            bucket_remove(self._bk[cpu][cur & 1], self._pm[cpu], cur & 1, w, b, cur >> 1, intid)
+            bucket_remove(self._bk[cpu][cur & 1], self._pm[cpu], (cur & 1) * PS_SIZE, w, b, cur >> 1, intid)
         if enc != _NONE:
-            bucket_add(self._bk[cpu][enc & 1], self._pm[cpu], enc & 1, w, b, enc >> 1, intid)
+            bucket_add(self._bk[cpu][enc & 1], self._pm[cpu], (enc & 1) * PS_SIZE, w, b, enc >> 1, intid)
         self._cand[cpu][intid] = enc
 
     def _sync_ppi(self, cpu: int, intid: int) -> None:
@@ -321,9 +321,8 @@ class GICv3(GicV3Core):
         best: tuple[int, int, int] | None = None
         pm = self._pm[cpu]
         for g in (0, 1):
-            m = pm[g]
-            if m and ctlr >> g & 1:
-                p = (m & -m).bit_length() - 1
+            p = ps_lowest(pm, g * PS_SIZE) if ctlr >> g & 1 else -1
+            if p >= 0:
                 intid = self._bk[cpu][g][256 | p]
                 if best is None or (p, intid) < (best[1], best[0]):
                     best = (intid, p, g)
