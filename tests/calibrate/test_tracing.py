@@ -9,6 +9,9 @@ import json
 import pytest
 
 from irqfwd.calibrate.tracing import VARIANTS, NoopTracer, tracing_section
+from irqfwd.scenarios.builtin import apply_overrides, get_scenario
+from irqfwd.sim.costs import load_profile
+from irqfwd.system.run import run_scenario
 
 
 def test_tracing_section_measures_every_variant() -> None:
@@ -27,8 +30,17 @@ def test_tracing_section_measures_every_variant() -> None:
     assert v["ftrace"]["bytes_per_irq"] == pytest.approx(v["ftrace"]["trace_bytes"] / 401)
 
 
-def test_noop_tracer_ignores_events() -> None:
-    assert NoopTracer().on_event("kvm_exit", 5, {"reason": "IRQ"}) is None
+def test_noop_tracer_changes_nothing() -> None:
+    """The ``noop`` variant measures producing the events: with it attached as a trace is,
+    the run's counters and latencies are those of a run with tracing off (tracing
+    observes, never steers the model)."""
+    config = apply_overrides(get_scenario("nic-level"), ["duration=5ms"])
+    costs = load_profile(config.cost_profile)
+    off = run_scenario(config, "forwarded", seed=config.seed, costs=costs)
+    noop = run_scenario(config, "forwarded", seed=config.seed, costs=costs, observer=NoopTracer())
+    assert dict(noop.recorder.counters) == dict(off.recorder.counters)
+    assert {k: v.summary() for k, v in noop.recorder.latencies.items()} == {
+        k: v.summary() for k, v in off.recorder.latencies.items()}
 
 
 def test_bench_tracing_json(irqfwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -4,15 +4,24 @@ exactly what ``Recorder.emit`` would, and listeners are called in subscription o
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from typing import Any
 
 import pytest
 
+from irqfwd.devices import events as dev_events
+from irqfwd.guest import events as guest_events
+from irqfwd.host import events as host_events
+from irqfwd.host.kvm import events as kvm_events
+from irqfwd.host.kvm.events import KvmEntry, KvmExit
+from irqfwd.hw import events as hw_events
+from irqfwd.hw.events import PhysActivate
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import (
     LATENCY_RELATIVE_ERROR,
+    Event,
     LatencyStats,
     Listener,
     Recorder,
@@ -26,8 +35,8 @@ class _Log(Listener):
         self.out = out
         self.tag = tag
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self.out.append((f"{self.tag}:{name}", time_ns, dict(fields)))
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        self.out.append((f"{self.tag}:{ev.event}", time_ns, ev.fields()))
 
 
 def test_counter_site_folds_once_into_counters() -> None:
@@ -45,77 +54,119 @@ def test_counter_site_folds_once_into_counters() -> None:
 
 
 def test_event_site_live_follows_subscriptions_and_tracing() -> None:
-    """``EventSite.live`` is false until someone subscribes to its name; tracing makes
+    """``Event.live`` is false until someone subscribes to the site's name; tracing makes
     every site live."""
     rec = Recorder(Engine())
-    site = rec.event("kvm_entry", vcpu=0, vm=0, cpu=0)
+    site = rec.site(KvmEntry())
     other = rec.event("kvm_exit", vcpu=0)
     assert not site.live and not other.live
     rec.subscribe("kvm_entry", lambda t, f: None)
     assert site.live and not other.live
-    assert Recorder(Engine(), tracing=True).event("kvm_exit", vcpu=0).live
+    assert Recorder(Engine(), tracing=True).site(KvmExit()).live
 
 
-def test_event_site_emits_like_emit_and_copies_for_trace_and_callables() -> None:
-    """An EventSite emission reaches listeners and callables in subscription order with the
-    same time and fields as ``emit``; the trace and plain callables keep their own copy
-    (the site reuses its dict)."""
+def test_record_site_emits_like_emit_and_copies_for_trace_and_callables() -> None:
+    """A record site's emission reaches listeners and callables in subscription order with
+    the same time and fields (in ``FIELDS`` order) as ``emit``; the trace and plain
+    callables keep their own dict (the site reuses its record)."""
     eng = Engine()
     rec = Recorder(eng, tracing=True)
     log: list[tuple[str, int, dict[str, Any]]] = []
     kept: list[dict[str, Any]] = []
-    rec.listen("phys_activate", _Log(log, "a"))
-    rec.subscribe("phys_activate", lambda t, f: kept.append(f))
-    rec.listen("phys_activate", _Log(log, "b"))
-    site = rec.event("phys_activate", intid=0, cpu=0, source="")
+    rec.listen("irqfwd_phys_activate", _Log(log, "a"))
+    rec.subscribe("irqfwd_phys_activate", lambda t, f: kept.append(f))
+    rec.listen("irqfwd_phys_activate", _Log(log, "b"))
+    site = rec.site(PhysActivate())
     eng.now = 100
-    site.fields["intid"] = 48
-    site.fields["source"] = "iar"
+    site.intid = 48
+    site.source = "iar"
     site.emit()
     eng.now = 250
-    site.fields["intid"] = 27
+    site.intid = 27
     site.emit()
-    rec.emit("phys_activate", intid=30, cpu=1, source="iar")
+    rec.emit("irqfwd_phys_activate", intid=30, cpu=1, source="iar")
     assert [(n, t, f["intid"]) for n, t, f in log] == [
-        ("a:phys_activate", 100, 48), ("b:phys_activate", 100, 48),
-        ("a:phys_activate", 250, 27), ("b:phys_activate", 250, 27),
-        ("a:phys_activate", 250, 30), ("b:phys_activate", 250, 30),
+        ("a:irqfwd_phys_activate", 100, 48), ("b:irqfwd_phys_activate", 100, 48),
+        ("a:irqfwd_phys_activate", 250, 27), ("b:irqfwd_phys_activate", 250, 27),
+        ("a:irqfwd_phys_activate", 250, 30), ("b:irqfwd_phys_activate", 250, 30),
     ]
     assert [f["intid"] for f in kept] == [48, 27, 30]
-    assert [(t, f) for t, _n, f in rec.trace] == [
-        (100, {"intid": 48, "cpu": 0, "source": "iar"}),
-        (250, {"intid": 27, "cpu": 0, "source": "iar"}),
-        (250, {"intid": 30, "cpu": 1, "source": "iar"}),
+    assert [(t, list(f.items())) for t, _n, f in rec.trace] == [
+        (100, [("intid", 48), ("cpu", 0), ("source", "iar")]),
+        (250, [("intid", 27), ("cpu", 0), ("source", "iar")]),
+        (250, [("intid", 30), ("cpu", 1), ("source", "iar")]),
     ]
+
+
+def test_dict_site_updates_in_place() -> None:
+    """``Recorder.event`` (an event with no record class): its ``values`` dict is updated in
+    place and each emission shows the values of that moment."""
+    eng = Engine()
+    rec = Recorder(eng, tracing=True)
+    site = rec.event("irqfwd_custom", a=0, b="x")
+    site.values["a"] = 5
+    site.emit()
+    site.values["b"] = "y"
+    site.emit()
+    assert rec.trace == [(0, "irqfwd_custom", {"a": 5, "b": "x"}), (0, "irqfwd_custom", {"a": 5, "b": "y"})]
+
+
+def _record_classes() -> list[type[Event]]:
+    mods = (hw_events, dev_events, guest_events, host_events, kvm_events)
+    return [getattr(m, n) for m in mods for n in m.__all__]
+
+
+@pytest.mark.parametrize("cls", _record_classes(), ids=lambda c: c.__name__)
+def test_record_fields_are_its_constructor_parameters(cls: type[Event]) -> None:
+    """Every record names its event (``NAME``) and lists as ``FIELDS`` exactly the
+    parameters of its constructor, in order, each stored under its own name: what a trace
+    of the event shows (and what ``Recorder.emit`` of the same name would carry)."""
+    sig = inspect.signature(cls.__init__).parameters
+    params = [p for p in sig if p != "self"]
+    assert cls.NAME and cls().event == cls.NAME
+    assert list(cls.FIELDS) == params
+    values = {name: _other(sig[name].default, i) for i, name in enumerate(params)}
+    ev = cls(**values)
+    assert list(ev.fields().items()) == list(values.items())
+
+
+def _other(default: object, i: int) -> object:
+    """A value of the parameter's type that differs from its default (and from the others)."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, str):
+        return f"v{i}"
+    return 1000 + i  # int, or int | None
 
 
 class _Tap(Listener):
     def __init__(self) -> None:
         self.seen: list[tuple[str, int, dict[str, Any]]] = []
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self.seen.append((name, time_ns, dict(fields)))
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        self.seen.append((ev.event, time_ns, ev.fields()))
 
 
 def test_tracer_receives_every_event_and_makes_existing_sites_live() -> None:
-    """``set_tracer``: sites created before it become live, every event (site or ``emit``)
-    reaches the tracer before the subscribers, nothing is kept in memory; ``None`` stops it."""
+    """``set_tracer``: sites created before it become live, every event (site or ``emit``,
+    which builds the name's record) reaches the tracer before the subscribers, nothing is
+    kept in memory; ``None`` stops it."""
     eng = Engine()
     rec = Recorder(eng)
-    site = rec.event("kvm_entry", vcpu=0)
+    site = rec.site(KvmEntry())
     order: list[str] = []
     rec.subscribe("kvm_entry", lambda t, f: order.append("sub"))
-    other = rec.event("kvm_exit", vcpu=0)
+    other = rec.site(KvmExit())
     assert not other.live and not rec.wants("kvm_exit")
     tap = _Tap()
     rec.set_tracer(tap)
     assert site.live and other.live and rec.wants("irqfwd_anything")
     eng.now = 7
-    site.fields["vcpu"] = 1
+    site.vcpu = 1
     site.emit()
     order.append("after")
     rec.emit("kvm_exit", vcpu=1, reason="IRQ")
-    assert tap.seen == [("kvm_entry", 7, {"vcpu": 1}), ("kvm_exit", 7, {"vcpu": 1, "reason": "IRQ"})]
+    assert tap.seen == [("kvm_entry", 7, {"vcpu": 1, "vm": 0, "cpu": 0}), ("kvm_exit", 7, {"vcpu": 1, "vm": 0, "reason": "IRQ", "cpu": 0})]
     assert order == ["sub", "after"] and rec.trace == []
     rec.set_tracer(None)
     assert site.live and not other.live and not rec.wants("kvm_exit")

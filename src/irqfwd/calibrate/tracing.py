@@ -16,7 +16,7 @@ each, so that a change of the machine's load hits every variant alike; the figur
 medians of the process CPU time and of the wall time, and ``ratio`` is the median over
 repetitions of (variant ÷ ``off`` of the same repetition).
 
-With tracing off an emission site costs one test of :attr:`~irqfwd.sim.metrics.EventSite.live`
+With tracing off an emission site costs one test of :attr:`~irqfwd.sim.metrics.Event.live`
 (no field is written, nothing is called); ``noop`` makes every site live, so its ratio is
 the price of producing and dispatching the events themselves (``docs/performance.md``,
 section 5).
@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.sim.costs import load_profile
-from irqfwd.sim.metrics import Listener, NoopTracer
+from irqfwd.sim.metrics import Event, Listener, NoopTracer
 from irqfwd.system.run import run_scenario
 
 __all__ = ["VARIANTS", "NoopTracer", "tracing_section"]
@@ -48,7 +48,7 @@ class _Count(Listener):
     def __init__(self) -> None:
         self.n = 0
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def on_event(self, ev: Event, time_ns: int) -> None:
         self.n += 1
 
 

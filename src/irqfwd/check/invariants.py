@@ -86,7 +86,12 @@ from typing import Any, ClassVar, Final
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd._plugins import import_plugins
-from irqfwd.sim.metrics import Listener, Recorder
+from irqfwd.devices.events import DeviceIrqLower, DeviceIrqRaise, DeviceIrqWithdraw
+from irqfwd.guest.events import GuestDeactivate, GuestIrqHandled
+from irqfwd.host.events import IrqHandlerEntry, IrqHandlerExit, VfioMask, VfioUnmask
+from irqfwd.host.kvm.events import GicLrEntry, KvmEntry
+from irqfwd.hw.events import PhysActivate, PhysDeactivate
+from irqfwd.sim.metrics import Event, Listener, Recorder
 
 __all__ = [
     "DEFAULT_GRACE_NS",
@@ -319,46 +324,43 @@ class DeviceTracker(Listener):
         self.device_intids: set[int] = set()
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_device_irq_raise":
-            self._on_raise(time_ns, fields)
-        elif name == "irqfwd_guest_irq_handled":
-            self._on_handled(time_ns, fields)
-        else:
-            self._on_withdraw(fields)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, DeviceIrqRaise):
+            self._on_raise(time_ns, ev)
+        elif isinstance(ev, GuestIrqHandled):
+            self._on_handled(time_ns, ev)
+        elif isinstance(ev, DeviceIrqWithdraw):
+            self._on_withdraw(ev.dev)
 
-    def _on_withdraw(self, f: dict[str, Any]) -> None:
+    def _on_withdraw(self, dev: str) -> None:
         """A level device withdrew its raises (``Nic.withdraw``): none is owed a handler."""
-        d = self.devs.get(f["dev"])
+        d = self.devs.get(dev)
         if d is None:
             return
         if d.last_seq > d.covered:
             d.covered = d.last_seq
         d.unserved.clear()
 
-    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        dev: str = f["dev"]
-        intid: int = f["intid"]
-        seq: int = f["seq"]
+    def _on_raise(self, time: int, ev: DeviceIrqRaise) -> None:
+        dev = ev.dev
+        intid = ev.intid
+        seq = ev.seq
         d = self.devs.get(dev)
         if d is None:
             d = self.devs[dev] = DeviceRaises(intid)
-        d.edge = f.get("trigger", "level") == "edge"
+        d.edge = ev.trigger == "edge"
         d.intid = intid
         self.device_intids.add(intid)
         d.unserved.append((seq, time, intid))
         d.n_raised += 1
         d.last_seq = seq
 
-    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev: str | None = f.get("dev")
-        if dev is None:
-            return
-        d = self.devs.get(dev)
+    def _on_handled(self, time: int, ev: GuestIrqHandled) -> None:
+        d = self.devs.get(ev.dev)
         if d is None:
             return
-        self.vint_to_phys[vint_key(f["vm"], f["vintid"])] = d.intid
-        seq: int | None = f.get("seq")
+        self.vint_to_phys[vint_key(ev.vm, ev.vintid)] = d.intid
+        seq = ev.seq
         if seq is None:
             return
         # The handler serves every raise not served yet (the driver drains the status
@@ -417,16 +419,14 @@ class PhysTracker(Listener):
         self.deact: DeactivateExactlyOnce | None = None
         self.device_intids = _devices(checker).device_intids
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_phys_activate":
-            self._on_activate(time_ns, fields)
-        else:
-            self._on_deactivate(time_ns, fields)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, PhysActivate):
+            self._on_activate(time_ns, ev.intid, ev.cpu)
+        elif isinstance(ev, PhysDeactivate):
+            self._on_deactivate(time_ns, ev.intid, ev.cpu, ev.by)
 
-
-    def _on_activate(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
-        key = intid if intid >= 32 else intid + (int(f.get("cpu", 0)) << 10)
+    def _on_activate(self, time: int, intid: int, cpu: int) -> None:
+        key = intid if intid >= 32 else intid + (cpu << 10)
         active = self.active
         d = self.deact
         if d is not None and intid in self.device_intids:
@@ -437,15 +437,13 @@ class PhysTracker(Listener):
         active[key] = time
         self.gen[key] = self.gen.get(key, 0) + 1
 
-    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
-        key = intid if intid >= 32 else intid + (int(f.get("cpu", 0)) << 10)
+    def _on_deactivate(self, time: int, intid: int, cpu: int, by: str) -> None:
+        key = intid if intid >= 32 else intid + (cpu << 10)
         since = self.active.pop(key, None)
         d = self.deact
         if d is not None and intid in self.device_intids:
             self.checker.checked += 1
             if since is None:
-                by = f.get("by", f.get("source", "?"))
                 d.violation(time, intid, f"INTID {intid} deactivated (by {by}) while not active: double deactivation")
 
 
@@ -503,14 +501,11 @@ class EdgeExactlyOnce(Rule):
         self.dev = _devices(checker)
         self.deliveries: dict[str, int] = {}
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self._on_handled(time_ns, fields)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, GuestIrqHandled):
+            self._on_handled(time_ns, ev.dev)
 
-
-    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev = f.get("dev")
-        if dev is None:
-            return
+    def _on_handled(self, time: int, dev: str) -> None:
         d = self.dev.devs.get(dev)
         if d is None or not d.edge:
             return
@@ -556,19 +551,19 @@ class HwLrPendingActive(Rule):
     name = "hw-lr-pending-active"
     events = ("gic_lr_entry",)
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self._on_lr_write(time_ns, fields)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, GicLrEntry):
+            self._on_lr_write(time_ns, ev)
 
-
-    def _on_lr_write(self, time: int, f: dict[str, Any]) -> None:
-        value = int(f["value"])
+    def _on_lr_write(self, time: int, ev: GicLrEntry) -> None:
+        value = ev.value
         self.check()
         if value & _LR_HW and (value >> _LR_STATE_SHIFT) & 3 == _LR_STATE_PENDING_ACTIVE:
             pintid = (value >> _LR_PHYSID_SHIFT) & _LR_ID_MASK
             self.violation(
                 time,
                 pintid,
-                f"GICH_LR{f.get('lr', '?')} on CPU {f.get('cpu', '?')} written with HW=1 and "
+                f"GICH_LR{ev.lr} on CPU {ev.cpu} written with HW=1 and "
                 f"State=pending+active (value {value:#010x}, vINTID {value & _LR_ID_MASK}, pINTID {pintid})",
             )
 
@@ -599,19 +594,23 @@ class HwLrPhysInactive(Rule):
         super().__init__(checker)
         self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        value = int(fields["value"])
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, GicLrEntry):
+            self._on_lr_write(time_ns, ev)
+
+    def _on_lr_write(self, time_ns: int, ev: GicLrEntry) -> None:
+        value = ev.value
         if not value & _LR_HW or not (value >> _LR_STATE_SHIFT) & 3:
             return
         self.check()
         pintid = (value >> _LR_PHYSID_SHIFT) & _LR_ID_MASK
-        cpu = int(fields.get("cpu", 0))
+        cpu = ev.cpu
         if phys_key(pintid, cpu) not in self.phys_active:
             state = ("pending", "active", "pending+active")[((value >> _LR_STATE_SHIFT) & 3) - 1]
             self.violation(
                 time_ns,
                 pintid,
-                f"GICH_LR{fields.get('lr', '?')} on CPU {cpu} written with HW=1 and State={state} "
+                f"GICH_LR{ev.lr} on CPU {cpu} written with HW=1 and State={state} "
                 f"(value {value:#010x}, vINTID {value & _LR_ID_MASK}) while physical INTID {pintid} is not active",
             )
 
@@ -645,16 +644,16 @@ class StaleActive(Rule):
         # vcpu_key(vm, vcpu) -> [(intid, generation, guest deactivation time)]
         self.in_host_handler: dict[int, int] = {}  # intid -> host handlers of it running
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_guest_deactivate":
-            self._on_guest_deactivate(time_ns, fields)
-        elif name == "kvm_entry":
-            self._on_entry(time_ns, fields)
-        elif name == "irq_handler_entry":
-            intid: int = fields["intid"]
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, GuestDeactivate):
+            self._on_guest_deactivate(time_ns, ev.vm, ev.vcpu, ev.vintid)
+        elif isinstance(ev, KvmEntry):
+            self._on_entry(time_ns, ev.vm, ev.vcpu)
+        elif isinstance(ev, IrqHandlerEntry):
+            intid = ev.intid
             self.in_host_handler[intid] = self.in_host_handler.get(intid, 0) + 1
-        else:
-            intid = fields["intid"]
+        elif isinstance(ev, IrqHandlerExit):
+            intid = ev.intid
             n = self.in_host_handler.get(intid, 0)
             if n > 1:
                 self.in_host_handler[intid] = n - 1
@@ -662,20 +661,20 @@ class StaleActive(Rule):
                 self.in_host_handler.pop(intid, None)
 
 
-    def _on_guest_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        intid = self.vint_to_phys.get(vint_key(f["vm"], f["vintid"]))
+    def _on_guest_deactivate(self, time: int, vm: int, vcpu: int, vintid: int) -> None:
+        intid = self.vint_to_phys.get(vint_key(vm, vintid))
         if intid is not None and intid in self.active and intid not in self.in_host_handler:
-            key = vcpu_key(f["vm"], f["vcpu"])
+            key = vcpu_key(vm, vcpu)
             w = self.waiting.get(key)
             if w is None:
                 self.waiting[key] = [(intid, self.gen[intid], time)]
             else:
                 w.append((intid, self.gen[intid], time))
 
-    def _on_entry(self, time: int, f: dict[str, Any]) -> None:
+    def _on_entry(self, time: int, vm: int, vcpu: int) -> None:
         if not self.waiting:
             return
-        pending = self.waiting.pop(vcpu_key(f.get("vm", 0), f.get("vcpu", 0)), None)
+        pending = self.waiting.pop(vcpu_key(vm, vcpu), None)
         if not pending:
             return
         for intid, gen, since in pending:
@@ -710,18 +709,11 @@ class VfioMaskedAtEnd(Rule):
         super().__init__(checker)
         self.masked: dict[int, int] = {}
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_vfio_mask":
-            self._on_mask(time_ns, fields)
-        else:
-            self._on_unmask(time_ns, fields)
-
-
-    def _on_mask(self, time: int, f: dict[str, Any]) -> None:
-        self.masked.setdefault(int(f["intid"]), time)
-
-    def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
-        self.masked.pop(int(f["intid"]), None)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, VfioMask):
+            self.masked.setdefault(ev.intid, time_ns)
+        elif isinstance(ev, VfioUnmask):
+            self.masked.pop(ev.intid, None)
 
     def finish(self, end_ns: int) -> None:
         for intid, since in sorted(self.masked.items()):
@@ -759,23 +751,23 @@ class LevelStorm(Rule):
         self.lines: dict[int, LevelLine] = {}  # intid -> its state (created by a level raise)
         self.dev_level: dict[str, LevelLine] = {}  # level device -> the line of its INTID
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_device_irq_raise":
-            self._on_raise(time_ns, fields)
-        elif name == "irqfwd_device_irq_lower":
-            self._on_lower(time_ns, fields)
-        elif name == "irqfwd_guest_irq_handled":
-            self._on_handled(time_ns, fields)
-        elif name == "irq_handler_entry":
-            self._on_host_entry(time_ns, fields)
-        else:
-            self._on_unmask(time_ns, fields)
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, DeviceIrqRaise):
+            self._on_raise(time_ns, ev)
+        elif isinstance(ev, DeviceIrqLower):
+            self._on_lower(time_ns, ev.intid)
+        elif isinstance(ev, GuestIrqHandled):
+            self._on_handled(time_ns, ev)
+        elif isinstance(ev, IrqHandlerEntry):
+            self._on_host_entry(time_ns, ev.intid, ev.cpu)
+        elif isinstance(ev, VfioUnmask):
+            self._on_unmask(time_ns, ev.intid)
 
-    def _on_raise(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
-        dev: str = f["dev"]
+    def _on_raise(self, time: int, ev: DeviceIrqRaise) -> None:
+        intid = ev.intid
+        dev = ev.dev
         line = self.lines.get(intid)
-        if f.get("trigger", "level") != "level":
+        if ev.trigger != "level":
             if line is not None and line.dev == dev:
                 line.dev = None
                 self.dev_level.pop(dev, None)
@@ -788,49 +780,46 @@ class LevelStorm(Rule):
         line.fired = False
         line.unmasked = False
 
-    def _on_lower(self, time: int, f: dict[str, Any]) -> None:
-        line = self.lines.get(f["intid"])
+    def _on_lower(self, time: int, intid: int) -> None:
+        line = self.lines.get(intid)
         if line is not None and line.dev is not None:
             line.asserted = False
 
-    def _on_handled(self, time: int, f: dict[str, Any]) -> None:
-        dev: str | None = f.get("dev")
-        if dev is None:
-            return
+    def _on_handled(self, time: int, ev: GuestIrqHandled) -> None:
+        dev = ev.dev
         line = self.dev_level.get(dev)
         if line is None:
             return
         self.checker.checked += 1
-        if f.get("seq") is None and not line.asserted and not line.taken:
+        if ev.seq is None and not line.asserted and not line.taken:
             self.violation(
                 time,
                 line.intid,
-                f"guest handler of {dev} (vINTID {f.get('vintid', '?')}) ran again while {dev} "
+                f"guest handler of {dev} (vINTID {ev.vintid}) ran again while {dev} "
                 "is de-asserted: the virtual level line was left asserted",
             )
         line.fired = False
         line.unmasked = False
         line.taken = False
 
-    def _on_unmask(self, time: int, f: dict[str, Any]) -> None:
-        line = self.lines.get(f["intid"])
+    def _on_unmask(self, time: int, intid: int) -> None:
+        line = self.lines.get(intid)
         if line is not None and line.fired:
             line.unmasked = True
 
-    def _on_host_entry(self, time: int, f: dict[str, Any]) -> None:
-        intid: int = f["intid"]
+    def _on_host_entry(self, time: int, intid: int, cpu: int) -> None:
         line = self.lines.get(intid)
         if line is None or line.dev is None:
             return
         dev = line.dev
         self.checker.checked += 1
         if not line.asserted:
-            self.violation(time, intid, f"INTID {intid} fired on CPU {f.get('cpu', '?')} while {dev} is de-asserted")
+            self.violation(time, intid, f"INTID {intid} fired on CPU {cpu} while {dev} is de-asserted")
         elif line.fired and line.unmasked:
             self.violation(
                 time,
                 intid,
-                f"INTID {intid} fired again on CPU {f.get('cpu', '?')} for the same assertion of {dev}: "
+                f"INTID {intid} fired again on CPU {cpu} for the same assertion of {dev}: "
                 "VFIO unmasked it before the guest handled it",
             )
         line.fired = True

@@ -49,8 +49,10 @@ from irqfwd.check.invariants import (
     phys_tracker,
     register_rule,
 )
+from irqfwd.guest.events import GuestDeactivate
+from irqfwd.host.kvm.events import KvmTimerUpdateIrq
 from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.metrics import Listener
+from irqfwd.sim.metrics import Event, Listener
 
 __all__ = ["STALE_LINE_DESIGNS", "TimerConditionFalse", "TimerLost", "TimerStaleActive", "TimerWrongGuest"]
 
@@ -121,20 +123,12 @@ class _StaleLine(Listener):
     def __init__(self) -> None:
         self.after_deact: dict[_Key, bool] = {}
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        if name == "irqfwd_guest_deactivate":
-            self._on_deactivate(time_ns, fields)
-        else:
-            self._on_update(time_ns, fields)
-
-
-    def _on_deactivate(self, time: int, f: dict[str, Any]) -> None:
-        if f.get("vintid", -1) == PPI_VTIMER:
-            self.after_deact[_key(f)] = True
-
-    def _on_update(self, time: int, f: dict[str, Any]) -> None:
-        if f.get("level"):
-            self.after_deact[_key(f)] = False
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, GuestDeactivate):
+            if ev.vintid == PPI_VTIMER:
+                self.after_deact[(ev.vm, ev.vcpu)] = True
+        elif isinstance(ev, KvmTimerUpdateIrq) and ev.level:
+            self.after_deact[(ev.vm, ev.vcpu)] = False
 
     def documented(self, design: str, f: dict[str, Any]) -> bool:
         """This delivery is the documented stale-line re-delivery of ``design``."""

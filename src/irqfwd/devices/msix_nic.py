@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 from irqfwd.config import DeviceConfig
 from irqfwd.devices.base import GuestDevice
+from irqfwd.devices.events import DeviceIrqRaise
 from irqfwd.hw.machine import Machine
 
 __all__ = ["MsixNic", "MsixQueue"]
@@ -44,8 +45,7 @@ class MsixQueue(GuestDevice):
         """The host LPI the vector is mapped to (for the trace)."""
         self._arrivals: Iterator[int] | None = None
         rec = nic.m.recorder
-        self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=0,
-                                   trigger="edge", seq=0)
+        self._ev_raise = rec.site(DeviceIrqRaise(dev=self.name, trigger="edge"))
 
     # ---------------------------------------------------------------- traffic
     def start(self, times: Iterator[int]) -> None:
@@ -79,8 +79,8 @@ class MsixQueue(GuestDevice):
         nic._c_raised.n += 1
         ev = self._ev_raise
         if ev.live:
-            ev.fields["seq"] = self.seq
-            ev.fields["intid"] = self.intid
+            ev.seq = self.seq
+            ev.intid = self.intid
             ev.emit()
         nic.signal(self.index)
 

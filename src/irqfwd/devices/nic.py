@@ -33,6 +33,7 @@ from typing import Final
 
 from irqfwd.config import DeviceConfig
 from irqfwd.devices.base import GuestDevice
+from irqfwd.devices.events import DeviceIrqLower, DeviceIrqRaise, DeviceIrqWithdraw
 from irqfwd.devices.traffic import ArrivalMux
 from irqfwd.hw.machine import Machine
 
@@ -79,10 +80,9 @@ class Nic(GuestDevice):
         self._mux: ArrivalMux | None = None
         self._slot = 0
         rec = machine.recorder
-        self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=self.intid,
-                                   trigger=self.trigger, seq=0)
-        self._ev_lower = rec.event("irqfwd_device_irq_lower", dev=self.name, intid=self.intid)
-        self._ev_withdraw = rec.event("irqfwd_device_irq_withdraw", dev=self.name, intid=self.intid)
+        self._ev_raise = rec.site(DeviceIrqRaise(dev=self.name, intid=self.intid, trigger=self.trigger))
+        self._ev_lower = rec.site(DeviceIrqLower(dev=self.name, intid=self.intid))
+        self._ev_withdraw = rec.site(DeviceIrqWithdraw(dev=self.name, intid=self.intid))
         self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic
@@ -135,7 +135,7 @@ class Nic(GuestDevice):
         self._c_raised.n += 1
         ev = self._ev_raise
         if ev.live:
-            ev.fields["seq"] = self.seq
+            ev.seq = self.seq
             ev.emit()
         m.note_assert(self.intid)
         if self.level:

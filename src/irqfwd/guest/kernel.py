@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 from irqfwd.devices.base import GuestDevice
 from irqfwd.devices.nic import NIC_IRQ_ENABLE, NIC_STATUS
+from irqfwd.guest.events import GuestDeactivate, GuestIrqHandled
 from irqfwd.guest.gic import GuestGic, MmioOp
 from irqfwd.hw.gic.memory import RAM_BASE
 from irqfwd.hw.machine import Step
@@ -122,9 +123,8 @@ class GuestCpu:
         self.gic = kernel.gic
         self.vm_index = kernel.kvm.index
         self.rec = rec = kernel.kvm.m.recorder
-        self._ev_handled = rec.event("irqfwd_guest_irq_handled", vm=self.vm_index, vcpu=vcpu.vcpu_id,
-                                     vintid=0, dev="", seq=None)
-        self._ev_deact = rec.event("irqfwd_guest_deactivate", vm=self.vm_index, vcpu=vcpu.vcpu_id, vintid=0)
+        self._ev_handled = rec.site(GuestIrqHandled(vm=self.vm_index, vcpu=vcpu.vcpu_id))
+        self._ev_deact = rec.site(GuestDeactivate(vm=self.vm_index, vcpu=vcpu.vcpu_id))
         self._c_handled = rec.counter("guest_irqs_handled")
         c = kernel.costs
         self.c_entry = c.guest_irq_entry_ns
@@ -260,10 +260,9 @@ class GuestCpu:
         self._c_handled.n += 1
         ev = self._ev_handled
         if ev.live:
-            f = ev.fields
-            f["vintid"] = intid
-            f["dev"] = dev.name
-            f["seq"] = seq
+            ev.vintid = intid
+            ev.dev = dev.name
+            ev.seq = seq
             ev.emit()
         hook = self.k.on_handler_entry
         if hook is not None:
@@ -331,7 +330,7 @@ class GuestCpu:
     def _emit_deactivate(self, vintid: int) -> None:
         ev = self._ev_deact
         if ev.live:
-            ev.fields["vintid"] = vintid
+            ev.vintid = vintid
             ev.emit()
 
     # ---------------------------------------------------------------- bottom halves

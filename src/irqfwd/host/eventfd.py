@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from irqfwd.host.events import EventfdSignal
 from irqfwd.hw.machine import Machine
 
 __all__ = ["EventFd"]
@@ -25,7 +26,7 @@ class EventFd:
         self.m = machine
         self._signal_ns = machine.costs.eventfd_signal_ns
         self._c_signals = machine.recorder.counter("eventfd_signals")
-        self._ev_signal = machine.recorder.event("irqfwd_eventfd_signal", fd=name)
+        self._ev_signal = machine.recorder.site(EventfdSignal(fd=name))
         self.name = name
         self.count = 0
         self.waiters: list[Callable[[EventFd], None]] = []
@@ -37,7 +38,7 @@ class EventFd:
         self.count += n
         ev = self._ev_signal
         if ev.live:
-            ev.fields["fd"] = self.name
+            ev.fd = self.name
             ev.emit()
         for w in tuple(self.waiters):
             w(self)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from irqfwd.host.eventfd import EventFd
+from irqfwd.host.events import VfioMask, VfioUnmask
 from irqfwd.host.genirq import Genirq
 from irqfwd.host.irqbypass import IrqBypassProducer
 from irqfwd.host.pci import (
@@ -69,10 +70,10 @@ class VfioIrq:
         self.wq = wq
         self.hwirq = hwirq
         rec = machine.recorder
-        self._ev_mask = rec.event("irqfwd_vfio_mask", intid=hwirq)
+        self._ev_mask = rec.site(VfioMask(intid=hwirq))
         self._c_mask = rec.counter("vfio_mask")
         self._c_unmask = rec.counter("vfio_unmask")
-        self._ev_unmask = rec.event("irqfwd_vfio_unmask", intid=hwirq)
+        self._ev_unmask = rec.site(VfioUnmask(intid=hwirq))
         self.host_irq = host_irq
         self.level = level
         self.name = name

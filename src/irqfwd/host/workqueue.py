@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from irqfwd.host.events import WorkqueueExecuteStart, WorkqueueQueueWork
 from irqfwd.host.sched import Scheduler, Task
 from irqfwd.hw.machine import CPU_KWORKER, Machine, PhysCpu
 
@@ -48,7 +49,7 @@ class Kworker(Task):
         self.run_step = self._worker_thread
         self._work_ns = wq.m.costs.kworker_work_ns
         self._c_items = wq.m.recorder.counter("kworker_items")
-        self._ev_execute = wq.m.recorder.event("workqueue_execute_start", work="", cpu=cpu)
+        self._ev_execute = wq.m.recorder.site(WorkqueueExecuteStart(cpu=cpu))
 
     def _worker_thread(self) -> int:
         """``worker_thread``: run the next item, or sleep when the pool is empty."""
@@ -65,9 +66,8 @@ class Kworker(Task):
         self._c_items.n += 1
         ev = self._ev_execute
         if ev.live:
-            f = ev.fields
-            f["work"] = work.name
-            f["cpu"] = cpu.index
+            ev.work = work.name
+            ev.cpu = cpu.index
             ev.emit()
         work.fn()
         cpu.next = self.run_step
@@ -86,7 +86,7 @@ class Workqueue:
         self.sched = sched
         self.workers = [Kworker(self, i) for i in range(len(machine.pcpus))]
         """Bound to their CPUs: not in the scheduler's migration list."""
-        self._ev_queue = machine.recorder.event("workqueue_queue_work", work="", cpu=0)
+        self._ev_queue = machine.recorder.site(WorkqueueQueueWork())
 
     def schedule_work(self, work: WorkItem) -> bool:
         """``schedule_work``: queue ``work`` on the calling CPU's pool and wake its kworker;
@@ -98,9 +98,8 @@ class Workqueue:
         worker.items.append(work)
         ev = self._ev_queue
         if ev.live:
-            f = ev.fields
-            f["work"] = work.name
-            f["cpu"] = worker.home
+            ev.work = work.name
+            ev.cpu = worker.home
             ev.emit()
         if worker.blocked:
             self.sched.try_to_wake_up(worker)

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from irqfwd.hw.events import GicUpdateSetIrq, PhysActivate, PhysDeactivate
 from irqfwd.hw.gic.device import GicDevice, GicSink
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine
@@ -347,9 +348,9 @@ class Machine(GicSink):
         self.recorder = recorder
         self.costs = costs
         self.gic = gic
-        self._ev_act = recorder.event("irqfwd_phys_activate", intid=0, cpu=0, source="")
-        self._ev_deact = recorder.event("irqfwd_phys_deactivate", intid=0, cpu=0, source="", by="")
-        self._ev_out = recorder.event("gic_update_set_irq", cpu=0, signal="", level=0)
+        self._ev_act = recorder.site(PhysActivate())
+        self._ev_deact = recorder.site(PhysDeactivate())
+        self._ev_out = recorder.site(GicUpdateSetIrq())
         self._c_deact_guest = recorder.counter("phys_deactivate_guest")
         self._c_deact_host = recorder.counter("phys_deactivate_host")
         self.acc = 0
@@ -360,6 +361,8 @@ class Machine(GicSink):
         """Steps one pCPU may run inside one engine entry (fast-forward); 1 = none."""
         self._assert_t: dict[int, int] = {}
         self.pcpus = [PhysCpu(self, i) for i in range(gic.num_cpus)]
+        for ev in gic.trace_events():
+            recorder.site(ev)
         gic.attach(self)
 
     # ------------------------------------------------------------------ costs
@@ -371,10 +374,9 @@ class Machine(GicSink):
     def gic_output(self, cpu: int, signal: str, level: bool) -> None:
         ev = self._ev_out
         if ev.live:
-            f = ev.fields
-            f["cpu"] = cpu
-            f["signal"] = signal
-            f["level"] = int(level)
+            ev.cpu = cpu
+            ev.signal = signal
+            ev.level = int(level)
             ev.emit()
         if not level:
             return
@@ -399,10 +401,9 @@ class Machine(GicSink):
         if kind == "activate":
             ev = self._ev_act
             if ev.live:
-                f = ev.fields
-                f["intid"] = intid
-                f["cpu"] = cpu
-                f["source"] = source
+                ev.intid = intid
+                ev.cpu = cpu
+                ev.source = source
                 ev.emit()
             return
         by = "guest" if source == "hw_lr" else "host"
@@ -415,14 +416,13 @@ class Machine(GicSink):
         if t0 is not None:
             del at[intid]
             rec.latency("assert_to_phys_deactivate", self.engine.now - t0)
-        ev = self._ev_deact
-        if ev.live:
-            f = ev.fields
-            f["intid"] = intid
-            f["cpu"] = cpu
-            f["source"] = source
-            f["by"] = by
-            ev.emit()
+        dv = self._ev_deact
+        if dv.live:
+            dv.intid = intid
+            dv.cpu = cpu
+            dv.source = source
+            dv.by = by
+            dv.emit()
 
     # ------------------------------------------------------------------ CPU time
     def cpu_time(self) -> list[dict[str, int]]:

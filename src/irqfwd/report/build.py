@@ -12,13 +12,16 @@ from typing import Any
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.metrics import Listener
+from irqfwd.sim.metrics import Event, Listener
 from irqfwd.system.run import RunProgress, RunResult, report, run_scenario, summarize_result
 
 __all__ = ["MISR_BITS", "ReportObserver", "write_report"]
 
 MISR_BITS = ("EOI", "U", "LRENP", "NP", "VGrp0E", "VGrp0D", "VGrp1E", "VGrp1D")
 """GICH_MISR bits 0..7 (IHI 0048B §5.3.5)."""
+
+
+_OBSERVED = frozenset(("kvm_exit", "kvm_entry", "irqfwd_vcpu_put", "irqfwd_vgic_maintenance"))
 
 
 class ReportObserver(Listener):
@@ -31,7 +34,11 @@ class ReportObserver(Listener):
         self.misr: dict[str, int] = {b: 0 for b in MISR_BITS}
         self._open: dict[tuple[int, int], tuple[str, int]] = {}
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        name = ev.event
+        if name not in _OBSERVED:
+            return
+        fields = ev.fields()
         if name == "kvm_exit":
             self._open[(fields["vm"], fields["vcpu"])] = (fields["reason"], time_ns)
         elif name in ("kvm_entry", "irqfwd_vcpu_put"):

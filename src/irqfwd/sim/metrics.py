@@ -1,17 +1,24 @@
 """Counters, streamed latency statistics and the trace-event bus every model reports through.
 
 Models never print or keep their own statistics: they call :meth:`Recorder.count`,
-:meth:`Recorder.latency` and :meth:`Recorder.emit`.  Event names follow the Linux
-tracepoints where one exists (``kvm_exit``, ``kvm_entry``, ``irq_handler_entry``,
-``vgic_update_irq_pending``, ...), so a trace reads like ``perf kvm`` output.
+:meth:`Recorder.latency` and emit events.  Event names follow the Linux tracepoints where
+one exists (``kvm_exit``, ``kvm_entry``, ``irq_handler_entry``, ``vgic_update_irq_pending``,
+...), so a trace reads like ``perf kvm`` output.
 
-``emit`` is the hook the online invariant checker and the trace writers subscribe to.
-It costs one dict lookup when nobody listens to that event name and tracing is off.
-A *tracer* (:meth:`Recorder.set_tracer`, a :class:`Listener`) receives every event as it
-is emitted (the streaming exporters of :mod:`irqfwd.trace`); ``tracing=True`` instead keeps
-every event in the in-memory list :attr:`Recorder.trace` (tests, short runs).
-Subscribers are :class:`Listener` objects (``on_event(name, time_ns, fields)``, a direct
-method call in the compiled build) or plain callables ``fn(time_ns, fields)``.
+An event is an :class:`Event` object.  A hot event is a *record*: a subclass whose typed
+attributes are the event's fields (:attr:`Event.FIELDS`, in trace order), like a
+tracepoint's ``TP_STRUCT__entry``.  Its emission site keeps one instance, registered with
+:meth:`Recorder.site`: while :attr:`Event.live` it assigns the changing attributes and
+calls :meth:`Event.emit` (no dict, no allocation); otherwise it does nothing.  Cold events
+go through :meth:`Recorder.emit` (``name, **fields``: a :class:`DictEvent`).
+
+Receivers are :class:`Listener` objects, ``on_event(ev, time_ns)`` (a direct method call in
+the compiled build): the online invariant checker reads a record's attributes, the trace
+exporters its :meth:`Event.fields`.  They must not keep ``ev`` (the site reuses it).  A
+*tracer* (:meth:`Recorder.set_tracer`) receives every event (the streaming exporters of
+:mod:`irqfwd.trace`); ``tracing=True`` instead keeps every event in the in-memory list
+:attr:`Recorder.trace` (tests, short runs).  Plain callables ``fn(time_ns, fields)``
+subscribed with :meth:`Recorder.subscribe` get a fields dict of their own.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.sim.engine import Engine
@@ -27,7 +34,8 @@ from irqfwd.sim.engine import Engine
 __all__ = [
     "LATENCY_RELATIVE_ERROR",
     "CounterSite",
-    "EventSite",
+    "DictEvent",
+    "Event",
     "LatencyStats",
     "Listener",
     "NoopTracer",
@@ -35,12 +43,83 @@ __all__ = [
     "TraceEvent",
     "latency_bucket",
     "latency_bucket_bounds",
+    "register_events",
 ]
 
 TraceEvent = tuple[int, str, dict[str, Any]]
 """``(time_ns, name, fields)`` as kept in :attr:`Recorder.trace`."""
 
 Subscriber = Callable[[int, dict[str, Any]], None]
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Event:
+    """One trace event: its name (:attr:`event`) and fields.
+
+    A *record* subclass sets :attr:`NAME` and :attr:`FIELDS` and keeps each field as a
+    typed attribute.  Its emission site creates one instance, registers it with
+    :meth:`Recorder.site` and, while :attr:`live`, assigns the fields that change and calls
+    :meth:`emit`.  Receivers see the instance for the duration of the call only.
+    """
+
+    __slots__ = ("_engine", "event", "listeners", "live")
+
+    NAME: ClassVar[str] = ""
+    """The event's name (the tracepoint's, e.g. ``kvm_exit``)."""
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    """The record's field attributes, in the order a trace shows them."""
+
+    def __init__(self) -> None:
+        self.event: str = self.NAME
+        """The event's name (:attr:`NAME`, or a :class:`DictEvent`'s own)."""
+        self.listeners: list[Listener] = []
+        """Who receives the event, in order: the in-memory trace, the tracer, the
+        subscribers (kept up to date by the recorder of :meth:`Recorder.site`)."""
+        self.live = False
+        """True while emitting would reach anyone (tracing, or a subscriber of the name)."""
+        self._engine: Engine | None = None
+
+    def emit(self) -> None:
+        """Publish the event with its current fields at the current simulated time."""
+        engine = self._engine
+        if engine is None:
+            return
+        now = engine.now
+        for listener in self.listeners:
+            listener.on_event(self, now)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields as a new dict, in :attr:`FIELDS` order (what a trace shows)."""
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+
+class DictEvent(Event):
+    """An event whose fields are a dict (:meth:`Recorder.emit`, :meth:`Recorder.event`)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = name
+        self.values = values
+        """The fields, by name (a site built by :meth:`Recorder.event` updates them in place)."""
+
+    def fields(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+E = TypeVar("E", bound=Event)
+
+_RECORDS: dict[str, Callable[..., Event]] = {}
+"""Record class per event name (:func:`register_events`)."""
+
+
+def register_events(*classes: type[Event]) -> None:
+    """Make :meth:`Recorder.emit` of each class's :attr:`~Event.NAME` build that record
+    (from the keyword fields), so that every listener of a recorded event receives its
+    record, whoever emits it (a model's site, or a test feeding synthetic events)."""
+    for cls in classes:
+        _RECORDS[cls.NAME] = cls
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -52,9 +131,9 @@ class Listener:
     """The events :meth:`on_event` routes (for subscribers that subscribe themselves by it,
     e.g. the invariant checker's rules)."""
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        """Handle event ``name`` emitted at ``time_ns`` with ``fields``."""
-        raise NotImplementedError(f"{type(self).__name__} does not handle {name!r}")
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        """Handle event ``ev`` emitted at ``time_ns`` (do not keep ``ev``: its site reuses it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle {ev.event!r}")
 
 
 class NoopTracer(Listener):
@@ -64,40 +143,8 @@ class NoopTracer(Listener):
 
     __slots__ = ()
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def on_event(self, ev: Event, time_ns: int) -> None:
         return None
-
-
-class EventSite:
-    """A hot emission site of one event (:meth:`Recorder.event`): a reusable ``fields``
-    dict whose keys are fixed at creation, and :attr:`live`, true while emitting would
-    reach anyone (tracing, or a subscriber of :attr:`name`).
-
-    The site updates the changing values in :attr:`fields` and calls :meth:`emit` only when
-    :attr:`live`; that costs no dict construction.  Listeners see the site's own dict for
-    the duration of the call (the :class:`Listener` contract: never keep ``fields``);
-    plain-callable subscribers and the trace get a copy.  The site holds the listeners of
-    its event in dispatch order (:attr:`listeners`, kept up to date by the recorder), so an
-    emission is one loop of direct calls.
-    """
-
-    __slots__ = ("_engine", "fields", "listeners", "live", "name")
-
-    def __init__(self, rec: Recorder, name: str, fields: dict[str, Any]) -> None:
-        self._engine = rec._engine
-        self.name = name
-        self.fields = fields
-        self.listeners: list[Listener] = rec._dispatch_list(name)
-        """Who receives the event, in order: the in-memory trace, the tracer, the subscribers."""
-        self.live = bool(self.listeners)
-
-    def emit(self) -> None:
-        """Publish the event with the current :attr:`fields` at the current simulated time."""
-        now = self._engine.now
-        name = self.name
-        fields = self.fields
-        for listener in self.listeners:
-            listener.on_event(name, now, fields)
 
 
 class CounterSite:
@@ -113,27 +160,27 @@ class CounterSite:
 
 class _Callback(Listener):
     """A plain callable ``fn(time_ns, fields)`` subscribed with :meth:`Recorder.subscribe`
-    (it gets its own copy of ``fields``: a plain callable may keep it)."""
+    (it gets a fields dict of its own: a plain callable may keep it)."""
 
     __slots__ = ("fn",)
 
     def __init__(self, fn: Subscriber) -> None:
         self.fn = fn
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self.fn(time_ns, dict(fields))
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        self.fn(time_ns, ev.fields())
 
 
 class _TraceKeeper(Listener):
-    """Appends every event to :attr:`Recorder.trace` (``tracing=True``), fields copied."""
+    """Appends every event to :attr:`Recorder.trace` (``tracing=True``)."""
 
     __slots__ = ("trace",)
 
     def __init__(self, trace: list[TraceEvent]) -> None:
         self.trace = trace
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
-        self.trace.append((time_ns, name, dict(fields)))
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        self.trace.append((time_ns, ev.event, ev.fields()))
 
 
 LATENCY_SUB_BITS: Final = 8
@@ -310,7 +357,7 @@ class Recorder:
         """Every event, when :attr:`keep_trace`."""
         self._keeper = _TraceKeeper(self.trace)
         self._subs: dict[str, list[Listener]] = {}
-        self._sites: dict[str, list[EventSite]] = {}
+        self._sites: dict[str, list[Event]] = {}
         self._dispatch: dict[str, list[Listener]] = {}
         """Cache of :meth:`_dispatch_list` per event name for :meth:`emit` (cleared on change)."""
 
@@ -360,15 +407,15 @@ class Recorder:
         self.listen(name, _Callback(fn))
 
     def listen(self, name: str, listener: Listener) -> None:
-        """Call ``listener.on_event(name, time_ns, fields)`` for every event ``name``
+        """Call ``listener.on_event(ev, time_ns)`` for every event ``name``
         emitted from now on (subscribers run in subscription order)."""
         self._subs.setdefault(name, []).append(listener)
         self._refresh(name)
 
     def set_tracer(self, tracer: Listener | None) -> None:
-        """Send every event emitted from now on to ``tracer.on_event(name, time_ns, fields)``
-        (None: stop).  The tracer sees emission sites' own dicts (it must not keep them)
-        and runs before the subscribers of the event."""
+        """Send every event emitted from now on to ``tracer.on_event(ev, time_ns)`` (None:
+        stop).  The tracer sees emission sites' own records (it must not keep them) and
+        runs before the subscribers of the event."""
         self.tracer = tracer
         self.tracing = self.keep_trace or tracer is not None
         for name in list(self._sites):
@@ -395,23 +442,35 @@ class Recorder:
             site.listeners = self._dispatch_list(name)
             site.live = bool(site.listeners)
 
-    def event(self, name: str, /, **fields: Any) -> EventSite:
-        """An :class:`EventSite` for event ``name`` whose fields are ``fields`` (their
-        order is the order of the emitted event's fields)."""
-        site = EventSite(self, name, fields)
-        self._sites.setdefault(name, []).append(site)
-        return site
+    def site(self, ev: E) -> E:
+        """Register ``ev`` as an emission site: its :attr:`~Event.live` and
+        :attr:`~Event.listeners` follow this recorder's subscriptions and tracer from now on."""
+        ev._engine = self._engine
+        name = ev.event
+        self._sites.setdefault(name, []).append(ev)
+        ev.listeners = self._dispatch_list(name)
+        ev.live = bool(ev.listeners)
+        return ev
+
+    def event(self, name: str, /, **fields: Any) -> DictEvent:
+        """An emission site for event ``name`` whose fields are the dict ``fields`` (a
+        :class:`DictEvent`, its :attr:`~DictEvent.values` updated in place; their order is
+        the order of the emitted event's fields), for events that have no record class."""
+        return self.site(DictEvent(name, fields))
 
     def wants(self, name: str) -> bool:
         """True if emitting ``name`` would reach anyone (lets hot paths skip building fields)."""
         return self.tracing or name in self._subs
 
     def emit(self, name: str, /, **fields: Any) -> None:
-        """Publish trace event ``name`` at the current simulated time."""
+        """Publish trace event ``name`` at the current simulated time (as its record, if
+        :func:`register_events` registered one for ``name``)."""
         listeners = self._dispatch.get(name)
         if listeners is None:
             listeners = self._dispatch[name] = self._dispatch_list(name)
         if listeners:
+            make = _RECORDS.get(name)
+            ev = make(**fields) if make is not None else DictEvent(name, fields)
             now = self._engine.now
             for listener in listeners:
-                listener.on_event(name, now, fields)
+                listener.on_event(ev, now)

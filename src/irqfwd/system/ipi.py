@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from irqfwd.config import DeviceConfig
 from irqfwd.devices.base import GuestDevice
+from irqfwd.devices.events import DeviceIrqRaise
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.gic_v3 import GicV3GuestDriver
 from irqfwd.guest.kernel import GuestCpu
@@ -44,8 +45,7 @@ class IpiChannel(GuestDevice):
         self.seq = 0
         self.unserved: list[tuple[int, int]] = []
         rec = machine.recorder
-        self._ev_raise = rec.event("irqfwd_device_irq_raise", dev=self.name, intid=IPI_SGI,
-                                   trigger="edge", seq=0)
+        self._ev_raise = rec.site(DeviceIrqRaise(dev=self.name, intid=IPI_SGI, trigger="edge"))
         self._c_raised = rec.counter("device_irqs_raised")
 
     def raised(self) -> None:
@@ -56,7 +56,7 @@ class IpiChannel(GuestDevice):
         self._c_raised.n += 1
         ev = self._ev_raise
         if ev.live:
-            ev.fields["seq"] = self.seq
+            ev.seq = self.seq
             ev.emit()
 
     def handler_entry(self) -> int | None:

@@ -1,11 +1,10 @@
 """Observing a built system: its topology for the trace exporters, and attaching a
 streaming trace (:mod:`irqfwd.trace`) to it.
 
-:func:`attach_trace` makes the exporter the recorder's tracer and installs the GIC's
-``on_line`` hook, which turns every drive of an input line into QEMU's ``gic_set_irq``
-event (``intid``, ``cpu``, ``level``) or, for the maintenance PPI,
-``gic_update_maintenance_irq`` (``cpu``, ``level``).  Nothing is installed on an untraced
-run, so tracing off costs nothing beyond the ``site.live`` checks.
+:func:`attach_trace` makes the exporter the recorder's tracer: every emission site
+becomes live, the GIC's own (QEMU's ``gic_set_irq``, ``gic_update_set_irq``, ...)
+included.  Nothing is attached on an untraced run, so tracing off costs nothing beyond
+the ``live`` test of each site.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.hw.timer import PPI_VTIMER
-from irqfwd.sim.metrics import Listener, Recorder
+from irqfwd.sim.metrics import Event, Listener
 from irqfwd.system.build import System
 from irqfwd.trace import DeviceInfo, Topology, TraceSink, VmInfo, open_sink
 
@@ -49,31 +48,15 @@ def topology(system: System) -> Topology:
     )
 
 
-class _LineWatcher:
-    """The GIC's ``on_line`` hook while traced: ``gic_set_irq`` / ``gic_update_maintenance_irq``."""
-
-    __slots__ = ("maint", "rec")
-
-    def __init__(self, rec: Recorder, maint: int) -> None:
-        self.rec = rec
-        self.maint = maint
-
-    def on_line(self, intid: int, cpu: int, level: bool) -> None:
-        if intid == self.maint:
-            self.rec.emit("gic_update_maintenance_irq", cpu=cpu, level=int(level))
-        else:
-            self.rec.emit("gic_set_irq", intid=intid, cpu=cpu, level=int(level))
-
-
 class Tee(Listener):
     """Several tracers at once (a trace file and a report's observer)."""
 
     def __init__(self, *targets: Listener) -> None:
         self.targets = targets
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def on_event(self, ev: Event, time_ns: int) -> None:
         for t in self.targets:
-            t.on_event(name, time_ns, fields)
+            t.on_event(ev, time_ns)
 
 
 def attach_trace(system: System, path: Path | None, fmt: str | None, header: dict[str, Any],
@@ -86,13 +69,9 @@ def attach_trace(system: System, path: Path | None, fmt: str | None, header: dic
         return None
     rec = system.recorder
     rec.set_tracer(targets[0] if len(targets) == 1 else Tee(*targets))
-    if hasattr(system.gic, "on_line"):  # GICv2: gic_set_irq / gic_update_maintenance_irq
-        system.gic.on_line = _LineWatcher(rec, system.gic.config.maintenance_intid).on_line
     return sink
 
 
 def detach_trace(system: System) -> None:
     """Stop tracing ``system`` (the exporter is closed by its owner)."""
     system.recorder.set_tracer(None)
-    if hasattr(system.gic, "on_line"):
-        system.gic.on_line = None

@@ -43,10 +43,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from irqfwd.sim.metrics import Event
+
 __all__ = ["canonical_state", "stable_digest", "state_digest"]
 
 _SKIP_TYPES = frozenset({
-    "Recorder", "EventSite", "CounterSite", "LatencyStats", "Engine", "RegisterBlock",
+    "Recorder", "CounterSite", "LatencyStats", "Engine", "RegisterBlock",
     "GICv2Config", "QemuQuirks", "_Callback",
 })
 """Types (by class name) that are configuration, bookkeeping or walked separately."""
@@ -117,7 +119,7 @@ class _Walker:
         owner = getattr(v, "__self__", None)
         if owner is not None and not isinstance(owner, types.ModuleType) and callable(v):
             return ("M", getattr(v, "__name__", "?"), self.value(owner))
-        if t.__name__ in _SKIP_TYPES or isinstance(v, (BaseModel, type, types.ModuleType)):
+        if t.__name__ in _SKIP_TYPES or isinstance(v, (Event, BaseModel, type, types.ModuleType)):
             return ("X", t.__name__)
         if callable(v) and not hasattr(v, "__dict__") and not _fields(t):
             return ("C", getattr(v, "__qualname__", t.__name__))

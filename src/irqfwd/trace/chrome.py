@@ -150,7 +150,7 @@ class ChromeTraceWriter(TraceSink):
             return (HOST_PID, 1 + cpu)
         return (OFFCPU_PID, 1)
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def write_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self.received += 1
         t = time_ns
         f = fields

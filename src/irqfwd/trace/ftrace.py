@@ -109,7 +109,7 @@ class FtraceWriter(TraceSink):
             "#               | |       |         |         |\n"
         )
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def write_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self.received += 1
         topo = self.topo
         cpu = topo.current_cpu()

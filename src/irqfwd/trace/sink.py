@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from irqfwd.errors import InputError
-from irqfwd.sim.metrics import Listener
+from irqfwd.sim.metrics import Event, Listener
 
 __all__ = ["DeviceInfo", "Topology", "TraceSink", "VmInfo", "fmt_value", "kv_text"]
 
@@ -92,8 +92,9 @@ def kv_text(fields: dict[str, Any]) -> str:
 class TraceSink(Listener):
     """Base of the exporters: a tracer writing to ``path`` through a temporary file.
 
-    Subclasses implement :meth:`on_event` and may override :meth:`begin` (called once
-    before the first event) and :meth:`finish` (called by :meth:`close` with the end time).
+    Subclasses implement :meth:`write_event` (each event as a fields dict) and may override
+    :meth:`begin` (called once before the first event) and :meth:`finish` (called by
+    :meth:`close` with the end time).
     """
 
     format_name: ClassVar[str] = ""
@@ -123,7 +124,11 @@ class TraceSink(Listener):
     def finish(self, end_ns: int) -> None:
         """Write what comes after the last event (open slices closed at ``end_ns``)."""
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        self.write_event(ev.event, time_ns, ev.fields())
+
+    def write_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+        """Write event ``name`` emitted at ``time_ns`` with ``fields``."""
         raise NotImplementedError
 
     def close(self, end_ns: int) -> Path:

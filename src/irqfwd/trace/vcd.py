@@ -68,7 +68,7 @@ class VcdTraceWriter(TraceSink):
         self._w.change(var, t, value)
         self.changes += 1
 
-    def on_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
+    def write_event(self, name: str, time_ns: int, fields: dict[str, Any]) -> None:
         self.received += 1
         f = fields
         if name == "gic_set_irq":

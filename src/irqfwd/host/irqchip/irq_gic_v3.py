@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from irqfwd.host.events import IrqHandlerEntry, IrqHandlerExit
 from irqfwd.host.genirq import (
     EINVAL,
     IRQCHIP_STATE_ACTIVE,
@@ -229,8 +230,8 @@ class GicV3Driver:
         self.return_ns = c.exception_return_ns
         self.flow_ns = c.host_irq_handler_ns
         self.ipi_handlers: dict[int, Callable[[PhysCpu], int]] = {IPI_RESCHEDULE: self._ipi_resched}
-        self._ev_entry = machine.recorder.event("irq_handler_entry", intid=0, cpu=0, name="")
-        self._ev_exit = machine.recorder.event("irq_handler_exit", intid=0, cpu=0, ret="handled")
+        self._ev_entry = machine.recorder.site(IrqHandlerEntry())
+        self._ev_exit = machine.recorder.site(IrqHandlerExit())
         self._in_handler: list[int] = [-1 for _ in machine.pcpus]
         self._c_host_irqs = machine.recorder.counter("host_irqs")
         steps = [_CpuSteps(self, cpu) for cpu in machine.pcpus]
@@ -350,11 +351,10 @@ class GicV3Driver:
 
     def _handler_exit(self, c: int) -> None:
         ev = self._ev_exit
-        f = ev.fields
         v = self._in_handler[c]
-        f["intid"] = v >> 1
-        f["cpu"] = c
-        f["ret"] = "unhandled" if v & 1 else "handled"
+        ev.intid = v >> 1
+        ev.cpu = c
+        ev.ret = "unhandled" if v & 1 else "handled"
         self._in_handler[c] = -1
         if ev.live:
             ev.emit()
@@ -375,10 +375,9 @@ class GicV3Driver:
         self._c_host_irqs.n += 1
         ev = self._ev_entry
         if ev.live:
-            f = ev.fields
-            f["intid"] = irqnr
-            f["cpu"] = c
-            f["name"] = "IPI" if irqnr < 16 else self.genirq.irq_action_name(irqnr)
+            ev.intid = irqnr
+            ev.cpu = c
+            ev.name = "IPI" if irqnr < 16 else self.genirq.irq_action_name(irqnr)
             ev.emit()
             self._in_handler[c] = irqnr << 1
         cost = self.gicc

@@ -63,6 +63,12 @@ from irqfwd.host.genirq import (
 )
 from irqfwd.host.kernel import HostKernel
 from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
+from irqfwd.host.kvm.events import (
+    KvmTimerPhysActive,
+    KvmTimerRestoreState,
+    KvmTimerSaveState,
+    KvmTimerUpdateIrq,
+)
 from irqfwd.host.kvm.kvm_host import KvmVcpu
 from irqfwd.host.kvm.vgic import (
     kvm_vgic_inject_irq,
@@ -74,7 +80,7 @@ from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine, Handle
-from irqfwd.sim.metrics import EventSite, Recorder
+from irqfwd.sim.metrics import Recorder
 
 __all__ = [
     "IRQCHIP_STATE_ACTIVE",
@@ -270,10 +276,10 @@ class KvmArchTimer:
         self._c_irq_injected = recorder.counter("timer_irq_injected")
         self._c_put_active = recorder.counter("timer_put_active")
         self._c_put_pending = recorder.counter("timer_put_pending")
-        self._ev_update_irq = recorder.event("kvm_timer_update_irq", vcpu=0, vm=0, intid=0, level=False, cpu=None)
-        self._ev_save = recorder.event("kvm_timer_save_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
-        self._ev_restore = recorder.event("kvm_timer_restore_state", vcpu=0, vm=0, cpu=0, ctl=0, cval=0)
-        self._ev_phys_active = recorder.event("irqfwd_kvm_timer_phys_active", cpu=0, active=False, cached=False)
+        self._ev_update_irq = recorder.site(KvmTimerUpdateIrq())
+        self._ev_save = recorder.site(KvmTimerSaveState())
+        self._ev_restore = recorder.site(KvmTimerRestoreState())
+        self._ev_phys_active = recorder.site(KvmTimerPhysActive())
 
     # ------------------------------------------------------------------ setup
     def kvm_timer_hyp_init(self) -> int:
@@ -350,12 +356,11 @@ class KvmArchTimer:
         ctx.irq_level = new_level
         ev = self._ev_update_irq
         if ev.live:
-            f = ev.fields
-            f["vcpu"] = ctx.vcpu_id
-            f["vm"] = ctx.vm
-            f["intid"] = ctx.intid
-            f["level"] = new_level
-            f["cpu"] = ctx.cpu
+            ev.vcpu = ctx.vcpu_id
+            ev.vm = ctx.vm
+            ev.intid = ctx.intid
+            ev.level = new_level
+            ev.cpu = ctx.cpu
             ev.emit()
         if self.has_gic_active_state:
             ret = self.platform.kvm_vgic_inject_irq(ctx.vcpu, ctx.intid, new_level, ctx)
@@ -385,10 +390,9 @@ class KvmArchTimer:
     def _emit_phys_active(self, cpu: int, active: bool, cached: bool) -> None:
         """Trace ``irqfwd_kvm_timer_phys_active``."""
         ev = self._ev_phys_active
-        f = ev.fields
-        f["cpu"] = cpu
-        f["active"] = active
-        f["cached"] = cached
+        ev.cpu = cpu
+        ev.active = active
+        ev.cached = cached
         ev.emit()
 
     def _mask(self, cpu: int, masked: bool) -> None:
@@ -458,14 +462,13 @@ class KvmArchTimer:
         return 0
 
     @staticmethod
-    def _emit_state(ev: EventSite, ctx: ArchTimerContext, cpu: int) -> None:
+    def _emit_state(ev: KvmTimerSaveState, ctx: ArchTimerContext, cpu: int) -> None:
         """Trace ``kvm_timer_save_state`` / ``kvm_timer_restore_state``."""
-        f = ev.fields
-        f["vcpu"] = ctx.vcpu_id
-        f["vm"] = ctx.vm
-        f["cpu"] = cpu
-        f["ctl"] = ctx.cnt_ctl
-        f["cval"] = ctx.cnt_cval
+        ev.vcpu = ctx.vcpu_id
+        ev.vm = ctx.vm
+        ev.cpu = cpu
+        ev.ctl = ctx.cnt_ctl
+        ev.cval = ctx.cnt_cval
         ev.emit()
 
     def kvm_timer_vcpu_put(self, ctx: ArchTimerContext) -> int:

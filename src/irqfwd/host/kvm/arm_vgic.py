@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from irqfwd.host.kvm.events import GicV3IchLrWrite
+
 __all__ = [
     "VGIC_CONFIG_EDGE",
     "VGIC_CONFIG_LEVEL",
@@ -84,7 +86,7 @@ class VgicV3CpuIf:
     __slots__ = ("ev_lr_write", "its_vpe", "vgic_ap0r", "vgic_ap1r", "vgic_hcr", "vgic_lr",
                  "vgic_vmcr")
 
-    def __init__(self, nr_lr: int, nr_apr: int, hcr: int) -> None:
+    def __init__(self, nr_lr: int, nr_apr: int, hcr: int, ev_lr_write: GicV3IchLrWrite) -> None:
         self.vgic_hcr = hcr
         self.vgic_vmcr = 0
         self.vgic_ap0r = [0] * nr_apr
@@ -92,7 +94,7 @@ class VgicV3CpuIf:
         self.vgic_lr = [0] * nr_lr
         self.its_vpe: Any = None
         """``struct its_vpe`` (the ITS driver's) when the VM uses GICv4, else None."""
-        self.ev_lr_write: Any = None
+        self.ev_lr_write = ev_lr_write
         """The ``gicv3_ich_lr_write`` event of this vCPU (the world-switch restore)."""
 
 

@@ -31,10 +31,9 @@ KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID: Final = 1
 def _emit_set_irq(kvm: Kvm, gsi: int, level: int, source_id: int) -> None:
     """Trace ``kvm_set_irq`` (``vm``, ``gsi``, ``level``, ``source``)."""
     ev = kvm.ev_set_irq
-    f = ev.fields
-    f["gsi"] = gsi
-    f["level"] = level
-    f["source"] = source_id
+    ev.gsi = gsi
+    ev.level = level
+    ev.source = source_id
     ev.emit()
 
 

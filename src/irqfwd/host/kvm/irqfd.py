@@ -32,6 +32,7 @@ from typing import Final
 
 from irqfwd.host.eventfd import EventFd
 from irqfwd.host.irqbypass import IrqBypassConsumer, IrqBypassProducer
+from irqfwd.host.kvm.events import IrqfdInject, IrqfdResample
 from irqfwd.host.kvm.irq_routing import (
     KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID,
     KVM_USERSPACE_IRQ_SOURCE_ID,
@@ -62,7 +63,7 @@ class IrqfdResampler:
         self.list: list[KvmIrqfd] = []
         self._resample_ns = kvm.m.costs.resample_ns
         self._c_resamplefd = kvm.m.recorder.counter("resamplefd_signals")
-        self._ev_resample = kvm.m.recorder.event("irqfwd_irqfd_resample", vm=kvm.index, gsi=gsi)
+        self._ev_resample = kvm.m.recorder.site(IrqfdResample(vm=kvm.index, gsi=gsi))
 
     def ack(self, gsi: int) -> None:
         """``irqfd_resampler_ack``: de-assert the GSI once, then signal every resamplefd."""
@@ -72,7 +73,7 @@ class IrqfdResampler:
         kvm_set_irq(kvm, KVM_IRQFD_RESAMPLE_IRQ_SOURCE_ID, self.gsi, False)
         ev = self._ev_resample
         if ev.live:
-            ev.fields["gsi"] = self.gsi
+            ev.gsi = self.gsi
             ev.emit()
         for irqfd in self.list:
             fd = irqfd.resamplefd
@@ -97,7 +98,7 @@ class KvmIrqfd:
         self._inatomic = kvm.host.profile.irqfd_inject_inatomic
         self._c_inatomic = kvm.m.recorder.counter("irqfd_inject_inatomic")
         self._c_work = kvm.m.recorder.counter("irqfd_inject_work")
-        self._ev_inject = kvm.m.recorder.event("irqfwd_irqfd_inject", vm=kvm.index, gsi=gsi, inatomic=True)
+        self._ev_inject = kvm.m.recorder.site(IrqfdInject(vm=kvm.index, gsi=gsi))
         msi = kvm.msi_routes.get(gsi)
         self.msi: KvmMsi | None = msi
         """The MSI route of the GSI (``irq_entry.msi``), None for an irqchip route."""
@@ -111,9 +112,8 @@ class KvmIrqfd:
     def _trace_inject(self, inatomic: bool) -> None:
         """Trace ``irqfwd_irqfd_inject`` (``vm``, ``gsi``, ``inatomic``); callers check ``live``."""
         ev = self._ev_inject
-        f = ev.fields
-        f["gsi"] = self.gsi
-        f["inatomic"] = inatomic
+        ev.gsi = self.gsi
+        ev.inatomic = inatomic
         ev.emit()
 
     def irqfd_wakeup(self, fd: EventFd) -> None:

@@ -34,6 +34,7 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV3CpuIf,
     VgicVmcr,
 )
+from irqfwd.host.kvm.events import GicLrEntry, KvmAckIrq, KvmSetIrq, VgicUpdateIrqPending
 from irqfwd.host.sched import Task
 from irqfwd.hw.machine import GUEST, GuestContext, Machine, PhysCpu
 
@@ -310,12 +311,11 @@ class Kvm:
         """``kvm_ack_irq``: EOIs of level SPIs notified (``kvm_notify_acked_irq``)."""
         self.c_spi_injections = host.m.recorder.counter("spi_injections")
         """``spi_injections``: SPIs raised (``vgic_update_irq_pending`` with level 1)."""
-        self.ev_update_irq_pending = host.m.recorder.event("vgic_update_irq_pending", vcpu=0, intid=0,
-                                                           level=False)
+        self.ev_update_irq_pending = host.m.recorder.site(VgicUpdateIrqPending())
         """``vgic_update_irq_pending`` emission site (``kvm_vgic_inject_irq``)."""
-        self.ev_ack_irq = host.m.recorder.event("kvm_ack_irq", irqchip=glob.vgic.ops.name, pin=0)
+        self.ev_ack_irq = host.m.recorder.site(KvmAckIrq(irqchip=glob.vgic.ops.name))
         """``kvm_ack_irq`` emission site (``kvm_notify_acked_irq``)."""
-        self.ev_set_irq = host.m.recorder.event("kvm_set_irq", vm=index, gsi=0, level=0, source=0)
+        self.ev_set_irq = host.m.recorder.site(KvmSetIrq(vm=index))
         """``kvm_set_irq`` emission site (``kvm_set_irq``, ``kvm_set_msi``)."""
         self.max_halt_poll_ns = host.halt_poll_ns
         """``kvm->max_halt_poll_ns`` (the ``halt_poll_ns`` module parameter at creation)."""
@@ -389,7 +389,7 @@ class KvmVcpu(Task):
         self.ctx = GuestContext()
         """The guest's EL1 context, loaded on the pCPU between sched_in and sched_out."""
         self.ctx.stage2_device_pages = kvm.stage2_device_pages
-        self.ev_lr_write = rec.event("gic_lr_entry", cpu=0, lr=0, value=0, vcpu=vcpu_id, vm=kvm.index)
+        self.ev_lr_write = rec.site(GicLrEntry(vcpu=vcpu_id, vm=kvm.index))
         """``gic_lr_entry`` emission site (the back end's world-switch restore)."""
         self.c_maintenance_irqs = rec.counter("maintenance_irqs")
         """``maintenance_irqs`` (a maintenance condition seen at exit by the back end's save)."""

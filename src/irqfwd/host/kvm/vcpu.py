@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from irqfwd.host.kvm.events import KvmEntry, KvmExit, KvmVcpuWakeup, VcpuLoad, VcpuPut
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu
 from irqfwd.host.kvm.vgic import (
     kvm_vgic_flush_hwstate,
@@ -54,12 +55,11 @@ class Vcpu(KvmVcpu):
     def __init__(self, kvm: Kvm, vcpu_id: int) -> None:
         super().__init__(kvm, vcpu_id)
         rec = kvm.m.recorder
-        self._ev_entry = rec.event("kvm_entry", vcpu=vcpu_id, vm=kvm.index, cpu=0)
-        self._ev_exit = rec.event("kvm_exit", vcpu=vcpu_id, vm=kvm.index, reason="IRQ", cpu=0)
-        self._ev_wakeup = rec.event("kvm_vcpu_wakeup", vm=kvm.index, vcpu=vcpu_id, ns=0, waited=False,
-                                    valid=False)
-        self._ev_load = rec.event("irqfwd_vcpu_load", vm=kvm.index, vcpu=vcpu_id, cpu=0)
-        self._ev_put = rec.event("irqfwd_vcpu_put", vm=kvm.index, vcpu=vcpu_id, cpu=0)
+        self._ev_entry = rec.site(KvmEntry(vcpu=vcpu_id, vm=kvm.index))
+        self._ev_exit = rec.site(KvmExit(vcpu=vcpu_id, vm=kvm.index))
+        self._ev_wakeup = rec.site(KvmVcpuWakeup(vm=kvm.index, vcpu=vcpu_id))
+        self._ev_load = rec.site(VcpuLoad(vm=kvm.index, vcpu=vcpu_id))
+        self._ev_put = rec.site(VcpuPut(vm=kvm.index, vcpu=vcpu_id))
         self.guest: Any = None
         self.booting = True
         """Exits are counted as ``boot_exit:*`` until the guest first idles."""
@@ -144,7 +144,7 @@ class Vcpu(KvmVcpu):
             cost += hook(self, cpu.index)
         ev = self._ev_load
         if ev.live:
-            ev.fields["cpu"] = cpu.index
+            ev.cpu = cpu.index
             ev.emit()
         return cost
 
@@ -156,7 +156,7 @@ class Vcpu(KvmVcpu):
         cost += self.kvm.vgic.ops.put(self, cpu.index)
         ev = self._ev_put
         if ev.live:
-            ev.fields["cpu"] = cpu.index
+            ev.cpu = cpu.index
             ev.emit()
         return cost
 
@@ -190,7 +190,7 @@ class Vcpu(KvmVcpu):
             self._c_entries.n += 1
         ev = self._ev_entry
         if ev.live:
-            ev.fields["cpu"] = cpu.index
+            ev.cpu = cpu.index
             ev.emit()
         ctx = self.ctx
         cpu.next = ctx.guest_next
@@ -210,9 +210,8 @@ class Vcpu(KvmVcpu):
             sites[0].n += 1
         ev = self._ev_exit
         if ev.live:
-            f = ev.fields
-            f["reason"] = reason
-            f["cpu"] = cpu.index
+            ev.reason = reason
+            ev.cpu = cpu.index
             ev.emit()
         cpu.mode = HOST
         cost = self._exit_fixed + self.kvm.vgic.ops.save_state(self, cpu.index)
@@ -423,10 +422,9 @@ class Vcpu(KvmVcpu):
                      new=self.halt_poll_ns, old=old)
         ev = self._ev_wakeup
         if ev.live:
-            f = ev.fields
-            f["ns"] = halt_ns
-            f["waited"] = self._halt_waited
-            f["valid"] = valid
+            ev.ns = halt_ns
+            ev.waited = self._halt_waited
+            ev.valid = valid
             ev.emit()
 
     def _grow_halt_poll_ns(self, max_poll: int) -> None:

@@ -146,10 +146,9 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
         return EINVAL
     ev = kvm.ev_update_irq_pending
     if ev.live:
-        f = ev.fields
-        f["vcpu"] = vcpu.vcpu_id if vcpu else 0
-        f["intid"] = intid
-        f["level"] = level
+        ev.vcpu = vcpu.vcpu_id if vcpu else 0
+        ev.intid = intid
+        ev.level = level
         ev.emit()
     if level and intid >= VGIC_NR_PRIVATE_IRQS:
         kvm.c_spi_injections.n += 1
@@ -386,9 +385,8 @@ def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:
     kvm.c_ack_irq.n += 1
     ev = kvm.ev_ack_irq
     if ev.live:
-        f = ev.fields
-        f["irqchip"] = kvm.vgic.ops.name
-        f["pin"] = spi_pin
+        ev.irqchip = kvm.vgic.ops.name
+        ev.pin = spi_pin
         ev.emit()
     kvm.kvm_notify_acked_gsi(spi_pin)
 

@@ -70,6 +70,7 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV2CpuIf,
     VgicVmcr,
 )
+from irqfwd.host.kvm.events import VgicMaintenance
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
@@ -121,7 +122,7 @@ class VgicV2Ops(VgicOps):
         self.restore_fixed_ns = c.gich_restore_fixed_ns
         self.lr_save_ns = c.lr_save_ns
         self.lr_restore_ns = c.lr_restore_ns
-        self._ev_maintenance = machine.recorder.event("irqfwd_vgic_maintenance", cpu=0, misr=0, vcpu=0)
+        self._ev_maintenance = machine.recorder.site(VgicMaintenance())
 
     # ---------------------------------------------------------------- set-up
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
@@ -293,10 +294,9 @@ class VgicV2Ops(VgicOps):
                 vcpu.c_maintenance_irqs.n += 1
                 ev = self._ev_maintenance
                 if ev.live:
-                    f = ev.fields
-                    f["cpu"] = cpu
-                    f["misr"] = misr
-                    f["vcpu"] = vcpu.vcpu_id
+                    ev.cpu = cpu
+                    ev.misr = misr
+                    ev.vcpu = vcpu.vcpu_id
                     ev.emit()
                 if misr & GICH_MISR_VGRP_ANY:
                     # the guest changed a group enable: the saved VMCR must follow before
@@ -329,14 +329,13 @@ class VgicV2Ops(VgicOps):
         gich.write_hcr(cpuif.vgic_hcr)
         ev = vcpu.ev_lr_write
         live = ev.live
-        f = ev.fields
         if live:
-            f["cpu"] = cpu
+            ev.cpu = cpu
         for i in range(used):
             gich.write_lr(i, lrs[i])
             if live:
-                f["lr"] = i
-                f["value"] = lrs[i]
+                ev.lr = i
+                ev.value = lrs[i]
                 ev.emit()
         return self.restore_fixed_ns + used * self.lr_restore_ns
 

@@ -80,6 +80,7 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV3CpuIf,
     VgicVmcr,
 )
+from irqfwd.host.kvm.events import GicV3IchLrWrite, VgicMaintenance
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
@@ -172,6 +173,7 @@ class VgicV3Ops(VgicOps):
         self.restore_fixed_ns = c.gich_restore_fixed_ns
         self.lr_save_ns = c.lr_save_ns
         self.lr_restore_ns = c.lr_restore_ns
+        self._ev_maintenance = machine.recorder.site(VgicMaintenance())
         self.sysreg_ns = c.hypercall_ns
         """``kvm_handle_sys_reg``: the exit handler's dispatch of a trapped system register
         (assumed to cost what a hypercall's handler does: ``hypercall_ns``)."""
@@ -180,9 +182,8 @@ class VgicV3Ops(VgicOps):
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
         """``vgic_v3_enable``: VMCR 0 (the binary points reset to their minimum), En; a
         GICv3 guest's interrupts are Group 1 (``kvm_vgic_vcpu_init``)."""
-        cif = VgicV3CpuIf(self.nr_lr, self.nr_apr, ICH_HCR_EL2_EN)
-        cif.ev_lr_write = self.m.recorder.event("gicv3_ich_lr_write", cpu=0, lr=0, value=0,
-                                                vcpu=vcpu.vcpu_id, vm=vcpu.kvm.index)
+        ev = self.m.recorder.site(GicV3IchLrWrite(vcpu=vcpu.vcpu_id, vm=vcpu.kvm.index))
+        cif = VgicV3CpuIf(self.nr_lr, self.nr_apr, ICH_HCR_EL2_EN, ev)
         vcpu.vgic_cpu.vgic_v3 = cif
         for irq in vcpu.vgic_cpu.private_irqs:
             irq.group = 1
@@ -343,9 +344,12 @@ class VgicV3Ops(VgicOps):
             misr = ich.read_misr()
             if misr:
                 vcpu.c_maintenance_irqs.n += 1
-                rec = self.m.recorder
-                if rec.wants("irqfwd_vgic_maintenance"):
-                    rec.emit("irqfwd_vgic_maintenance", cpu=cpu, misr=misr, vcpu=vcpu.vcpu_id)
+                ev = self._ev_maintenance
+                if ev.live:
+                    ev.cpu = cpu
+                    ev.misr = misr
+                    ev.vcpu = vcpu.vcpu_id
+                    ev.emit()
                 if misr & ICH_MISR_EL2_VGRP_ANY:
                     cif.vgic_vmcr = ich.read_vmcr()
         vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT
@@ -375,14 +379,13 @@ class VgicV3Ops(VgicOps):
         lrs = cif.vgic_lr
         ev = cif.ev_lr_write
         live = ev.live
-        f = ev.fields
         if live:
-            f["cpu"] = cpu
+            ev.cpu = cpu
         for i in range(used):
             ich.write_lr(i, lrs[i])
             if live:
-                f["lr"] = i
-                f["value"] = lrs[i]
+                ev.lr = i
+                ev.value = lrs[i]
                 ev.emit()
         return self.restore_fixed_ns + used * self.lr_restore_ns
 

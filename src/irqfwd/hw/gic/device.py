@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from irqfwd._mypyc import mypyc_attr
+from irqfwd.sim.metrics import Event
 
 __all__ = ["CpuOutputs", "EventHook", "GicDevice", "GicSink", "HookSink", "OutputHook", "SysRegGicDevice"]
 
@@ -131,6 +132,11 @@ class GicDevice:
     def set_line(self, intid: int, level: bool, cpu: int | None = None) -> None:
         """Drive the input of SPI ``intid``, or of PPI ``intid`` of ``cpu``."""
         raise NotImplementedError
+
+    def trace_events(self) -> list[Event]:
+        """The GIC's own trace events (QEMU's trace points), for the machine to register
+        with its recorder (:meth:`~irqfwd.sim.metrics.Recorder.site`)."""
+        return []
 
     def reset(self) -> None:
         """Reset every block and recompute the outputs."""

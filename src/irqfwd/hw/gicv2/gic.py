@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from irqfwd.hw.events import GicSetIrq, GicUpdateMaintenanceIrq
 from irqfwd.hw.gic.device import CpuOutputs, GicSink, HookSink
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.core import GicV2Core
@@ -19,6 +20,7 @@ from irqfwd.hw.gicv2.cpu_interface import GICC_SIZE, CpuInterface
 from irqfwd.hw.gicv2.distributor import GICD_SIZE, Distributor
 from irqfwd.hw.gicv2.hyp_interface import HypInterface
 from irqfwd.hw.gicv2.vcpu_interface import VcpuInterface
+from irqfwd.sim.metrics import Event
 
 __all__ = ["GICH_SIZE", "GICV_SIZE", "GICv2"]
 
@@ -41,9 +43,10 @@ class GICv2(GicV2Core):
     * ``outputs[cpu]``: ``irq``/``fiq``/``virq``/``vfiq`` levels; ``on_output(cpu, signal,
       level)`` on every change; ``on_event(kind, intid, cpu, source)`` on every physical
       activation/deactivation (or, instead of both, the native methods of an attached
-      :class:`~irqfwd.hw.gic.device.GicSink`: :meth:`attach`); ``on_line(intid, cpu, level)`` (None unless someone
-      watches: the tracers) on every drive of an input line, the maintenance PPI included
-      (QEMU's ``gic_set_irq`` trace point).
+      :class:`~irqfwd.hw.gic.device.GicSink`: :meth:`attach`); every drive of an input
+      line is QEMU's ``gic_set_irq`` trace event, of the maintenance PPI
+      ``gic_update_maintenance_irq`` (:meth:`trace_events`: live once a recorder that
+      wants them registered them).
 
     Callbacks run synchronously inside the access that caused them.  ``on_output`` fires
     after the state change is complete; ``on_event`` fires during the transition (the
@@ -64,8 +67,9 @@ class GICv2(GicV2Core):
         "config",
         "cpu_if",
         "dist",
+        "ev_maint",
+        "ev_set_irq",
         "hyp",
-        "on_line",
         "outputs",
         "vcpu_if",
     )
@@ -80,8 +84,10 @@ class GICv2(GicV2Core):
         """Calls the ``on_output`` / ``on_event`` callables."""
         self._sink: GicSink = self._hooks
         """What the outputs drive: :attr:`_hooks`, or the sink given to :meth:`attach`."""
-        self.on_line: Callable[[int, int, bool], None] | None = None
-        """``on_line(intid, cpu, level)``: every drive of an input line (``cpu`` 0 for SPIs)."""
+        self.ev_set_irq = GicSetIrq()
+        """``gic_set_irq``: every drive of an input line (``cpu`` 0 for SPIs)."""
+        self.ev_maint = GicUpdateMaintenanceIrq()
+        """``gic_update_maintenance_irq``: every drive of a maintenance interrupt line."""
         self._stale_mask = 0
         self.dist = Distributor(config)
         self.dist.gic = self
@@ -270,22 +276,22 @@ class GICv2(GicV2Core):
         SGIs have no input line (use GICD_SGIR); INTIDs ≥ ``num_irqs`` or ≥ 1020 and PPIs
         without a valid ``cpu`` raise :class:`ValueError`.
         """
-        watch = self.on_line
+        ev = self.ev_set_irq
         if intid >= 32:
             if intid >= self._spi_end:
                 raise ValueError(
                     f"INTID {intid} is not an implemented SPI (num_irqs={self.config.num_irqs})"
                 )
-            if watch is not None:
-                watch(intid, 0, level)
+            if ev.live:
+                self._trace_line(intid, 0, level)
             self.dist.set_line(intid, level, 0)
             return
         if intid < 16:
             raise ValueError(f"INTID {intid} is an SGI: SGIs have no input line (use GICD_SGIR)")
         if cpu is None or not 0 <= cpu < self._ncpu:
             raise ValueError(f"PPI {intid} needs cpu in 0..{self._ncpu - 1}, got {cpu}")
-        if watch is not None:
-            watch(intid, cpu, level)
+        if ev.live:
+            self._trace_line(intid, cpu, level)
         self.dist.set_line(intid, level, cpu)
 
     # ------------------------------------------------------------------ outputs & events
@@ -336,10 +342,26 @@ class GICv2(GicV2Core):
 
     def set_maintenance(self, cpu: int, level: bool) -> None:
         """Drive the maintenance interrupt PPI (``config.maintenance_intid``) of ``cpu``."""
-        watch = self.on_line
-        if watch is not None:
-            watch(self.config.maintenance_intid, cpu, level)
+        if self.ev_maint.live:
+            self._trace_line(self.config.maintenance_intid, cpu, level)
         self.dist.set_line(self.config.maintenance_intid, level, cpu)
+
+    def _trace_line(self, intid: int, cpu: int, level: bool) -> None:
+        """Emit ``gic_set_irq`` (``gic_update_maintenance_irq`` for the maintenance PPI)."""
+        if intid == self.config.maintenance_intid:
+            m = self.ev_maint
+            m.cpu = cpu
+            m.level = int(level)
+            m.emit()
+        else:
+            ev = self.ev_set_irq
+            ev.intid = intid
+            ev.cpu = cpu
+            ev.level = int(level)
+            ev.emit()
+
+    def trace_events(self) -> list[Event]:
+        return [self.ev_set_irq, self.ev_maint]
 
     def update_virtual_outputs(self, cpu: int, virq: bool, vfiq: bool) -> None:
         """Set the virtual IRQ/FIQ outputs of ``cpu`` (called by the virtual interface)."""
