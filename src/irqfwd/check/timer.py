@@ -50,7 +50,7 @@ from irqfwd.check.invariants import (
     register_rule,
 )
 from irqfwd.guest.events import GuestDeactivate
-from irqfwd.host.kvm.events import KvmTimerUpdateIrq
+from irqfwd.host.kvm.events import KvmTimerPhysActive, KvmTimerUpdateIrq
 from irqfwd.hw.timer import PPI_VTIMER
 from irqfwd.sim.metrics import Event, Listener
 
@@ -166,17 +166,17 @@ class TimerStaleActive(Rule):
         super().__init__(checker)
         self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"irqfwd_kvm_timer_phys_active": self._on_load}
+    events = ("irqfwd_kvm_timer_phys_active",)
 
-    def _on_load(self, time: int, f: dict[str, Any]) -> None:
-        if f.get("active"):
-            return
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, KvmTimerPhysActive) and not ev.active:
+            self._on_inactive(time_ns, ev.cpu, ev.cached)
+
+    def _on_inactive(self, time: int, cpu: int, cached: bool) -> None:
         self.check()
-        cpu = int(f["cpu"])
         since = self.phys_active.get(phys_key(PPI_VTIMER, cpu))
         if since is not None:
-            how = "cached as inactive" if f.get("cached") else "written inactive"
+            how = "cached as inactive" if cached else "written inactive"
             self.violation(
                 time, PPI_VTIMER,
                 f"PPI {PPI_VTIMER} of CPU {cpu} {how} at vcpu load but still Active since {since} ns",
@@ -194,12 +194,16 @@ class TimerWrongGuest(Rule):
         self.ignored: dict[int, int] = {}  # cpu -> time of a host vtimer irq with no vCPU loaded
         self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "kvm_timer_update_irq": self._on_update,
-            "irqfwd_guest_timer_irq": self._on_irq,
-            "irqfwd_timer_host_irq": self._on_host_irq,
-        }
+    events = ("kvm_timer_update_irq", "irqfwd_guest_timer_irq", "irqfwd_timer_host_irq")
+
+    def on_event(self, ev: Event, time_ns: int) -> None:
+        if isinstance(ev, KvmTimerUpdateIrq):
+            if ev.level:
+                self._on_raise(time_ns, ev.vm, ev.vcpu, ev.cpu)
+        elif ev.event == "irqfwd_guest_timer_irq":
+            self._on_irq(time_ns, ev.fields())
+        elif ev.event == "irqfwd_timer_host_irq":
+            self._on_host_irq(time_ns, ev.fields())
 
     def _on_host_irq(self, time: int, f: dict[str, Any]) -> None:
         cpu = int(f["cpu"])
@@ -208,13 +212,10 @@ class TimerWrongGuest(Rule):
         else:
             self.ignored.pop(cpu, None)
 
-    def _on_update(self, time: int, f: dict[str, Any]) -> None:
-        if not f.get("level"):
-            return
-        key = _key(f)
+    def _on_raise(self, time: int, vm: int, vcpu: int, cpu: int | None) -> None:
+        key = (vm, vcpu)
         self.raised[key] = self.raised.get(key, 0) + 1
-        cpu = f.get("cpu")
-        if cpu is not None and self.ignored.get(int(cpu)) == time:
+        if cpu is not None and self.ignored.get(cpu) == time:
             self.violation(
                 time, PPI_VTIMER,
                 f"vtimer PPI taken on CPU {cpu} with no vCPU loaded was injected into VM {key[0]} vCPU {key[1]}",
