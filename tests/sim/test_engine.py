@@ -1,6 +1,7 @@
 """The event kernel: deterministic (time, priority, sequence) order, processes, signals."""
 
 from irqfwd.sim import LATE, URGENT, Engine
+from irqfwd.sim.engine import Handle
 
 
 def test_order_is_time_then_priority_then_insertion() -> None:
@@ -200,7 +201,7 @@ def test_execution_order_is_the_sorted_key_order(ops: list[tuple[str, int, int, 
     eng = Engine()
     ran: list[tuple[int, int, int]] = []
     live: dict[int, tuple[int, int, int]] = {}  # seq -> key, of entries not run nor cancelled
-    handles: list[list[object]] = []
+    handles: list[Handle] = []
 
     def fire(key: tuple[int, int, int], children: int) -> None:
         assert eng.now == key[0]
@@ -227,16 +228,16 @@ def test_execution_order_is_the_sorted_key_order(ops: list[tuple[str, int, int, 
             live[seq] = key
         elif op == "cancel" and handles:
             h = handles[n % len(handles)]
-            if h[3] is not None:
-                live.pop(h[4][0][2])  # type: ignore[index]
-            eng.cancel(h)  # type: ignore[arg-type]
+            if h.callback is not None:
+                live.pop(h.args[0][2])
+            eng.cancel(h)
         elif op == "run_until":
             until = eng.now + n
             eng.run(until=until)
             assert all(k[0] > until for k in live.values())  # everything due by then ran
             assert eng.now == until
         assert eng.peek() == (min(live.values())[0] if live else None)
-        assert [e[2] for e in eng.pending()] == [k[2] for k in sorted(live.values())]
+        assert [e.seq for e in eng.pending()] == [k[2] for k in sorted(live.values())]
     eng.run()
     assert not live and eng.peek() is None
     assert eng.events_run == len(ran)

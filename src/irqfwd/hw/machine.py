@@ -42,7 +42,7 @@ from typing import Any, Final
 from irqfwd.hw.events import GicUpdateSetIrq, PhysActivate, PhysDeactivate
 from irqfwd.hw.gic.device import GicDevice, GicSink
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.engine import Engine
+from irqfwd.sim.engine import Engine, Handle
 from irqfwd.sim.metrics import Recorder
 
 __all__ = [
@@ -166,7 +166,7 @@ class PhysCpu:
         the waiting code accounts the time itself."""
         self._last_cat = CPU_SCHED
         self._active = False
-        self._handle: list[Any] | None = None
+        self._handle: Handle | None = None
         self._run_cb: Callable[[], None] = self._run
         """:meth:`_run` as the callback of this pCPU's engine entries (one bound method
         for the whole run instead of a new one per entry)."""
@@ -180,10 +180,10 @@ class PhysCpu:
         happened at its start).
         """
         h = self._handle
-        if h is None or h[3] is None:
+        if h is None or h.callback is None:
             return
         eng = self.engine
-        rem = h[0] - eng.now
+        rem = h.time - eng.now
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
         eng.cancel(h)
@@ -433,8 +433,8 @@ class Machine(GicSink):
         for cpu in self.pcpus:
             acct = list(cpu.acct)
             h = cpu._handle
-            if h is not None and h[0] > now:  # the step in flight: only its part up to now
-                acct[cpu._last_cat] -= h[0] - now
+            if h is not None and h.time > now:  # the step in flight: only its part up to now
+                acct[cpu._last_cat] -= h.time - now
             row = {name: acct[i] for i, name in enumerate(CPU_TIME_CATEGORIES)}
             row["idle"] = now - sum(acct)
             row["wall"] = now

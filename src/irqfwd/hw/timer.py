@@ -244,7 +244,7 @@ class TimerChannel:
 
     def next_change_ns(self) -> int | None:
         """Engine time of the next scheduled condition change, or None."""
-        return None if self._event is None else int(self._event[0])
+        return None if self._event is None else self._event.time
 
 
 _SYSREGS_CHANNEL = {

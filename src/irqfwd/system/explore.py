@@ -91,7 +91,7 @@ from irqfwd.fileio import atomic_write_text
 from irqfwd.host.sched import Scheduler
 from irqfwd.hw.machine import PhysCpu
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.engine import NORMAL, URGENT, Engine
+from irqfwd.sim.engine import NORMAL, URGENT, Engine, Entry
 from irqfwd.system.build import System
 from irqfwd.system.designs import DESIGNS, get_design, unsupported
 from irqfwd.system.run import RunHooks, RunResult, run_scenario
@@ -114,7 +114,6 @@ __all__ = [
 
 REPLAY_FORMAT: Final = "irqfwd-replay/2"
 
-Entry = list[Any]
 
 
 @dataclass(frozen=True)
@@ -151,14 +150,14 @@ class ExploreOptions:
 def describe_entry(entry: Entry) -> tuple[str, str]:
     """``(kind, name)`` of an engine entry: kind ``env`` (environment event), ``kill`` (the
     explorer's VM teardown) or ``step`` (anything else); the name is for people."""
-    cb = entry[3]
-    args = entry[4]
+    cb = entry.callback
+    args = entry.args
     owner = getattr(cb, "__self__", None)
     name = getattr(cb, "__name__", type(cb).__name__)
     if isinstance(owner, PhysCpu):
         return "step", f"cpu{owner.index} step"
     if isinstance(owner, ArrivalMux):  # a device's next arrival (one mux per device here)
-        dev = getattr(owner.sink_for(entry[2]), "__self__", None)
+        dev = getattr(owner.sink_for(entry.seq), "__self__", None)
         if isinstance(dev, Nic):
             return "env", f"{dev.name} event"
     if isinstance(owner, Nic):
@@ -235,19 +234,19 @@ class _Ordering(RunHooks):
     def candidates(self, engine: Engine, limit: int) -> list[Entry]:
         pend = engine.pending()
         d = pend[0]
-        t0: int = d[0]
-        prio: int = d[1]
+        t0 = d.time
+        prio = d.priority
         out = [d]
         horizon = min(limit, t0 + self._reach)
         opts = self.opts
         for e in pend[1:]:
-            t: int = e[0]
+            t = e.time
             if t > horizon:
                 break
-            if t == t0 and e[1] == prio:
+            if t == t0 and e.priority == prio:
                 out.append(e)
                 continue
-            if prio == URGENT or e[1] != NORMAL:
+            if prio == URGENT or e.priority != NORMAL:
                 continue
             kind = describe_entry(e)[0]
             w = opts.kill_window_ns if kind == "kill" else opts.env_window_ns if kind == "env" else opts.window_ns

@@ -43,7 +43,7 @@ from irqfwd.errors import InputError
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.machine import GUEST, PhysCpu
 from irqfwd.sim.costs import CostProfile
-from irqfwd.sim.engine import Engine
+from irqfwd.sim.engine import Engine, Entry
 from irqfwd.sim.metrics import LatencyStats
 from irqfwd.system.build import System
 from irqfwd.system.run import RunHooks, RunResult, run_scenario
@@ -133,7 +133,7 @@ class _Monitor(RunHooks):
             q.clear()
 
     # ---------------------------------------------------------------- attribution
-    def _choose(self, engine: Engine, limit: int) -> list[Any]:
+    def _choose(self, engine: Engine, limit: int) -> Entry:
         snap = self._snapshot()
         if self._attrib and snap != self._prev:
             self._diff(self._prev, snap, engine.now)
@@ -142,9 +142,9 @@ class _Monitor(RunHooks):
         self._prev = snap
         return entry
 
-    def _attributable(self, entry: list[Any]) -> bool:
-        cpu = getattr(entry[3], "__self__", None)
-        if not isinstance(cpu, PhysCpu) or getattr(entry[3], "__name__", "") != "_run":
+    def _attributable(self, entry: Entry) -> bool:
+        cpu = getattr(entry.callback, "__self__", None)
+        if not isinstance(cpu, PhysCpu) or getattr(entry.callback, "__name__", "") != "_run":
             return False
         if cpu.mode == GUEST:
             return cpu.ctx in self.hostile_ctx
