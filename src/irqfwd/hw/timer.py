@@ -37,8 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
+from irqfwd.hw.gic.device import GicDevice
 from irqfwd.sim.engine import URGENT, Engine, Handle
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "WRAP_HORIZON_NS",
     "ArchTimers",
     "GenericTimer",
-    "LineSink",
     "SystemCounter",
     "TimerChannel",
 ]
@@ -88,12 +88,6 @@ def _sext32(value: int) -> int:
     return value - (1 << 32) if value & 0x8000_0000 else value
 
 
-class LineSink(Protocol):
-    """What the timer outputs drive: the GIC's PPI inputs (``GICv2.set_line``)."""
-
-    def set_line(self, intid: int, level: bool, cpu: int | None = None) -> None: ...
-
-
 class SystemCounter:
     """The system counter: ``CNTPCT`` as a pure function of engine time (Arm ARM D11.1.2).
 
@@ -115,7 +109,8 @@ class SystemCounter:
 
     def count(self) -> int:
         """CNTPCT_EL0 now."""
-        return self.unwrapped_at(self.engine.now) & _MASK64
+        u = self.unwrapped_at(self.engine.now)
+        return u & _MASK64 if u >> 64 else u  # the mask only when it wraps (no big-int op)
 
     def time_of(self, unwrapped: int) -> int:
         """Earliest engine time (ns) at which the unwrapped count is ``>= unwrapped``."""
@@ -133,33 +128,25 @@ class SystemCounter:
 class _Wiring:
     """Where a timer's output goes."""
 
-    sink: LineSink | None
+    sink: GicDevice | None
     cpu: int
     observers: list[Callable[[str, int, bool], None]]
 
 
 class TimerChannel:
-    """One timer (virtual, EL1 physical or EL2 physical) of one PE.
+    """One timer (virtual, EL1 physical or EL2 physical) of one PE."""
 
-    ``offset`` is a callable returning the offset subtracted from CNTPCT (CNTVOFF_EL2 for
-    the virtual timer, 0 for the physical ones).
-    """
+    __slots__ = ("_event", "_fire_cb", "_wiring", "counter", "ctl", "cval", "name", "offset", "output", "ppi")
 
-    __slots__ = ("_event", "_wiring", "counter", "ctl", "cval", "name", "offset", "output", "ppi")
-
-    def __init__(
-        self,
-        name: str,
-        ppi: int,
-        counter: SystemCounter,
-        offset: Callable[[], int],
-        wiring: _Wiring,
-    ) -> None:
+    def __init__(self, name: str, ppi: int, counter: SystemCounter, wiring: _Wiring) -> None:
         self.name = name
         self.ppi = ppi
         self.counter = counter
-        self.offset = offset
+        self.offset = 0
+        """Subtracted from CNTPCT: CNTVOFF_EL2 for the virtual timer (set by
+        :meth:`GenericTimer.write_cntvoff`), 0 for the physical ones."""
         self._wiring = wiring
+        self._fire_cb = self._fire
         self.ctl = 0
         """Stored ENABLE/IMASK bits (ISTATUS is computed)."""
         self.cval = 0
@@ -170,7 +157,8 @@ class TimerChannel:
     # --- architectural views -------------------------------------------------------
     def count(self) -> int:
         """The count this timer compares with CVAL (CNTVCT for the virtual timer)."""
-        return (self.counter.count() - self.offset()) & _MASK64
+        c = self.counter.count() - self.offset
+        return c if c >= 0 else c & _MASK64
 
     def condition_met(self) -> bool:
         """The timer condition ``UInt(count) >= UInt(CVAL)`` (independent of ENABLE/IMASK)."""
@@ -213,10 +201,17 @@ class TimerChannel:
 
     # --- output and scheduling ------------------------------------------------------
     def update(self) -> None:
-        """Re-evaluate the output, drive the PPI on a change, reschedule the next change."""
-        self.counter.engine.cancel(self._event)
-        self._event = None
-        level = self.asserted()
+        """Re-evaluate the output (:meth:`asserted`), drive the PPI on a change, reschedule
+        the next change (the count is read once)."""
+        counter = self.counter
+        engine = counter.engine
+        if self._event is not None:
+            engine.cancel(self._event)
+            self._event = None
+        ctl = self.ctl
+        enabled = ctl & CTL_ENABLE != 0
+        count = self.count() if enabled else 0
+        level = enabled and count >= self.cval and not ctl & CTL_IMASK
         if level != self.output:
             self.output = level
             w = self._wiring
@@ -224,19 +219,16 @@ class TimerChannel:
                 w.sink.set_line(self.ppi, level, w.cpu)
             for fn in w.observers:
                 fn(self.name, w.cpu, level)
-        if not self.ctl & CTL_ENABLE:
+        if not enabled:
             return
-        counter = self.counter
-        engine = counter.engine
         now_unwrapped = counter.unwrapped_at(engine.now)
-        count = self.count()
         if count < self.cval:
             when = counter.time_of(now_unwrapped + (self.cval - count))
         else:
             when = counter.time_of(now_unwrapped + ((1 << 64) - count))
             if when - engine.now > WRAP_HORIZON_NS:
                 return
-        self._event = engine.at(max(when, engine.now), self._fire, priority=URGENT)
+        self._event = engine.at(max(when, engine.now), self._fire_cb, priority=URGENT)
 
     def _fire(self) -> None:
         self._event = None
@@ -264,18 +256,15 @@ class GenericTimer:
 
     __slots__ = ("_wiring", "cntvoff", "counter", "cpu", "hyp", "phys", "virt")
 
-    def __init__(self, counter: SystemCounter, cpu: int, sink: LineSink | None = None) -> None:
+    def __init__(self, counter: SystemCounter, cpu: int, sink: GicDevice | None = None) -> None:
         self.counter = counter
         self.cpu = cpu
         self.cntvoff = 0
         """CNTVOFF_EL2."""
         self._wiring = _Wiring(sink, cpu, [])
-        self.virt = TimerChannel("virt", PPI_VTIMER, counter, self._voff, self._wiring)
-        self.phys = TimerChannel("phys", PPI_PTIMER, counter, _zero, self._wiring)
-        self.hyp = TimerChannel("hyp", PPI_HYP_PTIMER, counter, _zero, self._wiring)
-
-    def _voff(self) -> int:
-        return self.cntvoff
+        self.virt = TimerChannel("virt", PPI_VTIMER, counter, self._wiring)
+        self.phys = TimerChannel("phys", PPI_PTIMER, counter, self._wiring)
+        self.hyp = TimerChannel("hyp", PPI_HYP_PTIMER, counter, self._wiring)
 
     def channels(self) -> tuple[TimerChannel, TimerChannel, TimerChannel]:
         """The virtual, EL1 physical and EL2 physical timers."""
@@ -288,6 +277,7 @@ class GenericTimer:
     def write_cntvoff(self, value: int) -> None:
         """CNTVOFF_EL2 write: moves the virtual count, so the virtual timer is re-evaluated."""
         self.cntvoff = value & _MASK64
+        self.virt.offset = self.cntvoff
         self.virt.update()
 
     def _channel(self, name: str) -> tuple[TimerChannel, str]:
@@ -333,10 +323,6 @@ class GenericTimer:
             timer.write_tval(value)
 
 
-def _zero() -> int:
-    return 0
-
-
 class ArchTimers:
     """The Generic Timer of a whole system: one counter, one :class:`GenericTimer` per CPU.
 
@@ -350,7 +336,7 @@ class ArchTimers:
         self,
         engine: Engine,
         num_cpus: int,
-        sink: LineSink | None = None,
+        sink: GicDevice | None = None,
         freq_hz: int = DEFAULT_FREQ_HZ,
         start_count: int = 0,
     ) -> None:
