@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from irqfwd.hw.gic.device import GicDevice
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.timer import (
@@ -19,10 +20,11 @@ from irqfwd.hw.timer import (
 from irqfwd.sim.engine import Engine
 
 
-class FakeGic:
+class FakeGic(GicDevice):
     """Records set_line calls as the GICv2 contract names them (intid, level, cpu)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple[int, int, bool, int | None]] = []
         self.engine: Engine | None = None
         self.levels: dict[tuple[int, int | None], bool] = {}

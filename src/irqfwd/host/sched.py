@@ -23,7 +23,6 @@ switches to a woken thread, ``sched_switch_ns`` for a switch between two threads
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
 from irqfwd.config import SchedulerConfig
 from irqfwd.hw.machine import CPU_HOST, CPU_SCHED, HOST, Machine, PhysCpu, Step
@@ -73,6 +72,18 @@ class Task:
         """Ask a running thread to leave its pCPU at its next opportunity (migration)."""
 
 
+class IdleHooks:
+    """What runs when a pCPU enters or leaves the idle loop (``tick_nohz_idle_enter`` /
+    ``tick_nohz_idle_exit``: the host tick's), registered in :attr:`Scheduler.idle_hooks`:
+    native calls in the compiled build."""
+
+    def idle_enter(self, cpu: PhysCpu) -> None:
+        """``cpu`` enters the idle loop."""
+
+    def idle_exit(self, cpu: PhysCpu) -> None:
+        """``cpu`` leaves the idle loop for a thread."""
+
+
 class Scheduler:
     """Per-pCPU runqueues of threads."""
 
@@ -93,10 +104,9 @@ class Scheduler:
         self.eevdf = True
         """Tick preemption after EEVDF's base slice (6.6+) rather than CFS's share of
         ``sched_latency`` (set from the kernel profile)."""
-        self.idle_enter: list[Callable[[PhysCpu], None]] = []
-        """Called when a pCPU enters the idle loop (NO_HZ: the host tick stops)."""
-        self.idle_exit: list[Callable[[PhysCpu], None]] = []
-        """Called when a pCPU leaves the idle loop for a thread (the tick restarts)."""
+        self.idle_hooks: list[IdleHooks] = []
+        """Told when a pCPU enters the idle loop (NO_HZ: the host tick stops) and when it
+        leaves it for a thread (the tick restarts)."""
         for cpu in machine.pcpus:
             cpu.idle_step = _IdleStep(self, cpu).step
 
@@ -147,8 +157,8 @@ class Scheduler:
             cost = self.wakeup_ns if was_idle else self.switch_ns
             self._last_was_idle[cpu.index] = False
             if was_idle:
-                for fn in self.idle_exit:
-                    fn(cpu)
+                for h in self.idle_hooks:
+                    h.idle_exit(cpu)
             cost += self.switch_in(task, cpu)
             cpu.mode = HOST
             cpu.next = task.run_step
@@ -156,8 +166,8 @@ class Scheduler:
                 self._arm_slice(cpu)
             return cost
         if not self._last_was_idle[cpu.index]:
-            for fn in self.idle_enter:
-                fn(cpu)
+            for h in self.idle_hooks:
+                h.idle_enter(cpu)
         self._last_was_idle[cpu.index] = True
         cpu.next = None
         return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from irqfwd.host.kernel import HostKernel
+from irqfwd.host.sched import IdleHooks
 from irqfwd.hw.machine import PhysCpu
 from irqfwd.hw.timer import CTL_ENABLE, PPI_HYP_PTIMER, ArchTimers
 
@@ -22,8 +23,9 @@ __all__ = ["HostTick"]
 _NS_PER_S = 1_000_000_000
 
 
-class HostTick:
-    """The periodic tick of every CPU of ``host`` at ``hz`` (0: no tick)."""
+class HostTick(IdleHooks):
+    """The periodic tick of every CPU of ``host`` at ``hz`` (0: no tick), stopped while a
+    CPU idles (NO_HZ_IDLE: :meth:`idle_enter` / :meth:`idle_exit`)."""
 
     def __init__(self, host: HostKernel, timers: ArchTimers, hz: int) -> None:
         self.host = host
@@ -43,8 +45,7 @@ class HostTick:
         for cpu in range(len(timers)):
             host.irqchip.set_ppi_type(PPI_HYP_PTIMER, False, cpu)
             genirq.enable_percpu_irq(self.irq, cpu)
-        host.sched.idle_enter.append(self.stop)
-        host.sched.idle_exit.append(self.start)
+        host.sched.idle_hooks.append(self)
 
     def _next_deadline(self) -> int:
         """The next jiffy boundary after now, in counter ticks."""
@@ -60,6 +61,12 @@ class HostTick:
         hyp = self.timers.cpus[i].hyp
         hyp.write_cval(self._next_deadline())
         hyp.write_ctl(CTL_ENABLE)
+
+    def idle_exit(self, cpu: PhysCpu) -> None:
+        self.start(cpu)
+
+    def idle_enter(self, cpu: PhysCpu) -> None:
+        self.stop(cpu)
 
     def stop(self, cpu: PhysCpu) -> None:
         """``tick_nohz_idle_stop_tick``: the idle CPU gets no tick."""

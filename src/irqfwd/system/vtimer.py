@@ -103,11 +103,7 @@ class VtimerSystem:
         if irq is not None:
             irq.owner = ctx  # kvm_vgic_set_owner(vcpu, vtimer_irq, ctx)
 
-        hooks = VcpuTimerHooks(kt, ctx)
-        vcpu.on_load.append(hooks.on_load)
-        vcpu.on_put.append(hooks.on_put)
-        vcpu.on_block.append(hooks.on_block)
-        vcpu.on_unblock.append(hooks.on_unblock)
+        vcpu.hooks.append(VcpuTimerHooks(kt, ctx))
         if config is not None and config.enabled and gcpu is not None:
             self._attach_guest(vcpu, gcpu, ctx, config)
         return ctx

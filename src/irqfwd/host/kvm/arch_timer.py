@@ -69,7 +69,7 @@ from irqfwd.host.kvm.events import (
     KvmTimerSaveState,
     KvmTimerUpdateIrq,
 )
-from irqfwd.host.kvm.kvm_host import KvmVcpu
+from irqfwd.host.kvm.kvm_host import KvmVcpu, VcpuHooks
 from irqfwd.host.kvm.vgic import (
     kvm_vgic_inject_irq,
     kvm_vgic_map_is_active,
@@ -197,8 +197,8 @@ class _InputLevel:
         return self.kt.kvm_arch_timer_get_input_level(self.vcpu, vintid)
 
 
-class VcpuTimerHooks:
-    """The vCPU load/put/block/unblock hooks of one timer context (``KvmVcpu.on_load`` ...):
+class VcpuTimerHooks(VcpuHooks):
+    """The vCPU load/put/block/unblock hooks of one timer context (``KvmVcpu.hooks``):
     ``kvm_timer_vcpu_load``/``put`` and ``kvm_vcpu_is_blocking`` as ``ctx.blocking``.  A
     class of this compiled module so that a vCPU switch calls no interpreted code."""
 

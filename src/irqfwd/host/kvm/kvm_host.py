@@ -43,7 +43,7 @@ __all__ = [
     "Kvm",
     "KvmGlobals",
     "KvmVcpu",
-    "VcpuHook",
+    "VcpuHooks",
     "VgicCpu",
     "VgicDist",
     "VgicGlobalState",
@@ -51,7 +51,28 @@ __all__ = [
     "VgicOps",
 ]
 
-VcpuHook = Callable[["KvmVcpu", int], int]
+@mypyc_attr(allow_interpreted_subclasses=True)
+class VcpuHooks:
+    """What runs around a vCPU's load, put, block and unblock in ``kvm_arch_vcpu_load`` /
+    ``kvm_arch_vcpu_put`` / ``kvm_arch_vcpu_blocking`` / ``kvm_arch_vcpu_unblocking`` (the
+    arch timer's ``kvm_timer_vcpu_load``... in KVM), registered in :attr:`KvmVcpu.hooks`:
+    native calls in the compiled build.  Each returns the ns it costs."""
+
+    def on_load(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """The vCPU is loaded on pCPU ``cpu``."""
+        return 0
+
+    def on_put(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """The vCPU is put from pCPU ``cpu``."""
+        return 0
+
+    def on_block(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """The vCPU blocks (WFI) on pCPU ``cpu``."""
+        return 0
+
+    def on_unblock(self, vcpu: KvmVcpu, cpu: int) -> int:
+        """The blocked vCPU is woken (``cpu``: its home pCPU)."""
+        return 0
 """A hook ``fn(vcpu, pcpu_index) -> cost_ns`` (vcpu load/put, blocking/unblocking)."""
 
 IoHandler = Callable[["KvmVcpu", int, int, int, bool], int]
@@ -397,10 +418,8 @@ class KvmVcpu(Task):
         """HCR_EL2.TWI: the guest's WFI traps (``vcpu_set_wfx_traps``)."""
         self.in_wfi = False
         """``IN_WFI``: the vCPU is in ``kvm_vcpu_wfi`` (between its put and load of the vPE)."""
-        self.on_load: list[VcpuHook] = []
-        self.on_put: list[VcpuHook] = []
-        self.on_block: list[VcpuHook] = []
-        self.on_unblock: list[VcpuHook] = []
+        self.hooks: list[VcpuHooks] = []
+        """Run at every load, put, block and unblock of this vCPU, in registration order."""
         self._kick_ns = kvm.m.costs.kick_ipi_ns
 
     def kvm_vcpu_wake_up(self) -> None:
@@ -410,8 +429,8 @@ class KvmVcpu(Task):
             return
         self.blocked = False
         m = self.m
-        for hook in self.on_unblock:
-            m.acc += hook(self, self.home)
+        for hook in self.hooks:
+            m.acc += hook.on_unblock(self, self.home)
         self.kvm.host.sched.try_to_wake_up(self)
 
     def kvm_vcpu_kick(self) -> None:

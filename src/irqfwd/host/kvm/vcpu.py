@@ -20,7 +20,7 @@ exclude boot.
 
 The vCPU thread is a :class:`~irqfwd.host.sched.Task`: the scheduler switches it in and
 out through the preempt notifiers, here ``kvm_arch_vcpu_load`` (:meth:`Vcpu.sched_in`: the
-guest context is loaded on the pCPU, the vgic back end's ``load``, then the ``on_load``
+guest context is loaded on the pCPU, the vgic back end's ``load``, then the ``hooks``
 hooks) and ``kvm_arch_vcpu_put`` (:meth:`Vcpu.sched_out`: the ``on_put`` hooks, then the
 back end's ``put``).  Hooks for other subsystems (e.g. the arch timer's
 ``kvm_timer_vcpu_load``/``put``) are lists of ``fn(vcpu, pcpu_index) -> int`` (cost in ns);
@@ -140,8 +140,8 @@ class Vcpu(KvmVcpu):
         else:
             self.twi = policy == "trap"
         cost = kvm.vgic.ops.load(self, cpu.index)
-        for hook in self.on_load:
-            cost += hook(self, cpu.index)
+        for hook in self.hooks:
+            cost += hook.on_load(self, cpu.index)
         ev = self._ev_load
         if ev.live:
             ev.cpu = cpu.index
@@ -151,8 +151,8 @@ class Vcpu(KvmVcpu):
     def kvm_arch_vcpu_put(self, cpu: PhysCpu) -> int:
         """``kvm_arch_vcpu_put``: the ``on_put`` hooks, then the vgic (``kvm_vgic_put``)."""
         cost = 0
-        for hook in self.on_put:
-            cost += hook(self, cpu.index)
+        for hook in self.hooks:
+            cost += hook.on_put(self, cpu.index)
         cost += self.kvm.vgic.ops.put(self, cpu.index)
         ev = self._ev_put
         if ev.live:
@@ -448,6 +448,6 @@ class Vcpu(KvmVcpu):
     def kvm_vcpu_block(self, cpu: PhysCpu) -> int:
         """``kvm_vcpu_block``: ``kvm_arch_vcpu_blocking`` (``on_block`` hooks), then sleep."""
         cost = 0
-        for hook in self.on_block:
-            cost += hook(self, cpu.index)
+        for hook in self.hooks:
+            cost += hook.on_block(self, cpu.index)
         return cost + self.kvm.host.sched.block(self, cpu)
