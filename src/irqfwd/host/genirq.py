@@ -220,32 +220,38 @@ def handle_percpu_devid_irq(desc: IrqDesc, cpu: int) -> int:
 class Genirq:
     """The host kernel's irq number space and the genirq API (kernel/irq/manage.c)."""
 
-    __slots__ = ("_by_hwirq", "descs", "next_irq")
+    __slots__ = ("_revmap", "descs", "next_irq")
 
     def __init__(self) -> None:
         self.descs: dict[int, IrqDesc] = {}
-        self._by_hwirq: dict[tuple[int, int], int] = {}
+        self._revmap: dict[int, dict[int, IrqDesc]] = {}
+        """Per irq domain, hwirq → descriptor (the ``irq_domain`` reverse map)."""
         self.next_irq = 1
+
+    def _find(self, hwirq: int, domain: int) -> IrqDesc | None:
+        """``irq_resolve_mapping``: the descriptor of ``hwirq`` in ``domain`` (None: unmapped)."""
+        revmap = self._revmap.get(domain)
+        return None if revmap is None else revmap.get(hwirq)
 
     # ---------------------------------------------------------------- domain
     def irq_create_mapping(self, chip: IrqChip, hwirq: int, domain: int = 0,
                            handler: Callable[[IrqDesc, int], int] = handle_fasteoi_irq) -> int:
         """``irq_create_mapping``: a Linux irq number for ``hwirq`` of ``domain`` (idempotent)."""
-        key = (domain, hwirq)
-        irq = self._by_hwirq.get(key)
-        if irq is not None:
-            return irq
+        found = self._find(hwirq, domain)
+        if found is not None:
+            return found.irq_data.irq
         irq = self.next_irq
         self.next_irq += 1
         desc = IrqDesc(IrqData(irq, hwirq, chip))
         desc.handle_irq = handler
         self.descs[irq] = desc
-        self._by_hwirq[key] = irq
+        self._revmap.setdefault(domain, {})[hwirq] = desc
         return irq
 
     def irq_find_mapping(self, hwirq: int, domain: int = 0) -> int:
         """Linux irq for ``hwirq`` (0 when unmapped)."""
-        return self._by_hwirq.get((domain, hwirq), 0)
+        desc = self._find(hwirq, domain)
+        return 0 if desc is None else desc.irq_data.irq
 
     def irq_to_desc(self, irq: int) -> IrqDesc:
         desc = self.descs.get(irq)
@@ -258,16 +264,15 @@ class Genirq:
 
     def irq_action_name(self, hwirq: int, domain: int = 0) -> str:
         """The name ``request_irq`` gave ``hwirq``'s action ("" when none; for tracing)."""
-        irq = self._by_hwirq.get((domain, hwirq))
-        action = None if irq is None else self.descs[irq].action
+        desc = self._find(hwirq, domain)
+        action = None if desc is None else desc.action
         return "" if action is None else action.name
 
     def generic_handle_domain_irq(self, hwirq: int, cpu: int, domain: int = 0) -> int:
         """Run the flow handler of ``hwirq``; returns its cost (ns), or -1 if unmapped."""
-        irq = self._by_hwirq.get((domain, hwirq))
-        if irq is None:
+        desc = self._find(hwirq, domain)
+        if desc is None:
             return -1
-        desc = self.descs[irq]
         return desc.handle_irq(desc, cpu)
 
     # ---------------------------------------------------------------- request / free

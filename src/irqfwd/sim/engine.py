@@ -46,9 +46,9 @@ decide whether it may fast-forward.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable, Generator
-from heapq import heapify, heappop, heappush
 from typing import Any, Final
 
 from irqfwd.errors import SimulationError
@@ -171,6 +171,11 @@ class Process(Signal):
                 f"process {self.name!r} yielded {target!r}; expected an int delay in ns or a Signal"
             )
 
+
+heapify: Final = heapq.heapify
+heappop: Final = heapq.heappop
+heappush: Final = heapq.heappush
+# Final: the compiled build keeps them in C statics (no module-dict look-up per call).
 
 _FAR_FUTURE: Final = (1 << 62) - 1
 """Beyond any simulated time (``run(until=None)``); the largest int the compiled build
