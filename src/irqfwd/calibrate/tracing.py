@@ -41,6 +41,8 @@ __all__ = ["VARIANTS", "NoopTracer", "tracing_section"]
 
 VARIANTS: Final = ("off", "noop", "ftrace", "json", "vcd", "ftrace-null")
 """The measured variants, in this order in every repetition."""
+NOOP_TARGET: Final = 1.05
+"""Issue 11's target: tracing off within 5% of a run with a no-op tracer (``noop`` ÷ ``off``)."""
 _EXT: Final = {"ftrace": ".txt", "json": ".json", "vcd": ".vcd"}
 
 
@@ -59,7 +61,8 @@ def tracing_section(quick: bool = False, designs: tuple[str, ...] = ("forwarded"
     reps = repeats if repeats is not None else (3 if quick else 5)
     config = apply_overrides(get_scenario("nic-level"), [f"duration={duration}"])
     costs = load_profile(config.cost_profile)
-    out: dict[str, Any] = {"scenario": "nic-level", "duration": duration, "repeats": reps, "designs": {}}
+    out: dict[str, Any] = {"scenario": "nic-level", "duration": duration, "repeats": reps,
+                           "noop_target": NOOP_TARGET, "designs": {}}
     with tempfile.TemporaryDirectory(prefix="irqfwd-trace-bench-") as tmp:
         tmpdir = Path(tmp)
 
@@ -107,5 +110,7 @@ def tracing_section(quick: bool = False, designs: tuple[str, ...] = ("forwarded"
                     "irqs_per_cpu_s": irqs / cpu if cpu > 0 else 0.0,
                     "trace_bytes": size, "bytes_per_irq": size / irqs if irqs else 0.0,
                 }
+            res["noop_ratio"] = res["variants"]["noop"]["ratio_cpu_vs_off"]
+            res["noop_within_target"] = res["noop_ratio"] <= NOOP_TARGET
             out["designs"][design] = res
     return out

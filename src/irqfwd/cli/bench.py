@@ -160,6 +160,9 @@ def _tracing(quick: bool, as_json: bool, designs: tuple[str, ...]) -> None:
                       f"{r['trace_bytes']:,}" if r["trace_bytes"] else "", f"{r['bytes_per_irq']:,.0f}"
                       if r["trace_bytes"] else "")
         console.print(t)
+        verdict = "met" if d["noop_within_target"] else "missed"
+        console.print(f"no-op tracer against tracing off: {d['noop_ratio']:.3f}x (target at most "
+                      f"{tr['noop_target']:.2f}x: {verdict})")
 
 
 def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str | None = None,
