@@ -52,7 +52,7 @@ class HostTick(IdleHooks):
         now = self.timers.counter.count()
         return (now // self.period + 1) * self.period
 
-    def start(self, cpu: PhysCpu) -> None:
+    def idle_exit(self, cpu: PhysCpu) -> None:
         """``tick_nohz_idle_exit``: re-arm the tick on the jiffies grid."""
         i = cpu.index
         if self.running[i]:
@@ -62,13 +62,7 @@ class HostTick(IdleHooks):
         hyp.write_cval(self._next_deadline())
         hyp.write_ctl(CTL_ENABLE)
 
-    def idle_exit(self, cpu: PhysCpu) -> None:
-        self.start(cpu)
-
     def idle_enter(self, cpu: PhysCpu) -> None:
-        self.stop(cpu)
-
-    def stop(self, cpu: PhysCpu) -> None:
         """``tick_nohz_idle_stop_tick``: the idle CPU gets no tick."""
         i = cpu.index
         if not self.running[i]:

@@ -170,7 +170,12 @@ class TimerChannel:
 
     def asserted(self) -> bool:
         """The output level: ``ENABLE && ISTATUS && !IMASK``."""
-        return self.istatus() and not self.ctl & CTL_IMASK
+        return self._output(self.count() if self.ctl & CTL_ENABLE else 0)
+
+    def _output(self, count: int) -> bool:
+        """The output level for ``count`` (read only when ENABLE is set)."""
+        ctl = self.ctl
+        return ctl & CTL_ENABLE != 0 and count >= self.cval and not ctl & CTL_IMASK
 
     def read_ctl(self) -> int:
         """CNTx_CTL read."""
@@ -208,10 +213,9 @@ class TimerChannel:
         if self._event is not None:
             engine.cancel(self._event)
             self._event = None
-        ctl = self.ctl
-        enabled = ctl & CTL_ENABLE != 0
+        enabled = self.ctl & CTL_ENABLE != 0
         count = self.count() if enabled else 0
-        level = enabled and count >= self.cval and not ctl & CTL_IMASK
+        level = self._output(count)
         if level != self.output:
             self.output = level
             w = self._wiring

@@ -34,7 +34,13 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV3CpuIf,
     VgicVmcr,
 )
-from irqfwd.host.kvm.events import GicLrEntry, KvmAckIrq, KvmSetIrq, VgicUpdateIrqPending
+from irqfwd.host.kvm.events import (
+    GicLrEntry,
+    KvmAckIrq,
+    KvmSetIrq,
+    VgicMaintenance,
+    VgicUpdateIrqPending,
+)
 from irqfwd.host.sched import Task
 from irqfwd.hw.machine import GUEST, GuestContext, Machine, PhysCpu
 
@@ -413,6 +419,8 @@ class KvmVcpu(Task):
         self.ev_lr_write = rec.site(GicLrEntry(vcpu=vcpu_id, vm=kvm.index))
         """``gic_lr_entry`` emission site (the back end's world-switch restore)."""
         self.c_maintenance_irqs = rec.counter("maintenance_irqs")
+        self.ev_maintenance = rec.site(VgicMaintenance(vcpu=vcpu_id))
+        """``irqfwd_vgic_maintenance`` emission site (:func:`~irqfwd.host.kvm.vgic.vgic_maintenance`)."""
         """``maintenance_irqs`` (a maintenance condition seen at exit by the back end's save)."""
         self.twi = True
         """HCR_EL2.TWI: the guest's WFI traps (``vcpu_set_wfx_traps``)."""

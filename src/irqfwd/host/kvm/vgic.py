@@ -135,6 +135,17 @@ def vgic_queue_irq_unlock(kvm: Kvm, irq: VgicIrq) -> bool:
     return True
 
 
+def vgic_maintenance(vcpu: KvmVcpu, cpu: int, misr: int) -> None:
+    """The back end's save saw maintenance condition ``misr`` (GICH_MISR / ICH_MISR_EL2) on
+    ``cpu``: the ``maintenance_irqs`` counter and the ``irqfwd_vgic_maintenance`` event."""
+    vcpu.c_maintenance_irqs.n += 1
+    ev = vcpu.ev_maintenance
+    if ev.live:
+        ev.cpu = cpu
+        ev.misr = misr
+        ev.emit()
+
+
 def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool, owner: Any) -> int:
     """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue."""
     m = kvm.m

@@ -70,7 +70,6 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV2CpuIf,
     VgicVmcr,
 )
-from irqfwd.host.kvm.events import VgicMaintenance
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
@@ -78,6 +77,7 @@ from irqfwd.host.kvm.vgic import (
     vgic_get_irq,
     vgic_irq_handle_resampling,
     vgic_irq_set_phys_active,
+    vgic_maintenance,
 )
 from irqfwd.hw.gicv2.hyp_interface import HypInterface
 from irqfwd.hw.machine import Machine
@@ -122,7 +122,6 @@ class VgicV2Ops(VgicOps):
         self.restore_fixed_ns = c.gich_restore_fixed_ns
         self.lr_save_ns = c.lr_save_ns
         self.lr_restore_ns = c.lr_restore_ns
-        self._ev_maintenance = machine.recorder.site(VgicMaintenance())
 
     # ---------------------------------------------------------------- set-up
     def vcpu_init(self, vcpu: KvmVcpu) -> None:
@@ -291,13 +290,7 @@ class VgicV2Ops(VgicOps):
         if hcr & GICH_HCR_EN:
             misr = gich.read_misr()
             if misr:
-                vcpu.c_maintenance_irqs.n += 1
-                ev = self._ev_maintenance
-                if ev.live:
-                    ev.cpu = cpu
-                    ev.misr = misr
-                    ev.vcpu = vcpu.vcpu_id
-                    ev.emit()
+                vgic_maintenance(vcpu, cpu, misr)
                 if misr & GICH_MISR_VGRP_ANY:
                     # the guest changed a group enable: the saved VMCR must follow before
                     # the next configure_hcr (else its enables ask for the same exit again)

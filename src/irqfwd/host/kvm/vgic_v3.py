@@ -80,7 +80,7 @@ from irqfwd.host.kvm.arm_vgic import (
     VgicV3CpuIf,
     VgicVmcr,
 )
-from irqfwd.host.kvm.events import GicV3IchLrWrite, VgicMaintenance
+from irqfwd.host.kvm.events import GicV3IchLrWrite
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
@@ -88,6 +88,7 @@ from irqfwd.host.kvm.vgic import (
     vgic_get_irq,
     vgic_irq_handle_resampling,
     vgic_irq_set_phys_active,
+    vgic_maintenance,
     vgic_queue_irq_unlock,
 )
 from irqfwd.host.kvm.vgic_v4 import vgic_v4_init, vgic_v4_load, vgic_v4_put
@@ -173,7 +174,6 @@ class VgicV3Ops(VgicOps):
         self.restore_fixed_ns = c.gich_restore_fixed_ns
         self.lr_save_ns = c.lr_save_ns
         self.lr_restore_ns = c.lr_restore_ns
-        self._ev_maintenance = machine.recorder.site(VgicMaintenance())
         self.sysreg_ns = c.hypercall_ns
         """``kvm_handle_sys_reg``: the exit handler's dispatch of a trapped system register
         (assumed to cost what a hypercall's handler does: ``hypercall_ns``)."""
@@ -343,13 +343,7 @@ class VgicV3Ops(VgicOps):
         if hcr & ICH_HCR_EL2_EN:
             misr = ich.read_misr()
             if misr:
-                vcpu.c_maintenance_irqs.n += 1
-                ev = self._ev_maintenance
-                if ev.live:
-                    ev.cpu = cpu
-                    ev.misr = misr
-                    ev.vcpu = vcpu.vcpu_id
-                    ev.emit()
+                vgic_maintenance(vcpu, cpu, misr)
                 if misr & ICH_MISR_EL2_VGRP_ANY:
                     cif.vgic_vmcr = ich.read_vmcr()
         vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT
