@@ -235,8 +235,16 @@ class Engine:
         return entry
 
     def at(self, time: int, callback: Callable[..., Any], *args: Any, priority: int = NORMAL) -> Handle:
-        """Run ``callback(*args)`` at absolute time ``time`` (not in the past)."""
-        return self.schedule(time - self.now, callback, *args, priority=priority)
+        """Run ``callback(*args)`` at absolute time ``time`` (not in the past).
+
+        Builds its entry itself: forwarding ``*args`` to :meth:`schedule` would be a generic
+        call (argument list, keyword dict, attribute look-up) in the compiled build."""
+        if time < self.now:
+            raise SimulationError(f"negative delay {time - self.now}")
+        self._seq += 1
+        entry = Entry(time, priority, self._seq, callback, args)
+        heappush(self._heap, entry)
+        return entry
 
     def cancel(self, handle: Handle | None) -> None:
         """Cancel a scheduled callback; cancelling twice or a run entry is harmless.

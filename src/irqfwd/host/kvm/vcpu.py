@@ -31,6 +31,7 @@ back end's ``put``).  Hooks for other subsystems (e.g. the arch timer's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from irqfwd.host.kvm.events import KvmEntry, KvmExit, KvmVcpuWakeup, VcpuLoad, VcpuPut
@@ -90,6 +91,8 @@ class Vcpu(KvmVcpu):
         self._poll_busy0 = 0
         self._poll_timer: Handle | None = None
         self._poll_step: Step = self._poll_check
+        self._poll_timeout_cb: Callable[[], None] = self._poll_timeout
+        """Bound once: a compiled bound method is a new object per attribute read."""
         self._poll_check_ns = c.halt_poll_check_ns
         self._c_poll_success = rec.counter("halt_poll_success")
         self._c_poll_fail = rec.counter("halt_poll_fail")
@@ -328,7 +331,7 @@ class Vcpu(KvmVcpu):
         if not self.kvm.host.sched.single_task_running(cpu):  # one look, then kvm_vcpu_block
             return self._halt_block(cpu)
         self._poll_stop = now + self.halt_poll_ns
-        self._poll_timer = self.m.engine.at(self._poll_stop, self._poll_timeout)
+        self._poll_timer = self.m.engine.at(self._poll_stop, self._poll_timeout_cb)
         self._park_poll(cpu)
         return 0
 
