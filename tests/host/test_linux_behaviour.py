@@ -155,7 +155,7 @@ def test_special_intids_never_eoid() -> None:
     # change of any physical Active state.
     cpu = s.machine.pcpus[0]
     n_trace = len(s.recorder.trace)
-    cpu.stack.append(None)
+    cpu.stack.push(None)
     cost = drv.handle_irq_step(cpu)
     assert cost == drv.gicc + drv.return_ns
     assert not [e for e in s.recorder.trace[n_trace:] if e[1].startswith("phys_")]

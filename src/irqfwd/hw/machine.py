@@ -58,6 +58,7 @@ __all__ = [
     "CPU_VMM",
     "GUEST",
     "HOST",
+    "ExcStack",
     "GuestContext",
     "Machine",
     "PhysCpu",
@@ -105,6 +106,53 @@ def _no_guest() -> int:
     raise RuntimeError("guest context entered with no guest code installed")
 
 
+class ExcStack:
+    """An exception stack: the continuations (and host CPU-time categories) of the contexts
+    that nested exceptions interrupted, innermost on top (the ELR/SPSR pairs an exception
+    return restores, Arm ARM D1.3).
+
+    The entries stay allocated between exceptions (``depth`` counts the live ones): a list
+    grown by ``append`` and shrunk by ``pop`` at each interrupt would be reallocated twice
+    per interrupt.
+    """
+
+    __slots__ = ("cats", "depth", "steps")
+
+    def __init__(self) -> None:
+        self.steps: list[Step | None] = []
+        self.cats: list[int] = []
+        self.depth = 0
+
+    def push(self, step: Step | None, cat: int = 0) -> None:
+        """Save the interrupted continuation ``step`` (and its CPU-time category ``cat``)."""
+        d = self.depth
+        if d == len(self.steps):
+            self.steps.append(step)
+            self.cats.append(cat)
+        else:
+            self.steps[d] = step
+            self.cats[d] = cat
+        self.depth = d + 1
+
+    def pop(self) -> Step | None:
+        """Remove and return the innermost continuation (None when the stack is empty)."""
+        d = self.depth - 1
+        if d < 0:
+            return None
+        self.depth = d
+        step = self.steps[d]
+        self.steps[d] = None
+        return step
+
+    def top_cat(self, default: int) -> int:
+        """The category of the innermost entry (``default`` when the stack is empty)."""
+        d = self.depth
+        return self.cats[d - 1] if d else default
+
+    def __len__(self) -> int:
+        return self.depth
+
+
 class GuestContext:
     """The EL1/EL0 execution context of one vCPU, as a pCPU runs it in guest mode.
 
@@ -122,7 +170,7 @@ class GuestContext:
 
     def __init__(self) -> None:
         self.guest_next: Step | None = _no_guest
-        self.guest_stack: list[Step | None] = []
+        self.guest_stack = ExcStack()
         self.guest_irqs_masked = False
         self.guest_irq_step: Step = _no_guest
         self.exit_irq_step: Step = _no_guest
@@ -134,7 +182,7 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "_last_cat", "_run_cb", "acct", "cat", "cat_stack", "ctx", "engine",
+        "_active", "_handle", "_last_cat", "_run_cb", "acct", "cat", "ctx", "engine",
         "host_irq_step", "idle_step", "index", "irqs_masked", "machine", "mode", "need_resched",
         "next", "out", "parked", "stack",
     )
@@ -147,7 +195,7 @@ class PhysCpu:
         self.mode = HOST
         self.irqs_masked = False
         self.next: Step | None = None
-        self.stack: list[Step | None] = []
+        self.stack = ExcStack()
         self.ctx: GuestContext | None = None
         """The guest context loaded on this pCPU (set by the hypervisor; run in guest mode)."""
         self.need_resched = False
@@ -158,8 +206,6 @@ class PhysCpu:
         """ns of this pCPU's time per ``CPU_*`` category."""
         self.cat = CPU_SCHED
         """Category of the host code this pCPU runs (set by the code that switches context)."""
-        self.cat_stack: list[int] = []
-        """Categories of the contexts interrupted by host IRQs (beside :attr:`stack`)."""
         self.parked: Step | None = None
         """While code busy-waits for an event (KVM halt polling), where it continues: the CPU
         runs no step until :meth:`poke` resumes it there (an IRQ, a wake-up or a time-out);
@@ -232,9 +278,8 @@ class PhysCpu:
         the idle continuation) with IRQs unmasked."""
         self.irqs_masked = False
         stack = self.stack
-        self.next = stack.pop() if stack else None
-        cats = self.cat_stack
-        self.cat = cats.pop() if cats else CPU_SCHED
+        self.cat = stack.top_cat(CPU_SCHED)
+        self.next = stack.pop()
         if self.next is None:
             parked = self.parked
             if parked is not None:  # the IRQ came while busy-waiting: resume the waiter
@@ -257,8 +302,7 @@ class PhysCpu:
             mode = self.mode
             if mode == HOST:
                 if out.irq and not self.irqs_masked:
-                    stack.append(self.next)
-                    self.cat_stack.append(self.cat)
+                    stack.push(self.next, self.cat)
                     self.cat = CPU_HARDIRQ
                     self.irqs_masked = True
                     self.next = self.host_irq_step
@@ -270,7 +314,7 @@ class PhysCpu:
                     v.guest_next = self.next
                     self.next = v.exit_irq_step
                 elif out.virq and not v.guest_irqs_masked:
-                    v.guest_stack.append(self.next)
+                    v.guest_stack.push(self.next)
                     v.guest_irqs_masked = True
                     self.next = v.guest_irq_step
                 cat = CPU_GUEST_IRQ if v.guest_irqs_masked else CPU_GUEST
