@@ -28,13 +28,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Final
 
 from irqfwd.config import DeviceConfig
 from irqfwd.devices.base import GuestDevice
 from irqfwd.devices.events import DeviceIrqLower, DeviceIrqRaise, DeviceIrqWithdraw
-from irqfwd.devices.traffic import ArrivalMux
+from irqfwd.devices.traffic import ArrivalMux, ArrivalSource, as_source
 from irqfwd.hw.machine import Machine
 
 __all__ = ["BAR_SIZE", "NIC_IRQ_ENABLE", "NIC_STATUS", "PCI_COMMAND", "PCI_COMMAND_INTX_DISABLE",
@@ -73,10 +73,12 @@ class Nic(GuestDevice):
         self.seq = 0
         self.events = 0
         self.events_handled = 0
-        self.unserved: list[tuple[int, int]] = []
+        self.oldest_unserved = -1
+        """Time of the oldest raise no handler run has served yet (-1: none); the newest is
+        :attr:`seq` (a handler run serves every raise so far: the driver drains the ring)."""
         self._last_raise = -(1 << 62)
         self._coalesce_armed = False
-        self._arrivals: Iterator[int] | None = None
+        self._arrivals: ArrivalSource | None = None
         self._mux: ArrivalMux | None = None
         self._slot = 0
         rec = machine.recorder
@@ -86,19 +88,23 @@ class Nic(GuestDevice):
         self._c_raised = rec.counter("device_irqs_raised")
 
     # ---------------------------------------------------------------- traffic
-    def start(self, times: Iterator[int], mux: ArrivalMux | None = None) -> None:
+    def start(self, times: Iterable[int], mux: ArrivalMux | None = None) -> None:
         """Feed arrival times (absolute ns, non-decreasing), through ``mux`` when the
         devices of a system share one (:class:`~irqfwd.devices.traffic.ArrivalMux`)."""
-        self._arrivals = times
+        self._arrivals = as_source(times)
         self._mux = mux = mux or ArrivalMux(self.m.engine)
         self._slot = mux.add(self._arrival)
         self._next_arrival()
 
     def _next_arrival(self) -> None:
         assert self._arrivals is not None and self._mux is not None
-        t = next(self._arrivals, None)
-        if t is not None:
+        t = self._arrivals.next_time()
+        if t >= 0:
             self._mux.push(self._slot, t)
+
+    def stop(self) -> None:
+        """No more arrivals (the VM is torn down)."""
+        self._arrivals = as_source(())
 
     def _arrival(self) -> None:
         self.pending += 1
@@ -131,7 +137,8 @@ class Nic(GuestDevice):
         now = m.engine.now
         self.seq += 1
         self._last_raise = now
-        self.unserved.append((self.seq, now))
+        if self.oldest_unserved < 0:
+            self.oldest_unserved = now
         self._c_raised.n += 1
         ev = self._ev_raise
         if ev.live:
@@ -196,14 +203,12 @@ class Nic(GuestDevice):
         ring, covering every earlier raise too), or None when nothing was raised since the
         last entry.
         """
-        u = self.unserved
-        if not u:
+        t = self.oldest_unserved
+        if t < 0:
             return None
-        t = u[0][1]
-        seq = u[-1][0]
+        self.oldest_unserved = -1
         self.m.recorder.latency("assert_to_guest_handler", self.m.engine.now - t)
-        u.clear()
-        return seq
+        return self.seq
 
     def ack(self) -> int:
         """Read and clear the status register (write-1-to-clear); returns events consumed."""
@@ -227,7 +232,7 @@ class Nic(GuestDevice):
         served are withdrawn with its line (``device_irq_withdraw``)."""
         self.pending = 0
         if self.level:
-            self.unserved.clear()
+            self.oldest_unserved = -1
             if self._ev_withdraw.live:
                 self._ev_withdraw.emit()
         self._lower()

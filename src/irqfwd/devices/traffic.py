@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import csv
 import heapq
-import itertools
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -36,7 +35,7 @@ from irqfwd.config import TrafficConfig
 from irqfwd.errors import InputError
 from irqfwd.sim.engine import Engine
 
-__all__ = ["ArrivalMux", "arrivals", "read_trace_csv"]
+__all__ = ["ArrivalMux", "ArrivalSource", "IterSource", "arrivals", "as_source", "read_trace_csv", "round_half_even"]
 
 _NS_PER_S: Final = 1_000_000_000
 heappop: Final = heapq.heappop
@@ -44,24 +43,26 @@ heappush: Final = heapq.heappush
 # Final: the compiled build keeps them in C statics (no module-dict look-up per call).
 
 
-def arrivals(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:
+def arrivals(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> ArrivalSource:
     """Absolute event times (ns) of pattern ``cfg`` in ``[start_ns + cfg.start_ns, end_ns)``
-    (the first ``cfg.count`` of them when ``count`` is set)."""
-    times = _pattern(cfg, rng, start_ns, end_ns)
-    return times if cfg.count is None else itertools.islice(times, cfg.count)
+    (the first ``cfg.count`` of them when ``count`` is set), as an iterator that also
+    answers :meth:`ArrivalSource.next_time` (a native call in the compiled build)."""
+    src = _pattern(cfg, rng, start_ns, end_ns)
+    if cfg.count is not None:
+        src.left = cfg.count
+    return src
 
 
-def _pattern(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> Iterator[int]:
+def _pattern(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int) -> ArrivalSource:
     if cfg.pattern == "trace":
         if cfg.trace_csv is None:  # the config validator already forbids this
             raise InputError("traffic pattern 'trace' needs trace_csv")
-        times = read_trace_csv(Path(cfg.trace_csv))
-        return (start_ns + t for t in times if start_ns + t < end_ns)
+        return _Replay(read_trace_csv(Path(cfg.trace_csv)), start_ns, end_ns)
     start = start_ns + cfg.start_ns
     if cfg.pattern == "periodic":
-        return _periodic(start, end_ns, _NS_PER_S / cfg.rate_hz)
+        return _Periodic(start, end_ns, _NS_PER_S / cfg.rate_hz)
     if cfg.pattern == "poisson":
-        return _poisson(start, end_ns, cfg.rate_hz, rng)
+        return _Poisson(start, end_ns, cfg.rate_hz, rng)
     if cfg.pattern == "burst":
         period = cfg.burst_size * _NS_PER_S / cfg.rate_hz
         span = (cfg.burst_size - 1) * cfg.burst_gap_ns
@@ -70,18 +71,77 @@ def _pattern(cfg: TrafficConfig, rng: random.Random, start_ns: int, end_ns: int)
                 f"traffic: a burst of {cfg.burst_size} events spaced {cfg.burst_gap_ns} ns lasts "
                 f"{span} ns, not shorter than the burst period {period:.0f} ns at rate_hz={cfg.rate_hz:g}"
             )
-        return _bursts(start, end_ns, period, cfg.burst_size, cfg.burst_gap_ns)
+        return _Bursts(start, end_ns, period, cfg.burst_size, cfg.burst_gap_ns)
     raise InputError(f"traffic: unknown pattern {cfg.pattern!r}")  # pragma: no cover
 
 
-def _periodic(start: int, end: int, period: float) -> Iterator[int]:
-    k = 0
-    while True:
-        t = start + round(k * period)
-        if t >= end:
-            return
-        yield t
-        k += 1
+def round_half_even(x: float) -> int:
+    """``round(x)`` for ``x >= 0`` (ties to even, as Python's ``round``), in native
+    arithmetic: ``round`` looks up ``float.__round__``, a generic call in the compiled
+    build.  ``x - int(x)`` is exact for a double."""
+    r = int(x)
+    d = x - r
+    if d > 0.5 or (d == 0.5 and r & 1):
+        r += 1
+    return r
+
+
+class ArrivalSource:
+    """A finite, non-decreasing sequence of event times (ns), drawn one at a time.
+
+    :meth:`next_time` returns the next time, or -1 once the sequence is over (and from then
+    on, drawing nothing more from a shared random generator).  ``left`` caps the number of
+    events (``TrafficConfig.count``; -1: no cap).  Iterating over it yields the same times.
+    """
+
+    __slots__ = ("done", "end", "left")
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+        self.left = -1
+        self.done = False
+
+    def next_time(self) -> int:
+        """The next event time, or -1 when there is none."""
+        if self.done or self.left == 0:
+            self.done = True
+            return -1
+        t = self._draw()
+        if t < 0 or t >= self.end:
+            self.done = True
+            return -1
+        if self.left > 0:
+            self.left -= 1
+        return t
+
+    def _draw(self) -> int:
+        """The next time of the pattern (checked against ``end`` by :meth:`next_time`)."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[int]:
+        """The remaining times (drawn as the iteration goes)."""
+        while True:
+            t = self.next_time()
+            if t < 0:
+                return
+            yield t
+
+
+class _Periodic(ArrivalSource):
+    """``start + round(k * period)``, k = 0, 1, 2... (no drift from rounding the period)."""
+
+    __slots__ = ("k", "period", "start")
+
+    def __init__(self, start: int, end: int, period: float) -> None:
+        super().__init__(end)
+        self.start = start
+        self.period = period
+        self.k = 0
+
+    def _draw(self) -> int:
+        t = self.start + round_half_even(self.k * self.period)
+        self.k += 1
+        return t
 
 
 def _expovariate(rng: random.Random, lam: float) -> float:
@@ -91,31 +151,87 @@ def _expovariate(rng: random.Random, lam: float) -> float:
     return -math.log(1.0 - rng.random()) / lam
 
 
-def _poisson(start: int, end: int, rate_hz: float, rng: random.Random) -> Iterator[int]:
-    lam = rate_hz / _NS_PER_S  # events per ns
-    t = float(start)
-    last = start
-    while True:
-        t += _expovariate(rng, lam)
-        ti = max(last, round(t))
-        if ti >= end:
-            return
-        yield ti
-        last = ti
+class _Poisson(ArrivalSource):
+    """Exponential gaps of mean ``1e9 / rate_hz`` from ``rng``; the first event one gap
+    after ``start``; times rounded to ns and kept non-decreasing."""
+
+    __slots__ = ("lam", "last", "rng", "t")
+
+    def __init__(self, start: int, end: int, rate_hz: float, rng: random.Random) -> None:
+        super().__init__(end)
+        self.lam = rate_hz / _NS_PER_S  # events per ns
+        self.rng = rng
+        self.t = float(start)
+        self.last = start
+
+    def _draw(self) -> int:
+        self.t += _expovariate(self.rng, self.lam)
+        ti = round_half_even(self.t)
+        if ti < self.last:
+            ti = self.last
+        self.last = ti
+        return ti
 
 
-def _bursts(start: int, end: int, period: float, size: int, gap: int) -> Iterator[int]:
-    k = 0
-    while True:
-        base = start + round(k * period)
-        if base >= end:
-            return
-        for i in range(size):
-            t = base + i * gap
-            if t >= end:
-                return
-            yield t
-        k += 1
+class _Bursts(ArrivalSource):
+    """Bursts of ``size`` events ``gap`` ns apart, starting every ``period`` ns."""
+
+    __slots__ = ("gap", "i", "k", "period", "size", "start")
+
+    def __init__(self, start: int, end: int, period: float, size: int, gap: int) -> None:
+        super().__init__(end)
+        self.start = start
+        self.period = period
+        self.size = size
+        self.gap = gap
+        self.k = 0
+        self.i = 0
+
+    def _draw(self) -> int:
+        t = self.start + round_half_even(self.k * self.period) + self.i * self.gap
+        self.i += 1
+        if self.i == self.size:
+            self.i = 0
+            self.k += 1
+        return t
+
+
+class _Replay(ArrivalSource):
+    """The rows of a trace CSV, each at ``start + time_ns``."""
+
+    __slots__ = ("i", "start", "times")
+
+    def __init__(self, times: list[int], start: int, end: int) -> None:
+        super().__init__(end)
+        self.times = times
+        self.start = start
+        self.i = 0
+
+    def _draw(self) -> int:
+        if self.i == len(self.times):
+            return -1
+        t = self.start + self.times[self.i]
+        self.i += 1
+        return t
+
+
+class IterSource(ArrivalSource):
+    """Any iterator of times as an :class:`ArrivalSource` (e.g. shifted arrivals)."""
+
+    __slots__ = ("it",)
+
+    def __init__(self, it: Iterator[int]) -> None:
+        super().__init__(1 << 62)
+        self.it = it
+
+    def _draw(self) -> int:
+        t = next(self.it, None)
+        return -1 if t is None else t
+
+
+def as_source(times: Iterable[int]) -> ArrivalSource:
+    """``times`` itself when it is an :class:`ArrivalSource`, else wrapped in one."""
+    return times if isinstance(times, ArrivalSource) else IterSource(iter(times))
 
 
 def read_trace_csv(path: Path) -> list[int]:

@@ -16,12 +16,13 @@ The receiver's handler is a :class:`~irqfwd.guest.kernel.GuestDriver` of vINTID
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any, Final
 
 from irqfwd.config import DeviceConfig
 from irqfwd.devices.base import GuestDevice
 from irqfwd.devices.events import DeviceIrqRaise
+from irqfwd.devices.traffic import ArrivalSource, as_source
 from irqfwd.guest.gic_v2 import GicV2GuestDriver
 from irqfwd.guest.gic_v3 import GicV3GuestDriver
 from irqfwd.guest.kernel import GuestCpu
@@ -95,24 +96,24 @@ class IpiSender:
         self.target = target
         self.due = 0
         self.m = gcpu.vcpu.m
-        self._arrivals: Iterator[int] | None = None
+        self._arrivals: ArrivalSource | None = None
         self._spin_step = self.spin
         gcpu.idle_step = self._spin_step
         gcpu._wfi_resume = self._spin_step
 
-    def start(self, times: Iterator[int]) -> None:
+    def start(self, times: Iterable[int]) -> None:
         """Feed send times (absolute ns, non-decreasing)."""
-        self._arrivals = times
+        self._arrivals = as_source(times)
         self._next()
 
     def stop(self) -> None:
         """No more sends (teardown)."""
-        self._arrivals = iter(())
+        self._arrivals = as_source(())
 
     def _next(self) -> None:
         assert self._arrivals is not None
-        t = next(self._arrivals, None)
-        if t is not None:
+        t = self._arrivals.next_time()
+        if t >= 0:
             eng = self.m.engine
             eng.schedule(max(t - eng.now, 0), self._arrival)
 

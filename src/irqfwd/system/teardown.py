@@ -56,7 +56,7 @@ class Teardown:
         self.killed = True
         s = self.s
         for nic in (w.nic for w in self.devices):
-            nic._arrivals = iter(())
+            nic.stop()
         for mw in s.msi_devices:
             if mw.kvm in self.vms:
                 for q in mw.nic.queues:
