@@ -439,7 +439,10 @@ class PhysTracker(Listener):
 
     def _on_deactivate(self, time: int, intid: int, cpu: int, by: str) -> None:
         key = intid if intid >= 32 else intid + (cpu << 10)
-        since = self.active.pop(key, None)
+        active = self.active
+        since = active.get(key)
+        if since is not None:
+            del active[key]  # not pop(key, None): a generic method call in the compiled build
         d = self.deact
         if d is not None and intid in self.device_intids:
             self.checker.checked += 1
@@ -657,8 +660,8 @@ class StaleActive(Rule):
             n = self.in_host_handler.get(intid, 0)
             if n > 1:
                 self.in_host_handler[intid] = n - 1
-            else:
-                self.in_host_handler.pop(intid, None)
+            elif n == 1:
+                del self.in_host_handler[intid]
 
 
     def _on_guest_deactivate(self, time: int, vm: int, vcpu: int, vintid: int) -> None:
