@@ -10,6 +10,7 @@ from irqfwd.host.kvm.arch_timer import (
     IRQCHIP_STATE_ACTIVE,
     ArchTimerContext,
     KvmArchTimer,
+    TimerPlatform,
 )
 from irqfwd.host.kvm.arm_vgic import VGIC_IRQ_SW_RESAMPLE, IrqOps
 from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, PPI_VTIMER, ArchTimers
@@ -18,7 +19,7 @@ from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
 
 
-class FakePlatform:
+class FakePlatform(TimerPlatform):
     """genirq + vgic as arch_timer.c sees them; records every call."""
 
     def __init__(self) -> None:

@@ -48,7 +48,7 @@ charge themselves (the vgic, genirq and the GIC chip charge through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from irqfwd._mypyc import mypyc_attr
 from irqfwd.host.genirq import (
@@ -120,34 +120,55 @@ def timer_design_for(design: str) -> str:
     return design if design in ("sw-deactivate", "timer-no-vgic") else "forwarded"
 
 
-class TimerPlatform(Protocol):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TimerPlatform:
     """Host services arch_timer.c calls, for the physical CPU ``cpu`` it runs on.
 
-    Implemented by an adapter over ``irqfwd.host.genirq`` and ``irqfwd.host.kvm.vgic``
-    (see :mod:`irqfwd.system.vtimer`) or by a test fake.
+    Implemented by :class:`HostTimerPlatform` over ``irqfwd.host.genirq`` and
+    ``irqfwd.host.kvm.vgic`` (see :mod:`irqfwd.system.vtimer`) or by a test fake; a base
+    class rather than a protocol, so that each call is a native one in the compiled build
+    (several per vCPU switch).
     """
 
-    def irq_get_irqchip_state(self, irq: int, which: int, cpu: int) -> bool: ...
+    def irq_get_irqchip_state(self, irq: int, which: int, cpu: int) -> bool:
+        """``irq_get_irqchip_state`` of the host timer PPI on ``cpu``."""
+        raise NotImplementedError
 
-    def irq_set_irqchip_state(self, irq: int, which: int, value: bool, cpu: int) -> None: ...
+    def irq_set_irqchip_state(self, irq: int, which: int, value: bool, cpu: int) -> None:
+        """``irq_set_irqchip_state``."""
+        raise NotImplementedError
 
-    def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int: ...
+    def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int:
+        """``irq_set_vcpu_affinity``: forward (or, with None, un-forward) ``irq``."""
+        raise NotImplementedError
 
-    def disable_percpu_irq(self, irq: int, cpu: int) -> None: ...
+    def disable_percpu_irq(self, irq: int, cpu: int) -> None:
+        """``disable_percpu_irq``."""
+        raise NotImplementedError
 
-    def enable_percpu_irq(self, irq: int, cpu: int) -> None: ...
+    def enable_percpu_irq(self, irq: int, cpu: int) -> None:
+        """``enable_percpu_irq``."""
+        raise NotImplementedError
 
-    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: IrqOps) -> int: ...
+    def kvm_vgic_map_phys_irq(self, vcpu: Any, host_irq: int, vintid: int, ops: IrqOps) -> int:
+        """``kvm_vgic_map_phys_irq``."""
+        raise NotImplementedError
 
-    def kvm_vgic_inject_irq(self, vcpu: Any, intid: int, level: bool, owner: object) -> int: ...
+    def kvm_vgic_inject_irq(self, vcpu: Any, intid: int, level: bool, owner: object) -> int:
+        """``kvm_vgic_inject_irq``."""
+        raise NotImplementedError
 
-    def kvm_vgic_map_is_active(self, vcpu: Any, vintid: int) -> bool: ...
+    def kvm_vgic_map_is_active(self, vcpu: Any, vintid: int) -> bool:
+        """``kvm_vgic_map_is_active``."""
+        raise NotImplementedError
 
-    def kvm_vgic_reset_mapped_irq(self, vcpu: Any, vintid: int) -> None: ...
+    def kvm_vgic_reset_mapped_irq(self, vcpu: Any, vintid: int) -> None:
+        """``kvm_vgic_reset_mapped_irq``."""
+        raise NotImplementedError
 
     def kvm_vcpu_kick(self, vcpu: Any) -> None:
         """Wake a blocked vCPU (``kvm_vcpu_wake_up``) or kick a running one."""
-        ...
+        raise NotImplementedError
 
 
 @dataclass
@@ -670,7 +691,7 @@ class KvmTimerChip(IrqChip):
         return cb(p, which, val, cpu) if cb is not None else EINVAL
 
 
-class HostTimerPlatform:
+class HostTimerPlatform(TimerPlatform):
     """:class:`TimerPlatform` over the host's genirq and the vgic of each vCPU's VM."""
 
     def __init__(self, host: HostKernel) -> None:
