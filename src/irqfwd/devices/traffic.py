@@ -144,28 +144,30 @@ class _Periodic(ArrivalSource):
         return t
 
 
-def _expovariate(rng: random.Random, lam: float) -> float:
-    """``rng.expovariate(lam)`` computed here, the same operations as CPython's
-    ``random.expovariate`` (``-log(1.0 - random()) / lambd``, 3.11-3.13), so the draws are
-    bit-identical; compiled, it saves a call into the interpreted ``random.py`` per arrival."""
-    return -math.log(1.0 - rng.random()) / lam
+def _expovariate(draw: Callable[[], float], lam: float) -> float:
+    """``rng.expovariate(lam)`` computed here (``draw`` is ``rng.random``), the same
+    operations as CPython's ``random.expovariate`` (``-log(1.0 - random()) / lambd``,
+    3.11-3.13), so the draws are bit-identical; compiled, it saves a call into the
+    interpreted ``random.py`` per arrival."""
+    return -math.log(1.0 - draw()) / lam
 
 
 class _Poisson(ArrivalSource):
     """Exponential gaps of mean ``1e9 / rate_hz`` from ``rng``; the first event one gap
     after ``start``; times rounded to ns and kept non-decreasing."""
 
-    __slots__ = ("lam", "last", "rng", "t")
+    __slots__ = ("draw", "lam", "last", "t")
 
     def __init__(self, start: int, end: int, rate_hz: float, rng: random.Random) -> None:
         super().__init__(end)
         self.lam = rate_hz / _NS_PER_S  # events per ns
-        self.rng = rng
+        self.draw: Callable[[], float] = rng.random
+        """``rng.random``, looked up once (a method look-up per call otherwise)."""
         self.t = float(start)
         self.last = start
 
     def _draw(self) -> int:
-        self.t += _expovariate(self.rng, self.lam)
+        self.t += _expovariate(self.draw, self.lam)
         ti = round_half_even(self.t)
         if ti < self.last:
             ti = self.last
@@ -277,6 +279,23 @@ def read_trace_csv(path: Path) -> list[int]:
     return times
 
 
+class _Pending:
+    """One device's next arrival in :class:`ArrivalMux`'s heap, ordered by ``(time, seq)``
+    (a native comparison in the compiled build, where a tuple costs two generic ones)."""
+
+    __slots__ = ("seq", "slot", "time")
+
+    def __init__(self, time: int, seq: int, slot: int) -> None:
+        self.time = time
+        self.seq = seq
+        self.slot = slot
+
+    def __lt__(self, other: _Pending) -> bool:
+        if self.time != other.time:
+            return self.time < other.time
+        return self.seq < other.seq
+
+
 class ArrivalMux:
     """The next arrival of every device behind **one** engine entry.
 
@@ -301,8 +320,8 @@ class ArrivalMux:
         self._engine = engine
         self._fire_cb: Callable[[], None] = self._fire
         """:meth:`_fire` as the engine callback (one bound method for the whole run)."""
-        self._heap: list[tuple[int, int, int]] = []
-        """Pending arrivals: ``(time, engine sequence number, device slot)``."""
+        self._heap: list[_Pending] = []
+        """Pending arrivals: time, engine sequence number, device slot."""
         self._sinks: list[Callable[[], None]] = []
         self._scheduled: set[int] = set()
         """Sequence numbers of the pending arrivals that have their engine entry."""
@@ -319,16 +338,16 @@ class ArrivalMux:
         t = max(time, eng.now)
         seq = eng.reserve_seq()
         heap = self._heap
-        heappush(heap, (t, seq, slot))
-        if not self._firing and heap[0][1] == seq:  # the new earliest (else: when firing ends)
+        heappush(heap, _Pending(t, seq, slot))
+        if not self._firing and heap[0].seq == seq:  # the new earliest (else: when firing ends)
             self._schedule(t, seq)
 
     def sink_for(self, seq: int) -> Callable[[], None] | None:
         """The device sink of the pending arrival whose engine sequence number is ``seq``
         (None if none is pending with it): which device an engine entry of the mux is for."""
-        for _t, s, slot in self._heap:
-            if s == seq:
-                return self._sinks[slot]
+        for p in self._heap:
+            if p.seq == seq:
+                return self._sinks[p.slot]
         return None
 
     def _schedule(self, t: int, seq: int) -> None:
@@ -337,8 +356,9 @@ class ArrivalMux:
 
     def _fire(self) -> None:
         heap = self._heap
-        _t, seq, slot = heappop(heap)
-        self._scheduled.discard(seq)
+        p = heappop(heap)
+        slot = p.slot
+        self._scheduled.discard(p.seq)
         self._firing = True
         try:
             self._sinks[slot]()
@@ -346,5 +366,5 @@ class ArrivalMux:
             self._firing = False
         if heap:
             head = heap[0]
-            if head[1] not in self._scheduled:
-                self._schedule(head[0], head[1])
+            if head.seq not in self._scheduled:
+                self._schedule(head.time, head.seq)
