@@ -83,6 +83,10 @@ class DeviceConfig(_Strict):
     trigger: Literal["level", "edge"] = "level"
     host_intid: int = Field(default=48, ge=32, le=1019)
     """Physical SPI the device is wired to."""
+    host_cpu: int | None = Field(default=None, ge=0)
+    """``nic`` only: the pCPU the device's host interrupt is routed to (the
+    ``smp_affinity_list`` of its host IRQ, set with ``irq_set_affinity`` when the system is
+    built); None = the boot CPU, Linux's default without irqbalance."""
     guest_intid: int = Field(default=48, ge=32, le=1019)
     """Virtual SPI the guest sees (GSI routed by irqfd)."""
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
@@ -226,6 +230,14 @@ class ScenarioConfig(_Strict):
             if dev.vcpu >= self.vms[dev.vm].vcpus:
                 raise ValueError(f"{where}.vcpu: device {dev.name!r} targets vCPU {dev.vcpu} of VM {dev.vm}, "
                                  f"which has {self.vms[dev.vm].vcpus} vCPU(s)")
+            if dev.host_cpu is not None:
+                if dev.kind != "nic":
+                    raise ValueError(f"{where}.host_cpu: applies to SPI devices (kind 'nic'); device "
+                                     f"{dev.name!r} is kind {dev.kind!r}")
+                if dev.host_cpu >= self.pcpus:
+                    raise ValueError(f"{where}.host_cpu: device {dev.name!r} routes its host interrupt to "
+                                     f"pCPU {dev.host_cpu}, but there "
+                                     f"{'is 1 pCPU' if self.pcpus == 1 else f'are {self.pcpus} pCPUs'}")
             if dev.kind != "nic":
                 continue  # MSI-X queues and IPIs have no host SPI or vINTID of their own
             other = hosts.get(dev.host_intid)

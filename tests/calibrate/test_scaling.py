@@ -15,13 +15,25 @@ def test_axis_points_grow_one_dimension_at_the_same_total_rate(axis: str) -> Non
     for n in AXES[axis]:
         cfg = axis_config(axis, n, 1_000_000)
         assert sum(d.traffic.rate_hz for d in cfg.devices) == pytest.approx(TOTAL_RATE_HZ)
-        size = {"vms": len(cfg.vms), "vcpus": cfg.vms[0].vcpus, "pcpus": cfg.pcpus,
+        size = {"vms": len(cfg.vms), "vcpus": cfg.vms[0].vcpus, "pcpus": cfg.pcpus, "pcpus-cpu0": cfg.pcpus,
                 "lrs": cfg.num_lrs}.get(axis)
         if axis == "spis":
             gic = build_system(cfg, "forwarded").machine.gic
             size = gic.config.num_irqs - 32
             assert size >= n and cfg.devices[0].host_intid == 32 + n - 1
         assert size == n or axis == "spis"
+
+
+@pytest.mark.parametrize("n", AXES["pcpus"])
+def test_pcpus_axes_differ_only_in_host_irq_affinity(n: int) -> None:
+    """``pcpus``: NIC i's host interrupt is routed to pCPU i, where its vCPU is pinned;
+    ``pcpus-cpu0``: the same scenario with every host interrupt on the boot CPU."""
+    local, cpu0 = axis_config("pcpus", n, 1_000_000), axis_config("pcpus-cpu0", n, 1_000_000)
+    assert cpu0.vms[0].pin == local.vms[0].pin == list(range(n))
+    assert [d.host_cpu for d in local.devices] == [local.vms[0].pin[d.vcpu] for d in local.devices]
+    assert [d.host_cpu for d in cpu0.devices] == [None] * n
+    strip = {"name": True, "devices": {"__all__": {"host_cpu"}}}
+    assert local.model_dump(exclude=strip) == cpu0.model_dump(exclude=strip)
 
 
 def test_memory_scaling_reports_peaks_from_fresh_processes() -> None:

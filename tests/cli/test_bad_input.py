@@ -37,6 +37,11 @@ SCENARIO_CASES = [
     ("[[vms]]\nvcpus = 2\npin = [0]\n", "vms.0.pin: lists 1 pCPU(s) for 2 vCPU(s)"),
     # a pin naming a pCPU that does not exist
     ("[[vms]]\npin = [3]\n", "vms.0.pin: names pCPU 3, but there is 1 pCPU"),
+    # a host IRQ affinity naming a pCPU that does not exist, or on a device without an SPI
+    ("[[devices]]\nhost_cpu = 1\n",
+     "devices.0.host_cpu: device 'nic0' routes its host interrupt to pCPU 1, but there is 1 pCPU"),
+    ("gic = 'v3'\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 0\n",
+     "devices.0.host_cpu: applies to SPI devices (kind 'nic'); device 'nic0' is kind 'msix-nic'"),
     # two devices on one host INTID
     ("[[devices]]\nname = 'a'\n[[devices]]\nname = 'b'\n",
      "devices.1.host_intid: device 'b' is wired to host INTID 48, already used by device 'a'"),
@@ -114,6 +119,10 @@ def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
         (["--set", "devices.0.vm=2"], "devices.0.vm: device 'nic0' is assigned to VM 2"),
         (["--set", "devices.0.host_intid=16"], "devices.0.host_intid: Input should be greater than or equal to 32"),
         (["--set", "vms.0.pin=[0,0]"], "vms.0.pin: lists 2 pCPU(s) for 1 vCPU(s)"),
+        (["--set", "devices.0.host_cpu=3"],
+         "--set devices.0.host_cpu=3: devices.0.host_cpu: device 'nic0' routes its host interrupt to pCPU 3, "
+         "but there is 1 pCPU"),
+        (["--set", "devices.0.host_cpu=x"], "devices.0.host_cpu: Input should be a valid integer"),
         (["--set", "devices.7.vm=0"], "--set devices.7.vm: devices.7: index 7 out of range"),
         (["--set", "cost_profile="], "cost_profile: String should have at least 1 character"),
         (["--set", "duration=soon"], "--set duration: 'soon' is not a duration"),

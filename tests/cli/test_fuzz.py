@@ -52,7 +52,7 @@ SCENARIO_KEYS = ["name", "description", "duration_ns", "seed", "pcpus", "num_lrs
                  "devices", "guest", "scheduler", "cost_profile", "host"]
 VM_KEYS = ["name", "vcpus", "pin", "timer", "hostile"]
 DEV_KEYS = ["name", "kind", "vm", "vcpu", "trigger", "host_intid", "guest_intid", "traffic", "handler_ns",
-            "threaded", "napi", "napi_budget", "coalesce_ns"]
+            "threaded", "napi", "napi_budget", "coalesce_ns", "host_cpu"]
 TRAFFIC_KEYS = ["pattern", "rate_hz", "burst_size", "burst_gap_ns", "trace_csv", "start_ns", "count"]
 TIMER_KEYS = ["enabled", "mode", "hz", "oneshot_min_ns", "oneshot_max_ns", "guest_busy"]
 
@@ -161,7 +161,7 @@ def test_fuzz_scenario_bytes(data: bytes) -> None:
 # --------------------------------------------------------------------------- --set
 
 SET_KEYS = ["rate", "duration", "trigger", "pattern", "vms", "vcpus", "pcpus", "lrs", "seed", "num_lrs",
-            "devices.0.vm", "devices.0.host_intid", "devices.0.traffic.count", "devices.1.vm", "vms.0.pin",
+            "devices.0.vm", "devices.0.host_intid", "devices.0.host_cpu", "devices.0.traffic.count", "devices.1.vm", "vms.0.pin",
             "vms.0.hostile", "vms.0.timer.hz", "scheduler.policy", "host.kernel", "cost_profile",
             "devices.0.traffic.pattern", "nope", "devices.x", "", "devices.0"]
 

@@ -109,6 +109,23 @@ def test_run_table_and_trace_file(irqfwd, tmp_path: Path) -> None:  # type: igno
     assert "intid=48" in raise_line and "trigger=level" in raise_line
 
 
+def test_host_cpu_set_from_the_command_line(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--set devices.0.host_cpu=1`` (the host IRQ's smp_affinity_list): the host takes the
+    NIC's interrupts on pCPU 1, as the trace's irq_handler_entry lines show; naming a pCPU
+    the scenario does not have is bad input (exit 2, the message names host_cpu)."""
+    trace = tmp_path / "t.txt"
+    pinned = ["--set", "pcpus=2", "--set", "vcpus=2", "--set", "vms.0.pin=[0,1]", "--set", "devices.0.vcpu=1"]
+    res = irqfwd("run", "nic-level", *SHORT, *pinned, "--set", "devices.0.host_cpu=1", "--design", "forwarded",
+                 "--trace", str(trace))
+    assert res.code == 0, res.err
+    entries = [ln for ln in trace.read_text().splitlines() if "irq_handler_entry:" in ln and "irq=48 " in ln]
+    assert len(entries) > 20
+    assert all("[001]" in ln and ln.endswith("cpu=1") for ln in entries)
+    res = irqfwd("run", "nic-level", *SHORT, *pinned, "--set", "devices.0.host_cpu=2")
+    assert res.code == 2 and "Traceback" not in res.err + res.out
+    assert "devices.0.host_cpu: device 'nic0' routes its host interrupt to pCPU 2, but there are 2 pCPUs" in res.err
+
+
 def test_trace_format_by_option_and_per_design_files(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """--trace-format overrides the extension; compare --trace writes STEM.DESIGN.EXT per design."""
     out = tmp_path / "trace.data"

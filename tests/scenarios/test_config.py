@@ -166,3 +166,43 @@ def test_bad_overrides_name_the_key(item: str, expected: str) -> None:
     """Bad --set keys or values raise InputError naming the key (exit status 2 in the CLI)."""
     with pytest.raises(InputError, match=expected):
         apply_overrides(get_scenario("nic-level"), [item])
+
+
+# ---------------------------------------------------------------------- host_cpu (irq_set_affinity)
+def test_host_cpu_from_toml_and_set(tmp_path: Path) -> None:
+    """``devices.N.host_cpu`` (the host IRQ's smp_affinity_list) loads from a scenario file and
+    from ``--set`` (a dotted path; the string is coerced to an int by the schema); None by
+    default (the boot CPU)."""
+    assert get_scenario("nic-level").devices[0].host_cpu is None
+    cfg = load_scenario(write(tmp_path, "pcpus = 2\n[[devices]]\nhost_cpu = 1\n"))
+    assert cfg.devices[0].host_cpu == 1
+    cfg = apply_overrides(get_scenario("nic-level"), ["pcpus=2", "devices.0.host_cpu=1"])
+    assert cfg.devices[0].host_cpu == 1
+    assert apply_overrides(cfg, ["devices.0.host_cpu=none"]).devices[0].host_cpu is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[devices]]\nhost_cpu = 1\n",
+         r"devices\.0\.host_cpu: device 'nic0' routes its host interrupt to pCPU 1, but there is 1 pCPU"),
+        ("pcpus = 2\n[[devices]]\nhost_cpu = 2\n",
+         r"devices\.0\.host_cpu: device 'nic0' routes its host interrupt to pCPU 2, but there are 2 pCPUs"),
+        ("[[devices]]\nhost_cpu = -1\n", r"devices\.0\.host_cpu: Input should be greater than or equal to 0"),
+        ("gic = 'v3'\npcpus = 2\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 1\n",
+         r"devices\.0\.host_cpu: applies to SPI devices \(kind 'nic'\); device 'nic0' is kind 'msix-nic'"),
+        ("pcpus = 2\n[[vms]]\nvcpus = 2\n[[devices]]\nkind = 'ipi'\nvcpu = 1\nhost_cpu = 0\n",
+         r"devices\.0\.host_cpu: applies to SPI devices \(kind 'nic'\); device 'nic0' is kind 'ipi'"),
+    ],
+)
+def test_host_cpu_is_checked_against_the_scenario(tmp_path: Path, text: str, expected: str) -> None:
+    """host_cpu must name one of the scenario's pCPUs and applies to SPI devices only."""
+    with pytest.raises(InputError, match=expected):
+        load_scenario(write(tmp_path, text))
+
+
+def test_host_cpu_set_then_pcpus_shrunk_is_an_error() -> None:
+    """A later ``pcpus`` that drops the host_cpu's pCPU leaves the scenario invalid: the error
+    names the assignment that made it so and the field."""
+    with pytest.raises(InputError, match=r"^--set pcpus=1: devices\.0\.host_cpu: .*pCPU 1, but there is 1 pCPU"):
+        apply_overrides(get_scenario("nic-level"), ["pcpus=2", "devices.0.host_cpu=1", "pcpus=1"])

@@ -7,7 +7,11 @@ process, beside the first point of each axis:
 
 * ``vms``: N VMs with one vCPU each on one pCPU, one level NIC each at rate/N;
 * ``vcpus``: one VM with N vCPUs on one pCPU, N NICs, NIC i targeting vCPU i at rate/N;
-* ``pcpus``: one VM with N vCPUs pinned one per pCPU on N pCPUs, N NICs as above;
+* ``pcpus``: one VM with N vCPUs pinned one per pCPU on N pCPUs, N NICs as above, the
+  host interrupt of NIC i routed to pCPU i, where its vCPU runs (``host_cpu``: the
+  ``smp_affinity_list`` one sets for a pinned VM), so each is taken and injected locally;
+* ``pcpus-cpu0``: the same with every host interrupt on pCPU 0 (Linux's default without
+  irqbalance): NIC i's interrupts are taken on pCPU 0 and injected across pCPUs;
 * ``spis``: one NIC wired to the highest of N SPIs (the GIC is sized to N SPIs);
 * ``lrs``: one NIC, N list registers.
 
@@ -45,15 +49,17 @@ AXES: dict[str, tuple[int, ...]] = {
     "vms": (1, 4, 16, 64),
     "vcpus": (1, 2, 4, 8),
     "pcpus": (1, 2, 4, 8),
+    "pcpus-cpu0": (1, 2, 4, 8),
     "spis": (32, 128, 512, 988),
     "lrs": (4, 16, 64),
 }
 """The values of each axis; the first is the reference of its ratios."""
 
 
-def _nic(i: int, rate: float, *, vm: int = 0, vcpu: int = 0, intid: int | None = None) -> DeviceConfig:
+def _nic(i: int, rate: float, *, vm: int = 0, vcpu: int = 0, intid: int | None = None,
+         host_cpu: int | None = None) -> DeviceConfig:
     n = 48 + i if intid is None else intid
-    return DeviceConfig(name=f"nic{i}", vm=vm, vcpu=vcpu, host_intid=n, guest_intid=n,
+    return DeviceConfig(name=f"nic{i}", vm=vm, vcpu=vcpu, host_intid=n, guest_intid=n, host_cpu=host_cpu,
                         traffic=TrafficConfig(pattern="poisson", rate_hz=rate))
 
 
@@ -69,10 +75,12 @@ def axis_config(axis: str, n: int, duration_ns: int) -> ScenarioConfig:
         return ScenarioConfig(name=name, duration_ns=duration_ns, pcpus=1,
                               vms=[VMConfig(vcpus=n, pin=[0] * n)],
                               devices=[_nic(i, rate / n, vcpu=i) for i in range(n)])
-    if axis == "pcpus":
+    if axis in ("pcpus", "pcpus-cpu0"):
+        local = axis == "pcpus"
         return ScenarioConfig(name=name, duration_ns=duration_ns, pcpus=n,
                               vms=[VMConfig(vcpus=n, pin=list(range(n)))],
-                              devices=[_nic(i, rate / n, vcpu=i) for i in range(n)])
+                              devices=[_nic(i, rate / n, vcpu=i, host_cpu=i if local else None)
+                                       for i in range(n)])
     if axis == "spis":
         return ScenarioConfig(name=name, duration_ns=duration_ns,
                               devices=[_nic(0, rate, intid=32 + n - 1)])

@@ -3,7 +3,8 @@
 :func:`build_system` wires, for every device of the scenario, the path its design asks for
 (:mod:`irqfwd.system.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
 (resample, pulse or mapped), optionally forwarding (``irq_set_vcpu_affinity`` +
-``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair.
+``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair; a device with
+``host_cpu`` gets its host irq routed there (``irq_set_affinity``) once it is requested.
 """
 
 from __future__ import annotations
@@ -239,6 +240,11 @@ def _wire_device(machine: Machine, host: HostKernel, kvm: Vm, dev: DeviceConfig,
     ret = vfio.set_trigger(trigger)
     if ret:
         raise InputError(f"device {dev.name!r}: request_irq failed ({ret})")
+    if dev.host_cpu is not None:
+        # echo CPU > /proc/irq/N/smp_affinity_list, before any traffic
+        ret = host.genirq.irq_set_affinity(host_irq, dev.host_cpu)
+        if ret:
+            raise InputError(f"device {dev.name!r}: irq_set_affinity to pCPU {dev.host_cpu} failed ({ret})")
     for page in range(bar_gpa >> 12, (bar_gpa + BAR_SIZE + 0xFFF) >> 12):
         kvm.stage2_device_pages.add(page)  # VFIO mmaps the BAR: guest accesses do not exit
     if loop is not None:

@@ -3,7 +3,8 @@
 * :func:`gic_check_eoimode`: split EOI/deactivate (EOImode 1, ``supports_deactivate_key``)
   only when the host booted at EL2/HYP and the CPU interface is at least 8 KiB.
 * :class:`GicChip` (``gic_chip``, EOImode 0): ``irq_eoi`` writes GICC_EOIR; no
-  ``irq_set_vcpu_affinity`` (forwarding then fails with -ENOSYS).
+  ``irq_set_vcpu_affinity`` (forwarding then fails with -ENOSYS); ``irq_set_affinity``
+  (``gic_set_affinity``) writes the SPI's GICD_ITARGETSR byte, as every chip below.
 * :class:`GicEoimode1Chip` (``gic_eoimode1_chip``): ``irq_eoi`` writes GICC_DIR unless the
   irq is forwarded to a vCPU; ``irq_mask`` masks and, if forwarded, also clears the active
   state; ``irq_set_vcpu_affinity`` sets/clears ``IRQD_FORWARDED_TO_VCPU`` and rejects SGIs
@@ -72,6 +73,7 @@ from irqfwd.hw.machine import Machine, PhysCpu, Step
 
 __all__ = [
     "IPI_RESCHEDULE",
+    "NR_GIC_CPU_IF",
     "GicChip",
     "GicDriver",
     "GicEoimode1Chip",
@@ -80,6 +82,8 @@ __all__ = [
 
 IPI_RESCHEDULE: Final = 0
 """SGI used for ``smp_send_reschedule`` (arm64 ``IPI_RESCHEDULE``)."""
+NR_GIC_CPU_IF: Final = 8
+"""CPU interfaces a GICv2 distributor can target (one GICD_ITARGETSR bit each)."""
 
 
 def gic_check_eoimode(host_at_el2: bool, gicc_size: int = GIC_CPU_SIZE) -> bool:
@@ -106,9 +110,13 @@ class GicChip(IrqChip):
         self.gicc = machine.costs.gicc_access_ns
         self.irq_get_irqchip_state = self._get_state
         self.irq_set_irqchip_state = self._set_state
+        self.irq_set_affinity = self._set_affinity
         self.deferred_eoi: list[tuple[IrqData, int]] | None = None
         """While ``gic_handle_irq`` runs a flow handler: the ``irq_eoi`` calls it made, to be
         executed as the next step (after the handler's cost) by :class:`GicDriver`."""
+        self.cpu_map: list[int] = [0xFF] * NR_GIC_CPU_IF
+        """``gic_cpu_map``: the CPU interface mask of each CPU (0xff until ``gic_cpu_init``
+        reads it from the banked GICD_ITARGETSR0..7, :meth:`GicDriver.init`)."""
 
     def poke_irq(self, d: IrqData, offset: int, cpu: int) -> None:
         """``gic_poke_irq``: write the irq's bit to a set/clear register (one GICD access)."""
@@ -138,6 +146,24 @@ class GicChip(IrqChip):
             return
         self.m.acc += self.gicc
         self.gic.cpu_if[cpu].write_eoir(d.hwirq)
+
+    def _set_affinity(self, d: IrqData, cpu: int) -> int:
+        """``gic_set_affinity``: route SPI ``d`` to ``cpu`` by writing its GICD_ITARGETSR byte
+        (``writeb_relaxed(gic_cpu_map[cpu], GIC_DIST_TARGET + irq)``, one GICD access,
+        IHI 0048B §4.3.12); the distributor then signals it to that CPU interface only.
+
+        -EINVAL for a cascaded GIC (``gic != &gic_data[0]``), for ``cpu`` beyond
+        ``NR_GIC_CPU_IF`` or the CPUs there are, and for SGIs and PPIs: their target bytes
+        are read-only (Linux never gets that far: genirq's ``irq_can_set_affinity``
+        refuses per-CPU interrupts).  The write is made by the CPU that runs the code
+        (the boot CPU at set-up time).
+        """
+        if self.cascaded or d.hwirq < 32 or not 0 <= cpu < min(NR_GIC_CPU_IF, self.gic.num_cpus):
+            return EINVAL
+        self.m.acc += self.gicd
+        me = self.m.cur if self.m.cur >= 0 else 0
+        self.gic.write(self.dist_base + GIC_DIST_TARGET + d.hwirq, self.cpu_map[cpu], 1, me)
+        return 0
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
         """``gic_irq_get_irqchip_state``: PENDING / ACTIVE / MASKED from the distributor."""
@@ -240,8 +266,9 @@ class GicDriver:
     # ---------------------------------------------------------------- init
     def init(self) -> None:
         """``gic_dist_init`` (SPIs disabled, default priority, routed to CPU 0), then
-        ``gic_cpu_init`` on every CPU (banked priorities, the reschedule IPI, PMR, GICC_CTLR
-        with EOImodeNS when split), then GICD_CTLR.Enable; fills :attr:`kvm_info`."""
+        ``gic_cpu_init`` on every CPU (its ``gic_cpu_map`` entry, banked priorities, the
+        reschedule IPI, PMR, GICC_CTLR with EOImodeNS when split), then GICD_CTLR.Enable;
+        fills :attr:`kvm_info`."""
         gic = self.gic
         cfg = gic.config
         end = min(cfg.num_irqs, 1020)
@@ -250,6 +277,12 @@ class GicDriver:
             self._dist_byte(GIC_DIST_TARGET + intid, 1, 0)
             self._dist_write(_bit_reg(GIC_DIST_ENABLE_CLEAR, intid), 1 << (intid & 31), 0)
         for cpu in range(cfg.num_cpus):
+            if cpu < NR_GIC_CPU_IF:
+                cpu_map = self.chip.cpu_map
+                cpu_mask = cpu_map[cpu] = self._get_cpumask(cpu)
+                for i in range(NR_GIC_CPU_IF):
+                    if i != cpu:
+                        cpu_map[i] &= ~cpu_mask
             for intid in range(32):
                 self._dist_byte(GIC_DIST_PRI + intid, GICD_INT_DEF_PRI, cpu)
             self._dist_write(GIC_DIST_ENABLE_SET, 1 << IPI_RESCHEDULE, cpu)
@@ -260,6 +293,18 @@ class GicDriver:
         maint = self.map_ppi(cfg.maintenance_intid)
         self.kvm_info = GicKvmInfo(GIC_V2, maint, vctrl=list(gic.hyp),
                                    vcpu_base=cfg.gicv_base)
+
+    def _get_cpumask(self, cpu: int) -> int:
+        """``gic_get_cpumask`` on ``cpu`` (``gic_cpu_init``: its ``gic_cpu_map`` entry): the
+        first non-zero banked GICD_ITARGETSR0..7 word folded to a byte (0 on a uniprocessor,
+        where they are RAZ, IHI 0048B §4.3.12)."""
+        for off in range(0, 32, 4):
+            mask = self.gic.read(self.dist_base + GIC_DIST_TARGET + off, 4, cpu)
+            mask |= mask >> 16
+            mask |= mask >> 8
+            if mask & 0xFF:
+                return mask & 0xFF
+        return 0
 
     def _dist_write(self, offset: int, value: int, cpu: int) -> None:
         self.gic.write(self.dist_base + offset, value, 4, cpu)

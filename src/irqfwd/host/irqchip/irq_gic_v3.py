@@ -5,7 +5,8 @@
   ``gic_cpu_sys_reg_init`` writes ICC_CTLR_EL1.EOImode to match.
 * :class:`GicV3Chip` (``gic_chip``, EOImode 0): mask/unmask through GICD_I[CS]ENABLER for
   SPIs and the redistributor's GICR_I[CS]ENABLER0 for SGIs/PPIs (``gic_poke_irq``);
-  ``irq_eoi`` writes ICC_EOIR1_EL1 (``gic_eoi_irq``).
+  ``irq_eoi`` writes ICC_EOIR1_EL1 (``gic_eoi_irq``); ``irq_set_affinity`` writes an
+  SPI's GICD_IROUTER (``gic_set_affinity``), as every chip below.
 * :class:`GicV3Eoimode1Chip` (``gic_eoimode1_chip``): ``irq_eoi`` writes ICC_DIR_EL1
   unless the irq is an LPI (no active state) or forwarded to a vCPU
   (``gic_eoimode1_eoi_irq``); ``irq_mask`` also clears the active state of a forwarded
@@ -49,6 +50,7 @@ from irqfwd.host.irqchip.arm_gic_v3 import (
     GICD_CTLR,
     GICD_CTLR_ARE_NS,
     GICD_CTLR_ENABLE_G1A,
+    GICD_CTLR_RWP,
     GICD_ICACTIVER,
     GICD_ICENABLER,
     GICD_ICFGR,
@@ -80,6 +82,14 @@ _GICR_TYPER_VLPIS: Final = 1 << 1
 _GICR_TYPER_RVPEID: Final = 1 << 7
 
 
+def _typer_to_irouter(typer: int) -> int:
+    """``gic_cpu_to_affinity`` of the CPU whose redistributor has GICR_TYPER ``typer``:
+    Affinity_Value [63:32] is Aff3.Aff2.Aff1.Aff0 (IHI 0069 §12.11.35), GICD_IROUTER wants
+    Aff3 at [39:32] and Aff2.Aff1.Aff0 at [23:0] (§12.9.22)."""
+    aff = typer >> 32 & 0xFFFF_FFFF
+    return (aff >> 24) << 32 | aff & 0xFF_FFFF
+
+
 def _bit_reg(offset: int, hwirq: int) -> int:
     """Offset of the one-bit-per-irq register word holding ``hwirq`` (``gic_poke_irq``)."""
     return offset + (hwirq >> 5) * 4
@@ -100,9 +110,14 @@ class GicV3Chip(IrqChip):
         self.gicc = machine.costs.gicc_access_ns
         self.irq_get_irqchip_state = self._get_state
         self.irq_set_irqchip_state = self._set_state
+        self.irq_set_affinity = self._set_affinity
         self.deferred_eoi: list[tuple[IrqData, int]] | None = None
         """While ``gic_handle_irq`` runs a flow handler: the ``irq_eoi`` calls it made, to be
         executed as the next step (after the handler's cost) by :class:`GicV3Driver`."""
+        self.cpu_affinity: list[int] = []
+        """Per CPU, ``gic_cpu_to_affinity(cpu_logical_map(cpu))``: its MPIDR affinity as
+        GICD_IROUTER encodes it, filled by :meth:`GicV3Driver.init` from the GICR_TYPER of the
+        CPU's redistributor (whose Affinity_Value is the CPU's MPIDR: ``gic_populate_rdist``)."""
 
     def _base(self, hwirq: int, cpu: int) -> int:
         """``gic_dist_base``: GICD for SPIs, the SGI_base frame of ``cpu``'s redistributor
@@ -140,6 +155,41 @@ class GicV3Chip(IrqChip):
             return
         self.m.acc += self.gicc
         self.gic.cpu_if[cpu].write_eoir1(d.hwirq)
+
+    def _set_affinity(self, d: IrqData, cpu: int) -> int:
+        """``gic_set_affinity``: route SPI ``d`` to ``cpu`` through GICD_IROUTER<n> = the
+        CPU's affinity (``gic_cpu_to_affinity``, Interrupt_Routing_Mode 0; IHI 0069
+        §12.9.22).  An enabled SPI is masked around the write, as Linux does
+        (``gic_peek_irq(GICD_ISENABLER)``; ``gic_mask_irq``: GICD_ICENABLER and
+        ``gic_dist_wait_for_rwp``, one GICD_CTLR read as the model's distributor never
+        holds RWP; the IROUTER write; ``gic_unmask_irq``: GICD_ISENABLER), so that it is
+        never delivered half-moved.  Each access is one GICD access.  The accesses are
+        made by the CPU that runs the code (the boot CPU at set-up time).
+
+        -EINVAL for SGIs and PPIs (``gic_irq_in_rdist``: they live in a redistributor) and
+        for a ``cpu`` the system does not have.
+        """
+        if d.hwirq < 32 or not 0 <= cpu < len(self.cpu_affinity):
+            return EINVAL
+        m = self.m
+        me = m.cur if m.cur >= 0 else 0
+        enabled = self.peek_irq(d, GICD_ISENABLER, me)
+        if enabled:
+            self.poke_irq(d, GICD_ICENABLER, me)
+            self._dist_wait_for_rwp(me)
+        m.acc += self.gicd
+        self.gic.write(self.dist_base + GICD_IROUTER + 8 * d.hwirq, self.cpu_affinity[cpu], 8, me)
+        if enabled:
+            self.poke_irq(d, GICD_ISENABLER, me)
+        return 0
+
+    def _dist_wait_for_rwp(self, cpu: int) -> None:
+        """``gic_dist_wait_for_rwp``: read GICD_CTLR until RWP is clear (one GICD access
+        per read; the 1 s timeout of Linux is a bound on the reads here)."""
+        for _ in range(1_000_000):
+            self.m.acc += self.gicd
+            if not self.gic.read(self.dist_base + GICD_CTLR, 4, cpu) & GICD_CTLR_RWP:
+                return
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
         """``gic_irq_get_irqchip_state``: GICD/GICR ISPENDR, ISACTIVER, ISENABLER."""
@@ -284,6 +334,7 @@ class GicV3Driver:
             ci.write_ctlr(ICC_CTLR_EL1_EOIMODE_DROP if self.eoimode1 else 0)
             ci.write_igrpen1(1)
             typer = gic.read(rd + GICR_TYPER, 8, cpu)
+            self.chip.cpu_affinity.append(_typer_to_irouter(typer))
         if cfg.its:
             its = self.its = ItsNode(self.m, gic, self.genirq, self)
             its.init()
