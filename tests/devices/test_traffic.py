@@ -8,10 +8,12 @@ import statistics
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irqfwd.cli.errors import InputError
 from irqfwd.config import TrafficConfig
-from irqfwd.devices.traffic import ArrivalMux, arrivals
+from irqfwd.devices.traffic import ArrivalMux, arrivals, round_half_even
 from irqfwd.sim.engine import Engine
 
 
@@ -173,3 +175,37 @@ def test_count_keeps_the_first_events_of_any_pattern() -> None:
         got = list(arrivals(cfg, random.Random(1), 0, 1_000_000))
         assert got == list(arrivals(unbounded, random.Random(1), 0, 1_000_000))[:3]
         assert len(got) == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(min_value=0.0, max_value=2.0**53, allow_nan=False),
+                 st.integers(min_value=0, max_value=2**40).map(lambda k: k + 0.5)))
+def test_round_half_even_is_pythons_round(x: float) -> None:
+    """round_half_even(x) == round(x) for x >= 0, ties included (round half to even, the
+    rounding of every arrival time): the compiled sources may not use round()."""
+    assert round_half_even(x) == round(x)
+
+
+def test_a_counted_source_draws_no_more_than_its_count() -> None:
+    """TrafficConfig.count: the source stops drawing from the shared generator after
+    ``count`` events (as itertools.islice over the old generator did), so the engine's other
+    random draws do not depend on a device's count cap."""
+    rng = random.Random(7)
+    src = arrivals(TrafficConfig(pattern="poisson", rate_hz=10_000, count=5), rng, 0, 10**12)
+    got = [src.next_time() for _ in range(8)]
+    assert got[5:] == [-1, -1, -1]
+    ref = random.Random(7)
+    for _ in range(5):
+        ref.random()
+    assert rng.random() == ref.random()
+
+
+def test_source_iteration_and_next_time_agree() -> None:
+    """Iterating over an ArrivalSource yields what next_time() returns, up to its -1."""
+    cfg = TrafficConfig(pattern="burst", rate_hz=40_000, burst_size=4, burst_gap_ns=1_000)
+    src = arrivals(cfg, random.Random(1), 0, 2_000_000)
+    drawn = []
+    while (t := src.next_time()) >= 0:
+        drawn.append(t)
+    assert drawn == times(cfg, 2_000_000)
+    assert len(drawn) == 80

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
-from irqfwd.hw.machine import Machine
+from irqfwd.hw.machine import (
+    CPU_GUEST,
+    CPU_HARDIRQ,
+    CPU_KVM,
+    CPU_KWORKER,
+    CPU_SCHED,
+    ExcStack,
+    Machine,
+)
 from irqfwd.sim.costs import load_profile
 from irqfwd.sim.engine import Engine
 from irqfwd.sim.metrics import Recorder
@@ -100,3 +108,45 @@ def test_wakeup_of_a_busy_waiting_cpu_resumes_the_waiter() -> None:
     cpu.poke()
     m.engine.run()
     assert ran == ["waiter"]
+
+
+def test_exception_stack_restores_nested_contexts_in_reverse_order() -> None:
+    """ExcStack (the ELR/SPSR pairs of nested exceptions, Arm ARM D1.3): each return restores
+    the innermost interrupted continuation and its CPU-time category; an empty stack
+    returns None (the CPU then idles); the slots are reused, not grown, interrupt after
+    interrupt."""
+    def a() -> int:
+        return 1
+
+    def b() -> int:
+        return 2
+
+    s = ExcStack()
+    assert s.pop() is None and s.top_cat(CPU_SCHED) == CPU_SCHED and len(s) == 0
+    s.push(a, CPU_GUEST)
+    s.push(b, CPU_HARDIRQ)
+    assert len(s) == 2 and s.top_cat(CPU_SCHED) == CPU_HARDIRQ
+    assert s.pop() is b and s.top_cat(CPU_SCHED) == CPU_GUEST
+    assert s.pop() is a and s.pop() is None
+    for _ in range(1000):
+        s.push(a, CPU_KVM)
+        assert s.pop() is a
+    assert len(s.steps) == 2  # the depth reached, not one slot per interrupt
+
+
+def test_irq_return_resumes_the_interrupted_step_and_category() -> None:
+    """PhysCpu.irq_return after a host IRQ taken at a step boundary: the interrupted
+    continuation and its category come back; with nothing interrupted the CPU idles."""
+    m = _machine()
+    cpu = m.pcpus[0]
+
+    def work() -> int:
+        return 5
+
+    cpu.stack.push(work, CPU_KWORKER)
+    cpu.irqs_masked = True
+    cpu.cat = CPU_HARDIRQ
+    cpu.irq_return()
+    assert cpu.next is work and cpu.cat == CPU_KWORKER and not cpu.irqs_masked
+    cpu.irq_return()
+    assert cpu.next is cpu.idle_step and cpu.cat == CPU_SCHED
