@@ -56,7 +56,6 @@ by the caller when it picks which groups to look at.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 from irqfwd.hw.gic.device import GicSink
@@ -70,6 +69,11 @@ __all__ = ["GICD_ID_REGS", "GICD_SIZE", "NO_IRQ", "Distributor"]
 GICD_SIZE: Final = 0x1000
 NO_IRQ: Final = -1
 """Value of :meth:`Distributor.best` when no candidate exists."""
+
+_ENABLE: Final = 0
+_PENDING: Final = 1
+_ACTIVE: Final = 2
+"""The per-INTID states a write-1-to-set/clear register changes (``Distributor._write_bits``)."""
 
 GICD_ID_REGS: tuple[tuple[str, int, int], ...] = (
     ("GICD_PIDR4", 0xFD0, 0x04),
@@ -732,7 +736,10 @@ class Distributor:
         """GICD_ISENABLERn / ICENABLERn read (§4.3.5, §4.3.6): the enable bits."""
         return self.en[c][n]
 
-    def _write_bits(self, n: int, v: int, c: int, fn: Callable[[int, bool, int], int], on: bool) -> None:
+    def _write_bits(self, n: int, v: int, c: int, what: int, on: bool) -> None:
+        """Set (``on``) or clear state ``what`` (:data:`_ENABLE`, :data:`_PENDING` or
+        :data:`_ACTIVE`) of the INTIDs whose bits are set in ``v``, word ``n``; a native
+        call per bit (a bound-method argument would be a generic call)."""
         if n == 31:
             v &= 0x0FFF_FFFF  # INTIDs 1020–1023 are special: their bits are RAZ/WI
         base = n << 5
@@ -740,17 +747,23 @@ class Distributor:
         while v:
             low = v & -v
             v ^= low
-            m |= fn(base + low.bit_length() - 1, on, c)
+            i = base + low.bit_length() - 1
+            if what == _ENABLE:
+                m |= self._set_enabled(i, on, c)
+            elif what == _PENDING:
+                m |= self._set_pending(i, on, c)
+            else:
+                m |= self._set_active(i, on, c, "isactiver" if on else "icactiver")
         if m:
             self.notify(m)
 
     def write_senable(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ISENABLERn write-1-to-set."""
-        self._write_bits(n, v & ~self.en[c][n], c, self._set_enabled, True)
+        self._write_bits(n, v & ~self.en[c][n], c, _ENABLE, True)
 
     def write_cenable(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ICENABLERn write-1-to-clear (SGI bits WI when SGIs are always enabled)."""
-        self._write_bits(n, v & self.en[c][n], c, self._set_enabled, False)
+        self._write_bits(n, v & self.en[c][n], c, _ENABLE, False)
 
     def read_pending(self, n: int, c: int) -> int:
         """GICD_ISPENDRn / ICPENDRn read (§4.3.7): latch OR level line (SPIs: any CPU copy)."""
@@ -761,11 +774,11 @@ class Distributor:
 
     def write_spending(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ISPENDRn write-1-to-set (sets the latch)."""
-        self._write_bits(n, v, c, self._set_pending, True)
+        self._write_bits(n, v, c, _PENDING, True)
 
     def write_cpending(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ICPENDRn write-1-to-clear (clears the latch only)."""
-        self._write_bits(n, v, c, self._set_pending, False)
+        self._write_bits(n, v, c, _PENDING, False)
 
     def read_active(self, n: int, c: int) -> int:
         """GICD_ISACTIVERn / ICACTIVERn read (§4.3.9): active bits (SPIs: any CPU copy)."""
@@ -774,16 +787,13 @@ class Distributor:
             r |= self.act[cc][n]
         return r
 
-    def _sact(self, i: int, on: bool, c: int) -> int:
-        return self._set_active(i, on, c, "isactiver" if on else "icactiver")
-
     def write_sactive(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ISACTIVERn write-1-to-set."""
-        self._write_bits(n, v, c, self._sact, True)
+        self._write_bits(n, v, c, _ACTIVE, True)
 
     def write_cactive(self, n: int, v: int, mask: int, c: int) -> None:
         """GICD_ICACTIVERn write-1-to-clear."""
-        self._write_bits(n, v, c, self._sact, False)
+        self._write_bits(n, v, c, _ACTIVE, False)
 
     def read_priority(self, n: int, c: int) -> int:
         """GICD_IPRIORITYRn (§4.3.11): four priority bytes; n = 0..7 banked."""
