@@ -79,6 +79,12 @@ WRAP_HORIZON_NS: Final = 1_000_000_000
 """A count wrap-around that ends a met condition is scheduled only if it is this close."""
 
 _MASK64: Final = (1 << 64) - 1
+
+
+def _u64(value: int) -> int:
+    """``value`` as a 64-bit register holds it: masked only when outside [0, 2**64) (a mask
+    with the big-int constant is a long-int operation in the compiled build, every time)."""
+    return value & _MASK64 if value >> 64 else value
 _NS_PER_S: Final = 1_000_000_000
 
 
@@ -192,7 +198,7 @@ class TimerChannel:
 
     def write_cval(self, value: int) -> None:
         """CNTx_CVAL write."""
-        self.cval = value & _MASK64
+        self.cval = _u64(value)
         self.update()
 
     def read_tval(self) -> int:
@@ -201,7 +207,7 @@ class TimerChannel:
 
     def write_tval(self, value: int) -> None:
         """CNTx_TVAL write: ``CVAL = count + SignExtend(value[31:0])``."""
-        self.cval = (self.count() + _sext32(value)) & _MASK64
+        self.cval = _u64(self.count() + _sext32(value))
         self.update()
 
     # --- output and scheduling ------------------------------------------------------
@@ -280,7 +286,7 @@ class GenericTimer:
 
     def write_cntvoff(self, value: int) -> None:
         """CNTVOFF_EL2 write: moves the virtual count, so the virtual timer is re-evaluated."""
-        self.cntvoff = value & _MASK64
+        self.cntvoff = _u64(value)
         self.virt.offset = self.cntvoff
         self.virt.update()
 

@@ -354,7 +354,8 @@ class KvmArchTimer:
         return bool(ctx.cnt_ctl & CTL_ENABLE) and not ctx.cnt_ctl & CTL_IMASK
 
     def _virtual_count(self, ctx: ArchTimerContext) -> int:
-        return (self.timers.counter.count() - ctx.cntvoff) & _MASK64
+        v = self.timers.counter.count() - ctx.cntvoff
+        return v & _MASK64 if v >> 64 else v  # no big-int mask unless it wraps
 
     def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_should_fire``: from the hardware CTL when loaded, else from the saved context."""
@@ -610,7 +611,9 @@ class KvmArchTimer:
         counter = self.timers.counter
         count = self._virtual_count(ctx)
         now_unwrapped = counter.unwrapped_at(self.engine.now)
-        delta = ((cval - count + (1 << 63)) & _MASK64) - (1 << 63)
+        delta = cval - count
+        if delta >> 63 not in (0, -1):  # outside the signed 64-bit range: wrap it
+            delta = ((delta + (1 << 63)) & _MASK64) - (1 << 63)
         return counter.time_of(now_unwrapped + delta)
 
     def context_of(self, vcpu: Any) -> ArchTimerContext | None:
