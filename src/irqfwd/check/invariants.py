@@ -79,7 +79,6 @@ O(1) dictionary updates keyed by INTID or device.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -292,7 +291,7 @@ class InvariantChecker:
 class DeviceRaises:
     """One device's raises as :class:`DeviceTracker` keeps them."""
 
-    __slots__ = ("covered", "edge", "intid", "last_seq", "n_raised", "unserved")
+    __slots__ = ("covered", "edge", "head", "intid", "last_seq", "n_raised", "unserved")
 
     def __init__(self, intid: int) -> None:
         self.intid = intid
@@ -304,8 +303,14 @@ class DeviceRaises:
         """``seq`` of the newest raise (its INTID is :attr:`intid`)."""
         self.covered = 0
         """Highest ``seq`` served by a handler run (or withdrawn) so far."""
-        self.unserved: deque[tuple[int, int, int]] = deque()
-        """The raises not yet covered: ``(seq, time, intid)``."""
+        self.unserved: list[tuple[int, int, int]] = []
+        """The raises not yet covered, ``(seq, time, intid)``, from index :attr:`head` on
+        (a list with a head index: a deque's methods are generic calls when compiled)."""
+        self.head = 0
+
+    def pending(self) -> list[tuple[int, int, int]]:
+        """The raises not yet covered, oldest first."""
+        return self.unserved[self.head:]
 
 
 class DeviceTracker(Listener):
@@ -340,6 +345,7 @@ class DeviceTracker(Listener):
         if d.last_seq > d.covered:
             d.covered = d.last_seq
         d.unserved.clear()
+        d.head = 0
 
     def _on_raise(self, time: int, ev: DeviceIrqRaise) -> None:
         dev = ev.dev
@@ -374,11 +380,14 @@ class DeviceTracker(Listener):
         if after != before:
             d.covered = after
             q = d.unserved
-            while q:
-                head: tuple[int, int, int] = q[0]
-                if head[0] > after:
-                    break
-                q.popleft()
+            h = d.head
+            n = len(q)
+            while h < n and q[h][0] <= after:
+                h += 1
+            if h > 32 and 2 * h > n:  # drop the covered prefix now and then
+                del q[:h]
+                h = 0
+            d.head = h
 
 
 def vint_key(vm: int, vintid: int) -> int:
@@ -472,7 +481,7 @@ class LostInterrupt(Rule):
             covered = d.covered
             lost = [
                 (seq, t, intid)
-                for seq, t, intid in d.unserved
+                for seq, t, intid in d.pending()
                 if seq > covered and t < end_ns - self.checker.grace_ns
             ]
             self.check(d.n_raised)
