@@ -12,6 +12,7 @@ from irqfwd.config import (
     TrafficConfig,
     VMConfig,
 )
+from irqfwd.host.sched import RunQueue, Task
 from irqfwd.system.run import run_scenario
 
 
@@ -171,3 +172,26 @@ def test_random_systems_keep_the_hard_invariants() -> None:
             r = run_scenario(cfg, design)
             assert not hard & set(r.checker.by_rule()), (it, design, r.checker.by_rule())
             assert r.recorder.counters["guest_irqs_handled"] > 0
+
+
+def test_runqueue_is_fifo_with_a_front_for_preempting_wakeups() -> None:
+    """RunQueue: threads run in the order they were queued (``enqueue_task`` at the tail);
+    a wake-up that preempts goes to the front (``check_preempt_wakeup``), also after the
+    queue has served threads from its head; ``remove`` takes a queued thread out
+    (migration) and reports a thread that is not queued; the served prefix is dropped so
+    the queue does not grow with the number of switches."""
+    tasks = [Task(f"t{i}") for i in range(4)]
+    rq = RunQueue()
+    for t in tasks[:3]:
+        rq.append(t)
+    assert rq.popleft() is tasks[0] and len(rq) == 2
+    rq.appendleft(tasks[3])
+    assert rq.tasks() == [tasks[3], tasks[1], tasks[2]]
+    assert rq.remove(tasks[1]) and not rq.remove(tasks[1])
+    assert [rq.popleft(), rq.popleft()] == [tasks[3], tasks[2]] and len(rq) == 0
+    rq.appendleft(tasks[0])
+    assert rq.tasks() == [tasks[0]]
+    for _ in range(1000):
+        rq.append(tasks[1])
+        rq.popleft()
+    assert len(rq) == 1 and len(rq.items) < 40

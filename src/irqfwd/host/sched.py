@@ -22,13 +22,11 @@ switches to a woken thread, ``sched_switch_ns`` for a switch between two threads
 
 from __future__ import annotations
 
-from collections import deque
-
 from irqfwd.config import SchedulerConfig
 from irqfwd.hw.machine import CPU_HOST, CPU_SCHED, HOST, Machine, PhysCpu, Step
 from irqfwd.sim.engine import Handle
 
-__all__ = ["Scheduler", "Task"]
+__all__ = ["RunQueue", "Scheduler", "Task"]
 
 
 def _no_run() -> int:
@@ -84,6 +82,61 @@ class IdleHooks:
         """``cpu`` leaves the idle loop for a thread."""
 
 
+class RunQueue:
+    """One pCPU's queue of threads waiting to run, first in first out, with a front for a
+    wake-up that preempts (``check_preempt_wakeup``).
+
+    A list with a head index (a deque's methods are generic calls when compiled, two per
+    vCPU switch); the served prefix is dropped now and then.
+    """
+
+    __slots__ = ("head", "items")
+
+    def __init__(self) -> None:
+        self.items: list[Task] = []
+        self.head = 0
+
+    def __len__(self) -> int:
+        return len(self.items) - self.head
+
+    def append(self, task: Task) -> None:
+        """Queue ``task`` at the back."""
+        self.items.append(task)
+
+    def appendleft(self, task: Task) -> None:
+        """Queue ``task`` at the front."""
+        if self.head:
+            self.head -= 1
+            self.items[self.head] = task
+        else:
+            self.items.insert(0, task)
+
+    def popleft(self) -> Task:
+        """Take the thread at the front (the queue must not be empty)."""
+        items = self.items
+        h = self.head
+        task = items[h]
+        h += 1
+        if h > 16 and 2 * h > len(items):
+            del items[:h]
+            h = 0
+        self.head = h
+        return task
+
+    def tasks(self) -> list[Task]:
+        """The queued threads, front first (a copy)."""
+        return self.items[self.head:]
+
+    def remove(self, task: Task) -> bool:
+        """Take ``task`` out of the queue; False when it is not queued."""
+        items = self.items
+        for i in range(self.head, len(items)):
+            if items[i] is task:
+                del items[i]
+                return True
+        return False
+
+
 class Scheduler:
     """Per-pCPU runqueues of threads."""
 
@@ -91,7 +144,7 @@ class Scheduler:
         self.m = machine
         self.config = config
         self.rr = config.policy == "round-robin"
-        self.rq: list[deque[Task]] = [deque() for _ in machine.pcpus]
+        self.rq: list[RunQueue] = [RunQueue() for _ in machine.pcpus]
         self.curr: list[Task | None] = [None for _ in machine.pcpus]
         """The thread switched in on each pCPU."""
         self.tasks: list[Task] = []
@@ -149,7 +202,7 @@ class Scheduler:
         """The pCPU's idle continuation: switch to the next runnable thread or stay idle."""
         rq = self.rq[cpu.index]
         cpu.need_resched = False
-        while rq:
+        while len(rq):
             task = rq.popleft()
             if task.blocked or task.exited or task.home != cpu.index:
                 continue
@@ -228,7 +281,7 @@ class Scheduler:
         curr = self.curr[cpu.index]
         if curr is None:
             return
-        waiting = sum(1 for t in self.rq[cpu.index] if not t.blocked and not t.exited)
+        waiting = sum(1 for t in self.rq[cpu.index].tasks() if not t.blocked and not t.exited)
         if waiting and self.m.engine.now - curr.slice_start >= self.sched_slice(waiting + 1):
             self.m.recorder.count("sched_tick_preempt")
             cpu.need_resched = True
@@ -246,7 +299,10 @@ class Scheduler:
     def single_task_running(self, cpu: PhysCpu) -> bool:
         """``single_task_running``: nothing else is runnable on ``cpu`` (halt polling stops
         as soon as another thread waits for the CPU)."""
-        for t in self.rq[cpu.index]:  # noqa: SIM110 (a loop: no generator frame per look)
+        rq = self.rq[cpu.index]
+        items = rq.items
+        for i in range(rq.head, len(items)):  # no generator frame, no copy per look
+            t = items[i]
             if not t.blocked and not t.exited:
                 return False
         return True
@@ -258,7 +314,7 @@ class Scheduler:
         if self._slice[cpu.index] is not None:
             return
         cur = self.curr[cpu.index]
-        if cur is None or not self.rq[cpu.index]:
+        if cur is None or not len(self.rq[cpu.index]):
             return
         eng = self.m.engine
         when = max(eng.now, cur.slice_start + self.config.timeslice_ns)
@@ -268,7 +324,7 @@ class Scheduler:
         self._slice[cpu.index] = None
         if self.curr[cpu.index] is None:
             return
-        if any(not t.blocked and not t.exited for t in self.rq[cpu.index]):
+        if any(not t.blocked and not t.exited for t in self.rq[cpu.index].tasks()):
             self.m.recorder.count("sched_tick_preempt")
             cpu.need_resched = True
             cpu.poke()
@@ -283,8 +339,7 @@ class Scheduler:
             old = task.home
             task.home = (old + 1) % n
             self.m.recorder.count("vcpu_migrations")
-            if task in self.rq[old]:
-                self.rq[old].remove(task)
+            if self.rq[old].remove(task):
                 self.rq[task.home].append(task)
                 self.m.pcpus[task.home].poke()
             elif task.cpu is not None:
