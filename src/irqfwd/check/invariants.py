@@ -291,7 +291,8 @@ class InvariantChecker:
 class DeviceRaises:
     """One device's raises as :class:`DeviceTracker` keeps them."""
 
-    __slots__ = ("covered", "edge", "head", "intid", "last_seq", "n_raised", "unserved")
+    __slots__ = ("covered", "deliveries", "edge", "head", "intid", "last_seq", "mapped", "mapped_intid", "n_raised",
+                 "unserved")
 
     def __init__(self, intid: int) -> None:
         self.intid = intid
@@ -307,6 +308,12 @@ class DeviceRaises:
         """The raises not yet covered, ``(seq, time, intid)``, from index :attr:`head` on
         (a list with a head index: a deque's methods are generic calls when compiled)."""
         self.head = 0
+        self.deliveries = 0
+        """Handler runs while the device is edge-triggered (``edge-exactly-once``)."""
+        self.mapped = -1
+        """The :func:`vint_key` whose :attr:`DeviceTracker.vint_to_phys` entry this device
+        wrote last and still owns (-1: none), with the INTID it wrote."""
+        self.mapped_intid = -1
 
     def pending(self) -> list[tuple[int, int, int]]:
         """The raises not yet covered, oldest first."""
@@ -328,6 +335,11 @@ class DeviceTracker(Listener):
         """Per device that raised at least once."""
         self.device_intids: set[int] = set()
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
+        self._key_owner: dict[int, DeviceRaises] = {}
+        """Which device wrote each :attr:`vint_to_phys` entry (consulted on writes only)."""
+        self.current: DeviceRaises | None = None
+        """The device of the raise or handler run being dispatched (None: an unknown device),
+        for the rules that listen to the same event after the tracker."""
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, DeviceIrqRaise):
@@ -354,18 +366,29 @@ class DeviceTracker(Listener):
         d = self.devs.get(dev)
         if d is None:
             d = self.devs[dev] = DeviceRaises(intid)
+        self.current = d
         d.edge = ev.trigger == "edge"
+        if d.intid != intid or d.n_raised == 0:
+            self.device_intids.add(intid)
         d.intid = intid
-        self.device_intids.add(intid)
         d.unserved.append((seq, time, intid))
         d.n_raised += 1
         d.last_seq = seq
 
     def _on_handled(self, time: int, ev: GuestIrqHandled) -> None:
         d = self.devs.get(ev.dev)
+        self.current = d
         if d is None:
             return
-        self.vint_to_phys[vint_key(ev.vm, ev.vintid)] = d.intid
+        key = vint_key(ev.vm, ev.vintid)
+        if key != d.mapped or d.intid != d.mapped_intid:  # else the entry holds this already
+            prev = self._key_owner.get(key)
+            if prev is not None and prev is not d:
+                prev.mapped = -1  # its entry is overwritten: it writes again next time
+            self._key_owner[key] = d
+            self.vint_to_phys[key] = d.intid
+            d.mapped = key
+            d.mapped_intid = d.intid
         seq = ev.seq
         if seq is None:
             return
@@ -410,10 +433,25 @@ def phys_key(intid: int, cpu: int) -> int:
     return intid if intid >= 32 else intid + (cpu << 10)
 
 
+class PhysState:
+    """One physical interrupt's Active state as :class:`PhysTracker` follows it."""
+
+    __slots__ = ("device", "gen", "since")
+
+    def __init__(self) -> None:
+        self.since = -1
+        """Time of the activation in progress (-1: not active)."""
+        self.gen = 0
+        """Activations so far (numbers the *instances*)."""
+        self.device = False
+        """The INTID is a device's (once true, it stays: devices never give an INTID back)."""
+
+
 class PhysTracker(Listener):
     """The physical Active states (``irqfwd_phys_activate`` / ``irqfwd_phys_deactivate``), shared by
-    ``deactivate-exactly-once``, ``stale-active`` and ``timer-stale-active``: one
-    subscription per event.  ``gen`` numbers the activations of each key (an *instance*).
+    ``deactivate-exactly-once``, ``hw-lr-phys-inactive``, ``stale-active`` and
+    ``timer-stale-active``: one subscription per event, one :class:`PhysState` per
+    :func:`phys_key` (one dict look-up per event; the times stay native ints).
 
     The per-event checks of ``deactivate-exactly-once`` run here (``deact`` is that rule
     when it is checked) so that an event costs one call.
@@ -423,10 +461,31 @@ class PhysTracker(Listener):
 
     def __init__(self, checker: InvariantChecker) -> None:
         self.checker = checker
-        self.active: dict[int, int] = {}  # phys_key -> activation time
-        self.gen: dict[int, int] = {}  # phys_key -> number of activations so far
+        self.states: dict[int, PhysState] = {}
         self.deact: DeactivateExactlyOnce | None = None
         self.device_intids = _devices(checker).device_intids
+
+    def since(self, key: int) -> int:
+        """Activation time of the interrupt of :func:`phys_key` ``key``, -1 when not active."""
+        st = self.states.get(key)
+        return -1 if st is None else st.since
+
+    def instance(self, key: int) -> int:
+        """Number of activations of ``key`` so far (the current or last one's number)."""
+        st = self.states.get(key)
+        return 0 if st is None else st.gen
+
+    def active_items(self) -> list[tuple[int, int]]:
+        """``(phys_key, activation time)`` of every active interrupt, by key."""
+        return sorted((k, st.since) for k, st in self.states.items() if st.since >= 0)
+
+    def _state(self, key: int, intid: int) -> PhysState:
+        st = self.states.get(key)
+        if st is None:
+            st = self.states[key] = PhysState()
+        if not st.device:
+            st.device = intid in self.device_intids
+        return st
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, PhysActivate):
@@ -435,27 +494,23 @@ class PhysTracker(Listener):
             self._on_deactivate(time_ns, ev.intid, ev.cpu, ev.by)
 
     def _on_activate(self, time: int, intid: int, cpu: int) -> None:
-        key = intid if intid >= 32 else intid + (cpu << 10)
-        active = self.active
+        st = self._state(intid if intid >= 32 else intid + (cpu << 10), intid)
         d = self.deact
-        if d is not None and intid in self.device_intids:
+        if d is not None and st.device:
             self.checker.checked += 1
-            since = active.get(key)
-            if since is not None:
-                d.violation(time, intid, f"INTID {intid} activated again while still active since {since} ns")
-        active[key] = time
-        self.gen[key] = self.gen.get(key, 0) + 1
+            if st.since >= 0:
+                d.violation(time, intid, f"INTID {intid} activated again while still active since {st.since} ns")
+        st.since = time
+        st.gen += 1
 
     def _on_deactivate(self, time: int, intid: int, cpu: int, by: str) -> None:
-        key = intid if intid >= 32 else intid + (cpu << 10)
-        active = self.active
-        since = active.get(key)
-        if since is not None:
-            del active[key]  # not pop(key, None): a generic method call in the compiled build
+        st = self._state(intid if intid >= 32 else intid + (cpu << 10), intid)
+        was_active = st.since >= 0
+        st.since = -1
         d = self.deact
-        if d is not None and intid in self.device_intids:
+        if d is not None and st.device:
             self.checker.checked += 1
-            if since is None:
+            if not was_active:
                 d.violation(time, intid, f"INTID {intid} deactivated (by {by}) while not active: double deactivation")
 
 
@@ -511,19 +566,18 @@ class EdgeExactlyOnce(Rule):
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.dev = _devices(checker)
-        self.deliveries: dict[str, int] = {}
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, GuestIrqHandled):
             self._on_handled(time_ns, ev.dev)
 
     def _on_handled(self, time: int, dev: str) -> None:
-        d = self.dev.devs.get(dev)
+        d = self.dev.current  # the tracker saw this event first: this device's raises
         if d is None or not d.edge:
             return
         self.checker.checked += 1
-        n = self.deliveries.get(dev, 0) + 1
-        self.deliveries[dev] = n
+        d.deliveries += 1
+        n = d.deliveries
         raised = d.n_raised
         if n > raised:
             self.violation(
@@ -548,7 +602,7 @@ class DeactivateExactlyOnce(Rule):
         self.phys.deact = self
 
     def finish(self, end_ns: int) -> None:
-        for key, since in sorted(self.phys.active.items()):
+        for key, since in self.phys.active_items():
             intid = key & 0x3FF
             if intid not in self.device_intids:
                 continue
@@ -604,7 +658,7 @@ class HwLrPhysInactive(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
+        self.phys = phys_tracker(checker)
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, GicLrEntry):
@@ -617,7 +671,7 @@ class HwLrPhysInactive(Rule):
         self.check()
         pintid = (value >> _LR_PHYSID_SHIFT) & _LR_ID_MASK
         cpu = ev.cpu
-        if phys_key(pintid, cpu) not in self.phys_active:
+        if self.phys.since(phys_key(pintid, cpu)) < 0:
             state = ("pending", "active", "pending+active")[((value >> _LR_STATE_SHIFT) & 3) - 1]
             self.violation(
                 time_ns,
@@ -648,9 +702,7 @@ class StaleActive(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        phys = phys_tracker(checker)
-        self.active = phys.active  # SPI intid -> activation time (also banked keys >= 1024 or < 32)
-        self.gen = phys.gen  # SPI intid -> generation of its current/last activation
+        self.phys = phys_tracker(checker)  # SPI keys are their INTIDs
         self.vint_to_phys = _devices(checker).vint_to_phys  # vint_key(vm, vintid) -> host intid
         self.waiting: dict[int, list[tuple[int, int, int]]] = {}
         # vcpu_key(vm, vcpu) -> [(intid, generation, guest deactivation time)]
@@ -675,13 +727,13 @@ class StaleActive(Rule):
 
     def _on_guest_deactivate(self, time: int, vm: int, vcpu: int, vintid: int) -> None:
         intid = self.vint_to_phys.get(vint_key(vm, vintid))
-        if intid is not None and intid in self.active and intid not in self.in_host_handler:
+        if intid is not None and self.phys.since(intid) >= 0 and intid not in self.in_host_handler:
             key = vcpu_key(vm, vcpu)
             w = self.waiting.get(key)
             if w is None:
-                self.waiting[key] = [(intid, self.gen[intid], time)]
+                self.waiting[key] = [(intid, self.phys.instance(intid), time)]
             else:
-                w.append((intid, self.gen[intid], time))
+                w.append((intid, self.phys.instance(intid), time))
 
     def _on_entry(self, time: int, vm: int, vcpu: int) -> None:
         if not self.waiting:
@@ -691,7 +743,7 @@ class StaleActive(Rule):
             return
         for intid, gen, since in pending:
             self.check()
-            if intid in self.active and self.gen[intid] == gen:
+            if self.phys.since(intid) >= 0 and self.phys.instance(intid) == gen:
                 self.violation(
                     time,
                     intid,
@@ -700,7 +752,7 @@ class StaleActive(Rule):
                 )
 
     def finish(self, end_ns: int) -> None:
-        for intid, since in sorted(self.active.items()):
+        for intid, since in self.phys.active_items():
             if not 32 <= intid < 1024:
                 continue  # banked SGI/PPI keys
             self.check()

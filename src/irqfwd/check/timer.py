@@ -164,7 +164,7 @@ class TimerStaleActive(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.phys_active = phys_tracker(checker).active  # phys_key -> activation time
+        self.phys = phys_tracker(checker)
 
     events = ("irqfwd_kvm_timer_phys_active",)
 
@@ -174,8 +174,8 @@ class TimerStaleActive(Rule):
 
     def _on_inactive(self, time: int, cpu: int, cached: bool) -> None:
         self.check()
-        since = self.phys_active.get(phys_key(PPI_VTIMER, cpu))
-        if since is not None:
+        since = self.phys.since(phys_key(PPI_VTIMER, cpu))
+        if since >= 0:
             how = "cached as inactive" if cached else "written inactive"
             self.violation(
                 time, PPI_VTIMER,
