@@ -220,18 +220,30 @@ def handle_percpu_devid_irq(desc: IrqDesc, cpu: int) -> int:
 class Genirq:
     """The host kernel's irq number space and the genirq API (kernel/irq/manage.c)."""
 
-    __slots__ = ("_revmap", "descs", "next_irq")
+    __slots__ = ("_last_desc", "_last_domain", "_last_hwirq", "_revmap", "descs", "next_irq")
 
     def __init__(self) -> None:
         self.descs: dict[int, IrqDesc] = {}
         self._revmap: dict[int, dict[int, IrqDesc]] = {}
         """Per irq domain, hwirq → descriptor (the ``irq_domain`` reverse map)."""
         self.next_irq = 1
+        self._last_hwirq = -1
+        self._last_domain = -1
+        self._last_desc: IrqDesc | None = None
+        """The last mapping found (an interrupt's handling looks its hwirq up several times;
+        mappings are never removed, so it cannot go stale)."""
 
     def _find(self, hwirq: int, domain: int) -> IrqDesc | None:
         """``irq_resolve_mapping``: the descriptor of ``hwirq`` in ``domain`` (None: unmapped)."""
+        if hwirq == self._last_hwirq and domain == self._last_domain:
+            return self._last_desc
         revmap = self._revmap.get(domain)
-        return None if revmap is None else revmap.get(hwirq)
+        desc = None if revmap is None else revmap.get(hwirq)
+        if desc is not None:
+            self._last_hwirq = hwirq
+            self._last_domain = domain
+            self._last_desc = desc
+        return desc
 
     # ---------------------------------------------------------------- domain
     def irq_create_mapping(self, chip: IrqChip, hwirq: int, domain: int = 0,
