@@ -86,6 +86,7 @@ class Nic(GuestDevice):
         self._ev_lower = rec.site(DeviceIrqLower(dev=self.name, intid=self.intid))
         self._ev_withdraw = rec.site(DeviceIrqWithdraw(dev=self.name, intid=self.intid))
         self._c_raised = rec.counter("device_irqs_raised")
+        self._lat_handler = rec.latency_site("assert_to_guest_handler")
 
     # ---------------------------------------------------------------- traffic
     def start(self, times: Iterable[int], mux: ArrivalMux | None = None) -> None:
@@ -207,7 +208,7 @@ class Nic(GuestDevice):
         if t < 0:
             return None
         self.oldest_unserved = -1
-        self.m.recorder.latency("assert_to_guest_handler", self.m.engine.now - t)
+        self._lat_handler.add(self.m.engine.now - t)
         return self.seq
 
     def ack(self) -> int:

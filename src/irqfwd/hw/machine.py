@@ -383,7 +383,8 @@ class Machine(GicSink):
     """
 
     __slots__ = (
-        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "_ev_out", "acc", "costs", "cur",
+        "_assert_t", "_c_deact_guest", "_c_deact_host", "_ev_act", "_ev_deact", "_ev_out", "_lat_deact", "acc", "costs",
+        "cur",
         "engine", "gic", "horizon", "max_batch", "pcpus", "recorder",
     )
 
@@ -397,6 +398,7 @@ class Machine(GicSink):
         self._ev_out = recorder.site(GicUpdateSetIrq())
         self._c_deact_guest = recorder.counter("phys_deactivate_guest")
         self._c_deact_host = recorder.counter("phys_deactivate_host")
+        self._lat_deact = recorder.latency_site("assert_to_phys_deactivate")
         self.acc = 0
         self.cur = -1
         """Index of the pCPU whose step is executing (-1: off-CPU work such as a workqueue)."""
@@ -441,7 +443,6 @@ class Machine(GicSink):
             self._assert_t[intid] = self.engine.now
 
     def gic_event(self, kind: str, intid: int, cpu: int, source: str) -> None:
-        rec = self.recorder
         if kind == "activate":
             ev = self._ev_act
             if ev.live:
@@ -459,7 +460,7 @@ class Machine(GicSink):
         t0 = at.get(intid)
         if t0 is not None:
             del at[intid]
-            rec.latency("assert_to_phys_deactivate", self.engine.now - t0)
+            self._lat_deact.add(self.engine.now - t0)
         dv = self._ev_deact
         if dv.live:
             dv.intid = intid

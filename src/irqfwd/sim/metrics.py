@@ -36,6 +36,7 @@ __all__ = [
     "CounterSite",
     "DictEvent",
     "Event",
+    "LatencySite",
     "LatencyStats",
     "Listener",
     "NoopTracer",
@@ -334,6 +335,26 @@ class LatencyStats:
         }
 
 
+class LatencySite:
+    """A hot latency path (:meth:`Recorder.latency_site`): :meth:`add` records a sample
+    with no look-up by path name; the path's :class:`LatencyStats` appears in
+    :attr:`Recorder.latencies` at its first sample, as with :meth:`Recorder.latency`."""
+
+    __slots__ = ("_recorder", "path", "stats")
+
+    def __init__(self, recorder: Recorder, path: str) -> None:
+        self._recorder = recorder
+        self.path = path
+        self.stats: LatencyStats | None = None
+
+    def add(self, ns: int) -> None:
+        """Record one sample (ns)."""
+        stats = self.stats
+        if stats is None:
+            stats = self.stats = self._recorder.latency_stats(self.path)
+        stats.add(ns)
+
+
 class Recorder:
     """Collects counters, latencies and (optionally) a full trace for one simulation run."""
 
@@ -397,10 +418,18 @@ class Recorder:
 
     def latency(self, path: str, ns: int) -> None:
         """Record one latency sample (ns) for measured path ``path``."""
+        self.latency_stats(path).add(ns)
+
+    def latency_stats(self, path: str) -> LatencyStats:
+        """The statistics of path ``path``, created (empty) if it has none yet."""
         stats = self.latencies.get(path)
         if stats is None:
             stats = self.latencies[path] = LatencyStats()
-        stats.add(ns)
+        return stats
+
+    def latency_site(self, path: str) -> LatencySite:
+        """A :class:`LatencySite` recording samples of path ``path`` (for hot paths)."""
+        return LatencySite(self, path)
 
     def subscribe(self, name: str, fn: Subscriber) -> None:
         """Call ``fn(time_ns, fields)`` for every event ``name`` emitted from now on."""
