@@ -814,6 +814,30 @@ class LevelStorm(Rule):
         super().__init__(checker)
         self.lines: dict[int, LevelLine] = {}  # intid -> its state (created by a level raise)
         self.dev_level: dict[str, LevelLine] = {}  # level device -> the line of its INTID
+        # One-entry caches of the two look-ups (an interrupt's events name the same INTID
+        # and device several times): lines are never removed; dev_level drops the cache
+        # whenever it changes.
+        self._c_intid = -1
+        self._c_line: LevelLine | None = None
+        self._c_dev: str | None = None
+        self._c_dev_line: LevelLine | None = None
+
+    def _line(self, intid: int) -> LevelLine | None:
+        if intid == self._c_intid:
+            return self._c_line
+        line = self.lines.get(intid)
+        if line is not None:
+            self._c_intid = intid
+            self._c_line = line
+        return line
+
+    def _dev_line(self, dev: str) -> LevelLine | None:
+        if dev is self._c_dev:
+            return self._c_dev_line
+        line = self.dev_level.get(dev)
+        self._c_dev = dev
+        self._c_dev_line = line
+        return line
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, DeviceIrqRaise):
@@ -830,28 +854,32 @@ class LevelStorm(Rule):
     def _on_raise(self, time: int, ev: DeviceIrqRaise) -> None:
         intid = ev.intid
         dev = ev.dev
-        line = self.lines.get(intid)
+        line = self._line(intid)
         if ev.trigger != "level":
             if line is not None and line.dev == dev:
                 line.dev = None
-                self.dev_level.pop(dev, None)
+                if dev in self.dev_level:
+                    del self.dev_level[dev]
+                self._c_dev = None
             return
         if line is None:
             line = self.lines[intid] = LevelLine(intid)
         line.dev = dev
-        self.dev_level[dev] = line
+        if self._dev_line(dev) is not line:
+            self.dev_level[dev] = line
+            self._c_dev = None
         line.asserted = True
         line.fired = False
         line.unmasked = False
 
     def _on_lower(self, time: int, intid: int) -> None:
-        line = self.lines.get(intid)
+        line = self._line(intid)
         if line is not None and line.dev is not None:
             line.asserted = False
 
     def _on_handled(self, time: int, ev: GuestIrqHandled) -> None:
         dev = ev.dev
-        line = self.dev_level.get(dev)
+        line = self._dev_line(dev)
         if line is None:
             return
         self.checker.checked += 1
@@ -867,12 +895,12 @@ class LevelStorm(Rule):
         line.taken = False
 
     def _on_unmask(self, time: int, intid: int) -> None:
-        line = self.lines.get(intid)
+        line = self._line(intid)
         if line is not None and line.fired:
             line.unmasked = True
 
     def _on_host_entry(self, time: int, intid: int, cpu: int) -> None:
-        line = self.lines.get(intid)
+        line = self._line(intid)
         if line is None or line.dev is None:
             return
         dev = line.dev
