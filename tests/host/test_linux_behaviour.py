@@ -654,3 +654,19 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     s.machine.run(2_000_000)
     assert s.recorder.counters["eoicount"] > 0
     assert any(s.gic.dist.is_active(48 + i) for i in range(4))
+
+
+def test_irq_domains_resolve_the_same_hwirq_separately() -> None:
+    """``irq_resolve_mapping`` per irq domain: hwirq 60 of a cascaded GIC's domain is not the
+    root GIC's hwirq 60, whichever was looked up last (genirq keeps the last mapping found),
+    and a hwirq with no mapping resolves to nothing (irq 0)."""
+    s = _sys("irqfd-resample")
+    g = s.host.genirq
+    root = g.irq_create_mapping(s.host.irqchip.chip, 60)
+    cascaded = g.irq_create_mapping(GicEoimode1Chip(s.machine, s.gic, cascaded=True), 60, domain=1)
+    assert root != cascaded
+    for _ in range(2):
+        assert g.irq_find_mapping(60) == root
+        assert g.irq_find_mapping(60, domain=1) == cascaded
+        assert g.irq_find_mapping(61, domain=1) == 0
+        assert g.irq_find_mapping(60, domain=2) == 0

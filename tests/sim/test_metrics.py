@@ -279,3 +279,20 @@ def test_cdf_steps_reach_one_at_the_maximum() -> None:
     for value, frac in cdf:
         exact = sorted(samples)[round(frac * len(samples)) - 1]
         assert abs(value - exact) <= LATENCY_RELATIVE_ERROR * exact
+
+
+def test_latency_site_records_like_recorder_latency() -> None:
+    """A LatencySite (the hot paths' way to record) gives the same statistics as
+    Recorder.latency, and its path appears in Recorder.latencies only at its first sample
+    (a path never sampled is not reported)."""
+    eng = Engine()
+    a, b = Recorder(eng), Recorder(eng)
+    site = a.latency_site("assert_to_guest_handler")
+    assert "assert_to_guest_handler" not in a.latencies
+    rng = random.Random(3)
+    for _ in range(500):
+        ns = rng.randrange(0, 5_000_000)
+        site.add(ns)
+        b.latency("assert_to_guest_handler", ns)
+    assert a.latencies["assert_to_guest_handler"].summary() == b.latencies["assert_to_guest_handler"].summary()
+    assert a.latencies["assert_to_guest_handler"].counts == b.latencies["assert_to_guest_handler"].counts
