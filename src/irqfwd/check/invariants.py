@@ -291,8 +291,7 @@ class InvariantChecker:
 class DeviceRaises:
     """One device's raises as :class:`DeviceTracker` keeps them."""
 
-    __slots__ = ("covered", "deliveries", "edge", "head", "intid", "last_seq", "mapped", "mapped_intid", "n_raised",
-                 "unserved")
+    __slots__ = ("covered", "deliveries", "edge", "head", "intid", "last_seq", "n_raised", "unserved")
 
     def __init__(self, intid: int) -> None:
         self.intid = intid
@@ -310,10 +309,6 @@ class DeviceRaises:
         self.head = 0
         self.deliveries = 0
         """Handler runs while the device is edge-triggered (``edge-exactly-once``)."""
-        self.mapped = -1
-        """The :func:`vint_key` whose :attr:`DeviceTracker.vint_to_phys` entry this device
-        wrote last and still owns (-1: none), with the INTID it wrote."""
-        self.mapped_intid = -1
 
     def pending(self) -> list[tuple[int, int, int]]:
         """The raises not yet covered, oldest first."""
@@ -335,8 +330,6 @@ class DeviceTracker(Listener):
         """Per device that raised at least once."""
         self.device_intids: set[int] = set()
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
-        self._key_owner: dict[int, DeviceRaises] = {}
-        """Which device wrote each :attr:`vint_to_phys` entry (consulted on writes only)."""
         self.current: DeviceRaises | None = None
         """The device of the raise or handler run being dispatched (None: an unknown device),
         for the rules that listen to the same event after the tracker."""
@@ -380,15 +373,7 @@ class DeviceTracker(Listener):
         self.current = d
         if d is None:
             return
-        key = vint_key(ev.vm, ev.vintid)
-        if key != d.mapped or d.intid != d.mapped_intid:  # else the entry holds this already
-            prev = self._key_owner.get(key)
-            if prev is not None and prev is not d:
-                prev.mapped = -1  # its entry is overwritten: it writes again next time
-            self._key_owner[key] = d
-            self.vint_to_phys[key] = d.intid
-            d.mapped = key
-            d.mapped_intid = d.intid
+        self.vint_to_phys[vint_key(ev.vm, ev.vintid)] = d.intid
         seq = ev.seq
         if seq is None:
             return

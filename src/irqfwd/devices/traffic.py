@@ -33,7 +33,7 @@ from typing import Final
 
 from irqfwd.config import TrafficConfig
 from irqfwd.errors import InputError
-from irqfwd.sim.engine import Engine
+from irqfwd.sim.engine import NORMAL, Engine, Entry
 
 __all__ = ["ArrivalMux", "ArrivalSource", "IterSource", "arrivals", "as_source", "read_trace_csv", "round_half_even"]
 
@@ -279,23 +279,6 @@ def read_trace_csv(path: Path) -> list[int]:
     return times
 
 
-class _Pending:
-    """One device's next arrival in :class:`ArrivalMux`'s heap, ordered by ``(time, seq)``
-    (a native comparison in the compiled build, where a tuple costs two generic ones)."""
-
-    __slots__ = ("seq", "slot", "time")
-
-    def __init__(self, time: int, seq: int, slot: int) -> None:
-        self.time = time
-        self.seq = seq
-        self.slot = slot
-
-    def __lt__(self, other: _Pending) -> bool:
-        if self.time != other.time:
-            return self.time < other.time
-        return self.seq < other.seq
-
-
 class ArrivalMux:
     """The next arrival of every device behind **one** engine entry.
 
@@ -320,8 +303,9 @@ class ArrivalMux:
         self._engine = engine
         self._fire_cb: Callable[[], None] = self._fire
         """:meth:`_fire` as the engine callback (one bound method for the whole run)."""
-        self._heap: list[_Pending] = []
-        """Pending arrivals: time, engine sequence number, device slot."""
+        self._heap: list[Entry] = []
+        """Pending arrivals, as the engine entries they stand for (time, sequence number,
+        the device's sink) but not scheduled: ordered natively by ``(time, seq)``."""
         self._sinks: list[Callable[[], None]] = []
         self._scheduled: set[int] = set()
         """Sequence numbers of the pending arrivals that have their engine entry."""
@@ -338,7 +322,7 @@ class ArrivalMux:
         t = max(time, eng.now)
         seq = eng.reserve_seq()
         heap = self._heap
-        heappush(heap, _Pending(t, seq, slot))
+        heappush(heap, Entry(t, NORMAL, seq, self._sinks[slot], ()))
         if not self._firing and heap[0].seq == seq:  # the new earliest (else: when firing ends)
             self._schedule(t, seq)
 
@@ -347,7 +331,7 @@ class ArrivalMux:
         (None if none is pending with it): which device an engine entry of the mux is for."""
         for p in self._heap:
             if p.seq == seq:
-                return self._sinks[p.slot]
+                return p.callback
         return None
 
     def _schedule(self, t: int, seq: int) -> None:
@@ -357,11 +341,12 @@ class ArrivalMux:
     def _fire(self) -> None:
         heap = self._heap
         p = heappop(heap)
-        slot = p.slot
+        sink = p.callback
+        assert sink is not None
         self._scheduled.discard(p.seq)
         self._firing = True
         try:
-            self._sinks[slot]()
+            sink()
         finally:
             self._firing = False
         if heap:

@@ -55,6 +55,7 @@ __all__ = [
     "GenericTimer",
     "SystemCounter",
     "TimerChannel",
+    "u64",
 ]
 
 CTL_ENABLE: Final = 1 << 0
@@ -81,7 +82,7 @@ WRAP_HORIZON_NS: Final = 1_000_000_000
 _MASK64: Final = (1 << 64) - 1
 
 
-def _u64(value: int) -> int:
+def u64(value: int) -> int:
     """``value`` as a 64-bit register holds it: masked only when outside [0, 2**64) (a mask
     with the big-int constant is a long-int operation in the compiled build, every time)."""
     return value & _MASK64 if value >> 64 else value
@@ -116,7 +117,7 @@ class SystemCounter:
     def count(self) -> int:
         """CNTPCT_EL0 now."""
         u = self.unwrapped_at(self.engine.now)
-        return u & _MASK64 if u >> 64 else u  # the mask only when it wraps (no big-int op)
+        return u64(u)
 
     def time_of(self, unwrapped: int) -> int:
         """Earliest engine time (ns) at which the unwrapped count is ``>= unwrapped``."""
@@ -198,7 +199,7 @@ class TimerChannel:
 
     def write_cval(self, value: int) -> None:
         """CNTx_CVAL write."""
-        self.cval = _u64(value)
+        self.cval = u64(value)
         self.update()
 
     def read_tval(self) -> int:
@@ -207,7 +208,7 @@ class TimerChannel:
 
     def write_tval(self, value: int) -> None:
         """CNTx_TVAL write: ``CVAL = count + SignExtend(value[31:0])``."""
-        self.cval = _u64(self.count() + _sext32(value))
+        self.cval = u64(self.count() + _sext32(value))
         self.update()
 
     # --- output and scheduling ------------------------------------------------------
@@ -286,7 +287,7 @@ class GenericTimer:
 
     def write_cntvoff(self, value: int) -> None:
         """CNTVOFF_EL2 write: moves the virtual count, so the virtual timer is re-evaluated."""
-        self.cntvoff = _u64(value)
+        self.cntvoff = u64(value)
         self.virt.offset = self.cntvoff
         self.virt.update()
 

@@ -77,7 +77,7 @@ from irqfwd.host.kvm.vgic import (
     kvm_vgic_reset_mapped_irq,
 )
 from irqfwd.hw.machine import Machine
-from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers
+from irqfwd.hw.timer import CTL_ENABLE, CTL_IMASK, CTL_ISTATUS, PPI_VTIMER, ArchTimers, u64
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.engine import Engine, Handle
 from irqfwd.sim.metrics import Recorder
@@ -355,7 +355,7 @@ class KvmArchTimer:
 
     def _virtual_count(self, ctx: ArchTimerContext) -> int:
         v = self.timers.counter.count() - ctx.cntvoff
-        return v & _MASK64 if v >> 64 else v  # no big-int mask unless it wraps
+        return u64(v)
 
     def kvm_timer_should_fire(self, ctx: ArchTimerContext) -> bool:
         """``kvm_timer_should_fire``: from the hardware CTL when loaded, else from the saved context."""
