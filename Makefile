@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 ACCEL_DIR      := build/accel
 ACCEL_MANIFEST := $(ACCEL_DIR)/manifest.json
 ACCEL_SOURCES   = $(shell $(PYTHON) scripts/build_accel.py --list)
+# pytest-xdist workers of `make test` (one per core; the QEMU probe build is locked, each
+# worker starts its own QEMU): `make test WORKERS=0` runs in one process.
+WORKERS        ?= auto
 # The suites that also run against the compiled modules (IRQFWD_ACCEL=require).
 ACCEL_SUITES   := tests/hw tests/regs tests/sim tests/host tests/guest tests/check tests/system tests/scenarios tests/devices tests/calibrate tests/cli tests/accel tests/test_golden.py
 
@@ -51,10 +54,10 @@ unit: $(STAMP)
 
 # The whole suite on the .py sources, then the model suites on the compiled modules.
 test: install system-deps lint
-	IRQFWD_ACCEL=off $(VENV)/bin/pytest -q
+	IRQFWD_ACCEL=off $(VENV)/bin/pytest -q -n $(WORKERS)
 	@if [ -f $(ACCEL_MANIFEST) ] || [ "$$CI" = true ]; then \
-		echo "IRQFWD_ACCEL=require $(VENV)/bin/pytest -q $(ACCEL_SUITES)"; \
-		IRQFWD_ACCEL=require $(VENV)/bin/pytest -q $(ACCEL_SUITES); \
+		echo "IRQFWD_ACCEL=require $(VENV)/bin/pytest -q -n $(WORKERS) $(ACCEL_SUITES)"; \
+		IRQFWD_ACCEL=require $(VENV)/bin/pytest -q -n $(WORKERS) $(ACCEL_SUITES); \
 	else \
 		echo "WARNING: no compiled build ($(ACCEL_DIR)); the compiled test run is skipped"; \
 	fi

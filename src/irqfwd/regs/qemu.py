@@ -17,6 +17,7 @@ restarting QEMU.  Every exit path kills QEMU; an overall timeout bounds every ex
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import shutil
@@ -74,11 +75,16 @@ def build_probe(build_dir: Path | None = None) -> Path:
                         " or run scripts/ensure-system-deps.sh)")
     src = probe_source_dir()
     out = (build_dir if build_dir is not None else src / "build").resolve()
-    try:
-        proc = subprocess.run(["make", "-s", "-C", str(src), f"BUILD={out}"],
-                              capture_output=True, text=True, timeout=120, check=False)
-    except subprocess.TimeoutExpired:
-        raise QemuError("building the probe timed out after 120 s") from None
+    out.mkdir(parents=True, exist_ok=True)
+    # Several processes (pytest-xdist workers) may build into the same directory at once:
+    # make is serialised by an advisory lock there, so none reads a half-written probe.elf.
+    with open(out / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            proc = subprocess.run(["make", "-s", "-C", str(src), f"BUILD={out}"],
+                                  capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            raise QemuError("building the probe timed out after 120 s") from None
     if proc.returncode != 0:
         raise QemuError(f"building the probe failed (make exit {proc.returncode}):\n"
                         + (proc.stdout + proc.stderr).strip())

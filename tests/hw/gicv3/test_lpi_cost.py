@@ -4,7 +4,7 @@ implementation); the benchmark module sets both sizes up through the registers."
 
 from __future__ import annotations
 
-import time
+import sys
 
 import pytest
 
@@ -12,12 +12,24 @@ from irqfwd.calibrate.gicv3_bench import format_report, run_gicv3_benchmark, set
 from irqfwd.hw.gic.memory import Memory
 
 
-def _cycle(g, num: int, n: int) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    for i in range(n):
-        g.msi(0, (i * 7919) % num)
-        g.write_sysreg(0, "ICC_EOIR1_EL1", g.read_sysreg(0, "ICC_IAR1_EL1"))
-    return time.perf_counter() - t0
+def _calls(g, num: int, n: int) -> int:  # type: ignore[no-untyped-def]
+    """Function calls (Python and C) made by ``n`` cycles of MSI + IAR + EOIR: a count of
+    work that does not depend on the machine's speed, unlike a timing."""
+    count = 0
+
+    def hook(frame: object, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(hook)
+    try:
+        for i in range(n):
+            g.msi(0, (i * 7919) % num)
+            g.write_sysreg(0, "ICC_EOIR1_EL1", g.read_sysreg(0, "ICC_IAR1_EL1"))
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 def test_delivery_never_scans(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,12 +54,13 @@ def test_delivery_never_scans(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cost_per_lpi_flat_8k_to_64k() -> None:
-    """The per-LPI cost of MSI + IAR + EOIR with 65,536 LPIs is within 2x of 8,192 (best of
-    5; the benchmark's target is 1.5 on medians)."""
+    """The work per LPI of MSI + IAR + EOIR with 65,536 LPIs is that of 8,192, counted in
+    function calls (a scan or a search that grows with the LPI count would multiply them);
+    the time ratio is the benchmark's (`irqfwd bench`, target 1.5 on medians)."""
     small, large = setup_lpis(8192), setup_lpis(65536)
-    ts = min(_cycle(small, 8192, 3000) for _ in range(5))
-    tl = min(_cycle(large, 65536, 3000) for _ in range(5))
-    assert tl / ts < 2.0
+    cs, cl = _calls(small, 8192, 2000), _calls(large, 65536, 2000)
+    assert cs >= 3 * 2000
+    assert cl <= cs * 1.05, (cs, cl)
 
 
 def test_benchmark_report_shape() -> None:
