@@ -182,7 +182,7 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "_last_cat", "_run_cb", "acct", "cat", "ctx", "engine",
+        "_active", "_handle", "_last_cat", "_pend", "_run_cb", "_total", "acct", "cat", "ctx", "engine",
         "host_irq_step", "idle_step", "index", "irqs_masked", "machine", "mode", "need_resched",
         "next", "out", "parked", "stack",
     )
@@ -203,7 +203,14 @@ class PhysCpu:
         self.host_irq_step: Step = _nothing
         self.idle_step: Step = _nothing
         self.acct = [0] * len(CPU_TIME_CATEGORIES)
-        """ns of this pCPU's time per ``CPU_*`` category."""
+        """ns of this pCPU's time per ``CPU_*`` category, except the :attr:`_pend` ns of
+        the category of the last step (read them together with :meth:`cpu_time_ns`)."""
+        self._pend = 0
+        """ns of the last step's category not yet added to :attr:`acct`: a run of steps of
+        one category adds up in this native int, and the list (boxed ints) takes them when
+        the category changes."""
+        self._total = 0
+        """All categories together (:meth:`accounted_ns`)."""
         self.cat = CPU_SCHED
         """Category of the host code this pCPU runs (set by the code that switches context)."""
         self.parked: Step | None = None
@@ -233,7 +240,8 @@ class PhysCpu:
         if rem <= 0 or (self.mode == HOST and self.irqs_masked):
             return
         eng.cancel(h)
-        self.acct[self._last_cat] -= rem  # accounted again when the remainder runs
+        self._pend -= rem  # accounted again when the remainder runs
+        self._total -= rem
         self.next = _Remainder(self.machine, rem, self.next).step
         self._handle = eng.schedule(0, self._run_cb)
 
@@ -261,12 +269,19 @@ class PhysCpu:
             self.engine.schedule(0, self._run_cb)
 
     def accounted_ns(self) -> int:
-        """ns accounted to this pCPU so far, all categories (:attr:`acct`) together; a
-        plain int loop, which the compiled build keeps unboxed (``sum`` would not)."""
-        total = 0
-        for ns in self.acct:
-            total += ns
-        return total
+        """ns accounted to this pCPU so far, all categories together."""
+        return self._total
+
+    def account(self, cat: int, ns: int) -> None:
+        """Add ``ns`` to category ``cat`` (time a busy-waiter accounts itself)."""
+        self.acct[cat] += ns
+        self._total += ns
+
+    def cpu_time_ns(self) -> list[int]:
+        """ns per ``CPU_*`` category so far (a new list)."""
+        acct = list(self.acct)
+        acct[self._last_cat] += self._pend
+        return acct
 
     @property
     def idle(self) -> bool:
@@ -328,8 +343,13 @@ class PhysCpu:
             cost = fn() + m.acc
             if self.mode != mode:
                 cat = CPU_KVM  # a world switch (entry or exit) is KVM's time
-            self.acct[cat] += cost
-            self._last_cat = cat
+            if cat == self._last_cat:
+                self._pend += cost
+            else:
+                self.acct[self._last_cat] += self._pend
+                self._pend = cost
+                self._last_cat = cat
+            self._total += cost
             t = eng.now + cost
             batch -= 1
             if batch and t <= horizon and eng.due() > t:  # nothing else due before it ends
@@ -476,7 +496,7 @@ class Machine(GicSink):
         now = self.engine.now
         out: list[dict[str, int]] = []
         for cpu in self.pcpus:
-            acct = list(cpu.acct)
+            acct = cpu.cpu_time_ns()
             h = cpu._handle
             if h is not None and h.time > now:  # the step in flight: only its part up to now
                 acct[cpu._last_cat] -= h.time - now

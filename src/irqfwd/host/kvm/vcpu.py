@@ -355,7 +355,7 @@ class Vcpu(KvmVcpu):
         assert cpu is not None
         now = self.m.engine.now
         # the wait since the CPU parked, minus what IRQ handlers ran meanwhile
-        cpu.acct[CPU_HALT_POLL] += (now - self._poll_t0) - (cpu.accounted_ns() - self._poll_busy0)
+        cpu.account(CPU_HALT_POLL, (now - self._poll_t0) - (cpu.accounted_ns() - self._poll_busy0))
         if self._runnable():
             self._end_poll(cpu)
             cpu.next = self.run_step
