@@ -1,6 +1,6 @@
 """``irqfwd run``, ``irqfwd compare`` and ``irqfwd list``: simulate scenarios under delivery designs.
 
-``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--quiet]``
+``irqfwd run SCENARIO [--design D] [--set key=value ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--profile PATH] [--quiet]``
 ``irqfwd run --replay FILE [--json] [--trace PATH]`` (a counter-example of ``irqfwd explore``)
 ``irqfwd compare SCENARIO [--designs D1,D2,...] [--set ...] [--seed N] [--gic V] [--json] [--trace PATH [--trace-format F]] [--report DIR] [--quiet]``
 
@@ -11,6 +11,9 @@ that needs a newer GIC is refused (exit 2).
 ``trace-cmd report`` layout (``.txt``), Chrome/Perfetto JSON (``.json``) or a VCD waveform
 (``.vcd``), or the format ``--trace-format`` names.  ``compare`` writes one file per design,
 ``STEM.DESIGN.EXT``.
+
+``--profile PATH`` writes where the simulator spent its wall time, by function
+(:mod:`irqfwd.cli.profile`, pyinstrument): ``.html``, ``.txt`` or speedscope ``.json``.
 
 A run that takes more than half a second shows a progress bar on stderr when stderr is a
 terminal (simulated time, guest interrupts, simulated interrupts per second;
@@ -29,6 +32,7 @@ violated (after printing), 2 on bad input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -223,8 +227,21 @@ def run_cmd(
     ] = None,
     quiet: QuietOpt = False,
     gic: GicOpt = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", help="Write a profile of the simulator's time by function to PATH "
+                     "(.html, .txt, or .json for speedscope; pyinstrument).", metavar="PATH"),
+    ] = None,
 ) -> None:
     """Run SCENARIO under one delivery design and print its metrics."""
+    if profile is not None:
+        from irqfwd.cli.profile import check_profile_path
+
+        check_profile_path(profile)
+        if trace is not None and profile.resolve() == trace.resolve():
+            raise InputError(f"--profile {profile}: is also the --trace file")
+        if scenario is not None and Path(scenario).exists() and Path(scenario).resolve() == profile.resolve():
+            raise InputError(f"--profile {profile}: is the scenario file; refusing to overwrite it")
     if trace is not None:
         for source, what in ((scenario, "the scenario file"), (replay_file, "the replay file")):
             if source is not None and Path(source).exists() and Path(source).resolve() == trace.resolve():
@@ -235,6 +252,8 @@ def run_cmd(
                                 ("--seed", seed), ("--gic", gic)) if v is not None and v != []]
         if given:
             raise InputError(f"--replay: the replay file fixes the scenario, design and seed; do not give {given[0]}")
+        if profile is not None:
+            raise InputError("--profile: profiles a scenario run, not a --replay")
         _replay(replay_file, as_json, trace, trace_format)
         return
     if scenario is None:
@@ -247,11 +266,26 @@ def run_cmd(
         design = (default_designs(config, ("irqfd-resample",)) or ["irqfd-resample"])[0]
     bar = RunBar(config.name, quiet=quiet)
     try:
-        result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
-                             progress=bar)[design]
+        with _maybe_profiled(profile):
+            result = run_designs(config, [design], seed, costs, trace=trace, trace_format=trace_format,
+                                 progress=bar)[design]
     finally:
         bar.close()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
+
+
+def _maybe_profiled(path: Path | None) -> contextlib.AbstractContextManager[None]:
+    """``irqfwd.cli.profile.profiled(path)``, or nothing without ``--profile``."""
+    if path is None:
+        return contextlib.nullcontext()
+    from irqfwd import _accel
+    from irqfwd.cli.profile import profiled
+
+    if _accel.status().active:
+        typer.echo("note: --profile with the compiled build shows the engine's run loop, not the model's "
+                   "functions (they have no Python frames); IRQFWD_ACCEL=off gives the per-function profile",
+                   err=True)
+    return profiled(path)
 
 
 def _replay(path: Path, as_json: bool, trace: Path | None, trace_format: str | None) -> None:
