@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from irqfwd.hw.gicv3 import GICv3, GICv3Config, QemuQuirks
 
 ITS = 0x0808_0000
@@ -149,3 +151,133 @@ def test_cwriter_quirk() -> None:
     a.write(ITS + 0x88, 0xFFFF_FFFF_FFFF_FFFF, 8)
     a.write(ITS + 0x90, 0x40, 8)
     assert a.read(ITS + 0x88, 8) == 0xF_FFE1 and a.read(ITS + 0x90, 8) == 0
+
+
+# ---------------------------------------------------------------------- MOVI (§6.3.15)
+PEND = (0x4041_0000, 0x4042_0000)
+"""The LPI pending tables of PE 0 and PE 1 (conftest's ``Driver.lpis``; §5.1.2: one bit
+per INTID)."""
+
+
+def _movi(drv, dev: int, event: int, icid: int) -> None:  # type: ignore[no-untyped-def]
+    """MOVI: DeviceID DW0 [63:32], EventID DW1 [31:0], ICID DW2 [15:0]."""
+    drv.cmd(0x01, dev << 32, event, icid)
+
+
+def _pending_bit(g: GICv3, cpu: int, intid: int = 8200) -> int:
+    return g.read(PEND[cpu] + intid // 8, 1) >> (intid % 8) & 1
+
+
+def test_movi_retargets_the_event(drv) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI: the ITE of (DeviceID, EventID) takes the new ICID; the event's next
+    MSI is translated to the new collection's redistributor (§6.1), the old one sees
+    nothing."""
+    g = drv.gic
+    _setup(drv)
+    drv.lpi_config(8200, 0x60)
+    drv.mapti(0, 8, 8200, 0)
+    _movi(drv, 0, 8, 1)
+    assert g.its.errors == 0
+    assert g.its.ites[(0, 8)].icid == 1
+    assert g.msi(0, 8)
+    assert _pending_bit(g, 1) == 1 and _pending_bit(g, 0) == 0
+    assert g.outputs[1].irq and not g.outputs[0].irq
+    assert g.read_sysreg(1, "ICC_IAR1_EL1") == 8200
+    assert g.read_sysreg(0, "ICC_IAR1_EL1") == 1023
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
+def test_movi_moves_the_pending_state(drv, enabled: bool) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI: an LPI pending on the old collection's redistributor is made pending
+    on the new one and not pending on the old one: the pending-table bits follow (§5.1.2),
+    the old PE stops signalling it, the new one signals it.  A disabled LPI's pending
+    state moves as well, and is signalled on the new PE once enabled (INV, §6.3.9)."""
+    g = drv.gic
+    _setup(drv)
+    drv.lpi_config(8200, 0x60, enabled=enabled)
+    drv.mapti(0, 8, 8200, 0)
+    assert g.msi(0, 8)
+    assert _pending_bit(g, 0) == 1 and g.outputs[0].irq == enabled
+    _movi(drv, 0, 8, 1)
+    assert g.its.errors == 0
+    assert _pending_bit(g, 0) == 0 and _pending_bit(g, 1) == 1
+    assert 8200 not in g.redist[0].lpi_pend and 8200 in g.redist[1].lpi_pend
+    assert not g.outputs[0].irq and g.outputs[1].irq == enabled
+    if not enabled:
+        drv.lpi_config(8200, 0x60)
+        drv.cmd(0x0C, 0, 8)  # INV, to the event's new collection
+        assert g.outputs[1].irq and not g.outputs[0].irq
+    assert g.read_sysreg(0, "ICC_IAR1_EL1") == 1023
+    assert g.read_sysreg(1, "ICC_IAR1_EL1") == 8200
+    assert _pending_bit(g, 1) == 0
+
+
+def test_movi_within_one_redistributor_changes_the_ite_only(drv) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI between two collections mapped (MAPC) to the same redistributor: the
+    ITE takes the new ICID, the pending LPI stays where it is."""
+    g = drv.gic
+    _setup(drv)
+    drv.mapc(2, 0)
+    drv.lpi_config(8200, 0x60)
+    drv.mapti(0, 8, 8200, 0)
+    g.msi(0, 8)
+    _movi(drv, 0, 8, 2)
+    assert g.its.errors == 0
+    assert g.its.ites[(0, 8)].icid == 2
+    assert _pending_bit(g, 0) == 1 and g.outputs[0].irq and not g.outputs[1].irq
+
+
+@pytest.mark.parametrize(
+    ("dev", "event", "icid", "why"),
+    [
+        (0, 8, 3, "ICID 3 not mapped (no MAPC)"),
+        (0, 8, 0xFFFF, "ICID beyond the collection table"),
+        (5, 8, 1, "DeviceID 5 not mapped (no MAPD)"),
+        (0, 32, 1, "EventID beyond the device's 5 bits"),
+        (0, 9, 1, "EventID without an ITE"),
+    ],
+    ids=["unmapped-icid", "icid-beyond-table", "unmapped-device", "event-out-of-range", "no-ite"],
+)
+def test_movi_command_errors(drv, dev: int, event: int, icid: int, why: str) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI command errors (a DeviceID or EventID without a mapping, an ICID
+    whose collection is not mapped): the command is ignored (IMPLEMENTATION DEFINED, §6.3.1,
+    as QEMU) and counted; the queue goes on (GITS_CREADR reaches GITS_CWRITER); the event
+    keeps its collection and its pending state."""
+    g = drv.gic
+    _setup(drv)
+    drv.cmd(0x09, 0, 0, 1 << 63 | 1 << 16 | 0xFFFF)  # MAPC of an ICID the table cannot hold
+    assert g.its.errors == 1 and 0xFFFF not in g.its.collections
+    drv.lpi_config(8200, 0x60)
+    drv.mapti(0, 8, 8200, 0)
+    g.msi(0, 8)
+    _movi(drv, dev, event, icid)
+    assert g.its.errors == 2, why
+    assert g.read(ITS + 0x90, 8) == g.read(ITS + 0x88, 8)
+    assert g.its.ites[(0, 8)].icid == 0
+    assert _pending_bit(g, 0) == 1 and g.outputs[0].irq and not g.outputs[1].irq
+
+
+def test_movi_from_an_unmapped_collection_is_an_error(drv) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI: the event's current collection must be mapped too; after MAPC with
+    V = 0 (§6.3.10 unmaps ICID 0) the command is an error and the ITE is unchanged."""
+    g = drv.gic
+    _setup(drv)
+    drv.lpi_config(8200, 0x60)
+    drv.mapti(0, 8, 8200, 0)
+    drv.cmd(0x09, 0, 0, 0)  # MAPC ICID 0, V = 0
+    _movi(drv, 0, 8, 1)
+    assert g.its.errors == 1
+    assert g.its.ites[(0, 8)].icid == 0
+
+
+def test_movi_of_a_vlpi_is_an_error(drv4) -> None:  # type: ignore[no-untyped-def]
+    """§6.3.15 MOVI applies to a physical LPI's ITE; the ITE of an event mapped to a vLPI
+    (VMAPTI) is an error for it (VMOVI moves a vLPI between vPEs) and stays as it was."""
+    g = drv4.gic
+    _setup(drv4)
+    drv4.vmapp(1, 0, 0x4048_0000)
+    drv4.vmapti(0, 8, 1, 8200)
+    _movi(drv4, 0, 8, 1)
+    assert g.its.errors == 1
+    ite = g.its.ites[(0, 8)]
+    assert ite.vpe == 1 and ite.icid == -1

@@ -385,8 +385,10 @@ class ITS:
                 return False
             self.gic.move_all_lpis(src, dst)
             return True
-        if cmd in (CMD_INT, CMD_CLEAR, CMD_INV, CMD_DISCARD, CMD_MOVI):
-            return self._event_cmd(cmd, devid, event, dw2 & 0xFFFF)
+        if cmd in (CMD_INT, CMD_CLEAR, CMD_INV, CMD_DISCARD):
+            return self._event_cmd(cmd, devid, event)
+        if cmd == CMD_MOVI:
+            return self._movi(devid, event, dw2 & 0xFFFF)
         if self.config.version >= 4:
             return self._v4(cmd, dw0, event, dw1, dw2, dw3)
         return False
@@ -430,7 +432,8 @@ class ITS:
         self.ites[(devid, event)] = Ite(intid, icid=icid)
         return True
 
-    def _event_cmd(self, cmd: int, devid: int, event: int, icid: int) -> bool:
+    def _event_cmd(self, cmd: int, devid: int, event: int) -> bool:
+        """INT, CLEAR, DISCARD or INV of the event (DeviceID, EventID) (§6.3)."""
         ite = self._lookup(devid, event)
         if ite is None:
             return False
@@ -452,13 +455,27 @@ class ITS:
                 return True
             self.gic.redist[self._collection_cpu(ite.icid)].inv_lpi(ite.intid)
             return True
-        # MOVI (§6.3.15): the event goes to another collection, its pending state with it
-        if ite.vpe >= 0:
-            return False
-        new_cpu = self._collection_cpu(icid)
-        if new_cpu < 0:
+        return False
+
+    def _movi(self, devid: int, event: int, icid: int) -> bool:
+        """MOVI (§6.3.15): the event (DeviceID, EventID) moves to collection ``icid``: its
+        ITE takes the new ICID and, when the two collections name different
+        redistributors, a pending LPI becomes pending on the new one and not pending on
+        the old one (the pending-table bits follow); the same redistributor: the ITE
+        alone changes.
+
+        A command error (the command is ignored, :attr:`errors` counts it) when the
+        DeviceID is not mapped (MAPD) or beyond Devbits, the EventID is beyond the
+        device's ITT range or has no ITE, the ITE is a vLPI's (VMAPTI: VMOVI moves those),
+        or the event's collection or collection ``icid`` is not mapped (an ICID beyond the
+        collection table never is: MAPC refuses it)."""
+        ite = self._lookup(devid, event)
+        if ite is None or ite.vpe >= 0:
             return False
         old_cpu = self._collection_cpu(ite.icid)
+        new_cpu = self._collection_cpu(icid)
+        if old_cpu < 0 or new_cpu < 0:
+            return False
         ite.icid = icid
         if old_cpu != new_cpu:
             self.gic.move_lpi(old_cpu, new_cpu, ite.intid)
