@@ -14,7 +14,9 @@ Physical LPIs (``its_init``, ``its_cpu_init_lpis``):
   (GITS_TRANSLATER, EventID) (``its_irq_compose_msi_msg``);
 * :class:`ItsIrqChip` (``its_irq_chip``): mask/unmask rewrite the LPI's configuration byte
   and send INV (``lpi_update_config``); PENDING through INT/CLEAR
-  (``its_irq_set_irqchip_state``); ``irq_set_vcpu_affinity`` (``its_irq_set_vcpu_affinity``)
+  (``its_irq_set_irqchip_state``); ``irq_set_affinity`` (``its_set_affinity``) moves the
+  event to the new CPU's collection (MOVI) and records it in ``col_map``;
+  ``irq_set_vcpu_affinity`` (``its_irq_set_vcpu_affinity``)
   maps an event to a vLPI (``its_vlpi_map``: DISCARD + VMAPTI with the vPE's doorbell,
   configuration in the VM's vLPI property table), updates it (PROP_UPDATE_VLPI) or unmaps
   it (``its_vlpi_unmap``: DISCARD + MAPTI back to the host LPI).
@@ -173,7 +175,8 @@ class ItsDevice:
         self.irqs: list[int] = []
         """Linux irq of each event."""
         self.collection: list[int] = [0] * nr_ites
-        """Target CPU (ICID) of each event."""
+        """``event_map.col_map``: the CPU whose collection (ICID = CPU number) each event is
+        mapped to (MAPTI at activation, MOVI in :meth:`ItsIrqChip._set_affinity`)."""
         self.vlpi_maps: list[ItsVlpiMap | None] = [None] * nr_ites
 
 
@@ -284,7 +287,8 @@ class ItsNode:
         self.commands = 0
         """ITS commands sent (SYNC/VSYNC included)."""
         self.cpu_load = [0] * cfg.num_cpus
-        """Device LPIs routed to each CPU (``its_select_cpu``)."""
+        """Device LPIs routed to each CPU (``cpu_lpi_count``: what ``its_select_cpu`` reads,
+        ``its_set_affinity`` moves)."""
 
     # ---------------------------------------------------------------- MMIO helpers
     def _write(self, off: int, value: int, size: int = 4) -> None:
@@ -541,6 +545,7 @@ class ItsIrqChip(IrqChip):
         self.irq_set_vcpu_affinity = self._set_vcpu_affinity
         self.irq_set_irqchip_state = self._set_state
         self.irq_get_irqchip_state = self._get_state
+        self.irq_set_affinity = self._set_affinity
 
     @staticmethod
     def _ev(d: IrqData) -> tuple[ItsDevice, int]:
@@ -582,6 +587,35 @@ class ItsIrqChip(IrqChip):
         m = dev.vlpi_maps[event]
         sync = its._vsync(m.vpe) if m is not None else its._sync(dev.collection[event])
         its.send(_cmd(GITS_CMD_INT if val else GITS_CMD_CLEAR, dev.device_id << 32, event), sync)
+        return 0
+
+    def _set_affinity(self, d: IrqData, cpu: int) -> int:
+        """``its_set_affinity``: route the event's host LPI to ``cpu``.
+
+        -EINVAL, nothing sent, for an LPI forwarded to a vCPU as a vLPI
+        (``irqd_is_forwarded_to_vcpu``: its route is the vPE's, changed through
+        ``irq_set_vcpu_affinity``) and for a CPU the system does not have (``its_select_cpu``
+        finds none, ``cpu >= nr_cpu_ids``).  When ``cpu``'s collection (ICID = CPU number,
+        ``its_cpu_init_collection``) is not the one in the event's ``col_map`` entry:
+        ``its_send_movi`` (MOVI with the DeviceID, EventID and new ICID, then SYNC to the
+        collection the event had when the command was built, ``its_build_movi_cmd``) and
+        ``col_map`` takes ``cpu``; the per-CPU LPI counts follow
+        (``its_dec_lpi_count``/``its_inc_lpi_count``).  The ITS moves a pending LPI to the
+        new redistributor (IHI 0069H §6.3.15 MOVI).
+        """
+        if d.state & IRQD_FORWARDED_TO_VCPU:
+            return EINVAL
+        its = self.its
+        load = its.cpu_load
+        if not 0 <= cpu < len(load):
+            return EINVAL
+        dev, event = self._ev(d)
+        prev = dev.collection[event]
+        if cpu != prev:
+            its.send(_cmd(GITS_CMD_MOVI, dev.device_id << 32, event, cpu), its._sync(prev))
+            dev.collection[event] = cpu
+        load[prev] -= 1
+        load[cpu] += 1
         return 0
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
