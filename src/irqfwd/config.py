@@ -84,9 +84,21 @@ class DeviceConfig(_Strict):
     host_intid: int = Field(default=48, ge=32, le=1019)
     """Physical SPI the device is wired to."""
     host_cpu: int | None = Field(default=None, ge=0)
-    """``nic`` only: the pCPU the device's host interrupt is routed to (the
-    ``smp_affinity_list`` of its host IRQ, set with ``irq_set_affinity`` when the system is
-    built); None = the boot CPU, Linux's default without irqbalance."""
+    """The pCPU the device's host interrupts are routed to (the ``smp_affinity_list`` of its
+    host IRQs, set with ``irq_set_affinity``); None = Linux's default without irqbalance.
+
+    * ``nic``: the host SPI, routed when the system is built (``gic_set_affinity``:
+      GICD_ITARGETSR, GICD_IROUTER); None = the boot CPU.
+    * ``msix-nic``: every vector's host LPI, routed as soon as VFIO has allocated the
+      vectors (at the guest's MSI-X enable; ``its_set_affinity``: MOVI to the pCPU's
+      collection); None = the CPU ``its_select_cpu`` gave each (the least loaded).  Applies
+      under the designs where the host takes the LPIs and signals the irqfd
+      (``its-emulated``, and the SPI designs, ``forwarded-direct`` included: they leave an
+      MSI on that path).  Refused under GICv4 direct injection (``gicv4-direct``,
+      ``gicv41-vsgi``; :func:`irqfwd.system.designs.unsupported`): the vectors are vLPIs,
+      delivered to the redistributor of the target vCPU's vPE, and Linux's
+      ``its_set_affinity`` refuses a forwarded LPI (-EINVAL).
+    * ``ipi``: refused (no host interrupt)."""
     guest_intid: int = Field(default=48, ge=32, le=1019)
     """Virtual SPI the guest sees (GSI routed by irqfd)."""
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
@@ -231,11 +243,12 @@ class ScenarioConfig(_Strict):
                 raise ValueError(f"{where}.vcpu: device {dev.name!r} targets vCPU {dev.vcpu} of VM {dev.vm}, "
                                  f"which has {self.vms[dev.vm].vcpus} vCPU(s)")
             if dev.host_cpu is not None:
-                if dev.kind != "nic":
-                    raise ValueError(f"{where}.host_cpu: applies to SPI devices (kind 'nic'); device "
-                                     f"{dev.name!r} is kind {dev.kind!r}")
+                if dev.kind == "ipi":
+                    raise ValueError(f"{where}.host_cpu: applies to devices with host interrupts (kind "
+                                     f"'nic' or 'msix-nic'); device {dev.name!r} is kind 'ipi'")
                 if dev.host_cpu >= self.pcpus:
-                    raise ValueError(f"{where}.host_cpu: device {dev.name!r} routes its host interrupt to "
+                    what = "interrupts" if dev.kind == "msix-nic" else "interrupt"
+                    raise ValueError(f"{where}.host_cpu: device {dev.name!r} routes its host {what} to "
                                      f"pCPU {dev.host_cpu}, but there "
                                      f"{'is 1 pCPU' if self.pcpus == 1 else f'are {self.pcpus} pCPUs'}")
             if dev.kind != "nic":

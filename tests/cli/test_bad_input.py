@@ -37,11 +37,14 @@ SCENARIO_CASES = [
     ("[[vms]]\nvcpus = 2\npin = [0]\n", "vms.0.pin: lists 1 pCPU(s) for 2 vCPU(s)"),
     # a pin naming a pCPU that does not exist
     ("[[vms]]\npin = [3]\n", "vms.0.pin: names pCPU 3, but there is 1 pCPU"),
-    # a host IRQ affinity naming a pCPU that does not exist, or on a device without an SPI
+    # a host IRQ affinity naming a pCPU that does not exist, or on a device without a host interrupt
     ("[[devices]]\nhost_cpu = 1\n",
      "devices.0.host_cpu: device 'nic0' routes its host interrupt to pCPU 1, but there is 1 pCPU"),
-    ("gic = 'v3'\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 0\n",
-     "devices.0.host_cpu: applies to SPI devices (kind 'nic'); device 'nic0' is kind 'msix-nic'"),
+    ("gic = 'v3'\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 1\n",
+     "devices.0.host_cpu: device 'nic0' routes its host interrupts to pCPU 1, but there is 1 pCPU"),
+    ("pcpus = 2\n[[vms]]\nvcpus = 2\n[[devices]]\nkind = 'ipi'\nvcpu = 1\nhost_cpu = 0\n",
+     "devices.0.host_cpu: applies to devices with host interrupts (kind 'nic' or 'msix-nic'); "
+     "device 'nic0' is kind 'ipi'"),
     # two devices on one host INTID
     ("[[devices]]\nname = 'a'\n[[devices]]\nname = 'b'\n",
      "devices.1.host_intid: device 'b' is wired to host INTID 48, already used by device 'a'"),
@@ -135,6 +138,20 @@ def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
 )
 def test_set_and_options(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     assert message in _bad(irqfwd, "run", "nic-level", *args)
+
+
+def test_msix_host_cpu_under_gicv4_direct_injection(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """An MSI-X device's host_cpu under GICv4 direct injection: its vectors are vLPIs, and
+    Linux's ``its_set_affinity`` refuses a forwarded LPI (-EINVAL); ``run`` refuses the
+    design with one line naming the field (exit 2), ``compare`` leaves it out."""
+    err = _bad(irqfwd, "run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--design", "gicv4-direct")
+    assert err.startswith("irqfwd: error: devices.0.host_cpu: design 'gicv4-direct' maps the MSI-X vectors "
+                          "of device 'mq0' to vLPIs"), err
+    err = _bad(irqfwd, "run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=2")
+    assert "devices.0.host_cpu: device 'mq0' routes its host interrupts to pCPU 2, but there are 2 pCPUs" in err
+    res = irqfwd("compare", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--json")
+    assert res.code == 0, res.err
+    assert list(json.loads(res.out)["designs"]) == ["its-emulated"]
 
 
 def test_set_checks_across_fields_after_the_last_assignment() -> None:

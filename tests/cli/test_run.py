@@ -126,6 +126,19 @@ def test_host_cpu_set_from_the_command_line(irqfwd, tmp_path: Path) -> None:  # 
     assert "devices.0.host_cpu: device 'nic0' routes its host interrupt to pCPU 2, but there are 2 pCPUs" in res.err
 
 
+def test_msix_host_cpu_set_from_the_command_line(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--set devices.0.host_cpu=1`` on an MSI-X NIC (the smp_affinity_list of its vectors'
+    host irqs, ``its_set_affinity``): the host takes every vector's LPI on pCPU 1, as the
+    trace's irq_handler_entry lines of the vfio-msix handlers show."""
+    trace = tmp_path / "t.txt"
+    res = irqfwd("run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--design", "its-emulated",
+                 "--trace", str(trace))
+    assert res.code == 0, res.err
+    entries = [ln for ln in trace.read_text().splitlines() if "irq_handler_entry:" in ln and "name=vfio-msix" in ln]
+    assert {ln.split("irq=")[1].split()[0] for ln in entries} == {"8192", "8193", "8194", "8195"}
+    assert all("[001]" in ln and ln.endswith("cpu=1") for ln in entries)
+
+
 def test_trace_format_by_option_and_per_design_files(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """--trace-format overrides the extension; compare --trace writes STEM.DESIGN.EXT per design."""
     out = tmp_path / "trace.data"

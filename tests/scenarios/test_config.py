@@ -189,14 +189,16 @@ def test_host_cpu_from_toml_and_set(tmp_path: Path) -> None:
         ("pcpus = 2\n[[devices]]\nhost_cpu = 2\n",
          r"devices\.0\.host_cpu: device 'nic0' routes its host interrupt to pCPU 2, but there are 2 pCPUs"),
         ("[[devices]]\nhost_cpu = -1\n", r"devices\.0\.host_cpu: Input should be greater than or equal to 0"),
-        ("gic = 'v3'\npcpus = 2\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 1\n",
-         r"devices\.0\.host_cpu: applies to SPI devices \(kind 'nic'\); device 'nic0' is kind 'msix-nic'"),
+        ("gic = 'v3'\npcpus = 2\n[[devices]]\nkind = 'msix-nic'\nhost_cpu = 2\n",
+         r"devices\.0\.host_cpu: device 'nic0' routes its host interrupts to pCPU 2, but there are 2 pCPUs"),
         ("pcpus = 2\n[[vms]]\nvcpus = 2\n[[devices]]\nkind = 'ipi'\nvcpu = 1\nhost_cpu = 0\n",
-         r"devices\.0\.host_cpu: applies to SPI devices \(kind 'nic'\); device 'nic0' is kind 'ipi'"),
+         r"devices\.0\.host_cpu: applies to devices with host interrupts \(kind 'nic' or 'msix-nic'\); "
+         r"device 'nic0' is kind 'ipi'"),
     ],
 )
 def test_host_cpu_is_checked_against_the_scenario(tmp_path: Path, text: str, expected: str) -> None:
-    """host_cpu must name one of the scenario's pCPUs and applies to SPI devices only."""
+    """host_cpu must name one of the scenario's pCPUs and applies to devices with host
+    interrupts (an SPI, MSI-X vectors' LPIs), not to guest IPIs."""
     with pytest.raises(InputError, match=expected):
         load_scenario(write(tmp_path, text))
 

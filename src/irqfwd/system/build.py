@@ -4,7 +4,8 @@
 (:mod:`irqfwd.system.designs`): host SPI + VFIO platform irq + trigger eventfd + KVM irqfd
 (resample, pulse or mapped), optionally forwarding (``irq_set_vcpu_affinity`` +
 ``kvm_vgic_map_phys_irq``) and an irqbypass producer/consumer pair; a device with
-``host_cpu`` gets its host irq routed there (``irq_set_affinity``) once it is requested.
+``host_cpu`` gets its host irq routed there (``irq_set_affinity``) once it is requested
+(an MSI-X device's vectors, once VFIO allocates them: :mod:`irqfwd.system.msi`).
 """
 
 from __future__ import annotations

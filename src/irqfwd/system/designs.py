@@ -222,11 +222,20 @@ def unsupported(design: Design, config: ScenarioConfig) -> str | None:
     """Why ``design`` cannot run ``config``, or None: it needs a newer GIC than the
     scenario's, or it is QEMU's INTx path (``vmm-irqline``),
     which serves level-triggered lines only: PCI INTx is level (PCI Local Bus 3.0
-    §2.2.6), and QEMU routes edge sources (MSI) through irqfd instead."""
+    §2.2.6), and QEMU routes edge sources (MSI) through irqfd instead; or it injects MSIs
+    directly (GICv4) into a scenario that routes an MSI-X device's host LPIs
+    (``host_cpu``): a vLPI has no host route, ``its_set_affinity`` refuses it (-EINVAL)."""
     if GIC_ORDER.index(config.gic) < GIC_ORDER.index(design.gic):
         return (f"design {design.name!r} needs a GIC{design.gic} (the scenario has "
                 f"GIC{config.gic}): run it with --gic {design.gic}"
                 + (" or later" if design.gic != "v4.1" else ""))
+    if design.vgic_v4_enable:
+        for i, dev in enumerate(config.devices):
+            if dev.kind == "msix-nic" and dev.host_cpu is not None:
+                return (f"devices.{i}.host_cpu: design {design.name!r} maps the MSI-X vectors of device "
+                        f"{dev.name!r} to vLPIs, delivered to the redistributor of the target vCPU's "
+                        "vPE, not to a host CPU (its_set_affinity refuses a forwarded LPI: -EINVAL); "
+                        "unset host_cpu or run a design where the host takes the LPIs (its-emulated)")
     if design.injection == "irq-line":
         for dev in config.devices:
             if dev.kind != "nic":

@@ -12,7 +12,10 @@ GITS_TRANSLATER of the vITS, the EventID, the DeviceID), a trigger eventfd and i
 allocates the host LPIs, programs the device's MSI-X table, requests
 ``vfio_msihandler`` and registers the vector's irqbypass producer.  Producer and consumer
 meet: ``kvm_arch_irq_bypass_add_producer`` → ``kvm_vgic_v4_set_forwarding``, which maps the
-vector to a vLPI when the design enables GICv4 and does nothing otherwise.
+vector to a vLPI when the design enables GICv4 and does nothing otherwise.  A device with
+``host_cpu`` then has every vector's host LPI routed there (``irq_set_affinity``, as
+``echo CPU > /proc/irq/N/smp_affinity_list`` once the vectors exist: ``its_set_affinity``,
+MOVI).
 
 Teardown (:func:`teardown_msix`): the device stops, the producers and irqfds go (the vLPIs
 are unmapped), VFIO frees the vectors.
@@ -100,6 +103,16 @@ class MsixWiring:
             self.gsis.append(gsi)
             self.triggers.append(trigger)
             self.irqfds.append(irqfd)
+        cpu = self.cfg.host_cpu
+        if cpu is not None:
+            # smp_affinity_list of each vector's host irq; the host has taken none of them yet
+            # (an MSI sent at the enable is still pending: MOVI moves it along)
+            genirq = self.vfio.genirq
+            for v, irq in enumerate(self.vfio.irqs):
+                ret = genirq.irq_set_affinity(irq, cpu)
+                if ret:
+                    raise InputError(f"device {self.cfg.name!r}: irq_set_affinity of vector {v} "
+                                     f"to pCPU {cpu} failed ({ret})")
         m.acc = saved  # the VMM's ioctls run in user space, not in the exit's cost
 
     def user_mmio(self, vcpu: Any, addr: int, value: int, size: int, is_write: bool) -> int:
