@@ -56,7 +56,7 @@ def test_compiled_build_note(irqfwd, tmp_path: Path) -> None:  # type: ignore[no
     [
         ("p.svg", "--profile {d}/p.svg: unknown extension '.svg' (known: .html, .txt, .json)"),
         ("p", "--profile {d}/p: unknown extension '(none)'"),
-        ("no/such/dir/p.html", "--profile {d}/no/such/dir/p.html: not a writable file path"),
+        ("no/such/dir/p.html", "--profile {d}/no/such/dir/p.html: directory {d}/no/such/dir does not exist"),
     ],
 )
 def test_bad_profile_path_exits_2(irqfwd, tmp_path: Path, name: str, message: str) -> None:  # type: ignore[no-untyped-def]

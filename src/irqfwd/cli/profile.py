@@ -17,14 +17,13 @@ per-function profile of the same run (about 16 times slower).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_text, check_output_path
 
 __all__ = ["PROFILE_FORMATS", "check_profile_path", "profiled"]
 
@@ -41,8 +40,7 @@ def check_profile_path(path: Path) -> str:
     if fmt is None:
         raise InputError(f"--profile {path}: unknown extension {path.suffix or '(none)'!r} "
                          f"(known: {', '.join(PROFILE_FORMATS)})")
-    if path.is_dir() or not path.parent.is_dir():
-        raise InputError(f"--profile {path}: not a writable file path")
+    check_output_path(path, "--profile")
     return fmt
 
 
@@ -58,17 +56,6 @@ def _render(profiler: object, fmt: str) -> str:
     return profiler.output(ConsoleRenderer(unicode=True, color=False))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @contextmanager
 def profiled(path: Path) -> Iterator[None]:
     """Profile the body; when it returns, write the profile to ``path`` (nothing is
@@ -82,4 +69,4 @@ def profiled(path: Path) -> Iterator[None]:
         yield
     finally:
         profiler.stop()
-    _write_atomic(path, _render(profiler, fmt))
+    atomic_write_text(path, [_render(profiler, fmt)], "--profile")
