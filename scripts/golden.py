@@ -82,8 +82,25 @@ def invocations(tmp: Path) -> Iterator[tuple[str, list[str], Path | None]]:
         yield f"regs-{script.stem}.qemu-quirks.txt", ["regs", "run", str(script), "--quirks", "qemu"], None
 
 
-def generate(out: Path) -> None:
-    """Run every invocation in this process and write its output into ``out``."""
+def _in_shard(k: int, shard: tuple[int, int] | None) -> bool:
+    return shard is None or k % shard[1] == shard[0]
+
+
+def invocation_names(shard: tuple[int, int] | None = None) -> set[str]:
+    """Names of the invocations (of shard ``(i, n)``: every n-th from the i-th)."""
+    return {name for k, (name, _argv, _trace) in enumerate(invocations(Path("/nonexistent")))
+            if _in_shard(k, shard)}
+
+
+def invocation_of(file_name: str) -> str:
+    """The invocation a stored file belongs to (``NAME``, ``NAME.sha256``, ``NAME.stdout``...)."""
+    name = file_name.removesuffix(".sha256")
+    return name.removesuffix(".stdout")
+
+
+def generate(out: Path, shard: tuple[int, int] | None = None) -> None:
+    """Run every invocation (of ``shard``, see :func:`invocation_names`) in this process
+    and write its output into ``out``."""
     os.environ["COLUMNS"] = "160"
     from typer.testing import CliRunner
 
@@ -93,7 +110,9 @@ def generate(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        for name, argv, trace in invocations(tmp):
+        for k, (name, argv, trace) in enumerate(invocations(tmp)):
+            if not _in_shard(k, shard):
+                continue
             res = runner.invoke(app, argv, catch_exceptions=False)
             text = f"$ irqfwd {' '.join(_rel(a) for a in argv)}\n# exit {res.exit_code}\n{res.output}"
             if trace is not None:
@@ -128,10 +147,13 @@ def _rel(arg: str) -> str:
     return arg
 
 
-def compare(expected: Path, actual: Path) -> list[str]:
-    """Unified diffs of every file that differs (or is missing on either side)."""
+def compare(expected: Path, actual: Path, only: set[str] | None = None) -> list[str]:
+    """Unified diffs of every file that differs (or is missing on either side); ``only``:
+    the files of these invocations alone (:func:`invocation_of`)."""
     problems: list[str] = []
     names = sorted({p.name for p in expected.iterdir()} | {p.name for p in actual.iterdir()})
+    if only is not None:
+        names = [n for n in names if invocation_of(n) in only]
     for name in names:
         e, a = expected / name, actual / name
         if name.endswith(".sha256") and e.exists() and a.exists():
