@@ -182,7 +182,7 @@ class PhysCpu:
     """One physical CPU: host or guest mode, a step chain, and an exception stack."""
 
     __slots__ = (
-        "_active", "_handle", "_last_cat", "_pend", "_run_cb", "_total", "acct", "cat", "ctx", "engine",
+        "_acct", "_active", "_handle", "_last_cat", "_pend", "_run_cb", "_total", "cat", "ctx", "engine",
         "host_irq_step", "idle_step", "index", "irqs_masked", "machine", "mode", "need_resched",
         "next", "out", "parked", "stack",
     )
@@ -202,11 +202,11 @@ class PhysCpu:
         """Set by a reschedule IPI or the scheduler tick; makes a running guest exit."""
         self.host_irq_step: Step = _nothing
         self.idle_step: Step = _nothing
-        self.acct = [0] * len(CPU_TIME_CATEGORIES)
+        self._acct = [0] * len(CPU_TIME_CATEGORIES)
         """ns of this pCPU's time per ``CPU_*`` category, except the :attr:`_pend` ns of
-        the category of the last step (read them together with :meth:`cpu_time_ns`)."""
+        the category of the last step (:meth:`cpu_time_ns` adds them)."""
         self._pend = 0
-        """ns of the last step's category not yet added to :attr:`acct`: a run of steps of
+        """ns of the last step's category not yet added to :attr:`_acct`: a run of steps of
         one category adds up in this native int, and the list (boxed ints) takes them when
         the category changes."""
         self._total = 0
@@ -274,13 +274,18 @@ class PhysCpu:
 
     def account(self, cat: int, ns: int) -> None:
         """Add ``ns`` to category ``cat`` (time a busy-waiter accounts itself)."""
-        self.acct[cat] += ns
+        self._acct[cat] += ns
         self._total += ns
 
-    def cpu_time_ns(self) -> list[int]:
-        """ns per ``CPU_*`` category so far (a new list)."""
-        acct = list(self.acct)
-        acct[self._last_cat] += self._pend
+    def cpu_time_ns(self, now: int) -> list[int]:
+        """ns per ``CPU_*`` category up to ``now`` (a new list): of the step in flight, only
+        its part before ``now``."""
+        acct = list(self._acct)
+        pend = self._pend
+        h = self._handle
+        if h is not None and h.time > now:
+            pend -= h.time - now
+        acct[self._last_cat] += pend
         return acct
 
     @property
@@ -346,7 +351,7 @@ class PhysCpu:
             if cat == self._last_cat:
                 self._pend += cost
             else:
-                self.acct[self._last_cat] += self._pend
+                self._acct[self._last_cat] += self._pend
                 self._pend = cost
                 self._last_cat = cat
             self._total += cost
@@ -496,10 +501,7 @@ class Machine(GicSink):
         now = self.engine.now
         out: list[dict[str, int]] = []
         for cpu in self.pcpus:
-            acct = cpu.cpu_time_ns()
-            h = cpu._handle
-            if h is not None and h.time > now:  # the step in flight: only its part up to now
-                acct[cpu._last_cat] -= h.time - now
+            acct = cpu.cpu_time_ns(now)
             row = {name: acct[i] for i, name in enumerate(CPU_TIME_CATEGORIES)}
             row["idle"] = now - sum(acct)
             row["wall"] = now
