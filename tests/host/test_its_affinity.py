@@ -60,7 +60,7 @@ def test_its_set_affinity_sends_movi_and_updates_col_map() -> None:
     [15:0]) and a SYNC to the collection the event had (``its_build_movi_cmd`` returns
     ``dev_event_to_col`` before ``col_map`` changes), one queue post (GITS_CWRITER write,
     GITS_CREADR read); ``col_map`` and the per-CPU LPI counts follow; the ITS's ITE has
-    the new ICID (IHI 0069H §6.3.15)."""
+    the new ICID (IHI 0069H §6.3 MOVI)."""
     s, its, dev, irqs = _sys()
     assert dev.collection == [0, 1, 0, 1]  # its_select_cpu: the least loaded CPU
     assert its.cpu_load == [2, 2]
@@ -109,7 +109,7 @@ def test_msis_after_its_set_affinity_reach_the_new_cpu() -> None:
 
 def test_pending_lpi_moves_with_its_set_affinity() -> None:
     """A host LPI pending on its old CPU when ``its_set_affinity`` runs: the ITS's MOVI
-    moves the pending state to the new redistributor (IHI 0069H §6.3.15): the new CPU
+    moves the pending state to the new redistributor (IHI 0069H §6.3 MOVI): the new CPU
     signals the interrupt, the old one no longer does, and it is still pending once
     (``its_irq_get_irqchip_state`` reads the new redistributor)."""
     s, _its, dev, irqs = _sys()
@@ -140,7 +140,7 @@ def test_its_set_affinity_refuses_a_forwarded_lpi() -> None:
     """``its_set_affinity``: "A forwarded interrupt should use irq_set_vcpu_affinity" –
     -EINVAL for an LPI mapped to a vLPI (GICv4, ``its_map_vlpi``:
     ``irqd_is_forwarded_to_vcpu``), no MOVI (the ITE is a vLPI's: MOVI would be a command
-    error, IHI 0069H §6.3.15).  Unmapped again (``its_unmap_vlpi``: MAPTI back to
+    error, IHI 0069H §6.3 MOVI).  Unmapped again (``its_unmap_vlpi``: MAPTI back to
     ``col_map[event]``), it moves as any host LPI."""
     s, its, dev, irqs = _sys(gic="v4")
     genirq = s.host.genirq

@@ -112,7 +112,7 @@ def _vpe_cpus(system: System) -> list[int]:
 
 def test_no_vlpi_lost_while_the_vpe_moves_between_redistributors() -> None:
     """msix-migrate under gicv4-direct: the vCPU migrates between two pCPUs every 97 µs, so
-    KVM moves its vPE with VMOVP (``its_vpe_set_affinity``, IHI 0069H §6.3.25) and makes it
+    KVM moves its vPE with VMOVP (``its_vpe_set_affinity``, IHI 0069H §6.3 VMOVP) and makes it
     resident on the new redistributor (``its_make_vpe_resident``) while MSIs keep coming.
     After the traffic stops and the system drains (the vCPU still migrating), no device
     event is left waiting: every

@@ -1,5 +1,5 @@
-"""GICv4 direct injection: IHI 0069H §5.3–5.4 (vPEs, residency, doorbells), §6.3.18–26
-(VMAPP, VMAPTI, VMOVI, VMOVP, VSYNC, VINVALL), §12.11.37–38 (GICR_VPROPBASER,
+"""GICv4 direct injection: IHI 0069H §5.3–5.4 (vPEs, residency, doorbells), §6.3
+(the V commands: VMAPP, VMAPTI, VMOVI, VMOVP, VSYNC, VINVALL), §12.11.37–38 (GICR_VPROPBASER,
 GICR_VPENDBASER).  Includes the per-interrupt counts: no vLPI is lost across VMAPP,
 VMOVP or a vPE moving between redistributors."""
 
@@ -68,7 +68,7 @@ def test_non_resident_rings_doorbell(drv4) -> None:  # type: ignore[no-untyped-d
 
 
 def test_vmovi_moves_pending_vlpi(drv4) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.24 VMOVI: the event moves to another vPE with its pending state."""
+    """§6.3 VMOVI: the event moves to another vPE with its pending state."""
     g = drv4.gic
     _setup(drv4)
     drv4.vmapp(2, 1, VPT2)
@@ -89,7 +89,7 @@ def _drain(g: GICv3, cpu: int) -> list[int]:
 
 
 def test_no_vlpi_lost_across_moves(drv4) -> None:  # type: ignore[no-untyped-def]
-    """Per-interrupt counts (§5.4, §6.3.25 VMOVP): 2,000 MSIs to 64 events of one vPE
+    """Per-interrupt counts (§5.4, §6.3 VMOVP): 2,000 MSIs to 64 events of one vPE
     while the hypervisor keeps descheduling it, VMOVPing it between the two PEs and
     re-VMAPPing it; every vLPI that became pending is acknowledged exactly once by the
     guest (vLPIs coalesce while pending: count per acknowledge = distinct pending
@@ -147,7 +147,7 @@ def test_no_vlpi_lost_across_moves(drv4) -> None:  # type: ignore[no-untyped-def
 
 
 def test_vmapp_unmapped_vpe_drops_translation(drv4) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.21 VMAPP V = 0 unmaps the vPE: its events no longer translate (the VPT keeps
+    """§6.3 VMAPP V = 0 unmaps the vPE: its events no longer translate (the VPT keeps
     what was pending, and a later VMAPP of the same table sees it again)."""
     g = drv4.gic
     _setup(drv4)
@@ -162,7 +162,7 @@ def test_vmapp_unmapped_vpe_drops_translation(drv4) -> None:  # type: ignore[no-
 
 
 def test_vinvall_rereads_vlpi_config(drv4) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.26 VINVALL: a changed vLPI configuration reaches the resident vPE."""
+    """§6.3 VINVALL: a changed vLPI configuration reaches the resident vPE."""
     g = drv4.gic
     _setup(drv4)
     drv4.vmapti(0, 2, 1, 8192)

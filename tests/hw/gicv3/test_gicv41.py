@@ -1,7 +1,7 @@
 """GICv4.1 (model only: QEMU 7.2 has none): vPEID residency (GICR_VPENDBASER.vPEID),
 VMAPP with the vLPI configuration table and a default doorbell, direct vSGIs (VSGI command,
-GITS_SGIR, GICR_VSGIR/VSGIPENDR), ICH_HCR_EL2.vSGIEOICount (IHI 0069H §5.4, §6.3.21,
-§6.3.27, §12.11.38, §12.11.40–41, §12.19.9, §12.4.4)."""
+GITS_SGIR, GICR_VSGIR/VSGIPENDR), ICH_HCR_EL2.vSGIEOICount (IHI 0069H §5.4, §6.3 VMAPP
+and VSGI, §12.11.38, §12.11.40–41, §12.19.9, §12.4.4)."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_msi_to_lpi_and_acknowledge(drv) -> None:  # type: ignore[no-untyped-def
 
 
 def test_int_clear_discard(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.8 INT, §6.3.3 CLEAR, §6.3.5 DISCARD."""
+    """§6.3 INT, §6.3 CLEAR, §6.3 DISCARD."""
     g = drv.gic
     _setup(drv)
     drv.lpi_config(8196, 0x80)
@@ -77,8 +77,8 @@ def test_int_clear_discard(drv) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_movi_moves_pending_state(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI: a pending LPI follows its event to the new collection's PE;
-    §6.3.14 MOVALL moves every pending LPI."""
+    """§6.3 MOVI: a pending LPI follows its event to the new collection's PE;
+    §6.3 MOVALL moves every pending LPI."""
     g = drv.gic
     _setup(drv)
     for i in range(4):
@@ -93,7 +93,7 @@ def test_movi_moves_pending_state(drv) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_inv_rereads_configuration(drv) -> None:  # type: ignore[no-untyped-def]
-    """§5.1.1, §6.3.9 INV, §6.3.10 INVALL: a changed configuration reaches a pending LPI."""
+    """§5.1.1, §6.3 INV, §6.3 INVALL: a changed configuration reaches a pending LPI."""
     g = drv.gic
     _setup(drv)
     drv.lpi_config(8208, 0x80, enabled=False)
@@ -110,8 +110,8 @@ def test_inv_rereads_configuration(drv) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_command_errors_are_skipped(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.1 (IMPLEMENTATION DEFINED, as QEMU): a bad command is ignored, the queue goes
-    on and GITS_CREADR reaches GITS_CWRITER."""
+    """§6.3 command errors (IMPLEMENTATION DEFINED, as QEMU): a bad command is ignored, the
+    queue goes on and GITS_CREADR reaches GITS_CWRITER."""
     g = drv.gic
     _setup(drv)
     drv.mapti(5, 0, 8192, 0)        # device not mapped
@@ -153,7 +153,7 @@ def test_cwriter_quirk() -> None:
     assert a.read(ITS + 0x88, 8) == 0xF_FFE1 and a.read(ITS + 0x90, 8) == 0
 
 
-# ---------------------------------------------------------------------- MOVI (§6.3.15)
+# ---------------------------------------------------------------------- MOVI (§6.3)
 PEND = (0x4041_0000, 0x4042_0000)
 """The LPI pending tables of PE 0 and PE 1 (conftest's ``Driver.lpis``; §5.1.2: one bit
 per INTID)."""
@@ -169,7 +169,7 @@ def _pending_bit(g: GICv3, cpu: int, intid: int = 8200) -> int:
 
 
 def test_movi_retargets_the_event(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI: the ITE of (DeviceID, EventID) takes the new ICID; the event's next
+    """§6.3 MOVI: the ITE of (DeviceID, EventID) takes the new ICID; the event's next
     MSI is translated to the new collection's redistributor (§6.1), the old one sees
     nothing."""
     g = drv.gic
@@ -188,10 +188,10 @@ def test_movi_retargets_the_event(drv) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
 def test_movi_moves_the_pending_state(drv, enabled: bool) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI: an LPI pending on the old collection's redistributor is made pending
+    """§6.3 MOVI: an LPI pending on the old collection's redistributor is made pending
     on the new one and not pending on the old one: the pending-table bits follow (§5.1.2),
     the old PE stops signalling it, the new one signals it.  A disabled LPI's pending
-    state moves as well, and is signalled on the new PE once enabled (INV, §6.3.9)."""
+    state moves as well, and is signalled on the new PE once enabled (§6.3 INV)."""
     g = drv.gic
     _setup(drv)
     drv.lpi_config(8200, 0x60, enabled=enabled)
@@ -213,7 +213,7 @@ def test_movi_moves_the_pending_state(drv, enabled: bool) -> None:  # type: igno
 
 
 def test_movi_within_one_redistributor_changes_the_ite_only(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI between two collections mapped (MAPC) to the same redistributor: the
+    """§6.3 MOVI between two collections mapped (MAPC) to the same redistributor: the
     ITE takes the new ICID, the pending LPI stays where it is."""
     g = drv.gic
     _setup(drv)
@@ -239,8 +239,8 @@ def test_movi_within_one_redistributor_changes_the_ite_only(drv) -> None:  # typ
     ids=["unmapped-icid", "icid-beyond-table", "unmapped-device", "event-out-of-range", "no-ite"],
 )
 def test_movi_command_errors(drv, dev: int, event: int, icid: int, why: str) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI command errors (a DeviceID or EventID without a mapping, an ICID
-    whose collection is not mapped): the command is ignored (IMPLEMENTATION DEFINED, §6.3.1,
+    """§6.3 MOVI command errors (a DeviceID or EventID without a mapping, an ICID
+    whose collection is not mapped): the command is ignored (IMPLEMENTATION DEFINED,
     as QEMU) and counted; the queue goes on (GITS_CREADR reaches GITS_CWRITER); the event
     keeps its collection and its pending state."""
     g = drv.gic
@@ -258,8 +258,8 @@ def test_movi_command_errors(drv, dev: int, event: int, icid: int, why: str) -> 
 
 
 def test_movi_from_an_unmapped_collection_is_an_error(drv) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI: the event's current collection must be mapped too; after MAPC with
-    V = 0 (§6.3.10 unmaps ICID 0) the command is an error and the ITE is unchanged."""
+    """§6.3 MOVI: the event's current collection must be mapped too; after MAPC with
+    V = 0 (§6.3 MAPC, unmapping ICID 0) the command is an error and the ITE is unchanged."""
     g = drv.gic
     _setup(drv)
     drv.lpi_config(8200, 0x60)
@@ -271,7 +271,7 @@ def test_movi_from_an_unmapped_collection_is_an_error(drv) -> None:  # type: ign
 
 
 def test_movi_of_a_vlpi_is_an_error(drv4) -> None:  # type: ignore[no-untyped-def]
-    """§6.3.15 MOVI applies to a physical LPI's ITE; the ITE of an event mapped to a vLPI
+    """§6.3 MOVI applies to a physical LPI's ITE; the ITE of an event mapped to a vLPI
     (VMAPTI) is an error for it (VMOVI moves a vLPI between vPEs) and stays as it was."""
     g = drv4.gic
     _setup(drv4)

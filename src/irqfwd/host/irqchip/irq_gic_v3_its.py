@@ -601,7 +601,7 @@ class ItsIrqChip(IrqChip):
         collection the event had when the command was built, ``its_build_movi_cmd``) and
         ``col_map`` takes ``cpu``; the per-CPU LPI counts follow
         (``its_dec_lpi_count``/``its_inc_lpi_count``).  The ITS moves a pending LPI to the
-        new redistributor (IHI 0069H §6.3.15 MOVI).
+        new redistributor (IHI 0069H §6.3 MOVI).
         """
         if d.state & IRQD_FORWARDED_TO_VCPU:
             return EINVAL

@@ -49,11 +49,11 @@ class GicV3Core(SysRegGicDevice):
         raise NotImplementedError
 
     def move_lpi(self, src: int, dst: int, intid: int) -> None:
-        """MOVI: a pending LPI moves between redistributors (§6.3.15)."""
+        """MOVI: a pending LPI moves between redistributors (§6.3 MOVI)."""
         raise NotImplementedError
 
     def move_all_lpis(self, src: int, dst: int) -> None:
-        """MOVALL: every pending LPI of ``src`` moves to ``dst`` (§6.3.14)."""
+        """MOVALL: every pending LPI of ``src`` moves to ``dst`` (§6.3 MOVALL)."""
         raise NotImplementedError
 
     def set_vlpi(self, cpu: int, vpt: int, intid: int, pending: bool, doorbell: int,

@@ -450,14 +450,14 @@ class GICv3(GicV3Core):
         self.redist[cpu].set_lpi(intid, pending)
 
     def move_lpi(self, src: int, dst: int, intid: int) -> None:
-        """MOVI: a pending LPI moves from redistributor ``src`` to ``dst`` (§6.3.15)."""
+        """MOVI: a pending LPI moves from redistributor ``src`` to ``dst`` (§6.3 MOVI)."""
         r = self.redist[src]
         if intid in r.lpi_pend:
             r.set_lpi(intid, False)
             self.redist[dst].set_lpi(intid, True)
 
     def move_all_lpis(self, src: int, dst: int) -> None:
-        """MOVALL: every pending LPI of ``src`` moves to ``dst`` (§6.3.14)."""
+        """MOVALL: every pending LPI of ``src`` moves to ``dst`` (§6.3 MOVALL)."""
         if src == dst:
             return
         r = self.redist[src]

@@ -11,8 +11,9 @@ virtual pending table (VMAPP), and sets the (v)LPI pending there.
 Software drives the ITS through the command queue in memory (GITS_CBASER, GITS_CWRITER,
 GITS_CREADR; 32-byte commands, §6.3): commands are executed when GITS_CWRITER is written
 (or the ITS is enabled) until GITS_CREADR reaches GITS_CWRITER.  A command with bad
-arguments is ignored and execution goes on (IMPLEMENTATION DEFINED choice of §6.3.1, the
-same as QEMU); :attr:`ITS.errors` counts them.
+arguments is ignored and execution goes on (an IMPLEMENTATION DEFINED choice for command
+errors, the same as QEMU); :attr:`ITS.errors` counts them.  A command is cited by its name
+in §6.3 (its subsection there), e.g. "§6.3 MAPC".
 
 Table formats are IMPLEMENTATION DEFINED (§5.2): the model checks every DeviceID,
 collection and vPE number against the capacity the software gave in GITS_BASER<n> (flat or
@@ -67,7 +68,7 @@ CMD_VMAPTI: Final = 0x2A
 CMD_VMAPI: Final = 0x2B
 CMD_VINVALL: Final = 0x2D
 NO_DOORBELL: Final = 1023
-"""Dbell_pINTID value meaning "no doorbell" (§6.3.19)."""
+"""Dbell_pINTID value meaning "no doorbell" (§6.3 VMAPI, VMAPTI)."""
 
 GITS_CTLR_ENABLED: Final = 1 << 0
 GITS_CTLR_QUIESCENT: Final = 1 << 31
@@ -394,7 +395,7 @@ class ITS:
         return False
 
     def _mapd(self, devid: int, bits: int, valid: bool) -> bool:
-        """MAPD (§6.3.11): map DeviceID to an ITT for ``bits`` EventID bits, or unmap."""
+        """MAPD (§6.3): map DeviceID to an ITT for ``bits`` EventID bits, or unmap."""
         if devid >= 1 << self.config.its_dev_bits or not self._table_has(0, devid):
             return False
         if not valid:
@@ -408,7 +409,7 @@ class ITS:
         return True
 
     def _mapc(self, icid: int, rdbase: int, valid: bool) -> bool:
-        """MAPC (§6.3.10): collection → redistributor (processor number)."""
+        """MAPC (§6.3): collection → redistributor (processor number)."""
         if not self._table_has(1, icid):
             return False
         if not valid:
@@ -423,7 +424,7 @@ class ITS:
         return 8192 <= intid < 1 << self.config.lpi_id_bits
 
     def _mapti(self, devid: int, event: int, intid: int, icid: int) -> bool:
-        """MAPTI/MAPI (§6.3.13, §6.3.12): (DeviceID, EventID) → (LPI, collection)."""
+        """MAPTI/MAPI (§6.3 MAPTI, MAPI): (DeviceID, EventID) → (LPI, collection)."""
         bits = self.devices.get(devid)
         if bits is None or event >= 1 << bits or not self._valid_lpi(intid):
             return False
@@ -458,7 +459,7 @@ class ITS:
         return False
 
     def _movi(self, devid: int, event: int, icid: int) -> bool:
-        """MOVI (§6.3.15): the event (DeviceID, EventID) moves to collection ``icid``: its
+        """MOVI (§6.3): the event (DeviceID, EventID) moves to collection ``icid``: its
         ITE takes the new ICID and, when the two collections name different
         redistributors, a pending LPI becomes pending on the new one and not pending on
         the old one (the pending-table bits follow); the same redistributor: the ITE
@@ -481,7 +482,7 @@ class ITS:
             self.gic.move_lpi(old_cpu, new_cpu, ite.intid)
         return True
 
-    # -- GICv4 (§6.3.18–6.3.26) -------------------------------------------------------
+    # -- GICv4 (§6.3, the V commands) -------------------------------------------------------
 
     def _v4(self, cmd: int, dw0: int, event: int, dw1: int, dw2: int, dw3: int) -> bool:
         devid = dw0 >> 32
@@ -491,7 +492,7 @@ class ITS:
                              (dw3 & 0x1F) + 1, bool(dw2 >> 63))
             vpe = self.vpes.get(vpeid)
             if ok and vpe is not None and self.config.gicv41:
-                # GICv4.1 VMAPP (§6.3.21): VCONF_addr DW0 [51:16], default doorbell DW1 [31:0]
+                # GICv4.1 VMAPP (§6.3): VCONF_addr DW0 [51:16], default doorbell DW1 [31:0]
                 vpe.vconf = ((dw0 >> 16) & 0xF_FFFF_FFFF) << 16
                 vpe.doorbell = dw1 & 0xFFFF_FFFF
             return ok
@@ -520,7 +521,7 @@ class ITS:
         return False
 
     def _vmapp(self, vpeid: int, rd: int, vpt: int, vpt_bits: int, valid: bool) -> bool:
-        """VMAPP (§6.3.21): vPE → redistributor and virtual pending table, or unmap."""
+        """VMAPP (§6.3): vPE → redistributor and virtual pending table, or unmap."""
         if not self._table_has(2, vpeid):
             return False
         if not valid:
@@ -532,7 +533,7 @@ class ITS:
         return True
 
     def _vmapti(self, devid: int, event: int, vpeid: int, vintid: int, doorbell: int) -> bool:
-        """VMAPTI/VMAPI (§6.3.23, §6.3.22): (DeviceID, EventID) → (vLPI, vPE, doorbell)."""
+        """VMAPTI/VMAPI (§6.3 VMAPTI, VMAPI): (DeviceID, EventID) → (vLPI, vPE, doorbell)."""
         bits = self.devices.get(devid)
         if bits is None or event >= 1 << bits or vpeid not in self.vpes:
             return False
@@ -542,7 +543,7 @@ class ITS:
         return True
 
     def _vmovi(self, devid: int, event: int, vpeid: int, dw2: int) -> bool:
-        """VMOVI (§6.3.24): the event's vLPI moves to another vPE; a pending vLPI stays
+        """VMOVI (§6.3): the event's vLPI moves to another vPE; a pending vLPI stays
         pending (in the new vPE's virtual pending table)."""
         ite = self._lookup(devid, event)
         new = self.vpes.get(vpeid)
@@ -562,7 +563,7 @@ class ITS:
             self.gic.set_vlpi(new.cpu, new.vpt, ite.intid, True, db, vpeid)
         return True
 
-    # -- GICv4.1 vSGIs (§6.3.27 VSGI, §12.19.9 GITS_SGIR) ------------------------------
+    # -- GICv4.1 vSGIs (§6.3 VSGI, §12.19.9 GITS_SGIR) ------------------------------
 
     def _vsgi(self, vpeid: int, dw0: int) -> bool:
         """VSGI: configure vSGI DW0 [35:32] of a vPE: priority [23:20] << 4, group [10],

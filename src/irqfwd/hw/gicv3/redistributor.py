@@ -416,13 +416,13 @@ class Redistributor:
         self.lpi_changed()
 
     def inv_lpi(self, intid: int) -> None:
-        """Re-read the configuration of ``intid`` (ITS INV, §6.3.9)."""
+        """Re-read the configuration of ``intid`` (ITS INV, §6.3)."""
         if intid in self.lpi_pend:
             self._consider(intid)
             self.lpi_changed()
 
     def inv_all(self) -> None:
-        """Re-read the configuration of every pending LPI (ITS INVALL, §6.3.10)."""
+        """Re-read the configuration of every pending LPI (ITS INVALL, §6.3)."""
         for intid in self.lpi_pend:
             self._consider(intid)
         self.lpi_changed()
