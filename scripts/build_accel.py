@@ -6,8 +6,9 @@ marked ``# mypyc: interpreted``); the Makefile reads the list with
 ``scripts/build_accel.py --list``.
 
 ``scripts/build_accel.py [--out build/accel]`` runs ``mypyc.build.mypycify`` on
-:data:`MODULES` and setuptools ``build_ext --build-lib/--build-temp`` into a temporary
-directory next to ``--out``, writes ``manifest.json`` (interpreter cache tag and version,
+:data:`MODULES` (``multi_file``: one C file per module, so that setuptools ``build_ext
+--parallel`` compiles them on every CPU; on 2 CPUs 107 s instead of 223 s, with the same
+instructions per simulated interrupt) into a temporary directory next to ``--out``, writes ``manifest.json`` (interpreter cache tag and version,
 mypy version, the shared ``<hash>__mypyc`` extension, and per module its dotted name,
 extension path and source sha256) and then swaps the directory into place.  Nothing is
 written under ``src/``.  ``src/irqfwd/_accel.py`` reads the manifest at import time and
@@ -96,8 +97,9 @@ def _compile(lib_dir: str, temp_dir: str, c_dir: str, verbose: bool) -> None:
         from setuptools import setup  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - depends on the venv
         raise BuildError(f"mypyc/setuptools not importable ({exc}); run `make install`") from exc
-    extensions = mypycify(list(MODULES), target_dir=c_dir, opt_level="3")
-    args = ["build_ext", "--build-lib", lib_dir, "--build-temp", temp_dir]
+    extensions = mypycify(list(MODULES), target_dir=c_dir, opt_level="3", multi_file=True)
+    jobs = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    args = ["build_ext", "--parallel", jobs, "--build-lib", lib_dir, "--build-temp", temp_dir]
     if not verbose:
         args.insert(0, "--quiet")
     try:
