@@ -16,6 +16,11 @@ process, beside the first point of each axis:
 * ``lrs``: one NIC, N list registers.
 
 The cost is CPU µs of this process per guest interrupt handled (see :func:`scaling_section`).
+Each point also gives the modelled system's thread switches per guest interrupt
+(``sched_switch``): where VMs or vCPUs share a pCPU, a halted vCPU has mostly given up
+polling and blocked when its next interrupt comes, so most interrupts cost a switch, a
+``kvm_arch_vcpu_load`` and a ``kvm_arch_vcpu_put`` (0.8 per interrupt with 4 VMs, 1.0
+with 64), which the first point of the axis (0.004) hardly ever models.
 
 ``irqfwd bench --memory-scaling``: peak RSS of a fresh process running ``nic-level`` under
 ``forwarded`` at 200 kHz for 100,000 and for 10,000,000 interrupts (invariant checker on,
@@ -89,12 +94,13 @@ def axis_config(axis: str, n: int, duration_ns: int) -> ScenarioConfig:
     raise ValueError(f"unknown scaling axis {axis!r} (known: {', '.join(AXES)})")
 
 
-def _once(config: ScenarioConfig, costs: Any) -> tuple[float, float, int, int]:
+def _once(config: ScenarioConfig, costs: Any) -> tuple[float, float, int, int, int]:
     gc.collect()  # the previous run's garbage is not this run's cost
     c0, t0 = time.process_time(), time.perf_counter()
     r = run_scenario(config, DESIGN, costs=costs)
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-    return cpu, wall, int(r.recorder.counters["guest_irqs_handled"]), int(r.events_run)
+    counters = r.recorder.counters
+    return cpu, wall, int(counters["guest_irqs_handled"]), int(r.events_run), int(counters["sched_switch"])
 
 
 def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None = None,
@@ -113,7 +119,7 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
     run_scenario(axis_config("lrs", 4, 1_000_000), DESIGN)  # warm-up: imports, caches
     points = [(axis, n, axis_config(axis, n, duration)) for axis, values in chosen.items() for n in values]
     costs = load_profile(points[0][2].cost_profile)
-    samples: dict[tuple[str, int], list[tuple[float, float, int, int]]] = {(a, n): [] for a, n, _ in points}
+    samples: dict[tuple[str, int], list[tuple[float, float, int, int, int]]] = {(a, n): [] for a, n, _ in points}
     for _ in range(repeats):
         for axis, n, config in points:
             samples[(axis, n)].append(_once(config, costs))
@@ -125,8 +131,9 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
             s = samples[(axis, n)]
             cpu = statistics.median(x[0] for x in s)
             wall = statistics.median(x[1] for x in s)
-            irq, events = s[-1][2], s[-1][3]
-            res[str(n)] = {"guest_irqs": irq, "engine_events": events, "cpu_s_median": cpu,
+            irq, events, switches = s[-1][2], s[-1][3], s[-1][4]
+            res[str(n)] = {"guest_irqs": irq, "engine_events": events, "sched_switches": switches,
+                           "switches_per_irq": switches / irq if irq else 0.0, "cpu_s_median": cpu,
                            "wall_s_median": wall, "us_per_irq": cpu / irq * 1e6 if irq else float("inf"),
                            "wall_us_per_irq": wall / irq * 1e6 if irq else float("inf"),
                            "guest_irqs_per_cpu_s": irq / cpu if cpu > 0 else float("inf")}

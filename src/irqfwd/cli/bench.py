@@ -193,12 +193,13 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str
         sc = report["scaling"]
         t = Table(title=f"cost per guest interrupt at {sc['total_rate_hz']:,} Hz in total, {sc['design']}, "
                   f"{sc['duration_ns'] / 1e6:.0f} ms simulated, median of {sc['repeats']} interleaved runs", title_justify="left")
-        for col in ("axis", "N", "guest IRQs", "engine events", "CPU s", "wall s", "CPU µs / IRQ",
-                    "IRQs / CPU s", "vs first"):
+        for col in ("axis", "N", "guest IRQs", "engine events", "switches / IRQ", "CPU s", "wall s",
+                    "CPU µs / IRQ", "IRQs / CPU s", "vs first"):
             t.add_column(col, justify="right", no_wrap=True)
         for axis, a in sc["axes"].items():
             for n, p in a["points"].items():
-                t.add_row(axis, n, f"{p['guest_irqs']:,}", f"{p['engine_events']:,}", f"{p['cpu_s_median']:.3f}",
+                t.add_row(axis, n, f"{p['guest_irqs']:,}", f"{p['engine_events']:,}", f"{p['switches_per_irq']:.2f}",
+                          f"{p['cpu_s_median']:.3f}",
                           f"{p['wall_s_median']:.3f}", f"{p['us_per_irq']:.2f}", f"{p['guest_irqs_per_cpu_s']:,.0f}",
                           f"{p['ratio']:.2f}x")
         console.print(t)
