@@ -176,7 +176,7 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str
 
     console = Console(highlight=False)
     if not console.is_terminal:
-        console.width = 120
+        console.width = 140  # the scaling table is 10 columns wide
     build = "compiled" if _accel.status().active else "pure"
     report: dict[str, Any] = {"machine": machine_description(), "build": build, "quick": quick}
     if scaling:
