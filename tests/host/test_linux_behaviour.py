@@ -26,6 +26,7 @@ from irqfwd.host.kvm.kvm_host import VgicIrq
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
     kvm_vgic_inject_irq,
+    vgic_deactivate,
     vgic_debug_state,
     vgic_get_irq,
     vgic_prune_ap_list,
@@ -654,6 +655,79 @@ def test_lr_overflow_eoimode1_needs_trapped_dir() -> None:
     s.machine.run(2_000_000)
     assert s.recorder.counters["eoicount"] > 0
     assert any(s.gic.dist.is_active(48 + i) for i in range(4))
+
+
+def _overflow_eoimode0_cfg() -> ScenarioConfig:
+    # as _overflow_cfg, with an EOImode 0 guest: its EOIs of active irqs pushed out of the
+    # LRs are counted in GICH_HCR.EOICount
+    return _overflow_cfg().model_copy(update={"name": "ovf0", "guest": _overflow_cfg().guest.model_copy(
+        update={"eoimode": 0})})
+
+
+@pytest.mark.parametrize("gic", ["v2", "v3"])
+@pytest.mark.parametrize("design", ["irqfd-resample", "vmm-irqline"])
+def test_lr_overflow_eoicount_acks_level_spis(design: str, gic: str) -> None:
+    """2025 ``vgic_v2_fold_lr_state`` / ``vgic_v3_fold_lr_state``: each EOI that
+    GICH_HCR.EOICount / ICH_HCR_EL2.EOIcount counted is replayed as the LR
+    ``vgic_v*_compute_lr`` gives the active irq, Active cleared, folded through
+    ``vgic_v*_fold_lr``: a level non-HW SPI (EOI bit, no state) signals
+    ``lr_signals_eoi_mi`` and runs its ack notifiers (``kvm_notify_acked_irq``: the irqfd
+    resampler lowers the GSI and signals the resamplefd, VFIO unmasks INTx).  Without it the
+    line stays asserted after the guest's EOI and re-fires (the checker's ``level-storm``),
+    and acks go missing."""
+    cfg = _overflow_eoimode0_cfg().model_copy(update={"gic": gic})
+    r = run_scenario(cfg, design)
+    c = r.recorder.counters
+    assert c["lr_spills"] > 0 and c["eoicount"] > 0
+    assert r.checker.by_rule() == {}
+    # every handled interrupt's EOI is acked, but for at most one in flight per device
+    assert c["guest_irqs_handled"] - len(cfg.devices) <= c["kvm_ack_irq"] <= c["guest_irqs_handled"]
+    if design == "irqfd-resample":
+        assert c["resamplefd_signals"] == c["kvm_ack_irq"]
+
+
+def test_trapped_dir_resamples_a_mapped_level_irq() -> None:
+    """2025 ``vgic_v2_deactivate``: a trapped GICV_DIR folds the LR the irq would have had,
+    Active cleared, through ``vgic_v2_fold_lr``, so a HW-mapped level irq whose
+    ``line_level`` was set while the guest held it active is re-sampled from the physical
+    line (``vgic_irq_handle_resampling``, 3134cc8beb69): the stale level is dropped instead
+    of being written into a pending HW=1 LR at the next flush."""
+    s = _sys("forwarded")
+    s.machine.run(200_000)
+    irq = _spi(s)
+    assert irq.is_mapped_level() and s.vms[0].vgic.options.resample_on_deactivation
+    irq.active = True
+    irq.line_level = True  # raised while active; the device has since dropped its line
+    vgic_deactivate(s.vms[0].vcpus[0], irq.intid)
+    assert not irq.active and not irq.line_level and not irq.irq_is_pending()
+    assert s.recorder.counters["dir_trapped"] == 1
+
+
+def test_bare_kick_of_a_blocked_vcpu_sleeps_again() -> None:
+    """``kvm_vcpu_block`` loops until ``kvm_vcpu_check_block`` finds the vCPU runnable: a
+    kick with nothing deliverable (``vgic_queue_irq_unlock`` kicks for an irq already on
+    the ap_list) wakes the thread, a switch in and out, but the vCPU neither enters the
+    guest nor ends its halt (no ``kvm_vcpu_wakeup``); a ``KVM_REQ_UNBLOCK`` request ends it."""
+    s = build_system(_cfg().model_copy(update={"duration_ns": 10_000_000}), "forwarded")  # no traffic
+    s.machine.run(2_000_000)
+    v = s.vms[0].vcpus[0]
+    assert v.blocked
+    before = dict(s.recorder.counters)  # a copy: `counters` is updated in place
+    s.engine.schedule(0, v.kvm_vcpu_kick)
+    s.machine.run(3_000_000)
+    c = s.recorder.counters
+    assert v.blocked
+    assert c.get("kvm_entries", 0) == before.get("kvm_entries", 0)
+    assert c.get("vcpu_wakeups", 0) == before.get("vcpu_wakeups", 0)
+    assert c["sched_switch"] == before["sched_switch"] + 1
+    assert c["vcpu_block_spurious_wakeups"] == 1
+    v.req_unblock = True
+    s.engine.schedule(0, v.kvm_vcpu_kick)
+    s.machine.run(3_100_000)
+    c = s.recorder.counters
+    assert c["vcpu_wakeups"] == before.get("vcpu_wakeups", 0) + 1
+    assert c["kvm_entries"] > before.get("kvm_entries", 0)
+    assert "vcpu_wakeups_invalid" not in c and not v.req_unblock
 
 
 def test_irq_domains_resolve_the_same_hwirq_separately() -> None:

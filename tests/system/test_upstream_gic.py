@@ -139,7 +139,10 @@ class BareMetalGuest:
     def queue(self, vcpu: int, *ops: Op) -> None:
         self.ops[vcpu].extend(ops)
         v = self.kvm.vcpus[vcpu]
-        v.kvm_vcpu_kick()  # wake it from WFI so it runs its new operations
+        # wake it from WFI so it runs its new operations: new work, not an interrupt, ends
+        # the halt (KVM_REQ_UNBLOCK; kvm_vcpu_block sleeps again after a bare kick)
+        v.req_unblock = True
+        v.kvm_vcpu_kick()
 
     def run(self, ns: int = 200_000) -> None:
         self.s.machine.run(self.s.engine.now + ns)

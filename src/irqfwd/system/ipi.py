@@ -121,7 +121,10 @@ class IpiSender:
         self.due += 1
         vcpu = self.gcpu.vcpu
         if vcpu.blocked:
-            vcpu.kvm_vcpu_wake_up()  # the sending thread's first wake-up ends the boot WFI
+            # the sending thread's first wake-up ends the boot WFI (KVM_REQ_UNBLOCK: no
+            # interrupt makes the vCPU runnable, the guest's own work does)
+            vcpu.req_unblock = True
+            vcpu.kvm_vcpu_wake_up()
         self._next()
 
     def spin(self) -> int:

@@ -206,6 +206,14 @@ class VgicOps:
         """``vgic_fold_lr_state``: fold the saved list registers back into the irqs."""
         raise NotImplementedError
 
+    def fold_deactivated(self, vcpu: KvmVcpu, irq: VgicIrq) -> None:
+        """A deactivation of the active ``irq`` that no list register saw (an EOI counted in
+        EOIcount, a trapped DIR): as the 2025 ``vgic_v*_fold_lr_state`` and
+        ``vgic_v*_deactivate`` do, fold the LR that ``vgic_v*_compute_lr`` gives ``irq``,
+        with its Active bit cleared, through ``vgic_v*_fold_lr`` (ack notifiers, level
+        latch, resampling), a HW irq's physical INTID deactivated first."""
+        raise NotImplementedError
+
     def get_vmcr(self, vcpu: KvmVcpu, vmcr: VgicVmcr) -> None:
         """``vgic_get_vmcr``: decode the saved VMCR into ``vmcr``."""
         raise NotImplementedError
@@ -426,6 +434,10 @@ class KvmVcpu(Task):
         """HCR_EL2.TWI: the guest's WFI traps (``vcpu_set_wfx_traps``)."""
         self.in_wfi = False
         """``IN_WFI``: the vCPU is in ``kvm_vcpu_wfi`` (between its put and load of the vPE)."""
+        self.req_unblock = False
+        """``KVM_REQ_UNBLOCK``: end the halt even with no interrupt pending
+        (``kvm_vcpu_check_block``); what a model of guest work that wakes its vCPU sets
+        before :meth:`kvm_vcpu_wake_up`.  Consumed when the halt ends."""
         self.hooks: list[VcpuHooks] = []
         """Run at every load, put, block and unblock of this vCPU, in registration order."""
         self._kick_ns = kvm.m.costs.kick_ipi_ns

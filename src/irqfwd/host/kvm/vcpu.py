@@ -176,6 +176,11 @@ class Vcpu(KvmVcpu):
         cpu = self.cpu
         assert cpu is not None
         if self._halting:
+            if self._halt_waited and not self._runnable():
+                # kvm_vcpu_block's loop: woken (a kick for an irq the guest cannot take
+                # yet), but kvm_vcpu_check_block still finds nothing to run: sleep again
+                self.m.recorder.count("vcpu_block_spurious_wakeups")
+                return self.kvm_vcpu_block(cpu)
             self._halt_finish()
         if cpu.need_resched or self.home != cpu.index or self.kvm.dying:
             cost = self.kvm.host.sched.resched_point(self, cpu)
@@ -305,13 +310,15 @@ class Vcpu(KvmVcpu):
         cost = ops.v4_put(self, cpu.index) if has_gicv4 else 0
         if self._runnable():
             self.in_wfi = False
+            self.req_unblock = False
             return (cost + ops.v4_load(self, cpu.index)) if has_gicv4 else cost
         return self._block_ns + cost + self.kvm_vcpu_halt(cpu)
 
     def _runnable(self) -> bool:
         """``kvm_vcpu_check_block`` < 0: a vgic irq is pending (``kvm_arch_vcpu_runnable``;
-        a pending timer is injected by its handler first), or the VM is going away."""
-        return kvm_vgic_vcpu_pending_irq(self) or self.kvm.dying
+        a timer that should fire is injected at the vCPU's load, before the check), a
+        ``KVM_REQ_UNBLOCK`` request, or the VM is going away."""
+        return kvm_vgic_vcpu_pending_irq(self) or self.req_unblock or self.kvm.dying
 
     # ---------------------------------------------------------------- halt polling
     def kvm_vcpu_halt(self, cpu: PhysCpu) -> int:
@@ -394,6 +401,7 @@ class Vcpu(KvmVcpu):
                 self.m.acc += ops.v4_load(self, cpu.index)
         halt_ns = self.m.engine.now - self._halt_start
         valid = self._runnable()
+        self.req_unblock = False
         max_poll = kvm.max_halt_poll_ns
         old = self.halt_poll_ns
         if not valid:

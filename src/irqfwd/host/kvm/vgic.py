@@ -371,24 +371,20 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
     2025 ``vgic_v2_deactivate`` / ``vgic_v3_deactivate`` that is not register decode.
 
     The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in its
-    ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise it becomes inactive, a
+    ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise the back end folds the
+    LR the irq would have had, without its Active bit (:meth:`VgicOps.fold_deactivated`): a
     HW irq's physical INTID is deactivated by the host (exactly once: the guest's DIR never
-    reached an LR), and a level non-HW SPI notifies its ack notifiers as the EOI
-    maintenance interrupt would have.  (An irq held in an LR of another running vCPU, the
-    "big hammer" case, is not modelled.)
+    reached an LR) and its line re-sampled if its level was set, a level non-HW SPI
+    notifies its ack notifiers as the EOI maintenance interrupt would have and drops its
+    latch.  (An irq held in an LR of another running vCPU, the "big hammer" case, is not
+    modelled.)
     """
     kvm = vcpu.kvm
     irq = vgic_get_irq(kvm, vcpu, intid)
     kvm.m.recorder.count("dir_trapped")
     if irq is None or not irq.active:
         return
-    irq.active = False
-    if irq.hw and not irq.needs_resampling():
-        vgic_irq_set_phys_active(kvm, irq, False)
-    elif irq.config == VGIC_CONFIG_LEVEL and intid >= VGIC_NR_PRIVATE_IRQS:
-        kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
-        if irq.hw:
-            vgic_irq_handle_resampling(kvm, irq, True, False)
+    kvm.vgic.ops.fold_deactivated(vcpu, irq)
 
 
 def kvm_notify_acked_irq(kvm: Kvm, spi_pin: int) -> None:

@@ -210,53 +210,87 @@ class VgicV2Ops(VgicOps):
         cpuif.vgic_hcr = hcr
 
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:
-        """``vgic_v2_fold_lr_state``, then the EOIs GICH_HCR.EOICount counted."""
+        """``vgic_v2_fold_lr_state``: every used LR (``vgic_v2_fold_lr``), then the EOIs
+        GICH_HCR.EOICount counted (:meth:`_fold_eoicount`)."""
         vgic_cpu = vcpu.vgic_cpu
         cpuif = _v2(vcpu)
-        kvm = vcpu.kvm
         cpuif.vgic_hcr &= ~GICH_HCR_UIE
-        nr_spis = kvm.vgic.nr_spis
-        for lr in range(vgic_cpu.used_lrs):
-            val = cpuif.vgic_lr[lr]
-            intid = val & GICH_LR_VIRTUALID
-            if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis:
-                kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
-            irq = vgic_get_irq(kvm, vcpu, intid)
-            if irq is None:
-                continue
-            irq.on_lr = False
-            deactivated = irq.active and not (val & GICH_LR_ACTIVE_BIT)
-            irq.active = bool(val & GICH_LR_ACTIVE_BIT)
-            if irq.active and intid < VGIC_NR_SGIS:
-                irq.active_source = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
-            if irq.config == VGIC_CONFIG_EDGE and val & GICH_LR_PENDING_BIT:
-                irq.pending_latch = True
-                if intid < VGIC_NR_SGIS:
-                    irq.source |= 1 << ((val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7)
-            if irq.config == VGIC_CONFIG_LEVEL and not (val & GICH_LR_STATE):
-                irq.pending_latch = False
-            vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
-        vgic_cpu.used_lrs = 0
         eoicount = vgic_cpu.eoicount
+        overflow: list[VgicIrq] | None = None
         if eoicount:
+            # chosen before the LRs are folded, while ``on_lr`` still tells them apart
             vgic_cpu.eoicount = 0
-            self._fold_eoicount(vcpu, eoicount)
+            overflow = self._eoicount_irqs(vcpu, eoicount)
+        for lr in range(vgic_cpu.used_lrs):
+            self._fold_lr(vcpu, cpuif.vgic_lr[lr])
+        vgic_cpu.used_lrs = 0
+        if overflow is not None:
+            for irq in overflow:
+                self.fold_deactivated(vcpu, irq)
 
-    def _fold_eoicount(self, vcpu: KvmVcpu, eoicount: int) -> None:
-        """EOIs that found no LR (GICH_HCR.EOICount): an EOImode 0 guest deactivated that many
-        active irqs that were not in an LR (the 2025 LR-overflow handling)."""
+    def _fold_lr(self, vcpu: KvmVcpu, val: int) -> None:
+        """``vgic_v2_fold_lr``: one saved LR back into its irq."""
         kvm = vcpu.kvm
-        kvm.m.recorder.count("eoicount", eoicount)
+        intid = val & GICH_LR_VIRTUALID
+        if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + kvm.vgic.nr_spis:
+            kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
+        irq = vgic_get_irq(kvm, vcpu, intid)
+        if irq is None:
+            return
+        irq.on_lr = False
+        deactivated = irq.active and not (val & GICH_LR_ACTIVE_BIT)
+        irq.active = bool(val & GICH_LR_ACTIVE_BIT)
+        if irq.active and intid < VGIC_NR_SGIS:
+            irq.active_source = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
+        if irq.config == VGIC_CONFIG_EDGE and val & GICH_LR_PENDING_BIT:
+            irq.pending_latch = True
+            if intid < VGIC_NR_SGIS:
+                irq.source |= 1 << ((val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7)
+        if irq.config == VGIC_CONFIG_LEVEL and not (val & GICH_LR_STATE):
+            irq.pending_latch = False
+        vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & GICH_LR_PENDING_BIT))
+
+    def _eoicount_irqs(self, vcpu: KvmVcpu, eoicount: int) -> list[VgicIrq]:
+        """The irqs that EOIs no LR matched (GICH_HCR.EOICount) deactivated: with EOImode 0,
+        the first ``eoicount`` active irqs of the ap_list that are not in an LR (the 2025
+        LR-overflow handling; EOIs complete in reverse order of activation and the ap_list
+        is sorted by priority).  With EOImode 1 the EOIR was a priority drop only."""
+        vcpu.kvm.m.recorder.count("eoicount", eoicount)
         if _v2(vcpu).vgic_vmcr & GICH_VMCR_EOI_MODE_MASK:
-            return  # EOImode 1: the EOIR was a priority drop only; DIR deactivates
+            return []
+        chosen: list[VgicIrq] = []
         for irq in vcpu.vgic_cpu.ap_list:
-            if not eoicount:
+            if len(chosen) == eoicount:
                 break
             if irq.active and not irq.on_lr:
-                irq.active = False
-                eoicount -= 1
-                if irq.hw:
-                    vgic_irq_set_phys_active(kvm, irq, False)
+                chosen.append(irq)
+        return chosen
+
+    def fold_deactivated(self, vcpu: KvmVcpu, irq: VgicIrq) -> None:
+        val = self._deactivated_lr(vcpu, irq)
+        if val & GICH_LR_HW:
+            vgic_irq_set_phys_active(vcpu.kvm, irq, False)  # Linux writes GICC_DIR
+        self._fold_lr(vcpu, val)
+
+    @staticmethod
+    def _deactivated_lr(vcpu: KvmVcpu, irq: VgicIrq) -> int:
+        """The LR ``vgic_v2_compute_lr`` gives the active ``irq``, without its Active bit and
+        without :meth:`populate_lr`'s side effects (an SGI's further sources stay in
+        ``irq.source``)."""
+        opts = vcpu.kvm.vgic.options
+        val = irq.intid
+        if irq.hw and not irq.needs_resampling():
+            val |= GICH_LR_HW | (irq.hwintid << GICH_LR_PHYSID_CPUID_SHIFT)
+            allow_pending = opts.hw_lr_pending_active
+        elif irq.config == VGIC_CONFIG_LEVEL:
+            if opts.level_eoi_bit:
+                val |= GICH_LR_EOI
+            allow_pending = False
+        else:
+            allow_pending = irq.intid >= VGIC_NR_SGIS
+        if allow_pending and irq.irq_is_pending():
+            val |= GICH_LR_PENDING_BIT
+        return val
 
     # ---------------------------------------------------------------- VMCR
     def get_vmcr(self, vcpu: KvmVcpu, vmcr: VgicVmcr) -> None:

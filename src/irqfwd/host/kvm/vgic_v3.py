@@ -265,51 +265,83 @@ class VgicV3Ops(VgicOps):
         return False
 
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:
-        """``vgic_v3_fold_lr_state``, then the EOIs ICH_HCR_EL2.EOIcount counted."""
+        """``vgic_v3_fold_lr_state``: every used LR (``vgic_v3_fold_lr``), then the EOIs
+        ICH_HCR_EL2.EOIcount counted (:meth:`_eoicount_irqs`)."""
         vgic_cpu = vcpu.vgic_cpu
         cif = _v3(vcpu)
-        kvm = vcpu.kvm
         cif.vgic_hcr &= ~ICH_HCR_EL2_UIE
-        nr_spis = kvm.vgic.nr_spis
-        for lr in range(vgic_cpu.used_lrs):
-            val = cif.vgic_lr[lr]
-            intid = val & ICH_LR_VIRTUAL_ID_MASK
-            if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + nr_spis:
-                kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
-            irq = vgic_get_irq(kvm, vcpu, intid)
-            if irq is None:  # an LPI could have been unmapped
-                continue
-            irq.on_lr = False
-            if intid >= VGIC_MIN_LPI:
-                val &= ~ICH_LR_ACTIVE_BIT  # LPIs keep no active state
-            deactivated = irq.active and not (val & ICH_LR_ACTIVE_BIT)
-            irq.active = bool(val & ICH_LR_ACTIVE_BIT)
-            if irq.config == VGIC_CONFIG_EDGE and val & ICH_LR_PENDING_BIT:
-                irq.pending_latch = True
-            if irq.config == VGIC_CONFIG_LEVEL and not (val & ICH_LR_STATE):
-                irq.pending_latch = False
-            vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & ICH_LR_PENDING_BIT))
-        vgic_cpu.used_lrs = 0
         eoicount = vgic_cpu.eoicount
+        overflow: list[VgicIrq] | None = None
         if eoicount:
+            # chosen before the LRs are folded, while ``on_lr`` still tells them apart
             vgic_cpu.eoicount = 0
-            self._fold_eoicount(vcpu, eoicount)
+            overflow = self._eoicount_irqs(vcpu, eoicount)
+        for lr in range(vgic_cpu.used_lrs):
+            self._fold_lr(vcpu, cif.vgic_lr[lr])
+        vgic_cpu.used_lrs = 0
+        if overflow is not None:
+            for irq in overflow:
+                self.fold_deactivated(vcpu, irq)
 
-    def _fold_eoicount(self, vcpu: KvmVcpu, eoicount: int) -> None:
-        """EOIs that found no LR (ICH_HCR_EL2.EOIcount): an EOImode 0 guest deactivated that
-        many active irqs that were not in an LR (the 2025 LR-overflow handling)."""
+    def _fold_lr(self, vcpu: KvmVcpu, val: int) -> None:
+        """``vgic_v3_fold_lr``: one saved LR back into its irq."""
         kvm = vcpu.kvm
-        kvm.m.recorder.count("eoicount", eoicount)
-        if _v3(vcpu).vgic_vmcr & ICH_VMCR_EL2_VEOIM:
+        intid = val & ICH_LR_VIRTUAL_ID_MASK
+        if lr_signals_eoi_mi(val) and VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + kvm.vgic.nr_spis:
+            kvm_notify_acked_irq(kvm, intid - VGIC_NR_PRIVATE_IRQS)
+        irq = vgic_get_irq(kvm, vcpu, intid)
+        if irq is None:  # an LPI could have been unmapped
             return
+        irq.on_lr = False
+        if intid >= VGIC_MIN_LPI:
+            val &= ~ICH_LR_ACTIVE_BIT  # LPIs keep no active state
+        deactivated = irq.active and not (val & ICH_LR_ACTIVE_BIT)
+        irq.active = bool(val & ICH_LR_ACTIVE_BIT)
+        if irq.config == VGIC_CONFIG_EDGE and val & ICH_LR_PENDING_BIT:
+            irq.pending_latch = True
+        if irq.config == VGIC_CONFIG_LEVEL and not (val & ICH_LR_STATE):
+            irq.pending_latch = False
+        vgic_irq_handle_resampling(kvm, irq, deactivated, bool(val & ICH_LR_PENDING_BIT))
+
+    def _eoicount_irqs(self, vcpu: KvmVcpu, eoicount: int) -> list[VgicIrq]:
+        """The irqs that EOIs no LR matched (ICH_HCR_EL2.EOIcount) deactivated: with EOImode
+        0, the first ``eoicount`` active irqs of the ap_list that are not in an LR (the 2025
+        LR-overflow handling).  With EOImode 1 the EOIR was a priority drop only."""
+        vcpu.kvm.m.recorder.count("eoicount", eoicount)
+        if _v3(vcpu).vgic_vmcr & ICH_VMCR_EL2_VEOIM:
+            return []
+        chosen: list[VgicIrq] = []
         for irq in vcpu.vgic_cpu.ap_list:
-            if not eoicount:
+            if len(chosen) == eoicount:
                 break
             if irq.active and not irq.on_lr:
-                irq.active = False
-                eoicount -= 1
-                if irq.hw:
-                    vgic_irq_set_phys_active(kvm, irq, False)
+                chosen.append(irq)
+        return chosen
+
+    def fold_deactivated(self, vcpu: KvmVcpu, irq: VgicIrq) -> None:
+        val = self._deactivated_lr(vcpu, irq)
+        if val & ICH_LR_HW:
+            vgic_irq_set_phys_active(vcpu.kvm, irq, False)  # Linux writes ICC_DIR_EL1
+        self._fold_lr(vcpu, val)
+
+    @staticmethod
+    def _deactivated_lr(vcpu: KvmVcpu, irq: VgicIrq) -> int:
+        """The LR ``vgic_v3_compute_lr`` gives the active ``irq``, without its Active bit and
+        without :meth:`populate_lr`'s side effects."""
+        opts = vcpu.kvm.vgic.options
+        val = irq.intid
+        if irq.hw and not irq.needs_resampling():
+            val |= ICH_LR_HW | (irq.hwintid << ICH_LR_PHYS_ID_SHIFT)
+            allow_pending = opts.hw_lr_pending_active
+        elif irq.config == VGIC_CONFIG_LEVEL:
+            if opts.level_eoi_bit:
+                val |= ICH_LR_EOI
+            allow_pending = False
+        else:
+            allow_pending = True
+        if allow_pending and irq.irq_is_pending():
+            val |= ICH_LR_PENDING_BIT
+        return val
 
     # ---------------------------------------------------------------- VMCR
     def get_vmcr(self, vcpu: KvmVcpu, vmcr: VgicVmcr) -> None:
