@@ -16,7 +16,7 @@ from pathlib import Path
 
 from irqfwd.errors import InputError
 
-__all__ = ["atomic_write_text", "check_output_path"]
+__all__ = ["atomic_write_text", "check_output_path", "check_writable"]
 
 
 def _umask() -> int:
@@ -32,6 +32,29 @@ def check_output_path(path: Path, what: str) -> None:
         raise InputError(f"{what} {path}: is a directory, not a file")
     if not path.parent.is_dir():
         raise InputError(f"{what} {path}: directory {path.parent} does not exist")
+
+
+def check_writable(path: Path, what: str, *, missing_parents: bool = False) -> None:
+    """:class:`InputError` unless a file can be written at ``path`` now: not a directory,
+    its directory exists and takes a new file (probed with a temporary file, removed at
+    once).  For checking an output before long work.  ``missing_parents``: the directories
+    up to ``path`` may be missing (the writer makes them); the nearest existing one must
+    then be a directory that takes a new entry.  Creates nothing that stays."""
+    if path.is_dir():
+        raise InputError(f"{what} {path}: is a directory, not a file")
+    if missing_parents:
+        probe_dir = next((p for p in path.parents if p.exists()), Path("."))
+        if not probe_dir.is_dir():
+            raise InputError(f"{what} {path}: {probe_dir} is a file, not a directory")
+    else:
+        check_output_path(path, what)
+        probe_dir = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=probe_dir)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot write: {exc.strerror or exc}") from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, chunks: Iterable[str], what: str, *, exclusive: bool = False) -> None:

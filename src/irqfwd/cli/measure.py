@@ -8,6 +8,7 @@ and then also prints times.  ``--against-model`` runs the matching model scenari
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import check_writable
 
 __all__ = ["register"]
 
@@ -148,10 +150,22 @@ def measure_cmd(
             raise InputError(f"-n {n}: the number of interrupts must be at least 1")
         if smp < 1:
             raise InputError(f"--smp {smp}: must be at least 1")
-        if boot_timeout <= 0:
-            raise InputError(f"--boot-timeout {boot_timeout:g}: must be positive")
+        if not (math.isfinite(boot_timeout) and boot_timeout > 0):
+            raise InputError(f"--boot-timeout {boot_timeout:g}: must be a positive number of seconds")
         setting = HostSetting(parse_gic(host_gic), parse_mode(mode), halt_poll_ns)
         exps = experiments_from_names(experiment or ["level-resample"])
+        target = out if out is not None else Path("out") / "measured" / f"{setting.key}.json"
+        # Before measuring: a path that cannot be written would lose the measurement.
+        check_writable(target, "--out", missing_parents=True)
+        old_record = None
+        if target.exists():
+            try:
+                old_record = load_record(target)
+            except InputError as exc:
+                raise InputError(f"--out {target}: exists and is not a measured file ({exc}); "
+                                 "refusing to replace it") from None
+        if raw_trace is not None:
+            check_writable(raw_trace, "--raw-trace", missing_parents=True)
         note, stop = _progress_printer(err)
         try:
             record = measure(setting, exps, n=n, reps=reps, interval_us=interval_us, where=where,
@@ -159,15 +173,15 @@ def measure_cmd(
                              raw_trace=raw_trace)
         finally:
             stop()
-        target = out if out is not None else Path("out") / "measured" / f"{setting.key}.json"
         if target.exists():
+            # read again: another run may have written it meanwhile
             try:
-                record_to_write = merge_records(load_record(target), record)
-            except InputError:
-                record_to_write = record
-        else:
-            record_to_write = record
-        write_json_atomic(target, record_to_write)
+                old_record = load_record(target)
+            except InputError as exc:
+                raise InputError(f"--out {target}: changed during the measurement and is no "
+                                 f"longer a measured file ({exc}); refusing to replace it") from None
+        record_to_write = merge_records(old_record, record) if old_record is not None else record
+        write_json_atomic(target, record_to_write, "--out")
         err.print(f"wrote {target}", markup=False)
     host = record["host"]
     prov = record["provenance"]

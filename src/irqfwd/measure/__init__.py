@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_text
 from irqfwd.measure.build import Harness, build_harness, missing_tools, native_arm64
 from irqfwd.measure.experiments import (
     DEFAULT_EXPERIMENT,
@@ -77,8 +79,12 @@ def measure(setting: HostSetting, experiments: list[Experiment], *, n: int | Non
     if raw_trace is not None:
         text = "".join(f"# {r.experiment} repetition {r.rep} {r.kind}\n"
                        + "".join(line + "\n" for line in r.trace) for r in boot.output.runs)
-        raw_trace.parent.mkdir(parents=True, exist_ok=True)
-        raw_trace.write_text(text)
+        try:
+            raw_trace.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--raw-trace {raw_trace}: cannot create directory "
+                             f"{raw_trace.parent}: {exc.strerror or exc}") from None
+        atomic_write_text(raw_trace, [text], "--raw-trace")
     reduced = [reduce_experiment(boot.output, s.experiment.name) for s in specs]
     return make_record(setting, boot, reduced, kernel=kernel, harness=harness, smp=smp)
 

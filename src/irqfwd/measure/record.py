@@ -22,18 +22,17 @@ sees half a file and an interrupted write leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
+import math
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_text
 from irqfwd.measure.build import Harness
 from irqfwd.measure.experiments import EXPERIMENTS, HostSetting
 from irqfwd.measure.kernel import Kernel
@@ -218,22 +217,15 @@ def merge_records(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_json_atomic(path: Path, data: dict[str, Any], what: str = "--out") -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename
+    (:func:`irqfwd.fileio.atomic_write_text`); InputError naming ``what`` if it cannot."""
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)  # mkstemp's 0600 would survive the rename
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot create directory {path.parent}: "
+                         f"{exc.strerror or exc}") from None
+    atomic_write_text(path, [json.dumps(data, indent=1, sort_keys=False), "\n"], what)
 
 
 def load_record(path: Path) -> dict[str, Any]:
@@ -254,7 +246,81 @@ def load_record(path: Path) -> dict[str, Any]:
     for name, exp in exps.items():
         if not isinstance(exp, dict) or not isinstance(exp.get("per_interrupt"), dict):
             raise InputError(f"{path}: experiment {name!r} has no per_interrupt table")
+    _check_record(path, data)
     return data
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_series(path: Path, where: str, q: object) -> None:
+    """``q`` must be {"mean": number, "reps": [numbers]}."""
+    if not isinstance(q, dict):
+        raise InputError(f"{path}: {where}: must be a table with mean and reps")
+    if not _is_num(q.get("mean")):
+        raise InputError(f"{path}: {where}.mean: must be a number, not {q.get('mean')!r}")
+    reps = q.get("reps")
+    if not isinstance(reps, list) or not all(_is_num(v) for v in reps):
+        raise InputError(f"{path}: {where}.reps: must be a list of numbers")
+
+
+def _check_record(path: Path, data: dict[str, Any]) -> None:
+    """The structure every reader of a measured record relies on; InputError naming the
+    file and the field otherwise."""
+    host = data.get("host")
+    if not isinstance(host, dict):
+        raise InputError(f"{path}: host: missing or not a table")
+    if host.get("gic") not in (2, 3):
+        raise InputError(f"{path}: host.gic: must be 2 or 3, not {host.get('gic')!r}")
+    for key in ("mode", "key"):
+        if not isinstance(host.get(key), str):
+            raise InputError(f"{path}: host.{key}: must be a string, not {host.get(key)!r}")
+    for key in ("mode_detected",):
+        if host.get(key) is not None and not isinstance(host[key], str):
+            raise InputError(f"{path}: host.{key}: must be a string, not {host[key]!r}")
+    for key in ("halt_poll_ns", "halt_poll_ns_effective"):
+        if host.get(key) is not None and not (_is_int(host[key]) and host[key] >= 0):
+            raise InputError(f"{path}: host.{key}: must be a whole number >= 0, not {host[key]!r}")
+    if not isinstance(data.get("provenance", {}), dict):
+        raise InputError(f"{path}: provenance: must be a table")
+    times_meaningful = data.get("times_meaningful", False)
+    if not isinstance(times_meaningful, bool):
+        raise InputError(f"{path}: times_meaningful: must be true or false, "
+                         f"not {times_meaningful!r}")
+    for name, exp in data["experiments"].items():
+        where = f"experiments.{name}"
+        if name not in EXPERIMENTS:
+            raise InputError(f"{path}: {where}: unknown experiment {name!r} "
+                             f"(known: {', '.join(EXPERIMENTS)})")
+        for key in ("n", "reps", "interval_us", "vcpus"):
+            if key == "vcpus" and key not in exp:
+                continue
+            if not (_is_int(exp.get(key)) and exp[key] >= 1):
+                got = "missing" if key not in exp else f"not {exp[key]!r}"
+                raise InputError(f"{path}: {where}.{key}: must be a whole number >= 1, {got}")
+        for key, q in exp["per_interrupt"].items():
+            _check_series(path, f"{where}.per_interrupt.{key}", q)
+            if not isinstance(q.get("label", ""), str):
+                raise InputError(f"{path}: {where}.per_interrupt.{key}.label: must be a string")
+            if "raw_mean" in q and not _is_num(q["raw_mean"]):
+                raise InputError(f"{path}: {where}.per_interrupt.{key}.raw_mean: must be a number")
+        if "runs" in exp and not (isinstance(exp["runs"], list)
+                                  and all(isinstance(r, dict) for r in exp["runs"])):
+            raise InputError(f"{path}: {where}.runs: must be a list of tables")
+        times = exp.get("times")
+        if times is None:
+            continue
+        if not isinstance(times, dict):
+            raise InputError(f"{path}: {where}.times: must be a table, not {times!r}")
+        if times and "elapsed_per_interrupt_ns" not in times:
+            raise InputError(f"{path}: {where}.times.elapsed_per_interrupt_ns: missing")
+        for key, q in times.items():
+            _check_series(path, f"{where}.times.{key}", q)
 
 
 def main(argv: list[str]) -> int:
