@@ -16,7 +16,7 @@ from pathlib import Path
 
 from irqfwd.errors import InputError
 
-__all__ = ["atomic_write_text", "check_output_path", "check_writable"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_path", "check_writable"]
 
 
 def _umask() -> int:
@@ -62,15 +62,32 @@ def atomic_write_text(path: Path, chunks: Iterable[str], what: str, *, exclusive
 
     ``exclusive``: refuse (:class:`InputError`) if ``path`` already exists, never replacing it.
     """
+    _atomic_write(path, chunks, what, exclusive=exclusive, binary=False)
+
+
+def atomic_write_bytes(path: Path, data: bytes, what: str, *, exclusive: bool = False) -> None:
+    """:func:`atomic_write_text` for bytes (an image, an encoded document)."""
+    _atomic_write(path, [data], what, exclusive=exclusive, binary=True)
+
+
+def _atomic_write(path: Path, chunks: Iterable[str] | Iterable[bytes], what: str, *,
+                  exclusive: bool, binary: bool) -> None:
     check_output_path(path, what)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise InputError(f"{what} {path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for chunk in chunks:
-                out.write(chunk)
+        if binary:
+            with os.fdopen(fd, "wb") as bout:
+                for bchunk in chunks:
+                    assert isinstance(bchunk, bytes)
+                    bout.write(bchunk)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for chunk in chunks:
+                    assert isinstance(chunk, str)
+                    out.write(chunk)
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
         if exclusive:
             try:

@@ -4,18 +4,17 @@ report directory (see :mod:`irqfwd.report`)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_bytes, check_writable
 from irqfwd.sim.costs import CostProfile
 from irqfwd.sim.metrics import Event, Listener
 from irqfwd.system.run import RunProgress, RunResult, report, run_scenario, summarize_result
 
-__all__ = ["MISR_BITS", "ReportObserver", "write_report"]
+__all__ = ["MISR_BITS", "REPORT_FILES", "ReportObserver", "check_report_dir", "write_report"]
 
 MISR_BITS = ("EOI", "U", "LRENP", "NP", "VGrp0E", "VGrp0D", "VGrp1E", "VGrp1D")
 """GICH_MISR bits 0..7 (IHI 0048B §5.3.5)."""
@@ -62,15 +61,30 @@ class ReportObserver(Listener):
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    atomic_write_bytes(path, data, "--report")
+
+
+REPORT_FILES = ("config.json", "stats.json", "stats.txt", "exits.txt", "latency-cdf.png",
+                "per-interrupt.png", "timeline.png", "report.html")
+"""The files :func:`write_report` writes in its directory, besides ``trace-DESIGN.json``."""
+
+
+def check_report_dir(out: Path, designs: list[str]) -> None:
+    """:class:`InputError` naming ``--report`` unless ``out`` is (or can be made) a directory
+    that takes every file of the report; makes it.  Before any run, so that a bad directory
+    costs nothing and no file is half-written."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--report {out}: exists and is not a directory")
+    if not out.parent.is_dir():
+        raise InputError(f"--report {out}: parent directory does not exist")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--report {out}: cannot create the directory: {exc.strerror or exc}") from None
+    for name in (*REPORT_FILES, *(f"trace-{d}.json" for d in designs)):
+        if (out / name).is_dir():
+            raise InputError(f"--report {out}: {name} in it is a directory, not a file")
+    check_writable(out / "report.html", "--report")
 
 
 def _stats_txt(summaries: dict[str, dict[str, Any]]) -> str:
@@ -114,11 +128,7 @@ def write_report(out: Path, config: ScenarioConfig, seed: int, costs: CostProfil
                  progress: RunProgress | None = None) -> dict[str, RunResult]:
     """Run ``designs`` (observed) and write the report directory ``out`` (created; its
     files are written through temporary files).  Returns the runs."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--report {out}: exists and is not a directory")
-    if not out.parent.is_dir():
-        raise InputError(f"--report {out}: parent directory does not exist")
-    out.mkdir(exist_ok=True)
+    check_report_dir(out, designs)
     runs: dict[str, RunResult] = {}
     observers: dict[str, ReportObserver] = {}
     for d in designs:

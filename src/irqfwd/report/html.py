@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.config import ScenarioConfig
+from irqfwd.fileio import atomic_write_text
 from irqfwd.report.plots import COLORS
 from irqfwd.report.timeline import lanes
 
@@ -145,7 +146,5 @@ def write_html(out: Path, config: ScenarioConfig, seed: int, designs: list[str],
     script = _SCRIPT.replace("%COLORS%", json.dumps(COLORS, sort_keys=True)).replace("%WINDOW%", str(window_ns))
     parts += ['<div id="tip"></div>', f"<script>{script}</script>", "</body></html>", ""]
     path = out / "report.html"
-    tmp = path.with_name(".report.html.tmp")
-    tmp.write_text("\n".join(parts))
-    tmp.replace(path)
+    atomic_write_text(path, ["\n".join(parts)], "--report")
     return path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+from irqfwd.fileio import atomic_write_bytes
 from irqfwd.report.timeline import lanes
 
 __all__ = ["COLORS", "write_plots"]
@@ -14,9 +16,9 @@ COLORS = {"guest": "#4c9f70", "exit": "#d1495b", "irq": "#edae49", "virq": "#007
 
 
 def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    tmp.replace(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue(), "--report")
 
 
 def write_plots(out: Path, runs: dict[str, Any], summaries: dict[str, dict[str, Any]], observers: dict[str, Any],
