@@ -53,6 +53,33 @@ def _spec(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
         ("scenario = 'nowhere'\n", "scenario: unknown scenario 'nowhere'"),
         ("set = ['duration=soon']\n", "set: --set duration: 'soon' is not a duration"),
         ("designs = [\n", "invalid TOML"),
+        # a name that is only dots would make out/NAME the current directory or its parent
+        ("name = '..'\n", "name: '..' names no directory of its own"),
+        ("name = '.'\n", "name: '.' names no directory of its own"),
+        # ranges: finite numbers only (NaN used to reach int() in RangeSpec.values)
+        ("[parameters]\nrate = { start = 0, stop = nan, step = 1 }\n", "parameters.rate.stop: nan is not a finite number"),
+        ("[parameters]\nrate = { start = 0, stop = 10, step = nan }\n", "parameters.rate.step: nan is not a finite number"),
+        ("[parameters]\nrate = { start = -inf, stop = 10, num = 3 }\n", "parameters.rate.start: -inf is not a finite number"),
+        # seeds and integer values must fit the table's int64 columns (checked before running)
+        ("seeds = [99999999999999999999]\n", "seeds: seeds must be <= 9223372036854775807"),
+        ("seeds = 100001\n", "seeds: a seed count must be between 1 and 100000"),
+        ("[parameters]\nseed = [99999999999999999999]\n",
+         "parameters: seed: 99999999999999999999 does not fit a 64-bit integer"),
+        ("mode = 'list'\n[[runs]]\nseed = -99999999999999999999\n",
+         "runs: runs[0].seed: -99999999999999999999 does not fit a 64-bit integer"),
+        # the number of runs is bounded, and counted without listing them
+        ("[parameters]\nrate = { start = 1, stop = 100000, num = 100000 }\n"
+         "lrs = { start = 1, stop = 100000, num = 100000 }\nvms = { start = 1, stop = 100000, num = 100000 }\n",
+         "too many runs: 1,000,000,000,000,000 points × 2 designs × 1 seeds = 2,000,000,000,000,000 runs, "
+         "more than 1,000,000"),
+        ("seeds = 100000\ndesigns = ['irqfd-resample', 'forwarded', 'forwarded-direct']\n[parameters]\nlrs = [2, 4, 8, 16]\n",
+         "too many runs: 4 points × 3 designs × 100,000 seeds = 1,200,000 runs"),
+        # a design the scenario cannot run is refused before any run (nic-level is a GICv2)
+        ("designs = ['forwarded', 'gicv4-direct']\n",
+         "designs: 'gicv4-direct' cannot run the scenario 'nic-level': design 'gicv4-direct' needs a GICv4"),
+        ("designs = ['vmm-irqline']\n[parameters]\ntrigger = ['level', 'edge']\n",
+         "designs: 'vmm-irqline' cannot run the scenario 'nic-level' at parameters point 1 ({'trigger': 'edge'}): "
+         "design 'vmm-irqline' is QEMU's INTx path"),
     ],
 )
 def test_bad_spec_exits_2_naming_the_field(irqfwd, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -80,6 +107,43 @@ def test_bad_options_and_missing_file_exit_2(irqfwd, tmp_path: Path) -> None:  #
     res = irqfwd("sweep", str(tmp_path / "absent.toml"))
     assert res.code == 2 and "absent.toml: no such sweep spec" in res.err
     assert not (tmp_path / "o").exists()
+
+
+def test_dot_name_exits_2_and_leaves_the_users_files(irqfwd, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """name = ".." (out/..: the current directory), "." or "..." is refused: exit 2 naming
+    the field; the results.csv of the user in the current directory and its parent are
+    untouched, nothing is created."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    mine = {work / "results.csv": "my,own\n1,2\n", tmp_path / "results.csv": "parent,file\n"}
+    for path, text in mine.items():
+        path.write_text(text)
+    before = sorted(p.name for p in work.iterdir()), sorted(p.name for p in tmp_path.iterdir())
+    for name in ("..", ".", "..."):
+        f = _spec(tmp_path, f"name = '{name}'\n" + TINY, "dots.toml")
+        res = irqfwd("sweep", str(f), "--executor", "serial")
+        assert res.code == 2, res.err
+        assert f"irqfwd: error: {f}: name: '{name}' names no directory of its own" in res.err
+        assert "Traceback" not in res.err + res.out
+    for path, text in mine.items():
+        assert path.read_text() == text
+    assert sorted(p.name for p in work.iterdir()) == before[0]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".toml") == before[1]
+
+
+def test_range_counts_and_dedup_are_fast() -> None:
+    """A 100,000-point integer range lists its values at once (duplicates were searched in
+    a list: minutes), and a point count is a product, not a listing."""
+    start = time.perf_counter()
+    assert RangeSpec(start=1, stop=100_000, num=100_000).count() == 100_000
+    assert RangeSpec(start=1, stop=10, num=1000).values() == list(range(1, 11))
+    spec = parse_spec({"designs": ["forwarded"],
+                       "parameters": {"rate": {"start": 1, "stop": 1000, "num": 1000},
+                                      "lrs": {"start": 2, "stop": 1001, "num": 1000}}})
+    assert spec.point_count() == 1_000_000  # the limit itself is allowed
+    assert time.perf_counter() - start < 10
 
 
 def test_ranges_and_plan_order() -> None:
@@ -230,14 +294,28 @@ def test_study_forwarding_spec_plans() -> None:
     assert len(plan(get_study("forwarding").spec(quick=True))) == 25 * 3
 
 
-def test_a_failing_run_is_reported_not_stored_and_retried(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A run that raises (vmm-irqline, QEMU's INTx path, refuses an edge device when the
-    system is built; a burst longer than its period, the former example, is now refused
-    when the scenario is validated) is reported with its parameters, exit status 1; the
-    other runs are stored, and a rerun retries only the failed one."""
+def test_a_failing_run_is_reported_not_stored_and_retried(irqfwd, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that raises (here the model raising for the edge point: a design the scenario
+    cannot run is now refused when the spec is planned, see
+    test_design_the_scenario_cannot_run_exits_2_before_any_run) is reported with its
+    parameters, exit status 1; the other runs are stored, and a rerun retries only the
+    failed one."""
+    from irqfwd.errors import SimulationError
+    from irqfwd.sweep import executors
+    from irqfwd.system.run import RunSpec
+
+    real = executors.run_summary
+
+    def flaky(spec: RunSpec) -> dict[str, object]:
+        if spec.config.devices[0].trigger == "edge":
+            raise SimulationError("the edge point breaks")
+        return real(spec)
+
+    monkeypatch.setattr(executors, "run_summary", flaky)
     f = _spec(tmp_path, """
 set = ["duration=1ms"]
-designs = ["vmm-irqline"]
+designs = ["forwarded"]
 [parameters]
 "devices.0.trigger" = ["level", "edge"]
 """)
@@ -245,8 +323,8 @@ designs = ["vmm-irqline"]
     res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")
     assert res.code == 1
     assert "2 runs: 0 already done, 1 run now, 1 failed" in res.out
-    assert ("failed: vmm-irqline seed 0 {'devices.0.trigger': 'edge'}: InputError: design 'vmm-irqline' "
-            "is QEMU's INTx path" in res.err)
+    assert ("failed: forwarded seed 0 {'devices.0.trigger': 'edge'}: SimulationError: the edge point breaks"
+            in res.err)
     assert len(list((out / "runs").glob("*.json"))) == 1
     assert (out / "results.csv").read_text().count("\n") == 2
     res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial")

@@ -53,7 +53,7 @@ from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.system.designs import NAMES
+from irqfwd.system.designs import DESIGNS, NAMES, unsupported
 from irqfwd.system.run import RunSpec
 
 __all__ = [
@@ -76,6 +76,17 @@ _RESERVED = frozenset({"key", "design", "seed", "sim_time_ns", "events_run",
                        "host_cpu_ns_per_irq", "guest_irqs_per_sim_s"})
 _RESULT_PREFIXES = ("counters.", "latency_ns.", "invariants.")
 
+INT64_MAX = 2**63 - 1
+"""The largest integer the result table stores (an Arrow int64 column): seeds and
+integer parameter values must fit."""
+MAX_RUNS = 1_000_000
+"""The most runs a spec may expand to (points × designs × seeds)."""
+
+
+def _check_int64(value: object) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValueError(f"{value} does not fit a 64-bit integer (the result table's column)")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -90,6 +101,14 @@ class RangeSpec(_Strict):
     num: int | None = Field(default=None, ge=1, le=100_000)
     scale: Literal["linear", "log"] = "linear"
 
+    @field_validator("start", "stop", "step")
+    @classmethod
+    def _finite(cls, v: int | float | None) -> int | float | None:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{v} is not a finite number")
+        _check_int64(v)
+        return v
+
     @model_validator(mode="after")
     def _one_of_step_num(self) -> RangeSpec:
         if (self.step is None) == (self.num is None):
@@ -99,11 +118,15 @@ class RangeSpec(_Strict):
                 raise ValueError("scale applies to num ranges only")
             if self.step == 0 or (self.stop - self.start) * self.step < 0:
                 raise ValueError(f"step {self.step} never reaches stop {self.stop} from start {self.start}")
-            if (self.stop - self.start) / self.step > 100_000:
+            if not (self.stop - self.start) / self.step <= 100_000:
                 raise ValueError("more than 100,000 values")
         if self.scale == "log" and (self.start <= 0 or self.stop <= 0):
             raise ValueError("a log range needs start and stop > 0")
         return self
+
+    def count(self) -> int:
+        """The number of values (without listing them)."""
+        return len(self.values())
 
     def values(self) -> list[int | float]:
         """The values, in order."""
@@ -124,12 +147,7 @@ class RangeSpec(_Strict):
             else:
                 pts.append(self.start + f * (self.stop - self.start))
         if integral:
-            ints: list[int | float] = []
-            for p in pts:
-                r = round(p)
-                if r not in ints:
-                    ints.append(r)
-            return ints
+            return list(dict.fromkeys(round(p) for p in pts))  # duplicates dropped, in order
         return [round(p, 12) for p in pts]
 
 
@@ -173,6 +191,8 @@ class SweepSpec(_Strict):
                 raise ValueError("at least one seed")
             if any(s < 0 for s in v):
                 raise ValueError("seeds must be >= 0")
+            if any(s > INT64_MAX for s in v):
+                raise ValueError(f"seeds must be <= {INT64_MAX} (2^63 - 1, the table's 64-bit seed column)")
             if len(set(v)) != len(v):
                 raise ValueError("a seed is listed twice")
         return v
@@ -181,8 +201,32 @@ class SweepSpec(_Strict):
     @classmethod
     def _params(cls, v: dict[str, ParamValues]) -> dict[str, ParamValues]:
         for key, values in v.items():
-            if isinstance(values, list) and not values:
-                raise ValueError(f"{key}: no values")
+            if isinstance(values, list):
+                if not values:
+                    raise ValueError(f"{key}: no values")
+                for value in values:
+                    try:
+                        _check_int64(value)
+                    except ValueError as exc:
+                        raise ValueError(f"{key}: {exc}") from None
+        return v
+
+    @field_validator("runs")
+    @classmethod
+    def _runs(cls, v: list[dict[str, Scalar]]) -> list[dict[str, Scalar]]:
+        for i, point in enumerate(v):
+            for key, value in point.items():
+                try:
+                    _check_int64(value)
+                except ValueError as exc:
+                    raise ValueError(f"runs[{i}].{key}: {exc}") from None
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _not_dots(cls, v: str) -> str:
+        if not v.strip("."):
+            raise ValueError(f"{v!r} names no directory of its own (out/NAME): use letters or digits")
         return v
 
     @model_validator(mode="after")
@@ -199,7 +243,19 @@ class SweepSpec(_Strict):
                 raise ValueError("parameters: only with mode = \"product\" (use [[runs]] for a list)")
             if not self.runs:
                 raise ValueError("runs: mode = \"list\" needs at least one [[runs]] table")
+        points = self.point_count()
+        seeds = self.seeds if isinstance(self.seeds, int) else len(self.seeds)
+        total = points * len(self.designs) * seeds
+        if total > MAX_RUNS:
+            raise ValueError(f"too many runs: {points:,} points × {len(self.designs)} designs × {seeds:,} seeds "
+                             f"= {total:,} runs, more than {MAX_RUNS:,}")
         return self
+
+    def point_count(self) -> int:
+        """The number of parameter points, computed without listing them."""
+        if self.mode == "list":
+            return len(self.runs)
+        return math.prod(v.count() if isinstance(v, RangeSpec) else len(v) for v in self.parameters.values())
 
     def seed_list(self) -> list[int]:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
@@ -293,9 +349,17 @@ def _format_errors(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]
                        if not (isinstance(p, str) and ("[" in p or p in ("RangeSpec", "list", "bool", "int", "float", "str"))))
         found.setdefault(loc, []).append(err["msg"].removeprefix("Value error, "))
+    def real_below(loc: str) -> bool:
+        """A union member's field under ``loc`` gave a real reason."""
+        return any(other.startswith(f"{loc}.") and not all(m.startswith(_UNION_NOISE) for m in ms)
+                   for other, ms in found.items())
+
     parts = []
     for loc, msgs in found.items():
-        real = [m for m in msgs if not m.startswith(_UNION_NOISE)] or msgs
+        real = [m for m in msgs if not m.startswith(_UNION_NOISE)]
+        if not real and real_below(loc):
+            continue
+        real = real or msgs
         for m in dict.fromkeys(real):
             parts.append(f"{loc}: {m}" if loc else m)
     return "; ".join(parts)
@@ -390,6 +454,11 @@ def plan(spec: SweepSpec, where: str = "sweep spec") -> list[PlannedRun]:
                     msg = msg.split(": ", 1)[-1]
                 raise InputError(f"{where}: {field} = {value!r}: {msg}") from None
         for design in spec.designs:
+            reason = unsupported(DESIGNS[design], config)
+            if reason is not None:
+                at = f" at {section} point {i} ({point})" if point else ""
+                raise InputError(f"{where}: designs: {design!r} cannot run the scenario "
+                                  f"{config.name!r}{at}: {reason}")
             for seed in spec.seed_list():
                 rs = RunSpec(config=config, design=design, seed=seed, costs=costs,
                              labels={"params": dict(point)})
