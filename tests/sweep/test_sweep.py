@@ -347,3 +347,80 @@ def test_run_key_follows_the_replayed_trace_file_and_the_model(tmp_path: Path, m
     key2 = plan(spec)[0].key
     monkeypatch.setattr(spec_mod, "model_fingerprint", lambda: "another-model")
     assert plan(spec)[0].key != key2
+
+
+def test_empty_out_exits_2_and_leaves_the_current_directory(irqfwd, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty --out (Path("") is the current directory) is refused by sweep and study:
+    exit 2 naming --out, the user's results.csv there untouched, nothing created."""
+    monkeypatch.chdir(tmp_path)
+    f = _spec(tmp_path, TINY)
+    (tmp_path / "results.csv").write_text("my,own\n")
+    for args in (["sweep", str(f)], ["study", "forwarding", "--quick"]):
+        res = irqfwd(*args, "--out", "", "--executor", "serial")
+        assert res.code == 2, res.err
+        assert "irqfwd: error: --out: empty directory name" in res.err
+        assert "Traceback" not in res.err + res.out
+    assert (tmp_path / "results.csv").read_text() == "my,own\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "s.toml"]
+
+
+def test_study_unwritable_report_exits_2_before_running(irqfwd, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --report that cannot be written (no such directory, its parent a file, a directory,
+    not a regular file, /proc) stops the study before any run: exit 2 naming --report,
+    nothing written."""
+    from irqfwd.sweep import runner
+
+    def no_sweep(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sweep ran")
+
+    monkeypatch.setattr(runner, "run_sweep", no_sweep)
+    monkeypatch.setattr("irqfwd.cli.sweep.run_sweep", no_sweep)
+    (tmp_path / "file").write_text("x")
+    bad = [(tmp_path / "nodir" / "r.md", "no directory"), (tmp_path / "file" / "r.md", "no directory"),
+           (tmp_path, "is a directory")]
+    if Path("/dev/null").exists():
+        bad.append((Path("/dev/null"), "exists and is not a regular file"))
+    if Path("/proc/self").is_dir():
+        bad.append((Path("/proc/x.md"), "cannot write in /proc"))
+    (tmp_path / "study-forwarding-figures").write_text("in the way")
+    bad.append((tmp_path / "r.md", "study-forwarding-figures exists and is not a directory"))
+    out = tmp_path / "out"
+    for report, message in bad:
+        res = irqfwd("study", "forwarding", "--quick", "-q", "--out", str(out), "--report", str(report))
+        assert res.code == 2, (report, res.err)
+        assert f"irqfwd: error: --report {report}: " in res.err and message in res.err
+        assert "Traceback" not in res.err + res.out
+    assert not out.exists() and not (tmp_path / "r.md").exists()
+    assert (tmp_path / "file").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "study-forwarding-figures"]
+
+
+def test_study_report_write_failure_is_an_input_error(tmp_path: Path) -> None:
+    """A report or its figures failing to be written after the sweep (its directory became a
+    file) is an InputError naming --report, not an OSError traceback."""
+    from irqfwd.errors import InputError
+    from irqfwd.sweep.runner import SweepOutcome
+    from irqfwd.sweep.study import get_study, write_report
+
+    (tmp_path / "gone").write_text("x")
+    gone = tmp_path / "gone" / "r.md"
+    with pytest.raises(InputError, match=r"^--report .*gone/r\.md: cannot write .*gone"):
+        write_report(get_study("forwarding"), SweepOutcome(out=tmp_path, total=0, skipped=0), gone, quick=True)
+    assert (tmp_path / "gone").read_text() == "x"
+
+
+def test_plot_write_failure_exits_2_naming_plot(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--plot into DIR/figures that is a file: exit 2 naming --plot and the directory, no
+    traceback; the file is untouched and the results are kept."""
+    f = _spec(tmp_path, TINY)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "figures").write_text("mine")
+    res = irqfwd("sweep", str(f), "--out", str(out), "--executor", "serial", "--plot", "-q")
+    assert res.code == 2, res.err
+    assert f"irqfwd: error: --plot: cannot write the figures into {out / 'figures'}" in res.err
+    assert "Traceback" not in res.err + res.out
+    assert (out / "figures").read_text() == "mine"
+    assert (out / "results.csv").read_text().count("\n") == 9

@@ -26,7 +26,10 @@ from irqfwd.sweep.runner import Progress, run_sweep
 
 __all__ = ["register"]
 
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Result directory (default: out/NAME).")]
+OutOpt = Annotated[
+    str | None, typer.Option("--out", help="Result directory (default: out/NAME).", metavar="DIR")
+]
+"""A string, not a Path: ``Path("")`` is ``.``, and an empty ``--out`` must be refused."""
 ExecutorOpt = Annotated[
     str, typer.Option("--executor", help="local (processes, every core), dask, or serial (in-process).")
 ]
@@ -102,9 +105,17 @@ class _Bar(Progress):
             self.progress.stop()
 
 
-def _go(spec: Any, where: str, out: Path | None, executor: str, scheduler: str | None,
+def _out_dir(spec: Any, out: str | None) -> Path:
+    """The result directory: ``--out`` (not empty) or ``out/NAME``."""
+    if out is None:
+        return Path("out") / spec.name
+    if not out.strip():
+        raise InputError("--out: empty directory name (give a directory, e.g. --out out/run1)")
+    return Path(out)
+
+
+def _go(spec: Any, where: str, out_dir: Path, executor: str, scheduler: str | None,
         workers: int | None, quiet: bool) -> Any:
-    out_dir = out if out is not None else Path("out") / spec.name
     bar = _Bar(quiet, spec.name)
     outcome = run_sweep(spec, out_dir, executor=executor, workers=workers, scheduler=scheduler,
                         progress=bar, where=where)
@@ -134,11 +145,15 @@ def sweep_cmd(
     from irqfwd.sweep.spec import load_spec
 
     spec = load_spec(spec_file)
-    outcome = _go(spec, str(spec_file), out, executor, scheduler, workers, quiet)
+    outcome = _go(spec, str(spec_file), _out_dir(spec, out), executor, scheduler, workers, quiet)
     if plot:
         from irqfwd.sweep.plot import plot_rows
 
-        figs = plot_rows(outcome.rows, outcome.params, outcome.out / "figures", spec.name)
+        fig_dir = outcome.out / "figures"
+        try:
+            figs = plot_rows(outcome.rows, outcome.params, fig_dir, spec.name)
+        except OSError as exc:
+            raise InputError(f"--plot: cannot write the figures into {fig_dir}: {exc.strerror or exc}") from None
         if not quiet:
             typer.echo(f"figures: {', '.join(str(f) for f in figs) or '(no swept parameter)'}")
     if outcome.failed:
@@ -158,14 +173,16 @@ def study_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Run a built-in study as a sweep and write its report, table and figures."""
-    from irqfwd.sweep.study import get_study, write_report
+    from irqfwd.sweep.study import check_report_path, get_study, write_report
 
     study = get_study(name)
     spec = study.spec(quick)
-    outcome = _go(spec, f"study {name}", out, executor, scheduler, workers, quiet)
+    out_dir = _out_dir(spec, out)
+    if report is not None:  # before the sweep: a bad path must not cost the whole study
+        check_report_path(study, report)
+    outcome = _go(spec, f"study {name}", out_dir, executor, scheduler, workers, quiet)
     path = report if report is not None else outcome.out / f"study-{name}.md"
-    if path.is_dir() or not path.parent.is_dir():
-        raise InputError(f"--report {path}: not a writable file path")
+    check_report_path(study, path)
     written = write_report(study, outcome, path, quick=quick)
     if not quiet:
         typer.echo(f"report: {path}; figures: {', '.join(str(f) for f in written)}")

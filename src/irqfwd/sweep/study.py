@@ -16,6 +16,8 @@ change with
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -29,7 +31,7 @@ from irqfwd.sweep.runner import SweepOutcome
 from irqfwd.sweep.spec import SweepSpec, model_fingerprint, parse_spec
 from irqfwd.sweep.store import atomic_write_bytes
 
-__all__ = ["STUDIES", "Study", "get_study", "write_report"]
+__all__ = ["STUDIES", "Study", "check_report_path", "figures_dir", "get_study", "write_report"]
 
 DESIGNS = ["irqfd-resample", "forwarded", "forwarded-direct"]
 RATES = [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000]
@@ -236,10 +238,55 @@ def _findings(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def figures_dir(study: Study, path: Path) -> Path:
+    """Where the figures of the report ``path`` go: beside it."""
+    return path.parent / f"study-{study.name}-figures"
+
+
+def _probe(directory: Path) -> None:
+    """Create (and remove) a directory holding a file in ``directory``: OSError if either
+    cannot be made (permissions alone do not tell: root, read-only or virtual file systems)."""
+    probe = tempfile.mkdtemp(prefix=".irqfwd-probe-", dir=directory)
+    try:
+        fd, _ = tempfile.mkstemp(dir=probe)
+        os.close(fd)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+def check_report_path(study: Study, path: Path) -> None:
+    """:class:`InputError` naming ``--report`` unless the report ``path`` and its figures
+    directory can be written (checked before the study runs; nothing is left behind)."""
+    if path.is_dir():
+        raise InputError(f"--report {path}: is a directory (give the Markdown file to write)")
+    if path.exists() and not path.is_file():
+        raise InputError(f"--report {path}: exists and is not a regular file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"--report {path}: no directory {parent}")
+    fig_dir = figures_dir(study, path)
+    if fig_dir.exists() and not fig_dir.is_dir():
+        raise InputError(f"--report {path}: the figures' place {fig_dir} exists and is not a directory")
+    for d in (parent, fig_dir) if fig_dir.is_dir() else (parent,):
+        try:
+            _probe(d)
+        except OSError as exc:
+            raise InputError(f"--report {path}: cannot write in {d}: {exc.strerror or exc}") from None
+
+
 def write_report(study: Study, outcome: SweepOutcome, path: Path, *, quick: bool = False) -> list[Path]:
-    """Draw the study's figures next to ``path`` and write its Markdown report (atomically)."""
+    """Draw the study's figures next to ``path`` and write its Markdown report (atomically);
+    :class:`InputError` naming ``--report`` if they cannot be written."""
+    try:
+        return _write_report(study, outcome, path, quick=quick)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise InputError(f"--report {path}: cannot write{where}: {exc.strerror or exc}") from None
+
+
+def _write_report(study: Study, outcome: SweepOutcome, path: Path, *, quick: bool = False) -> list[Path]:
     rows = outcome.rows
-    fig_dir = path.parent / f"study-{study.name}-figures"
+    fig_dir = figures_dir(study, path)
     rate_rows = [r for r in rows if r.get("rate") is not None and r.get("vms") is None
                  and r.get("lrs") is None]
     vm_rows = [r for r in rows if r.get("vms") is not None]
