@@ -21,6 +21,7 @@ explicitly, it is bad input.  The method is described in
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,7 +103,13 @@ def explore_cmd(
             skipped[name] = why
             names.remove(name)
     if out is not None:
-        out.mkdir(exist_ok=True)
+        try:
+            out.mkdir(exist_ok=True)
+            os.close(os.open(out / ".irqfwd-probe", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            (out / ".irqfwd-probe").unlink()
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot write replay files there: "
+                             f"{exc.strerror or exc}") from None
     files: dict[str, list[str]] = {}
     reports = []
     for name in names:
