@@ -168,10 +168,15 @@ def parse_script(text: str, path: str = "<script>",
     """
     ncpu = config.num_cpus if config is not None else 2
     version = script_version(text)
-    cfg = config if isinstance(config, GICv2Config) else GICv2Config(num_cpus=ncpu)
+    cfg: GICv2Config | None = config if isinstance(config, GICv2Config) else None
     v3 = config if isinstance(config, GICv3Config) and config.version == version else None
-    if version >= 3 and v3 is None:
-        v3 = GICv3Config(num_cpus=ncpu, version=version)
+    try:  # the configuration of the script's own version: each bounds the CPUs its own way
+        if version >= 3 and v3 is None:
+            v3 = GICv3Config(num_cpus=ncpu, version=version)
+        if version < 3 and cfg is None:
+            cfg = GICv2Config(num_cpus=ncpu)
+    except ValueError as exc:
+        raise InputError(f"{path}: --cpus {ncpu} for a GICv{version} script: {exc}") from None
     ops: list[Op] = []
     cpu = 0
     seen_stmt = False
@@ -255,8 +260,10 @@ def parse_script(text: str, path: str = "<script>",
                               f"{v3.gicr_base:#x}..{v3.gicr_base + ncpu * v3.gicr_stride - 1:#x}, "
                               f"RAM {RAM_WINDOW[0]:#x}..{RAM_WINDOW[1] - 1:#x})")
             else:
+                assert cfg is not None
                 frame = frame_of(addr, cfg)
             if frame is None:
+                assert cfg is not None
                 raise bad(f"address {addr:#x} is not in a GIC frame (GICD {cfg.gicd_base:#x}, "
                           f"GICC {cfg.gicc_base:#x}, GICH {cfg.gich_base:#x}, "
                           f"GICV {cfg.gicv_base:#x})")
@@ -279,7 +286,7 @@ def parse_script(text: str, path: str = "<script>",
             intid = int(digits)
             if kind == "ppi" and not 16 <= intid <= 31:
                 raise bad(f"PPI INTID {intid} out of range 16..31")
-            last_spi = min(v3.num_irqs if v3 is not None else cfg.num_irqs, 1020) - 1
+            last_spi = min(v3.num_irqs if v3 is not None else cfg.num_irqs if cfg is not None else 1020, 1020) - 1
             if kind == "spi" and not 32 <= intid <= last_spi:
                 raise bad(f"SPI INTID {intid} out of range 32..{last_spi}")
             level = num(level_tok, "level")
