@@ -8,7 +8,7 @@ be run under several designs side by side.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,8 +34,9 @@ class TrafficConfig(_Strict):
     """When the device raises interrupts (one *event* = one packet/completion)."""
 
     pattern: Literal["periodic", "poisson", "burst", "trace"] = "periodic"
-    rate_hz: float = Field(default=20_000.0, gt=0)
-    """Mean event rate (periodic, poisson; for burst: mean rate of bursts × burst_size)."""
+    rate_hz: float = Field(default=20_000.0, gt=0, le=1e9, allow_inf_nan=False)
+    """Mean event rate (periodic, poisson; for burst: mean rate of bursts × burst_size).  A
+    finite rate of at most 1 GHz (a period of at least 1 ns, the engine's time step)."""
     burst_size: int = Field(default=8, ge=1)
     burst_gap_ns: int = Field(default=500, ge=0)
     """Spacing of events inside one burst."""
@@ -183,7 +184,8 @@ class VMConfig(_Strict):
 
     name: str | None = None
     vcpus: int = Field(default=1, ge=1, le=8)
-    pin: list[int] | None = None
+    pin: list[Annotated[int, Field(ge=0)]] | None = None
+    """pCPU of each vCPU (index = vCPU), each >= 0 and below ``pcpus``."""
     timer: TimerConfig = Field(default_factory=TimerConfig)
     hostile: HostileBehaviour | None = None
     """Run a hostile guest (:mod:`irqfwd.guest.hostile`) instead of the Linux-like kernel."""

@@ -239,7 +239,7 @@ def as_source(times: Iterable[int]) -> ArrivalSource:
 def read_trace_csv(path: Path) -> list[int]:
     """Event times of a trace CSV (column ``time_ns``); :class:`InputError` names file and line."""
     try:
-        handle = path.open(newline="")
+        handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read trace: {exc.strerror or exc}") from None
     times: list[int] = []
@@ -251,6 +251,8 @@ def read_trace_csv(path: Path) -> list[int]:
             raise InputError(f"{path}:1: empty trace file (expected a header with a time_ns column)") from None
         except csv.Error as exc:
             raise InputError(f"{path}:1: {exc}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a UTF-8 text file") from None
         names = [h.strip() for h in header]
         if "time_ns" not in names:
             raise InputError(f"{path}:1: no time_ns column in header {','.join(names)!r}")
@@ -276,6 +278,8 @@ def read_trace_csv(path: Path) -> list[int]:
                 last = t
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: {exc}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a UTF-8 text file") from None
     return times
 
 

@@ -91,12 +91,20 @@ def get_scenario(name: str) -> ScenarioConfig:
         ) from None
 
 
+_MAX_ERRORS = 5
+"""Validation errors listed in one message; the rest are counted (``--set vms=100000``
+would otherwise list one error per device)."""
+
+
 def _format_errors(exc: ValidationError) -> str:
+    errors = exc.errors()
     parts = []
-    for err in exc.errors():
+    for err in errors[:_MAX_ERRORS]:
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
+    if len(errors) > _MAX_ERRORS:
+        parts.append(f"... and {len(errors) - _MAX_ERRORS} more")
     return "; ".join(parts)
 
 
