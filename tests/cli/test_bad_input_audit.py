@@ -23,6 +23,74 @@ def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
     return res.err
 
 
+# --------------------------------------------------------------------------- --trace targets
+
+def test_compare_trace_refuses_to_overwrite_the_scenario_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scen = tmp_path / "s.toml"
+    scen.write_text("duration_ns = 50000\n")
+    err = _bad(irqfwd, "compare", str(scen), "--designs", "forwarded", "--trace", str(scen),
+               "--trace-format", "ftrace")
+    assert f"--trace {scen}: is the scenario file; refusing to overwrite it" in err
+    assert scen.read_text() == "duration_ns = 50000\n"
+
+
+def test_compare_per_design_trace_name_refuses_to_overwrite_the_scenario_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With several designs the trace of design D goes to STEM.D.EXT, which may be the
+    scenario file."""
+    scen = tmp_path / "s.forwarded.toml"
+    scen.write_text("duration_ns = 50000\n")
+    err = _bad(irqfwd, "compare", str(scen), "--designs", "irqfd-resample,forwarded",
+               "--trace", str(tmp_path / "s.toml"), "--trace-format", "ftrace")
+    assert "design 'forwarded' writes" in err and "is the scenario file; refusing to overwrite it" in err
+    assert scen.read_text() == "duration_ns = 50000\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.forwarded.toml"]
+
+
+@pytest.mark.parametrize(
+    ("command", "csv_name", "trace_name"),
+    [
+        (["run"], "t.csv", "t.csv"),
+        (["compare", "--designs", "irqfd-resample"], "t.csv", "t.csv"),
+        # two designs: design irqfd-resample's trace goes to t.irqfd-resample.csv
+        (["compare", "--designs", "irqfd-resample,forwarded"], "t.irqfd-resample.csv", "t.csv"),
+    ],
+    ids=["run", "compare", "compare-per-design-name"],
+)
+def test_trace_refuses_to_overwrite_a_device_trace_csv(irqfwd, tmp_path: Path, command: list[str],  # type: ignore[no-untyped-def]
+                                                       csv_name: str, trace_name: str) -> None:
+    """The traffic trace CSV a scenario reads (relative to the scenario file) is no --trace
+    target, under either command and whatever the design's trace file name."""
+    scen = tmp_path / "s.toml"
+    scen.write_text(TRACE_SCENARIO.replace("t.csv", csv_name))
+    csv = tmp_path / csv_name
+    csv.write_text(TRACE_CSV)
+    err = _bad(irqfwd, command[0], str(scen), *command[1:], "--trace", str(tmp_path / trace_name),
+               "--trace-format", "ftrace")
+    assert "is the trace CSV of devices.0; refusing to overwrite it" in err
+    assert csv.read_text() == TRACE_CSV
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.toml", csv_name])
+
+
+# --------------------------------------------------------------------------- designs
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_scenario_file_with_unknown_design_names_the_field(irqfwd, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+    scen = tmp_path / "s.toml"
+    scen.write_text("duration_ns = 50000\ndesigns = ['nosuch']\n")
+    err = _bad(irqfwd, command, str(scen))
+    assert "designs: unknown design 'nosuch' (known: irqfd-resample," in err
+
+
+def test_set_unknown_design_names_the_field(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    err = _bad(irqfwd, "compare", "nic-level", *SHORT, "--set", 'designs=["forwarded", "nosuch"]')
+    assert "designs: unknown design 'nosuch'" in err and "forwarded-direct" in err
+
+
+def test_run_with_design_option_still_checks_the_scenario_designs(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    err = _bad(irqfwd, "run", "nic-level", "-d", "forwarded", *SHORT, "--set", 'designs=["nosuch"]')
+    assert "designs: unknown design 'nosuch'" in err
+
+
 # --------------------------------------------------------------------------- trace CSV encoding
 
 @pytest.mark.parametrize("data", [b"\xff\xfetime_ns\n5\n", b"time_ns\n5\n\xff\xfe9\n"],

@@ -40,8 +40,9 @@ from typing import Annotated, Any
 import typer
 
 from irqfwd.cli.progress import RunBar
+from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
-from irqfwd.system.designs import default_designs
+from irqfwd.system.designs import check_designs, default_designs
 from irqfwd.system.run import (
     DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
@@ -50,6 +51,7 @@ from irqfwd.system.run import (
     report,
     run_designs,
     summarize_result,
+    trace_path_for,
 )
 from irqfwd.trace import FORMATS, check_trace_path, resolve_format
 
@@ -91,6 +93,30 @@ def _check_trace(trace: Path | None, trace_format: str | None) -> None:
         return
     check_trace_path(trace)
     resolve_format(trace, trace_format)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _check_trace_targets(trace: Path | None, designs: list[str], config: ScenarioConfig,
+                         inputs: list[tuple[Path, str]]) -> None:
+    """:class:`InputError` if a trace file the run will write (each design's
+    :func:`trace_path_for`) is one of ``inputs`` (path, what) or the trace CSV of a device."""
+    if trace is None:
+        return
+    sources = list(inputs)
+    sources += [(Path(dev.traffic.trace_csv), f"the trace CSV of devices.{i}")
+                for i, dev in enumerate(config.devices) if dev.traffic.trace_csv is not None]
+    for design in designs:
+        target = trace_path_for(trace, design, len(designs))
+        for source, what in sources:
+            if _same_file(target, source):
+                shown = str(trace) if target == trace else f"{trace} (design {design!r} writes {target})"
+                raise InputError(f"--trace {shown}: is {what}; refusing to overwrite it")
 
 
 def _check_design(name: str) -> str:
@@ -261,9 +287,11 @@ def run_cmd(
     if design is not None:
         _check_design(design)
     config, seed, costs = prepare(scenario, overrides, seed, gic)
+    check_designs(config)
     if design is None:
         # irqfd-resample, or the scenario's first design when it has its own (MSI-X, vSGIs)
         design = (default_designs(config, ("irqfd-resample",)) or ["irqfd-resample"])[0]
+    _check_trace_targets(trace, [design], config, _scenario_file(scenario))
     bar = RunBar(config.name, quiet=quiet)
     try:
         with _maybe_profiled(profile):
@@ -272,6 +300,12 @@ def run_cmd(
     finally:
         bar.close()
     _finish(report(config.name, seed, {design: summarize_result(result)}), as_json, f"{config.name} (seed {seed})")
+
+
+def _scenario_file(scenario: str) -> list[tuple[Path, str]]:
+    """The scenario file SCENARIO names, if it is one (not a built-in name), for
+    :func:`_check_trace_targets`."""
+    return [(Path(scenario), "the scenario file")] if Path(scenario).is_file() else []
 
 
 def _maybe_profiled(path: Path | None) -> contextlib.AbstractContextManager[None]:
@@ -292,6 +326,7 @@ def _replay(path: Path, as_json: bool, trace: Path | None, trace_format: str | N
     from irqfwd.system.explore import load_replay, replay
 
     rp = load_replay(path)
+    _check_trace_targets(trace, [rp.design], rp.config, [(path, "the replay file")])
     result, decisions = replay(rp, trace=trace, trace_format=trace_format)
     rep = report(rp.config.name, rp.seed, {rp.design: summarize_result(result)})
     rep["replay"] = {"file": str(path), "choices": [d.as_dict() for d in decisions],
@@ -339,10 +374,12 @@ def compare_cmd(
         _check_design(name)
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed, gic)
+    check_designs(config)
     if designs is None:
         names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
     if report_dir is not None and trace is not None:
         raise InputError("--report: writes its own traces (trace-DESIGN.json); drop --trace")
+    _check_trace_targets(trace, names, config, _scenario_file(scenario))
     bar = RunBar(config.name, quiet=quiet)
     try:
         if report_dir is not None:

@@ -116,7 +116,7 @@ from dataclasses import dataclass
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 
-__all__ = ["DESIGNS", "GIC_ORDER", "MSI_DESIGNS", "Design", "default_designs", "get_design", "unsupported"]
+__all__ = ["DESIGNS", "GIC_ORDER", "MSI_DESIGNS", "Design", "check_designs", "default_designs", "get_design", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -251,11 +251,22 @@ MSI_DESIGNS: tuple[str, ...] = ("its-emulated", "gicv4-direct")
 """The designs of a scenario with MSI-X devices (those its GIC allows)."""
 
 
+def check_designs(config: ScenarioConfig) -> None:
+    """:class:`InputError` naming the field ``designs`` if the scenario's own list of designs
+    names one that does not exist (checked here, not in :mod:`irqfwd.config`, which is below
+    this module)."""
+    for name in config.designs or ():
+        if name not in DESIGNS:
+            raise InputError(f"designs: unknown design {name!r} (known: {', '.join(DESIGNS)})")
+
+
 def default_designs(config: ScenarioConfig, names: tuple[str, ...]) -> list[str]:
     """The designs ``irqfwd compare`` runs without ``--designs``: of the scenario's own list,
     else of :data:`MSI_DESIGNS` for MSI-X devices, else of ``names``, those that can run
     ``config`` (:func:`unsupported`: e.g. no ``vmm-irqline`` for an edge device, no
-    ``gicv4-direct`` on a GICv3)."""
+    ``gicv4-direct`` on a GICv3); :class:`InputError` if the scenario's list names an
+    unknown design."""
+    check_designs(config)
     if config.designs:
         names = tuple(config.designs)
     elif any(d.kind == "msix-nic" for d in config.devices):
