@@ -226,7 +226,8 @@ class _Guest(GuestProgram):
 
     def per_op(self) -> float:
         if self.t1 < 0:
-            raise RuntimeError("micro-benchmark did not finish")
+            raise InputError("a micro-benchmark did not finish in 1 s of simulated "
+                             "time: the cost parameters are too large")
         return (self.t1 - self.t0) / self.n
 
 
@@ -325,7 +326,8 @@ def bench_ipi(costs: CostProfile, n: int = ITERATIONS, gic: str = "v2", design: 
     sender.op = send
     s.machine.run(eng.now + 1_000_000_000)
     if state["count"] < n:
-        raise RuntimeError("ipi micro-benchmark did not finish")
+        raise InputError(f"ipi micro-benchmark did not finish in 1 s of simulated time "
+                         f"({state['count']} of {n} IPIs): the cost parameters are too large")
     return state["total"] / n
 
 

@@ -63,6 +63,13 @@ def _names(option: str, value: str | None) -> list[str] | None:
     return names
 
 
+MAX_SETTING_NS = 1_000_000
+"""Largest cost a ``--set`` may pin: 1 ms, 500 times the largest cost of the shipped
+profile (host_tick_ns 2000 ns in altra.toml) and far above any modelled operation; a
+larger one makes the micro-benchmarks, each run for one simulated second, run for minutes
+or not finish."""
+
+
 def _settings(values: list[str]) -> list[Any]:
     from irqfwd.calibrate.fit import COST_PARAMS
     from irqfwd.calibrate.platforms import Setting
@@ -79,8 +86,9 @@ def _settings(values: list[str]) -> list[Any]:
             value = int(raw.strip())
         except ValueError:
             raise InputError(f"--set {param}: {raw.strip()!r} is not a whole number of ns") from None
-        if value < 0:
-            raise InputError(f"--set {param}: must be >= 0")
+        if not 0 <= value <= MAX_SETTING_NS:
+            raise InputError(f"--set {param}={value}: must be 0..{MAX_SETTING_NS} ns (1 ms; "
+                             "the shipped profile's costs are all below 2 us)")
         out.append(Setting(param, value, "assumed", "--set on the command line"))
     return out
 

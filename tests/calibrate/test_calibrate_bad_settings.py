@@ -1,0 +1,58 @@
+"""``irqfwd calibrate --set PARAM=NS`` out of range, and a micro-benchmark that cannot
+finish: one ``irqfwd: error:`` line naming the problem, exit status 2, no traceback, and
+no run of minutes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from irqfwd.errors import InputError
+
+
+def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
+    res = irqfwd(*args)
+    assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
+    assert "Traceback" not in res.err + res.out
+    assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err
+    return res.err
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "exception_entry_ns=100000000"],
+    ["--check", "--set", "kick_ipi_ns=1000000000"],
+    ["--set", "kick_ipi_ns=1000001"],
+    ["--set", "kick_ipi_ns=-1"],
+])
+def test_calibrate_set_beyond_the_bound_is_rejected_at_once(
+        irqfwd, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    err = _bad(irqfwd, "calibrate", *args)
+    assert time.monotonic() - started < 20
+    param = args[-1].split("=")[0]
+    assert f"--set {param}=" in err and "must be 0..1000000 ns" in err
+
+
+def test_shipped_profile_costs_are_within_the_set_bound() -> None:
+    from irqfwd.calibrate.fit import COST_PARAMS
+    from irqfwd.cli.calibrate import MAX_SETTING_NS
+    from irqfwd.sim.costs import load_profile
+
+    costs = load_profile("altra")
+    assert all(0 <= getattr(costs, p) <= MAX_SETTING_NS for p in COST_PARAMS if hasattr(costs, p))
+
+
+def test_a_micro_benchmark_that_does_not_finish_is_an_input_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from irqfwd.calibrate import microbench
+    from irqfwd.sim.costs import load_profile
+
+    # a run budget too short for any guest loop to finish stands for costs too large for it
+    def short_run(system, guest):  # type: ignore[no-untyped-def]
+        system.machine.run(system.engine.now + 1)
+        return guest.per_op()
+
+    monkeypatch.setattr(microbench, "_run", short_run)
+    with pytest.raises(InputError, match=r"micro-benchmark did not finish .*cost parameters are too large"):
+        microbench.bench_hvc(load_profile("altra"), n=10)
