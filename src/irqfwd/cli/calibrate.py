@@ -86,7 +86,9 @@ def _settings(values: list[str]) -> list[Any]:
             value = int(raw.strip())
         except ValueError:
             raise InputError(f"--set {param}: {raw.strip()!r} is not a whole number of ns") from None
-        if not 0 <= value <= MAX_SETTING_NS:
+        if value < 0:
+            raise InputError(f"--set {param}: must be >= 0")
+        if value > MAX_SETTING_NS:
             raise InputError(f"--set {param}={value}: must be 0..{MAX_SETTING_NS} ns (1 ms; "
                              "the shipped profile's costs are all below 2 us)")
         out.append(Setting(param, value, "assumed", "--set on the command line"))
