@@ -32,3 +32,19 @@ def irqfwd(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         return CliResult(code, captured.out, captured.err)
 
     return call
+
+
+@pytest.fixture
+def irqfwd_error(irqfwd):  # type: ignore[no-untyped-def]
+    """Call ``irqfwd ARGS...`` with bad input: assert exit status 2, a single
+    ``irqfwd: error:`` line and no traceback (the project's rule for bad input); returns the
+    message."""
+
+    def call(*args: str) -> str:
+        res = irqfwd(*args)
+        assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
+        assert "Traceback" not in res.err + res.out
+        assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err
+        return str(res.err)
+
+    return call

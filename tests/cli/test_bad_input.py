@@ -18,14 +18,6 @@ import pytest
 SHORT = ["--set", "duration=50us"]
 
 
-def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
-    res = irqfwd(*args)
-    assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
-    assert "Traceback" not in res.err + res.out
-    assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err
-    return res.err
-
-
 # --------------------------------------------------------------------------- scenario files
 
 SCENARIO_CASES = [
@@ -81,25 +73,25 @@ SCENARIO_CASES = [
 
 
 @pytest.mark.parametrize(("text", "message"), SCENARIO_CASES, ids=[m.split(":")[0] for _, m in SCENARIO_CASES])
-def test_scenario_file_errors_name_the_field(irqfwd, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_file_errors_name_the_field(irqfwd_error, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "s.toml"
     f.write_text(text)
-    err = _bad(irqfwd, "run", str(f), *SHORT)
+    err = irqfwd_error("run", str(f), *SHORT)
     assert f"{f}: " in err
     assert message.replace("Value error, ", "") in err
 
 
-def test_scenario_file_that_is_a_directory_or_not_text(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_file_that_is_a_directory_or_not_text(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path / "dir.toml"
     d.mkdir()
-    assert "dir.toml: cannot read: Is a directory" in _bad(irqfwd, "run", str(d))
+    assert "dir.toml: cannot read: Is a directory" in irqfwd_error("run", str(d))
     b = tmp_path / "bin.toml"
     b.write_bytes(b"\xff\xfe\x00")
-    assert "bin.toml: not a UTF-8 text file" in _bad(irqfwd, "run", str(b))
-    assert "no such scenario file" in _bad(irqfwd, "run", str(tmp_path / "none.toml"))
+    assert "bin.toml: not a UTF-8 text file" in irqfwd_error("run", str(b))
+    assert "no such scenario file" in irqfwd_error("run", str(tmp_path / "none.toml"))
 
 
-def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_scenario_file(irqfwd_error, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A file the user may not read (simulated: the tests may run as root)."""
     f = tmp_path / "s.toml"
     f.write_text("pcpus = 1\n")
@@ -111,7 +103,7 @@ def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
         return real(self, *a, **k)
 
     monkeypatch.setattr(Path, "read_text", denied)
-    assert "s.toml: cannot read: Permission denied" in _bad(irqfwd, "run", str(f))
+    assert "s.toml: cannot read: Permission denied" in irqfwd_error("run", str(f))
 
 
 # --------------------------------------------------------------------------- --set and options
@@ -136,18 +128,18 @@ def test_unreadable_scenario_file(irqfwd, tmp_path: Path, monkeypatch: pytest.Mo
         (["--seed", "-1", "--design", "nope"], "unknown design 'nope'"),
     ],
 )
-def test_set_and_options(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
-    assert message in _bad(irqfwd, "run", "nic-level", *args)
+def test_set_and_options(irqfwd_error, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    assert message in irqfwd_error("run", "nic-level", *args)
 
 
-def test_msix_host_cpu_under_gicv4_direct_injection(irqfwd) -> None:  # type: ignore[no-untyped-def]
+def test_msix_host_cpu_under_gicv4_direct_injection(irqfwd_error, irqfwd) -> None:  # type: ignore[no-untyped-def]
     """An MSI-X device's host_cpu under GICv4 direct injection: its vectors are vLPIs, and
     Linux's ``its_set_affinity`` refuses a forwarded LPI (-EINVAL); ``run`` refuses the
     design with one line naming the field (exit 2), ``compare`` leaves it out."""
-    err = _bad(irqfwd, "run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--design", "gicv4-direct")
+    err = irqfwd_error("run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--design", "gicv4-direct")
     assert err.startswith("irqfwd: error: devices.0.host_cpu: design 'gicv4-direct' maps the MSI-X vectors "
                           "of device 'mq0' to vLPIs"), err
-    err = _bad(irqfwd, "run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=2")
+    err = irqfwd_error("run", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=2")
     assert "devices.0.host_cpu: device 'mq0' routes its host interrupts to pCPU 2, but there are 2 pCPUs" in err
     res = irqfwd("compare", "msix-nic", *SHORT, "--set", "devices.0.host_cpu=1", "--json")
     assert res.code == 0, res.err
@@ -181,22 +173,22 @@ def test_set_checks_across_fields_after_the_last_assignment() -> None:
         ("", "missing field(s) exception_entry_ns, exception_return_ns"),
     ],
 )
-def test_cost_profile_errors(irqfwd, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_cost_profile_errors(irqfwd_error, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "p.toml"
     f.write_text(text)
-    err = _bad(irqfwd, "run", "nic-level", "--set", f"cost_profile={f}")
+    err = irqfwd_error("run", "nic-level", "--set", f"cost_profile={f}")
     assert f"cost_profile '{f}'" in err and message in err
-    assert message in _bad(irqfwd, "calibrate", "--profile", str(f))
+    assert message in irqfwd_error("calibrate", "--profile", str(f))
 
 
-def test_cost_profile_directory_and_binary(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cost_profile_directory_and_binary(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path / "d.toml"
     d.mkdir()
-    assert "d.toml: is a directory, not a cost profile" in _bad(irqfwd, "run", "nic-level", "--set", f"cost_profile={d}")
-    assert "d.toml: is a directory, not a cost profile" in _bad(irqfwd, "calibrate", "--profile", str(d))
+    assert "d.toml: is a directory, not a cost profile" in irqfwd_error("run", "nic-level", "--set", f"cost_profile={d}")
+    assert "d.toml: is a directory, not a cost profile" in irqfwd_error("calibrate", "--profile", str(d))
     b = tmp_path / "b.toml"
     b.write_bytes(b"\xff\xfe")
-    assert "b.toml: not a UTF-8 text file" in _bad(irqfwd, "calibrate", "--profile", str(b))
+    assert "b.toml: not a UTF-8 text file" in irqfwd_error("calibrate", "--profile", str(b))
 
 
 # --------------------------------------------------------------------------- register scripts
@@ -214,10 +206,10 @@ def test_cost_profile_directory_and_binary(irqfwd, tmp_path: Path) -> None:  # t
         ("r -4\n", "r.regs:1: bad address '-4'"),
     ],
 )
-def test_register_script_errors(irqfwd, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_register_script_errors(irqfwd_error, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "r.regs"
     f.write_text(text)
-    assert message in _bad(irqfwd, "regs", "run", str(f))
+    assert message in irqfwd_error("regs", "run", str(f))
 
 
 # --------------------------------------------------------------------------- replay files
@@ -234,7 +226,7 @@ def _valid_replay(tmp_path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads(path.read_text())
 
 
-def test_replay_file_errors_name_the_field(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_replay_file_errors_name_the_field(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     good = _valid_replay(tmp_path)
     cases: list[tuple[object, str]] = [
         ("[1, 2", "not a replay file: invalid JSON"),
@@ -255,11 +247,11 @@ def test_replay_file_errors_name_the_field(irqfwd, tmp_path: Path) -> None:  # t
     for n, (doc, message) in enumerate(cases):
         f = tmp_path / f"r{n}.json"
         f.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-        err = _bad(irqfwd, "run", "--replay", str(f))
+        err = irqfwd_error("run", "--replay", str(f))
         assert f"{f}: " in err and message in err, (n, err)
     d = tmp_path / "dir.json"
     d.mkdir()
-    assert "is a directory, not a replay file" in _bad(irqfwd, "run", "--replay", str(d))
+    assert "is a directory, not a replay file" in irqfwd_error("run", "--replay", str(d))
 
 
 # --------------------------------------------------------------------------- trace CSV
@@ -274,29 +266,29 @@ def test_replay_file_errors_name_the_field(irqfwd, tmp_path: Path) -> None:  # t
         ("time_ns\n9\n3\n", "t.csv:3: time_ns 3 is earlier than the previous row (9)"),
     ],
 )
-def test_trace_csv_errors(irqfwd, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_trace_csv_errors(irqfwd_error, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     csv = tmp_path / "t.csv"
     csv.write_text(text)
     scen = tmp_path / "s.toml"
     scen.write_text("[[devices]]\n[devices.traffic]\npattern = 'trace'\ntrace_csv = 't.csv'\n")
-    assert message in _bad(irqfwd, "run", str(scen), *SHORT)
+    assert message in irqfwd_error("run", str(scen), *SHORT)
 
 
 # --------------------------------------------------------------------------- output files
 
-def test_trace_never_overwrites_the_input_and_never_half_writes(irqfwd, tmp_path: Path,
+def test_trace_never_overwrites_the_input_and_never_half_writes(irqfwd_error, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """--trace never names the file the run reads; bad input leaves an existing trace as it
     was; a run that fails while the trace streams (the trace sink of irqfwd.trace writes a
     temporary file renamed at the end) leaves it too, and no temporary file."""
     scen = tmp_path / "s.toml"
     scen.write_text("duration_ns = 50000\n")
-    assert "is the scenario file; refusing to overwrite it" in _bad(irqfwd, "run", str(scen), "--trace", str(scen))
+    assert "is the scenario file; refusing to overwrite it" in irqfwd_error("run", str(scen), "--trace", str(scen))
     assert scen.read_text() == "duration_ns = 50000\n"
     # bad input after a good --trace: the existing trace file is left as it was
     out = tmp_path / "trace.txt"
     out.write_text("old trace\n")
-    _bad(irqfwd, "run", "nic-level", "--set", "pcpus=0", "--trace", str(out))
+    irqfwd_error("run", "nic-level", "--set", "pcpus=0", "--trace", str(out))
     assert out.read_text() == "old trace\n"
     # a run that fails while the trace streams leaves the old file and no temporary file
     import irqfwd.system.run as run

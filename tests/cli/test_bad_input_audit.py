@@ -15,31 +15,23 @@ TRACE_SCENARIO = ("duration_ns = 50000\n[[devices]]\n[devices.traffic]\npattern 
 TRACE_CSV = "time_ns\n20000\n30000\n"
 
 
-def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
-    res = irqfwd(*args)
-    assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
-    assert "Traceback" not in res.err + res.out
-    assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err[:1000]
-    return res.err
-
-
 # --------------------------------------------------------------------------- --trace targets
 
-def test_compare_trace_refuses_to_overwrite_the_scenario_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_trace_refuses_to_overwrite_the_scenario_file(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     scen = tmp_path / "s.toml"
     scen.write_text("duration_ns = 50000\n")
-    err = _bad(irqfwd, "compare", str(scen), "--designs", "forwarded", "--trace", str(scen),
+    err = irqfwd_error("compare", str(scen), "--designs", "forwarded", "--trace", str(scen),
                "--trace-format", "ftrace")
     assert f"--trace {scen}: is the scenario file; refusing to overwrite it" in err
     assert scen.read_text() == "duration_ns = 50000\n"
 
 
-def test_compare_per_design_trace_name_refuses_to_overwrite_the_scenario_file(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_per_design_trace_name_refuses_to_overwrite_the_scenario_file(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """With several designs the trace of design D goes to STEM.D.EXT, which may be the
     scenario file."""
     scen = tmp_path / "s.forwarded.toml"
     scen.write_text("duration_ns = 50000\n")
-    err = _bad(irqfwd, "compare", str(scen), "--designs", "irqfd-resample,forwarded",
+    err = irqfwd_error("compare", str(scen), "--designs", "irqfd-resample,forwarded",
                "--trace", str(tmp_path / "s.toml"), "--trace-format", "ftrace")
     assert "design 'forwarded' writes" in err and "is the scenario file; refusing to overwrite it" in err
     assert scen.read_text() == "duration_ns = 50000\n"
@@ -56,7 +48,7 @@ def test_compare_per_design_trace_name_refuses_to_overwrite_the_scenario_file(ir
     ],
     ids=["run", "compare", "compare-per-design-name"],
 )
-def test_trace_refuses_to_overwrite_a_device_trace_csv(irqfwd, tmp_path: Path, command: list[str],  # type: ignore[no-untyped-def]
+def test_trace_refuses_to_overwrite_a_device_trace_csv(irqfwd_error, tmp_path: Path, command: list[str],  # type: ignore[no-untyped-def]
                                                        csv_name: str, trace_name: str) -> None:
     """The traffic trace CSV a scenario reads (relative to the scenario file) is no --trace
     target, under either command and whatever the design's trace file name."""
@@ -64,7 +56,7 @@ def test_trace_refuses_to_overwrite_a_device_trace_csv(irqfwd, tmp_path: Path, c
     scen.write_text(TRACE_SCENARIO.replace("t.csv", csv_name))
     csv = tmp_path / csv_name
     csv.write_text(TRACE_CSV)
-    err = _bad(irqfwd, command[0], str(scen), *command[1:], "--trace", str(tmp_path / trace_name),
+    err = irqfwd_error(command[0], str(scen), *command[1:], "--trace", str(tmp_path / trace_name),
                "--trace-format", "ftrace")
     assert "is the trace CSV of devices.0; refusing to overwrite it" in err
     assert csv.read_text() == TRACE_CSV
@@ -74,20 +66,20 @@ def test_trace_refuses_to_overwrite_a_device_trace_csv(irqfwd, tmp_path: Path, c
 # --------------------------------------------------------------------------- designs
 
 @pytest.mark.parametrize("command", ["run", "compare"])
-def test_scenario_file_with_unknown_design_names_the_field(irqfwd, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_file_with_unknown_design_names_the_field(irqfwd_error, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
     scen = tmp_path / "s.toml"
     scen.write_text("duration_ns = 50000\ndesigns = ['nosuch']\n")
-    err = _bad(irqfwd, command, str(scen))
+    err = irqfwd_error(command, str(scen))
     assert "designs: unknown design 'nosuch' (known: irqfd-resample," in err
 
 
-def test_set_unknown_design_names_the_field(irqfwd) -> None:  # type: ignore[no-untyped-def]
-    err = _bad(irqfwd, "compare", "nic-level", *SHORT, "--set", 'designs=["forwarded", "nosuch"]')
+def test_set_unknown_design_names_the_field(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
+    err = irqfwd_error("compare", "nic-level", *SHORT, "--set", 'designs=["forwarded", "nosuch"]')
     assert "designs: unknown design 'nosuch'" in err and "forwarded-direct" in err
 
 
-def test_run_with_design_option_still_checks_the_scenario_designs(irqfwd) -> None:  # type: ignore[no-untyped-def]
-    err = _bad(irqfwd, "run", "nic-level", "-d", "forwarded", *SHORT, "--set", 'designs=["nosuch"]')
+def test_run_with_design_option_still_checks_the_scenario_designs(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
+    err = irqfwd_error("run", "nic-level", "-d", "forwarded", *SHORT, "--set", 'designs=["nosuch"]')
     assert "designs: unknown design 'nosuch'" in err
 
 
@@ -95,32 +87,32 @@ def test_run_with_design_option_still_checks_the_scenario_designs(irqfwd) -> Non
 
 @pytest.mark.parametrize("data", [b"\xff\xfetime_ns\n5\n", b"time_ns\n5\n\xff\xfe9\n"],
                          ids=["header", "row"])
-def test_trace_csv_that_is_not_utf8_is_named(irqfwd, tmp_path: Path, data: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_trace_csv_that_is_not_utf8_is_named(irqfwd_error, tmp_path: Path, data: bytes) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "t.csv").write_bytes(data)
     scen = tmp_path / "s.toml"
     scen.write_text(TRACE_SCENARIO)
-    err = _bad(irqfwd, "run", str(scen))
+    err = irqfwd_error("run", str(scen))
     assert f"{tmp_path / 't.csv'}: not a UTF-8 text file" in err
 
 
 # --------------------------------------------------------------------------- rates
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e30", "1000000001"])
-def test_traffic_rate_must_be_finite_and_at_most_1ghz(irqfwd, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_traffic_rate_must_be_finite_and_at_most_1ghz(irqfwd_error, value: str) -> None:  # type: ignore[no-untyped-def]
     """An infinite or huge rate (a period under 1 ns) was accepted and never advanced time."""
-    err = _bad(irqfwd, "run", "nic-level", *SHORT, "--set", f"devices.0.traffic.rate_hz={value}")
+    err = irqfwd_error("run", "nic-level", *SHORT, "--set", f"devices.0.traffic.rate_hz={value}")
     assert "devices.0.traffic.rate_hz: " in err
 
 
-def test_rate_shortcut_overflowing_to_inf_is_refused(irqfwd) -> None:  # type: ignore[no-untyped-def]
-    err = _bad(irqfwd, "run", "nic-level", *SHORT, "--set", "rate=1e400")
+def test_rate_shortcut_overflowing_to_inf_is_refused(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
+    err = irqfwd_error("run", "nic-level", *SHORT, "--set", "rate=1e400")
     assert "devices.0.traffic.rate_hz: Input should be a finite number" in err
 
 
-def test_scenario_file_with_infinite_rate_names_the_field(irqfwd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_file_with_infinite_rate_names_the_field(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     scen = tmp_path / "s.toml"
     scen.write_text("duration_ns = 50000\n[[devices]]\n[devices.traffic]\nrate_hz = inf\n")
-    assert "devices.0.traffic.rate_hz: Input should be a finite number" in _bad(irqfwd, "run", str(scen))
+    assert "devices.0.traffic.rate_hz: Input should be a finite number" in irqfwd_error("run", str(scen))
 
 
 def test_rate_of_1ghz_is_accepted(irqfwd) -> None:  # type: ignore[no-untyped-def]
@@ -131,22 +123,22 @@ def test_rate_of_1ghz_is_accepted(irqfwd) -> None:  # type: ignore[no-untyped-de
 # --------------------------------------------------------------------------- vCPU pins
 
 @pytest.mark.parametrize("source", ["set", "toml"])
-def test_negative_vcpu_pin_is_refused(irqfwd, tmp_path: Path, source: str) -> None:  # type: ignore[no-untyped-def]
+def test_negative_vcpu_pin_is_refused(irqfwd_error, tmp_path: Path, source: str) -> None:  # type: ignore[no-untyped-def]
     if source == "set":
-        err = _bad(irqfwd, "run", "nic-level", *SHORT, "--set", "vms.0.pin=[-1]")
+        err = irqfwd_error("run", "nic-level", *SHORT, "--set", "vms.0.pin=[-1]")
     else:
         scen = tmp_path / "s.toml"
         scen.write_text("duration_ns = 50000\n[[vms]]\npin = [-1]\n")
-        err = _bad(irqfwd, "run", str(scen))
+        err = irqfwd_error("run", str(scen))
     assert "vms.0.pin.0: Input should be greater than or equal to 0" in err
 
 
 # --------------------------------------------------------------------------- long messages
 
-def test_many_validation_errors_are_truncated(irqfwd) -> None:  # type: ignore[no-untyped-def]
+def test_many_validation_errors_are_truncated(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
     """--set vms=N adds one NIC per VM; past INTID 1019 each is an error: the message lists
     the first few and counts the rest."""
-    err = _bad(irqfwd, "run", "nic-level", *SHORT, "--set", "vms=1000")
+    err = irqfwd_error("run", "nic-level", *SHORT, "--set", "vms=1000")
     assert err.count("host_intid: Input should be less than or equal to 1019") == 5
     assert err.rstrip().endswith("; ... and 23 more")
     assert len(err) < 1000

@@ -18,13 +18,6 @@ from irqfwd.measure.record import load_record
 REAL = Path(__file__).parents[2] / "data" / "measured" / "gicv2-nvhe-poll_0.json"
 
 
-def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
-    res = irqfwd(*args)
-    assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
-    assert "Traceback" not in res.err + res.out
-    assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err
-    return res.err
-
 
 @pytest.fixture
 def no_boot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,10 +38,10 @@ def _no_temp_files(d: Path) -> None:
 
 
 def test_measure_refuses_to_replace_an_out_file_that_is_not_a_measured_record(
-        irqfwd, no_boot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        irqfwd_error, no_boot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     mine = tmp_path / "notes.json"
     mine.write_text('{"my": "notes"}\n')
-    err = _bad(irqfwd, "measure", "--out", str(mine))
+    err = irqfwd_error("measure", "--out", str(mine))
     assert "--out" in err and "not an irqfwd measured file" in err and "refusing" in err
     assert mine.read_text() == '{"my": "notes"}\n'
     _no_temp_files(tmp_path)
@@ -57,7 +50,7 @@ def test_measure_refuses_to_replace_an_out_file_that_is_not_a_measured_record(
 @pytest.mark.parametrize("case", ["directory", "proc", "under-a-file"])
 @pytest.mark.parametrize("option", ["--out", "--raw-trace"])
 def test_measure_rejects_an_unwritable_output_path_before_booting(
-        irqfwd, no_boot, tmp_path: Path, case: str, option: str) -> None:  # type: ignore[no-untyped-def]
+        irqfwd_error, no_boot, tmp_path: Path, case: str, option: str) -> None:  # type: ignore[no-untyped-def]
     afile = tmp_path / "afile"
     afile.write_text("keep\n")
     bad = {"directory": tmp_path, "proc": Path("/proc/irqfwd-no-such/x.json"),
@@ -65,7 +58,7 @@ def test_measure_rejects_an_unwritable_output_path_before_booting(
     args = ["measure", option, str(bad)]
     if option == "--raw-trace":
         args += ["--out", str(tmp_path / "good.json")]
-    err = _bad(irqfwd, *args)
+    err = irqfwd_error(*args)
     assert f"{option} {bad}" in err
     expected = {"directory": "is a directory", "proc": "cannot", "under-a-file": "not a directory"}
     assert expected[case] in err
@@ -76,8 +69,8 @@ def test_measure_rejects_an_unwritable_output_path_before_booting(
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
 def test_measure_rejects_a_boot_timeout_that_is_not_a_positive_number(
-        irqfwd, no_boot, tmp_path: Path, value: str) -> None:  # type: ignore[no-untyped-def]
-    err = _bad(irqfwd, "measure", "--boot-timeout", value, "--out", str(tmp_path / "m.json"))
+        irqfwd_error, no_boot, tmp_path: Path, value: str) -> None:  # type: ignore[no-untyped-def]
+    err = irqfwd_error("measure", "--boot-timeout", value, "--out", str(tmp_path / "m.json"))
     assert "--boot-timeout" in err and "positive" in err
 
 
@@ -163,12 +156,12 @@ def test_load_record_names_the_file_and_the_malformed_field(
                                                            "experiments/sgi/times")])
 @pytest.mark.parametrize("command", ["measure-from", "calibrate-targets"])
 def test_measure_from_and_calibrate_targets_reject_a_malformed_measured_file(
-        irqfwd, tmp_path: Path, dotted: str, value: Any, message: str,
+        irqfwd_error, tmp_path: Path, dotted: str, value: Any, message: str,
         command: str) -> None:  # type: ignore[no-untyped-def]
     path = _write_malformed(tmp_path, dotted, value)
     before = path.read_bytes()
     args = (["measure", "--from", str(path)] if command == "measure-from"
             else ["calibrate", "--targets", str(path)])
-    err = _bad(irqfwd, *args)
+    err = irqfwd_error(*args)
     assert str(path) in err and message in err
     assert path.read_bytes() == before

@@ -14,13 +14,6 @@ from irqfwd.errors import InputError
 ARGS = ["compare", "nic-level", "--set", "duration=1ms", "--designs", "forwarded"]
 
 
-def _bad(irqfwd, *args: str) -> str:  # type: ignore[no-untyped-def]
-    res = irqfwd(*args)
-    assert res.code == 2, (res.code, res.out[-500:], res.err[-500:])
-    assert "Traceback" not in res.err + res.out
-    assert res.err.startswith("irqfwd: error: ") and res.err.count("\n") == 1, res.err
-    return res.err
-
 
 def _no_temp_files(d: Path) -> None:
     assert not [p.name for p in d.rglob("*") if p.name.endswith(".tmp")]
@@ -38,16 +31,16 @@ def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_report_into_an_uncreatable_directory_is_an_error_naming_report(
-        irqfwd, no_run) -> None:  # type: ignore[no-untyped-def]
-    err = _bad(irqfwd, *ARGS, "--report", "/proc/irqfwd-no-such-dir")
+        irqfwd_error, no_run) -> None:  # type: ignore[no-untyped-def]
+    err = irqfwd_error(*ARGS, "--report", "/proc/irqfwd-no-such-dir")
     assert "--report /proc/irqfwd-no-such-dir" in err and "cannot create" in err
 
 
 def test_report_over_a_file_is_an_error_and_keeps_the_file(
-        irqfwd, no_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        irqfwd_error, no_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     mine = tmp_path / "mine.txt"
     mine.write_text("keep\n")
-    err = _bad(irqfwd, *ARGS, "--report", str(mine))
+    err = irqfwd_error(*ARGS, "--report", str(mine))
     assert "--report" in err and "not a directory" in err
     assert mine.read_text() == "keep\n"
 
@@ -56,11 +49,11 @@ def test_report_over_a_file_is_an_error_and_keeps_the_file(
                                   "config.json", "stats.json", "stats.txt", "exits.txt",
                                   "trace-forwarded.json"])
 def test_report_output_name_that_is_a_directory_is_an_error_naming_report(
-        irqfwd, no_run, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+        irqfwd_error, no_run, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     rep = tmp_path / "rep"
     (rep / name).mkdir(parents=True)
     (rep / name / "inside").write_text("keep\n")
-    err = _bad(irqfwd, *ARGS, "--report", str(rep))
+    err = irqfwd_error(*ARGS, "--report", str(rep))
     assert f"--report {rep}: {name}" in err and "is a directory" in err
     assert "--trace" not in err
     assert (rep / name / "inside").read_text() == "keep\n"

@@ -50,6 +50,7 @@ __all__ = [
     "kvm_vgic_vcpu_pending_irq",
     "vgic_deactivate",
     "vgic_debug_state",
+    "vgic_eoicount_irqs",
     "vgic_get_irq",
     "vgic_get_phys_line_level",
     "vgic_irq_handle_resampling",
@@ -366,6 +367,20 @@ def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
 
 
 # ---------------------------------------------------------------------- deactivation
+def vgic_eoicount_irqs(vcpu: KvmVcpu, eoicount: int) -> list[VgicIrq]:
+    """The irqs that ``eoicount`` EOIs no LR matched (EOIcount, EOImode 0) deactivated: the
+    first active irqs of the ap_list that are not in an LR (2025 ``vgic_v*_fold_lr_state``:
+    EOIs complete in reverse order of activation and the ap_list is sorted by priority).
+    Called before the LRs are folded, while ``on_lr`` still tells them apart."""
+    chosen: list[VgicIrq] = []
+    for irq in vcpu.vgic_cpu.ap_list:
+        if len(chosen) == eoicount:
+            break
+        if irq.active and not irq.on_lr:
+            chosen.append(irq)
+    return chosen
+
+
 def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
     """Emulate a trapped deactivation of ``intid`` (GICV_DIR / ICV_DIR_EL1): the part of the
     2025 ``vgic_v2_deactivate`` / ``vgic_v3_deactivate`` that is not register decode.

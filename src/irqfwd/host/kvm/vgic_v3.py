@@ -85,6 +85,7 @@ from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq, VgicOps
 from irqfwd.host.kvm.vgic import (
     kvm_notify_acked_irq,
     vgic_deactivate,
+    vgic_eoicount_irqs,
     vgic_get_irq,
     vgic_irq_handle_resampling,
     vgic_irq_set_phys_active,
@@ -310,13 +311,7 @@ class VgicV3Ops(VgicOps):
         vcpu.kvm.m.recorder.count("eoicount", eoicount)
         if _v3(vcpu).vgic_vmcr & ICH_VMCR_EL2_VEOIM:
             return []
-        chosen: list[VgicIrq] = []
-        for irq in vcpu.vgic_cpu.ap_list:
-            if len(chosen) == eoicount:
-                break
-            if irq.active and not irq.on_lr:
-                chosen.append(irq)
-        return chosen
+        return vgic_eoicount_irqs(vcpu, eoicount)
 
     def fold_deactivated(self, vcpu: KvmVcpu, irq: VgicIrq) -> None:
         val = self._deactivated_lr(vcpu, irq)
