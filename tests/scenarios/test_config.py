@@ -107,6 +107,20 @@ def test_parse_duration(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
 
 
+def test_parse_duration_is_exact_in_decimal() -> None:
+    """A decimal duration is read exactly, not through a binary float: every whole number of
+    ns written in µs with three decimals is accepted (1.005us is 1005 ns; float rounding
+    rejected 212 of those below 3 µs), a fraction of a ns is refused, and digits are ASCII
+    only (a full-width "１ms" is not a duration)."""
+    for ns in range(1, 3_000):
+        assert parse_duration(f"{ns // 1000}.{ns % 1000:03d}us") == ns
+    assert parse_duration("99999999999999999999999s") == 99999999999999999999999 * 10**9
+    with pytest.raises(ValueError, match="not a whole number of ns"):
+        parse_duration("1.0005us")
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("\uff11ms")
+
+
 def test_shortcut_overrides() -> None:
     """rate, duration, trigger, pattern, pcpus, lrs apply to every device / the machine."""
     cfg = apply_overrides(

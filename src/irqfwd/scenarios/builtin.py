@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,9 @@ def load_scenario(name_or_path: str) -> ScenarioConfig:
 
 # --------------------------------------------------------------------------- --set
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*$", re.ASCII)
 _UNIT_NS = {None: 1, "ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(k|K|M)?(?:Hz|hz)?\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(k|K|M)?(?:Hz|hz)?\s*$", re.ASCII)
 
 
 def parse_duration(text: str) -> int:
@@ -153,8 +154,8 @@ def parse_duration(text: str) -> int:
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a duration (use e.g. 5ms, 200us, 1s or an integer of ns)")
-    value = float(m.group(1)) * _UNIT_NS[m.group(2)]
-    if value != int(value):
+    value = Fraction(m.group(1)) * _UNIT_NS[m.group(2)]  # exact: 1.005us is 1005 ns
+    if value.denominator != 1:
         raise ValueError(f"{text!r} is not a whole number of ns")
     return int(value)
 
