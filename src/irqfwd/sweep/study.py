@@ -16,8 +16,6 @@ change with
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +24,7 @@ from statistics import fmean
 from typing import Any
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import check_writable
 from irqfwd.sweep.plot import plot_rows
 from irqfwd.sweep.runner import SweepOutcome
 from irqfwd.sweep.spec import SweepSpec, model_fingerprint, parse_spec
@@ -243,35 +242,17 @@ def figures_dir(study: Study, path: Path) -> Path:
     return path.parent / f"study-{study.name}-figures"
 
 
-def _probe(directory: Path) -> None:
-    """Create (and remove) a directory holding a file in ``directory``: OSError if either
-    cannot be made (permissions alone do not tell: root, read-only or virtual file systems)."""
-    probe = tempfile.mkdtemp(prefix=".irqfwd-probe-", dir=directory)
-    try:
-        fd, _ = tempfile.mkstemp(dir=probe)
-        os.close(fd)
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
-
-
 def check_report_path(study: Study, path: Path) -> None:
     """:class:`InputError` naming ``--report`` unless the report ``path`` and its figures
     directory can be written (checked before the study runs; nothing is left behind)."""
-    if path.is_dir():
-        raise InputError(f"--report {path}: is a directory (give the Markdown file to write)")
-    if path.exists() and not path.is_file():
+    if path.exists() and not path.is_dir() and not path.is_file():
         raise InputError(f"--report {path}: exists and is not a regular file")
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError(f"--report {path}: no directory {parent}")
+    check_writable(path, "--report")
     fig_dir = figures_dir(study, path)
     if fig_dir.exists() and not fig_dir.is_dir():
         raise InputError(f"--report {path}: the figures' place {fig_dir} exists and is not a directory")
-    for d in (parent, fig_dir) if fig_dir.is_dir() else (parent,):
-        try:
-            _probe(d)
-        except OSError as exc:
-            raise InputError(f"--report {path}: cannot write in {d}: {exc.strerror or exc}") from None
+    if fig_dir.is_dir():
+        check_writable(fig_dir / f"{study.name}.png", "--report")
 
 
 def write_report(study: Study, outcome: SweepOutcome, path: Path, *, quick: bool = False) -> list[Path]:
