@@ -9,6 +9,7 @@ import pytest
 
 from irqfwd.calibrate.scaling import (
     AXES,
+    FIXED_PATH_HOST,
     TOTAL_RATE_HZ,
     axis_config,
     memory_scaling,
@@ -67,17 +68,58 @@ def test_memory_scaling_streams_a_trace(tmp_path, to_file: bool) -> None:  # typ
     assert list(tmp_path.iterdir()) == []  # the file is gone, and no temporary file is left
 
 
-def test_scaling_section_counts_the_modelled_switches() -> None:
-    """``bench --scaling`` points carry the modelled thread switches per interrupt beside
-    the cost: one VM's vCPU is woken by halt polling (KVM's ``kvm_vcpu_halt`` poll window
-    covers the 20 µs mean gap at 50 kHz), so it is almost never switched out; four VMs on
-    one pCPU at 12.5 kHz each mostly block between interrupts (``kvm_vcpu_block``), and
-    most interrupts switch a vCPU thread in (``sched_switch``; about 0.8 per interrupt)."""
+def test_scaling_section_holds_the_modelled_path_fixed() -> None:
+    """``bench --scaling`` runs every point with two hosts.  Default host: one VM's vCPU is
+    woken by halt polling (KVM's ``kvm_vcpu_halt`` poll window covers the 20 µs mean gap
+    at 50 kHz), so it is almost never switched out; four VMs on one pCPU at 12.5 kHz each
+    mostly block between interrupts (``kvm_vcpu_block``), and most interrupts switch a
+    vCPU thread in (``sched_switch``; about 0.8 per interrupt).  Fixed path
+    (``kvm.halt_poll_ns=0``): both points block and switch about once per interrupt, so
+    their ratio compares the same modelled work."""
     out = scaling_section(quick=True, axes={"vms": (1, 4)})
-    points = out["axes"]["vms"]["points"]
-    one, four = points["1"], points["4"]
+    assert out["fixed_path_host"]["halt_poll_ns"] == 0
+    axis = out["axes"]["vms"]
+    one, four = axis["points"]["1"], axis["points"]["4"]
+    for fixed in (one, four):
+        assert fixed["switches_per_irq"] == pytest.approx(fixed["sched_switches"] / fixed["guest_irqs"])
+        assert 0.9 < fixed["switches_per_irq"] <= 1.01
+    d1, d4 = one["default_host"], four["default_host"]
+    assert d1["switches_per_irq"] < 0.05 and d4["switches_per_irq"] > 0.5
     assert one["ratio"] == 1.0 and four["ratio"] == pytest.approx(four["us_per_irq"] / one["us_per_irq"])
-    for p in (one, four):
-        assert p["switches_per_irq"] == pytest.approx(p["sched_switches"] / p["guest_irqs"])
-    assert one["switches_per_irq"] < 0.05
-    assert four["switches_per_irq"] > 0.5
+    assert d1["ratio"] == 1.0 and d4["ratio"] == pytest.approx(d4["us_per_irq"] / d1["us_per_irq"])
+    assert axis["max_ratio"] == max(one["ratio"], four["ratio"])
+    assert axis["flat_within_25pct"] == (axis["max_ratio"] <= 1.25)
+    assert axis["default_host_max_ratio"] == max(d1["ratio"], d4["ratio"])
+
+
+def test_axis_config_applies_the_host() -> None:
+    cfg = axis_config("vms", 4, 1_000_000, FIXED_PATH_HOST)
+    assert cfg.host.halt_poll_ns == 0
+    assert cfg.model_dump(exclude={"host"}) == axis_config("vms", 4, 1_000_000).model_dump(exclude={"host"})
+
+
+def test_bench_scaling_prints_both_hosts(irqfwd, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """``irqfwd bench --scaling``: one row per point with the fixed-path figures and the
+    default host's beside them, and one verdict per axis naming both largest ratios."""
+    import irqfwd.calibrate.scaling as scaling
+
+    real = scaling.scaling_section
+    seen: dict[str, object] = {}
+
+    def small(quick: bool = False, axes: object = None, on_point: object = None) -> dict[str, object]:
+        seen["out"] = out = real(quick=True, axes={"vms": (1, 4)})
+        return out
+
+    monkeypatch.setattr(scaling, "scaling_section", small)
+    res = irqfwd("bench", "--scaling", "--quick")
+    assert res.code == 0, res.err
+    out = seen["out"]
+    assert isinstance(out, dict)
+    axis = out["axes"]["vms"]
+    four = axis["points"]["4"]
+    rows = [line.replace("│", " ").split() for line in res.out.splitlines()]
+    cells = next(r for r in rows if r[:2] == ["vms", "4"])
+    assert cells[-4:] == [f"{four['ratio']:.2f}x", f"{four['default_host']['switches_per_irq']:.2f}",
+                          f"{four['default_host']['us_per_irq']:.2f}", f"{four['default_host']['ratio']:.2f}x"]
+    assert (f"vms {'yes' if axis['flat_within_25pct'] else 'no'} (max {axis['max_ratio']:.2f}x; "
+            f"default host {axis['default_host_max_ratio']:.2f}x)") in res.out
