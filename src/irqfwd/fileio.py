@@ -3,7 +3,8 @@
 :func:`atomic_write_text` writes into a temporary file beside the target and renames it
 over the target only once everything is written, so a failure (a full disk, an exception
 while formatting, an interrupted run) never leaves a half-written file and never destroys
-what was there.  Errors become :class:`~irqfwd.errors.InputError` naming the option and
+what was there; the data reach the disk (``fsync``) before the rename, so that a crash
+right after it cannot leave an empty file under the new name.  Errors become :class:`~irqfwd.errors.InputError` naming the option and
 the path.
 """
 
@@ -83,11 +84,15 @@ def _atomic_write(path: Path, chunks: Iterable[str] | Iterable[bytes], what: str
                 for bchunk in chunks:
                     assert isinstance(bchunk, bytes)
                     bout.write(bchunk)
+                bout.flush()
+                os.fsync(bout.fileno())
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for chunk in chunks:
                     assert isinstance(chunk, str)
                     out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
         if exclusive:
             try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from irqfwd.sweep.store import atomic_write_bytes
+from irqfwd.fileio import atomic_write_bytes
 
 __all__ = ["PANELS", "plot_rows", "series"]
 
@@ -113,6 +113,6 @@ def plot_rows(rows: list[dict[str, Any]], params: list[str], out: Path, title: s
         fig.savefig(buf, format="png", dpi=90)
         plt.close(fig)
         path = out / f"{_safe(param)}.png"
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), "--plot")
         written.append(path)
     return written

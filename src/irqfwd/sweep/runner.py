@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_bytes
 from irqfwd.sweep.executors import check_options, results
 from irqfwd.sweep.spec import PlannedRun, SweepSpec, model_fingerprint, plan
-from irqfwd.sweep.store import ResultStore, atomic_write_bytes, make_row, rows_table
+from irqfwd.sweep.store import ResultStore, make_row, rows_table
 
 __all__ = ["Progress", "SweepOutcome", "assemble", "run_sweep"]
 
@@ -83,7 +84,7 @@ def run_sweep(spec: SweepSpec, out: Path, *, executor: str = "local", workers: i
     done = store.done(r.key for r in runs)
     todo = [r for r in runs if r.key not in done]
     info = {"spec": spec.model_dump(mode="json"), "model": model_fingerprint(), "runs": len(runs)}
-    atomic_write_bytes(out / "sweep.json", json.dumps(info, sort_keys=True, indent=1).encode())
+    atomic_write_bytes(out / "sweep.json", json.dumps(info, sort_keys=True, indent=1).encode(), "--out")
     outcome = SweepOutcome(out=out, total=len(runs), skipped=len(done))
     prog = progress or Progress()
     by_key = {r.key: r for r in todo}

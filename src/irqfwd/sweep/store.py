@@ -19,48 +19,21 @@ so the same spec and seeds give identical rows on any executor.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from irqfwd.errors import InputError
+from irqfwd.fileio import atomic_write_bytes
 from irqfwd.sweep.spec import PlannedRun
 
-__all__ = ["ID_COLUMNS", "ResultStore", "atomic_write_bytes", "make_row", "rows_table"]
+__all__ = ["ID_COLUMNS", "ResultStore", "make_row", "rows_table"]
 
 ID_COLUMNS = ("key", "scenario", "design", "seed")
 RESERVED = frozenset(ID_COLUMNS)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; a result file is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class ResultStore:
@@ -96,7 +69,7 @@ class ResultStore:
 
     def write(self, record: dict[str, Any]) -> None:
         data = json.dumps(record, sort_keys=True, indent=1).encode()
-        atomic_write_bytes(self.path(record["key"]), data)
+        atomic_write_bytes(self.path(record["key"]), data, "--out")
 
     def write_tables(self, rows: list[dict[str, Any]], columns: list[str]) -> tuple[Path, Path]:
         """``results.parquet`` and ``results.csv`` from ``rows`` (both atomic)."""
@@ -107,14 +80,14 @@ class ResultStore:
         buf = pa.BufferOutputStream()
         pq.write_table(table, buf)
         parquet = self.out / "results.parquet"
-        atomic_write_bytes(parquet, buf.getvalue().to_pybytes())
+        atomic_write_bytes(parquet, buf.getvalue().to_pybytes(), "--out")
         text = io.StringIO()
         w = csv.writer(text, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
             w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
         csv_path = self.out / "results.csv"
-        atomic_write_bytes(csv_path, text.getvalue().encode())
+        atomic_write_bytes(csv_path, text.getvalue().encode(), "--out")
         return parquet, csv_path
 
 

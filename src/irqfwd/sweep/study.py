@@ -24,11 +24,10 @@ from statistics import fmean
 from typing import Any
 
 from irqfwd.errors import InputError
-from irqfwd.fileio import check_writable
+from irqfwd.fileio import atomic_write_bytes, check_writable
 from irqfwd.sweep.plot import plot_rows
 from irqfwd.sweep.runner import SweepOutcome
 from irqfwd.sweep.spec import SweepSpec, model_fingerprint, parse_spec
-from irqfwd.sweep.store import atomic_write_bytes
 
 __all__ = ["STUDIES", "Study", "check_report_path", "figures_dir", "get_study", "write_report"]
 
@@ -324,5 +323,5 @@ def _write_report(study: Study, outcome: SweepOutcome, path: Path, *, quick: boo
     ]
     if outcome.failed:
         lines += [f"**{len(outcome.failed)} runs failed** and are missing from the tables.", ""]
-    atomic_write_bytes(path, "\n".join(lines).encode())
+    atomic_write_bytes(path, "\n".join(lines).encode(), "--report")
     return figs
