@@ -420,7 +420,7 @@ def register(app: typer.Typer) -> None:
 
 def state_cmd(
     scenario: ScenarioArg,
-    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot (e.g. 1ms, 250us, 12000).")],
+    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot, at most the scenario's duration (e.g. 1ms, 250us, 12000).")],
     design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
     overrides: SetOpt = None,
     seed: SeedOpt = None,
@@ -437,4 +437,10 @@ def state_cmd(
     except ValueError as exc:
         raise InputError(f"--at: {exc}") from None
     config, seed, costs = prepare(scenario, overrides, seed, gic)
+    if at_ns > config.duration_ns:
+        from irqfwd.cli.progress import fmt_sim_ns
+
+        raise InputError(f"--at {at}: past the end of scenario {config.name!r}, whose duration is "
+                         f"{fmt_sim_ns(config.duration_ns)} ({config.duration_ns} ns); give a time up to "
+                         f"{config.duration_ns} ns (or a longer --set duration=...)")
     typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)
