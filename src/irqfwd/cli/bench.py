@@ -257,6 +257,19 @@ def accel_cmd(
         typer.echo(f"shared library: {st.shared_lib}\nmodules ({len(st.modules)}): {', '.join(st.modules)}")
 
 
+def _designs(text: str) -> tuple[str, ...]:
+    """``--designs D1,D2``, checked as ``compare`` and ``explore`` check theirs."""
+    names = tuple(d.strip() for d in text.split(",") if d.strip())
+    if not names:
+        raise InputError("--designs: no design given")
+    if len(set(names)) != len(names):
+        raise InputError("--designs: a design is listed twice")
+    for name in names:
+        if name not in DESIGNS:
+            raise InputError(f"--designs: unknown design {name!r} (known: {', '.join(DESIGNS)})")
+    return names
+
+
 def bench_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Short measurements (noisier).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -300,10 +313,7 @@ def bench_cmd(
     if scaling or memory_scaling:
         _scaling(quick, as_json, scaling, memory_scaling, trace, trace_dir, sizes)
         return
-    chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
-    unknown = [d for d in chosen if d not in DESIGNS]
-    if unknown or not chosen:
-        raise InputError(f"--designs: unknown design(s) {', '.join(unknown) or '(none given)'}")
+    chosen = _designs(designs) if designs is not None else DEFAULT_COMPARE_DESIGNS
     if tracing:
         _tracing(quick, as_json, chosen if designs else ("forwarded", "irqfd-resample"))
         return

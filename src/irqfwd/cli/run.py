@@ -42,7 +42,7 @@ import typer
 from irqfwd.cli.progress import RunBar
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
-from irqfwd.system.designs import check_designs, default_designs
+from irqfwd.system.designs import default_designs
 from irqfwd.system.run import (
     DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
@@ -286,8 +286,7 @@ def run_cmd(
         raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
     if design is not None:
         _check_design(design)
-    config, seed, costs = prepare(scenario, overrides, seed, gic)
-    check_designs(config)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)  # checks the scenario's designs
     if design is None:
         # irqfd-resample, or the scenario's first design when it has its own (MSI-X, vSGIs)
         design = (default_designs(config, ("irqfd-resample",)) or ["irqfd-resample"])[0]
@@ -373,8 +372,7 @@ def compare_cmd(
     for name in names:
         _check_design(name)
     _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed, gic)
-    check_designs(config)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)  # checks the scenario's designs
     if designs is None:
         names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
     if report_dir is not None and trace is not None:
