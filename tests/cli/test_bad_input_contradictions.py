@@ -66,3 +66,20 @@ def test_sweep_workers_with_local_executor_is_accepted(irqfwd, tmp_path: Path) -
     res = irqfwd("sweep", str(spec), "--out", str(tmp_path / "out"), "--executor", "local", "--workers", "1", "-q")
     assert res.code == 0, res.err
     assert (tmp_path / "out" / "results.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scaling", "--designs", "irqfd-resample"], "--designs: contradicts --scaling"),
+        (["--memory-scaling", "--designs", "irqfd-resample"], "--designs: contradicts --memory-scaling"),
+        (["--scaling", "--tracing"], "--tracing: contradicts --scaling"),
+        (["--memory-scaling", "--tracing"], "--tracing: contradicts --memory-scaling"),
+    ],
+    ids=["scaling-designs", "memory-designs", "scaling-tracing", "memory-tracing"],
+)
+def test_bench_table_options_that_exclude_each_other(irqfwd_error, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    """bench --scaling and --memory-scaling run design forwarded only and are tables alone:
+    --designs and --tracing beside them were ignored (the scaling table was measured).
+    Refused naming both options, before any measurement."""
+    assert message in irqfwd_error("bench", "--quick", *args)

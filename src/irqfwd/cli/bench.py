@@ -25,7 +25,9 @@ Three measurements (wall clock; the only place irqfwd reports wall-clock figures
 Separate tables, each alone: ``--scaling`` and ``--memory-scaling`` (:mod:`irqfwd.calibrate.scaling`;
 ``--memory-scaling --trace FORMAT [--trace-dir DIR] [--counts N,N]`` streams each run's
 trace to ``/dev/null`` or to a file in DIR), and ``--tracing``: the cost of tracing off, a
-no-op tracer and each exporter (:mod:`irqfwd.calibrate.tracing`).
+no-op tracer and each exporter (:mod:`irqfwd.calibrate.tracing`).  ``--scaling`` and
+``--memory-scaling`` run design ``forwarded``: ``--designs`` or ``--tracing`` beside them is
+refused (exit 2).
 
 ``--quick`` shortens every measurement (for CI smoke runs); figures are then noisier.
 """
@@ -310,6 +312,13 @@ def bench_cmd(
     if trace_dir is not None and (trace is None or not trace_dir.is_dir()):
         raise InputError(f"--trace-dir {trace_dir}: needs --trace FORMAT and an existing directory")
     sizes = _counts(counts) if counts is not None else None
+    table = "--scaling" if scaling else "--memory-scaling" if memory_scaling else None
+    if table is not None and designs is not None:
+        from irqfwd.calibrate.scaling import DESIGN
+
+        raise InputError(f"--designs: contradicts {table}, whose table runs design {DESIGN!r} only")
+    if table is not None and tracing:
+        raise InputError(f"--tracing: contradicts {table}: each is a table alone (run them one after the other)")
     if scaling or memory_scaling:
         _scaling(quick, as_json, scaling, memory_scaling, trace, trace_dir, sizes)
         return
