@@ -235,6 +235,8 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str
 
 def _counts(raw: str) -> tuple[int, ...]:
     try:
+        if not raw.isascii():  # int() reads full-width and other Unicode digits
+            raise ValueError(raw)
         values = tuple(int(x.replace("_", "")) for x in raw.split(",") if x.strip())
     except ValueError:
         values = ()
