@@ -69,7 +69,7 @@ def test_bench_tracing_json(irqfwd, monkeypatch: pytest.MonkeyPatch) -> None:  #
     (["--memory-scaling", "--trace", "vcd", "--trace-dir", "/no/such/dir"], "--trace-dir /no/such/dir: needs"),
     (["--memory-scaling", "--counts", "10,zero"], "--counts 10,zero: expected positive interrupt counts"),
     (["--memory-scaling", "--counts", "0"], "--counts 0: expected positive interrupt counts"),
-    (["--tracing", "--designs", "psychic"], "--designs: unknown design(s) psychic"),
+    (["--tracing", "--designs", "psychic"], "--designs: unknown design 'psychic' (known: irqfd-resample,"),
 ])
 def test_bad_bench_options_exit_2(irqfwd, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     res = irqfwd("bench", *args)

@@ -73,6 +73,65 @@ def test_scenario_file_with_unknown_design_names_the_field(irqfwd_error, tmp_pat
     assert "designs: unknown design 'nosuch' (known: irqfd-resample," in err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["state", "--at", "1us"], ["explore", "--designs", "forwarded"], ["explore"]],
+    ids=["state", "explore", "explore-all"],
+)
+def test_scenario_file_with_unknown_design_is_refused_by_every_command(irqfwd_error, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                       command: list[str]) -> None:
+    """state and explore check the scenario's own list of designs as run and compare do
+    (they ran it, ignoring the unknown name): exit 2 naming the design and the known ones,
+    and explore writes no replay directory."""
+    scen = tmp_path / "s.toml"
+    scen.write_text("duration_ns = 50000\ndesigns = ['nosuch']\n")
+    out = tmp_path / "replays"
+    extra = ["--out", str(out)] if command[0] == "explore" else []
+    err = irqfwd_error(command[0], str(scen), *command[1:], *extra)
+    assert "designs: unknown design 'nosuch' (known: irqfd-resample," in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ("scenario = 's.toml'\n", "scenario: designs: unknown design 'nosuch'"),
+        ("scenario = 'nic-level'\nset = ['designs=[\"nosuch\"]']\n", "set: designs: unknown design 'nosuch'"),
+        ("scenario = 'nic-level'\nmode = 'list'\n[[runs]]\ndesigns = '[\"nosuch\"]'\n",
+         "runs[0].designs = '[\"nosuch\"]': designs: unknown design 'nosuch'"),
+    ],
+    ids=["scenario-file", "set", "point"],
+)
+def test_sweep_scenario_with_unknown_design(irqfwd_error, tmp_path: Path, spec: str, field: str) -> None:  # type: ignore[no-untyped-def]
+    """A sweep whose scenario (its file, the spec's set, or a point) lists an unknown
+    design is refused before any run, naming the spec field, the design and the known
+    ones (it ran and stored results); nothing is written."""
+    (tmp_path / "s.toml").write_text("duration_ns = 50000\ndesigns = ['nosuch']\n")
+    f = tmp_path / "sweep.toml"
+    f.write_text("designs = ['forwarded']\nseeds = 1\n" + spec)
+    out = tmp_path / "out"
+    err = irqfwd_error("sweep", str(f), "--out", str(out), "--executor", "serial")
+    assert f"{f}: {field}" in err and "(known: irqfd-resample," in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("designs", "message"),
+    [
+        ("forwarded,psychic", "--designs: unknown design 'psychic' (known: irqfd-resample, forwarded,"),
+        ("", "--designs: no design given"),
+        (",", "--designs: no design given"),
+        ("forwarded,forwarded", "--designs: a design is listed twice"),
+    ],
+    ids=["unknown", "empty", "only-commas", "twice"],
+)
+def test_bench_designs_checked_as_compare_checks_them(irqfwd_error, designs: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    """bench --designs names the unknown design and the known ones (it named the design
+    only), and refuses an empty list (--designs '' ran the default designs) and a repeated
+    name, as compare and explore do; before any benchmark runs."""
+    assert message in irqfwd_error("bench", "--quick", "--designs", designs)
+
+
 def test_set_unknown_design_names_the_field(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
     err = irqfwd_error("compare", "nic-level", *SHORT, "--set", 'designs=["forwarded", "nosuch"]')
     assert "designs: unknown design 'nosuch'" in err and "forwarded-direct" in err

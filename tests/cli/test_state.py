@@ -32,3 +32,25 @@ def test_state_before_any_interrupt_and_deterministic(irqfwd) -> None:  # type: 
 def test_state_bad_time_exits_2(irqfwd) -> None:  # type: ignore[no-untyped-def]
     res = irqfwd("state", "nic-level", "--at", "soon")
     assert res.code == 2 and "irqfwd: error: --at: 'soon' is not a duration" in res.err
+
+
+def test_state_past_the_scenario_duration_names_the_duration(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
+    """--at after the scenario's end (nic-level runs 10 ms) is refused with exit 2, naming
+    the duration: the run stops there, so a later snapshot would show a state no run has
+    (it printed the state 'at 100000000000 ns')."""
+    err = irqfwd_error("state", "nic-level", "--at", "100s")
+    assert "--at 100s: past the end of scenario 'nic-level'" in err
+    assert "10.00 ms (10000000 ns)" in err
+
+
+def test_state_past_an_overridden_duration(irqfwd_error) -> None:  # type: ignore[no-untyped-def]
+    """The limit is the duration after --set: 60us is past duration=50us."""
+    err = irqfwd_error("state", "nic-level", "--set", "duration=50us", "--at", "60us")
+    assert "(50000 ns)" in err
+
+
+def test_state_at_exactly_the_duration_is_accepted(irqfwd) -> None:  # type: ignore[no-untyped-def]
+    """The scenario's last instant is a valid snapshot time."""
+    res = irqfwd("state", "nic-level", "--set", "duration=50us", "--at", "50us")
+    assert res.code == 0, res.err
+    assert "at 50000 ns" in res.out

@@ -97,6 +97,38 @@ def test_bad_line_names_file_line_and_problem(line: str, needle: str) -> None:
     assert needle in msg, msg
 
 
+@pytest.mark.parametrize(("line", "needle"), [
+    ("r 0x８000004", "bad address '0x８000004'"),                     # full-width 8
+    ("w 0x8000000 ١", "bad value '١'"),                             # Arabic-Indic 1
+    ("w 0x8000000 ０ｘ１", "bad value '０ｘ１'"),
+    ("cpu １", "bad CPU number '１'"),
+    ("line ppi27 ١", "bad level '١'"),
+    ("line spi４８ 1", "bad interrupt 'spi４８'"),
+    ("line spi²  1", "bad interrupt 'spi²'"),                        # isdigit() but not int(): a traceback
+    ("gic v3\nmsr ıcc_pmr_el1 0", "unknown system register 'ıcc_pmr_el1'"),  # 'ı'.upper() == 'I'
+], ids=["address", "value", "value-hex", "cpu", "level", "intid", "superscript", "sysreg"])
+def test_non_ascii_number_names_the_line(line: str, needle: str) -> None:
+    """Numbers (and register names) in a script are ASCII: a full-width, Arabic-Indic or
+    superscript digit, which int() reads (or, superscript, raised a ValueError traceback),
+    is an InputError 'FILE:LINE: ...' naming the token and asking for ASCII digits."""
+    text = f"{line}\n" if line.startswith("gic") else f"r 0x8000000\n\n{line}\n"
+    with pytest.raises(InputError) as exc:
+        parse_script(text, "bad.regs")
+    msg = str(exc.value)
+    assert msg.startswith("bad.regs:3: " if not line.startswith("gic") else "bad.regs:2: "), msg
+    assert needle in msg, msg
+    assert "ASCII" in msg or "system register" in msg, msg
+
+
+def test_cli_non_ascii_digit_exits_2(irqfwd_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`irqfwd regs run` on a script with a full-width digit: exit 2, one line naming the
+    file and line (it printed the read of the address the digit spelled)."""
+    script = tmp_path / "w.regs"
+    script.write_text("r 0x8000000\nr 0x８000004\n", encoding="utf-8")
+    err = irqfwd_error("regs", "run", str(script))
+    assert f"{script}:2: bad address '0x８000004'" in err and "ASCII" in err
+
+
 def test_limits_follow_the_configuration() -> None:
     """CPU count and SPI range come from GICv2Config (GICD_TYPER.CPUNumber / ITLinesNumber)."""
     big = GICv2Config(num_cpus=4, num_irqs=1024)

@@ -25,7 +25,9 @@ Three measurements (wall clock; the only place irqfwd reports wall-clock figures
 Separate tables, each alone: ``--scaling`` and ``--memory-scaling`` (:mod:`irqfwd.calibrate.scaling`;
 ``--memory-scaling --trace FORMAT [--trace-dir DIR] [--counts N,N]`` streams each run's
 trace to ``/dev/null`` or to a file in DIR), and ``--tracing``: the cost of tracing off, a
-no-op tracer and each exporter (:mod:`irqfwd.calibrate.tracing`).
+no-op tracer and each exporter (:mod:`irqfwd.calibrate.tracing`).  ``--scaling`` and
+``--memory-scaling`` run design ``forwarded``: ``--designs`` or ``--tracing`` beside them is
+refused (exit 2).
 
 ``--quick`` shortens every measurement (for CI smoke runs); figures are then noisier.
 """
@@ -233,6 +235,8 @@ def _scaling(quick: bool, as_json: bool, scaling: bool, memory: bool, trace: str
 
 def _counts(raw: str) -> tuple[int, ...]:
     try:
+        if not raw.isascii():  # int() reads full-width and other Unicode digits
+            raise ValueError(raw)
         values = tuple(int(x.replace("_", "")) for x in raw.split(",") if x.strip())
     except ValueError:
         values = ()
@@ -255,6 +259,19 @@ def accel_cmd(
     typer.echo(f"build dir: {st.build_dir}")
     if st.active:
         typer.echo(f"shared library: {st.shared_lib}\nmodules ({len(st.modules)}): {', '.join(st.modules)}")
+
+
+def _designs(text: str) -> tuple[str, ...]:
+    """``--designs D1,D2``, checked as ``compare`` and ``explore`` check theirs."""
+    names = tuple(d.strip() for d in text.split(",") if d.strip())
+    if not names:
+        raise InputError("--designs: no design given")
+    if len(set(names)) != len(names):
+        raise InputError("--designs: a design is listed twice")
+    for name in names:
+        if name not in DESIGNS:
+            raise InputError(f"--designs: unknown design {name!r} (known: {', '.join(DESIGNS)})")
+    return names
 
 
 def bench_cmd(
@@ -297,13 +314,17 @@ def bench_cmd(
     if trace_dir is not None and (trace is None or not trace_dir.is_dir()):
         raise InputError(f"--trace-dir {trace_dir}: needs --trace FORMAT and an existing directory")
     sizes = _counts(counts) if counts is not None else None
+    table = "--scaling" if scaling else "--memory-scaling" if memory_scaling else None
+    if table is not None and designs is not None:
+        from irqfwd.calibrate.scaling import DESIGN
+
+        raise InputError(f"--designs: contradicts {table}, whose table runs design {DESIGN!r} only")
+    if table is not None and tracing:
+        raise InputError(f"--tracing: contradicts {table}: each is a table alone (run them one after the other)")
     if scaling or memory_scaling:
         _scaling(quick, as_json, scaling, memory_scaling, trace, trace_dir, sizes)
         return
-    chosen = tuple(d.strip() for d in designs.split(",") if d.strip()) if designs else DEFAULT_COMPARE_DESIGNS
-    unknown = [d for d in chosen if d not in DESIGNS]
-    if unknown or not chosen:
-        raise InputError(f"--designs: unknown design(s) {', '.join(unknown) or '(none given)'}")
+    chosen = _designs(designs) if designs is not None else DEFAULT_COMPARE_DESIGNS
     if tracing:
         _tracing(quick, as_json, chosen if designs else ("forwarded", "irqfd-resample"))
         return

@@ -83,6 +83,8 @@ def _settings(values: list[str]) -> list[Any]:
         if param not in COST_PARAMS:
             raise InputError(f"--set: unknown cost parameter {param!r}")
         try:
+            if not raw.isascii():  # int() reads full-width and other Unicode digits
+                raise ValueError(raw)
             value = int(raw.strip())
         except ValueError:
             raise InputError(f"--set {param}: {raw.strip()!r} is not a whole number of ns") from None

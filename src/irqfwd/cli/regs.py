@@ -8,6 +8,7 @@ one line per read, ``OP ADDR = VALUE`` (lowercase hex; ``isr = VALUE`` for the `
 statement), and nothing else on stdout.  The
 model target is architectural by default (Arm IHI 0048B); ``--quirks qemu`` turns on every
 QEMU 7.2 deviation the model reproduces (``GICv2Config.qemu_virt``, docs/conformance.md).
+``--target qemu --quirks none`` is refused (exit 2): QEMU cannot run architecturally.
 
 ``irqfwd regs diff SCRIPT...`` runs the model with QEMU quirks and QEMU itself, prints every
 disagreement and exits 1 if there is one, 0 if all reads agree, 2 on bad input.
@@ -80,15 +81,21 @@ def run_cmd(
     scripts: ScriptsArg,
     target: Annotated[Target, typer.Option(help="model: the Python GICv2; qemu: QEMU 7.2 virt.",
                                            case_sensitive=False)] = Target.model,
-    quirks: Annotated[Quirks, typer.Option(
+    quirks: Annotated[Quirks | None, typer.Option(
         help="Model target only: none = architectural (default), qemu = reproduce QEMU 7.2.",
-        case_sensitive=False)] = Quirks.none,
+        case_sensitive=False, show_default=False)] = None,
     cpus: CpusOpt = 2,
 ) -> None:
     """Run SCRIPTs from reset; print 'OP ADDR = VALUE' for every read."""
+    from irqfwd.errors import InputError
     from irqfwd.regs.script import format_results
 
-    loaded = _load(scripts, cpus, quirks)
+    if target is Target.qemu and quirks is Quirks.none:
+        # --quirks qemu with --target qemu agrees with what QEMU does; none asks for the
+        # architectural model, which --target qemu never runs
+        raise InputError("--quirks none: contradicts --target qemu: the quirks choose the model's "
+                         "behaviour, and QEMU 7.2 always behaves as QEMU (drop --quirks, or use --target model)")
+    loaded = _load(scripts, cpus, quirks or Quirks.none)
     if target is Target.model:
         from irqfwd.regs.model import run_on_model
 

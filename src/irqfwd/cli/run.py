@@ -42,7 +42,7 @@ import typer
 from irqfwd.cli.progress import RunBar
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
-from irqfwd.system.designs import check_designs, default_designs
+from irqfwd.system.designs import default_designs
 from irqfwd.system.run import (
     DEFAULT_COMPARE_DESIGNS,
     LATENCY_PATHS,
@@ -286,8 +286,7 @@ def run_cmd(
         raise InputError("missing SCENARIO (a built-in name or a .toml file), or --replay FILE")
     if design is not None:
         _check_design(design)
-    config, seed, costs = prepare(scenario, overrides, seed, gic)
-    check_designs(config)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)  # checks the scenario's designs
     if design is None:
         # irqfd-resample, or the scenario's first design when it has its own (MSI-X, vSGIs)
         design = (default_designs(config, ("irqfd-resample",)) or ["irqfd-resample"])[0]
@@ -373,8 +372,7 @@ def compare_cmd(
     for name in names:
         _check_design(name)
     _check_trace(trace, trace_format)
-    config, seed, costs = prepare(scenario, overrides, seed, gic)
-    check_designs(config)
+    config, seed, costs = prepare(scenario, overrides, seed, gic)  # checks the scenario's designs
     if designs is None:
         names = default_designs(config, DEFAULT_COMPARE_DESIGNS)
     if report_dir is not None and trace is not None:
@@ -420,7 +418,7 @@ def register(app: typer.Typer) -> None:
 
 def state_cmd(
     scenario: ScenarioArg,
-    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot (e.g. 1ms, 250us, 12000).")],
+    at: Annotated[str, typer.Option("--at", help="Simulated time of the snapshot, at most the scenario's duration (e.g. 1ms, 250us, 12000).")],
     design: Annotated[str, typer.Option("--design", "-d", help="Delivery design.")] = "irqfd-resample",
     overrides: SetOpt = None,
     seed: SeedOpt = None,
@@ -437,4 +435,10 @@ def state_cmd(
     except ValueError as exc:
         raise InputError(f"--at: {exc}") from None
     config, seed, costs = prepare(scenario, overrides, seed, gic)
+    if at_ns > config.duration_ns:
+        from irqfwd.cli.progress import fmt_sim_ns
+
+        raise InputError(f"--at {at}: past the end of scenario {config.name!r}, whose duration is "
+                         f"{fmt_sim_ns(config.duration_ns)} ({config.duration_ns} ns); give a time up to "
+                         f"{config.duration_ns} ns (or a longer --set duration=...)")
     typer.echo(state_at(config, design, at_ns, seed=seed, costs=costs), nl=False)

@@ -39,7 +39,8 @@ SchedulerOpt = Annotated[
                  "without it, a LocalCluster is started.", metavar="ADDRESS"),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Worker processes (default: one per core).")
+    int | None, typer.Option("--workers", help="Worker processes of --executor local, or of the dask "
+                 "LocalCluster started without --scheduler (default: one per core).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 

@@ -267,9 +267,12 @@ def read_trace_csv(path: Path) -> list[int]:
                     raise InputError(f"{path}:{line}: missing time_ns value")
                 text = row[col].strip()
                 try:
+                    if not text.isascii():  # int() reads full-width and other Unicode digits
+                        raise ValueError(text)
                     t = int(text)
                 except ValueError:
-                    raise InputError(f"{path}:{line}: time_ns {text!r} is not an integer") from None
+                    hint = "" if text.isascii() else " (write numbers in ASCII digits)"
+                    raise InputError(f"{path}:{line}: time_ns {text!r} is not an integer{hint}") from None
                 if t < 0:
                     raise InputError(f"{path}:{line}: time_ns {t} is negative")
                 if t < last:

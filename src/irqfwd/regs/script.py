@@ -14,7 +14,8 @@ Syntax, one statement per line (``#`` starts a comment, blank lines are ignored)
     isr                    # the current CPU's physical interrupt inputs as ISR_EL1 shows
                            # them: bit 7 = IRQ, bit 6 = FIQ; printed as "isr = VALUE"
 
-Numbers are Python integer literals (``0x28``, ``40``, ``0b101``, ``0xFFFF_FFFF``).
+Numbers are Python integer literals (``0x28``, ``40``, ``0b101``, ``0xFFFF_FFFF``) written
+in ASCII: a full-width or Arabic-Indic digit, which ``int()`` would read, is refused.
 Addresses must lie in a GIC frame of the configured memory map and be aligned to the
 access size: GICv2 GICD, GICC, GICH, GICV (GICv2 §4.1, §5.3/§5.4); GICv3/v4 GICD
 (0x08000000), GITS (0x08080000, control and translation frames), the GICR frames of every
@@ -141,8 +142,9 @@ def frame_of_v3(addr: int, config: GICv3Config) -> str | None:
 
 
 def parse_number(token: str) -> int:
-    """A non-negative Python integer literal (``int(token, 0)``); ValueError otherwise."""
-    if not token or token[0] in "+-" or token.strip() != token:
+    """A non-negative Python integer literal in ASCII (``int(token, 0)``); ValueError
+    otherwise (``int`` alone reads full-width and other Unicode digits)."""
+    if not token or token[0] in "+-" or token.strip() != token or not token.isascii():
         raise ValueError(token)
     return int(token, 0)
 
@@ -193,8 +195,9 @@ def parse_script(text: str, path: str = "<script>",
             try:
                 return parse_number(tok)
             except ValueError:
+                ascii_only = "" if tok.isascii() else ", in ASCII digits"
                 raise InputError(f"{where}: bad {what} {tok!r} (expected a non-negative "
-                                 "integer literal such as 0x28 or 40)") from None
+                                 f"integer literal such as 0x28 or 40{ascii_only})") from None
 
         words = stmt.split()
         mnem = words[0]
@@ -224,6 +227,8 @@ def parse_script(text: str, path: str = "<script>",
                 raise bad(f"'{mnem}' takes {want} argument(s) ({usage}), got {len(args)}")
             name = args[0].upper()
             try:
+                if not args[0].isascii():  # str.upper() maps e.g. a dotless i to I
+                    raise KeyError(name)
                 reg, _ = sysreg_by_name(name)
             except KeyError:
                 raise bad(f"unknown system register {args[0]!r} (expected an ICC_*_EL1, "
@@ -280,9 +285,9 @@ def parse_script(text: str, path: str = "<script>",
                 raise bad(f"'line' takes 2 arguments (line ppiNN|spiNN LEVEL), got {len(args)}")
             name, level_tok = args
             kind, digits = name[:3].lower(), name[3:]
-            if kind not in ("ppi", "spi") or not digits.isdigit():
+            if kind not in ("ppi", "spi") or not (digits.isascii() and digits.isdigit()):
                 raise bad(f"bad interrupt {name!r} (expected ppiNN with NN 16..31 or spiNN "
-                          "with NN 32..1019, NN the INTID)")
+                          "with NN 32..1019, NN the INTID in ASCII digits)")
             intid = int(digits)
             if kind == "ppi" and not 16 <= intid <= 31:
                 raise bad(f"PPI INTID {intid} out of range 16..31")

@@ -167,11 +167,17 @@ def _parse_rate(text: str) -> float:
     return float(m.group(1)) * {None: 1, "k": 1e3, "K": 1e3, "M": 1e6}[m.group(2)]
 
 
+_ASCII_HINT = " (write numbers in ASCII digits)"
+
+
 def _parse_int(text: str) -> int:
+    """An integer in ASCII digits (``int`` alone reads full-width and other Unicode digits)."""
     try:
+        if not text.isascii():
+            raise ValueError(text)
         return int(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an integer") from None
+        raise ValueError(f"{text!r} is not an integer{_ASCII_HINT if not text.isascii() else ''}") from None
 
 
 def _parse_scalar(text: str, current: Any) -> Any:
@@ -198,9 +204,11 @@ def _parse_scalar(text: str, current: Any) -> Any:
         return _parse_int(stripped)
     if isinstance(current, float):
         try:
+            if not stripped.isascii():  # float() reads full-width and other Unicode digits
+                raise ValueError(stripped)
             return float(stripped)
         except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
+            raise ValueError(f"{text!r} is not a number{_ASCII_HINT if not stripped.isascii() else ''}") from None
     return stripped
 
 

@@ -121,6 +121,13 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
         raise InputError("--scheduler: only with --executor dask")
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
+    if workers is not None and executor == "serial":
+        raise InputError(f"--workers {workers}: contradicts --executor serial, which runs every run "
+                         "in this process, one after the other (drop --workers, or use --executor local)")
+    if workers is not None and scheduler:
+        raise InputError(f"--workers {workers}: contradicts --scheduler {scheduler}: the running Dask "
+                         "scheduler has its own workers (--workers sizes the LocalCluster started "
+                         "without --scheduler)")
 
 
 def results(runs: list[PlannedRun], executor: str = "local", workers: int | None = None,

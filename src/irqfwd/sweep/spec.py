@@ -53,7 +53,7 @@ from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
 from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
-from irqfwd.system.designs import DESIGNS, NAMES, unsupported
+from irqfwd.system.designs import DESIGNS, NAMES, check_designs, unsupported
 from irqfwd.system.run import RunSpec
 
 __all__ = [
@@ -417,11 +417,13 @@ def plan(spec: SweepSpec, where: str = "sweep spec") -> list[PlannedRun]:
         if name not in bases:
             try:
                 config = load_scenario(name)
+                check_designs(config)  # the scenario's own list, as run and compare check it
             except InputError as exc:
                 raise InputError(f"{where}: {field}: {exc}") from None
             if spec.set:
                 try:
                     config = apply_overrides(config, spec.set)
+                    check_designs(config)
                 except InputError as exc:
                     raise InputError(f"{where}: set: {exc}") from None
             profile = spec.cost_profile or config.cost_profile
@@ -448,6 +450,7 @@ def plan(spec: SweepSpec, where: str = "sweep spec") -> list[PlannedRun]:
             field = f"{prefix}{key}"
             try:
                 config = apply_overrides(config, [set_argument(key, value)])
+                check_designs(config)
             except InputError as exc:
                 msg = str(exc)
                 if msg.startswith("--set "):

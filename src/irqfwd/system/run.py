@@ -40,7 +40,7 @@ from irqfwd.scenarios.builtin import apply_overrides, load_scenario
 from irqfwd.sim.costs import CostProfile, load_profile
 from irqfwd.sim.metrics import Listener, Recorder
 from irqfwd.system.build import System, build_system
-from irqfwd.system.designs import GIC_ORDER, NAMES
+from irqfwd.system.designs import GIC_ORDER, NAMES, check_designs
 from irqfwd.system.msi import start_msix
 from irqfwd.system.observe import attach_trace, detach_trace
 from irqfwd.system.teardown import TEARDOWN_WINDOW_NS, Teardown
@@ -321,10 +321,12 @@ def known_designs() -> tuple[str, ...]:
 def prepare(scenario: str, overrides: list[str] | None, seed: int | None,
             gic: str | None = None) -> tuple[ScenarioConfig, int, CostProfile]:
     """Resolve a scenario name or file, its ``--set`` overrides, the GIC (``--gic``), the
-    seed and the cost profile."""
+    seed and the cost profile; :class:`InputError` if the scenario's own list of designs
+    names an unknown one (:func:`~irqfwd.system.designs.check_designs`)."""
     config = load_scenario(scenario)
     if overrides:
         config = apply_overrides(config, overrides)
+    check_designs(config)
     if gic is not None:
         config = with_gic(config, gic)
     if seed is None:
