@@ -365,6 +365,34 @@ def test_ap_list_order_legacy_and_2025() -> None:
     assert [i.intid for i in sorted(irqs, key=_cmp_key_2025)] == [43, 42, 41, 40]
 
 
+def test_vgic_irq_cmp_hw_tie_break_applies_to_pending_irqs() -> None:
+    """2025 ``vgic_irq_cmp``: after "pending, enabled and not active first" and the
+    priority, the last key is ``irqb->hw - irqa->hw`` for *any* two irqs, so of two pending
+    irqs of equal priority the HW one sorts first; ``vgic_flush_lr_state`` then gives it
+    the LR when the ap_list overflows (here 3 pending irqs, 2 LRs)."""
+    from irqfwd.config import HostConfig
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    cfg = _cfg().model_copy(update={"num_lrs": 2, "host": HostConfig(kernel="current")})
+    s = build_system(cfg, "forwarded")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    kvm.vgic.enabled = True
+    for intid in (50, 51, 48):  # two non-HW SPIs queued before the HW-mapped SPI 48
+        irq = _spi(s, intid)
+        irq.enabled = True
+        irq.priority = 0xA0
+        irq.line_level = True
+        irq.vcpu = v0
+        v0.vgic_cpu.ap_list.append(irq)
+    assert _spi(s, 48).hw and not _spi(s, 50).hw
+    kvm_vgic_flush_hwstate(v0)
+    assert v0.vgic_cpu.vgic_v2 is not None
+    lrs = v0.vgic_cpu.vgic_v2.vgic_lr
+    assert [lr & 0x3FF for lr in lrs] == [48, 50]
+    assert lrs[0] & GICH_LR_HW
+
+
 # ---------------------------------------------------------------------- guest MMIO on mapped irqs
 def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
     kvm = s.vms[0]

@@ -9,7 +9,7 @@ Functions over the structures of :mod:`irqfwd.host.kvm.kvm_host`, named as in Li
   ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``vgic_get_phys_line_level``,
   ``vgic_irq_set_phys_active`` / ``vgic_irq_set_phys_pending``, ``vgic_irq_handle_resampling``;
 * flush and fold: ``vgic_sort_ap_list`` (``vgic_irq_cmp``: the order up to 2025, active
-  first, or the 2025 LR-overflow order), ``kvm_vgic_flush_hwstate`` (LR population,
+  first, or the 2025 LR-overflow order: pending first, priority, HW first), ``kvm_vgic_flush_hwstate`` (LR population,
   underflow on overflow, counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
   ``vgic_prune_ap_list``), ``kvm_vgic_vcpu_pending_irq``;
 * ``kvm_notify_acked_irq`` and the trapped-deactivation emulation (``vgic_deactivate``).
@@ -75,14 +75,11 @@ def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
 
 
 def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
-    """The 2025 LR-overflow order: pending-not-active first, then priority; HW active
-    irqs before non-HW ones."""
-    pend = irq.enabled and irq.irq_is_pending()
-    if pend and not irq.active:
-        return (0, irq.priority, 0)
-    if irq.active:
-        return (1, irq.priority, 0 if irq.hw else 1)
-    return (2, 0, 0)
+    """``vgic_irq_cmp`` since the 2025 LR-overflow rework: pending, enabled and not active
+    first; then, within each of the two classes, by priority (lower value first); then HW
+    irqs before non-HW ones.  One key for every irq, as Linux compares any two."""
+    pend = irq.enabled and irq.irq_is_pending() and not irq.active
+    return (0 if pend else 1, irq.priority, 0 if irq.hw else 1)
 
 
 def _sort_key(options: VgicOptions) -> Callable[[VgicIrq], Any]:
