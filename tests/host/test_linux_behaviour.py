@@ -393,6 +393,59 @@ def test_vgic_irq_cmp_hw_tie_break_applies_to_pending_irqs() -> None:
     assert lrs[0] & GICH_LR_HW
 
 
+def test_no_pending_irq_while_the_distributor_is_disabled() -> None:
+    """``kvm_vgic_vcpu_pending_irq`` returns false when ``!vcpu->kvm->arch.vgic.enabled``,
+    before it looks at ``its_vpe.pending_last`` or the ap_list; and ``vgic_target_oracle``
+    forwards no pending irq with a target while the distributor is disabled, private irqs
+    (an SGI here) included."""
+    from irqfwd.host.kvm.vgic import kvm_vgic_vcpu_pending_irq, vgic_queue_irq_unlock
+
+    s = _sys("irqfd-resample")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    kvm.vgic.enabled = True
+    spi = _spi(s, 50)
+    spi.enabled = True
+    spi.priority = 0xA0
+    spi.line_level = True
+    vgic_queue_irq_unlock(kvm, spi)
+    assert spi in v0.vgic_cpu.ap_list
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    cif.vgic_vmcr = 0x1F << 27  # GICH_VMCR.PriMask 0xF8: no priority masked
+    assert kvm_vgic_vcpu_pending_irq(v0)
+    kvm.vgic.enabled = False  # the guest clears GICD_CTLR.Enable
+    assert not kvm_vgic_vcpu_pending_irq(v0)
+    sgi = v0.vgic_cpu.private_irqs[1]
+    sgi.source = 1
+    sgi.pending_latch = True
+    assert vgic_target_oracle(kvm, sgi) is None
+    vgic_queue_irq_unlock(kvm, sgi)
+    assert sgi not in v0.vgic_cpu.ap_list and sgi.vcpu is None
+    kvm.vgic.enabled = True
+    assert vgic_target_oracle(kvm, sgi) is v0
+
+
+def test_gicv4_pending_last_needs_the_distributor_enabled() -> None:
+    """``kvm_vgic_vcpu_pending_irq``: the distributor check comes first, so a doorbell
+    (``its_vpe.pending_last``) does not make the vCPU runnable while it is disabled."""
+    from irqfwd.config import DeviceConfig as _Dev
+    from irqfwd.host.kvm.vgic import kvm_vgic_vcpu_pending_irq
+
+    cfg = ScenarioConfig(name="v4", gic="v4", duration_ns=1_000_000, vms=[VMConfig(vcpus=1)],
+                         devices=[_Dev()])
+    s = build_system(cfg, "gicv4-direct")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    v3 = v0.vgic_cpu.vgic_v3
+    assert v3 is not None and v3.its_vpe is not None
+    v3.its_vpe.pending_last = True
+    kvm.vgic.enabled = True
+    assert kvm_vgic_vcpu_pending_irq(v0)
+    kvm.vgic.enabled = False
+    assert not kvm_vgic_vcpu_pending_irq(v0)
+
+
 # ---------------------------------------------------------------------- guest MMIO on mapped irqs
 def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
     kvm = s.vms[0]

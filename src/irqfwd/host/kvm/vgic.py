@@ -110,11 +110,12 @@ def vgic_get_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int) -> VgicIrq | None:
 # ---------------------------------------------------------------------- targeting / queueing
 def vgic_target_oracle(kvm: Kvm, irq: VgicIrq) -> KvmVcpu | None:
     """``vgic_target_oracle``: an active irq stays with its owner; a pending, enabled irq
-    goes to its target (SPIs only while the distributor is enabled)."""
+    goes to its target, but no irq with a target is forwarded while the distributor is
+    disabled (SGIs and PPIs included: ``irq->target_vcpu`` is set for every private irq)."""
     if irq.active:
         return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
     if irq.enabled and irq.irq_is_pending():
-        if not kvm.vgic.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
+        if irq.target_vcpu is not None and not kvm.vgic.enabled:
             return None
         return irq.target_vcpu
     return None
@@ -343,11 +344,15 @@ def vgic_prune_ap_list(vcpu: KvmVcpu) -> None:
 
 
 def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
-    """``kvm_vgic_vcpu_pending_irq``: a directly injected interrupt pending for the
-    non-resident vPE (GICv4 ``pending_last``, from the back end), or a pending, enabled,
-    inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
-    it at WFI, ``kvm_vgic_vmcr_sync``)."""
-    ops = vcpu.kvm.vgic.ops
+    """``kvm_vgic_vcpu_pending_irq``: nothing while the distributor is disabled
+    (``!vcpu->kvm->arch.vgic.enabled``, checked first); else a directly injected interrupt
+    pending for the non-resident vPE (GICv4 ``pending_last``, from the back end), or a
+    pending, enabled, inactive irq above the priority mask of the saved VMCR
+    (``vgic_get_vmcr``; KVM syncs it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    dist = vcpu.kvm.vgic
+    if not dist.enabled:
+        return False
+    ops = dist.ops
     if ops.has_gicv4 and ops.vcpu_pending_direct(vcpu):
         return True
     vgic_cpu = vcpu.vgic_cpu
