@@ -493,20 +493,27 @@ def test_guest_and_user_active_writes_on_mapped_irq() -> None:
 
 
 def test_injection_owner_and_level_semantics() -> None:
-    """"Injection into a vgic irq with an owner from a different owner is rejected;
-    level injection only applies level changes; edge injection only acts on level=1." """
+    """``vgic_validate_injection``: ``irq->owner != owner`` refuses the injection, and
+    ``kvm_vgic_inject_irq`` then returns 0 ("Nothing to see here, move along"), not an
+    error: userspace (owner NULL) cannot raise an irq an in-kernel device owns, nor can an
+    owner token raise an irq it does not own; level injection only applies level changes;
+    edge injection only acts on level=1."""
     s = _sys("irqfd-resample")
-    vgic = s.vms[0].vgic
-    vgic.enabled = True
+    kvm = s.vms[0]
+    kvm.vgic.enabled = True
+    v0 = kvm.vcpus[0]
     owned = _spi(s, 50)
     owned.owner = "timer-ctx"
-    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, None) == EINVAL
+    assert kvm_vgic_inject_irq(kvm, None, 50, True, None) == 0
     assert not owned.line_level
-    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, "timer-ctx") == 0 and owned.line_level
+    assert kvm_vgic_inject_irq(kvm, None, 50, True, "timer-ctx") == 0 and owned.line_level
+    unowned = _spi(s, 53)
+    assert kvm_vgic_inject_irq(kvm, None, 53, True, "timer-ctx") == 0
+    assert not unowned.line_level
+    assert kvm_vgic_inject_irq(kvm, None, 16, True, None) == EINVAL  # a PPI needs its vCPU
     lvl = _spi(s, 51)
     lvl.enabled = True
     assert kvm_vgic_inject_irq(s.vms[0], None, 51, True, None) == 0
-    v0 = s.vms[0].vcpus[0]
     n = len(v0.vgic_cpu.ap_list)
     kvm_vgic_inject_irq(s.vms[0], None, 51, True, None)  # no level change: nothing happens
     assert len(v0.vgic_cpu.ap_list) == n and lvl.line_level
@@ -516,6 +523,24 @@ def test_injection_owner_and_level_semantics() -> None:
     assert not edge.pending_latch
     kvm_vgic_inject_irq(s.vms[0], None, 52, True, None)
     assert edge.pending_latch
+
+
+def test_kvm_vgic_set_owner() -> None:
+    """``kvm_vgic_set_owner`` (the arch timer's ``timer_irqs_are_valid``): a PPI or SPI
+    takes one owner; another owner gets -EEXIST, an SGI -EINVAL ("SGIs and LPIs cannot be
+    wired up to any device"); the vtimer PPI of a built system is owned by its timer
+    context."""
+    from irqfwd.host.kvm.vgic import EEXIST, kvm_vgic_set_owner
+
+    s = _sys("irqfd-resample")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    assert kvm_vgic_set_owner(kvm, v0, 50, "pmu") == 0 and _spi(s, 50).owner == "pmu"
+    assert kvm_vgic_set_owner(kvm, v0, 50, "pmu") == 0
+    assert kvm_vgic_set_owner(kvm, v0, 50, "other") == EEXIST
+    assert kvm_vgic_set_owner(kvm, v0, 1, "pmu") == EINVAL
+    assert s.vtimer is not None
+    assert v0.vgic_cpu.private_irqs[27].owner is s.vtimer.kt.context_of(v0)
 
 
 # ---------------------------------------------------------------------- VFIO / irqfd / irqbypass

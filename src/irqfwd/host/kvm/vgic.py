@@ -3,8 +3,8 @@
 Functions over the structures of :mod:`irqfwd.host.kvm.kvm_host`, named as in Linux:
 
 * ``vgic_get_irq``, ``vgic_target_oracle`` (where an irq belongs right now),
-  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``kvm_vgic_inject_irq`` (owner check,
-  ``vgic_validate_injection`` level semantics);
+  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``kvm_vgic_inject_irq``
+  (``vgic_validate_injection``: owner token and level semantics), ``kvm_vgic_set_owner``;
 * mapped irqs: ``kvm_vgic_map_phys_irq`` / ``kvm_vgic_unmap_phys_irq`` /
   ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``vgic_get_phys_line_level``,
   ``vgic_irq_set_phys_active`` / ``vgic_irq_set_phys_pending``, ``vgic_irq_handle_resampling``;
@@ -31,12 +31,14 @@ from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
     VGIC_MIN_LPI,
     VGIC_NR_PRIVATE_IRQS,
+    VGIC_NR_SGIS,
     IrqOps,
     VgicOptions,
 )
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 
 __all__ = [
+    "EEXIST",
     "EINVAL",
     "kvm_notify_acked_irq",
     "kvm_vgic_dist_init",
@@ -45,6 +47,7 @@ __all__ = [
     "kvm_vgic_map_is_active",
     "kvm_vgic_map_phys_irq",
     "kvm_vgic_reset_mapped_irq",
+    "kvm_vgic_set_owner",
     "kvm_vgic_sync_hwstate",
     "kvm_vgic_unmap_phys_irq",
     "kvm_vgic_vcpu_pending_irq",
@@ -63,6 +66,7 @@ __all__ = [
 ]
 
 EINVAL: Final = -22
+EEXIST: Final = -17
 
 
 def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
@@ -146,13 +150,16 @@ def vgic_maintenance(vcpu: KvmVcpu, cpu: int, misr: int) -> None:
 
 
 def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool, owner: Any) -> int:
-    """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue."""
+    """``kvm_vgic_inject_irq``: -EINVAL for an INTID with no irq (a private one without a
+    vCPU); the ``vgic_update_irq_pending`` trace; ``vgic_validate_injection`` (the caller's
+    ``owner`` token must be the irq's, NULL for userspace and irqfd, the timer context for
+    the arch timer; a level irq takes level changes only, an edge irq rising edges only),
+    and an injection it refuses returns 0 ("nothing to see here"), not an error; else
+    latch or level, then ``vgic_queue_irq_unlock``."""
     m = kvm.m
     m.acc += kvm.vgic.inject_ns
     irq = vgic_get_irq(kvm, vcpu, intid)
     if irq is None:
-        return EINVAL
-    if irq.owner is not None and irq.owner is not owner:
         return EINVAL
     ev = kvm.ev_update_irq_pending
     if ev.live:
@@ -160,6 +167,8 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
         ev.intid = intid
         ev.level = level
         ev.emit()
+    if irq.owner is not owner:
+        return 0
     if level and intid >= VGIC_NR_PRIVATE_IRQS:
         kvm.c_spi_injections.n += 1
     if irq.config == VGIC_CONFIG_LEVEL:
@@ -214,6 +223,23 @@ def kvm_vgic_map_is_active(kvm: Kvm, vcpu: KvmVcpu | None, vintid: int) -> bool:
     """``kvm_vgic_map_is_active``: ``hw && active`` (meaningful after fold)."""
     irq = vgic_get_irq(kvm, vcpu, vintid)
     return irq is not None and irq.hw and irq.active
+
+
+def kvm_vgic_set_owner(kvm: Kvm, vcpu: KvmVcpu, intid: int, owner: Any) -> int:
+    """``kvm_vgic_set_owner``: give a PPI or an SPI to an in-kernel device (the arch timer
+    context, the PMU), whose ``owner`` token :func:`kvm_vgic_inject_irq` then requires;
+    -EINVAL for SGIs and LPIs ("cannot be wired up to any device"), -EEXIST when another
+    owner holds it."""
+    is_ppi = VGIC_NR_SGIS <= intid < VGIC_NR_PRIVATE_IRQS
+    if not is_ppi and not VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + kvm.vgic.nr_spis:
+        return EINVAL
+    irq = vgic_get_irq(kvm, vcpu, intid)
+    if irq is None:
+        return EINVAL
+    if irq.owner is not None and irq.owner is not owner:
+        return EEXIST
+    irq.owner = owner
+    return 0
 
 
 def vgic_get_phys_line_level(kvm: Kvm, irq: VgicIrq) -> bool:
