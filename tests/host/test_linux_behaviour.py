@@ -446,6 +446,48 @@ def test_gicv4_pending_last_needs_the_distributor_enabled() -> None:
     assert not kvm_vgic_vcpu_pending_irq(v0)
 
 
+def test_gicv2_sgi_active_from_one_source_pending_from_another() -> None:
+    """``vgic_v2_populate_lr`` (``vgic_v2_compute_lr``): an SGI active from vCPU 1 and
+    pending again from vCPU 2 is a multi-SGI (``vgic_irq_is_multi_sgi``: one LR per source
+    plus one for the active state); its one LR holds Active with CPUID = the active source
+    and the EOI bit, no Pending (CPUID cannot name two sources).  Once the guest's EOI
+    empties that LR (fold: inactive), the next flush presents the source-2 instance: Pending,
+    CPUID 2, no EOI bit (no source left), and ``source`` / ``pending_latch`` are consumed."""
+    from irqfwd.host.kvm.vgic import (
+        kvm_vgic_flush_hwstate,
+        kvm_vgic_sync_hwstate,
+        vgic_irq_get_lr_count,
+    )
+
+    s = _sys("irqfd-resample", vcpus=3)
+    kvm = s.vms[0]
+    kvm.vgic.enabled = True
+    v0 = kvm.vcpus[0]
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    sgi = v0.vgic_cpu.private_irqs[0]
+    sgi.active = True
+    sgi.active_source = 1
+    sgi.source = 1 << 2
+    sgi.pending_latch = True
+    sgi.vcpu = v0
+    v0.vgic_cpu.ap_list.append(sgi)
+    assert vgic_irq_get_lr_count(sgi) == 2
+    kvm_vgic_flush_hwstate(v0)
+    lr = cif.vgic_lr[0]
+    assert lr & GICH_LR_ACTIVE_BIT and not lr & GICH_LR_PENDING_BIT
+    assert (lr >> 10) & 7 == 1 and lr & GICH_LR_EOI
+    assert sgi.source == 1 << 2 and sgi.pending_latch
+    cif.vgic_lr[0] = lr & ~(GICH_LR_ACTIVE_BIT | GICH_LR_PENDING_BIT)  # the guest's EOI
+    kvm_vgic_sync_hwstate(v0)
+    assert not sgi.active and sgi in v0.vgic_cpu.ap_list
+    kvm_vgic_flush_hwstate(v0)
+    lr = cif.vgic_lr[0]
+    assert lr & GICH_LR_PENDING_BIT and not lr & GICH_LR_ACTIVE_BIT
+    assert (lr >> 10) & 7 == 2 and not lr & GICH_LR_EOI
+    assert sgi.source == 0 and not sgi.pending_latch
+
+
 # ---------------------------------------------------------------------- guest MMIO on mapped irqs
 def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
     kvm = s.vms[0]

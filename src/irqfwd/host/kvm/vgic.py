@@ -56,7 +56,9 @@ __all__ = [
     "vgic_eoicount_irqs",
     "vgic_get_irq",
     "vgic_get_phys_line_level",
+    "vgic_irq_get_lr_count",
     "vgic_irq_handle_resampling",
+    "vgic_irq_is_multi_sgi",
     "vgic_irq_set_phys_active",
     "vgic_irq_set_phys_pending",
     "vgic_prune_ap_list",
@@ -88,6 +90,23 @@ def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
 
 def _sort_key(options: VgicOptions) -> Callable[[VgicIrq], Any]:
     return _cmp_key_2025 if options.ap_list_order == "2025" else _cmp_key_legacy
+
+
+# ---------------------------------------------------------------------- multi-source SGIs
+def vgic_irq_get_lr_count(irq: VgicIrq) -> int:
+    """``vgic_irq_get_lr_count``: a GICv2 SGI counts once per source vCPU it is pending
+    from, and once more if it is active; any other irq once if pending or active.  (Only
+    GICv2-model SGIs have a ``source`` bitmap.)"""
+    if irq.intid < VGIC_NR_SGIS and irq.source:
+        return bin(irq.source).count("1") + int(irq.active)
+    return 1 if irq.irq_is_pending() or irq.active else 0
+
+
+def vgic_irq_is_multi_sgi(irq: VgicIrq) -> bool:
+    """``vgic_irq_is_multi_sgi``: a GICv2 SGI that needs more than one LR (several
+    sources, or active and pending again); its LR then asks for an EOI maintenance
+    interrupt so that the next source is presented after this one."""
+    return vgic_irq_get_lr_count(irq) > 1
 
 
 # ---------------------------------------------------------------------- init and lookup
