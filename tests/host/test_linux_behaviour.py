@@ -488,6 +488,82 @@ def test_gicv2_sgi_active_from_one_source_pending_from_another() -> None:
     assert sgi.source == 0 and not sgi.pending_latch
 
 
+def _flush_sys(kernel: str, num_lrs: int) -> System:
+    from irqfwd.config import HostConfig
+
+    cfg = _cfg(vcpus=3).model_copy(update={"num_lrs": num_lrs, "host": HostConfig(kernel=kernel)})
+    s = build_system(cfg, "irqfd-resample")
+    s.vms[0].vgic.enabled = True
+    return s
+
+
+def _queue(s: System, irq: VgicIrq, prio: int) -> None:
+    v0 = s.vms[0].vcpus[0]
+    irq.enabled = True
+    irq.priority = prio
+    irq.vcpu = v0
+    v0.vgic_cpu.ap_list.append(irq)
+
+
+@pytest.mark.parametrize("kernel", ["6.12", "current"])
+def test_flush_with_a_multi_source_sgi(kernel: str) -> None:
+    """``vgic_flush_lr_state`` with a GICv2 SGI pending from two vCPUs (priority 0x10)
+    queued after an SPI (priority 0x20), four LRs.  Up to 2025 (kernel ``6.12``):
+    ``compute_ap_list_depth`` finds a multi-SGI, so the ap_list is sorted (SGI first) and
+    "we need to guarantee that they are all seen before any IRQ of lower priority": after
+    the SGI's LR (source 1, EOI bit, source 2 left) the loop stops, the SPI waits for the
+    EOI maintenance interrupt, no UIE.  Since the 2025 rework (``current``) "GICv2 SGIs with
+    multiple sources are injected one source at a time": ``summarize_ap_list`` counts the
+    SGI once, two irqs fit in four LRs, no sort, both get an LR in ap_list order."""
+    from irqfwd.host.irqchip.arm_gic import GICH_HCR_UIE
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    s = _flush_sys(kernel, 4)
+    v0 = s.vms[0].vcpus[0]
+    spi = _spi(s, 50)
+    spi.line_level = True
+    _queue(s, spi, 0x20)
+    sgi = v0.vgic_cpu.private_irqs[0]
+    sgi.source = (1 << 1) | (1 << 2)
+    sgi.pending_latch = True
+    _queue(s, sgi, 0x10)
+    kvm_vgic_flush_hwstate(v0)
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    lrs = cif.vgic_lr[:v0.vgic_cpu.used_lrs]
+    if kernel == "6.12":
+        assert [lr & 0x3FF for lr in lrs] == [0]
+        assert not cif.vgic_hcr & GICH_HCR_UIE
+        assert s.recorder.counters["lr_spills"] == 1
+    else:
+        assert [lr & 0x3FF for lr in lrs] == [50, 0]
+    sgi_lr = lrs[-1]
+    assert (sgi_lr >> 10) & 7 == 1 and sgi_lr & GICH_LR_EOI and sgi_lr & GICH_LR_PENDING_BIT
+    assert sgi.source == 1 << 2 and sgi.pending_latch
+
+
+def test_flush_sorts_only_when_the_irqs_targeting_the_vcpu_overflow() -> None:
+    """2025 ``vgic_flush_lr_state``: ``vgic_sort_ap_list`` only ``if
+    (irqs_outside_lrs(&als))``, and ``summarize_ap_list`` counts only the irqs whose
+    ``vgic_target_oracle`` is this vCPU: two routable SPIs and one disabled (not yet pruned)
+    fit in two LRs, so they keep their ap_list order (the later, higher-priority SPI in the
+    second LR)."""
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    s = _flush_sys("current", 2)
+    v0 = s.vms[0].vcpus[0]
+    for intid, prio in ((52, 0x10), (51, 0x80), (50, 0x20)):
+        irq = _spi(s, intid)
+        irq.line_level = True
+        _queue(s, irq, prio)
+    _spi(s, 52).enabled = False
+    kvm_vgic_flush_hwstate(v0)
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    assert [lr & 0x3FF for lr in cif.vgic_lr[:v0.vgic_cpu.used_lrs]] == [51, 50]
+    assert "lr_spills" not in s.recorder.counters
+
+
 # ---------------------------------------------------------------------- guest MMIO on mapped irqs
 def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
     kvm = s.vms[0]

@@ -9,8 +9,10 @@ Functions over the structures of :mod:`irqfwd.host.kvm.kvm_host`, named as in Li
   ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``vgic_get_phys_line_level``,
   ``vgic_irq_set_phys_active`` / ``vgic_irq_set_phys_pending``, ``vgic_irq_handle_resampling``;
 * flush and fold: ``vgic_sort_ap_list`` (``vgic_irq_cmp``: the order up to 2025, active
-  first, or the 2025 LR-overflow order: pending first, priority, HW first), ``kvm_vgic_flush_hwstate`` (LR population,
-  underflow on overflow, counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
+  first, or the 2025 LR-overflow order: pending first, priority, HW first),
+  ``kvm_vgic_flush_hwstate`` (LR population; when to sort: ``summarize_ap_list`` in 2025,
+  ``compute_ap_list_depth`` with the GICv2 multi-source SGI rule before; underflow or
+  ``configure_hcr``; counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
   ``vgic_prune_ap_list``), ``kvm_vgic_vcpu_pending_irq``;
 * ``kvm_notify_acked_irq`` and the trapped-deactivation emulation (``vgic_deactivate``).
 
@@ -40,6 +42,7 @@ from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 __all__ = [
     "EEXIST",
     "EINVAL",
+    "compute_ap_list_depth",
     "kvm_notify_acked_irq",
     "kvm_vgic_dist_init",
     "kvm_vgic_flush_hwstate",
@@ -51,6 +54,7 @@ __all__ = [
     "kvm_vgic_sync_hwstate",
     "kvm_vgic_unmap_phys_irq",
     "kvm_vgic_vcpu_pending_irq",
+    "summarize_ap_list",
     "vgic_deactivate",
     "vgic_debug_state",
     "vgic_eoicount_irqs",
@@ -316,32 +320,77 @@ def vgic_sort_ap_list(vcpu: KvmVcpu) -> None:
     vcpu.vgic_cpu.ap_list.sort(key=_sort_key(vcpu.kvm.vgic.options))
 
 
+def compute_ap_list_depth(vcpu: KvmVcpu) -> tuple[int, bool]:
+    """``compute_ap_list_depth`` (up to 2025): the LRs the whole ap_list would take
+    (:func:`vgic_irq_get_lr_count` summed: a GICv2 SGI once per source), and whether it
+    holds a multi-source SGI."""
+    count = 0
+    multi_sgi = False
+    for irq in vcpu.vgic_cpu.ap_list:
+        w = vgic_irq_get_lr_count(irq)
+        count += w
+        if w > 1:
+            multi_sgi = True
+    return count, multi_sgi
+
+
+def summarize_ap_list(vcpu: KvmVcpu) -> int:
+    """``summarize_ap_list`` (2025): the irqs of the ap_list that target ``vcpu``
+    (``nr_pend + nr_act``; a multi-source SGI counts once)."""
+    kvm = vcpu.kvm
+    n = 0
+    for irq in vcpu.vgic_cpu.ap_list:
+        if vgic_target_oracle(kvm, irq) is vcpu:
+            n += 1
+    return n
+
+
 def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
-    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow, then ask for
-    the maintenance interrupts the overflow rule wants (:attr:`VgicOptions.lr_overflow`)."""
+    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: sort the ap_list if it will
+    not fit, fill the LR shadow in its order, then ask for the maintenance interrupts the
+    overflow rule wants (:attr:`VgicOptions.lr_overflow`).
+
+    ``"configure_hcr"`` (2025): sorted when more irqs target the vCPU than there are LRs
+    (:func:`summarize_ap_list`, ``irqs_outside_lrs``).  ``"underflow"`` (up to 2025):
+    sorted when :func:`compute_ap_list_depth` exceeds the LRs or a GICv2 SGI has several
+    sources; then no irq of lower priority than a multi-source SGI that keeps sources
+    after its LR is written gets an LR ("they are all seen before any IRQ of lower
+    priority": the loop stops there, and without UIE).  Irqs left out of the LRs are
+    counted in ``lr_spills``."""
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
     kvm = vcpu.kvm
     dist = kvm.vgic
+    configure_hcr = dist.options.lr_overflow == "configure_hcr"
     if not ap:
         vgic_cpu.used_lrs = 0
-        if dist.options.lr_overflow == "configure_hcr":
+        if configure_hcr:
             dist.ops.configure_hcr(vcpu, False, False)
         return
     nr_lr = dist.nr_lr
-    if len(ap) > nr_lr:
-        vgic_sort_ap_list(vcpu)
+    multi_sgi = False
+    if configure_hcr:
+        if len(ap) > nr_lr and summarize_ap_list(vcpu) > nr_lr:
+            vgic_sort_ap_list(vcpu)
+    else:
+        depth, multi_sgi = compute_ap_list_depth(vcpu)
+        if depth > nr_lr or multi_sgi:
+            vgic_sort_ap_list(vcpu)
     count = 0
     ops = dist.ops
     spilled = 0
     more_after_full = False
     pending_out = active_out = False
+    prio = 0xFF
+    stopped = False
     for irq in ap:
         if count >= nr_lr:
             more_after_full = True  # legacy: "!list_is_last" once every LR is used
+        if multi_sgi and irq.priority > prio:
+            stopped = True  # legacy: below a multi-source SGI's priority, nothing more
         if vgic_target_oracle(kvm, irq) is not vcpu:
             continue
-        if count >= nr_lr:
+        if count >= nr_lr or stopped:
             spilled += 1
             if irq.active:
                 active_out = True
@@ -350,7 +399,9 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
             continue
         ops.populate_lr(vcpu, irq, count)
         count += 1
-    if dist.options.lr_overflow == "configure_hcr":
+        if irq.source:
+            prio = irq.priority
+    if configure_hcr:
         ops.configure_hcr(vcpu, pending_out, active_out)
     elif more_after_full:
         ops.set_underflow(vcpu)
