@@ -365,6 +365,205 @@ def test_ap_list_order_legacy_and_2025() -> None:
     assert [i.intid for i in sorted(irqs, key=_cmp_key_2025)] == [43, 42, 41, 40]
 
 
+def test_vgic_irq_cmp_hw_tie_break_applies_to_pending_irqs() -> None:
+    """2025 ``vgic_irq_cmp``: after "pending, enabled and not active first" and the
+    priority, the last key is ``irqb->hw - irqa->hw`` for *any* two irqs, so of two pending
+    irqs of equal priority the HW one sorts first; ``vgic_flush_lr_state`` then gives it
+    the LR when the ap_list overflows (here 3 pending irqs, 2 LRs)."""
+    from irqfwd.config import HostConfig
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    cfg = _cfg().model_copy(update={"num_lrs": 2, "host": HostConfig(kernel="current")})
+    s = build_system(cfg, "forwarded")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    kvm.vgic.enabled = True
+    for intid in (50, 51, 48):  # two non-HW SPIs queued before the HW-mapped SPI 48
+        irq = _spi(s, intid)
+        irq.enabled = True
+        irq.priority = 0xA0
+        irq.line_level = True
+        irq.vcpu = v0
+        v0.vgic_cpu.ap_list.append(irq)
+    assert _spi(s, 48).hw and not _spi(s, 50).hw
+    kvm_vgic_flush_hwstate(v0)
+    assert v0.vgic_cpu.vgic_v2 is not None
+    lrs = v0.vgic_cpu.vgic_v2.vgic_lr
+    assert [lr & 0x3FF for lr in lrs] == [48, 50]
+    assert lrs[0] & GICH_LR_HW
+
+
+def test_no_pending_irq_while_the_distributor_is_disabled() -> None:
+    """``kvm_vgic_vcpu_pending_irq`` returns false when ``!vcpu->kvm->arch.vgic.enabled``,
+    before it looks at ``its_vpe.pending_last`` or the ap_list; and ``vgic_target_oracle``
+    forwards no pending irq with a target while the distributor is disabled, private irqs
+    (an SGI here) included."""
+    from irqfwd.host.kvm.vgic import kvm_vgic_vcpu_pending_irq, vgic_queue_irq_unlock
+
+    s = _sys("irqfd-resample")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    kvm.vgic.enabled = True
+    spi = _spi(s, 50)
+    spi.enabled = True
+    spi.priority = 0xA0
+    spi.line_level = True
+    vgic_queue_irq_unlock(kvm, spi)
+    assert spi in v0.vgic_cpu.ap_list
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    cif.vgic_vmcr = 0x1F << 27  # GICH_VMCR.PriMask 0xF8: no priority masked
+    assert kvm_vgic_vcpu_pending_irq(v0)
+    kvm.vgic.enabled = False  # the guest clears GICD_CTLR.Enable
+    assert not kvm_vgic_vcpu_pending_irq(v0)
+    sgi = v0.vgic_cpu.private_irqs[1]
+    sgi.source = 1
+    sgi.pending_latch = True
+    assert vgic_target_oracle(kvm, sgi) is None
+    vgic_queue_irq_unlock(kvm, sgi)
+    assert sgi not in v0.vgic_cpu.ap_list and sgi.vcpu is None
+    kvm.vgic.enabled = True
+    assert vgic_target_oracle(kvm, sgi) is v0
+
+
+def test_gicv4_pending_last_needs_the_distributor_enabled() -> None:
+    """``kvm_vgic_vcpu_pending_irq``: the distributor check comes first, so a doorbell
+    (``its_vpe.pending_last``) does not make the vCPU runnable while it is disabled."""
+    from irqfwd.config import DeviceConfig as _Dev
+    from irqfwd.host.kvm.vgic import kvm_vgic_vcpu_pending_irq
+
+    cfg = ScenarioConfig(name="v4", gic="v4", duration_ns=1_000_000, vms=[VMConfig(vcpus=1)],
+                         devices=[_Dev()])
+    s = build_system(cfg, "gicv4-direct")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    v3 = v0.vgic_cpu.vgic_v3
+    assert v3 is not None and v3.its_vpe is not None
+    v3.its_vpe.pending_last = True
+    kvm.vgic.enabled = True
+    assert kvm_vgic_vcpu_pending_irq(v0)
+    kvm.vgic.enabled = False
+    assert not kvm_vgic_vcpu_pending_irq(v0)
+
+
+def test_gicv2_sgi_active_from_one_source_pending_from_another() -> None:
+    """``vgic_v2_populate_lr`` (``vgic_v2_compute_lr``): an SGI active from vCPU 1 and
+    pending again from vCPU 2 is a multi-SGI (``vgic_irq_is_multi_sgi``: one LR per source
+    plus one for the active state); its one LR holds Active with CPUID = the active source
+    and the EOI bit, no Pending (CPUID cannot name two sources).  Once the guest's EOI
+    empties that LR (fold: inactive), the next flush presents the source-2 instance: Pending,
+    CPUID 2, no EOI bit (no source left), and ``source`` / ``pending_latch`` are consumed."""
+    from irqfwd.host.kvm.vgic import (
+        kvm_vgic_flush_hwstate,
+        kvm_vgic_sync_hwstate,
+        vgic_irq_get_lr_count,
+    )
+
+    s = _sys("irqfd-resample", vcpus=3)
+    kvm = s.vms[0]
+    kvm.vgic.enabled = True
+    v0 = kvm.vcpus[0]
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    sgi = v0.vgic_cpu.private_irqs[0]
+    sgi.active = True
+    sgi.active_source = 1
+    sgi.source = 1 << 2
+    sgi.pending_latch = True
+    sgi.vcpu = v0
+    v0.vgic_cpu.ap_list.append(sgi)
+    assert vgic_irq_get_lr_count(sgi) == 2
+    kvm_vgic_flush_hwstate(v0)
+    lr = cif.vgic_lr[0]
+    assert lr & GICH_LR_ACTIVE_BIT and not lr & GICH_LR_PENDING_BIT
+    assert (lr >> 10) & 7 == 1 and lr & GICH_LR_EOI
+    assert sgi.source == 1 << 2 and sgi.pending_latch
+    cif.vgic_lr[0] = lr & ~(GICH_LR_ACTIVE_BIT | GICH_LR_PENDING_BIT)  # the guest's EOI
+    kvm_vgic_sync_hwstate(v0)
+    assert not sgi.active and sgi in v0.vgic_cpu.ap_list
+    kvm_vgic_flush_hwstate(v0)
+    lr = cif.vgic_lr[0]
+    assert lr & GICH_LR_PENDING_BIT and not lr & GICH_LR_ACTIVE_BIT
+    assert (lr >> 10) & 7 == 2 and not lr & GICH_LR_EOI
+    assert sgi.source == 0 and not sgi.pending_latch
+
+
+def _flush_sys(kernel: str, num_lrs: int) -> System:
+    from irqfwd.config import HostConfig
+
+    cfg = _cfg(vcpus=3).model_copy(update={"num_lrs": num_lrs, "host": HostConfig(kernel=kernel)})
+    s = build_system(cfg, "irqfd-resample")
+    s.vms[0].vgic.enabled = True
+    return s
+
+
+def _queue(s: System, irq: VgicIrq, prio: int) -> None:
+    v0 = s.vms[0].vcpus[0]
+    irq.enabled = True
+    irq.priority = prio
+    irq.vcpu = v0
+    v0.vgic_cpu.ap_list.append(irq)
+
+
+@pytest.mark.parametrize("kernel", ["6.12", "current"])
+def test_flush_with_a_multi_source_sgi(kernel: str) -> None:
+    """``vgic_flush_lr_state`` with a GICv2 SGI pending from two vCPUs (priority 0x10)
+    queued after an SPI (priority 0x20), four LRs.  Up to 2025 (kernel ``6.12``):
+    ``compute_ap_list_depth`` finds a multi-SGI, so the ap_list is sorted (SGI first) and
+    "we need to guarantee that they are all seen before any IRQ of lower priority": after
+    the SGI's LR (source 1, EOI bit, source 2 left) the loop stops, the SPI waits for the
+    EOI maintenance interrupt, no UIE.  Since the 2025 rework (``current``) "GICv2 SGIs with
+    multiple sources are injected one source at a time": ``summarize_ap_list`` counts the
+    SGI once, two irqs fit in four LRs, no sort, both get an LR in ap_list order."""
+    from irqfwd.host.irqchip.arm_gic import GICH_HCR_UIE
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    s = _flush_sys(kernel, 4)
+    v0 = s.vms[0].vcpus[0]
+    spi = _spi(s, 50)
+    spi.line_level = True
+    _queue(s, spi, 0x20)
+    sgi = v0.vgic_cpu.private_irqs[0]
+    sgi.source = (1 << 1) | (1 << 2)
+    sgi.pending_latch = True
+    _queue(s, sgi, 0x10)
+    kvm_vgic_flush_hwstate(v0)
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    lrs = cif.vgic_lr[:v0.vgic_cpu.used_lrs]
+    if kernel == "6.12":
+        assert [lr & 0x3FF for lr in lrs] == [0]
+        assert not cif.vgic_hcr & GICH_HCR_UIE
+        assert s.recorder.counters["lr_spills"] == 1
+    else:
+        assert [lr & 0x3FF for lr in lrs] == [50, 0]
+    sgi_lr = lrs[-1]
+    assert (sgi_lr >> 10) & 7 == 1 and sgi_lr & GICH_LR_EOI and sgi_lr & GICH_LR_PENDING_BIT
+    assert sgi.source == 1 << 2 and sgi.pending_latch
+
+
+def test_flush_sorts_only_when_the_irqs_targeting_the_vcpu_overflow() -> None:
+    """2025 ``vgic_flush_lr_state``: ``vgic_sort_ap_list`` only ``if
+    (irqs_outside_lrs(&als))``, and ``summarize_ap_list`` counts only the irqs whose
+    ``vgic_target_oracle`` is this vCPU: two routable SPIs and one disabled (not yet pruned)
+    fit in two LRs, so they keep their ap_list order (the later, higher-priority SPI in the
+    second LR)."""
+    from irqfwd.host.kvm.vgic import kvm_vgic_flush_hwstate
+
+    s = _flush_sys("current", 2)
+    v0 = s.vms[0].vcpus[0]
+    for intid, prio in ((52, 0x10), (51, 0x80), (50, 0x20)):
+        irq = _spi(s, intid)
+        irq.line_level = True
+        _queue(s, irq, prio)
+    _spi(s, 52).enabled = False
+    kvm_vgic_flush_hwstate(v0)
+    cif = v0.vgic_cpu.vgic_v2
+    assert cif is not None
+    assert [lr & 0x3FF for lr in cif.vgic_lr[:v0.vgic_cpu.used_lrs]] == [51, 50]
+    assert "lr_spills" not in s.recorder.counters
+
+
 # ---------------------------------------------------------------------- guest MMIO on mapped irqs
 def _mmio(s: System, off: int, val: int, write: bool = True, uaccess: bool = False) -> int:
     kvm = s.vms[0]
@@ -412,20 +611,27 @@ def test_guest_and_user_active_writes_on_mapped_irq() -> None:
 
 
 def test_injection_owner_and_level_semantics() -> None:
-    """"Injection into a vgic irq with an owner from a different owner is rejected;
-    level injection only applies level changes; edge injection only acts on level=1." """
+    """``vgic_validate_injection``: ``irq->owner != owner`` refuses the injection, and
+    ``kvm_vgic_inject_irq`` then returns 0 ("Nothing to see here, move along"), not an
+    error: userspace (owner NULL) cannot raise an irq an in-kernel device owns, nor can an
+    owner token raise an irq it does not own; level injection only applies level changes;
+    edge injection only acts on level=1."""
     s = _sys("irqfd-resample")
-    vgic = s.vms[0].vgic
-    vgic.enabled = True
+    kvm = s.vms[0]
+    kvm.vgic.enabled = True
+    v0 = kvm.vcpus[0]
     owned = _spi(s, 50)
     owned.owner = "timer-ctx"
-    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, None) == EINVAL
+    assert kvm_vgic_inject_irq(kvm, None, 50, True, None) == 0
     assert not owned.line_level
-    assert kvm_vgic_inject_irq(s.vms[0], None, 50, True, "timer-ctx") == 0 and owned.line_level
+    assert kvm_vgic_inject_irq(kvm, None, 50, True, "timer-ctx") == 0 and owned.line_level
+    unowned = _spi(s, 53)
+    assert kvm_vgic_inject_irq(kvm, None, 53, True, "timer-ctx") == 0
+    assert not unowned.line_level
+    assert kvm_vgic_inject_irq(kvm, None, 16, True, None) == EINVAL  # a PPI needs its vCPU
     lvl = _spi(s, 51)
     lvl.enabled = True
     assert kvm_vgic_inject_irq(s.vms[0], None, 51, True, None) == 0
-    v0 = s.vms[0].vcpus[0]
     n = len(v0.vgic_cpu.ap_list)
     kvm_vgic_inject_irq(s.vms[0], None, 51, True, None)  # no level change: nothing happens
     assert len(v0.vgic_cpu.ap_list) == n and lvl.line_level
@@ -435,6 +641,24 @@ def test_injection_owner_and_level_semantics() -> None:
     assert not edge.pending_latch
     kvm_vgic_inject_irq(s.vms[0], None, 52, True, None)
     assert edge.pending_latch
+
+
+def test_kvm_vgic_set_owner() -> None:
+    """``kvm_vgic_set_owner`` (the arch timer's ``timer_irqs_are_valid``): a PPI or SPI
+    takes one owner; another owner gets -EEXIST, an SGI -EINVAL ("SGIs and LPIs cannot be
+    wired up to any device"); the vtimer PPI of a built system is owned by its timer
+    context."""
+    from irqfwd.host.kvm.vgic import EEXIST, kvm_vgic_set_owner
+
+    s = _sys("irqfd-resample")
+    kvm = s.vms[0]
+    v0 = kvm.vcpus[0]
+    assert kvm_vgic_set_owner(kvm, v0, 50, "pmu") == 0 and _spi(s, 50).owner == "pmu"
+    assert kvm_vgic_set_owner(kvm, v0, 50, "pmu") == 0
+    assert kvm_vgic_set_owner(kvm, v0, 50, "other") == EEXIST
+    assert kvm_vgic_set_owner(kvm, v0, 1, "pmu") == EINVAL
+    assert s.vtimer is not None
+    assert v0.vgic_cpu.private_irqs[27].owner is s.vtimer.kt.context_of(v0)
 
 
 # ---------------------------------------------------------------------- VFIO / irqfd / irqbypass

@@ -25,6 +25,7 @@ from irqfwd.system.build import System, build_system
 from irqfwd.system.run import run_scenario
 from irqfwd.system.vtimer import VtimerSystem
 
+GICD_CTLR = 0x000
 GICD_ISENABLER0, GICD_ICENABLER0 = 0x100, 0x180
 GICD_ISPENDR0, GICD_ISACTIVER0 = 0x200, 0x300
 GICD_IPRIORITYR = 0x400
@@ -85,11 +86,19 @@ class TimerGuest:
         cpu.next = step
 
     def _boot(self) -> int:
+        """The GIC set-up both upstream tests make first (kvm-unit-tests
+        ``gic_enable_defaults``, the selftests' ``gic_init``): CPU interface PMR and enable,
+        GICD_CTLR.Enable (KVM forwards nothing while the distributor is disabled,
+        ``vgic_target_oracle``), then the vtimer PPI's priority."""
         vif = self.gic.vcpu_if[self.vcpu.cpu.index]  # type: ignore[union-attr]
         vif.write_pmr(0xF0)
         vif.write_ctlr(1)
         self.vcpu.booting = False
-        return self.vcpu.trap_mmio(self.gicd + GICD_IPRIORITYR + PPI_VTIMER, 0xA0, 1, True, self._step)
+
+        def priority() -> int:
+            return self.vcpu.trap_mmio(self.gicd + GICD_IPRIORITYR + PPI_VTIMER, 0xA0, 1, True, self._step)
+
+        return self.vcpu.trap_mmio(self.gicd + GICD_CTLR, 1, 4, True, priority)
 
     def _step(self) -> int:
         try:

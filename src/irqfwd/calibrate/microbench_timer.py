@@ -1,7 +1,7 @@
 """kvm-unit-tests ``arm/micro-bench`` ``timer_10ms`` inside the simulator.
 
-The upstream test (``timer_prep`` / ``timer_exec`` / ``timer_post``) enables the virtual
-timer PPI at the GIC, then per iteration reads ``CNTVCT``, programs
+The upstream test (``test_init``'s ``gic_enable_defaults``, then ``timer_prep`` /
+``timer_exec`` / ``timer_post``) enables the distributor and the virtual timer PPI at the GIC, then per iteration reads ``CNTVCT``, programs
 ``CNTV_CVAL = CNTVCT + CNTFRQ/100`` with ``CNTV_CTL = ENABLE`` and spins (``cpu_relax``)
 until its IRQ handler (``GICC_IAR``, ``CNTV_CTL = IMASK``, ``GICC_EOIR``, flag) has run;
 ``timer_post`` subtracts the 10 ms from the total, so the figure is the virtual-timer
@@ -22,7 +22,7 @@ from typing import Any
 
 from irqfwd.calibrate.program import GuestProgram
 from irqfwd.config import ScenarioConfig, VMConfig
-from irqfwd.host.irqchip.arm_gic_v3 import GICR_SGI_BASE
+from irqfwd.host.irqchip.arm_gic_v3 import GICD_CTLR_ARE_NS, GICD_CTLR_ENABLE_G1A, GICR_SGI_BASE
 from irqfwd.host.kvm.vcpu import Vcpu
 from irqfwd.host.kvm.vm import GICR_BASE
 from irqfwd.hw.machine import Step
@@ -36,6 +36,8 @@ __all__ = ["ITERATIONS", "TimerBench", "timer_10ms"]
 ITERATIONS = 16
 """Timed iterations (upstream runs more; every simulated iteration is identical up to phase)."""
 WAIT_NS = 10_000_000
+GICD_CTLR = 0x000
+GICD_CTLR_ENABLE = 1
 GICD_ISENABLER = 0x100
 GICD_IPRIORITYR = 0x400
 TIMER_PRIO = 0xA0
@@ -58,17 +60,26 @@ class TimerBench(GuestProgram):
 
     # ---------------------------------------------------------------- timer_prep
     def _setup(self) -> int:
-        """gic_cpu_init on GICV, then the PPI's priority and enable (trapped GICD writes;
-        GICv3: GICR_IPRIORITYR and GICR_ISENABLER0 in the vCPU's SGI_base frame)."""
+        """gic_cpu_init on GICV; the distributor enabled as ``test_init``'s
+        ``gic_enable_defaults`` does (GICD_CTLR.Enable; GICv3: ARE_NS | EnableGrp1A: KVM
+        forwards no interrupt while it is disabled, ``vgic_target_oracle``); then the PPI's
+        priority and enable (trapped GICD writes; GICv3: GICR_IPRIORITYR and GICR_ISENABLER0
+        in the vCPU's SGI_base frame)."""
         cost = self._gicv_init()
         gicd = self.gic.config.gicd_base
+        ctlr = GICD_CTLR_ENABLE
+        ppi_frame = gicd
         if self.gic3 is not None:
-            gicd = GICR_BASE + 2 * 0x10000 * self.vcpu.vcpu_id + GICR_SGI_BASE
+            ctlr = GICD_CTLR_ARE_NS | GICD_CTLR_ENABLE_G1A
+            ppi_frame = GICR_BASE + 2 * 0x10000 * self.vcpu.vcpu_id + GICR_SGI_BASE
 
         def enable() -> int:
-            return self.vcpu.trap_mmio(gicd + GICD_ISENABLER, 1 << PPI_VTIMER, 4, True, self._boot_done)
+            return self.vcpu.trap_mmio(ppi_frame + GICD_ISENABLER, 1 << PPI_VTIMER, 4, True, self._boot_done)
 
-        return cost + self.vcpu.trap_mmio(gicd + GICD_IPRIORITYR + PPI_VTIMER, TIMER_PRIO, 1, True, enable)
+        def priority() -> int:
+            return self.vcpu.trap_mmio(ppi_frame + GICD_IPRIORITYR + PPI_VTIMER, TIMER_PRIO, 1, True, enable)
+
+        return cost + self.vcpu.trap_mmio(gicd + GICD_CTLR, ctlr, 4, True, priority)
 
     def _boot_done(self) -> int:
         self.vcpu.booting = False

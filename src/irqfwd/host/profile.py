@@ -13,6 +13,9 @@ arch timer Active write   cached       every load   every load   every load
 LR overflow maintenance   UIE          UIE          UIE          NPIE/LRENPIE/UIE
                                                                  + VGrp enables
 ap_list order             active 1st   active 1st   active 1st   pending 1st
+flush sorts when          LR depth     LR depth     LR depth     irqs > LRs
+                          > LRs or     > LRs or     > LRs or
+                          multi-SGI    multi-SGI    multi-SGI
 GICV_DIR                  mapped       mapped       mapped       trapped
 fair scheduler            CFS          CFS          EEVDF        EEVDF
 ========================  ===========  ===========  ===========  ===========
@@ -34,7 +37,10 @@ shrink factor is read from the 6.12.y source; EEVDF replaced CFS in 6.6.
   and the ap_list holds more (``vgic_set_underflow``); the 2025 rework
   (``vgic_v2_configure_hcr``) asks for NPIE/LRENPIE/UIE from a summary of what stayed out
   of the LRs and for the group enable/disable maintenance interrupts, sorts pending irqs
-  before active ones (``vgic_irq_cmp``), and always traps GICV_DIR on GICv2.
+  before active ones (``vgic_irq_cmp``), and always traps GICV_DIR on GICv2.  Before it,
+  ``compute_ap_list_depth`` counted a GICv2 SGI once per source and a multi-source SGI
+  forced the sort and held back lower priorities; since, ``summarize_ap_list`` counts it
+  once (the ``lr_overflow`` switch selects both).
 """
 
 from __future__ import annotations

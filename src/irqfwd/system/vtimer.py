@@ -36,7 +36,7 @@ from irqfwd.host.kvm.arch_timer import (
     timer_design_for,
 )
 from irqfwd.host.kvm.kvm_host import KvmVcpu
-from irqfwd.host.kvm.vgic import vgic_get_irq
+from irqfwd.host.kvm.vgic import kvm_vgic_set_owner
 from irqfwd.host.kvm.vm import Vm
 from irqfwd.hw.machine import Machine
 from irqfwd.hw.timer import CTL_ENABLE, PPI_VTIMER, ArchTimers
@@ -99,9 +99,8 @@ class VtimerSystem:
         cntvoff = self.hw.counter.count()  # the VM's virtual count starts at 0 (kvm_timer_vcpu_init)
         ctx = kt.kvm_timer_vcpu_init(vcpu, vm=vcpu.kvm.index, vcpu_id=vcpu.vcpu_id, cntvoff=cntvoff)
         kt.kvm_timer_enable(ctx)
-        irq = vgic_get_irq(vcpu.kvm, vcpu, PPI_VTIMER)
-        if irq is not None:
-            irq.owner = ctx  # kvm_vgic_set_owner(vcpu, vtimer_irq, ctx)
+        if kvm_vgic_set_owner(vcpu.kvm, vcpu, PPI_VTIMER, ctx):  # kvm_timer_enable: timer_irqs_are_valid
+            raise RuntimeError("kvm_vgic_set_owner(vtimer) failed")
 
         vcpu.hooks.append(VcpuTimerHooks(kt, ctx))
         if config is not None and config.enabled and gcpu is not None:

@@ -59,10 +59,13 @@ __all__ = [
 
 @mypyc_attr(allow_interpreted_subclasses=True)
 class VcpuHooks:
-    """What runs around a vCPU's load, put, block and unblock in ``kvm_arch_vcpu_load`` /
-    ``kvm_arch_vcpu_put`` / ``kvm_arch_vcpu_blocking`` / ``kvm_arch_vcpu_unblocking`` (the
-    arch timer's ``kvm_timer_vcpu_load``... in KVM), registered in :attr:`KvmVcpu.hooks`:
-    native calls in the compiled build.  Each returns the ns it costs."""
+    """What runs around a vCPU's load and put (``kvm_arch_vcpu_load`` /
+    ``kvm_arch_vcpu_put``: the arch timer's ``kvm_timer_vcpu_load``... in KVM) and marks
+    the span of ``kvm_vcpu_block`` during which ``kvm_vcpu_is_blocking`` is true (from
+    ``prepare_to_rcuwait`` to the wake-up; arm64's ``kvm_arch_vcpu_blocking`` /
+    ``unblocking`` are empty since the GICv4 WFI handling moved to ``kvm_vcpu_wfi``),
+    registered in :attr:`KvmVcpu.hooks`: native calls in the compiled build.  Each returns
+    the ns it costs."""
 
     def on_load(self, vcpu: KvmVcpu, cpu: int) -> int:
         """The vCPU is loaded on pCPU ``cpu``."""

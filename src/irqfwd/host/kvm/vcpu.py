@@ -24,8 +24,8 @@ guest context is loaded on the pCPU, the vgic back end's ``load``, then the ``ho
 hooks) and ``kvm_arch_vcpu_put`` (:meth:`Vcpu.sched_out`: the ``on_put`` hooks, then the
 back end's ``put``).  Hooks for other subsystems (e.g. the arch timer's
 ``kvm_timer_vcpu_load``/``put``) are lists of ``fn(vcpu, pcpu_index) -> int`` (cost in ns);
-``on_block`` / ``on_unblock`` run around ``kvm_vcpu_block`` (``kvm_arch_vcpu_blocking`` /
-``unblocking``).  The guest runs in :attr:`Vcpu.ctx` (a
+``on_block`` / ``on_unblock`` bracket the wait of ``kvm_vcpu_block`` (what
+``kvm_vcpu_is_blocking`` reports: the timer's put arms ``bg_timer`` only then).  The guest runs in :attr:`Vcpu.ctx` (a
 :class:`~irqfwd.hw.machine.GuestContext`), which the pCPU executes in guest mode.
 """
 
@@ -457,7 +457,8 @@ class Vcpu(KvmVcpu):
         self.halt_poll_ns = val
 
     def kvm_vcpu_block(self, cpu: PhysCpu) -> int:
-        """``kvm_vcpu_block``: ``kvm_arch_vcpu_blocking`` (``on_block`` hooks), then sleep."""
+        """``kvm_vcpu_block``: ``prepare_to_rcuwait`` (``on_block`` hooks: the vCPU is now
+        ``kvm_vcpu_is_blocking``), then sleep (``schedule``: the put arms ``bg_timer``)."""
         cost = 0
         for hook in self.hooks:
             cost += hook.on_block(self, cpu.index)

@@ -3,14 +3,16 @@
 Functions over the structures of :mod:`irqfwd.host.kvm.kvm_host`, named as in Linux:
 
 * ``vgic_get_irq``, ``vgic_target_oracle`` (where an irq belongs right now),
-  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``kvm_vgic_inject_irq`` (owner check,
-  ``vgic_validate_injection`` level semantics);
+  ``vgic_queue_irq_unlock`` (+ ``kvm_vcpu_kick``), ``kvm_vgic_inject_irq``
+  (``vgic_validate_injection``: owner token and level semantics), ``kvm_vgic_set_owner``;
 * mapped irqs: ``kvm_vgic_map_phys_irq`` / ``kvm_vgic_unmap_phys_irq`` /
   ``kvm_vgic_reset_mapped_irq`` / ``kvm_vgic_map_is_active``, ``vgic_get_phys_line_level``,
   ``vgic_irq_set_phys_active`` / ``vgic_irq_set_phys_pending``, ``vgic_irq_handle_resampling``;
 * flush and fold: ``vgic_sort_ap_list`` (``vgic_irq_cmp``: the order up to 2025, active
-  first, or the 2025 LR-overflow order), ``kvm_vgic_flush_hwstate`` (LR population,
-  underflow on overflow, counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
+  first, or the 2025 LR-overflow order: pending first, priority, HW first),
+  ``kvm_vgic_flush_hwstate`` (LR population; when to sort: ``summarize_ap_list`` in 2025,
+  ``compute_ap_list_depth`` with the GICv2 multi-source SGI rule before; underflow or
+  ``configure_hcr``; counter ``lr_spills``), ``kvm_vgic_sync_hwstate`` (fold +
   ``vgic_prune_ap_list``), ``kvm_vgic_vcpu_pending_irq``;
 * ``kvm_notify_acked_irq`` and the trapped-deactivation emulation (``vgic_deactivate``).
 
@@ -31,13 +33,16 @@ from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
     VGIC_MIN_LPI,
     VGIC_NR_PRIVATE_IRQS,
+    VGIC_NR_SGIS,
     IrqOps,
     VgicOptions,
 )
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 
 __all__ = [
+    "EEXIST",
     "EINVAL",
+    "compute_ap_list_depth",
     "kvm_notify_acked_irq",
     "kvm_vgic_dist_init",
     "kvm_vgic_flush_hwstate",
@@ -45,15 +50,19 @@ __all__ = [
     "kvm_vgic_map_is_active",
     "kvm_vgic_map_phys_irq",
     "kvm_vgic_reset_mapped_irq",
+    "kvm_vgic_set_owner",
     "kvm_vgic_sync_hwstate",
     "kvm_vgic_unmap_phys_irq",
     "kvm_vgic_vcpu_pending_irq",
+    "summarize_ap_list",
     "vgic_deactivate",
     "vgic_debug_state",
     "vgic_eoicount_irqs",
     "vgic_get_irq",
     "vgic_get_phys_line_level",
+    "vgic_irq_get_lr_count",
     "vgic_irq_handle_resampling",
+    "vgic_irq_is_multi_sgi",
     "vgic_irq_set_phys_active",
     "vgic_irq_set_phys_pending",
     "vgic_prune_ap_list",
@@ -63,6 +72,7 @@ __all__ = [
 ]
 
 EINVAL: Final = -22
+EEXIST: Final = -17
 
 
 def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
@@ -75,18 +85,32 @@ def _cmp_key_legacy(irq: VgicIrq) -> tuple[int, int]:
 
 
 def _cmp_key_2025(irq: VgicIrq) -> tuple[int, int, int]:
-    """The 2025 LR-overflow order: pending-not-active first, then priority; HW active
-    irqs before non-HW ones."""
-    pend = irq.enabled and irq.irq_is_pending()
-    if pend and not irq.active:
-        return (0, irq.priority, 0)
-    if irq.active:
-        return (1, irq.priority, 0 if irq.hw else 1)
-    return (2, 0, 0)
+    """``vgic_irq_cmp`` since the 2025 LR-overflow rework: pending, enabled and not active
+    first; then, within each of the two classes, by priority (lower value first); then HW
+    irqs before non-HW ones.  One key for every irq, as Linux compares any two."""
+    pend = irq.enabled and irq.irq_is_pending() and not irq.active
+    return (0 if pend else 1, irq.priority, 0 if irq.hw else 1)
 
 
 def _sort_key(options: VgicOptions) -> Callable[[VgicIrq], Any]:
     return _cmp_key_2025 if options.ap_list_order == "2025" else _cmp_key_legacy
+
+
+# ---------------------------------------------------------------------- multi-source SGIs
+def vgic_irq_get_lr_count(irq: VgicIrq) -> int:
+    """``vgic_irq_get_lr_count``: a GICv2 SGI counts once per source vCPU it is pending
+    from, and once more if it is active; any other irq once if pending or active.  (Only
+    GICv2-model SGIs have a ``source`` bitmap.)"""
+    if irq.intid < VGIC_NR_SGIS and irq.source:
+        return bin(irq.source).count("1") + int(irq.active)
+    return 1 if irq.irq_is_pending() or irq.active else 0
+
+
+def vgic_irq_is_multi_sgi(irq: VgicIrq) -> bool:
+    """``vgic_irq_is_multi_sgi``: a GICv2 SGI that needs more than one LR (several
+    sources, or active and pending again); its LR then asks for an EOI maintenance
+    interrupt so that the next source is presented after this one."""
+    return vgic_irq_get_lr_count(irq) > 1
 
 
 # ---------------------------------------------------------------------- init and lookup
@@ -113,11 +137,12 @@ def vgic_get_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int) -> VgicIrq | None:
 # ---------------------------------------------------------------------- targeting / queueing
 def vgic_target_oracle(kvm: Kvm, irq: VgicIrq) -> KvmVcpu | None:
     """``vgic_target_oracle``: an active irq stays with its owner; a pending, enabled irq
-    goes to its target (SPIs only while the distributor is enabled)."""
+    goes to its target, but no irq with a target is forwarded while the distributor is
+    disabled (SGIs and PPIs included: ``irq->target_vcpu`` is set for every private irq)."""
     if irq.active:
         return irq.vcpu if irq.vcpu is not None else irq.target_vcpu
     if irq.enabled and irq.irq_is_pending():
-        if not kvm.vgic.enabled and irq.intid >= VGIC_NR_PRIVATE_IRQS:
+        if irq.target_vcpu is not None and not kvm.vgic.enabled:
             return None
         return irq.target_vcpu
     return None
@@ -148,13 +173,16 @@ def vgic_maintenance(vcpu: KvmVcpu, cpu: int, misr: int) -> None:
 
 
 def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool, owner: Any) -> int:
-    """``kvm_vgic_inject_irq``: owner check, ``vgic_validate_injection``, queue."""
+    """``kvm_vgic_inject_irq``: -EINVAL for an INTID with no irq (a private one without a
+    vCPU); the ``vgic_update_irq_pending`` trace; ``vgic_validate_injection`` (the caller's
+    ``owner`` token must be the irq's, NULL for userspace and irqfd, the timer context for
+    the arch timer; a level irq takes level changes only, an edge irq rising edges only),
+    and an injection it refuses returns 0 ("nothing to see here"), not an error; else
+    latch or level, then ``vgic_queue_irq_unlock``."""
     m = kvm.m
     m.acc += kvm.vgic.inject_ns
     irq = vgic_get_irq(kvm, vcpu, intid)
     if irq is None:
-        return EINVAL
-    if irq.owner is not None and irq.owner is not owner:
         return EINVAL
     ev = kvm.ev_update_irq_pending
     if ev.live:
@@ -162,6 +190,8 @@ def kvm_vgic_inject_irq(kvm: Kvm, vcpu: KvmVcpu | None, intid: int, level: bool,
         ev.intid = intid
         ev.level = level
         ev.emit()
+    if irq.owner is not owner:
+        return 0
     if level and intid >= VGIC_NR_PRIVATE_IRQS:
         kvm.c_spi_injections.n += 1
     if irq.config == VGIC_CONFIG_LEVEL:
@@ -216,6 +246,23 @@ def kvm_vgic_map_is_active(kvm: Kvm, vcpu: KvmVcpu | None, vintid: int) -> bool:
     """``kvm_vgic_map_is_active``: ``hw && active`` (meaningful after fold)."""
     irq = vgic_get_irq(kvm, vcpu, vintid)
     return irq is not None and irq.hw and irq.active
+
+
+def kvm_vgic_set_owner(kvm: Kvm, vcpu: KvmVcpu, intid: int, owner: Any) -> int:
+    """``kvm_vgic_set_owner``: give a PPI or an SPI to an in-kernel device (the arch timer
+    context, the PMU), whose ``owner`` token :func:`kvm_vgic_inject_irq` then requires;
+    -EINVAL for SGIs and LPIs ("cannot be wired up to any device"), -EEXIST when another
+    owner holds it."""
+    is_ppi = VGIC_NR_SGIS <= intid < VGIC_NR_PRIVATE_IRQS
+    if not is_ppi and not VGIC_NR_PRIVATE_IRQS <= intid < VGIC_NR_PRIVATE_IRQS + kvm.vgic.nr_spis:
+        return EINVAL
+    irq = vgic_get_irq(kvm, vcpu, intid)
+    if irq is None:
+        return EINVAL
+    if irq.owner is not None and irq.owner is not owner:
+        return EEXIST
+    irq.owner = owner
+    return 0
 
 
 def vgic_get_phys_line_level(kvm: Kvm, irq: VgicIrq) -> bool:
@@ -273,32 +320,77 @@ def vgic_sort_ap_list(vcpu: KvmVcpu) -> None:
     vcpu.vgic_cpu.ap_list.sort(key=_sort_key(vcpu.kvm.vgic.options))
 
 
+def compute_ap_list_depth(vcpu: KvmVcpu) -> tuple[int, bool]:
+    """``compute_ap_list_depth`` (up to 2025): the LRs the whole ap_list would take
+    (:func:`vgic_irq_get_lr_count` summed: a GICv2 SGI once per source), and whether it
+    holds a multi-source SGI."""
+    count = 0
+    multi_sgi = False
+    for irq in vcpu.vgic_cpu.ap_list:
+        w = vgic_irq_get_lr_count(irq)
+        count += w
+        if w > 1:
+            multi_sgi = True
+    return count, multi_sgi
+
+
+def summarize_ap_list(vcpu: KvmVcpu) -> int:
+    """``summarize_ap_list`` (2025): the irqs of the ap_list that target ``vcpu``
+    (``nr_pend + nr_act``; a multi-source SGI counts once)."""
+    kvm = vcpu.kvm
+    n = 0
+    for irq in vcpu.vgic_cpu.ap_list:
+        if vgic_target_oracle(kvm, irq) is vcpu:
+            n += 1
+    return n
+
+
 def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
-    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: fill the LR shadow, then ask for
-    the maintenance interrupts the overflow rule wants (:attr:`VgicOptions.lr_overflow`)."""
+    """``kvm_vgic_flush_hwstate`` → ``vgic_flush_lr_state``: sort the ap_list if it will
+    not fit, fill the LR shadow in its order, then ask for the maintenance interrupts the
+    overflow rule wants (:attr:`VgicOptions.lr_overflow`).
+
+    ``"configure_hcr"`` (2025): sorted when more irqs target the vCPU than there are LRs
+    (:func:`summarize_ap_list`, ``irqs_outside_lrs``).  ``"underflow"`` (up to 2025):
+    sorted when :func:`compute_ap_list_depth` exceeds the LRs or a GICv2 SGI has several
+    sources; then no irq of lower priority than a multi-source SGI that keeps sources
+    after its LR is written gets an LR ("they are all seen before any IRQ of lower
+    priority": the loop stops there, and without UIE).  Irqs left out of the LRs are
+    counted in ``lr_spills``."""
     vgic_cpu = vcpu.vgic_cpu
     ap = vgic_cpu.ap_list
     kvm = vcpu.kvm
     dist = kvm.vgic
+    configure_hcr = dist.options.lr_overflow == "configure_hcr"
     if not ap:
         vgic_cpu.used_lrs = 0
-        if dist.options.lr_overflow == "configure_hcr":
+        if configure_hcr:
             dist.ops.configure_hcr(vcpu, False, False)
         return
     nr_lr = dist.nr_lr
-    if len(ap) > nr_lr:
-        vgic_sort_ap_list(vcpu)
+    multi_sgi = False
+    if configure_hcr:
+        if len(ap) > nr_lr and summarize_ap_list(vcpu) > nr_lr:
+            vgic_sort_ap_list(vcpu)
+    else:
+        depth, multi_sgi = compute_ap_list_depth(vcpu)
+        if depth > nr_lr or multi_sgi:
+            vgic_sort_ap_list(vcpu)
     count = 0
     ops = dist.ops
     spilled = 0
     more_after_full = False
     pending_out = active_out = False
+    prio = 0xFF
+    stopped = False
     for irq in ap:
         if count >= nr_lr:
             more_after_full = True  # legacy: "!list_is_last" once every LR is used
+        if multi_sgi and irq.priority > prio:
+            stopped = True  # legacy: below a multi-source SGI's priority, nothing more
         if vgic_target_oracle(kvm, irq) is not vcpu:
             continue
-        if count >= nr_lr:
+        if count >= nr_lr or stopped:
             spilled += 1
             if irq.active:
                 active_out = True
@@ -307,7 +399,9 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
             continue
         ops.populate_lr(vcpu, irq, count)
         count += 1
-    if dist.options.lr_overflow == "configure_hcr":
+        if irq.source:
+            prio = irq.priority
+    if configure_hcr:
         ops.configure_hcr(vcpu, pending_out, active_out)
     elif more_after_full:
         ops.set_underflow(vcpu)
@@ -346,11 +440,15 @@ def vgic_prune_ap_list(vcpu: KvmVcpu) -> None:
 
 
 def kvm_vgic_vcpu_pending_irq(vcpu: KvmVcpu) -> bool:
-    """``kvm_vgic_vcpu_pending_irq``: a directly injected interrupt pending for the
-    non-resident vPE (GICv4 ``pending_last``, from the back end), or a pending, enabled,
-    inactive irq above the priority mask of the saved VMCR (``vgic_get_vmcr``; KVM syncs
-    it at WFI, ``kvm_vgic_vmcr_sync``)."""
-    ops = vcpu.kvm.vgic.ops
+    """``kvm_vgic_vcpu_pending_irq``: nothing while the distributor is disabled
+    (``!vcpu->kvm->arch.vgic.enabled``, checked first); else a directly injected interrupt
+    pending for the non-resident vPE (GICv4 ``pending_last``, from the back end), or a
+    pending, enabled, inactive irq above the priority mask of the saved VMCR
+    (``vgic_get_vmcr``; KVM syncs it at WFI, ``kvm_vgic_vmcr_sync``)."""
+    dist = vcpu.kvm.vgic
+    if not dist.enabled:
+        return False
+    ops = dist.ops
     if ops.has_gicv4 and ops.vcpu_pending_direct(vcpu):
         return True
     vgic_cpu = vcpu.vgic_cpu

@@ -269,11 +269,14 @@ class VgicIts:
         return None if dev is None else dev.ites.get(event)
 
     def _mapd(self, devid: int, bits: int, valid: bool) -> int:
-        """``vgic_its_cmd_handle_mapd``: a new ITT drops the old device (``vgic_its_free_device``)."""
+        """``vgic_its_cmd_handle_mapd``: a mapped device is dropped first
+        (``vgic_its_free_device``: every ITE freed with ``its_free_ite``, so its vLPIs go
+        back to the host), then mapped again if V=1."""
         old = self.devices.pop(devid, None)
         if old is not None:
-            for event in list(old.ites):
-                old.ites.pop(event)
+            for ite in old.ites.values():
+                self._its_free_ite(ite)
+            old.ites.clear()
             self.vgic_its_invalidate_all_caches()
         if valid:
             self.devices[devid] = _Device(bits)
@@ -313,15 +316,21 @@ class VgicIts:
         return 0
 
     def _free_ite(self, devid: int, event: int) -> None:
-        """``its_free_ite``: a forwarded LPI goes back to the host first (``its_unmap_vlpi``)."""
+        """``vgic_its_cmd_handle_discard``: drop the ITE (``its_free_ite``)."""
         dev = self.devices.get(devid)
         if dev is None:
             return
         ite = dev.ites.pop(event, None)
         self.vgic_its_invalidate_all_caches()
-        if ite is not None and ite.irq.hw:
-            ite.irq.hw = False
-            self.kvm.host.genirq.irq_set_vcpu_affinity(ite.irq.host_irq, None)
+        if ite is not None:
+            self._its_free_ite(ite)
+
+    def _its_free_ite(self, ite: _Ite) -> None:
+        """``its_free_ite``: a forwarded LPI goes back to the host (``its_unmap_vlpi``)."""
+        irq = ite.irq
+        if irq.hw:
+            irq.hw = False
+            self.kvm.host.genirq.irq_set_vcpu_affinity(irq.host_irq, None)
 
     def _update_affinity(self, irq: VgicIrq, target: int) -> None:
         """``update_affinity``: the LPI follows its collection's vCPU; a vLPI is re-mapped

@@ -8,7 +8,9 @@ virtual interface control frames (GICH) that the host GIC driver handed to KVM i
 * :meth:`VgicV2Ops.populate_lr` (``vgic_v2_populate_lr``): HW bit + PhysicalID for mapped
   irqs, never Pending+Active for HW or level irqs (commits 3d6e77ad1489, 67b5b673ad4d),
   EOI bit for level non-HW irqs, edge ``pending_latch`` consumed, mapped-level
-  ``line_level`` lowered, SGI source CPUID, 5 priority bits;
+  ``line_level`` lowered, 5 priority bits; SGIs: one LR per INTID, the lowest pending
+  source in CPUID (taken from ``source``; EOI bit while other sources remain), an active
+  SGI pending from another source Active only with EOI (``vgic_irq_is_multi_sgi``);
 * :meth:`VgicV2Ops.fold_lr_state` (``vgic_v2_fold_lr_state``): ``kvm_notify_acked_irq`` for an
   LR that signalled an EOI maintenance interrupt, active copied, edge pending preserved,
   level latch consumed, mapped-level resampling; then GICH_HCR.EOICount;
@@ -77,6 +79,7 @@ from irqfwd.host.kvm.vgic import (
     vgic_eoicount_irqs,
     vgic_get_irq,
     vgic_irq_handle_resampling,
+    vgic_irq_is_multi_sgi,
     vgic_irq_set_phys_active,
     vgic_maintenance,
 )
@@ -151,6 +154,12 @@ class VgicV2Ops(VgicOps):
             val |= GICH_LR_ACTIVE_BIT
             if intid < VGIC_NR_SGIS:
                 val |= irq.active_source << GICH_LR_PHYSID_CPUID_SHIFT
+            if vgic_irq_is_multi_sgi(irq):
+                # an SGI active from one source and pending from another: Active only
+                # (the CPUID field holds the active source), EOI maintenance to present
+                # the pending source once this one is deactivated
+                allow_pending = False
+                val |= GICH_LR_EOI
         if irq.group:
             val |= GICH_LR_GROUP1
         if irq.hw and not irq.needs_resampling():
