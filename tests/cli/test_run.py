@@ -18,7 +18,7 @@ SHORT = ["--set", "duration=2ms"]
         (["run", "nic-level", "--set", "rate=fast"], "--set rate: 'fast' is not a rate"),
         (["run", "nic-level", "--set", "nope=1"], "--set nope: unknown key 'nope'"),
         (["compare", "nic-level", "--designs", "forwarded,forwarded"], "--designs: a design is listed twice"),
-        (["compare", "nic-level", "--designs", "forwarded,bogus"], "unknown design 'bogus'"),
+        (["compare", "nic-level", "--designs", "forwarded,bogus"], "--designs: unknown design 'bogus'"),
         (["run", "missing.toml"], "missing.toml: no such scenario file"),
         (["run", "nic-level", "--trace", "/no/such/dir/t.txt"], "--trace /no/such/dir/t.txt: not a writable file path"),
     ],

@@ -43,8 +43,8 @@ import typer
 from irqfwd.calibrate.bench import run_bench, simulator_section
 from irqfwd.calibrate.gicv3_bench import format_report as format_gicv3
 from irqfwd.calibrate.gicv3_bench import run_gicv3_benchmark
+from irqfwd.cli.errors import parse_designs
 from irqfwd.errors import InputError
-from irqfwd.system.designs import DESIGNS
 from irqfwd.system.run import DEFAULT_COMPARE_DESIGNS
 from irqfwd.trace import FORMATS
 
@@ -263,15 +263,7 @@ def accel_cmd(
 
 def _designs(text: str) -> tuple[str, ...]:
     """``--designs D1,D2``, checked as ``compare`` and ``explore`` check theirs."""
-    names = tuple(d.strip() for d in text.split(",") if d.strip())
-    if not names:
-        raise InputError("--designs: no design given")
-    if len(set(names)) != len(names):
-        raise InputError("--designs: a design is listed twice")
-    for name in names:
-        if name not in DESIGNS:
-            raise InputError(f"--designs: unknown design {name!r} (known: {', '.join(DESIGNS)})")
-    return names
+    return tuple(parse_designs(text))
 
 
 def bench_cmd(

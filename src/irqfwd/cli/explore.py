@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
+from irqfwd.cli.errors import parse_designs
 from irqfwd.errors import InputError
 
 __all__ = ["register"]
@@ -78,14 +79,7 @@ def explore_cmd(
     if every:
         names = list(DESIGNS)
     else:
-        names = [d.strip() for d in designs.split(",") if d.strip()]
-        if not names:
-            raise InputError("--designs: no design given")
-        if len(set(names)) != len(names):
-            raise InputError("--designs: a design is listed twice")
-        for n in names:
-            if n not in DESIGNS:
-                raise InputError(f"--designs: unknown design {n!r} (known: {', '.join(DESIGNS)})")
+        names = parse_designs(designs)
     opts = ExploreOptions(
         window_ns=_ns(window, "--window"), env_window_ns=_ns(env_window, "--env-window"),
         kill_window_ns=_ns(kill_window, "--kill-window"), max_deviations=deviations,

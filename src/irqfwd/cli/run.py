@@ -39,6 +39,7 @@ from typing import Annotated, Any
 
 import typer
 
+from irqfwd.cli.errors import parse_designs
 from irqfwd.cli.progress import RunBar
 from irqfwd.config import ScenarioConfig
 from irqfwd.errors import InputError
@@ -364,13 +365,7 @@ def compare_cmd(
     gic: GicOpt = None,
 ) -> None:
     """Run SCENARIO under several delivery designs and print them side by side."""
-    names = [d.strip() for d in designs.split(",") if d.strip()] if designs is not None else []
-    if designs is not None and not names:
-        raise InputError("--designs: no design given")
-    if len(set(names)) != len(names):
-        raise InputError("--designs: a design is listed twice")
-    for name in names:
-        _check_design(name)
+    names = parse_designs(designs) if designs is not None else []
     _check_trace(trace, trace_format)
     config, seed, costs = prepare(scenario, overrides, seed, gic)  # checks the scenario's designs
     if designs is None:
