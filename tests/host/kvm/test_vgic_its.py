@@ -45,3 +45,62 @@ def test_freeing_an_ite_unmaps_its_vlpi(command: str) -> None:
         forwarded = event not in freed
         assert ite.irq.hw is forwarded
         assert genirq.irq_get_irq_data(ite.irq.host_irq).irqd_is_forwarded_to_vcpu() is forwarded
+
+
+def _vlpi_counts(s: System) -> list[int]:
+    return [vcpu.vgic_cpu.vgic_v3.its_vpe.vlpi_count for vcpu in s.vms[0].vcpus]
+
+
+@pytest.mark.parametrize("command", ["MAPD V=0", "DISCARD"])
+def test_vlpi_count_is_kvms_and_freeing_an_ite_keeps_it(command: str) -> None:
+    """``its_vpe.vlpi_count`` is KVM's: ``kvm_vgic_v4_set_forwarding`` increments it and
+    ``kvm_vgic_v4_unset_forwarding`` decrements it, the ITS driver's ``its_vlpi_map`` /
+    ``its_vlpi_unmap`` never touch it.  ``its_free_ite`` (DISCARD, MAPD of the device)
+    unmaps the vLPI without decrementing, so the count stays, and with it the vCPU's
+    cleared WFI trap (``kvm_vcpu_should_clear_twi`` / ``vcpu_clear_wfx_traps``); a later
+    unset finds no forwarded LPI and changes nothing."""
+    from irqfwd.host.kvm.vgic_its import KvmMsi
+    from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_unset_forwarding
+
+    s, its, devid = _forwarded()
+    kvm = s.vms[0]
+    assert _vlpi_counts(s) == [2, 2]  # events 0 and 2 on vCPU 0, 1 and 3 on vCPU 1
+    ites = dict(its.devices[devid].ites)
+    if command == "DISCARD":
+        its.vgic_its_handle_command(devid << 32 | GITS_CMD_DISCARD, 0, 0, 0)
+    else:
+        its.vgic_its_handle_command(devid << 32 | GITS_CMD_MAPD, 0, 0, 0)
+    assert not ites[0].irq.hw
+    assert _vlpi_counts(s) == [2, 2]
+    assert kvm.vgic.ops.has_direct_irqs(kvm.vcpus[0])
+    kvm_vgic_v4_unset_forwarding(kvm, ites[0].irq.host_irq, KvmMsi(its.doorbell, 0, devid))
+    assert _vlpi_counts(s) == [2, 2]
+
+
+def test_unset_forwarding_decrements_vlpi_count() -> None:
+    """``kvm_vgic_v4_unset_forwarding``: the vLPI goes back to the host and its target's
+    ``vlpi_count`` drops."""
+    from irqfwd.host.kvm.vgic_its import KvmMsi
+    from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_unset_forwarding
+
+    s, its, devid = _forwarded()
+    irq = its.devices[devid].ites[1].irq
+    kvm_vgic_v4_unset_forwarding(s.vms[0], irq.host_irq, KvmMsi(its.doorbell, 1, devid))
+    assert not irq.hw
+    assert _vlpi_counts(s) == [2, 1]
+
+
+def test_movi_moves_the_vlpi_count_to_the_new_vpe() -> None:
+    """``update_affinity`` (MOVI → ``vgic_its_cmd_handle_movi``): ``its_get_vlpi``, the old
+    vPE's ``vlpi_count`` decremented, the new one's incremented, then ``its_map_vlpi`` to
+    the new vPE (VMOVI)."""
+    from irqfwd.host.irqchip.arm_gic_v3 import GITS_CMD_MOVI
+
+    s, its, devid = _forwarded()
+    irq = its.devices[devid].ites[0].irq
+    vpe1 = s.vms[0].vcpus[1].vgic_cpu.vgic_v3.its_vpe
+    its.vgic_its_handle_command(devid << 32 | GITS_CMD_MOVI, 0, 1, 0)  # event 0 → ICID 1
+    assert irq.target_vcpu is s.vms[0].vcpus[1]
+    dev = s.host.genirq.irq_get_irq_data(irq.host_irq).chip_data[0]
+    assert dev.vlpi_maps[0].vpe is vpe1
+    assert _vlpi_counts(s) == [1, 3]

@@ -133,6 +133,7 @@ __all__ = [
     "ItsVpe",
     "ItsVpeChip",
     "its_compose_msi_msg",
+    "its_get_vlpi",
     "its_make_vpe_non_resident",
     "its_make_vpe_resident",
     "its_map_vlpi",
@@ -202,6 +203,9 @@ class ItsVpe:
         self.idai = False
         self.ready = False
         self.vlpi_count = 0
+        """``vpe->vlpi_count`` ("per-vPE VLPI tracking"): kept by KVM
+        (``kvm_vgic_v4_set_forwarding`` / ``kvm_vgic_v4_unset_forwarding`` and the vITS's
+        ``update_affinity``), never by this driver."""
         self.vpe_proxy_event = -1
         self.sgi_config: list[list[int]] = [[0, 0, 0] for _ in range(16)]
         """GICv4.1 vSGIs: [priority, group, enabled] per INTID (``vpe->sgi_config``)."""
@@ -641,7 +645,12 @@ class ItsIrqChip(IrqChip):
         if info.cmd_type == MAP_VLPI and info.map is not None:
             return self._vlpi_map(d, dev, event, info.map)
         if info.cmd_type == GET_VLPI:
-            return 0 if dev.vlpi_maps[event] is not None else EINVAL
+            m = dev.vlpi_maps[event]
+            if m is None:
+                return EINVAL
+            # its_vlpi_get: a copy of the mapping for the caller
+            info.map = ItsVlpiMap(m.vm, m.vpe, m.vintid, m.properties, m.db_enabled)
+            return 0
         if info.cmd_type in (PROP_UPDATE_VLPI, PROP_UPDATE_AND_INV_VLPI):
             m = dev.vlpi_maps[event]
             if m is None:
@@ -673,7 +682,6 @@ class ItsIrqChip(IrqChip):
                  _cmd(GITS_CMD_VMAPTI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
                       db << 32 | m.vintid),
                  its._vsync(m.vpe))
-        m.vpe.vlpi_count += 1
         return 0
 
     def _vlpi_unmap(self, d: IrqData, dev: ItsDevice, event: int) -> int:
@@ -683,7 +691,6 @@ class ItsIrqChip(IrqChip):
         if m is None:
             return EINVAL
         dev.vlpi_maps[event] = None
-        m.vpe.vlpi_count -= 1
         d.state &= ~IRQD_FORWARDED_TO_VCPU
         cpu = dev.collection[event]
         its.send(_cmd(GITS_CMD_DISCARD, dev.device_id << 32, event),
@@ -829,6 +836,14 @@ def its_map_vlpi(genirq: Genirq, irq: int, m: ItsVlpiMap) -> int:
     fire again), then MAP_VLPI through ``irq_set_vcpu_affinity``."""
     genirq.irq_set_status_flags(irq, IRQ_DISABLE_UNLAZY)
     return genirq.irq_set_vcpu_affinity(irq, ItsCmdInfo(MAP_VLPI, m))
+
+
+def its_get_vlpi(genirq: Genirq, irq: int) -> tuple[int, ItsVlpiMap | None]:
+    """``its_get_vlpi``: GET_VLPI, the driver's copy of the irq's vLPI mapping (-EINVAL and
+    None when it is not forwarded)."""
+    info = ItsCmdInfo(GET_VLPI)
+    ret = genirq.irq_set_vcpu_affinity(irq, info)
+    return ret, info.map if ret == 0 else None
 
 
 def its_unmap_vlpi(genirq: Genirq, irq: int) -> int:

@@ -55,7 +55,7 @@ from irqfwd.host.irqchip.arm_gic_v3 import (
     PROP_UPDATE_AND_INV_VLPI,
     PROP_UPDATE_VLPI,
 )
-from irqfwd.host.irqchip.irq_gic_v3_its import ItsCmdInfo, ItsVlpiMap, its_map_vlpi
+from irqfwd.host.irqchip.irq_gic_v3_its import ItsCmdInfo, its_get_vlpi, its_map_vlpi
 from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_MIN_LPI
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 from irqfwd.host.kvm.vgic import vgic_queue_irq_unlock
@@ -260,8 +260,7 @@ class VgicIts:
                 return E_ITS_INT_UNMAPPED_INTERRUPT
             ite.collection = coll
             self.vgic_its_invalidate_all_caches()
-            self._update_affinity(ite.irq, target)
-            return 0
+            return self._update_affinity(ite.irq, target)
         return E_ITS_INT_UNMAPPED_INTERRUPT
 
     def _find_ite(self, devid: int, event: int) -> _Ite | None:
@@ -332,19 +331,26 @@ class VgicIts:
             irq.hw = False
             self.kvm.host.genirq.irq_set_vcpu_affinity(irq.host_irq, None)
 
-    def _update_affinity(self, irq: VgicIrq, target: int) -> None:
+    def _update_affinity(self, irq: VgicIrq, target: int) -> int:
         """``update_affinity``: the LPI follows its collection's vCPU; a vLPI is re-mapped
-        to the new vPE (VMOVI through ``its_map_vlpi``)."""
+        to the new vPE (``its_get_vlpi``, then VMOVI through ``its_map_vlpi``), and its
+        count moves with it (``vlpi_count`` of the old vPE down, of the new one up)."""
         kvm = self.kvm
         vcpu = kvm.vcpus[target]
         irq.target_vcpu = vcpu
-        if irq.hw:
-            v3 = vcpu.vgic_cpu.vgic_v3
-            vm = kvm.its_vm
-            if v3 is not None and vm is not None:
-                m = ItsVlpiMap(vm, v3.its_vpe, irq.intid,
-                               irq.priority & 0xFC | (LPI_PROP_ENABLED if irq.enabled else 0), True)
-                its_map_vlpi(kvm.host.genirq, irq.host_irq, m)
+        if not irq.hw:
+            return 0
+        genirq = kvm.host.genirq
+        ret, m = its_get_vlpi(genirq, irq.host_irq)
+        if ret or m is None:
+            return ret
+        m.vpe.vlpi_count -= 1
+        v3 = vcpu.vgic_cpu.vgic_v3
+        if v3 is None or v3.its_vpe is None:
+            raise ValueError("a vLPI needs the target vCPU's vPE")
+        m.vpe = v3.its_vpe
+        m.vpe.vlpi_count += 1
+        return its_map_vlpi(genirq, irq.host_irq, m)
 
     def _invall(self, coll: int) -> int:
         """``vgic_its_cmd_handle_invall``: re-read every LPI of the collection's vCPU."""

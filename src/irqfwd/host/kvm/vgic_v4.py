@@ -168,6 +168,7 @@ def kvm_vgic_v4_set_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
         return ret
     irq.hw = True
     irq.host_irq = virq
+    vpe.vlpi_count += 1
     if irq.pending_latch:
         genirq.irq_set_irqchip_state(virq, IRQCHIP_STATE_PENDING, True, kvm.current_pcpu())
         irq.pending_latch = False
@@ -183,6 +184,10 @@ def kvm_vgic_v4_unset_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
     if ret or irq is None:
         return 0 if ret < 0 else ret
     if irq.hw and irq.host_irq == virq:
+        target = irq.target_vcpu
+        vpe = _vpe(target) if target is not None else None
+        if vpe is not None:
+            vpe.vlpi_count -= 1
         irq.hw = False
         return its_unmap_vlpi(kvm.host.genirq, virq)
     return 0
