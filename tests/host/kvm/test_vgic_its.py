@@ -104,3 +104,63 @@ def test_movi_moves_the_vlpi_count_to_the_new_vpe() -> None:
     dev = s.host.genirq.irq_get_irq_data(irq.host_irq).chip_data[0]
     assert dev.vlpi_maps[0].vpe is vpe1
     assert _vlpi_counts(s) == [1, 3]
+
+
+def _emulated() -> tuple[System, VgicIts, int]:
+    """msix-nic under its-emulated once the guest's ITS driver has mapped the NIC."""
+    s = build_system(get_scenario("msix-nic"), "its-emulated")
+    s.machine.run(2_000_000)
+    its = s.vms[0].vgic_its
+    assert isinstance(its, VgicIts) and len(its.devices) == 1
+    return s, its, next(iter(its.devices))
+
+
+def test_mapti_of_a_mapped_event_keeps_its_ite() -> None:
+    """``vgic_its_cmd_handle_mapi``: "If there is an existing mapping, behavior is
+    UNPREDICTABLE" -- KVM returns without touching the ITE, so a second MAPTI of the same
+    (DeviceID, EventID) to another LPI leaves the first translation in place."""
+    from irqfwd.host.irqchip.arm_gic_v3 import GITS_CMD_MAPTI
+
+    s, its, devid = _emulated()
+    ite = its.devices[devid].ites[0]
+    lpi = ite.irq.intid
+    its.vgic_its_handle_command(devid << 32 | GITS_CMD_MAPTI, (lpi + 100) << 32 | 0, 1, 0)
+    assert its.devices[devid].ites[0] is ite and ite.irq.intid == lpi
+    assert lpi + 100 not in s.vms[0].vgic.lpis
+
+
+def test_int_resolves_like_an_msi() -> None:
+    """``vgic_its_cmd_handle_int`` → ``vgic_its_trigger_msi`` → ``vgic_its_resolve_lpi``: no
+    injection (-EBUSY) while the target redistributor has LPIs disabled
+    (``vgic_lpis_enabled``), none for an event whose collection is unmapped
+    (E_ITS_INT_UNMAPPED_INTERRUPT); a delivered INT caches the translation
+    (``vgic_its_cache_translation``) as an MSI does."""
+    from irqfwd.host.irqchip.arm_gic_v3 import GITS_CMD_INT, GITS_CMD_MAPC
+
+    s, its, devid = _emulated()
+    kvm = s.vms[0]
+    ite = its.devices[devid].ites[0]
+    irq = ite.irq
+    target = kvm.vcpus[its.collections[ite.collection]]
+    irq.pending_latch = False
+    its.vgic_its_invalidate_all_caches()
+    target.vgic_cpu.lpis_enabled = False
+    assert its.vgic_its_handle_command(devid << 32 | GITS_CMD_INT, 0, 0, 0) != 0
+    assert not irq.pending_latch and not its.cache
+    target.vgic_cpu.lpis_enabled = True
+    assert its.vgic_its_handle_command(devid << 32 | GITS_CMD_INT, 0, 0, 0) == 0
+    assert (its.doorbell, devid, 0) in its.cache
+    irq.pending_latch = False
+    its.vgic_its_handle_command(GITS_CMD_MAPC, 0, ite.collection, 0)  # V=0: unmap it
+    assert its.vgic_its_handle_command(devid << 32 | GITS_CMD_INT, 0, 0, 0) != 0
+    assert not irq.pending_latch
+
+
+def test_a_vlpi_translation_is_not_cached() -> None:
+    """``vgic_its_cache_translation``: "Do not cache a directly injected interrupt" -- the
+    translation of a forwarded LPI (``irq->hw``) is resolved but not cached."""
+    _, its, devid = _forwarded()
+    its.vgic_its_invalidate_all_caches()
+    ret, irq = its.vgic_its_resolve_lpi(devid, 0)
+    assert ret == 0 and irq is not None and irq.hw
+    assert not its.cache

@@ -6,8 +6,9 @@ frame traps (``DABT_LOW``) and is emulated here: GITS_CTLR, GITS_IIDR, GITS_TYPE
 GITS_CBASER, GITS_CWRITER, GITS_CREADR, GITS_BASER<n>.  A GITS_CWRITER write runs the
 commands the guest queued in its memory (``vgic_its_process_commands``): MAPD, MAPC,
 MAPTI/MAPI (``vgic_add_lpi``: the LPI's configuration is read from the guest's
-GICR_PROPBASER table, ``update_lpi_config``), INT, CLEAR, INV, INVALL, SYNC, DISCARD,
-MOVI, MOVALL.  The tables themselves live in the kernel (KVM writes them to guest memory
+GICR_PROPBASER table, ``update_lpi_config``; a MAPTI of an event that has an ITE is
+ignored), INT (resolved and injected as an MSI, ``vgic_its_trigger_msi``), CLEAR, INV,
+INVALL, SYNC, DISCARD, MOVI, MOVALL.  The tables themselves live in the kernel (KVM writes them to guest memory
 only when userspace saves the ITS).
 
 MSIs reach the vITS from the VMM's MSI routes (``kvm_set_msi`` → :func:`vgic_its_inject_msi`:
@@ -79,6 +80,11 @@ KVM_VGIC_V3_ITS_SIZE: Final = 0x20000
 _IIDR: Final = 0x4B << 24 | 0x43B  # PRODUCT_ID_KVM, IMPLEMENTER_ARM
 _ITS_ID_BITS: Final = 16
 _ITS_DEV_BITS: Final = 16
+
+
+def _max_lpis_propbaser(propbaser: int) -> int:
+    """``max_lpis_propbaser``: 2^(IDbits + 1), at most 2^``INTERRUPT_ID_BITS_ITS`` (16)."""
+    return 1 << min((propbaser & 0x1F) + 1, _ITS_ID_BITS)
 
 
 class KvmMsi:
@@ -241,11 +247,12 @@ class VgicIts:
             return self._invall(dw2 & 0xFFFF)
         if cmd == GITS_CMD_MOVALL:
             return self._movall((dw2 >> 16) & 0xFFFF_FFFF, (dw3 >> 16) & 0xFFFF_FFFF)
+        if cmd == GITS_CMD_INT:
+            # vgic_its_cmd_handle_int: the same path as an MSI (vgic_its_trigger_msi)
+            return self.vgic_its_trigger_msi(devid, event)
         ite = self._find_ite(devid, event)
         if ite is None:
             return E_ITS_INT_UNMAPPED_INTERRUPT
-        if cmd == GITS_CMD_INT:
-            return self._set_pending(ite.irq, True)
         if cmd == GITS_CMD_CLEAR:
             return self._set_pending(ite.irq, False)
         if cmd == GITS_CMD_INV:
@@ -298,11 +305,18 @@ class VgicIts:
 
     def _mapti(self, devid: int, event: int, lpi: int, coll: int) -> int:
         """``vgic_its_cmd_handle_mapi``: ``vgic_add_lpi`` (edge, Group 1, targeting the
-        collection's vCPU, configuration from the guest's LPI property table)."""
+        collection's vCPU, configuration from the guest's LPI property table).  An LPI
+        number outside the guest's GICR_PROPBASER.IDbits is refused
+        (``max_lpis_propbaser``); an event that already has an ITE keeps it ("If there is
+        an existing mapping, behavior is UNPREDICTABLE": KVM ignores the command)."""
         dev = self.devices.get(devid)
-        if dev is None or event >= 1 << dev.num_eventid_bits or lpi < VGIC_MIN_LPI:
-            return E_ITS_INT_UNMAPPED_INTERRUPT
         kvm = self.kvm
+        if dev is None or event >= 1 << dev.num_eventid_bits:
+            return E_ITS_INT_UNMAPPED_INTERRUPT
+        if not VGIC_MIN_LPI <= lpi < _max_lpis_propbaser(kvm.vgic.propbaser):
+            return E_ITS_INT_UNMAPPED_INTERRUPT
+        if event in dev.ites:
+            return 0
         target = self.collections.get(coll)
         vcpu = kvm.vcpus[target] if target is not None else None
         irq = kvm.vgic.lpis.get(lpi)
@@ -438,7 +452,10 @@ class VgicIts:
 
     def vgic_its_cache_translation(self, devid: int, eventid: int, irq: VgicIrq) -> None:
         """``vgic_its_cache_translation``: remember (doorbell, DeviceID, EventID) → LPI,
-        evicting the oldest entry when full."""
+        evicting the oldest entry when full.  "Do not cache a directly injected interrupt"
+        (a vLPI, ``irq.hw``)."""
+        if irq.hw:
+            return
         cache = self.cache
         key = (self.doorbell, devid, eventid)
         if key in cache:
