@@ -7,14 +7,15 @@ import pytest
 
 from irqfwd.host.irqchip.arm_gic_v3 import GITS_CMD_DISCARD, GITS_CMD_MAPD
 from irqfwd.host.kvm.vgic_its import VgicIts
-from irqfwd.scenarios.builtin import get_scenario
+from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.system.build import System, build_system
 
 
-def _forwarded() -> tuple[System, VgicIts, int]:
+def _forwarded(kernel: str = "current") -> tuple[System, VgicIts, int]:
     """msix-nic under gicv4-direct once the guest's ITS driver has mapped the NIC's vectors
     and VFIO's irqbypass has turned them into vLPIs (``kvm_vgic_v4_set_forwarding``)."""
-    s = build_system(get_scenario("msix-nic"), "gicv4-direct")
+    s = build_system(apply_overrides(get_scenario("msix-nic"), [f"host.kernel={kernel}"]),
+                     "gicv4-direct")
     s.machine.run(2_000_000)
     its = s.vms[0].vgic_its
     assert isinstance(its, VgicIts) and len(its.devices) == 1
@@ -164,3 +165,74 @@ def test_a_vlpi_translation_is_not_cached() -> None:
     ret, irq = its.vgic_its_resolve_lpi(devid, 0)
     assert ret == 0 and irq is not None and irq.hw
     assert not its.cache
+
+
+def _forwarded_from(s: System, host_irq: int) -> bool:
+    return s.host.genirq.irq_get_irq_data(host_irq).irqd_is_forwarded_to_vcpu()
+
+
+@pytest.mark.parametrize("disable", ["GITS_CTLR.Enabled", "GICR_CTLR.EnableLPIs"])
+def test_unset_forwarding_finds_the_vlpi_by_host_irq(disable: str) -> None:
+    """``kvm_vgic_v4_unset_forwarding`` (v6.16+): ``__vgic_host_irq_get_vlpi`` finds the LPI
+    forwarded from the producer's host irq, not through the vITS, so it is unmapped even
+    while the guest has the vITS or the target's LPIs disabled
+    (``vgic_its_resolve_lpi`` would fail with -EBUSY); a host irq that forwards nothing
+    changes nothing."""
+    from irqfwd.host.kvm.vgic_its import KvmMsi
+    from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_unset_forwarding
+
+    s, its, devid = _forwarded()
+    irq = its.devices[devid].ites[0].irq
+    if disable == "GITS_CTLR.Enabled":
+        its.enabled = False
+    else:
+        irq.target_vcpu.vgic_cpu.lpis_enabled = False
+    kvm_vgic_v4_unset_forwarding(s.vms[0], irq.host_irq, KvmMsi(its.doorbell, 0, devid))
+    assert not irq.hw and not _forwarded_from(s, irq.host_irq)
+    assert _vlpi_counts(s) == [1, 2]
+    kvm_vgic_v4_unset_forwarding(s.vms[0], irq.host_irq, KvmMsi(its.doorbell, 0, devid))
+    assert _vlpi_counts(s) == [1, 2]
+
+
+def test_unset_forwarding_before_6_16_unmaps_whatever_host_irq() -> None:
+    """``kvm_vgic_v4_unset_forwarding`` up to v6.15 (kernel profile 6.12): the route is
+    translated through the vITS and the LPI it gives is unmapped even when it is forwarded
+    from another host irq (``WARN_ON(!(irq->hw && irq->host_irq == virq))``, then
+    ``its_unmap_vlpi(virq)`` of the producer's irq); with the vITS disabled nothing is
+    unmapped."""
+    from irqfwd.host.kvm.vgic_its import KvmMsi
+    from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_unset_forwarding
+
+    s, its, devid = _forwarded("6.12")
+    irq0 = its.devices[devid].ites[0].irq
+    irq2 = its.devices[devid].ites[2].irq
+    its.enabled = False
+    kvm_vgic_v4_unset_forwarding(s.vms[0], irq0.host_irq, KvmMsi(its.doorbell, 0, devid))
+    assert irq0.hw and _forwarded_from(s, irq0.host_irq)
+    its.enabled = True
+    # the route of event 0 with the producer irq of event 2
+    kvm_vgic_v4_unset_forwarding(s.vms[0], irq2.host_irq, KvmMsi(its.doorbell, 0, devid))
+    assert not irq0.hw and _forwarded_from(s, irq0.host_irq)
+    assert irq2.hw and not _forwarded_from(s, irq2.host_irq)
+    assert _vlpi_counts(s) == [1, 2]
+
+
+@pytest.mark.parametrize(("kernel", "mapped_again"), [("current", False), ("6.12", True)])
+def test_set_forwarding_of_a_forwarded_lpi(kernel: str, mapped_again: bool) -> None:
+    """``kvm_vgic_v4_set_forwarding``: since v6.16 "Silently exit if the vLPI is already
+    mapped" -- a second producer irq for a forwarded LPI is not mapped; before (6.12) it was
+    (``its_map_vlpi`` again, ``vlpi_count`` up)."""
+    from irqfwd.host.kvm.vgic_its import KvmMsi
+    from irqfwd.host.kvm.vgic_v4 import kvm_vgic_v4_set_forwarding, kvm_vgic_v4_unset_forwarding
+
+    s, its, devid = _forwarded(kernel)
+    irq0 = its.devices[devid].ites[0].irq
+    other = its.devices[devid].ites[1].irq.host_irq  # an ITS irq of the same device
+    old = irq0.host_irq
+    kvm_vgic_v4_unset_forwarding(s.vms[0], other, KvmMsi(its.doorbell, 1, devid))
+    assert not _forwarded_from(s, other)
+    counts = _vlpi_counts(s)
+    assert kvm_vgic_v4_set_forwarding(s.vms[0], other, KvmMsi(its.doorbell, 0, devid)) == 0
+    assert _forwarded_from(s, other) is mapped_again
+    assert irq0.host_irq == (other if mapped_again else old)
+    assert _vlpi_counts(s) == [counts[0] + int(mapped_again), counts[1]]

@@ -68,7 +68,7 @@ __all__ = [
     "VgicIts",
     "vgic_its_inject_cached_translation",
     "vgic_its_inject_msi",
-    "vgic_its_resolve_lpi",
+    "vgic_msi_to_its",
 ]
 
 EWOULDBLOCK: Final = -11
@@ -476,19 +476,20 @@ class VgicIts:
         return self._set_pending(irq, True)
 
 
-def vgic_its_resolve_lpi(kvm: Kvm, msi: KvmMsi) -> tuple[int, VgicIrq | None]:
-    """``vgic_msi_to_its`` + ``vgic_its_resolve_lpi`` for an MSI route."""
+def vgic_msi_to_its(kvm: Kvm, msi: KvmMsi) -> VgicIts | None:
+    """``vgic_msi_to_its``: the vITS whose GITS_TRANSLATER the MSI's address is (None where
+    Linux returns an error pointer)."""
     its = kvm.vgic_its
     if not isinstance(its, VgicIts) or msi.address != its.doorbell:
-        return ENODEV, None
-    return its.vgic_its_resolve_lpi(msi.devid, msi.data)
+        return None
+    return its
 
 
 def vgic_its_inject_msi(kvm: Kvm, msi: KvmMsi) -> int:
     """``vgic_its_inject_msi`` (``kvm_set_msi``): find the vITS by the doorbell address,
     translate and inject; 1 when delivered (as Linux), else the error."""
-    its = kvm.vgic_its
-    if not isinstance(its, VgicIts) or msi.address != its.doorbell:
+    its = vgic_msi_to_its(kvm, msi)
+    if its is None:
         return ENODEV
     ret = its.vgic_its_trigger_msi(msi.devid, msi.data)
     return 1 if ret == 0 else ret
