@@ -40,9 +40,9 @@ doorbell LPI and a Linux irq (``vpe->irq``) whose chip :class:`ItsVpeChip` (``it
 * GICv4.0 doorbell masking through the proxy device (``its_vpe_db_proxy_map_locked``:
   DeviceID (1 << Devbits) - 1, one event per vPE): mask/unmask rewrite the doorbell's
   configuration byte and send INV; PENDING = false sends CLEAR;
-* GICv4.1 vSGIs (``its_sgi_irq_chip``): 16 irqs per vPE; mask/unmask and
-  PROP_UPDATE_VSGI send VSGI; PENDING = true writes GITS_SGIR
-  (``its_sgi_set_irqchip_state``).
+* GICv4.1 vSGIs (``its_sgi_irq_chip``): 16 irqs per vPE; activation, mask/unmask and
+  PROP_UPDATE_VSGI send VSGI, deactivation disables and clears (two VSGIs); PENDING = true
+  writes GITS_SGIR (``its_sgi_set_irqchip_state``).
 """
 
 from __future__ import annotations
@@ -776,6 +776,25 @@ class ItsSgiChip(IrqChip):
         self.irq_set_vcpu_affinity = self._set_vcpu_affinity
         self.irq_set_irqchip_state = self._set_state
         self.irq_get_irqchip_state = self._get_state
+        self.irq_domain_activate = self._activate
+        self.irq_domain_deactivate = self._deactivate
+
+    def _activate(self, d: IrqData, reserve: bool) -> int:
+        """``its_sgi_irq_domain_activate``: "Write out the initial SGI configuration" (VSGI
+        with ``sgi_config``)."""
+        vpe: ItsVpe = d.chip_data
+        self.its.send_vsgi(vpe, d.hwirq & 15)
+        return 0
+
+    def _deactivate(self, d: IrqData) -> None:
+        """``its_sgi_irq_domain_deactivate``: disable the vSGI (VSGI, Clear = 0), then clear
+        its pending state (VSGI, Clear = 1): one VSGI cannot change the configuration and
+        clear the pending bit at once."""
+        vpe: ItsVpe = d.chip_data
+        intid = d.hwirq & 15
+        vpe.sgi_config[intid][2] = 0
+        self.its.send_vsgi(vpe, intid)
+        self.its.send_vsgi(vpe, intid, clear=True)
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
         """``its_sgi_get_irqchip_state``: GICR_VSGIR = vPEID, then GICR_VSGIPENDR."""

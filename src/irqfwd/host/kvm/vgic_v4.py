@@ -17,7 +17,8 @@
   (``del_producer``) undoes it for the LPI forwarded from the producer's irq.
 * GICv4.1 vSGIs: :func:`vgic_v4_configure_vsgis` when the guest changes
   GICD_CTLR.nASSGIreq: every SGI becomes a HW interrupt tied to its vPE's vSGI irq,
-  configuration and pending state transferred (``vgic_v4_enable_vsgis``), or back.
+  configuration and pending state transferred (``vgic_v4_enable_vsgis``), or back, the
+  latch taking the vPE's pending state (``vgic_v4_disable_vsgis``).
 """
 
 from __future__ import annotations
@@ -32,10 +33,8 @@ from irqfwd.host.genirq import (
 from irqfwd.host.irqchip.arm_gic_v3 import (
     LPI_PROP_ENABLED,
     LPI_PROP_GROUP1,
-    PROP_UPDATE_VSGI,
 )
 from irqfwd.host.irqchip.irq_gic_v3_its import (
-    ItsCmdInfo,
     ItsNode,
     ItsVlpiMap,
     ItsVm,
@@ -240,8 +239,11 @@ def vgic_v4_configure_vsgis(kvm: Kvm) -> None:
 
 
 def _enable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
-    """``vgic_v4_enable_vsgis``: ``hw``, ``host_irq`` = the vPE's vSGI irq, configuration
-    (VSGI: priority, group, enable) and pending state transferred to the vPE."""
+    """``vgic_v4_enable_vsgis``: ``hw``, ``host_irq`` = the vPE's vSGI irq, the full state
+    transferred to the vPE: configuration (``vgic_v4_sync_sgi_config``: enable, group,
+    priority) written by the activation (``irq_domain_activate_irq``: VSGI), then the
+    pending state (``irq_set_irqchip_state``: GITS_SGIR when latched, VSGI Clear when not);
+    the latch is cleared."""
     vpe = _vpe(vcpu)
     if vpe is None or not vpe.sgi_irqs:
         return
@@ -253,19 +255,17 @@ def _enable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
             continue
         irq.hw = True
         irq.host_irq = vpe.sgi_irqs[i]
-        genirq.irq_set_vcpu_affinity(irq.host_irq, ItsCmdInfo(PROP_UPDATE_VSGI, priority=irq.priority,
-                                                              group=bool(irq.group)))
-        if irq.enabled:
-            while genirq.irq_get_irq_data(irq.host_irq).irqd_irq_disabled():
-                genirq.enable_irq(irq.host_irq)
-        if irq.pending_latch:
-            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, True, cpu)
+        vpe.sgi_config[i] = [irq.priority, irq.group, 1 if irq.enabled else 0]
+        if genirq.irq_domain_activate_irq(irq.host_irq) == 0:
+            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, irq.pending_latch, cpu)
             irq.pending_latch = False
 
 
 def _disable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
-    """``vgic_v4_disable_vsgis``: the SGIs go back to software injection (pending state
-    read back from the vPE)."""
+    """``vgic_v4_disable_vsgis``: the SGIs go back to software injection: the latch takes the
+    vPE's pending state (``irq_get_irqchip_state``, overwritten, not merged), then the
+    deactivation (``irq_domain_deactivate_irq``) disables the vSGI and clears its pending
+    state in the vPE."""
     vpe = _vpe(vcpu)
     if vpe is None:
         return
@@ -276,7 +276,5 @@ def _disable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
         if not irq.hw:
             continue
         irq.hw = False
-        _, pending = genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
-        if pending:
-            irq.pending_latch = True
-            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, False, cpu)
+        _, irq.pending_latch = genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
+        genirq.irq_domain_deactivate_irq(irq.host_irq)
