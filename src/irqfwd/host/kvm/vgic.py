@@ -484,7 +484,10 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
     2025 ``vgic_v2_deactivate`` / ``vgic_v3_deactivate`` that is not register decode.
 
     The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in its
-    ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise the back end folds the
+    ``VgicIrq`` (the back end has decoded the register and applied Linux's guards:
+    EOImode 1, and for a GICv2 SGI the source CPUID): an inactive (or unknown) INTID is
+    ignored (Linux folds a pseudo-LR for any irq still on an ap_list; a DIR of an inactive
+    irq is UNPREDICTABLE and not modelled); otherwise the back end folds the
     LR the irq would have had, without its Active bit (:meth:`VgicOps.fold_deactivated`): a
     HW irq's physical INTID is deactivated by the host (exactly once: the guest's DIR never
     reached an LR) and its line re-sampled if its level was set, a level non-HW SPI

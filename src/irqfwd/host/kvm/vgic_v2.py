@@ -388,8 +388,21 @@ class VgicV2Ops(VgicOps):
 
     # ---------------------------------------------------------------- trapped GICV_DIR
     def deactivate(self, vcpu: KvmVcpu, val: int) -> None:
-        """``vgic_v2_deactivate``: a trapped GICV_DIR write (INTID in bits [9:0])."""
-        vgic_deactivate(vcpu, val & GICH_LR_VIRTUALID)
+        """``vgic_v2_deactivate``: a trapped GICV_DIR write.  The CPUID field (bits [12:10])
+        is taken out of the INTID; KVM only deals with DIR when EOImode == 1 (GICH_VMCR.VEM;
+        with EOImode 0 the write is ignored); an SGI is deactivated only when the CPUID
+        matches the source it is active from (``active_source``)."""
+        cpuid = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
+        intid = val & ~(7 << GICH_LR_PHYSID_CPUID_SHIFT)
+        cpu = vcpu.cpu
+        vmcr = self.vctrl[cpu.index].read_vmcr() if cpu is not None else _v2(vcpu).vgic_vmcr
+        if not vmcr & GICH_VMCR_EOI_MODE_MASK:
+            return
+        if intid < VGIC_NR_SGIS:
+            irq = vgic_get_irq(vcpu.kvm, vcpu, intid)
+            if irq is not None and irq.active_source != cpuid:
+                return
+        vgic_deactivate(vcpu, intid)
 
     def _dir_page_access(self, vcpu: KvmVcpu, addr: int, value: int, size: int, is_write: bool) -> int:
         """The trapped GICV_DIR page: a write at offset 0 deactivates; the rest is RAZ/WI."""
