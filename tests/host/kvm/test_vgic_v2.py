@@ -54,3 +54,22 @@ def test_trapped_dir_of_an_sgi_needs_its_source_cpuid() -> None:
     assert irq.active
     ops.deactivate(vcpu, 1 << 10 | 3)
     assert not irq.active
+
+
+@pytest.mark.parametrize("lrenpie", [False, True])
+def test_save_state_keeps_eoicount_only_with_lrenpie(lrenpie: bool) -> None:
+    """``vgic_v2_save_state``: GICH_HCR.EOICount is kept for the fold
+    (``vgic_v2_fold_lr_state``) only when KVM asked for LRENPIE, i.e. when active irqs
+    stayed out of the LRs (``vgic_v2_configure_hcr``); otherwise an EOI that matched no LR
+    deactivates nothing."""
+    from irqfwd.host.irqchip.arm_gic import GICH_HCR_EN, GICH_HCR_EOICOUNT_SHIFT, GICH_HCR_LRENPIE
+
+    _, vcpu, ops = _vcpu(0)
+    cpuif = vcpu.vgic_cpu.vgic_v2
+    assert cpuif is not None
+    hcr = GICH_HCR_EN | (GICH_HCR_LRENPIE if lrenpie else 0)
+    cpuif.vgic_hcr = hcr
+    vcpu.vgic_cpu.used_lrs = 0
+    ops.vctrl[0].write_hcr(hcr | 1 << GICH_HCR_EOICOUNT_SHIFT)
+    ops.save_state(vcpu, 0)
+    assert vcpu.vgic_cpu.eoicount == int(lrenpie)

@@ -316,7 +316,8 @@ class VgicV2Ops(VgicOps):
 
     # ---------------------------------------------------------------- world switch
     def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
-        """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount, then
+        """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount (kept only
+        when GICH_HCR.LRENPIE was set: ``vgic_v2_save_state``), then
         ``save_lrs`` (GICH_ELRSR, each used LR read unless empty, then zeroed) and
         GICH_HCR = 0.  Returns the cost in ns."""
         gich = self.vctrl[cpu]
@@ -333,7 +334,8 @@ class VgicV2Ops(VgicOps):
                     # the guest changed a group enable: the saved VMCR must follow before
                     # the next configure_hcr (else its enables ask for the same exit again)
                     cpuif.vgic_vmcr = gich.read_vmcr()
-        vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
+        # EOICount only when LRENPIE was asked for (active irqs outside the LRs)
+        vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT if cpuif.vgic_hcr & GICH_HCR_LRENPIE else 0
         if used:
             elrsr = gich.read_elrsr()
             lrs = cpuif.vgic_lr

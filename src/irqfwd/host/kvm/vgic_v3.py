@@ -358,7 +358,8 @@ class VgicV3Ops(VgicOps):
 
     # ---------------------------------------------------------------- world switch
     def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
-        """``__vgic_v3_save_state``: ICH_MISR_EL2 (maintenance accounting), EOIcount,
+        """``__vgic_v3_save_state``: ICH_MISR_EL2 (maintenance accounting), EOIcount (kept
+        only when ICH_HCR_EL2.LRENPIE was set),
         ICH_ELRSR_EL2 and each used LR (read unless empty, then zeroed), ICH_HCR_EL2 = 0.
         Returns the cost in ns."""
         ich = self.virt[cpu]
@@ -373,7 +374,8 @@ class VgicV3Ops(VgicOps):
                 vgic_maintenance(vcpu, cpu, misr)
                 if misr & ICH_MISR_EL2_VGRP_ANY:
                     cif.vgic_vmcr = ich.read_vmcr()
-        vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT
+        # EOIcount only when LRENPIE was asked for (active irqs outside the LRs)
+        vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT if cif.vgic_hcr & ICH_HCR_EL2_LRENPIE else 0
         if used:
             elrsr = ich.read_elrsr()
             lrs = cif.vgic_lr
