@@ -202,7 +202,8 @@ class VgicV2Ops(VgicOps):
         """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when at most one LR is valid)."""
         _v2(vcpu).vgic_hcr |= GICH_HCR_UIE
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
         """``vgic_v2_configure_hcr``: En, NPIE when pending irqs stayed out of the LRs,
         LRENPIE when active ones did, UIE when any did; VGrp0/1 DIE when the group is enabled
         in GICH_VMCR (an exit when the guest disables it), EIE when it is disabled."""

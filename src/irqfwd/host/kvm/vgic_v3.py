@@ -14,7 +14,8 @@ system registers of the pCPU the vCPU runs on (register and field names from
   no active state (``vgic_v3_fold_lr``); then ICH_HCR_EL2.EOIcount;
 * ICH_HCR_EL2: ``vgic_v3_set_underflow`` (UIE, kernel profiles up to 2025) or
   ``vgic_v3_configure_hcr`` (the current profile: En, NPIE/LRENPIE/UIE from what stayed out
-  of the LRs, vSGIEOICount when no SGI is queued, VGrp0/1 DIE or EIE from ICH_VMCR_EL2, and
+  of the LRs, vSGIEOICount when no SGI of the ap_list targets the vCPU (``nr_sgi`` of
+  ``summarize_ap_list``), VGrp0/1 DIE or EIE from ICH_VMCR_EL2, and
   TDIR while an active interrupt is outside the LRs or an SPI is in flight, the
   ``active_spis`` rule of "KVM: arm64: GICv3: Add SPI tracking to handle asymmetric
   deactivation", 2025);
@@ -76,7 +77,6 @@ from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
     VGIC_MIN_LPI,
     VGIC_NR_PRIVATE_IRQS,
-    VGIC_NR_SGIS,
     VgicV3CpuIf,
     VgicVmcr,
 )
@@ -237,8 +237,10 @@ class VgicV3Ops(VgicOps):
         """``vgic_v3_set_underflow``: ICH_HCR_EL2.UIE."""
         _v3(vcpu).vgic_hcr |= ICH_HCR_EL2_UIE
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
-        """``vgic_v3_configure_hcr`` (see the module docstring)."""
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
+        """``vgic_v3_configure_hcr`` (see the module docstring); vSGIEOICount when no SGI
+        targets the vCPU (``!als->nr_sgi``)."""
         cif = _v3(vcpu)
         hcr = ICH_HCR_EL2_EN
         if pending_outside:
@@ -247,7 +249,7 @@ class VgicV3Ops(VgicOps):
             hcr |= ICH_HCR_EL2_LRENPIE
         if pending_outside or active_outside:
             hcr |= ICH_HCR_EL2_UIE
-        if not any(irq.intid < VGIC_NR_SGIS for irq in vcpu.vgic_cpu.ap_list):
+        if not nr_sgi:
             hcr |= ICH_HCR_EL2_VSGIEOICOUNT
         vmcr = cif.vgic_vmcr
         hcr |= ICH_HCR_EL2_VGRP0DIE if vmcr & ICH_VMCR_EL2_VENG0 else ICH_HCR_EL2_VGRP0EIE
