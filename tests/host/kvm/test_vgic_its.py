@@ -236,3 +236,27 @@ def test_set_forwarding_of_a_forwarded_lpi(kernel: str, mapped_again: bool) -> N
     assert _forwarded_from(s, other) is mapped_again
     assert irq0.host_irq == (other if mapped_again else old)
     assert _vlpi_counts(s) == [counts[0] + int(mapped_again), counts[1]]
+
+
+def test_movi_to_the_same_vcpu_still_sends_vmovi() -> None:
+    """``its_vlpi_map`` of an irq already forwarded: "Already mapped, move it around" --
+    ``its_send_vmovi`` whatever the target vPE, so a MOVI (``update_affinity``) that keeps
+    the vLPI on its vCPU still costs a VMOVI and its VSYNC."""
+    from irqfwd.host.irqchip.arm_gic_v3 import (
+        GITS_CBASER,
+        GITS_CMD_MOVI,
+        GITS_CMD_VMOVI,
+        ITS_CMD_QUEUE_SZ,
+    )
+    from irqfwd.host.irqchip.irq_gic_v3_its import ItsNode
+
+    s, its, devid = _forwarded()
+    ite = its.devices[devid].ites[0]
+    host_its = s.host.genirq.irq_get_irq_data(ite.irq.host_irq).chip.its
+    assert isinstance(host_its, ItsNode)
+    before = host_its.commands
+    its.vgic_its_handle_command(devid << 32 | GITS_CMD_MOVI, 0, ite.collection, 0)
+    assert host_its.commands == before + 2
+    queue = host_its.gic.read(host_its.base + GITS_CBASER, 8, 0) & 0x000F_FFFF_FFFF_F000
+    off = (host_its.cwriter - 64) % ITS_CMD_QUEUE_SZ
+    assert host_its.gic.mem.read(queue + off, 8) & 0xFF == GITS_CMD_VMOVI

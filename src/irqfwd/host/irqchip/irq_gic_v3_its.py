@@ -664,17 +664,17 @@ class ItsIrqChip(IrqChip):
 
     def _vlpi_map(self, d: IrqData, dev: ItsDevice, event: int, m: ItsVlpiMap) -> int:
         """``its_vlpi_map``: a new map drops the physical mapping (DISCARD) and installs the
-        virtual one (VMAPTI, doorbell = the vPE's when ``db_enabled``); a map to another
-        vPE moves it (VMOVI)."""
+        virtual one (VMAPTI, doorbell = the vPE's when ``db_enabled``); a map of an irq
+        already forwarded moves it ("Already mapped, move it around": VMOVI, even to the
+        same vPE)."""
         its = self.its
         db = m.vpe.vpe_db_lpi if m.db_enabled and not its.is_v4_1 else ITS_NO_DOORBELL
         old = dev.vlpi_maps[event]
         dev.vlpi_maps[event] = m
         its.vlpi_write_config(m)
         if old is not None:
-            if old.vpe is not m.vpe:
-                its.send(_cmd(GITS_CMD_VMOVI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
-                              db << 32 | (1 if m.db_enabled else 0)), its._vsync(m.vpe))
+            its.send(_cmd(GITS_CMD_VMOVI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
+                          db << 32 | (1 if m.db_enabled else 0)), its._vsync(m.vpe))
             return 0
         # irq_set_status_flags(IRQ_DISABLE_UNLAZY) was done by its_map_vlpi
         d.state |= IRQD_FORWARDED_TO_VCPU
