@@ -276,5 +276,6 @@ def _disable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
         if not irq.hw:
             continue
         irq.hw = False
-        _, irq.pending_latch = genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
+        _, pending = genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
+        irq.pending_latch = pending
         genirq.irq_domain_deactivate_irq(irq.host_irq)
