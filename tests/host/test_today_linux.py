@@ -168,10 +168,10 @@ def test_configure_hcr_asks_for_what_stayed_out_and_the_group_enables() -> None:
     cpuif = vcpu.vgic_cpu.vgic_v2
     assert cpuif is not None
     cpuif.vgic_vmcr = 0
-    ops.configure_hcr(vcpu, True, False)
+    ops.configure_hcr(vcpu, True, False, 0)
     assert cpuif.vgic_hcr & (GICH_HCR_NPIE | GICH_HCR_UIE) == GICH_HCR_NPIE | GICH_HCR_UIE
     assert not cpuif.vgic_hcr & GICH_HCR_LRENPIE and cpuif.vgic_hcr & GICH_HCR_VGRP1EIE
     cpuif.vgic_vmcr = 1 << 1  # GICH_VMCR.VENG1
-    ops.configure_hcr(vcpu, False, True)
+    ops.configure_hcr(vcpu, False, True, 0)
     assert cpuif.vgic_hcr & GICH_HCR_LRENPIE and cpuif.vgic_hcr & GICH_HCR_VGRP1DIE
     assert not cpuif.vgic_hcr & GICH_HCR_NPIE

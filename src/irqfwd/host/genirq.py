@@ -36,6 +36,7 @@ __all__ = [
     "IRQCHIP_STATE_LINE_LEVEL",
     "IRQCHIP_STATE_MASKED",
     "IRQCHIP_STATE_PENDING",
+    "IRQD_ACTIVATED",
     "IRQD_FORWARDED_TO_VCPU",
     "IRQD_IRQ_DISABLED",
     "IRQD_IRQ_MASKED",
@@ -59,6 +60,7 @@ IRQCHIP_STATE_ACTIVE: Final = 1
 IRQCHIP_STATE_MASKED: Final = 2
 IRQCHIP_STATE_LINE_LEVEL: Final = 3
 
+IRQD_ACTIVATED: Final = 1 << 9
 IRQD_IRQ_DISABLED: Final = 1 << 16
 IRQD_IRQ_MASKED: Final = 1 << 17
 IRQD_FORWARDED_TO_VCPU: Final = 1 << 24
@@ -90,6 +92,11 @@ class IrqChip:
     irq_set_irqchip_state: Callable[[IrqData, int, bool, int], int] | None = None
     irq_set_affinity: Callable[[IrqData, int], int] | None = None
     """Route the irq to one CPU (``irq_set_affinity``; None: not supported)."""
+    irq_domain_activate: Callable[[IrqData, bool], int] | None = None
+    """The ``activate`` op of the irq's domain (``irq_domain_ops``: a chip carries the ops of
+    its domain here); None: nothing to do."""
+    irq_domain_deactivate: Callable[[IrqData], None] | None = None
+    """The ``deactivate`` op of the irq's domain."""
 
     def irq_mask(self, d: IrqData, cpu: int = 0) -> None:
         """Mask the interrupt at the controller."""
@@ -381,6 +388,41 @@ class Genirq:
             d.state &= ~IRQD_IRQ_DISABLED
             desc.istate &= ~IRQS_PENDING
             _unmask_irq(desc, cpu)
+
+    # ---------------------------------------------------------------- domain activation
+    def irq_domain_activate_irq(self, irq: int, reserve: bool = False) -> int:
+        """``irq_domain_activate_irq``: the domains' ``activate`` ops, parent first, unless
+        the irq is already activated (``IRQD_ACTIVATED``)."""
+        d = self.irq_get_irq_data(irq)
+        if d.state & IRQD_ACTIVATED:
+            return 0
+        chain: list[IrqData] = []
+        p: IrqData | None = d
+        while p is not None:
+            chain.append(p)
+            p = p.parent_data
+        for x in reversed(chain):
+            cb = x.chip.irq_domain_activate
+            if cb is not None:
+                ret = cb(x, reserve)
+                if ret:
+                    return ret
+        d.state |= IRQD_ACTIVATED
+        return 0
+
+    def irq_domain_deactivate_irq(self, irq: int) -> None:
+        """``irq_domain_deactivate_irq``: the domains' ``deactivate`` ops, child first, if
+        the irq is activated."""
+        d = self.irq_get_irq_data(irq)
+        if not d.state & IRQD_ACTIVATED:
+            return
+        p: IrqData | None = d
+        while p is not None:
+            cb = p.chip.irq_domain_deactivate
+            if cb is not None:
+                cb(p)
+            p = p.parent_data
+        d.state &= ~IRQD_ACTIVATED
 
     # ---------------------------------------------------------------- vcpu affinity / state
     def irq_set_vcpu_affinity(self, irq: int, vcpu_info: Any) -> int:

@@ -18,6 +18,7 @@ flush sorts when          LR depth     LR depth     LR depth     irqs > LRs
                           multi-SGI    multi-SGI    multi-SGI
 GICV_DIR                  mapped       mapped       mapped       trapped
 fair scheduler            CFS          CFS          EEVDF        EEVDF
+vLPI unset finds          vITS         vITS         vITS         host irq
 ========================  ===========  ===========  ===========  ===========
 
 ``6.12`` is the kernel ``irqfwd measure`` boots (Debian's 6.12.118): its halt-polling
@@ -41,6 +42,15 @@ shrink factor is read from the 6.12.y source; EEVDF replaced CFS in 6.6.
   ``compute_ap_list_depth`` counted a GICv2 SGI once per source and a multi-source SGI
   forced the sort and held back lower priorities; since, ``summarize_ap_list`` counts it
   once (the ``lr_overflow`` switch selects both).
+* vLPI forwarding (``vlpi_by_host_irq``), the v6.16 vLPI fixes (Oliver Upton, "Resolve vLPI
+  by host IRQ in vgic_v4_unset_forwarding()", "Protect vLPI translation with
+  vgic_irq::irq_lock"): ``kvm_vgic_v4_unset_forwarding`` finds the LPI forwarded from the
+  host irq (``__vgic_host_irq_get_vlpi``), whatever the vITS's state, and
+  ``kvm_vgic_v4_set_forwarding`` leaves an LPI already forwarded alone and returns 0 when
+  the route does not translate.  Before, both translated the route through the vITS
+  (``vgic_its_resolve_lpi``, so nothing was unmapped while the vITS or the target's LPIs
+  were disabled), set mapped again, and unset unmapped the producer's irq whatever
+  ``host_irq`` the LPI had (a WARN).
 """
 
 from __future__ import annotations
@@ -73,6 +83,8 @@ class KernelProfile:
     """GICv2: the GICV_DIR page is not mapped into the guest; DIR writes are emulated."""
     eevdf: bool = True
     """The fair scheduler is EEVDF (v6.6+), not CFS: tick preemption after a base slice."""
+    vlpi_by_host_irq: bool = True
+    """vLPI unset by host irq, set skips a forwarded LPI (v6.16), not through the vITS."""
     halt_poll_ns: int = KVM_HALT_POLL_NS_DEFAULT
     halt_poll_ns_grow: int = 2
     halt_poll_ns_grow_start: int = 10_000
@@ -84,13 +96,16 @@ PROFILES: dict[str, KernelProfile] = {
                              ap_list_order="2025", trap_gicv_dir=True),
     "6.12": KernelProfile("6.12", irqfd_inject_inatomic=True, halt_poll_ns_shrink=2,
                           timer_cache_inactive=False, lr_overflow="underflow",
-                          ap_list_order="legacy", trap_gicv_dir=False, eevdf=True),
+                          ap_list_order="legacy", trap_gicv_dir=False, eevdf=True,
+                          vlpi_by_host_irq=False),
     "6.1": KernelProfile("6.1", irqfd_inject_inatomic=True, halt_poll_ns_shrink=0,
                          timer_cache_inactive=False, lr_overflow="underflow",
-                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False),
+                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False,
+                         vlpi_by_host_irq=False),
     "5.8": KernelProfile("5.8", irqfd_inject_inatomic=False, halt_poll_ns_shrink=0,
                          timer_cache_inactive=True, lr_overflow="underflow",
-                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False),
+                         ap_list_order="legacy", trap_gicv_dir=False, eevdf=False,
+                         vlpi_by_host_irq=False),
 }
 
 

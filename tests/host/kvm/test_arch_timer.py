@@ -65,7 +65,7 @@ class FakePlatform(TimerPlatform):
         self.calls.append(("reset_mapped", vintid))
         self.virt_active[id(vcpu)] = False
 
-    def kvm_vcpu_kick(self, vcpu: Any) -> None:
+    def kvm_vcpu_wake_up(self, vcpu: Any) -> None:
         self.kicked.append(vcpu)
 
 
@@ -211,7 +211,7 @@ def test_forwarded_at_init_and_mapped_with_input_level() -> None:
 
 
 def test_bg_timer_wakes_blocked_vcpu_at_deadline() -> None:
-    """kvm_timer_vcpu_put: put while blocking arms bg_timer at the guest deadline; expiry wakes (kicks) the vCPU."""
+    """kvm_timer_vcpu_put: put while blocking arms bg_timer at the guest deadline; expiry wakes the vCPU (kvm_vcpu_wake_up)."""
     eng, rec, hw, plat, kt, ctx, vcpu = setup()
     kt.kvm_timer_vcpu_load(ctx, 0)
     hw[0].virt.write_cval(2_000)  # 20 µs
@@ -226,6 +226,25 @@ def test_bg_timer_wakes_blocked_vcpu_at_deadline() -> None:
     ctx.blocking = False
     kt.kvm_timer_vcpu_load(ctx, 0)
     assert plat.injected[-1] == (PPI_VTIMER, True, ctx) and plat.phys_active[0] is True
+
+
+def test_bg_timer_expiring_early_is_restarted() -> None:
+    """kvm_bg_timer_expire: "Check that the timer has really expired from the guest's PoV
+    (NTP on the host may have forced it to expire early). If we should have slept longer,
+    restart it" -- no wake-up (nor ``timer_wakeups``) until the deadline (here moved while
+    the vCPU sleeps)."""
+    eng, rec, hw, plat, kt, ctx, vcpu = setup()
+    kt.kvm_timer_vcpu_load(ctx, 0)
+    hw[0].virt.write_cval(2_000)  # 20 µs
+    hw[0].virt.write_ctl(CTL_ENABLE)
+    ctx.blocking = True
+    kt.kvm_timer_vcpu_put(ctx)
+    ctx.cnt_cval = 5_000  # the deadline is now 50 µs
+    eng.run(until=49_999)
+    assert plat.kicked == [] and rec.counters.get("timer_wakeups", 0) == 0
+    assert ctx.bg_timer is not None
+    eng.run(until=50_000)
+    assert plat.kicked == [vcpu] and rec.counters["timer_wakeups"] == 1
 
 
 def test_masked_timer_arms_no_bg_timer() -> None:

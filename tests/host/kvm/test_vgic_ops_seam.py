@@ -56,7 +56,8 @@ class RecordingOps(VgicOps):
     def set_underflow(self, vcpu: KvmVcpu) -> None:
         self.calls.append(("set_underflow", vcpu.vcpu_id))
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
         self.calls.append(("configure_hcr", 2 * pending_outside + active_outside))
 
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:

@@ -40,9 +40,9 @@ doorbell LPI and a Linux irq (``vpe->irq``) whose chip :class:`ItsVpeChip` (``it
 * GICv4.0 doorbell masking through the proxy device (``its_vpe_db_proxy_map_locked``:
   DeviceID (1 << Devbits) - 1, one event per vPE): mask/unmask rewrite the doorbell's
   configuration byte and send INV; PENDING = false sends CLEAR;
-* GICv4.1 vSGIs (``its_sgi_irq_chip``): 16 irqs per vPE; mask/unmask and
-  PROP_UPDATE_VSGI send VSGI; PENDING = true writes GITS_SGIR
-  (``its_sgi_set_irqchip_state``).
+* GICv4.1 vSGIs (``its_sgi_irq_chip``): 16 irqs per vPE; activation, mask/unmask and
+  PROP_UPDATE_VSGI send VSGI, deactivation disables and clears (two VSGIs); PENDING = true
+  writes GITS_SGIR (``its_sgi_set_irqchip_state``).
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ __all__ = [
     "ItsVpe",
     "ItsVpeChip",
     "its_compose_msi_msg",
+    "its_get_vlpi",
     "its_make_vpe_non_resident",
     "its_make_vpe_resident",
     "its_map_vlpi",
@@ -202,6 +203,9 @@ class ItsVpe:
         self.idai = False
         self.ready = False
         self.vlpi_count = 0
+        """``vpe->vlpi_count`` ("per-vPE VLPI tracking"): kept by KVM
+        (``kvm_vgic_v4_set_forwarding`` / ``kvm_vgic_v4_unset_forwarding`` and the vITS's
+        ``update_affinity``), never by this driver."""
         self.vpe_proxy_event = -1
         self.sgi_config: list[list[int]] = [[0, 0, 0] for _ in range(16)]
         """GICv4.1 vSGIs: [priority, group, enabled] per INTID (``vpe->sgi_config``)."""
@@ -641,7 +645,12 @@ class ItsIrqChip(IrqChip):
         if info.cmd_type == MAP_VLPI and info.map is not None:
             return self._vlpi_map(d, dev, event, info.map)
         if info.cmd_type == GET_VLPI:
-            return 0 if dev.vlpi_maps[event] is not None else EINVAL
+            m = dev.vlpi_maps[event]
+            if m is None:
+                return EINVAL
+            # its_vlpi_get: a copy of the mapping for the caller
+            info.map = ItsVlpiMap(m.vm, m.vpe, m.vintid, m.properties, m.db_enabled)
+            return 0
         if info.cmd_type in (PROP_UPDATE_VLPI, PROP_UPDATE_AND_INV_VLPI):
             m = dev.vlpi_maps[event]
             if m is None:
@@ -655,17 +664,17 @@ class ItsIrqChip(IrqChip):
 
     def _vlpi_map(self, d: IrqData, dev: ItsDevice, event: int, m: ItsVlpiMap) -> int:
         """``its_vlpi_map``: a new map drops the physical mapping (DISCARD) and installs the
-        virtual one (VMAPTI, doorbell = the vPE's when ``db_enabled``); a map to another
-        vPE moves it (VMOVI)."""
+        virtual one (VMAPTI, doorbell = the vPE's when ``db_enabled``); a map of an irq
+        already forwarded moves it ("Already mapped, move it around": VMOVI, even to the
+        same vPE)."""
         its = self.its
         db = m.vpe.vpe_db_lpi if m.db_enabled and not its.is_v4_1 else ITS_NO_DOORBELL
         old = dev.vlpi_maps[event]
         dev.vlpi_maps[event] = m
         its.vlpi_write_config(m)
         if old is not None:
-            if old.vpe is not m.vpe:
-                its.send(_cmd(GITS_CMD_VMOVI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
-                              db << 32 | (1 if m.db_enabled else 0)), its._vsync(m.vpe))
+            its.send(_cmd(GITS_CMD_VMOVI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
+                          db << 32 | (1 if m.db_enabled else 0)), its._vsync(m.vpe))
             return 0
         # irq_set_status_flags(IRQ_DISABLE_UNLAZY) was done by its_map_vlpi
         d.state |= IRQD_FORWARDED_TO_VCPU
@@ -673,7 +682,6 @@ class ItsIrqChip(IrqChip):
                  _cmd(GITS_CMD_VMAPTI, dev.device_id << 32, m.vpe.vpe_id << 32 | event,
                       db << 32 | m.vintid),
                  its._vsync(m.vpe))
-        m.vpe.vlpi_count += 1
         return 0
 
     def _vlpi_unmap(self, d: IrqData, dev: ItsDevice, event: int) -> int:
@@ -683,7 +691,6 @@ class ItsIrqChip(IrqChip):
         if m is None:
             return EINVAL
         dev.vlpi_maps[event] = None
-        m.vpe.vlpi_count -= 1
         d.state &= ~IRQD_FORWARDED_TO_VCPU
         cpu = dev.collection[event]
         its.send(_cmd(GITS_CMD_DISCARD, dev.device_id << 32, event),
@@ -769,6 +776,25 @@ class ItsSgiChip(IrqChip):
         self.irq_set_vcpu_affinity = self._set_vcpu_affinity
         self.irq_set_irqchip_state = self._set_state
         self.irq_get_irqchip_state = self._get_state
+        self.irq_domain_activate = self._activate
+        self.irq_domain_deactivate = self._deactivate
+
+    def _activate(self, d: IrqData, reserve: bool) -> int:
+        """``its_sgi_irq_domain_activate``: "Write out the initial SGI configuration" (VSGI
+        with ``sgi_config``)."""
+        vpe: ItsVpe = d.chip_data
+        self.its.send_vsgi(vpe, d.hwirq & 15)
+        return 0
+
+    def _deactivate(self, d: IrqData) -> None:
+        """``its_sgi_irq_domain_deactivate``: disable the vSGI (VSGI, Clear = 0), then clear
+        its pending state (VSGI, Clear = 1): one VSGI cannot change the configuration and
+        clear the pending bit at once."""
+        vpe: ItsVpe = d.chip_data
+        intid = d.hwirq & 15
+        vpe.sgi_config[intid][2] = 0
+        self.its.send_vsgi(vpe, intid)
+        self.its.send_vsgi(vpe, intid, clear=True)
 
     def _get_state(self, d: IrqData, which: int, cpu: int) -> bool | int:
         """``its_sgi_get_irqchip_state``: GICR_VSGIR = vPEID, then GICR_VSGIPENDR."""
@@ -829,6 +855,14 @@ def its_map_vlpi(genirq: Genirq, irq: int, m: ItsVlpiMap) -> int:
     fire again), then MAP_VLPI through ``irq_set_vcpu_affinity``."""
     genirq.irq_set_status_flags(irq, IRQ_DISABLE_UNLAZY)
     return genirq.irq_set_vcpu_affinity(irq, ItsCmdInfo(MAP_VLPI, m))
+
+
+def its_get_vlpi(genirq: Genirq, irq: int) -> tuple[int, ItsVlpiMap | None]:
+    """``its_get_vlpi``: GET_VLPI, the driver's copy of the irq's vLPI mapping (-EINVAL and
+    None when it is not forwarded)."""
+    info = ItsCmdInfo(GET_VLPI)
+    ret = genirq.irq_set_vcpu_affinity(irq, info)
+    return ret, info.map if ret == 0 else None
 
 
 def its_unmap_vlpi(genirq: Genirq, irq: int) -> int:

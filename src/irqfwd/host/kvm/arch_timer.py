@@ -30,7 +30,11 @@ is neither active nor latched) and ``timer-no-vgic`` (no active-state support: t
 ``disable_percpu_irq``-masked while the output is asserted, ``kvm_timer_vcpu_load_nogic``).
 
 Counters: ``timer_save``, ``timer_restore``, ``irqchip_state_get``, ``irqchip_state_set``,
-``timer_spurious``, ``timer_wakeups``, ``timer_irq_injected`` (level=1 updates given to
+``timer_spurious``, ``timer_wakeups`` (bg_timer expiries that reach ``kvm_vcpu_wake_up``
+in ``kvm_bg_timer_expire``, which wakes whether or not another event already woke the vCPU
+before its load cancelled the timer: the hrtimer expiries the host's
+``timer:hrtimer_expire_entry`` counts for ``kvm_bg_timer_expire``, not only the wake-ups the
+timer caused; those are in ``vcpu_wakeups``), ``timer_irq_injected`` (level=1 updates given to
 the vgic), ``timer_put_active`` / ``timer_put_pending`` (vCPU put while its timer
 interrupt is virtually active / its output asserted but not active: the switch or
 migration cases); the latency path ``timer_expiry_to_guest_handler`` is recorded by the guest
@@ -166,8 +170,8 @@ class TimerPlatform:
         """``kvm_vgic_reset_mapped_irq``."""
         raise NotImplementedError
 
-    def kvm_vcpu_kick(self, vcpu: Any) -> None:
-        """Wake a blocked vCPU (``kvm_vcpu_wake_up``) or kick a running one."""
+    def kvm_vcpu_wake_up(self, vcpu: Any) -> None:
+        """``kvm_vcpu_wake_up``: make a blocked vCPU runnable (nothing if it is not blocked)."""
         raise NotImplementedError
 
 
@@ -560,14 +564,20 @@ class KvmArchTimer:
         return 0
 
     def _bg_timer_expire(self, ctx: ArchTimerContext) -> None:
-        """``kvm_bg_timer_expire``: wake the blocked vCPU; its load will inject the level."""
+        """``kvm_bg_timer_expire``: if the guest's deadline is still ahead
+        (``kvm_timer_earliest_exp``: "NTP on the host may have forced it to expire early")
+        the hrtimer is restarted for the rest; otherwise ``kvm_vcpu_wake_up``, whether the
+        vCPU still sleeps or another event woke it before its load cancelled this timer
+        (counter ``timer_wakeups``); its load will inject the level."""
         ctx.bg_timer = None
         if self.rec.wants("kvm_timer_hrtimer_expire"):
             self.rec.emit("kvm_timer_hrtimer_expire", vcpu=ctx.vcpu_id, vm=ctx.vm)
-        if ctx.loaded or not self.kvm_timer_should_fire(ctx):
+        delay = self.kvm_timer_earliest_exp_ns(ctx)
+        if delay:
+            ctx.bg_timer = self.engine.schedule(delay, self._bg_timer_expire, ctx)
             return
         self.rec.count("timer_wakeups")
-        self.platform.kvm_vcpu_kick(ctx.vcpu)
+        self.platform.kvm_vcpu_wake_up(ctx.vcpu)
 
     def kvm_cpu_has_pending_timer(self, ctx: ArchTimerContext) -> bool:
         """``kvm_cpu_has_pending_timer``: the vCPU should not (stay) blocked because of its timer."""
@@ -740,5 +750,5 @@ class HostTimerPlatform(TimerPlatform):
     def kvm_vgic_reset_mapped_irq(self, vcpu: KvmVcpu, vintid: int) -> None:
         kvm_vgic_reset_mapped_irq(vcpu.kvm, vcpu, vintid)
 
-    def kvm_vcpu_kick(self, vcpu: KvmVcpu) -> None:
-        vcpu.kvm_vcpu_kick()
+    def kvm_vcpu_wake_up(self, vcpu: KvmVcpu) -> None:
+        vcpu.kvm_vcpu_wake_up()

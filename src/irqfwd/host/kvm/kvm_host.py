@@ -200,9 +200,11 @@ class VgicOps:
         """``vgic_set_underflow``: ask for a maintenance interrupt when the LRs (nearly) empty."""
         raise NotImplementedError
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
         """``vgic_configure_hcr`` (2025): set the maintenance enables from a summary of the
-        irqs left out of the LRs (pending ones, active ones) and the guest's group enables."""
+        irqs left out of the LRs (pending ones, active ones) and the guest's group enables;
+        ``nr_sgi``: the SGIs of the ap_list that target the vCPU (``ap_list_summary.nr_sgi``)."""
         raise NotImplementedError
 
     def fold_lr_state(self, vcpu: KvmVcpu) -> None:

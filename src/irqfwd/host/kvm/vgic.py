@@ -365,7 +365,7 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
     if not ap:
         vgic_cpu.used_lrs = 0
         if configure_hcr:
-            dist.ops.configure_hcr(vcpu, False, False)
+            dist.ops.configure_hcr(vcpu, False, False, 0)
         return
     nr_lr = dist.nr_lr
     multi_sgi = False
@@ -381,6 +381,7 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
     spilled = 0
     more_after_full = False
     pending_out = active_out = False
+    nr_sgi = 0
     prio = 0xFF
     stopped = False
     for irq in ap:
@@ -390,6 +391,8 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
             stopped = True  # legacy: below a multi-source SGI's priority, nothing more
         if vgic_target_oracle(kvm, irq) is not vcpu:
             continue
+        if irq.intid < VGIC_NR_SGIS:
+            nr_sgi += 1  # summarize_ap_list: "any SGI" that targets the vCPU
         if count >= nr_lr or stopped:
             spilled += 1
             if irq.active:
@@ -402,7 +405,7 @@ def kvm_vgic_flush_hwstate(vcpu: KvmVcpu) -> None:
         if irq.source:
             prio = irq.priority
     if configure_hcr:
-        ops.configure_hcr(vcpu, pending_out, active_out)
+        ops.configure_hcr(vcpu, pending_out, active_out, nr_sgi)
     elif more_after_full:
         ops.set_underflow(vcpu)
     if spilled:
@@ -484,7 +487,10 @@ def vgic_deactivate(vcpu: KvmVcpu, intid: int) -> None:
     2025 ``vgic_v2_deactivate`` / ``vgic_v3_deactivate`` that is not register decode.
 
     The vCPU's LRs were saved and folded at the exit, so the interrupt's state is in its
-    ``VgicIrq``: an inactive (or unknown) INTID is ignored; otherwise the back end folds the
+    ``VgicIrq`` (the back end has decoded the register and applied Linux's guards:
+    EOImode 1, and for a GICv2 SGI the source CPUID): an inactive (or unknown) INTID is
+    ignored (Linux folds a pseudo-LR for any irq still on an ap_list; a DIR of an inactive
+    irq is UNPREDICTABLE and not modelled); otherwise the back end folds the
     LR the irq would have had, without its Active bit (:meth:`VgicOps.fold_deactivated`): a
     HW irq's physical INTID is deactivated by the host (exactly once: the guest's DIR never
     reached an LR) and its line re-sampled if its level was set, a level non-HW SPI

@@ -6,8 +6,9 @@ frame traps (``DABT_LOW``) and is emulated here: GITS_CTLR, GITS_IIDR, GITS_TYPE
 GITS_CBASER, GITS_CWRITER, GITS_CREADR, GITS_BASER<n>.  A GITS_CWRITER write runs the
 commands the guest queued in its memory (``vgic_its_process_commands``): MAPD, MAPC,
 MAPTI/MAPI (``vgic_add_lpi``: the LPI's configuration is read from the guest's
-GICR_PROPBASER table, ``update_lpi_config``), INT, CLEAR, INV, INVALL, SYNC, DISCARD,
-MOVI, MOVALL.  The tables themselves live in the kernel (KVM writes them to guest memory
+GICR_PROPBASER table, ``update_lpi_config``; a MAPTI of an event that has an ITE is
+ignored), INT (resolved and injected as an MSI, ``vgic_its_trigger_msi``), CLEAR, INV,
+INVALL, SYNC, DISCARD, MOVI, MOVALL.  The tables themselves live in the kernel (KVM writes them to guest memory
 only when userspace saves the ITS).
 
 MSIs reach the vITS from the VMM's MSI routes (``kvm_set_msi`` → :func:`vgic_its_inject_msi`:
@@ -55,7 +56,7 @@ from irqfwd.host.irqchip.arm_gic_v3 import (
     PROP_UPDATE_AND_INV_VLPI,
     PROP_UPDATE_VLPI,
 )
-from irqfwd.host.irqchip.irq_gic_v3_its import ItsCmdInfo, ItsVlpiMap, its_map_vlpi
+from irqfwd.host.irqchip.irq_gic_v3_its import ItsCmdInfo, its_get_vlpi, its_map_vlpi
 from irqfwd.host.kvm.arm_vgic import VGIC_CONFIG_EDGE, VGIC_MIN_LPI
 from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 from irqfwd.host.kvm.vgic import vgic_queue_irq_unlock
@@ -67,7 +68,7 @@ __all__ = [
     "VgicIts",
     "vgic_its_inject_cached_translation",
     "vgic_its_inject_msi",
-    "vgic_its_resolve_lpi",
+    "vgic_msi_to_its",
 ]
 
 EWOULDBLOCK: Final = -11
@@ -79,6 +80,11 @@ KVM_VGIC_V3_ITS_SIZE: Final = 0x20000
 _IIDR: Final = 0x4B << 24 | 0x43B  # PRODUCT_ID_KVM, IMPLEMENTER_ARM
 _ITS_ID_BITS: Final = 16
 _ITS_DEV_BITS: Final = 16
+
+
+def _max_lpis_propbaser(propbaser: int) -> int:
+    """``max_lpis_propbaser``: 2^(IDbits + 1), at most 2^``INTERRUPT_ID_BITS_ITS`` (16)."""
+    return 1 << min((propbaser & 0x1F) + 1, _ITS_ID_BITS)
 
 
 class KvmMsi:
@@ -241,11 +247,12 @@ class VgicIts:
             return self._invall(dw2 & 0xFFFF)
         if cmd == GITS_CMD_MOVALL:
             return self._movall((dw2 >> 16) & 0xFFFF_FFFF, (dw3 >> 16) & 0xFFFF_FFFF)
+        if cmd == GITS_CMD_INT:
+            # vgic_its_cmd_handle_int: the same path as an MSI (vgic_its_trigger_msi)
+            return self.vgic_its_trigger_msi(devid, event)
         ite = self._find_ite(devid, event)
         if ite is None:
             return E_ITS_INT_UNMAPPED_INTERRUPT
-        if cmd == GITS_CMD_INT:
-            return self._set_pending(ite.irq, True)
         if cmd == GITS_CMD_CLEAR:
             return self._set_pending(ite.irq, False)
         if cmd == GITS_CMD_INV:
@@ -260,8 +267,7 @@ class VgicIts:
                 return E_ITS_INT_UNMAPPED_INTERRUPT
             ite.collection = coll
             self.vgic_its_invalidate_all_caches()
-            self._update_affinity(ite.irq, target)
-            return 0
+            return self._update_affinity(ite.irq, target)
         return E_ITS_INT_UNMAPPED_INTERRUPT
 
     def _find_ite(self, devid: int, event: int) -> _Ite | None:
@@ -299,11 +305,18 @@ class VgicIts:
 
     def _mapti(self, devid: int, event: int, lpi: int, coll: int) -> int:
         """``vgic_its_cmd_handle_mapi``: ``vgic_add_lpi`` (edge, Group 1, targeting the
-        collection's vCPU, configuration from the guest's LPI property table)."""
+        collection's vCPU, configuration from the guest's LPI property table).  An LPI
+        number outside the guest's GICR_PROPBASER.IDbits is refused
+        (``max_lpis_propbaser``); an event that already has an ITE keeps it ("If there is
+        an existing mapping, behavior is UNPREDICTABLE": KVM ignores the command)."""
         dev = self.devices.get(devid)
-        if dev is None or event >= 1 << dev.num_eventid_bits or lpi < VGIC_MIN_LPI:
-            return E_ITS_INT_UNMAPPED_INTERRUPT
         kvm = self.kvm
+        if dev is None or event >= 1 << dev.num_eventid_bits:
+            return E_ITS_INT_UNMAPPED_INTERRUPT
+        if not VGIC_MIN_LPI <= lpi < _max_lpis_propbaser(kvm.vgic.propbaser):
+            return E_ITS_INT_UNMAPPED_INTERRUPT
+        if event in dev.ites:
+            return 0
         target = self.collections.get(coll)
         vcpu = kvm.vcpus[target] if target is not None else None
         irq = kvm.vgic.lpis.get(lpi)
@@ -332,19 +345,26 @@ class VgicIts:
             irq.hw = False
             self.kvm.host.genirq.irq_set_vcpu_affinity(irq.host_irq, None)
 
-    def _update_affinity(self, irq: VgicIrq, target: int) -> None:
+    def _update_affinity(self, irq: VgicIrq, target: int) -> int:
         """``update_affinity``: the LPI follows its collection's vCPU; a vLPI is re-mapped
-        to the new vPE (VMOVI through ``its_map_vlpi``)."""
+        to the new vPE (``its_get_vlpi``, then VMOVI through ``its_map_vlpi``), and its
+        count moves with it (``vlpi_count`` of the old vPE down, of the new one up)."""
         kvm = self.kvm
         vcpu = kvm.vcpus[target]
         irq.target_vcpu = vcpu
-        if irq.hw:
-            v3 = vcpu.vgic_cpu.vgic_v3
-            vm = kvm.its_vm
-            if v3 is not None and vm is not None:
-                m = ItsVlpiMap(vm, v3.its_vpe, irq.intid,
-                               irq.priority & 0xFC | (LPI_PROP_ENABLED if irq.enabled else 0), True)
-                its_map_vlpi(kvm.host.genirq, irq.host_irq, m)
+        if not irq.hw:
+            return 0
+        genirq = kvm.host.genirq
+        ret, m = its_get_vlpi(genirq, irq.host_irq)
+        if ret or m is None:
+            return ret
+        m.vpe.vlpi_count -= 1
+        v3 = vcpu.vgic_cpu.vgic_v3
+        if v3 is None or v3.its_vpe is None:
+            raise ValueError("a vLPI needs the target vCPU's vPE")
+        m.vpe = v3.its_vpe
+        m.vpe.vlpi_count += 1
+        return its_map_vlpi(genirq, irq.host_irq, m)
 
     def _invall(self, coll: int) -> int:
         """``vgic_its_cmd_handle_invall``: re-read every LPI of the collection's vCPU."""
@@ -432,7 +452,10 @@ class VgicIts:
 
     def vgic_its_cache_translation(self, devid: int, eventid: int, irq: VgicIrq) -> None:
         """``vgic_its_cache_translation``: remember (doorbell, DeviceID, EventID) → LPI,
-        evicting the oldest entry when full."""
+        evicting the oldest entry when full.  "Do not cache a directly injected interrupt"
+        (a vLPI, ``irq.hw``)."""
+        if irq.hw:
+            return
         cache = self.cache
         key = (self.doorbell, devid, eventid)
         if key in cache:
@@ -453,19 +476,20 @@ class VgicIts:
         return self._set_pending(irq, True)
 
 
-def vgic_its_resolve_lpi(kvm: Kvm, msi: KvmMsi) -> tuple[int, VgicIrq | None]:
-    """``vgic_msi_to_its`` + ``vgic_its_resolve_lpi`` for an MSI route."""
+def vgic_msi_to_its(kvm: Kvm, msi: KvmMsi) -> VgicIts | None:
+    """``vgic_msi_to_its``: the vITS whose GITS_TRANSLATER the MSI's address is (None where
+    Linux returns an error pointer)."""
     its = kvm.vgic_its
     if not isinstance(its, VgicIts) or msi.address != its.doorbell:
-        return ENODEV, None
-    return its.vgic_its_resolve_lpi(msi.devid, msi.data)
+        return None
+    return its
 
 
 def vgic_its_inject_msi(kvm: Kvm, msi: KvmMsi) -> int:
     """``vgic_its_inject_msi`` (``kvm_set_msi``): find the vITS by the doorbell address,
     translate and inject; 1 when delivered (as Linux), else the error."""
-    its = kvm.vgic_its
-    if not isinstance(its, VgicIts) or msi.address != its.doorbell:
+    its = vgic_msi_to_its(kvm, msi)
+    if its is None:
         return ENODEV
     ret = its.vgic_its_trigger_msi(msi.devid, msi.data)
     return 1 if ret == 0 else ret

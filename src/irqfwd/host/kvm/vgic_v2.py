@@ -202,7 +202,8 @@ class VgicV2Ops(VgicOps):
         """``vgic_v2_set_underflow``: GICH_HCR.UIE (maintenance when at most one LR is valid)."""
         _v2(vcpu).vgic_hcr |= GICH_HCR_UIE
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
         """``vgic_v2_configure_hcr``: En, NPIE when pending irqs stayed out of the LRs,
         LRENPIE when active ones did, UIE when any did; VGrp0/1 DIE when the group is enabled
         in GICH_VMCR (an exit when the guest disables it), EIE when it is disabled."""
@@ -316,7 +317,8 @@ class VgicV2Ops(VgicOps):
 
     # ---------------------------------------------------------------- world switch
     def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
-        """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount, then
+        """``__vgic_v2_save_state``: GICH_MISR (maintenance accounting), EOICount (kept only
+        when GICH_HCR.LRENPIE was set: ``vgic_v2_save_state``), then
         ``save_lrs`` (GICH_ELRSR, each used LR read unless empty, then zeroed) and
         GICH_HCR = 0.  Returns the cost in ns."""
         gich = self.vctrl[cpu]
@@ -333,7 +335,8 @@ class VgicV2Ops(VgicOps):
                     # the guest changed a group enable: the saved VMCR must follow before
                     # the next configure_hcr (else its enables ask for the same exit again)
                     cpuif.vgic_vmcr = gich.read_vmcr()
-        vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT
+        # EOICount only when LRENPIE was asked for (active irqs outside the LRs)
+        vgic_cpu.eoicount = hcr >> GICH_HCR_EOICOUNT_SHIFT if cpuif.vgic_hcr & GICH_HCR_LRENPIE else 0
         if used:
             elrsr = gich.read_elrsr()
             lrs = cpuif.vgic_lr
@@ -388,8 +391,21 @@ class VgicV2Ops(VgicOps):
 
     # ---------------------------------------------------------------- trapped GICV_DIR
     def deactivate(self, vcpu: KvmVcpu, val: int) -> None:
-        """``vgic_v2_deactivate``: a trapped GICV_DIR write (INTID in bits [9:0])."""
-        vgic_deactivate(vcpu, val & GICH_LR_VIRTUALID)
+        """``vgic_v2_deactivate``: a trapped GICV_DIR write.  The CPUID field (bits [12:10])
+        is taken out of the INTID; KVM only deals with DIR when EOImode == 1 (GICH_VMCR.VEM;
+        with EOImode 0 the write is ignored); an SGI is deactivated only when the CPUID
+        matches the source it is active from (``active_source``)."""
+        cpuid = (val >> GICH_LR_PHYSID_CPUID_SHIFT) & 7
+        intid = val & ~(7 << GICH_LR_PHYSID_CPUID_SHIFT)
+        cpu = vcpu.cpu
+        vmcr = self.vctrl[cpu.index].read_vmcr() if cpu is not None else _v2(vcpu).vgic_vmcr
+        if not vmcr & GICH_VMCR_EOI_MODE_MASK:
+            return
+        if intid < VGIC_NR_SGIS:
+            irq = vgic_get_irq(vcpu.kvm, vcpu, intid)
+            if irq is not None and irq.active_source != cpuid:
+                return
+        vgic_deactivate(vcpu, intid)
 
     def _dir_page_access(self, vcpu: KvmVcpu, addr: int, value: int, size: int, is_write: bool) -> int:
         """The trapped GICV_DIR page: a write at offset 0 deactivates; the rest is RAZ/WI."""

@@ -14,7 +14,8 @@ system registers of the pCPU the vCPU runs on (register and field names from
   no active state (``vgic_v3_fold_lr``); then ICH_HCR_EL2.EOIcount;
 * ICH_HCR_EL2: ``vgic_v3_set_underflow`` (UIE, kernel profiles up to 2025) or
   ``vgic_v3_configure_hcr`` (the current profile: En, NPIE/LRENPIE/UIE from what stayed out
-  of the LRs, vSGIEOICount when no SGI is queued, VGrp0/1 DIE or EIE from ICH_VMCR_EL2, and
+  of the LRs, vSGIEOICount when no SGI of the ap_list targets the vCPU (``nr_sgi`` of
+  ``summarize_ap_list``), VGrp0/1 DIE or EIE from ICH_VMCR_EL2, and
   TDIR while an active interrupt is outside the LRs or an SPI is in flight, the
   ``active_spis`` rule of "KVM: arm64: GICv3: Add SPI tracking to handle asymmetric
   deactivation", 2025);
@@ -76,7 +77,6 @@ from irqfwd.host.kvm.arm_vgic import (
     VGIC_CONFIG_LEVEL,
     VGIC_MIN_LPI,
     VGIC_NR_PRIVATE_IRQS,
-    VGIC_NR_SGIS,
     VgicV3CpuIf,
     VgicVmcr,
 )
@@ -237,8 +237,10 @@ class VgicV3Ops(VgicOps):
         """``vgic_v3_set_underflow``: ICH_HCR_EL2.UIE."""
         _v3(vcpu).vgic_hcr |= ICH_HCR_EL2_UIE
 
-    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool) -> None:
-        """``vgic_v3_configure_hcr`` (see the module docstring)."""
+    def configure_hcr(self, vcpu: KvmVcpu, pending_outside: bool, active_outside: bool,
+                      nr_sgi: int) -> None:
+        """``vgic_v3_configure_hcr`` (see the module docstring); vSGIEOICount when no SGI
+        targets the vCPU (``!als->nr_sgi``)."""
         cif = _v3(vcpu)
         hcr = ICH_HCR_EL2_EN
         if pending_outside:
@@ -247,7 +249,7 @@ class VgicV3Ops(VgicOps):
             hcr |= ICH_HCR_EL2_LRENPIE
         if pending_outside or active_outside:
             hcr |= ICH_HCR_EL2_UIE
-        if not any(irq.intid < VGIC_NR_SGIS for irq in vcpu.vgic_cpu.ap_list):
+        if not nr_sgi:
             hcr |= ICH_HCR_EL2_VSGIEOICOUNT
         vmcr = cif.vgic_vmcr
         hcr |= ICH_HCR_EL2_VGRP0DIE if vmcr & ICH_VMCR_EL2_VENG0 else ICH_HCR_EL2_VGRP0EIE
@@ -358,7 +360,8 @@ class VgicV3Ops(VgicOps):
 
     # ---------------------------------------------------------------- world switch
     def save_state(self, vcpu: KvmVcpu, cpu: int) -> int:
-        """``__vgic_v3_save_state``: ICH_MISR_EL2 (maintenance accounting), EOIcount,
+        """``__vgic_v3_save_state``: ICH_MISR_EL2 (maintenance accounting), EOIcount (kept
+        only when ICH_HCR_EL2.LRENPIE was set),
         ICH_ELRSR_EL2 and each used LR (read unless empty, then zeroed), ICH_HCR_EL2 = 0.
         Returns the cost in ns."""
         ich = self.virt[cpu]
@@ -373,7 +376,8 @@ class VgicV3Ops(VgicOps):
                 vgic_maintenance(vcpu, cpu, misr)
                 if misr & ICH_MISR_EL2_VGRP_ANY:
                     cif.vgic_vmcr = ich.read_vmcr()
-        vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT
+        # EOIcount only when LRENPIE was asked for (active irqs outside the LRs)
+        vgic_cpu.eoicount = hcr >> ICH_HCR_EL2_EOICOUNT_SHIFT if cif.vgic_hcr & ICH_HCR_EL2_LRENPIE else 0
         if used:
             elrsr = ich.read_elrsr()
             lrs = cif.vgic_lr

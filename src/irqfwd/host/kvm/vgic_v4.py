@@ -12,11 +12,13 @@
   ``pending_last`` and kicks the vCPU (``kvm_vcpu_kick``).
 * :func:`kvm_vgic_v4_set_forwarding` (the irqbypass consumer's ``add_producer`` for an MSI
   route): resolve the route through the vITS (``vgic_its_resolve_lpi``), ``its_map_vlpi``
-  with the LPI's priority and enable, ``irq.hw``/``host_irq``, and the pending state moved
-  into the hardware; :func:`kvm_vgic_v4_unset_forwarding` undoes it.
+  with the LPI's priority and enable, ``irq.hw``/``host_irq``, the vPE's ``vlpi_count``,
+  and the pending state moved into the hardware; :func:`kvm_vgic_v4_unset_forwarding`
+  (``del_producer``) undoes it for the LPI forwarded from the producer's irq.
 * GICv4.1 vSGIs: :func:`vgic_v4_configure_vsgis` when the guest changes
   GICD_CTLR.nASSGIreq: every SGI becomes a HW interrupt tied to its vPE's vSGI irq,
-  configuration and pending state transferred (``vgic_v4_enable_vsgis``), or back.
+  configuration and pending state transferred (``vgic_v4_enable_vsgis``), or back, the
+  latch taking the vPE's pending state (``vgic_v4_disable_vsgis``).
 """
 
 from __future__ import annotations
@@ -31,10 +33,8 @@ from irqfwd.host.genirq import (
 from irqfwd.host.irqchip.arm_gic_v3 import (
     LPI_PROP_ENABLED,
     LPI_PROP_GROUP1,
-    PROP_UPDATE_VSGI,
 )
 from irqfwd.host.irqchip.irq_gic_v3_its import (
-    ItsCmdInfo,
     ItsNode,
     ItsVlpiMap,
     ItsVm,
@@ -45,9 +45,9 @@ from irqfwd.host.irqchip.irq_gic_v3_its import (
     its_unmap_vlpi,
 )
 from irqfwd.host.kvm.arm_vgic import VGIC_NR_SGIS
-from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu
+from irqfwd.host.kvm.kvm_host import Kvm, KvmVcpu, VgicIrq
 from irqfwd.host.kvm.vgic import vgic_queue_irq_unlock
-from irqfwd.host.kvm.vgic_its import KvmMsi, vgic_its_resolve_lpi
+from irqfwd.host.kvm.vgic_its import KvmMsi, vgic_msi_to_its
 
 __all__ = [
     "kvm_vgic_v4_set_forwarding",
@@ -151,14 +151,25 @@ def vgic_v4_put(vcpu: KvmVcpu, has_v4_1: bool) -> int:
 
 def kvm_vgic_v4_set_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
     """``kvm_vgic_v4_set_forwarding``: turn the LPI the MSI route resolves to into a vLPI
-    of its target's vPE (``its_map_vlpi``), moving a pending latch into the hardware."""
+    of its target's vPE (``its_map_vlpi``, ``vlpi_count`` up), moving a pending latch into
+    the hardware.  An MSI route to no vITS is not an error.  Since v6.16 (kernel profile
+    switch ``vlpi_by_host_irq``) a route that does not translate returns 0 ("Silently exit
+    if translation fails") and an LPI already forwarded is left alone; before, the
+    translation error was returned and a forwarded LPI was mapped again."""
     vm = kvm.its_vm
     if not isinstance(vm, ItsVm):
         return 0
-    ret, irq = vgic_its_resolve_lpi(kvm, msi)
-    if ret or irq is None or irq.target_vcpu is None:
-        return 0 if ret < 0 else ret
-    vpe = _vpe(irq.target_vcpu)
+    its = vgic_msi_to_its(kvm, msi)
+    if its is None:
+        return 0
+    v6_16 = kvm.host.profile.vlpi_by_host_irq
+    ret, irq = its.vgic_its_resolve_lpi(msi.devid, msi.data)
+    if ret or irq is None:
+        return 0 if v6_16 else ret
+    if v6_16 and irq.hw:
+        return 0
+    target = irq.target_vcpu
+    vpe = _vpe(target) if target is not None else None
     if vpe is None:
         return 0
     props = (irq.priority & 0xFC) | (LPI_PROP_ENABLED if irq.enabled else 0) | LPI_PROP_GROUP1
@@ -168,6 +179,7 @@ def kvm_vgic_v4_set_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
         return ret
     irq.hw = True
     irq.host_irq = virq
+    vpe.vlpi_count += 1
     if irq.pending_latch:
         genirq.irq_set_irqchip_state(virq, IRQCHIP_STATE_PENDING, True, kvm.current_pcpu())
         irq.pending_latch = False
@@ -175,17 +187,44 @@ def kvm_vgic_v4_set_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
     return 0
 
 
-def kvm_vgic_v4_unset_forwarding(kvm: Kvm, virq: int, msi: KvmMsi) -> int:
-    """``kvm_vgic_v4_unset_forwarding``: the vLPI goes back to the host (``its_unmap_vlpi``)."""
+def _vgic_host_irq_get_vlpi(kvm: Kvm, host_irq: int) -> VgicIrq | None:
+    """``__vgic_host_irq_get_vlpi``: the LPI forwarded from ``host_irq`` (``lpi_xa`` walk)."""
+    for irq in kvm.vgic.lpis.values():
+        if irq.hw and irq.host_irq == host_irq:
+            return irq
+    return None
+
+
+def kvm_vgic_v4_unset_forwarding(kvm: Kvm, host_irq: int, msi: KvmMsi) -> None:
+    """``kvm_vgic_v4_unset_forwarding``: the vLPI goes back to the host (``its_unmap_vlpi``,
+    its target's ``vlpi_count`` down, ``irq.hw`` cleared).
+
+    Since v6.16 (``vlpi_by_host_irq``; Linux's signature is then ``(kvm, host_irq)``) the
+    LPI is the one forwarded from ``host_irq`` (``__vgic_host_irq_get_vlpi``), whatever the
+    vITS's state; none, nothing to do.  Before, the route ``msi`` was translated through
+    the vITS (``vgic_its_resolve_lpi``: nothing happens while it does not translate) and a
+    forwarded LPI was unmapped even when its ``host_irq`` was another irq
+    (``WARN_ON(!(irq->hw && irq->host_irq == virq))``, then ``its_unmap_vlpi(virq)``)."""
     if not vgic_supports_direct_msis(kvm):
-        return 0
-    ret, irq = vgic_its_resolve_lpi(kvm, msi)
-    if ret or irq is None:
-        return 0 if ret < 0 else ret
-    if irq.hw and irq.host_irq == virq:
-        irq.hw = False
-        return its_unmap_vlpi(kvm.host.genirq, virq)
-    return 0
+        return
+    irq: VgicIrq | None
+    if kvm.host.profile.vlpi_by_host_irq:
+        irq = _vgic_host_irq_get_vlpi(kvm, host_irq)
+    else:
+        its = vgic_msi_to_its(kvm, msi)
+        if its is None:
+            return
+        ret, irq = its.vgic_its_resolve_lpi(msi.devid, msi.data)
+        if ret:
+            return
+    if irq is None or not irq.hw:
+        return
+    target = irq.target_vcpu
+    vpe = _vpe(target) if target is not None else None
+    if vpe is not None:
+        vpe.vlpi_count -= 1
+    irq.hw = False
+    its_unmap_vlpi(kvm.host.genirq, host_irq)
 
 
 def vgic_v4_configure_vsgis(kvm: Kvm) -> None:
@@ -200,8 +239,11 @@ def vgic_v4_configure_vsgis(kvm: Kvm) -> None:
 
 
 def _enable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
-    """``vgic_v4_enable_vsgis``: ``hw``, ``host_irq`` = the vPE's vSGI irq, configuration
-    (VSGI: priority, group, enable) and pending state transferred to the vPE."""
+    """``vgic_v4_enable_vsgis``: ``hw``, ``host_irq`` = the vPE's vSGI irq, the full state
+    transferred to the vPE: configuration (``vgic_v4_sync_sgi_config``: enable, group,
+    priority) written by the activation (``irq_domain_activate_irq``: VSGI), then the
+    pending state (``irq_set_irqchip_state``: GITS_SGIR when latched, VSGI Clear when not);
+    the latch is cleared."""
     vpe = _vpe(vcpu)
     if vpe is None or not vpe.sgi_irqs:
         return
@@ -213,19 +255,17 @@ def _enable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
             continue
         irq.hw = True
         irq.host_irq = vpe.sgi_irqs[i]
-        genirq.irq_set_vcpu_affinity(irq.host_irq, ItsCmdInfo(PROP_UPDATE_VSGI, priority=irq.priority,
-                                                              group=bool(irq.group)))
-        if irq.enabled:
-            while genirq.irq_get_irq_data(irq.host_irq).irqd_irq_disabled():
-                genirq.enable_irq(irq.host_irq)
-        if irq.pending_latch:
-            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, True, cpu)
+        vpe.sgi_config[i] = [irq.priority, irq.group, 1 if irq.enabled else 0]
+        if genirq.irq_domain_activate_irq(irq.host_irq) == 0:
+            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, irq.pending_latch, cpu)
             irq.pending_latch = False
 
 
 def _disable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
-    """``vgic_v4_disable_vsgis``: the SGIs go back to software injection (pending state
-    read back from the vPE)."""
+    """``vgic_v4_disable_vsgis``: the SGIs go back to software injection: the latch takes the
+    vPE's pending state (``irq_get_irqchip_state``, overwritten, not merged), then the
+    deactivation (``irq_domain_deactivate_irq``) disables the vSGI and clears its pending
+    state in the vPE."""
     vpe = _vpe(vcpu)
     if vpe is None:
         return
@@ -237,6 +277,5 @@ def _disable_vsgis(kvm: Kvm, vcpu: KvmVcpu) -> None:
             continue
         irq.hw = False
         _, pending = genirq.irq_get_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, cpu)
-        if pending:
-            irq.pending_latch = True
-            genirq.irq_set_irqchip_state(irq.host_irq, IRQCHIP_STATE_PENDING, False, cpu)
+        irq.pending_latch = pending
+        genirq.irq_domain_deactivate_irq(irq.host_irq)
