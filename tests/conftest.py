@@ -1,11 +1,34 @@
-"""Helpers for the periphery tests: run the real ``irqfwd`` entry point in-process."""
+"""Helpers for the periphery tests: run the real ``irqfwd`` entry point in-process; every
+test starts and ends with SIGPIPE ignored, as Python starts."""
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+
+
+def _sigpipe_ignored(when: str) -> None:
+    found = signal.getsignal(signal.SIGPIPE)
+    if found != signal.SIG_IGN:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        pytest.fail(f"SIGPIPE is not ignored {when}: found {found!r} (vcdvcd sets the default"
+                    " action when imported; see read_vcd in tests/trace/readers.py)", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _sigpipe_stays_ignored() -> Iterator[None]:
+    """Python ignores SIGPIPE, so a write to a closed pipe or socket raises BrokenPipeError,
+    which multiprocessing (the resource tracker's probe, the process pools), Dask's comms
+    and the QEMU probe's close expect.  A module that puts back the default action makes
+    that write kill the pytest-xdist worker without a word ("node down", no traceback):
+    the test that finds SIGPIPE changed fails instead, and SIGPIPE is ignored again."""
+    _sigpipe_ignored("when the test starts (changed at collection or by an earlier test's teardown)")
+    yield
+    _sigpipe_ignored("when the test ends (changed by this test)")
 
 
 @dataclass

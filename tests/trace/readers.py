@@ -1,11 +1,31 @@
 """Independent readers of the exporters' files: a parser of the ``trace-cmd report`` text
-layout, and a JSON schema of the Chrome Trace Event format (the subset Perfetto reads)."""
+layout, a JSON schema of the Chrome Trace Event format (the subset Perfetto reads), and
+vcdvcd for the VCD waveform (:func:`read_vcd`)."""
 
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+def read_vcd(path: Path) -> Any:
+    """vcdvcd's reading of the VCD file ``path``.
+
+    vcdvcd, when imported, sets SIGPIPE to its default action (for its command line
+    viewer, vcdcat).  In a test process that turns any write to a closed pipe or socket, which
+    Python reports as ``BrokenPipeError`` and multiprocessing, Dask and the QEMU probe
+    handle, into the silent death of the whole pytest-xdist worker ("node down").  So
+    vcdvcd is imported here, by the test that reads a VCD, and the disposition in force
+    before the import is put back."""
+    previous = signal.getsignal(signal.SIGPIPE)
+    try:
+        import vcdvcd
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+    return vcdvcd.VCDVCD(str(path))
 
 # trace-cmd report: "TASK-PID [CPU] SECS.NSECS: EVENT: FIELDS" (the layout Perfetto's
 # systrace importer also parses).

@@ -6,18 +6,19 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import vcdvcd
 
 from irqfwd.scenarios.builtin import apply_overrides, get_scenario
 from irqfwd.system.run import RunResult, run_scenario
 
-from .readers import CHROME_TRACE_SCHEMA, parse_ftrace
+from .readers import CHROME_TRACE_SCHEMA, parse_ftrace, read_vcd
 
 DESIGNS = ("irqfd-resample", "forwarded", "forwarded-direct", "sw-deactivate")
 
@@ -129,7 +130,7 @@ def test_vcd_signals_agree_with_counters(tmp_path: Path, design: str) -> None:
     the guest once per exit (plus the entry not yet left), the maintenance line rises at
     least once per maintenance interrupt KVM accounted."""
     result, path = _run(tmp_path, design, ".vcd")
-    v = vcdvcd.VCDVCD(str(path))
+    v = read_vcd(path)
     c = result.recorder.counters
     assert _rises(v["irqfwd.gic.spi.spi48_nic0"].tv) == c["device_irqs_raised"]
     entries = _rises(v["irqfwd.kvm.vm0.vcpu0.in_guest"].tv)
@@ -141,11 +142,37 @@ def test_vcd_signals_agree_with_counters(tmp_path: Path, design: str) -> None:
     assert int(v["irqfwd.gic.cpu0.lrs_in_use"].tv[-1][1], 2) == 0
 
 
+# A fresh interpreter (vcdvcd not yet imported) loads readers.py and reads a VCD, then
+# prints whether SIGPIPE is still ignored and whether the waveform was read.
+_READ_VCD = """
+import importlib.util, signal, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("readers", sys.argv[1])
+readers = importlib.util.module_from_spec(spec)
+sys.modules["readers"] = readers
+spec.loader.exec_module(readers)
+v = readers.read_vcd(Path(sys.argv[2]))
+print(signal.getsignal(signal.SIGPIPE) is signal.SIG_IGN, len(v["irqfwd.gic.spi.spi48_nic0"].tv) > 1)
+"""
+
+
+def test_reading_a_vcd_leaves_sigpipe_ignored(tmp_path: Path) -> None:
+    """vcdvcd sets SIGPIPE to its default action when imported; read_vcd puts back what
+    was there (ignored, as Python starts), so a broken pipe or socket later in the same
+    pytest worker is a BrokenPipeError, not the worker's silent death."""
+    _result, path = _run(tmp_path, "forwarded", ".vcd")
+    readers = Path(__file__).with_name("readers.py")
+    res = subprocess.run([sys.executable, "-c", _READ_VCD, str(readers), str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "True"]
+
+
 def test_vtimer_signals_and_events(tmp_path: Path) -> None:
     """With the arch timer, the timer PPI is a VCD signal and the kvm_timer events appear in
     the text trace with the kernel's fields."""
     result, path = _run(tmp_path, "forwarded", ".vcd", "vtimer-tick", "5ms")
-    v = vcdvcd.VCDVCD(str(path))
+    v = read_vcd(path)
     ticks = result.recorder.counters["guest_timer_irqs"]
     assert ticks > 0 and _rises(v["irqfwd.gic.cpu0.ppi27"].tv) >= ticks
     _result, text = _run(tmp_path, "forwarded", ".txt", "vtimer-tick", "5ms")
