@@ -206,6 +206,23 @@ def test_dask_unreachable_scheduler_exits_2(irqfwd, tmp_path: Path) -> None:  # 
     assert "--scheduler tcp://127.0.0.1:9: cannot connect to a Dask scheduler" in res.err
 
 
+def test_dask_local_cluster_that_fails_to_start_exits_2(irqfwd_error, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A LocalCluster whose worker process dies while starting raises distributed's
+    ``RuntimeError("Nanny failed to start.")``: one error line naming --executor dask and
+    the cause, exit 2, no traceback, and no result file."""
+    import distributed
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(distributed, "LocalCluster", broken)
+    out = tmp_path / "out"
+    msg = irqfwd_error("sweep", str(_spec(tmp_path, TINY)), "--out", str(out), "--executor", "dask", "-q")
+    assert "--executor dask: the local Dask cluster did not start: Nanny failed to start." in msg
+    assert not list((out / "runs").glob("*.json"))
+
+
 # --------------------------------------------------------------------------- resume
 
 

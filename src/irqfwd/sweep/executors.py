@@ -90,11 +90,14 @@ def _dask(runs: list[PlannedRun], workers: int, scheduler: str | None) -> Iterat
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+        # RuntimeError: a LocalCluster whose worker process died while starting
+        # ("Nanny failed to start"), or a scheduler that closed during the handshake.
         if cluster is not None:
             cluster.close()
-        target = f"--scheduler {scheduler}" if scheduler else "--executor dask"
-        raise InputError(f"{target}: cannot connect to a Dask scheduler: {exc}") from None
+        if scheduler:
+            raise InputError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler: {exc}") from None
+        raise InputError(f"--executor dask: the local Dask cluster did not start: {exc}") from None
     try:
         futures = client.map(execute, [r.spec for r in runs], [r.key for r in runs],
                              key=[f"irqfwd-run-{r.key}" for r in runs])
