@@ -74,7 +74,7 @@ _FORMATS: Final[dict[str, Callable[[dict[str, Any]], str]]] = {
         f, "ctl", "cval"),
     "kvm_timer_restore_state": lambda f: f"CTL: {f['ctl']:#010x} CVAL: {f['cval']:#18x} arch_timer_ctx_index: 0"
     + _rest(f, "ctl", "cval"),
-    "kvm_timer_hrtimer_expire": lambda f: "arch_timer_ctx_index: 0" + _rest(f),
+    "hrtimer_expire_entry": lambda f: f"function={f['function']}" + _rest(f, "function"),
     "kvm_mmio": _mmio,
     "irq_handler_entry": lambda f: f"irq={f['intid']} name={fmt_value('name', f['name'])}" + _rest(f, "intid", "name"),
     "irq_handler_exit": lambda f: f"irq={f['intid']} ret={f['ret']}" + _rest(f, "intid", "ret"),

@@ -247,6 +247,28 @@ def test_bg_timer_expiring_early_is_restarted() -> None:
     assert plat.kicked == [vcpu] and rec.counters["timer_wakeups"] == 1
 
 
+def test_bg_timer_expiry_traces_as_the_host_hrtimer_not_kvm_timer_hrtimer_expire() -> None:
+    """kvm_bg_timer_expire has no KVM tracepoint: what a host trace shows of it is the timer
+    subsystem's ``timer:hrtimer_expire_entry`` with ``function=kvm_bg_timer_expire``, once
+    per expiry (the early one that restarts the hrtimer too); ``kvm_timer_hrtimer_expire``
+    is traced by kvm_hrtimer_expire, the emulated timers' handler, only."""
+    eng, rec, hw, plat, kt, ctx, vcpu = setup()
+    seen: list[tuple[str, int, dict[str, Any]]] = []
+    for name in ("hrtimer_expire_entry", "kvm_timer_hrtimer_expire"):
+        rec.subscribe(name, lambda t, f, name=name: seen.append((name, t, dict(f))))
+    kt.kvm_timer_vcpu_load(ctx, 0)
+    hw[0].virt.write_cval(2_000)  # 20 µs
+    hw[0].virt.write_ctl(CTL_ENABLE)
+    ctx.blocking = True
+    kt.kvm_timer_vcpu_put(ctx)
+    ctx.cnt_cval = 5_000  # moved to 50 µs: the first expiry is early
+    eng.run(until=60_000)
+    assert [(n, t, f["function"]) for n, t, f in seen] == [
+        ("hrtimer_expire_entry", 20_000, "kvm_bg_timer_expire"),
+        ("hrtimer_expire_entry", 50_000, "kvm_bg_timer_expire")]
+    assert plat.kicked == [vcpu]
+
+
 def test_masked_timer_arms_no_bg_timer() -> None:
     """kvm_timer_blocking: a disabled or masked timer cannot raise an interrupt, so no bg_timer."""
     eng, _rec, hw, plat, kt, ctx, _vcpu = setup()

@@ -41,7 +41,10 @@ migration cases); the latency path ``timer_expiry_to_guest_handler`` is recorded
 handler (:mod:`irqfwd.guest.timer`).  Trace events: ``kvm_timer_update_irq``
 (``vcpu``, ``vm``, ``intid``, ``level``, ``cpu``), ``kvm_timer_save_state`` / ``kvm_timer_restore_state``
 (``vcpu``, ``vm``, ``cpu``, ``ctl``, ``cval``), ``irqfwd_kvm_timer_phys_active`` (``cpu``, ``active``,
-``cached``), ``kvm_timer_hrtimer_expire`` (``vcpu``, ``vm``), ``irqfwd_timer_host_irq``
+``cached``), ``hrtimer_expire_entry`` (``function`` = ``kvm_bg_timer_expire``, ``vcpu``,
+``vm``: the host's ``timer:hrtimer_expire_entry`` for the bg_timer; KVM's own
+``kvm_timer_hrtimer_expire`` belongs to ``kvm_hrtimer_expire``, the emulated timers',
+which this model does not run), ``irqfwd_timer_host_irq``
 (``cpu``, ``vcpu``, ``vm``, ``condition``).
 
 Every public operation returns the simulated time it costs in ns *beyond* what its callees
@@ -570,8 +573,8 @@ class KvmArchTimer:
         vCPU still sleeps or another event woke it before its load cancelled this timer
         (counter ``timer_wakeups``); its load will inject the level."""
         ctx.bg_timer = None
-        if self.rec.wants("kvm_timer_hrtimer_expire"):
-            self.rec.emit("kvm_timer_hrtimer_expire", vcpu=ctx.vcpu_id, vm=ctx.vm)
+        if self.rec.wants("hrtimer_expire_entry"):
+            self.rec.emit("hrtimer_expire_entry", function="kvm_bg_timer_expire", vcpu=ctx.vcpu_id, vm=ctx.vm)
         delay = self.kvm_timer_earliest_exp_ns(ctx)
         if delay:
             ctx.bg_timer = self.engine.schedule(delay, self._bg_timer_expire, ctx)
