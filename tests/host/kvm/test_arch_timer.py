@@ -85,6 +85,15 @@ def setup(design: str = "forwarded", cache_inactive: bool = False) -> tuple[Engi
     return eng, rec, hw, plat, kt, ctx, vcpu
 
 
+def _block_with_deadline_20us(kt: KvmArchTimer, hw: ArchTimers, ctx: ArchTimerContext) -> None:
+    """The guest arms its vtimer for 20 µs and blocks: the put inside kvm_vcpu_block."""
+    kt.kvm_timer_vcpu_load(ctx, 0)
+    hw[0].virt.write_cval(2_000)  # 20 µs
+    hw[0].virt.write_ctl(CTL_ENABLE)
+    ctx.blocking = True
+    kt.kvm_timer_vcpu_put(ctx)
+
+
 def sets(plat: FakePlatform) -> list[tuple[Any, ...]]:
     return [c for c in plat.calls if c[0] == "set_state"]
 
@@ -213,11 +222,7 @@ def test_forwarded_at_init_and_mapped_with_input_level() -> None:
 def test_bg_timer_wakes_blocked_vcpu_at_deadline() -> None:
     """kvm_timer_vcpu_put: put while blocking arms bg_timer at the guest deadline; expiry wakes the vCPU (kvm_vcpu_wake_up)."""
     eng, rec, hw, plat, kt, ctx, vcpu = setup()
-    kt.kvm_timer_vcpu_load(ctx, 0)
-    hw[0].virt.write_cval(2_000)  # 20 µs
-    hw[0].virt.write_ctl(CTL_ENABLE)
-    ctx.blocking = True
-    kt.kvm_timer_vcpu_put(ctx)
+    _block_with_deadline_20us(kt, hw, ctx)
     eng.run(until=19_999)
     assert plat.kicked == []
     eng.run(until=20_000)
@@ -234,11 +239,7 @@ def test_bg_timer_expiring_early_is_restarted() -> None:
     restart it" -- no wake-up (nor ``timer_wakeups``) until the deadline (here moved while
     the vCPU sleeps)."""
     eng, rec, hw, plat, kt, ctx, vcpu = setup()
-    kt.kvm_timer_vcpu_load(ctx, 0)
-    hw[0].virt.write_cval(2_000)  # 20 µs
-    hw[0].virt.write_ctl(CTL_ENABLE)
-    ctx.blocking = True
-    kt.kvm_timer_vcpu_put(ctx)
+    _block_with_deadline_20us(kt, hw, ctx)
     ctx.cnt_cval = 5_000  # the deadline is now 50 µs
     eng.run(until=49_999)
     assert plat.kicked == [] and rec.counters.get("timer_wakeups", 0) == 0
@@ -256,11 +257,7 @@ def test_bg_timer_expiry_traces_as_the_host_hrtimer_not_kvm_timer_hrtimer_expire
     seen: list[tuple[str, int, dict[str, Any]]] = []
     for name in ("hrtimer_expire_entry", "kvm_timer_hrtimer_expire"):
         rec.subscribe(name, lambda t, f, name=name: seen.append((name, t, dict(f))))
-    kt.kvm_timer_vcpu_load(ctx, 0)
-    hw[0].virt.write_cval(2_000)  # 20 µs
-    hw[0].virt.write_ctl(CTL_ENABLE)
-    ctx.blocking = True
-    kt.kvm_timer_vcpu_put(ctx)
+    _block_with_deadline_20us(kt, hw, ctx)
     ctx.cnt_cval = 5_000  # moved to 50 µs: the first expiry is early
     eng.run(until=60_000)
     assert [(n, t, f["function"]) for n, t, f in seen] == [
