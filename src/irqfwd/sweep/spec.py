@@ -88,6 +88,14 @@ def _check_int64(value: object) -> None:
         raise ValueError(f"{value} does not fit a 64-bit integer (the result table's column)")
 
 
+def _check_int64_at(where: str, value: object) -> None:
+    """:func:`_check_int64`, its message prefixed with where the value was given."""
+    try:
+        _check_int64(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -205,10 +213,7 @@ class SweepSpec(_Strict):
                 if not values:
                     raise ValueError(f"{key}: no values")
                 for value in values:
-                    try:
-                        _check_int64(value)
-                    except ValueError as exc:
-                        raise ValueError(f"{key}: {exc}") from None
+                    _check_int64_at(key, value)
         return v
 
     @field_validator("runs")
@@ -216,10 +221,7 @@ class SweepSpec(_Strict):
     def _runs(cls, v: list[dict[str, Scalar]]) -> list[dict[str, Scalar]]:
         for i, point in enumerate(v):
             for key, value in point.items():
-                try:
-                    _check_int64(value)
-                except ValueError as exc:
-                    raise ValueError(f"runs[{i}].{key}: {exc}") from None
+                _check_int64_at(f"runs[{i}].{key}", value)
         return v
 
     @field_validator("name")
