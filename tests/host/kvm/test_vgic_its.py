@@ -260,3 +260,34 @@ def test_movi_to_the_same_vcpu_still_sends_vmovi() -> None:
     queue = host_its.gic.read(host_its.base + GITS_CBASER, 8, 0) & 0x000F_FFFF_FFFF_F000
     off = (host_its.cwriter - 64) % ITS_CMD_QUEUE_SZ
     assert host_its.gic.mem.read(queue + off, 8) & 0xFF == GITS_CMD_VMOVI
+
+
+def test_inject_msi_tries_the_translation_cache_first() -> None:
+    """``vgic_its_inject_msi``: ``vgic_its_inject_cached_translation`` first (a hit is one
+    more ``its_cache_hit`` and no translation), and only on a miss ``vgic_its_trigger_msi``,
+    which fills the cache; ``KVM_SIGNAL_MSI`` returns 1 on delivery, 0 when the guest's ITS
+    blocks the MSI (an unmapped event: E_ITS_INT_UNMAPPED_INTERRUPT), -ENODEV when no vITS
+    answers at the address."""
+    from irqfwd.host.kvm.vgic_its import ENODEV, KvmMsi, vgic_its_inject_msi
+
+    s, its, devid = _emulated()
+    kvm = s.vms[0]
+    irq = its.devices[devid].ites[0].irq
+    its.vgic_its_invalidate_all_caches()
+    hits, misses = its._c_hit.n, its._c_miss.n
+    irq.pending_latch = False
+    assert vgic_its_inject_msi(kvm, KvmMsi(its.doorbell, 0, devid)) == 1
+    assert irq.pending_latch and (its.doorbell, devid, 0) in its.cache
+    assert (its._c_hit.n, its._c_miss.n) == (hits, misses + 1)
+    irq.pending_latch = False
+    resolve = its.vgic_its_resolve_lpi
+    its.vgic_its_resolve_lpi = None  # type: ignore[assignment, method-assign]  # a hit must not translate
+    try:
+        assert vgic_its_inject_msi(kvm, KvmMsi(its.doorbell, 0, devid)) == 1
+    finally:
+        its.vgic_its_resolve_lpi = resolve  # type: ignore[method-assign]
+    assert irq.pending_latch
+    assert (its._c_hit.n, its._c_miss.n) == (hits + 1, misses + 1)
+    unmapped = max(its.devices[devid].ites) + 1
+    assert vgic_its_inject_msi(kvm, KvmMsi(its.doorbell, unmapped, devid)) == 0
+    assert vgic_its_inject_msi(kvm, KvmMsi(its.doorbell + 0x10000, 0, devid)) == ENODEV < 0

@@ -16,7 +16,9 @@ DeviceID/EventID → LPI, ``vgic_its_trigger_msi``), and, from an irqfd's wake-u
 the translation cache (:func:`vgic_its_inject_cached_translation`, used by
 ``kvm_arch_set_irq_inatomic``): a hit injects in the signaller's context, a miss returns
 -EWOULDBLOCK and the irqfd falls back to its ``irqfd_inject`` work item, whose
-``vgic_its_inject_msi`` fills the cache (``vgic_its_cache_translation``).  Commands that
+``vgic_its_inject_msi`` looks in the cache again (since Linux 5.4) and on a second miss
+translates and fills it (``vgic_its_cache_translation``).  The counters ``its_cache_hit``
+and ``its_cache_miss`` count lookups, so an irqfd's first MSI misses twice.  Commands that
 change a translation invalidate the cache (``vgic_its_invalidate_all_caches``).
 
 An LPI mapped to a GICv4 vLPI (``irq.hw``, :mod:`irqfwd.host.kvm.vgic_v4`) follows the
@@ -486,13 +488,23 @@ def vgic_msi_to_its(kvm: Kvm, msi: KvmMsi) -> VgicIts | None:
 
 
 def vgic_its_inject_msi(kvm: Kvm, msi: KvmMsi) -> int:
-    """``vgic_its_inject_msi`` (``kvm_set_msi``): find the vITS by the doorbell address,
-    translate and inject; 1 when delivered (as Linux), else the error."""
+    """``vgic_its_inject_msi`` (``kvm_set_msi``): the translation cache first
+    (:func:`vgic_its_inject_cached_translation`), then find the vITS by the doorbell
+    address, translate and inject.
+
+    Returns as ``KVM_SIGNAL_MSI`` does: 1 when delivered, 0 when the guest's ITS tables
+    block the MSI (an ITS command error such as ``E_ITS_INT_UNMAPPED_INTERRUPT``), a
+    negative errno (-ENODEV: no vITS at that address).
+    """
+    if vgic_its_inject_cached_translation(kvm, msi) == 0:
+        return 1
     its = vgic_msi_to_its(kvm, msi)
     if its is None:
         return ENODEV
     ret = its.vgic_its_trigger_msi(msi.devid, msi.data)
-    return 1 if ret == 0 else ret
+    if ret < 0:
+        return ret
+    return 0 if ret else 1
 
 
 def vgic_its_inject_cached_translation(kvm: Kvm, msi: KvmMsi) -> int:
