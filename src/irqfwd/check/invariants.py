@@ -321,6 +321,10 @@ class DeviceTracker(Listener):
     One subscription per event whatever the number of rules using it; O(1) per event: one
     :class:`DeviceRaises` per device, of which only the raises not yet covered by a handler
     run are kept (``unserved``).
+
+    The per-event check of ``edge-exactly-once`` runs here (``edge`` is that rule when it
+    is checked), as :class:`PhysTracker` runs ``deactivate-exactly-once``'s: a handler run
+    costs one call.
     """
 
     events = ("irqfwd_device_irq_raise", "irqfwd_guest_irq_handled", "irqfwd_device_irq_withdraw")
@@ -330,9 +334,7 @@ class DeviceTracker(Listener):
         """Per device that raised at least once."""
         self.device_intids: set[int] = set()
         self.vint_to_phys: dict[int, int] = {}  # vint_key(vm, vintid) -> host INTID
-        self.current: DeviceRaises | None = None
-        """The device of the raise or handler run being dispatched (None: an unknown device),
-        for the rules that listen to the same event after the tracker."""
+        self.edge: EdgeExactlyOnce | None = None
 
     def on_event(self, ev: Event, time_ns: int) -> None:
         if isinstance(ev, DeviceIrqRaise):
@@ -359,7 +361,6 @@ class DeviceTracker(Listener):
         d = self.devs.get(dev)
         if d is None:
             d = self.devs[dev] = DeviceRaises(intid)
-        self.current = d
         d.edge = ev.trigger == "edge"
         if d.intid != intid or d.n_raised == 0:
             self.device_intids.add(intid)
@@ -370,10 +371,21 @@ class DeviceTracker(Listener):
 
     def _on_handled(self, time: int, ev: GuestIrqHandled) -> None:
         d = self.devs.get(ev.dev)
-        self.current = d
         if d is None:
             return
         self.vint_to_phys[vint_key(ev.vm, ev.vintid)] = d.intid
+        edge = self.edge
+        if edge is not None and d.edge:
+            edge.checker.checked += 1
+            d.deliveries += 1
+            n = d.deliveries
+            raised = d.n_raised
+            if n > raised:
+                edge.violation(
+                    time,
+                    d.intid,
+                    f"{ev.dev} handler run #{n} but the device raised only {raised} edge(s): delivered twice",
+                )
         seq = ev.seq
         if seq is None:
             return
@@ -543,33 +555,16 @@ class EdgeExactlyOnce(Rule):
     driver already consumed its work (a harmless empty handler run).  A delivery is a
     duplicate when the guest has run the handler more often than the device raised.
     Edges merged while pending reduce deliveries; no delivery at all is ``lost-interrupt``.
+
+    The per-event check runs in :class:`DeviceTracker` (one call per handler run).
     """
 
     name = "edge-exactly-once"
-    events = ("irqfwd_guest_irq_handled",)
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
         self.dev = _devices(checker)
-
-    def on_event(self, ev: Event, time_ns: int) -> None:
-        if isinstance(ev, GuestIrqHandled):
-            self._on_handled(time_ns, ev.dev)
-
-    def _on_handled(self, time: int, dev: str) -> None:
-        d = self.dev.current  # the tracker saw this event first: this device's raises
-        if d is None or not d.edge:
-            return
-        self.checker.checked += 1
-        d.deliveries += 1
-        n = d.deliveries
-        raised = d.n_raised
-        if n > raised:
-            self.violation(
-                time,
-                d.intid,
-                f"{dev} handler run #{n} but the device raised only {raised} edge(s): delivered twice",
-            )
+        self.dev.edge = self
 
 
 class DeactivateExactlyOnce(Rule):

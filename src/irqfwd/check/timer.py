@@ -115,7 +115,8 @@ although it masked the timer meanwhile (a Linux guest counts it as IRQ_NONE)."""
 class _StaleLine(Listener):
     """Per vCPU: the guest deactivated vINTID 27 and KVM raised no new level since.
 
-    One instance per checker (``InvariantChecker.shared``), used by two rules.
+    One instance per checker (``InvariantChecker.shared``), used by two rules, and only
+    under :data:`STALE_LINE_DESIGNS` (:func:`_stale_line`).
     """
 
     events = ("irqfwd_guest_deactivate", "kvm_timer_update_irq")
@@ -135,6 +136,16 @@ class _StaleLine(Listener):
         return design in STALE_LINE_DESIGNS and self.after_deact.get(_key(f), False)
 
 
+def _stale_line(checker: InvariantChecker) -> _StaleLine | None:
+    """The checker's shared :class:`_StaleLine` when its design has a documented stale-line
+    re-delivery (:data:`STALE_LINE_DESIGNS`); None, and nothing subscribed, otherwise (no
+    delivery of another design is :meth:`_StaleLine.documented`)."""
+    if checker.design not in STALE_LINE_DESIGNS:
+        return None
+    stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
+    return stale
+
+
 class TimerConditionFalse(Rule):
     """No timer interrupt delivered to a vCPU whose timer condition is false."""
 
@@ -142,14 +153,15 @@ class TimerConditionFalse(Rule):
 
     def __init__(self, checker: InvariantChecker) -> None:
         super().__init__(checker)
-        self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
+        self.stale = _stale_line(checker)
 
     def handlers(self) -> dict[str, Handler]:
         return {"irqfwd_guest_timer_irq": self._on_irq}
 
     def _on_irq(self, time: int, f: dict[str, Any]) -> None:
         self.check()
-        if not f.get("istatus", True) and not self.stale.documented(self.checker.design, f):
+        stale = self.stale
+        if not f.get("istatus", True) and not (stale is not None and stale.documented(self.checker.design, f)):
             self.violation(
                 time, PPI_VTIMER,
                 f"VM {f['vm']} vCPU {f['vcpu']}: guest timer handler ran with CNTV_CTL={int(f.get('ctl', 0)):#x} "
@@ -192,7 +204,7 @@ class TimerWrongGuest(Rule):
         super().__init__(checker)
         self.raised: dict[_Key, int] = {}  # (vm, vcpu) -> level raises not yet consumed
         self.ignored: dict[int, int] = {}  # cpu -> time of a host vtimer irq with no vCPU loaded
-        self.stale: _StaleLine = checker.shared("timer-stale-line", _StaleLine)
+        self.stale = _stale_line(checker)
 
     events = ("kvm_timer_update_irq", "irqfwd_guest_timer_irq", "irqfwd_timer_host_irq")
 
@@ -224,7 +236,8 @@ class TimerWrongGuest(Rule):
     def _on_irq(self, time: int, f: dict[str, Any]) -> None:
         key = _key(f)
         self.check()
-        if self.raised.get(key, 0) <= 0 and not self.stale.documented(self.checker.design, f):
+        stale = self.stale
+        if self.raised.get(key, 0) <= 0 and not (stale is not None and stale.documented(self.checker.design, f)):
             self.violation(
                 time, PPI_VTIMER,
                 f"VM {key[0]} vCPU {key[1]} took a timer interrupt that KVM had not raised for it "

@@ -289,6 +289,8 @@ class DistributorCpuMachine(RuleBasedStateMachine):
             run = self._running(cpu)
             assert g.read(C + RPR, cpu=cpu) == (0xFF if run == IDLE else run)
             assert g.outputs[cpu].irq == (self._signalled(cpu) is not None), f"IRQ output of CPU {cpu}"
+            ci = g.cpu_if[cpu]  # what GICC_IAR takes: the HPPI as the last update() found it
+            assert ci.signalled == ci._signalled(), f"CpuInterface.signalled of CPU {cpu} is stale"
 
 
 # --------------------------------------------------------------------------- virtual interface

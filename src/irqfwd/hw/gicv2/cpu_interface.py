@@ -88,6 +88,13 @@ class CpuInterface:
     state change the interface recomputes its outputs in :meth:`update`; the named hot-path
     methods (:meth:`read_iar`, :meth:`write_eoir`, :meth:`write_dir`, :meth:`read_hppir`,
     :meth:`read_rpr`) have exactly the semantics of the register access they name.
+
+    ``signalled`` is a result of :meth:`update`: the packed HPPI key that passes GICC_PMR
+    and preemption (:meth:`_signalled`), or NO_IRQ.  Every change of its inputs (this
+    CPU's candidate set in the distributor, GICD_CTLR, and GICC_CTLR/PMR/BPR/ABPR and the
+    active priorities) is followed by :meth:`update` of this CPU (the distributor's
+    :meth:`~irqfwd.hw.gicv2.distributor.Distributor.notify`), except while :attr:`stale`
+    (D16), when GICC_IAR does not read it.
     """
 
     __slots__ = (
@@ -111,6 +118,7 @@ class CpuInterface:
         "dist",
         "out",
         "pmr",
+        "signalled",
         "sink",
         "stale",
         "stale_hppir",
@@ -148,6 +156,9 @@ class CpuInterface:
         self._apr_live = 0
         """Bit ``j`` set iff ``_apr[j]`` is non-zero; every write of ``_apr`` updates it
         (:meth:`_acknowledge`, :meth:`_drop_priority`, :meth:`_write_apr_word`, :meth:`reset`)."""
+        self.signalled = NO_IRQ
+        """What :meth:`_signalled` returned at the last :meth:`update` (GICC_CTLR = 0 at
+        reset: nothing is signalled)."""
         self.stale = False
         """D16: physical state left stale by a HW=1 deactivation (QEMU only)."""
         self.stale_hppir = SPURIOUS
@@ -161,6 +172,7 @@ class CpuInterface:
         self.abpr = self._abpr_min
         self._apr[:] = [0] * 8
         self._apr_live = 0
+        self.signalled = NO_IRQ
         self.stale = False
         self.stale_hppir = SPURIOUS
 
@@ -230,7 +242,7 @@ class CpuInterface:
         return k
 
     def update(self, mask: int = 0) -> None:
-        """Recompute the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes.
+        """Recompute :attr:`signalled` and the IRQ/FIQ outputs (§3.4~, §4.4.1) and emit changes.
 
         ``mask`` is ignored: it lets a uniprocessor GIC use this method directly as the
         distributor's ``notify(cpu_mask)`` (every mask is then CPU 0's).
@@ -238,6 +250,7 @@ class CpuInterface:
         self.stale = False
         out = self.out
         k = self._signalled()
+        self.signalled = k
         ctlr = self.ctlr
         irq = fiq = False
         if k < 0:
@@ -271,7 +284,10 @@ class CpuInterface:
 
     def read_iar(self, n: int = 0, cpu: int = 0) -> int:
         """GICC_IAR (§4.4.4): acknowledge the HPPI; 1023 if none can be signalled, 1022
-        for a Group 1 HPPI with AckCtl = 0.  (``n``/``cpu`` are the RegisterBlock's.)"""
+        for a Group 1 HPPI with AckCtl = 0.  (``n``/``cpu`` are the RegisterBlock's.)
+
+        The HPPI is :attr:`signalled`, as the last :meth:`update` found it (nothing it
+        depends on changed since)."""
         if self.stale:
             return SPURIOUS
         if self._q_preemption_qemu_rules:  # QEMU: group/AckCtl checked before the running priority
@@ -283,7 +299,7 @@ class CpuInterface:
             if (k >> 11) >= self.running_priority():
                 return SPURIOUS
             return self._acknowledge(k)
-        k = self._signalled()
+        k = self.signalled
         if k < 0:
             return SPURIOUS
         if k & 0x400 and not self.ctlr & GICC_CTLR_ACKCTL:
