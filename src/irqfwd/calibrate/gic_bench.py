@@ -32,7 +32,7 @@ from irqfwd.hw.gicv2.config import GICv2Config
 from irqfwd.hw.gicv2.gic import GICv2
 from irqfwd.hw.gicv2.hyp_interface import GICH_HCR_EN, make_lr
 
-__all__ = ["compare_sizes", "run_gic_benchmark", "run_hot_path_benchmark"]
+__all__ = ["compare_sizes", "paired_ratio", "run_gic_benchmark", "run_hot_path_benchmark"]
 
 
 def _setup(num_irqs: int) -> tuple[GICv2, list[int]]:
@@ -151,8 +151,10 @@ def compare_sizes(seconds: float = 4.0, repeats: int = 7) -> dict[str, Any]:
     """Benchmark 32 SPIs (num_irqs 64) against 988 SPIs (num_irqs 1020 → 1024).
 
     The repetitions of both sizes are interleaved so that load from other processes hits
-    both alike.  ``cost_ratio_*`` = per-operation cost at 988 SPIs / cost at 32 SPIs
-    (target ≤ 1.2).
+    both alike, and each ``cost_ratio_*`` (per-operation cost at 988 SPIs / cost at 32
+    SPIs, target ≤ 1.2) is the median of the ratios of each round's back-to-back pair: a
+    change of machine speed between rounds cancels out, where a ratio of medians would
+    keep it.  ``seconds`` is the budget of the whole comparison.
     """
     _check_args(seconds, repeats)
     setups = [_setup(64), _setup(1020)]
@@ -167,9 +169,18 @@ def compare_sizes(seconds: float = 4.0, repeats: int = 7) -> dict[str, Any]:
     return {
         "small": small,
         "large": large,
-        "cost_ratio_mmio": small["mmio_per_s"] / large["mmio_per_s"],
-        "cost_ratio_roundtrip": small["roundtrips_per_s"] / large["roundtrips_per_s"],
+        "cost_ratio_mmio": paired_ratio(samples[0][0], samples[1][0]),
+        "cost_ratio_roundtrip": paired_ratio(samples[0][1], samples[1][1]),
     }
+
+
+def paired_ratio(fast: list[float], slow: list[float]) -> float:
+    """Median over rounds of ``fast[k] / slow[k]`` (rates measured back to back in round
+    ``k``): the cost ratio of the two, robust to the machine's speed drifting between
+    rounds."""
+    if len(fast) != len(slow) or not fast:
+        raise ValueError("paired_ratio needs two non-empty lists of the same length")
+    return statistics.median(f / s for f, s in zip(fast, slow, strict=True))
 
 
 def _hot_setup() -> GICv2:

@@ -3,9 +3,10 @@
 Three measurements (wall clock; the only place irqfwd reports wall-clock figures):
 
 1. **GIC model**: GICD/GICC MMIO accesses per second and GICC_IAR/EOIR/DIR round trips per
-   second with 32 and with 988 SPIs (:func:`irqfwd.calibrate.gic_bench.run_gic_benchmark`), and
-   the per-access cost ratio 988/32 (target ≤ 1.2: highest-priority-pending selection must
-   not scan every interrupt).
+   second with 32 and with 988 SPIs, the two sizes interleaved round by round
+   (:func:`irqfwd.calibrate.gic_bench.compare_sizes`), and the per-access cost ratio 988/32,
+   the median of each round's paired ratio (target ≤ 1.2: highest-priority-pending
+   selection must not scan every interrupt).
 2. **End-to-end simulator**: simulated guest interrupts handled per wall-clock second for
    ``compare nic-level`` (each default design), beside the event rate of a bare ``heapq``
    event loop doing the same number of push/pop pairs with trivial callbacks, measured in

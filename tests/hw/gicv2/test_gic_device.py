@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irqfwd.calibrate.gic_bench import run_gic_benchmark
+from irqfwd.calibrate.gic_bench import compare_sizes, paired_ratio, run_gic_benchmark
 from irqfwd.hw.gic.device import GicSink
 from irqfwd.hw.gicv2.config import GICv2Config, QemuQuirks
 from irqfwd.hw.gicv2.gic import GICv2
@@ -314,6 +314,25 @@ def test_benchmark_function_reports_rates() -> None:
     assert res["mmio_per_s"] > 0 and res["roundtrips_per_s"] > 0
     with pytest.raises(ValueError, match="seconds"):
         run_gic_benchmark(64, 0)
+
+
+def test_cost_ratio_is_the_median_of_paired_rounds() -> None:
+    """gic_bench.paired_ratio (the verdict of ``irqfwd bench``'s GIC sections): each round's
+    back-to-back pair gives one ratio and the median of those is reported, so a machine
+    that runs twice as fast in some rounds (both sizes alike) leaves the ratio unchanged,
+    where the ratio of the two medians would not; compare_sizes reports it for both
+    sizes, measured alternately."""
+    small = [100.0, 200.0, 200.0, 100.0, 200.0]  # the machine's speed halves in rounds 1 and 4
+    large = [90.0, 180.0, 180.0, 90.0, 180.0]
+    assert paired_ratio(small, large) == pytest.approx(100 / 90)
+    assert paired_ratio([200.0, 200.0, 100.0], [90.0, 180.0, 90.0]) == pytest.approx(200 / 180)
+    with pytest.raises(ValueError, match="same length"):
+        paired_ratio([1.0], [])
+    res = compare_sizes(0.08, repeats=2)
+    assert res["small"]["spis"] == 32 and res["large"]["spis"] == 988
+    assert len(res["small"]["mmio_samples"]) == len(res["large"]["mmio_samples"]) == 2
+    assert res["cost_ratio_mmio"] == pytest.approx(
+        paired_ratio(res["small"]["mmio_samples"], res["large"]["mmio_samples"]))
 
 
 # --------------------------------------------------------------------------- incremental outputs
