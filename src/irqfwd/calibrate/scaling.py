@@ -15,7 +15,9 @@ process, beside the first point of each axis:
 * ``spis``: one NIC wired to the highest of N SPIs (the GIC is sized to N SPIs);
 * ``lrs``: one NIC, N list registers.
 
-The cost is CPU µs of this process per guest interrupt handled (see :func:`scaling_section`).
+The cost is CPU µs of this process per guest interrupt handled, and a point's ratio the
+median over rounds of its cost over the first point's cost in the same round (see
+:func:`scaling_section`).
 
 Every point runs twice, with two hosts:
 
@@ -57,6 +59,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from irqfwd.calibrate.gic_bench import paired_ratio
 from irqfwd.config import DeviceConfig, HostConfig, ScenarioConfig, TrafficConfig, VMConfig
 from irqfwd.sim.costs import load_profile
 from irqfwd.system.run import run_scenario
@@ -138,7 +141,17 @@ def _point(samples: list[tuple[float, float, int, int, int]]) -> dict[str, Any]:
             "events_per_irq": events / irq if irq else 0.0, "cpu_s_median": cpu,
             "wall_s_median": wall, "us_per_irq": cpu / irq * 1e6 if irq else float("inf"),
             "wall_us_per_irq": wall / irq * 1e6 if irq else float("inf"),
-            "guest_irqs_per_cpu_s": irq / cpu if cpu > 0 else float("inf")}
+            "guest_irqs_per_cpu_s": irq / cpu if cpu > 0 else float("inf"),
+            "us_per_irq_samples": [x[0] / x[2] * 1e6 if x[2] else float("inf") for x in samples]}
+
+
+def _paired_ratio(point: list[tuple[float, float, int, int, int]],
+                  first: list[tuple[float, float, int, int, int]]) -> float:
+    """CPU time per guest interrupt of ``point`` over that of the axis's first point: the
+    median of the ratios of each round's pair (measured within seconds of each other), so
+    that a change of the machine's speed between rounds cancels out
+    (:func:`irqfwd.calibrate.gic_bench.paired_ratio`)."""
+    return paired_ratio(_point(point)["us_per_irq_samples"], _point(first)["us_per_irq_samples"])
 
 
 def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None = None,
@@ -150,8 +163,9 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
     ``default_host_max_ratio`` of the axis).
 
     The repetitions are interleaved (every point with both hosts once, then again...) so
-    that a change in the machine's load during the measurement hits every point alike, and
-    the cost is the process CPU time (``time.process_time``), which other processes on a
+    that a change in the machine's load during the measurement hits every point alike; a
+    point's ``ratio`` is the median of its rounds' paired ratios to the axis's first point
+    (:func:`_paired_ratio`), and the cost is the process CPU time (``time.process_time``), which other processes on a
     shared machine disturb far less than the wall time (also given).
     """
     irqs, repeats = (5_000, 3) if quick else (20_000, 5)
@@ -176,10 +190,12 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
             res[str(n)]["default_host"] = _point(samples[(axis, n, "default")])
             if on_point is not None:
                 on_point(axis, n, res[str(n)])
-        first = res[str(values[0])]
-        for p in res.values():
-            p["ratio"] = p["us_per_irq"] / first["us_per_irq"]
-            p["default_host"]["ratio"] = p["default_host"]["us_per_irq"] / first["default_host"]["us_per_irq"]
+        base = values[0]
+        for n in values:
+            p = res[str(n)]
+            p["ratio"] = _paired_ratio(samples[(axis, n, "fixed")], samples[(axis, base, "fixed")])
+            p["default_host"]["ratio"] = _paired_ratio(samples[(axis, n, "default")],
+                                                       samples[(axis, base, "default")])
         worst = max(p["ratio"] for p in res.values())
         out["axes"][axis] = {"points": res, "max_ratio": worst, "flat_within_25pct": worst <= 1.25,
                              "default_host_max_ratio": max(p["default_host"]["ratio"] for p in res.values())}
