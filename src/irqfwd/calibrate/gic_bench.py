@@ -174,13 +174,14 @@ def compare_sizes(seconds: float = 4.0, repeats: int = 7) -> dict[str, Any]:
     }
 
 
-def paired_ratio(fast: list[float], slow: list[float]) -> float:
-    """Median over rounds of ``fast[k] / slow[k]`` (rates measured back to back in round
-    ``k``): the cost ratio of the two, robust to the machine's speed drifting between
+def paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median over rounds of ``num[k] / den[k]``, two figures measured back to back in
+    round ``k`` (rates: the small size's over the large one's gives the cost ratio; costs:
+    the large size's over the small one's): robust to the machine's speed drifting between
     rounds."""
-    if len(fast) != len(slow) or not fast:
+    if len(num) != len(den) or not num:
         raise ValueError("paired_ratio needs two non-empty lists of the same length")
-    return statistics.median(f / s for f, s in zip(fast, slow, strict=True))
+    return statistics.median(a / b for a, b in zip(num, den, strict=True))
 
 
 def _hot_setup() -> GICv2:
