@@ -145,15 +145,6 @@ def _point(samples: list[tuple[float, float, int, int, int]]) -> dict[str, Any]:
             "us_per_irq_samples": [x[0] / x[2] * 1e6 if x[2] else float("inf") for x in samples]}
 
 
-def _paired_ratio(point: list[tuple[float, float, int, int, int]],
-                  first: list[tuple[float, float, int, int, int]]) -> float:
-    """CPU time per guest interrupt of ``point`` over that of the axis's first point: the
-    median of the ratios of each round's pair (measured within seconds of each other), so
-    that a change of the machine's speed between rounds cancels out
-    (:func:`irqfwd.calibrate.gic_bench.paired_ratio`)."""
-    return paired_ratio(_point(point)["us_per_irq_samples"], _point(first)["us_per_irq_samples"])
-
-
 def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None = None,
                     on_point: Callable[[str, int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Cost per interrupt along every axis (``quick``: 5,000 instead of 20,000 interrupts
@@ -165,7 +156,7 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
     The repetitions are interleaved (every point with both hosts once, then again...) so
     that a change in the machine's load during the measurement hits every point alike; a
     point's ``ratio`` is the median of its rounds' paired ratios to the axis's first point
-    (:func:`_paired_ratio`), and the cost is the process CPU time (``time.process_time``), which other processes on a
+    (:func:`~irqfwd.calibrate.gic_bench.paired_ratio`), and the cost is the process CPU time (``time.process_time``), which other processes on a
     shared machine disturb far less than the wall time (also given).
     """
     irqs, repeats = (5_000, 3) if quick else (20_000, 5)
@@ -190,12 +181,11 @@ def scaling_section(quick: bool = False, axes: dict[str, tuple[int, ...]] | None
             res[str(n)]["default_host"] = _point(samples[(axis, n, "default")])
             if on_point is not None:
                 on_point(axis, n, res[str(n)])
-        base = values[0]
-        for n in values:
-            p = res[str(n)]
-            p["ratio"] = _paired_ratio(samples[(axis, n, "fixed")], samples[(axis, base, "fixed")])
-            p["default_host"]["ratio"] = _paired_ratio(samples[(axis, n, "default")],
-                                                       samples[(axis, base, "default")])
+        first = res[str(values[0])]
+        for p in res.values():  # each round's pair was measured within seconds
+            p["ratio"] = paired_ratio(p["us_per_irq_samples"], first["us_per_irq_samples"])
+            p["default_host"]["ratio"] = paired_ratio(p["default_host"]["us_per_irq_samples"],
+                                                      first["default_host"]["us_per_irq_samples"])
         worst = max(p["ratio"] for p in res.values())
         out["axes"][axis] = {"points": res, "max_ratio": worst, "flat_within_25pct": worst <= 1.25,
                              "default_host_max_ratio": max(p["default_host"]["ratio"] for p in res.values())}

@@ -262,11 +262,6 @@ def accel_cmd(
         typer.echo(f"shared library: {st.shared_lib}\nmodules ({len(st.modules)}): {', '.join(st.modules)}")
 
 
-def _designs(text: str) -> tuple[str, ...]:
-    """``--designs D1,D2``, checked as ``compare`` and ``explore`` check theirs."""
-    return tuple(parse_designs(text))
-
-
 def bench_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Short measurements (noisier).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -317,7 +312,7 @@ def bench_cmd(
     if scaling or memory_scaling:
         _scaling(quick, as_json, scaling, memory_scaling, trace, trace_dir, sizes)
         return
-    chosen = _designs(designs) if designs is not None else DEFAULT_COMPARE_DESIGNS
+    chosen = tuple(parse_designs(designs)) if designs is not None else DEFAULT_COMPARE_DESIGNS
     if tracing:
         _tracing(quick, as_json, chosen if designs else ("forwarded", "irqfd-resample"))
         return
